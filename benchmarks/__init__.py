@@ -1,0 +1,5 @@
+"""Benchmarks comparing tapegrad with its peers (see ``/shared/workloads.md``).
+
+Run ``python -m benchmarks.run --help``; each framework is timed in its own process by
+:mod:`benchmarks.worker`, with the shared timing rules of :mod:`benchmarks.harness`.
+"""

@@ -1,0 +1,146 @@
+"""Time one framework's workloads in this process and write the results as JSON.
+
+Started by :mod:`benchmarks.run`, one process per framework, so that imports, thread pools
+and allocator state of one framework never affect another::
+
+    python -m benchmarks.worker FRAMEWORK --workloads W1,W6 --out result.json
+
+The JSON has ``status`` (``"ok"``, or ``"skipped"`` when the framework cannot be imported),
+``info`` (versions, thread pools) and ``results`` (per workload: timings in seconds, the
+max relative error of the first two results against numpy-hand, or ``error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from benchmarks import harness, impl_numpy_hand
+from benchmarks.harness import FRAMEWORKS, REFERENCE_WORKLOAD
+
+
+def _reference_results(workloads: list[str]) -> dict[str, np.ndarray]:
+    """Compute numpy-hand's result for every workload that has one."""
+    ref_builders = impl_numpy_hand.builders()
+    refs: dict[str, np.ndarray] = {}
+    for workload in workloads:
+        source = REFERENCE_WORKLOAD.get(workload, workload)
+        if source in ref_builders:
+            refs[workload] = np.asarray(ref_builders[source](harness.make_data(source))())
+    return refs
+
+
+def _time_workload(
+    module: ModuleType,
+    builder: harness.Builder,
+    workload: str,
+    reference: np.ndarray | None,
+    *,
+    warmup_s: float,
+    measure_s: float,
+) -> dict[str, Any]:
+    """Build, time and check one workload; any exception becomes an ``error`` entry."""
+    try:
+        fn = builder(harness.make_data(workload))
+        timing, firsts = harness.time_callable(fn, warmup_s=warmup_s, measure_s=measure_s)
+        arrays = [np.asarray(module.to_numpy(r)) for r in firsts]
+    except Exception as exc:  # noqa: BLE001 -- one workload's failure must not stop the rest
+        return {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=8),
+        }
+    entry: dict[str, Any] = timing.as_dict()
+    entry["dtype"] = str(arrays[0].dtype)
+    if reference is None:
+        entry["max_rel_err"] = None
+        entry["correct"] = None
+    else:
+        errs = [harness.max_rel_err(a, reference) for a in arrays]
+        entry["max_rel_err"] = max(errs)
+        entry["correct"] = bool(max(errs) <= harness.MAX_REL_ERR)
+    return entry
+
+
+def run_framework(
+    name: str,
+    workloads: list[str],
+    warmup_s: float = harness.WARMUP_S,
+    measure_s: float = harness.MEASURE_S,
+) -> dict[str, Any]:
+    """Time the given workloads of one framework.
+
+    Args:
+        name: a key of :data:`benchmarks.harness.FRAMEWORKS`.
+        workloads: workload names; those the framework does not implement are left out.
+        warmup_s: untimed warm-up per workload, seconds.
+        measure_s: measured window per workload, seconds.
+
+    Returns:
+        The JSON-ready report described in the module docstring.
+    """
+    spec = FRAMEWORKS[name]
+    report: dict[str, Any] = {"framework": name, "status": "ok", "results": {}}
+    try:
+        module = importlib.import_module(spec.module)
+        builders = module.builders(spec.variant)
+    except ImportError as exc:
+        report.update(status="skipped", message=f"{type(exc).__name__}: {exc}")
+        return report
+    except Exception as exc:  # noqa: BLE001 -- e.g. a half-written package that breaks
+        report.update(status="skipped", message=f"import failed, {type(exc).__name__}: {exc}")
+        return report
+
+    chosen = [w for w in workloads if w in builders]
+    # For numpy-hand itself this only checks that its first two results agree.
+    references = _reference_results(chosen)
+    for workload in chosen:
+        report["results"][workload] = _time_workload(
+            module,
+            builders[workload],
+            workload,
+            references.get(workload),
+            warmup_s=warmup_s,
+            measure_s=measure_s,
+        )
+    report["info"] = {
+        **module.info(),
+        "python": sys.version.split()[0],
+        "threadpools": harness.threadpool_summary(),
+        "thread_env": {
+            k: os.environ.get(k)
+            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+        },
+    }
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("framework", choices=sorted(FRAMEWORKS))
+    parser.add_argument("--workloads", default="W1,W6")
+    parser.add_argument("--out", required=True, help="path of the JSON report")
+    parser.add_argument("--warmup", type=float, default=harness.WARMUP_S)
+    parser.add_argument("--duration", type=float, default=harness.MEASURE_S)
+    args = parser.parse_args(argv)
+    report = run_framework(
+        args.framework,
+        harness.expand_workloads(args.workloads),
+        warmup_s=args.warmup,
+        measure_s=args.duration,
+    )
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

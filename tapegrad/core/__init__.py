@@ -1,0 +1,43 @@
+"""The engine: primitive table, Tensor, tapes, forward mode and transforms.
+
+Nothing here knows about layers or graphs.
+"""
+
+# `primitive` the decorator is exported by the top-level package only: here the name
+# belongs to the module tapegrad.core.primitive.
+from tapegrad.core.custom import custom_gradient, defjvp, defvjp, stop_gradient
+from tapegrad.core.forward import ForwardAccumulator
+from tapegrad.core.primitive import PRIMITIVES, Primitive
+from tapegrad.core.tape import GradientTape
+from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.transforms import (
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+)
+
+__all__ = [
+    "PRIMITIVES",
+    "ForwardAccumulator",
+    "GradientTape",
+    "Primitive",
+    "Tensor",
+    "Variable",
+    "custom_gradient",
+    "defjvp",
+    "defvjp",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "stop_gradient",
+    "value_and_grad",
+    "vjp",
+]

@@ -1,0 +1,48 @@
+"""Reducing broadcast cotangents back to an argument's shape (`unbroadcast`, aka sum_to)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes that broadcasting added or stretched to reach ``shape``.
+
+    Works on arrays and Tensors alike (through the primitives), so it is differentiable.
+
+    Args:
+        g: Cotangent in the broadcast (output) shape.
+        shape: The shape of the argument that was broadcast.
+
+    Returns:
+        ``g`` summed to ``shape``.
+
+    Examples:
+        >>> import numpy as np
+        >>> unbroadcast(np.ones((2, 3)), (3,))
+        array([2., 2., 2.])
+        >>> unbroadcast(np.ones((2, 3)), (2, 1)).shape
+        (2, 1)
+    """
+    g_shape = np.shape(g)
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and g_shape[lead + i] != 1
+    )
+    summed = sum_p(g, axis=axes, keepdims=True) if axes else g
+    return reshape_p(summed, shape=shape)
+
+
+def broadcast_tangent(t: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast a tangent in an argument's shape to the output shape of an elementwise op."""
+    if np.shape(t) == shape:
+        return t
+    return broadcast_to_p(t, shape=shape)
+
+
+from tapegrad.core.prims.reduction import sum_p  # noqa: E402
+from tapegrad.core.prims.shape import broadcast_to_p, reshape_p  # noqa: E402

@@ -1,0 +1,223 @@
+"""The primitive table: one record per basic op, and `bind`, the one place ops execute.
+
+A `Primitive` holds an op's array implementation and its derivative rules:
+
+* ``vjp_rules[i](g, ans, *args, **params)`` returns the cotangent for argument ``i``
+  given the output cotangent ``g`` (reverse mode);
+* ``jvp_rules[i](t, ans, *args, **params)`` returns the output tangent contributed by
+  the tangent ``t`` of argument ``i`` (forward mode).
+
+Rules are written with tapegrad ops, so they run on plain arrays (fast first-order path)
+or on Tensors (recorded by outer tapes: derivatives of any order).
+
+Elementwise primitives declare ``elementwise=True``: their rules see cotangents and
+tangents in the broadcast output shape and the engine reduces them to each argument's
+shape (see `broadcast.unbroadcast`), so no rule deals with broadcasting.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+Rule = Callable[..., Any]
+
+#: Every primitive by name: graph tracing, saving and coverage reports read this table.
+PRIMITIVES: dict[str, Primitive] = {}
+
+# The recorders (tapes, forward accumulators) that currently observe op execution,
+# outermost first. Replaced wholesale (never mutated) so a paused slice is cheap.
+_recorders: tuple[Any, ...] = ()
+
+# Anomaly detection (tapegrad.debug.detect_anomaly) checks every result for NaN/inf.
+_anomaly_depth = 0
+
+
+class Primitive:
+    """A basic op: implementation plus derivative rules, declared once.
+
+    Args:
+        name: Unique name, used in error messages, graph listings and saved models.
+        impl: Function on plain arrays (NumPy) returning an array (or a tuple of arrays
+            when ``multiple_results``).
+        elementwise: The op broadcasts its array arguments elementwise.
+        multiple_results: ``impl`` returns a tuple of arrays.
+        differentiable: ``False`` for ops whose outputs carry no gradient (comparisons,
+            ``argmax``, ``floor``): they are never recorded and their result gets ``None``.
+
+    Examples:
+        >>> import numpy as np
+        >>> cube = Primitive("cube_example", lambda x: x**3)
+        >>> cube.defvjp(lambda g, ans, x: g * 3 * x**2)
+        >>> cube(np.array(2.0))
+        np.float64(8.0)
+    """
+
+    __slots__ = (
+        "name",
+        "impl",
+        "vjp_rules",
+        "jvp_rules",
+        "elementwise",
+        "multiple_results",
+        "differentiable",
+        "zero_mask_rule",
+        "variadic",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable[..., Any],
+        *,
+        elementwise: bool = False,
+        multiple_results: bool = False,
+        differentiable: bool = True,
+        variadic: bool = False,
+        register: bool = True,
+    ) -> None:
+        self.name = name
+        self.impl = impl
+        self.vjp_rules: tuple[Rule | None, ...] = ()
+        self.jvp_rules: tuple[Rule | None, ...] = ()
+        self.elementwise = elementwise
+        self.multiple_results = multiple_results
+        self.differentiable = differentiable
+        # Variadic ops (concatenate, einsum) have one rule taking the argnum first.
+        self.variadic = variadic
+        # zero_mask_rule(argnum, ans, *args, **params) -> bool array or None: positions of
+        # the output whose cotangent reaches argument `argnum` as an exact (structural)
+        # zero. `where` declares it so masked branches never turn 0 * inf into NaN.
+        self.zero_mask_rule: Rule | None = None
+        if register:
+            if name in PRIMITIVES:
+                raise ValueError(f"a primitive named {name!r} is already registered")
+            PRIMITIVES[name] = self
+
+    def defvjp(self, *rules: Rule | None) -> None:
+        """Set the VJP rule of each positional argument (``None``: not differentiable)."""
+        self.vjp_rules = tuple(rules)
+
+    def defjvp(self, *rules: Rule | None) -> None:
+        """Set the JVP rule of each positional argument (``None``: not differentiable)."""
+        self.jvp_rules = tuple(rules)
+
+    def vjp_rule(self, argnum: int) -> Rule:
+        """The VJP rule for argument ``argnum``, or a clear error if there is none."""
+        rule = self._rule(self.vjp_rules, argnum)
+        if rule is None:
+            raise TypeError(
+                f"primitive '{self.name}' is not differentiable with respect to "
+                f"argument {argnum} (no VJP rule); wrap it in stop_gradient if that is intended"
+            )
+        return rule
+
+    def jvp_rule(self, argnum: int) -> Rule | None:
+        """The JVP rule for argument ``argnum``, or None if the op declares none."""
+        return self._rule(self.jvp_rules, argnum)
+
+    def _rule(self, rules: tuple[Rule | None, ...], argnum: int) -> Rule | None:
+        if self.variadic:
+            return functools.partial(rules[0], argnum) if rules else None
+        return rules[argnum] if argnum < len(rules) else None
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        return bind(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def bind(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+    """Execute ``prim`` on ``args``: unwrap Tensors, run impl, wrap, notify recorders.
+
+    With no Tensor among the arguments this is a plain call of the implementation:
+    derivative rules running on arrays pay nothing for the framework.
+    """
+    values = None
+    for i, arg in enumerate(args):
+        if isinstance(arg, Tensor):
+            if values is None:
+                values = list(args)
+            values[i] = arg._value
+    if values is None:
+        result = prim.impl(*args, **params)
+        if _anomaly_depth:
+            _check_finite(prim, result, "forward")
+        return result
+    try:
+        raw = prim.impl(*values, **params)
+    except ValueError as err:
+        raise _shape_error(prim, values, err) from err
+    if _anomaly_depth:
+        _check_finite(prim, raw, "forward")
+    if prim.multiple_results:
+        result: Any = tuple(Tensor._wrap(r) for r in raw)
+    else:
+        result = Tensor._wrap(raw)
+    if prim.differentiable:
+        for recorder in _recorders:
+            recorder.record(prim, args, values, params, result)
+    return result
+
+
+def _shape_error(prim: Primitive, values: list[Any], err: Exception) -> Exception:
+    """Re-raise an implementation's ValueError naming the op and its argument shapes."""
+    shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
+    return ValueError(f"{prim.name}: {err} (argument shapes: {shapes})")
+
+
+def set_recorders(recorders: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Replace the active recorder stack; returns the previous one for restoring."""
+    global _recorders
+    previous = _recorders
+    _recorders = recorders
+    return previous
+
+
+def active_recorders() -> tuple[Any, ...]:
+    """The recorders observing ops now, outermost first."""
+    return _recorders
+
+
+def push_anomaly(delta: int) -> None:
+    """Enter (+1) or leave (-1) anomaly detection."""
+    global _anomaly_depth
+    _anomaly_depth += delta
+
+
+def anomaly_enabled() -> bool:
+    """Whether `tapegrad.debug.detect_anomaly` is active."""
+    return _anomaly_depth > 0
+
+
+def user_source_line() -> str:
+    """The innermost stack frame outside tapegrad, as ``file:line in function``."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == "tapegrad" or module.startswith("tapegrad.")):
+            code = frame.f_code
+            return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def _check_finite(prim: Primitive, result: Any, phase: str) -> None:
+    import numpy as np
+
+    parts = result if isinstance(result, tuple) else (result,)
+    for part in parts:
+        value = part._value if isinstance(part, Tensor) else part
+        arr = np.asarray(value)
+        if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+            bad = "NaN" if np.isnan(arr).any() else "inf"
+            raise FloatingPointError(
+                f"detect_anomaly: {phase} of op '{prim.name}' produced {bad}, "
+                f"at {user_source_line()}"
+            )
+
+
+from tapegrad.core.tensor import Tensor  # noqa: E402  (tensor.py needs Primitive first)

@@ -1,0 +1,21 @@
+"""The table of primitives, one module per family; everything is re-exported here."""
+
+from tapegrad.core.prims.elementwise import *  # noqa: F403
+from tapegrad.core.prims.products import einsum_p, matmul_p
+from tapegrad.core.prims.reduction import cumprod_p, cumsum_p, max_p, min_p, prod_p, sum_p
+from tapegrad.core.prims.shape import (
+    broadcast_to_p,
+    concatenate_p,
+    getitem,
+    getitem_p,
+    identity_p,
+    index_add_p,
+    pad_p,
+    reshape_p,
+    stop_gradient_p,
+    transpose_p,
+)
+
+__all__ = [  # noqa: F405
+    name for name in dir() if name.endswith("_p") or name == "getitem"
+]

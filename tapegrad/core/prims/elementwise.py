@@ -1,0 +1,271 @@
+"""Elementwise primitives: NumPy ufunc implementation, VJP and JVP side by side.
+
+Rules see cotangents/tangents in the broadcast output shape; the engine reduces them to
+each argument's shape. Rules use the primitives themselves, so they are differentiable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import Primitive
+
+
+def _elementwise(name: str, impl: Any) -> Primitive:
+    return Primitive(name, impl, elementwise=True)
+
+
+def _nondiff(name: str, impl: Any) -> Primitive:
+    return Primitive(name, impl, elementwise=True, differentiable=False)
+
+
+# -- arithmetic --------------------------------------------------------------------------
+add_p = _elementwise("add", np.add)
+add_p.defvjp(lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+add_p.defjvp(lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+
+subtract_p = _elementwise("subtract", np.subtract)
+subtract_p.defvjp(lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+subtract_p.defjvp(lambda t, ans, x, y: t, lambda t, ans, x, y: -t)
+
+multiply_p = _elementwise("multiply", np.multiply)
+multiply_p.defvjp(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+multiply_p.defjvp(lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
+
+divide_p = _elementwise("divide", np.divide)
+divide_p.defvjp(lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * ans / y)
+divide_p.defjvp(lambda t, ans, x, y: t / y, lambda t, ans, x, y: -t * ans / y)
+
+negative_p = _elementwise("negative", np.negative)
+negative_p.defvjp(lambda g, ans, x: -g)
+negative_p.defjvp(lambda t, ans, x: -t)
+
+
+def _power_dbase(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if isinstance(y, int | float) and y == 0:
+        return g * 0
+    if not isinstance(y, int | float):
+        # d/dx x**0 is 0 everywhere, also at x == 0 where y * x**(y-1) is 0 * inf.
+        return g * where_p(equal_p(y, 0), 0, y * power_p(x, y - 1))
+    return g * (y * power_p(x, y - 1))
+
+
+def _power_dexponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # x**y for x <= 0 is only real for integer y; there the exponent has no derivative.
+    positive = greater_p(x, 0)
+    return g * ans * log_p(where_p(positive, x, 1)) * positive
+
+
+power_p = _elementwise("power", np.power)
+power_p.defvjp(_power_dbase, _power_dexponent)
+power_p.defjvp(_power_dbase, _power_dexponent)
+
+square_p = _elementwise("square", np.square)
+square_p.defvjp(lambda g, ans, x: g * 2 * x)
+square_p.defjvp(lambda t, ans, x: t * 2 * x)
+
+reciprocal_p = _elementwise("reciprocal", np.reciprocal)
+reciprocal_p.defvjp(lambda g, ans, x: -g * ans * ans)
+reciprocal_p.defjvp(lambda t, ans, x: -t * ans * ans)
+
+sqrt_p = _elementwise("sqrt", np.sqrt)
+sqrt_p.defvjp(lambda g, ans, x: g * 0.5 / ans)
+sqrt_p.defjvp(lambda t, ans, x: t * 0.5 / ans)
+
+cbrt_p = _elementwise("cbrt", np.cbrt)
+cbrt_p.defvjp(lambda g, ans, x: g / (3 * ans * ans))
+cbrt_p.defjvp(lambda t, ans, x: t / (3 * ans * ans))
+
+# -- exponentials and logarithms ---------------------------------------------------------
+exp_p = _elementwise("exp", np.exp)
+exp_p.defvjp(lambda g, ans, x: g * ans)
+exp_p.defjvp(lambda t, ans, x: t * ans)
+
+expm1_p = _elementwise("expm1", np.expm1)
+expm1_p.defvjp(lambda g, ans, x: g * (ans + 1))
+expm1_p.defjvp(lambda t, ans, x: t * (ans + 1))
+
+log_p = _elementwise("log", np.log)
+log_p.defvjp(lambda g, ans, x: g / x)
+log_p.defjvp(lambda t, ans, x: t / x)
+
+log1p_p = _elementwise("log1p", np.log1p)
+log1p_p.defvjp(lambda g, ans, x: g / (1 + x))
+log1p_p.defjvp(lambda t, ans, x: t / (1 + x))
+
+# -- trigonometric and hyperbolic --------------------------------------------------------
+sin_p = _elementwise("sin", np.sin)
+cos_p = _elementwise("cos", np.cos)
+sin_p.defvjp(lambda g, ans, x: g * cos_p(x))
+sin_p.defjvp(lambda t, ans, x: t * cos_p(x))
+cos_p.defvjp(lambda g, ans, x: -g * sin_p(x))
+cos_p.defjvp(lambda t, ans, x: -t * sin_p(x))
+
+tan_p = _elementwise("tan", np.tan)
+tan_p.defvjp(lambda g, ans, x: g * (1 + ans * ans))
+tan_p.defjvp(lambda t, ans, x: t * (1 + ans * ans))
+
+arcsin_p = _elementwise("arcsin", np.arcsin)
+arcsin_p.defvjp(lambda g, ans, x: g / sqrt_p(1 - x * x))
+arcsin_p.defjvp(lambda t, ans, x: t / sqrt_p(1 - x * x))
+
+arccos_p = _elementwise("arccos", np.arccos)
+arccos_p.defvjp(lambda g, ans, x: -g / sqrt_p(1 - x * x))
+arccos_p.defjvp(lambda t, ans, x: -t / sqrt_p(1 - x * x))
+
+arctan_p = _elementwise("arctan", np.arctan)
+arctan_p.defvjp(lambda g, ans, x: g / (1 + x * x))
+arctan_p.defjvp(lambda t, ans, x: t / (1 + x * x))
+
+arctan2_p = _elementwise("arctan2", np.arctan2)
+arctan2_p.defvjp(
+    lambda g, ans, y, x: g * x / (x * x + y * y),
+    lambda g, ans, y, x: -g * y / (x * x + y * y),
+)
+arctan2_p.defjvp(
+    lambda t, ans, y, x: t * x / (x * x + y * y),
+    lambda t, ans, y, x: -t * y / (x * x + y * y),
+)
+
+sinh_p = _elementwise("sinh", np.sinh)
+cosh_p = _elementwise("cosh", np.cosh)
+sinh_p.defvjp(lambda g, ans, x: g * cosh_p(x))
+sinh_p.defjvp(lambda t, ans, x: t * cosh_p(x))
+cosh_p.defvjp(lambda g, ans, x: g * sinh_p(x))
+cosh_p.defjvp(lambda t, ans, x: t * sinh_p(x))
+
+tanh_p = _elementwise("tanh", np.tanh)
+tanh_p.defvjp(lambda g, ans, x: g * (1 - ans * ans))
+tanh_p.defjvp(lambda t, ans, x: t * (1 - ans * ans))
+
+arcsinh_p = _elementwise("arcsinh", np.arcsinh)
+arcsinh_p.defvjp(lambda g, ans, x: g / sqrt_p(x * x + 1))
+arcsinh_p.defjvp(lambda t, ans, x: t / sqrt_p(x * x + 1))
+
+arccosh_p = _elementwise("arccosh", np.arccosh)
+arccosh_p.defvjp(lambda g, ans, x: g / sqrt_p(x * x - 1))
+arccosh_p.defjvp(lambda t, ans, x: t / sqrt_p(x * x - 1))
+
+arctanh_p = _elementwise("arctanh", np.arctanh)
+arctanh_p.defvjp(lambda g, ans, x: g / (1 - x * x))
+arctanh_p.defjvp(lambda t, ans, x: t / (1 - x * x))
+
+# -- piecewise ---------------------------------------------------------------------------
+sign_p = _nondiff("sign", np.sign)
+
+abs_p = _elementwise("absolute", np.abs)
+# The subgradient at 0 is 0 (sign(0) == 0), as in NumPy-based peers.
+abs_p.defvjp(lambda g, ans, x: g * sign_p(x))
+abs_p.defjvp(lambda t, ans, x: t * sign_p(x))
+
+
+def _max_vjp_first(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # Ties split the gradient evenly between both arguments.
+    return g * greater_p(x, y) + (g * 0.5) * equal_p(x, y)
+
+
+def _max_vjp_second(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    return g * less_p(x, y) + (g * 0.5) * equal_p(x, y)
+
+
+maximum_p = _elementwise("maximum", np.maximum)
+maximum_p.defvjp(_max_vjp_first, _max_vjp_second)
+maximum_p.defjvp(_max_vjp_first, _max_vjp_second)
+
+minimum_p = _elementwise("minimum", np.minimum)
+minimum_p.defvjp(_max_vjp_second, _max_vjp_first)
+minimum_p.defjvp(_max_vjp_second, _max_vjp_first)
+
+
+def _clip_impl(x: Any, low: Any, high: Any) -> Any:
+    return np.minimum(np.maximum(x, low), high)
+
+
+clip_p = _elementwise("clip", _clip_impl)
+clip_p.defvjp(
+    lambda g, ans, x, lo, hi: g * logical_and_p(greater_equal_p(x, lo), less_equal_p(x, hi)),
+    lambda g, ans, x, lo, hi: g * less_p(x, lo),
+    lambda g, ans, x, lo, hi: g * greater_p(x, hi),
+)
+clip_p.defjvp(
+    lambda t, ans, x, lo, hi: t * logical_and_p(greater_equal_p(x, lo), less_equal_p(x, hi)),
+    lambda t, ans, x, lo, hi: t * less_p(x, lo),
+    lambda t, ans, x, lo, hi: t * greater_p(x, hi),
+)
+
+where_p = _elementwise("where", np.where)
+where_p.defvjp(
+    None,
+    lambda g, ans, c, x, y: where_p(c, g, 0),
+    lambda g, ans, c, x, y: where_p(c, 0, g),
+)
+where_p.defjvp(
+    None,
+    lambda t, ans, c, x, y: where_p(c, t, 0),
+    lambda t, ans, c, x, y: where_p(c, 0, t),
+)
+
+
+def _where_zero_mask(argnum: int, ans: Any, c: Any, x: Any, y: Any) -> Any:
+    """The elements a `where` branch did not select: their cotangent is a structural zero."""
+    c = np.broadcast_to(np.asarray(getattr(c, "_value", c), dtype=bool), np.shape(ans))
+    return ~c if argnum == 1 else c
+
+
+where_p.zero_mask_rule = _where_zero_mask
+
+
+def _remainder_dy(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    return -g * floor_divide_p(x, y)
+
+
+remainder_p = _elementwise("remainder", np.remainder)
+remainder_p.defvjp(lambda g, ans, x, y: g, _remainder_dy)
+remainder_p.defjvp(lambda t, ans, x, y: t, _remainder_dy)
+
+# -- casting -----------------------------------------------------------------------------
+
+
+def _cast_impl(x: Any, dtype: Any) -> Any:
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def _cast_back(g: Any, ans: Any, x: Any, dtype: Any) -> Any:
+    source = np.result_type(x)
+    return cast_p(g, dtype=source) if source.kind in "fc" else None
+
+
+cast_p = Primitive("cast", _cast_impl)
+cast_p.defvjp(_cast_back)
+cast_p.defjvp(lambda t, ans, x, dtype: cast_p(t, dtype=dtype) if ans.dtype.kind in "fc" else None)
+
+# -- not differentiable: integer-valued or boolean results -------------------------------
+floor_p = _nondiff("floor", np.floor)
+ceil_p = _nondiff("ceil", np.ceil)
+trunc_p = _nondiff("trunc", np.trunc)
+rint_p = _nondiff("rint", np.rint)
+round_p = _nondiff("round", np.round)
+floor_divide_p = _nondiff("floor_divide", np.floor_divide)
+equal_p = _nondiff("equal", np.equal)
+not_equal_p = _nondiff("not_equal", np.not_equal)
+less_p = _nondiff("less", np.less)
+less_equal_p = _nondiff("less_equal", np.less_equal)
+greater_p = _nondiff("greater", np.greater)
+greater_equal_p = _nondiff("greater_equal", np.greater_equal)
+logical_and_p = _nondiff("logical_and", np.logical_and)
+logical_or_p = _nondiff("logical_or", np.logical_or)
+logical_xor_p = _nondiff("logical_xor", np.logical_xor)
+logical_not_p = _nondiff("logical_not", np.logical_not)
+bitwise_and_p = _nondiff("bitwise_and", np.bitwise_and)
+bitwise_or_p = _nondiff("bitwise_or", np.bitwise_or)
+bitwise_xor_p = _nondiff("bitwise_xor", np.bitwise_xor)
+invert_p = _nondiff("invert", np.invert)
+isnan_p = _nondiff("isnan", np.isnan)
+isinf_p = _nondiff("isinf", np.isinf)
+isfinite_p = _nondiff("isfinite", np.isfinite)
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)

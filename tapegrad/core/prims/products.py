@@ -1,0 +1,107 @@
+"""Product primitives: matmul (NumPy semantics incl. 1-D and batch broadcasting) and einsum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import Primitive
+
+
+def _swap_last(x: Any) -> Any:
+    ndim = np.ndim(x)
+    axes = tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
+    return transpose_p(x, axes=axes)
+
+
+def _insert_axis(x: Any, axis: int) -> Any:
+    shape = list(np.shape(x))
+    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
+    return reshape_p(x, shape=tuple(shape))
+
+
+def _drop_axis(x: Any, axis: int) -> Any:
+    shape = list(np.shape(x))
+    del shape[axis]
+    return reshape_p(x, shape=tuple(shape))
+
+
+def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if b_nd == 1:
+        # out[..., i] = sum_k a[..., i, k] b[k]
+        grad = (_insert_axis(g, -1) if a_nd > 1 else g) * b
+    else:
+        g2 = _insert_axis(g, -2) if a_nd == 1 else g
+        grad = matmul_p(g2, _swap_last(b))
+        if a_nd == 1:
+            grad = _drop_axis(grad, -2)
+    return unbroadcast(grad, np.shape(a))
+
+
+def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 1:
+        if b_nd == 1:
+            grad = g * a
+        else:
+            # out[..., j] = sum_k a[k] b[..., k, j]
+            grad = _insert_axis(a, -1) * _insert_axis(g, -2)
+    elif b_nd == 1:
+        grad = _drop_axis(matmul_p(_swap_last(a), _insert_axis(g, -1)), -1)
+    else:
+        grad = matmul_p(_swap_last(a), g)
+    return unbroadcast(grad, np.shape(b))
+
+
+matmul_p = Primitive("matmul", np.matmul)
+matmul_p.defvjp(_matmul_vjp_a, _matmul_vjp_b)
+matmul_p.defjvp(
+    lambda t, ans, a, b: matmul_p(t, b),
+    lambda t, ans, a, b: matmul_p(a, t),
+)
+
+
+# -- einsum ------------------------------------------------------------------------------
+def _einsum_impl(*operands: Any, subscripts: str) -> Any:
+    # optimize=True lets NumPy route to BLAS; the result is the same contraction.
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_vjp(argnum: int, g: Any, ans: Any, *operands: Any, subscripts: str) -> Any:
+    inputs, output = subscripts.split("->")
+    terms = inputs.split(",")
+    target = terms[argnum]
+    if len(set(target)) != len(target):
+        raise NotImplementedError(
+            f"einsum: gradient for operand {argnum} with a repeated index ('{target}') "
+            "is not supported; take the diagonal with tnp.diagonal first"
+        )
+    others = [t for i, t in enumerate(terms) if i != argnum]
+    visible = set(output).union(*others) if others else set(output)
+    kept = "".join(c for c in target if c in visible)
+    spec = ",".join([output, *others]) + "->" + kept
+    rest = [op for i, op in enumerate(operands) if i != argnum]
+    grad = einsum_p(g, *rest, subscripts=spec)
+    if kept != target:
+        # Indices summed only inside this operand: its gradient is constant along them.
+        shape = np.shape(operands[argnum])
+        keep_shape = tuple(size if c in visible else 1 for c, size in zip(target, shape, strict=True))
+        grad = broadcast_to_p(reshape_p(grad, shape=keep_shape), shape=shape)
+    return grad
+
+
+def _einsum_jvp(argnum: int, t: Any, ans: Any, *operands: Any, subscripts: str) -> Any:
+    replaced = list(operands)
+    replaced[argnum] = t
+    return einsum_p(*replaced, subscripts=subscripts)
+
+
+einsum_p = Primitive("einsum", _einsum_impl, variadic=True)
+einsum_p.defvjp(_einsum_vjp)
+einsum_p.defjvp(_einsum_jvp)
+
+
+from tapegrad.core.broadcast import unbroadcast  # noqa: E402
+from tapegrad.core.prims.shape import broadcast_to_p, reshape_p, transpose_p  # noqa: E402

@@ -1,0 +1,196 @@
+"""Reduction primitives: sum, max/min, prod, cumsum, cumprod.
+
+``axis`` is always ``None`` or a tuple of non-negative ints here (the NumPy namespace
+normalises it), which keeps params hashable and rules simple.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import Primitive
+
+
+def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """NumPy's ``axis`` argument as a sorted tuple of non-negative ints (or None: all)."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise np.exceptions.AxisError(f"axis {a} is out of bounds for array of dimension {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(out))
+
+
+def keepdims_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The shape of a reduction over ``axis`` with ``keepdims=True``."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+def _expand(g: Any, x_shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
+    """Broadcast a reduction's cotangent back over the reduced axes."""
+    if not keepdims:
+        g = reshape_p(g, shape=keepdims_shape(x_shape, axis))
+    return broadcast_to_p(g, shape=x_shape)
+
+
+# -- sum ---------------------------------------------------------------------------------
+sum_p = Primitive("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis, keepdims=keepdims))
+sum_p.defvjp(lambda g, ans, x, axis=None, keepdims=False: _expand(g, np.shape(x), axis, keepdims))
+sum_p.defjvp(lambda t, ans, x, axis=None, keepdims=False: sum_p(t, axis=axis, keepdims=keepdims))
+
+
+# -- max / min ---------------------------------------------------------------------------
+def _extremum_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """1/count at every position equal to the extremum: ties share the gradient evenly."""
+    shape = np.shape(x)
+    if not keepdims:
+        ans = reshape_p(ans, shape=keepdims_shape(shape, axis))
+    hits = cast_p(equal_p(x, ans), dtype=np.result_type(x))
+    return hits / sum_p(hits, axis=axis, keepdims=True)
+
+
+def _extremum_vjp(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _expand(g, np.shape(x), axis, keepdims) * _extremum_weights(ans, x, axis, keepdims)
+
+
+def _extremum_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    weighted = t * _extremum_weights(ans, x, axis, keepdims)
+    return sum_p(weighted, axis=axis, keepdims=keepdims)
+
+
+max_p = Primitive("max", lambda x, axis=None, keepdims=False: np.max(x, axis, keepdims=keepdims))
+max_p.defvjp(_extremum_vjp)
+max_p.defjvp(_extremum_jvp)
+min_p = Primitive("min", lambda x, axis=None, keepdims=False: np.min(x, axis, keepdims=keepdims))
+min_p.defvjp(_extremum_vjp)
+min_p.defjvp(_extremum_jvp)
+
+
+# -- prod --------------------------------------------------------------------------------
+def _exclusive_cumprod(x: Any, reverse: bool) -> Any:
+    """Products of the elements strictly before (or after) each one along the last axis."""
+    n = np.shape(x)[-1]
+    if reverse:
+        x = getitem_p(x, index=(Ellipsis, slice(None, None, -1)))
+    ones = ones_like_last(x)
+    shifted = concatenate_p(ones, getitem_p(x, index=(Ellipsis, slice(0, n - 1))), axis=-1)
+    out = cumprod_p(shifted, axis=-1)
+    if reverse:
+        out = getitem_p(out, index=(Ellipsis, slice(None, None, -1)))
+    return out
+
+
+def ones_like_last(x: Any) -> Any:
+    """An array of ones shaped like ``x`` with a last axis of length 1."""
+    return np.ones(np.shape(x)[:-1] + (1,), dtype=np.result_type(x))
+
+
+def product_of_others(x: Any, axis: tuple[int, ...] | None) -> Any:
+    """For each element, the product of the other elements of its reduction group.
+
+    Computed from exclusive cumulative products, so zeros need no special case and no
+    division happens (exact where ``ans / x`` would be 0/0).
+    """
+    shape = np.shape(x)
+    ndim = len(shape)
+    axes = tuple(range(ndim)) if axis is None else axis
+    kept = tuple(i for i in range(ndim) if i not in axes)
+    perm = kept + axes
+    moved = transpose_p(x, axes=perm)
+    group = int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    if group == 0:
+        return np.zeros(shape, dtype=np.result_type(x))
+    flat = reshape_p(moved, shape=tuple(shape[i] for i in kept) + (group,))
+    others = _exclusive_cumprod(flat, False) * _exclusive_cumprod(flat, True)
+    others = reshape_p(others, shape=np.shape(moved))
+    return transpose_p(others, axes=tuple(np.argsort(perm)))
+
+
+def _prod_vjp(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return _expand(g, np.shape(x), axis, keepdims) * product_of_others(x, axis)
+
+
+def _prod_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return sum_p(t * product_of_others(x, axis), axis=axis, keepdims=keepdims)
+
+
+prod_p = Primitive(
+    "prod", lambda x, axis=None, keepdims=False: np.prod(x, axis, keepdims=keepdims)
+)
+prod_p.defvjp(_prod_vjp)
+prod_p.defjvp(_prod_jvp)
+
+
+# -- cumulative --------------------------------------------------------------------------
+def _flip(x: Any, axis: int) -> Any:
+    index = [slice(None)] * np.ndim(x)
+    index[axis] = slice(None, None, -1)
+    return getitem_p(x, index=tuple(index))
+
+
+def _reverse_cumsum(g: Any, axis: int) -> Any:
+    return _flip(cumsum_p(_flip(g, axis), axis=axis), axis)
+
+
+cumsum_p = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+cumsum_p.defvjp(lambda g, ans, x, axis: _reverse_cumsum(g, axis))
+cumsum_p.defjvp(lambda t, ans, x, axis: cumsum_p(t, axis=axis))
+
+
+def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
+    # d ans_j / d x_i = prod_{k <= j, k != i} x_k. Before the first zero along the axis
+    # that is ans_j / x_i; at the first zero it is the cumprod with that zero set to 1;
+    # after it, every product contains the zero.
+    x_raw = np.asarray(getattr(x, "_value", x))
+    zero = x_raw == 0
+    zeros_seen = np.cumsum(zero, axis=axis)
+    before = zeros_seen == 0
+    first_zero = zero & (zeros_seen == 1)
+    x_safe = where_p(zero, 1, x)
+    grad = _reverse_cumsum(g * ans, axis) / x_safe
+    if not first_zero.any():
+        return grad
+    x_unzeroed = where_p(first_zero, 1, x)
+    at_zero = _reverse_cumsum(g * cumprod_p(x_unzeroed, axis=axis), axis)
+    return where_p(before, grad, where_p(first_zero, at_zero, 0))
+
+
+def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int) -> Any:
+    # Forward mode by linearity: the JVP is the VJP's transpose, sum_i t_i d ans_j/d x_i,
+    # = ans_j * cumsum(t / x)_j away from zeros; zeros handled through the VJP structure.
+    x_raw = np.asarray(getattr(x, "_value", x))
+    if not (x_raw == 0).any():
+        return ans * cumsum_p(t / x, axis=axis)
+    n = x_raw.shape[axis]
+    pieces = []
+    for j in range(n):
+        # ans_j depends on x_0..x_j: a prod over that prefix, exact with zeros.
+        prefix = [slice(None)] * x_raw.ndim
+        prefix[axis] = slice(0, j + 1)
+        sub_x = getitem_p(x, index=tuple(prefix))
+        sub_t = getitem_p(t, index=tuple(prefix))
+        pieces.append(sum_p(sub_t * product_of_others(sub_x, (axis,)), axis=(axis,), keepdims=True))
+    return concatenate_p(*pieces, axis=axis)
+
+
+cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
+cumprod_p.defvjp(_cumprod_vjp)
+cumprod_p.defjvp(_cumprod_jvp)
+
+
+from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402
+from tapegrad.core.prims.shape import (  # noqa: E402
+    broadcast_to_p,
+    concatenate_p,
+    getitem_p,
+    reshape_p,
+    transpose_p,
+)

@@ -1,0 +1,153 @@
+"""Shape and indexing primitives: reshape, transpose, broadcast_to, concatenate, pad,
+getitem (basic, advanced and boolean indexing) and its transpose index_add."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import Primitive
+from tapegrad.core.tensor import Tensor
+
+# -- identity (gives a tensor a new identity, recorded) ---------------------------------
+identity_p = Primitive("identity", lambda x: x)
+identity_p.defvjp(lambda g, ans, x: g)
+identity_p.defjvp(lambda t, ans, x: t)
+
+# Blocks gradients: never recorded, so nothing flows back through it.
+stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
+
+# -- reshape / transpose / broadcast -----------------------------------------------------
+reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+reshape_p.defvjp(lambda g, ans, x, shape: reshape_p(g, shape=np.shape(x)))
+reshape_p.defjvp(lambda t, ans, x, shape: reshape_p(t, shape=shape))
+
+
+def _inverse_perm(axes: Any, ndim: int) -> tuple[int, ...] | None:
+    if axes is None:
+        return None
+    return tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
+
+
+transpose_p = Primitive("transpose", lambda x, axes=None: np.transpose(x, axes))
+transpose_p.defvjp(
+    lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, np.ndim(x)))
+)
+transpose_p.defjvp(lambda t, ans, x, axes=None: transpose_p(t, axes=axes))
+
+
+def _broadcast_to_vjp(g: Any, ans: Any, x: Any, shape: Any) -> Any:
+    return unbroadcast(g, np.shape(x))
+
+
+broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
+broadcast_to_p.defvjp(_broadcast_to_vjp)
+broadcast_to_p.defjvp(lambda t, ans, x, shape: broadcast_to_p(t, shape=shape))
+
+
+# -- concatenate (variadic) --------------------------------------------------------------
+def _concatenate_impl(*xs: Any, axis: int = 0) -> Any:
+    return np.concatenate(xs, axis=axis)
+
+
+def _concatenate_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int = 0) -> Any:
+    ndim = np.ndim(ans)
+    axis = axis % ndim
+    start = sum(np.shape(x)[axis] for x in xs[:argnum])
+    index = [slice(None)] * ndim
+    index[axis] = slice(start, start + np.shape(xs[argnum])[axis])
+    return getitem_p(g, index=tuple(index))
+
+
+def _concatenate_jvp(argnum: int, t: Any, ans: Any, *xs: Any, axis: int = 0) -> Any:
+    # The tangent of one piece, placed in its slot of the output (zeros elsewhere).
+    pieces = [t if i == argnum else np.zeros(np.shape(x), np.result_type(ans))
+              for i, x in enumerate(xs)]
+    return concatenate_p(*pieces, axis=axis)
+
+
+concatenate_p = Primitive("concatenate", _concatenate_impl, variadic=True)
+concatenate_p.defvjp(_concatenate_vjp)
+concatenate_p.defjvp(_concatenate_jvp)
+
+
+# -- pad (constant mode) -----------------------------------------------------------------
+def _pad_impl(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
+    return np.pad(x, pad_width, mode="constant", constant_values=constant_values)
+
+
+def _unpad(g: Any, pad_width: Any) -> Any:
+    shape = np.shape(g)
+    index = tuple(slice(lo, size - hi) for (lo, hi), size in zip(pad_width, shape, strict=True))
+    return getitem_p(g, index=index)
+
+
+pad_p = Primitive("pad", _pad_impl)
+pad_p.defvjp(lambda g, ans, x, pad_width, constant_values=0: _unpad(g, pad_width))
+pad_p.defjvp(lambda t, ans, x, pad_width, constant_values=0: pad_p(t, pad_width=pad_width))
+
+
+# -- indexing ----------------------------------------------------------------------------
+def _is_basic(index: tuple[Any, ...]) -> bool:
+    return all(
+        i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index
+    )
+
+
+def _index_add_impl(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    """zeros(shape) with ``g`` added at ``index`` (duplicates accumulate)."""
+    g = np.asarray(g)
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+getitem_p = Primitive("getitem", lambda x, index: x[index])
+index_add_p = Primitive("index_add", _index_add_impl)
+getitem_p.defvjp(lambda g, ans, x, index: index_add_p(g, index=index, shape=np.shape(x)))
+getitem_p.defjvp(lambda t, ans, x, index: getitem_p(t, index=index))
+index_add_p.defvjp(lambda g, ans, x, index, shape: getitem_p(g, index=index))
+index_add_p.defjvp(lambda t, ans, x, index, shape: index_add_p(t, index=index, shape=shape))
+
+
+def normalize_index(index: Any) -> tuple[Any, ...]:
+    """NumPy index → a tuple of ints, slices, None, Ellipsis and integer arrays.
+
+    Tensors and lists become arrays; boolean masks become their ``nonzero()`` integer
+    arrays (NumPy treats them identically), so the transpose can use ``np.add.at``.
+    """
+    if not isinstance(index, tuple):
+        index = (index,)
+    out: list[Any] = []
+    for item in index:
+        if isinstance(item, Tensor):
+            item = np.asarray(item._value)
+        elif isinstance(item, list):
+            item = np.asarray(item)
+        if isinstance(item, np.ndarray):
+            if item.dtype == bool:
+                out.extend(np.nonzero(item))
+                continue
+            if item.dtype.kind not in "iu":
+                raise IndexError(
+                    f"getitem: arrays used as indices must be integer or boolean, got {item.dtype}"
+                )
+        elif isinstance(item, np.integer):
+            item = int(item)
+        elif isinstance(item, bool | np.bool_):
+            out.append(np.asarray(item))
+            continue
+        out.append(item)
+    return tuple(out)
+
+
+def getitem(x: Any, index: Any) -> Any:
+    """``x[index]`` for every NumPy index form, differentiable."""
+    return getitem_p(x, index=normalize_index(index))
+
+
+from tapegrad.core.broadcast import unbroadcast  # noqa: E402

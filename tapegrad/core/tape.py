@@ -1,0 +1,441 @@
+"""GradientTape: records ops on watched tensors and walks them backwards through VJP rules.
+
+The backward walk runs in one of two modes:
+
+* **array mode** (nothing else is recording): rules get plain arrays, so a first-order
+  gradient costs only the NumPy calls of the rules;
+* **tensor mode** (an outer tape or forward accumulator is active): rules get Tensors,
+  their ops are recorded by the outer recorders, and higher derivatives fall out.
+
+Masked branches: the cotangent that `where` sends to its unselected elements is a
+*structural* zero. The walk remembers those positions and re-zeroes them after every
+elementwise VJP, so ``where(x > 0, sqrt(x), 0)`` has gradient 0 (not 0 * inf = NaN) at 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core import primitive as _primitive
+from tapegrad.core.broadcast import unbroadcast
+from tapegrad.core.primitive import Primitive, set_recorders
+from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tree import tree_flatten, tree_unflatten
+
+# One recorded op: (primitive, args, arg values, params, result, source line or None).
+Entry = tuple[Primitive, tuple[Any, ...], list[Any], dict[str, Any], Any, "str | None"]
+
+_INEXACT = "fc"
+
+
+class GradientTape:
+    """Record operations for automatic differentiation (TensorFlow's ``tf.GradientTape``).
+
+    Args:
+        persistent: Allow several ``gradient``/``jacobian`` calls (the record is kept).
+        watch_accessed_variables: Watch every trainable Variable read while recording.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> x = tg.tensor(3.0)
+        >>> with tg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x * x
+        >>> tape.gradient(y, x).numpy()
+        array(6., dtype=float32)
+    """
+
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
+        self._persistent = persistent
+        self._watch_variables = watch_accessed_variables
+        self._entries: list[Entry] = []
+        # id -> Tensor for every tensor whose value depends on a watched one (kept alive
+        # here, so ids stay unique while the tape lives).
+        self._tracked: dict[int, Tensor] = {}
+        self._used = False
+
+    # -- recording ----------------------------------------------------------------------
+    def __enter__(self) -> GradientTape:
+        set_recorders(_primitive.active_recorders() + (self,))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        set_recorders(tuple(r for r in _primitive.active_recorders() if r is not self))
+
+    def watch(self, tensor: Any) -> None:
+        """Track a Tensor (or a nested structure of them) so gradients can reach it."""
+        for leaf in tree_flatten(tensor)[0]:
+            if not isinstance(leaf, Tensor):
+                raise TypeError(
+                    f"GradientTape.watch: expected a tapegrad Tensor or Variable, got "
+                    f"{type(leaf).__name__}; wrap arrays with tapegrad.tensor(...)"
+                )
+            self._tracked[id(leaf)] = leaf
+
+    def watched_variables(self) -> tuple[Variable, ...]:
+        """The Variables this tape watches, in the order they were first seen."""
+        return tuple(t for t in self._tracked.values() if isinstance(t, Variable))
+
+    @contextlib.contextmanager
+    def stop_recording(self) -> Iterator[None]:
+        """Temporarily stop this tape from recording (other tapes keep recording)."""
+        previous = set_recorders(tuple(r for r in _primitive.active_recorders() if r is not self))
+        try:
+            yield
+        finally:
+            set_recorders(previous)
+
+    def reset(self) -> None:
+        """Forget everything recorded so far."""
+        self._entries.clear()
+        self._tracked.clear()
+
+    def record(
+        self, prim: Primitive, args: tuple[Any, ...], values: list[Any], params: dict[str, Any],
+        result: Any,
+    ) -> None:
+        """Called by `bind` for every op run while this tape is active."""
+        tracked = self._tracked
+        hit = False
+        for arg in args:
+            if isinstance(arg, Tensor):
+                if id(arg) in tracked:
+                    hit = True
+                elif self._watch_variables and type(arg) is Variable and arg.trainable:
+                    tracked[id(arg)] = arg
+                    hit = True
+        if not hit:
+            return
+        line = _primitive.user_source_line() if _primitive._anomaly_depth else None
+        self._entries.append((prim, args, values, params, result, line))
+        for out in result if prim.multiple_results else (result,):
+            if np.result_type(out._value).kind in _INEXACT:
+                tracked[id(out)] = out
+
+    # -- differentiation ----------------------------------------------------------------
+    def gradient(
+        self,
+        target: Any,
+        sources: Any,
+        output_gradients: Any = None,
+        unconnected_gradients: str = "none",
+    ) -> Any:
+        """Gradients of ``target`` with respect to ``sources``.
+
+        A non-scalar target is treated as the sum of its elements (TensorFlow semantics),
+        unless ``output_gradients`` gives the cotangent to start from. A list of targets
+        is summed too.
+
+        Args:
+            target: A Tensor or nested structure of Tensors to differentiate.
+            sources: A Tensor/Variable or any nested list/tuple/dict of them.
+            output_gradients: Cotangents for the targets (same structure), or None.
+            unconnected_gradients: ``"none"`` (default) gives None for a source the target
+                does not depend on; ``"zero"`` gives zeros.
+
+        Returns:
+            Gradients in the structure of ``sources`` (``None`` for unconnected or
+            integer sources).
+        """
+        self._check_usable()
+        flat_sources, treedef = tree_flatten(sources)
+        for source in flat_sources:
+            if not isinstance(source, Tensor):
+                raise TypeError(
+                    "GradientTape.gradient: sources must be Tensors or Variables, got "
+                    f"{type(source).__name__}"
+                )
+        targets = tree_flatten(target)[0]
+        if output_gradients is None:
+            seeds: list[Any] = [None] * len(targets)
+        else:
+            seeds = tree_flatten(output_gradients)[0]
+            if len(seeds) != len(targets):
+                raise ValueError(
+                    f"GradientTape.gradient: {len(targets)} targets but {len(seeds)} "
+                    "output_gradients"
+                )
+        grads = self._backward(targets, seeds, flat_sources, unconnected_gradients)
+        if not self._persistent:
+            self._release()
+        return tree_unflatten(treedef, grads)
+
+    def jacobian(
+        self, target: Any, source: Any, unconnected_gradients: str = "none"
+    ) -> Any:
+        """Full Jacobian: shape ``target.shape + source.shape`` for each source.
+
+        Args:
+            target: A Tensor.
+            source: A Tensor/Variable or nested structure of them.
+            unconnected_gradients: ``"none"`` or ``"zero"``.
+
+        Returns:
+            Jacobians in the structure of ``source``.
+        """
+        self._check_usable()
+        flat_sources, treedef = tree_flatten(source)
+        target_shape = np.shape(target._value)
+        n = int(np.prod(target_shape, dtype=np.int64))
+        dtype = np.result_type(target._value)
+        rows: list[list[Any]] = [[] for _ in flat_sources]
+        for k in range(n):
+            seed = np.zeros(n, dtype=dtype)
+            seed[k] = 1
+            grads = self._backward([target], [seed.reshape(target_shape)], flat_sources, "none")
+            for row, grad in zip(rows, grads, strict=True):
+                row.append(grad)
+        out = []
+        for src, row in zip(flat_sources, rows, strict=True):
+            src_dtype = np.result_type(src._value)
+            connected = any(grad is not None for grad in row)
+            if src_dtype.kind not in _INEXACT or not (connected or unconnected_gradients == "zero"):
+                out.append(None)
+                continue
+            zeros = np.zeros(np.shape(src._value), src_dtype)
+            row = [zeros if grad is None else grad for grad in row]
+            out.append(_stack(row, target_shape + np.shape(src._value), src_dtype))
+        if not self._persistent:
+            self._release()
+        return tree_unflatten(treedef, out)
+
+    def batch_jacobian(self, target: Any, source: Any) -> Any:
+        """Per-example Jacobian: ``target`` (b, ...) and ``source`` (b, ...) give
+        (b, target dims..., source dims...), assuming examples do not interact."""
+        self._check_usable()
+        target_shape = np.shape(target._value)
+        batch = target_shape[0]
+        if np.shape(source._value)[0] != batch:
+            raise ValueError(
+                f"batch_jacobian: target batch {batch} and source batch "
+                f"{np.shape(source._value)[0]} differ"
+            )
+        per_example = int(np.prod(target_shape[1:], dtype=np.int64))
+        dtype = np.result_type(target._value)
+        rows = []
+        for k in range(per_example):
+            seed = np.zeros((batch, per_example), dtype=dtype)
+            seed[:, k] = 1
+            rows.append(self._backward([target], [seed.reshape(target_shape)], [source], "zero")[0])
+        # rows[k] has shape (b, source dims...); put k after the batch axis.
+        source_rest = np.shape(source._value)[1:]
+        stacked = _stack(rows, (per_example, batch) + source_rest, np.result_type(source._value))
+        ndim = 2 + len(source_rest)
+        moved = _prims().transpose_p(stacked, axes=(1, 0) + tuple(range(2, ndim)))
+        result = _prims().reshape_p(moved, shape=target_shape + source_rest)
+        if not self._persistent:
+            self._release()
+        return result
+
+    # -- internals ----------------------------------------------------------------------
+    def _check_usable(self) -> None:
+        if self._used:
+            raise RuntimeError(
+                "A non-persistent GradientTape can only compute one set of gradients; "
+                "use GradientTape(persistent=True) for several"
+            )
+
+    def _release(self) -> None:
+        self._used = True
+        self._entries = []
+        self._tracked = {}
+
+    def _backward(
+        self, targets: list[Any], seeds: list[Any], sources: list[Any], unconnected: str
+    ) -> list[Any]:
+        if unconnected not in ("none", "zero"):
+            raise ValueError(
+                f"unconnected_gradients must be 'none' or 'zero', got {unconnected!r}"
+            )
+        # The walk's own ops are never recorded on this tape; any other active recorder
+        # sees them (tensor mode), which is what makes higher derivatives work.
+        others = tuple(r for r in _primitive.active_recorders() if r is not self)
+        previous = set_recorders(others)
+        try:
+            return backward(self._entries, targets, seeds, sources, bool(others), unconnected)
+        finally:
+            set_recorders(previous)
+
+
+def _stack(rows: list[Any], shape: tuple[int, ...], dtype: Any) -> Any:
+    """Stack gradient rows into one Tensor of ``shape`` (differentiable in tensor mode)."""
+    prims = _prims()
+    if not rows:
+        return Tensor._wrap(np.zeros(shape, dtype=dtype))
+    flat = [prims.reshape_p(r, shape=(1,) + tuple(np.shape(_value(r)))) for r in rows]
+    joined = prims.concatenate_p(*flat, axis=0) if len(flat) > 1 else flat[0]
+    out = prims.reshape_p(joined, shape=shape)
+    return out if isinstance(out, Tensor) else Tensor._wrap(out)
+
+
+def _value(x: Any) -> Any:
+    return x._value if isinstance(x, Tensor) else x
+
+
+def _prims() -> Any:
+    from tapegrad.core import prims
+
+    return prims
+
+
+def backward(
+    entries: list[Entry],
+    targets: list[Any],
+    seeds: list[Any],
+    sources: list[Any],
+    tensor_mode: bool,
+    unconnected: str = "none",
+) -> list[Any]:
+    """Reverse-mode sweep over recorded entries.
+
+    Args:
+        entries: Recorded ops, in execution order.
+        targets: Tensors to differentiate (their gradients are summed).
+        seeds: A starting cotangent per target (None: ones).
+        sources: Tensors to differentiate with respect to.
+        tensor_mode: Run rules on Tensors (so outer recorders see them) instead of arrays.
+        unconnected: ``"none"`` or ``"zero"``, for sources the targets do not reach.
+
+    Returns:
+        One gradient (Tensor or None) per source.
+    """
+    source_ids = {id(s) for s in sources}
+    # Forward pass: keep only entries that depend on a source, and for each the
+    # arguments through which it does (their VJPs are the only ones worth computing).
+    relevant = set(source_ids)
+    needed: list[tuple[Entry, tuple[int, ...]]] = []
+    for entry in entries:
+        args = entry[1]
+        argnums = tuple(
+            i for i, a in enumerate(args) if isinstance(a, Tensor) and id(a) in relevant
+        )
+        if argnums:
+            needed.append((entry, argnums))
+            result = entry[4]
+            if entry[0].multiple_results:
+                relevant.update(id(o) for o in result)
+            else:
+                relevant.add(id(result))
+
+    cotangents: dict[int, Any] = {}
+    masks: dict[int, Any] = {}
+    for target, seed in zip(targets, seeds, strict=True):
+        if not isinstance(target, Tensor) or id(target) not in relevant:
+            continue
+        if np.result_type(target._value).kind not in _INEXACT:
+            continue
+        if seed is None:
+            seed = np.ones(np.shape(target._value), dtype=np.result_type(target._value))
+        elif isinstance(seed, Tensor) and not tensor_mode:
+            seed = seed._value
+        if tensor_mode and not isinstance(seed, Tensor):
+            seed = Tensor._wrap(np.asarray(seed))
+        _accumulate(cotangents, masks, id(target), seed, None)
+
+    anomaly = _primitive._anomaly_depth > 0
+    for (prim, args, values, params, result, line), argnums in reversed(needed):
+        if prim.multiple_results:
+            g = tuple(_take(cotangents, id(o), source_ids) for o in result)
+            if all(part is None for part in g):
+                continue
+            g = tuple(
+                _zeros_for(o, tensor_mode) if part is None else part
+                for part, o in zip(g, result, strict=True)
+            )
+            ans = result if tensor_mode else tuple(o._value for o in result)
+            incoming_mask = None
+        else:
+            rid = id(result)
+            g = _take(cotangents, rid, source_ids)
+            if g is None:
+                continue
+            ans = result if tensor_mode else result._value
+            incoming_mask = masks.pop(rid, None) if masks else None
+        inputs = args if tensor_mode else values
+        for i in argnums:
+            if incoming_mask is None:
+                grad = prim.vjp_rule(i)(g, ans, *inputs, **params)
+            else:
+                # Masked positions may compute 0 * inf here; they are re-zeroed below.
+                with np.errstate(all="ignore"):
+                    grad = prim.vjp_rule(i)(g, ans, *inputs, **params)
+            if grad is None:
+                continue
+            mask = None
+            if prim.elementwise:
+                mask = incoming_mask
+                if prim.zero_mask_rule is not None:
+                    own = prim.zero_mask_rule(i, _value(ans), *values, **params)
+                    mask = own if mask is None else (mask | own)
+                if mask is not None:
+                    grad = _prims().where_p(mask, 0, grad)
+                shape = np.shape(values[i])
+                if np.shape(_value(grad)) != shape:
+                    grad = unbroadcast(grad, shape)
+                    mask = None
+            if anomaly:
+                _check_backward(prim, grad, line)
+            _accumulate(cotangents, masks, id(args[i]), grad, mask)
+
+    grads = []
+    for source in sources:
+        grad = cotangents.get(id(source))
+        source_dtype = np.result_type(source._value)
+        if source_dtype.kind not in _INEXACT:
+            grads.append(None)
+            continue
+        if grad is None:
+            if unconnected == "zero":
+                grads.append(Tensor._wrap(np.zeros(np.shape(source._value), source_dtype)))
+            else:
+                grads.append(None)
+            continue
+        if np.result_type(_value(grad)) != source_dtype:
+            grad = _prims().cast_p(grad, dtype=source_dtype)
+        if np.shape(_value(grad)) != np.shape(source._value):
+            grad = _prims().broadcast_to_p(grad, shape=np.shape(source._value))
+        grads.append(grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad)))
+    return grads
+
+
+def _take(cotangents: dict[int, Any], key: int, source_ids: set[int]) -> Any:
+    # A source's own cotangent is its answer: read it, keep it.
+    if key in source_ids:
+        return cotangents.get(key)
+    return cotangents.pop(key, None)
+
+
+def _zeros_for(out: Tensor, tensor_mode: bool) -> Any:
+    zeros = np.zeros(np.shape(out._value), dtype=np.result_type(out._value))
+    return Tensor._wrap(zeros) if tensor_mode else zeros
+
+
+def _accumulate(
+    cotangents: dict[int, Any], masks: dict[int, Any], key: int, grad: Any, mask: Any
+) -> None:
+    previous = cotangents.get(key)
+    if previous is None:
+        cotangents[key] = grad
+        if mask is not None:
+            masks[key] = mask
+        return
+    cotangents[key] = previous + grad
+    if key in masks:
+        if mask is None:
+            del masks[key]
+        else:
+            masks[key] = masks[key] & mask
+
+
+def _check_backward(prim: Primitive, grad: Any, line: str | None) -> None:
+    arr = np.asarray(_value(grad))
+    if arr.dtype.kind in _INEXACT and not np.all(np.isfinite(arr)):
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise FloatingPointError(
+            f"detect_anomaly: backward (VJP) of op '{prim.name}' produced {bad}; "
+            f"the op was created at {line or '<unknown>'}"
+        )

@@ -1,0 +1,403 @@
+"""Tensor and Variable: array wrappers whose operators and NumPy protocols dispatch to ops.
+
+A Tensor is immutable and holds a NumPy array (``_value``). Every operator, method and
+NumPy protocol call (``np.sin(t)``, ``np.sum(t, axis=0)``) goes through a primitive or a
+composite of primitives, so all of them are recorded by tapes and differentiable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+_FLOAT_KINDS = "fc"
+
+
+def _default_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert data to an array; Python floats default to float32 (like TF and torch)."""
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray | np.generic):
+        return np.asarray(data)
+    arr = np.asarray(data)
+    if arr.dtype == np.float64:
+        return arr.astype(np.float32)
+    if arr.dtype == np.complex128:
+        return arr.astype(np.complex64)
+    return arr
+
+
+class Tensor:
+    """An immutable n-d array whose operations are differentiable.
+
+    Args:
+        data: Array-like, NumPy array, or another Tensor.
+        dtype: Optional NumPy dtype. Python floats default to float32; NumPy arrays keep
+            their dtype.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> t = tg.tensor([1.0, 2.0, 3.0])
+        >>> (t * 2).numpy()
+        array([2., 4., 6.], dtype=float32)
+        >>> t.shape, t.dtype
+        ((3,), dtype('float32'))
+    """
+
+    __slots__ = ("_value", "__weakref__")
+    # Make NumPy defer to our reflected operators (ndarray + Tensor -> Tensor).
+    __array_priority__ = 100.0
+
+    def __init__(self, data: Any, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data._value
+        self._value = _default_array(data, dtype)
+
+    @staticmethod
+    def _wrap(value: Any) -> Tensor:
+        """Wrap an implementation's result without conversion (the hot path)."""
+        t = object.__new__(Tensor)
+        t._value = value
+        return t
+
+    # -- array attributes -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self._value)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self._value)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.asarray(self._value).dtype
+
+    @property
+    def size(self) -> int:
+        return int(np.size(self._value))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's name
+        return _ops.transpose_p(self, axes=None)
+
+    def numpy(self) -> np.ndarray:
+        """The value as a NumPy array (a view of the stored array: do not mutate it)."""
+        return np.asarray(self._value)
+
+    def item(self) -> Any:
+        return np.asarray(self._value).item()
+
+    def tolist(self) -> Any:
+        return np.asarray(self._value).tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = np.asarray(self._value)
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        return arr.copy() if copy else arr
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __index__(self) -> int:
+        return np.asarray(self._value).__index__()
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
+    def __format__(self, spec: str) -> str:
+        return format(np.asarray(self._value), spec) if spec else str(self)
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self._value), separator=", ", prefix="Tensor(")
+        return f"Tensor({body}, dtype={self.dtype})"
+
+    def __str__(self) -> str:
+        return str(np.asarray(self._value))
+
+    # Tensors are used as dict keys and set members by identity (``==`` is elementwise).
+    __hash__ = object.__hash__
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TypeError(
+            "Tensor is immutable; build a new tensor (e.g. tnp.where or x.at-style "
+            "concatenation) or use a Variable's assign()"
+        )
+
+    # -- operators ----------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add_p(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add_p(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.subtract_p(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.subtract_p(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.multiply_p(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.multiply_p(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.divide_p(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.divide_p(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide_p(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _ops.floor_divide_p(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ops.remainder_p(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder_p(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.power_p(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.power_p(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul_p(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul_p(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.negative_p(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _numpy().abs(self)
+
+    def __invert__(self) -> Tensor:
+        return _ops.invert_p(self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _ops.bitwise_and_p(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _ops.bitwise_and_p(other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ops.bitwise_or_p(self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _ops.bitwise_or_p(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _ops.bitwise_xor_p(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _ops.bitwise_xor_p(other, self)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops.less_p(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.less_equal_p(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.greater_p(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.greater_equal_p(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.equal_p(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.not_equal_p(self, other)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    # -- NumPy protocols ----------------------------------------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if kwargs.get("out") is not None:
+            raise TypeError(f"numpy.{ufunc.__name__}: out= is not supported on Tensors")
+        if method == "__call__":
+            func = _resolve("numpy", ufunc.__name__)
+            return func(*inputs, **kwargs)
+        if method == "reduce" and ufunc.__name__ in _UFUNC_REDUCTIONS:
+            func = _resolve("numpy", _UFUNC_REDUCTIONS[ufunc.__name__])
+            return func(*inputs, **kwargs)
+        if method == "accumulate" and ufunc.__name__ in _UFUNC_ACCUMULATIONS:
+            func = _resolve("numpy", _UFUNC_ACCUMULATIONS[ufunc.__name__])
+            return func(*inputs, **kwargs)
+        raise TypeError(
+            f"numpy.{ufunc.__name__}.{method} is not supported on tapegrad Tensors "
+            "(see `python -m tapegrad.numpy.coverage`)"
+        )
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return _resolve(func.__module__, func.__name__)(*args, **kwargs)
+
+    # -- methods (NumPy's ndarray methods, differentiable) -------------------------------
+    def reshape(self, *shape: Any, order: str = "C") -> Tensor:
+        if len(shape) == 1 and isinstance(shape[0], tuple | list):
+            shape = tuple(shape[0])
+        return _numpy().reshape(self, shape, order=order)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and isinstance(axes[0], tuple | list):
+            axes = tuple(axes[0])
+        return _numpy().transpose(self, axes or None)
+
+    def astype(self, dtype: Any, copy: bool = True) -> Tensor:
+        return _numpy().astype(self, dtype)
+
+    def __getattr__(self, name: str) -> Any:
+        # ndarray methods that are functions of tapegrad.numpy: t.sum(), t.dot(u), ...
+        if name in _METHODS:
+            func = getattr(_numpy(), name)
+
+            def method(*args: Any, **kwargs: Any) -> Any:
+                return func(self, *args, **kwargs)
+
+            method.__name__ = name
+            return method
+        raise AttributeError(f"'Tensor' object has no attribute {name!r}")
+
+
+_METHODS = frozenset(
+    """sum mean prod max min var std cumsum cumprod argmax argmin argsort sort dot clip
+    squeeze flatten ravel swapaxes repeat take diagonal trace round any all conj
+    nonzero""".split()
+)
+_UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
+_UFUNC_ACCUMULATIONS = {"add": "cumsum", "multiply": "cumprod"}
+
+
+class Variable(Tensor):
+    """A mutable tensor holding model state; trainable Variables are watched automatically.
+
+    Args:
+        initial_value: Array-like initial value (or a callable returning one).
+        trainable: Whether tapes watch it automatically and optimizers update it.
+        name: Optional name, used in messages and saved models.
+        dtype: Optional dtype (default: float32 for Python floats, else the array's).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> v = tg.Variable([1.0, 2.0], name="w")
+        >>> v.assign_add([1.0, 1.0]).numpy()
+        array([2., 3.], dtype=float32)
+    """
+
+    __slots__ = ("trainable", "name")
+
+    def __init__(
+        self,
+        initial_value: Any,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        if callable(initial_value):
+            initial_value = initial_value()
+        super().__init__(initial_value, dtype)
+        # A Variable owns its buffer: never alias the caller's array.
+        if isinstance(initial_value, np.ndarray) and self._value is initial_value:
+            self._value = initial_value.copy()
+        self.trainable = trainable
+        self.name = name or "Variable"
+
+    @property
+    def value(self) -> Tensor:
+        """A snapshot of the current value as an immutable Tensor."""
+        return Tensor._wrap(self._value)
+
+    def _checked(self, value: Any) -> np.ndarray:
+        new = np.asarray(value._value if isinstance(value, Tensor) else value)
+        if new.shape != self._value.shape:
+            raise ValueError(
+                f"Variable '{self.name}': cannot assign a value of shape {new.shape} "
+                f"to a variable of shape {self._value.shape}"
+            )
+        return new.astype(self._value.dtype, copy=False)
+
+    def assign(self, value: Any) -> Variable:
+        """Replace the value (same shape; cast to the variable's dtype)."""
+        # A fresh array, never an in-place write: tapes keep the old value alive.
+        self._value = np.array(self._checked(value), copy=True)
+        return self
+
+    def assign_add(self, delta: Any) -> Variable:
+        """Add ``delta`` to the value."""
+        self._value = self._value + self._checked(delta)
+        return self
+
+    def assign_sub(self, delta: Any) -> Variable:
+        """Subtract ``delta`` from the value."""
+        self._value = self._value - self._checked(delta)
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self._value), separator=", ", prefix="Variable(")
+        return f"Variable({body}, name={self.name!r}, dtype={self.dtype})"
+
+
+def is_float(value: Any) -> bool:
+    """Whether an array or Tensor has a floating (or complex) dtype: it can carry gradients."""
+    if isinstance(value, Tensor):
+        value = value._value
+    return np.asarray(value).dtype.kind in _FLOAT_KINDS
+
+
+def _numpy() -> Any:
+    # The NumPy-protocol layer sits above core; it is looked up by name at call time.
+    return importlib.import_module("tapegrad.numpy")
+
+
+def _resolve(module: str, name: str) -> Any:
+    """Find the tapegrad counterpart of ``numpy[.sub].name`` or raise a clear error."""
+    sub = module.removeprefix("numpy").lstrip(".")
+    target = "tapegrad.numpy" + (f".{sub}" if sub else "")
+    try:
+        func = getattr(importlib.import_module(target), name)
+    except (ImportError, AttributeError):
+        func = None
+    if func is None or not callable(func):
+        raise TypeError(
+            f"{module}.{name} is not supported on tapegrad Tensors "
+            "(see `python -m tapegrad.numpy.coverage`); convert with np.asarray(t) "
+            "if you do not need its gradient"
+        )
+    return func
+
+
+from tapegrad.core import prims as _ops  # noqa: E402  (operators need the table)

@@ -1,0 +1,299 @@
+"""Function transforms (JAX / HIPS-autograd style) over the tape and forward mode.
+
+``grad``, ``value_and_grad``, ``vjp`` and ``jacobian`` run the function under a
+`GradientTape`; ``jvp`` and ``jacfwd`` under a `ForwardAccumulator`. Arguments may be
+arrays, Tensors or nested lists/tuples/dicts of them; results have the same structure.
+Because every transform only uses recorders, they nest: ``grad(grad(f))``,
+``jacfwd(grad(f))``, ``grad(lambda x: jvp(f, (x,), (v,))[1])``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.forward import ForwardAccumulator, tangents_of
+from tapegrad.core.prims.shape import identity_p
+from tapegrad.core.tape import GradientTape
+from tapegrad.core.tensor import Tensor
+from tapegrad.core.tree import tree_flatten, tree_map, tree_unflatten
+
+
+def _fresh(leaf: Any) -> Any:
+    """A new Tensor for one differentiated argument leaf.
+
+    A recorded identity keeps the link to the caller's Tensor for outer transforms, and
+    gives each argument position its own identity (``f(x, x)`` has two gradients).
+    """
+    if isinstance(leaf, Tensor):
+        return identity_p(leaf)
+    return Tensor(leaf)
+
+
+def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def _prepare(args: tuple[Any, ...], argnums: tuple[int, ...]) -> tuple[list[Any], list[Any]]:
+    """Replace the differentiated arguments by fresh Tensors; return (args, their leaves)."""
+    new_args = list(args)
+    leaves_per_arg = []
+    for i in argnums:
+        if i >= len(args):
+            raise TypeError(f"argnums={i} but the function was called with {len(args)} arguments")
+        leaves, treedef = tree_flatten(args[i])
+        fresh = [_fresh(leaf) for leaf in leaves]
+        new_args[i] = tree_unflatten(treedef, fresh)
+        leaves_per_arg.append((fresh, treedef))
+    return new_args, leaves_per_arg
+
+
+def _check_scalar(out: Any, name: str) -> None:
+    value = out._value if isinstance(out, Tensor) else out
+    if np.shape(value) != ():
+        raise TypeError(
+            f"{name} requires a scalar output, got shape {np.shape(value)}; use vjp or "
+            "jacobian for non-scalar functions"
+        )
+
+
+def value_and_grad(
+    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Make a function returning ``(fun(*args), gradient)`` (JAX conventions).
+
+    Args:
+        fun: Scalar-valued function of arrays/Tensors (or nested structures).
+        argnums: Which positional argument(s) to differentiate.
+        has_aux: ``fun`` returns ``(value, aux)``; the result is ``((value, aux), grad)``.
+
+    Returns:
+        A function with the same arguments as ``fun``. The gradient has the structure
+        of the differentiated argument (a tuple of them when ``argnums`` is a tuple).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> value, g = tg.value_and_grad(lambda x: (x ** 2).sum())(tg.tensor([1.0, 2.0]))
+        >>> float(value), g.numpy()
+        (5.0, array([2., 4.], dtype=float32))
+    """
+    argnum_tuple = _argnums_tuple(argnums)
+
+    @functools.wraps(fun)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with GradientTape(watch_accessed_variables=False) as tape:
+            new_args, prepared = _prepare(args, argnum_tuple)
+            for fresh, _ in prepared:
+                tape.watch(fresh)
+            out = fun(*new_args, **kwargs)
+        value, aux = (out if has_aux else (out, None))
+        if not isinstance(value, Tensor):
+            value = Tensor(value)
+        _check_scalar(value, "grad")
+        all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
+        flat_grads = tape.gradient(value, all_leaves, unconnected_gradients="zero")
+        grads = []
+        start = 0
+        for fresh, treedef in prepared:
+            grads.append(tree_unflatten(treedef, flat_grads[start:start + len(fresh)]))
+            start += len(fresh)
+        grad_out = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((value, aux), grad_out) if has_aux else (value, grad_out)
+
+    return wrapper
+
+
+def grad(
+    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Make a function returning the gradient of scalar ``fun`` (see `value_and_grad`).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> import tapegrad.numpy as tnp
+        >>> tg.grad(tnp.sin)(0.0).numpy()
+        array(1., dtype=float32)
+        >>> tg.grad(tg.grad(lambda x: x ** 3))(2.0).numpy()
+        array(12., dtype=float32)
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if has_aux:
+            (_, aux), g = vg(*args, **kwargs)
+            return g, aux
+        return vg(*args, **kwargs)[1]
+
+    return wrapper
+
+
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """Evaluate ``fun(*primals)`` and return ``(out, vjp_fn)``; ``vjp_fn(ct)`` gives a
+    tuple with one cotangent per primal (it can be called several times).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> out, back = tg.vjp(lambda x: x * 3.0, tg.tensor([1.0, 2.0]))
+        >>> back(tg.tensor([1.0, 10.0]))[0].numpy()
+        array([ 3., 30.], dtype=float32)
+    """
+    argnums = tuple(range(len(primals)))
+    tape = GradientTape(persistent=True, watch_accessed_variables=False)
+    with tape:
+        new_args, prepared = _prepare(primals, argnums)
+        for fresh, _ in prepared:
+            tape.watch(fresh)
+        out = fun(*new_args)
+    value, aux = (out if has_aux else (out, None))
+    all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        flat = tape.gradient(value, all_leaves, output_gradients=cotangent,
+                             unconnected_gradients="zero")
+        grads, start = [], 0
+        for fresh, treedef in prepared:
+            grads.append(tree_unflatten(treedef, flat[start:start + len(fresh)]))
+            start += len(fresh)
+        return tuple(grads)
+
+    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
+
+
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """Forward mode: ``(fun(*primals), J @ tangents)`` in one pass, no reverse sweep.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> import tapegrad.numpy as tnp
+        >>> out, tangent = tg.jvp(tnp.sin, (0.0,), (2.0,))
+        >>> tangent.numpy()
+        array(2., dtype=float32)
+    """
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    new_args, prepared = _prepare(tuple(primals), tuple(range(len(primals))))
+    flat_primals = [leaf for fresh, _ in prepared for leaf in fresh]
+    flat_tangents = [leaf for t in tangents for leaf in tree_flatten(t)[0]]
+    with ForwardAccumulator(flat_primals, flat_tangents) as acc:
+        out = fun(*new_args)
+    return out, tangents_of(acc, out)
+
+
+def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Reverse-mode Jacobian: shape ``out.shape + arg.shape`` (JAX's ``jacrev``).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.jacobian(lambda x: x * x)(tg.tensor([1.0, 2.0])).numpy()
+        array([[2., 0.],
+               [0., 4.]], dtype=float32)
+    """
+    argnum_tuple = _argnums_tuple(argnums)
+
+    @functools.wraps(fun)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+            new_args, prepared = _prepare(args, argnum_tuple)
+            for fresh, _ in prepared:
+                tape.watch(fresh)
+            out = fun(*new_args, **kwargs)
+        if not isinstance(out, Tensor):
+            out = Tensor(out)
+        jacs = [
+            tree_unflatten(treedef, tape.jacobian(out, fresh, unconnected_gradients="zero"))
+            for fresh, treedef in prepared
+        ]
+        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+
+    return wrapper
+
+
+jacrev = jacobian
+
+
+def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Forward-mode Jacobian: one `jvp` per input element; shape ``out.shape + arg.shape``.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.jacfwd(lambda x: x * x)(tg.tensor([1.0, 2.0])).numpy()
+        array([[2., 0.],
+               [0., 4.]], dtype=float32)
+    """
+    argnum_tuple = _argnums_tuple(argnums)
+
+    @functools.wraps(fun)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        jacs = []
+        for argnum in argnum_tuple:
+            leaves, treedef = tree_flatten(args[argnum])
+            per_leaf = [
+                _jacfwd_leaf(fun, args, kwargs, argnum, leaves, treedef, k)
+                for k in range(len(leaves))
+            ]
+            jacs.append(tree_unflatten(treedef, per_leaf))
+        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+
+    return wrapper
+
+
+def _jacfwd_leaf(
+    fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], argnum: int,
+    leaves: list[Any], treedef: Any, k: int,
+) -> Any:
+    from tapegrad.core import prims
+
+    leaf = leaves[k]
+    value = leaf._value if isinstance(leaf, Tensor) else np.asarray(leaf)
+    shape, dtype = np.shape(value), np.result_type(value)
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float32)
+    n = int(np.prod(shape, dtype=np.int64))
+
+    def partial(x: Any) -> Any:
+        new_leaves = list(leaves)
+        new_leaves[k] = x
+        new_args = list(args)
+        new_args[argnum] = tree_unflatten(treedef, new_leaves)
+        return fun(*new_args, **kwargs)
+
+    columns = []
+    out = None
+    for j in range(n):
+        basis = np.zeros(n, dtype=dtype)
+        basis[j] = 1
+        out, tangent = jvp(partial, (leaf,), (basis.reshape(shape),))
+        columns.append(tangent)
+    if out is None:
+        out = partial(leaf)
+        out_shape = np.shape(out._value if isinstance(out, Tensor) else out)
+        return Tensor._wrap(np.zeros(out_shape + shape, dtype=dtype))
+    out_shape = np.shape(columns[0]._value)
+    # columns[j] has the output's shape; the Jacobian puts the input axes last.
+    stacked = prims.concatenate_p(
+        *[prims.reshape_p(c, shape=(1,) + out_shape) for c in columns], axis=0
+    )
+    ndim_out = len(out_shape)
+    moved = prims.transpose_p(stacked, axes=tuple(range(1, ndim_out + 1)) + (0,))
+    return prims.reshape_p(moved, shape=out_shape + shape)
+
+
+def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Hessian of a scalar function: forward-over-reverse, ``jacfwd(grad(fun))``.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.hessian(lambda x: (x ** 3).sum())(tg.tensor([1.0, 2.0])).numpy()
+        array([[ 6.,  0.],
+               [ 0., 12.]], dtype=float32)
+    """
+    return jacfwd(grad(fun, argnums), argnums)
+
+
+def tree_to_numpy(tree: Any) -> Any:
+    """Convert every Tensor leaf of a nested structure to a NumPy array."""
+    return tree_map(lambda x: x.numpy() if isinstance(x, Tensor) else x, tree)

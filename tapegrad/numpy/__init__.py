@@ -1,0 +1,45 @@
+"""tapegrad.numpy: NumPy's names and semantics, differentiable.
+
+Every function is a composite of the primitive table, so it works on arrays, Tensors and
+under every transform. Functions return plain arrays when given only plain arrays (no
+Tensor involved), like HIPS autograd. ``python -m tapegrad.numpy.coverage`` lists which
+of NumPy's functions are differentiable, pass-through or unsupported.
+
+Examples:
+    >>> import tapegrad as tg
+    >>> import tapegrad.numpy as tnp
+    >>> x = tg.tensor([1.0, 2.0, 3.0])
+    >>> tg.grad(lambda x: tnp.sum(tnp.exp(x) * 2))(x).numpy().round(3)
+    array([ 5.437, 14.778, 40.171], dtype=float32)
+"""
+
+import numpy as _np
+
+from tapegrad.numpy import linalg
+from tapegrad.numpy._creation import *  # noqa: F403
+from tapegrad.numpy._indexing import *  # noqa: F403
+from tapegrad.numpy._manipulation import *  # noqa: F403
+from tapegrad.numpy._math import *  # noqa: F403
+from tapegrad.numpy._math import abs, pow, round  # noqa: A004 - NumPy's names
+from tapegrad.numpy._products import *  # noqa: F403
+from tapegrad.numpy._reductions import *  # noqa: F403
+from tapegrad.numpy._reductions import all, any, max, min, sum  # noqa: A004
+
+pi = _np.pi
+e = _np.e
+inf = _np.inf
+nan = _np.nan
+newaxis = None
+float16 = _np.float16
+float32 = _np.float32
+float64 = _np.float64
+int8 = _np.int8
+int16 = _np.int16
+int32 = _np.int32
+int64 = _np.int64
+uint8 = _np.uint8
+bool_ = _np.bool_
+dtype = _np.dtype
+ndarray = _np.ndarray
+finfo = _np.finfo
+iinfo = _np.iinfo

@@ -1,0 +1,152 @@
+"""Indexing helpers, selection and sorting: take, take_along_axis, where, select, sort."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core import prims as P
+
+
+def _value(x: Any) -> Any:
+    return np.asarray(getattr(x, "_value", x))
+
+
+def _ndim(x: Any) -> int:
+    return np.ndim(getattr(x, "_value", x))
+
+
+def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
+    """Differentiable ``numpy.where``. The unselected branch gets an exact zero gradient,
+    even where its own derivative is infinite (no NaN from masked ``sqrt``/``log``).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> import tapegrad.numpy as tnp
+        >>> f = lambda x: tnp.where(x > 0, tnp.sqrt(x), 0.0).sum()
+        >>> tg.grad(f)(tg.tensor([0.0, 1.0, -1.0])).numpy()
+        array([0. , 0.5, 0. ], dtype=float32)
+    """
+    if x is None and y is None:
+        return nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("where: either both or neither of x and y should be given")
+    return P.where_p(_value(condition).astype(bool, copy=False), x, y)
+
+
+def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Any:
+    """Differentiable ``numpy.select`` (first matching condition wins)."""
+    if len(condlist) != len(choicelist):
+        raise ValueError("select: list of cases must be same length as list of conditions")
+    out = default
+    for cond, choice in zip(reversed(condlist), reversed(choicelist), strict=True):
+        out = where(cond, choice, out)
+    return out
+
+
+def take(a: Any, indices: Any, axis: int | None = None, mode: str | None = None) -> Any:
+    """Differentiable ``numpy.take``."""
+    if mode not in (None, "raise"):
+        raise NotImplementedError(f"tapegrad.numpy.take: mode={mode!r} is not supported")
+    indices = _value(indices)
+    if axis is None:
+        return P.getitem_p(P.reshape_p(a, shape=(-1,)), index=(indices,))
+    axis = int(axis) % _ndim(a)
+    return P.getitem_p(a, index=(slice(None),) * axis + (indices,))
+
+
+def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
+    """Differentiable ``numpy.take_along_axis``."""
+    indices = _value(indices)
+    if axis is None:
+        return P.getitem_p(P.reshape_p(arr, shape=(-1,)), index=(indices,))
+    n = _ndim(arr)
+    axis = int(axis) % n
+    if indices.ndim != n:
+        raise ValueError(
+            f"take_along_axis: indices must have {n} dimensions like arr, got {indices.ndim}"
+        )
+    shape = np.shape(getattr(arr, "_value", arr))
+    index = []
+    for i in range(n):
+        if i == axis:
+            index.append(indices)
+        else:
+            view = [1] * n
+            view[i] = shape[i]
+            index.append(np.arange(shape[i]).reshape(view))
+    return P.getitem_p(arr, index=tuple(np.broadcast_arrays(*index)))
+
+
+def compress(condition: Any, a: Any, axis: int | None = None) -> Any:
+    """Differentiable ``numpy.compress``."""
+    chosen = np.nonzero(_value(condition))[0]
+    return take(a, chosen, axis=axis)
+
+
+def extract(condition: Any, arr: Any) -> Any:
+    """Differentiable ``numpy.extract``."""
+    return P.getitem_p(P.reshape_p(arr, shape=(-1,)), index=np.nonzero(_value(condition).ravel()))
+
+
+def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> Any:
+    """Differentiable ``numpy.sort``: a gather by ``argsort``, so gradients follow values."""
+    if axis is None:
+        a = P.reshape_p(a, shape=(-1,))
+        axis = -1
+    order_ = np.argsort(_value(a), axis=axis, kind="stable")
+    return take_along_axis(a, order_, axis=axis)
+
+
+def msort(a: Any) -> Any:
+    """Sort along the first axis."""
+    return sort(a, axis=0)
+
+
+def partition(a: Any, kth: Any, axis: int = -1) -> Any:
+    """Differentiable ``numpy.partition`` (a gather by ``argpartition``)."""
+    order_ = np.argpartition(_value(a), kth, axis=axis)
+    return take_along_axis(a, order_, axis=axis)
+
+
+# Index-valued results: no gradient, passed through to NumPy.
+def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, **kw: Any) -> Any:
+    """``numpy.argsort`` (indices, no gradient)."""
+    return np.argsort(_value(a), axis=axis, kind=kind, order=order, **kw)
+
+
+def argmax(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """``numpy.argmax`` (indices, no gradient)."""
+    return np.argmax(_value(a), axis=axis, keepdims=keepdims)
+
+
+def argmin(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
+    """``numpy.argmin`` (indices, no gradient)."""
+    return np.argmin(_value(a), axis=axis, keepdims=keepdims)
+
+
+def argpartition(a: Any, kth: Any, axis: int = -1, **kw: Any) -> Any:
+    """``numpy.argpartition`` (indices, no gradient)."""
+    return np.argpartition(_value(a), kth, axis=axis, **kw)
+
+
+def nonzero(a: Any) -> tuple[np.ndarray, ...]:
+    """``numpy.nonzero`` (indices, no gradient)."""
+    return np.nonzero(_value(a))
+
+
+def argwhere(a: Any) -> np.ndarray:
+    """``numpy.argwhere`` (indices, no gradient)."""
+    return np.argwhere(_value(a))
+
+
+def flatnonzero(a: Any) -> np.ndarray:
+    """``numpy.flatnonzero`` (indices, no gradient)."""
+    return np.flatnonzero(_value(a))
+
+
+def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
+    """``numpy.searchsorted`` (indices, no gradient)."""
+    return np.searchsorted(_value(a), _value(v), side=side, sorter=sorter)

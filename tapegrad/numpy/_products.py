@@ -1,0 +1,143 @@
+"""Products: dot, matmul, tensordot, einsum, inner, outer, kron, vdot."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core import prims as P
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return np.shape(getattr(x, "_value", x))
+
+
+def _ndim(x: Any) -> int:
+    return len(_shape(x))
+
+
+def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.matmul`` (1-D and batched operands, broadcasting)."""
+    if _ndim(x1) == 0 or _ndim(x2) == 0:
+        raise ValueError(
+            f"matmul: input operand does not have enough dimensions "
+            f"(shapes {_shape(x1)} and {_shape(x2)})"
+        )
+    return P.matmul_p(x1, x2)
+
+
+def dot(a: Any, b: Any, out: Any = None) -> Any:
+    """Differentiable ``numpy.dot``."""
+    if out is not None:
+        raise TypeError("tapegrad.numpy.dot: out= is not supported")
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return a * b
+    if nb <= 2:
+        return P.matmul_p(a, b)
+    # N-D: sum over the last axis of a and the second-to-last of b.
+    return tensordot(a, b, axes=([na - 1], [nb - 2]))
+
+
+def vdot(a: Any, b: Any, /) -> Any:
+    """Differentiable ``numpy.vdot`` (real inputs)."""
+    return P.sum_p(P.reshape_p(a, shape=(-1,)) * P.reshape_p(b, shape=(-1,)), axis=None,
+                   keepdims=False)
+
+
+def inner(a: Any, b: Any, /) -> Any:
+    """Differentiable ``numpy.inner``."""
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return a * b
+    return tensordot(a, b, axes=([_ndim(a) - 1], [_ndim(b) - 1]))
+
+
+def outer(a: Any, b: Any, out: Any = None) -> Any:
+    """Differentiable ``numpy.outer``."""
+    return P.reshape_p(a, shape=(-1, 1)) * P.reshape_p(b, shape=(1, -1))
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """Differentiable ``numpy.tensordot`` (transpose + reshape + matmul)."""
+    na, nb = _ndim(a), _ndim(b)
+    if isinstance(axes, int | np.integer):
+        axes_a = list(range(na - int(axes), na))
+        axes_b = list(range(int(axes)))
+    else:
+        axes_a, axes_b = ([int(i) for i in np.atleast_1d(ax)] for ax in axes)
+    axes_a = [i % na for i in axes_a]
+    axes_b = [i % nb for i in axes_b]
+    sa, sb = _shape(a), _shape(b)
+    for i, j in zip(axes_a, axes_b, strict=True):
+        if sa[i] != sb[j]:
+            raise ValueError(f"tensordot: shape mismatch for sum ({sa} axis {i}, {sb} axis {j})")
+    free_a = [i for i in range(na) if i not in axes_a]
+    free_b = [j for j in range(nb) if j not in axes_b]
+    k = int(np.prod([sa[i] for i in axes_a], dtype=np.int64))
+    left = P.reshape_p(P.transpose_p(a, axes=tuple(free_a + axes_a)), shape=(-1, k))
+    right = P.reshape_p(P.transpose_p(b, axes=tuple(axes_b + free_b)), shape=(k, -1))
+    out_shape = tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b)
+    return P.reshape_p(P.matmul_p(left, right), shape=out_shape)
+
+
+def kron(a: Any, b: Any) -> Any:
+    """Differentiable ``numpy.kron``."""
+    na, nb = _ndim(a), _ndim(b)
+    n = max(na, nb)
+    sa = (1,) * (n - na) + _shape(a)
+    sb = (1,) * (n - nb) + _shape(b)
+    a_exp = P.reshape_p(a, shape=tuple(v for s in sa for v in (s, 1)))
+    b_exp = P.reshape_p(b, shape=tuple(v for s in sb for v in (1, s)))
+    return P.reshape_p(a_exp * b_exp, shape=tuple(x * y for x, y in zip(sa, sb, strict=True)))
+
+
+def _expand_ellipsis(subscripts: str, operands: tuple[Any, ...]) -> str:
+    """Explicit einsum subscripts with '...' replaced by letters and '->' always present."""
+    subscripts = subscripts.replace(" ", "")
+    inputs, arrow, output = subscripts.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(
+            f"einsum: {len(terms)} subscript terms for {len(operands)} operands"
+        )
+    used = set(subscripts)
+    spare = [c for c in string.ascii_letters if c not in used]
+    ell_ndim = 0
+    for term, op in zip(terms, operands, strict=True):
+        if "..." in term:
+            ell_ndim = max(ell_ndim, _ndim(op) - (len(term) - 3))
+    ell = "".join(spare[:ell_ndim])
+    new_terms = []
+    for term, op in zip(terms, operands, strict=True):
+        if "..." in term:
+            k = _ndim(op) - (len(term) - 3)
+            term = term.replace("...", ell[ell_ndim - k:] if k else "")
+        new_terms.append(term)
+    if not arrow:
+        counts = {c: "".join(new_terms).count(c) for c in set("".join(new_terms))}
+        output = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        output = output.replace("...", ell)
+    return ",".join(new_terms) + "->" + output
+
+
+def einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.einsum`` (explicit or implicit output, ellipsis)."""
+    if not isinstance(subscripts, str):
+        raise NotImplementedError("tapegrad.numpy.einsum: only the subscripts-string form")
+    return P.einsum_p(*operands, subscripts=_expand_ellipsis(subscripts, operands))
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: Any = None) -> Any:
+    """Differentiable ``numpy.cross`` for 3-vectors along the last axis."""
+    if _shape(a)[-1] != 3 or _shape(b)[-1] != 3:
+        raise NotImplementedError("tapegrad.numpy.cross: only 3-vectors along the last axis")
+    ax = [P.getitem_p(a, index=(Ellipsis, i)) for i in range(3)]
+    bx = [P.getitem_p(b, index=(Ellipsis, i)) for i in range(3)]
+    parts = [ax[1] * bx[2] - ax[2] * bx[1], ax[2] * bx[0] - ax[0] * bx[2],
+             ax[0] * bx[1] - ax[1] * bx[0]]
+    shape = np.broadcast_shapes(*(np.shape(getattr(p, "_value", p)) for p in parts)) + (1,)
+    return P.concatenate_p(*[P.reshape_p(p, shape=shape) for p in parts], axis=len(shape) - 1)
