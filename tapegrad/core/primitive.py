@@ -124,43 +124,64 @@ class Primitive:
         return rules[argnum] if argnum < len(rules) else None
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        return bind(self, args, params)
+        """Execute the op: unwrap Tensors, run impl, wrap the result, notify recorders.
+
+        With no Tensor among the arguments this is a plain call of the implementation:
+        derivative rules running on arrays pay nothing for the framework. (This is the
+        hottest function of the engine, hence the inlined loops.)
+        """
+        n_args = len(args)
+        if n_args == 1:
+            first = args[0]
+            values = [first._value] if isinstance(first, Tensor) else None
+        elif n_args == 2:
+            first, second = args
+            first_is = isinstance(first, Tensor)
+            second_is = isinstance(second, Tensor)
+            if first_is or second_is:
+                values = [
+                    first._value if first_is else first,
+                    second._value if second_is else second,
+                ]
+            else:
+                values = None
+        else:
+            values = None
+            i = 0
+            for arg in args:
+                if isinstance(arg, Tensor):
+                    if values is None:
+                        values = list(args)
+                    values[i] = arg._value
+                i += 1
+        if values is None:
+            result = self.impl(*args, **params)
+            if _anomaly_depth:
+                _check_finite(self, result, "forward")
+            return result
+        try:
+            raw = self.impl(*values, **params)
+        except ValueError as err:
+            raise _shape_error(self, values, err) from err
+        if _anomaly_depth:
+            _check_finite(self, raw, "forward")
+        if self.multiple_results:
+            result = tuple(_wrap(r) for r in raw)
+        else:
+            result = _new(Tensor)
+            result._value = raw
+        if self.differentiable and _recorders:
+            for recorder in _recorders:
+                recorder.record(self, args, values, params, result)
+        return result
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
 
 def bind(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
-    """Execute ``prim`` on ``args``: unwrap Tensors, run impl, wrap, notify recorders.
-
-    With no Tensor among the arguments this is a plain call of the implementation:
-    derivative rules running on arrays pay nothing for the framework.
-    """
-    values = None
-    for i, arg in enumerate(args):
-        if isinstance(arg, Tensor):
-            if values is None:
-                values = list(args)
-            values[i] = arg._value
-    if values is None:
-        result = prim.impl(*args, **params)
-        if _anomaly_depth:
-            _check_finite(prim, result, "forward")
-        return result
-    try:
-        raw = prim.impl(*values, **params)
-    except ValueError as err:
-        raise _shape_error(prim, values, err) from err
-    if _anomaly_depth:
-        _check_finite(prim, raw, "forward")
-    if prim.multiple_results:
-        result: Any = tuple(Tensor._wrap(r) for r in raw)
-    else:
-        result = Tensor._wrap(raw)
-    if prim.differentiable:
-        for recorder in _recorders:
-            recorder.record(prim, args, values, params, result)
-    return result
+    """Execute ``prim`` on ``args`` with ``params`` (same as calling the primitive)."""
+    return prim(*args, **params)
 
 
 def _shape_error(prim: Primitive, values: list[Any], err: Exception) -> Exception:
@@ -221,3 +242,6 @@ def _check_finite(prim: Primitive, result: Any, phase: str) -> None:
 
 
 from tapegrad.core.tensor import Tensor  # noqa: E402  (tensor.py needs Primitive first)
+
+_new = object.__new__
+_wrap = Tensor._wrap

@@ -56,6 +56,8 @@ class GradientTape:
         # id -> Tensor for every tensor whose value depends on a watched one (kept alive
         # here, so ids stay unique while the tape lives).
         self._tracked: dict[int, Tensor] = {}
+        # Kept after a non-persistent gradient releases the record (as in TensorFlow).
+        self._variables: dict[int, Variable] = {}
         self._used = False
 
     # -- recording ----------------------------------------------------------------------
@@ -75,10 +77,12 @@ class GradientTape:
                     f"{type(leaf).__name__}; wrap arrays with tapegrad.tensor(...)"
                 )
             self._tracked[id(leaf)] = leaf
+            if isinstance(leaf, Variable):
+                self._variables[id(leaf)] = leaf
 
     def watched_variables(self) -> tuple[Variable, ...]:
         """The Variables this tape watches, in the order they were first seen."""
-        return tuple(t for t in self._tracked.values() if isinstance(t, Variable))
+        return tuple(self._variables.values())
 
     @contextlib.contextmanager
     def stop_recording(self) -> Iterator[None]:
@@ -98,23 +102,33 @@ class GradientTape:
         self, prim: Primitive, args: tuple[Any, ...], values: list[Any], params: dict[str, Any],
         result: Any,
     ) -> None:
-        """Called by `bind` for every op run while this tape is active."""
+        """Called for every op run while this tape is active (the hot path: keep lean)."""
         tracked = self._tracked
         hit = False
-        for arg in args:
-            if isinstance(arg, Tensor):
+        if self._watch_variables:
+            for arg in args:
                 if id(arg) in tracked:
                     hit = True
-                elif self._watch_variables and type(arg) is Variable and arg.trainable:
+                elif type(arg) is Variable and arg.trainable:
                     tracked[id(arg)] = arg
+                    self._variables[id(arg)] = arg
                     hit = True
+        else:
+            # Ids of live non-Tensor objects can never match a live tracked Tensor's id.
+            for arg in args:
+                if id(arg) in tracked:
+                    hit = True
+                    break
         if not hit:
             return
         line = _primitive.user_source_line() if _primitive._anomaly_depth else None
         self._entries.append((prim, args, values, params, result, line))
-        for out in result if prim.multiple_results else (result,):
-            if np.result_type(out._value).kind in _INEXACT:
-                tracked[id(out)] = out
+        if prim.multiple_results:
+            for out in result:
+                if out._value.dtype.kind in _INEXACT:
+                    tracked[id(out)] = out
+        elif result._value.dtype.kind in _INEXACT:
+            tracked[id(result)] = result
 
     # -- differentiation ----------------------------------------------------------------
     def gradient(
@@ -255,10 +269,28 @@ class GradientTape:
         # sees them (tensor mode), which is what makes higher derivatives work.
         others = tuple(r for r in _primitive.active_recorders() if r is not self)
         previous = set_recorders(others)
+        # Only what the tape watched (or derived from it) can receive a gradient.
+        tracked = self._tracked
+        watched = [s if id(s) in tracked else _UNWATCHED for s in sources]
         try:
-            return backward(self._entries, targets, seeds, sources, bool(others), unconnected)
+            grads = backward(self._entries, targets, seeds, watched, bool(others), unconnected)
         finally:
             set_recorders(previous)
+        return [
+            _unconnected(s, unconnected) if w is _UNWATCHED else g
+            for s, w, g in zip(sources, watched, grads, strict=True)
+        ]
+
+
+# Stands in for a source the tape never watched: never matches a recorded tensor.
+_UNWATCHED = Tensor._wrap(np.zeros(0))
+
+
+def _unconnected(source: Tensor, unconnected: str) -> Any:
+    dtype = np.result_type(source._value)
+    if unconnected == "zero" and dtype.kind in _INEXACT:
+        return Tensor._wrap(np.zeros(np.shape(source._value), dtype))
+    return None
 
 
 def _stack(rows: list[Any], shape: tuple[int, ...], dtype: Any) -> Any:
@@ -310,9 +342,12 @@ def backward(
     needed: list[tuple[Entry, tuple[int, ...]]] = []
     for entry in entries:
         args = entry[1]
-        argnums = tuple(
-            i for i, a in enumerate(args) if isinstance(a, Tensor) and id(a) in relevant
-        )
+        argnums = ()
+        i = 0
+        for a in args:
+            if id(a) in relevant:
+                argnums += (i,)
+            i += 1
         if argnums:
             needed.append((entry, argnums))
             result = entry[4]
@@ -350,19 +385,23 @@ def backward(
             incoming_mask = None
         else:
             rid = id(result)
-            g = _take(cotangents, rid, source_ids)
+            g = cotangents.get(rid) if rid in source_ids else cotangents.pop(rid, None)
             if g is None:
                 continue
             ans = result if tensor_mode else result._value
             incoming_mask = masks.pop(rid, None) if masks else None
         inputs = args if tensor_mode else values
+        rules = prim.vjp_rules
         for i in argnums:
+            rule = prim.vjp_rule(i) if prim.variadic or i >= len(rules) else rules[i]
+            if rule is None:
+                rule = prim.vjp_rule(i)  # raises the "not differentiable" error
             if incoming_mask is None:
-                grad = prim.vjp_rule(i)(g, ans, *inputs, **params)
+                grad = rule(g, ans, *inputs, **params)
             else:
                 # Masked positions may compute 0 * inf here; they are re-zeroed below.
                 with np.errstate(all="ignore"):
-                    grad = prim.vjp_rule(i)(g, ans, *inputs, **params)
+                    grad = rule(g, ans, *inputs, **params)
             if grad is None:
                 continue
             mask = None
@@ -373,13 +412,18 @@ def backward(
                     mask = own if mask is None else (mask | own)
                 if mask is not None:
                     grad = _prims().where_p(mask, 0, grad)
-                shape = np.shape(values[i])
-                if np.shape(_value(grad)) != shape:
+                shape = values[i].shape
+                if grad.shape != shape:
                     grad = unbroadcast(grad, shape)
                     mask = None
             if anomaly:
                 _check_backward(prim, grad, line)
-            _accumulate(cotangents, masks, id(args[i]), grad, mask)
+            key = id(args[i])
+            previous = cotangents.get(key)
+            if previous is None and mask is None:
+                cotangents[key] = grad
+            else:
+                _accumulate(cotangents, masks, key, grad, mask)
 
     grads = []
     for source in sources:

@@ -11,23 +11,11 @@ from tapegrad.core import prims as P
 
 
 def _unary(prim: P.Primitive, name: str) -> Any:
-    def func(x: Any, /, **kwargs: Any) -> Any:
-        _no_out(name, kwargs)
-        return prim(x)
-
-    func.__name__ = func.__qualname__ = name
-    func.__doc__ = f"Differentiable ``numpy.{name}`` (elementwise)."
-    return func
+    # The primitive itself is the function: no wrapper frame on the hottest path.
+    return prim
 
 
-def _binary(prim: P.Primitive, name: str) -> Any:
-    def func(x: Any, y: Any, /, **kwargs: Any) -> Any:
-        _no_out(name, kwargs)
-        return prim(x, y)
-
-    func.__name__ = func.__qualname__ = name
-    func.__doc__ = f"Differentiable ``numpy.{name}`` (elementwise, broadcasting)."
-    return func
+_binary = _unary
 
 
 def _no_out(name: str, kwargs: dict[str, Any]) -> None:

@@ -1,0 +1,482 @@
+"""The op-sample table: one `OpSample` per op (and per interesting case of an op).
+
+Each record names a tapegrad function, its NumPy reference, the input domain of every
+array argument and the shapes to draw, and whether the op is differentiable. The tests in
+``tests/numpy/test_op_samples.py`` read this table and check, for every sample, the forward
+value and dtype against NumPy, first- and second-order derivatives in both modes against
+finite differences, float32 against float64 gradients, and ``None`` gradients for integer
+and boolean inputs — the idea of PyTorch's OpInfo and HIPS autograd's test tables.
+
+Examples:
+    >>> s = sample("sin", tnp.sin, np.sin)
+    >>> s.nargs, s.differentiable, s.domains[0].name
+    (1, True, 'real')
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tapegrad.numpy as tnp
+
+Draw = Callable[[np.random.Generator, tuple[int, ...], Any], np.ndarray]
+
+
+# -- domains -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Domain:
+    """Where an argument's values are drawn from (kept away from kinks and poles).
+
+    ``draw(rng, shape, dtype)`` returns an array; ``differentiable=False`` domains
+    (integers, booleans) ignore ``dtype`` and are never perturbed by gradient checks.
+    """
+
+    name: str
+    draw: Draw
+    differentiable: bool = True
+
+
+def _uniform(low: float, high: float) -> Draw:
+    def draw(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return np.asarray(rng.uniform(low, high, shape), dtype=dtype)
+
+    return draw
+
+
+def _away_from_zero(low: float, high: float) -> Draw:
+    def draw(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+        return np.asarray(sign * rng.uniform(low, high, shape), dtype=dtype)
+
+    return draw
+
+
+def _distinct(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    # Values at least 0.2 apart: no ties, and finite differences never reorder them.
+    size = int(np.prod(shape, dtype=np.int64))
+    values = (rng.permutation(size) - size / 2) * 0.3 + rng.uniform(-0.05, 0.05, size)
+    return np.asarray(values.reshape(shape), dtype=dtype)
+
+
+def _with_zeros(count: int) -> Draw:
+    """Values in (0.5, 1.5) with ``count`` zeros in every row of the last axis."""
+
+    def draw(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        values = rng.uniform(0.5, 1.5, shape) * np.where(rng.random(shape) < 0.5, -1, 1)
+        rows = values.reshape(-1, shape[-1] if shape else 1)
+        for row in rows:
+            row[rng.permutation(row.size)[:count]] = 0.0
+        return np.asarray(rows.reshape(shape), dtype=dtype)
+
+    return draw
+
+
+def _with_nans(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    values = rng.uniform(-2, 2, shape)
+    return np.asarray(np.where(rng.random(shape) < 0.3, np.nan, values), dtype=dtype)
+
+
+def _integers(low: int, high: int) -> Draw:
+    def draw(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return rng.integers(low, high, shape, endpoint=True)
+
+    return draw
+
+
+def _booleans(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    return rng.random(shape) < 0.5
+
+
+REAL = Domain("real", _uniform(-2.0, 2.0))
+POSITIVE = Domain("positive", _uniform(0.5, 2.0))
+UNIT = Domain("unit", _uniform(-0.9, 0.9))  # arcsin, arccos, arctanh: derivative poles at ±1
+ANGLE = Domain("angle", _uniform(-1.2, 1.2))  # tan: pole at ±pi/2
+ABOVE_ONE = Domain("above_one", _uniform(1.2, 3.0))  # arccosh: pole at 1
+NONZERO = Domain("nonzero", _away_from_zero(0.5, 2.0))  # abs, cbrt, 1/x: kink or pole at 0
+NEGATIVE = Domain("negative", _uniform(-2.0, -0.5))
+DISTINCT = Domain("distinct", _distinct)  # max, sort, ...: away from ties
+ONE_ZERO = Domain("one_zero", _with_zeros(1))
+TWO_ZEROS = Domain("two_zeros", _with_zeros(2))
+WITH_NANS = Domain("with_nans", _with_nans)
+EXPONENT = Domain("int_exponent", _integers(-3, 3), differentiable=False)
+BOOL = Domain("bool", _booleans, differentiable=False)
+
+
+# -- shapes ------------------------------------------------------------------------------
+Shapes = st.SearchStrategy  # draws a tuple with one shape per array argument
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: int = 4) -> Shapes:
+    """One argument of any shape (0-d and size-0 included by default)."""
+    base = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+    return base.map(lambda s: (s,))
+
+
+def same_shapes(n: int, min_dims: int = 0, max_dims: int = 3, min_side: int = 0,
+                max_side: int = 4) -> Shapes:
+    """``n`` arguments of one shape."""
+    base = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+    return base.map(lambda s: (s,) * n)
+
+
+def broadcastable(n: int, min_dims: int = 0, max_dims: int = 3, min_side: int = 0,
+                  max_side: int = 4) -> Shapes:
+    """``n`` arguments whose shapes broadcast together (NumPy's rules)."""
+    base = hnp.mutually_broadcastable_shapes(
+        num_shapes=n, min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+        max_side=max_side,
+    )
+    return base.map(lambda b: b.input_shapes)
+
+
+def cases(*shape_tuples: tuple[tuple[int, ...], ...]) -> Shapes:
+    """A fixed list of cases, each a tuple with one shape per argument."""
+    return st.sampled_from(shape_tuples)
+
+
+def _joined(axis_dims: int, n: int) -> Shapes:
+    """``n`` shapes equal except along axis 0 (for concatenate)."""
+    rest = hnp.array_shapes(min_dims=axis_dims - 1, max_dims=2, min_side=0, max_side=3)
+    lengths = st.lists(st.integers(0, 3), min_size=n, max_size=n)
+    return st.tuples(lengths, rest).map(lambda p: tuple((k,) + p[1] for k in p[0]))
+
+
+# -- the record --------------------------------------------------------------------------
+FLOATS = (np.float32, np.float64)
+
+
+@dataclass(frozen=True)
+class OpSample:
+    """One op (or one case of an op) for the table-driven tests.
+
+    Attributes:
+        name: Test id.
+        op: The tapegrad function (or a lambda fixing keyword arguments).
+        ref: The NumPy reference, called with the same arguments as plain arrays.
+        domains: One `Domain` per array argument; ``len(domains)`` is the arity.
+        shapes: A strategy drawing one shape per argument.
+        dtypes: Float dtypes the forward check runs in.
+        differentiable: ``False`` for pass-through ops (argmax, floor, comparisons):
+            they must give the right values and ``None`` gradients.
+        order: Highest derivative order checked (2 unless an op is piecewise linear in a
+            way finite differences cannot see, which no sample needs today).
+        rtol: Forward tolerance relative to NumPy, by dtype.
+        grad_tol: ``(atol, rtol)`` for `check_grads` in float64 (None: its defaults).
+        int_inputs: The op accepts integer arrays (checked to give ``None`` gradients).
+        tensor_only: ``op`` uses Tensor operators/methods, so it needs Tensor inputs.
+    """
+
+    name: str
+    op: Callable[..., Any]
+    ref: Callable[..., Any]
+    domains: tuple[Domain, ...] = (REAL,)
+    shapes: Shapes = field(default_factory=shapes)
+    dtypes: tuple[Any, ...] = FLOATS
+    differentiable: bool = True
+    order: int = 2
+    rtol: dict[Any, float] = field(
+        default_factory=lambda: {np.float32: 2e-5, np.float64: 1e-12}
+    )
+    grad_tol: tuple[float, float] | None = None
+    int_inputs: bool = True
+    tensor_only: bool = False
+
+    @property
+    def nargs(self) -> int:
+        return len(self.domains)
+
+    def __repr__(self) -> str:
+        return f"OpSample({self.name})"
+
+
+def sample(name: str, op: Callable[..., Any], ref: Callable[..., Any], *domains: Domain,
+           **kwargs: Any) -> OpSample:
+    """An `OpSample` with positional domains (default: one real argument)."""
+    return OpSample(name, op, ref, domains or (REAL,), **kwargs)
+
+
+def unary(name: str, op: Callable[..., Any], ref: Callable[..., Any],
+          domain: Domain = REAL, **kwargs: Any) -> OpSample:
+    """An elementwise op of one argument of any shape."""
+    return OpSample(name, op, ref, (domain,), shapes(), **kwargs)
+
+
+def binary(name: str, op: Callable[..., Any], ref: Callable[..., Any],
+           x: Domain = REAL, y: Domain = REAL, **kwargs: Any) -> OpSample:
+    """An elementwise op of two broadcasting arguments."""
+    return OpSample(name, op, ref, (x, y), broadcastable(2), **kwargs)
+
+
+def passthrough(name: str, op: Callable[..., Any], ref: Callable[..., Any],
+                *domains: Domain, **kwargs: Any) -> OpSample:
+    """A non-differentiable op: values must match, gradients must be ``None``."""
+    kwargs.setdefault("shapes", shapes())
+    return OpSample(name, op, ref, domains or (REAL,), differentiable=False, **kwargs)
+
+
+# -- NumPy references for composites NumPy lacks ----------------------------------------
+def _logsumexp(a: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    top = np.max(a, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+_LOOSE = {np.float32: 1e-4, np.float64: 1e-10}  # composites that round differently
+
+# -- elementwise math --------------------------------------------------------------------
+ELEMENTWISE = [
+    binary("add", tnp.add, np.add),
+    binary("subtract", tnp.subtract, np.subtract),
+    binary("multiply", tnp.multiply, np.multiply),
+    binary("divide", tnp.divide, np.divide, REAL, NONZERO),
+    binary("power", tnp.power, np.power, POSITIVE, REAL),
+    sample("power_negative_base_int_array", tnp.power, np.power, NEGATIVE, EXPONENT,
+           shapes=broadcastable(2), int_inputs=False),
+    unary("power_negative_base_cube", lambda x: tnp.power(x, 3), lambda x: np.power(x, 3)),
+    unary("power_negative_exponent", lambda x: tnp.power(x, -2), lambda x: np.power(x, -2.0),
+          NONZERO, int_inputs=False),
+    unary("power_zero_exponent", lambda x: tnp.power(x, 0), lambda x: np.power(x, 0)),
+    unary("power_half", lambda x: tnp.power(x, 0.5), lambda x: np.power(x, 0.5), POSITIVE),
+    unary("power_constant_base", lambda y: tnp.power(2.5, y), lambda y: np.power(2.5, y)),
+    unary("negative", tnp.negative, np.negative),
+    unary("exp", tnp.exp, np.exp),
+    unary("expm1", tnp.expm1, np.expm1),
+    unary("log", tnp.log, np.log, POSITIVE),
+    unary("log1p", tnp.log1p, np.log1p, POSITIVE),
+    unary("log2", tnp.log2, np.log2, POSITIVE, rtol=_LOOSE),
+    unary("log10", tnp.log10, np.log10, POSITIVE, rtol=_LOOSE),
+    unary("exp2", tnp.exp2, np.exp2, rtol=_LOOSE),
+    unary("sqrt", tnp.sqrt, np.sqrt, POSITIVE),
+    unary("cbrt", tnp.cbrt, np.cbrt, NONZERO),
+    unary("square", tnp.square, np.square),
+    unary("reciprocal", tnp.reciprocal, np.reciprocal, NONZERO),
+    unary("sin", tnp.sin, np.sin),
+    unary("cos", tnp.cos, np.cos),
+    unary("tan", tnp.tan, np.tan, ANGLE),
+    unary("arcsin", tnp.arcsin, np.arcsin, UNIT, int_inputs=False),
+    unary("arccos", tnp.arccos, np.arccos, UNIT, int_inputs=False),
+    unary("arctan", tnp.arctan, np.arctan),
+    binary("arctan2", tnp.arctan2, np.arctan2, NONZERO, NONZERO),
+    unary("sinh", tnp.sinh, np.sinh),
+    unary("cosh", tnp.cosh, np.cosh),
+    unary("tanh", tnp.tanh, np.tanh),
+    unary("arcsinh", tnp.arcsinh, np.arcsinh),
+    unary("arccosh", tnp.arccosh, np.arccosh, ABOVE_ONE),
+    unary("arctanh", tnp.arctanh, np.arctanh, UNIT, int_inputs=False),
+    unary("abs", tnp.abs, np.abs, NONZERO),
+    unary("clip_scalars", lambda x: tnp.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7)),
+    unary("clip_upper_only", lambda x: tnp.clip(x, None, 0.3),
+          lambda x: np.clip(x, None, 0.3)),
+    sample("clip_arrays", tnp.clip, np.clip, REAL, Domain("low", _uniform(-2.0, -0.3)),
+           Domain("high", _uniform(0.3, 2.0)), shapes=broadcastable(3)),
+    sample("clip_crossed_bounds", tnp.clip, np.clip, REAL, Domain("low", _uniform(0.5, 1.0)),
+           Domain("high", _uniform(-1.0, 0.2)), shapes=broadcastable(3)),
+    binary("maximum", tnp.maximum, np.maximum),
+    binary("minimum", tnp.minimum, np.minimum),
+    binary("logaddexp", tnp.logaddexp, np.logaddexp, rtol=_LOOSE),
+    binary("logaddexp2", tnp.logaddexp2, np.logaddexp2, rtol=_LOOSE),
+    binary("hypot", tnp.hypot, np.hypot, NONZERO, NONZERO, rtol=_LOOSE),
+    unary("sinc", tnp.sinc, np.sinc, rtol=_LOOSE),
+    unary("deg2rad", tnp.deg2rad, np.deg2rad),
+    unary("rad2deg", tnp.rad2deg, np.rad2deg),
+    # x / y stays inside (-1, 0) or (0, 1): away from the jumps of the remainder.
+    binary("remainder", tnp.remainder, np.remainder, Domain("x", _away_from_zero(0.2, 1.3)),
+           Domain("y", _uniform(1.5, 2.5)), int_inputs=False),
+    unary("nan_to_num", tnp.nan_to_num, np.nan_to_num, WITH_NANS),
+    sample("where", tnp.where, np.where, BOOL, REAL, REAL, shapes=broadcastable(3)),
+    sample("where_scalar_branch", lambda c, x: tnp.where(c, x, 0.0),
+           lambda c, x: np.where(c, x, 0.0), BOOL, REAL, shapes=broadcastable(2)),
+]
+
+# -- reductions --------------------------------------------------------------------------
+def _reductions(name: str, op: Any, ref: Any, domain: Domain = REAL, min_side: int = 0,
+                **kwargs: Any) -> list[OpSample]:
+    """The axis/keepdims cases every reduction is checked with."""
+    variants = [
+        ("all", {}, 0),
+        ("all_keepdims", {"keepdims": True}, 0),
+        ("axis0", {"axis": 0}, 1),
+        ("axis_neg1_keepdims", {"axis": -1, "keepdims": True}, 1),
+        ("axis_tuple", {"axis": (0, 2)}, 3),
+        ("axis_neg_tuple_keepdims", {"axis": (-1, -2), "keepdims": True}, 2),
+    ]
+    return [
+        OpSample(f"{name}_{suffix}", _bind(op, kw), _bind(ref, kw), (domain,),
+                 shapes(min_dims=min_dims, min_side=min_side), **kwargs)
+        for suffix, kw, min_dims in variants
+    ]
+
+
+def _bind(func: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
+    def bound(*args: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return bound
+
+
+ONE_D = shapes(min_dims=1, max_dims=1, min_side=1)
+ROWS = shapes(min_dims=1, max_dims=3, min_side=1)
+ROWS_OF_2 = shapes(min_dims=1, max_dims=3, min_side=2)
+
+REDUCTIONS = [
+    *_reductions("sum", tnp.sum, np.sum),
+    *_reductions("mean", tnp.mean, np.mean, min_side=1),
+    *_reductions("prod", tnp.prod, np.prod),
+    *_reductions("var", tnp.var, np.var, min_side=1),
+    *_reductions("std", tnp.std, np.std, min_side=2, int_inputs=False),
+    *_reductions("max", tnp.max, np.max, DISTINCT, min_side=1),
+    *_reductions("min", tnp.min, np.min, DISTINCT, min_side=1),
+    *_reductions("logsumexp", tnp.logsumexp, _logsumexp, min_side=1, rtol=_LOOSE),
+    sample("sum_dtype_float64", lambda x: tnp.sum(x, dtype=np.float64),
+           lambda x: np.sum(x, dtype=np.float64)),
+    sample("amax_axis1", lambda x: tnp.amax(x, axis=1), lambda x: np.amax(x, axis=1), DISTINCT,
+           shapes=shapes(min_dims=2, min_side=1)),
+    sample("amin", tnp.amin, np.amin, DISTINCT, shapes=shapes(min_side=1)),
+    sample("ptp", tnp.ptp, np.ptp, DISTINCT, shapes=shapes(min_side=1)),
+    sample("ptp_axis0", lambda x: tnp.ptp(x, axis=0), lambda x: np.ptp(x, axis=0), DISTINCT,
+           shapes=shapes(min_dims=1, min_side=1)),
+    sample("prod_one_zero", tnp.prod, np.prod, ONE_ZERO, shapes=ONE_D),
+    sample("prod_two_zeros", tnp.prod, np.prod, TWO_ZEROS,
+           shapes=shapes(min_dims=1, max_dims=1, min_side=2)),
+    sample("prod_axis_neg1_one_zero", lambda x: tnp.prod(x, axis=-1),
+           lambda x: np.prod(x, axis=-1), ONE_ZERO, shapes=ROWS),
+    sample("prod_axis_neg1_two_zeros", lambda x: tnp.prod(x, axis=-1, keepdims=True),
+           lambda x: np.prod(x, axis=-1, keepdims=True), TWO_ZEROS, shapes=ROWS_OF_2),
+    sample("var_ddof1", lambda x: tnp.var(x, axis=0, ddof=1), lambda x: np.var(x, axis=0, ddof=1),
+           shapes=shapes(min_dims=1, min_side=2)),
+    sample("std_ddof1", lambda x: tnp.std(x, ddof=1), lambda x: np.std(x, ddof=1),
+           shapes=ROWS_OF_2, int_inputs=False),
+    sample("cumsum", tnp.cumsum, np.cumsum),
+    sample("cumsum_axis0", lambda x: tnp.cumsum(x, axis=0), lambda x: np.cumsum(x, axis=0),
+           shapes=shapes(min_dims=1)),
+    sample("cumsum_axis_neg1", lambda x: tnp.cumsum(x, axis=-1), lambda x: np.cumsum(x, axis=-1),
+           shapes=shapes(min_dims=1)),
+    sample("cumprod", tnp.cumprod, np.cumprod),
+    sample("cumprod_axis_neg1", lambda x: tnp.cumprod(x, axis=-1),
+           lambda x: np.cumprod(x, axis=-1), shapes=shapes(min_dims=1)),
+    sample("cumprod_one_zero", lambda x: tnp.cumprod(x, axis=-1),
+           lambda x: np.cumprod(x, axis=-1), ONE_ZERO, shapes=ROWS),
+    sample("cumprod_two_zeros", lambda x: tnp.cumprod(x, axis=-1),
+           lambda x: np.cumprod(x, axis=-1), TWO_ZEROS, shapes=ROWS_OF_2),
+    sample("cumprod_axis0_zeros", lambda x: tnp.cumprod(x, axis=0),
+           lambda x: np.cumprod(x, axis=0), TWO_ZEROS, shapes=shapes(min_dims=2, min_side=2)),
+    sample("average", tnp.average, np.average, shapes=shapes(min_side=1)),
+    sample("average_axis1", lambda x: tnp.average(x, axis=1), lambda x: np.average(x, axis=1),
+           shapes=shapes(min_dims=2, min_side=1)),
+    sample("average_weights", tnp.average, lambda a, w: np.average(a, weights=w), REAL, POSITIVE,
+           shapes=same_shapes(2, min_side=1)),
+    sample("average_weights_1d_axis", lambda a, w: tnp.average(a, axis=1, weights=w),
+           lambda a, w: np.average(a, axis=1, weights=w), REAL, POSITIVE,
+           shapes=cases(((2, 3), (3,)), ((4, 1), (1,)), ((2, 5, 3), (5,)))),
+    sample("nansum", tnp.nansum, np.nansum, WITH_NANS, int_inputs=False),
+    sample("nansum_axis0_keepdims", lambda x: tnp.nansum(x, axis=0, keepdims=True),
+           lambda x: np.nansum(x, axis=0, keepdims=True), WITH_NANS,
+           shapes=shapes(min_dims=1), int_inputs=False),
+]
+
+# -- shape manipulation ------------------------------------------------------------------
+ANY = shapes()
+AT_LEAST_1D = shapes(min_dims=1)
+AT_LEAST_2D = shapes(min_dims=2)
+MATRICES = shapes(min_dims=2, max_dims=2, max_side=5)
+
+SHAPE_OPS = [
+    sample("reshape_flat", lambda x: tnp.reshape(x, (-1,)), lambda x: np.reshape(x, (-1,))),
+    sample("reshape_2d", lambda x: tnp.reshape(x, (2, -1)), lambda x: np.reshape(x, (2, -1)),
+           shapes=cases(((4, 3),), ((2, 0),), ((6,),), ((2, 1, 2),))),
+    sample("reshape_scalar", lambda x: tnp.reshape(x, (1, 1)), lambda x: np.reshape(x, (1, 1)),
+           shapes=cases(((),), ((1,),))),
+    sample("ravel", tnp.ravel, np.ravel),
+    sample("transpose", tnp.transpose, np.transpose),
+    sample("transpose_axes", lambda x: tnp.transpose(x, (1, 0, 2)),
+           lambda x: np.transpose(x, (1, 0, 2)), shapes=shapes(min_dims=3, max_dims=3)),
+    sample("transpose_negative_axes", lambda x: tnp.transpose(x, (-1, 0, 1)),
+           lambda x: np.transpose(x, (-1, 0, 1)), shapes=shapes(min_dims=3, max_dims=3)),
+    sample("moveaxis", lambda x: tnp.moveaxis(x, 0, -1), lambda x: np.moveaxis(x, 0, -1),
+           shapes=AT_LEAST_1D),
+    sample("moveaxis_pairs", lambda x: tnp.moveaxis(x, (0, 1), (-1, -3)),
+           lambda x: np.moveaxis(x, (0, 1), (-1, -3)), shapes=shapes(min_dims=3)),
+    sample("swapaxes", lambda x: tnp.swapaxes(x, 0, -1), lambda x: np.swapaxes(x, 0, -1),
+           shapes=AT_LEAST_1D),
+    sample("squeeze", tnp.squeeze, np.squeeze,
+           shapes=cases(((1, 3, 1),), ((1,),), ((2, 1, 0),), ((),), ((1, 1),))),
+    sample("squeeze_axis", lambda x: tnp.squeeze(x, axis=(0, -1)),
+           lambda x: np.squeeze(x, axis=(0, -1)), shapes=cases(((1, 3, 1),), ((1, 1),))),
+    sample("expand_dims", lambda x: tnp.expand_dims(x, 0), lambda x: np.expand_dims(x, 0)),
+    sample("expand_dims_tuple", lambda x: tnp.expand_dims(x, (0, -1)),
+           lambda x: np.expand_dims(x, (0, -1))),
+    sample("broadcast_to", lambda x: tnp.broadcast_to(x, (2, 2, 3)),
+           lambda x: np.broadcast_to(x, (2, 2, 3)),
+           shapes=cases(((3,),), ((1, 3),), ((),), ((2, 1, 3),), ((1, 1, 1),))),
+    sample("broadcast_to_empty", lambda x: tnp.broadcast_to(x, (0, 3)),
+           lambda x: np.broadcast_to(x, (0, 3)), shapes=cases(((3,),), ((1, 3),))),
+    sample("concatenate", lambda x, y: tnp.concatenate([x, y]),
+           lambda x, y: np.concatenate([x, y]), REAL, REAL, shapes=_joined(1, 2)),
+    sample("concatenate_three_last_axis", lambda x, y, z: tnp.concatenate([x, y, z], axis=-1),
+           lambda x, y, z: np.concatenate([x, y, z], axis=-1), REAL, REAL, REAL,
+           shapes=cases(((2, 1), (2, 3), (2, 0)), ((3,), (1,), (2,)))),
+    sample("concatenate_axis_none", lambda x, y: tnp.concatenate([x, y], axis=None),
+           lambda x, y: np.concatenate([x, y], axis=None), REAL, REAL, shapes=broadcastable(2)),
+    sample("stack", lambda x, y, z: tnp.stack([x, y, z]), lambda x, y, z: np.stack([x, y, z]),
+           REAL, REAL, REAL, shapes=same_shapes(3)),
+    sample("stack_last_axis", lambda x, y: tnp.stack([x, y], axis=-1),
+           lambda x, y: np.stack([x, y], axis=-1), REAL, REAL, shapes=same_shapes(2)),
+    sample("vstack", lambda x, y: tnp.vstack([x, y]), lambda x, y: np.vstack([x, y]), REAL, REAL,
+           shapes=cases(((3,), (3,)), ((2, 3), (1, 3)), ((), ()), ((0, 2), (1, 2)))),
+    sample("hstack", lambda x, y: tnp.hstack([x, y]), lambda x, y: np.hstack([x, y]), REAL, REAL,
+           shapes=cases(((3,), (2,)), ((2, 3), (2, 1)), ((), ()), ((2, 0), (2, 2)))),
+    sample("split", lambda x: tnp.split(x, 2), lambda x: np.split(x, 2),
+           shapes=cases(((4, 3),), ((2,),), ((0, 2),), ((6, 1, 2),))),
+    sample("split_indices_axis1", lambda x: tnp.split(x, [1, 3], axis=1),
+           lambda x: np.split(x, [1, 3], axis=1), shapes=cases(((2, 4),), ((3, 5),), ((2, 2),))),
+    sample("array_split", lambda x: tnp.array_split(x, 3), lambda x: np.array_split(x, 3),
+           shapes=cases(((5,),), ((4, 2),), ((2, 3),), ((0,),))),
+    sample("tile", lambda x: tnp.tile(x, 2), lambda x: np.tile(x, 2)),
+    sample("tile_reps", lambda x: tnp.tile(x, (2, 1, 3)), lambda x: np.tile(x, (2, 1, 3))),
+    sample("repeat", lambda x: tnp.repeat(x, 2), lambda x: np.repeat(x, 2)),
+    sample("repeat_counts_axis0", lambda x: tnp.repeat(x, [1, 0, 2], axis=0),
+           lambda x: np.repeat(x, [1, 0, 2], axis=0), shapes=cases(((3,),), ((3, 2),))),
+    sample("repeat_axis_neg1", lambda x: tnp.repeat(x, 3, axis=-1),
+           lambda x: np.repeat(x, 3, axis=-1), shapes=AT_LEAST_1D),
+    sample("pad", lambda x: tnp.pad(x, 1), lambda x: np.pad(x, 1)),
+    sample("pad_widths_value", lambda x: tnp.pad(x, ((1, 0), (0, 2)), constant_values=1.5),
+           lambda x: np.pad(x, ((1, 0), (0, 2)), constant_values=1.5), shapes=MATRICES),
+    sample("flip", tnp.flip, np.flip),
+    sample("flip_axis0", lambda x: tnp.flip(x, 0), lambda x: np.flip(x, 0), shapes=AT_LEAST_1D),
+    sample("flip_axes", lambda x: tnp.flip(x, (0, -1)), lambda x: np.flip(x, (0, -1)),
+           shapes=AT_LEAST_2D),
+    sample("roll", lambda x: tnp.roll(x, 2), lambda x: np.roll(x, 2)),
+    sample("roll_axis0", lambda x: tnp.roll(x, -1, axis=0), lambda x: np.roll(x, -1, axis=0),
+           shapes=AT_LEAST_1D),
+    sample("roll_axes", lambda x: tnp.roll(x, (1, -2), axis=(0, 1)),
+           lambda x: np.roll(x, (1, -2), axis=(0, 1)), shapes=AT_LEAST_2D),
+    sample("triu", tnp.triu, np.triu, shapes=AT_LEAST_2D),
+    sample("triu_k1", lambda x: tnp.triu(x, 1), lambda x: np.triu(x, 1), shapes=AT_LEAST_2D),
+    sample("tril", tnp.tril, np.tril, shapes=AT_LEAST_2D),
+    sample("tril_k_neg1", lambda x: tnp.tril(x, -1), lambda x: np.tril(x, -1),
+           shapes=AT_LEAST_2D),
+    sample("diagonal", tnp.diagonal, np.diagonal, shapes=AT_LEAST_2D),
+    sample("diagonal_offset", lambda x: tnp.diagonal(x, 1), lambda x: np.diagonal(x, 1),
+           shapes=AT_LEAST_2D),
+    sample("diagonal_axes", lambda x: tnp.diagonal(x, -1, axis1=1, axis2=2),
+           lambda x: np.diagonal(x, -1, axis1=1, axis2=2), shapes=shapes(min_dims=3)),
+    sample("trace", tnp.trace, np.trace, shapes=AT_LEAST_2D),
+    sample("trace_offset", lambda x: tnp.trace(x, -1), lambda x: np.trace(x, -1),
+           shapes=AT_LEAST_2D),
+    sample("diag_build", tnp.diag, np.diag, shapes=shapes(min_dims=1, max_dims=1)),
+    sample("diag_build_k", lambda x: tnp.diag(x, 1), lambda x: np.diag(x, 1),
+           shapes=shapes(min_dims=1, max_dims=1)),
+    sample("diag_build_k_neg", lambda x: tnp.diag(x, -2), lambda x: np.diag(x, -2),
+           shapes=shapes(min_dims=1, max_dims=1)),
+    sample("diag_extract", tnp.diag, np.diag, shapes=MATRICES),
+    sample("diag_extract_k", lambda x: tnp.diag(x, 1), lambda x: np.diag(x, 1), shapes=MATRICES),
+]
