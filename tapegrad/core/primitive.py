@@ -120,7 +120,8 @@ class Primitive:
 
     def _rule(self, rules: tuple[Rule | None, ...], argnum: int) -> Rule | None:
         if self.variadic:
-            return functools.partial(rules[0], argnum) if rules else None
+            first = rules[0] if rules else None
+            return functools.partial(first, argnum) if first is not None else None
         return rules[argnum] if argnum < len(rules) else None
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -216,7 +217,7 @@ def anomaly_enabled() -> bool:
 
 def user_source_line() -> str:
     """The innermost stack frame outside tapegrad, as ``file:line in function``."""
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if not (module == "tapegrad" or module.startswith("tapegrad.")):

@@ -203,7 +203,7 @@ class GradientTape:
             grads = self._backward([target], [seed.reshape(target_shape)], flat_sources, "none")
             for row, grad in zip(rows, grads, strict=True):
                 row.append(grad)
-        out = []
+        out: list[Any] = []
         for src, row in zip(flat_sources, rows, strict=True):
             src_dtype = np.result_type(src._value)
             connected = any(grad is not None for grad in row)
@@ -342,7 +342,7 @@ def backward(
     needed: list[tuple[Entry, tuple[int, ...]]] = []
     for entry in entries:
         args = entry[1]
-        argnums = ()
+        argnums: tuple[int, ...] = ()
         i = 0
         for a in args:
             if id(a) in relevant:
@@ -372,6 +372,7 @@ def backward(
         _accumulate(cotangents, masks, id(target), seed, None)
 
     anomaly = _primitive._anomaly_depth > 0
+    g: Any
     for (prim, args, values, params, result, line), argnums in reversed(needed):
         if prim.multiple_results:
             g = tuple(_take(cotangents, id(o), source_ids) for o in result)
@@ -425,7 +426,7 @@ def backward(
             else:
                 _accumulate(cotangents, masks, key, grad, mask)
 
-    grads = []
+    grads: list[Any] = []
     for source in sources:
         grad = cotangents.get(id(source))
         source_dtype = np.result_type(source._value)

@@ -48,6 +48,7 @@ class Tensor:
     """
 
     __slots__ = ("_value", "__weakref__")
+    _value: Any
     # Make NumPy defer to our reflected operators (ndarray + Tensor -> Tensor).
     __array_priority__ = 100.0
 

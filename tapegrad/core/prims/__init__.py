@@ -1,6 +1,16 @@
 """The table of primitives, one module per family; everything is re-exported here."""
 
 from tapegrad.core.prims.elementwise import *  # noqa: F403
+from tapegrad.core.prims.linalg import (
+    cholesky_p,
+    det_p,
+    eigh_p,
+    pinv_p,
+    qr_p,
+    slogdet_p,
+    solve_p,
+    svd_p,
+)
 from tapegrad.core.prims.products import einsum_p, matmul_p
 from tapegrad.core.prims.reduction import cumprod_p, cumsum_p, max_p, min_p, prod_p, sum_p
 from tapegrad.core.prims.shape import (

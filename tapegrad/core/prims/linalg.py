@@ -1,0 +1,387 @@
+"""Linear-algebra primitives: solve, det, slogdet, cholesky, eigh, svd, qr, pinv.
+
+Each is a LAPACK call (through NumPy) with VJP and JVP rules written with primitives, so
+second and higher derivatives work. All take stacks of matrices ``(..., m, n)``.
+Everything else in ``tapegrad.numpy.linalg`` (inv, norm, matrix_power, ...) is a composite.
+
+``cholesky`` and ``eigh`` read only the lower triangle of their input, as NumPy's do: the
+function of the full matrix is ``f(tril(a) + tril(a, -1).T)``, and the rules differentiate
+exactly that (see `sym_from_lower` and `lower_adjoint`). Gradients are therefore
+lower-triangular; a symmetric parameterisation (``a = b + b.T``) symmetrises them.
+
+Eigen- and singular-vector rules divide by gaps between eigen-/singular values. At exact
+ties the gap term is set to 0: the derivative of the vectors does not exist there, and
+this keeps value-only gradients (``eigvalsh``, ``svd(compute_uv=False)``, norms) finite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import Primitive
+
+
+# -- helpers (all work on arrays and Tensors) ---------------------------------------------
+def _raw(x: Any) -> Any:
+    return getattr(x, "_value", x)
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return np.shape(_raw(x))
+
+
+def _float_dtype(x: Any) -> np.dtype:
+    dtype = np.result_type(_raw(x))
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+def matrix_transpose(x: Any) -> Any:
+    """Swap the last two axes."""
+    nd = len(_shape(x))
+    return transpose_p(x, axes=tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _expand(x: Any, axis: int) -> Any:
+    """Insert a length-1 axis at ``axis`` (negative: counted from the end of the result)."""
+    shape = list(_shape(x))
+    shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
+    return reshape_p(x, shape=tuple(shape))
+
+
+def _squeeze_last(x: Any) -> Any:
+    return reshape_p(x, shape=_shape(x)[:-1])
+
+
+def _eye(n: int, like: Any) -> np.ndarray:
+    return np.eye(n, dtype=_float_dtype(like))
+
+
+def _diagonal(x: Any) -> Any:
+    """The diagonal of each matrix, as the last axis."""
+    i = np.arange(min(_shape(x)[-2:]))
+    return getitem_p(x, index=(Ellipsis, i, i))
+
+
+def _diag_embed(v: Any) -> Any:
+    """Diagonal matrices with ``v`` (..., k) on the diagonal."""
+    return _expand(v, -2) * _eye(_shape(v)[-1], v)
+
+
+def _sum_matrix(x: Any) -> Any:
+    """Sum over the last two axes."""
+    nd = len(_shape(x))
+    return sum_p(x, axis=(nd - 2, nd - 1), keepdims=False)
+
+
+def _safe_reciprocal(x: Any) -> Any:
+    """``1 / x`` with 0 where ``x == 0`` (no inf, no NaN in any derivative)."""
+    zero = equal_p(x, 0)
+    return where_p(zero, 0, 1 / where_p(zero, 1, x))
+
+
+def _gap_reciprocal(values: Any, squared: bool = False) -> Any:
+    """F[..., i, j] = 1 / (v_j - v_i) (or 1 / (v_j**2 - v_i**2)); 0 on ties and the diagonal."""
+    if squared:
+        values = values * values
+    return _safe_reciprocal(_expand(values, -2) - _expand(values, -1))
+
+
+def sym_from_lower(x: Any) -> Any:
+    """The symmetric matrix NumPy's ``eigh``/``cholesky`` see: ``tril(x) + tril(x, -1).T``."""
+    n = _shape(x)[-1]
+    lower = where_p(np.tri(n, dtype=bool), x, 0)
+    strict = where_p(np.tri(n, k=-1, dtype=bool), x, 0)
+    return lower + matrix_transpose(strict)
+
+
+def lower_adjoint(g: Any) -> Any:
+    """Transpose (adjoint) of `sym_from_lower`: ``tril(g + g.T, -1) + diag(g)``."""
+    n = _shape(g)[-1]
+    both = g + matrix_transpose(g)
+    return where_p(np.tri(n, k=-1, dtype=bool), both, where_p(np.eye(n, dtype=bool), g, 0))
+
+
+def _inv_transpose(a: Any) -> Any:
+    """``inv(a).T`` for each matrix of the stack."""
+    n = _shape(a)[-1]
+    return solve_p(matrix_transpose(a), _eye(n, a))
+
+
+# -- solve ---------------------------------------------------------------------------------
+# NumPy 2 rule: ``b`` is a vector only when it is 1-D; otherwise a stack of (n, k) matrices.
+def _as_columns(b: Any, vector: bool) -> Any:
+    return _expand(b, -1) if vector else b
+
+
+def _solve_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    vector = len(_shape(b)) == 1
+    gb = solve_p(matrix_transpose(a), _as_columns(g, vector))
+    x = _as_columns(ans, vector)
+    return unbroadcast(-matmul_p(gb, matrix_transpose(x)), _shape(a))
+
+
+def _solve_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    vector = len(_shape(b)) == 1
+    gb = solve_p(matrix_transpose(a), _as_columns(g, vector))
+    return unbroadcast(_squeeze_last(gb) if vector else gb, _shape(b))
+
+
+def _solve_jvp_a(t: Any, ans: Any, a: Any, b: Any) -> Any:
+    vector = len(_shape(b)) == 1
+    dx = solve_p(a, -matmul_p(t, _as_columns(ans, vector)))
+    return _squeeze_last(dx) if vector else dx
+
+
+def _solve_jvp_b(t: Any, ans: Any, a: Any, b: Any) -> Any:
+    return solve_p(a, t)
+
+
+solve_p = Primitive("solve", np.linalg.solve)
+solve_p.defvjp(_solve_vjp_a, _solve_vjp_b)
+solve_p.defjvp(_solve_jvp_a, _solve_jvp_b)
+
+
+# -- det, slogdet --------------------------------------------------------------------------
+def cofactor(a: Any) -> Any:
+    """The cofactor matrix ``det(a) * inv(a).T`` (the derivative of ``det``).
+
+    ``det * inv`` loses ``cond(a) * eps`` relative accuracy and fails at singular
+    matrices; there the SVD gives it exactly: ``+-U diag(prod_{j!=i} s_j) Vt``.
+    """
+    s = np.linalg.svd(np.asarray(_raw(a)), compute_uv=False)
+    well_conditioned = s[..., -1] > s[..., 0] * np.finfo(_float_dtype(a)).eps ** (1 / 3)
+    if np.all(well_conditioned):
+        return _expand(_expand(det_p(a), -1), -1) * _inv_transpose(a)
+    u, s, vt = svd_p(a)
+    # det(U) det(Vt) is +-1 and locally constant: a constant in every derivative.
+    signs = np.linalg.det(_raw(u)) * np.linalg.det(_raw(vt))
+    others = product_of_others(s, (len(_shape(s)) - 1,))
+    scaled = matmul_p(u * _expand(others, -2), vt)
+    return scaled * signs[..., None, None]
+
+
+def _det_vjp(g: Any, ans: Any, a: Any) -> Any:
+    return _expand(_expand(g, -1), -1) * cofactor(a)
+
+
+det_p = Primitive("det", np.linalg.det)
+det_p.defvjp(_det_vjp)
+det_p.defjvp(lambda t, ans, a: _sum_matrix(cofactor(a) * t))
+
+
+def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
+    # The sign is piecewise constant: its cotangent g[0] contributes nothing.
+    return _expand(_expand(g[1], -1), -1) * _inv_transpose(a)
+
+
+def _slogdet_jvp(t: Any, ans: Any, a: Any) -> Any:
+    return None, _sum_matrix(_inv_transpose(a) * t)
+
+
+slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True)
+slogdet_p.defvjp(_slogdet_vjp)
+slogdet_p.defjvp(_slogdet_jvp)
+
+
+# -- cholesky ------------------------------------------------------------------------------
+# Murray (2016), arXiv:1602.07527: dL = L phi(L^-1 dS L^-T), phi = tril with halved diagonal.
+def _phi(x: Any) -> Any:
+    n = _shape(x)[-1]
+    return x * (np.tri(n, k=-1) + 0.5 * np.eye(n)).astype(_float_dtype(x))
+
+
+def _cholesky_jvp(t: Any, ans: Any, a: Any) -> Any:
+    sigma_dot = sym_from_lower(t)
+    left = solve_p(ans, matrix_transpose(solve_p(ans, matrix_transpose(sigma_dot))))
+    return matmul_p(ans, _phi(left))
+
+
+def _cholesky_vjp(g: Any, ans: Any, a: Any) -> Any:
+    lt = matrix_transpose(ans)
+    middle = _phi(matmul_p(lt, g))
+    sigma_bar = solve_p(lt, matrix_transpose(solve_p(lt, matrix_transpose(middle))))
+    return lower_adjoint(sigma_bar)
+
+
+cholesky_p = Primitive("cholesky", np.linalg.cholesky)
+cholesky_p.defvjp(_cholesky_vjp)
+cholesky_p.defjvp(_cholesky_jvp)
+
+
+# -- eigh ----------------------------------------------------------------------------------
+def _eigh_jvp(t: Any, ans: Any, a: Any) -> Any:
+    w, v = ans
+    rotated = matmul_p(matrix_transpose(v), matmul_p(sym_from_lower(t), v))
+    dv = matmul_p(v, _gap_reciprocal(w) * rotated)
+    return _diagonal(rotated), dv
+
+
+def _eigh_vjp(g: Any, ans: Any, a: Any) -> Any:
+    w, v = ans
+    gw, gv = g
+    inner = _diag_embed(gw) + _gap_reciprocal(w) * matmul_p(matrix_transpose(v), gv)
+    return lower_adjoint(matmul_p(v, matmul_p(inner, matrix_transpose(v))))
+
+
+eigh_p = Primitive("eigh", lambda a: tuple(np.linalg.eigh(a)), multiple_results=True)
+eigh_p.defvjp(_eigh_vjp)
+eigh_p.defjvp(_eigh_jvp)
+
+
+# -- svd (reduced) -------------------------------------------------------------------------
+# Townsend (2016), "Differentiating the singular value decomposition"; real inputs.
+def _svd_impl(a: Any) -> tuple[Any, Any, Any]:
+    return tuple(np.linalg.svd(a, full_matrices=False))
+
+
+def _svd_jvp(t: Any, ans: Any, a: Any) -> Any:
+    u, s, vt = ans
+    m, n = _shape(a)[-2:]
+    v = matrix_transpose(vt)
+    ds_full = matmul_p(matrix_transpose(u), matmul_p(t, v))
+    gaps = _gap_reciprocal(s, squared=True)
+    s_row, s_col = _expand(s, -2), _expand(s, -1)
+    ds_t = matrix_transpose(ds_full)
+    du = matmul_p(u, gaps * (ds_full * s_row + s_col * ds_t))
+    dv = matmul_p(v, gaps * (s_col * ds_full + ds_t * s_row))
+    s_inv_row = _expand(_safe_reciprocal(s), -2)
+    if m > n:
+        tv = matmul_p(t, v)
+        du = du + (tv - matmul_p(u, matmul_p(matrix_transpose(u), tv))) * s_inv_row
+    if n > m:
+        ttu = matmul_p(matrix_transpose(t), u)
+        dv = dv + (ttu - matmul_p(v, matmul_p(vt, ttu))) * s_inv_row
+    return du, _diagonal(ds_full), matrix_transpose(dv)
+
+
+def _svd_vjp(g: Any, ans: Any, a: Any) -> Any:
+    u, s, vt = ans
+    gu, gs, gvt = g
+    m, n = _shape(a)[-2:]
+    v = matrix_transpose(vt)
+    gaps = _gap_reciprocal(s, squared=True)
+    j = gaps * matmul_p(matrix_transpose(u), gu)
+    k = gaps * matmul_p(vt, matrix_transpose(gvt))
+    s_row, s_col = _expand(s, -2), _expand(s, -1)
+    inner = (_diag_embed(gs) + (j + matrix_transpose(j)) * s_row
+             + s_col * (k + matrix_transpose(k)))
+    grad = matmul_p(u, matmul_p(inner, vt))
+    s_inv = _safe_reciprocal(s)
+    if m > n:
+        off = gu - matmul_p(u, matmul_p(matrix_transpose(u), gu))
+        grad = grad + matmul_p(off * _expand(s_inv, -2), vt)
+    if n > m:
+        off = gvt - matmul_p(matmul_p(gvt, v), vt)
+        grad = grad + matmul_p(u, _expand(s_inv, -1) * off)
+    return grad
+
+
+svd_p = Primitive("svd", _svd_impl, multiple_results=True)
+svd_p.defvjp(_svd_vjp)
+svd_p.defjvp(_svd_jvp)
+
+
+# -- qr (reduced) --------------------------------------------------------------------------
+# Tall case (m >= n) from Townsend's note; a wide matrix [X | Y] (X square) has
+# Q, R_X = qr(X) and R = [R_X | Q.T Y], which reduces it to the square case.
+def _right_solve(x: Any, r: Any) -> Any:
+    """``x @ inv(r)``."""
+    return matrix_transpose(solve_p(matrix_transpose(r), matrix_transpose(x)))
+
+
+def _qr_tall_jvp(t: Any, q: Any, r: Any) -> tuple[Any, Any]:
+    t_rinv = _right_solve(t, r)
+    c = matmul_p(matrix_transpose(q), t_rinv)
+    lower = where_p(np.tri(_shape(c)[-1], k=-1, dtype=bool), c, 0)
+    omega = lower - matrix_transpose(lower)
+    return matmul_p(q, omega - c) + t_rinv, matmul_p(c - omega, r)
+
+
+def _qr_tall_vjp(gq: Any, gr: Any, q: Any, r: Any) -> Any:
+    m = matmul_p(gr, matrix_transpose(r)) - matmul_p(matrix_transpose(q), gq)
+    upper = np.tri(_shape(m)[-1], dtype=bool).T
+    copied = where_p(upper, m, matrix_transpose(m))
+    total = gq + matmul_p(q, copied)
+    return matrix_transpose(solve_p(r, matrix_transpose(total)))
+
+
+def _split_wide(x: Any, m: int) -> tuple[Any, Any]:
+    left = getitem_p(x, index=(Ellipsis, slice(0, m)))
+    return left, getitem_p(x, index=(Ellipsis, slice(m, None)))
+
+
+def _qr_jvp(t: Any, ans: Any, a: Any) -> Any:
+    q, r = ans
+    m, n = _shape(a)[-2:]
+    if m >= n:
+        return _qr_tall_jvp(t, q, r)
+    r_x = _split_wide(r, m)[0]
+    t_x, t_y = _split_wide(t, m)
+    y = _split_wide(a, m)[1]
+    dq, dr_x = _qr_tall_jvp(t_x, q, r_x)
+    dr_y = matmul_p(matrix_transpose(dq), y) + matmul_p(matrix_transpose(q), t_y)
+    return dq, concatenate_p(dr_x, dr_y, axis=len(_shape(a)) - 1)
+
+
+def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
+    q, r = ans
+    gq, gr = g
+    m, n = _shape(a)[-2:]
+    if m >= n:
+        return _qr_tall_vjp(gq, gr, q, r)
+    r_x = _split_wide(r, m)[0]
+    gr_x, gr_y = _split_wide(gr, m)
+    y = _split_wide(a, m)[1]
+    g_x = _qr_tall_vjp(gq + matmul_p(y, matrix_transpose(gr_y)), gr_x, q, r_x)
+    return concatenate_p(g_x, matmul_p(q, gr_y), axis=len(_shape(a)) - 1)
+
+
+qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a, mode="reduced")), multiple_results=True)
+qr_p.defvjp(_qr_vjp)
+qr_p.defjvp(_qr_jvp)
+
+
+# -- pinv ----------------------------------------------------------------------------------
+# A primitive (not a composite of svd) for stability: its derivative (Golub & Pereyra 1973)
+# exists at repeated singular values, where the svd rules' gap terms do not.
+def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
+    p, pt = ans, matrix_transpose(ans)
+    m, n = _shape(a)[-2:]
+    tt = matrix_transpose(t)
+    left = _eye(m, ans) - matmul_p(a, p)
+    right = _eye(n, ans) - matmul_p(p, a)
+    return (-matmul_p(p, matmul_p(t, p)) + matmul_p(matmul_p(p, pt), matmul_p(tt, left))
+            + matmul_p(right, matmul_p(tt, matmul_p(pt, p))))
+
+
+def _pinv_vjp(g: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
+    p, pt = ans, matrix_transpose(ans)
+    m, n = _shape(a)[-2:]
+    gt = matrix_transpose(g)
+    left = _eye(m, ans) - matmul_p(a, p)
+    right = _eye(n, ans) - matmul_p(p, a)
+    return (-matmul_p(pt, matmul_p(g, pt)) + matmul_p(left, matmul_p(gt, matmul_p(p, pt)))
+            + matmul_p(matmul_p(pt, p), matmul_p(gt, right)))
+
+
+def _pinv_impl(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
+    return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
+
+
+pinv_p = Primitive("pinv", _pinv_impl)
+pinv_p.defvjp(_pinv_vjp)
+pinv_p.defjvp(_pinv_jvp)
+
+
+from tapegrad.core.broadcast import unbroadcast  # noqa: E402
+from tapegrad.core.prims.elementwise import equal_p, where_p  # noqa: E402
+from tapegrad.core.prims.products import matmul_p  # noqa: E402
+from tapegrad.core.prims.reduction import product_of_others, sum_p  # noqa: E402
+from tapegrad.core.prims.shape import (  # noqa: E402
+    concatenate_p,
+    getitem_p,
+    reshape_p,
+    transpose_p,
+)
