@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as _np
 
-from tapegrad import debug
+from tapegrad import debug, ops
 from tapegrad.core import (
     ForwardAccumulator,
     GradientTape,
@@ -64,6 +64,7 @@ __all__ = [
     "constant",
     "custom_gradient",
     "debug",
+    "ops",
     "defjvp",
     "defvjp",
     "grad",

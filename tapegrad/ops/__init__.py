@@ -1,0 +1,34 @@
+"""tapegrad.ops: Keras-3-style ops — everything in `tapegrad.numpy` plus neural-net ops.
+
+Convolution and pooling arrive with the layers (Keras issue); until then they are not
+listed here.
+
+Examples:
+    >>> import tapegrad as tg
+    >>> tg.ops.log_softmax(tg.tensor([0.0, 0.0])).numpy().round(4)
+    array([-0.6931, -0.6931], dtype=float32)
+"""
+
+from tapegrad.numpy import *  # noqa: F403
+from tapegrad.numpy import abs, all, any, linalg, max, min, pow, round, sum  # noqa: A004, F401
+from tapegrad.numpy._reductions import logsumexp  # noqa: F401
+from tapegrad.ops.nn import (  # noqa: F401
+    binary_crossentropy,
+    categorical_crossentropy,
+    elu,
+    erf,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    one_hot,
+    relu,
+    relu6,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    softsign,
+    sparse_categorical_crossentropy,
+    swish,
+    tanh,
+)

@@ -1,0 +1,187 @@
+"""Neural-network ops (Keras 3 ``keras.ops`` names), composites of the primitive table."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core import prims as P
+from tapegrad.core.primitive import Primitive
+from tapegrad.numpy._reductions import logsumexp
+
+_erf_vectorized = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_impl(x: Any) -> Any:
+    arr = np.asarray(x)
+    return _erf_vectorized(arr).astype(arr.dtype if arr.dtype.kind == "f" else np.float64)
+
+
+# NumPy has no erf; math.erf elementwise is exact (a primitive for that reason).
+erf_p = Primitive("erf", _erf_impl, elementwise=True)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf_p.defvjp(lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * P.exp_p(-(x * x))))
+erf_p.defjvp(lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * P.exp_p(-(x * x))))
+
+
+def erf(x: Any) -> Any:
+    """The error function, differentiable."""
+    return erf_p(x)
+
+
+def relu(x: Any) -> Any:
+    """``max(x, 0)`` with gradient 0 at 0 (as Keras, PyTorch and JAX).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.ops.relu(tg.tensor([-1.0, 0.0, 2.0])).numpy()
+        array([0., 0., 2.], dtype=float32)
+    """
+    return P.where_p(P.greater_p(x, 0), x, 0)
+
+
+def relu6(x: Any) -> Any:
+    """``min(max(x, 0), 6)``."""
+    return P.where_p(P.logical_and_p(P.greater_p(x, 0), P.less_p(x, 6)), x,
+                     P.where_p(P.greater_p(x, 0), 6, 0))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:
+    """``x`` for positive inputs, ``negative_slope * x`` otherwise."""
+    return P.where_p(P.greater_p(x, 0), x, x * negative_slope)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Any:
+    """Exponential linear unit."""
+    return P.where_p(P.greater_p(x, 0), x, alpha * P.expm1_p(P.minimum_p(x, 0)))
+
+
+def sigmoid(x: Any) -> Any:
+    """Logistic sigmoid, stable for large ``|x|`` (``0.5 * (tanh(x / 2) + 1)``)."""
+    return 0.5 * (P.tanh_p(x * 0.5) + 1)
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))``, stable."""
+    return P.maximum_p(x, 0) + P.log1p_p(P.exp_p(-P.abs_p(x)))
+
+
+def softsign(x: Any) -> Any:
+    """``x / (1 + |x|)``."""
+    return x / (1 + P.abs_p(x))
+
+
+def silu(x: Any) -> Any:
+    """``x * sigmoid(x)`` (swish)."""
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def gelu(x: Any, approximate: bool = True) -> Any:
+    """Gaussian error linear unit (Keras default: the tanh approximation)."""
+    if approximate:
+        inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1 + P.tanh_p(inner))
+    return 0.5 * x * (1 + erf_p(x * (1 / math.sqrt(2.0))))
+
+
+def tanh(x: Any) -> Any:
+    """Hyperbolic tangent."""
+    return P.tanh_p(x)
+
+
+def _axis(x: Any, axis: int) -> tuple[int, ...]:
+    return (axis % max(np.ndim(getattr(x, "_value", x)), 1),)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """Softmax along ``axis``, stable for large logits.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.ops.softmax(tg.tensor([0.0, 0.0])).numpy()
+        array([0.5, 0.5], dtype=float32)
+    """
+    axes = _axis(x, axis)
+    shift = P.stop_gradient_p(P.max_p(x, axis=axes, keepdims=True))
+    e = P.exp_p(x - shift)
+    return e / P.sum_p(e, axis=axes, keepdims=True)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """Log of the softmax, stable."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -> Any:
+    """One-hot encoding of integer labels (a constant: no gradient)."""
+    labels = np.asarray(getattr(x, "_value", x))
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"one_hot: labels must be in [0, {num_classes}), got range "
+            f"[{labels.min()}, {labels.max()}]"
+        )
+    out = np.eye(num_classes, dtype=dtype)[labels]
+    return np.moveaxis(out, -1, axis) if axis != -1 else out
+
+
+def _labels(target: Any, num_classes: int) -> np.ndarray:
+    labels = np.asarray(getattr(target, "_value", target))
+    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            f"sparse_categorical_crossentropy: labels must be integers, got dtype {labels.dtype}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"sparse_categorical_crossentropy: labels must be in [0, {num_classes}), got "
+            f"range [{labels.min()}, {labels.max()}]"
+        )
+    return labels
+
+
+def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
+                                    axis: int = -1) -> Any:
+    """Per-example cross-entropy of integer labels against probabilities or logits."""
+    if axis not in (-1, np.ndim(getattr(output, "_value", output)) - 1):
+        raise NotImplementedError("sparse_categorical_crossentropy: only the last axis")
+    num_classes = np.shape(getattr(output, "_value", output))[-1]
+    labels = _labels(target, num_classes)
+    if from_logits:
+        log_probs = log_softmax(output, axis=-1)
+    else:
+        eps = 1e-7
+        log_probs = P.log_p(P.clip_p(output / P.sum_p(output, axis=_axis(output, -1),
+                                                      keepdims=True), eps, 1 - eps))
+    flat = P.reshape_p(log_probs, shape=(-1, num_classes))
+    picked = P.getitem_p(flat, index=(np.arange(labels.size), labels.reshape(-1)))
+    return -P.reshape_p(picked, shape=labels.shape)
+
+
+def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
+                             axis: int = -1) -> Any:
+    """Per-example cross-entropy of one-hot (or soft) targets."""
+    axes = _axis(output, axis)
+    if from_logits:
+        log_probs = log_softmax(output, axis=axis)
+    else:
+        eps = 1e-7
+        probs = output / P.sum_p(output, axis=axes, keepdims=True)
+        log_probs = P.log_p(P.clip_p(probs, eps, 1 - eps))
+    return -P.sum_p(target * log_probs, axis=axes, keepdims=False)
+
+
+def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> Any:
+    """Elementwise binary cross-entropy."""
+    if from_logits:
+        return softplus(output) - target * output
+    eps = 1e-7
+    p = P.clip_p(output, eps, 1 - eps)
+    return -(target * P.log_p(p) + (1 - target) * P.log1p_p(-p))
