@@ -125,7 +125,7 @@ def expand_workloads(spec: str) -> list[str]:
         elif item in ALL_WORKLOADS:
             wanted.add(item)
         else:
-            known = ", ".join([*WORKLOAD_GROUPS, *ALL_WORKLOADS])
+            known = ", ".join(dict.fromkeys([*WORKLOAD_GROUPS, *ALL_WORKLOADS]))
             raise ValueError(f"unknown workload {item!r}; known: {known}")
     return [w for w in ALL_WORKLOADS if w in wanted]
 

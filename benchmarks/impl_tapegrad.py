@@ -1,4 +1,4 @@
-"""tapegrad implementations, written against the public API only (``/shared/API.md``).
+"""tapegrad implementations, written against the public API only (``API.md`` in the shared folder).
 
 If ``import tapegrad`` fails, importing this module fails and the runner skips tapegrad.
 A workload whose transform is not implemented yet fails on its own and shows as an error.

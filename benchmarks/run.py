@@ -30,6 +30,10 @@ from benchmarks.harness import BASELINE, FRAMEWORKS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# As workloads.md asks. XLA reads only the first token (the second, a TensorFlow-era option,
+# is ignored); XLA_FLAGS must start with "--" or XLA takes it for a file name, so these go
+# last. Even so a jit call keeps two threads busy: XLA runs the program on its own executor
+# thread while the caller waits for it (cpu/wall about 1.9 for jax-jit on tiny programs).
 XLA_SINGLE_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
 
 
@@ -183,8 +187,9 @@ def format_tables(reports: dict[str, dict[str, Any]], workloads: list[str]) -> s
             for n in peers:
                 e = results[n].get(w, {})
                 ok = "median_s" in e and "median_s" in b
-                row.append(f"{e['median_s'] / b['median_s']:.2f}" if ok else "-")
-            ratio_rows.append(row)
+                row.append(_fmt(e["median_s"] / b["median_s"]) if ok else "-")
+            if any(cell != "-" for cell in row[1:]):
+                ratio_rows.append(row)
         out.append(f"\npeer median / {BASELINE} median, same run (< 1: the peer is faster)")
         out.append(_render(["workload", *peers], ratio_rows, left=1))
 
@@ -248,8 +253,8 @@ def format_details(reports: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; see the module docstring."""
+def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str], list[str]]:
+    """Parse the command line; return the options, the workloads and the frameworks."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
     )
@@ -263,32 +268,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=harness.WARMUP_S, help="seconds")
     parser.add_argument("--duration", type=float, default=harness.MEASURE_S, help="seconds")
     args = parser.parse_args(argv)
-
-    workloads = harness.expand_workloads(args.workloads)
+    try:
+        workloads = harness.expand_workloads(args.workloads)
+    except ValueError as exc:
+        parser.error(str(exc))
     wanted = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in FRAMEWORKS]
     if unknown:
         parser.error(f"unknown frameworks {unknown}; known: {', '.join(FRAMEWORKS)}")
-    env = child_env(args.threads)
+    return args, workloads, [f for f in FRAMEWORKS if f in wanted]
 
-    settings = ", ".join(f"{k}={env.get(k, 'unset')}" for k in (*THREAD_VARS, "XLA_FLAGS"))
-    print(
-        f"tapegrad benchmarks, {datetime.datetime.now():%Y-%m-%d %H:%M}, Python "
-        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs\n"
-        f"threads: {args.threads} ({settings})",
-        flush=True,
-    )
+
+def run_all(
+    frameworks: list[str],
+    workloads: list[str],
+    env: dict[str, str],
+    warmup_s: float = harness.WARMUP_S,
+    measure_s: float = harness.MEASURE_S,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str]]:
+    """Run each framework in its own process, one after the other, reporting progress.
+
+    Returns:
+        The reports of the frameworks that ran, the skipped ones (not installed or not
+        importable) with the reason, and the failed ones (crash, timeout) with the reason.
+    """
     reports: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}
-    for name in (f for f in FRAMEWORKS if f in wanted):
+    for name in frameworks:
         missing = missing_requirement(name)
         if missing:
             skipped[name] = f"{missing} is not installed"
             print(f"skipping {name}: {skipped[name]}", flush=True)
             continue
         print(f"running {name} ...", flush=True)
-        report = run_child(name, workloads, env, args.warmup, args.duration)
+        report = run_child(name, workloads, env, warmup_s, measure_s)
         if report["status"] == "skipped":
             skipped[name] = report.get("message", "")
             print(f"skipping {name}: {skipped[name]}", flush=True)
@@ -297,6 +311,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED {name}: {failed[name]}", flush=True)
         else:
             reports[name] = report
+    return reports, skipped, failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    args, workloads, frameworks = _parse_args(argv)
+    env = child_env(args.threads)
+    settings = {k: env.get(k) for k in (*THREAD_VARS, "XLA_FLAGS")}
+    print(
+        f"tapegrad benchmarks, {datetime.datetime.now():%Y-%m-%d %H:%M}, Python "
+        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs\n"
+        f"threads: {args.threads} ("
+        + ", ".join(f"{k}={v or 'unset'}" for k, v in settings.items())
+        + ")",
+        flush=True,
+    )
+    reports, skipped, failed = run_all(frameworks, workloads, env, args.warmup, args.duration)
 
     print()
     if reports:
@@ -312,22 +343,18 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfailed: " + "; ".join(f"{n} ({why})" for n, why in failed.items()))
 
     if args.json:
-        payload = {
-            "meta": {
-                "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
-                "threads": args.threads,
-                "env": {k: env.get(k) for k in (*THREAD_VARS, "XLA_FLAGS")},
-                "workloads": workloads,
-                "warmup_s": args.warmup,
-                "measure_s": args.duration,
-            },
-            "skipped": skipped,
-            "failed": failed,
-            "reports": reports,
+        meta = {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+            "env": settings,
+            "workloads": workloads,
+            "warmup_s": args.warmup,
+            "measure_s": args.duration,
         }
+        payload = {"meta": meta, "skipped": skipped, "failed": failed, "reports": reports}
         Path(args.json).write_text(json.dumps(payload, indent=1), encoding="utf-8")
         print(f"\nwrote {args.json}")
     return 1 if failed or not reports else 0
