@@ -384,8 +384,20 @@ def _numpy() -> Any:
     return importlib.import_module("tapegrad.numpy")
 
 
+_RESOLVED: dict[tuple[str, str], Any] = {}
+
+
 def _resolve(module: str, name: str) -> Any:
     """Find the tapegrad counterpart of ``numpy[.sub].name`` or raise a clear error."""
+    found = _RESOLVED.get((module, name))
+    if found is not None:
+        return found
+    found = _lookup(module, name)
+    _RESOLVED[(module, name)] = found
+    return found
+
+
+def _lookup(module: str, name: str) -> Any:
     sub = module.removeprefix("numpy").lstrip(".")
     target = "tapegrad.numpy" + (f".{sub}" if sub else "")
     try:

@@ -18,14 +18,9 @@ def _ndim(x: Any) -> int:
     return len(_shape(x))
 
 
-def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
-    """Differentiable ``numpy.matmul`` (1-D and batched operands, broadcasting)."""
-    if _ndim(x1) == 0 or _ndim(x2) == 0:
-        raise ValueError(
-            f"matmul: input operand does not have enough dimensions "
-            f"(shapes {_shape(x1)} and {_shape(x2)})"
-        )
-    return P.matmul_p(x1, x2)
+# The primitive itself: NumPy's own errors (0-d operands, mismatched inner dimensions)
+# come back naming the op and both shapes.
+matmul = P.matmul_p
 
 
 def dot(a: Any, b: Any, out: Any = None) -> Any:

@@ -29,6 +29,8 @@ def _drop_axis(x: Any, axis: int) -> Any:
 
 def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 2 and b_nd == 2:  # the common case, without broadcasting bookkeeping
+        return matmul_p(g, transpose_p(b, axes=None))
     if b_nd == 1:
         # out[..., i] = sum_k a[..., i, k] b[k]
         grad = (_insert_axis(g, -1) if a_nd > 1 else g) * b
@@ -42,6 +44,8 @@ def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     a_nd, b_nd = np.ndim(a), np.ndim(b)
+    if a_nd == 2 and b_nd <= 2:  # matrix @ matrix or matrix @ vector: a.T @ g
+        return matmul_p(transpose_p(a, axes=None), g)
     if a_nd == 1:
         if b_nd == 1:
             grad = g * a

@@ -42,7 +42,10 @@ def _expand(g: Any, x_shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
 
 
 # -- sum ---------------------------------------------------------------------------------
-sum_p = Primitive("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis, keepdims=keepdims))
+# ufunc.reduce directly: same results and dtypes as np.sum, without its Python wrapper.
+sum_p = Primitive(
+    "sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
+)
 sum_p.defvjp(lambda g, ans, x, axis=None, keepdims=False: _expand(g, np.shape(x), axis, keepdims))
 sum_p.defjvp(lambda t, ans, x, axis=None, keepdims=False: sum_p(t, axis=axis, keepdims=keepdims))
 
@@ -66,10 +69,14 @@ def _extremum_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = F
     return sum_p(weighted, axis=axis, keepdims=keepdims)
 
 
-max_p = Primitive("max", lambda x, axis=None, keepdims=False: np.max(x, axis, keepdims=keepdims))
+max_p = Primitive(
+    "max", lambda x, axis=None, keepdims=False: np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+)
 max_p.defvjp(_extremum_vjp)
 max_p.defjvp(_extremum_jvp)
-min_p = Primitive("min", lambda x, axis=None, keepdims=False: np.min(x, axis, keepdims=keepdims))
+min_p = Primitive(
+    "min", lambda x, axis=None, keepdims=False: np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+)
 min_p.defvjp(_extremum_vjp)
 min_p.defjvp(_extremum_jvp)
 
@@ -77,12 +84,13 @@ min_p.defjvp(_extremum_jvp)
 # -- prod --------------------------------------------------------------------------------
 def _exclusive_cumprod(x: Any, reverse: bool) -> Any:
     """Products of the elements strictly before (or after) each one along the last axis."""
-    n = np.shape(x)[-1]
+    last = np.ndim(x) - 1  # non-negative, like every axis param in this module
+    n = np.shape(x)[last]
     if reverse:
         x = getitem_p(x, index=(Ellipsis, slice(None, None, -1)))
     ones = ones_like_last(x)
     shifted = concatenate_p(ones, getitem_p(x, index=(Ellipsis, slice(0, n - 1))), axis=-1)
-    out = cumprod_p(shifted, axis=-1)
+    out = cumprod_p(shifted, axis=last)
     if reverse:
         out = getitem_p(out, index=(Ellipsis, slice(None, None, -1)))
     return out

@@ -3,6 +3,7 @@ getitem (basic, advanced and boolean indexing) and its transpose index_add."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,15 @@ identity_p.defjvp(lambda t, ans, x: t)
 stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
 
 # -- reshape / transpose / broadcast -----------------------------------------------------
-reshape_p = Primitive("reshape", lambda x, shape: np.reshape(x, shape))
+def _reshape_impl(x: Any, shape: tuple[int, ...]) -> Any:
+    # The ndarray method skips np.reshape's Python wrapper (this op is on every hot path).
+    try:
+        return x.reshape(shape)
+    except AttributeError:
+        return np.reshape(x, shape)
+
+
+reshape_p = Primitive("reshape", _reshape_impl)
 reshape_p.defvjp(lambda g, ans, x, shape: reshape_p(g, shape=np.shape(x)))
 reshape_p.defjvp(lambda t, ans, x, shape: reshape_p(t, shape=shape))
 
@@ -30,7 +39,14 @@ def _inverse_perm(axes: Any, ndim: int) -> tuple[int, ...] | None:
     return tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
 
-transpose_p = Primitive("transpose", lambda x, axes=None: np.transpose(x, axes))
+def _transpose_impl(x: Any, axes: Any = None) -> Any:
+    try:
+        return x.transpose(axes)
+    except AttributeError:
+        return np.transpose(x, axes)
+
+
+transpose_p = Primitive("transpose", _transpose_impl)
 transpose_p.defvjp(
     lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, np.ndim(x)))
 )
@@ -41,7 +57,22 @@ def _broadcast_to_vjp(g: Any, ans: Any, x: Any, shape: Any) -> Any:
     return unbroadcast(g, np.shape(x))
 
 
-broadcast_to_p = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape))
+_SMALL = 1 << 16
+
+
+def _broadcast_to_impl(x: Any, shape: tuple[int, ...]) -> Any:
+    x = np.asarray(x)
+    if x.shape == shape:
+        return x
+    if math.prod(shape) <= _SMALL:
+        # A small copy is several times cheaper than np.broadcast_to's Python machinery.
+        out = np.empty(shape, x.dtype)
+        out[...] = x
+        return out
+    return np.broadcast_to(x, shape)
+
+
+broadcast_to_p = Primitive("broadcast_to", _broadcast_to_impl)
 broadcast_to_p.defvjp(_broadcast_to_vjp)
 broadcast_to_p.defjvp(lambda t, ans, x, shape: broadcast_to_p(t, shape=shape))
 
@@ -74,6 +105,9 @@ concatenate_p.defjvp(_concatenate_jvp)
 
 # -- pad (constant mode) -----------------------------------------------------------------
 def _pad_impl(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
+    if not pad_width:
+        # A 0-d array has nothing to pad (and np.pad rejects an empty pad_width).
+        return np.array(x)
     return np.pad(x, pad_width, mode="constant", constant_values=constant_values)
 
 
@@ -130,7 +164,8 @@ def normalize_index(index: Any) -> tuple[Any, ...]:
             item = np.asarray(item)
         if isinstance(item, np.ndarray):
             if item.dtype == bool:
-                out.extend(np.nonzero(item))
+                # A 0-d mask adds an axis of length 1 or 0; nonzero() rejects 0-d arrays.
+                out.extend(np.nonzero(item) if item.ndim else (item,))
                 continue
             if item.dtype.kind not in "iu":
                 raise IndexError(
