@@ -144,7 +144,10 @@ class ForwardAccumulator:
             if total is None:
                 total = contribution
             elif prim.multiple_results:
-                total = tuple(a + b for a, b in zip(total, contribution, strict=True))
+                total = tuple(
+                    b if a is None else a if b is None else a + b
+                    for a, b in zip(total, contribution, strict=True)
+                )
             else:
                 total = total + contribution
         return total

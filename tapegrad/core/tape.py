@@ -267,7 +267,8 @@ class GradientTape:
             )
         # The walk's own ops are never recorded on this tape; any other active recorder
         # sees them (tensor mode), which is what makes higher derivatives work.
-        others = tuple(r for r in _primitive.active_recorders() if r is not self)
+        active = _primitive.active_recorders()
+        others = active if self not in active else tuple([r for r in active if r is not self])
         previous = set_recorders(others)
         # Only what the tape watched (or derived from it) can receive a gradient.
         tracked = self._tracked
@@ -361,14 +362,16 @@ def backward(
     for target, seed in zip(targets, seeds, strict=True):
         if not isinstance(target, Tensor) or id(target) not in relevant:
             continue
-        if np.result_type(target._value).kind not in _INEXACT:
+        value = target._value
+        dtype = value.dtype
+        if dtype.kind not in _INEXACT:
             continue
         if seed is None:
-            seed = np.ones(np.shape(target._value), dtype=np.result_type(target._value))
+            seed = np.array(1, dtype) if value.shape == () else np.ones(value.shape, dtype)
         elif isinstance(seed, Tensor) and not tensor_mode:
             seed = seed._value
-        if tensor_mode and not isinstance(seed, Tensor):
-            seed = Tensor._wrap(np.asarray(seed))
+        # In tensor mode a constant seed stays an array: the rules' ops on constants take
+        # the primitives' fast path, and only what depends on recorded tensors is recorded.
         _accumulate(cotangents, masks, id(target), seed, None)
 
     anomaly = _primitive._anomaly_depth > 0
@@ -429,7 +432,7 @@ def backward(
     grads: list[Any] = []
     for source in sources:
         grad = cotangents.get(id(source))
-        source_dtype = np.result_type(source._value)
+        source_dtype = source._value.dtype
         if source_dtype.kind not in _INEXACT:
             grads.append(None)
             continue
@@ -439,9 +442,9 @@ def backward(
             else:
                 grads.append(None)
             continue
-        if np.result_type(_value(grad)) != source_dtype:
+        if grad.dtype != source_dtype:
             grad = _prims().cast_p(grad, dtype=source_dtype)
-        if np.shape(_value(grad)) != np.shape(source._value):
+        if grad.shape != source._value.shape:
             grad = _prims().broadcast_to_p(grad, shape=np.shape(source._value))
         grads.append(grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad)))
     return grads
@@ -455,8 +458,7 @@ def _take(cotangents: dict[int, Any], key: int, source_ids: set[int]) -> Any:
 
 
 def _zeros_for(out: Tensor, tensor_mode: bool) -> Any:
-    zeros = np.zeros(np.shape(out._value), dtype=np.result_type(out._value))
-    return Tensor._wrap(zeros) if tensor_mode else zeros
+    return np.zeros(np.shape(out._value), dtype=np.result_type(out._value))
 
 
 def _accumulate(

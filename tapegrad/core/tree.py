@@ -19,6 +19,8 @@ def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
         >>> tree_unflatten(treedef, [30, 10, 20])
         {'a': (30,), 'b': [10, 20]}
     """
+    if not isinstance(tree, dict | list | tuple):
+        return [tree], None  # a single leaf: the common case, kept cheap
     leaves: list[Any] = []
     treedef = _flatten_into(tree, leaves)
     return leaves, treedef
@@ -38,8 +40,9 @@ def _flatten_into(tree: Any, leaves: list[Any]) -> TreeDef:
 
 def tree_unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Rebuild the structure described by ``treedef`` from ``leaves`` (in flatten order)."""
-    iterator = iter(leaves)
-    return _build(treedef, iterator)
+    if treedef is None:
+        return leaves[0]
+    return _build(treedef, iter(leaves))
 
 
 def _build(treedef: TreeDef, leaves: Any) -> Any:

@@ -26,7 +26,7 @@ PASS_THROUGH = frozenset(
     """argmax argmin argsort argpartition nonzero argwhere flatnonzero searchsorted any all
     count_nonzero isclose allclose array_equal shape ndim size result_type indices zeros ones
     full empty zeros_like ones_like full_like empty_like arange linspace logspace eye identity
-    tri meshgrid round around matrix_rank cond""".split()
+    tri meshgrid round around matrix_rank""".split()
 )
 
 

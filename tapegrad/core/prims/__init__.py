@@ -1,3 +1,4 @@
+# ruff: noqa: F401  (re-exports the whole table)
 """The table of primitives, one module per family; everything is re-exported here."""
 
 from tapegrad.core.prims.elementwise import *  # noqa: F403

@@ -232,7 +232,7 @@ eigh_p.defjvp(_eigh_jvp)
 
 # -- svd (reduced) -------------------------------------------------------------------------
 # Townsend (2016), "Differentiating the singular value decomposition"; real inputs.
-def _svd_impl(a: Any) -> tuple[Any, Any, Any]:
+def _svd_impl(a: Any) -> tuple[Any, ...]:
     return tuple(np.linalg.svd(a, full_matrices=False))
 
 
