@@ -64,6 +64,7 @@ class Primitive:
         "multiple_results",
         "differentiable",
         "zero_mask_rule",
+        "zero_preserving",
         "variadic",
     )
 
@@ -91,6 +92,9 @@ class Primitive:
         # the output whose cotangent reaches argument `argnum` as an exact (structural)
         # zero. `where` declares it so masked branches never turn 0 * inf into NaN.
         self.zero_mask_rule: Rule | None = None
+        # The VJP maps an exact zero cotangent to exact zeros whatever the inputs (linear
+        # with constant coefficients): masked zeros need no repair after it.
+        self.zero_preserving = False
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

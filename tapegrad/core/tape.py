@@ -375,6 +375,23 @@ def backward(
         _accumulate(cotangents, masks, id(target), seed, None)
 
     anomaly = _primitive._anomaly_depth > 0
+    # 0 * inf in masked branches is expected (and repaired): silence NumPy's warnings for
+    # walks that can carry masks, once, rather than around every rule.
+    quiet = any(entry[0].zero_mask_rule is not None for entry, _ in needed)
+    saved_err = np.seterr(all="ignore") if quiet else None
+    try:
+        _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly)
+    finally:
+        if saved_err is not None:
+            np.seterr(**saved_err)
+    return _collect(sources, cotangents, unconnected)
+
+
+def _walk(
+    needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any],
+    masks: dict[int, Any], source_ids: set[int], tensor_mode: bool, anomaly: bool,
+) -> None:
+    """The reverse sweep proper: one VJP per (entry, relevant argument)."""
     g: Any
     for (prim, args, values, params, result, line), argnums in reversed(needed):
         if prim.multiple_results:
@@ -400,12 +417,7 @@ def backward(
             rule = prim.vjp_rule(i) if prim.variadic or i >= len(rules) else rules[i]
             if rule is None:
                 rule = prim.vjp_rule(i)  # raises the "not differentiable" error
-            if incoming_mask is None:
-                grad = rule(g, ans, *inputs, **params)
-            else:
-                # Masked positions may compute 0 * inf here; they are re-zeroed below.
-                with np.errstate(all="ignore"):
-                    grad = rule(g, ans, *inputs, **params)
+            grad = rule(g, ans, *inputs, **params)
             if grad is None:
                 continue
             mask = None
@@ -413,8 +425,10 @@ def backward(
                 mask = incoming_mask
                 if prim.zero_mask_rule is not None:
                     own = prim.zero_mask_rule(i, _value(ans), *values, **params)
-                    mask = own if mask is None else (mask | own)
-                if mask is not None:
+                    if own is not None:
+                        mask = own if mask is None else (mask | own)
+                elif mask is not None and not prim.zero_preserving:
+                    # Masked positions may have computed 0 * inf: make them exact zeros.
                     grad = _prims().where_p(mask, 0, grad)
                 shape = values[i].shape
                 if grad.shape != shape:
@@ -429,6 +443,10 @@ def backward(
             else:
                 _accumulate(cotangents, masks, key, grad, mask)
 
+
+
+def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -> list[Any]:
+    """Each source's gradient as a Tensor of its dtype (None/zeros if unconnected)."""
     grads: list[Any] = []
     for source in sources:
         grad = cotangents.get(id(source))

@@ -184,17 +184,22 @@ def _clip_impl(x: Any, low: Any, high: Any) -> Any:
     return np.minimum(np.maximum(x, low), high)
 
 
+def _clip_dx(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
+    return g * logical_and_p(greater_equal_p(x, lo), less_equal_p(x, hi))
+
+
+def _clip_dlow(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
+    # With crossed bounds (lo > hi) NumPy returns hi everywhere: lo gets nothing.
+    return g * logical_and_p(less_p(x, lo), less_equal_p(lo, hi))
+
+
+def _clip_dhigh(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
+    return g * logical_or_p(greater_p(x, hi), greater_p(lo, hi))
+
+
 clip_p = _elementwise("clip", _clip_impl)
-clip_p.defvjp(
-    lambda g, ans, x, lo, hi: g * logical_and_p(greater_equal_p(x, lo), less_equal_p(x, hi)),
-    lambda g, ans, x, lo, hi: g * less_p(x, lo),
-    lambda g, ans, x, lo, hi: g * greater_p(x, hi),
-)
-clip_p.defjvp(
-    lambda t, ans, x, lo, hi: t * logical_and_p(greater_equal_p(x, lo), less_equal_p(x, hi)),
-    lambda t, ans, x, lo, hi: t * less_p(x, lo),
-    lambda t, ans, x, lo, hi: t * greater_p(x, hi),
-)
+clip_p.defvjp(_clip_dx, _clip_dlow, _clip_dhigh)
+clip_p.defjvp(_clip_dx, _clip_dlow, _clip_dhigh)
 
 where_p = _elementwise("where", np.where)
 where_p.defvjp(
@@ -211,8 +216,12 @@ where_p.defjvp(
 
 def _where_zero_mask(argnum: int, ans: Any, c: Any, x: Any, y: Any) -> Any:
     """The elements a `where` branch did not select: their cotangent is a structural zero."""
-    c = np.broadcast_to(np.asarray(getattr(c, "_value", c), dtype=bool), np.shape(ans))
-    return ~c if argnum == 1 else c
+    c = np.asarray(getattr(c, "_value", c), dtype=bool)
+    mask = ~c if argnum == 1 else c
+    if not mask.any():
+        return None  # nothing masked: no bookkeeping downstream
+    shape = np.shape(ans)
+    return mask if mask.shape == shape else np.broadcast_to(mask, shape)
 
 
 where_p.zero_mask_rule = _where_zero_mask
@@ -269,3 +278,7 @@ isfinite_p = _nondiff("isfinite", np.isfinite)
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
+
+# Linear VJPs with constant coefficients keep masked zeros exact (see tape.backward).
+for _prim in (add_p, subtract_p, negative_p, where_p, cast_p):
+    _prim.zero_preserving = True

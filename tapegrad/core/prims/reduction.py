@@ -36,6 +36,9 @@ def keepdims_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tupl
 
 def _expand(g: Any, x_shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
     """Broadcast a reduction's cotangent back over the reduced axes."""
+    if axis is None:
+        # A full reduction's cotangent (shape () or all ones) broadcasts as it is.
+        return broadcast_to_p(g, shape=x_shape)
     if not keepdims:
         g = reshape_p(g, shape=keepdims_shape(x_shape, axis))
     return broadcast_to_p(g, shape=x_shape)
@@ -154,21 +157,25 @@ cumsum_p.defjvp(lambda t, ans, x, axis: cumsum_p(t, axis=axis))
 
 
 def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
-    # d ans_j / d x_i = prod_{k <= j, k != i} x_k. Before the first zero along the axis
-    # that is ans_j / x_i; at the first zero it is the cumprod with that zero set to 1;
-    # after it, every product contains the zero.
+    # d ans_j / d x_i = prod_{k <= j, k != i} x_k, which is ans_j / x_i away from zeros.
     x_raw = np.asarray(getattr(x, "_value", x))
-    zero = x_raw == 0
-    zeros_seen = np.cumsum(zero, axis=axis)
-    before = zeros_seen == 0
-    first_zero = zero & (zeros_seen == 1)
-    x_safe = where_p(zero, 1, x)
-    grad = _reverse_cumsum(g * ans, axis) / x_safe
-    if not first_zero.any():
-        return grad
-    x_unzeroed = where_p(first_zero, 1, x)
-    at_zero = _reverse_cumsum(g * cumprod_p(x_unzeroed, axis=axis), axis)
-    return where_p(before, grad, where_p(first_zero, at_zero, 0))
+    if not (x_raw == 0).any():
+        return _reverse_cumsum(g * ans, axis) / x
+    # With zeros, sum those products explicitly (no division): a product that contains a
+    # zero is 0 but its derivative is not, so this keeps second derivatives exact too.
+    ndim, n = x_raw.ndim, x_raw.shape[axis]
+    total = None
+    for j in range(n):
+        prefix = [slice(None)] * ndim
+        prefix[axis] = slice(0, j + 1)
+        row = [slice(None)] * ndim
+        row[axis] = slice(j, j + 1)
+        others = product_of_others(getitem_p(x, index=tuple(prefix)), (axis,))
+        widths = [(0, 0)] * ndim
+        widths[axis] = (0, n - 1 - j)
+        piece = pad_p(getitem_p(g, index=tuple(row)) * others, pad_width=tuple(widths))
+        total = piece if total is None else total + piece
+    return total
 
 
 def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int) -> Any:
@@ -199,6 +206,7 @@ from tapegrad.core.prims.shape import (  # noqa: E402
     broadcast_to_p,
     concatenate_p,
     getitem_p,
+    pad_p,
     reshape_p,
     transpose_p,
 )

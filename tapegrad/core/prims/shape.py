@@ -15,6 +15,7 @@ from tapegrad.core.tensor import Tensor
 identity_p = Primitive("identity", lambda x: x)
 identity_p.defvjp(lambda g, ans, x: g)
 identity_p.defjvp(lambda t, ans, x: t)
+identity_p.zero_preserving = True
 
 # Blocks gradients: never recorded, so nothing flows back through it.
 stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
