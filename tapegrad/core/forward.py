@@ -88,8 +88,10 @@ class ForwardAccumulator:
         """The tangent of ``tensor`` (None, or zeros with ``unconnected_gradients="zero"``)."""
         found = self._tangents.get(id(tensor))
         if found is None:
+            value = tensor._value if isinstance(tensor, Tensor) else np.asarray(tensor)
+            if np.result_type(value).kind not in "biufc":
+                return None  # not numeric (a string, an object): no tangent
             if unconnected_gradients == "zero":
-                value = tensor._value if isinstance(tensor, Tensor) else np.asarray(tensor)
                 return Tensor._wrap(np.zeros(np.shape(value), np.result_type(value)))
             return None
         tangent = found[1]

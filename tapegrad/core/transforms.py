@@ -30,7 +30,20 @@ def _fresh(leaf: Any) -> Any:
     """
     if isinstance(leaf, Tensor):
         return identity_p(leaf)
+    if leaf is None or isinstance(leaf, str | bytes):
+        return leaf  # not an array: passed through untouched
     return Tensor(leaf)
+
+
+def _tensors(leaves: list[Any]) -> list[Tensor]:
+    return [leaf for leaf in leaves if isinstance(leaf, Tensor)]
+
+
+def _gradients(tape: GradientTape, target: Any, leaves: list[Any], **kwargs: Any) -> list[Any]:
+    """Gradients for every leaf; leaves that are not Tensors (None, strings) get None."""
+    tensors = _tensors(leaves)
+    found = iter(tape.gradient(target, tensors, **kwargs) if tensors else [])
+    return [next(found) if isinstance(leaf, Tensor) else None for leaf in leaves]
 
 
 def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
@@ -87,14 +100,14 @@ def value_and_grad(
         with GradientTape(watch_accessed_variables=False) as tape:
             new_args, prepared = _prepare(args, argnum_tuple)
             for fresh, _ in prepared:
-                tape.watch(fresh)
+                tape.watch(_tensors(fresh))
             out = fun(*new_args, **kwargs)
         value, aux = (out if has_aux else (out, None))
         if not isinstance(value, Tensor):
             value = Tensor(value)
         _check_scalar(value, "grad")
         all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
-        flat_grads = tape.gradient(value, all_leaves, unconnected_gradients="zero")
+        flat_grads = _gradients(tape, value, all_leaves, unconnected_gradients="zero")
         grads = []
         start = 0
         for fresh, treedef in prepared:
@@ -146,14 +159,14 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     with tape:
         new_args, prepared = _prepare(primals, argnums)
         for fresh, _ in prepared:
-            tape.watch(fresh)
+            tape.watch(_tensors(fresh))
         out = fun(*new_args)
     value, aux = (out if has_aux else (out, None))
     all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        flat = tape.gradient(value, all_leaves, output_gradients=cotangent,
-                             unconnected_gradients="zero")
+        flat = _gradients(tape, value, all_leaves, output_gradients=cotangent,
+                          unconnected_gradients="zero")
         grads, start = [], 0
         for fresh, treedef in prepared:
             grads.append(tree_unflatten(treedef, flat[start:start + len(fresh)]))
@@ -178,7 +191,9 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     new_args, prepared = _prepare(tuple(primals), tuple(range(len(primals))))
     flat_primals = [leaf for fresh, _ in prepared for leaf in fresh]
     flat_tangents = [leaf for t in tangents for leaf in tree_flatten(t)[0]]
-    with ForwardAccumulator(flat_primals, flat_tangents) as acc:
+    pairs = [(p, t) for p, t in zip(flat_primals, flat_tangents, strict=True)
+             if isinstance(p, Tensor)]
+    with ForwardAccumulator([p for p, _ in pairs], [t for _, t in pairs]) as acc:
         out = fun(*new_args)
     return out, tangents_of(acc, out)
 
@@ -199,7 +214,7 @@ def jacobian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Calla
         with GradientTape(persistent=True, watch_accessed_variables=False) as tape:
             new_args, prepared = _prepare(args, argnum_tuple)
             for fresh, _ in prepared:
-                tape.watch(fresh)
+                tape.watch(_tensors(fresh))
             out = fun(*new_args, **kwargs)
         if not isinstance(out, Tensor):
             out = Tensor(out)
