@@ -173,10 +173,18 @@ class GradientTape:
                     f"GradientTape.gradient: {len(targets)} targets but {len(seeds)} "
                     "output_gradients"
                 )
-        grads = self._backward(targets, seeds, flat_sources, unconnected_gradients)
+        return tree_unflatten(
+            treedef, self._gradient_flat(targets, seeds, flat_sources, unconnected_gradients)
+        )
+
+    def _gradient_flat(
+        self, targets: list[Any], seeds: list[Any], sources: list[Tensor], unconnected: str
+    ) -> list[Any]:
+        """`gradient` on flat lists (the transforms call this directly: no tree work)."""
+        grads = self._backward(targets, seeds, sources, unconnected)
         if not self._persistent:
             self._release()
-        return tree_unflatten(treedef, grads)
+        return grads
 
     def jacobian(
         self, target: Any, source: Any, unconnected_gradients: str = "none"
@@ -341,6 +349,7 @@ def backward(
     # arguments through which it does (their VJPs are the only ones worth computing).
     relevant = set(source_ids)
     needed: list[tuple[Entry, tuple[int, ...]]] = []
+    quiet = False  # set when a `where` mask can occur: then NumPy's warnings are silenced
     for entry in entries:
         args = entry[1]
         argnums: tuple[int, ...] = ()
@@ -351,11 +360,13 @@ def backward(
             i += 1
         if argnums:
             needed.append((entry, argnums))
-            result = entry[4]
-            if entry[0].multiple_results:
-                relevant.update(id(o) for o in result)
+            prim = entry[0]
+            if prim.multiple_results:
+                relevant.update(id(o) for o in entry[4])
             else:
-                relevant.add(id(result))
+                relevant.add(id(entry[4]))
+            if prim.zero_mask_rule is not None:
+                quiet = True
 
     cotangents: dict[int, Any] = {}
     masks: dict[int, Any] = {}
@@ -372,12 +383,12 @@ def backward(
             seed = seed._value
         # In tensor mode a constant seed stays an array: the rules' ops on constants take
         # the primitives' fast path, and only what depends on recorded tensors is recorded.
-        _accumulate(cotangents, masks, id(target), seed, None)
+        key = id(target)
+        cotangents[key] = seed if key not in cotangents else cotangents[key] + seed
 
     anomaly = _primitive._anomaly_depth > 0
     # 0 * inf in masked branches is expected (and repaired): silence NumPy's warnings for
     # walks that can carry masks, once, rather than around every rule.
-    quiet = any(entry[0].zero_mask_rule is not None for entry, _ in needed)
     saved_err = np.seterr(all="ignore") if quiet else None
     try:
         _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly)
@@ -451,6 +462,10 @@ def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -
     for source in sources:
         grad = cotangents.get(id(source))
         source_dtype = source._value.dtype
+        if grad is not None and isinstance(grad, np.ndarray):
+            if grad.dtype == source_dtype and grad.shape == source._value.shape:
+                grads.append(Tensor._wrap(grad))  # the common case
+                continue
         if source_dtype.kind not in _INEXACT:
             grads.append(None)
             continue

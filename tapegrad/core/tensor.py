@@ -65,21 +65,22 @@ class Tensor:
         return t
 
     # -- array attributes -------------------------------------------------------------
+    # _value is always a NumPy array or NumPy scalar: both carry these attributes.
     @property
     def shape(self) -> tuple[int, ...]:
-        return np.shape(self._value)
+        return self._value.shape
 
     @property
     def ndim(self) -> int:
-        return np.ndim(self._value)
+        return self._value.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return np.asarray(self._value).dtype
+        return self._value.dtype
 
     @property
     def size(self) -> int:
-        return int(np.size(self._value))
+        return int(self._value.size)
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - NumPy's name
@@ -370,6 +371,30 @@ class Variable(Tensor):
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self._value), separator=", ", prefix="Variable(")
         return f"Variable({body}, name={self.name!r}, dtype={self.dtype})"
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """Shape of an array, NumPy scalar, Tensor or Python number, without NumPy's dispatch."""
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
+def ndim_of(x: Any) -> int:
+    """Number of dimensions (see `shape_of`)."""
+    try:
+        return x.ndim
+    except AttributeError:
+        return np.ndim(x)
+
+
+def dtype_of(x: Any) -> np.dtype:
+    """dtype of an array, NumPy scalar or Tensor; NumPy's rule for Python numbers."""
+    try:
+        return x.dtype
+    except AttributeError:
+        return np.result_type(x)
 
 
 def is_float(value: Any) -> bool:

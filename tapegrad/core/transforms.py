@@ -42,7 +42,14 @@ def _tensors(leaves: list[Any]) -> list[Tensor]:
 def _gradients(tape: GradientTape, target: Any, leaves: list[Any], **kwargs: Any) -> list[Any]:
     """Gradients for every leaf; leaves that are not Tensors (None, strings) get None."""
     tensors = _tensors(leaves)
-    found = iter(tape.gradient(target, tensors, **kwargs) if tensors else [])
+    seed = kwargs.get("output_gradients")
+    if tensors:
+        targets, seeds = (tree_flatten(target)[0], tree_flatten(seed)[0]) if seed is not None \
+            else ([target], [None])
+        flat = tape._gradient_flat(targets, seeds, tensors, kwargs["unconnected_gradients"])
+    else:
+        flat = []
+    found = iter(flat)
     return [next(found) if isinstance(leaf, Tensor) else None for leaf in leaves]
 
 
@@ -66,7 +73,7 @@ def _prepare(args: tuple[Any, ...], argnums: tuple[int, ...]) -> tuple[list[Any]
 
 def _check_scalar(out: Any, name: str) -> None:
     value = out._value if isinstance(out, Tensor) else out
-    if np.shape(value) != ():
+    if getattr(value, "shape", ()) != ():
         raise TypeError(
             f"{name} requires a scalar output, got shape {np.shape(value)}; use vjp or "
             "jacobian for non-scalar functions"
@@ -100,7 +107,9 @@ def value_and_grad(
         with GradientTape(watch_accessed_variables=False) as tape:
             new_args, prepared = _prepare(args, argnum_tuple)
             for fresh, _ in prepared:
-                tape.watch(_tensors(fresh))
+                for leaf in fresh:
+                    if isinstance(leaf, Tensor):
+                        tape._tracked[id(leaf)] = leaf
             out = fun(*new_args, **kwargs)
         value, aux = (out if has_aux else (out, None))
         if not isinstance(value, Tensor):
