@@ -24,6 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import tapegrad as tg
 import tapegrad.numpy as tnp
 
 Draw = Callable[[np.random.Generator, tuple[int, ...], Any], np.ndarray]
@@ -167,8 +168,7 @@ class OpSample:
         dtypes: Float dtypes the forward check runs in.
         differentiable: ``False`` for pass-through ops (argmax, floor, comparisons):
             they must give the right values and ``None`` gradients.
-        order: Highest derivative order checked (2 unless an op is piecewise linear in a
-            way finite differences cannot see, which no sample needs today).
+        order: Highest derivative order checked against finite differences.
         rtol: Forward tolerance relative to NumPy, by dtype.
         grad_tol: ``(atol, rtol)`` for `check_grads` in float64 (None: its defaults).
         int_inputs: The op accepts integer arrays (checked to give ``None`` gradients).
@@ -227,7 +227,9 @@ def passthrough(name: str, op: Callable[..., Any], ref: Callable[..., Any],
 def _logsumexp(a: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
     top = np.max(a, axis=axis, keepdims=True)
     out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
-    return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    if keepdims:
+        return out
+    return np.squeeze(out, axis=axis)
 
 
 _LOOSE = {np.float32: 1e-4, np.float64: 1e-10}  # composites that round differently
@@ -239,10 +241,11 @@ ELEMENTWISE = [
     binary("multiply", tnp.multiply, np.multiply),
     binary("divide", tnp.divide, np.divide, REAL, NONZERO),
     binary("power", tnp.power, np.power, POSITIVE, REAL),
+    # Integer bases: NumPy rejects negative integer powers of integers.
     sample("power_negative_base_int_array", tnp.power, np.power, NEGATIVE, EXPONENT,
            shapes=broadcastable(2), int_inputs=False),
     unary("power_negative_base_cube", lambda x: tnp.power(x, 3), lambda x: np.power(x, 3)),
-    unary("power_negative_exponent", lambda x: tnp.power(x, -2), lambda x: np.power(x, -2.0),
+    unary("power_negative_exponent", lambda x: tnp.power(x, -2), lambda x: np.power(x, -2),
           NONZERO, int_inputs=False),
     unary("power_zero_exponent", lambda x: tnp.power(x, 0), lambda x: np.power(x, 0)),
     unary("power_half", lambda x: tnp.power(x, 0.5), lambda x: np.power(x, 0.5), POSITIVE),
@@ -262,8 +265,8 @@ ELEMENTWISE = [
     unary("sin", tnp.sin, np.sin),
     unary("cos", tnp.cos, np.cos),
     unary("tan", tnp.tan, np.tan, ANGLE),
-    unary("arcsin", tnp.arcsin, np.arcsin, UNIT, int_inputs=False),
-    unary("arccos", tnp.arccos, np.arccos, UNIT, int_inputs=False),
+    unary("arcsin", tnp.arcsin, np.arcsin, UNIT),
+    unary("arccos", tnp.arccos, np.arccos, UNIT),
     unary("arctan", tnp.arctan, np.arctan),
     binary("arctan2", tnp.arctan2, np.arctan2, NONZERO, NONZERO),
     unary("sinh", tnp.sinh, np.sinh),
@@ -271,7 +274,7 @@ ELEMENTWISE = [
     unary("tanh", tnp.tanh, np.tanh),
     unary("arcsinh", tnp.arcsinh, np.arcsinh),
     unary("arccosh", tnp.arccosh, np.arccosh, ABOVE_ONE),
-    unary("arctanh", tnp.arctanh, np.arctanh, UNIT, int_inputs=False),
+    unary("arctanh", tnp.arctanh, np.arctanh, UNIT),
     unary("abs", tnp.abs, np.abs, NONZERO),
     unary("clip_scalars", lambda x: tnp.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7)),
     unary("clip_upper_only", lambda x: tnp.clip(x, None, 0.3),
@@ -290,7 +293,7 @@ ELEMENTWISE = [
     unary("rad2deg", tnp.rad2deg, np.rad2deg),
     # x / y stays inside (-1, 0) or (0, 1): away from the jumps of the remainder.
     binary("remainder", tnp.remainder, np.remainder, Domain("x", _away_from_zero(0.2, 1.3)),
-           Domain("y", _uniform(1.5, 2.5)), int_inputs=False),
+           Domain("y", _uniform(1.5, 2.5))),
     unary("nan_to_num", tnp.nan_to_num, np.nan_to_num, WITH_NANS),
     sample("where", tnp.where, np.where, BOOL, REAL, REAL, shapes=broadcastable(3)),
     sample("where_scalar_branch", lambda c, x: tnp.where(c, x, 0.0),
@@ -299,7 +302,7 @@ ELEMENTWISE = [
 
 # -- reductions --------------------------------------------------------------------------
 def _reductions(name: str, op: Any, ref: Any, domain: Domain = REAL, min_side: int = 0,
-                **kwargs: Any) -> list[OpSample]:
+                min_dims: int = 0, **kwargs: Any) -> list[OpSample]:
     """The axis/keepdims cases every reduction is checked with."""
     variants = [
         ("all", {}, 0),
@@ -311,8 +314,8 @@ def _reductions(name: str, op: Any, ref: Any, domain: Domain = REAL, min_side: i
     ]
     return [
         OpSample(f"{name}_{suffix}", _bind(op, kw), _bind(ref, kw), (domain,),
-                 shapes(min_dims=min_dims, min_side=min_side), **kwargs)
-        for suffix, kw, min_dims in variants
+                 shapes(min_dims=max(needed, min_dims), min_side=min_side), **kwargs)
+        for suffix, kw, needed in variants
     ]
 
 
@@ -332,12 +335,17 @@ REDUCTIONS = [
     *_reductions("mean", tnp.mean, np.mean, min_side=1),
     *_reductions("prod", tnp.prod, np.prod),
     *_reductions("var", tnp.var, np.var, min_side=1),
-    *_reductions("std", tnp.std, np.std, min_side=2, int_inputs=False),
+    # std needs two elements per group: sqrt has an infinite derivative at var == 0.
+    *_reductions("std", tnp.std, np.std, min_side=2, min_dims=1),
     *_reductions("max", tnp.max, np.max, DISTINCT, min_side=1),
     *_reductions("min", tnp.min, np.min, DISTINCT, min_side=1),
     *_reductions("logsumexp", tnp.logsumexp, _logsumexp, min_side=1, rtol=_LOOSE),
     sample("sum_dtype_float64", lambda x: tnp.sum(x, dtype=np.float64),
            lambda x: np.sum(x, dtype=np.float64)),
+    sample("mean_dtype_float64", lambda x: tnp.mean(x, axis=-1, dtype=np.float64),
+           lambda x: np.mean(x, axis=-1, dtype=np.float64), shapes=ROWS),
+    sample("cumsum_dtype_float64", lambda x: tnp.cumsum(x, dtype=np.float64),
+           lambda x: np.cumsum(x, dtype=np.float64)),
     sample("amax_axis1", lambda x: tnp.amax(x, axis=1), lambda x: np.amax(x, axis=1), DISTINCT,
            shapes=shapes(min_dims=2, min_side=1)),
     sample("amin", tnp.amin, np.amin, DISTINCT, shapes=shapes(min_side=1)),
@@ -354,7 +362,7 @@ REDUCTIONS = [
     sample("var_ddof1", lambda x: tnp.var(x, axis=0, ddof=1), lambda x: np.var(x, axis=0, ddof=1),
            shapes=shapes(min_dims=1, min_side=2)),
     sample("std_ddof1", lambda x: tnp.std(x, ddof=1), lambda x: np.std(x, ddof=1),
-           shapes=ROWS_OF_2, int_inputs=False),
+           shapes=ROWS_OF_2),
     sample("cumsum", tnp.cumsum, np.cumsum),
     sample("cumsum_axis0", lambda x: tnp.cumsum(x, axis=0), lambda x: np.cumsum(x, axis=0),
            shapes=shapes(min_dims=1)),
@@ -372,15 +380,16 @@ REDUCTIONS = [
     sample("average", tnp.average, np.average, shapes=shapes(min_side=1)),
     sample("average_axis1", lambda x: tnp.average(x, axis=1), lambda x: np.average(x, axis=1),
            shapes=shapes(min_dims=2, min_side=1)),
-    sample("average_weights", tnp.average, lambda a, w: np.average(a, weights=w), REAL, POSITIVE,
+    sample("average_weights", lambda a, w: tnp.average(a, weights=w),
+           lambda a, w: np.average(a, weights=w), REAL, POSITIVE,
            shapes=same_shapes(2, min_side=1)),
     sample("average_weights_1d_axis", lambda a, w: tnp.average(a, axis=1, weights=w),
            lambda a, w: np.average(a, axis=1, weights=w), REAL, POSITIVE,
            shapes=cases(((2, 3), (3,)), ((4, 1), (1,)), ((2, 5, 3), (5,)))),
-    sample("nansum", tnp.nansum, np.nansum, WITH_NANS, int_inputs=False),
+    sample("nansum", tnp.nansum, np.nansum, WITH_NANS),
     sample("nansum_axis0_keepdims", lambda x: tnp.nansum(x, axis=0, keepdims=True),
            lambda x: np.nansum(x, axis=0, keepdims=True), WITH_NANS,
-           shapes=shapes(min_dims=1), int_inputs=False),
+           shapes=shapes(min_dims=1)),
 ]
 
 # -- shape manipulation ------------------------------------------------------------------
@@ -390,6 +399,7 @@ AT_LEAST_2D = shapes(min_dims=2)
 MATRICES = shapes(min_dims=2, max_dims=2, max_side=5)
 
 SHAPE_OPS = [
+    sample("copy", tnp.copy, np.copy),
     sample("reshape_flat", lambda x: tnp.reshape(x, (-1,)), lambda x: np.reshape(x, (-1,))),
     sample("reshape_2d", lambda x: tnp.reshape(x, (2, -1)), lambda x: np.reshape(x, (2, -1)),
            shapes=cases(((4, 3),), ((2, 0),), ((6,),), ((2, 1, 2),))),
@@ -438,6 +448,8 @@ SHAPE_OPS = [
            shapes=cases(((4, 3),), ((2,),), ((0, 2),), ((6, 1, 2),))),
     sample("split_indices_axis1", lambda x: tnp.split(x, [1, 3], axis=1),
            lambda x: np.split(x, [1, 3], axis=1), shapes=cases(((2, 4),), ((3, 5),), ((2, 2),))),
+    sample("split_negative_and_large_indices", lambda x: tnp.split(x, [-1, 1, 9], axis=-1),
+           lambda x: np.split(x, [-1, 1, 9], axis=-1), shapes=shapes(min_dims=1, min_side=2)),
     sample("array_split", lambda x: tnp.array_split(x, 3), lambda x: np.array_split(x, 3),
            shapes=cases(((5,),), ((4, 2),), ((2, 3),), ((0,),))),
     sample("tile", lambda x: tnp.tile(x, 2), lambda x: np.tile(x, 2)),
@@ -472,6 +484,8 @@ SHAPE_OPS = [
     sample("trace", tnp.trace, np.trace, shapes=AT_LEAST_2D),
     sample("trace_offset", lambda x: tnp.trace(x, -1), lambda x: np.trace(x, -1),
            shapes=AT_LEAST_2D),
+    sample("trace_dtype_float64", lambda x: tnp.trace(x, dtype=np.float64),
+           lambda x: np.trace(x, dtype=np.float64), shapes=MATRICES),
     sample("diag_build", tnp.diag, np.diag, shapes=shapes(min_dims=1, max_dims=1)),
     sample("diag_build_k", lambda x: tnp.diag(x, 1), lambda x: np.diag(x, 1),
            shapes=shapes(min_dims=1, max_dims=1)),
@@ -480,3 +494,277 @@ SHAPE_OPS = [
     sample("diag_extract", tnp.diag, np.diag, shapes=MATRICES),
     sample("diag_extract_k", lambda x: tnp.diag(x, 1), lambda x: np.diag(x, 1), shapes=MATRICES),
 ]
+
+# -- indexing, selection, sorting --------------------------------------------------------
+GRID = cases(((4, 5),), ((3, 3),), ((4, 3, 2),))
+
+INDEXING = [
+    sample("getitem_slices", lambda x: x[1:, ::2], lambda x: x[1:, ::2], shapes=AT_LEAST_2D,
+           tensor_only=True),
+    sample("getitem_negative_step", lambda x: x[::-2], lambda x: x[::-2], shapes=AT_LEAST_1D,
+           tensor_only=True),
+    sample("getitem_int", lambda x: x[0], lambda x: x[0], shapes=shapes(min_dims=1, min_side=1),
+           tensor_only=True),
+    sample("getitem_int_ellipsis_none", lambda x: x[-1, ..., None], lambda x: x[-1, ..., None],
+           shapes=shapes(min_dims=1, min_side=1), tensor_only=True),
+    sample("getitem_none_ellipsis_slice", lambda x: x[None, ..., 1:], lambda x: x[None, ..., 1:],
+           shapes=AT_LEAST_1D, tensor_only=True),
+    sample("getitem_ellipsis_int", lambda x: x[..., 1], lambda x: x[..., 1],
+           shapes=shapes(min_dims=1, min_side=2), tensor_only=True),
+    sample("getitem_int_array_duplicates", lambda x: x[[0, 2, 0]], lambda x: x[[0, 2, 0]],
+           shapes=GRID, tensor_only=True),
+    sample("getitem_2d_int_array", lambda x: x[np.array([[0, 1], [1, 1]])],
+           lambda x: x[np.array([[0, 1], [1, 1]])], shapes=GRID, tensor_only=True),
+    sample("getitem_slice_then_array", lambda x: x[:, [2, 0, 2]], lambda x: x[:, [2, 0, 2]],
+           shapes=cases(((2, 3),), ((0, 3),), ((4, 3, 2),)), tensor_only=True),
+    sample("getitem_two_arrays", lambda x: x[[0, 1, 1], [1, 1, 2]],
+           lambda x: x[[0, 1, 1], [1, 1, 2]], shapes=GRID, tensor_only=True),
+    sample("getitem_array_int_slice", lambda x: x[[2, 2], 1, :], lambda x: x[[2, 2], 1, :],
+           shapes=cases(((3, 2, 4),), ((4, 3, 0),)), tensor_only=True),
+    sample("getitem_negative_array", lambda x: x[np.array([-1, 0, -1])],
+           lambda x: x[np.array([-1, 0, -1])], shapes=GRID, tensor_only=True),
+    sample("getitem_tensor_index", lambda x: x[tg.Tensor(np.array([2, 0, 2]))],
+           lambda x: x[np.array([2, 0, 2])], shapes=GRID, tensor_only=True),
+    sample("getitem_bool_mask", lambda x, m: x[m], lambda x, m: x[m], REAL, BOOL,
+           shapes=same_shapes(2), tensor_only=True),
+    sample("getitem_bool_rows", lambda x, m: x[m], lambda x, m: x[m], REAL, BOOL,
+           shapes=cases(((3, 4), (3,)), ((2, 0), (2,)), ((4, 2, 3), (4,))), tensor_only=True),
+    sample("getitem_bool_from_tensor", lambda x: x[x > 0], lambda x: x[x > 0],
+           tensor_only=True),
+    sample("take_flat", lambda x: tnp.take(x, [0, 2, 2]), lambda x: np.take(x, [0, 2, 2]),
+           shapes=GRID),
+    sample("take_axis1", lambda x: tnp.take(x, [1, 1, 0], axis=1),
+           lambda x: np.take(x, [1, 1, 0], axis=1), shapes=GRID),
+    sample("take_2d_indices_axis_neg1", lambda x: tnp.take(x, [[0, 1], [1, 0]], axis=-1),
+           lambda x: np.take(x, [[0, 1], [1, 0]], axis=-1), shapes=GRID),
+    sample("take_along_axis", lambda x: tnp.take_along_axis(x, np.array([[0, 2, 2]]), axis=1),
+           lambda x: np.take_along_axis(x, np.array([[0, 2, 2]]), axis=1),
+           shapes=cases(((1, 3),), ((4, 3),), ((2, 5),))),
+    sample("take_along_axis0", lambda x: tnp.take_along_axis(x, np.array([[1], [0], [1]]), 0),
+           lambda x: np.take_along_axis(x, np.array([[1], [0], [1]]), 0),
+           shapes=cases(((2, 3),), ((3, 1),))),
+    sample("where_from_comparison", lambda x, y: tnp.where(x > y, x * 2, y),
+           lambda x, y: np.where(x > y, x * 2, y), REAL, REAL, shapes=broadcastable(2)),
+    sample("select", lambda x, y: tnp.select([x > 0.5, y > 0], [x, y * 2], default=0.5),
+           lambda x, y: np.select([x > 0.5, y > 0], [x, y * 2], default=0.5), REAL, REAL,
+           shapes=broadcastable(2)),
+    sample("sort", tnp.sort, np.sort, DISTINCT, shapes=AT_LEAST_1D),
+    sample("sort_axis0", lambda x: tnp.sort(x, axis=0), lambda x: np.sort(x, axis=0), DISTINCT,
+           shapes=AT_LEAST_1D),
+    sample("sort_axis_none", lambda x: tnp.sort(x, axis=None), lambda x: np.sort(x, axis=None),
+           DISTINCT),
+    sample("partition", lambda x: tnp.partition(x, 1), lambda x: np.partition(x, 1), DISTINCT,
+           shapes=shapes(min_dims=1, min_side=2)),
+    sample("partition_axis0", lambda x: tnp.partition(x, -1, axis=0),
+           lambda x: np.partition(x, -1, axis=0), DISTINCT, shapes=shapes(min_dims=1, min_side=1)),
+]
+
+# -- products ----------------------------------------------------------------------------
+PRODUCTS = [
+    sample("dot", tnp.dot, np.dot, REAL, REAL, shapes=cases(
+        ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((2, 0), (0, 3)),
+        ((), (2, 3)), ((2, 3), ()), ((2, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,)))),
+    sample("matmul", tnp.matmul, np.matmul, REAL, REAL, shapes=cases(
+        ((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((2, 0), (0, 3)),
+        ((0, 3), (3, 2)), ((2, 1, 3, 4), (5, 4, 2)), ((3,), (2, 3, 4)), ((2, 3, 4), (4,)),
+        ((1, 2, 3), (4, 3, 2)))),
+    sample("tensordot", lambda a, b: tnp.tensordot(a, b), lambda a, b: np.tensordot(a, b),
+           REAL, REAL, shapes=cases(((2, 3, 4), (3, 4, 5)), ((3, 4), (3, 4)))),
+    sample("tensordot_axes1", lambda a, b: tnp.tensordot(a, b, axes=1),
+           lambda a, b: np.tensordot(a, b, axes=1), REAL, REAL,
+           shapes=cases(((2, 3), (3, 4)), ((3,), (3, 2, 2)))),
+    sample("tensordot_axes0", lambda a, b: tnp.tensordot(a, b, axes=0),
+           lambda a, b: np.tensordot(a, b, axes=0), REAL, REAL,
+           shapes=cases(((2,), (3,)), ((2, 2), (3,)))),
+    sample("tensordot_pairs", lambda a, b: tnp.tensordot(a, b, axes=([1, 0], [0, 1])),
+           lambda a, b: np.tensordot(a, b, axes=([1, 0], [0, 1])), REAL, REAL,
+           shapes=cases(((3, 4, 5), (4, 3, 2)), ((2, 2), (2, 2)))),
+    sample("einsum_matmul", lambda a, b: tnp.einsum("ij,jk->ik", a, b),
+           lambda a, b: np.einsum("ij,jk->ik", a, b), REAL, REAL,
+           shapes=cases(((2, 3), (3, 4)), ((1, 0), (0, 2)))),
+    sample("einsum_implicit", lambda a, b: tnp.einsum("ij,jk", a, b),
+           lambda a, b: np.einsum("ij,jk", a, b), REAL, REAL, shapes=cases(((2, 3), (3, 4)))),
+    sample("einsum_implicit_transpose", lambda a: tnp.einsum("ba", a),
+           lambda a: np.einsum("ba", a), shapes=MATRICES),
+    sample("einsum_batched_ellipsis", lambda a, b: tnp.einsum("...ij,...jk->...ik", a, b),
+           lambda a, b: np.einsum("...ij,...jk->...ik", a, b), REAL, REAL,
+           shapes=cases(((2, 2, 3), (2, 3, 4)), ((5, 2, 3), (3, 1)), ((2, 3), (4, 3, 1)),
+                        ((1, 2, 3), (4, 3, 2)), ((4, 1, 2, 3), (5, 3, 2)))),
+    sample("einsum_broadcast_size_one", lambda a, b: tnp.einsum("ij,ij->i", a, b),
+           lambda a, b: np.einsum("ij,ij->i", a, b), REAL, REAL,
+           shapes=cases(((1, 3), (4, 3)), ((4, 1), (4, 3)))),
+    sample("einsum_ellipsis_implicit", lambda a, b: tnp.einsum("...j,jk", a, b),
+           lambda a, b: np.einsum("...j,jk", a, b), REAL, REAL,
+           shapes=cases(((2, 3), (3, 4)), ((2, 5, 3), (3, 2)))),
+    sample("einsum_inner", lambda a, b: tnp.einsum("i,i->", a, b),
+           lambda a, b: np.einsum("i,i->", a, b), REAL, REAL, shapes=same_shapes(2, 1, 1)),
+    sample("einsum_outer", lambda a, b: tnp.einsum("i,j->ij", a, b),
+           lambda a, b: np.einsum("i,j->ij", a, b), REAL, REAL,
+           shapes=cases(((3,), (2,)), ((0,), (2,)))),
+    sample("einsum_sum_one_operand", lambda a, b: tnp.einsum("ijk,ik->j", a, b),
+           lambda a, b: np.einsum("ijk,ik->j", a, b), REAL, REAL,
+           shapes=cases(((2, 3, 4), (2, 4)),)),
+    sample("einsum_private_index", lambda a, b: tnp.einsum("ij,k->i", a, b),
+           lambda a, b: np.einsum("ij,k->i", a, b), REAL, REAL,
+           shapes=cases(((2, 3), (4,)),)),
+    sample("einsum_three_operands", lambda a, b, c: tnp.einsum("ij,jk,kl->il", a, b, c),
+           lambda a, b, c: np.einsum("ij,jk,kl->il", a, b, c), REAL, REAL, REAL,
+           shapes=cases(((2, 3), (3, 4), (4, 2)),), rtol=_LOOSE),
+    sample("inner", tnp.inner, np.inner, REAL, REAL,
+           shapes=cases(((3,), (3,)), ((2, 3), (4, 3)), ((), (2,)), ((2, 2, 3), (3,)))),
+    sample("outer", tnp.outer, np.outer, REAL, REAL,
+           shapes=cases(((3,), (4,)), ((2, 2), (3,)), ((), (2,)), ((0,), (2,)))),
+    sample("kron", tnp.kron, np.kron, REAL, REAL,
+           shapes=cases(((2,), (3,)), ((2, 3), (2, 2)), ((2,), (2, 3)), ((1, 2, 2), (2, 1)))),
+    sample("vdot", tnp.vdot, np.vdot, REAL, REAL,
+           shapes=cases(((3,), (3,)), ((2, 3), (3, 2)), ((1,), (1,)))),
+    sample("cross", tnp.cross, np.cross, REAL, REAL,
+           shapes=cases(((3,), (3,)), ((4, 3), (3,)), ((2, 1, 3), (4, 3)))),
+]
+
+# -- Tensor operators and methods (the reference is the same code on ndarrays) -----------
+def _tensor(name: str, func: Callable[..., Any], *domains: Domain, **kwargs: Any) -> OpSample:
+    return OpSample(name, func, func, domains or (REAL,), tensor_only=True, **kwargs)
+
+
+TENSOR_OPS = [
+    _tensor("op_add", operator.add, REAL, REAL, shapes=broadcastable(2)),
+    _tensor("op_radd_scalar", lambda x: 1.5 + x, shapes=ANY),
+    _tensor("op_sub", operator.sub, REAL, REAL, shapes=broadcastable(2)),
+    _tensor("op_rsub_scalar", lambda x: 1.5 - x, shapes=ANY),
+    _tensor("op_mul", operator.mul, REAL, REAL, shapes=broadcastable(2)),
+    _tensor("op_truediv", operator.truediv, REAL, NONZERO, shapes=broadcastable(2)),
+    _tensor("op_rtruediv_scalar", lambda x: 1.5 / x, NONZERO, shapes=ANY),
+    _tensor("op_pow", operator.pow, POSITIVE, REAL, shapes=broadcastable(2)),
+    _tensor("op_pow_int", lambda x: x**2, shapes=ANY),
+    _tensor("op_rpow", lambda x: 2.0**x, shapes=ANY),
+    _tensor("op_mod", operator.mod, Domain("x", _away_from_zero(0.2, 1.3)),
+            Domain("y", _uniform(1.5, 2.5)), shapes=broadcastable(2)),
+    _tensor("op_neg", operator.neg, shapes=ANY),
+    _tensor("op_pos", operator.pos, shapes=ANY),
+    _tensor("op_abs", abs, NONZERO, shapes=ANY),
+    _tensor("op_matmul", operator.matmul, REAL, REAL,
+            shapes=cases(((2, 3), (3, 4)), ((3,), (3,)), ((2, 2, 3), (3,)))),
+    _tensor("ndarray_op_tensor", lambda x: np.arange(3.0) * x + np.ones(3), shapes=cases(
+        ((3,),), ((2, 3),), ((),))),
+    _tensor("ndarray_matmul_tensor", lambda x: np.ones((2, 3)) @ x,
+            shapes=cases(((3,),), ((3, 4),), ((2, 3, 1),))),
+    _tensor("method_sum_axis", lambda x: x.sum(axis=1), shapes=AT_LEAST_2D),
+    _tensor("method_sum_keepdims", lambda x: x.sum(0, keepdims=True), shapes=AT_LEAST_1D),
+    _tensor("method_T_dot", lambda w, x: w.T.dot(x), REAL, REAL,
+            shapes=cases(((3, 2), (3,)), ((3, 2), (3, 4)), ((1, 1), (1, 1)))),
+    _tensor("method_dot", lambda a, b: a.dot(b), REAL, REAL,
+            shapes=cases(((2, 3), (3,)), ((3,), (3,)))),
+    _tensor("method_T", lambda x: x.T, shapes=ANY),
+    _tensor("method_transpose_axes", lambda x: x.transpose(1, 0, 2),
+            shapes=shapes(min_dims=3, max_dims=3)),
+    _tensor("method_transpose_tuple", lambda x: x.transpose((1, 0)), shapes=MATRICES),
+    _tensor("method_reshape_args", lambda x: x.reshape(2, -1),
+            shapes=cases(((4, 3),), ((2,),), ((2, 0),))),
+    _tensor("method_reshape_tuple", lambda x: x.reshape((-1,)), shapes=ANY),
+    _tensor("method_astype_float64", lambda x: x.astype(np.float64), shapes=ANY),
+    _tensor("method_max", lambda x: x.max(), DISTINCT, shapes=shapes(min_side=1)),
+    _tensor("method_min_axis", lambda x: x.min(axis=0), DISTINCT,
+            shapes=shapes(min_dims=1, min_side=1)),
+    _tensor("method_mean", lambda x: x.mean(), shapes=shapes(min_side=1)),
+    _tensor("method_mean_axis", lambda x: x.mean(axis=-1), shapes=shapes(min_dims=1, min_side=1)),
+    _tensor("method_var", lambda x: x.var(axis=0), shapes=shapes(min_dims=1, min_side=1)),
+    _tensor("method_std", lambda x: x.std(), shapes=ROWS_OF_2),
+    _tensor("method_prod", lambda x: x.prod(axis=-1), shapes=AT_LEAST_1D),
+    _tensor("method_cumsum", lambda x: x.cumsum(axis=0), shapes=AT_LEAST_1D),
+    _tensor("method_cumprod", lambda x: x.cumprod(), shapes=ANY),
+    _tensor("method_clip", lambda x: x.clip(-0.5, 0.5), shapes=ANY),
+    _tensor("method_squeeze", lambda x: x.squeeze(), shapes=cases(((1, 3, 1),), ((2,),))),
+    _tensor("method_flatten", lambda x: x.flatten(), shapes=ANY),
+    _tensor("method_ravel", lambda x: x.ravel(), shapes=ANY),
+    _tensor("method_swapaxes", lambda x: x.swapaxes(0, 1), shapes=AT_LEAST_2D),
+    _tensor("method_repeat", lambda x: x.repeat(2, axis=0), shapes=AT_LEAST_1D),
+    _tensor("method_take", lambda x: x.take([0, 0, 1]), shapes=GRID),
+    _tensor("method_diagonal", lambda x: x.diagonal(), shapes=AT_LEAST_2D),
+    _tensor("method_trace", lambda x: x.trace(), shapes=AT_LEAST_2D),
+    _tensor("method_chain", lambda x: (x.T * 2).reshape(-1)[::2].sum(), shapes=ANY),
+]
+
+# -- pass-through ops: right values, no gradient ----------------------------------------
+PASSTHROUGH = [
+    passthrough("argmax", tnp.argmax, np.argmax, DISTINCT, shapes=shapes(min_side=1)),
+    passthrough("argmax_axis0", lambda x: tnp.argmax(x, axis=0), lambda x: np.argmax(x, axis=0),
+                DISTINCT, shapes=shapes(min_dims=1, min_side=1)),
+    passthrough("argmin", tnp.argmin, np.argmin, DISTINCT, shapes=shapes(min_side=1)),
+    passthrough("argsort", tnp.argsort, np.argsort, DISTINCT, shapes=AT_LEAST_1D),
+    passthrough("argpartition", lambda x: tnp.argpartition(x, 0),
+                lambda x: np.argpartition(x, 0), DISTINCT, shapes=shapes(min_dims=1, min_side=1)),
+    passthrough("floor", tnp.floor, np.floor),
+    passthrough("ceil", tnp.ceil, np.ceil),
+    passthrough("trunc", tnp.trunc, np.trunc),
+    passthrough("rint", tnp.rint, np.rint),
+    passthrough("round", tnp.round, np.round),
+    passthrough("round_decimals", lambda x: tnp.round(x, 1), lambda x: np.round(x, 1)),
+    passthrough("sign", tnp.sign, np.sign),
+    passthrough("floor_divide", tnp.floor_divide, np.floor_divide, REAL, POSITIVE,
+                shapes=broadcastable(2)),
+    passthrough("greater", tnp.greater, np.greater, REAL, REAL, shapes=broadcastable(2)),
+    passthrough("greater_equal", tnp.greater_equal, np.greater_equal, REAL, REAL,
+                shapes=broadcastable(2)),
+    passthrough("less", tnp.less, np.less, REAL, REAL, shapes=broadcastable(2)),
+    passthrough("less_equal", tnp.less_equal, np.less_equal, REAL, REAL,
+                shapes=broadcastable(2)),
+    passthrough("equal", tnp.equal, np.equal, REAL, REAL, shapes=broadcastable(2)),
+    passthrough("not_equal", tnp.not_equal, np.not_equal, REAL, REAL, shapes=broadcastable(2)),
+    OpSample("op_gt", operator.gt, operator.gt, (REAL, REAL), broadcastable(2),
+             differentiable=False, tensor_only=True),
+    OpSample("op_eq", operator.eq, operator.eq, (REAL, REAL), broadcastable(2),
+             differentiable=False, tensor_only=True),
+    OpSample("op_floordiv", operator.floordiv, operator.floordiv, (REAL, POSITIVE),
+             broadcastable(2), differentiable=False, tensor_only=True),
+    passthrough("logical_and", lambda x, y: tnp.logical_and(x > 0, y > 0),
+                lambda x, y: np.logical_and(x > 0, y > 0), REAL, REAL, shapes=broadcastable(2)),
+    passthrough("logical_not", lambda x: tnp.logical_not(x > 0), lambda x: np.logical_not(x > 0)),
+    passthrough("logical_or", lambda x, y: tnp.logical_or(x > 0, y > 0),
+                lambda x, y: np.logical_or(x > 0, y > 0), REAL, REAL, shapes=broadcastable(2)),
+    passthrough("logical_xor", lambda x, y: tnp.logical_xor(x > 0, y > 0),
+                lambda x, y: np.logical_xor(x > 0, y > 0), REAL, REAL, shapes=broadcastable(2)),
+    passthrough("bitwise_and", tnp.bitwise_and, np.bitwise_and, EXPONENT, EXPONENT,
+                shapes=broadcastable(2)),
+    passthrough("bitwise_or", tnp.bitwise_or, np.bitwise_or, EXPONENT, EXPONENT,
+                shapes=broadcastable(2)),
+    passthrough("bitwise_xor", tnp.bitwise_xor, np.bitwise_xor, EXPONENT, EXPONENT,
+                shapes=broadcastable(2)),
+    passthrough("invert", tnp.invert, np.invert, EXPONENT),
+    OpSample("op_and_or_xor_bools", lambda x, y: ((x > 0) & (y > 0)) | ((x > 1) ^ (y < 0)),
+             lambda x, y: ((x > 0) & (y > 0)) | ((x > 1) ^ (y < 0)), (REAL, REAL),
+             broadcastable(2), differentiable=False, tensor_only=True),
+    OpSample("op_invert_bools", lambda x: ~(x > 0), lambda x: ~(x > 0), (REAL,), shapes(),
+             differentiable=False, tensor_only=True),
+    passthrough("isnan", tnp.isnan, np.isnan, WITH_NANS),
+    passthrough("isfinite", tnp.isfinite, np.isfinite, WITH_NANS),
+    passthrough("isinf", tnp.isinf, np.isinf, WITH_NANS),
+    passthrough("shape", tnp.shape, np.shape),
+    passthrough("ndim", tnp.ndim, np.ndim),
+    passthrough("size", tnp.size, np.size),
+    passthrough("count_nonzero", tnp.count_nonzero, np.count_nonzero, WITH_NANS),
+    passthrough("any", lambda x: tnp.any(x > 0), lambda x: np.any(x > 0)),
+    passthrough("all_axis0", lambda x: tnp.all(x > 0, axis=0), lambda x: np.all(x > 0, axis=0),
+                shapes=AT_LEAST_1D),
+    passthrough("nonzero", lambda x: tnp.nonzero(x > 0), lambda x: np.nonzero(x > 0),
+                shapes=AT_LEAST_1D),
+    passthrough("searchsorted", lambda a, v: tnp.searchsorted(tnp.sort(a), v),
+                lambda a, v: np.searchsorted(np.sort(a), v), DISTINCT, REAL,
+                shapes=cases(((4,), (3,)), ((1,), ()))),
+]
+
+#: Every sample, by family.
+SAMPLES: list[OpSample] = [
+    *ELEMENTWISE, *REDUCTIONS, *SHAPE_OPS, *INDEXING, *PRODUCTS, *TENSOR_OPS, *PASSTHROUGH,
+]
+DIFFERENTIABLE = [s for s in SAMPLES if s.differentiable]
+
+
+def _check_unique_names() -> None:
+    names = [s.name for s in SAMPLES]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"op-sample names must be unique, repeated: {duplicates}")
+
+
+_check_unique_names()

@@ -128,7 +128,9 @@ def result_type(*arrays_and_dtypes: Any) -> np.dtype:
     return np.result_type(*[_value(a) for a in arrays_and_dtypes])
 
 
-def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+def allclose(
+    a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
+) -> bool:
     """``numpy.allclose`` (a Python bool)."""
     return bool(np.allclose(_value(a), _value(b), rtol, atol, equal_nan))
 

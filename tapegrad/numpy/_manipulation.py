@@ -263,8 +263,9 @@ def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
         bounds = [0, *np.cumsum(sizes).tolist()]
     else:
         bounds = [0, *[int(i) for i in indices_or_sections], length]
+    # Plain slices, as in NumPy: negative and out-of-range split points behave alike.
     return [
-        _take_slice(ary, axis, builtins.min(start, length), builtins.min(builtins.max(stop, start), length))
+        _take_slice(ary, axis, start, stop)
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
     ]
 
@@ -301,7 +302,8 @@ def tile(A: Any, reps: Any) -> Any:  # noqa: N803 - NumPy's name
     shape_ = (1,) * (n - len(shape_)) + shape_
     reps = (1,) * (n - len(reps)) + reps
     a = P.reshape_p(A, shape=tuple(v for s in shape_ for v in (1, s)))
-    a = P.broadcast_to_p(a, shape=tuple(v for s, r in zip(shape_, reps, strict=True) for v in (r, s)))
+    stretched = tuple(v for s, r in zip(shape_, reps, strict=True) for v in (r, s))
+    a = P.broadcast_to_p(a, shape=stretched)
     return P.reshape_p(a, shape=tuple(s * r for s, r in zip(shape_, reps, strict=True)))
 
 
@@ -402,6 +404,8 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Any:
     """Differentiable ``numpy.trace``."""
     d = diagonal(a, offset, axis1, axis2)
+    if dtype is not None:
+        d = P.cast_p(d, dtype=np.dtype(dtype))
     return P.sum_p(d, axis=(_ndim(d) - 1,), keepdims=False)
 
 

@@ -147,15 +147,27 @@ def logaddexp2(x: Any, y: Any, /) -> Any:
 
 
 def hypot(x: Any, y: Any, /) -> Any:
-    """Differentiable ``numpy.hypot``."""
-    return P.sqrt_p(x * x + y * y)
+    """Differentiable ``numpy.hypot``, without overflow for large inputs."""
+    x_raw, y_raw = getattr(x, "_value", x), getattr(y, "_value", y)
+    with np.errstate(invalid="ignore"):
+        big = np.maximum(np.abs(x_raw), np.abs(y_raw))
+    # A constant rescaling keeps the squares finite; hypot is homogeneous, so the
+    # derivatives stay exact.
+    dtype = np.result_type(x_raw, y_raw)
+    scale = np.where(np.isfinite(big) & (big > 0), big, 1)
+    scale = scale.astype(dtype if dtype.kind == "f" else np.float64)
+    xs, ys = x / scale, y / scale
+    return P.sqrt_p(xs * xs + ys * ys) * scale
 
 
 def sinc(x: Any, /) -> Any:
     """Differentiable ``numpy.sinc``: sin(pi x) / (pi x), 1 at 0."""
     nonzero = P.not_equal_p(x, 0)
     safe = P.where_p(nonzero, x, 1) * math.pi
-    return P.where_p(nonzero, P.sin_p(safe) / safe, 1)
+    # At 0 the Taylor polynomial: value 1, and derivatives exact up to the fourth order.
+    y = x * math.pi
+    y2 = y * y
+    return P.where_p(nonzero, P.sin_p(safe) / safe, 1 - y2 / 6 + y2 * y2 / 120)
 
 
 def deg2rad(x: Any, /) -> Any:

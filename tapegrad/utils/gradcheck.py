@@ -38,7 +38,10 @@ def _flat_out(out: Any) -> np.ndarray:
     return np.concatenate([_array(o).astype(np.float64).ravel() for o in leaves])
 
 
-def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray:
+def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray | None:
+    if x is None:
+        # A None output (the gradient of a non-float argument) gets no cotangent.
+        return None
     arr = _array(x)
     return rng.standard_normal(arr.shape).astype(arr.dtype)
 

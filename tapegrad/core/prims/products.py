@@ -88,10 +88,20 @@ def _einsum_vjp(argnum: int, g: Any, ans: Any, *operands: Any, subscripts: str) 
     spec = ",".join([output, *others]) + "->" + kept
     rest = [op for i, op in enumerate(operands) if i != argnum]
     grad = einsum_p(g, *rest, subscripts=spec)
+    shape = np.shape(operands[argnum])
+    sizes = list(zip(target, shape, strict=True))
+    kept_shape = tuple(size for c, size in sizes if c in visible)
+    # Size-1 axes broadcast against other operands: sum over this operand's, and
+    # stretch the gradient along the others'.
+    summed = tuple(i for i, (n, k) in enumerate(zip(np.shape(grad), kept_shape, strict=True))
+                   if k == 1 and n != 1)
+    if summed:
+        grad = sum_p(grad, axis=summed, keepdims=True)
+    if np.shape(grad) != kept_shape:
+        grad = broadcast_to_p(grad, shape=kept_shape)
     if kept != target:
         # Indices summed only inside this operand: its gradient is constant along them.
-        shape = np.shape(operands[argnum])
-        keep_shape = tuple(size if c in visible else 1 for c, size in zip(target, shape, strict=True))
+        keep_shape = tuple(size if c in visible else 1 for c, size in sizes)
         grad = broadcast_to_p(reshape_p(grad, shape=keep_shape), shape=shape)
     return grad
 
@@ -108,4 +118,5 @@ einsum_p.defjvp(_einsum_jvp)
 
 
 from tapegrad.core.broadcast import unbroadcast  # noqa: E402
+from tapegrad.core.prims.reduction import sum_p  # noqa: E402
 from tapegrad.core.prims.shape import broadcast_to_p, reshape_p, transpose_p  # noqa: E402

@@ -22,7 +22,9 @@ def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
     for a in axes:
         a = int(a)
         if not -ndim <= a < max(ndim, 1):
-            raise np.exceptions.AxisError(f"axis {a} is out of bounds for array of dimension {ndim}")
+            raise np.exceptions.AxisError(
+                f"axis {a} is out of bounds for array of dimension {ndim}"
+            )
         out.append(a % ndim if ndim else 0)
     return tuple(sorted(out))
 
@@ -201,7 +203,7 @@ cumprod_p.defvjp(_cumprod_vjp)
 cumprod_p.defjvp(_cumprod_jvp)
 
 
-from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402
+from tapegrad.core.prims.elementwise import cast_p, equal_p  # noqa: E402
 from tapegrad.core.prims.shape import (  # noqa: E402
     broadcast_to_p,
     concatenate_p,
