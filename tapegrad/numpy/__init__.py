@@ -15,16 +15,14 @@ Examples:
 
 import numpy as _np
 
-from tapegrad.numpy import linalg
+from tapegrad.numpy import linalg  # noqa: F401 - tnp.linalg
 from tapegrad.numpy._creation import *  # noqa: F403
 from tapegrad.numpy._extra import *  # noqa: F403
 from tapegrad.numpy._indexing import *  # noqa: F403
 from tapegrad.numpy._manipulation import *  # noqa: F403
 from tapegrad.numpy._math import *  # noqa: F403
-from tapegrad.numpy._math import abs, pow, round  # noqa: A004 - NumPy's names
 from tapegrad.numpy._products import *  # noqa: F403
 from tapegrad.numpy._reductions import *  # noqa: F403
-from tapegrad.numpy._reductions import all, any, max, min, sum  # noqa: A004
 from tapegrad.numpy._statistics import *  # noqa: F403
 
 pi = _np.pi

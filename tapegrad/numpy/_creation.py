@@ -143,3 +143,10 @@ def isclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: b
 def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> bool:
     """``numpy.array_equal`` (a Python bool)."""
     return bool(np.array_equal(_value(a1), _value(a2), equal_nan=equal_nan))
+
+
+__all__ = [
+    "allclose", "arange", "array", "array_equal", "asarray", "empty", "empty_like", "eye",
+    "full", "full_like", "identity", "indices", "isclose", "linspace", "logspace", "meshgrid",
+    "ones", "ones_like", "result_type", "tri", "zeros", "zeros_like",
+]

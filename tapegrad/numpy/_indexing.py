@@ -150,3 +150,10 @@ def flatnonzero(a: Any) -> np.ndarray:
 def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
     """``numpy.searchsorted`` (indices, no gradient)."""
     return np.searchsorted(_value(a), _value(v), side=side, sorter=sorter)
+
+
+__all__ = [
+    "argmax", "argmin", "argpartition", "argsort", "argwhere", "compress", "extract",
+    "flatnonzero", "msort", "nonzero", "partition", "searchsorted", "select", "sort", "take",
+    "take_along_axis", "where",
+]

@@ -442,3 +442,13 @@ def copy(a: Any) -> Any:
     """``numpy.copy`` (Tensors are immutable: the identity, gradient passes)."""
     return P.identity_p(a)
 
+
+__all__ = [
+    "append", "array_split", "astype", "atleast_1d", "atleast_2d", "atleast_3d",
+    "broadcast_arrays", "broadcast_to", "column_stack", "concat", "concatenate", "copy",
+    "diag", "diagflat", "diagonal", "dsplit", "dstack", "expand_dims", "flatten", "flip",
+    "fliplr", "flipud", "hsplit", "hstack", "matrix_transpose", "moveaxis", "ndim", "pad",
+    "permute_dims", "ravel", "repeat", "reshape", "roll", "rollaxis", "row_stack", "shape",
+    "size", "split", "squeeze", "stack", "swapaxes", "tile", "trace", "transpose", "tril",
+    "triu", "vsplit", "vstack",
+]

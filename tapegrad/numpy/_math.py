@@ -204,3 +204,18 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
     replaced = np.nan_to_num(np.asarray(getattr(x, "_value", x)), nan=nan, posinf=posinf,
                              neginf=neginf)
     return P.where_p(finite, x, replaced)
+
+
+__all__ = [
+    "abs", "absolute", "acos", "acosh", "add", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctan2", "arctanh", "around", "asin", "asinh", "atan", "atan2", "atanh",
+    "bitwise_and", "bitwise_not", "bitwise_or", "bitwise_xor", "cbrt", "ceil", "clip", "conj",
+    "conjugate", "cos", "cosh", "deg2rad", "degrees", "divide", "equal", "exp", "exp2",
+    "expm1", "fabs", "fix", "floor", "floor_divide", "fmax", "fmin", "greater",
+    "greater_equal", "hypot", "invert", "isfinite", "isinf", "isnan", "less", "less_equal",
+    "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "logical_and", "logical_not",
+    "logical_or", "logical_xor", "maximum", "minimum", "mod", "multiply", "nan_to_num",
+    "negative", "not_equal", "positive", "pow", "power", "rad2deg", "radians", "real",
+    "reciprocal", "remainder", "rint", "round", "sign", "sin", "sinc", "sinh", "sqrt",
+    "square", "subtract", "tan", "tanh", "true_divide", "trunc",
+]

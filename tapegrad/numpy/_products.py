@@ -136,3 +136,8 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
              ax[0] * bx[1] - ax[1] * bx[0]]
     shape = np.broadcast_shapes(*(np.shape(getattr(p, "_value", p)) for p in parts)) + (1,)
     return P.concatenate_p(*[P.reshape_p(p, shape=shape) for p in parts], axis=len(shape) - 1)
+
+
+__all__ = [
+    "cross", "dot", "einsum", "inner", "kron", "matmul", "outer", "tensordot", "vdot",
+]

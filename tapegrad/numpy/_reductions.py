@@ -199,3 +199,9 @@ def count_nonzero(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """``numpy.count_nonzero`` (integer result, no gradient)."""
     return np.count_nonzero(np.asarray(getattr(a, "_value", a)), axis=axis, keepdims=keepdims)
 
+
+__all__ = [
+    "all", "amax", "amin", "any", "average", "count_nonzero", "cumprod", "cumsum",
+    "cumulative_prod", "cumulative_sum", "logsumexp", "max", "mean", "min", "nanmean",
+    "nansum", "prod", "ptp", "std", "sum", "var",
+]
