@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from tapegrad.core.tensor import shape_of
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -26,7 +26,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         >>> unbroadcast(np.ones((2, 3)), (2, 1)).shape
         (2, 1)
     """
-    g_shape = np.shape(g)
+    g_shape = shape_of(g)
     if g_shape == shape:
         return g
     lead = len(g_shape) - len(shape)
@@ -39,7 +39,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
 def broadcast_tangent(t: Any, shape: tuple[int, ...]) -> Any:
     """Broadcast a tangent in an argument's shape to the output shape of an elementwise op."""
-    if np.shape(t) == shape:
+    if shape_of(t) == shape:
         return t
     return broadcast_to_p(t, shape=shape)
 

@@ -17,7 +17,7 @@ import numpy as np
 from tapegrad.core import primitive as _primitive
 from tapegrad.core.broadcast import broadcast_tangent, unbroadcast
 from tapegrad.core.primitive import Primitive, set_recorders
-from tapegrad.core.tensor import Tensor
+from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 
 _INEXACT = "fc"
@@ -66,15 +66,15 @@ class ForwardAccumulator:
             raise TypeError(
                 f"ForwardAccumulator: primals must be Tensors, got {type(primal).__name__}"
             )
-        dtype = np.result_type(primal._value)
+        dtype = dtype_of(primal._value)
         if dtype.kind not in _INEXACT:
             return
         if not isinstance(tangent, Tensor):
             tangent = np.asarray(tangent, dtype=dtype)
-        if np.shape(_value(tangent)) != np.shape(primal._value):
+        if shape_of(_value(tangent)) != shape_of(primal._value):
             raise ValueError(
-                f"ForwardAccumulator: tangent shape {np.shape(_value(tangent))} does not "
-                f"match primal shape {np.shape(primal._value)}"
+                f"ForwardAccumulator: tangent shape {shape_of(_value(tangent))} does not "
+                f"match primal shape {shape_of(primal._value)}"
             )
         self._tangents[id(primal)] = (primal, self._mode_value(tangent))
 
@@ -89,10 +89,10 @@ class ForwardAccumulator:
         found = self._tangents.get(id(tensor))
         if found is None:
             value = tensor._value if isinstance(tensor, Tensor) else np.asarray(tensor)
-            if np.result_type(value).kind not in "biufc":
+            if dtype_of(value).kind not in "biufc":
                 return None  # not numeric (a string, an object): no tangent
             if unconnected_gradients == "zero":
-                return Tensor._wrap(np.zeros(np.shape(value), np.result_type(value)))
+                return Tensor._wrap(np.zeros(shape_of(value), dtype_of(value)))
             return None
         tangent = found[1]
         return tangent if isinstance(tangent, Tensor) else Tensor._wrap(np.asarray(tangent))
@@ -116,9 +116,9 @@ class ForwardAccumulator:
             set_recorders(previous)
         if prim.multiple_results:
             for o, t in zip(result, out, strict=True):
-                if t is not None and np.result_type(o._value).kind in _INEXACT:
+                if t is not None and dtype_of(o._value).kind in _INEXACT:
                     tangents[id(o)] = (o, self._mode_value(t))
-        elif out is not None and np.result_type(result._value).kind in _INEXACT:
+        elif out is not None and dtype_of(result._value).kind in _INEXACT:
             tangents[id(result)] = (result, self._mode_value(out))
 
     def _output_tangent(
@@ -142,7 +142,7 @@ class ForwardAccumulator:
             if contribution is None:
                 continue
             if prim.elementwise:
-                contribution = broadcast_tangent(contribution, np.shape(_value(ans)))
+                contribution = broadcast_tangent(contribution, shape_of(_value(ans)))
             if total is None:
                 total = contribution
             elif prim.multiple_results:
@@ -167,14 +167,14 @@ def jvp_by_transposition(
     from tapegrad.core.tape import GradientTape
 
     outs = result if prim.multiple_results else (result,)
-    dummies = [Tensor._wrap(np.zeros(np.shape(o._value), np.result_type(o._value))) for o in outs]
+    dummies = [Tensor._wrap(np.zeros(shape_of(o._value), dtype_of(o._value))) for o in outs]
     with GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(dummies)
         g = tuple(dummies) if prim.multiple_results else dummies[0]
         ans = result
         vjp_value = prim.vjp_rule(argnum)(g, ans, *args, **params)
         if prim.elementwise:
-            vjp_value = unbroadcast(vjp_value, np.shape(_value(args[argnum])))
+            vjp_value = unbroadcast(vjp_value, shape_of(_value(args[argnum])))
     grads = tape.gradient(
         vjp_value, dummies, output_gradients=tangent, unconnected_gradients="zero"
     )

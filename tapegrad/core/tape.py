@@ -23,7 +23,7 @@ import numpy as np
 from tapegrad.core import primitive as _primitive
 from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive, set_recorders
-from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tensor import Tensor, Variable, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 
 # One recorded op: (primitive, args, arg values, params, result, source line or None).
@@ -201,9 +201,9 @@ class GradientTape:
         """
         self._check_usable()
         flat_sources, treedef = tree_flatten(source)
-        target_shape = np.shape(target._value)
+        target_shape = shape_of(target._value)
         n = int(np.prod(target_shape, dtype=np.int64))
-        dtype = np.result_type(target._value)
+        dtype = dtype_of(target._value)
         rows: list[list[Any]] = [[] for _ in flat_sources]
         for k in range(n):
             seed = np.zeros(n, dtype=dtype)
@@ -213,14 +213,14 @@ class GradientTape:
                 row.append(grad)
         out: list[Any] = []
         for src, row in zip(flat_sources, rows, strict=True):
-            src_dtype = np.result_type(src._value)
+            src_dtype = dtype_of(src._value)
             connected = any(grad is not None for grad in row)
             if src_dtype.kind not in _INEXACT or not (connected or unconnected_gradients == "zero"):
                 out.append(None)
                 continue
-            zeros = np.zeros(np.shape(src._value), src_dtype)
+            zeros = np.zeros(shape_of(src._value), src_dtype)
             row = [zeros if grad is None else grad for grad in row]
-            out.append(_stack(row, target_shape + np.shape(src._value), src_dtype))
+            out.append(_stack(row, target_shape + shape_of(src._value), src_dtype))
         if not self._persistent:
             self._release()
         return tree_unflatten(treedef, out)
@@ -229,23 +229,23 @@ class GradientTape:
         """Per-example Jacobian: ``target`` (b, ...) and ``source`` (b, ...) give
         (b, target dims..., source dims...), assuming examples do not interact."""
         self._check_usable()
-        target_shape = np.shape(target._value)
+        target_shape = shape_of(target._value)
         batch = target_shape[0]
-        if np.shape(source._value)[0] != batch:
+        if shape_of(source._value)[0] != batch:
             raise ValueError(
                 f"batch_jacobian: target batch {batch} and source batch "
-                f"{np.shape(source._value)[0]} differ"
+                f"{shape_of(source._value)[0]} differ"
             )
         per_example = int(np.prod(target_shape[1:], dtype=np.int64))
-        dtype = np.result_type(target._value)
+        dtype = dtype_of(target._value)
         rows = []
         for k in range(per_example):
             seed = np.zeros((batch, per_example), dtype=dtype)
             seed[:, k] = 1
             rows.append(self._backward([target], [seed.reshape(target_shape)], [source], "zero")[0])
         # rows[k] has shape (b, source dims...); put k after the batch axis.
-        source_rest = np.shape(source._value)[1:]
-        stacked = _stack(rows, (per_example, batch) + source_rest, np.result_type(source._value))
+        source_rest = shape_of(source._value)[1:]
+        stacked = _stack(rows, (per_example, batch) + source_rest, dtype_of(source._value))
         ndim = 2 + len(source_rest)
         moved = _prims().transpose_p(stacked, axes=(1, 0) + tuple(range(2, ndim)))
         result = _prims().reshape_p(moved, shape=target_shape + source_rest)
@@ -296,9 +296,9 @@ _UNWATCHED = Tensor._wrap(np.zeros(0))
 
 
 def _unconnected(source: Tensor, unconnected: str) -> Any:
-    dtype = np.result_type(source._value)
+    dtype = dtype_of(source._value)
     if unconnected == "zero" and dtype.kind in _INEXACT:
-        return Tensor._wrap(np.zeros(np.shape(source._value), dtype))
+        return Tensor._wrap(np.zeros(shape_of(source._value), dtype))
     return None
 
 
@@ -307,7 +307,7 @@ def _stack(rows: list[Any], shape: tuple[int, ...], dtype: Any) -> Any:
     prims = _prims()
     if not rows:
         return Tensor._wrap(np.zeros(shape, dtype=dtype))
-    flat = [prims.reshape_p(r, shape=(1,) + tuple(np.shape(_value(r)))) for r in rows]
+    flat = [prims.reshape_p(r, shape=(1,) + tuple(shape_of(_value(r)))) for r in rows]
     joined = prims.concatenate_p(*flat, axis=0) if len(flat) > 1 else flat[0]
     out = prims.reshape_p(joined, shape=shape)
     return out if isinstance(out, Tensor) else Tensor._wrap(out)
@@ -471,14 +471,14 @@ def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -
             continue
         if grad is None:
             if unconnected == "zero":
-                grads.append(Tensor._wrap(np.zeros(np.shape(source._value), source_dtype)))
+                grads.append(Tensor._wrap(np.zeros(shape_of(source._value), source_dtype)))
             else:
                 grads.append(None)
             continue
         if grad.dtype != source_dtype:
             grad = _prims().cast_p(grad, dtype=source_dtype)
         if grad.shape != source._value.shape:
-            grad = _prims().broadcast_to_p(grad, shape=np.shape(source._value))
+            grad = _prims().broadcast_to_p(grad, shape=shape_of(source._value))
         grads.append(grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad)))
     return grads
 
@@ -491,7 +491,7 @@ def _take(cotangents: dict[int, Any], key: int, source_ids: set[int]) -> Any:
 
 
 def _zeros_for(out: Tensor, tensor_mode: bool) -> Any:
-    return np.zeros(np.shape(out._value), dtype=np.result_type(out._value))
+    return np.zeros(shape_of(out._value), dtype=dtype_of(out._value))
 
 
 def _accumulate(

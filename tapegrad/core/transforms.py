@@ -18,7 +18,7 @@ import numpy as np
 from tapegrad.core.forward import ForwardAccumulator, tangents_of
 from tapegrad.core.prims.shape import identity_p
 from tapegrad.core.tape import GradientTape
-from tapegrad.core.tensor import Tensor
+from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_map, tree_unflatten
 
 
@@ -75,7 +75,7 @@ def _check_scalar(out: Any, name: str) -> None:
     value = out._value if isinstance(out, Tensor) else out
     if getattr(value, "shape", ()) != ():
         raise TypeError(
-            f"{name} requires a scalar output, got shape {np.shape(value)}; use vjp or "
+            f"{name} requires a scalar output, got shape {shape_of(value)}; use vjp or "
             "jacobian for non-scalar functions"
         )
 
@@ -273,7 +273,7 @@ def _jacfwd_leaf(
 
     leaf = leaves[k]
     value = leaf._value if isinstance(leaf, Tensor) else np.asarray(leaf)
-    shape, dtype = np.shape(value), np.result_type(value)
+    shape, dtype = shape_of(value), dtype_of(value)
     if dtype.kind not in "fc":
         dtype = np.dtype(np.float32)
     n = int(np.prod(shape, dtype=np.int64))
@@ -294,9 +294,9 @@ def _jacfwd_leaf(
         columns.append(tangent)
     if out is None:
         out = partial(leaf)
-        out_shape = np.shape(out._value if isinstance(out, Tensor) else out)
+        out_shape = shape_of(out._value if isinstance(out, Tensor) else out)
         return Tensor._wrap(np.zeros(out_shape + shape, dtype=dtype))
-    out_shape = np.shape(columns[0]._value)
+    out_shape = shape_of(columns[0]._value)
     # columns[j] has the output's shape; the Jacobian puts the input axes last.
     stacked = prims.concatenate_p(
         *[prims.reshape_p(c, shape=(1,) + out_shape) for c in columns], axis=0

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
+from tapegrad.core.tensor import dtype_of, shape_of
 
 
 def _elementwise(name: str, impl: Any) -> Primitive:
@@ -220,7 +221,7 @@ def _where_zero_mask(argnum: int, ans: Any, c: Any, x: Any, y: Any) -> Any:
     mask = ~c if argnum == 1 else c
     if not mask.any():
         return None  # nothing masked: no bookkeeping downstream
-    shape = np.shape(ans)
+    shape = shape_of(ans)
     return mask if mask.shape == shape else np.broadcast_to(mask, shape)
 
 
@@ -243,7 +244,7 @@ def _cast_impl(x: Any, dtype: Any) -> Any:
 
 
 def _cast_back(g: Any, ans: Any, x: Any, dtype: Any) -> Any:
-    source = np.result_type(x)
+    source = dtype_of(x)
     return cast_p(g, dtype=source) if source.kind in "fc" else None
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
+from tapegrad.core.tensor import shape_of
 
 
 # -- helpers (all work on arrays and Tensors) ---------------------------------------------
@@ -29,7 +30,7 @@ def _raw(x: Any) -> Any:
 
 
 def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(_raw(x))
+    return shape_of(_raw(x))
 
 
 def _float_dtype(x: Any) -> np.dtype:

@@ -7,28 +7,29 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
+from tapegrad.core.tensor import ndim_of, shape_of
 
 
 def _swap_last(x: Any) -> Any:
-    ndim = np.ndim(x)
+    ndim = ndim_of(x)
     axes = tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
     return transpose_p(x, axes=axes)
 
 
 def _insert_axis(x: Any, axis: int) -> Any:
-    shape = list(np.shape(x))
+    shape = list(shape_of(x))
     shape.insert(axis if axis >= 0 else len(shape) + 1 + axis, 1)
     return reshape_p(x, shape=tuple(shape))
 
 
 def _drop_axis(x: Any, axis: int) -> Any:
-    shape = list(np.shape(x))
+    shape = list(shape_of(x))
     del shape[axis]
     return reshape_p(x, shape=tuple(shape))
 
 
 def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
-    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 2 and b_nd == 2:  # the common case, without broadcasting bookkeeping
         return matmul_p(g, transpose_p(b, axes=None))
     if b_nd == 1:
@@ -39,11 +40,11 @@ def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
         grad = matmul_p(g2, _swap_last(b))
         if a_nd == 1:
             grad = _drop_axis(grad, -2)
-    return unbroadcast(grad, np.shape(a))
+    return unbroadcast(grad, shape_of(a))
 
 
 def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
-    a_nd, b_nd = np.ndim(a), np.ndim(b)
+    a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 2 and b_nd <= 2:  # matrix @ matrix or matrix @ vector: a.T @ g
         return matmul_p(transpose_p(a, axes=None), g)
     if a_nd == 1:
@@ -56,7 +57,7 @@ def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
         grad = _drop_axis(matmul_p(_swap_last(a), _insert_axis(g, -1)), -1)
     else:
         grad = matmul_p(_swap_last(a), g)
-    return unbroadcast(grad, np.shape(b))
+    return unbroadcast(grad, shape_of(b))
 
 
 matmul_p = Primitive("matmul", np.matmul)
@@ -88,16 +89,16 @@ def _einsum_vjp(argnum: int, g: Any, ans: Any, *operands: Any, subscripts: str) 
     spec = ",".join([output, *others]) + "->" + kept
     rest = [op for i, op in enumerate(operands) if i != argnum]
     grad = einsum_p(g, *rest, subscripts=spec)
-    shape = np.shape(operands[argnum])
+    shape = shape_of(operands[argnum])
     sizes = list(zip(target, shape, strict=True))
     kept_shape = tuple(size for c, size in sizes if c in visible)
     # Size-1 axes broadcast against other operands: sum over this operand's, and
     # stretch the gradient along the others'.
-    summed = tuple(i for i, (n, k) in enumerate(zip(np.shape(grad), kept_shape, strict=True))
+    summed = tuple(i for i, (n, k) in enumerate(zip(shape_of(grad), kept_shape, strict=True))
                    if k == 1 and n != 1)
     if summed:
         grad = sum_p(grad, axis=summed, keepdims=True)
-    if np.shape(grad) != kept_shape:
+    if shape_of(grad) != kept_shape:
         grad = broadcast_to_p(grad, shape=kept_shape)
     if kept != target:
         # Indices summed only inside this operand: its gradient is constant along them.

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
+from tapegrad.core.tensor import dtype_of, ndim_of, shape_of
 
 
 def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -51,22 +52,22 @@ def _expand(g: Any, x_shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
 sum_p = Primitive(
     "sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
 )
-sum_p.defvjp(lambda g, ans, x, axis=None, keepdims=False: _expand(g, np.shape(x), axis, keepdims))
+sum_p.defvjp(lambda g, ans, x, axis=None, keepdims=False: _expand(g, shape_of(x), axis, keepdims))
 sum_p.defjvp(lambda t, ans, x, axis=None, keepdims=False: sum_p(t, axis=axis, keepdims=keepdims))
 
 
 # -- max / min ---------------------------------------------------------------------------
 def _extremum_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """1/count at every position equal to the extremum: ties share the gradient evenly."""
-    shape = np.shape(x)
+    shape = shape_of(x)
     if not keepdims:
         ans = reshape_p(ans, shape=keepdims_shape(shape, axis))
-    hits = cast_p(equal_p(x, ans), dtype=np.result_type(x))
+    hits = cast_p(equal_p(x, ans), dtype=dtype_of(x))
     return hits / sum_p(hits, axis=axis, keepdims=True)
 
 
 def _extremum_vjp(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return _expand(g, np.shape(x), axis, keepdims) * _extremum_weights(ans, x, axis, keepdims)
+    return _expand(g, shape_of(x), axis, keepdims) * _extremum_weights(ans, x, axis, keepdims)
 
 
 def _extremum_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -89,8 +90,8 @@ min_p.defjvp(_extremum_jvp)
 # -- prod --------------------------------------------------------------------------------
 def _exclusive_cumprod(x: Any, reverse: bool) -> Any:
     """Products of the elements strictly before (or after) each one along the last axis."""
-    last = np.ndim(x) - 1  # non-negative, like every axis param in this module
-    n = np.shape(x)[last]
+    last = ndim_of(x) - 1  # non-negative, like every axis param in this module
+    n = shape_of(x)[last]
     if reverse:
         x = getitem_p(x, index=(Ellipsis, slice(None, None, -1)))
     ones = ones_like_last(x)
@@ -103,7 +104,7 @@ def _exclusive_cumprod(x: Any, reverse: bool) -> Any:
 
 def ones_like_last(x: Any) -> Any:
     """An array of ones shaped like ``x`` with a last axis of length 1."""
-    return np.ones(np.shape(x)[:-1] + (1,), dtype=np.result_type(x))
+    return np.ones(shape_of(x)[:-1] + (1,), dtype=dtype_of(x))
 
 
 def product_of_others(x: Any, axis: tuple[int, ...] | None) -> Any:
@@ -112,7 +113,7 @@ def product_of_others(x: Any, axis: tuple[int, ...] | None) -> Any:
     Computed from exclusive cumulative products, so zeros need no special case and no
     division happens (exact where ``ans / x`` would be 0/0).
     """
-    shape = np.shape(x)
+    shape = shape_of(x)
     ndim = len(shape)
     axes = tuple(range(ndim)) if axis is None else axis
     kept = tuple(i for i in range(ndim) if i not in axes)
@@ -120,15 +121,15 @@ def product_of_others(x: Any, axis: tuple[int, ...] | None) -> Any:
     moved = transpose_p(x, axes=perm)
     group = int(np.prod([shape[i] for i in axes], dtype=np.int64))
     if group == 0:
-        return np.zeros(shape, dtype=np.result_type(x))
+        return np.zeros(shape, dtype=dtype_of(x))
     flat = reshape_p(moved, shape=tuple(shape[i] for i in kept) + (group,))
     others = _exclusive_cumprod(flat, False) * _exclusive_cumprod(flat, True)
-    others = reshape_p(others, shape=np.shape(moved))
+    others = reshape_p(others, shape=shape_of(moved))
     return transpose_p(others, axes=tuple(np.argsort(perm)))
 
 
 def _prod_vjp(g: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return _expand(g, np.shape(x), axis, keepdims) * product_of_others(x, axis)
+    return _expand(g, shape_of(x), axis, keepdims) * product_of_others(x, axis)
 
 
 def _prod_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -144,7 +145,7 @@ prod_p.defjvp(_prod_jvp)
 
 # -- cumulative --------------------------------------------------------------------------
 def _flip(x: Any, axis: int) -> Any:
-    index = [slice(None)] * np.ndim(x)
+    index = [slice(None)] * ndim_of(x)
     index[axis] = slice(None, None, -1)
     return getitem_p(x, index=tuple(index))
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
-from tapegrad.core.tensor import Tensor
+from tapegrad.core.tensor import Tensor, dtype_of, ndim_of, shape_of
 
 # -- identity (gives a tensor a new identity, recorded) ---------------------------------
 identity_p = Primitive("identity", lambda x: x)
@@ -30,7 +30,7 @@ def _reshape_impl(x: Any, shape: tuple[int, ...]) -> Any:
 
 
 reshape_p = Primitive("reshape", _reshape_impl)
-reshape_p.defvjp(lambda g, ans, x, shape: reshape_p(g, shape=np.shape(x)))
+reshape_p.defvjp(lambda g, ans, x, shape: reshape_p(g, shape=shape_of(x)))
 reshape_p.defjvp(lambda t, ans, x, shape: reshape_p(t, shape=shape))
 
 
@@ -49,13 +49,13 @@ def _transpose_impl(x: Any, axes: Any = None) -> Any:
 
 transpose_p = Primitive("transpose", _transpose_impl)
 transpose_p.defvjp(
-    lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, np.ndim(x)))
+    lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, ndim_of(x)))
 )
 transpose_p.defjvp(lambda t, ans, x, axes=None: transpose_p(t, axes=axes))
 
 
 def _broadcast_to_vjp(g: Any, ans: Any, x: Any, shape: Any) -> Any:
-    return unbroadcast(g, np.shape(x))
+    return unbroadcast(g, shape_of(x))
 
 
 _SMALL = 1 << 16
@@ -84,17 +84,17 @@ def _concatenate_impl(*xs: Any, axis: int = 0) -> Any:
 
 
 def _concatenate_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int = 0) -> Any:
-    ndim = np.ndim(ans)
+    ndim = ndim_of(ans)
     axis = axis % ndim
-    start = sum(np.shape(x)[axis] for x in xs[:argnum])
+    start = sum(shape_of(x)[axis] for x in xs[:argnum])
     index = [slice(None)] * ndim
-    index[axis] = slice(start, start + np.shape(xs[argnum])[axis])
+    index[axis] = slice(start, start + shape_of(xs[argnum])[axis])
     return getitem_p(g, index=tuple(index))
 
 
 def _concatenate_jvp(argnum: int, t: Any, ans: Any, *xs: Any, axis: int = 0) -> Any:
     # The tangent of one piece, placed in its slot of the output (zeros elsewhere).
-    pieces = [t if i == argnum else np.zeros(np.shape(x), np.result_type(ans))
+    pieces = [t if i == argnum else np.zeros(shape_of(x), dtype_of(ans))
               for i, x in enumerate(xs)]
     return concatenate_p(*pieces, axis=axis)
 
@@ -113,7 +113,7 @@ def _pad_impl(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
 
 
 def _unpad(g: Any, pad_width: Any) -> Any:
-    shape = np.shape(g)
+    shape = shape_of(g)
     index = tuple(slice(lo, size - hi) for (lo, hi), size in zip(pad_width, shape, strict=True))
     return getitem_p(g, index=index)
 
@@ -143,7 +143,7 @@ def _index_add_impl(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> A
 
 getitem_p = Primitive("getitem", lambda x, index: x[index])
 index_add_p = Primitive("index_add", _index_add_impl)
-getitem_p.defvjp(lambda g, ans, x, index: index_add_p(g, index=index, shape=np.shape(x)))
+getitem_p.defvjp(lambda g, ans, x, index: index_add_p(g, index=index, shape=shape_of(x)))
 getitem_p.defjvp(lambda t, ans, x, index: getitem_p(t, index=index))
 index_add_p.defvjp(lambda g, ans, x, index, shape: getitem_p(g, index=index))
 index_add_p.defjvp(lambda t, ans, x, index, shape: index_add_p(t, index=index, shape=shape))
