@@ -33,6 +33,9 @@ class _VariableReads:
     def __init__(self) -> None:
         self.variables: dict[int, Variable] = {}
 
+    def tracks(self, tensor: Tensor) -> bool:
+        return False
+
     def record(self, prim: Primitive, args: Any, values: Any, params: Any, result: Any) -> None:
         for arg in args:
             if type(arg) is Variable and arg.trainable:

@@ -84,6 +84,10 @@ class ForwardAccumulator:
             return tangent if isinstance(tangent, Tensor) else Tensor._wrap(tangent)
         return _value(tangent)
 
+    def tracks(self, tensor: Tensor) -> bool:
+        """Whether ``tensor`` carries a tangent in this accumulator."""
+        return id(tensor) in self._tangents
+
     def jvp(self, tensor: Any, unconnected_gradients: str = "none") -> Any:
         """The tangent of ``tensor`` (None, or zeros with ``unconnected_gradients="zero"``)."""
         found = self._tangents.get(id(tensor))

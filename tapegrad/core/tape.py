@@ -80,6 +80,10 @@ class GradientTape:
             if isinstance(leaf, Variable):
                 self._variables[id(leaf)] = leaf
 
+    def tracks(self, tensor: Tensor) -> bool:
+        """Whether ``tensor`` is watched by this tape or derived from a watched tensor."""
+        return id(tensor) in self._tracked
+
     def watched_variables(self) -> tuple[Variable, ...]:
         """The Variables this tape watches, in the order they were first seen."""
         return tuple(self._variables.values())

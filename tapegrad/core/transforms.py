@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.forward import ForwardAccumulator, tangents_of
+from tapegrad.core.primitive import active_recorders
 from tapegrad.core.prims.shape import identity_p
 from tapegrad.core.tape import GradientTape
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
@@ -29,7 +30,10 @@ def _fresh(leaf: Any) -> Any:
     gives each argument position its own identity (``f(x, x)`` has two gradients).
     """
     if isinstance(leaf, Tensor):
-        return identity_p(leaf)
+        if any(r.tracks(leaf) for r in active_recorders()):
+            return identity_p(leaf)
+        # No outer transform sees this tensor: a new wrapper suffices (nothing to record).
+        return Tensor._wrap(leaf._value)
     if leaf is None or isinstance(leaf, str | bytes):
         return leaf  # not an array: passed through untouched
     return Tensor(leaf)

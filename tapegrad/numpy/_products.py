@@ -38,6 +38,8 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
 
 def vdot(a: Any, b: Any, /) -> Any:
     """Differentiable ``numpy.vdot`` (real inputs)."""
+    if _ndim(a) == 1 and _ndim(b) == 1:
+        return P.sum_p(a * b, axis=None, keepdims=False)  # no reshapes to record
     return P.sum_p(P.reshape_p(a, shape=(-1,)) * P.reshape_p(b, shape=(-1,)), axis=None,
                    keepdims=False)
 
