@@ -1,0 +1,583 @@
+"""Optimizer base class (Keras 3): slot Variables, clipping, weight decay, the update loop.
+
+A concrete optimizer overrides ``build(var_list)`` (creates its slot Variables with
+``add_variable_from_reference``) and ``update_step(gradient, variable, learning_rate)``
+(updates the Variables in place with tapegrad ops), plus ``get_config``. Everything else —
+building on first use, skipping missing gradients, clipping, decoupled weight decay,
+the step counter, serialization — lives here, written only with public tapegrad names.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+import tapegrad as tg
+import tapegrad.numpy as tnp
+from tapegrad.nn.optimizers import schedules
+
+__all__ = ["Optimizer", "clip_by_global_norm", "clip_by_norm"]
+
+# Keras 3 arguments tapegrad does not implement yet. Their default values are accepted so
+# that Keras configs load; any other value raises rather than being silently ignored.
+_UNSUPPORTED_DEFAULTS = {
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
+
+
+def clip_by_norm(gradient: Any, clipnorm: float) -> Any:
+    """Scale ``gradient`` so that its L2 norm is at most ``clipnorm``.
+
+    Args:
+        gradient: A gradient Tensor.
+        clipnorm: The largest allowed norm (> 0).
+
+    Returns:
+        ``gradient * clipnorm / max(norm(gradient), clipnorm)``, same shape and dtype.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> from tapegrad.nn.optimizers.base import clip_by_norm
+        >>> clip_by_norm(tg.tensor([3.0, 4.0]), 1.0).numpy()
+        array([0.6, 0.8], dtype=float32)
+    """
+    norm = tnp.sqrt(tnp.sum(tnp.square(gradient)))
+    return tnp.multiply(gradient, clipnorm) / tnp.maximum(norm, clipnorm)
+
+
+def clip_by_global_norm(gradients: Sequence[Any], clipnorm: float) -> list[Any]:
+    """Scale all gradients together so that their joint L2 norm is at most ``clipnorm``.
+
+    Args:
+        gradients: Gradient Tensors (None entries pass through).
+        clipnorm: The largest allowed global norm (> 0).
+
+    Returns:
+        The scaled gradients, in order; NaN everywhere if the global norm is not finite.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> from tapegrad.nn.optimizers.base import clip_by_global_norm
+        >>> a, b = clip_by_global_norm([tg.tensor([3.0]), tg.tensor([4.0])], 1.0)
+        >>> a.numpy(), b.numpy()
+        (array([0.6], dtype=float32), array([0.8], dtype=float32))
+    """
+    present = [g for g in gradients if g is not None]
+    squares = [tnp.astype(tnp.sum(tnp.square(g)), tnp.float64) for g in present]
+    norm = tnp.sqrt(tnp.sum(tnp.stack(squares)))
+    scale = clipnorm * tnp.minimum(1.0 / norm, 1.0 / clipnorm)
+    # A no-op for a finite norm; makes the scale NaN for an inf/NaN norm (as Keras does).
+    scale = scale + (norm - norm)
+    return [g if g is None else g * tnp.astype(scale, g.dtype) for g in gradients]
+
+
+def _make_initial_value(initializer: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    if isinstance(initializer, str):
+        fills = {"zeros": 0.0, "ones": 1.0}
+        if initializer not in fills:
+            raise ValueError(
+                f"Optimizer.add_variable: unknown initializer {initializer!r}; use 'zeros', "
+                "'ones', a number or a callable (shape, dtype) -> array"
+            )
+        return np.full(shape, fills[initializer], dtype=dtype)
+    if isinstance(initializer, numbers.Number):
+        return np.full(shape, initializer, dtype=dtype)
+    if callable(initializer):
+        return np.asarray(initializer(shape, dtype), dtype=dtype)
+    raise TypeError(
+        f"Optimizer.add_variable: initializer must be a string, a number or a callable, "
+        f"got {type(initializer).__name__}"
+    )
+
+
+class Optimizer:
+    """Base class of all optimizers (Keras 3's ``BaseOptimizer``).
+
+    Each call of ``apply_gradients`` (or ``apply``) clips the gradients, applies decoupled
+    weight decay ``w -= w * weight_decay * learning_rate``, calls ``update_step`` for every
+    variable that has a gradient, and increments ``iterations``.
+
+    Args:
+        learning_rate: A float, a ``LearningRateSchedule`` (called with ``iterations``), or
+            a zero-argument callable returning the rate.
+        weight_decay: If set, decoupled weight decay applied before each update.
+        clipnorm: If set, each gradient is rescaled so that its norm is at most this.
+        clipvalue: If set, each gradient is clipped elementwise to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: If set, all gradients are rescaled together so that their joint
+            norm is at most this. At most one of the three clipping arguments may be set.
+        name: Name of the optimizer, used in messages and configs.
+        **kwargs: Keras 3 arguments that are accepted at their defaults only (``use_ema``,
+            ``ema_momentum``, ``ema_overwrite_frequency``, ``loss_scale_factor``,
+            ``gradient_accumulation_steps``), and the ignored legacy ``decay``.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> import tapegrad.numpy as tnp
+        >>> from tapegrad.nn.optimizers import Optimizer
+        >>> class SignDescent(Optimizer):
+        ...     def update_step(self, gradient, variable, learning_rate):
+        ...         lr = tnp.astype(learning_rate, variable.dtype)
+        ...         variable.assign_sub(lr * tnp.sign(gradient))
+        >>> w = tg.Variable([1.0, -2.0])
+        >>> SignDescent(learning_rate=0.5).apply([tg.tensor([3.0, -1.0])], [w])
+        >>> w.numpy()
+        array([ 0.5, -1.5], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        owner = type(self).__name__
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn(
+                f"{owner}: argument `decay` is no longer supported and is ignored "
+                "(use a learning rate schedule)",
+                stacklevel=2,
+            )
+        self._check_keras_arguments(kwargs)
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        given = {k: v for k, v in clips.items() if v is not None}
+        if len(given) > 1:
+            raise ValueError(
+                f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
+                f"set; got {given}"
+            )
+        for key, value in [*given.items(), ("weight_decay", weight_decay)]:
+            if value is not None and (not isinstance(value, numbers.Real) or value < 0):
+                raise ValueError(f"{owner}: `{key}` must be a number >= 0, got {value!r}")
+        self.name = name or _snake_case(owner)
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.built = False
+        self._variables: list[tg.Variable] = []
+        self._trainable_variables: list[tg.Variable] = []
+        self._variable_index: dict[int, int] = {}
+        self._exclude_ids: set[int] = set()
+        self._exclude_pattern: re.Pattern[str] | None = None
+        self._iterations = self.add_variable((), dtype=np.int64, name="iteration")
+        self._learning_rate = self._make_learning_rate(learning_rate)
+
+    def _check_keras_arguments(self, kwargs: dict[str, Any]) -> None:
+        owner = type(self).__name__
+        unknown = {k: v for k, v in kwargs.items() if k not in _UNSUPPORTED_DEFAULTS}
+        if unknown:
+            raise ValueError(f"{owner}: argument(s) not recognized: {unknown}")
+        for key, value in kwargs.items():
+            if value != _UNSUPPORTED_DEFAULTS[key]:
+                raise NotImplementedError(
+                    f"{owner}: `{key}={value!r}` is not supported by tapegrad yet "
+                    f"(only the default {_UNSUPPORTED_DEFAULTS[key]!r})"
+                )
+
+    def _make_learning_rate(self, learning_rate: Any) -> Any:
+        if isinstance(learning_rate, schedules.LearningRateSchedule) or callable(learning_rate):
+            return learning_rate
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+            raise ValueError(
+                f"{type(self).__name__}: `learning_rate` must be a float, a "
+                "LearningRateSchedule or a zero-argument callable, got "
+                f"{learning_rate!r} ({type(learning_rate).__name__})"
+            )
+        # A Variable so a traced step reads the current rate and callbacks can change it;
+        # float64 so float64 models see the exact rate (it is cast per variable dtype).
+        return self.add_variable(
+            (), initializer=float(learning_rate), dtype=np.float64, name="learning_rate"
+        )
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def iterations(self) -> tg.Variable:
+        """The number of updates applied so far (an int64 Variable)."""
+        return self._iterations
+
+    @property
+    def variables(self) -> list[tg.Variable]:
+        """All optimizer state, in creation order: iterations, the learning rate Variable
+        (when the rate is a float), then the slot Variables. This is what saving stores."""
+        return list(self._variables)
+
+    @property
+    def learning_rate(self) -> Any:
+        """The current learning rate: the rate Variable, or the schedule's value at
+        ``iterations``, or the callable's value. Assign a float to change a float rate."""
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            return self._learning_rate(self._iterations)
+        if isinstance(self._learning_rate, tg.Variable):
+            return self._learning_rate
+        return self._learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        if isinstance(value, schedules.LearningRateSchedule) or callable(value):
+            if isinstance(self._learning_rate, tg.Variable):
+                # By identity: list.remove would compare Variables with `==` (elementwise).
+                self._variables = [v for v in self._variables if v is not self._learning_rate]
+            self._learning_rate = value
+        elif isinstance(self._learning_rate, tg.Variable):
+            self._learning_rate.assign(float(value))
+        elif isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            raise TypeError(
+                f"{type(self).__name__}: this optimizer was created with a "
+                "LearningRateSchedule, so its learning rate cannot be set to a float; create "
+                "it with a float learning_rate to make the rate settable"
+            )
+        else:
+            self._learning_rate = self._make_learning_rate(value)
+
+    def add_variable(
+        self,
+        shape: Sequence[int],
+        initializer: Any = "zeros",
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> tg.Variable:
+        """Create a non-trainable Variable owned (and saved) by this optimizer.
+
+        Args:
+            shape: Shape of the Variable.
+            initializer: ``"zeros"``, ``"ones"``, a number, or ``f(shape, dtype) -> array``.
+            dtype: dtype of the Variable (default float32).
+            name: Name of the Variable.
+
+        Returns:
+            The new Variable, also listed in ``variables``.
+        """
+        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        value = _make_initial_value(initializer, tuple(shape), dtype)
+        variable = tg.Variable(value, trainable=False, name=name, dtype=dtype)
+        self._variables.append(variable)
+        return variable
+
+    def add_variable_from_reference(
+        self, reference_variable: tg.Variable, name: str | None = None, initializer: Any = "zeros"
+    ) -> tg.Variable:
+        """Create a slot Variable with the shape and dtype of a model variable.
+
+        Args:
+            reference_variable: The model Variable the slot belongs to.
+            name: Slot name (``"momentum"``, ``"velocity"``, ...); the Variable is named
+                ``f"{reference_variable.name}_{name}"``.
+            initializer: As in ``add_variable``.
+
+        Returns:
+            The new slot Variable.
+        """
+        slot_name = f"{str(reference_variable.name).replace('/', '_')}_{name or 'var'}"
+        return self.add_variable(
+            reference_variable.shape, initializer, reference_variable.dtype, slot_name
+        )
+
+    def add_optimizer_variables(
+        self, trainable_variables: Sequence[tg.Variable], name: str, initializer: Any = "zeros"
+    ) -> list[tg.Variable]:
+        """One slot Variable per model variable (see ``add_variable_from_reference``).
+
+        Args:
+            trainable_variables: The model Variables.
+            name: Slot name.
+            initializer: As in ``add_variable``.
+
+        Returns:
+            The slot Variables, in the order of ``trainable_variables``.
+        """
+        return [self.add_variable_from_reference(v, name, initializer) for v in trainable_variables]
+
+    def build(self, var_list: Sequence[tg.Variable]) -> None:
+        """Record the model variables this optimizer updates; subclasses add their slots.
+
+        Subclasses start with ``if self.built: return`` and ``super().build(var_list)``.
+
+        Args:
+            var_list: The model Variables, in the order gradients will be given.
+        """
+        var_list = list(var_list)
+        index: dict[int, int] = {}
+        for i, variable in enumerate(var_list):
+            if not isinstance(variable, tg.Variable):
+                raise TypeError(
+                    f"{type(self).__name__}.build: var_list[{i}] is a "
+                    f"{type(variable).__name__}, not a tapegrad.Variable"
+                )
+            if id(variable) in index:
+                raise ValueError(
+                    f"{type(self).__name__}.build: variable '{variable.name}' appears twice "
+                    "in var_list"
+                )
+            index[id(variable)] = i
+        self._variable_index = index
+        self._trainable_variables = var_list
+        self.built = True
+
+    def _get_variable_index(self, variable: tg.Variable) -> int:
+        return self._variable_index[id(variable)]
+
+    def exclude_from_weight_decay(
+        self, var_list: Iterable[tg.Variable] | None = None, var_names: Iterable[str] | None = None
+    ) -> None:
+        """Exempt variables from weight decay (call before the optimizer is built).
+
+        Args:
+            var_list: Variables to exempt.
+            var_names: Substrings; a variable whose name contains one of them is exempt.
+        """
+        if self.built:
+            raise ValueError(
+                f"{type(self).__name__}: exclude_from_weight_decay() must be called before "
+                "the optimizer is built"
+            )
+        self._exclude_ids = {id(v) for v in var_list or ()}
+        names = [re.escape(n) for n in var_names or ()]
+        self._exclude_pattern = re.compile("|".join(names)) if names else None
+
+    def _use_weight_decay(self, variable: tg.Variable) -> bool:
+        if id(variable) in self._exclude_ids:
+            return False
+        pattern = self._exclude_pattern
+        return pattern is None or pattern.search(str(variable.name)) is None
+
+    # -- the update -------------------------------------------------------------------
+    def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
+        """Update ``variable`` (and its slots) in place from one gradient.
+
+        Args:
+            gradient: The (clipped) gradient, a Tensor of the variable's shape and dtype.
+            variable: The model Variable.
+            learning_rate: The current rate (a Variable, Tensor or float; cast it to
+                ``variable.dtype``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement update_step()")
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, tg.Variable]]) -> tg.Variable:
+        """Apply one update from ``(gradient, variable)`` pairs.
+
+        Builds the optimizer on first call. Pairs whose gradient is None are skipped (with
+        a warning naming them).
+
+        Args:
+            grads_and_vars: Iterable of ``(gradient, Variable)``.
+
+        Returns:
+            The ``iterations`` Variable (as tf.keras does).
+        """
+        pairs = list(grads_and_vars)
+        grads = [g for g, _ in pairs]
+        variables = [v for _, v in pairs]
+        self.apply(grads, variables)
+        return self._iterations
+
+    def apply(
+        self, grads: Sequence[Any], trainable_variables: Sequence[tg.Variable] | None = None
+    ) -> None:
+        """Apply one update from gradients matched one-to-one with variables.
+
+        Args:
+            grads: Gradients (Tensors, arrays or None).
+            trainable_variables: The Variables; may be omitted once the optimizer is built,
+                then ``grads`` follows the order it was built with.
+        """
+        grads = list(grads)
+        if not grads:
+            return
+        owner = type(self).__name__
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(
+                    f"{owner}.apply: without `trainable_variables` the optimizer must already "
+                    "be built; call optimizer.build(variables) first"
+                )
+            variables = self._trainable_variables
+        else:
+            variables = list(trainable_variables)
+            if not self.built:
+                self.build(variables)
+            unknown = [v for v in variables if id(v) not in self._variable_index]
+            if unknown:
+                raise ValueError(
+                    f"{owner}: unknown variable(s) {[v.name for v in unknown]}; this optimizer "
+                    "was built for other variables; create a new optimizer for new ones"
+                )
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"{owner}.apply: got {len(grads)} gradients for {len(variables)} variables"
+            )
+        missing = [v.name for g, v in zip(grads, variables, strict=True) if g is None]
+        kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        if not kept:
+            raise ValueError(f"{owner}: no gradients provided for any variable: {missing}")
+        if missing:
+            warnings.warn(
+                f"{owner}: gradients do not exist for variables {missing}; they are not "
+                "updated. Does the loss depend on them?",
+                stacklevel=2,
+            )
+        variables = [v for _, v in kept]
+        grads = self._clip_gradients([self._as_gradient(g, v) for g, v in kept])
+        learning_rate = self.learning_rate
+        self._apply_weight_decay(variables, learning_rate)
+        for gradient, variable in zip(grads, variables, strict=True):
+            self.update_step(gradient, variable, learning_rate)
+        self._iterations.assign_add(1)
+
+    def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
+        if not isinstance(gradient, tg.Tensor):
+            gradient = tg.tensor(gradient)
+        if tuple(gradient.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"{type(self).__name__}: the gradient for variable '{variable.name}' has shape "
+                f"{tuple(gradient.shape)}, but the variable has shape {tuple(variable.shape)}"
+            )
+        if gradient.dtype != variable.dtype:
+            gradient = tnp.astype(gradient, variable.dtype)
+        return gradient
+
+    def _clip_gradients(self, grads: list[Any]) -> list[Any]:
+        if self.clipnorm:
+            return [g if g is None else clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm:
+            return clip_by_global_norm(grads, self.global_clipnorm)
+        if self.clipvalue:
+            limit = self.clipvalue
+            return [g if g is None else tnp.clip(g, -limit, limit) for g in grads]
+        return grads
+
+    def _apply_weight_decay(self, variables: list[tg.Variable], learning_rate: Any) -> None:
+        if not self.weight_decay:
+            return
+        for variable in variables:
+            if self._use_weight_decay(variable):
+                lr = tnp.astype(learning_rate, variable.dtype)
+                variable.assign(variable - variable * self.weight_decay * lr)
+
+    # -- gradients --------------------------------------------------------------------
+    def minimize(
+        self,
+        loss: Any,
+        var_list: Sequence[tg.Variable] | Callable[[], Sequence[tg.Variable]],
+        tape: tg.GradientTape | None = None,
+    ) -> None:
+        """Compute the gradients of ``loss`` and apply one update.
+
+        Args:
+            loss: A zero-argument callable returning the loss, or a loss Tensor together
+                with the ``tape`` that recorded it.
+            var_list: The Variables to update, or a zero-argument callable returning them.
+            tape: The GradientTape that recorded a Tensor ``loss``.
+        """
+        if tape is None and not callable(loss):
+            raise ValueError(
+                f"{type(self).__name__}.minimize: a Tensor `loss` needs the `tape` that "
+                "recorded it; or pass the loss as a zero-argument callable"
+            )
+        if not callable(var_list):
+            var_list = list(var_list)
+        if tape is None:
+            tape = tg.GradientTape()
+        if callable(loss):
+            with tape:
+                if not callable(var_list):
+                    for variable in var_list:
+                        tape.watch(variable)
+                loss = loss()
+        variables = list(var_list() if callable(var_list) else var_list)
+        grads = tape.gradient(loss, variables)
+        self.apply(grads, variables)
+
+    def get_gradients(self, loss: Callable[[], Any], params: Sequence[tg.Variable]) -> list[Any]:
+        """Gradients of ``loss()`` with respect to ``params``, clipped as configured.
+
+        Args:
+            loss: A zero-argument callable returning a scalar loss.
+            params: The Variables to differentiate with respect to.
+
+        Returns:
+            One gradient per parameter.
+        """
+        owner = type(self).__name__
+        if not callable(loss):
+            raise TypeError(
+                f"{owner}.get_gradients: `loss` must be a zero-argument callable (got "
+                f"{type(loss).__name__}); for a recorded loss use GradientTape.gradient"
+            )
+        params = list(params)
+        with tg.GradientTape() as tape:
+            for param in params:
+                tape.watch(param)
+            value = loss()
+        grads = tape.gradient(value, params)
+        missing = [p.name for g, p in zip(grads, params, strict=True) if g is None]
+        if missing:
+            raise ValueError(
+                f"{owner}.get_gradients: variable(s) {missing} have no gradient; the loss does "
+                "not depend on them through differentiable ops"
+            )
+        return self._clip_gradients(
+            [self._as_gradient(g, p) for g, p in zip(grads, params, strict=True)]
+        )
+
+    # -- configuration ----------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as a JSON-friendly dict (subclasses add theirs).
+
+        Returns:
+            A dict that ``from_config`` turns back into an equal, unbuilt optimizer.
+        """
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            learning_rate: Any = schedules.serialize(self._learning_rate)
+        elif isinstance(self._learning_rate, tg.Variable):
+            learning_rate = float(self._learning_rate.numpy())
+        else:
+            raise ValueError(
+                f"{type(self).__name__}.get_config: a plain callable learning rate cannot be "
+                "serialized; use a LearningRateSchedule subclass with get_config()"
+            )
+        return {
+            "name": self.name,
+            "learning_rate": learning_rate,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Optimizer:
+        """Create an optimizer from ``get_config()``'s output.
+
+        Args:
+            config: The config dict.
+            custom_objects: Optional ``{name: class}`` for user-defined schedules.
+
+        Returns:
+            A new, unbuilt optimizer.
+        """
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
