@@ -44,8 +44,7 @@ def relu(x: Any) -> Any:
 
 def relu6(x: Any) -> Any:
     """``min(max(x, 0), 6)``."""
-    return P.where_p(P.logical_and_p(P.greater_p(x, 0), P.less_p(x, 6)), x,
-                     P.where_p(P.greater_p(x, 0), 6, 0))
+    return P.clip_p(x, 0.0, 6.0)  # float constants: the input's dtype is kept
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.2) -> Any:

@@ -1,0 +1,564 @@
+"""Weight initializers (Keras 3 ``keras.initializers``): ``init(shape, dtype)`` -> NumPy array.
+
+Random initializers are reproducible: the same ``seed`` gives the same values on every
+call and in every instance. An unseeded initializer draws its seed once, at construction,
+from NumPy's global generator (so ``np.random.seed(...)`` makes whole models
+reproducible), and then also returns the same values on every call, as in Keras 3.
+
+Examples:
+    >>> from tapegrad.nn import initializers
+    >>> init = initializers.get("glorot_uniform")
+    >>> init((2, 3)).shape, init((2, 3)).dtype
+    ((2, 3), dtype('float32'))
+    >>> initializers.serialize(initializers.Constant(0.5))["config"]
+    {'value': 0.5}
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# The standard deviation of a standard normal truncated to [-2, 2]: dividing by it
+# gives truncated samples the requested variance (as Keras' VarianceScaling does).
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
+
+
+def _dtype(dtype: Any) -> np.dtype:
+    return np.dtype(np.float32 if dtype is None else dtype)
+
+
+def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
+    """Fan-in and fan-out of a weight shape (dense ``(in, out)`` or conv ``(..., in, out)``).
+
+    Examples:
+        >>> compute_fans((3, 3, 16, 32))
+        (144, 288)
+    """
+    shape = tuple(shape)
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive_field = math.prod(shape[:-2])
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+class Initializer:
+    """Base class: subclasses implement ``__call__(shape, dtype=None)`` and `get_config`.
+
+    Examples:
+        >>> class Twos(Initializer):
+        ...     def __call__(self, shape, dtype=None):
+        ...         return np.full(shape, 2, dtype=dtype or "float32")
+        >>> Twos()((2,))
+        array([2., 2.], dtype=float32)
+    """
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__}.__call__ is not implemented")
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON-friendly)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        """Rebuild an initializer from `get_config`'s output."""
+        return cls(**config)
+
+    def clone(self) -> Initializer:
+        """A new instance with the same configuration."""
+        return type(self).from_config(self.get_config())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Initializer):
+    """Every element is ``value``.
+
+    Args:
+        value: A Python scalar.
+
+    Examples:
+        >>> Constant(3.0)((2,))
+        array([3., 3.], dtype=float32)
+    """
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = value
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        return np.full(_shape(shape), self.value, dtype=_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
+class Zeros(Initializer):
+    """All zeros.
+
+    Examples:
+        >>> Zeros()((2,), dtype="int32")
+        array([0, 0], dtype=int32)
+    """
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        return np.zeros(_shape(shape), dtype=_dtype(dtype))
+
+
+class Ones(Initializer):
+    """All ones.
+
+    Examples:
+        >>> Ones()((2,))
+        array([1., 1.], dtype=float32)
+    """
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        return np.ones(_shape(shape), dtype=_dtype(dtype))
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only).
+
+    Args:
+        gain: Multiplier of the identity.
+
+    Examples:
+        >>> Identity(2.0)((2, 3))
+        array([[2., 0., 0.],
+               [0., 2., 0.]], dtype=float32)
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        shape = _shape(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity: can only initialize 2-D matrices, got shape {shape} "
+                             f"of rank {len(shape)}")
+        return (self.gain * np.eye(*shape)).astype(_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}
+
+
+class RandomInitializer(Initializer):
+    """Base of the random initializers: holds the seed and makes the generator.
+
+    Args:
+        seed: An int for reproducible values, or ``None`` (a seed drawn once, now).
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        if seed is not None and not isinstance(seed, int | np.integer):
+            raise ValueError(f"{type(self).__name__}: seed must be an int or None, "
+                             f"got {seed!r}")
+        self._init_seed = None if seed is None else int(seed)
+        self.seed = self._init_seed if seed is not None else \
+            int(np.random.randint(0, 2**31 - 1))
+
+    def _generator(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    def _float_dtype(self, dtype: Any) -> np.dtype:
+        dtype = _dtype(dtype)
+        if dtype.kind != "f":
+            raise ValueError(f"{type(self).__name__}: random values need a float dtype, "
+                             f"got {dtype}")
+        return dtype
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self._init_seed}
+
+
+def _truncated_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal samples redrawn until all lie in [-2, 2] (as TF/Keras)."""
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2.0
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2.0
+    return values
+
+
+class RandomNormal(RandomInitializer):
+    """Normal distribution.
+
+    Args:
+        mean: Mean.
+        stddev: Standard deviation.
+        seed: Int seed (``None``: drawn once at construction).
+
+    Examples:
+        >>> init = RandomNormal(stddev=1.0, seed=0)
+        >>> bool((init((2, 2)) == init((2, 2))).all())
+        True
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.mean = mean
+        self.stddev = stddev
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        dtype = self._float_dtype(dtype)
+        values = self._generator().normal(self.mean, self.stddev, _shape(shape))
+        return values.astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class TruncatedNormal(RandomInitializer):
+    """Normal distribution with values beyond two standard deviations redrawn.
+
+    Args:
+        mean: Mean (of the untruncated distribution).
+        stddev: Standard deviation (of the untruncated distribution).
+        seed: Int seed (``None``: drawn once at construction).
+
+    Examples:
+        >>> bool(abs(TruncatedNormal(stddev=1.0, seed=1)((1000,))).max() <= 2.0)
+        True
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.mean = mean
+        self.stddev = stddev
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        dtype = self._float_dtype(dtype)
+        values = _truncated_normal(self._generator(), _shape(shape))
+        return (self.mean + self.stddev * values).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class RandomUniform(RandomInitializer):
+    """Uniform distribution on ``[minval, maxval)``.
+
+    Args:
+        minval: Lower bound.
+        maxval: Upper bound.
+        seed: Int seed (``None``: drawn once at construction).
+
+    Examples:
+        >>> values = RandomUniform(-1.0, 1.0, seed=0)((1000,))
+        >>> bool(values.min() >= -1.0 and values.max() < 1.0)
+        True
+    """
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
+                 seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.minval = minval
+        self.maxval = maxval
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        dtype = self._float_dtype(dtype)
+        values = self._generator().uniform(self.minval, self.maxval, _shape(shape))
+        return values.astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+class VarianceScaling(RandomInitializer):
+    """Samples scaled to the weight's fans: variance ``scale / n``.
+
+    ``n`` is the fan-in, the fan-out or their average (``mode``). With
+    ``distribution="truncated_normal"`` the samples are truncated at two standard
+    deviations and rescaled so that their variance is still ``scale / n``; with
+    ``"uniform"`` they lie in ``[-limit, limit]``, ``limit = sqrt(3 * scale / n)``.
+
+    Args:
+        scale: Positive scaling factor.
+        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
+        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``
+            (``"normal"`` means truncated, as in Keras).
+        seed: Int seed (``None``: drawn once at construction).
+
+    Examples:
+        >>> init = VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=0)
+        >>> bool(abs(init((50, 10))).max() <= (3 * 2.0 / 50) ** 0.5)
+        True
+    """
+
+    _MODES = ("fan_in", "fan_out", "fan_avg")
+    _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal", seed: int | None = None) -> None:
+        super().__init__(seed)
+        name = type(self).__name__
+        if not scale > 0.0:
+            raise ValueError(f"{name}: scale must be a positive float, got {scale!r}")
+        if mode not in self._MODES:
+            raise ValueError(f"{name}: mode must be one of {self._MODES}, got {mode!r}")
+        distribution = str(distribution).lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in self._DISTRIBUTIONS:
+            raise ValueError(f"{name}: distribution must be one of {self._DISTRIBUTIONS}, "
+                             f"got {distribution!r}")
+        self.scale = scale
+        self.mode = mode
+        self.distribution = distribution
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        dtype = self._float_dtype(dtype)
+        shape = _shape(shape)
+        fan_in, fan_out = compute_fans(shape)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
+        variance = self.scale / max(1.0, fan[self.mode])
+        rng = self._generator()
+        if self.distribution == "truncated_normal":
+            values = _truncated_normal(rng, shape) * (math.sqrt(variance) / _TRUNCATED_STD)
+        elif self.distribution == "untruncated_normal":
+            values = rng.normal(0.0, math.sqrt(variance), shape)
+        else:
+            limit = math.sqrt(3.0 * variance)
+            values = rng.uniform(-limit, limit, shape)
+        return values.astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                **super().get_config()}
+
+
+class _FixedVarianceScaling(VarianceScaling):
+    """A `VarianceScaling` preset: only the seed is configurable."""
+
+    _PRESET: tuple[float, str, str] = (1.0, "fan_in", "truncated_normal")
+
+    def __init__(self, seed: int | None = None) -> None:
+        scale, mode, distribution = self._PRESET
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self._init_seed}
+
+
+class GlorotUniform(_FixedVarianceScaling):
+    """Glorot (Xavier) uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / (fan_in + fan_out))``.
+
+    Examples:
+        >>> bool(abs(GlorotUniform(seed=0)((30, 20))).max() <= (6 / 50) ** 0.5)
+        True
+    """
+
+    _PRESET = (1.0, "fan_avg", "uniform")
+
+
+class GlorotNormal(_FixedVarianceScaling):
+    """Glorot (Xavier) normal: truncated, ``stddev = sqrt(2 / (fan_in + fan_out))``.
+
+    Examples:
+        >>> GlorotNormal(seed=0)((4, 4)).shape
+        (4, 4)
+    """
+
+    _PRESET = (1.0, "fan_avg", "truncated_normal")
+
+
+class HeUniform(_FixedVarianceScaling):
+    """He uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / fan_in)``.
+
+    Examples:
+        >>> bool(abs(HeUniform(seed=0)((24, 8))).max() <= 0.5)
+        True
+    """
+
+    _PRESET = (2.0, "fan_in", "uniform")
+
+
+class HeNormal(_FixedVarianceScaling):
+    """He normal: truncated, ``stddev = sqrt(2 / fan_in)``.
+
+    Examples:
+        >>> HeNormal(seed=0)((4, 4)).dtype
+        dtype('float32')
+    """
+
+    _PRESET = (2.0, "fan_in", "truncated_normal")
+
+
+class LecunUniform(_FixedVarianceScaling):
+    """LeCun uniform: ``U(-limit, limit)``, ``limit = sqrt(3 / fan_in)``.
+
+    Examples:
+        >>> bool(abs(LecunUniform(seed=0)((12, 8))).max() <= 0.5)
+        True
+    """
+
+    _PRESET = (1.0, "fan_in", "uniform")
+
+
+class LecunNormal(_FixedVarianceScaling):
+    """LeCun normal: truncated, ``stddev = sqrt(1 / fan_in)``.
+
+    Examples:
+        >>> LecunNormal(seed=0)((4, 4)).shape
+        (4, 4)
+    """
+
+    _PRESET = (1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(RandomInitializer):
+    """A random orthogonal matrix (``gain`` times), from the QR decomposition of normals.
+
+    Shapes of rank > 2 are treated as ``(prod(shape[:-1]), shape[-1])`` matrices.
+
+    Args:
+        gain: Multiplier of the orthogonal matrix.
+        seed: Int seed (``None``: drawn once at construction).
+
+    Examples:
+        >>> q = Orthogonal(seed=0)((3, 3))
+        >>> bool(np.allclose(q @ q.T, np.eye(3), atol=1e-6))
+        True
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
+        dtype = self._float_dtype(dtype)
+        shape = _shape(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the shape must be at least 2-D, got shape {shape} "
+                             f"of rank {len(shape)}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        normal = self._generator().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(normal)
+        # Sign fix: makes the distribution uniform over orthogonal matrices (Mezzadri 2007).
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q.reshape(shape)).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, **super().get_config()}
+
+
+_CLASSES: tuple[type[Initializer], ...] = (
+    Constant, Zeros, Ones, Identity, RandomNormal, TruncatedNormal, RandomUniform,
+    VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform,
+    LecunNormal, Orthogonal,
+)
+_BY_NAME: dict[str, type[Initializer]] = {cls.__name__: cls for cls in _CLASSES}
+_BY_NAME.update({
+    "constant": Constant, "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones,
+    "identity": Identity, "IdentityInitializer": Identity, "random_normal": RandomNormal,
+    "normal": RandomNormal, "truncated_normal": TruncatedNormal,
+    "random_uniform": RandomUniform, "uniform": RandomUniform,
+    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
+    "OrthogonalInitializer": Orthogonal,
+})
+
+
+def _lookup(name: str) -> type[Initializer]:
+    if name not in _BY_NAME:
+        known = ", ".join(sorted(n for n in _BY_NAME if n.islower()))
+        raise ValueError(f"Could not interpret initializer identifier {name!r}; known names: "
+                         f"{known}")
+    return _BY_NAME[name]
+
+
+def serialize(initializer: Any) -> Any:
+    """A JSON-friendly description: ``{"module", "class_name", "config"}``.
+
+    Args:
+        initializer: An `Initializer` (or ``None``, returned as is).
+
+    Returns:
+        A dict `deserialize` turns back into an equal initializer. A plain callable is
+        described by name only and cannot be deserialized (no code is saved).
+
+    Examples:
+        >>> serialize(GlorotUniform(seed=3))
+        {'module': 'tapegrad.nn.initializers', 'class_name': 'GlorotUniform', \
+'config': {'seed': 3}, 'registered_name': None}
+    """
+    if initializer is None:
+        return None
+    if isinstance(initializer, Initializer):
+        return {"module": __name__, "class_name": type(initializer).__name__,
+                "config": initializer.get_config(), "registered_name": None}
+    return {"module": getattr(initializer, "__module__", None), "class_name": "function",
+            "config": getattr(initializer, "__name__", repr(initializer)),
+            "registered_name": None}
+
+
+def deserialize(config: Any) -> Initializer:
+    """An initializer from `serialize`'s dict, ``{"class_name", "config"}``, or a name.
+
+    Examples:
+        >>> deserialize({"class_name": "RandomNormal", "config": {"stddev": 2.0}}).stddev
+        2.0
+    """
+    if isinstance(config, str):
+        return _lookup(config)()
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"Could not deserialize initializer {config!r}: expected a name or "
+                         "a dict with 'class_name' and 'config'")
+    if config["class_name"] == "function":
+        raise ValueError(f"Cannot deserialize the custom initializer function "
+                         f"{config.get('config')!r}: tapegrad never restores code; subclass "
+                         "Initializer and implement get_config")
+    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+
+
+def get(identifier: Any) -> Any:
+    """Resolve an initializer from a name, a serialized dict, a class or an instance.
+
+    Args:
+        identifier: ``"glorot_uniform"``, ``"zeros"``, ``"GlorotUniform"``, a dict from
+            `serialize`, an `Initializer` class or instance, or any callable
+            ``(shape, dtype) -> array``; ``None`` gives ``None``.
+
+    Returns:
+        A callable ``(shape, dtype=None) -> np.ndarray`` (a fresh instance for names).
+
+    Examples:
+        >>> type(get("he_normal")).__name__, get(None)
+        ('HeNormal', None)
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, str | dict):
+        return deserialize(identifier)
+    if inspect.isclass(identifier):
+        identifier = identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+
+
+__all__ = [
+    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+    "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomInitializer",
+    "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "Zeros",
+    "compute_fans", "deserialize", "get", "serialize",
+]
