@@ -33,6 +33,22 @@ from tapegrad.utils.gradcheck import check_grads
 
 __version__ = "0.1.0"
 
+# The Keras-style API is imported on first use: `import tapegrad` stays light, and the
+# engine never depends on the layers built on top of it.
+_LAZY_MODULES = ("layers", "optimizers", "losses", "metrics", "callbacks", "initializers",
+                 "regularizers", "activations", "models", "datasets", "graph")
+_LAZY_NAMES = {"Model": "tapegrad.nn.models", "Sequential": "tapegrad.nn.models"}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"tapegrad.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
 
 def tensor(data: Any, dtype: Any = None) -> Tensor:
     """Make a Tensor from array-like data (Python floats default to float32).
@@ -56,6 +72,8 @@ int64 = _np.int64
 
 __all__ = [
     "ForwardAccumulator",
+    "Model",
+    "Sequential",
     "GradientTape",
     "Primitive",
     "Tensor",

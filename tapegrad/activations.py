@@ -1,0 +1,3 @@
+"""`tapegrad.activations`: the public face of `tapegrad.nn.activations` (Keras' `keras.activations`)."""
+
+from tapegrad.nn.activations import *  # noqa: F403

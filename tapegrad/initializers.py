@@ -1,0 +1,3 @@
+"""`tapegrad.initializers`: the public face of `tapegrad.nn.initializers` (Keras' `keras.initializers`)."""
+
+from tapegrad.nn.initializers import *  # noqa: F403

@@ -1,0 +1,421 @@
+"""Layer: the Keras 3 building block (build/call/add_weight, tracking, configs).
+
+Layers are built only on public tapegrad names: weights are `tapegrad.Variable`s, the
+computation is ops; gradients come from the tape like for any other code.
+
+A layer called on `KerasTensor`s (symbolic inputs made by `Input`) does not compute: it
+records a node of the functional graph and infers the output shape by running itself once
+on a small batch of zeros (so no layer, `Lambda` included, needs an output-shape rule).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import itertools
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+import tapegrad as tg
+from tapegrad.nn import initializers as initializers_module
+from tapegrad.nn import regularizers as regularizers_module
+
+_NAME_COUNTS: dict[str, itertools.count] = {}
+_CALL_CONTEXT = threading.local()
+
+# The batch size used to run a layer once on zeros when inferring symbolic output shapes.
+_PROBE_BATCH = 2
+
+
+def unique_name(base: str) -> str:
+    """``dense``, ``dense_1``, ... per process, like Keras' automatic layer names."""
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower()
+    counter = _NAME_COUNTS.setdefault(snake, itertools.count())
+    index = next(counter)
+    return snake if index == 0 else f"{snake}_{index}"
+
+
+def shape_of(x: Any) -> tuple[Any, ...]:
+    """Shape of a Tensor, array or KerasTensor."""
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+class KerasTensor:
+    """A symbolic tensor of the functional API: shape (batch dimension ``None``) and dtype,
+    plus the layer call that produced it.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> x = tg.layers.Input(shape=(3,))
+        >>> x.shape
+        (None, 3)
+    """
+
+    def __init__(self, shape: Sequence[int | None], dtype: Any = "float32",
+                 history: tuple[Layer, int, int] | None = None, name: str | None = None) -> None:
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(self.shape)
+        # (layer, node index in layer._inbound_nodes, output index)
+        self.history = history
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    def zeros(self, batch: int = _PROBE_BATCH) -> np.ndarray:
+        """A concrete batch of zeros with this tensor's shape (``None`` → ``batch``)."""
+        shape = tuple(batch if d is None else d for d in self.shape)
+        return np.zeros(shape, self.dtype)
+
+
+class Node:
+    """One call of a layer in a functional graph: its input and output KerasTensors."""
+
+    def __init__(self, layer: Layer, inputs: Any, outputs: list[KerasTensor],
+                 call_kwargs: dict[str, Any]) -> None:
+        self.layer = layer
+        self.inputs = inputs  # the nested structure the layer was called with
+        self.outputs = outputs
+        self.call_kwargs = call_kwargs
+
+    @property
+    def flat_inputs(self) -> list[KerasTensor]:
+        return [x for x in _flatten(self.inputs) if isinstance(x, KerasTensor)]
+
+
+def _flatten(structure: Any) -> list[Any]:
+    if isinstance(structure, list | tuple):
+        return [leaf for item in structure for leaf in _flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _flatten(structure[key])]
+    return [structure]
+
+
+def _map_structure(func: Any, structure: Any) -> Any:
+    if isinstance(structure, list):
+        return [_map_structure(func, s) for s in structure]
+    if isinstance(structure, tuple):
+        return tuple(_map_structure(func, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _map_structure(func, v) for k, v in structure.items()}
+    return func(structure)
+
+
+@contextlib.contextmanager
+def _training_context(training: bool | None) -> Iterator[None]:
+    previous = getattr(_CALL_CONTEXT, "training", None)
+    _CALL_CONTEXT.training = training
+    try:
+        yield
+    finally:
+        _CALL_CONTEXT.training = previous
+
+
+class Layer:
+    """Base class of all layers (Keras 3 semantics).
+
+    Subclasses create weights in ``build(input_shape)`` with `add_weight` and compute in
+    ``call(inputs, training=None)``. Layers and Variables assigned as attributes (also in
+    lists, tuples and dicts) are tracked for `weights`, saving and training.
+
+    Args:
+        trainable: Whether the layer's weights are trained (``False`` freezes them all).
+        name: Unique name (default: from the class name).
+        dtype: Weight dtype (default float32).
+        input_shape: Shape without the batch axis, for the first layer of a `Sequential`.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> class Scale(tg.layers.Layer):
+        ...     def build(self, input_shape):
+        ...         self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, inputs):
+        ...         return inputs * self.scale
+        >>> layer = Scale()
+        >>> layer(tg.tensor([[1.0, 2.0]])).numpy()
+        array([[1., 2.]], dtype=float32)
+        >>> [w.shape for w in layer.trainable_weights]
+        [(2,)]
+    """
+
+    # Layers whose call accepts any input shape after the first (Lambda) switch this off.
+    _check_input_shape = True
+
+    def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
+                 input_shape: Sequence[int | None] | None = None, **kwargs: Any) -> None:
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        kwargs.pop("input_dim", None)
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}"
+            )
+        object.__setattr__(self, "_tracking_ready", False)
+        self.name = name or unique_name(type(self).__name__)
+        self._trainable = trainable
+        self.dtype = np.dtype(dtype or "float32")
+        self.built = False
+        self._weights_list: list[tg.Variable] = []
+        self._regularized: list[tuple[Any, tg.Variable]] = []
+        self._inbound_nodes: list[Node] = []
+        self._build_shapes: Any = None
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        self._declared_input_shape = tuple(input_shape) if input_shape is not None else None
+        self._tracking_ready = True
+
+    # -- tracking -----------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _tracked_values(self) -> Iterator[Any]:
+        for key, value in vars(self).items():
+            if key.startswith("_") and key not in ("_layers",):
+                continue
+            yield from _trackables(value)
+
+    def _sublayers(self) -> list[Layer]:
+        """Direct sublayers, in attribute order, without duplicates."""
+        seen: dict[int, Layer] = {}
+        for value in self._tracked_values():
+            if isinstance(value, Layer) and value is not self:
+                seen.setdefault(id(value), value)
+        return list(seen.values())
+
+    def _own_variables(self) -> list[tg.Variable]:
+        seen: dict[int, tg.Variable] = {id(v): v for v in self._weights_list}
+        for value in self._tracked_values():
+            if isinstance(value, tg.Variable):
+                seen.setdefault(id(value), value)
+        return list(seen.values())
+
+    @property
+    def weights(self) -> list[tg.Variable]:
+        """All weights: trainable first, then non-trainable (Keras order)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self) -> list[tg.Variable]:
+        if not self.trainable:
+            return []
+        found = [v for v in self._own_variables() if v.trainable]
+        for layer in self._sublayers():
+            found.extend(layer.trainable_weights)
+        return _unique(found)
+
+    @property
+    def non_trainable_weights(self) -> list[tg.Variable]:
+        own = self._own_variables()
+        found = [v for v in own if not v.trainable or not self.trainable]
+        for layer in self._sublayers():
+            found.extend(layer.non_trainable_weights if self.trainable else layer.weights)
+        return _unique(found)
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    @property
+    def losses(self) -> list[Any]:
+        """Regularization losses of this layer and its sublayers (recomputed per access)."""
+        out = [regularizer(variable) for regularizer, variable in self._regularized]
+        for layer in self._sublayers():
+            out.extend(layer.losses)
+        return out
+
+    def count_params(self) -> int:
+        """Number of scalars in all weights."""
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet: call it on data (or build it) first"
+            )
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights' values, in `weights` order."""
+        return [np.array(w.numpy(), copy=True) for w in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Assign values to `weights` (same order, shapes must match)."""
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}': set_weights got {len(weights)} arrays for "
+                f"{len(own)} weights"
+            )
+        for variable, value in zip(own, weights, strict=True):
+            variable.assign(value)
+
+    # -- weights ------------------------------------------------------------------------
+    def add_weight(self, shape: Sequence[int] | None = None, initializer: Any = "glorot_uniform",
+                   dtype: Any = None, trainable: bool = True, regularizer: Any = None,
+                   constraint: Any = None, name: str | None = None) -> tg.Variable:
+        """Create a weight Variable owned by this layer.
+
+        Args:
+            shape: Weight shape.
+            initializer: Initializer, its name, or a callable ``(shape, dtype) -> array``.
+            dtype: dtype (default: the layer's).
+            trainable: Trained by optimizers and watched by tapes.
+            regularizer: Regularizer or name; its penalty joins `losses`.
+            constraint: Callable applied to the value after each optimizer update.
+            name: Weight name (prefixed with the layer's name).
+
+        Returns:
+            The new `tapegrad.Variable`.
+        """
+        shape = tuple(int(s) for s in (shape or ()))
+        dtype = np.dtype(dtype or self.dtype)
+        init = initializers_module.get(initializer)
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        variable = tg.Variable(value, trainable=trainable,
+                               name=f"{self.name}/{name or 'weight'}")
+        if constraint is not None:
+            variable.constraint = constraint  # type: ignore[attr-defined]
+        self._weights_list.append(variable)
+        if regularizer is not None:
+            self._regularized.append((regularizers_module.get(regularizer), variable))
+        return variable
+
+    # -- building and calling -------------------------------------------------------------
+    def build(self, input_shape: Any) -> None:
+        """Create weights for inputs of ``input_shape`` (batch axis included, may be None)."""
+        self.built = True
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation (override)."""
+        raise NotImplementedError(f"{type(self).__name__}.call is not implemented")
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Output shape for ``input_shape``, by running the layer on zeros."""
+        probe = _map_structure(
+            lambda s: KerasTensor(s, self.dtype), input_shape
+        ) if not _is_shape(input_shape) else KerasTensor(input_shape, self.dtype)
+        out = self(probe)
+        return _map_structure(lambda k: k.shape, out)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        inputs = args[0] if args else kwargs.pop("inputs")
+        rest = args[1:]
+        if any(isinstance(x, KerasTensor) for x in _flatten(inputs)):
+            return self._call_symbolic(inputs, rest, kwargs)
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = getattr(_CALL_CONTEXT, "training", None)
+        self._maybe_build(inputs)
+        self._check_shapes(inputs)
+        if self._accepts("training"):
+            kwargs["training"] = training
+        with _training_context(training):
+            return self.call(inputs, *rest, **kwargs)
+
+    def _accepts(self, argument: str) -> bool:
+        cache = type(self).__dict__.get("_call_arguments_cache")
+        if cache is None:
+            parameters = inspect.signature(self.call).parameters
+            cache = set(parameters)
+            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+                cache.add("**")
+            type.__setattr__(type(self), "_call_arguments_cache", cache)
+        return argument in cache or "**" in cache
+
+    def _maybe_build(self, inputs: Any) -> None:
+        if self.built:
+            return
+        shapes = _map_structure(lambda x: shape_of(x), inputs)
+        self.build(shapes)
+        self.built = True
+        self._build_shapes = shapes
+
+    def _check_shapes(self, inputs: Any) -> None:
+        expected = self._build_shapes
+        if not self._check_input_shape or expected is None or not _is_shape(expected):
+            return
+        got = shape_of(inputs)
+        if len(got) != len(expected) or (expected and got[-1] != expected[-1]
+                                          and expected[-1] is not None):
+            raise ValueError(
+                f"Input to layer '{self.name}' ({type(self).__name__}) has shape {got}, "
+                f"but the layer was built for inputs of shape "
+                f"{tuple(None if i == 0 else d for i, d in enumerate(expected))}"
+            )
+
+    def _call_symbolic(self, inputs: Any, rest: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> Any:
+        """Record a functional-graph node; infer output shapes by a probe run on zeros."""
+        concrete = _map_structure(
+            lambda x: tg.tensor(x.zeros()) if isinstance(x, KerasTensor) else x, inputs
+        )
+        probe_kwargs = dict(kwargs)
+        probe_kwargs.setdefault("training", False)
+        outputs = self(concrete, *rest, **probe_kwargs)
+        node_index = len(self._inbound_nodes)
+        flat = _flatten(outputs)
+        symbolic = []
+        for i, out in enumerate(flat):
+            shape = shape_of(out)
+            # The probe ran with batch _PROBE_BATCH: the batch axis stays symbolic.
+            shape = (None,) + tuple(shape[1:]) if shape else shape
+            dtype = np.result_type(out.numpy() if hasattr(out, "numpy") else out)
+            symbolic.append(KerasTensor(shape, dtype, history=(self, node_index, i),
+                                        name=f"{self.name}/out{i}" if len(flat) > 1
+                                        else self.name))
+        node = Node(self, inputs, symbolic, dict(kwargs))
+        self._inbound_nodes.append(node)
+        iterator = iter(symbolic)
+        return _map_structure(lambda _: next(iterator), outputs)
+
+    # -- configuration ------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-compatible values (override to add your own)."""
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": self.dtype.name}
+        if self._declared_input_shape is not None:
+            config["input_shape"] = list(self._declared_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """Rebuild a layer from `get_config` output."""
+        return cls(**config)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _trackables(value: Any) -> Iterator[Any]:
+    if isinstance(value, Layer | tg.Variable):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _trackables(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _trackables(item)
+
+
+def _unique(values: list[tg.Variable]) -> list[tg.Variable]:
+    seen: dict[int, tg.Variable] = {}
+    for v in values:
+        seen.setdefault(id(v), v)
+    return list(seen.values())
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, tuple | list) and all(
+        d is None or isinstance(d, int | np.integer) for d in value
+    )

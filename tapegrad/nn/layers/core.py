@@ -1,0 +1,305 @@
+"""Core layers: Input, InputLayer, Dense, Lambda, Activation, Dropout, Flatten, Reshape."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import tapegrad as tg
+import tapegrad.numpy as tnp
+from tapegrad.nn import activations, initializers, regularizers
+from tapegrad.nn.layers.base import KerasTensor, Layer, shape_of
+
+
+class InputLayer(Layer):
+    """The entry point of a functional model: holds the symbolic input tensor.
+
+    Args:
+        shape: Shape without the batch axis.
+        batch_size: Optional fixed batch size.
+        dtype: Input dtype (float32 by default).
+        name: Layer name.
+    """
+
+    def __init__(self, shape: Sequence[int | None] | None = None, batch_size: int | None = None,
+                 dtype: Any = None, name: str | None = None, **kwargs: Any) -> None:
+        if shape is None and "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.shape = tuple(shape or ())
+        self.batch_size = batch_size
+        self.built = True
+        self.output = KerasTensor((batch_size,) + self.shape, self.dtype,
+                                  history=(self, 0, 0), name=self.name)
+
+    def call(self, inputs: Any) -> Any:
+        return inputs
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape), "batch_size": self.batch_size,
+                "dtype": self.dtype.name, "name": self.name}
+
+
+def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None,  # noqa: N802
+          dtype: Any = None, name: str | None = None) -> KerasTensor:
+    """A symbolic input for the functional API (Keras' ``keras.Input``).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> inputs = tg.layers.Input(shape=(4,))
+        >>> outputs = tg.layers.Dense(2)(inputs)
+        >>> outputs.shape
+        (None, 2)
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output
+
+
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)`` over the last axis.
+
+    Args:
+        units: Output size.
+        activation: Activation function or name (None: linear).
+        use_bias: Whether to add a bias.
+        kernel_initializer: Kernel initializer (default "glorot_uniform").
+        bias_initializer: Bias initializer (default "zeros").
+        kernel_regularizer: Optional regularizer of the kernel.
+        bias_regularizer: Optional regularizer of the bias.
+        activity_regularizer: Not supported (raises).
+        kernel_constraint: Optional constraint applied after updates.
+        bias_constraint: Optional constraint applied after updates.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.Dense(3, activation="relu")
+        >>> layer(tg.tensor([[1.0, 2.0]])).shape
+        (1, 3)
+        >>> layer.count_params()
+        9
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if activity_regularizer is not None:
+            raise NotImplementedError("Dense: activity_regularizer is not supported")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+
+    def build(self, input_shape: Any) -> None:
+        in_features = input_shape[-1]
+        if in_features is None:
+            raise ValueError(f"Dense '{self.name}': the last input dimension must be known")
+        self.kernel = self.add_weight((in_features, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint, name="kernel")
+        self.bias = (self.add_weight((self.units,), self.bias_initializer,
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint, name="bias")
+                     if self.use_bias else None)
+
+    def call(self, inputs: Any) -> Any:
+        out = tnp.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            out = out + self.bias
+        return self.activation(out) if self.activation is not None else out
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            config[key] = initializers.deserialize(config[key])
+        for key in ("kernel_regularizer", "bias_regularizer"):
+            if config.get(key) is not None:
+                config[key] = regularizers.deserialize(config[key])
+        return cls(**config)
+
+
+class Activation(Layer):
+    """Applies an activation function.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.layers.Activation("relu")(tg.tensor([-1.0, 2.0])).numpy()
+        array([0., 2.], dtype=float32)
+    """
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self._check_input_shape = False
+
+    def call(self, inputs: Any) -> Any:
+        return self.activation(inputs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction ``rate`` of inputs while training, scaling the rest.
+
+    Args:
+        rate: Fraction of the inputs to drop, in [0, 1).
+        noise_shape: Optional shape of the binary mask (broadcast over the inputs).
+        seed: Seed of the layer's random generator.
+    """
+
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
+                 seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._check_input_shape = False
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if not training or self.rate == 0:
+            return inputs
+        shape = shape_of(inputs)
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape,
+                                                               strict=True))
+        keep = self._rng.random(shape) >= self.rate
+        dtype = np.result_type(np.asarray(inputs))
+        return inputs * (keep.astype(dtype) / np.asarray(1 - self.rate, dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
+                "noise_shape": list(self.noise_shape) if self.noise_shape else None}
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch axis."""
+
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs: Any) -> Any:
+        shape = shape_of(inputs)
+        if self.data_format == "channels_first" and len(shape) > 2:
+            inputs = tnp.moveaxis(inputs, 1, -1)
+        return tnp.reshape(inputs, (shape[0], int(math.prod(shape[1:]))))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshapes the non-batch axes to ``target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(s) for s in target_shape)
+
+    def call(self, inputs: Any) -> Any:
+        shape = shape_of(inputs)
+        per_example = int(math.prod(shape[1:]))
+        known = int(math.prod(s for s in self.target_shape if s != -1))
+        if (-1 not in self.target_shape and known != per_example) or (
+            -1 in self.target_shape and (known == 0 or per_example % known)
+        ):
+            raise ValueError(
+                f"Reshape '{self.name}': cannot reshape inputs of shape {shape} to "
+                f"(batch,) + {self.target_shape}"
+            )
+        return tnp.reshape(inputs, (shape[0],) + self.target_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Lambda(Layer):
+    """Wraps a Python function of tensors as a layer; its gradient is its ops' rules.
+
+    Unlike Keras: the output shape is inferred by running the function (``output_shape``
+    is optional, and checked against the real output on the first call), and trainable
+    Variables the function reads are tracked as the layer's weights and trained.
+
+    Args:
+        function: A function of the input tensor(s) written with tapegrad ops,
+            ``tapegrad.numpy`` or NumPy calls on Tensors.
+        output_shape: Optional expected output shape without the batch axis.
+        arguments: Optional keyword arguments passed to ``function``.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> double = tg.layers.Lambda(lambda x: x * 2)
+        >>> double(tg.tensor([[1.0, 2.0]])).numpy()
+        array([[2., 4.]], dtype=float32)
+    """
+
+    _check_input_shape = False
+
+    def __init__(self, function: Callable[..., Any], output_shape: Any = None,
+                 arguments: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda '{self.name}': function must be callable, "
+                            f"got {type(function).__name__}")
+        self.function = function
+        self.output_shape = tuple(output_shape) if output_shape is not None else None
+        self.arguments = dict(arguments or {})
+        # Trainable Variables the function reads (found on the first call): tracked weights.
+        self.captured_variables: list[tg.Variable] = []
+        self._checked_output = False
+
+    def call(self, inputs: Any) -> Any:
+        if not self._checked_output:
+            # The first call finds the Variables the function reads: they become weights.
+            with tg.GradientTape() as tape:
+                out = self.function(inputs, **self.arguments)
+            self.captured_variables = list(tape.watched_variables())
+            self._check_output(out)
+            self._checked_output = True
+            return out
+        return self.function(inputs, **self.arguments)
+
+    def _check_output(self, out: Any) -> None:
+        if self.output_shape is None:
+            return
+        got = tuple(shape_of(out))[1:]
+        expected = tuple(self.output_shape)
+        if len(got) != len(expected) or any(
+            e is not None and e != g for e, g in zip(expected, got, strict=False)
+        ):
+            raise ValueError(
+                f"Lambda '{self.name}': declared output_shape {expected} but the function "
+                f"returned per-example shape {got}"
+            )
+
+    def get_config(self) -> dict[str, Any]:
+        config = {**super().get_config(), "arguments": self.arguments}
+        if self.output_shape is not None:
+            config["output_shape"] = list(self.output_shape)
+        return config
+
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Lambda",
+           "Reshape"]

@@ -1,0 +1,102 @@
+"""Sequential: a plain stack of layers, each feeding the next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tapegrad.nn.layers.base import KerasTensor, Layer
+from tapegrad.nn.layers.core import InputLayer
+from tapegrad.nn.models.model import Model
+
+
+class Sequential(Model):
+    """A linear stack of layers (Keras 3 ``keras.Sequential``), with or without `Input`.
+
+    Args:
+        layers: Layers in order; the first may be an `InputLayer` (or `Input(...)`
+            tensor), or declare ``input_shape=``; otherwise the model builds on first call.
+        name: Model name.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.layers.Input(shape=(4,)), tg.layers.Dense(2)])
+        >>> model(np.ones((3, 4), np.float32)).shape
+        (3, 2)
+    """
+
+    def __init__(self, layers: Sequence[Any] | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self._stack: list[Layer] = []
+        self._input: KerasTensor | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: Any) -> None:
+        """Append a layer (or an `Input` tensor, as the first element)."""
+        if isinstance(layer, KerasTensor):
+            if self._stack or self._input is not None:
+                raise ValueError(f"Sequential '{self.name}': Input must come first")
+            self._input = layer
+            return
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input is not None:
+                raise ValueError(f"Sequential '{self.name}': InputLayer must come first")
+            self._input = layer.output
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential '{self.name}': expected a Layer, got {type(layer).__name__}"
+            )
+        if not self._stack and self._input is None and layer._declared_input_shape:
+            self._input = InputLayer(shape=layer._declared_input_shape).output
+        self._stack.append(layer)
+        self._functional = False
+        self.built = False
+        if self._input is not None:
+            self._build_graph()
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        layer = self._stack.pop()
+        if self._input is not None and self._stack:
+            self._build_graph()
+        return layer
+
+    def _build_graph(self) -> None:
+        """With a known input shape, wire the stack as a functional graph (shapes known)."""
+        out: Any = self._input
+        for layer in self._stack:
+            out = layer(out)
+        self._init_graph(self._input, out)
+        self._functional = True
+
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._stack)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if self._functional:
+            return super().call(inputs, training=training)
+        out = inputs
+        for layer in self._stack:
+            out = layer(out, training=training)
+        return out
+
+    def _maybe_build(self, inputs: Any) -> None:
+        self.built = True
+
+    def _sublayers(self) -> list[Layer]:
+        return list(self._stack)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "layers": [{"class_name": type(layer).__name__,
+                                              "config": layer.get_config()}
+                                             for layer in self._stack]}
+        if self._input is not None:
+            config["input_shape"] = list(self._input.shape[1:])
+            config["input_dtype"] = self._input.dtype.name
+        return config

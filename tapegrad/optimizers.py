@@ -1,0 +1,3 @@
+"""`tapegrad.optimizers`: the public face of `tapegrad.nn.optimizers` (Keras' `keras.optimizers`)."""
+
+from tapegrad.nn.optimizers import *  # noqa: F403
