@@ -1,3 +1,3 @@
-"""`tapegrad.activations`: the public face of `tapegrad.nn.activations` (Keras' `keras.activations`)."""
+"""`tapegrad.activations` (Keras' `keras.activations`): re-exports `tapegrad.nn.activations`."""
 
 from tapegrad.nn.activations import *  # noqa: F403

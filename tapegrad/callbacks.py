@@ -1,3 +1,3 @@
-"""`tapegrad.callbacks`: the public face of `tapegrad.nn.callbacks` (Keras' `keras.callbacks`)."""
+"""`tapegrad.callbacks` (Keras' `keras.callbacks`): re-exports `tapegrad.nn.callbacks`."""
 
 from tapegrad.nn.callbacks import *  # noqa: F403

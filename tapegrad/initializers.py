@@ -1,3 +1,3 @@
-"""`tapegrad.initializers`: the public face of `tapegrad.nn.initializers` (Keras' `keras.initializers`)."""
+"""`tapegrad.initializers` (Keras' `keras.initializers`): re-exports `tapegrad.nn.initializers`."""
 
 from tapegrad.nn.initializers import *  # noqa: F403

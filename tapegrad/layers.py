@@ -1,3 +1,3 @@
-"""`tapegrad.layers`: the public face of `tapegrad.nn.layers` (Keras' `keras.layers`)."""
+"""`tapegrad.layers` (Keras' `keras.layers`): re-exports `tapegrad.nn.layers`."""
 
 from tapegrad.nn.layers import *  # noqa: F403

@@ -1,3 +1,3 @@
-"""`tapegrad.losses`: the public face of `tapegrad.nn.losses` (Keras' `keras.losses`)."""
+"""`tapegrad.losses` (Keras' `keras.losses`): re-exports `tapegrad.nn.losses`."""
 
 from tapegrad.nn.losses import *  # noqa: F403

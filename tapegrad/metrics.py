@@ -1,3 +1,3 @@
-"""`tapegrad.metrics`: the public face of `tapegrad.nn.metrics` (Keras' `keras.metrics`)."""
+"""`tapegrad.metrics` (Keras' `keras.metrics`): re-exports `tapegrad.nn.metrics`."""
 
 from tapegrad.nn.metrics import *  # noqa: F403

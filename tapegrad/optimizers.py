@@ -1,3 +1,3 @@
-"""`tapegrad.optimizers`: the public face of `tapegrad.nn.optimizers` (Keras' `keras.optimizers`)."""
+"""`tapegrad.optimizers` (Keras' `keras.optimizers`): re-exports `tapegrad.nn.optimizers`."""
 
 from tapegrad.nn.optimizers import *  # noqa: F403

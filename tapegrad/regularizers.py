@@ -1,3 +1,3 @@
-"""`tapegrad.regularizers`: the public face of `tapegrad.nn.regularizers` (Keras' `keras.regularizers`)."""
+"""`tapegrad.regularizers` (Keras' `keras.regularizers`): re-exports `tapegrad.nn.regularizers`."""
 
 from tapegrad.nn.regularizers import *  # noqa: F403

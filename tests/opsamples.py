@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
+from tapegrad import ops
 
 Draw = Callable[[np.random.Generator, tuple[int, ...], Any], np.ndarray]
 
@@ -204,6 +206,12 @@ def sample(name: str, op: Callable[..., Any], ref: Callable[..., Any], *domains:
     return OpSample(name, op, ref, domains or (REAL,), **kwargs)
 
 
+def _erf_reference(x: Any) -> np.ndarray:
+    dtype = np.asarray(x).dtype
+    values = np.vectorize(math.erf, otypes=[np.float64])(x)
+    return values.astype(dtype if dtype.kind == "f" else np.float64)
+
+
 def unary(name: str, op: Callable[..., Any], ref: Callable[..., Any],
           domain: Domain = REAL, **kwargs: Any) -> OpSample:
     """An elementwise op of one argument of any shape."""
@@ -295,6 +303,9 @@ ELEMENTWISE = [
     binary("remainder", tnp.remainder, np.remainder, Domain("x", _away_from_zero(0.2, 1.3)),
            Domain("y", _uniform(1.5, 2.5))),
     unary("nan_to_num", tnp.nan_to_num, np.nan_to_num, WITH_NANS),
+    # neural-net elementwise primitives (tapegrad.ops)
+    unary("relu", ops.relu, lambda x: np.maximum(x, 0), NONZERO),
+    unary("erf", ops.erf, lambda x: _erf_reference(x), rtol=_LOOSE),
     sample("where", tnp.where, np.where, BOOL, REAL, REAL, shapes=broadcastable(3)),
     sample("where_scalar_branch", lambda c, x: tnp.where(c, x, 0.0),
            lambda c, x: np.where(c, x, 0.0), BOOL, REAL, shapes=broadcastable(2)),

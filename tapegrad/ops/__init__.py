@@ -1,7 +1,7 @@
 """tapegrad.ops: Keras-3-style ops — everything in `tapegrad.numpy` plus neural-net ops.
 
-Convolution and pooling arrive with the layers (Keras issue); until then they are not
-listed here.
+Convolution and pooling (`conv`, `depthwise_conv`, `separable_conv`, `conv_transpose`,
+`max_pool`, `average_pool`) are in `tapegrad.ops.conv`, re-exported here.
 
 Examples:
     >>> import tapegrad as tg
@@ -12,6 +12,7 @@ Examples:
 from tapegrad.numpy import *  # noqa: F403
 from tapegrad.numpy import abs, all, any, linalg, max, min, pow, round, sum  # noqa: A004, F401
 from tapegrad.numpy._reductions import logsumexp  # noqa: F401
+from tapegrad.ops.conv import *  # noqa: F403
 from tapegrad.ops.nn import (  # noqa: F401
     binary_crossentropy,
     categorical_crossentropy,

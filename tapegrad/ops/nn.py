@@ -8,27 +8,12 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.primitive import Primitive
 from tapegrad.numpy._reductions import logsumexp
-
-_erf_vectorized = np.frompyfunc(math.erf, 1, 1)
-
-
-def _erf_impl(x: Any) -> Any:
-    arr = np.asarray(x)
-    return _erf_vectorized(arr).astype(arr.dtype if arr.dtype.kind == "f" else np.float64)
-
-
-# NumPy has no erf; math.erf elementwise is exact (a primitive for that reason).
-erf_p = Primitive("erf", _erf_impl, elementwise=True)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-erf_p.defvjp(lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * P.exp_p(-(x * x))))
-erf_p.defjvp(lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * P.exp_p(-(x * x))))
 
 
 def erf(x: Any) -> Any:
     """The error function, differentiable."""
-    return erf_p(x)
+    return P.erf_p(x)
 
 
 def relu(x: Any) -> Any:
@@ -39,7 +24,7 @@ def relu(x: Any) -> Any:
         >>> tg.ops.relu(tg.tensor([-1.0, 0.0, 2.0])).numpy()
         array([0., 0., 2.], dtype=float32)
     """
-    return P.where_p(P.greater_p(x, 0), x, 0)
+    return P.relu_p(x)
 
 
 def relu6(x: Any) -> Any:
@@ -85,7 +70,7 @@ def gelu(x: Any, approximate: bool = True) -> Any:
     if approximate:
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1 + P.tanh_p(inner))
-    return 0.5 * x * (1 + erf_p(x * (1 / math.sqrt(2.0))))
+    return 0.5 * x * (1 + P.erf_p(x * (1 / math.sqrt(2.0))))
 
 
 def tanh(x: Any) -> Any:

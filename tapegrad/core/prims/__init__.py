@@ -12,6 +12,17 @@ from tapegrad.core.prims.linalg import (
     solve_p,
     svd_p,
 )
+from tapegrad.core.prims.nn import (
+    avg_pool_p,
+    avg_pool_transpose_p,
+    conv_input_grad_p,
+    conv_kernel_grad_p,
+    conv_p,
+    max_pool_p,
+    pool_argmax_p,
+    pool_gather_p,
+    pool_scatter_p,
+)
 from tapegrad.core.prims.products import einsum_p, matmul_p
 from tapegrad.core.prims.reduction import cumprod_p, cumsum_p, max_p, min_p, prod_p, sum_p
 from tapegrad.core.prims.shape import (

@@ -280,6 +280,28 @@ isfinite_p = _nondiff("isfinite", np.isfinite)
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 
+# -- neural-net elementwise ops promoted to primitives --------------------------------
+# relu: a composite where(x > 0, x, 0) costs a comparison, a select and mask bookkeeping
+# in every backward pass; as a primitive it is one maximum and one multiply (for speed).
+relu_p = _elementwise("relu", lambda x: np.maximum(x, 0))
+relu_p.defvjp(lambda g, ans, x: g * greater_p(x, 0))
+relu_p.defjvp(lambda t, ans, x: t * greater_p(x, 0))
+
+_erf_vectorized = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_impl(x: Any) -> Any:
+    arr = np.asarray(x)
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+    return np.asarray(_erf_vectorized(arr), dtype=np.float64).astype(dtype)
+
+
+# NumPy has no erf; math.erf elementwise is exact (a primitive for that reason).
+erf_p = _elementwise("erf", _erf_impl)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf_p.defvjp(lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * exp_p(-(x * x))))
+erf_p.defjvp(lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * exp_p(-(x * x))))
+
 # Linear VJPs with constant coefficients keep masked zeros exact (see tape.backward).
-for _prim in (add_p, subtract_p, negative_p, where_p, cast_p):
+for _prim in (add_p, subtract_p, negative_p, where_p, cast_p, relu_p):
     _prim.zero_preserving = True
