@@ -3,6 +3,7 @@
 Build, call, output shape, weight counts, config round trip (a new layer from the
 config produces the same output once given the same weights), the symbolic (functional)
 call, and a gradient check of the outputs w.r.t. the inputs and every trainable weight.
+A layer called on a list of tensors (merge layers) gets a list of input shapes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tapegrad as tg
 def run_layer_test(
     layer_cls: type,
     init_kwargs: dict[str, Any],
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | list[tuple[int, ...]],
     expected_output_shape: tuple[int, ...] | None = None,
     expected_num_trainable_weights: int | None = None,
     expected_num_non_trainable_weights: int = 0,
@@ -31,18 +32,25 @@ def run_layer_test(
     """Run the standard checks on ``layer_cls(**init_kwargs)``; returns the output array.
 
     Weights are float64 (``dtype="float64"``) unless ``init_kwargs`` says otherwise, so the
-    finite-difference gradient checks are tight.
+    finite-difference gradient checks are tight. A *list* of shapes (and then a list as
+    ``input_data``) calls the layer on a list of tensors, as merge layers are called.
     """
     rng = np.random.default_rng(seed)
     kwargs = {"dtype": "float64", **init_kwargs}
     call_kwargs = call_kwargs or {}
+    multi = isinstance(input_shape, list)
     if input_data is None:
-        if np.dtype(input_dtype).kind in "iu":
-            input_data = rng.integers(0, 5, size=input_shape).astype(input_dtype)
-        else:
-            input_data = rng.standard_normal(input_shape).astype(input_dtype)
+        arrays = [_random_input(rng, shape, input_dtype)
+                  for shape in (input_shape if multi else [input_shape])]
+        input_data = arrays if multi else arrays[0]
+    arrays = [np.asarray(a) for a in input_data] if multi else [np.asarray(input_data)]
+
+    def tensors() -> Any:
+        made = [tg.tensor(a) for a in arrays]
+        return made if multi else made[0]
+
     layer = layer_cls(**kwargs)
-    out = layer(tg.tensor(input_data), **call_kwargs)
+    out = layer(tensors(), **call_kwargs)
     out_array = np.asarray(out)
     if expected_output_shape is not None:
         assert out_array.shape == tuple(expected_output_shape), (
@@ -60,14 +68,14 @@ def run_layer_test(
     # Config round trip: same class, same config, same weights -> same output.
     config = layer.get_config()
     clone = layer_cls.from_config({**config, "name": config.get("name", "clone") + "_clone"})
-    clone(tg.tensor(input_data), **call_kwargs)
+    clone(tensors(), **call_kwargs)
     clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(np.asarray(clone(tg.tensor(input_data), **call_kwargs)),
+    np.testing.assert_allclose(np.asarray(clone(tensors(), **call_kwargs)),
                                out_array, rtol=1e-6, atol=1e-8)
 
     # Functional call: symbolic output shape has a None batch axis and matches.
-    symbolic = layer(tg.layers.Input(shape=input_shape[1:], dtype=input_data.dtype),
-                     **call_kwargs)
+    symbolic_inputs = [tg.layers.Input(shape=a.shape[1:], dtype=a.dtype) for a in arrays]
+    symbolic = layer(symbolic_inputs if multi else symbolic_inputs[0], **call_kwargs)
     assert tuple(symbolic.shape) == (None,) + out_array.shape[1:], (
         f"{layer_cls.__name__}: symbolic shape {symbolic.shape} vs {out_array.shape}"
     )
@@ -76,12 +84,19 @@ def run_layer_test(
         weights = layer.trainable_weights
         values = [np.asarray(w.numpy(), np.float64) for w in weights]
 
+        float_inputs = [a.astype(np.float64) for a in arrays]
         tg.check_grads(
             lambda x, *ws: _call_with(layer, x, weights, ws, call_kwargs),
-            (input_data.astype(np.float64), *values), order=grad_order,
+            (float_inputs if multi else float_inputs[0], *values), order=grad_order,
             modes=("rev",),
         )
     return out_array
+
+
+def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> Any:
+    if np.dtype(dtype).kind in "iu":
+        return rng.integers(0, 5, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
 
 
 def _call_with(layer: Any, x: Any, weights: list[Any], ws: tuple[Any, ...],

@@ -11,6 +11,7 @@ on a small batch of zeros (so no layer, `Lambda` included, needs an output-shape
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import itertools
 import re
@@ -33,7 +34,9 @@ _PROBE_BATCH = 2
 
 def unique_name(base: str) -> str:
     """``dense``, ``dense_1``, ... per process, like Keras' automatic layer names."""
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", base).lower()
+    # Keras' to_snake_case: acronyms stay whole (LSTM -> lstm, SimpleRNN -> simple_rnn).
+    snake = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", base)
+    snake = re.sub("([a-z])([A-Z])", r"\1_\2", snake).lower()
     counter = _NAME_COUNTS.setdefault(snake, itertools.count())
     index = next(counter)
     return snake if index == 0 else f"{snake}_{index}"
@@ -145,6 +148,14 @@ class Layer:
 
     # Layers whose call accepts any input shape after the first (Lambda) switch this off.
     _check_input_shape = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # As in Keras, calling ``layer.build(shape)`` directly marks the layer built, so
+        # the first call does not build (and create every weight) a second time.
+        build = cls.__dict__.get("build")
+        if build is not None:
+            cls.build = _marking_built(build)  # type: ignore[method-assign]
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
                  input_shape: Sequence[int | None] | None = None, **kwargs: Any) -> None:
@@ -357,8 +368,9 @@ class Layer:
         concrete = _map_structure(
             lambda x: tg.tensor(x.zeros()) if isinstance(x, KerasTensor) else x, inputs
         )
-        probe_kwargs = dict(kwargs)
-        probe_kwargs.setdefault("training", False)
+        # The probe only infers shapes: in inference mode it updates no state (moving
+        # statistics) even when the recorded call asks for ``training=True``.
+        probe_kwargs = {**kwargs, "training": False}
         outputs = self(concrete, *rest, **probe_kwargs)
         node_index = len(self._inbound_nodes)
         flat = _flatten(outputs)
@@ -395,6 +407,15 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _marking_built(build: Any) -> Any:
+    @functools.wraps(build)
+    def build_and_mark(self: Layer, input_shape: Any, *args: Any, **kwargs: Any) -> None:
+        build(self, input_shape, *args, **kwargs)
+        self.built = True
+
+    return build_and_mark
 
 
 def _trackables(value: Any) -> Iterator[Any]:

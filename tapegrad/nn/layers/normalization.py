@@ -1,0 +1,322 @@
+"""Normalization layers: BatchNormalization and LayerNormalization (Keras 3 semantics)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import tapegrad as tg
+import tapegrad.numpy as tnp
+from tapegrad.nn import initializers, regularizers
+from tapegrad.nn.layers.base import Layer
+
+
+def _normalize_axis(axis: int, ndim: int, layer: Layer) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': axis {axis} is out of range for "
+            f"inputs of rank {ndim}"
+        )
+    return axis % ndim
+
+
+def _check_inputs(layer: Layer, inputs: Any, axes: Sequence[int],
+                  broadcast_shape: Sequence[int]) -> None:
+    """Same rank as at build time and the same sizes along the normalized axes."""
+    shape = tuple(tnp.shape(inputs))
+    if len(shape) != len(broadcast_shape) or any(shape[a] != broadcast_shape[a] for a in axes):
+        expected = tuple(broadcast_shape[i] if i in axes else None
+                         for i in range(len(broadcast_shape)))
+        raise ValueError(
+            f"Input to layer '{layer.name}' ({type(layer).__name__}) has shape {shape}, but "
+            f"the layer was built for inputs of shape {expected} (None: any size)"
+        )
+
+
+def _from_config(cls: type, config: dict[str, Any], initializer_keys: Sequence[str],
+                 regularizer_keys: Sequence[str]) -> Any:
+    config = dict(config)
+    for key in initializer_keys:
+        if config.get(key) is not None:
+            config[key] = initializers.deserialize(config[key])
+    for key in regularizer_keys:
+        if config.get(key) is not None:
+            config[key] = regularizers.deserialize(config[key])
+    return cls(**config)
+
+
+def _normalize(inputs: Any, mean: Any, variance: Any, gamma: Any, beta: Any,
+               epsilon: float) -> Any:
+    """``gamma * (inputs - mean) / sqrt(variance + epsilon) + beta`` (Keras' op order)."""
+    inv = 1.0 / tnp.sqrt(variance + epsilon)
+    if gamma is not None:
+        inv = inv * gamma
+    shift = -mean * inv
+    if beta is not None:
+        shift = shift + beta
+    return inputs * inv + shift
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature with batch statistics while training, moving ones otherwise.
+
+    With ``training=True`` (as in `fit`) the output is ``gamma * (x - mean(x)) /
+    sqrt(var(x) + epsilon) + beta`` over every axis but ``axis``, and the non-trainable
+    ``moving_mean``/``moving_variance`` are updated with
+    ``moving = moving * momentum + batch_stat * (1 - momentum)`` (the biased batch variance,
+    as in Keras 3). Otherwise (`predict`, `evaluate`, plain calls) the moving statistics
+    are used. A frozen layer (``trainable=False``) always runs in inference mode.
+
+    Args:
+        axis: The features axis (e.g. ``1`` after ``channels_first`` convolutions).
+        momentum: Momentum of the moving averages.
+        epsilon: Added to the variance to avoid dividing by zero.
+        center: Whether to add the learned offset ``beta``.
+        scale: Whether to multiply by the learned scale ``gamma``.
+        beta_initializer: Initializer of ``beta``.
+        gamma_initializer: Initializer of ``gamma``.
+        moving_mean_initializer: Initializer of the moving mean.
+        moving_variance_initializer: Initializer of the moving variance.
+        beta_regularizer: Optional regularizer of ``beta``.
+        gamma_regularizer: Optional regularizer of ``gamma``.
+        beta_constraint: Optional constraint applied to ``beta`` after updates.
+        gamma_constraint: Optional constraint applied to ``gamma`` after updates.
+        synchronized: Cross-device statistics; only ``False`` (one process) is supported.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.BatchNormalization(momentum=0.5)
+        >>> x = tg.tensor([[0.0, 2.0], [2.0, 6.0]])
+        >>> layer(x, training=True).numpy().round(2)
+        array([[-1., -1.],
+               [ 1.,  1.]], dtype=float32)
+        >>> layer.moving_mean.numpy()
+        array([0.5, 2. ], dtype=float32)
+        >>> layer(x).numpy().round(2)  # inference: moving statistics
+        array([[-0.5 ,  0.  ],
+               [ 1.5 ,  2.53]], dtype=float32)
+    """
+
+    # Only the rank and the features axis are fixed (checked in `call`).
+    _check_input_shape = False
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
+                 moving_variance_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, beta_constraint: Any = None,
+                 gamma_constraint: Any = None, synchronized: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if synchronized:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': synchronized=True needs several devices; "
+                "tapegrad runs in one process (use synchronized=False)"
+            )
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.synchronized = False
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = beta_constraint
+        self.gamma_constraint = gamma_constraint
+
+    def build(self, input_shape: Any) -> None:
+        ndim = len(input_shape)
+        axis = _normalize_axis(self.axis, ndim, self)
+        features = input_shape[axis]
+        if features is None:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': axis {self.axis} of the input shape "
+                f"{tuple(input_shape)} must be known"
+            )
+        shape = (features,)
+        self.gamma = (self.add_weight(shape, self.gamma_initializer,
+                                      regularizer=self.gamma_regularizer,
+                                      constraint=self.gamma_constraint, name="gamma")
+                      if self.scale else None)
+        self.beta = (self.add_weight(shape, self.beta_initializer,
+                                     regularizer=self.beta_regularizer,
+                                     constraint=self.beta_constraint, name="beta")
+                     if self.center else None)
+        self.moving_mean = self.add_weight(shape, self.moving_mean_initializer,
+                                           trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
+                                               trainable=False, name="moving_variance")
+        self._axis = axis
+        self._reduction_axes = tuple(i for i in range(ndim) if i != axis)
+        # Per-feature vectors broadcast against the inputs along `axis`.
+        self._broadcast_shape = tuple(features if i == axis else 1 for i in range(ndim))
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        _check_inputs(self, inputs, (self._axis,), self._broadcast_shape)
+        if training and self.trainable:
+            mean = tnp.mean(inputs, axis=self._reduction_axes, keepdims=True)
+            variance = tnp.mean(tnp.square(inputs - mean), axis=self._reduction_axes,
+                                keepdims=True)
+            self._update_moving_statistics(mean, variance)
+        else:
+            mean = self._broadcast(self.moving_mean)
+            variance = self._broadcast(self.moving_variance)
+        return _normalize(inputs, mean, variance, self._broadcast(self.gamma),
+                          self._broadcast(self.beta), self.epsilon)
+
+    def _update_moving_statistics(self, mean: Any, variance: Any) -> None:
+        # Statistics are state, not part of the differentiated computation.
+        shape = tnp.shape(self.moving_mean)
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            batch = tnp.reshape(tg.stop_gradient(batch), shape)
+            moving.assign(moving * self.momentum + batch * (1.0 - self.momentum))
+
+    def _broadcast(self, vector: Any) -> Any:
+        if vector is None:
+            return None
+        return tnp.reshape(vector, self._broadcast_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer":
+                    initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer":
+                    initializers.serialize(self.moving_variance_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "synchronized": self.synchronized}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> BatchNormalization:
+        return _from_config(
+            cls, config,
+            ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
+             "moving_variance_initializer"),
+            ("beta_regularizer", "gamma_regularizer"),
+        )
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over ``axis`` (the features), then scales and shifts.
+
+    The output is ``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and
+    the (biased) variance taken over ``axis`` for each sample; it behaves the same in
+    training and inference. With ``rms_scaling=True`` it is RMS normalization:
+    ``gamma * x / sqrt(mean(x**2) + epsilon)`` (no centering, no ``beta``).
+
+    Args:
+        axis: Axis or list of axes to normalize over (not the batch axis).
+        epsilon: Added to the variance to avoid dividing by zero.
+        center: Whether to add the learned offset ``beta``.
+        scale: Whether to multiply by the learned scale ``gamma``.
+        rms_scaling: Use RMS normalization (``center`` and ``scale`` are then ignored).
+        beta_initializer: Initializer of ``beta``.
+        gamma_initializer: Initializer of ``gamma``.
+        beta_regularizer: Optional regularizer of ``beta``.
+        gamma_regularizer: Optional regularizer of ``gamma``.
+        beta_constraint: Optional constraint applied to ``beta`` after updates.
+        gamma_constraint: Optional constraint applied to ``gamma`` after updates.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.LayerNormalization(epsilon=0.0)
+        >>> layer(tg.tensor([[1.0, 3.0], [10.0, 20.0]])).numpy()
+        array([[-1.,  1.],
+               [-1.,  1.]], dtype=float32)
+        >>> [w.shape for w in layer.weights]
+        [(2,), (2,)]
+    """
+
+    # Only the rank and the normalized axes are fixed (checked in `call`).
+    _check_input_shape = False
+
+    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, rms_scaling: bool = False,
+                 beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
+                 beta_regularizer: Any = None, gamma_regularizer: Any = None,
+                 beta_constraint: Any = None, gamma_constraint: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(axis, list | tuple):
+            self.axis: int | list[int] = [int(a) for a in axis]
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise TypeError(
+                f"LayerNormalization '{self.name}': axis must be an int or a list of ints, "
+                f"got {axis!r}"
+            )
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.rms_scaling = bool(rms_scaling)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = beta_constraint
+        self.gamma_constraint = gamma_constraint
+
+    def build(self, input_shape: Any) -> None:
+        ndim = len(input_shape)
+        given = self.axis if isinstance(self.axis, list) else [self.axis]
+        axes = [_normalize_axis(a, ndim, self) for a in given]
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"LayerNormalization '{self.name}': repeated axis in {self.axis}")
+        if any(input_shape[a] is None for a in axes):
+            raise ValueError(
+                f"LayerNormalization '{self.name}': axes {self.axis} of the input shape "
+                f"{tuple(input_shape)} must be known"
+            )
+        # Weights keep the order of `axis`, like Keras' (their values load unchanged).
+        shape = tuple(input_shape[a] for a in axes)
+        self.gamma = (self.add_weight(shape, self.gamma_initializer,
+                                      regularizer=self.gamma_regularizer,
+                                      constraint=self.gamma_constraint, name="gamma")
+                      if self.scale or self.rms_scaling else None)
+        self.beta = (self.add_weight(shape, self.beta_initializer,
+                                     regularizer=self.beta_regularizer,
+                                     constraint=self.beta_constraint, name="beta")
+                     if self.center and not self.rms_scaling else None)
+        self._axes = tuple(axes)
+        self._broadcast_shape = tuple(input_shape[i] if i in axes else 1 for i in range(ndim))
+
+    def call(self, inputs: Any) -> Any:
+        _check_inputs(self, inputs, self._axes, self._broadcast_shape)
+        gamma = self._broadcast(self.gamma)
+        if self.rms_scaling:
+            mean_square = tnp.mean(tnp.square(inputs), axis=self._axes, keepdims=True)
+            return inputs * (1.0 / tnp.sqrt(mean_square + self.epsilon)) * gamma
+        mean = tnp.mean(inputs, axis=self._axes, keepdims=True)
+        variance = tnp.mean(tnp.square(inputs - mean), axis=self._axes, keepdims=True)
+        return _normalize(inputs, mean, variance, gamma, self._broadcast(self.beta),
+                          self.epsilon)
+
+    def _broadcast(self, weight: Any) -> Any:
+        if weight is None:
+            return None
+        return tnp.reshape(weight, self._broadcast_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LayerNormalization:
+        return _from_config(cls, config, ("beta_initializer", "gamma_initializer"),
+                            ("beta_regularizer", "gamma_regularizer"))
+
+
+__all__ = ["BatchNormalization", "LayerNormalization"]
