@@ -175,9 +175,16 @@ class Primitive:
         else:
             result = _new(Tensor)
             result._value = raw
-        if self.differentiable and _recorders:
-            for recorder in _recorders:
-                recorder.record(self, args, values, params, result)
+        if _recorders:
+            if self.differentiable:
+                for recorder in _recorders:
+                    recorder.record(self, args, values, params, result)
+            else:
+                # Comparisons, floor, stop_gradient: no gradient, so tapes skip them, but a
+                # graph tracer must see them (a traced `relu` needs its `x > 0`).
+                for recorder in _recorders:
+                    if getattr(recorder, "records_nondifferentiable", False):
+                        recorder.record(self, args, values, params, result)
         return result
 
     def __repr__(self) -> str:
@@ -196,7 +203,13 @@ def _shape_error(prim: Primitive, values: list[Any], err: Exception) -> Exceptio
 
 
 def set_recorders(recorders: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Replace the active recorder stack; returns the previous one for restoring."""
+    """Replace the active recorder stack; returns the previous one for restoring.
+
+    A recorder has ``record(prim, args, values, params, result)`` (called after every
+    differentiable op that has a Tensor argument) and ``tracks(tensor)``; one whose
+    ``records_nondifferentiable`` attribute is true also sees the ops without gradients
+    (comparisons, ``stop_gradient``): graph tracing needs them, tapes do not.
+    """
     global _recorders
     previous = _recorders
     _recorders = recorders
