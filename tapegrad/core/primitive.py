@@ -65,6 +65,7 @@ class Primitive:
         "differentiable",
         "zero_mask_rule",
         "zero_preserving",
+        "vjp_accumulate",
         "variadic",
     )
 
@@ -95,6 +96,10 @@ class Primitive:
         # The VJP maps an exact zero cotangent to exact zeros whatever the inputs (linear
         # with constant coefficients): masked zeros need no repair after it.
         self.zero_preserving = False
+        # vjp_accumulate(buffer, g, ans, *args, **params): add argument 0's cotangent into
+        # an array the backward walk owns, in place (scatter-style VJPs such as getitem:
+        # many slices of one tensor then cost their own size, not the tensor's each).
+        self.vjp_accumulate: Rule | None = None
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

@@ -408,6 +408,8 @@ def _walk(
 ) -> None:
     """The reverse sweep proper: one VJP per (entry, relevant argument)."""
     g: Any
+    # Cotangent buffers this walk allocated itself, by key: safe to add into in place.
+    owned: dict[int, np.ndarray] = {}
     for (prim, args, values, params, result, line), argnums in reversed(needed):
         if prim.multiple_results:
             g = tuple(_take(cotangents, id(o), source_ids) for o in result)
@@ -429,6 +431,10 @@ def _walk(
         inputs = args if tensor_mode else values
         rules = prim.vjp_rules
         for i in argnums:
+            if (i == 0 and prim.vjp_accumulate is not None and not tensor_mode
+                    and incoming_mask is None and not anomaly):
+                _accumulate_in_place(prim, cotangents, owned, args[0], values, g, ans, params)
+                continue
             rule = prim.vjp_rule(i) if prim.variadic or i >= len(rules) else rules[i]
             if rule is None:
                 rule = prim.vjp_rule(i)  # raises the "not differentiable" error
@@ -496,6 +502,24 @@ def _take(cotangents: dict[int, Any], key: int, source_ids: set[int]) -> Any:
 
 def _zeros_for(out: Tensor, tensor_mode: bool) -> Any:
     return np.zeros(shape_of(out._value), dtype=dtype_of(out._value))
+
+
+def _accumulate_in_place(
+    prim: Primitive, cotangents: dict[int, Any], owned: dict[int, np.ndarray], arg: Tensor,
+    values: list[Any], g: Any, ans: Any, params: dict[str, Any],
+) -> None:
+    """Add a scatter-style cotangent into the argument's owned buffer (see vjp_accumulate)."""
+    key = id(arg)
+    buffer = owned.get(key)
+    current = cotangents.get(key)
+    if buffer is None or current is not buffer:
+        # The cotangent's dtype, as the VJP rule would give (an integer source's is float).
+        buffer = np.zeros(values[0].shape, np.result_type(g))
+        if current is not None:
+            buffer += current._value if isinstance(current, Tensor) else current
+        owned[key] = buffer
+        cotangents[key] = buffer
+    prim.vjp_accumulate(buffer, g, ans, *values, **params)  # type: ignore[misc]
 
 
 def _accumulate(

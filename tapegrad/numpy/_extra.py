@@ -535,7 +535,13 @@ def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
     if nd == 0:
         raise ValueError("unstack: input must be at least 1-d")
     axis = _axis(axis, nd)
-    return tuple(P.getitem_p(x, index=_along(axis, nd, i)) for i in range(_shape(x)[axis]))
+    length = _shape(x)[axis]
+    if length == 0:
+        return ()
+    # One split primitive: its backward is a single concatenation, not one full-size
+    # scatter per slice (which made unrolled RNN backward passes quadratic in time).
+    bounds = tuple((i, i + 1) for i in range(length))
+    return tuple(P.split_p(x, bounds=bounds, axis=axis, keepdims=False))
 
 
 def delete(arr: Any, obj: Any, axis: int | None = None) -> Any:

@@ -263,6 +263,12 @@ def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
         bounds = [0, *np.cumsum(sizes).tolist()]
     else:
         bounds = [0, *[int(i) for i in indices_or_sections], length]
+    pairs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    if pairs and all(0 <= a <= b <= length for a, b in pairs) and all(
+        b == c for (_, b), (c, _) in zip(pairs[:-1], pairs[1:], strict=True)
+    ) and pairs[0][0] == 0 and pairs[-1][1] == length:
+        # Contiguous pieces covering the axis: one primitive, one concatenation backward.
+        return list(P.split_p(ary, bounds=tuple(pairs), axis=axis))
     # Plain slices, as in NumPy: negative and out-of-range split points behave alike.
     return [
         _take_slice(ary, axis, start, stop)

@@ -34,6 +34,7 @@ from tapegrad.core.prims.shape import (
     index_add_p,
     pad_p,
     reshape_p,
+    split_p,
     stop_gradient_p,
     transpose_p,
 )

@@ -104,6 +104,34 @@ concatenate_p.defvjp(_concatenate_vjp)
 concatenate_p.defjvp(_concatenate_jvp)
 
 
+# -- split (several results) -------------------------------------------------------------
+def _split_impl(x: Any, bounds: tuple[tuple[int, int], ...], axis: int,
+                keepdims: bool = True) -> tuple[Any, ...]:
+    lead = (slice(None),) * axis
+    if keepdims:
+        return tuple(x[lead + (slice(start, stop),)] for start, stop in bounds)
+    return tuple(x[lead + (start,)] for start, _ in bounds)
+
+
+def _split_vjp(g: Any, ans: Any, x: Any, bounds: Any, axis: int, keepdims: bool = True) -> Any:
+    # One concatenation of the pieces' cotangents: O(size), where a getitem per piece
+    # would scatter each piece into a full-size zero array (O(pieces * size)).
+    pieces = g
+    if not keepdims:
+        pieces = []
+        for part in g:
+            shape = list(shape_of(part))
+            shape.insert(axis, 1)
+            pieces.append(reshape_p(part, shape=tuple(shape)))
+    return concatenate_p(*pieces, axis=axis)
+
+
+split_p = Primitive("split", _split_impl, multiple_results=True)
+split_p.defvjp(_split_vjp)
+split_p.defjvp(lambda t, ans, x, bounds, axis, keepdims=True:
+               split_p(t, bounds=bounds, axis=axis, keepdims=keepdims))
+
+
 # -- pad (constant mode) -----------------------------------------------------------------
 def _pad_impl(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
     if not pad_width:
@@ -147,6 +175,16 @@ getitem_p.defvjp(lambda g, ans, x, index: index_add_p(g, index=index, shape=shap
 getitem_p.defjvp(lambda t, ans, x, index: getitem_p(t, index=index))
 index_add_p.defvjp(lambda g, ans, x, index, shape: getitem_p(g, index=index))
 index_add_p.defjvp(lambda t, ans, x, index, shape: index_add_p(t, index=index, shape=shape))
+
+
+def _getitem_accumulate(buffer: np.ndarray, g: Any, ans: Any, x: Any, index: Any) -> None:
+    if _is_basic(index):
+        buffer[index] += g
+    else:
+        np.add.at(buffer, index, g)
+
+
+getitem_p.vjp_accumulate = _getitem_accumulate
 
 
 def normalize_index(index: Any) -> tuple[Any, ...]:
