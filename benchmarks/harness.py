@@ -17,6 +17,7 @@ zero-argument callable that runs the workload once, synchronously, and returns i
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -45,14 +46,51 @@ W1_SHIFT = np.array(0.1, dtype=np.float32)
 
 W6_SIZE = 512
 
+# W2 / W3: MLP training steps (layer widths, input first), and the G0 GEMM.
+W2_SEED = 2
+W3_SEED = 3
+G0_SEED = 7
+MLP_SIZES: dict[str, tuple[int, ...]] = {"W2": (64, 128, 128, 10), "W3": (784, 1024, 1024, 10)}
+MLP_BATCH: dict[str, int] = {"W2": 64, "W3": 256}
+MLP_NUM_BATCHES = 4  # step i uses batch i % 4 (random labels keep the loss away from 0)
+MLP_LEARNING_RATE = 0.1
+# Keys of an MLP workload's parameters in make_data, in Keras' get_weights order.
+MLP_PARAM_NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
+G0_SIZE = 2048
+
+# W5: LSTM training step on time-major sequences, last hidden state -> dense -> softmax CE.
+W5_SEED = 5
+LSTM_STEPS, LSTM_BATCH, LSTM_INPUTS, LSTM_HIDDEN, LSTM_CLASSES = 50, 32, 32, 128, 10
+LSTM_NUM_BATCHES = 4  # step i uses batch i % 4, as for the MLPs
+LSTM_LEARNING_RATE = 0.1
+# Keys of W5's parameters in make_data, in Keras' get_weights order (LSTM, then Dense).
+LSTM_PARAM_NAMES = ("wx", "wh", "b", "wd", "bd")
+
+# W4: small CNN training step, NCHW semantics (workloads.md): conv3x3(16)+ReLU, maxpool 2,
+# conv3x3(32)+ReLU, maxpool 2, flatten in (C, H, W) order, dense 10, softmax CE.
+W4_SEED = 4
+CNN_BATCH, CNN_IMAGE, CNN_CHANNELS, CNN_FILTERS, CNN_CLASSES = 32, 28, 1, (16, 32), 10
+CNN_NUM_BATCHES = 4  # step i uses batch i % 4, as for the MLPs
+CNN_LEARNING_RATE = 0.1
+# Keys of W4's parameters in make_data, in Keras' get_weights order.
+CNN_PARAM_NAMES = ("k1", "b1", "k2", "b2", "w3", "b3")
+
 WORKLOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "W1": ("W1", "W1-fwd", "W1-tape"),
     "W6": ("W6-revrev", "W6-fwdrev"),
+    "W2": ("W2", "W2-tob"),
+    "W3": ("W3", "W3-tob"),
+    "W4": ("W4", "W4-nchw"),
+    "G0": ("G0",),
+    "W5": ("W5-unrolled", "W5-layer"),
 }
 ALL_WORKLOADS: tuple[str, ...] = tuple(w for ws in WORKLOAD_GROUPS.values() for w in ws)
 
 # A workload whose reference result is that of another workload.
-REFERENCE_WORKLOAD: dict[str, str] = {"W1-tape": "W1"}
+REFERENCE_WORKLOAD: dict[str, str] = {
+    "W4-nchw": "W4",
+    "W1-tape": "W1", "W2-tob": "W2", "W3-tob": "W3", "W5-layer": "W5-unrolled",
+}
 
 WORKLOAD_DESCRIPTIONS: dict[str, str] = {
     "W1": "grad of 100 x (tanh(x*1.01+0.1)) + sum, 16 floats",
@@ -60,6 +98,31 @@ WORKLOAD_DESCRIPTIONS: dict[str, str] = {
     "W1-tape": "W1 through a GradientTape (tapegrad only)",
     "W6-revrev": "Hessian-vector product, reverse over reverse, 512x512",
     "W6-fwdrev": "Hessian-vector product, forward over reverse, 512x512",
+    "W2": "MLP step 64-128-128-10, batch 64, softmax CE, SGD 0.1",
+    "W2-tob": "W2 through model.train_on_batch (tapegrad only)",
+    "W3": "MLP step 784-1024-1024-10, batch 256, softmax CE, SGD 0.1",
+    "W3-tob": "W3 through model.train_on_batch (tapegrad only)",
+    "W4": "CNN step conv16-pool-conv32-pool-dense10, batch 32, 28x28, SGD 0.1",
+    "W4-nchw": "W4 with channels_first layers fed NCHW as is (tapegrad only)",
+    "G0": "GEMM peak: 2048x2048 @ 2048x2048, float32",
+    "W5-unrolled": "LSTM step, T=50 B=32 I=32 H=128, gate math in a Python loop, SGD 0.1",
+    "W5-layer": "W5 with the framework's LSTM layer (tapegrad LSTM, torch nn.LSTM)",
+}
+
+
+def _mlp_flops(workload: str) -> float:
+    """6 * B * P: forward and backward GEMMs (P = weight entries), as workloads.md counts."""
+    sizes = MLP_SIZES[workload]
+    return 6.0 * MLP_BATCH[workload] * sum(a * b for a, b in itertools.pairwise(sizes))
+
+
+# FLOPs per call of the rows that report GFLOP/s.
+WORKLOAD_FLOPS: dict[str, float] = {
+    "W2": _mlp_flops("W2"),
+    "W2-tob": _mlp_flops("W2"),
+    "W3": _mlp_flops("W3"),
+    "W3-tob": _mlp_flops("W3"),
+    "G0": 2.0 * G0_SIZE**3,
 }
 
 # --- frameworks ------------------------------------------------------------------------
@@ -98,6 +161,11 @@ WARMUP_S = 0.5
 MEASURE_S = 2.5
 MIN_CALLS = 5
 MAX_REL_ERR = 2e-3
+# Floor of the check's divisor, as a fraction of the largest reference entry (default 1e-6).
+# A GEMM's rounding error scales with sum_k |a_ik b_kj| (~1300 here), not with the entry,
+# and cancellation makes some of the 4M entries near 0: torch's MKL and XLA differ from
+# OpenBLAS by up to ~6e-4 absolute (max entry ~244), a relative 0.2 on such entries.
+CHECK_FLOOR: dict[str, float] = {"G0": 1e-2}
 
 
 def expand_workloads(spec: str) -> list[str]:
@@ -151,7 +219,9 @@ def make_data(workload: str) -> dict[str, np.ndarray]:
         workload: a name from :data:`ALL_WORKLOADS`.
 
     Returns:
-        ``{"x"}`` for the W1 rows; ``{"A", "w", "v"}`` for the W6 rows (drawn in that order).
+        ``{"x"}`` for the W1 rows; ``{"A", "w", "v"}`` for the W6 rows (drawn in that order);
+        see :func:`make_mlp_data` for W2/W3, :func:`make_gemm_data` for G0 and
+        :func:`make_lstm_data` for W5.
 
     Examples:
         >>> d = make_data("W6-fwdrev")
@@ -168,7 +238,151 @@ def make_data(workload: str) -> dict[str, np.ndarray]:
         w = rng.standard_normal(W6_SIZE, dtype=np.float32)
         v = rng.standard_normal(W6_SIZE, dtype=np.float32)
         return {"A": a, "w": w, "v": v}
+    if workload[:2] in MLP_SIZES:
+        return make_mlp_data(workload[:2])
+    if workload == "G0":
+        return make_gemm_data()
+    if workload.startswith("W5"):
+        return make_lstm_data()
+    if workload.startswith("W4"):
+        return make_cnn_data()
     raise ValueError(f"make_data: unknown workload {workload!r}")
+
+
+def make_mlp_data(name: str) -> dict[str, np.ndarray]:
+    """Draw an MLP workload's initial parameters and its bank of fixed batches.
+
+    Drawn in this order from ``default_rng(seed)``: the kernels ``w1, w2, w3`` (shaped
+    ``(fan_in, fan_out)``, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``), then ``x`` (``N(0,1)``,
+    shaped ``(4, batch, inputs)``), then ``y`` (random labels, int64, ``(4, batch)``). The
+    biases ``b1, b2, b3`` are zeros.
+
+    Args:
+        name: ``"W2"`` or ``"W3"``.
+
+    Returns:
+        ``{"w1", "b1", "w2", "b2", "w3", "b3", "x", "y"}``, float32 except ``y``.
+
+    Examples:
+        >>> d = make_mlp_data("W2")
+        >>> d["w1"].shape, d["b3"].shape, d["x"].shape, d["y"].dtype
+        ((64, 128), (10,), (4, 64, 64), dtype('int64'))
+    """
+    seed = {"W2": W2_SEED, "W3": W3_SEED}[name]
+    sizes, batch = MLP_SIZES[name], MLP_BATCH[name]
+    rng = np.random.default_rng(seed)
+    data: dict[str, np.ndarray] = {}
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes), start=1):
+        limit = 1.0 / np.sqrt(fan_in)
+        data[f"w{i}"] = rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
+        data[f"b{i}"] = np.zeros(fan_out, dtype=np.float32)
+    data["x"] = rng.standard_normal((MLP_NUM_BATCHES, batch, sizes[0]), dtype=np.float32)
+    data["y"] = rng.integers(0, sizes[-1], (MLP_NUM_BATCHES, batch), dtype=np.int64)
+    return data
+
+
+def make_gemm_data() -> dict[str, np.ndarray]:
+    """Draw G0's two 2048x2048 float32 ``N(0,1)`` matrices ``a`` then ``b`` (seed 7)."""
+    rng = np.random.default_rng(G0_SEED)
+    a = rng.standard_normal((G0_SIZE, G0_SIZE), dtype=np.float32)
+    b = rng.standard_normal((G0_SIZE, G0_SIZE), dtype=np.float32)
+    return {"a": a, "b": b}
+
+
+def make_cnn_data() -> dict[str, np.ndarray]:
+    """Draw W4's initial parameters (PyTorch's NCHW layouts) and its fixed batches (seed 4).
+
+    Drawn in this order from ``default_rng(4)``: the conv kernels ``k1 (16, 1, 3, 3)`` and
+    ``k2 (32, 16, 3, 3)`` (``(out, in, kh, kw)``, ``U(±1/sqrt(in * 9))``), the dense kernel
+    ``w3 (1568, 10)`` (rows in (C, H, W) flatten order, ``U(±1/sqrt(1568))``), then ``x``
+    (``N(0,1)``, NCHW, ``(4, 32, 1, 28, 28)``) and ``y`` (random labels, int64, ``(4, 32)``).
+    The biases ``b1, b2, b3`` are zeros. Channels-last frameworks convert these once with
+    :func:`cnn_channels_last`.
+
+    Returns:
+        ``{"k1", "b1", "k2", "b2", "w3", "b3", "x", "y"}``, float32 except ``y``.
+
+    Examples:
+        >>> d = make_cnn_data()
+        >>> d["k2"].shape, d["w3"].shape, d["x"].shape, d["y"].shape
+        ((32, 16, 3, 3), (1568, 10), (4, 32, 1, 28, 28), (4, 32))
+    """
+    rng = np.random.default_rng(W4_SEED)
+    data: dict[str, np.ndarray] = {}
+    c_in = CNN_CHANNELS
+    for i, c_out in enumerate(CNN_FILTERS, start=1):
+        limit = 1.0 / np.sqrt(c_in * 9)
+        data[f"k{i}"] = rng.uniform(-limit, limit, (c_out, c_in, 3, 3)).astype(np.float32)
+        data[f"b{i}"] = np.zeros(c_out, dtype=np.float32)
+        c_in = c_out
+    features = CNN_FILTERS[-1] * (CNN_IMAGE // 4) ** 2
+    limit = 1.0 / np.sqrt(features)
+    data["w3"] = rng.uniform(-limit, limit, (features, CNN_CLASSES)).astype(np.float32)
+    data["b3"] = np.zeros(CNN_CLASSES, dtype=np.float32)
+    data["x"] = rng.standard_normal(
+        (CNN_NUM_BATCHES, CNN_BATCH, CNN_CHANNELS, CNN_IMAGE, CNN_IMAGE), dtype=np.float32
+    )
+    data["y"] = rng.integers(0, CNN_CLASSES, (CNN_NUM_BATCHES, CNN_BATCH), dtype=np.int64)
+    return data
+
+
+def cnn_channels_last(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """W4's data for a channels-last (NHWC) network computing the same function as NCHW.
+
+    Conv kernels become ``(kh, kw, in, out)`` (Keras' layout); the images ``(4, 32, 28, 28,
+    1)``; the dense kernel's rows are permuted from (C, H, W) to (H, W, C) order, so that a
+    plain NHWC flatten feeds each weight the activation the NCHW flatten would (what
+    Keras' ``convert_dense_weights_data_format`` does). All arrays are contiguous copies.
+
+    Examples:
+        >>> d = cnn_channels_last(make_cnn_data())
+        >>> d["k1"].shape, d["k2"].shape, d["x"].shape
+        ((3, 3, 1, 16), (3, 3, 16, 32), (4, 32, 28, 28, 1))
+    """
+    side = CNN_IMAGE // 4
+    w3 = data["w3"].reshape(CNN_FILTERS[-1], side, side, -1).transpose(1, 2, 0, 3)
+    return {
+        "k1": np.ascontiguousarray(data["k1"].transpose(2, 3, 1, 0)),
+        "b1": data["b1"].copy(),
+        "k2": np.ascontiguousarray(data["k2"].transpose(2, 3, 1, 0)),
+        "b2": data["b2"].copy(),
+        "w3": np.ascontiguousarray(w3.reshape(data["w3"].shape)),
+        "b3": data["b3"].copy(),
+        "x": np.ascontiguousarray(data["x"].transpose(0, 1, 3, 4, 2)),
+        "y": data["y"].copy(),
+    }
+
+
+def make_lstm_data() -> dict[str, np.ndarray]:
+    """Draw W5's initial parameters and its bank of fixed batches (seed 5).
+
+    Drawn in this order from ``default_rng(5)``, all ``U(-1/sqrt(128), 1/sqrt(128))``:
+    ``wx (32, 512)``, ``wh (128, 512)``, ``b (512,)`` (the LSTM, gates ``i, f, g, o``
+    side by side: Keras' and torch's order), ``wd (128, 10)`` (the dense layer; its bias
+    ``bd`` is zeros); then ``x`` (``N(0,1)``, time-major ``(4, 50, 32, 32)``: batch, step,
+    example, input) and ``y`` (random labels, int64, ``(4, 32)``).
+
+    Returns:
+        ``{"wx", "wh", "b", "wd", "bd", "x", "y"}``, float32 except ``y``.
+
+    Examples:
+        >>> d = make_lstm_data()
+        >>> d["wx"].shape, d["b"].shape, d["x"].shape, d["y"].shape
+        ((32, 512), (512,), (4, 50, 32, 32), (4, 32))
+    """
+    rng = np.random.default_rng(W5_SEED)
+    gates = 4 * LSTM_HIDDEN
+    limit = 1.0 / np.sqrt(LSTM_HIDDEN)
+    data: dict[str, np.ndarray] = {}
+    for name, shape in (("wx", (LSTM_INPUTS, gates)), ("wh", (LSTM_HIDDEN, gates)),
+                        ("b", (gates,)), ("wd", (LSTM_HIDDEN, LSTM_CLASSES))):
+        data[name] = rng.uniform(-limit, limit, shape).astype(np.float32)
+    data["bd"] = np.zeros(LSTM_CLASSES, dtype=np.float32)
+    data["x"] = rng.standard_normal(
+        (LSTM_NUM_BATCHES, LSTM_STEPS, LSTM_BATCH, LSTM_INPUTS), dtype=np.float32
+    )
+    data["y"] = rng.integers(0, LSTM_CLASSES, (LSTM_NUM_BATCHES, LSTM_BATCH), dtype=np.int64)
+    return data
 
 
 @dataclass
@@ -254,10 +468,10 @@ def time_callable(
     return timing, (first, second)
 
 
-def max_rel_err(result: np.ndarray, reference: np.ndarray) -> float:
+def max_rel_err(result: np.ndarray, reference: np.ndarray, floor: float = 1e-6) -> float:
     """Largest elementwise relative error of ``result`` against ``reference``.
 
-    Each difference is divided by ``max(|ref_i|, 1e-6 * max|ref|)``, so an entry of the
+    Each difference is divided by ``max(|ref_i|, floor * max|ref|)``, so an entry of the
     reference that happens to be near zero cannot blow the error up. A shape mismatch or a
     non-finite entry gives ``inf``.
 
@@ -271,7 +485,7 @@ def max_rel_err(result: np.ndarray, reference: np.ndarray) -> float:
         return float("inf")
     if ref.size == 0:
         return 0.0
-    denom = np.maximum(np.abs(ref), 1e-6 * np.max(np.abs(ref)))
+    denom = np.maximum(np.abs(ref), floor * np.max(np.abs(ref)))
     denom = np.where(denom == 0, 1.0, denom)
     return float(np.max(np.abs(res - ref) / denom))
 

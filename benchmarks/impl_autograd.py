@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from typing import Any
@@ -9,9 +10,16 @@ from typing import Any
 import autograd
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, hessian_vector_product, make_jvp
+from autograd import grad, hessian_vector_product, make_jvp, value_and_grad
 
-from benchmarks.harness import W1_ITERS, W1_SCALE, W1_SHIFT, Builder
+from benchmarks.harness import (
+    MLP_LEARNING_RATE,
+    MLP_PARAM_NAMES,
+    W1_ITERS,
+    W1_SCALE,
+    W1_SHIFT,
+    Builder,
+)
 
 
 def _w1_f(x: Any) -> Any:
@@ -48,6 +56,31 @@ def _build_w6_fwdrev(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
     return lambda: jvp_of_grad(w, a)(v)[1]
 
 
+def _mlp_loss(params: list[Any], x: np.ndarray, y: np.ndarray) -> Any:
+    w1, b1, w2, b2, w3, b3 = params
+    h = anp.maximum(anp.dot(x, w1) + b1, 0.0)
+    h = anp.maximum(anp.dot(h, w2) + b2, 0.0)
+    logits = anp.dot(h, w3) + b3
+    shifted = logits - anp.max(logits, axis=1, keepdims=True)  # stable for large logits
+    log_probs = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
+    return -anp.mean(log_probs[np.arange(len(y)), y])
+
+
+def _build_mlp(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    params = [data[name].copy() for name in MLP_PARAM_NAMES]
+    batches = itertools.cycle(list(zip(data["x"], data["y"], strict=True)))
+    loss_and_grads = value_and_grad(_mlp_loss)
+
+    def step() -> Any:
+        x, y = next(batches)
+        loss, grads = loss_and_grads(params, x, y)
+        for p, g in zip(params, grads, strict=True):
+            p -= MLP_LEARNING_RATE * g
+        return loss
+
+    return step
+
+
 def builders(variant: str | None = None) -> dict[str, Builder]:
     """Return the workload builders."""
     del variant
@@ -56,6 +89,8 @@ def builders(variant: str | None = None) -> dict[str, Builder]:
         "W1-fwd": _build_w1_fwd,
         "W6-revrev": _build_w6_revrev,
         "W6-fwdrev": _build_w6_fwdrev,
+        "W2": _build_mlp,
+        "W3": _build_mlp,
     }
 
 

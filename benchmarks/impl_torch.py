@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from benchmarks.harness import W1_ITERS, Builder
+from benchmarks.harness import (
+    CNN_CHANNELS,
+    CNN_CLASSES,
+    CNN_FILTERS,
+    CNN_IMAGE,
+    CNN_LEARNING_RATE,
+    CNN_PARAM_NAMES,
+    LSTM_CLASSES,
+    LSTM_HIDDEN,
+    LSTM_INPUTS,
+    LSTM_LEARNING_RATE,
+    LSTM_PARAM_NAMES,
+    MLP_LEARNING_RATE,
+    W1_ITERS,
+    Builder,
+)
 
 # Python scalars: torch keeps float32 tensors float32 when combined with them.
 _SCALE = 1.01
@@ -71,6 +87,152 @@ def _build_w6_fwdrev(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
     return run
 
 
+def _mlp_model(data: Mapping[str, np.ndarray]) -> torch.nn.Sequential:
+    """``nn.Sequential`` of ``nn.Linear`` + ReLU with the shared initial weights.
+
+    ``nn.Linear`` stores its weight as ``(out, in)``: the shared ``(in, out)`` kernels are
+    copied in transposed (contiguous, as ``nn.Linear`` would have made them).
+    """
+    layers: list[torch.nn.Module] = []
+    for i in (1, 2, 3):
+        kernel, bias = data[f"w{i}"], data[f"b{i}"]
+        linear = torch.nn.Linear(*kernel.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
+            linear.bias.copy_(torch.from_numpy(bias))
+        layers.append(linear)
+        if i < 3:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def _build_mlp(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    model = _mlp_model(data)
+    optimizer = torch.optim.SGD(model.parameters(), lr=MLP_LEARNING_RATE)
+    batches = itertools.cycle(
+        [(_tensor(x), _tensor(y)) for x, y in zip(data["x"], data["y"], strict=True)]
+    )
+
+    def step() -> torch.Tensor:
+        x, y = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def _build_g0(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    a, b = _tensor(data["a"]), _tensor(data["b"])  # no grad is tracked: a plain GEMM
+    return lambda: a @ b
+
+
+def _cnn_model(data: Mapping[str, np.ndarray]) -> torch.nn.Sequential:
+    """W4 as ``nn.Sequential`` (NCHW, ``nn.Flatten`` in (C, H, W) order) with the shared
+    initial weights: the kernels are already ``(out, in, 3, 3)``, ``nn.Linear`` takes the
+    dense kernel transposed."""
+    (c1, c2), n = CNN_FILTERS, CNN_FILTERS[-1] * (CNN_IMAGE // 4) ** 2
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(CNN_CHANNELS, c1, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(c1, c2, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(n, CNN_CLASSES),
+    )
+    values = [data[name] for name in CNN_PARAM_NAMES]
+    values[4] = values[4].T  # nn.Linear's weight is (out, in)
+    with torch.no_grad():
+        for param, value in zip(model.parameters(), values, strict=True):
+            param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    return model
+
+
+def _build_cnn(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    model = _cnn_model(data)
+    optimizer = torch.optim.SGD(model.parameters(), lr=CNN_LEARNING_RATE)
+    batches = itertools.cycle(
+        [(_tensor(x), _tensor(y)) for x, y in zip(data["x"], data["y"], strict=True)]
+    )
+
+    def step() -> torch.Tensor:
+        x, y = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def _lstm_batches(data: Mapping[str, np.ndarray]) -> Any:
+    return itertools.cycle(
+        [(_tensor(x), _tensor(y)) for x, y in zip(data["x"], data["y"], strict=True)]
+    )
+
+
+def _build_lstm_unrolled(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    params = [_tensor(data[name]).requires_grad_(True) for name in LSTM_PARAM_NAMES]
+    optimizer = torch.optim.SGD(params, lr=LSTM_LEARNING_RATE)
+    batches = _lstm_batches(data)
+    wx, wh, b, wd, bd = params
+    hidden = wh.shape[0]
+
+    def step() -> torch.Tensor:
+        x, y = next(batches)
+        steps, batch, inputs = x.shape
+        optimizer.zero_grad(set_to_none=True)
+        xw = (x.reshape(steps * batch, inputs) @ wx + b).reshape(steps, batch, 4 * hidden)
+        h = torch.zeros(batch, hidden)
+        c = torch.zeros(batch, hidden)
+        for t in range(steps):
+            z = xw[t] + h @ wh
+            gates = torch.sigmoid(z)  # i, f, o; the g block is recomputed with tanh
+            g = torch.tanh(z[:, 2 * hidden:3 * hidden])
+            c = gates[:, hidden:2 * hidden] * c + gates[:, :hidden] * g
+            h = gates[:, 3 * hidden:] * torch.tanh(c)
+        loss = torch.nn.functional.cross_entropy(h @ wd + bd, y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def _build_lstm_layer(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    """``nn.LSTM`` (time-major, torch's gate order i, f, g, o like the shared weights) and
+    ``nn.Linear``; one bias: ``bias_hh`` is zeroed and frozen, as workloads.md says."""
+    lstm = torch.nn.LSTM(LSTM_INPUTS, LSTM_HIDDEN)
+    linear = torch.nn.Linear(LSTM_HIDDEN, LSTM_CLASSES)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(data["wx"].T.copy()))
+        lstm.weight_hh_l0.copy_(torch.from_numpy(data["wh"].T.copy()))
+        lstm.bias_ih_l0.copy_(torch.from_numpy(data["b"]))
+        lstm.bias_hh_l0.zero_()
+        linear.weight.copy_(torch.from_numpy(data["wd"].T.copy()))
+        linear.bias.copy_(torch.from_numpy(data["bd"]))
+    lstm.bias_hh_l0.requires_grad_(False)
+    params = [p for p in (*lstm.parameters(), *linear.parameters()) if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=LSTM_LEARNING_RATE)
+    batches = _lstm_batches(data)
+
+    def step() -> torch.Tensor:
+        x, y = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        _, (h, _) = lstm(x)
+        loss = torch.nn.functional.cross_entropy(linear(h[-1]), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
 def builders(variant: str | None = None) -> dict[str, Builder]:
     """Return the workload builders."""
     del variant
@@ -79,6 +241,12 @@ def builders(variant: str | None = None) -> dict[str, Builder]:
         "W1-fwd": _build_w1_fwd,
         "W6-revrev": _build_w6_revrev,
         "W6-fwdrev": _build_w6_fwdrev,
+        "W2": _build_mlp,
+        "W3": _build_mlp,
+        "W4": _build_cnn,
+        "G0": _build_g0,
+        "W5-unrolled": _build_lstm_unrolled,
+        "W5-layer": _build_lstm_layer,
     }
 
 

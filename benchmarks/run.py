@@ -6,8 +6,9 @@ Usage::
                              [--threads 1|default] [--json out.json] [--details]
 
 Rows are workloads, columns frameworks: ``median (min)``, W1 rows in µs per primitive op
-(time / 300), W6 rows in ms per call. A second table gives each peer's median over
-tapegrad's median from the same run. Frameworks that are not installed are skipped.
+(time / 300), the others in ms per call. A second table gives each peer's median over
+tapegrad's median from the same run; a third, GFLOP/s at the median for the rows with a
+FLOP count (W2, W3: 6*B*P; G0: 2*n^3). Frameworks that are not installed are skipped.
 """
 
 from __future__ import annotations
@@ -209,6 +210,32 @@ def format_tables(reports: dict[str, dict[str, Any]], workloads: list[str]) -> s
     return "\n".join(out)
 
 
+def format_throughput(reports: dict[str, dict[str, Any]], workloads: list[str]) -> str:
+    """GFLOP/s at the median (and at the min) for the rows of ``harness.WORKLOAD_FLOPS``.
+
+    Returns:
+        The table as text, or ``""`` when no such row ran.
+    """
+    names = list(reports)
+    rows = []
+    for w in workloads:
+        flops = harness.WORKLOAD_FLOPS.get(w)
+        entries = [reports[n].get("results", {}).get(w) for n in names]
+        if flops is None or not any(e and "median_s" in e for e in entries):
+            continue
+        cells = [
+            f"{flops / e['median_s'] / 1e9:.1f} ({flops / e['min_s'] / 1e9:.1f})"
+            if e and "median_s" in e
+            else "-"
+            for e in entries
+        ]
+        rows.append([w, f"{flops / 1e9:.3g}", *cells])
+    if not rows:
+        return ""
+    legend = "\nGFLOP/s at median (at min); W2/W3 count 6*B*P, G0 2*n^3"
+    return legend + "\n" + _render(["workload", "GFLOP", *names], rows)
+
+
 def format_threads(reports: dict[str, dict[str, Any]]) -> str:
     """One line per framework: its version, its own thread settings and threadpoolctl's pools."""
     lines = []
@@ -332,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if reports:
         print(format_tables(reports, workloads))
+        throughput = format_throughput(reports, workloads)
+        if throughput:
+            print(throughput)
         print("\nthreads (threadpoolctl, after the runs):")
         print(format_threads(reports))
         if args.details:
