@@ -321,6 +321,10 @@ class Layer:
         rest = args[1:]
         if any(isinstance(x, KerasTensor) for x in _flatten(inputs)):
             return self._call_symbolic(inputs, rest, kwargs)
+        # NumPy inputs become Tensors (as Keras converts them): every layer returns Tensors.
+        inputs = _map_structure(
+            lambda x: tg.Tensor(x) if isinstance(x, np.ndarray | np.generic) else x, inputs
+        )
         training = kwargs.pop("training", None)
         if training is None:
             training = getattr(_CALL_CONTEXT, "training", None)
