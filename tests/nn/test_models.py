@@ -180,3 +180,36 @@ def test_dropout_only_in_training():
     np.testing.assert_array_equal(layer(x).numpy(), np.ones((4, 100)))
     dropped = layer(x, training=True).numpy()
     assert set(np.unique(dropped)) <= {0.0, 2.0} and 0.3 < (dropped == 0).mean() < 0.7
+
+
+def test_terminate_on_nan_stops_fit_end_to_end(capsys):
+    x, y = regression_data(n=64)
+    x[40:] = np.nan  # batches from the third on produce a NaN loss
+    model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    history = model.fit(x, y, epochs=5, batch_size=16, shuffle=False, verbose=0,
+                        callbacks=[tg.callbacks.TerminateOnNaN()])
+    assert len(history.history["loss"]) == 1  # stopped during the first epoch
+    assert "NaN" in capsys.readouterr().out or np.isnan(history.history["loss"][0])
+
+
+def test_bad_labels_get_clear_errors_through_fit():
+    x, _ = classification_data(n=16)
+    model = models.Sequential([layers.Input(shape=(5,)), layers.Dense(3)])
+    model.compile("adam", losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(ValueError, match="3"):
+        model.fit(x, np.full(16, 7), epochs=1, verbose=0)
+    with pytest.raises((TypeError, ValueError), match="(?i)integer|int"):
+        model.fit(x, np.full(16, 0.5), epochs=1, verbose=0)
+
+
+def test_fit_with_validation_data_and_sample_weight():
+    x, y = regression_data(n=64)
+    model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(1)])
+    model.compile(optimizers.SGD(0.05), "mse")
+    weights = np.ones(64, np.float32)
+    history = model.fit(x, y, epochs=3, verbose=0, sample_weight=weights,
+                        validation_data=(x[:16], y[:16]))
+    assert len(history.history["val_loss"]) == 3
+    zero = model.evaluate(x, y, sample_weight=np.zeros(64, np.float32), verbose=0)
+    assert zero == 0.0
