@@ -128,12 +128,18 @@ class Trainer:
                 self._metric_objects or []}
 
     # -- steps --------------------------------------------------------------------------
-    def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
-        """One optimizer step on a batch; returns the batch loss (before the update)."""
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None,
+                   variables: list[Any] | None = None) -> float:
+        """One optimizer step on a batch; returns the batch loss (before the update).
+
+        ``variables`` (default: the model's trainable weights) lets `fit` walk the layer
+        tree once per epoch instead of once per step.
+        """
         with tg.GradientTape() as tape:
             y_pred = self(x, training=True)  # type: ignore[operator]
             loss = self.compute_loss(y, y_pred, sample_weight)
-        variables = self.trainable_weights  # type: ignore[attr-defined]
+        if variables is None:
+            variables = self.trainable_weights  # type: ignore[attr-defined]
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         for variable in variables:
@@ -239,12 +245,13 @@ class Trainer:
             self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
             order = rng.permutation(n) if shuffle else np.arange(n)
+            variables = self.trainable_weights  # type: ignore[attr-defined]
             total, seen = 0.0, 0
             for step in range(steps):
                 index = order[step * batch_size:(step + 1) * batch_size]
                 callback_list.on_train_batch_begin(step)
                 batch_loss = self.train_step(
-                    _take(x, index), _take(y, index), _take(weights, index)
+                    _take(x, index), _take(y, index), _take(weights, index), variables
                 )
                 total += batch_loss * len(index)
                 seen += len(index)
