@@ -196,20 +196,37 @@ class Layer:
                 continue
             yield from _trackables(value)
 
+    def _scan(self) -> tuple[list[tg.Variable], list[Layer]]:
+        """Own Variables and direct sublayers, in attribute order, in one pass.
+
+        Runs on every `trainable_weights` access (twice per training step in user code),
+        hence plain loops rather than generators.
+        """
+        variables: dict[int, tg.Variable] = {id(v): v for v in self._weights_list}
+        layers: dict[int, Layer] = {}
+        for key, value in vars(self).items():
+            if key[0] == "_" and key != "_layers":
+                continue
+            if isinstance(value, Layer):
+                if value is not self:
+                    layers.setdefault(id(value), value)
+            elif isinstance(value, tg.Variable):
+                variables.setdefault(id(value), value)
+            elif isinstance(value, list | tuple | dict):
+                for item in _trackables(value):
+                    if isinstance(item, Layer):
+                        if item is not self:
+                            layers.setdefault(id(item), item)
+                    else:
+                        variables.setdefault(id(item), item)
+        return list(variables.values()), list(layers.values())
+
     def _sublayers(self) -> list[Layer]:
         """Direct sublayers, in attribute order, without duplicates."""
-        seen: dict[int, Layer] = {}
-        for value in self._tracked_values():
-            if isinstance(value, Layer) and value is not self:
-                seen.setdefault(id(value), value)
-        return list(seen.values())
+        return self._scan()[1]
 
     def _own_variables(self) -> list[tg.Variable]:
-        seen: dict[int, tg.Variable] = {id(v): v for v in self._weights_list}
-        for value in self._tracked_values():
-            if isinstance(value, tg.Variable):
-                seen.setdefault(id(value), value)
-        return list(seen.values())
+        return self._scan()[0]
 
     @property
     def weights(self) -> list[tg.Variable]:
@@ -220,7 +237,8 @@ class Layer:
     def trainable_weights(self) -> list[tg.Variable]:
         if not self.trainable:
             return []
-        found = [v for v in self._own_variables() if v.trainable]
+        own, _ = self._scan()
+        found = [v for v in own if v.trainable]
         for layer in self._sublayers():
             found.extend(layer.trainable_weights)
         return _unique(found)
@@ -319,21 +337,31 @@ class Layer:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         inputs = args[0] if args else kwargs.pop("inputs")
         rest = args[1:]
-        if any(isinstance(x, KerasTensor) for x in _flatten(inputs)):
-            return self._call_symbolic(inputs, rest, kwargs)
-        # NumPy inputs become Tensors (as Keras converts them): every layer returns Tensors.
-        inputs = _map_structure(
-            lambda x: tg.Tensor(x) if isinstance(x, np.ndarray | np.generic) else x, inputs
-        )
+        if type(inputs) is not tg.Tensor:  # the common case skips the structure walks
+            if any(isinstance(x, KerasTensor) for x in _flatten(inputs)):
+                return self._call_symbolic(inputs, rest, kwargs)
+            # NumPy inputs become Tensors (as Keras converts them): layers return Tensors.
+            inputs = _map_structure(
+                lambda x: tg.Tensor(x) if isinstance(x, np.ndarray | np.generic) else x,
+                inputs,
+            )
         training = kwargs.pop("training", None)
+        context = _CALL_CONTEXT
+        previous = getattr(context, "training", None)
         if training is None:
-            training = getattr(_CALL_CONTEXT, "training", None)
-        self._maybe_build(inputs)
+            training = previous
+        if not self.built:
+            self._maybe_build(inputs)
         self._check_shapes(inputs)
         if self._accepts("training"):
             kwargs["training"] = training
-        with _training_context(training):
+        # Nested layer calls inherit the training flag (set/restore, no contextmanager:
+        # this runs for every layer of every step).
+        context.training = training
+        try:
             return self.call(inputs, *rest, **kwargs)
+        finally:
+            context.training = previous
 
     def _accepts(self, argument: str) -> bool:
         cache = type(self).__dict__.get("_call_arguments_cache")
