@@ -139,11 +139,10 @@ def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool 
     num_classes = np.shape(getattr(output, "_value", output))[-1]
     labels = _labels(target, num_classes)
     if from_logits:
-        log_probs = log_softmax(output, axis=-1)
-    else:
-        eps = 1e-7
-        log_probs = P.log_p(P.clip_p(output / P.sum_p(output, axis=_axis(output, -1),
-                                                      keepdims=True), eps, 1 - eps))
+        return P.sparse_softmax_cross_entropy_p(output, labels)
+    eps = 1e-7
+    log_probs = P.log_p(P.clip_p(output / P.sum_p(output, axis=_axis(output, -1),
+                                                  keepdims=True), eps, 1 - eps))
     flat = P.reshape_p(log_probs, shape=(-1, num_classes))
     picked = P.getitem_p(flat, index=(np.arange(labels.size), labels.reshape(-1)))
     return -P.reshape_p(picked, shape=labels.shape)

@@ -468,3 +468,50 @@ avg_pool_transpose_p.defvjp(
     lambda c, ans, g, input_shape, **params: avg_pool_p(c, **params)
 )
 avg_pool_transpose_p.defjvp(lambda t, ans, g, **params: avg_pool_transpose_p(t, **params))
+
+
+# -- softmax cross-entropy with integer labels --------------------------------------------
+# A primitive for speed (the composite is ~16 primitives forward and ~12 backward, the
+# hottest part of a small classifier's step) and stability (log-sum-exp with the max shift).
+def _one_hot_like(labels: Any, logits: Any) -> np.ndarray:
+    raw = np.asarray(getattr(labels, "_value", labels))
+    classes = shape_of(logits)[-1]
+    dtype = getattr(logits, "dtype", np.result_type(logits))
+    return np.eye(classes, dtype=dtype)[raw]
+
+
+def _softmax_last(logits: Any) -> Any:
+    from tapegrad.core.prims.elementwise import exp_p
+    from tapegrad.core.prims.reduction import max_p, sum_p
+    from tapegrad.core.prims.shape import stop_gradient_p
+
+    axis = (len(shape_of(logits)) - 1,)
+    e = exp_p(logits - stop_gradient_p(max_p(logits, axis=axis, keepdims=True)))
+    return e / sum_p(e, axis=axis, keepdims=True)
+
+
+def _sparse_softmax_xent_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_total = np.log(np.exp(shifted).sum(axis=-1))
+    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
+    return log_total - picked
+
+
+def _sparse_softmax_xent_vjp(g: Any, ans: Any, logits: Any, labels: Any) -> Any:
+    from tapegrad.core.prims.shape import reshape_p
+
+    delta = _softmax_last(logits) - _one_hot_like(labels, logits)
+    return reshape_p(g, shape=tuple(shape_of(g)) + (1,)) * delta
+
+
+def _sparse_softmax_xent_jvp(t: Any, ans: Any, logits: Any, labels: Any) -> Any:
+    from tapegrad.core.prims.reduction import sum_p
+
+    delta = _softmax_last(logits) - _one_hot_like(labels, logits)
+    return sum_p(t * delta, axis=(len(shape_of(logits)) - 1,), keepdims=False)
+
+
+sparse_softmax_cross_entropy_p = Primitive("sparse_softmax_cross_entropy",
+                                           _sparse_softmax_xent_impl)
+sparse_softmax_cross_entropy_p.defvjp(_sparse_softmax_xent_vjp, None)
+sparse_softmax_cross_entropy_p.defjvp(_sparse_softmax_xent_jvp, None)
