@@ -26,6 +26,8 @@ from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
 
 _NAME_COUNTS: dict[str, itertools.count] = {}
+# Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
+_STRUCTURE_VERSION = [0]
 _CALL_CONTEXT = threading.local()
 
 # The batch size used to run a layer once on zeros when inferring symbolic output shapes.
@@ -212,7 +214,7 @@ class Layer:
                     layers.setdefault(id(value), value)
             elif isinstance(value, tg.Variable):
                 variables.setdefault(id(value), value)
-            elif isinstance(value, list | tuple | dict):
+            elif isinstance(value, _CONTAINERS):
                 for item in _trackables(value):
                     if isinstance(item, Layer):
                         if item is not self:
@@ -235,13 +237,24 @@ class Layer:
 
     @property
     def trainable_weights(self) -> list[tg.Variable]:
+        # Cached until any layer attribute changes (see __setattr__): user training loops
+        # read this twice per step, and walking a model's attributes costs more than a
+        # small model's arithmetic. (A list attribute mutated in place with an existing
+        # layer or Variable is not noticed until another attribute is set.)
+        cached = self.__dict__.get("_trainable_cache")
+        if (cached is not None and cached[0] == _STRUCTURE_VERSION[0]
+                and all(v.trainable for v in cached[1])):
+            return list(cached[1])
         if not self.trainable:
-            return []
-        own, _ = self._scan()
-        found = [v for v in own if v.trainable]
-        for layer in self._sublayers():
-            found.extend(layer.trainable_weights)
-        return _unique(found)
+            found: list[tg.Variable] = []
+        else:
+            own, _ = self._scan()
+            found = [v for v in own if v.trainable]
+            for layer in self._sublayers():
+                found.extend(layer.trainable_weights)
+            found = _unique(found)
+        object.__setattr__(self, "_trainable_cache", (_STRUCTURE_VERSION[0], found))
+        return list(found)
 
     @property
     def non_trainable_weights(self) -> list[tg.Variable]:
@@ -313,6 +326,7 @@ class Layer:
         if constraint is not None:
             variable.constraint = constraint  # type: ignore[attr-defined]
         self._weights_list.append(variable)
+        _STRUCTURE_VERSION[0] += 1
         if regularizer is not None:
             self._regularized.append((regularizers_module.get(regularizer), variable))
         return variable
@@ -436,6 +450,7 @@ class Layer:
 
     def __setattr__(self, key: str, value: Any) -> None:
         object.__setattr__(self, key, value)
+        _STRUCTURE_VERSION[0] += 1  # invalidates every layer's cached weight lists
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
@@ -448,6 +463,9 @@ def _marking_built(build: Any) -> Any:
         self.built = True
 
     return build_and_mark
+
+
+_CONTAINERS = (list, tuple, dict)
 
 
 def _trackables(value: Any) -> Iterator[Any]:
