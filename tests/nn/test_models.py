@@ -213,3 +213,9 @@ def test_fit_with_validation_data_and_sample_weight():
     assert len(history.history["val_loss"]) == 3
     zero = model.evaluate(x, y, sample_weight=np.zeros(64, np.float32), verbose=0)
     assert zero == 0.0
+
+
+def test_symbolic_tensor_in_a_second_argument_is_refused():
+    a, b = layers.Input(shape=(3,)), layers.Input(shape=(3,))
+    with pytest.raises(TypeError, match="as one list in the first argument"):
+        layers.Dense(2)(a, b)

@@ -411,6 +411,15 @@ class Layer:
     def _call_symbolic(self, inputs: Any, rest: tuple[Any, ...],
                        kwargs: dict[str, Any]) -> Any:
         """Record a functional-graph node; infer output shapes by a probe run on zeros."""
+        extra = [x for x in _flatten(list(rest)) + _flatten(list(kwargs.values()))
+                 if isinstance(x, KerasTensor)]
+        if extra:
+            # Nodes record the first argument only: a second symbolic tensor would be lost.
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}): pass several symbolic inputs "
+                "as one list in the first argument (got symbolic tensors in other "
+                "arguments)"
+            )
         concrete = _map_structure(
             lambda x: tg.tensor(x.zeros()) if isinstance(x, KerasTensor) else x, inputs
         )
