@@ -305,6 +305,7 @@ ELEMENTWISE = [
     unary("nan_to_num", tnp.nan_to_num, np.nan_to_num, WITH_NANS),
     # neural-net elementwise primitives (tapegrad.ops)
     unary("relu", ops.relu, lambda x: np.maximum(x, 0), NONZERO),
+    unary("sigmoid", ops.sigmoid, lambda x: (np.tanh(np.multiply(x, 0.5)) + 1) * 0.5),
     unary("erf", ops.erf, lambda x: _erf_reference(x), rtol=_LOOSE),
     sample("where", tnp.where, np.where, BOOL, REAL, REAL, shapes=broadcastable(3)),
     sample("where_scalar_branch", lambda c, x: tnp.where(c, x, 0.0),

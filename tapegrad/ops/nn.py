@@ -44,7 +44,7 @@ def elu(x: Any, alpha: float = 1.0) -> Any:
 
 def sigmoid(x: Any) -> Any:
     """Logistic sigmoid, stable for large ``|x|`` (``0.5 * (tanh(x / 2) + 1)``)."""
-    return 0.5 * (P.tanh_p(x * 0.5) + 1)
+    return P.sigmoid_p(x)
 
 
 def softplus(x: Any) -> Any:

@@ -287,6 +287,20 @@ relu_p = _elementwise("relu", lambda x: np.maximum(x, 0))
 relu_p.defvjp(lambda g, ans, x: g * greater_p(x, 0))
 relu_p.defjvp(lambda t, ans, x: t * greater_p(x, 0))
 
+
+
+def _sigmoid_impl(x: Any) -> Any:
+    # tanh form: stable for large |x| (no exp overflow) and keeps the input's dtype.
+    half = np.multiply(x, 0.5)
+    return np.multiply(np.tanh(half) + 1, 0.5)
+
+
+# sigmoid: one primitive instead of four ops (scale, tanh, add, scale) in every gate of
+# every recurrent step (for speed); its derivative needs only the output.
+sigmoid_p = _elementwise("sigmoid", _sigmoid_impl)
+sigmoid_p.defvjp(lambda g, ans, x: g * (ans * (1 - ans)))
+sigmoid_p.defjvp(lambda t, ans, x: t * (ans * (1 - ans)))
+
 _erf_vectorized = np.frompyfunc(math.erf, 1, 1)
 
 
