@@ -164,7 +164,11 @@ def _check(f: Callable[..., Any], args: tuple[Any, ...], order: int, modes: tupl
                 [_random_like(o, rng) for o in tree_flatten(f(*args))[0]],
             )
 
-            def vjp_of_f(*a: Any) -> Any:
-                return vjp(f, *a)[1](fixed_ct)
+            def vjp_of_f(*a_and_ct: Any) -> Any:
+                *a, ct = a_and_ct
+                return vjp(f, *a)[1](ct)
 
-            _check(vjp_of_f, args, order - 1, ("rev",), tolerances, rng)
+            # The cotangent is an argument too, and both modes run: this reaches the VJP
+            # and JVP rules of the backward primitives with respect to the cotangent
+            # (forward-over-reverse), which a fixed cotangent would never exercise.
+            _check(vjp_of_f, (*args, fixed_ct), order - 1, ("fwd", "rev"), tolerances, rng)

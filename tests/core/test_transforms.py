@@ -197,3 +197,24 @@ def test_check_grads_catches_a_wrong_rule():
     tg.defjvp(bad_square, lambda g, ans, x: g * 2 * x)
     with pytest.raises(AssertionError, match="VJP"):
         tg.check_grads(bad_square, (np.array([1.0, 2.0]),), order=1)
+
+
+def test_check_grads_reaches_backward_rules_through_the_cotangent():
+    # A linear op whose VJP is another primitive with a wrong rule of its own: first-order
+    # checks pass; the second-order check differentiates with respect to the cotangent.
+    @tg.primitive
+    def double(x):
+        return 2 * x
+
+    @tg.primitive
+    def double_transpose(g):
+        return 2 * g
+
+    tg.defvjp(double, lambda ans, x: lambda g: double_transpose(g))
+    tg.defjvp(double, lambda t, ans, x: double(t))
+    tg.defvjp(double_transpose, lambda ans, g: lambda h: 3 * h)  # wrong: should be 2 * h
+    tg.defjvp(double_transpose, lambda t, ans, g: double_transpose(t))
+    x = np.array([1.0, -2.0])
+    tg.check_grads(double, (x,), order=1)
+    with pytest.raises(AssertionError, match="order 1"):
+        tg.check_grads(double, (x,), order=2)
