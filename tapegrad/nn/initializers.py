@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.nn._config import deserialize_object
+
 # The standard deviation of a standard normal truncated to [-2, 2]: dividing by it
 # gives truncated samples the requested variance (as Keras' VarianceScaling does).
 _TRUNCATED_STD = 0.87962566103423978
@@ -518,16 +520,7 @@ def deserialize(config: Any) -> Initializer:
         >>> deserialize({"class_name": "RandomNormal", "config": {"stddev": 2.0}}).stddev
         2.0
     """
-    if isinstance(config, str):
-        return _lookup(config)()
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not deserialize initializer {config!r}: expected a name or "
-                         "a dict with 'class_name' and 'config'")
-    if config["class_name"] == "function":
-        raise ValueError(f"Cannot deserialize the custom initializer function "
-                         f"{config.get('config')!r}: tapegrad never restores code; subclass "
-                         "Initializer and implement get_config")
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+    return deserialize_object(config, "initializer", "Initializer", _lookup)
 
 
 def get(identifier: Any) -> Any:

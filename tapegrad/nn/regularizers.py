@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 import tapegrad.numpy as tnp
+from tapegrad.nn._config import deserialize_object
 
 
 def _penalty_factor(value: Any, name: str, owner: str) -> float:
@@ -220,16 +221,7 @@ def deserialize(config: Any) -> Regularizer:
         >>> deserialize(serialize(L1L2(0.1, 0.2))).get_config()
         {'l1': 0.1, 'l2': 0.2}
     """
-    if isinstance(config, str):
-        return _lookup(config)()
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not deserialize regularizer {config!r}: expected a name or "
-                         "a dict with 'class_name' and 'config'")
-    if config["class_name"] == "function":
-        raise ValueError(f"Cannot deserialize the custom regularizer function "
-                         f"{config.get('config')!r}: tapegrad never restores code; subclass "
-                         "Regularizer and implement get_config")
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+    return deserialize_object(config, "regularizer", "Regularizer", _lookup)
 
 
 def get(identifier: Any) -> Any:
