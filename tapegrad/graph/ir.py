@@ -95,6 +95,9 @@ class Graph:
         out_tree: Structure of the result (None: a single leaf).
         captured_variables: The Variables read at trace time (not serialized), bound
             when the graph is called without ``variables=``.
+        updates: New values of ``"variable"`` inputs (a traced function that assigns to
+            Variables, e.g. an optimizer step): input value id -> the `Atom` holding the
+            value the Variable takes after the call. Live like outputs for every pass.
 
     Examples:
         >>> import tapegrad as tg
@@ -119,6 +122,7 @@ class Graph:
         in_tree: TreeDef = None,
         out_tree: TreeDef = None,
         captured_variables: Sequence[Variable] | None = None,
+        updates: dict[int, Atom] | None = None,
     ) -> None:
         self.inputs = list(inputs)
         self.nodes = list(nodes)
@@ -127,6 +131,7 @@ class Graph:
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.captured_variables = list(captured_variables) if captured_variables else None
+        self.updates: dict[int, Atom] = dict(updates or {})
 
     @property
     def arg_inputs(self) -> list[Input]:
@@ -185,11 +190,15 @@ class Graph:
 
 
 # -- replay ---------------------------------------------------------------------------------
-def evaluate(graph: Graph, args: Sequence[Any], variables: Sequence[Any] = ()) -> list[Any]:
+def evaluate(graph: Graph, args: Sequence[Any], variables: Sequence[Any] = (),
+             with_updates: bool = False) -> Any:
     """Run ``graph`` on flat ``args`` and ``variables``; return the flat outputs.
 
     Each node calls its primitive from the table: Tensors in, Tensors out (recorded by
     tapes); plain arrays in, plain arrays out.
+
+    With ``with_updates``, returns ``(outputs, updates)``: ``updates`` maps each key of
+    ``graph.updates`` (a variable input's value id) to its new value. Nothing is assigned.
     """
     arg_inputs, variable_inputs = graph.arg_inputs, graph.variable_inputs
     if len(args) != len(arg_inputs):
@@ -213,7 +222,10 @@ def evaluate(graph: Graph, args: Sequence[Any], variables: Sequence[Any] = ()) -
         else:
             for out_id, value in zip(node.outputs, result, strict=True):
                 env[out_id] = value
-    return [_read(env, a) for a in graph.outputs]
+    outputs = [_read(env, a) for a in graph.outputs]
+    if with_updates:
+        return outputs, {key: _read(env, atom) for key, atom in graph.updates.items()}
+    return outputs
 
 
 def _read(env: dict[int, Any], atom: Atom) -> Any:
@@ -273,9 +285,34 @@ def verify(graph: Graph, example_args: Sequence[Any] | None = None) -> None:
     for atom in graph.outputs:
         if not isinstance(atom, Literal) and atom not in defined:
             raise ValueError(f"graph: output reads undefined value {atom!r}")
+    variable_ids = {spec.id: spec for spec in graph.variable_inputs}
+    avals = _avals(graph)
+    for key, atom in graph.updates.items():
+        if key not in variable_ids:
+            raise ValueError(f"graph: update of {key!r}, which is not a variable input")
+        if not isinstance(atom, Literal) and atom not in defined:
+            raise ValueError(f"graph: update of a variable reads undefined value {atom!r}")
+        spec = variable_ids[key]
+        if not isinstance(atom, Literal) and avals[atom] != (tuple(spec.shape), spec.dtype):
+            raise ValueError(
+                f"graph: variable {spec.name or key} ({_aval(spec.shape, spec.dtype)}) is "
+                f"updated with a {_aval(*avals[atom])} value"
+            )
     if graph.in_tree is not None and count_leaves(graph.in_tree) != len(graph.arg_inputs):
         raise ValueError("graph: the argument structure does not match the 'arg' inputs")
     _verify_by_running(graph, example_args)
+
+
+def _avals(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
+    """Value id -> (shape, dtype), for inputs, constants and node results."""
+    avals: dict[int, tuple[Shape, np.dtype]] = {
+        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs}
+    for value_id, value in graph.constants.items():
+        avals[value_id] = (np.shape(value), np.asarray(value).dtype)
+    for node in graph.nodes:
+        for out_id, shape, dtype in zip(node.outputs, node.shapes, node.dtypes, strict=True):
+            avals[out_id] = (tuple(shape), np.dtype(dtype))
+    return avals
 
 
 def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None:
@@ -505,6 +542,9 @@ def format_graph(graph: Graph) -> str:
     results = [atom(a) for a in graph.outputs]
     shown = results[0] if graph.out_tree is None and len(results) == 1 else \
         "(" + ", ".join(results) + ("," if len(results) == 1 else "") + ")"
+    if graph.updates:
+        shown += " ; " + ", ".join(f"{names.get(k, f'?{k}')} <- {atom(a)}"
+                                   for k, a in graph.updates.items())
     lines.append(f"  in {shown} }}")
     return "\n".join(lines)
 

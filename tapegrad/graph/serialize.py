@@ -78,6 +78,11 @@ def graph_to_dict(graph: Graph, key_prefix: str = "") -> tuple[dict[str, Any],
         >>> graph_from_dict(json.loads(json.dumps(doc)), arrays)(tg.tensor([3.0, 4.0])).numpy()
         array([[8.]], dtype=float32)
     """
+    if graph.updates:
+        raise ValueError(
+            "graph_to_dict: the graph assigns to Variables (a training step); only pure "
+            "functions of their inputs are stored"
+        )
     encoder = _Encoder(key_prefix)
     doc = {
         "format": FORMAT,
