@@ -67,6 +67,8 @@ class Primitive:
         "zero_preserving",
         "vjp_accumulate",
         "variadic",
+        "stateful",
+        "ufunc",
     )
 
     def __init__(
@@ -100,6 +102,12 @@ class Primitive:
         # an array the backward walk owns, in place (scatter-style VJPs such as getitem:
         # many slices of one tensor then cost their own size, not the tensor's each).
         self.vjp_accumulate: Rule | None = None
+        # Each call gives a new result for the same inputs (random numbers): graph passes
+        # never fold, merge or hoist it.
+        self.stateful = False
+        # The NumPy ufunc that computes `impl` exactly, when there is one: generated code
+        # calls it with ``out=`` into a reused buffer.
+        self.ufunc: Any = None
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")
