@@ -37,7 +37,8 @@ __version__ = "0.1.0"
 # engine never depends on the layers built on top of it.
 _LAZY_MODULES = ("layers", "optimizers", "losses", "metrics", "callbacks", "initializers",
                  "regularizers", "activations", "models", "datasets", "graph")
-_LAZY_NAMES = {"Model": "tapegrad.nn.models", "Sequential": "tapegrad.nn.models"}
+_LAZY_NAMES = {"Model": "tapegrad.nn.models", "Sequential": "tapegrad.nn.models",
+               "function": "tapegrad.graph.function", "gradients": "tapegrad.graph.autodiff"}
 
 
 def __getattr__(name: str) -> Any:
@@ -84,6 +85,8 @@ __all__ = [
     "debug",
     "ops",
     "defjvp",
+    "function",
+    "gradients",
     "defvjp",
     "grad",
     "hessian",

@@ -394,8 +394,12 @@ def backward(
     # 0 * inf in masked branches is expected (and repaired): silence NumPy's warnings for
     # walks that can carry masks, once, rather than around every rule.
     saved_err = np.seterr(all="ignore") if quiet else None
+    # Under graph tracing, `where` masks must be graph values too (not arrays computed
+    # from the trace-time values), so the rules get the recorded Tensors.
+    symbolic = tensor_mode and any(getattr(r, "symbolic", False)
+                                   for r in _primitive.active_recorders())
     try:
-        _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly)
+        _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly, symbolic)
     finally:
         if saved_err is not None:
             np.seterr(**saved_err)
@@ -405,6 +409,7 @@ def backward(
 def _walk(
     needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any],
     masks: dict[int, Any], source_ids: set[int], tensor_mode: bool, anomaly: bool,
+    symbolic: bool = False,
 ) -> None:
     """The reverse sweep proper: one VJP per (entry, relevant argument)."""
     g: Any
@@ -445,7 +450,8 @@ def _walk(
             if prim.elementwise:
                 mask = incoming_mask
                 if prim.zero_mask_rule is not None:
-                    own = prim.zero_mask_rule(i, _value(ans), *values, **params)
+                    own = (prim.zero_mask_rule(i, ans, *args, **params) if symbolic else
+                           prim.zero_mask_rule(i, _value(ans), *values, **params))
                     if own is not None:
                         mask = own if mask is None else (mask | own)
                 elif mask is not None and not prim.zero_preserving:

@@ -15,6 +15,19 @@ import numpy as np
 
 _FLOAT_KINDS = "fc"
 
+# Set by graph tracing (`tapegrad.function`) while a function runs on traced tensors: an
+# object with `is_traced(tensor)`, `refuse_value(tensor, what)` and `assign(variable,
+# value, how) -> bool`. Value reads of traced tensors then raise a clear error, and
+# Variable assignments become graph updates instead of mutating the Variable.
+_trace_hook: Any = None
+
+
+def set_trace_hook(hook: Any) -> Any:
+    """Install the graph tracer's hook (None removes it); return the previous one."""
+    global _trace_hook
+    previous, _trace_hook = _trace_hook, hook
+    return previous
+
 
 def _default_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Convert data to an array; Python floats default to float32 (like TF and torch)."""
@@ -88,15 +101,23 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (a view of the stored array: do not mutate it)."""
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, ".numpy()")
         return np.asarray(self._value)
 
     def item(self) -> Any:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, ".item()")
         return np.asarray(self._value).item()
 
     def tolist(self) -> Any:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, ".tolist()")
         return np.asarray(self._value).tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, "conversion to a NumPy array")
         arr = np.asarray(self._value)
         if dtype is not None:
             arr = arr.astype(dtype, copy=False)
@@ -114,29 +135,49 @@ class Tensor:
             yield self[i]
 
     def __float__(self) -> float:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, "float()")
         return float(self._value)
 
     def __int__(self) -> int:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, "int()")
         return int(self._value)
 
     def __index__(self) -> int:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, "use as an index")
         return np.asarray(self._value).__index__()
 
     def __bool__(self) -> bool:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, "bool() (an `if`, `while`, `and`/`or` or `not`)")
         return bool(self._value)
 
     def __complex__(self) -> complex:
+        if _trace_hook is not None:
+            _trace_hook.refuse_value(self, "complex()")
         return complex(self._value)
 
     def __format__(self, spec: str) -> str:
+        if spec and _trace_hook is not None:
+            _trace_hook.refuse_value(self, "formatting")
         return format(np.asarray(self._value), spec) if spec else str(self)
 
+    def _traced_description(self) -> str | None:
+        if _trace_hook is None or not _trace_hook.is_traced(self):
+            return None
+        return f"<traced {self._value.dtype.name}{list(self._value.shape)}>"
+
     def __repr__(self) -> str:
+        traced = self._traced_description()
+        if traced:
+            return f"{type(self).__name__}({traced})"
         body = np.array2string(np.asarray(self._value), separator=", ", prefix="Tensor(")
         return f"Tensor({body}, dtype={self.dtype})"
 
     def __str__(self) -> str:
-        return str(np.asarray(self._value))
+        return self._traced_description() or str(np.asarray(self._value))
 
     # Tensors are used as dict keys and set members by identity (``==`` is elementwise).
     __hash__ = object.__hash__
@@ -354,17 +395,23 @@ class Variable(Tensor):
 
     def assign(self, value: Any) -> Variable:
         """Replace the value (same shape; cast to the variable's dtype)."""
+        if _trace_hook is not None and _trace_hook.assign(self, value, "assign"):
+            return self
         # A fresh array, never an in-place write: tapes keep the old value alive.
         self._value = np.array(self._checked(value), copy=True)
         return self
 
     def assign_add(self, delta: Any) -> Variable:
         """Add ``delta`` to the value."""
+        if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_add"):
+            return self
         self._value = self._value + self._checked(delta)
         return self
 
     def assign_sub(self, delta: Any) -> Variable:
         """Subtract ``delta`` from the value."""
+        if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_sub"):
+            return self
         self._value = self._value - self._checked(delta)
         return self
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
-from tapegrad.core.tensor import dtype_of, shape_of
+from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 
 
 def _elementwise(name: str, impl: Any) -> Primitive:
@@ -216,8 +216,21 @@ where_p.defjvp(
 
 
 def _where_zero_mask(argnum: int, ans: Any, c: Any, x: Any, y: Any) -> Any:
-    """The elements a `where` branch did not select: their cotangent is a structural zero."""
-    c = np.asarray(getattr(c, "_value", c), dtype=bool)
+    """The elements a `where` branch did not select: their cotangent is a structural zero.
+
+    Given Tensors (graph tracing), the mask is computed with primitives, so it is a value
+    of the graph rather than an array of the trace-time values.
+    """
+    if isinstance(c, Tensor):
+        selected = c if c._value.dtype == bool else not_equal_p(c, 0)
+        traced = selected if argnum == 2 else logical_not_p(selected)
+        shape = shape_of(ans)
+        if shape_of(traced) == shape:
+            return traced
+        from tapegrad.core.prims.shape import broadcast_to_p  # shape imports this module
+
+        return broadcast_to_p(traced, shape=shape)
+    c = np.asarray(c, dtype=bool)
     mask = ~c if argnum == 1 else c
     if not mask.any():
         return None  # nothing masked: no bookkeeping downstream

@@ -1,0 +1,486 @@
+"""`tapegrad.function`: trace a Python function once per input signature, optimize, compile.
+
+Calling a `Function` looks up its cache by *signature*: for each argument leaf, arrays
+and Tensors contribute their shape and dtype, Python values (numbers, strings, None,
+any hashable object) their value, Variables their identity. A new signature traces the
+function again — every trace is logged on the ``tapegrad.function`` logger — and builds a
+`ConcreteFunction`: the traced `Graph`, optimized by the passes and compiled by codegen.
+
+Tracing runs the Python function once on *traced tensors*. Each primitive call is
+evaluated (the table has no separate shape rules: running the implementation on the
+traced call's arguments gives exact shapes and dtypes) and recorded as a node; Python
+control flow takes the path of that run. What the function cannot do is read a value:
+``if t > 0``, ``float(t)``, ``t.numpy()`` on a traced tensor raise `TracerValueError`
+naming the line, because such a value exists only when the compiled code runs.
+
+Variables are captured by reference: every Variable the function reads is an input of
+the graph, bound to the Variable's current value at each call, and every
+``assign``/``assign_add``/``assign_sub`` becomes an update of the graph — so a whole
+training step (forward, `GradientTape` backward, optimizer update) compiles to one
+graph. Tracing never changes a Variable: their values are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import functools
+import linecache
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core import primitive as _primitive
+from tapegrad.core import tensor as _tensor
+from tapegrad.core.primitive import set_recorders
+from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tree import tree_flatten, tree_unflatten
+from tapegrad.graph.ir import Atom, Graph, Literal, evaluate
+from tapegrad.graph.trace import UntraceableError, _Tracer
+
+logger = logging.getLogger("tapegrad.function")
+
+# A function traced more often than this is probably retracing on Python values that
+# change every call (a loop counter, a float learning rate): say so once.
+_RETRACE_WARNING = 8
+
+
+class TracerValueError(TypeError):
+    """Python code asked for the value of a traced tensor, which exists only at run time."""
+
+
+class FunctionTracer(_Tracer):
+    """The recorder behind `tapegrad.function`.
+
+    Unlike `trace`'s recorder (which serves Lambda saving), every Variable read — also
+    non-trainable ones such as optimizer slots — is a graph input, assignments become
+    graph updates, and the recorded calls are kept as tape entries so `gradients` can
+    run the reverse sweep over them.
+    """
+
+    # The backward walk computes `where` masks as graph values when it sees this.
+    symbolic = True
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.entries: list[tuple[Any, ...]] = []
+        self._state: dict[int, int] = {}  # id(Variable) -> value id of its current value
+        self._originals: dict[int, tuple[Variable, Any]] = {}
+
+    # -- recorder protocol ----------------------------------------------------------------
+    def record(self, prim: Any, args: tuple[Any, ...], values: list[Any],
+               params: dict[str, Any], result: Any) -> None:
+        count = len(self.nodes)
+        super().record(prim, args, values, params, result)
+        if len(self.nodes) > count and prim.differentiable:
+            self.entries.append((prim, args, values, params, result, None))
+
+    def _depends(self, arg: Any) -> bool:
+        if isinstance(arg, Variable):
+            return True
+        return super()._depends(arg)
+
+    def atom(self, arg: Any) -> Atom:
+        if isinstance(arg, Variable):
+            current = self._state.get(id(arg))
+            return current if current is not None else self._variable(arg)
+        return super().atom(arg)
+
+    def _variable(self, variable: Variable) -> int:
+        # Any Variable (trainable or not) is state of the program, read at call time.
+        found = self._variable_ids.get(id(variable))
+        if found is None:
+            raw = variable._value
+            original = self._originals.get(id(variable))
+            if original is not None:
+                raw = original[1]
+            found = self._new_id(np.shape(raw), raw.dtype)
+            from tapegrad.graph.ir import Input
+
+            self.inputs.append(Input(found, "variable", tuple(np.shape(raw)), raw.dtype,
+                                     str(variable.name)))
+            self._variable_ids[id(variable)] = found
+            self.variables.append(variable)
+        return found
+
+    # -- trace hook (installed in core.tensor while the function runs) ----------------------
+    def is_traced(self, tensor: Tensor) -> bool:
+        return isinstance(tensor, Variable) or self.tracks(tensor)
+
+    def refuse_value(self, tensor: Tensor, what: str) -> None:
+        if not self.is_traced(tensor):
+            return
+        where = _primitive.user_source_line()
+        raise TracerValueError(
+            f"tapegrad.function({self.name}): {what} needs the value of a traced tensor "
+            f"({tensor._value.dtype.name}{list(tensor._value.shape)}), which exists only "
+            f"when the compiled function runs — at {where}{_source_text(where)}. Python "
+            "control flow is fixed when the function is traced: use tnp.where / "
+            "tnp.maximum for value-dependent choices, pass the value as a Python argument "
+            "(one trace per value), or call the function outside tapegrad.function."
+        )
+
+    def assign(self, variable: Variable, value: Any, how: str) -> bool:
+        from tapegrad.core import prims
+
+        if id(variable) not in self._originals:
+            self._variable(variable)  # the update's key: the Variable's input
+            self._originals[id(variable)] = (variable, variable._value)
+            self._alive.append(variable)
+        value_shape = _tensor.shape_of(value._value if isinstance(value, Tensor) else value)
+        if tuple(value_shape) != tuple(variable._value.shape) and how == "assign":
+            raise ValueError(
+                f"Variable '{variable.name}': cannot assign a value of shape "
+                f"{tuple(value_shape)} to a variable of shape {variable._value.shape}"
+            )
+        if how == "assign_add":
+            new = prims.add_p(variable, value)
+        elif how == "assign_sub":
+            new = prims.subtract_p(variable, value)
+        else:
+            new = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+        if not isinstance(new, Tensor):
+            new = Tensor._wrap(new)
+        dtype = variable._value.dtype
+        if new._value.dtype != dtype:
+            new = prims.cast_p(new, dtype=dtype)
+        if tuple(new._value.shape) != tuple(variable._value.shape):
+            raise ValueError(
+                f"Variable '{variable.name}': {how} would change its shape from "
+                f"{variable._value.shape} to {new._value.shape}"
+            )
+        new_atom = self.atom(new)
+        if isinstance(new_atom, Literal):  # pragma: no cover - Tensors are never literals
+            raise AssertionError("a Tensor traced as a literal")
+        self._state[id(variable)] = new_atom
+        self._alive.append(new)
+        # Later Python code in the trace sees the new value (shapes, eager fallbacks).
+        variable._value = new._value
+        return True
+
+    def restore_variables(self) -> None:
+        for variable, original in self._originals.values():
+            variable._value = original
+
+    def updates(self) -> dict[int, Atom]:
+        return {self._variable_ids[key]: value_id for key, value_id in self._state.items()}
+
+
+def _source_text(where: str) -> str:
+    """``: `source line``` for a ``file:line in function`` location, if readable."""
+    try:
+        path, rest = where.rsplit(":", 1)
+        text = linecache.getline(path, int(rest.split(" ", 1)[0])).strip()
+    except ValueError:
+        return ""
+    return f": `{text}`" if text else ""
+
+
+# The innermost tracer of `tapegrad.function` (traces of nested Functions are inlined).
+_active: list[FunctionTracer] = []
+
+
+def current_tracer() -> FunctionTracer | None:
+    """The `FunctionTracer` of the function being traced now, if any."""
+    return _active[-1] if _active else None
+
+
+class ConcreteFunction:
+    """One trace of a `Function`: its graph (optimized) and the compiled code running it.
+
+    Attributes:
+        graph: The optimized graph that runs.
+        traced_graph: The graph as traced, before the passes.
+        trace_seconds, compile_seconds: How long tracing and optimizing + compiling took.
+    """
+
+    def __init__(self, graph: Graph, traced_graph: Graph, out_tree: Any,
+                 arg_positions: list[int], static_leaves: list[Any], in_tree: Any,
+                 jit: bool, trace_seconds: float) -> None:
+        self.graph = graph
+        self.traced_graph = traced_graph
+        self._out_tree = out_tree
+        self._arg_positions = arg_positions
+        self._static_leaves = static_leaves
+        self._in_tree = in_tree
+        self._variables: list[Variable] = list(graph.captured_variables or [])
+        variable_ids = [spec.id for spec in graph.variable_inputs]
+        position = {value_id: k for k, value_id in enumerate(variable_ids)}
+        self._updated = [self._variables[position[key]] for key in graph.updates]
+        self.trace_seconds = trace_seconds
+        start = time.perf_counter()
+        self._compiled: Callable[..., Any] | None = None
+        if jit:
+            from tapegrad.graph.codegen import compile_graph
+
+            self._compiled = compile_graph(graph)
+        self.compile_seconds = time.perf_counter() - start
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        leaves = tree_flatten((args, kwargs))[0]
+        return self._call_flat([leaves[k] for k in self._arg_positions])
+
+    def _call_flat(self, array_leaves: list[Any]) -> Any:
+        recorders = _primitive.active_recorders()
+        if recorders and self._recorded_by(recorders, array_leaves):
+            return self._call_recorded(array_leaves)
+        arrays = [x._value if isinstance(x, Tensor) else x for x in array_leaves]
+        variables = [v._value for v in self._variables]
+        if self._compiled is not None:
+            outputs, new_values = self._compiled(arrays, variables)
+        else:
+            with _no_recorders():
+                outputs, updates = evaluate(self.graph, arrays, variables, with_updates=True)
+            new_values = list(updates.values())
+        for variable, new in zip(self._updated, new_values, strict=True):
+            variable._value = new
+        return self._result(outputs)
+
+    def _recorded_by(self, recorders: Sequence[Any], leaves: list[Any]) -> bool:
+        """Whether an outer tape (or tracer) follows an argument or a captured Variable."""
+        for recorder in recorders:
+            for leaf in leaves:
+                if isinstance(leaf, Tensor) and recorder.tracks(leaf):
+                    return True
+            for variable in self._variables:
+                if variable.trainable and getattr(recorder, "_watch_variables", True):
+                    return True
+        return False
+
+    def _call_recorded(self, array_leaves: list[Any]) -> Any:
+        # An outer GradientTape differentiates through the call: replay the graph on
+        # Tensors so each node's primitive is recorded with its VJP rule.
+        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in array_leaves]
+        outputs, updates = evaluate(self.graph, tensors, self._variables, with_updates=True)
+        for variable, new in zip(self._updated, updates.values(), strict=True):
+            variable._value = new._value if isinstance(new, Tensor) else np.asarray(new)
+        return self._result(outputs)
+
+    def _result(self, outputs: list[Any]) -> Any:
+        leaves = [o if isinstance(o, Tensor) or not isinstance(o, np.ndarray | np.generic)
+                  else Tensor._wrap(o) for o in outputs]
+        return tree_unflatten(self._out_tree, leaves)
+
+
+class _no_recorders:
+    def __enter__(self) -> None:
+        self._previous = set_recorders(())
+
+    def __exit__(self, *exc: object) -> None:
+        set_recorders(self._previous)
+
+
+class Function:
+    """A Python function run as compiled graphs, one per input signature.
+
+    Create with `function`. Call it like the Python function.
+
+    Attributes:
+        python_function: The wrapped function.
+        tracing_count: How many times it has been traced.
+    """
+
+    def __init__(self, python_function: Callable[..., Any], *, jit: bool = True,
+                 optimize: bool = True, name: str | None = None) -> None:
+        self.python_function = python_function
+        self.jit = jit
+        self.optimize = optimize
+        self.name = name or getattr(python_function, "__name__", "function")
+        self._cache: dict[Any, ConcreteFunction] = {}
+        self._last: ConcreteFunction | None = None
+        self.tracing_count = 0
+        functools.update_wrapper(self, python_function)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        # Decorating a method: bind per instance (the instance is a static argument).
+        if instance is None:
+            return self
+        bound = functools.partial(self.__call__, instance)
+        return functools.update_wrapper(bound, self.python_function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _active:
+            # Called while another function is traced: its ops join that graph.
+            return self.python_function(*args, **kwargs)
+        leaves, in_tree = tree_flatten((args, kwargs))
+        key, positions = _signature(leaves, in_tree, self.name)
+        concrete = self._cache.get(key)
+        if concrete is None:
+            concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
+            self._cache[key] = concrete
+        self._last = concrete
+        return concrete._call_flat([leaves[k] for k in positions])
+
+    def get_concrete_function(self, *args: Any, **kwargs: Any) -> ConcreteFunction:
+        """The `ConcreteFunction` for these arguments (traced now if it is new)."""
+        leaves, in_tree = tree_flatten((args, kwargs))
+        key, positions = _signature(leaves, in_tree, self.name)
+        concrete = self._cache.get(key)
+        if concrete is None:
+            concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
+            self._cache[key] = concrete
+        return concrete
+
+    @property
+    def graph(self) -> Graph:
+        """The optimized graph of the most recent call (``print(f.graph)`` lists it)."""
+        if self._last is None:
+            raise ValueError(
+                f"tapegrad.function({self.name}) has not been called yet: call it, or use "
+                "get_concrete_function(*args).graph"
+            )
+        return self._last.graph
+
+    def clear_cache(self) -> None:
+        """Forget every trace (the next call traces again)."""
+        self._cache.clear()
+        self._last = None
+
+    def _trace(self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any],
+               in_tree: Any, positions: list[int], key: Any) -> ConcreteFunction:
+        start = time.perf_counter()
+        tracer = FunctionTracer(self.name)
+        traced = list(leaves)
+        for number, k in enumerate(positions):
+            traced[k] = tracer.add_argument(leaves[k], number)
+        call_args, call_kwargs = tree_unflatten(in_tree, traced)
+        previous_hook = _tensor.set_trace_hook(tracer)
+        previous = set_recorders(_primitive.active_recorders() + (tracer,))
+        _active.append(tracer)
+        try:
+            result = self.python_function(*call_args, **call_kwargs)
+            out_leaves, out_tree = tree_flatten(result)
+            outputs = [self._output_atom(tracer, leaf, j) for j, leaf in enumerate(out_leaves)]
+        finally:
+            _active.pop()
+            set_recorders(previous)
+            _tensor.set_trace_hook(previous_hook)
+            tracer.restore_variables()
+        if tracer.problems:
+            raise UntraceableError(f"tapegrad.function({self.name}): {tracer.problems[0]}")
+        traced_graph = Graph(tracer.inputs, tracer.nodes, outputs, tracer.constants,
+                             captured_variables=tracer.variables, updates=tracer.updates())
+        graph = traced_graph
+        if self.optimize:
+            from tapegrad.graph.passes import optimize
+
+            graph = optimize(traced_graph)
+        trace_seconds = time.perf_counter() - start
+        concrete = ConcreteFunction(graph, traced_graph, out_tree, positions, [], in_tree,
+                                    self.jit, trace_seconds)
+        self.tracing_count += 1
+        logger.info(
+            "tapegrad.function(%s): trace #%d for %s: %d nodes (%d after passes); trace "
+            "%.3f s, compile %.3f s", self.name, self.tracing_count, _describe_key(key),
+            len(traced_graph.nodes), len(graph.nodes), trace_seconds,
+            concrete.compile_seconds)
+        if self.tracing_count == _RETRACE_WARNING:
+            logger.warning(
+                "tapegrad.function(%s) has been traced %d times: Python values or shapes "
+                "of its arguments keep changing (pass numbers that vary as arrays)",
+                self.name, self.tracing_count)
+        return concrete
+
+    @staticmethod
+    def _output_atom(tracer: FunctionTracer, leaf: Any, j: int) -> Atom:
+        if isinstance(leaf, Tensor):
+            return tracer.atom(leaf)
+        if isinstance(leaf, np.ndarray | np.generic):
+            return tracer.atom(leaf)
+        if leaf is None or isinstance(leaf, bool | int | float | complex | str):
+            return Literal(leaf)
+        raise TypeError(
+            f"tapegrad.function: output {j} is a {type(leaf).__name__}; a traced function "
+            "returns Tensors, arrays, Python numbers or None (in lists, tuples and dicts)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<tapegrad.function {self.name}: {self.tracing_count} trace(s)>"
+
+
+def _signature(leaves: list[Any], in_tree: Any, name: str) -> tuple[Any, list[int]]:
+    """The cache key of a call, and the positions of the leaves that are graph inputs."""
+    parts: list[Any] = [_hashable(in_tree)]
+    positions: list[int] = []
+    for k, leaf in enumerate(leaves):
+        if isinstance(leaf, Variable):
+            parts.append(("variable", id(leaf)))
+        elif isinstance(leaf, Tensor):
+            value = leaf._value
+            parts.append(("array", value.shape, value.dtype.str))
+            positions.append(k)
+        elif isinstance(leaf, np.ndarray | np.generic):
+            parts.append(("array", leaf.shape, leaf.dtype.str))
+            positions.append(k)
+        else:
+            try:
+                hash(leaf)
+            except TypeError:
+                raise TypeError(
+                    f"tapegrad.function({name}): argument leaf {k} is an unhashable "
+                    f"{type(leaf).__name__}; pass arrays, Tensors, Python values, or nest "
+                    "them in lists/tuples/dicts"
+                ) from None
+            parts.append(("static", type(leaf), leaf))
+    return tuple(parts), positions
+
+
+def _hashable(tree: Any) -> Any:
+    if isinstance(tree, list | tuple):
+        return tuple(_hashable(part) for part in tree)
+    return tree
+
+
+def _describe_key(key: Any) -> str:
+    described = []
+    for part in key[1:]:
+        if part[0] == "array":
+            described.append(f"{np.dtype(part[2]).name}{list(part[1])}")
+        elif part[0] == "static":
+            described.append(repr(part[2]))
+        else:
+            described.append("Variable")
+    return "(" + ", ".join(described) + ")"
+
+
+def function(func: Callable[..., Any] | None = None, *, jit: bool = True,
+             optimize: bool = True) -> Any:
+    """Compile ``func`` into graphs: traced once per input signature, optimized, compiled.
+
+    Args:
+        func: A function of Tensors/arrays (and Python values, nested in lists, tuples
+            and dicts). It may use layers, `GradientTape`, `gradients`, optimizers and
+            Variables; Variables are captured by reference and their assignments run
+            in the compiled code.
+        jit: Generate straight-line code (`tapegrad.graph.codegen`); False runs the
+            optimized graph with the interpreter.
+        optimize: Run the graph passes (dead code, common subexpressions, constant
+            folding, simplification) before compiling.
+
+    Returns:
+        A `Function` (or a decorator making one when ``func`` is omitted).
+
+    Raises:
+        TracerValueError: (at call) the function reads the value of a traced tensor.
+        UntraceableError: (at call) it calls an op that is not in the primitive table.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> import tapegrad.numpy as tnp
+        >>> @tg.function
+        ... def f(x):
+        ...     return tnp.sum(tnp.tanh(x) * 2.0)
+        >>> float(f(tnp.ones(3)))
+        4.569...
+        >>> f.tracing_count
+        1
+    """
+    if func is None:
+        return functools.partial(function, jit=jit, optimize=optimize)
+    return Function(func, jit=jit, optimize=optimize)
+
+
+__all__ = ["ConcreteFunction", "Function", "FunctionTracer", "TracerValueError",
+           "current_tracer", "function"]
