@@ -181,13 +181,7 @@ class Dropout(Layer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not training or self.rate == 0:
             return inputs
-        shape = shape_of(inputs)
-        if self.noise_shape is not None:
-            shape = tuple(s if n is None else n for s, n in zip(shape, self.noise_shape,
-                                                               strict=True))
-        keep = self._rng.random(shape) >= self.rate
-        dtype = np.result_type(np.asarray(inputs))
-        return inputs * (keep.astype(dtype) / np.asarray(1 - self.rate, dtype))
+        return tg.ops.dropout(inputs, self.rate, self.noise_shape, generator=self._rng)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,
