@@ -1,0 +1,324 @@
+"""Algebraic simplification: identities that are exact bit for bit.
+
+Each rule looks at one node (and the node producing its input) and either *aliases* the
+node's result to an existing value, or rewrites the node. An alias is only taken when the
+value has exactly the node's recorded shape and dtype — so ``x * 1.0`` with an integer
+``x`` (a float result) or ``x * ones((3, 3))`` with ``x`` of shape ``(3,)`` (a larger
+result) stay as they are.
+
+Exact means bit-identical results for every input, NaN and infinities included:
+
+* ``x * 1``, ``1 * x``, ``x / 1`` (real ``x``: for complex ``x`` the product computes
+  ``0 * imag``, which is NaN for an infinite part), ``x - 0``, ``--x``, ``not not x``
+  (boolean ``x``), ``cast`` to the dtype ``x`` has, ``broadcast_to`` and ``reshape`` to
+  ``x``'s own shape, transposes by the identity permutation, `identity` nodes;
+* ``x + 0`` only for integer ``x``, or with a zero that is ``-0.0``: for floats
+  ``-0.0 + 0.0`` is ``+0.0``, so ``x + 0.0`` is ``x`` only up to the sign of zero.
+  ``ignore_signed_zeros=True`` accepts it (and ``x - (-0.0)``, and sums over axes of
+  length one, which also turn ``-0.0`` into ``0.0``);
+* transpose of transpose becomes one transpose (composed axes), reshape of reshape one
+  reshape — same values, one copy fewer;
+* ``sum(broadcast_to(x))`` over exactly the broadcast axes becomes ``x * count`` for
+  64-bit integer ``x`` (wrap-around arithmetic agrees). Floats are left alone: a sum of
+  ``n`` copies rounds differently from one multiplication.
+
+``stop_gradient`` nodes are removed too: the passes run on graphs whose gradients are
+already built (a traced ``grad``), where it computes the identity. To differentiate the
+simplified graph again, pass ``keep_stop_gradient=True``. ``x ** 1`` is not rewritten:
+NumPy may compute float powers with a vectorized ``pow`` not guaranteed exact there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from tapegrad.graph.ir import Atom, Graph, Literal, Node
+from tapegrad.graph.passes.rewrite import Aval, next_free_id, rebuild, remap_node, value_avals
+
+
+@dataclasses.dataclass
+class _Context:
+    """What rules may look at: value avals, constants, producers; fresh ids."""
+
+    avals: dict[int, Aval]
+    constants: dict[int, np.ndarray]
+    producers: dict[int, Node]
+    fresh: Iterator[int]
+    ignore_signed_zeros: bool
+    keep_stop_gradient: bool
+
+    def known(self, atom: Atom) -> np.ndarray | None:
+        """The value of a literal or constant atom as an array (None: not known)."""
+        if isinstance(atom, Literal):
+            value = atom.value
+            if not isinstance(value, bool | int | float | complex | np.generic):
+                return None
+            array = np.asarray(value)
+        elif atom in self.constants:
+            array = np.asarray(self.constants[atom])
+        else:
+            return None
+        return None if array.dtype.hasobject else array
+
+    def producer(self, atom: Atom, primitive: str) -> Node | None:
+        """The node that computes ``atom``, if it is a call of ``primitive``."""
+        if isinstance(atom, Literal):
+            return None
+        node = self.producers.get(atom)
+        return node if node is not None and node.primitive == primitive else None
+
+
+# A rule returns None (no change), an atom (the node's result *is* that value), or the
+# nodes that replace the node (the last one keeps the node's output id).
+Result = Atom | list[Node] | None
+Rule = Callable[[Node, _Context], Result]
+
+
+def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
+             keep_stop_gradient: bool = False) -> Graph:
+    """Apply the algebraic identities of this module, in one forward walk.
+
+    Args:
+        graph: The graph (left unchanged).
+        ignore_signed_zeros: Also apply identities exact only up to the sign of zero
+            (``x + 0.0``, sums over length-one axes): results then equal the original
+            under ``==``, but ``-0.0`` may come out as ``0.0``.
+        keep_stop_gradient: Keep ``stop_gradient`` nodes (for graphs that will be
+            differentiated again).
+
+    Returns:
+        A graph computing the same outputs and updates, bit for bit (unless
+        ``ignore_signed_zeros``). Nodes the rewrites no longer read are left to
+        `eliminate_dead_code`.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> from tapegrad.graph import trace
+        >>> graph = trace(lambda x: -(-(x.T.T * 1.0)) - 0.0, tg.tensor([[1.0, 2.0]]))
+        >>> print(simplify(graph))  # what is left is dead
+        { lambda ; x0:f32[1,2] . let
+            t0:f32[2,1] = transpose[axes=None] x0
+            t1:f32[1,2] = negative x0
+          in x0 }
+    """
+    context = _Context(value_avals(graph), dict(graph.constants), {},
+                       itertools.count(next_free_id(graph)), ignore_signed_zeros,
+                       keep_stop_gradient)
+    replacements: dict[int, Atom] = {}
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        node = remap_node(node, replacements)
+        rule = RULES.get(node.primitive)
+        result = rule(node, context) if rule is not None else None
+        if result is None:
+            result = [node]
+        if not isinstance(result, list):
+            replacements[node.outputs[0]] = result
+            continue
+        for new in result:
+            nodes.append(new)
+            for out_id, shape, dtype in zip(new.outputs, new.shapes, new.dtypes, strict=True):
+                context.producers[out_id] = new
+                context.avals[out_id] = (tuple(shape), np.dtype(dtype))
+    return rebuild(graph, nodes, replacements)
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _alias(node: Node, atom: Atom, context: _Context) -> Atom | None:
+    """``atom`` as the node's result, if it is a value of exactly the node's shape/dtype."""
+    if isinstance(atom, Literal) or len(node.outputs) != 1:
+        return None
+    if context.avals.get(atom) != (tuple(node.shape), np.dtype(node.dtype)):
+        return None
+    return atom
+
+
+def _all_equal(value: np.ndarray | None, target: int) -> bool:
+    return value is not None and value.dtype.kind in "biuf" and bool(np.all(value == target))
+
+
+def _negative_zeros(value: np.ndarray) -> np.ndarray:
+    """Where ``value`` holds ``-0.0`` (integers have no signed zero)."""
+    if value.dtype.kind == "f":
+        return np.signbit(value) & (value == 0)
+    return np.zeros(value.shape, bool)
+
+
+def _kind(atom: Atom, context: _Context) -> str:
+    """The dtype kind of a value ("" for a literal or an unknown value)."""
+    if isinstance(atom, Literal) or atom not in context.avals:
+        return ""
+    return str(context.avals[atom][1].kind)
+
+
+def _is_real(atom: Atom, context: _Context) -> bool:
+    return _kind(atom, context) in tuple("biuf")
+
+
+def _with(node: Node, inputs: tuple[Atom, ...], **params: Any) -> list[Node]:
+    return [dataclasses.replace(node, inputs=inputs, params={**node.params, **params})]
+
+
+# -- arithmetic identities ------------------------------------------------------------------
+def _multiply_rule(node: Node, context: _Context) -> Result:
+    x, y = node.inputs
+    for value, other in ((y, x), (x, y)):
+        if _all_equal(context.known(value), 1) and _is_real(other, context):
+            found = _alias(node, other, context)
+            if found is not None:
+                return found
+    return None
+
+
+def _divide_rule(node: Node, context: _Context) -> Result:
+    x, y = node.inputs
+    if _all_equal(context.known(y), 1) and _is_real(x, context):
+        return _alias(node, x, context)
+    return None
+
+
+def _add_rule(node: Node, context: _Context) -> Result:
+    x, y = node.inputs
+    for zero, other in ((y, x), (x, y)):
+        value = context.known(zero)
+        if not _all_equal(value, 0) or not _is_real(other, context):
+            continue
+        assert value is not None
+        # x + (-0.0) is x for every float x; x + 0.0 turns x = -0.0 into 0.0.
+        exact = (_kind(other, context) in tuple("biu") or context.ignore_signed_zeros
+                 or bool(np.all(_negative_zeros(value))))
+        found = _alias(node, other, context) if exact else None
+        if found is not None:
+            return found
+    return None
+
+
+def _subtract_rule(node: Node, context: _Context) -> Result:
+    x, y = node.inputs
+    value = context.known(y)
+    if not _all_equal(value, 0) or not _is_real(x, context):
+        return None
+    assert value is not None
+    # x - 0.0 is x for every float x (also -0.0 - 0.0 == -0.0); x - (-0.0) is x + 0.0.
+    if context.ignore_signed_zeros or not np.any(_negative_zeros(value)):
+        return _alias(node, x, context)
+    return None
+
+
+def _involution_rule(node: Node, context: _Context) -> Result:
+    """negative(negative(x)) and logical_not(logical_not(x)) are x."""
+    inner = context.producer(node.inputs[0], node.primitive)
+    return _alias(node, inner.inputs[0], context) if inner is not None else None
+
+
+def _identity_rule(node: Node, context: _Context) -> Result:
+    return _alias(node, node.inputs[0], context)
+
+
+def _stop_gradient_rule(node: Node, context: _Context) -> Result:
+    return None if context.keep_stop_gradient else _alias(node, node.inputs[0], context)
+
+
+# -- shape identities -----------------------------------------------------------------------
+def _transpose_rule(node: Node, context: _Context) -> Result:
+    (x,) = node.inputs
+    ndim = len(node.shape)
+    axes = _axes(node.params.get("axes"), ndim)
+    inner = context.producer(x, "transpose")
+    if inner is not None:
+        # transpose(transpose(y, a), b) == transpose(y, a[b])
+        inner_axes = _axes(inner.params.get("axes"), ndim)
+        axes = tuple(inner_axes[i] for i in axes)
+        x = inner.inputs[0]
+    if axes == tuple(range(ndim)):
+        return _alias(node, x, context)
+    if inner is None:
+        return None
+    return _with(node, (x,), axes=axes)
+
+
+def _axes(axes: Any, ndim: int) -> tuple[int, ...]:
+    if axes is None:
+        return tuple(reversed(range(ndim)))
+    return tuple(int(a) % ndim for a in axes)
+
+
+def _reshape_rule(node: Node, context: _Context) -> Result:
+    (x,) = node.inputs
+    inner = context.producer(x, "reshape")
+    if inner is not None:
+        x = inner.inputs[0]  # a reshape only reads the element order, which is kept
+    found = _alias(node, x, context)
+    if found is not None or inner is None:
+        return found
+    return _with(node, (x,))
+
+
+def _same_value_rule(node: Node, context: _Context) -> Result:
+    """cast to x's own dtype, broadcast_to x's own shape: the value itself."""
+    return _alias(node, node.inputs[0], context)
+
+
+def _sum_rule(node: Node, context: _Context) -> Result:
+    (x,) = node.inputs
+    if isinstance(x, Literal) or x not in context.avals:
+        return None
+    shape, dtype = context.avals[x]
+    axis = node.params.get("axis")
+    axes = tuple(range(len(shape))) if axis is None else tuple(axis)
+    if all(shape[i] == 1 for i in axes) and dtype == node.dtype and (
+            dtype.kind in "iu" or (dtype.kind == "f" and context.ignore_signed_zeros)):
+        # Summing one element is that element (for floats, but -0.0 becomes 0.0).
+        return _reshaped(node, x, shape, context)
+    inner = context.producer(x, "broadcast_to")
+    if inner is None or isinstance(inner.inputs[0], Literal) or dtype.kind not in "iu":
+        return None
+    source = inner.inputs[0]
+    source_shape, source_dtype = context.avals[source]
+    if source_dtype != node.dtype or source_dtype.itemsize != 8:
+        return None  # sums of narrower integers are computed in (and return) int64
+    aligned = (1,) * (len(shape) - len(source_shape)) + tuple(source_shape)
+    if any((aligned[i] != 1) if i in axes else (aligned[i] != shape[i])
+           for i in range(len(shape))):
+        return None
+    count = math.prod(shape[i] for i in axes)
+    steps: list[Node] = []
+    base: Atom = source
+    if tuple(source_shape) != tuple(node.shape):
+        base = next(context.fresh)
+        steps.append(Node("reshape", (source,), {"shape": tuple(node.shape)}, (base,),
+                          (node.shape,), (node.dtype,)))
+    return [*steps, Node("multiply", (base, Literal(count)), {}, node.outputs, node.shapes,
+                         node.dtypes)]
+
+
+def _reshaped(node: Node, x: int, shape: tuple[int, ...], context: _Context) -> Result:
+    """``x`` (of ``shape``) reshaped to the node's shape: an alias or a reshape node."""
+    if tuple(shape) == tuple(node.shape):
+        return _alias(node, x, context)
+    return [Node("reshape", (x,), {"shape": tuple(node.shape)}, node.outputs, node.shapes,
+                 node.dtypes)]
+
+
+#: The rule of each primitive that has one.
+RULES: dict[str, Rule] = {
+    "multiply": _multiply_rule,
+    "divide": _divide_rule,
+    "add": _add_rule,
+    "subtract": _subtract_rule,
+    "negative": _involution_rule,
+    "logical_not": _involution_rule,
+    "identity": _identity_rule,
+    "stop_gradient": _stop_gradient_rule,
+    "transpose": _transpose_rule,
+    "reshape": _reshape_rule,
+    "cast": _same_value_rule,
+    "broadcast_to": _same_value_rule,
+    "sum": _sum_rule,
+}
