@@ -187,6 +187,23 @@ def current_tracer() -> FunctionTracer | None:
     return _active[-1] if _active else None
 
 
+def is_traced(value: Any) -> bool:
+    """Whether ``value`` is a traced tensor of a function being traced now.
+
+    Code that checks *values* for a better error message (label ranges, say) asks this
+    first: a traced tensor has no value until the compiled function runs.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> is_traced(tg.tensor(1.0))
+        False
+        >>> tg.function(lambda x: is_traced(x))(tg.tensor(1.0))
+        True
+    """
+    tracer = current_tracer()
+    return tracer is not None and isinstance(value, Tensor) and tracer.is_traced(value)
+
+
 class ConcreteFunction:
     """One trace of a `Function`: its graph (optimized) and the compiled code running it.
 
@@ -231,7 +248,7 @@ class ConcreteFunction:
         if self._compiled is not None:
             outputs, new_values = self._compiled(arrays, variables)
         else:
-            with _no_recorders():
+            with _NoRecorders():
                 outputs, updates = evaluate(self.graph, arrays, variables, with_updates=True)
             new_values = list(updates.values())
         for variable, new in zip(self._updated, new_values, strict=True):
@@ -264,7 +281,7 @@ class ConcreteFunction:
         return tree_unflatten(self._out_tree, leaves)
 
 
-class _no_recorders:
+class _NoRecorders:
     def __enter__(self) -> None:
         self._previous = set_recorders(())
 
@@ -483,4 +500,4 @@ def function(func: Callable[..., Any] | None = None, *, jit: bool = True,
 
 
 __all__ = ["ConcreteFunction", "Function", "FunctionTracer", "TracerValueError",
-           "current_tracer", "function"]
+           "current_tracer", "function", "is_traced"]

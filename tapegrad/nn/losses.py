@@ -32,6 +32,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
+from tapegrad.graph.function import is_traced
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): clips probabilities away from 0 and 1.
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -407,6 +408,8 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
 def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
                    ignore_class: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Integer labels of shape ``pred_shape[:-1]`` and the mask of non-ignored ones, checked."""
+    if is_traced(y_true):
+        return _traced_sparse_labels(name, y_true, pred_shape, ignore_class)
     labels = np.asarray(y_true)
     given = labels.shape
     num_classes = pred_shape[-1] if pred_shape else 0
@@ -433,6 +436,27 @@ def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
                          f"classes, got labels in [{checked.min()}, {checked.max()}]")
     ints = np.where(valid, labels, 0) if valid is not None else labels
     return ints.astype(np.int64), valid
+
+
+def _traced_sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
+                          ignore_class: int | None) -> tuple[Any, Any]:
+    """`_sparse_labels` inside a traced function: shapes and dtypes are checked now; the
+    range check happens when the step runs (in the cross-entropy primitive)."""
+    labels = y_true
+    given = tuple(labels.shape)
+    if labels.ndim == len(pred_shape) and labels.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if tuple(labels.shape) != tuple(pred_shape[:-1]):
+        raise ValueError(f"{name}: y_true of shape {given} does not fit y_pred of shape "
+                         f"{tuple(pred_shape)}: integer labels need shape "
+                         f"{tuple(pred_shape[:-1])} (or {tuple(pred_shape[:-1]) + (1,)})")
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: labels must be integer class indices, got dtype "
+                        f"{labels.dtype}")
+    valid = None if ignore_class is None else labels != ignore_class
+    if valid is not None:
+        labels = tnp.where(valid, labels, 0)
+    return labels.astype(np.int64), valid
 
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,

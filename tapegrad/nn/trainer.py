@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
+from tapegrad.graph.function import TracerValueError
+from tapegrad.graph.trace import UntraceableError
 from tapegrad.nn import callbacks as callbacks_module
 from tapegrad.nn import losses as losses_module
 from tapegrad.nn import metrics as metrics_module
@@ -45,10 +47,16 @@ class Trainer:
             loss_weights: Weights of the losses of several outputs.
             metrics: Metrics (instances, functions or names such as ``"accuracy"``).
             weighted_metrics: Metrics that use ``sample_weight`` (treated like metrics).
-            run_eagerly: Accepted for Keras compatibility (training is eager).
-            jit_compile: ``"auto"``/``True`` ask for compiled steps; until graph mode
-                exists training runs eagerly and the reason is logged.
+            run_eagerly: True trains, evaluates and predicts eagerly (like
+                ``jit_compile=False``).
+            jit_compile: ``"auto"`` (default) runs `fit`, `evaluate` and `predict` as
+                steps compiled by `tapegrad.function` and falls back to eager steps when a
+                step cannot be traced (the reason is logged on ``tapegrad.nn.trainer``);
+                ``True`` compiles and raises instead of falling back; ``False`` is eager.
         """
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(f"compile: jit_compile must be 'auto', True or False, got "
+                             f"{jit_compile!r}")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
         self._loss_objects = _map(losses_module.get, loss) if loss is not None else None
@@ -56,10 +64,9 @@ class Trainer:
         specs = list(metrics or []) + list(weighted_metrics or [])
         self._metric_specs = specs
         self._metric_objects = None
-        if jit_compile:
-            logger.info("tapegrad: jit_compile=%r: graph compilation is not available yet, "
-                        "training runs eagerly", jit_compile)
-        self.jit_compile = False
+        self.jit_compile = False if run_eagerly else jit_compile
+        # Compiled step per kind ("train", "test", "predict"); None once it fell back.
+        self._compiled_steps: dict[str, Any] = {}
         self.compiled = True
 
     def _require_compiled(self, what: str) -> None:
@@ -128,13 +135,35 @@ class Trainer:
                 self._metric_objects or []}
 
     # -- steps --------------------------------------------------------------------------
-    def train_step(self, x: Any, y: Any, sample_weight: Any = None,
-                   variables: list[Any] | None = None) -> float:
-        """One optimizer step on a batch; returns the batch loss (before the update).
+    def _compiled_step(self, kind: str) -> Any:
+        """The compiled step function of ``kind``, or None when steps run eagerly."""
+        if not getattr(self, "jit_compile", False):
+            return None
+        steps = self._compiled_steps
+        if kind not in steps:
+            body = {"train": self._train_step_body, "test": self._test_step_body,
+                    "predict": self._predict_body}[kind]
+            steps[kind] = tg.function(body)
+        return steps[kind]
 
-        ``variables`` (default: the model's trainable weights) lets `fit` walk the layer
-        tree once per epoch instead of once per step.
-        """
+    def _run_compiled(self, kind: str, *args: Any) -> Any:
+        """Run the compiled ``kind`` step; None means "run it eagerly" (after a fallback)."""
+        step = self._compiled_step(kind)
+        if step is None:
+            return None
+        try:
+            return step(*args)
+        except (TracerValueError, UntraceableError) as err:
+            if self.jit_compile is True:
+                raise
+            logger.warning("Model '%s': the %s step cannot be compiled, it runs eagerly: %s",
+                           self.name, kind, err)  # type: ignore[attr-defined]
+            self._compiled_steps[kind] = None
+            return None
+
+    def _train_step_body(self, x: Any, y: Any, sample_weight: Any = None,
+                         variables: list[Any] | None = None) -> tuple[Any, Any]:
+        """Forward, backward and update (eagerly, or traced by `tapegrad.function`)."""
         with tg.GradientTape() as tape:
             y_pred = self(x, training=True)  # type: ignore[operator]
             loss = self.compute_loss(y, y_pred, sample_weight)
@@ -145,14 +174,35 @@ class Trainer:
         for variable in variables:
             constraint = getattr(variable, "constraint", None)
             if constraint is not None:
-                variable.assign(np.asarray(constraint(variable)))
+                variable.assign(constraint(variable))
+        return loss, y_pred
+
+    def _test_step_body(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[Any, Any]:
+        y_pred = self(x, training=False)  # type: ignore[operator]
+        return self.compute_loss(y, y_pred, sample_weight), y_pred
+
+    def _predict_body(self, x: Any) -> Any:
+        return self(x, training=False)  # type: ignore[operator]
+
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None,
+                   variables: list[Any] | None = None) -> float:
+        """One optimizer step on a batch; returns the batch loss (before the update).
+
+        ``variables`` (default: the model's trainable weights) lets `fit` walk the layer
+        tree once per epoch instead of once per step (eager steps only: a compiled step
+        has the list built in).
+        """
+        compiled = self._run_compiled("train", x, y, sample_weight)
+        loss, y_pred = compiled if compiled is not None else self._train_step_body(
+            x, y, sample_weight, variables)
         self._update_metrics(y, y_pred, sample_weight)
         return float(np.asarray(loss))
 
     def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
         """Loss on a batch without training; updates the metrics."""
-        y_pred = self(x, training=False)  # type: ignore[operator]
-        loss = self.compute_loss(y, y_pred, sample_weight)
+        compiled = self._run_compiled("test", x, y, sample_weight)
+        loss, y_pred = compiled if compiled is not None else self._test_step_body(
+            x, y, sample_weight)
         self._update_metrics(y, y_pred, sample_weight)
         return float(np.asarray(loss))
 
@@ -176,7 +226,9 @@ class Trainer:
 
     def predict_on_batch(self, x: Any) -> Any:
         """Predictions for one batch, as NumPy arrays."""
-        return _to_numpy(self(_floatify(x), training=False))  # type: ignore[operator]
+        batch = _floatify(x)
+        result = self._run_compiled("predict", batch)
+        return _to_numpy(result if result is not None else self._predict_body(batch))
 
     # -- loops --------------------------------------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -305,7 +357,11 @@ class Trainer:
         outputs = []
         for start in range(0, n, batch_size):
             index = np.arange(start, min(n, start + batch_size))
-            outputs.append(_to_numpy(self(_take(x, index), training=False)))  # type: ignore
+            batch = _take(x, index)
+            result = self._run_compiled("predict", batch)
+            if result is None:
+                result = self._predict_body(batch)
+            outputs.append(_to_numpy(result))
         if not outputs:
             raise ValueError(f"Model '{self.name}': predict() got no samples")
         first = outputs[0]

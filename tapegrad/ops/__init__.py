@@ -13,7 +13,6 @@ from tapegrad.numpy import *  # noqa: F403
 from tapegrad.numpy import abs, all, any, linalg, max, min, pow, round, sum  # noqa: A004, F401
 from tapegrad.numpy._reductions import logsumexp  # noqa: F401
 from tapegrad.ops.conv import *  # noqa: F403
-from tapegrad.ops.random import dropout  # noqa: F401
 from tapegrad.ops.nn import (  # noqa: F401
     binary_crossentropy,
     categorical_crossentropy,
@@ -34,3 +33,4 @@ from tapegrad.ops.nn import (  # noqa: F401
     swish,
     tanh,
 )
+from tapegrad.ops.random import dropout  # noqa: F401

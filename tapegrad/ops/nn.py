@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.core.tensor import Tensor
 from tapegrad.numpy._reductions import logsumexp
 
 
@@ -115,10 +116,14 @@ def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -
     return np.moveaxis(out, -1, axis) if axis != -1 else out
 
 
-def _labels(target: Any, num_classes: int) -> np.ndarray:
+def _labels(target: Any, num_classes: int) -> Any:
+    """Checked integer labels: an array, or a Tensor when given one (so graph tracing
+    sees the labels flow into the loss instead of freezing their values)."""
     labels = np.asarray(getattr(target, "_value", target))
     if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
         labels = labels.astype(np.int64)
+        if isinstance(target, Tensor):
+            target = P.cast_p(target, dtype=np.int64)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"sparse_categorical_crossentropy: labels must be integers, got dtype {labels.dtype}"
@@ -128,7 +133,7 @@ def _labels(target: Any, num_classes: int) -> np.ndarray:
             f"sparse_categorical_crossentropy: labels must be in [0, {num_classes}), got "
             f"range [{labels.min()}, {labels.max()}]"
         )
-    return labels
+    return target if isinstance(target, Tensor) else labels
 
 
 def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
@@ -143,6 +148,10 @@ def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool 
     eps = 1e-7
     log_probs = P.log_p(P.clip_p(output / P.sum_p(output, axis=_axis(output, -1),
                                                   keepdims=True), eps, 1 - eps))
+    if isinstance(labels, Tensor):
+        shape = tuple(labels.shape)
+        hot = P.equal_p(P.reshape_p(labels, shape=shape + (1,)), np.arange(num_classes))
+        return -P.sum_p(P.where_p(hot, log_probs, 0), axis=(len(shape),), keepdims=False)
     flat = P.reshape_p(log_probs, shape=(-1, num_classes))
     picked = P.getitem_p(flat, index=(np.arange(labels.size), labels.reshape(-1)))
     return -P.reshape_p(picked, shape=labels.shape)

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tapegrad.core.primitive import Primitive
-from tapegrad.core.tensor import shape_of
+from tapegrad.core.tensor import Tensor, shape_of
 
 
 # -- geometry ----------------------------------------------------------------------------
@@ -473,11 +473,18 @@ avg_pool_transpose_p.defjvp(lambda t, ans, g, **params: avg_pool_transpose_p(t, 
 # -- softmax cross-entropy with integer labels --------------------------------------------
 # A primitive for speed (the composite is ~16 primitives forward and ~12 backward, the
 # hottest part of a small classifier's step) and stability (log-sum-exp with the max shift).
-def _one_hot_like(labels: Any, logits: Any) -> np.ndarray:
-    raw = np.asarray(getattr(labels, "_value", labels))
+def _one_hot_like(labels: Any, logits: Any) -> Any:
     classes = shape_of(logits)[-1]
     dtype = getattr(logits, "dtype", np.result_type(logits))
-    return np.eye(classes, dtype=dtype)[raw]
+    if isinstance(labels, Tensor):
+        # Recorded (graph tracing, higher order): the one-hot must be computed from the
+        # labels by primitives, not frozen from their values.
+        from tapegrad.core.prims.elementwise import cast_p, equal_p
+        from tapegrad.core.prims.shape import reshape_p
+
+        column = reshape_p(labels, shape=tuple(shape_of(labels)) + (1,))
+        return cast_p(equal_p(column, np.arange(classes)), dtype=dtype)
+    return np.eye(classes, dtype=dtype)[np.asarray(labels)]
 
 
 def _softmax_last(logits: Any) -> Any:
@@ -491,6 +498,13 @@ def _softmax_last(logits: Any) -> Any:
 
 
 def _sparse_softmax_xent_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    classes = logits.shape[-1] if logits.ndim else 0
+    # Checked here, not only by the losses, so compiled training steps check it too.
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"sparse_softmax_cross_entropy: labels must be in [0, {classes}) for {classes} "
+            f"classes, got labels in [{labels.min()}, {labels.max()}]"
+        )
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_total = np.log(np.exp(shifted).sum(axis=-1))
     picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
