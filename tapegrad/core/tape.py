@@ -396,10 +396,10 @@ def backward(
     saved_err = np.seterr(all="ignore") if quiet else None
     # Under graph tracing, `where` masks must be graph values too (not arrays computed
     # from the trace-time values), so the rules get the recorded Tensors.
-    symbolic = tensor_mode and any(getattr(r, "symbolic", False)
-                                   for r in _primitive.active_recorders())
+    lift = next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)),
+                None) if tensor_mode else None
     try:
-        _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly, symbolic)
+        _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly, lift)
     finally:
         if saved_err is not None:
             np.seterr(**saved_err)
@@ -409,7 +409,7 @@ def backward(
 def _walk(
     needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any],
     masks: dict[int, Any], source_ids: set[int], tensor_mode: bool, anomaly: bool,
-    symbolic: bool = False,
+    lift: Any = None,
 ) -> None:
     """The reverse sweep proper: one VJP per (entry, relevant argument)."""
     g: Any
@@ -434,6 +434,10 @@ def _walk(
             ans = result if tensor_mode else result._value
             incoming_mask = masks.pop(rid, None) if masks else None
         inputs = args if tensor_mode else values
+        if lift is not None:
+            # Graph tracing: an argument passed as the raw array of a traced value (a
+            # `where` condition, say) must enter the rules as that traced value.
+            inputs = tuple(lift(a) for a in args)
         rules = prim.vjp_rules
         for i in argnums:
             if (i == 0 and prim.vjp_accumulate is not None and not tensor_mode
@@ -450,7 +454,7 @@ def _walk(
             if prim.elementwise:
                 mask = incoming_mask
                 if prim.zero_mask_rule is not None:
-                    own = (prim.zero_mask_rule(i, ans, *args, **params) if symbolic else
+                    own = (prim.zero_mask_rule(i, ans, *inputs, **params) if lift else
                            prim.zero_mask_rule(i, _value(ans), *values, **params))
                     if own is not None:
                         mask = own if mask is None else (mask | own)

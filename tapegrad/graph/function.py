@@ -68,14 +68,32 @@ class FunctionTracer(_Tracer):
         self.entries: list[tuple[Any, ...]] = []
         self._state: dict[int, int] = {}  # id(Variable) -> value id of its current value
         self._originals: dict[int, tuple[Variable, Any]] = {}
+        self._tensor_of: dict[int, Tensor] = {}  # value id -> the traced Tensor holding it
+
+    def add_argument(self, leaf: Any, position: int) -> Tensor:
+        tensor = super().add_argument(leaf, position)
+        self._tensor_of[self._ids[id(tensor)]] = tensor
+        return tensor
+
+    def lift(self, arg: Any) -> Any:
+        """The traced Tensor behind ``arg`` when it is the raw array of a traced value."""
+        if isinstance(arg, np.ndarray | np.generic):
+            value_id = self._aliases.get(id(arg))
+            if value_id is not None:
+                return self._tensor_of.get(value_id, arg)
+        return arg
 
     # -- recorder protocol ----------------------------------------------------------------
     def record(self, prim: Any, args: tuple[Any, ...], values: list[Any],
                params: dict[str, Any], result: Any) -> None:
         count = len(self.nodes)
         super().record(prim, args, values, params, result)
-        if len(self.nodes) > count and prim.differentiable:
-            self.entries.append((prim, args, values, params, result, None))
+        if len(self.nodes) > count:
+            for out, value_id in zip(result if prim.multiple_results else (result,),
+                                     self.nodes[-1].outputs, strict=True):
+                self._tensor_of[value_id] = out
+            if prim.differentiable:
+                self.entries.append((prim, args, values, params, result, None))
 
     def _depends(self, arg: Any) -> bool:
         if isinstance(arg, Variable):
