@@ -12,6 +12,7 @@ Examples:
 from tapegrad.numpy import *  # noqa: F403
 from tapegrad.numpy import abs, all, any, linalg, max, min, pow, round, sum  # noqa: A004, F401
 from tapegrad.numpy._reductions import logsumexp  # noqa: F401
+from tapegrad.ops.checks import class_indices  # noqa: F401
 from tapegrad.ops.conv import *  # noqa: F403
 from tapegrad.ops.nn import (  # noqa: F401
     binary_crossentropy,

@@ -1,6 +1,7 @@
 # ruff: noqa: F401  (re-exports the whole table)
 """The table of primitives, one module per family; everything is re-exported here."""
 
+from tapegrad.core.prims.checks import class_indices_p
 from tapegrad.core.prims.elementwise import *  # noqa: F403
 from tapegrad.core.prims.linalg import (
     cholesky_p,
