@@ -245,6 +245,10 @@ class ConcreteFunction:
         position = {value_id: k for k, value_id in enumerate(variable_ids)}
         self._updated = [self._variables[position[key]] for key in graph.updates]
         self.trace_seconds = trace_seconds
+        # A `where` usually guards a branch that is invalid where it is not selected (a
+        # sqrt of negatives, its infinite derivative): like the backward walk, silence
+        # NumPy's warnings for graphs that can compute such masked values.
+        self._quiet = any(node.primitive == "where" for node in graph.nodes)
         start = time.perf_counter()
         self._compiled: Callable[..., Any] | None = None
         if jit:
@@ -262,13 +266,20 @@ class ConcreteFunction:
         if recorders and self._recorded_by(recorders, array_leaves):
             return self._call_recorded(array_leaves)
         arrays = [x._value if isinstance(x, Tensor) else x for x in array_leaves]
+        arrays = [np.asarray(x) if isinstance(x, np.generic) else x for x in arrays]
         variables = [v._value for v in self._variables]
-        if self._compiled is not None:
-            outputs, new_values = self._compiled(arrays, variables)
-        else:
-            with _NoRecorders():
-                outputs, updates = evaluate(self.graph, arrays, variables, with_updates=True)
-            new_values = list(updates.values())
+        saved = np.seterr(all="ignore") if self._quiet else None
+        try:
+            if self._compiled is not None:
+                outputs, new_values = self._compiled(arrays, variables)
+            else:
+                with _NoRecorders():
+                    outputs, updates = evaluate(self.graph, arrays, variables,
+                                                with_updates=True)
+                new_values = list(updates.values())
+        finally:
+            if saved is not None:
+                np.seterr(**saved)
         for variable, new in zip(self._updated, new_values, strict=True):
             variable._value = new
         return self._result(outputs)
