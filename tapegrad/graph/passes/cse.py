@@ -28,7 +28,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
     by the earlier one's. Literals and params compare *bit for bit* with their type —
     stricter than `ir.values_equal`, which treats ``-0.0`` and ``0.0`` as equal, so
     ``x * -0.0`` never merges with ``x * 0.0``. Arguments of `COMMUTATIVE` ops are
-    compared as a set. Constants merge when dtype, shape and bytes are equal. Stateful
+    compared as a set. Constants merge when dtype, shape, strides and bytes are equal. Stateful
     primitives (random draws) never merge: two draws are two different values.
 
     Args:
@@ -133,6 +133,8 @@ def value_key(value: Any) -> Any:
 
 
 def _array_key(array: np.ndarray, kind: Any = np.ndarray) -> Any:
-    if array.dtype.hasobject:
-        return None
-    return (kind, array.dtype.str, array.shape, array.tobytes())
+    if array.dtype.hasobject or (array.size > 1 and 0 in array.strides):
+        return None  # object identities; a broadcast view would be expanded to hash it
+    # The strides too: one array's layout for another's would change the order in which
+    # later NumPy reductions add (see simplify.py).
+    return (kind, array.dtype.str, array.shape, array.strides, array.tobytes())

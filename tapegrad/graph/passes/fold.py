@@ -26,11 +26,12 @@ def fold_constants(graph: Graph, *, max_elements: int = MAX_FOLDED_ELEMENTS) -> 
     must differ on every call), nodes whose implementation raises (the error belongs to
     run time), results not matching the recorded shape and dtype, and results above
     ``max_elements`` unless they are no larger than their inputs together. A
-    `broadcast_to` of a one-element constant above the limit becomes a read-only
-    broadcast view (one element of memory).
+    `broadcast_to` of a one-element constant is folded at any size: a large one is a
+    read-only zero-stride view (one element of memory), as at run time.
 
     Args:
-        graph: The graph (left unchanged; folded constants are fresh arrays).
+        graph: The graph (left unchanged; a folded constant may be a view of one of its
+            constants, as it is at run time).
         max_elements: Size limit of a folded result.
 
     Returns:
@@ -74,8 +75,8 @@ def _fold(node: Node, constants: dict[int, np.ndarray],
     values = [a.value if isinstance(a, Literal) else constants[a] for a in node.inputs]
     result_size = sum(math.prod(shape) for shape in node.shapes)
     input_size = sum(int(np.size(v)) for v in values if isinstance(v, np.ndarray))
-    if result_size > max_elements and result_size > input_size:
-        return _broadcast_view(node, values)
+    if result_size > max_elements and result_size > input_size and not _is_fill(node, values):
+        return None
     try:
         with np.errstate(all="ignore"):
             result = prim.impl(*values, **node.params)
@@ -86,19 +87,16 @@ def _fold(node: Node, constants: dict[int, np.ndarray],
         return None
     arrays = []
     for value, shape, dtype in zip(results, node.shapes, node.dtypes, strict=True):
-        # A copy: a view would tie the constant to another constant's buffer.
-        array = np.array(value, copy=True)
+        # Kept as computed, views included: a copy could change the memory layout, and
+        # with it the order in which later NumPy reductions add (see simplify.py).
+        array = np.asarray(value)
         if array.shape != tuple(shape) or array.dtype != dtype:
             return None
         arrays.append(array)
     return tuple(arrays)
 
 
-def _broadcast_view(node: Node, values: list[Any]) -> tuple[np.ndarray, ...] | None:
-    """A large `broadcast_to` of one element as a zero-stride read-only view."""
-    if node.primitive != "broadcast_to" or len(values) != 1:
-        return None
-    source = np.asarray(values[0])
-    if source.size != 1 or source.dtype != node.dtype:
-        return None
-    return (np.broadcast_to(source.reshape(()), tuple(node.shape)),)
+def _is_fill(node: Node, values: list[Any]) -> bool:
+    """A `broadcast_to` of one element: large ones are zero-stride views (no memory)."""
+    return (node.primitive == "broadcast_to" and len(values) == 1
+            and int(np.size(values[0])) == 1)

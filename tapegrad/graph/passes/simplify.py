@@ -22,6 +22,17 @@ Exact means bit-identical results for every input, NaN and infinities included:
   64-bit integer ``x`` (wrap-around arithmetic agrees). Floats are left alone: a sum of
   ``n`` copies rounds differently from one multiplication.
 
+*Memory layout counts too.* NumPy's reductions and ``matmul`` add in an order that
+depends on their operand's layout: the sum of a C-contiguous array and of a transposed
+or sliced view of the same values can differ in the last bit. So a rewrite that puts a
+view where the original had a fresh array (``x * 1 -> x`` with ``x`` a slice,
+``reshape(reshape(x))`` with a non-contiguous ``x``) would change later sums. Rules that
+alias an op's fresh result or skip a copy apply only where a static analysis shows the
+value involved is C-contiguous at run time; the analysis assumes the graph's inputs are
+C-contiguous (as arrays and Tensors made the usual way are). Aliases that return the
+very same array or a view with the same strides (identity nodes, same-dtype casts,
+transposes and reshapes) need no condition.
+
 ``stop_gradient`` nodes are removed too: the passes run on graphs whose gradients are
 already built (a traced ``grad``), where it computes the identity. To differentiate the
 simplified graph again, pass ``keep_stop_gradient=True``. ``x ** 1`` is not rewritten:
@@ -38,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.primitive import PRIMITIVES
+from tapegrad.core.prims.shape import _SMALL as BROADCAST_COPY_MAX
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.rewrite import Aval, next_free_id, rebuild, remap_node, value_avals
 
@@ -52,6 +65,7 @@ class _Context:
     fresh: Iterator[int]
     ignore_signed_zeros: bool
     keep_stop_gradient: bool
+    c_order: set[int] = dataclasses.field(default_factory=set)
 
     def known(self, atom: Atom) -> np.ndarray | None:
         """The value of a literal or constant atom as an array (None: not known)."""
@@ -65,6 +79,10 @@ class _Context:
         else:
             return None
         return None if array.dtype.hasobject else array
+
+    def c_contiguous(self, *atoms: Atom) -> bool:
+        """Whether every value among ``atoms`` is C-contiguous at run time (literals are)."""
+        return all(isinstance(a, Literal) or a in self.c_order for a in atoms)
 
     def producer(self, atom: Atom, primitive: str) -> Node | None:
         """The node that computes ``atom``, if it is a call of ``primitive``."""
@@ -110,6 +128,9 @@ def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
     context = _Context(value_avals(graph), dict(graph.constants), {},
                        itertools.count(next_free_id(graph)), ignore_signed_zeros,
                        keep_stop_gradient)
+    context.c_order.update(spec.id for spec in graph.inputs)  # assumed: see the module doc
+    context.c_order.update(k for k, v in graph.constants.items()
+                           if np.asarray(v).flags.c_contiguous)
     replacements: dict[int, Atom] = {}
     nodes: list[Node] = []
     for node in graph.nodes:
@@ -126,7 +147,34 @@ def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
             for out_id, shape, dtype in zip(new.outputs, new.shapes, new.dtypes, strict=True):
                 context.producers[out_id] = new
                 context.avals[out_id] = (tuple(shape), np.dtype(dtype))
+            if _makes_c_contiguous(new, context):
+                context.c_order.update(new.outputs)
     return rebuild(graph, nodes, replacements)
+
+
+# Primitives whose result is C-contiguous when their array operands are (fresh arrays
+# from ufuncs, reductions, matmul, ...; or the operand itself, or a view of it).
+_C_PRESERVING = frozenset({
+    "cast", "sum", "max", "min", "prod", "cumsum", "cumprod", "matmul", "concatenate",
+    "pad", "identity", "stop_gradient", "reshape",
+})
+
+
+def _makes_c_contiguous(node: Node, context: _Context) -> bool:
+    """Whether ``node``'s result is C-contiguous at run time (False: not known)."""
+    prim = PRIMITIVES.get(node.primitive)
+    if prim is None or prim.multiple_results or not context.c_contiguous(*node.inputs):
+        return False
+    if prim.elementwise or node.primitive in _C_PRESERVING:
+        return True
+    if node.primitive == "broadcast_to":
+        # Small broadcasts are copied; larger ones are zero-stride views.
+        source = node.inputs[0]
+        same = not isinstance(source, Literal) and context.avals[source][0] == node.shape
+        return same or math.prod(node.shape) <= BROADCAST_COPY_MAX
+    if node.primitive == "transpose":
+        return _axes(node.params.get("axes"), len(node.shape)) == tuple(range(len(node.shape)))
+    return False
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -166,11 +214,16 @@ def _with(node: Node, inputs: tuple[Atom, ...], **params: Any) -> list[Node]:
 
 
 # -- arithmetic identities ------------------------------------------------------------------
+def _fresh_alias(node: Node, atom: Atom, context: _Context) -> Atom | None:
+    """`_alias` for an op that computes a fresh array: only if layouts agree (C order)."""
+    return _alias(node, atom, context) if context.c_contiguous(*node.inputs) else None
+
+
 def _multiply_rule(node: Node, context: _Context) -> Result:
     x, y = node.inputs
     for value, other in ((y, x), (x, y)):
         if _all_equal(context.known(value), 1) and _is_real(other, context):
-            found = _alias(node, other, context)
+            found = _fresh_alias(node, other, context)
             if found is not None:
                 return found
     return None
@@ -179,7 +232,7 @@ def _multiply_rule(node: Node, context: _Context) -> Result:
 def _divide_rule(node: Node, context: _Context) -> Result:
     x, y = node.inputs
     if _all_equal(context.known(y), 1) and _is_real(x, context):
-        return _alias(node, x, context)
+        return _fresh_alias(node, x, context)
     return None
 
 
@@ -193,7 +246,7 @@ def _add_rule(node: Node, context: _Context) -> Result:
         # x + (-0.0) is x for every float x; x + 0.0 turns x = -0.0 into 0.0.
         exact = (_kind(other, context) in tuple("biu") or context.ignore_signed_zeros
                  or bool(np.all(_negative_zeros(value))))
-        found = _alias(node, other, context) if exact else None
+        found = _fresh_alias(node, other, context) if exact else None
         if found is not None:
             return found
     return None
@@ -207,14 +260,14 @@ def _subtract_rule(node: Node, context: _Context) -> Result:
     assert value is not None
     # x - 0.0 is x for every float x (also -0.0 - 0.0 == -0.0); x - (-0.0) is x + 0.0.
     if context.ignore_signed_zeros or not np.any(_negative_zeros(value)):
-        return _alias(node, x, context)
+        return _fresh_alias(node, x, context)
     return None
 
 
 def _involution_rule(node: Node, context: _Context) -> Result:
     """negative(negative(x)) and logical_not(logical_not(x)) are x."""
     inner = context.producer(node.inputs[0], node.primitive)
-    return _alias(node, inner.inputs[0], context) if inner is not None else None
+    return _fresh_alias(node, inner.inputs[0], context) if inner is not None else None
 
 
 def _identity_rule(node: Node, context: _Context) -> Result:
@@ -252,8 +305,12 @@ def _axes(axes: Any, ndim: int) -> tuple[int, ...]:
 def _reshape_rule(node: Node, context: _Context) -> Result:
     (x,) = node.inputs
     inner = context.producer(x, "reshape")
-    if inner is not None:
-        x = inner.inputs[0]  # a reshape only reads the element order, which is kept
+    if inner is not None and context.c_contiguous(inner.inputs[0]):
+        # A reshape only reads the element order, which is kept. (Of a non-contiguous
+        # value the first reshape may copy where the direct one returns a view.)
+        x = inner.inputs[0]
+    else:
+        inner = None
     found = _alias(node, x, context)
     if found is not None or inner is None:
         return found
@@ -267,8 +324,8 @@ def _same_value_rule(node: Node, context: _Context) -> Result:
 
 def _sum_rule(node: Node, context: _Context) -> Result:
     (x,) = node.inputs
-    if isinstance(x, Literal) or x not in context.avals:
-        return None
+    if isinstance(x, Literal) or x not in context.avals or not context.c_contiguous(x):
+        return None  # the replacements are views of x: same layout only if x is C order
     shape, dtype = context.avals[x]
     axis = node.params.get("axis")
     axes = tuple(range(len(shape))) if axis is None else tuple(axis)
@@ -280,6 +337,8 @@ def _sum_rule(node: Node, context: _Context) -> Result:
     if inner is None or isinstance(inner.inputs[0], Literal) or dtype.kind not in "iu":
         return None
     source = inner.inputs[0]
+    if not context.c_contiguous(source):
+        return None
     source_shape, source_dtype = context.avals[source]
     if source_dtype != node.dtype or source_dtype.itemsize != 8:
         return None  # sums of narrower integers are computed in (and return) int64
