@@ -146,6 +146,7 @@ class FrameworkSpec:
 # Column order of the table: tapegrad first, since every ratio is taken against it.
 FRAMEWORKS: dict[str, FrameworkSpec] = {
     "tapegrad": FrameworkSpec("benchmarks.impl_tapegrad", None, ("tapegrad",)),
+    "tapegrad-compiled": FrameworkSpec("benchmarks.impl_tapegrad_compiled", None, ("tapegrad",)),
     "numpy-hand": FrameworkSpec("benchmarks.impl_numpy_hand", None, ("numpy",)),
     "torch": FrameworkSpec("benchmarks.impl_torch", None, ("torch",)),
     "jax-eager": FrameworkSpec("benchmarks.impl_jax", "eager", ("jax", "jaxlib")),
