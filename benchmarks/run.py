@@ -236,6 +236,34 @@ def format_throughput(reports: dict[str, dict[str, Any]], workloads: list[str]) 
     return legend + "\n" + _render(["workload", "GFLOP", *names], rows)
 
 
+def format_first_calls(reports: dict[str, dict[str, Any]], workloads: list[str]) -> str:
+    """First and second call of every workload, ms (the first includes any trace + compile).
+
+    For ``tapegrad-compiled`` and ``jax-jit`` the first call traces, optimizes and compiles
+    the function and runs it once; for eager frameworks it is a cold run.
+
+    Returns:
+        The table as text, or ``""`` when nothing ran.
+    """
+    names = list(reports)
+    rows = []
+    for w in workloads:
+        entries = [reports[n].get("results", {}).get(w) for n in names]
+        if not any(e and "first_call_s" in e for e in entries):
+            continue
+        cells = [
+            f"{_fmt(e['first_call_s'] * 1e3)} / {_fmt(e['second_call_s'] * 1e3)}"
+            if e and "first_call_s" in e
+            else "-"
+            for e in entries
+        ]
+        rows.append([w, *cells])
+    if not rows:
+        return ""
+    legend = "\nfirst call / second call, ms (compiled columns: trace + compile + run first)"
+    return legend + "\n" + _render(["workload", *names], rows, left=1)
+
+
 def format_threads(reports: dict[str, dict[str, Any]]) -> str:
     """One line per framework: its version, its own thread settings and threadpoolctl's pools."""
     lines = []
@@ -362,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         throughput = format_throughput(reports, workloads)
         if throughput:
             print(throughput)
+        print(format_first_calls(reports, workloads))
         print("\nthreads (threadpoolctl, after the runs):")
         print(format_threads(reports))
         if args.details:
