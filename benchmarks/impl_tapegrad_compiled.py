@@ -18,6 +18,7 @@ optimized graph, interpreted); `info` says which.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import itertools
 from collections.abc import Callable, Mapping
@@ -134,24 +135,17 @@ def _train_on_batch_stepper(model: Any, learning_rate: float, batches: Any) -> C
     return step
 
 
-def _build_mlp(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+def _mlp_parts(data: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
     model = impl_tapegrad._mlp_model(data)
-    step = _compiled_train_step(model, MLP_LEARNING_RATE)
-    return _stepper(step, impl_tapegrad._mlp_batches(data))
+    return _compiled_train_step(model, MLP_LEARNING_RATE), impl_tapegrad._mlp_batches(data)
 
 
-def _build_mlp_train_on_batch(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-    model = impl_tapegrad._mlp_model(data)
-    return _train_on_batch_stepper(model, MLP_LEARNING_RATE, impl_tapegrad._mlp_batches(data))
-
-
-def _build_cnn(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+def _cnn_parts(data: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
     model = impl_tapegrad._cnn_model(data)
-    step = _compiled_train_step(model, CNN_LEARNING_RATE)
-    return _stepper(step, impl_tapegrad._cnn_batches(data))
+    return _compiled_train_step(model, CNN_LEARNING_RATE), impl_tapegrad._cnn_batches(data)
 
 
-def _build_lstm_unrolled(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+def _lstm_unrolled_parts(data: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
     params = [tg.Variable(data[name]) for name in LSTM_PARAM_NAMES]
     optimizer = tg.optimizers.SGD(LSTM_LEARNING_RATE)
 
@@ -163,11 +157,12 @@ def _build_lstm_unrolled(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         optimizer.apply_gradients(zip(grads, params, strict=True))
         return loss
 
-    batches = itertools.cycle(list(zip(data["x"], data["y"], strict=True)))
-    return _stepper(train_step, batches)
+    return train_step, itertools.cycle(list(zip(data["x"], data["y"], strict=True)))
 
 
-def _lstm_model(data: Mapping[str, np.ndarray]) -> Any:
+def _lstm_layer_parts(data: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
+    """``LSTM`` + ``Dense`` in a ``Sequential``; Keras layers are batch-major, so the
+    data loader yields ``(batch, time, inputs)`` batches."""
     steps, _, inputs = data["x"].shape[1:]
     model = tg.Sequential([
         tg.layers.Input(shape=(steps, inputs)),
@@ -175,20 +170,32 @@ def _lstm_model(data: Mapping[str, np.ndarray]) -> Any:
         tg.layers.Dense(data["wd"].shape[1]),
     ])
     model.set_weights([data[name] for name in LSTM_PARAM_NAMES])
-    return model
-
-
-def _lstm_batches(data: Mapping[str, np.ndarray]) -> Any:
-    """Batch-major ``(batch, time, inputs)`` batches, as Keras layers take them."""
-    return itertools.cycle(
+    batches = itertools.cycle(
         [(np.ascontiguousarray(x.transpose(1, 0, 2)), y)
          for x, y in zip(data["x"], data["y"], strict=True)]
     )
+    return _compiled_train_step(model, LSTM_LEARNING_RATE), batches
 
 
-def _build_lstm_layer(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
-    step = _compiled_train_step(_lstm_model(data), LSTM_LEARNING_RATE)
-    return _stepper(step, _lstm_batches(data))
+# The compiled train step (a `tapegrad.Function` of ``(x, y)``) and the batch iterator of
+# each training workload; `benchmarks.compile_times` inspects their ConcreteFunctions.
+TRAIN_STEPS: dict[str, Callable[[Mapping[str, np.ndarray]], tuple[Any, Any]]] = {
+    "W2": _mlp_parts,
+    "W3": _mlp_parts,
+    "W4": _cnn_parts,
+    "W5-unrolled": _lstm_unrolled_parts,
+    "W5-layer": _lstm_layer_parts,
+}
+
+
+def _build_train_step(data: Mapping[str, np.ndarray], parts: Any) -> Callable[[], Any]:
+    train_step, batches = parts(data)
+    return _stepper(train_step, batches)
+
+
+def _build_mlp_train_on_batch(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    model = impl_tapegrad._mlp_model(data)
+    return _train_on_batch_stepper(model, MLP_LEARNING_RATE, impl_tapegrad._mlp_batches(data))
 
 
 def builders(variant: str | None = None) -> dict[str, Builder]:
@@ -199,13 +206,9 @@ def builders(variant: str | None = None) -> dict[str, Builder]:
         "W1-fwd": _build_w1_fwd,
         "W6-revrev": _build_w6_revrev,
         "W6-fwdrev": _build_w6_fwdrev,
-        "W2": _build_mlp,
+        **{w: functools.partial(_build_train_step, parts=p) for w, p in TRAIN_STEPS.items()},
         "W2-tob": _build_mlp_train_on_batch,
-        "W3": _build_mlp,
         "W3-tob": _build_mlp_train_on_batch,
-        "W4": _build_cnn,
-        "W5-unrolled": _build_lstm_unrolled,
-        "W5-layer": _build_lstm_layer,
     }
 
 

@@ -1,0 +1,147 @@
+"""Trace and compile times, graph sizes and per-step allocations of the compiled W2-W5 steps.
+
+Usage::
+
+    python -m benchmarks.compile_times [--workloads W2,W3,W4,W5-unrolled,W5-layer]
+
+For each training workload of :mod:`benchmarks.impl_tapegrad_compiled` (the same
+``tapegrad.function`` train steps the ``tapegrad-compiled`` column times) this prints:
+
+- ``trace s``: `ConcreteFunction.trace_seconds` — running the Python step on traced
+  tensors, and the graph passes; ``passes s``: the passes alone (run again on the traced
+  graph); ``compile s``: `ConcreteFunction.compile_seconds` (code generation).
+- ``nodes``: graph nodes as traced, and after the passes.
+- steady-state allocations of one step after warm-up, from :mod:`tracemalloc`: ``peak``,
+  the most memory the step held at once above what was live before it (the temporaries
+  of the step), and ``net``: bytes and blocks still allocated after it (Python objects
+  and NumPy buffers; ~0 in a steady state, since each Variable's new value replaces the
+  old one). ``fresh`` is, from the graph, the bytes of every node output that is not a
+  view (what a run with no buffer reuse allocates) and the number of such outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import tracemalloc
+from typing import Any
+
+import numpy as np
+
+from benchmarks import harness, impl_tapegrad_compiled
+from benchmarks.impl_tapegrad_compiled import TRAIN_STEPS
+
+WARMUP_STEPS = 20
+
+# Primitives whose result is (usually) a view of an input: no new buffer.
+_VIEW_PRIMITIVES = frozenset(
+    {"reshape", "transpose", "getitem", "broadcast_to", "split", "identity", "stop_gradient"}
+)
+
+
+def fresh_outputs(graph: Any) -> tuple[int, int]:
+    """Bytes and count of the node outputs of ``graph`` that need a new buffer."""
+    total = count = 0
+    for node in graph.nodes:
+        if node.primitive in _VIEW_PRIMITIVES:
+            continue
+        for shape, dtype in zip(node.shapes, node.dtypes, strict=True):
+            total += int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            count += 1
+    return total, count
+
+
+def step_allocations(step: Any, batch: tuple[Any, Any]) -> dict[str, int]:
+    """Peak and net traced memory of one call ``step(*batch)`` (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        start, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        result = step(*batch)
+        current, peak = tracemalloc.get_traced_memory()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    del result
+    diff = after.compare_to(before, "filename")
+    return {
+        "peak_bytes": peak - start,
+        "net_bytes": current - start,
+        "net_blocks": sum(d.count_diff for d in diff),
+    }
+
+
+def measure(workload: str) -> dict[str, Any]:
+    """Trace, compile, warm up and measure one workload's compiled train step."""
+    step, batches = TRAIN_STEPS[workload](harness.make_data(workload))
+    batch = next(batches)
+    concrete = step.get_concrete_function(*batch)
+    from tapegrad.graph.passes import optimize
+
+    t0 = time.perf_counter()
+    optimize(concrete.traced_graph)
+    passes_s = time.perf_counter() - t0
+    for _ in range(WARMUP_STEPS):
+        step(*next(batches))
+    times: list[float] = []
+    end = time.perf_counter() + 0.5
+    while len(times) < 5 or time.perf_counter() < end:
+        t0 = time.perf_counter()
+        step(*next(batches))
+        times.append(time.perf_counter() - t0)
+    step_s = statistics.median(times)
+    fresh_bytes, fresh_count = fresh_outputs(concrete.graph)
+    return {
+        "trace_s": concrete.trace_seconds,
+        "passes_s": passes_s,
+        "compile_s": concrete.compile_seconds,
+        "nodes_traced": len(concrete.traced_graph.nodes),
+        "nodes_optimized": len(concrete.graph.nodes),
+        "step_ms": step_s * 1e3,
+        "fresh_bytes": fresh_bytes,
+        "fresh_count": fresh_count,
+        **step_allocations(step, next(batches)),
+    }
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.2f} MB" if abs(n) >= 2**20 else f"{n / 2**10:.1f} KB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default=",".join(TRAIN_STEPS))
+    args = parser.parse_args(argv)
+    workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = [w for w in workloads if w not in TRAIN_STEPS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; known: {', '.join(TRAIN_STEPS)}")
+    print(f"graph execution: {impl_tapegrad_compiled.info()['graph_execution']}")
+    header = (
+        f"{'workload':<12} {'trace s':>8} {'passes s':>9} {'compile s':>10} {'t+c s':>7}"
+        f" {'nodes':>12} {'median ms':>9} {'peak':>10} {'net':>18} {'fresh':>20}"
+    )
+    print(header)
+    print("-" * len(header))
+    for w in workloads:
+        r = measure(w)
+        nodes = f"{r['nodes_traced']} -> {r['nodes_optimized']}"
+        net = f"{_mb(r['net_bytes'])}, {r['net_blocks']} blk"
+        fresh = f"{_mb(r['fresh_bytes'])} in {r['fresh_count']}"
+        print(
+            f"{w:<12} {r['trace_s']:8.3f} {r['passes_s']:9.3f} {r['compile_s']:10.3f}"
+            f" {r['trace_s'] + r['compile_s']:7.3f} {nodes:>12} {r['step_ms']:9.3f}"
+            f" {_mb(r['peak_bytes']):>10} {net:>18} {fresh:>20}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
