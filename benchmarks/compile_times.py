@@ -117,7 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=",".join(TRAIN_STEPS))
+    parser.add_argument(
+        "--threads", choices=("1", "default"), default="1",
+        help="BLAS threads (1: limited with threadpoolctl, as benchmarks.run --threads 1)",
+    )
     args = parser.parse_args(argv)
+    if args.threads == "1":
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in workloads if w not in TRAIN_STEPS]
     if unknown:
