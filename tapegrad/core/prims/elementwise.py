@@ -16,11 +16,21 @@ from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 
 
 def _elementwise(name: str, impl: Any) -> Primitive:
-    return Primitive(name, impl, elementwise=True)
+    prim = Primitive(name, impl, elementwise=True)
+    prim.ufunc = _bare_ufunc(impl)
+    return prim
 
 
 def _nondiff(name: str, impl: Any) -> Primitive:
-    return Primitive(name, impl, elementwise=True, differentiable=False)
+    prim = Primitive(name, impl, elementwise=True, differentiable=False)
+    prim.ufunc = _bare_ufunc(impl)
+    return prim
+
+
+def _bare_ufunc(impl: Any) -> Any:
+    # Only an impl that *is* a ufunc computes exactly what ``ufunc(..., out=buffer)`` does;
+    # wrappers (clip, relu, sigmoid, erf) and np.where / np.round (not ufuncs) get None.
+    return impl if isinstance(impl, np.ufunc) else None
 
 
 # -- arithmetic --------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 matmul_p = Primitive("matmul", np.matmul)
+# The same BLAS call with out= (graph codegen writes into a reused buffer).
+matmul_p.ufunc = np.matmul
 matmul_p.defvjp(_matmul_vjp_a, _matmul_vjp_b)
 matmul_p.defjvp(
     lambda t, ans, a, b: matmul_p(t, b),
