@@ -6,7 +6,7 @@ argument unchanged:
 
 * `fold_constants` (`fold.py`): nodes of constants only become constants;
 * `simplify` (`simplify.py`): exact algebraic identities (``x * 1``, transpose of
-  transpose, identity and ``stop_gradient`` nodes, ...);
+  transpose, identity nodes, ...);
 * `eliminate_common_subexpressions` (`cse.py`): one node per distinct computation, one
   constant per distinct array;
 * `eliminate_dead_code` (`dce.py`): nothing that no output or update reads.

@@ -33,9 +33,12 @@ C-contiguous (as arrays and Tensors made the usual way are). Aliases that return
 very same array or a view with the same strides (identity nodes, same-dtype casts,
 transposes and reshapes) need no condition.
 
-``stop_gradient`` nodes are removed too: the passes run on graphs whose gradients are
-already built (a traced ``grad``), where it computes the identity. To differentiate the
-simplified graph again, pass ``keep_stop_gradient=True``. ``x ** 1`` is not rewritten:
+``stop_gradient`` nodes are kept unless ``drop_stop_gradient=True``. In a graph whose
+gradients are already built (a traced ``grad``) one computes the identity, but a graph
+may still be differentiated after the passes: `tapegrad.function` replays its optimized
+graph on Tensors when an outer `GradientTape` watches the arguments, and without the
+node gradients would flow where the traced function blocked them. (It costs nothing at
+run time: its implementation returns its argument.) ``x ** 1`` is not rewritten:
 NumPy may compute float powers with a vectorized ``pow`` not guaranteed exact there.
 """
 
@@ -64,7 +67,7 @@ class _Context:
     producers: dict[int, Node]
     fresh: Iterator[int]
     ignore_signed_zeros: bool
-    keep_stop_gradient: bool
+    drop_stop_gradient: bool
     c_order: set[int] = dataclasses.field(default_factory=set)
 
     def known(self, atom: Atom) -> np.ndarray | None:
@@ -99,7 +102,7 @@ Rule = Callable[[Node, _Context], Result]
 
 
 def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
-             keep_stop_gradient: bool = False) -> Graph:
+             drop_stop_gradient: bool = False) -> Graph:
     """Apply the algebraic identities of this module, in one forward walk.
 
     Args:
@@ -107,8 +110,8 @@ def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
         ignore_signed_zeros: Also apply identities exact only up to the sign of zero
             (``x + 0.0``, sums over length-one axes): results then equal the original
             under ``==``, but ``-0.0`` may come out as ``0.0``.
-        keep_stop_gradient: Keep ``stop_gradient`` nodes (for graphs that will be
-            differentiated again).
+        drop_stop_gradient: Remove ``stop_gradient`` nodes too (only for graphs that
+            will not be differentiated again).
 
     Returns:
         A graph computing the same outputs and updates, bit for bit (unless
@@ -127,7 +130,7 @@ def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
     """
     context = _Context(value_avals(graph), dict(graph.constants), {},
                        itertools.count(next_free_id(graph)), ignore_signed_zeros,
-                       keep_stop_gradient)
+                       drop_stop_gradient)
     context.c_order.update(spec.id for spec in graph.inputs)  # assumed: see the module doc
     context.c_order.update(k for k, v in graph.constants.items()
                            if np.asarray(v).flags.c_contiguous)
@@ -275,7 +278,7 @@ def _identity_rule(node: Node, context: _Context) -> Result:
 
 
 def _stop_gradient_rule(node: Node, context: _Context) -> Result:
-    return None if context.keep_stop_gradient else _alias(node, node.inputs[0], context)
+    return _alias(node, node.inputs[0], context) if context.drop_stop_gradient else None
 
 
 # -- shape identities -----------------------------------------------------------------------
