@@ -1,8 +1,11 @@
 """Graph optimization passes: pure functions ``Graph -> Graph`` and their pipeline.
 
 Every pass returns a new graph computing the same outputs and Variable updates as its
-argument (bit for bit; `simplify` documents the one opt-in exception) and leaves the
-argument unchanged:
+argument and leaves the argument unchanged. "The same" means bit for bit, signed zeros
+and NaN included (`simplify` has one opt-in exception), and with the same memory layout
+for every value: NumPy's reductions add in a layout-dependent order, so a pass that
+replaced a fresh C-ordered array by a transposed view would change the last bits of a
+later sum (`simplify.py` explains the analysis that prevents it).
 
 * `fold_constants` (`fold.py`): nodes of constants only become constants;
 * `simplify` (`simplify.py`): exact algebraic identities (``x * 1``, transpose of
