@@ -1,0 +1,597 @@
+"""Code generation: a graph becomes one straight-line Python function.
+
+`compile_graph` specialises a `Graph` to its traced shapes and dtypes and writes Python
+source with one line per node (a comment names the node as the printer does), compiled
+with ``compile``/``exec`` of that text only; the table's implementations and ufuncs are
+bound as globals. What the generated code does better than `evaluate`:
+
+* no interpretation: no table look-ups, environment dicts or keyword parsing per node;
+* preallocated buffers: a node whose primitive is a NumPy ufunc (``prim.ufunc``) writes
+  into a buffer with ``out=``; buffers are reused by liveness (`passes/buffers.py`),
+  in place where an input dies at the node, so steady-state calls allocate almost
+  nothing; Variable updates go into the variables' own arrays when the old value is dead;
+* Python-float literals are bound as NumPy scalars of the operation's dtype (NumPy casts
+  a weak Python scalar to that dtype anyway, so the result is the same and the call
+  cheaper);
+* dead nodes (nothing reads them) are not run;
+* optionally, fused kernels: groups of elementwise nodes (`passes/fusion.py`) run as one
+  numba loop each (`tapegrad/graph/fused.py`, needs the ``jit`` extra).
+
+Without fusion the results are bit-identical to `evaluate` for C-ordered arguments: the
+same NumPy functions run on the same values in the same memory layout (a buffer is used
+only where NumPy itself would lay the result out in C order). Fused kernels compute
+elementwise in the same dtype, with +, -, *, / and sqrt exact, but transcendental
+functions come from the C library (tanh through float64), so they agree to a few float
+ulps, not bits.
+
+Examples:
+    >>> import numpy as np
+    >>> import tapegrad as tg
+    >>> import tapegrad.numpy as tnp
+    >>> from tapegrad.graph import trace
+    >>> x = np.array([1.0, 2.0, 3.0], np.float32)
+    >>> compiled = compile_graph(trace(lambda x: tnp.tanh(x * 2.0) - 1.0, x), fuse=False)
+    >>> print(compiled.source)  # doctest: +NORMALIZE_WHITESPACE
+    def run(args, variables):
+        x0, = args
+        t0 = np_multiply(x0, _k0, out=_s0)  # t0:f32[3] = multiply x0 2.0
+        t1 = np_tanh(t0, out=t0)  # t1:f32[3] = tanh t0
+        t2 = np_subtract(t1, _k1)  # t2:f32[3] = subtract t1 1.0
+        return [t2], []
+    >>> outputs, updates = compiled([x], [])
+    >>> outputs[0].tolist() == (np.tanh(x * 2.0) - 1.0).tolist()
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import PRIMITIVES, Primitive
+from tapegrad.graph.ir import Atom, Graph, Literal, Node
+from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
+from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
+
+Shape = tuple[int, ...]
+
+# Results that may be views of the inputs (and unknown primitives, to be safe).
+_ALIASING = {"identity", "stop_gradient", "reshape", "transpose", "broadcast_to",
+             "getitem", "split", "cast", "einsum"}
+# Non-ufunc primitives whose impl allocates its result, laid out like NumPy lays out a
+# ufunc's result (C order for C-ordered inputs).
+_FRESH_LIKE_INPUTS = {"sum", "max", "min", "prod", "cumsum", "cumprod", "concatenate",
+                      "pad", "index_add", "where", "clip", "relu", "sigmoid", "erf",
+                      "sparse_softmax_cross_entropy", "matmul"}
+# Reductions whose impl is ``ufunc.reduce(x, axis=axis, keepdims=keepdims)``: they can
+# write into a buffer with ``out=`` (tests pin them to the table's impls, bit for bit).
+_REDUCE_UFUNCS = {"sum": np.add, "max": np.maximum, "min": np.minimum}
+
+
+class CompiledGraph:
+    """A graph compiled to a Python function (see `compile_graph`).
+
+    Attributes:
+        graph: The graph it was compiled from.
+        source: The generated Python source.
+        kernels: Descriptions of the fused kernels (empty without fusion).
+        n_buffers: Number of persistent buffers.
+
+    Calling it is not thread-safe: the persistent buffers are shared by all calls.
+    """
+
+    def __init__(self, graph: Graph, source: str, function: Any, kernels: list[str],
+                 n_buffers: int) -> None:
+        self.graph = graph
+        self.source = source
+        self.kernels = kernels
+        self.n_buffers = n_buffers
+        self._function = function
+
+    def __call__(self, args: Sequence[np.ndarray],
+                 variables: Sequence[np.ndarray] = ()) -> tuple[list[Any], list[Any]]:
+        """Run the graph.
+
+        Args:
+            args: One array per ``"arg"`` input, with the traced shapes and dtypes.
+            variables: One array per ``"variable"`` input. The arrays of updated
+                variables may be overwritten with their new values (in place), so they
+                must be distinct, writeable and not alias any argument.
+
+        Returns:
+            ``(outputs, updates)``: the flat outputs, and the new value of each updated
+            variable in the order of ``graph.updates``. Outputs are never overwritten by
+            a later call.
+        """
+        return self._function(args, variables)
+
+    def __repr__(self) -> str:
+        return (f"<CompiledGraph: {len(self.graph.nodes)} nodes, {self.n_buffers} buffers, "
+                f"{len(self.kernels)} fused kernels>")
+
+
+def compile_graph(graph: Graph, *, fuse: bool | str = "auto",
+                  reuse_buffers: bool = True) -> CompiledGraph:
+    """Compile ``graph`` (specialised to its traced shapes and dtypes) to Python code.
+
+    Args:
+        graph: The graph. Arguments must later come with the traced shapes and dtypes.
+        fuse: ``"auto"``: run a fused kernel for each group of elementwise nodes where
+            the cost model predicts it is faster (needs numba; without it, nothing is
+            fused); ``True``: fuse every group (numba required); ``False``: never.
+        reuse_buffers: Write ufunc results into reused buffers (``False``: allocate every
+            result, like `evaluate`).
+
+    Returns:
+        The `CompiledGraph`; ``.source`` shows the generated code.
+
+    Raises:
+        ImportError: ``fuse=True`` without numba installed.
+        ValueError: a primitive the table does not have.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> from tapegrad.graph import trace
+        >>> w = tg.Variable(np.ones(3, np.float32))
+        >>> step = trace(lambda x: w.assign_sub(x * w), np.ones(3, np.float32))
+    """
+    if fuse not in (True, False, "auto"):
+        raise ValueError(f"compile_graph: fuse must be True, False or 'auto', got {fuse!r}")
+    for node in graph.nodes:
+        if node.primitive not in PRIMITIVES:
+            raise ValueError(f"compile_graph: unknown primitive {node.primitive!r}")
+    return _Compiler(graph, fuse, reuse_buffers).build()
+
+
+# -- the compiler --------------------------------------------------------------------------
+class _Compiler:
+    def __init__(self, graph: Graph, fuse: bool | str, reuse: bool) -> None:
+        self.graph = graph
+        self.fuse = fuse
+        self.reuse = reuse
+        self.names = _value_names(graph)
+        self.avals = _avals(graph)
+        self.namespace: dict[str, Any] = {"np": np, "_copy": _copy, "_own": _own}
+        self.globals_by_key: dict[Any, str] = {}
+        self.keep_alive: list[Any] = []
+        self.counter = itertools.count()
+        self.lines: list[str] = []
+        self.producer: dict[int, Node] = {}
+        for node in graph.nodes:
+            for out in node.outputs:
+                self.producer[out] = node
+
+    # -- analysis ------------------------------------------------------------------------
+    def live_nodes(self) -> list[int]:
+        """Indices of the nodes something returned depends on (and stateful ones)."""
+        needed = {a for a in [*self.graph.outputs, *self.graph.updates.values()]
+                  if not isinstance(a, Literal)}
+        keep: list[int] = []
+        for index in range(len(self.graph.nodes) - 1, -1, -1):
+            node = self.graph.nodes[index]
+            if PRIMITIVES[node.primitive].stateful or needed.intersection(node.outputs):
+                keep.append(index)
+                needed.update(a for a in node.inputs if not isinstance(a, Literal))
+        return keep[::-1]
+
+    def c_ordered(self) -> dict[int, bool]:
+        """Whether NumPy would lay each value out in C order (arguments assumed C)."""
+        layout: dict[int, bool] = {spec.id: True for spec in self.graph.inputs}
+        for value_id, value in self.graph.constants.items():
+            arr = np.asarray(value)
+            layout[value_id] = arr.ndim <= 1 or bool(arr.flags.c_contiguous)
+        for node in self.graph.nodes:
+            reads = [a for a in node.inputs if not isinstance(a, Literal)]
+            inputs_c = all(layout.get(v, False) for v in reads)
+            prim = PRIMITIVES[node.primitive]
+            if node.primitive == "matmul":
+                c = inputs_c or all(len(self.avals[v][0]) <= 2 for v in reads)
+            elif node.primitive == "transpose":
+                axes = node.params.get("axes")
+                c = inputs_c and (len(node.shape) <= 1 or axes == tuple(range(len(node.shape))))
+            elif prim.ufunc is not None or node.primitive in _FRESH_LIKE_INPUTS:
+                c = inputs_c
+            elif node.primitive in _ALIASING - {"einsum"}:
+                c = inputs_c
+            else:
+                c = False
+            for out, shape in zip(node.outputs, node.shapes, strict=True):
+                layout[out] = c or len(shape) <= 1
+        return layout
+
+    # -- globals ---------------------------------------------------------------------------
+    def bind(self, prefix: str, value: Any, key: Any = None) -> str:
+        """A global name for ``value`` in the generated module.
+
+        Names starting with ``_`` get a number; others (``np_add``, ``sum_impl``) are
+        used as they are while they name the same object. Values with equal ``key``
+        share one name.
+        """
+        key = ("id", id(value)) if key is None else key
+        if key in self.globals_by_key:
+            return self.globals_by_key[key]
+        name = prefix
+        if prefix.startswith("_") or self.namespace.get(name, value) is not value:
+            name = f"{prefix}{next(self.counter)}"
+        self.namespace[name] = value
+        self.globals_by_key[key] = name
+        self.keep_alive.append(value)  # ids in keys stay unique while the value lives
+        return name
+
+    def callee(self, prim: Primitive, ufunc: bool) -> str:
+        if ufunc:
+            return self.bind(f"np_{prim.ufunc.__name__}", prim.ufunc)
+        return self.bind(f"{prim.name}_impl", prim.impl)
+
+    def literal(self, value: Any, dtype: np.dtype | None) -> str:
+        """Source text for an inline literal (a typed NumPy scalar where that is exact)."""
+        if dtype is not None and type(value) in (int, float) and dtype.kind in "fc":
+            typed = dtype.type(value)
+            return self.bind("_k", typed, key=("k", dtype.str, repr(value)))
+        return self.param(value)
+
+    def param(self, value: Any) -> str:
+        if _is_plain(value):
+            return repr(value)
+        return self.bind("_p", value)
+
+    # -- code ------------------------------------------------------------------------------
+    def build(self) -> CompiledGraph:
+        live = self.live_nodes()
+        self.layout = self.c_ordered()
+        groups: list[FusionGroup] = []
+        units: list[Unit] = list(live)
+        kernels: dict[int, Any] = {}
+        if self.fuse:
+            from tapegrad.graph import fused
+
+            if fused.available() or self.fuse is True:
+                fused.require()
+                groups, units = fuse_elementwise(self.graph, live=live,
+                                                 key=lambda n: fused.group_key(n, self.avals))
+                chosen = [g for g in groups
+                          if self.fuse is True or fused.worth_fusing(self.graph, g)]
+                kernels = {id(g): g for g in chosen}
+                units = _expand_unchosen(units, kernels)
+        steps = [self.step(unit) for unit in units]
+        escaping = {a for a in [*self.graph.outputs, *self.graph.updates.values()]
+                    if not isinstance(a, Literal)}
+        targets = {atom: key for key, atom in self.graph.updates.items()
+                   if not isinstance(atom, Literal) and atom != key}
+        external = {spec.id for spec in self.graph.inputs} | set(self.graph.constants)
+        plan = plan_buffers(steps, external=external, escaping=escaping,
+                            update_targets=targets, reuse=self.reuse)
+        self.plan = plan
+        for k, (shape, dtype) in enumerate(plan.slots):
+            self.namespace[f"_s{k}"] = np.empty(shape, dtype)
+        self.emit_header(plan)
+        descriptions = []
+        for unit in units:
+            if isinstance(unit, FusionGroup):
+                descriptions.append(self.emit_kernel(unit))
+            else:
+                self.emit_node(unit)
+        self.emit_return(plan)
+        source = "\n".join(self.lines) + "\n"
+        filename = f"<tapegrad compiled graph {next(_compiled_ids)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.namespace)
+        return CompiledGraph(self.graph, source, self.namespace["run"], descriptions,
+                             len(plan.slots))
+
+    def step(self, unit: Unit) -> Step:
+        if isinstance(unit, FusionGroup):
+            outs = unit.outputs
+            return Step(tuple(unit.inputs), outs, tuple(self.avals[v] for v in outs), "out",
+                        shares_contiguous_only=True)
+        node = self.graph.nodes[unit]
+        reads = tuple(a for a in node.inputs if not isinstance(a, Literal))
+        avals = tuple(zip(node.shapes, node.dtypes, strict=True))
+        kind = self.kind(node)
+        if kind == "out":
+            c_order = all(self.layout.get(v, False) for v in reads)
+        else:
+            c_order = all(self.layout[o] for o in node.outputs)
+        return Step(reads, node.outputs, avals, kind, c_order=c_order)
+
+    def out_form(self, node: Node) -> str | None:
+        """How a node writes into a given array: "ufunc", "reduce", "expand" or None."""
+        prim = PRIMITIVES[node.primitive]
+        if len(node.outputs) != 1:
+            return None
+        if prim.ufunc is not None and not node.params:
+            return "ufunc"
+        reads = [a for a in node.inputs if not isinstance(a, Literal)]
+        if node.primitive in _REDUCE_UFUNCS and reads and self.avals[reads[0]][0]:
+            return "reduce"
+        if node.primitive in ("relu", "sigmoid") and self.avals[reads[0]][1] == node.dtype:
+            return "expand"
+        return None
+
+    def atom(self, atom: Atom, dtype: np.dtype | None = None) -> str:
+        if isinstance(atom, Literal):
+            return self.literal(atom.value, dtype)
+        return self.names[atom]
+
+    def emit_header(self, plan: BufferPlan) -> None:
+        graph = self.graph
+        self.lines.append("def run(args, variables):")
+        args = [self.names[s.id] for s in graph.arg_inputs]
+        variables = [self.names[s.id] for s in graph.variable_inputs]
+        self.lines.append(f"    {', '.join(args)}{',' if args else ''} = args"
+                          if args else "    _ = args")
+        if variables:
+            self.lines.append(f"    {', '.join(variables)}, = variables")
+        for value_id, value in graph.constants.items():
+            self.namespace[self.names[value_id]] = value
+        for target in plan.in_place_updates:
+            name = self.names[target]
+            self.lines.append(f"    {name} = _own({name})  # its update is written in place")
+
+    def operand_dtype(self, node: Node) -> np.dtype | None:
+        """The dtype NumPy computes a ufunc in, when all array operands share it."""
+        dtypes = {self.avals[a][1] for a in node.inputs if not isinstance(a, Literal)}
+        if len(dtypes) != 1:
+            return None
+        (dtype,) = dtypes
+        return dtype if dtype.kind in "fc" and node.dtype in (dtype, np.dtype(bool)) else None
+
+    def emit_node(self, index: int) -> None:
+        node = self.graph.nodes[index]
+        comment = _describe(node, self.names)
+        outs = ", ".join(self.names[o] for o in node.outputs)
+        if node.primitive in ("identity", "stop_gradient"):
+            self.lines.append(f"    {outs} = {self.atom(node.inputs[0])}  # {comment}")
+            return
+        prim = PRIMITIVES[node.primitive]
+        form = self.out_form(node)
+        out = self.out_arg(node.outputs[0]) if form else ""
+        # Typed literals only for ufuncs, whose casting rules make them exact.
+        dtype = self.operand_dtype(node) if form == "ufunc" else None
+        args = [self.atom(a, dtype) for a in node.inputs]
+        if form == "ufunc":
+            call = f"{self.callee(prim, True)}({', '.join(args)}{out})"
+        elif form == "reduce":
+            ufunc = _REDUCE_UFUNCS[node.primitive]
+            name = self.bind(f"np_{ufunc.__name__}_reduce", ufunc.reduce)
+            params = ", ".join(f"{k}={self.param(v)}" for k, v in node.params.items())
+            call = f"{name}({args[0]}{', ' if params else ''}{params}{out})"
+        elif form == "expand":
+            self.emit_expansion(node, args[0], out, comment)
+            return
+        else:
+            params = [f"{k}={self.param(v)}" for k, v in node.params.items()]
+            call = f"{self.callee(prim, False)}({', '.join([*args, *params])})"
+        if len(node.outputs) > 1:
+            outs += ","
+        self.lines.append(f"    {outs} = {call}  # {comment}")
+
+    def out_arg(self, value: int) -> str:
+        where = self.plan.placement.get(value, ("new",))
+        if where[0] == "slot":
+            return f", out=_s{where[1]}"
+        if where[0] == "share":
+            return f", out={self.names[where[1]]}"
+        return ""
+
+    def emit_expansion(self, node: Node, x: str, out: str, comment: str) -> None:
+        """relu and sigmoid as the ufunc calls their impls make, into one buffer."""
+        name = self.names[node.outputs[0]]
+        dtype = node.dtype
+
+        def k(value: Any) -> str:
+            return self.literal(value, dtype)
+
+        maximum = self.bind("np_maximum", np.maximum)
+        if node.primitive == "relu":
+            self.lines.append(f"    {name} = {maximum}({x}, {k(0)}{out})  # {comment}")
+            return
+        multiply, tanh, add = (self.bind(f"np_{u.__name__}", u)
+                               for u in (np.multiply, np.tanh, np.add))
+        first = out or ""
+        again = out or f", out={name}"
+        self.lines.append(f"    {name} = {multiply}({x}, {k(0.5)}{first})  # {comment}")
+        if not node.shape and not out:
+            # 0-d: NumPy scalars cannot be written into; chain the calls as the impl does.
+            self.lines.append(f"    {name} = {multiply}({add}({tanh}({name}), {k(1)}), "
+                              f"{k(0.5)})")
+            return
+        self.lines.append(f"    {tanh}({name}{again})")
+        self.lines.append(f"    {add}({name}, {k(1)}{again})")
+        self.lines.append(f"    {multiply}({name}, {k(0.5)}{again})")
+
+    def emit_kernel(self, group: FusionGroup) -> str:
+        from tapegrad.graph import fused
+
+        kernel = fused.build_kernel(self.graph, group, self.avals)
+        name = self.bind("_kernel", kernel.function)
+        outs = []
+        for value in group.outputs:
+            where = self.plan.placement.get(value, ("new",))
+            if where[0] == "slot":
+                outs.append(f"_s{where[1]}")
+            elif where[0] == "share":
+                outs.append(self.names[where[1]])
+            else:
+                shape, dtype = self.avals[value]
+                outs.append(f"np.empty({shape!r}, {self.bind('_dtype', dtype)})")
+        ins = [self.names[v] for v in group.inputs]
+        self.lines.append(f"    # {name}: {len(group.nodes)} fused nodes")
+        for index in group.nodes:
+            self.lines.append(f"    #   {_describe(self.graph.nodes[index], self.names)}")
+        for value, array in zip(group.outputs, outs, strict=True):
+            self.lines.append(f"    {self.names[value]} = {array}")
+        targets = [self.names[v] for v in group.outputs]
+        self.lines.append(f"    {name}({', '.join([*ins, *targets])})")
+        return f"{name}: {kernel.description}"
+
+    def emit_return(self, plan: BufferPlan) -> None:
+        graph = self.graph
+        roots = self.roots()
+        claimed: set[Any] = set()
+        updates = []
+        updated = {("external", key) for key in graph.updates}
+        for key, atom in graph.updates.items():
+            if isinstance(atom, Literal):
+                updates.append(self.param(atom.value))
+                continue
+            name = self.names[atom]
+            mine = roots(atom)
+            if atom == key or plan.in_place_updates.get(key) == atom:
+                claimed |= mine
+                updates.append(name)
+            elif mine & claimed or any(r[0] == "external" for r in mine):
+                updates.append(f"_copy({name})")  # the caller's or another update's array
+            else:
+                claimed |= mine
+                updates.append(name)
+        outputs = []
+        constants = {("external", c) for c in graph.constants}
+        for atom in graph.outputs:
+            if isinstance(atom, Literal):
+                outputs.append(self.param(atom.value))
+                continue
+            name = self.names[atom]
+            mine = roots(atom)
+            # Arrays the next call writes into, and our constants, go out as copies.
+            unsafe = mine & (claimed | constants | updated)
+            outputs.append(f"_copy({name})" if unsafe else name)
+        self.lines.append(f"    return [{', '.join(outputs)}], [{', '.join(updates)}]")
+
+    def roots(self) -> Any:
+        """value -> the set of arrays (storage keys) it may live in."""
+        storage = self.plan.storage
+        memo: dict[int, frozenset[Any]] = {}
+
+        def of(value: int) -> frozenset[Any]:
+            if value in memo:
+                return memo[value]
+            node = self.producer.get(value)
+            if value in storage:
+                found = frozenset([storage[value]])
+            elif node is None:
+                found = frozenset([("external", value)])
+            elif self.kind(node) == "alias":
+                found = frozenset().union(*(of(a) for a in node.inputs
+                                            if not isinstance(a, Literal)))
+            else:
+                found = frozenset([("fresh", value)])
+            memo[value] = found
+            return found
+
+        return of
+
+    def kind(self, node: Node) -> str:
+        """The buffer-planning kind of a node's step: "out", "fresh" or "alias"."""
+        if self.out_form(node) is not None:
+            return "out"
+        prim = PRIMITIVES[node.primitive]
+        if node.primitive in _FRESH_LIKE_INPUTS or prim.ufunc is not None:
+            return "fresh"
+        if node.primitive in _ALIASING or node.primitive not in _KNOWN_FRESH:
+            return "alias"
+        return "fresh"
+
+
+# Non-ufunc primitives known to return new arrays (layout not guaranteed C).
+_KNOWN_FRESH = _FRESH_LIKE_INPUTS | {
+    "solve", "det", "slogdet", "cholesky", "eigh", "svd", "qr", "pinv", "conv",
+    "conv_input_grad", "conv_kernel_grad", "max_pool", "pool_argmax", "pool_gather",
+    "pool_scatter", "avg_pool", "avg_pool_transpose"}
+
+_compiled_ids = itertools.count()
+
+
+def _expand_unchosen(units: list[Unit], chosen: dict[int, FusionGroup]) -> list[Unit]:
+    """Groups not worth a kernel run as their nodes, in the scheduled order."""
+    result: list[Unit] = []
+    for unit in units:
+        if isinstance(unit, FusionGroup) and id(unit) not in chosen:
+            result.extend(unit.nodes)
+        else:
+            result.append(unit)
+    return result
+
+
+def _copy(value: Any) -> Any:
+    return np.array(value, copy=True)
+
+
+def _own(array: np.ndarray) -> np.ndarray:
+    """``array`` if the compiled code may write into it, else a C-ordered copy."""
+    flags = array.flags
+    if flags.c_contiguous and flags.writeable:
+        return array
+    return np.array(array, order="C", copy=True)
+
+
+def _is_plain(value: Any) -> bool:
+    """A value whose ``repr`` is Python source evaluating to an equal value of one type."""
+    if value is None or isinstance(value, bool | int | str):
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    if type(value) in (tuple, list):
+        return all(_is_plain(v) for v in value)
+    return False
+
+
+def _value_names(graph: Graph) -> dict[int, str]:
+    """The printer's names: x0.. arguments, w0.. variables, c0.. constants, t0.. results."""
+    names: dict[int, str] = {}
+    for k, spec in enumerate(graph.arg_inputs):
+        names[spec.id] = f"x{k}"
+    for k, spec in enumerate(graph.variable_inputs):
+        names[spec.id] = f"w{k}"
+    for k, value_id in enumerate(graph.constants):
+        names[value_id] = f"c{k}"
+    count = 0
+    for node in graph.nodes:
+        for out in node.outputs:
+            names[out] = f"t{count}"
+            count += 1
+    return names
+
+
+def _avals(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
+    avals: dict[int, tuple[Shape, np.dtype]] = {
+        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs}
+    for value_id, value in graph.constants.items():
+        avals[value_id] = (np.shape(value), np.asarray(value).dtype)
+    for node in graph.nodes:
+        for out, shape, dtype in zip(node.outputs, node.shapes, node.dtypes, strict=True):
+            avals[out] = (tuple(shape), np.dtype(dtype))
+    return avals
+
+
+_SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int32": "i32",
+          "int64": "i64", "bool": "bool", "complex64": "c64", "complex128": "c128"}
+
+
+def _describe(node: Node, names: dict[int, str]) -> str:
+    """The node as the graph printer shows it (params and literals abbreviated)."""
+    def aval(shape: Shape, dtype: np.dtype) -> str:
+        name = np.dtype(dtype).name
+        return f"{_SHORT.get(name, name)}[{','.join(map(str, shape))}]"
+
+    def short(value: Any) -> str:
+        if isinstance(value, np.ndarray):
+            return aval(value.shape, value.dtype)
+        text = repr(value.item() if isinstance(value, np.generic) else value)
+        return text if len(text) <= 30 else text[:27] + "..."
+
+    outs = " ".join(f"{names[o]}:{aval(s, d)}"
+                    for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True))
+    params = ", ".join(f"{k}={short(v)}" for k, v in node.params.items())
+    args = [short(a.value) if isinstance(a, Literal) else names[a] for a in node.inputs]
+    call = node.primitive + (f"[{params}]" if params else "")
+    return f"{outs} = {' '.join([call, *args])}"
+
+
+__all__ = ["CompiledGraph", "compile_graph"]
