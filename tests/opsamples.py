@@ -110,6 +110,7 @@ TWO_ZEROS = Domain("two_zeros", _with_zeros(2))
 WITH_NANS = Domain("with_nans", _with_nans)
 EXPONENT = Domain("int_exponent", _integers(-3, 3), differentiable=False)
 BOOL = Domain("bool", _booleans, differentiable=False)
+INDEX_0_3 = Domain("index_0_3", _integers(0, 2), differentiable=False)  # indices < 3
 
 
 # -- shapes ------------------------------------------------------------------------------
@@ -537,6 +538,20 @@ INDEXING = [
            lambda x: x[np.array([-1, 0, -1])], shapes=GRID, tensor_only=True),
     sample("getitem_tensor_index", lambda x: x[tg.Tensor(np.array([2, 0, 2]))],
            lambda x: x[np.array([2, 0, 2])], shapes=GRID, tensor_only=True),
+    # take with Tensor indices: the `take` primitive (indices an input, read at run time).
+    sample("take_tensor_indices", lambda x: tnp.take(x, tg.Tensor(np.array([2, 0, 2])), 0),
+           lambda x: np.take(x, [2, 0, 2], 0), shapes=GRID, tensor_only=True),
+    sample("take_indices_argument_axis1", lambda x, i: tnp.take(x, i, axis=1),
+           lambda x, i: np.take(x, i, axis=1), REAL, INDEX_0_3,
+           shapes=cases(((2, 3), (4,)), ((3, 3, 2), (2, 2)), ((0, 3), (5,))), int_inputs=False),
+    sample("take_indices_argument_flat", lambda x, i: tnp.take(x, i),
+           lambda x, i: np.take(x, i), REAL, INDEX_0_3,
+           shapes=cases(((2, 2), (3,)), ((4,), (2, 3))), int_inputs=False),
+    # Checking and random primitives (rate 0: every element kept, so a reference exists).
+    sample("class_indices", lambda i: tg.ops.class_indices(i, 3), lambda i: i.astype(np.int64),
+           INDEX_0_3, differentiable=False),
+    sample("dropout_rate_0", lambda x: tg.ops.dropout(x, 0.0, generator=np.random.default_rng(0)),
+           lambda x: x * 1, int_inputs=False),
     sample("getitem_bool_mask", lambda x, m: x[m], lambda x, m: x[m], REAL, BOOL,
            shapes=same_shapes(2), tensor_only=True),
     sample("getitem_bool_rows", lambda x, m: x[m], lambda x, m: x[m], REAL, BOOL,

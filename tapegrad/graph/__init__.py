@@ -3,7 +3,8 @@
 A graph is a straight-line list of primitive calls recorded from one run of a function;
 it prints readably, verifies itself, replays through the primitive table (so it stays
 differentiable) and serializes by primitive name and params — never as code.
-`function` traces a Python function per input signature (Variables captured, their
+`tapegrad.function` (module `function`, not re-exported here so the module name stays
+importable) traces a Python function per input signature (Variables captured, their
 assignments as graph updates), `gradients` builds symbolic gradients from the same VJP
 rules, `passes.optimize` rewrites the graph and `codegen.compile_graph` turns it into
 straight-line generated code.
@@ -14,7 +15,6 @@ from tapegrad.graph.function import (
     ConcreteFunction,
     Function,
     TracerValueError,
-    function,
     is_traced,
 )
 from tapegrad.graph.ir import Graph, Input, Literal, Node, evaluate
@@ -27,7 +27,6 @@ __all__ = [
     "Function",
     "Graph",
     "TracerValueError",
-    "function",
     "gradients",
     "is_traced",
     "optimize",

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.core.tensor import Tensor
 
 
 def _value(x: Any) -> Any:
@@ -50,6 +51,11 @@ def take(a: Any, indices: Any, axis: int | None = None, mode: str | None = None)
     """Differentiable ``numpy.take``."""
     if mode not in (None, "raise"):
         raise NotImplementedError(f"tapegrad.numpy.take: mode={mode!r} is not supported")
+    if isinstance(indices, Tensor):
+        # Computed indices: an input of the op, read when it runs (graph tracing too).
+        if axis is None:
+            return P.take_p(P.reshape_p(a, shape=(-1,)), indices, axis=0)
+        return P.take_p(a, indices, axis=int(axis) % _ndim(a))
     indices = _value(indices)
     if axis is None:
         return P.getitem_p(P.reshape_p(a, shape=(-1,)), index=(indices,))

@@ -3,6 +3,7 @@
 
 from tapegrad.core.prims.checks import class_indices_p
 from tapegrad.core.prims.elementwise import *  # noqa: F403
+from tapegrad.core.prims.gather import take_add_p, take_p
 from tapegrad.core.prims.linalg import (
     cholesky_p,
     det_p,

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+import tapegrad as tg
 import tapegrad.numpy as tnp
+from tapegrad.graph.function import is_traced
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 
@@ -81,7 +83,10 @@ class Embedding(Layer):
     def call(self, inputs: Any) -> Any:
         return tnp.take(self.embeddings, self._indices(inputs), axis=0)
 
-    def _indices(self, inputs: Any) -> np.ndarray:
+    def _indices(self, inputs: Any) -> Any:
+        if is_traced(inputs):
+            # Graph tracing: the ids are an input of the step, checked when it runs.
+            return tg.ops.class_indices(inputs, self.input_dim, f"Embedding '{self.name}'")
         # Indices are never differentiated: a plain integer array is all `take` needs.
         values = np.asarray(inputs)
         if values.dtype.kind == "f" and np.all(np.isfinite(values)) \
@@ -105,6 +110,8 @@ class Embedding(Layer):
         """``inputs != 0`` when ``mask_zero`` (a boolean array), else ``None``."""
         if not self.mask_zero:
             return None
+        if is_traced(inputs):
+            return tnp.not_equal(inputs, 0)
         return np.asarray(inputs) != 0
 
     def get_config(self) -> dict[str, Any]:
