@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.core.tensor import dtype_of
 
 
 def _unary(prim: P.Primitive, name: str) -> Any:
@@ -201,8 +202,20 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
                neginf: Any = None) -> Any:
     """Differentiable ``numpy.nan_to_num``: gradient 1 where finite, 0 where replaced."""
     finite = P.isfinite_p(x)
-    replaced = np.nan_to_num(np.asarray(getattr(x, "_value", x)), nan=nan, posinf=posinf,
-                             neginf=neginf)
+    dtype = dtype_of(x)
+    if dtype.kind == "f":
+        # The replacements are chosen with primitives, not from x's current values, so a
+        # traced graph replaces the values it runs on.
+        info = np.finfo(dtype)
+        high = np.asarray(info.max if posinf is None else posinf, dtype)
+        low = np.asarray(info.min if neginf is None else neginf, dtype)
+        infinite = P.where_p(P.greater_p(x, 0), high, low)
+        replaced = P.where_p(P.isnan_p(x), np.asarray(nan, dtype), infinite)
+    elif dtype.kind == "c":
+        replaced = np.nan_to_num(np.asarray(getattr(x, "_value", x)), nan=nan, posinf=posinf,
+                                 neginf=neginf)
+    else:
+        replaced = x  # integers and booleans are always finite
     return P.where_p(finite, x, replaced)
 
 
