@@ -86,6 +86,14 @@ class FunctionTracer(_Tracer):
     # -- recorder protocol ----------------------------------------------------------------
     def record(self, prim: Any, args: tuple[Any, ...], values: list[Any],
                params: dict[str, Any], result: Any) -> None:
+        if params and any(self._holds_traced_array(v) for v in params.values()):
+            where = _primitive.user_source_line()
+            raise TracerValueError(
+                f"tapegrad.function({self.name}): '{prim.name}' got a traced array as a fixed "
+                f"parameter (indexing with a computed index array, x[idx]) — at {where}"
+                f"{_source_text(where)}. Its values exist only when the compiled function "
+                "runs: use tnp.take(x, idx, axis=...) (the index is then an input of the op)."
+            )
         count = len(self.nodes)
         super().record(prim, args, values, params, result)
         if len(self.nodes) > count:
@@ -94,6 +102,13 @@ class FunctionTracer(_Tracer):
                 self._tensor_of[value_id] = out
             if prim.differentiable:
                 self.entries.append((prim, args, values, params, result, None))
+
+    def _holds_traced_array(self, value: Any) -> bool:
+        if isinstance(value, np.ndarray):
+            return id(value) in self._aliases
+        if isinstance(value, tuple | list):
+            return any(self._holds_traced_array(v) for v in value)
+        return False
 
     def _depends(self, arg: Any) -> bool:
         if isinstance(arg, Variable):
@@ -299,7 +314,10 @@ class ConcreteFunction:
         # An outer GradientTape differentiates through the call: replay the graph on
         # Tensors so each node's primitive is recorded with its VJP rule.
         tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in array_leaves]
-        outputs, updates = evaluate(self.graph, tensors, self._variables, with_updates=True)
+        # The graph as traced: its gradients are then the eager ones, bit for bit (passes
+        # reorder sums of cotangents and drop the stop_gradient markers of raw values).
+        outputs, updates = evaluate(self.traced_graph, tensors, self._variables,
+                                    with_updates=True)
         for variable, new in zip(self._updated, updates.values(), strict=True):
             variable._value = new._value if isinstance(new, Tensor) else np.asarray(new)
         return self._result(outputs)
@@ -333,7 +351,7 @@ class Function:
         self.python_function = python_function
         self.jit = jit
         self.optimize = optimize
-        self.name = name or getattr(python_function, "__name__", "function")
+        self.name: str = str(name or getattr(python_function, "__name__", "function"))
         self._cache: dict[Any, ConcreteFunction] = {}
         self._last: ConcreteFunction | None = None
         self.tracing_count = 0

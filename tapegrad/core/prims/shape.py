@@ -221,6 +221,12 @@ def normalize_index(index: Any) -> tuple[Any, ...]:
 
 def getitem(x: Any, index: Any) -> Any:
     """``x[index]`` for every NumPy index form, differentiable."""
+    if isinstance(index, Tensor) and index._value.dtype.kind in "iu":
+        # A computed integer index: an input of `take` (read when the op runs, so graph
+        # tracing keeps it), not a fixed param of `getitem`.
+        from tapegrad.core.prims.gather import take_p
+
+        return take_p(x, index, axis=0)
     return getitem_p(x, index=normalize_index(index))
 
 
