@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.tensor import dtype_of
+from tapegrad.core.tensor import Tensor, dtype_of
 
 
 def _unary(prim: P.Primitive, name: str) -> Any:
@@ -201,6 +201,8 @@ conjugate = conj
 def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
                neginf: Any = None) -> Any:
     """Differentiable ``numpy.nan_to_num``: gradient 1 where finite, 0 where replaced."""
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
     finite = P.isfinite_p(x)
     dtype = dtype_of(x)
     if dtype.kind == "f":
