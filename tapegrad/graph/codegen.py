@@ -407,29 +407,45 @@ class _Compiler:
         self.lines.append(f"    {multiply}({name}, {k(0.5)}{again})")
 
     def emit_kernel(self, group: FusionGroup) -> str:
+        """One call of the fused-kernel interpreter for a group."""
         from tapegrad.graph import fused
 
         kernel = fused.build_kernel(self.graph, group, self.avals)
-        name = self.bind("_kernel", kernel.function)
-        outs = []
-        for value in group.outputs:
-            where = self.plan.placement.get(value, ("new",))
-            if where[0] == "slot":
-                outs.append(f"_s{where[1]}")
-            elif where[0] == "share":
-                outs.append(self.names[where[1]])
-            else:
-                shape, dtype = self.avals[value]
-                outs.append(f"np.empty({shape!r}, {self.bind('_dtype', dtype)})")
-        ins = [self.names[v] for v in group.inputs]
-        self.lines.append(f"    # {name}: {len(group.nodes)} fused nodes")
+        vm = self.bind("fused_kernel", fused.interpreter())
+        program = self.bind("_program", kernel.program)
+        constants = self.bind("_constants", kernel.constants)
+        dtype = kernel.constants.dtype
+        empty = self.bind("_empty", np.empty(0, dtype), key=("empty", dtype.str))
+        empty_bool = self.bind("_empty", np.empty(0, bool), key=("empty", "bool"))
+        self.lines.append(f"    # fused: {kernel.description}")
         for index in group.nodes:
             self.lines.append(f"    #   {_describe(self.graph.nodes[index], self.names)}")
-        for value, array in zip(group.outputs, outs, strict=True):
-            self.lines.append(f"    {self.names[value]} = {array}")
-        targets = [self.names[v] for v in group.outputs]
-        self.lines.append(f"    {name}({', '.join([*ins, *targets])})")
-        return f"{name}: {kernel.description}"
+        for value in group.outputs:
+            where = self.plan.placement.get(value, ("new",))
+            name = self.names[value]
+            if where[0] == "slot":
+                self.lines.append(f"    {name} = _s{where[1]}")
+            elif where[0] == "share":
+                self.lines.append(f"    {name} = {self.names[where[1]]}")
+            else:
+                shape, out_dtype = self.avals[value]
+                self.lines.append(
+                    f"    {name} = np.empty({shape!r}, {self.bind('_dtype', out_dtype)})")
+        for value, slot in zip(kernel.scalar_inputs, kernel.scalar_slots, strict=True):
+            self.lines.append(f"    {constants}[{slot}] = {self.names[value]}.item()")
+
+        def flat(values: list[int], count: int, filler: str) -> list[str]:
+            return [f"{self.names[v]}.reshape(-1)" for v in values] + \
+                [filler] * (count - len(values))
+
+        args = [program, str(kernel.n_pre), constants, str(kernel.size), str(kernel.tile),
+                str(kernel.n_regs),
+                *flat(kernel.float_inputs, fused.MAX_INPUTS, empty),
+                *flat(kernel.bool_inputs, fused.MAX_BOOL_INPUTS, empty_bool),
+                *flat(kernel.float_outputs, fused.MAX_OUTPUTS, empty),
+                *flat(kernel.bool_outputs, 1, empty_bool)]
+        self.lines.append(f"    {vm}({', '.join(args)})")
+        return kernel.description
 
     def emit_return(self, plan: BufferPlan) -> None:
         graph = self.graph

@@ -38,22 +38,17 @@ Shape = tuple[int, ...]
 FILL, LOAD, LOADB, STORE, STOREB = 0, 1, 2, 3, 4
 COPY, ADD, SUB, MUL, DIV, NEG, MAX, MIN, POW, WHERE = range(10, 20)
 EQ, NE, LT, LE, GT, GE = range(20, 26)
-SQRT, EXP, EXPM1, LOG, LOG1P, SIN, COS, TAN, TANH, TANH32, SINH, COSH = range(30, 42)
-ARCSIN, ARCCOS, ARCTAN, ARCSINH, ARCCOSH, ARCTANH, ABS = range(42, 49)
+SQRT, EXP, LOG, TANH, TANH32, ABS = range(30, 36)
 
 _BINARY = {"add": ADD, "subtract": SUB, "multiply": MUL, "divide": DIV, "maximum": MAX,
            "minimum": MIN, "power": POW, "equal": EQ, "not_equal": NE, "less": LT,
            "less_equal": LE, "greater": GT, "greater_equal": GE}
-_UNARY = {"negative": NEG, "sqrt": SQRT, "exp": EXP, "expm1": EXPM1, "log": LOG,
-          "log1p": LOG1P, "sin": SIN, "cos": COS, "tan": TAN, "tanh": TANH, "sinh": SINH,
-          "cosh": COSH, "arcsin": ARCSIN, "arccos": ARCCOS, "arctan": ARCTAN,
-          "arcsinh": ARCSINH, "arccosh": ARCCOSH, "arctanh": ARCTANH, "absolute": ABS,
-          "identity": COPY, "stop_gradient": COPY, "cast": COPY}
+# Few opcodes on purpose: numba's compile time of the interpreter grows with each one.
+_UNARY = {"negative": NEG, "sqrt": SQRT, "exp": EXP, "log": LOG, "tanh": TANH,
+          "absolute": ABS, "identity": COPY, "stop_gradient": COPY, "cast": COPY}
 _COMPOSITE = {"square", "reciprocal", "relu", "sigmoid", "clip", "where"}
 _COMPARISONS = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"}
-_TRANSCENDENTAL = {"exp", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "sinh",
-                   "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh",
-                   "power", "sigmoid"}
+_TRANSCENDENTAL = {"exp", "log", "tanh", "power", "sigmoid"}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _BOOL = np.dtype(bool)
 MAX_INPUTS, MAX_BOOL_INPUTS, MAX_OUTPUTS = 6, 2, 4
@@ -173,11 +168,27 @@ def worth_fusing(graph: Graph, group: FusionGroup) -> bool:
 # -- programs ---------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Kernel:
-    """A compiled fused group: ``function(*inputs, *outputs)`` fills the outputs."""
+    """A fused group as a program for the interpreter (`interpreter`).
 
-    function: Any
-    description: str
+    Generated code calls ``interpreter()(program, n_pre, constants, size, tile, n_regs,
+    *float_inputs, *bool_inputs, *float_outputs, bool_output)`` with flat C-ordered
+    arrays, unused positions filled with empty arrays, after writing the value of each
+    size-1 input into ``constants[scalar_slots[k]]``.
+    """
+
     program: np.ndarray
+    n_pre: int
+    constants: np.ndarray
+    size: int
+    tile: int
+    n_regs: int
+    float_inputs: list[int]
+    bool_inputs: list[int]
+    scalar_inputs: list[int]
+    scalar_slots: list[int]
+    float_outputs: list[int]
+    bool_outputs: list[int]
+    description: str
 
 
 def build_kernel(graph: Graph, group: FusionGroup,
@@ -190,12 +201,9 @@ def build_kernel(graph: Graph, group: FusionGroup,
         avals: Shape and dtype of every value.
 
     Returns:
-        The kernel; its function takes the group's inputs, then its outputs (arrays of
-        the outputs' shapes and dtypes, C-contiguous), and writes the outputs.
+        The kernel (a program and how to call the interpreter with it).
     """
-    require()
-    builder = _ProgramBuilder(graph, group, avals)
-    return builder.build()
+    return _ProgramBuilder(graph, group, avals).build()
 
 
 class _ProgramBuilder:
@@ -210,6 +218,7 @@ class _ProgramBuilder:
         self.body: list[tuple[int, ...]] = []
         self.constants: list[float] = []
         self.constant_regs: dict[Any, int] = {}
+        self.scalar_slots: list[int] = []
         self.reg_of: dict[int, int] = {}
         self.fixed: set[int] = set()  # registers filled once, before the tiles
         self.free: list[int] = []
@@ -252,6 +261,7 @@ class _ProgramBuilder:
                 self.reg_of[value] = self.constant(np.asarray(graph.constants[value]).item())
             elif math.prod(shape) == 1:
                 self.constants.append(0.0)  # filled from the argument at each call
+                self.scalar_slots.append(len(self.constants) - 1)
                 reg = self.new_reg(fixed=True)
                 self.pre.append((FILL, reg, len(self.constants) - 1, 0, 0))
                 self.reg_of[value] = reg
@@ -284,13 +294,13 @@ class _ProgramBuilder:
             if not self.remaining.get(out):
                 self.release(out)
         program = np.array([*self.pre, *self.body], dtype=np.int64).reshape(-1, 5)
-        function = _wrapper(program, len(self.pre), np.array(self.constants, self.dtype),
-                            len(scalar_inputs), self.size, max(self.n_regs, 1), group,
-                            self.avals, float_inputs, bool_inputs, scalar_inputs,
-                            float_outputs, bool_outputs, self.dtype)
+        n_regs = max(self.n_regs, 1)
         description = (f"{len(group.nodes)} nodes on {self.dtype.name}{list(group.shape)}, "
-                       f"{len(program)} instructions, {self.n_regs} registers")
-        return Kernel(function, description, program)
+                       f"{len(program)} instructions, {n_regs} registers")
+        return Kernel(program, len(self.pre), np.array(self.constants, self.dtype),
+                      self.size, _tile(self.size, n_regs), n_regs, float_inputs,
+                      bool_inputs, scalar_inputs, self.scalar_slots, float_outputs,
+                      bool_outputs, description)
 
     def release(self, value: int) -> None:
         reg = self.reg_of.get(value)
@@ -344,48 +354,6 @@ class _ProgramBuilder:
             body.append((MUL, dst, dst, half, 0))
 
 
-def _wrapper(program: np.ndarray, n_pre: int, constants: np.ndarray, n_scalars: int,
-             size: int, n_regs: int, group: FusionGroup,
-             avals: dict[int, tuple[Shape, np.dtype]], float_inputs: list[int],
-             bool_inputs: list[int], scalar_inputs: list[int], float_outputs: list[int],
-             bool_outputs: list[int], dtype: np.dtype) -> Any:
-    """Generate and jit the group's wrapper: flatten arrays, call the interpreter."""
-    import numba
-
-    vm = _vm_for()
-    tile = _tile(size, n_regs)
-    params = [f"i{k}" for k in range(len(group.inputs))]
-    params += [f"o{k}" for k in range(len(group.outputs))]
-    position = {v: k for k, v in enumerate(group.inputs)}
-    out_position = {v: k for k, v in enumerate(group.outputs)}
-    n_fixed = len(constants) - n_scalars
-    lines = [f"def kernel({', '.join(params)}):",
-             "    cv = _CONSTANTS.copy()"]
-    for k, value in enumerate(scalar_inputs):
-        lines.append(f"    cv[{n_fixed + k}] = _first(i{position[value]})")
-    lines.append("    e = np.empty(0, _DTYPE)")
-    lines.append("    eb = np.empty(0, np.bool_)")
-
-    def flat_in(value: int) -> str:
-        n = math.prod(avals[value][0])
-        return f"np.ascontiguousarray(i{position[value]}).reshape({n})"
-
-    floats = [flat_in(v) for v in float_inputs] + ["e"] * (MAX_INPUTS - len(float_inputs))
-    bools = [flat_in(v) for v in bool_inputs] + ["eb"] * (MAX_BOOL_INPUTS - len(bool_inputs))
-    outs = [f"o{out_position[v]}.reshape({size})" for v in float_outputs]
-    outs += ["e"] * (MAX_OUTPUTS - len(float_outputs))
-    bool_out = [f"o{out_position[v]}.reshape({size})" for v in bool_outputs] or ["eb"]
-    args = ["_PROGRAM", str(n_pre), "cv", str(size), str(tile), str(n_regs),
-            *floats, *bools, *outs, *bool_out]
-    lines.append(f"    _vm({', '.join(args)})")
-    namespace: dict[str, Any] = {"np": np, "_vm": vm, "_PROGRAM": program,
-                                 "_CONSTANTS": constants, "_DTYPE": dtype.type,
-                                 "_first": _first_for()}
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, "<tapegrad fused kernel wrapper>", "exec"), namespace)
-    return numba.njit(error_model="numpy", nogil=True)(namespace["kernel"])
-
-
 def _tile(size: int, n_regs: int) -> int:
     """Elements per tile: the registers of a tile stay within about 64 KiB."""
     tile = max(16, min(1024, 8192 // max(n_regs, 1)))
@@ -393,27 +361,8 @@ def _tile(size: int, n_regs: int) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def _first_for() -> Any:
-    """A numba function giving the value of a size-1 array or of a scalar."""
-    import numba
-    from numba.core import types
-    from numba.extending import overload
-
-    def first(x: Any) -> Any:
-        raise NotImplementedError  # only called from compiled code
-
-    @overload(first)
-    def _first_overload(x: Any) -> Any:
-        if isinstance(x, types.Array):
-            return lambda x: x.flat[0]
-        return lambda x: x
-
-    return first
-
-
-@functools.lru_cache(maxsize=1)
-def _vm_for() -> Any:
-    """The interpreter, compiled on first use (once per process and dtype)."""
+def interpreter() -> Any:
+    """The interpreter, compiled on first use (once per process and float dtype)."""
     import numba
 
     njit = functools.partial(numba.njit, error_model="numpy", nogil=True)
@@ -431,7 +380,7 @@ def _vm_for() -> Any:
         r = (1.0 - e) / (1.0 + e)
         return r if v >= 0 else -r
 
-    @njit(inline="always")
+    @njit
     def pick(k: int, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
         if k == 0:
             return a0
@@ -451,150 +400,112 @@ def _vm_for() -> Any:
            o0: Any, o1: Any, o2: Any, o3: Any, q0: Any) -> None:  # pragma: no cover
         regs = np.empty((n_regs, tile), consts.dtype)
         for pc in range(n_pre):
-            row = regs[code[pc, 1]]
+            r = code[pc, 1]
             value = consts[code[pc, 2]]
             for lane in range(tile):
-                row[lane] = value
+                regs[r, lane] = value
         n_code = code.shape[0]
         for start in range(0, n, tile):
             m = min(tile, n - start)
             for pc in range(n_pre, n_code):
                 op = code[pc, 0]
-                d = regs[code[pc, 1]]
+                r = code[pc, 1]
                 if op < COPY:
                     k, div, mod = code[pc, 2], code[pc, 3], code[pc, 4]
                     if op == LOAD:
                         src = pick(k, a0, a1, a2, a3, a4, a5)
                         if div == 1 and mod == n:
                             for lane in range(m):
-                                d[lane] = src[start + lane]
+                                regs[r, lane] = src[start + lane]
                         else:
                             for lane in range(m):
-                                d[lane] = src[((start + lane) // div) % mod]
+                                regs[r, lane] = src[((start + lane) // div) % mod]
                     elif op == LOADB:
                         srcb = b0 if k == 0 else b1
                         for lane in range(m):
-                            d[lane] = 1.0 if srcb[((start + lane) // div) % mod] else 0.0
+                            regs[r, lane] = 1.0 if srcb[((start + lane) // div) % mod] else 0.0
                     elif op == STORE:
                         dst = pick(k, o0, o1, o2, o3, o3, o3)
                         for lane in range(m):
-                            dst[start + lane] = d[lane]
+                            dst[start + lane] = regs[r, lane]
                     else:
                         for lane in range(m):
-                            q0[start + lane] = d[lane] != 0
+                            q0[start + lane] = regs[r, lane] != 0
                     continue
-                x = regs[code[pc, 2]]
-                y = regs[code[pc, 3]]
+                a = code[pc, 2]
+                b = code[pc, 3]
                 if op == MUL:
                     for lane in range(m):
-                        d[lane] = x[lane] * y[lane]
+                        regs[r, lane] = regs[a, lane] * regs[b, lane]
                 elif op == ADD:
                     for lane in range(m):
-                        d[lane] = x[lane] + y[lane]
+                        regs[r, lane] = regs[a, lane] + regs[b, lane]
                 elif op == SUB:
                     for lane in range(m):
-                        d[lane] = x[lane] - y[lane]
+                        regs[r, lane] = regs[a, lane] - regs[b, lane]
                 elif op == TANH32:
                     for lane in range(m):
-                        d[lane] = tanh_f32(x[lane])
+                        regs[r, lane] = tanh_f32(regs[a, lane])
                 elif op == DIV:
                     for lane in range(m):
-                        d[lane] = x[lane] / y[lane]
+                        regs[r, lane] = regs[a, lane] / regs[b, lane]
                 elif op == MAX:
                     for lane in range(m):
-                        u, v = x[lane], y[lane]
-                        d[lane] = u if (u >= v or u != u) else v
+                        u, v = regs[a, lane], regs[b, lane]
+                        regs[r, lane] = u if (u >= v or u != u) else v
                 elif op == MIN:
                     for lane in range(m):
-                        u, v = x[lane], y[lane]
-                        d[lane] = u if (u <= v or u != u) else v
+                        u, v = regs[a, lane], regs[b, lane]
+                        regs[r, lane] = u if (u <= v or u != u) else v
                 elif op == WHERE:
-                    z = regs[code[pc, 4]]
+                    c = code[pc, 4]
                     for lane in range(m):
-                        d[lane] = y[lane] if x[lane] != 0 else z[lane]
+                        regs[r, lane] = regs[b, lane] if regs[a, lane] != 0 else regs[c, lane]
                 elif op == COPY:
                     for lane in range(m):
-                        d[lane] = x[lane]
+                        regs[r, lane] = regs[a, lane]
                 elif op == NEG:
                     for lane in range(m):
-                        d[lane] = -x[lane]
+                        regs[r, lane] = -regs[a, lane]
                 elif op == GT:
                     for lane in range(m):
-                        d[lane] = 1.0 if x[lane] > y[lane] else 0.0
+                        regs[r, lane] = 1.0 if regs[a, lane] > regs[b, lane] else 0.0
                 elif op == GE:
                     for lane in range(m):
-                        d[lane] = 1.0 if x[lane] >= y[lane] else 0.0
+                        regs[r, lane] = 1.0 if regs[a, lane] >= regs[b, lane] else 0.0
                 elif op == LT:
                     for lane in range(m):
-                        d[lane] = 1.0 if x[lane] < y[lane] else 0.0
+                        regs[r, lane] = 1.0 if regs[a, lane] < regs[b, lane] else 0.0
                 elif op == LE:
                     for lane in range(m):
-                        d[lane] = 1.0 if x[lane] <= y[lane] else 0.0
+                        regs[r, lane] = 1.0 if regs[a, lane] <= regs[b, lane] else 0.0
                 elif op == EQ:
                     for lane in range(m):
-                        d[lane] = 1.0 if x[lane] == y[lane] else 0.0
+                        regs[r, lane] = 1.0 if regs[a, lane] == regs[b, lane] else 0.0
                 elif op == NE:
                     for lane in range(m):
-                        d[lane] = 1.0 if x[lane] != y[lane] else 0.0
+                        regs[r, lane] = 1.0 if regs[a, lane] != regs[b, lane] else 0.0
                 elif op == POW:
                     for lane in range(m):
-                        d[lane] = x[lane] ** y[lane]
+                        regs[r, lane] = regs[a, lane] ** regs[b, lane]
                 elif op == SQRT:
                     for lane in range(m):
-                        d[lane] = np.sqrt(x[lane])
+                        regs[r, lane] = np.sqrt(regs[a, lane])
                 elif op == EXP:
                     for lane in range(m):
-                        d[lane] = np.exp(x[lane])
-                elif op == EXPM1:
-                    for lane in range(m):
-                        d[lane] = np.expm1(x[lane])
+                        regs[r, lane] = np.exp(regs[a, lane])
                 elif op == LOG:
                     for lane in range(m):
-                        d[lane] = np.log(x[lane])
-                elif op == LOG1P:
-                    for lane in range(m):
-                        d[lane] = np.log1p(x[lane])
-                elif op == SIN:
-                    for lane in range(m):
-                        d[lane] = np.sin(x[lane])
-                elif op == COS:
-                    for lane in range(m):
-                        d[lane] = np.cos(x[lane])
-                elif op == TAN:
-                    for lane in range(m):
-                        d[lane] = np.tan(x[lane])
+                        regs[r, lane] = np.log(regs[a, lane])
                 elif op == TANH:
                     for lane in range(m):
-                        d[lane] = np.tanh(x[lane])
-                elif op == SINH:
-                    for lane in range(m):
-                        d[lane] = np.sinh(x[lane])
-                elif op == COSH:
-                    for lane in range(m):
-                        d[lane] = np.cosh(x[lane])
-                elif op == ARCSIN:
-                    for lane in range(m):
-                        d[lane] = np.arcsin(x[lane])
-                elif op == ARCCOS:
-                    for lane in range(m):
-                        d[lane] = np.arccos(x[lane])
-                elif op == ARCTAN:
-                    for lane in range(m):
-                        d[lane] = np.arctan(x[lane])
-                elif op == ARCSINH:
-                    for lane in range(m):
-                        d[lane] = np.arcsinh(x[lane])
-                elif op == ARCCOSH:
-                    for lane in range(m):
-                        d[lane] = np.arccosh(x[lane])
-                elif op == ARCTANH:
-                    for lane in range(m):
-                        d[lane] = np.arctanh(x[lane])
+                        regs[r, lane] = np.tanh(regs[a, lane])
                 elif op == ABS:
                     for lane in range(m):
-                        d[lane] = abs(x[lane])
+                        regs[r, lane] = abs(regs[a, lane])
 
     return vm
 
 
-__all__ = ["Kernel", "available", "build_kernel", "group_key", "require", "worth_fusing"]
+__all__ = ["MAX_BOOL_INPUTS", "MAX_INPUTS", "MAX_OUTPUTS", "Kernel", "available", "build_kernel",
+           "group_key", "interpreter", "require", "worth_fusing"]
