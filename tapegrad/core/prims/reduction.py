@@ -6,12 +6,13 @@ normalises it), which keeps params hashable and rules simple.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
-from tapegrad.core.tensor import dtype_of, ndim_of, shape_of
+from tapegrad.core.tensor import Tensor, dtype_of, ndim_of, shape_of
 
 
 def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...] | None:
@@ -161,12 +162,14 @@ cumsum_p.defjvp(lambda t, ans, x, axis: cumsum_p(t, axis=axis))
 
 def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
     # d ans_j / d x_i = prod_{k <= j, k != i} x_k, which is ans_j / x_i away from zeros.
-    x_raw = np.asarray(getattr(x, "_value", x))
-    if not (x_raw == 0).any():
-        return _reverse_cumsum(g * ans, axis) / x
-    # With zeros, sum those products explicitly (no division): a product that contains a
-    # zero is 0 but its derivative is not, so this keeps second derivatives exact too.
-    ndim, n = x_raw.ndim, x_raw.shape[axis]
+    return _by_zeros(x, lambda safe: _reverse_cumsum(g * ans, axis) / safe,
+                     lambda: _cumprod_vjp_with_zeros(g, x, axis))
+
+
+def _cumprod_vjp_with_zeros(g: Any, x: Any, axis: int) -> Any:
+    # Sum the products explicitly (no division): a product that contains a zero is 0 but
+    # its derivative is not, so this keeps second derivatives exact too.
+    ndim, n = ndim_of(x), shape_of(x)[axis]
     total = None
     for j in range(n):
         prefix = [slice(None)] * ndim
@@ -184,14 +187,15 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
 def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int) -> Any:
     # Forward mode by linearity: the JVP is the VJP's transpose, sum_i t_i d ans_j/d x_i,
     # = ans_j * cumsum(t / x)_j away from zeros; zeros handled through the VJP structure.
-    x_raw = np.asarray(getattr(x, "_value", x))
-    if not (x_raw == 0).any():
-        return ans * cumsum_p(t / x, axis=axis)
-    n = x_raw.shape[axis]
+    return _by_zeros(x, lambda safe: ans * cumsum_p(t / safe, axis=axis),
+                     lambda: _cumprod_jvp_with_zeros(t, x, axis))
+
+
+def _cumprod_jvp_with_zeros(t: Any, x: Any, axis: int) -> Any:
     pieces = []
-    for j in range(n):
+    for j in range(shape_of(x)[axis]):
         # ans_j depends on x_0..x_j: a prod over that prefix, exact with zeros.
-        prefix = [slice(None)] * x_raw.ndim
+        prefix = [slice(None)] * ndim_of(x)
         prefix[axis] = slice(0, j + 1)
         sub_x = getitem_p(x, index=tuple(prefix))
         sub_t = getitem_p(t, index=tuple(prefix))
@@ -199,12 +203,29 @@ def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int) -> Any:
     return concatenate_p(*pieces, axis=axis)
 
 
+def _by_zeros(x: Any, dividing: Any, with_zeros: Any) -> Any:
+    """``dividing(x)`` if ``x`` has no zero, else ``with_zeros()`` (cumprod's rules).
+
+    On arrays the values decide which one runs. On Tensors (higher derivatives, graph
+    tracing) the choice must not be made from the values at hand — a traced graph runs
+    on other values — so both are computed and a `where` on the values picks one, giving
+    the same numbers as the array path.
+    """
+    if not isinstance(x, Tensor):
+        return dividing(x) if not (np.asarray(x) == 0).any() else with_zeros()
+    if math.prod(shape_of(x)) == 0:
+        return dividing(x)
+    any_zero = max_p(equal_p(x, 0))
+    safe = where_p(any_zero, np.ones((), dtype_of(x)), x)
+    return where_p(any_zero, with_zeros(), dividing(safe))
+
+
 cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
 cumprod_p.defvjp(_cumprod_vjp)
 cumprod_p.defjvp(_cumprod_jvp)
 
 
-from tapegrad.core.prims.elementwise import cast_p, equal_p  # noqa: E402
+from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402
 from tapegrad.core.prims.shape import (  # noqa: E402
     broadcast_to_p,
     concatenate_p,
