@@ -293,12 +293,11 @@ class _Compiler:
         node = self.graph.nodes[unit]
         reads = tuple(a for a in node.inputs if not isinstance(a, Literal))
         avals = tuple(zip(node.shapes, node.dtypes, strict=True))
-        kind = self.kind(node)
-        if kind == "out":
-            c_order = all(self.layout.get(v, False) for v in reads)
-        else:
-            c_order = all(self.layout[o] for o in node.outputs)
-        return Step(reads, node.outputs, avals, kind, c_order=c_order)
+        # A buffer (C order) only where NumPy would lay the result out in C order too.
+        c_order = all(self.layout[o] for o in node.outputs)
+        elementwise = PRIMITIVES[node.primitive].elementwise
+        return Step(reads, node.outputs, avals, self.kind(node), c_order=c_order,
+                    in_place=elementwise)
 
     def out_form(self, node: Node) -> str | None:
         """How a node writes into a given array: "ufunc", "reduce", "expand" or None."""
@@ -599,8 +598,8 @@ def _describe(node: Node, names: dict[int, str]) -> str:
     def short(value: Any) -> str:
         if isinstance(value, np.ndarray):
             return aval(value.shape, value.dtype)
-        text = repr(value.item() if isinstance(value, np.generic) else value)
-        return text if len(text) <= 30 else text[:27] + "..."
+        text = " ".join(repr(value.item() if isinstance(value, np.generic) else value).split())
+        return text if len(text) <= 30 else text[:27] + "..."  # one line, whatever the value
 
     outs = " ".join(f"{names[o]}:{aval(s, d)}"
                     for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True))

@@ -50,6 +50,9 @@ class Step:
         shares_contiguous_only: For ``"out"`` steps that index their outputs flat (fused
             kernels): only planned buffers and updated variables may be shared, never
             arrays of unknown layout.
+        in_place: An ``"out"`` step may write a result over an input that dies there
+            (elementwise ops; not matmul or reductions, where NumPy would copy the
+            overlapping input first).
         c_order: The arrays the step would allocate on its own are C-ordered. An
             ``"out"`` step without it always gets new arrays (NumPy lays a ufunc's result
             out like its inputs, and a later reduction adds in memory order, so a C
@@ -63,6 +66,7 @@ class Step:
     kind: str
     shares_contiguous_only: bool = False
     c_order: bool = True
+    in_place: bool = True
 
 
 @dataclasses.dataclass
@@ -163,9 +167,9 @@ def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: It
                 taken.add(target)
                 storage[value] = ("external", target)
                 continue
-            shared = _dying_input(step, index, aval, avals, storage, storage_end, end,
-                                  taken, escapes=end.get(value, -1) == _FOREVER,
-                                  alias_parents=alias_parents)
+            shared = None if not step.in_place else _dying_input(
+                step, index, aval, avals, storage, storage_end, end, taken,
+                escapes=end.get(value, -1) == _FOREVER, alias_parents=alias_parents)
             if shared is not None:
                 placement[value] = ("share", shared)
                 taken.add(shared)
