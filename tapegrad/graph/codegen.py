@@ -137,9 +137,14 @@ def compile_graph(graph: Graph, *, fuse: bool | str = "auto",
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
-        >>> from tapegrad.graph import trace
-        >>> w = tg.Variable(np.ones(3, np.float32))
-        >>> step = trace(lambda x: w.assign_sub(x * w), np.ones(3, np.float32))
+        >>> import tapegrad.numpy as tnp
+        >>> from tapegrad.graph import evaluate, trace
+        >>> x = np.linspace(-1, 1, 4, dtype=np.float32)
+        >>> graph = trace(tg.grad(lambda x: tnp.sum(tnp.tanh(x) ** 2)), x)
+        >>> compiled = compile_graph(graph, fuse=False)
+        >>> (gradient,), updates = compiled([x], [])
+        >>> gradient.tobytes() == evaluate(graph, [x])[0].tobytes()
+        True
     """
     if fuse not in (True, False, "auto"):
         raise ValueError(f"compile_graph: fuse must be True, False or 'auto', got {fuse!r}")
@@ -359,8 +364,8 @@ class _Compiler:
         elif form == "reduce":
             ufunc = _REDUCE_UFUNCS[node.primitive]
             name = self.bind(f"np_{ufunc.__name__}_reduce", ufunc.reduce)
-            params = ", ".join(f"{k}={self.param(v)}" for k, v in node.params.items())
-            call = f"{name}({args[0]}{', ' if params else ''}{params}{out})"
+            keywords = ", ".join(f"{k}={self.param(v)}" for k, v in node.params.items())
+            call = f"{name}({args[0]}{', ' if keywords else ''}{keywords}{out})"
         elif form == "expand":
             self.emit_expansion(node, args[0], out, comment)
             return

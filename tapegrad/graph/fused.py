@@ -7,11 +7,12 @@ the inputs, runs the instructions, and stores the values the rest of the graph r
 Intermediate values never leave the cache, and the whole group costs one call.
 
 Why a program and not a generated ``@njit`` function per group: numba's compile time
-grows with the function, about 10 ms per statement — a fused W1 gradient (700 nodes)
-took 8 to 25 s. The interpreter loop (`_vm`) is compiled once per process and float
-dtype (a few seconds) and runs any program; each group only gets a small generated
-``@njit`` wrapper that binds its program and flattens its arrays (tens of ms), because
-numba's call overhead grows with the number of arguments (about 0.3 µs each).
+grows with the function, about 10 ms per statement — a fused W1 gradient (700 nodes) took
+8 to 25 s as generated source. The interpreter (`interpreter`) is compiled once per
+process and float dtype (a few seconds) and runs any program; compiling a graph then
+costs no numba compilation at all. Generated code calls it directly with flat views of
+the arrays (numba's call overhead grows with the number of arguments, about 0.3 µs each,
+so the interpreter takes a fixed, small set).
 
 Semantics: each member computes in the group's float dtype, like NumPy does after
 casting booleans and Python scalars; +, -, *, /, sqrt, comparisons and selects are
@@ -137,6 +138,7 @@ _KERNEL_ARG_US = 0.25
 _INSTRUCTION_US = 0.004
 _NUMPY_ELEMENT_US = {"arith": 0.0004, "transcendental": 0.006}
 _KERNEL_ELEMENT_US = {"arith": 0.0006, "transcendental": 0.012}
+_WORTHWHILE_US = 20.0
 
 
 def worth_fusing(graph: Graph, group: FusionGroup) -> bool:
@@ -147,7 +149,9 @@ def worth_fusing(graph: Graph, group: FusionGroup) -> bool:
         group: A fusion group.
 
     Returns:
-        True when the cost model predicts a kernel call saves at least 20 %.
+        True when the cost model predicts the kernel at least halves the group's time
+        and saves 20 µs a call: the interpreter costs seconds to compile once per
+        process, so small savings are not worth it.
     """
     size = math.prod(group.shape)
     numpy_us = 0.0
@@ -162,7 +166,7 @@ def worth_fusing(graph: Graph, group: FusionGroup) -> bool:
         instructions += calls
     tiles = -(-size // _tile(size, 16))
     kernel_us += tiles * instructions * _INSTRUCTION_US
-    return kernel_us < 0.8 * numpy_us
+    return kernel_us < 0.5 * numpy_us and numpy_us - kernel_us > _WORTHWHILE_US
 
 
 # -- programs ---------------------------------------------------------------------------------
@@ -365,7 +369,7 @@ def interpreter() -> Any:
     """The interpreter, compiled on first use (once per process and float dtype)."""
     import numba
 
-    njit = functools.partial(numba.njit, error_model="numpy", nogil=True)
+    njit: Any = functools.partial(numba.njit, error_model="numpy", nogil=True)
 
     @njit(inline="always")
     def tanh_f32(x: Any) -> Any:
