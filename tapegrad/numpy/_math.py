@@ -149,14 +149,17 @@ def logaddexp2(x: Any, y: Any, /) -> Any:
 
 def hypot(x: Any, y: Any, /) -> Any:
     """Differentiable ``numpy.hypot``, without overflow for large inputs."""
-    x_raw, y_raw = getattr(x, "_value", x), getattr(y, "_value", y)
+    # A rescaling by the larger magnitude keeps the squares finite. It is a constant for
+    # the derivatives (hypot is homogeneous, so they stay exact) but computed with
+    # primitives, so a traced graph rescales the values it runs on.
     with np.errstate(invalid="ignore"):
-        big = np.maximum(np.abs(x_raw), np.abs(y_raw))
-    # A constant rescaling keeps the squares finite; hypot is homogeneous, so the
-    # derivatives stay exact.
-    dtype = np.result_type(x_raw, y_raw)
-    scale = np.where(np.isfinite(big) & (big > 0), big, 1)
-    scale = scale.astype(dtype if dtype.kind == "f" else np.float64)
+        big = P.stop_gradient_p(P.maximum_p(P.abs_p(x), P.abs_p(y)))
+        usable = P.logical_and_p(P.isfinite_p(big), P.greater_p(big, 0))
+    dtype = np.result_type(getattr(x, "_value", x), getattr(y, "_value", y))
+    scale = P.where_p(usable, big, 1)
+    wanted = dtype if dtype.kind == "f" else np.dtype(np.float64)
+    if dtype_of(scale) != wanted:
+        scale = P.cast_p(scale, dtype=wanted)
     xs, ys = x / scale, y / scale
     return P.sqrt_p(xs * xs + ys * ys) * scale
 
