@@ -226,6 +226,9 @@ GRAD_CONV_CASES = [
     ((2, 5, 5, 2), (2, 3, 2, 3), 1, "valid", 1),
     ((1, 3, 5, 1), (3, 3, 1, 2), (1, 2), "same", 1),
     ((1, 4, 3, 5), (2, 2, 5, 2), 1, "same", 1),
+    # stride 1: the input gradient is a convolution with the flipped kernel
+    ((1, 6, 5, 4), (3, 2, 2, 4), 1, "same", (2, 1)),  # groups = 2, dilation
+    ((2, 4, 3), (3, 3, 2), 1, "valid", 1),
 ]
 
 
@@ -243,6 +246,37 @@ def test_conv_grads(case):
     tg.check_grads(lambda x, k: tnp.tanh(f(x, k)), (x, k), order=2, modes=("fwd", "rev"))
     grad_f = tg.grad(lambda x, k: tnp.sum(tnp.tanh(f(x, k))), argnums=(0, 1))
     tg.check_grads(grad_f, (x, k), order=2, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_conv_with_bias(first):
+    x, k, b = (RNG.standard_normal((2, 5, 4, 3)), RNG.standard_normal((3, 3, 3, 4)),
+               RNG.standard_normal(4))
+    fmt = "channels_first" if first else None
+    xs = np.moveaxis(x, -1, 1) if first else x
+    expected = ops.conv(xs, k, 1, "same", fmt)
+    expected = expected + (b.reshape(4, 1, 1) if first else b)
+    np.testing.assert_allclose(ops.conv(xs, k, 1, "same", fmt, bias=b), expected, rtol=1e-12)
+
+    def f(x, k, b):
+        return tnp.tanh(ops.conv(x, k, (2, 1), "same", fmt, bias=b))
+
+    tg.check_grads(f, (xs, k, b), order=2, modes=("fwd", "rev"))
+    grad_f = tg.grad(lambda x, k, b: tnp.sum(f(x, k, b)), argnums=(0, 1, 2))
+    tg.check_grads(grad_f, (xs, k, b), order=1, modes=("fwd", "rev"))
+
+
+def test_conv_bias_gradient_keeps_float32_and_sums_every_position():
+    x = np.ones((3, 4, 4, 2), np.float32)
+    k = np.zeros((3, 3, 2, 5), np.float32)
+    b = tg.Variable(np.zeros(5, np.float32))
+    with tg.GradientTape() as tape:
+        y = ops.conv(x, k, padding="same", bias=b)
+    gb = tape.gradient(y, b)
+    assert gb.dtype == np.float32
+    np.testing.assert_array_equal(gb.numpy(), np.full(5, 3 * 4 * 4, np.float32))
+    with pytest.raises(ValueError, match="bias"):
+        ops.conv(x, k, bias=np.zeros(4))
 
 
 def test_conv_transpose_grads():
@@ -295,6 +329,27 @@ def test_max_pool_ties_go_to_the_first_maximum():
     # Forward mode picks the same element.
     _, t = tg.jvp(lambda x: ops.max_pool(x, 2), (x,), (np.arange(16.0).reshape(x.shape),))
     np.testing.assert_array_equal(t.numpy().ravel(), [1, 2, 8, 11])
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pool_argmax_given_the_maxima_matches_the_running_argmax(case):
+    spatial, window, strides = case
+    steps = strides or window
+    # Few distinct values: ties in most windows.
+    x = RNG.integers(0, 3, (2, *spatial, 3)).astype(np.float64)
+    for padding in ("valid", "same"):
+        pads = tuple(same_pads(spatial, window, steps, (1,) * len(window))) \
+            if padding == "same" else ((0, 0),) * len(window)
+        params = {"window": tuple(window), "strides": tuple(steps), "padding": pads}
+        index = P.pool_argmax_p(x, P.max_pool_p(x, **params), **params)
+        np.testing.assert_array_equal(index, P.pool_argmax_p(x, **params))
+        # The offset of the first maximum, by a loop over windows.
+        xp = np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-np.inf)
+        for o in np.ndindex(*index.shape[1:-1]):
+            box = (slice(None), *(slice(o[i] * steps[i], o[i] * steps[i] + window[i])
+                                  for i in range(len(window))))
+            flat = xp[box].reshape(x.shape[0], -1, x.shape[-1])
+            np.testing.assert_array_equal(index[(slice(None), *o)], flat.argmax(axis=1))
 
 
 def test_max_pool_non_finite_values_stay_in_their_window():

@@ -165,13 +165,10 @@ class BaseConv(Layer):
                 pads = ((0, 0), (0, 0), (left, 0))
             inputs = tnp.pad(inputs, pads)
             padding = "valid"
+        # The bias goes into the convolution op: one op less, and its gradient is a GEMV.
         out = ops.conv(inputs, self.kernel, strides=self.strides, padding=padding,
-                       data_format=self.data_format, dilation_rate=self.dilation_rate)
-        if self.bias is not None:
-            bias = self.bias
-            if self.data_format == "channels_first":
-                bias = tnp.reshape(bias, (self.filters,) + (1,) * self.rank)
-            out = out + bias
+                       data_format=self.data_format, dilation_rate=self.dilation_rate,
+                       bias=self.bias)
         return self.activation(out) if self.activation is not None else out
 
     def get_config(self) -> dict[str, Any]:
