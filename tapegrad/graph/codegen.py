@@ -258,10 +258,12 @@ class _Compiler:
 
             if fused.available() or self.fuse is True:
                 fused.require()
-                groups, units = fuse_elementwise(self.graph, live=live,
-                                                 key=lambda n: fused.group_key(n, self.avals))
-                chosen = [g for g in groups
-                          if self.fuse is True or fused.worth_fusing(self.graph, g)]
+                groups, units = fuse_elementwise(
+                    self.graph, live=live, key=lambda n: fused.group_key(n, self.avals),
+                    max_inputs=fused.MAX_INPUTS + fused.MAX_BOOL_INPUTS,
+                    max_outputs=fused.MAX_OUTPUTS + 1)
+                chosen = [g for g in groups if fused.fits(g, self.avals) and (
+                    self.fuse is True or fused.worth_fusing(self.graph, g))]
                 kernels = {id(g): g for g in chosen}
                 units = _expand_unchosen(units, kernels)
         steps = [self.step(unit) for unit in units]
@@ -312,7 +314,8 @@ class _Compiler:
         if prim.ufunc is not None and not node.params:
             return "ufunc"
         reads = [a for a in node.inputs if not isinstance(a, Literal)]
-        if node.primitive in _REDUCE_UFUNCS and reads and self.avals[reads[0]][0]:
+        if (node.primitive in _REDUCE_UFUNCS and reads and self.avals[reads[0]][0]
+                and set(node.params) <= {"axis", "keepdims"}):
             return "reduce"
         if node.primitive in ("relu", "sigmoid") and self.avals[reads[0]][1] == node.dtype:
             return "expand"
@@ -364,8 +367,10 @@ class _Compiler:
         elif form == "reduce":
             ufunc = _REDUCE_UFUNCS[node.primitive]
             name = self.bind(f"np_{ufunc.__name__}_reduce", ufunc.reduce)
-            keywords = ", ".join(f"{k}={self.param(v)}" for k, v in node.params.items())
-            call = f"{name}({args[0]}{', ' if keywords else ''}{keywords}{out})"
+            # The impl's defaults (ufunc.reduce's own default axis is 0, not None).
+            axis = self.param(node.params.get("axis"))
+            keepdims = self.param(node.params.get("keepdims", False))
+            call = f"{name}({args[0]}, axis={axis}, keepdims={keepdims}{out})"
         elif form == "expand":
             self.emit_expansion(node, args[0], out, comment)
             return

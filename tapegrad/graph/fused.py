@@ -128,6 +128,15 @@ def _pattern(shape: Shape, target: Shape) -> tuple[int, int] | None:
     return (math.prod(target[axes[-1] + 1:]), size)
 
 
+def fits(group: FusionGroup, avals: dict[int, tuple[Shape, np.dtype]]) -> bool:
+    """Whether the group's arrays fit the interpreter's fixed argument slots."""
+    arrays = [v for v in group.inputs if math.prod(avals[v][0]) != 1]
+    bools = sum(avals[v][1] == _BOOL for v in arrays)
+    bool_outputs = sum(avals[v][1] == _BOOL for v in group.outputs)
+    return (len(arrays) - bools <= MAX_INPUTS and bools <= MAX_BOOL_INPUTS
+            and len(group.outputs) - bool_outputs <= MAX_OUTPUTS and bool_outputs <= 1)
+
+
 # -- the cost model -----------------------------------------------------------------------------
 # Measured on the development machine (2-core EPYC, NumPy 2.4, numba 0.68): a NumPy ufunc
 # call with out= costs about 1 µs plus its elements; a kernel call about 1.5 µs plus
@@ -512,4 +521,4 @@ def interpreter() -> Any:
 
 
 __all__ = ["MAX_BOOL_INPUTS", "MAX_INPUTS", "MAX_OUTPUTS", "Kernel", "available", "build_kernel",
-           "group_key", "interpreter", "require", "worth_fusing"]
+           "fits", "group_key", "interpreter", "require", "worth_fusing"]

@@ -341,3 +341,12 @@ def test_fused_random_graphs_within_tolerance(seed: int) -> None:
     for _ in range(2):
         for got, want in zip(compiled([x, y], [])[0], evaluate(graph, [x, y]), strict=True):
             np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+
+
+def test_reductions_with_default_params() -> None:
+    # A node without params means the impl's defaults (axis=None), not ufunc.reduce's 0.
+    f32 = np.dtype(np.float32)
+    x = Input(0, "arg", (2, 3), f32, "x")
+    for name in ("sum", "max", "min"):
+        graph = Graph([x], [Node(name, (0,), {}, (1,), ((),), (f32,))], [1])
+        _check_exact(graph, [np.arange(6, dtype=np.float32).reshape(2, 3)])
