@@ -86,8 +86,10 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
     members: list[list[int]] = []
     group_inputs: list[set[int]] = []
     group_keys: list[Any] = []
-    # value id -> groups it (transitively) depends on: joining one of them would cycle.
+    # value id -> groups it depends on when it is computed; groups grow later, so the
+    # whole dependency set of a value is the closure of these through `group_deps`.
     ancestors: dict[int, frozenset[int]] = {}
+    group_deps: list[set[int]] = []  # group -> groups its members' outside inputs need
     for index in order:
         node = graph.nodes[index]
         reads = [a for a in node.inputs if not isinstance(a, Literal)]
@@ -96,16 +98,20 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
         node_key = key(node) if len(node.outputs) == 1 else None
         if node_key is not None:
             chosen = _pick_group(graph, node, node_key, reads, producer, group_of, members,
-                                 group_keys, group_inputs, ancestors, max_inputs)
+                                 group_keys, group_inputs, ancestors, group_deps, max_inputs)
             if chosen is None:
                 chosen = len(members)
                 members.append([])
                 group_inputs.append(set())
                 group_keys.append(node_key)
+                group_deps.append(set())
             members[chosen].append(index)
             group_of[index] = chosen
-            group_inputs[chosen].update(
-                v for v in reads if group_of.get(producer.get(v, -1)) != chosen)
+            outside = [v for v in reads if group_of.get(producer.get(v, -1)) != chosen]
+            group_inputs[chosen].update(outside)
+            for v in outside:
+                group_deps[chosen].update(ancestors.get(v, frozenset()))
+            group_deps[chosen].discard(chosen)
             depends = depends | {chosen}
         for out in node.outputs:
             ancestors[out] = depends
@@ -121,7 +127,8 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
 def _pick_group(graph: Graph, node: Node, node_key: Any, reads: list[int],
                 producer: dict[int, int], group_of: dict[int, int], members: list[list[int]],
                 group_keys: list[Any], group_inputs: list[set[int]],
-                ancestors: dict[int, frozenset[int]], max_inputs: int) -> int | None:
+                ancestors: dict[int, frozenset[int]], group_deps: list[set[int]],
+                max_inputs: int) -> int | None:
     """The most recent producer group ``node`` can join without a cycle, if any."""
     candidates = sorted({group_of[producer[v]] for v in reads
                          if producer.get(v) in group_of}, reverse=True)
@@ -130,12 +137,26 @@ def _pick_group(graph: Graph, node: Node, node_key: Any, reads: list[int],
         if first.shape != node.shape or group_keys[group] != node_key:
             continue
         outside = [v for v in reads if group_of.get(producer.get(v, -1)) != group]
-        if any(group in ancestors.get(v, frozenset()) for v in outside):
+        needed = _closure(set().union(*(ancestors.get(v, frozenset()) for v in outside)),
+                          group_deps)
+        if group in needed:
             continue  # an input computed outside depends on the group: a cycle
         if len(group_inputs[group] | set(outside)) > max_inputs:
             continue
         return group
     return None
+
+
+def _closure(groups: set[int], group_deps: list[set[int]]) -> set[int]:
+    """``groups`` and every group they depend on, transitively."""
+    seen = set(groups)
+    stack = list(groups)
+    while stack:
+        for dep in group_deps[stack.pop()]:
+            if dep not in seen:
+                seen.add(dep)
+                stack.append(dep)
+    return seen
 
 
 def _read_outside(graph: Graph, order: Sequence[int], group_of: dict[int, int]) -> set[int]:
