@@ -67,13 +67,12 @@ def optimize(graph: Graph, passes: Sequence[Pass] = DEFAULT_PASSES,
         { lambda ; x0:f32[1,2] . let
             t0:f32[1,2] = tanh x0
             t1:f32[1,2] = exp x0
-            t2:f32[1,2] = power t0 1
-            t3:f32[1,2] = multiply 2 t2
-            t4:f32[1,2] = multiply t0 t0
-            t5:f32[1,2] = subtract 1 t4
-            t6:f32[1,2] = multiply t3 t5
-            t7:f32[1,2] = add t1 t6
-          in t7 }
+            t2:f32[1,2] = multiply 2 t0
+            t3:f32[1,2] = multiply t0 t0
+            t4:f32[1,2] = subtract 1 t3
+            t5:f32[1,2] = multiply t2 t4
+            t6:f32[1,2] = add t1 t5
+          in t6 }
     """
     for _ in range(max_rounds):
         before = _fingerprint(graph)
