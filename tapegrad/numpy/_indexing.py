@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.core.prims.reduction import (
+    argmax_p,
+    argmin_p,
+    argpartition_p,
+    argsort_p,
+    normalize_axis,
+    searchsorted_p,
+)
 from tapegrad.core.tensor import Tensor
 
 
 def _value(x: Any) -> Any:
     return np.asarray(getattr(x, "_value", x))
+
+
+def _read(x: Any) -> np.ndarray:
+    """``x``'s values, for ops whose result *shape* depends on them (``nonzero``): a traced
+    tensor has none yet, so this raises `TracerValueError` naming the user's line."""
+    return np.asarray(x)
 
 
 def _ndim(x: Any) -> int:
@@ -65,6 +80,8 @@ def take(a: Any, indices: Any, axis: int | None = None, mode: str | None = None)
 
 def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
     """Differentiable ``numpy.take_along_axis``."""
+    if isinstance(indices, Tensor):
+        return _take_along_axis_computed(arr, indices, axis)
     indices = _value(indices)
     if axis is None:
         return P.getitem_p(P.reshape_p(arr, shape=(-1,)), index=(indices,))
@@ -86,15 +103,44 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
     return P.getitem_p(arr, index=tuple(np.broadcast_arrays(*index)))
 
 
+def _take_along_axis_computed(arr: Any, indices: Tensor, axis: int | None) -> Any:
+    """`take_along_axis` with computed indices (sort's permutation): one `take` from the
+    flattened array at flat positions computed with primitives, so the indices are an
+    input of the op, read when it runs (graph tracing too)."""
+    flat_arr = P.reshape_p(arr, shape=(-1,))
+    if axis is None:
+        return P.take_p(flat_arr, indices, axis=0)
+    shape = tuple(np.shape(getattr(arr, "_value", arr)))
+    n = len(shape)
+    (axis,) = normalize_axis(axis, n)
+    if indices.ndim != n:
+        raise ValueError(
+            f"take_along_axis: indices must have {n} dimensions like arr, got {indices.ndim}"
+        )
+    # NumPy broadcasts the other axes of arr and indices together.
+    out_shape = np.broadcast_shapes(
+        tuple(1 if i == axis else size for i, size in enumerate(shape)), tuple(indices.shape)
+    )
+    strides = [math.prod(shape[i + 1:]) for i in range(n)]
+    offsets = np.zeros(out_shape, np.intp)
+    for i in range(n):
+        if i != axis and shape[i] != 1:
+            view = [1] * n
+            view[i] = shape[i]
+            offsets = offsets + np.arange(shape[i]).reshape(view) * strides[i]
+    position = P.where_p(P.less_p(indices, 0), indices + shape[axis], indices)
+    return P.take_p(flat_arr, offsets + position * strides[axis], axis=0)
+
+
 def compress(condition: Any, a: Any, axis: int | None = None) -> Any:
     """Differentiable ``numpy.compress``."""
-    chosen = np.nonzero(_value(condition))[0]
+    chosen = np.nonzero(_read(condition))[0]
     return take(a, chosen, axis=axis)
 
 
 def extract(condition: Any, arr: Any) -> Any:
     """Differentiable ``numpy.extract``."""
-    return P.getitem_p(P.reshape_p(arr, shape=(-1,)), index=np.nonzero(_value(condition).ravel()))
+    return P.getitem_p(P.reshape_p(arr, shape=(-1,)), index=np.nonzero(_read(condition).ravel()))
 
 
 def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> Any:
@@ -102,7 +148,7 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> 
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1
-    order_ = np.argsort(_value(a), axis=axis, kind="stable")
+    order_ = argsort_p(a, axis=int(axis), kind="stable")
     return take_along_axis(a, order_, axis=axis)
 
 
@@ -111,51 +157,77 @@ def msort(a: Any) -> Any:
     return sort(a, axis=0)
 
 
-def partition(a: Any, kth: Any, axis: int = -1) -> Any:
+def partition(a: Any, kth: Any, axis: int | None = -1) -> Any:
     """Differentiable ``numpy.partition`` (a gather by ``argpartition``)."""
-    order_ = np.argpartition(_value(a), kth, axis=axis)
+    if axis is None:
+        a = P.reshape_p(a, shape=(-1,))
+        axis = -1
+    order_ = argpartition_p(a, kth=_kth(kth), axis=int(axis))
     return take_along_axis(a, order_, axis=axis)
 
 
-# Index-valued results: no gradient, passed through to NumPy.
-def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, **kw: Any) -> Any:
+def _kth(kth: Any) -> Any:
+    # A hashable param: an int or a tuple of ints.
+    if isinstance(kth, int | np.integer):
+        return int(kth)
+    return tuple(int(k) for k in np.ravel(kth))
+
+
+# Index-valued results: no gradient; primitives, so traced graphs compute them at run time.
+def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
+            stable: bool | None = None) -> Any:
     """``numpy.argsort`` (indices, no gradient)."""
-    return np.argsort(_value(a), axis=axis, kind=kind, order=order, **kw)
+    if order is not None:
+        raise TypeError("tapegrad.numpy.argsort: order= (structured arrays) is not supported")
+    if axis is None:
+        a = P.reshape_p(a, shape=(-1,))
+        axis = -1
+    return argsort_p(a, axis=int(axis), kind="stable" if stable else kind)
 
 
 def argmax(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.argmax`` (indices, no gradient)."""
-    return np.argmax(_value(a), axis=axis, keepdims=keepdims)
+    return argmax_p(a, axis=None if axis is None else int(axis), keepdims=keepdims)
 
 
 def argmin(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.argmin`` (indices, no gradient)."""
-    return np.argmin(_value(a), axis=axis, keepdims=keepdims)
+    return argmin_p(a, axis=None if axis is None else int(axis), keepdims=keepdims)
 
 
-def argpartition(a: Any, kth: Any, axis: int = -1, **kw: Any) -> Any:
+def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect",
+                 order: Any = None) -> Any:
     """``numpy.argpartition`` (indices, no gradient)."""
-    return np.argpartition(_value(a), kth, axis=axis, **kw)
+    if order is not None:
+        raise TypeError("tapegrad.numpy.argpartition: order= (structured arrays) is not "
+                        "supported")
+    if axis is None:
+        a = P.reshape_p(a, shape=(-1,))
+        axis = -1
+    return argpartition_p(a, kth=_kth(kth), axis=int(axis))
 
 
+# Results whose shape depends on the values: computed from them (refused in a trace).
 def nonzero(a: Any) -> tuple[np.ndarray, ...]:
     """``numpy.nonzero`` (indices, no gradient)."""
-    return np.nonzero(_value(a))
+    return np.nonzero(_read(a))
 
 
 def argwhere(a: Any) -> np.ndarray:
     """``numpy.argwhere`` (indices, no gradient)."""
-    return np.argwhere(_value(a))
+    return np.argwhere(_read(a))
 
 
 def flatnonzero(a: Any) -> np.ndarray:
     """``numpy.flatnonzero`` (indices, no gradient)."""
-    return np.flatnonzero(_value(a))
+    return np.flatnonzero(_read(a))
 
 
 def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
     """``numpy.searchsorted`` (indices, no gradient)."""
-    return np.searchsorted(_value(a), _value(v), side=side, sorter=sorter)
+    if sorter is not None:
+        a = take(a, sorter)  # NumPy's sorter: the permutation that sorts a
+    return searchsorted_p(a, v, side=side)
 
 
 __all__ = [

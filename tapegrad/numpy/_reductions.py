@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.prims.reduction import normalize_axis
+from tapegrad.core.prims.reduction import all_p, any_p, count_nonzero_p, normalize_axis
 
 
 def _ndim(x: Any) -> int:
@@ -187,17 +187,17 @@ def nanmean(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 # Not differentiable: boolean or index results.
 def any(a: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """``numpy.any`` (boolean result, no gradient)."""
-    return np.any(np.asarray(getattr(a, "_value", a)), axis=axis, keepdims=keepdims)
+    return any_p(a, axis=normalize_axis(axis, _ndim(a)), keepdims=keepdims)
 
 
 def all(a: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """``numpy.all`` (boolean result, no gradient)."""
-    return np.all(np.asarray(getattr(a, "_value", a)), axis=axis, keepdims=keepdims)
+    return all_p(a, axis=normalize_axis(axis, _ndim(a)), keepdims=keepdims)
 
 
 def count_nonzero(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """``numpy.count_nonzero`` (integer result, no gradient)."""
-    return np.count_nonzero(np.asarray(getattr(a, "_value", a)), axis=axis, keepdims=keepdims)
+    return count_nonzero_p(a, axis=normalize_axis(axis, _ndim(a)), keepdims=keepdims)
 
 
 __all__ = [

@@ -1,7 +1,10 @@
-"""Reduction primitives: sum, max/min, prod, cumsum, cumprod.
+"""Reduction primitives: sum, max/min, prod, cumsum, cumprod; and the index-valued ops
+with no gradient (argmax, argmin, argsort, argpartition, searchsorted, any, all,
+count_nonzero).
 
 ``axis`` is always ``None`` or a tuple of non-negative ints here (the NumPy namespace
-normalises it), which keeps params hashable and rules simple.
+normalises it), which keeps params hashable and rules simple; the arg-ops take NumPy's
+single int ``axis``.
 """
 
 from __future__ import annotations
@@ -223,6 +226,46 @@ def _by_zeros(x: Any, dividing: Any, with_zeros: Any) -> Any:
 cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
 cumprod_p.defvjp(_cumprod_vjp)
 cumprod_p.defjvp(_cumprod_jvp)
+
+
+# -- index-valued and boolean results (no gradient) ---------------------------------------
+# Primitives rather than NumPy calls on the values, so that a traced graph computes them
+# from the values it runs on (metrics' argmax, sort's permutation).
+def _count_nonzero_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    out = np.count_nonzero(x, axis=axis, keepdims=keepdims)
+    return out if isinstance(out, np.ndarray) else np.intp(out)  # NumPy gives a Python int
+
+
+argmax_p = Primitive(
+    "argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+)
+argmin_p = Primitive(
+    "argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+)
+argsort_p = Primitive(
+    "argsort", lambda x, axis=-1, kind=None: np.argsort(x, axis=axis, kind=kind),
+    differentiable=False,
+)
+argpartition_p = Primitive(
+    "argpartition", lambda x, kth, axis=-1: np.argpartition(x, kth, axis=axis),
+    differentiable=False,
+)
+# searchsorted(a, v): a sorted 1-d, NumPy's side="left"/"right".
+searchsorted_p = Primitive(
+    "searchsorted", lambda a, v, side="left": np.searchsorted(a, v, side=side),
+    differentiable=False,
+)
+any_p = Primitive(
+    "any", lambda x, axis=None, keepdims=False: np.any(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+)
+all_p = Primitive(
+    "all", lambda x, axis=None, keepdims=False: np.all(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+)
+count_nonzero_p = Primitive("count_nonzero", _count_nonzero_impl, differentiable=False)
 
 
 from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402

@@ -198,7 +198,9 @@ def normalize_index(index: Any) -> tuple[Any, ...]:
     out: list[Any] = []
     for item in index:
         if isinstance(item, Tensor):
-            item = np.asarray(item._value)
+            # Through __array__: a traced tensor is refused (TracerValueError), since a
+            # mask's nonzero() or an index array would be frozen at its traced values.
+            item = np.asarray(item)
         elif isinstance(item, list):
             item = np.asarray(item)
         if isinstance(item, np.ndarray):
