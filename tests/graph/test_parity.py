@@ -15,7 +15,6 @@ traced argument, a ``._value`` read) would freeze A's values into graph constant
 Integer inputs, and the boolean or integer arguments of float ops, get ``None``
 gradients in the graph as eagerly. Samples whose output shape depends on the values
 cannot be traced: `REFUSED` lists them with the error they must raise and why.
-`KNOWN_BUGS` pins bugs outside this file's reach with strict xfails.
 
 Shapes: a few draws from each shape strategy with a fixed hypothesis seed, the richest
 kept (non-empty, broadcasting, rank 2-3); values: each argument's domain. One trace per
@@ -271,25 +270,11 @@ def test_integer_inputs_get_no_gradient(sample: OpSample, mode: str) -> None:
     assert all(g is None for g in got["grads"]), f"traced gave {got['grads']}"
 
 
-#: Bugs outside this file's reach, each pinned by a strict xfail (it fails once fixed).
-KNOWN_BUGS: dict[str, str] = {
-    "where": "second order w.r.t. the boolean condition: the first-order where rule runs "
-             "on the condition lifted to its traced Tensor (a source), so the second "
-             "backward walk asks where's argument 0 for a VJP and raises TypeError "
-             "(core/tape.py backward() keeps non-float sources relevant)",
-}
-KNOWN_BUGS["where_scalar_branch"] = KNOWN_BUGS["where"]
 MIXED_SOURCES = [s for s in TRACEABLE if s.differentiable
                  and not all(d.differentiable for d in s.domains)]
 
 
-def _mixed_params() -> list[Any]:
-    return [pytest.param(s, id=s.name, marks=pytest.mark.xfail(
-        reason=KNOWN_BUGS[s.name], raises=TypeError, strict=True))
-            if s.name in KNOWN_BUGS else pytest.param(s, id=s.name) for s in MIXED_SOURCES]
-
-
-@pytest.mark.parametrize("sample", _mixed_params())
+@pytest.mark.parametrize("sample", MIXED_SOURCES, ids=lambda s: s.name)
 def test_second_order_with_respect_to_integer_and_boolean_arguments(sample: OpSample) -> None:
     everything = tuple(range(sample.nargs))
     got, want, _ = _run_traced(sample, "interpreted", wrt2=everything)
