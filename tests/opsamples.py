@@ -795,3 +795,35 @@ def _check_unique_names() -> None:
 
 
 _check_unique_names()
+
+
+# -- recurrent ops (tapegrad.ops.nn.lstm: one primitive for the whole sequence) -----------
+def _lstm_reference(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray,
+                    bias: np.ndarray, h0: Any = None, c0: Any = None) -> tuple[Any, Any]:
+    """Keras' LSTM step by step (gates i, f, c, o), every step's h and c."""
+    units = recurrent.shape[0]
+    zeros = np.zeros((x.shape[0], units), np.result_type(x, kernel))
+    h, c = (zeros if h0 is None else h0), (zeros if c0 is None else c0)
+    hs, cs = [], []
+    for t in range(x.shape[1]):
+        z = x[:, t] @ kernel + h @ recurrent + bias
+        i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+        c = 1 / (1 + np.exp(-f)) * c + 1 / (1 + np.exp(-i)) * np.tanh(g)
+        h = 1 / (1 + np.exp(-o)) * np.tanh(c)
+        hs.append(h)
+        cs.append(c)
+    return np.stack(hs, axis=1), np.stack(cs, axis=1)
+
+
+RECURRENT = [
+    sample("lstm", lambda x, k, r, b: ops.nn.lstm(x, k, r, b), _lstm_reference,
+           REAL, REAL, REAL, REAL, int_inputs=False, rtol=_LOOSE,
+           shapes=cases(((2, 3, 2), (2, 8), (2, 8), (8,)), ((1, 1, 3), (3, 4), (1, 4), (4,)))),
+    sample("lstm_initial_state",
+           lambda x, k, r, b, h0, c0: ops.nn.lstm(x, k, r, b, [h0, c0]), _lstm_reference,
+           REAL, REAL, REAL, REAL, REAL, REAL, int_inputs=False, rtol=_LOOSE,
+           shapes=cases(((2, 2, 1), (1, 8), (2, 8), (8,), (2, 2), (2, 2)))),
+]
+SAMPLES.extend(RECURRENT)
+DIFFERENTIABLE.extend(s for s in RECURRENT if s.differentiable)
+_check_unique_names()

@@ -9,6 +9,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad import layers, losses, optimizers
+from tapegrad.ops.nn import lstm
 from tests.nn.layer_test_utils import run_layer_test
 
 RNG = np.random.default_rng(0)
@@ -149,6 +150,76 @@ def test_lstm_matches_numpy(go_backwards):
     np.testing.assert_allclose(outputs.numpy(), ref_outputs, rtol=1e-12)
     np.testing.assert_allclose(h.numpy(), ref_h, rtol=1e-12)
     np.testing.assert_allclose(c.numpy(), ref_c, rtol=1e-12)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_lstm_as_one_op_matches_the_step_loop(go_backwards):
+    # A recurrent activation the fused op does not know sends the layer down the step loop:
+    # values and every gradient (weights, inputs, initial states) must agree.
+    x, h0, c0 = (tg.tensor(RNG.standard_normal(shape)) for shape in ((B, T, F), (B, U), (B, U)))
+    kwargs = {"return_sequences": True, "return_state": True, "go_backwards": go_backwards,
+              "dtype": "float64"}
+    fused = layers.LSTM(U, **kwargs)
+    stepped = layers.LSTM(U, recurrent_activation=lambda z: tg.ops.sigmoid(z), **kwargs)
+    fused(x)
+    stepped(x)
+    stepped.set_weights(_randomize(fused))
+    results = []
+    for layer in (fused, stepped):
+        with tg.GradientTape() as tape:
+            tape.watch([x, h0, c0])
+            outputs, h, c = layer(x, initial_state=[h0, c0])
+            loss = (tg.numpy.sum(tg.numpy.sin(outputs)) + tg.numpy.sum(h * h)
+                    + tg.numpy.sum(tg.numpy.cos(c)))
+        grads = tape.gradient(loss, [*layer.trainable_weights, x, h0, c0])
+        results.append([outputs, h, c, *grads])
+    for got, expected in zip(*results, strict=True):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_op_derivatives_of_any_order_with_initial_states():
+    x, h0, c0 = RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 2)), \
+        RNG.standard_normal((2, 2))
+    k, r, b = RNG.normal(0, 0.7, (2, 8)), RNG.normal(0, 0.7, (2, 8)), RNG.normal(0, 0.5, 8)
+
+    def f(x, k, r, b, h0, c0):
+        hs, cs = lstm(x, k, r, b, [h0, c0])
+        return tg.numpy.tanh(hs) + cs * cs
+
+    tg.check_grads(f, (x, k, r, b, h0, c0), order=2, modes=("fwd", "rev"))
+
+
+def test_lstm_saturated_gates_stay_finite_and_exact():
+    # Pre-activations far beyond exp's float32 range: the gates are exactly 0 or 1.
+    x = RNG.standard_normal((B, T, F)).astype(np.float32)
+    layer = layers.LSTM(U, return_sequences=True)
+    layer(x)
+    weights = [w * 1000 for w in _randomize(layer, 1.0)]
+    layer.set_weights([w.astype(np.float32) for w in weights])
+    with np.errstate(all="raise"), tg.GradientTape() as tape:
+        out = layer(x)
+        loss = tg.numpy.sum(out)
+    grads = tape.gradient(loss, layer.trainable_weights)
+    ref, _ = lstm_reference(x.astype(np.float64), *weights)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-6)
+    assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+
+
+def test_lstm_float32_gradients_match_float64():
+    x = RNG.standard_normal((4, 6, F))
+    weights = None
+    grads = []
+    for dtype in ("float64", "float32"):
+        layer = layers.LSTM(U, dtype=dtype)
+        layer(x.astype(dtype))
+        weights = _randomize(layer) if weights is None else weights
+        layer.set_weights([w.astype(dtype) for w in weights])
+        with tg.GradientTape() as tape:
+            loss = tg.numpy.sum(tg.numpy.sin(layer(x.astype(dtype))))
+        grads.append([g.numpy() for g in tape.gradient(loss, layer.trainable_weights)])
+    for g64, g32 in zip(*grads, strict=True):
+        assert g32.dtype == np.float32
+        np.testing.assert_allclose(g32, g64, rtol=1e-3, atol=1e-5)
 
 
 @pytest.mark.parametrize("reset_after", [True, False])

@@ -19,6 +19,7 @@ import numpy as np
 import tapegrad.numpy as tnp
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.ops.nn import lstm
 
 
 def _as_list(states: Any) -> list[Any]:
@@ -262,6 +263,19 @@ class LSTMCell(_RecurrentCell):
         h = gates[..., 3 * u:] * self.activation(c)
         return h, [h, c]
 
+    def fuses_sequence(self, training: bool | None) -> bool:
+        """Whether `run_sequence` applies: the standard activations and no recurrent
+        dropout (that one changes ``h`` between steps)."""
+        return (self.activation is activations.tanh
+                and self.recurrent_activation is activations.sigmoid
+                and not (training and self.recurrent_dropout > 0))
+
+    def run_sequence(self, sequences: Any, states: list[Any]) -> tuple[Any, list[Any]]:
+        """Every step at once (`tapegrad.ops.nn.lstm`, one op): ``(outputs, [h, c])`` with
+        ``outputs (batch, time, units)``."""
+        hs, cs = lstm(sequences, self.kernel, self.recurrent_kernel, self.bias, states)
+        return hs, [hs[:, -1], cs[:, -1]]
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(),
                 "recurrent_activation": activations.serialize(self.recurrent_activation),
@@ -428,7 +442,7 @@ class RNN(Layer):
             last, outputs, states = self._run_fused(sequences, initial_state, training)
         else:
             last, outputs, states = self._run_cell(sequences, initial_state, training)
-        output = tnp.stack(outputs, axis=1) if self.return_sequences else last
+        output = outputs if self.return_sequences else last
         return (output, *states) if self.return_state else output
 
     def _initial_states(self, given: Any, batch: int, dtype: Any) -> list[Any]:
@@ -447,13 +461,22 @@ class RNN(Layer):
         return states
 
     def _run_fused(self, sequences: Any, initial_state: Any,
-                   training: bool | None) -> tuple[Any, list[Any], list[Any]]:
+                   training: bool | None) -> tuple[Any, Any, list[Any]]:
+        """The built-in cells: every step's input projection at once, then the steps (or,
+        where the cell can, the whole sequence as one op). Returns ``(last output, every
+        output stacked on axis 1 or None, final states)``."""
         cell = self.cell
         batch, steps, features = shape_of(sequences)
         dtype = np.result_type(_dtype_of(sequences), cell.dtype)
         if training and cell.dropout > 0:
             # One mask for every step of the sequence, as Keras does.
             sequences = sequences * cell.dropout_mask((batch, 1, features), cell.dropout, dtype)
+        if isinstance(cell, LSTMCell) and cell.fuses_sequence(training):
+            if self.go_backwards:
+                sequences = sequences[:, ::-1]
+            states = self._initial_states(initial_state, batch, dtype)
+            outputs, states = cell.run_sequence(sequences, states)
+            return states[0], outputs, states
         # Time-major before the projection: each step's slice is then one contiguous block.
         projected = cell.project_inputs(tnp.swapaxes(sequences, 0, 1))
         states = self._initial_states(initial_state, batch, dtype)
@@ -472,10 +495,10 @@ class RNN(Layer):
             out, states = cell.step(projected_t, states)
             if self.return_sequences:
                 outputs.append(out)
-        return out, outputs, states
+        return out, tnp.stack(outputs, axis=1) if outputs else None, states
 
     def _run_cell(self, sequences: Any, initial_state: Any,
-                  training: bool | None) -> tuple[Any, list[Any], list[Any]]:
+                  training: bool | None) -> tuple[Any, Any, list[Any]]:
         batch, steps, _ = shape_of(sequences)
         dtype = np.result_type(_dtype_of(sequences), self.cell.dtype)
         states = self._initial_states(initial_state, batch, dtype)
@@ -488,7 +511,7 @@ class RNN(Layer):
             states = _as_list(new_states)
             if self.return_sequences:
                 outputs.append(out)
-        return out, outputs, states
+        return out, tnp.stack(outputs, axis=1) if outputs else None, states
 
     # -- configuration --------------------------------------------------------------------
     def _rnn_config(self) -> dict[str, Any]:
