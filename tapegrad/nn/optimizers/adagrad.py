@@ -7,7 +7,7 @@ from typing import Any
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.nn.optimizers.base import Optimizer
+from tapegrad.nn.optimizers.base import Optimizer, cast_to
 
 __all__ = ["Adagrad"]
 
@@ -77,7 +77,7 @@ class Adagrad(Optimizer):
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one Adagrad step to ``variable``."""
-        lr = tnp.astype(learning_rate, variable.dtype)
+        lr = cast_to(learning_rate, variable.dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]
         accumulator.assign_add(tnp.square(gradient))
         variable.assign_sub(lr * gradient / tnp.sqrt(accumulator + self.epsilon))

@@ -6,7 +6,7 @@ from typing import Any
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.nn.optimizers.base import Optimizer
+from tapegrad.nn.optimizers.base import Optimizer, cast_to
 
 __all__ = ["Adam", "AdamW"]
 
@@ -83,7 +83,7 @@ class Adam(Optimizer):
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one Adam step to ``variable``."""
         dtype = variable.dtype
-        lr = tnp.astype(learning_rate, dtype)
+        lr = cast_to(learning_rate, dtype)
         local_step = tnp.astype(self.iterations + 1, dtype)
         beta_1_power = tnp.power(tnp.astype(self.beta_1, dtype), local_step)
         beta_2_power = tnp.power(tnp.astype(self.beta_2, dtype), local_step)

@@ -21,7 +21,7 @@ import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.optimizers import schedules
 
-__all__ = ["Optimizer", "clip_by_global_norm", "clip_by_norm"]
+__all__ = ["Optimizer", "cast_to", "clip_by_global_norm", "clip_by_norm"]
 
 # Keras 3 arguments tapegrad does not implement yet. Their default values are accepted so
 # that Keras configs load; any other value raises rather than being silently ignored.
@@ -36,6 +36,20 @@ _UNSUPPORTED_DEFAULTS = {
 
 def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
+
+
+def cast_to(value: Any, dtype: Any) -> Any:
+    """``value`` as ``dtype``: ``value`` itself when it already has that dtype (no op).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> rate = cast_to(tg.Variable(0.1, dtype="float64"), "float32")
+        >>> rate.dtype, cast_to(rate, "float32") is rate
+        (dtype('float32'), True)
+    """
+    if getattr(value, "dtype", None) == np.dtype(dtype):
+        return value
+    return tnp.astype(value, dtype)
 
 
 def clip_by_norm(gradient: Any, clipnorm: float) -> Any:
@@ -434,10 +448,16 @@ class Optimizer:
             )
         variables = [v for _, v in kept]
         grads = self._clip_gradients([self._as_gradient(g, v) for g, v in kept])
+        # The rate cast once per variable dtype, not once per variable: update steps get it
+        # in their variable's dtype (their own cast is then no op).
         learning_rate = self.learning_rate
-        self._apply_weight_decay(variables, learning_rate)
+        rates: dict[Any, Any] = {}
+        for variable in variables:
+            if variable.dtype not in rates:
+                rates[variable.dtype] = cast_to(learning_rate, variable.dtype)
+        self._apply_weight_decay(variables, rates)
         for gradient, variable in zip(grads, variables, strict=True):
-            self.update_step(gradient, variable, learning_rate)
+            self.update_step(gradient, variable, rates[variable.dtype])
         self._iterations.assign_add(1)
 
     def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
@@ -462,12 +482,13 @@ class Optimizer:
             return [g if g is None else tnp.clip(g, -limit, limit) for g in grads]
         return grads
 
-    def _apply_weight_decay(self, variables: list[tg.Variable], learning_rate: Any) -> None:
+    def _apply_weight_decay(self, variables: list[tg.Variable], rates: dict[Any, Any]) -> None:
+        """Decoupled weight decay; ``rates`` holds the learning rate in each dtype."""
         if not self.weight_decay:
             return
         for variable in variables:
             if self._use_weight_decay(variable):
-                lr = tnp.astype(learning_rate, variable.dtype)
+                lr = rates[variable.dtype]
                 variable.assign(variable - variable * self.weight_decay * lr)
 
     # -- gradients --------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.nn.optimizers.base import Optimizer
+from tapegrad.nn.optimizers.base import Optimizer, cast_to
 
 __all__ = ["RMSprop"]
 
@@ -87,7 +87,7 @@ class RMSprop(Optimizer):
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one RMSprop step to ``variable``."""
-        lr = tnp.astype(learning_rate, variable.dtype)
+        lr = cast_to(learning_rate, variable.dtype)
         index = self._get_variable_index(variable)
         rho = self.rho
         velocity = self._velocities[index]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tapegrad as tg
-import tapegrad.numpy as tnp
-from tapegrad.nn.optimizers.base import Optimizer
+from tapegrad.nn.optimizers.base import Optimizer, cast_to
 
 __all__ = ["SGD"]
 
@@ -76,7 +75,7 @@ class SGD(Optimizer):
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one SGD step to ``variable``."""
-        lr = tnp.astype(learning_rate, variable.dtype)
+        lr = cast_to(learning_rate, variable.dtype)
         if self.momentum == 0:
             variable.assign_sub(gradient * lr)
             return
