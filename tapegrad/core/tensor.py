@@ -100,7 +100,8 @@ class Tensor:
         return _ops.transpose_p(self, axes=None)
 
     def numpy(self) -> np.ndarray:
-        """The value as a NumPy array (a view of the stored array: do not mutate it)."""
+        """The value as a NumPy array (a view of the stored array: do not mutate it; for a
+        Variable, a compiled training step may update it in place — copy to keep it)."""
         if _trace_hook is not None:
             _trace_hook.refuse_value(self, ".numpy()")
         return np.asarray(self._value)
@@ -381,8 +382,9 @@ class Variable(Tensor):
 
     @property
     def value(self) -> Tensor:
-        """A snapshot of the current value as an immutable Tensor."""
-        return Tensor._wrap(self._value)
+        """A snapshot of the current value as an immutable Tensor (a copy: compiled steps
+        update Variables in place)."""
+        return Tensor._wrap(self._value.copy())
 
     def _checked(self, value: Any) -> np.ndarray:
         new = np.asarray(value._value if isinstance(value, Tensor) else value)
