@@ -277,27 +277,39 @@ class ConcreteFunction:
         return self._call_flat([leaves[k] for k in self._arg_positions])
 
     def _call_flat(self, array_leaves: list[Any]) -> Any:
-        recorders = _primitive.active_recorders()
-        if recorders and self._recorded_by(recorders, array_leaves):
+        # The per-call path of every compiled step: kept lean (no tree walks, no context
+        # managers unless needed).
+        if _primitive._recorders and self._recorded_by(_primitive._recorders, array_leaves):
             return self._call_recorded(array_leaves)
-        arrays = [x._value if isinstance(x, Tensor) else x for x in array_leaves]
-        arrays = [np.asarray(x) if isinstance(x, np.generic) else x for x in arrays]
+        arrays = []
+        for x in array_leaves:
+            if type(x) is not np.ndarray:
+                x = x._value if isinstance(x, Tensor) else x
+                if type(x) is not np.ndarray:
+                    x = np.asarray(x)
+            arrays.append(x)
         variables = [v._value for v in self._variables]
-        saved = np.seterr(all="ignore") if self._quiet else None
-        try:
-            if self._compiled is not None:
-                outputs, new_values = self._compiled(arrays, variables)
-            else:
-                with _NoRecorders():
-                    outputs, updates = evaluate(self.graph, arrays, variables,
-                                                with_updates=True)
-                new_values = list(updates.values())
-        finally:
-            if saved is not None:
+        if self._quiet:
+            saved = np.seterr(all="ignore")
+            try:
+                outputs, new_values = self._run(arrays, variables)
+            finally:
                 np.seterr(**saved)
+        else:
+            outputs, new_values = self._run(arrays, variables)
         for variable, new in zip(self._updated, new_values, strict=True):
             variable._value = new
+        if self._out_tree is None:
+            out = outputs[0]
+            return Tensor._wrap(out) if type(out) is np.ndarray else self._result(outputs)
         return self._result(outputs)
+
+    def _run(self, arrays: list[Any], variables: list[Any]) -> tuple[list[Any], list[Any]]:
+        if self._compiled is not None:
+            return self._compiled(arrays, variables)  # type: ignore[no-any-return]
+        with _NoRecorders():
+            outputs, updates = evaluate(self.graph, arrays, variables, with_updates=True)
+        return outputs, list(updates.values())
 
     def _recorded_by(self, recorders: Sequence[Any], leaves: list[Any]) -> bool:
         """Whether an outer tape (or tracer) follows an argument or a captured Variable."""
@@ -353,6 +365,7 @@ class Function:
         self.optimize = optimize
         self.name: str = str(name or getattr(python_function, "__name__", "function"))
         self._cache: dict[Any, ConcreteFunction] = {}
+        self._fast_cache: dict[Any, ConcreteFunction] = {}
         self._last: ConcreteFunction | None = None
         self.tracing_count = 0
         functools.update_wrapper(self, python_function)
@@ -368,12 +381,23 @@ class Function:
         if _active:
             # Called while another function is traced: its ops join that graph.
             return self.python_function(*args, **kwargs)
+        if not kwargs:
+            # Fast path: positional arrays/Tensors only; the key is their shapes and dtypes.
+            key = _array_key(args)
+            if key is not None:
+                concrete = self._fast_cache.get(key)
+                if concrete is not None:
+                    self._last = concrete
+                    return concrete._call_flat(list(args))
         leaves, in_tree = tree_flatten((args, kwargs))
         key, positions = _signature(leaves, in_tree, self.name)
         concrete = self._cache.get(key)
         if concrete is None:
             concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
             self._cache[key] = concrete
+            fast_key = None if kwargs else _array_key(args)
+            if fast_key is not None:
+                self._fast_cache[fast_key] = concrete
         self._last = concrete
         return concrete._call_flat([leaves[k] for k in positions])
 
@@ -400,6 +424,7 @@ class Function:
     def clear_cache(self) -> None:
         """Forget every trace (the next call traces again)."""
         self._cache.clear()
+        self._fast_cache.clear()
         self._last = None
 
     def _trace(self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any],
@@ -489,6 +514,21 @@ def _signature(leaves: list[Any], in_tree: Any, name: str) -> tuple[Any, list[in
                 ) from None
             parts.append(("static", type(leaf), leaf))
     return tuple(parts), positions
+
+
+def _array_key(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Shapes and dtypes of positional arguments that are all arrays or plain Tensors."""
+    key = []
+    for arg in args:
+        kind = type(arg)
+        if kind is np.ndarray:
+            key.append((arg.shape, arg.dtype))
+        elif kind is Tensor:
+            value = arg._value
+            key.append((value.shape, value.dtype))
+        else:
+            return None
+    return tuple(key)
 
 
 def _hashable(tree: Any) -> Any:
