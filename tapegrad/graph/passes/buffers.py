@@ -145,6 +145,7 @@ def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: It
     # every storage is the latest end of the values placed in it.
     storage: dict[int, tuple[str, int]] = {}
     storage_end: dict[tuple[str, int], int] = {}
+    releases: dict[int, list[int]] = {}  # step index -> slots whose storage may end there
     for value in external:
         storage[value] = ("external", value)
     for index, step in enumerate(steps):
@@ -176,6 +177,9 @@ def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: It
                 storage[value] = storage[shared]
                 storage_end[storage[value]] = max(storage_end[storage[value]],
                                                   end.get(value, -1))
+                if storage[value][0] == "slot":
+                    releases.setdefault(storage_end[storage[value]], []).append(
+                        storage[value][1])
             elif end.get(value, -1) == _FOREVER:
                 placement[value] = ("new",)
                 storage[value] = ("fresh", value)
@@ -188,9 +192,11 @@ def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: It
                 placement[value] = ("slot", slot)
                 storage[value] = ("slot", slot)
                 storage_end[("slot", slot)] = end.get(value, -1)
+                releases.setdefault(end.get(value, -1), []).append(slot)
         # Buffers whose last reader (of the value or of a view of it) is this step are
-        # free for the following steps.
-        for slot in range(len(slots)):
+        # free for the following steps. (`releases` lists candidates by end step, so the
+        # scan is not over every slot at every step.)
+        for slot in releases.pop(index, ()):
             if storage_end.get(("slot", slot)) == index:
                 free.setdefault(slots[slot], []).append(slot)
                 storage_end[("slot", slot)] = -1  # released once

@@ -86,33 +86,37 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
     members: list[list[int]] = []
     group_inputs: list[set[int]] = []
     group_keys: list[Any] = []
-    # value id -> groups it depends on when it is computed; groups grow later, so the
-    # whole dependency set of a value is the closure of these through `group_deps`.
-    ancestors: dict[int, frozenset[int]] = {}
-    group_deps: list[set[int]] = []  # group -> groups its members' outside inputs need
+    # Sets of groups are int bitmasks (bit g: group g): unions are single C operations.
+    # value id -> groups it depends on when it is computed. Groups grow later, so a value
+    # may depend on more: what it needs is the closure of this mask through the groups.
+    ancestors: dict[int, int] = {}
+    deps = _GroupDeps()
     for index in order:
         node = graph.nodes[index]
         reads = [a for a in node.inputs if not isinstance(a, Literal)]
-        depends = frozenset().union(*(ancestors.get(v, frozenset()) for v in reads))
+        depends = 0
+        for v in reads:
+            depends |= ancestors.get(v, 0)
         chosen = None
         node_key = key(node) if len(node.outputs) == 1 else None
         if node_key is not None:
             chosen = _pick_group(graph, node, node_key, reads, producer, group_of, members,
-                                 group_keys, group_inputs, ancestors, group_deps, max_inputs)
+                                 group_keys, group_inputs, ancestors, deps, max_inputs)
             if chosen is None:
                 chosen = len(members)
                 members.append([])
                 group_inputs.append(set())
                 group_keys.append(node_key)
-                group_deps.append(set())
+                deps.new_group()
             members[chosen].append(index)
             group_of[index] = chosen
             outside = [v for v in reads if group_of.get(producer.get(v, -1)) != chosen]
             group_inputs[chosen].update(outside)
+            needed = 0
             for v in outside:
-                group_deps[chosen].update(ancestors.get(v, frozenset()))
-            group_deps[chosen].discard(chosen)
-            depends = depends | {chosen}
+                needed |= ancestors.get(v, 0)
+            deps.add(chosen, needed)
+            depends |= 1 << chosen
         for out in node.outputs:
             ancestors[out] = depends
     escaping = _read_outside(graph, order, group_of)
@@ -127,8 +131,7 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
 def _pick_group(graph: Graph, node: Node, node_key: Any, reads: list[int],
                 producer: dict[int, int], group_of: dict[int, int], members: list[list[int]],
                 group_keys: list[Any], group_inputs: list[set[int]],
-                ancestors: dict[int, frozenset[int]], group_deps: list[set[int]],
-                max_inputs: int) -> int | None:
+                ancestors: dict[int, int], deps: _GroupDeps, max_inputs: int) -> int | None:
     """The most recent producer group ``node`` can join without a cycle, if any."""
     candidates = sorted({group_of[producer[v]] for v in reads
                          if producer.get(v) in group_of}, reverse=True)
@@ -137,9 +140,10 @@ def _pick_group(graph: Graph, node: Node, node_key: Any, reads: list[int],
         if first.shape != node.shape or group_keys[group] != node_key:
             continue
         outside = [v for v in reads if group_of.get(producer.get(v, -1)) != group]
-        needed = _closure(set().union(*(ancestors.get(v, frozenset()) for v in outside)),
-                          group_deps)
-        if group in needed:
+        needed = 0
+        for v in outside:
+            needed |= ancestors.get(v, 0)
+        if deps.reaches(needed, group):
             continue  # an input computed outside depends on the group: a cycle
         if len(group_inputs[group] | set(outside)) > max_inputs:
             continue
@@ -147,16 +151,51 @@ def _pick_group(graph: Graph, node: Node, node_key: Any, reads: list[int],
     return None
 
 
-def _closure(groups: set[int], group_deps: list[set[int]]) -> set[int]:
-    """``groups`` and every group they depend on, transitively."""
-    seen = set(groups)
-    stack = list(groups)
-    while stack:
-        for dep in group_deps[stack.pop()]:
-            if dep not in seen:
-                seen.add(dep)
-                stack.append(dep)
-    return seen
+class _GroupDeps:
+    """Which groups each group depends on, transitively, as int bitmasks.
+
+    ``deps[g]`` is closed (it holds the dependencies of its dependencies) and ``rdeps[a]``
+    is its transpose (the groups whose ``deps`` hold ``a``), both kept up to date as
+    groups gain members, so "does a mask of groups depend on group g?" is one AND.
+    """
+
+    def __init__(self) -> None:
+        self.deps: list[int] = []
+        self.rdeps: list[int] = []
+
+    def new_group(self) -> None:
+        self.deps.append(0)
+        self.rdeps.append(0)
+
+    def reaches(self, mask: int, group: int) -> bool:
+        """Whether the groups of ``mask`` are ``group`` or depend on it."""
+        return bool(mask & ((1 << group) | self.rdeps[group]))
+
+    def add(self, group: int, mask: int) -> None:
+        """``group`` now also depends on the groups of ``mask`` (and what they depend on)."""
+        mask &= ~((1 << group) | self.deps[group])
+        if not mask:
+            return
+        closed = mask
+        for a in _bits(mask):
+            closed |= self.deps[a]
+        # Everything depending on `group` now depends on `closed` too.
+        for h in (group, *_bits(self.rdeps[group])):
+            added = closed & ~self.deps[h] & ~(1 << h)
+            if added:
+                self.deps[h] |= added
+                for a in _bits(added):
+                    self.rdeps[a] |= 1 << h
+
+
+def _bits(mask: int) -> list[int]:
+    """Indices of the set bits of ``mask``."""
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return found
 
 
 def _read_outside(graph: Graph, order: Sequence[int], group_of: dict[int, int]) -> set[int]:
