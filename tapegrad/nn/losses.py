@@ -456,8 +456,8 @@ def _traced_sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
     valid = None if ignore_class is None else labels != ignore_class
     if valid is not None:
         labels = tnp.where(valid, labels, 0)
-    # Values are checked when the step runs: by a checking op of the graph.
-    return ops.class_indices(labels, pred_shape[-1], name), valid
+    # Values are checked when the step runs, by the cross-entropy's `class_indices` op.
+    return labels, valid
 
 
 def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,

@@ -118,13 +118,15 @@ def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -
 
 
 def _labels(target: Any, num_classes: int) -> Any:
-    """Checked integer labels: an array, or a Tensor when given one (so graph tracing
-    sees the labels flow into the loss instead of freezing their values)."""
-    labels = np.asarray(getattr(target, "_value", target))
+    """Checked integer labels: an array, or a Tensor when given one — checked by the
+    `class_indices` primitive then, so a traced graph reads the labels (instead of
+    freezing their values) and checks them whenever it runs."""
+    if isinstance(target, Tensor):
+        return P.class_indices_p(target, num_classes=int(num_classes),
+                                 name="sparse_categorical_crossentropy")
+    labels = np.asarray(target)
     if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
         labels = labels.astype(np.int64)
-        if isinstance(target, Tensor):
-            target = P.cast_p(target, dtype=np.int64)
     if labels.dtype.kind not in "iu":
         raise TypeError(
             f"sparse_categorical_crossentropy: labels must be integers, got dtype {labels.dtype}"
@@ -134,7 +136,7 @@ def _labels(target: Any, num_classes: int) -> Any:
             f"sparse_categorical_crossentropy: labels must be in [0, {num_classes}), got "
             f"range [{labels.min()}, {labels.max()}]"
         )
-    return target if isinstance(target, Tensor) else labels
+    return labels
 
 
 def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,

@@ -24,6 +24,7 @@ from tapegrad.core.prims.nn import (
     pool_argmax_p,
     pool_gather_p,
     pool_scatter_p,
+    sparse_softmax_cross_entropy_delta_p,
     sparse_softmax_cross_entropy_p,
 )
 from tapegrad.core.prims.products import einsum_p, matmul_p
