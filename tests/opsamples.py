@@ -97,6 +97,29 @@ def _booleans(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> n
     return rng.random(shape) < 0.5
 
 
+def _one_nan_per_row(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Values in (-2, 2) with one NaN in every row of the last axis (no all-NaN rows)."""
+    values = rng.uniform(-2.0, 2.0, shape)
+    rows = values.reshape(-1, shape[-1] if shape else 1)
+    for row in rows:
+        if row.size > 1:
+            row[rng.integers(row.size)] = np.nan
+    return np.asarray(rows.reshape(shape), dtype=dtype)
+
+
+def _with_infs(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    values = rng.uniform(-2, 2, shape)
+    infinite = np.where(rng.random(shape) < 0.5, -np.inf, np.inf)
+    return np.asarray(np.where(rng.random(shape) < 0.3, infinite, values), dtype=dtype)
+
+
+def _spread_exponents(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    # Mantissas in +-(0.55, 0.95), away from the powers of two where frexp jumps.
+    sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+    mantissa = rng.uniform(0.55, 0.95, shape) * 2.0 ** rng.integers(-3, 4, shape)
+    return np.asarray(sign * mantissa, dtype=dtype)
+
+
 REAL = Domain("real", _uniform(-2.0, 2.0))
 POSITIVE = Domain("positive", _uniform(0.5, 2.0))
 UNIT = Domain("unit", _uniform(-0.9, 0.9))  # arcsin, arccos, arctanh: derivative poles at ±1
@@ -111,6 +134,12 @@ WITH_NANS = Domain("with_nans", _with_nans)
 EXPONENT = Domain("int_exponent", _integers(-3, 3), differentiable=False)
 BOOL = Domain("bool", _booleans, differentiable=False)
 INDEX_0_3 = Domain("index_0_3", _integers(0, 2), differentiable=False)  # indices < 3
+ONE_NAN = Domain("one_nan", _one_nan_per_row)  # nan* order statistics: no all-NaN rows
+WITH_INFS = Domain("with_infs", _with_infs)
+QUANTILE = Domain("quantile", _uniform(0.05, 0.95))
+SPREAD_EXPONENTS = Domain("spread_exponents", _spread_exponents)  # frexp: exponents -3..3
+SHIFT = Domain("shift", _integers(0, 4), differentiable=False)
+STEP = Domain("step", _integers(-1, 1), differentiable=False)  # heaviside: zeros included
 
 
 # -- shapes ------------------------------------------------------------------------------
@@ -304,6 +333,23 @@ ELEMENTWISE = [
     binary("remainder", tnp.remainder, np.remainder, Domain("x", _away_from_zero(0.2, 1.3)),
            Domain("y", _uniform(1.5, 2.5))),
     unary("nan_to_num", tnp.nan_to_num, np.nan_to_num, WITH_NANS),
+    # Signs from the signbit primitive; |x / y| in (1.08, 1.94): away from fmod's jumps.
+    sample("fmod", tnp.fmod, np.fmod, Domain("x", _away_from_zero(2.6, 2.9)),
+           Domain("y", _away_from_zero(1.5, 2.4)), shapes=cases(((3, 4), (4,)), ((2, 3), (2, 3)))),
+    sample("copysign", tnp.copysign, np.copysign, NONZERO, NONZERO,
+           shapes=cases(((3, 4), (4,)), ((2, 3), (2, 3)))),
+    sample("heaviside", tnp.heaviside, np.heaviside, STEP, REAL, shapes=broadcastable(2),
+           int_inputs=False),
+    sample("ldexp", tnp.ldexp, np.ldexp, REAL, EXPONENT, shapes=broadcastable(2),
+           int_inputs=False),
+    unary("frexp", tnp.frexp, np.frexp, SPREAD_EXPONENTS, int_inputs=False),
+    sample("interp", lambda x, xp, fp: tnp.interp(x, tnp.sort(xp), fp),
+           lambda x, xp, fp: np.interp(x, np.sort(xp), fp), REAL, DISTINCT, REAL,
+           shapes=cases(((5,), (4,), (4,)), ((2, 3), (6,), (6,)), ((), (3,), (3,)),
+                        ((3,), (1,), (1,))), int_inputs=False),
+    sample("interp_period", lambda x, xp, fp: tnp.interp(x, xp, fp, period=2.5),
+           lambda x, xp, fp: np.interp(x, xp, fp, period=2.5), REAL, DISTINCT, REAL,
+           shapes=cases(((5,), (4,), (4,)), ((2, 3), (6,), (6,))), int_inputs=False),
     # neural-net elementwise primitives (tapegrad.ops)
     unary("relu", ops.relu, lambda x: np.maximum(x, 0), NONZERO),
     unary("sigmoid", ops.sigmoid, lambda x: (np.tanh(np.multiply(x, 0.5)) + 1) * 0.5),
@@ -403,6 +449,45 @@ REDUCTIONS = [
     sample("nansum_axis0_keepdims", lambda x: tnp.nansum(x, axis=0, keepdims=True),
            lambda x: np.nansum(x, axis=0, keepdims=True), WITH_NANS,
            shapes=shapes(min_dims=1)),
+    sample("nanvar_axis_neg1", lambda x: tnp.nanvar(x, axis=-1), lambda x: np.nanvar(x, axis=-1),
+           ONE_NAN, shapes=shapes(min_dims=1, min_side=3)),
+    sample("nanmax_axis_neg1", lambda x: tnp.nanmax(x, axis=-1), lambda x: np.nanmax(x, axis=-1),
+           ONE_NAN, shapes=ROWS_OF_2),
+    # Order statistics: the argsort primitive and take, positions computed with primitives.
+    sample("median", tnp.median, np.median, DISTINCT, shapes=shapes(min_side=1)),
+    sample("median_axis_neg1_keepdims", lambda x: tnp.median(x, axis=-1, keepdims=True),
+           lambda x: np.median(x, axis=-1, keepdims=True), DISTINCT,
+           shapes=shapes(min_dims=1, min_side=3)),
+    sample("median_axis_tuple", lambda x: tnp.median(x, axis=(0, 2)),
+           lambda x: np.median(x, axis=(0, 2)), DISTINCT, shapes=shapes(min_dims=3, min_side=1)),
+    sample("quantile_scalar_q", lambda x: tnp.quantile(x, 0.37, axis=-1),
+           lambda x: np.quantile(x, 0.37, axis=-1), DISTINCT, shapes=ROWS),
+    sample("quantile_lower", lambda x: tnp.quantile(x, 0.37, method="lower"),
+           lambda x: np.quantile(x, 0.37, method="lower"), DISTINCT, shapes=shapes(min_side=1)),
+    sample("quantile_q", lambda a, q: tnp.quantile(a, q, axis=-1),
+           lambda a, q: np.quantile(a, q, axis=-1), DISTINCT, QUANTILE,
+           shapes=cases(((3, 5), (2,)), ((6,), ()), ((2, 3, 4), (3,))), int_inputs=False),
+    sample("quantile_q_hazen_keepdims",
+           lambda a, q: tnp.quantile(a, q, axis=0, method="hazen", keepdims=True),
+           lambda a, q: np.quantile(a, q, axis=0, method="hazen", keepdims=True), DISTINCT,
+           QUANTILE, shapes=cases(((5, 3), (2,)), ((4,), ())), int_inputs=False),
+    sample("quantile_q_nearest", lambda a, q: tnp.quantile(a, q, method="nearest"),
+           lambda a, q: np.quantile(a, q, method="nearest"), DISTINCT, QUANTILE,
+           shapes=cases(((3, 5), (2,)), ((6,), ())), int_inputs=False),
+    sample("quantile_q_midpoint", lambda a, q: tnp.quantile(a, q, axis=1, method="midpoint"),
+           lambda a, q: np.quantile(a, q, axis=1, method="midpoint"), DISTINCT, QUANTILE,
+           shapes=cases(((3, 5), (2,)), ((2, 4), ())), int_inputs=False),
+    sample("percentile_q", lambda a, q: tnp.percentile(a, q * 100, axis=-1),
+           lambda a, q: np.percentile(a, q * 100, axis=-1), DISTINCT, QUANTILE,
+           shapes=cases(((3, 5), (2,)), ((6,), ())), int_inputs=False),
+    sample("nanmedian_axis_neg1", lambda x: tnp.nanmedian(x, axis=-1),
+           lambda x: np.nanmedian(x, axis=-1), ONE_NAN, shapes=ROWS_OF_2),
+    sample("nanmedian_all", tnp.nanmedian, np.nanmedian, ONE_NAN, shapes=ROWS_OF_2),
+    sample("nanquantile_q", lambda a, q: tnp.nanquantile(a, q, axis=-1),
+           lambda a, q: np.nanquantile(a, q, axis=-1), ONE_NAN, QUANTILE,
+           shapes=cases(((3, 5), (2,)), ((4,), ()), ((2, 3, 4), (3,))), int_inputs=False),
+    sample("nanpercentile_scalar_q", lambda x: tnp.nanpercentile(x, 62.0, axis=-1),
+           lambda x: np.nanpercentile(x, 62.0, axis=-1), ONE_NAN, shapes=ROWS_OF_2),
 ]
 
 # -- shape manipulation ------------------------------------------------------------------
@@ -584,6 +669,13 @@ INDEXING = [
            shapes=shapes(min_dims=1, min_side=2)),
     sample("partition_axis0", lambda x: tnp.partition(x, -1, axis=0),
            lambda x: np.partition(x, -1, axis=0), DISTINCT, shapes=shapes(min_dims=1, min_side=1)),
+    sample("where_float_condition", lambda c, x: tnp.where(tnp.round(c), x, 0.5),
+           lambda c, x: np.where(np.round(c), x, 0.5), REAL, REAL, shapes=broadcastable(2)),
+    sample("where_from_comparison_0d", lambda x, y: tnp.where(x > y, x, y * 2),
+           lambda x, y: np.where(x > y, x, y * 2), REAL, REAL, shapes=cases(((), ()),)),
+    sample("choose_computed_indices", lambda i, a, b: tnp.choose(i, [a, b]),
+           lambda i, a, b: np.choose(i, [a, b]), Domain("choice", _integers(0, 1), False),
+           REAL, REAL, shapes=broadcastable(3)),
 ]
 
 # -- products ----------------------------------------------------------------------------
@@ -647,6 +739,13 @@ PRODUCTS = [
            shapes=cases(((3,), (3,)), ((2, 3), (3, 2)), ((1,), (1,)))),
     sample("cross", tnp.cross, np.cross, REAL, REAL,
            shapes=cases(((3,), (3,)), ((4, 3), (3,)), ((2, 1, 3), (4, 3)))),
+    # Hermitian SVD: |eigenvalues| sorted by the argsort primitive.
+    sample("svd_hermitian_values",
+           lambda a: tnp.linalg.svd(a + tnp.swapaxes(a, -1, -2), hermitian=True,
+                                    compute_uv=False),
+           lambda a: np.linalg.svd(a + np.swapaxes(a, -1, -2), hermitian=True,
+                                   compute_uv=False),
+           shapes=cases(((3, 3),), ((2, 4, 4),)), order=1, rtol=_LOOSE, int_inputs=False),
 ]
 
 # -- Tensor operators and methods (the reference is the same code on ndarrays) -----------
@@ -778,6 +877,49 @@ PASSTHROUGH = [
     passthrough("searchsorted", lambda a, v: tnp.searchsorted(tnp.sort(a), v),
                 lambda a, v: np.searchsorted(np.sort(a), v), DISTINCT, REAL,
                 shapes=cases(((4,), (3,)), ((1,), ()))),
+    passthrough("nanargmax", lambda x: tnp.nanargmax(x, axis=-1),
+                lambda x: np.nanargmax(x, axis=-1), ONE_NAN, shapes=ROWS_OF_2),
+    passthrough("nanargmin", tnp.nanargmin, np.nanargmin, ONE_NAN, shapes=ROWS_OF_2),
+    passthrough("nanmax_all_nan_rows", lambda x: tnp.isnan(tnp.nanmax(x, axis=-1)),
+                lambda x: np.isnan(np.nanmax(x, axis=-1)), WITH_NANS,
+                shapes=cases(((6, 1),), ((4, 2),))),
+    passthrough("signbit", tnp.signbit, np.signbit),
+    passthrough("isposinf", tnp.isposinf, np.isposinf, WITH_INFS),
+    passthrough("isneginf", tnp.isneginf, np.isneginf, WITH_INFS),
+    passthrough("angle", tnp.angle, np.angle),
+    passthrough("isclose", lambda x: tnp.isclose(x, tnp.round(x, 1), atol=0.03),
+                lambda x: np.isclose(x, np.round(x, 1), atol=0.03)),
+    passthrough("isin", lambda x, t: tnp.isin(tnp.round(x), tnp.round(t)),
+                lambda x, t: np.isin(np.round(x), np.round(t)), REAL, REAL,
+                shapes=cases(((3, 4), (3,)), ((5,), (2, 2)), ((), (2,)))),
+    passthrough("digitize", lambda x: tnp.digitize(x, np.array([-1.0, 0.0, 0.5])),
+                lambda x: np.digitize(x, np.array([-1.0, 0.0, 0.5]))),
+    passthrough("lexsort", lambda k: tnp.lexsort(tnp.round(k)), lambda k: np.lexsort(np.round(k)),
+                shapes=cases(((3, 5),), ((2, 4, 3),), ((2, 1),))),
+    passthrough("unravel_index_of_argmax", lambda x: tnp.unravel_index(tnp.argmax(x), x.shape),
+                lambda x: np.unravel_index(np.argmax(x), x.shape), DISTINCT,
+                shapes=shapes(min_dims=1, min_side=1)),
+    passthrough("ravel_multi_index", lambda i, j: tnp.ravel_multi_index((i, j), (3, 4)),
+                lambda i, j: np.ravel_multi_index((i, j), (3, 4)), INDEX_0_3, INDEX_0_3,
+                shapes=broadcastable(2)),
+    passthrough("ravel_multi_index_wrap",
+                lambda i, j: tnp.ravel_multi_index((i, j), (3, 4), mode="wrap", order="F"),
+                lambda i, j: np.ravel_multi_index((i, j), (3, 4), mode="wrap", order="F"),
+                EXPONENT, EXPONENT, shapes=broadcastable(2)),
+    passthrough("gcd", tnp.gcd, np.gcd, EXPONENT, EXPONENT, shapes=broadcastable(2)),
+    passthrough("lcm", tnp.lcm, np.lcm, EXPONENT, EXPONENT, shapes=broadcastable(2)),
+    passthrough("left_shift", tnp.left_shift, np.left_shift, EXPONENT, SHIFT,
+                shapes=broadcastable(2)),
+    passthrough("right_shift", tnp.right_shift, np.right_shift, EXPONENT, SHIFT,
+                shapes=broadcastable(2)),
+    passthrough("matrix_rank", tnp.linalg.matrix_rank, np.linalg.matrix_rank,
+                shapes=cases(((3, 3),), ((2, 4, 3),))),
+    # Creation from a Tensor's values: a copy without gradient, taken when the op runs.
+    passthrough("full_like_tensor_fill", tnp.full_like, np.full_like, REAL, REAL,
+                shapes=cases(((2, 3), ()), ((4,), ()), ((), ())), tensor_only=True),
+    passthrough("full_tensor_fill", lambda v: tnp.full((2, 3), v), lambda v: np.full((2, 3), v),
+                shapes=cases(((),), ((3,),)), tensor_only=True),
+    passthrough("array_of_tensor", tnp.array, np.array, tensor_only=True),
 ]
 
 #: Every sample, by family.

@@ -1,4 +1,10 @@
-"""Array creation: results are constants (no gradient), as Tensors."""
+"""Array creation: results are constants (no gradient), as Tensors.
+
+Values taken from a Tensor (``array(t)``, a Tensor ``fill_value``) are copied by
+primitives with no gradient, so a traced graph copies the values it runs on; arguments
+that decide a shape (``arange``'s bounds) or a Python value (``allclose``) are read,
+which refuses traced tensors.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,27 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor
 
 
 def _value(x: Any) -> Any:
     return getattr(x, "_value", x)
+
+
+def _read(x: Any) -> Any:
+    """``x``'s values (a traced tensor has none yet: refused, naming the user's line)."""
+    return np.asarray(x) if isinstance(x, Tensor) else x
+
+
+def _filled(shape: Any, fill: Tensor, dtype: Any) -> Any:
+    """``fill`` broadcast to ``shape`` in ``dtype``: a constant (no gradient), computed
+    when the op runs."""
+    shape = (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
+    out = P.stop_gradient_p(fill)
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        out = P.cast_p(out, dtype=np.dtype(dtype))
+    return P.broadcast_to_p(out, shape=shape)
 
 
 def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> Tensor:  # noqa: A002
@@ -23,7 +45,11 @@ def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> T
 
         out = stack([array(o) if isinstance(o, list | tuple) else o for o in object])
         return out if dtype is None else out.astype(dtype)
-    return Tensor(_value(object), dtype)
+    if isinstance(object, Tensor):
+        # A copy without gradient, taken when the op runs.
+        out = P.stop_gradient_p(object)
+        return out if dtype is None or np.dtype(dtype) == out.dtype else out.astype(dtype)
+    return Tensor(object, dtype)
 
 
 def _contains_tensor(seq: Any) -> bool:
@@ -50,7 +76,9 @@ def ones(shape: Any, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
     """An array filled with ``fill_value``."""
-    return Tensor(np.full(shape, _value(fill_value), dtype))
+    if isinstance(fill_value, Tensor):
+        return _filled(shape, fill_value, dtype)
+    return Tensor(np.full(shape, fill_value, dtype))
 
 
 def empty(shape: Any, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
@@ -70,7 +98,10 @@ def ones_like(a: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
 
 def full_like(a: Any, fill_value: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
     """``fill_value`` with ``a``'s shape and dtype."""
-    return Tensor._wrap(np.full_like(_value(a), _value(fill_value), dtype=dtype))
+    if isinstance(fill_value, Tensor):
+        raw = _value(a)
+        return _filled(np.shape(raw), fill_value, np.result_type(raw) if dtype is None else dtype)
+    return Tensor._wrap(np.full_like(_value(a), fill_value, dtype=dtype))
 
 
 def empty_like(a: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
@@ -80,12 +111,12 @@ def empty_like(a: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
 
 def arange(*args: Any, **kwargs: Any) -> Tensor:
     """``numpy.arange`` as a Tensor."""
-    return Tensor._wrap(np.arange(*[_value(a) for a in args], **kwargs))
+    return Tensor._wrap(np.arange(*[_read(a) for a in args], **kwargs))
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, **kwargs: Any) -> Any:
     """``numpy.linspace`` as a Tensor (float32 unless a dtype is given)."""
-    out = np.linspace(_value(start), _value(stop), num, endpoint, **kwargs)
+    out = np.linspace(_read(start), _read(stop), num, endpoint, **kwargs)
     if isinstance(out, tuple):
         return Tensor(out[0]), out[1]
     return Tensor(out, kwargs.get("dtype") or np.float32)
@@ -93,7 +124,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, **kwar
 
 def logspace(start: Any, stop: Any, num: int = 50, **kwargs: Any) -> Tensor:
     """``numpy.logspace`` as a Tensor."""
-    return Tensor(np.logspace(_value(start), _value(stop), num, **kwargs), np.float32)
+    return Tensor(np.logspace(_read(start), _read(stop), num, **kwargs), np.float32)
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = np.float32,  # noqa: N803
@@ -115,7 +146,7 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = np.float32,  # no
 
 def meshgrid(*xi: Any, **kwargs: Any) -> list[Tensor]:
     """``numpy.meshgrid`` of constants."""
-    return [Tensor._wrap(g) for g in np.meshgrid(*[_value(x) for x in xi], **kwargs)]
+    return [Tensor._wrap(g) for g in np.meshgrid(*[_read(x) for x in xi], **kwargs)]
 
 
 def indices(dimensions: Any, dtype: Any = int, sparse: bool = False) -> Any:
@@ -132,17 +163,30 @@ def allclose(
     a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
 ) -> bool:
     """``numpy.allclose`` (a Python bool)."""
-    return bool(np.allclose(_value(a), _value(b), rtol, atol, equal_nan))
+    return bool(np.allclose(_read(a), _read(b), rtol, atol, equal_nan))
 
 
 def isclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Any:
-    """``numpy.isclose`` (boolean, no gradient)."""
-    return np.isclose(_value(a), _value(b), rtol, atol, equal_nan)
+    """``numpy.isclose`` (boolean, no gradient); with Tensors, NumPy's formula in primitives."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        return np.isclose(a, b, rtol, atol, equal_nan)
+    x, y = (v if isinstance(v, int | float | complex | Tensor) else np.asarray(v) for v in (a, b))
+    if isinstance(y, int):
+        y = float(y)
+    elif not isinstance(y, float | complex) and np.result_type(_value(y)).kind != "m":
+        dtype = np.result_type(_value(y), 1.0)
+        if np.result_type(_value(y)) != dtype:
+            y = P.cast_p(y, dtype=dtype)
+    close = P.less_equal_p(P.abs_p(x - y), atol + rtol * P.abs_p(y))
+    result = P.logical_or_p(P.logical_and_p(close, P.isfinite_p(y)), P.equal_p(x, y))
+    if equal_nan:
+        result = P.logical_or_p(result, P.logical_and_p(P.isnan_p(x), P.isnan_p(y)))
+    return result
 
 
 def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> bool:
     """``numpy.array_equal`` (a Python bool)."""
-    return bool(np.array_equal(_value(a1), _value(a2), equal_nan=equal_nan))
+    return bool(np.array_equal(_read(a1), _read(a2), equal_nan=equal_nan))
 
 
 __all__ = [

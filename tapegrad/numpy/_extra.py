@@ -4,7 +4,10 @@ helpers, floating-point decomposition, rearrangements, and value-only utilities.
 Rearrangements (``delete``, ``insert``, ``resize``, ``choose``) are one gather each: NumPy
 itself rearranges an array of *labels* (flat positions), so the semantics are NumPy's
 exactly and the gradient is a scatter-add. Functions whose results are indices, booleans
-or integers (``unique``, ``isin``, ``signbit``, ``gcd``, ...) run NumPy on the values.
+or integers (``isin``, ``signbit``, ``gcd``, ``lexsort``, ...) are computed with
+primitives, so traced graphs compute them from the values they run on; those whose result
+*shape* depends on the values (``unique``, ``delete`` at computed positions, ...) read
+the values, which refuses traced tensors.
 
 Examples:
     >>> import numpy as np
@@ -30,8 +33,10 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.prims.reduction import normalize_axis
+from tapegrad.core.prims.reduction import any_p, argsort_p, normalize_axis, searchsorted_p
 from tapegrad.core.tensor import Tensor
+from tapegrad.graph.function import is_traced
+from tapegrad.numpy._indexing import take_along_axis
 
 __all__ = [
     "angle",
@@ -241,19 +246,21 @@ def _as(x: Any, dtype: np.dtype) -> Any:
     return x if _dtype(x) == dtype else P.cast_p(x, dtype=dtype)
 
 
-def _unit(flip: Any, dtype: np.dtype) -> np.ndarray:
+def _unit(flip: Any, dtype: np.dtype) -> Any:
     """-1 where ``flip`` holds, else 1: multiplying by it is exact."""
-    return np.where(flip, -1, 1).astype(dtype)
+    return P.where_p(flip, dtype.type(-1), dtype.type(1))
 
 
+# Signs are read with the `signbit` primitive (not from the values at hand), so traced
+# graphs take the signs of the values they run on.
 def fmod(x1: Any, x2: Any, /) -> Any:
     """Differentiable ``numpy.fmod`` (sign of ``x1``): d/dx1 = 1, d/dx2 = -trunc(x1/x2)."""
     dtype = _result_dtype(np.fmod, x1, x2)
     x1, x2 = _as(x1, dtype), _as(x2, dtype)
     # fmod(x1, x2) = s * remainder(|x1|, |x2|) with s the sign of x1; the absolute values
     # are products with +-1, exact, and keep d/dx1 = 1 at x1 = 0 (abs would give 0).
-    s1 = _unit(np.signbit(_value(x1)), dtype)
-    s2 = _unit(np.signbit(_value(x2)), dtype)
+    s1 = _unit(P.signbit_p(x1), dtype)
+    s2 = _unit(P.signbit_p(x2), dtype)
     return s1 * P.remainder_p(s1 * x1, s2 * x2)
 
 
@@ -261,7 +268,7 @@ def copysign(x1: Any, x2: Any, /) -> Any:
     """Differentiable ``numpy.copysign`` in ``x1`` (``x2`` only contributes its sign)."""
     dtype = _result_dtype(np.copysign, x1, x2)
     x1 = _as(x1, dtype)
-    return x1 * _unit(np.signbit(_value(x1)) != np.signbit(_value(x2)), dtype)
+    return x1 * _unit(P.not_equal_p(P.signbit_p(x1), P.signbit_p(x2)), dtype)
 
 
 def float_power(x1: Any, x2: Any, /) -> Any:
@@ -273,32 +280,32 @@ def float_power(x1: Any, x2: Any, /) -> Any:
 def heaviside(x1: Any, x2: Any, /) -> Any:
     """``numpy.heaviside``: 0 below zero, 1 above, ``x2`` at zero (its gradient flows)."""
     dtype = _result_dtype(np.heaviside, x1, x2)
-    x = _value(x1)
-    step = np.where(np.isnan(x), np.nan, np.where(x < 0, 0, 1)).astype(dtype)
-    return P.where_p(x == 0, _as(x2, dtype), step)
+    below = P.where_p(P.less_p(x1, 0), dtype.type(0), dtype.type(1))
+    step = P.where_p(P.isnan_p(x1), dtype.type(np.nan), below)
+    return P.where_p(P.equal_p(x1, 0), _as(x2, dtype), step)
 
 
 def _times_pow2(x: Any, k: Any, dtype: np.dtype) -> Any:
     """``x * 2**k``, exact: two factors, so none overflows where ``2**k`` alone would."""
-    half = np.asarray(k) // 2
+    half = P.floor_divide_p(k, 2)
     one = np.ones((), dtype)
-    return x * np.ldexp(one, half) * np.ldexp(one, k - half)
+    return x * P.ldexp_p(one, half) * P.ldexp_p(one, k - half)
 
 
 def ldexp(x1: Any, x2: Any, /) -> Any:
     """Differentiable ``numpy.ldexp`` in ``x1``: ``x1 * 2**x2`` for integer ``x2``."""
-    exponent = _value(x2)
-    if exponent.dtype.kind not in "iub":
-        raise TypeError(f"ldexp: the exponent x2 must be integer, got {exponent.dtype}")
+    if _dtype(x2).kind not in "iub":
+        raise TypeError(f"ldexp: the exponent x2 must be integer, got {_dtype(x2)}")
     dtype = _result_dtype(np.ldexp, x1, x2)
-    return _times_pow2(_as(x1, dtype), exponent, dtype)
+    return _times_pow2(_as(x1, dtype), x2, dtype)
 
 
-def frexp(x: Any, /) -> tuple[Any, np.ndarray]:
+def frexp(x: Any, /) -> tuple[Any, Any]:
     """``numpy.frexp``: the mantissa is differentiable (2**-exponent), the exponent not."""
-    mantissa, exponent = np.frexp(_value(x))
-    dtype = mantissa.dtype
-    return _times_pow2(_as(x, dtype), -exponent.astype(np.int64), dtype), exponent
+    dtype = _result_dtype(np.frexp, x)
+    exponent = P.frexp_exponent_p(x)
+    scale = P.negative_p(P.cast_p(exponent, dtype=np.int64))
+    return _times_pow2(_as(x, dtype), scale, dtype), exponent
 
 
 def modf(x: Any, /) -> tuple[Any, Any]:
@@ -327,12 +334,20 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
 
 def imag(val: Any) -> np.ndarray:
     """``numpy.imag`` of the values (zeros for real inputs; no gradient)."""
-    return np.imag(_value(val))
+    if _dtype(val).kind == "c":
+        return np.imag(_read(val))
+    return np.imag(np.zeros(_shape(val), _dtype(val)))
 
 
-def angle(z: Any, deg: bool = False) -> np.ndarray:
-    """``numpy.angle`` of the values (0 or pi for real inputs; no gradient)."""
-    return np.angle(_value(z), deg)
+def angle(z: Any, deg: bool = False) -> Any:
+    """``numpy.angle`` (0 or pi for real inputs; no gradient)."""
+    if _dtype(z).kind == "c":
+        return np.angle(_read(z), deg)
+    # NumPy's arctan2(0, z), with the primitive: traced graphs see the signs they run on.
+    if isinstance(z, Tensor):
+        z = P.stop_gradient_p(z)
+    a = P.arctan2_p(0, z if isinstance(z, Tensor) else np.asarray(z))
+    return a * (180 / np.pi) if deg else a
 
 
 # -- signals, integration and interpolation ----------------------------------------------
@@ -423,8 +438,8 @@ def _interp_inputs(x: Any, xp: Any, fp: Any, period: Any) -> tuple[Any, Any, Any
         raise ValueError("interp: period must be a non-zero value")
     period = builtins.abs(period)
     x, xp = P.remainder_p(x, period), P.remainder_p(xp, period)
-    order = np.argsort(_value(xp), kind="stable")
-    xp, fp = P.getitem_p(xp, index=(order,)), P.getitem_p(fp, index=(order,))
+    order = argsort_p(xp, axis=-1, kind="stable")
+    xp, fp = P.take_p(xp, order, axis=0), P.take_p(fp, order, axis=0)
     # One wrapped point on each side makes the periodic case an ordinary one.
     xp = P.concatenate_p(
         P.getitem_p(xp, index=(slice(-1, None),)) - period,
@@ -441,28 +456,34 @@ def _interp_inputs(x: Any, xp: Any, fp: Any, period: Any) -> tuple[Any, Any, Any
 def interp(
     x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None
 ) -> Any:
-    """Differentiable ``numpy.interp`` (in ``x``, ``xp``, ``fp``, ``left`` and ``right``)."""
+    """Differentiable ``numpy.interp`` (in ``x``, ``xp``, ``fp``, ``left`` and ``right``).
+
+    The segments holding ``x`` are found by the ``searchsorted`` primitive and gathered by
+    ``take``, so traced graphs search the values they run on.
+    """
     if period is not None:
         left = right = None
     x, xp, fp = _interp_inputs(x, xp, fp, period)
-    xv, xpv = _value(x), _value(xp)
-    n = xpv.shape[0]
+    n = _shape(xp)[0]
     first = P.getitem_p(fp, index=(0,))
     last = P.getitem_p(fp, index=(n - 1,))
     left = first if left is None else left
     right = last if right is None else right
+    xp_first, xp_last = P.getitem_p(xp, index=(0,)), P.getitem_p(xp, index=(n - 1,))
     if n == 1:
         # NumPy compares with the single point only: NaN falls through to fp[0].
-        inside = P.broadcast_to_p(first, shape=xv.shape)
-        return P.where_p(xv < xpv[0], left, P.where_p(xv > xpv[0], right, inside))
+        inside = P.broadcast_to_p(first, shape=_shape(x))
+        above = P.where_p(P.greater_p(x, xp_first), right, inside)
+        return P.where_p(P.less_p(x, xp_first), left, above)
     # The segment [xp[j], xp[j + 1]) holding x, as NumPy's binary search finds it.
-    j = np.clip(np.searchsorted(xpv, xv, side="right") - 1, 0, n - 2)
-    x0, x1 = P.getitem_p(xp, index=(j,)), P.getitem_p(xp, index=(j + 1,))
-    y0, y1 = P.getitem_p(fp, index=(j,)), P.getitem_p(fp, index=(j + 1,))
+    j = P.clip_p(searchsorted_p(xp, x, side="right") - 1, 0, n - 2)
+    x0, x1 = P.take_p(xp, j, axis=0), P.take_p(xp, j + 1, axis=0)
+    y0, y1 = P.take_p(fp, j, axis=0), P.take_p(fp, j + 1, axis=0)
     inside = (y1 - y0) / (x1 - x0) * (x - x0) + y0
-    inside = P.where_p(xv == xpv[-1], last, inside)
-    out = P.where_p(xv < xpv[0], left, P.where_p(xv > xpv[-1], right, inside))
-    return P.where_p(np.isnan(xv), np.nan, out)
+    inside = P.where_p(P.equal_p(x, xp_last), last, inside)
+    out = P.where_p(P.less_p(x, xp_first), left,
+                    P.where_p(P.greater_p(x, xp_last), right, inside))
+    return P.where_p(P.isnan_p(x), np.nan, out)
 
 
 # -- products ----------------------------------------------------------------------------
@@ -545,13 +566,15 @@ def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
 
 
 def delete(arr: Any, obj: Any, axis: int | None = None) -> Any:
-    """Differentiable ``numpy.delete``."""
+    """Differentiable ``numpy.delete`` (the shape depends on ``obj``: traced ``obj`` is
+    refused)."""
     arr = _array(arr)
-    return _gather(arr, np.delete(_labels(arr), _raw(obj), axis))
+    return _gather(arr, np.delete(_labels(arr), _read_tree(obj), axis))
 
 
 def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
-    """Differentiable ``numpy.insert`` (in ``arr`` and in ``values``)."""
+    """Differentiable ``numpy.insert`` (in ``arr`` and in ``values``; a traced ``obj`` is
+    refused)."""
     arr, values = _array(arr), _array(values)
     dtype = _dtype(arr)
     if _dtype(values) != dtype:
@@ -559,7 +582,7 @@ def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
     source = _labels(arr)
     # Labels of the values continue after arr's, so one gather serves both.
     value_labels = source.size + _labels(values)
-    labels = np.insert(source, _raw(obj), value_labels, axis)
+    labels = np.insert(source, _read_tree(obj), value_labels, axis)
     both = P.concatenate_p(P.reshape_p(arr, shape=(-1,)), P.reshape_p(values, shape=(-1,)), axis=0)
     return P.getitem_p(both, index=(labels,))
 
@@ -577,17 +600,47 @@ def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> Any:
     """Differentiable ``numpy.choose`` in the ``choices`` (``a`` holds indices)."""
     if out is not None:
         raise TypeError("tapegrad.numpy.choose: out= is not supported")
-    index = _value(a)
     if isinstance(choices, Tensor):
         choices = unstack(choices)
     items = [_array(c) for c in choices]
+    if isinstance(a, Tensor):
+        return _choose_computed(a, items, mode)
+    index = _value(a)
     shape = np.broadcast_shapes(index.shape, *[_shape(c) for c in items])
-    stacked = P.concatenate_p(
+    stacked = _stack_choices(items, shape)
+    labels = np.choose(index, _labels(stacked), mode=mode)
+    return _gather(stacked, labels)
+
+
+def _stack_choices(items: list[Any], shape: tuple[int, ...]) -> Any:
+    return P.concatenate_p(
         *[P.reshape_p(P.broadcast_to_p(c, shape=shape), shape=(1,) + shape) for c in items],
         axis=0,
     )
-    labels = np.choose(index, _labels(stacked), mode=mode)
-    return _gather(stacked, labels)
+
+
+def _choose_computed(a: Tensor, items: list[Any], mode: str) -> Any:
+    """`choose` with a Tensor of indices: one `take` at flat positions computed with
+    primitives, so the indices are an input of the op (read at run time when traced)."""
+    if _dtype(a).kind not in "iu":
+        raise TypeError(f"choose: a must hold integer indices, got dtype {_dtype(a)}")
+    count = len(items)
+    if mode == "raise" and not is_traced(a):
+        index = np.asarray(a)
+        if index.size and (index.min() < 0 or index.max() >= count):
+            raise ValueError("choose: invalid entry in choice array")
+    shape = np.broadcast_shapes(_shape(a), *[_shape(c) for c in items])
+    index = P.broadcast_to_p(P.cast_p(a, dtype=np.intp), shape=shape)
+    if mode == "wrap":
+        index = P.remainder_p(index, count)
+    elif mode == "clip":
+        index = P.clip_p(index, 0, count - 1)
+    elif mode != "raise":
+        raise ValueError(f"choose: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    size = int(np.prod(shape, dtype=np.int64))
+    positions = index * size + np.arange(size).reshape(shape)
+    flat = P.reshape_p(_stack_choices(items, shape), shape=(-1,))
+    return P.take_p(flat, positions, axis=0)
 
 
 def _block_depth(arrays: Any, where: str) -> tuple[int, int]:
@@ -624,11 +677,14 @@ def block(arrays: Any) -> Any:
 
 
 def piecewise(x: Any, condlist: Any, funclist: Sequence[Any], *args: Any, **kw: Any) -> Any:
-    """Differentiable ``numpy.piecewise``: each function sees only its own elements."""
+    """Differentiable ``numpy.piecewise``: each function sees only its own elements.
+
+    The pieces' shapes depend on the conditions: traced conditions are refused.
+    """
     x = _array(x)
     xv = _value(x)
     scalar_input = xv.ndim == 0
-    condlist = _raw_tree(condlist)
+    condlist = _read_tree(condlist)  # the pieces' shapes depend on the conditions
     # NumPy's rule: a single condition is promoted to a list of one condition.
     if np.isscalar(condlist) or (
         not isinstance(condlist[0], list | np.ndarray) and not scalar_input
@@ -662,6 +718,20 @@ def piecewise(x: Any, condlist: Any, funclist: Sequence[Any], *args: Any, **kw: 
 
 
 # -- value-only utilities (indices, booleans, integers: no gradient) ---------------------
+# Results of a fixed shape are computed with primitives, so that traced graphs compute them
+# from the values they run on. Results whose shape depends on the values (``unique``, ...)
+# read them: a traced tensor has none yet, so it is refused (`TracerValueError`).
+def _read(x: Any) -> Any:
+    """``x``'s values (refused for a traced tensor, naming the user's line)."""
+    return np.asarray(x) if isinstance(x, Tensor) else x
+
+
+def _read_tree(x: Any) -> Any:
+    if isinstance(x, list | tuple):
+        return type(x)(_read_tree(item) for item in x)
+    return _read(x)
+
+
 def _raw_tree(x: Any) -> Any:
     if isinstance(x, list | tuple):
         return type(x)(_raw_tree(item) for item in x)
@@ -672,42 +742,203 @@ def _on_values(func: Callable[..., Any], what: str) -> Callable[..., Any]:
     """``func`` applied to the values of its (possibly nested) arguments."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(*_raw_tree(args), **kwargs)
+        return func(*_read_tree(args), **{k: _read_tree(v) for k, v in kwargs.items()})
 
     wrapper.__name__ = wrapper.__qualname__ = func.__name__
-    wrapper.__doc__ = f"``numpy.{func.__name__}`` on the values ({what}, no gradient)."
+    wrapper.__doc__ = (
+        f"``numpy.{func.__name__}`` on the values ({what}, no gradient; the shape depends "
+        "on them, so traced tensors are refused)."
+    )
     return wrapper
 
 
-signbit = _on_values(np.signbit, "booleans")
-isneginf = _on_values(np.isneginf, "booleans")
-isposinf = _on_values(np.isposinf, "booleans")
-iscomplex = _on_values(np.iscomplex, "booleans")
-isreal = _on_values(np.isreal, "booleans")
-iscomplexobj = _on_values(np.iscomplexobj, "a bool")
-isrealobj = _on_values(np.isrealobj, "a bool")
-iterable = _on_values(np.iterable, "a bool")
-isin = _on_values(np.isin, "booleans")
+def _on_shapes(func: Callable[..., Any], what: str) -> Callable[..., Any]:
+    """``func`` of arguments whose shapes and dtypes only matter (never their values)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*_raw_tree(args), **kwargs)
+
+    wrapper.__name__ = wrapper.__qualname__ = func.__name__
+    wrapper.__doc__ = f"``numpy.{func.__name__}`` ({what}, from shapes and dtypes)."
+    return wrapper
+
+
+def _elementwise_values(prim: P.Primitive, name: str, what: str) -> Callable[..., Any]:
+    """The non-differentiable primitive ``prim`` as ``numpy.<name>``."""
+
+    def wrapper(x1: Any, x2: Any, /) -> Any:
+        return prim(x1, x2)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = f"``numpy.{name}`` ({what}, no gradient)."
+    return wrapper
+
+
+def signbit(x: Any, /) -> Any:
+    """``numpy.signbit`` (booleans, no gradient)."""
+    return P.signbit_p(x)
+
+
+def isposinf(x: Any) -> Any:
+    """``numpy.isposinf`` (booleans, no gradient)."""
+    return P.logical_and_p(P.isinf_p(x), P.logical_not_p(P.signbit_p(x)))
+
+
+def isneginf(x: Any) -> Any:
+    """``numpy.isneginf`` (booleans, no gradient)."""
+    return P.logical_and_p(P.isinf_p(x), P.signbit_p(x))
+
+
+def _by_dtype(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` of real inputs from a stand-in of their shape and dtype (the values do not
+    matter); complex inputs are read."""
+
+    def wrapper(x: Any) -> Any:
+        if _dtype(x).kind == "c":
+            return func(_read(x))
+        return func(np.zeros(_shape(x), _dtype(x)))
+
+    wrapper.__name__ = wrapper.__qualname__ = func.__name__
+    wrapper.__doc__ = f"``numpy.{func.__name__}`` (booleans, no gradient)."
+    return wrapper
+
+
+iscomplex = _by_dtype(np.iscomplex)
+isreal = _by_dtype(np.isreal)
+iscomplexobj = _on_shapes(np.iscomplexobj, "a bool")
+isrealobj = _on_shapes(np.isrealobj, "a bool")
+iterable = _on_shapes(np.iterable, "a bool")
+
+
+def isin(
+    element: Any,
+    test_elements: Any,
+    assume_unique: bool = False,
+    invert: bool = False,
+    *,
+    kind: Any = None,
+) -> Any:
+    """``numpy.isin`` (booleans, no gradient); with Tensors, each element is compared with
+    every test element (primitives)."""
+    if not isinstance(element, Tensor) and not isinstance(test_elements, Tensor):
+        return np.isin(element, test_elements, assume_unique=assume_unique, invert=invert,
+                       kind=kind)
+    element, tests = _array(element), _array(test_elements)
+    size = int(np.prod(_shape(tests), dtype=np.int64))
+    tests = P.reshape_p(tests, shape=(size,))
+    column = P.reshape_p(element, shape=_shape(element) + (1,))
+    found = any_p(P.equal_p(column, tests), axis=-1)
+    return P.logical_not_p(found) if invert else found
+
+
 unique = _on_values(np.unique, "values, indices and counts")
 unique_all = _on_values(np.unique_all, "values, indices and counts")
 unique_counts = _on_values(np.unique_counts, "values and counts")
 unique_inverse = _on_values(np.unique_inverse, "values and indices")
 unique_values = _on_values(np.unique_values, "values")
-lexsort = _on_values(np.lexsort, "indices")
-ix_ = _on_values(np.ix_, "index arrays")
-unravel_index = _on_values(np.unravel_index, "indices")
-ravel_multi_index = _on_values(np.ravel_multi_index, "indices")
+
+
+def lexsort(keys: Any, axis: int = -1) -> Any:
+    """``numpy.lexsort`` (indices, no gradient): the last key is the primary one.
+
+    With Tensor keys: one stable ``argsort`` per key, least significant first, each
+    applied to the order so far (primitives, so traced graphs sort the values they run on).
+    """
+    if isinstance(keys, Tensor):
+        if _ndim(keys) < 2:
+            return np.lexsort(_read(keys), axis)
+        keys = unstack(keys)
+    elif not (isinstance(keys, list | tuple) and any(isinstance(k, Tensor) for k in keys)):
+        return np.lexsort(keys, axis)
+    order = None
+    for key in keys:
+        if order is None:
+            order = argsort_p(key, axis=axis, kind="stable")
+            continue
+        step = argsort_p(take_along_axis(key, order, axis), axis=axis, kind="stable")
+        order = take_along_axis(order, step, axis)
+    return order
+
+
+def ix_(*args: Any) -> tuple[Any, ...]:
+    """``numpy.ix_``: integer Tensors are reshaped (traced ones too); boolean masks give
+    their True positions, so traced masks are refused."""
+    computed = [isinstance(a, Tensor) and _dtype(a).kind in "iu" for a in args]
+    # NumPy's checks and shapes, from stand-ins for the integer Tensors.
+    grids = np.ix_(*[np.zeros(_shape(a), _dtype(a)) if c else _read(a)
+                     for a, c in zip(args, computed, strict=True)])
+    return tuple(P.reshape_p(a, shape=g.shape) if c else g
+                 for a, g, c in zip(args, grids, computed, strict=True))
+
+
+def _dims(shape: Any) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(d) for d in shape)
+
+
+def unravel_index(indices: Any, shape: Any, order: str = "C") -> tuple[Any, ...]:
+    """``numpy.unravel_index`` (indices, no gradient); Tensor indices with primitives."""
+    if not isinstance(indices, Tensor):
+        return np.unravel_index(indices, shape, order)
+    dims = _dims(shape)
+    if order not in ("C", "F"):
+        raise ValueError("unravel_index: only 'C' or 'F' order is permitted")
+    if _dtype(indices).kind not in "iu":
+        raise TypeError(f"unravel_index: only int indices permitted, got {_dtype(indices)}")
+    if not is_traced(indices):
+        np.unravel_index(np.asarray(indices), dims, order)  # NumPy's bounds check
+    flat = P.cast_p(indices, dtype=np.intp)
+    coordinates: list[Any] = [None] * len(dims)
+    for k in range(len(dims) - 1, -1, -1) if order == "C" else range(len(dims)):
+        coordinates[k] = P.remainder_p(flat, dims[k])
+        flat = P.floor_divide_p(flat, dims[k])
+    return tuple(coordinates)
+
+
+def ravel_multi_index(multi_index: Any, dims: Any, mode: Any = "raise",
+                      order: str = "C") -> Any:
+    """``numpy.ravel_multi_index`` (indices, no gradient); Tensor indices with primitives."""
+    if isinstance(multi_index, Tensor):
+        multi_index = unstack(multi_index)
+    elif not any(isinstance(i, Tensor) for i in multi_index):
+        return np.ravel_multi_index(multi_index, dims, mode, order)
+    dims = _dims(dims)
+    if len(multi_index) != len(dims):
+        raise ValueError(
+            f"ravel_multi_index: multi_index must be a sequence of length {len(dims)}"
+        )
+    if order not in ("C", "F"):
+        raise ValueError("ravel_multi_index: only 'C' or 'F' order is permitted")
+    modes = (mode,) * len(dims) if isinstance(mode, str) else tuple(mode)
+    if not any(is_traced(i) for i in multi_index):
+        np.ravel_multi_index(_read_tree(tuple(multi_index)), dims, mode, order)  # checks
+    axes = range(len(dims)) if order == "C" else range(len(dims) - 1, -1, -1)
+    total: Any = None
+    stride = 1
+    for k in reversed(axes):
+        index = P.cast_p(multi_index[k], dtype=np.intp)
+        if modes[k] == "wrap":
+            index = P.remainder_p(index, dims[k])
+        elif modes[k] == "clip":
+            index = P.clip_p(index, 0, dims[k] - 1)
+        elif modes[k] != "raise":
+            raise ValueError("ravel_multi_index: clipmode must be 'clip', 'raise' or 'wrap'")
+        term = index * stride
+        total = term if total is None else total + term
+        stride *= dims[k]
+    return total
+
+
 tril_indices = _on_values(np.tril_indices, "indices")
 triu_indices = _on_values(np.triu_indices, "indices")
 diag_indices = _on_values(np.diag_indices, "indices")
-tril_indices_from = _on_values(np.tril_indices_from, "indices")
-triu_indices_from = _on_values(np.triu_indices_from, "indices")
-diag_indices_from = _on_values(np.diag_indices_from, "indices")
-broadcast_shapes = _on_values(np.broadcast_shapes, "a shape")
-gcd = _on_values(np.gcd, "integers")
-lcm = _on_values(np.lcm, "integers")
-left_shift = _on_values(np.left_shift, "integers")
-right_shift = _on_values(np.right_shift, "integers")
+tril_indices_from = _on_shapes(np.tril_indices_from, "indices")
+triu_indices_from = _on_shapes(np.triu_indices_from, "indices")
+diag_indices_from = _on_shapes(np.diag_indices_from, "indices")
+broadcast_shapes = _on_shapes(np.broadcast_shapes, "a shape")
+gcd = _elementwise_values(P.gcd_p, "gcd", "integers")
+lcm = _elementwise_values(P.lcm_p, "lcm", "integers")
+left_shift = _elementwise_values(P.left_shift_p, "left_shift", "integers")
+right_shift = _elementwise_values(P.right_shift_p, "right_shift", "integers")
 bitwise_left_shift = left_shift
 bitwise_right_shift = right_shift
 

@@ -49,6 +49,12 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
         return nonzero(condition)
     if x is None or y is None:
         raise ValueError("where: either both or neither of x and y should be given")
+    if isinstance(condition, Tensor):
+        # The condition as an input of the op (not its values at hand), so traced graphs
+        # select by the values they run on.
+        if condition.dtype != bool:
+            condition = P.not_equal_p(condition, 0)
+        return P.where_p(condition, x, y)
     return P.where_p(_value(condition).astype(bool, copy=False), x, y)
 
 

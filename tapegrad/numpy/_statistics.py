@@ -1,9 +1,11 @@
 """Statistics: order statistics, NaN-aware reductions, covariance, counting and histograms.
 
 Order statistics (median, quantile, percentile and their NaN-ignoring versions) are
-gathers: NumPy's ``argsort`` picks the positions (no gradient) and the picked elements
-carry the gradient, weighted by the interpolation weights. For the continuous methods
-(``"linear"``, ``"hazen"``, ...) the weights are differentiable in ``q`` as well.
+gathers: the ``argsort`` primitive picks the positions (no gradient) and ``take`` gathers
+the picked elements, which carry the gradient, weighted by the interpolation weights.
+Positions, NaN counts and weights are computed with primitives too, so a traced graph
+orders the values it runs on. For the continuous methods (``"linear"``, ``"hazen"``, ...)
+the weights are differentiable in ``q`` as well.
 
 Examples:
     >>> import numpy as np
@@ -27,8 +29,18 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.prims.reduction import normalize_axis
+from tapegrad.core.prims.reduction import (
+    all_p,
+    any_p,
+    argsort_p,
+    count_nonzero_p,
+    nanargmax_p,
+    nanargmin_p,
+    normalize_axis,
+    searchsorted_p,
+)
 from tapegrad.core.tensor import Tensor
+from tapegrad.graph.function import is_traced
 
 __all__ = [
     "bincount",
@@ -105,29 +117,40 @@ def _to_last(a: Any, axis: Any) -> tuple[Any, tuple[int, ...], tuple[int, ...]]:
 
 
 class _Sorted:
-    """The rows of a ``(..., n)`` array in sorted order (NaNs last), gathered on demand."""
+    """The rows of a ``(..., n)`` array in sorted order (NaNs last), gathered on demand.
+
+    The order, the per-row counts and the NaN rows are computed with primitives, so a
+    traced graph sorts the values it runs on.
+    """
 
     def __init__(self, moved: Any, ignore_nan: bool) -> None:
         self.moved = moved
-        values = _value(moved)
-        self.batch = values.shape[:-1]
-        self.n = values.shape[-1]
-        self.order = np.argsort(values, axis=-1, kind="stable")
-        nans = np.isnan(values) if values.dtype.kind in "fc" else np.zeros(values.shape, bool)
-        # Per-row sample sizes: NaNs excluded for the nan* functions.
-        self.count = self.n - nans.sum(-1) if ignore_nan else np.full(self.batch, self.n)
-        # Rows whose result is NaN: any NaN (NumPy propagates it), or no valid value at all.
-        self.nan_rows = self.count == 0 if ignore_nan else nans.any(-1)
+        shape = _shape(moved)
+        self.batch, self.n = shape[:-1], shape[-1]
+        self.order = argsort_p(moved, axis=-1, kind="stable")
+        # Per-row sample sizes (NaNs excluded for the nan* functions), and the rows whose
+        # result is NaN: any NaN (NumPy propagates it), or no valid value at all.
+        self.count: Any = np.full(self.batch, self.n)
+        self.nan_rows: Any = None
+        if _inexact(moved):
+            nans = P.isnan_p(moved)
+            if ignore_nan:
+                self.count = self.n - count_nonzero_p(nans, axis=-1)
+                self.nan_rows = P.equal_p(self.count, 0)
+            else:
+                self.nan_rows = any_p(nans, axis=-1)
 
-    def take(self, positions: np.ndarray) -> Any:
+    def take(self, positions: Any) -> Any:
         """The elements at sorted ``positions`` (shape ``Q + batch``), differentiably."""
         if self.n == 0:
-            return np.full(positions.shape, np.nan)
-        positions = np.clip(positions.astype(np.intp), 0, self.n - 1)
-        lead = positions.ndim - len(self.batch)
-        grids = [g.reshape((1,) * lead + g.shape) for g in np.ix_(*map(range, self.batch))]
-        source = self.order[(*grids, positions)]
-        return P.getitem_p(self.moved, index=(*grids, source))
+            return np.full(_shape(positions), np.nan)
+        positions = P.clip_p(P.cast_p(positions, dtype=np.intp), 0, self.n - 1)
+        # Flat positions in the (batch, n) arrays: each row starts at a multiple of n.
+        starts = (np.arange(int(np.prod(self.batch, dtype=np.int64))) * self.n).reshape(
+            self.batch
+        )
+        source = P.take_p(P.reshape_p(self.order, shape=(-1,)), starts + positions, axis=0)
+        return P.take_p(P.reshape_p(self.moved, shape=(-1,)), starts + source, axis=0)
 
 
 _CONTINUOUS = {  # Hyndman & Fan's (alpha, beta); "linear" has NumPy's own formula
@@ -150,47 +173,61 @@ def _virtual_index(method: str, n: Any, q: Any) -> Any:
     return q * n + (q * (1 - alpha - beta) + alpha) - 1
 
 
-def _boundary(index: np.ndarray, take_previous: np.ndarray) -> np.ndarray:
-    previous = np.floor(index)
-    return np.maximum(np.where(take_previous, previous, previous + 1), 0)
+def _boundary(index: Any, take_previous: Any) -> Any:
+    previous = P.floor_p(index)
+    return P.maximum_p(P.where_p(take_previous, previous, previous + 1), 0)
 
 
-def _discrete_position(method: str, n: np.ndarray, q: np.ndarray) -> np.ndarray:
+# Positions and weights are computed with primitives (from a Tensor ``q`` or from counts
+# that depend on NaNs), so that traced graphs compute them at run time.
+def _discrete_position(method: str, n: Any, q: Any) -> Any:
     if method == "linear":  # integer q: 0 or 1, an exact order statistic
         return (n - 1) * q
     if method == "lower":
-        return np.floor((n - 1) * q)
+        return P.floor_p((n - 1) * q)
     if method == "higher":
-        return np.ceil((n - 1) * q)
+        return P.ceil_p((n - 1) * q)
     if method == "nearest":
-        return np.around((n - 1) * q)
+        return P.round_p((n - 1) * q)
     if method == "inverted_cdf":
         index = n * q - 1
-        return _boundary(index, index == np.floor(index))
+        return _boundary(index, P.equal_p(index, P.floor_p(index)))
     index = n * q - 1 - 0.5  # closest_observation: the nearest even order statistic at ties
-    return _boundary(index, (index == np.floor(index)) & (np.floor(index) % 2 == 1))
+    previous = P.floor_p(index)
+    odd = P.equal_p(P.remainder_p(previous, 2), 1)
+    return _boundary(index, P.logical_and_p(P.equal_p(index, previous), odd))
 
 
-def _fixed_weight(method: str, n: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_weight(method: str, n: Any, q: Any) -> tuple[Any, Any]:
     if method == "midpoint":
-        index = 0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q))
-        return index, np.where(index % 1 == 0, 0.0, 0.5)
+        index = 0.5 * (P.floor_p((n - 1) * q) + P.ceil_p((n - 1) * q))
+        return index, P.where_p(P.equal_p(P.remainder_p(index, 1), 0), 0.0, 0.5)
     index = n * q - 1  # averaged_inverted_cdf
-    return index, np.where(index - np.floor(index) == 0, 0.5, 1.0)
+    return index, P.where_p(P.equal_p(index - P.floor_p(index), 0), 0.5, 1.0)
 
 
-def _lerp(low: Any, high: Any, t: Any, dtype: np.dtype) -> Any:
+def _lerp(low: Any, high: Any, t: Any, dtype: np.dtype, differentiable_t: bool) -> Any:
     """NumPy's interpolation, from the nearer end so that t=0 and t=1 are exact.
 
-    A constant ``t`` is rounded to ``dtype`` only after ``1 - t``, as NumPy does with its
-    Python-float weights (this matters for float16 and float32 inputs).
+    A ``t`` without a gradient is rounded to ``dtype`` only after ``1 - t``, as NumPy
+    does with its Python-float weights (this matters for float16 and float32 inputs).
     """
-    if isinstance(t, Tensor):
-        t, complement = t, 1 - t
+    if differentiable_t:
+        complement = 1 - t
     else:
-        t, complement = np.asarray(t, dtype=dtype), np.asarray(1 - t, dtype=dtype)
+        t, complement = P.cast_p(t, dtype=dtype), P.cast_p(1 - t, dtype=dtype)
     diff = high - low
-    return P.where_p(_value(t) >= 0.5, high - diff * complement, low + diff * t)
+    return P.where_p(P.greater_equal_p(t, 0.5), high - diff * complement, low + diff * t)
+
+
+def _check_q(name: str, q: Any) -> None:
+    """NumPy's range check on ``q`` (not on a traced ``q``: it has no values yet)."""
+    if is_traced(q):
+        return
+    qv = _value(q)
+    if qv.size and not (qv.min() >= 0 and qv.max() <= 1):
+        scale = 100 if name.endswith("percentile") else 1
+        raise ValueError(f"{name}: q must be in the range [0, {scale}], got {qv * scale}")
 
 
 def _quantile(
@@ -205,44 +242,43 @@ def _quantile(
 ) -> Any:
     if _dtype(a).kind == "c":
         raise TypeError(f"{name}: a must be an array of real numbers")
-    qv = _value(q)
-    if qv.size and not (qv.min() >= 0 and qv.max() <= 1):
-        scale = 100 if name.endswith("percentile") else 1
-        raise ValueError(f"{name}: q must be in the range [0, {scale}], got {qv * scale}")
-    if qv.ndim > 2:
-        raise ValueError(f"{name}: q must be a scalar or 1d, got shape {qv.shape}")
+    _check_q(name, q)
+    q_shape, q_dtype = _shape(q), _dtype(q)
+    if len(q_shape) > 2:
+        raise ValueError(f"{name}: q must be a scalar or 1d, got shape {q_shape}")
     moved, batch, keep_shape = _to_last(a, axis)
     rows = _Sorted(moved, ignore_nan)
-    q_shape = qv.shape + (1,) * len(batch)
-    q = P.reshape_p(q, shape=q_shape) if isinstance(q, Tensor) else qv.reshape(q_shape)
-    qv = qv.reshape(q_shape)
-    full = qv.shape[: qv.ndim - len(batch)] + batch
+    q = P.reshape_p(q, shape=q_shape + (1,) * len(batch))
+    full = q_shape + batch
     # Counts in q's float type, so that float32 q gives float32 positions as in NumPy.
-    count = rows.count.astype(qv.dtype) if qv.dtype.kind == "f" else rows.count
+    count = P.cast_p(rows.count, dtype=q_dtype) if q_dtype.kind == "f" else rows.count
     last = count - 1
-    integer_linear = method == "linear" and qv.dtype.kind in "iub"
+    integer_linear = method == "linear" and q_dtype.kind in "iub"
     if method in _DISCRETE or integer_linear:
-        result = rows.take(np.broadcast_to(_discrete_position(method, count, qv), full))
+        position = _discrete_position(method, count, q)
+        result = rows.take(P.broadcast_to_p(position, shape=full))
         dtype = _dtype(a)
     elif method in _CONTINUOUS or method in _FIXED_WEIGHT:
         if method in _CONTINUOUS:
             index = _virtual_index(method, count, q)
-            gamma = index - np.floor(_value(index))
+            gamma = index - P.floor_p(index)
         else:
-            index, gamma = _fixed_weight(method, count, qv)
-        position = np.broadcast_to(_value(index), full)
-        above, below = position >= last, position < 0
-        previous = np.where(above, last, np.where(below, 0, np.floor(position)))
-        following = np.where(above, last, np.where(below, 0, np.floor(position) + 1))
-        dtype = np.result_type(_dtype(a), 0.0 if weak_q else np.result_type(_value(index)))
-        if weak_q:
-            gamma = _value(gamma)
-        result = _lerp(rows.take(previous), rows.take(following), gamma, dtype)
+            index, gamma = _fixed_weight(method, count, q)
+        position = P.broadcast_to_p(index, shape=full)
+        above, below = P.greater_equal_p(position, last), P.less_p(position, 0)
+        floor = P.floor_p(position)
+        previous = P.where_p(above, last, P.where_p(below, 0, floor))
+        following = P.where_p(above, last, P.where_p(below, 0, floor + 1))
+        dtype = np.result_type(_dtype(a), 0.0 if weak_q else _dtype(index))
+        # Only the continuous methods' weights depend on q differentiably.
+        differentiable_t = method in _CONTINUOUS and isinstance(q, Tensor) and not weak_q
+        result = _lerp(rows.take(previous), rows.take(following), gamma, dtype,
+                       differentiable_t)
     else:
         methods = sorted(_CONTINUOUS) + sorted(_DISCRETE + _FIXED_WEIGHT)
         raise ValueError(f"{name}: {method!r} is not a valid method. Use one of: {methods}")
-    if rows.nan_rows.any() and dtype.kind in "fc":
-        result = P.where_p(np.broadcast_to(rows.nan_rows, full), np.nan, result)
+    if rows.nan_rows is not None and dtype.kind in "fc":
+        result = P.where_p(rows.nan_rows, np.nan, result)
     if _dtype(result) != dtype:
         result = P.cast_p(result, dtype=dtype)
     if keepdims:
@@ -337,7 +373,7 @@ def _median(a: Any, axis: Any, keepdims: bool, ignore_nan: bool) -> Any:
     rows = _Sorted(moved, ignore_nan)
     # The mean of the two middle elements; for odd counts both are the same element.
     middle = (rows.take((rows.count - 1) // 2) + rows.take(rows.count // 2)) / 2
-    if rows.nan_rows.any():
+    if rows.nan_rows is not None:
         middle = P.where_p(rows.nan_rows, np.nan, middle)
     return P.reshape_p(middle, shape=keep_shape) if keepdims else middle
 
@@ -380,8 +416,8 @@ def _nan_extremum(
     result = prim(_nan_filled(a, fill), axis=axes, keepdims=keepdims)
     if not _inexact(a):
         return result
-    all_nan = np.all(np.isnan(_value(a)), axis=axes, keepdims=keepdims)
-    return P.where_p(all_nan, np.nan, result) if all_nan.any() else result
+    all_nan = all_p(P.isnan_p(a), axis=axes, keepdims=keepdims)
+    return P.where_p(all_nan, np.nan, result)
 
 
 def nanmax(
@@ -443,17 +479,20 @@ def nanvar(
     elif not _inexact(a):
         a = P.cast_p(a, dtype=np.float64)
     axes = _axes(a, axis)
-    valid = ~np.isnan(_value(a))
-    count = np.sum(valid, axis=axes, keepdims=True).astype(_dtype(a))
+    valid = P.logical_not_p(P.isnan_p(a))
+    count = P.cast_p(count_nonzero_p(valid, axis=axes, keepdims=True), dtype=_dtype(a))
     filled = _nan_filled(a, 0.0)
-    mean_ = P.sum_p(filled, axis=axes, keepdims=True) / np.maximum(count, 1)
+    mean_ = P.sum_p(filled, axis=axes, keepdims=True) / P.maximum_p(count, 1)
     centered = P.where_p(valid, filled - mean_, 0)
     squares = P.sum_p(centered * centered, axis=axes, keepdims=True)
     dof = count - ddof
     # Empty slices divide by 1 and are then set to NaN, so no 0/0 reaches the gradient.
-    result = P.where_p(dof > 0, squares / np.where(dof > 0, dof, 1), np.nan)
+    enough = P.greater_p(dof, 0)
+    result = P.where_p(enough, squares / P.where_p(enough, dof, 1), np.nan)
     if not keepdims:
-        result = P.reshape_p(result, shape=np.shape(np.sum(valid, axis=axes)))
+        shape = _shape(a)
+        kept = [s for i, s in enumerate(shape) if axes is not None and i not in axes]
+        result = P.reshape_p(result, shape=tuple(kept))
     return result
 
 
@@ -500,12 +539,14 @@ def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> 
 
 def nanargmax(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.nanargmax`` (indices, no gradient)."""
-    return np.nanargmax(_value(a), axis=axis, keepdims=keepdims)
+    _no_extra("nanargmax", out=out)
+    return nanargmax_p(a, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
 
 
 def nanargmin(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.nanargmin`` (indices, no gradient)."""
-    return np.nanargmin(_value(a), axis=axis, keepdims=keepdims)
+    _no_extra("nanargmin", out=out)
+    return nanargmin_p(a, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
 
 
 # -- covariance --------------------------------------------------------------------------
@@ -584,7 +625,9 @@ def cov(
         else:
             fact = w_sum - ddof * P.sum_p(w * aweights, axis=None, keepdims=False) / w_sum
         weighted = centered * w
-    if _value(fact) <= 0:
+    if isinstance(fact, Tensor):
+        fact = P.where_p(P.greater_p(fact, 0), fact, 0.0)  # NumPy's result: inf or NaN
+    elif fact <= 0:
         fact = 0.0  # NumPy's result: inf or NaN entries
     with np.errstate(divide="ignore"):
         scale = P.reciprocal_p(fact) if isinstance(fact, Tensor) else np.true_divide(1, fact)
@@ -605,9 +648,18 @@ def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype: Any = None) -
 
 
 # -- counting and histograms (no gradient, except bincount's weights) --------------------
+def _read(x: Any) -> np.ndarray:
+    """``x``'s values, for results whose shape (or binning) depends on them: a traced
+    tensor has none yet, so this raises `TracerValueError` naming the user's line."""
+    return np.asarray(x)
+
+
 def bincount(x: Any, /, weights: Any = None, minlength: int = 0) -> Any:
-    """``numpy.bincount``; with ``weights`` it is a scatter-add, differentiable in them."""
-    indices = _value(x)
+    """``numpy.bincount``; with ``weights`` it is a scatter-add, differentiable in them.
+
+    The length of the result is the largest value of ``x``: a traced ``x`` is refused.
+    """
+    indices = _read(x)
     counts = np.bincount(indices, minlength=minlength)  # validates with NumPy's messages
     if weights is None:
         return counts
@@ -620,40 +672,73 @@ def bincount(x: Any, /, weights: Any = None, minlength: int = 0) -> Any:
     return P.index_add_p(weights, index=(indices.astype(np.intp),), shape=counts.shape)
 
 
-def digitize(x: Any, bins: Any, right: bool = False) -> np.ndarray:
-    """``numpy.digitize`` (indices, no gradient)."""
-    return np.digitize(_value(x), _value(bins), right=right)
+def _monotonicity(bins: np.ndarray) -> int:
+    """1 for non-decreasing bins, -1 for non-increasing ones (NumPy's rule), else 0."""
+    if bins.ndim != 1:
+        raise ValueError("digitize: bins must be 1-dimensional")
+    steps = np.diff(bins)
+    if np.all(steps >= 0):
+        return 1
+    return -1 if np.all(steps <= 0) else 0
+
+
+def digitize(x: Any, bins: Any, right: bool = False) -> Any:
+    """``numpy.digitize`` (indices, no gradient): a `searchsorted` of ``x``.
+
+    The direction of the bins is read from their values: traced ``bins`` are refused.
+    """
+    edges = _read(bins)
+    if _dtype(x).kind == "c":
+        raise TypeError("digitize: x may not be complex")
+    monotonic = _monotonicity(edges)
+    if monotonic == 0:
+        raise ValueError("digitize: bins must be monotonically increasing or decreasing")
+    side = "left" if right else "right"  # the arguments of searchsorted are swapped
+    if monotonic == -1:
+        # Reverse the bins, and count from the other end.
+        reverse = P.getitem_p(bins, index=(slice(None, None, -1),))
+        return len(edges) - searchsorted_p(reverse, x, side=side)
+    return searchsorted_p(bins, x, side=side)
 
 
 def histogram(
     a: Any, bins: Any = 10, range: Any = None, density: Any = None, weights: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``numpy.histogram`` of the values (no gradient)."""
-    weights = None if weights is None else _value(weights)
-    bins = bins if isinstance(bins, str) else _value(bins)
-    return np.histogram(_value(a), bins, range, density, weights)
+    """``numpy.histogram`` of the values (no gradient; traced tensors are refused)."""
+    weights = None if weights is None else _read(weights)
+    bins = bins if isinstance(bins, str) else _read(bins)
+    return np.histogram(_read(a), bins, range, density, weights)
 
 
 def histogram_bin_edges(
     a: Any, bins: Any = 10, range: Any = None, weights: Any = None
 ) -> np.ndarray:
-    """``numpy.histogram_bin_edges`` of the values (no gradient)."""
-    weights = None if weights is None else _value(weights)
-    bins = bins if isinstance(bins, str) else _value(bins)
-    return np.histogram_bin_edges(_value(a), bins, range, weights)
+    """``numpy.histogram_bin_edges`` of the values (no gradient; traced tensors are
+    refused)."""
+    weights = None if weights is None else _read(weights)
+    bins = bins if isinstance(bins, str) else _read(bins)
+    return np.histogram_bin_edges(_read(a), bins, range, weights)
 
 
 def histogram2d(
     x: Any, y: Any, bins: Any = 10, range: Any = None, density: Any = None, weights: Any = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``numpy.histogram2d`` of the values (no gradient)."""
-    weights = None if weights is None else _value(weights)
-    return np.histogram2d(_value(x), _value(y), bins, range, density, weights)
+    """``numpy.histogram2d`` of the values (no gradient; traced tensors are refused)."""
+    weights = None if weights is None else _read(weights)
+    bins = bins if isinstance(bins, str | int) else _read_tree(bins)
+    return np.histogram2d(_read(x), _read(y), bins, range, density, weights)
 
 
 def histogramdd(
     sample: Any, bins: Any = 10, range: Any = None, density: Any = None, weights: Any = None
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``numpy.histogramdd`` of the values (no gradient)."""
-    weights = None if weights is None else _value(weights)
-    return np.histogramdd(_value(sample), bins, range, density, weights)
+    """``numpy.histogramdd`` of the values (no gradient; traced tensors are refused)."""
+    weights = None if weights is None else _read(weights)
+    bins = bins if isinstance(bins, str | int) else _read_tree(bins)
+    return np.histogramdd(_read(sample), bins, range, density, weights)
+
+
+def _read_tree(x: Any) -> Any:
+    if isinstance(x, list | tuple):
+        return type(x)(_read_tree(item) for item in x)
+    return _read(x) if isinstance(x, Tensor) else x

@@ -29,6 +29,7 @@ import numpy as np
 from tapegrad.core import prims as P
 from tapegrad.core.prims.linalg import matrix_transpose as _mT
 from tapegrad.core.prims.linalg import sym_from_lower
+from tapegrad.core.prims.reduction import argsort_p, count_nonzero_p
 from tapegrad.core.tensor import Tensor
 from tapegrad.numpy import _indexing, _manipulation, _products
 
@@ -64,8 +65,12 @@ class LstsqResult(NamedTuple):
 
 
 # -- helpers -----------------------------------------------------------------------------
+def _raw(x: Any) -> Any:
+    return getattr(x, "_value", x)
+
+
 def _value(x: Any) -> np.ndarray:
-    return np.asarray(getattr(x, "_value", x))
+    return np.asarray(_raw(x))
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -196,11 +201,12 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = np._
             rcond = rtol
     elif rtol is not np._NoValue:
         raise ValueError("pinv: `rtol` and `rcond` can't be both set")
-    if np.ndim(_value(rcond)) != 0:
+    if np.ndim(_raw(rcond)) != 0:
         raise NotImplementedError("tapegrad.numpy.linalg.pinv: rcond must be a scalar")
     if hermitian:
         a = sym_from_lower(a)
-    return P.pinv_p(a, rcond=float(_value(rcond)), hermitian=bool(hermitian))
+    # A fixed parameter: a traced rcond has no value yet, so float() refuses it.
+    return P.pinv_p(a, rcond=float(rcond), hermitian=bool(hermitian))
 
 
 def lstsq(a: Any, b: Any, rcond: Any = None) -> LstsqResult:
@@ -222,13 +228,18 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> LstsqResult:
         rcond = np.finfo(_float_dtype(a)).eps * max(m, n)
     x = P.matmul_p(P.pinv_p(a, rcond=float(rcond), hermitian=False), b)
     s = P.svd_p(a)[1]
-    s_raw = _value(s)
+    residuals = np.zeros((0,), dtype=_float_dtype(x))
+    if m <= n:
+        # No residuals whatever the rank: it is computed with primitives (a graph value).
+        large = P.greater_p(s, rcond * P.max_p(s)) if min(m, n) else np.zeros(0, bool)
+        return LstsqResult(x, residuals, P.cast_p(count_nonzero_p(large), dtype=np.int32), s)
+    # The residuals exist only at full column rank: their shape depends on the values, so
+    # they are read (which refuses a traced `a`).
+    s_raw = np.asarray(s)
     rank = np.int32(np.sum(s_raw > rcond * s_raw.max())) if s_raw.size else np.int32(0)
-    if rank == n and m > n:
+    if rank == n:
         r = P.matmul_p(a, x) - b
         residuals = P.sum_p(r * r, axis=(0,), keepdims=_ndim(b) == 1)
-    else:
-        residuals = np.zeros((0,), dtype=_float_dtype(x))
     return LstsqResult(x, residuals, rank, s)
 
 
@@ -305,16 +316,19 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803
 
 
 def _hermitian_svd(a: Any, compute_uv: bool) -> Any:
-    # NumPy's own route: eigh, then |w| sorted descending; the signs move into Vh.
+    # NumPy's own route: eigh, then |w| sorted descending; the signs move into Vh. Signs
+    # and order are primitives: a traced graph sorts the eigenvalues it computes.
     w, v = P.eigh_p(a)
-    signs = np.copysign(1.0, _value(w)).astype(_float_dtype(w))
-    order = np.argsort(np.abs(_value(w)), axis=-1)[..., ::-1]
+    dtype = _float_dtype(w)
+    signs = P.where_p(P.signbit_p(w), dtype.type(-1), dtype.type(1))
+    order = P.getitem_p(argsort_p(P.abs_p(w), axis=-1), index=(Ellipsis, slice(None, None, -1)))
     s = _indexing.take_along_axis(w * signs, order, axis=-1)
     if not compute_uv:
         return s
-    u = _indexing.take_along_axis(v, order[..., None, :], axis=-1)
-    sorted_signs = np.take_along_axis(signs, order, axis=-1)
-    return SVDResult(u, s, _mT(u * sorted_signs[..., None, :]))
+    row = _shape(order)[:-1] + (1, _shape(order)[-1])
+    u = _indexing.take_along_axis(v, P.reshape_p(order, shape=row), axis=-1)
+    sorted_signs = _indexing.take_along_axis(signs, order, axis=-1)
+    return SVDResult(u, s, _mT(u * P.reshape_p(sorted_signs, shape=row)))
 
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
@@ -538,9 +552,35 @@ def cond(x: Any, p: Any = None) -> Any:
 
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *,  # noqa: N803
                 rtol: Any = None) -> Any:
-    """Rank by SVD (``numpy.linalg.matrix_rank``): an integer, not differentiable."""
-    return np.linalg.matrix_rank(_value(A), tol=None if tol is None else _value(tol),
-                                 hermitian=hermitian, rtol=rtol)
+    """Rank by SVD (``numpy.linalg.matrix_rank``): an integer, not differentiable.
+
+    With Tensors, NumPy's count of singular values above the tolerance in primitives
+    (a traced graph counts those it computes); 0-d and 1-d inputs give a Python int, read
+    from the values (traced ones are refused).
+    """
+    if not any(isinstance(v, Tensor) for v in (A, tol, rtol)):
+        return np.linalg.matrix_rank(A, tol=tol, hermitian=hermitian, rtol=rtol)
+    if _ndim(A) < 2:
+        return int(not np.all(np.asarray(A) == 0))
+    matrices = _as_float(A)
+    s = P.abs_p(P.eigh_p(matrices)[0]) if hermitian else P.svd_p(matrices)[1]
+    last = _ndim(s) - 1
+    if tol is None:
+        if rtol is None:
+            rtol = max(_shape(A)[-2:]) * np.finfo(_float_dtype(s)).eps
+        else:
+            rtol = _column(rtol)
+        tol = P.max_p(s, axis=(last,), keepdims=True) * rtol
+    else:
+        tol = _column(tol)
+    return count_nonzero_p(P.greater_p(s, tol), axis=-1)
+
+
+def _column(x: Any) -> Any:
+    """``x[..., None]``."""
+    if isinstance(x, Tensor):
+        return P.reshape_p(x, shape=_shape(x) + (1,))
+    return np.asarray(x)[..., None]
 
 
 # -- products ----------------------------------------------------------------------------

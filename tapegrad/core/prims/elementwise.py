@@ -305,6 +305,22 @@ invert_p = _nondiff("invert", np.invert)
 isnan_p = _nondiff("isnan", np.isnan)
 isinf_p = _nondiff("isinf", np.isinf)
 isfinite_p = _nondiff("isfinite", np.isfinite)
+signbit_p = _nondiff("signbit", np.signbit)
+gcd_p = _nondiff("gcd", np.gcd)
+lcm_p = _nondiff("lcm", np.lcm)
+left_shift_p = _nondiff("left_shift", np.left_shift)
+right_shift_p = _nondiff("right_shift", np.right_shift)
+# ldexp(1, k): exact powers of two, the factors of tapegrad.numpy's ldexp and frexp (which
+# multiply x by them, differentiably in x); no gradient here.
+ldexp_p = _nondiff("ldexp", np.ldexp)
+
+
+def _frexp_exponent(x: Any) -> Any:
+    return np.frexp(x)[1]
+
+
+# The exponent of numpy.frexp (int32); the mantissa is x times a power of two.
+frexp_exponent_p = _nondiff("frexp_exponent", _frexp_exponent)
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)

@@ -1,6 +1,6 @@
 """Reduction primitives: sum, max/min, prod, cumsum, cumprod; and the index-valued ops
-with no gradient (argmax, argmin, argsort, argpartition, searchsorted, any, all,
-count_nonzero).
+with no gradient (argmax, argmin, nanargmax, nanargmin, argsort, argpartition,
+searchsorted, any, all, count_nonzero).
 
 ``axis`` is always ``None`` or a tuple of non-negative ints here (the NumPy namespace
 normalises it), which keeps params hashable and rules simple; the arg-ops take NumPy's
@@ -266,6 +266,17 @@ all_p = Primitive(
     differentiable=False,
 )
 count_nonzero_p = Primitive("count_nonzero", _count_nonzero_impl, differentiable=False)
+# NaNs skipped; an all-NaN slice raises NumPy's ValueError when the op runs.
+nanargmax_p = Primitive(
+    "nanargmax",
+    lambda x, axis=None, keepdims=False: np.nanargmax(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+)
+nanargmin_p = Primitive(
+    "nanargmin",
+    lambda x, axis=None, keepdims=False: np.nanargmin(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+)
 
 
 from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402
