@@ -168,6 +168,7 @@ class _Compiler:
         self.counter = itertools.count()
         self.lines: list[str] = []
         self.producer: dict[int, Node] = {}
+        self.scatter_adds: dict[int, tuple[int, int]] = {}
         for node in graph.nodes:
             for out in node.outputs:
                 self.producer[out] = node
@@ -266,6 +267,12 @@ class _Compiler:
                     self.fuse is True or fused.worth_fusing(self.graph, g))]
                 kernels = {id(g): g for g in chosen}
                 units = _expand_unchosen(units, kernels)
+        # add(x, index_add(g, idx)) as "x[idx] += g" in x's buffer (a slice's gradient
+        # accumulated into the whole tensor's): the index_add's zeros are never built.
+        self.scatter_adds = self.find_scatter_adds(units)
+        if self.scatter_adds:
+            absorbed = {index for index, _ in self.scatter_adds.values()}
+            units = [u for u in units if not (isinstance(u, int) and u in absorbed)]
         steps = [self.step(unit) for unit in units]
         escaping = {a for a in [*self.graph.outputs, *self.graph.updates.values()]
                     if not isinstance(a, Literal)}
@@ -292,12 +299,66 @@ class _Compiler:
         return CompiledGraph(self.graph, source, self.namespace["run"], descriptions,
                              len(plan.slots))
 
+    def find_scatter_adds(self, units: list[Unit]) -> dict[int, tuple[int, int]]:
+        """``add`` nodes whose one operand is an ``index_add`` read by nothing else.
+
+        Returns:
+            add node index -> (index_add node index, position of the other operand).
+            Only basic indices (slices, ints): there ``x + zeros-with-g-at-idx`` equals
+            ``x[idx] += g`` element for element (up to the sign of a zero sum: -0.0 in
+            ``x`` stays -0.0); advanced indices with repeats would add in another order.
+        """
+        uses: dict[int, int] = {}
+        for unit in units:
+            nodes = unit.nodes if isinstance(unit, FusionGroup) else (unit,)
+            for index in nodes:
+                for atom in self.graph.nodes[index].inputs:
+                    if not isinstance(atom, Literal):
+                        uses[atom] = uses.get(atom, 0) + 1
+        for atom in [*self.graph.outputs, *self.graph.updates.values()]:
+            if not isinstance(atom, Literal):
+                uses[atom] = uses.get(atom, 0) + 2
+        position = {self.graph.nodes[u].outputs[0]: u for u in units
+                    if isinstance(u, int) and len(self.graph.nodes[u].outputs) == 1}
+        found: dict[int, tuple[int, int]] = {}
+        for unit in units:
+            if not isinstance(unit, int):
+                continue
+            node = self.graph.nodes[unit]
+            if node.primitive != "add" or len(node.inputs) != 2 or node.params:
+                continue
+            for k in (1, 0):
+                atom, other = node.inputs[k], node.inputs[1 - k]
+                if isinstance(atom, Literal) or isinstance(other, Literal):
+                    continue
+                producer = position.get(atom)
+                if producer is None or producer in {i for i, _ in found.values()}:
+                    continue
+                scatter = self.graph.nodes[producer]
+                if (scatter.primitive != "index_add" or uses.get(atom) != 1
+                        or isinstance(scatter.inputs[0], Literal)
+                        or not _basic_index(scatter.params.get("index"))):
+                    continue
+                if self.avals[other] != (node.shape, node.dtype) or \
+                        self.avals[atom] != self.avals[other] or not self.layout[other]:
+                    continue
+                found[unit] = (producer, 1 - k)
+                break
+        return found
+
     def step(self, unit: Unit) -> Step:
         if isinstance(unit, FusionGroup):
             outs = unit.outputs
             return Step(tuple(unit.inputs), outs, tuple(self.avals[v] for v in outs), "out",
                         shares_contiguous_only=True)
         node = self.graph.nodes[unit]
+        if unit in self.scatter_adds:
+            producer, k = self.scatter_adds[unit]
+            other = node.inputs[k]
+            g = self.graph.nodes[producer].inputs[0]
+            assert not isinstance(other, Literal) and not isinstance(g, Literal)
+            return Step((other, g), node.outputs, ((node.shape, node.dtype),), "out",
+                        c_order=True, in_place=True)
         reads = tuple(a for a in node.inputs if not isinstance(a, Literal))
         avals = tuple(zip(node.shapes, node.dtypes, strict=True))
         # A buffer (C order) only where NumPy would lay the result out in C order too.
@@ -349,7 +410,28 @@ class _Compiler:
         (dtype,) = dtypes
         return dtype if dtype.kind in "fc" and node.dtype in (dtype, np.dtype(bool)) else None
 
+    def emit_scatter_add(self, index: int) -> None:
+        """``out = x; out[idx] += g`` for an absorbed ``add(x, index_add(g, idx))``."""
+        node = self.graph.nodes[index]
+        producer, k = self.scatter_adds[index]
+        scatter = self.graph.nodes[producer]
+        x, g = self.atom(node.inputs[k]), self.atom(scatter.inputs[0])
+        out = self.names[node.outputs[0]]
+        where = self.plan.placement.get(node.outputs[0], ("new",))
+        comment = (f"{_describe(node, self.names)} with "
+                   f"{_describe(scatter, self.names)} folded in")
+        if where[0] == "share" and self.names[where[1]] == x:
+            self.lines.append(f"    {out} = {x}  # {comment}")
+        elif where[0] == "slot":
+            self.lines.append(f"    {out} = _s{where[1]}; {out}[...] = {x}  # {comment}")
+        else:
+            self.lines.append(f"    {out} = {x}.copy()  # {comment}")
+        self.lines.append(f"    {out}[{self.param(scatter.params['index'])}] += {g}")
+
     def emit_node(self, index: int) -> None:
+        if index in self.scatter_adds:
+            self.emit_scatter_add(index)
+            return
         node = self.graph.nodes[index]
         comment = _describe(node, self.names)
         outs = ", ".join(self.names[o] for o in node.outputs)
@@ -546,6 +628,12 @@ def _expand_unchosen(units: list[Unit], chosen: dict[int, FusionGroup]) -> list[
 
 def _copy(value: Any) -> Any:
     return np.array(value, copy=True)
+
+
+def _basic_index(index: Any) -> bool:
+    """A tuple of ints, slices, None and Ellipsis (indexing gives a view)."""
+    return isinstance(index, tuple) and all(
+        i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index)
 
 
 def _own(array: np.ndarray) -> np.ndarray:

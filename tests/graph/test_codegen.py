@@ -350,3 +350,23 @@ def test_reductions_with_default_params() -> None:
     for name in ("sum", "max", "min"):
         graph = Graph([x], [Node(name, (0,), {}, (1,), ((),), (f32,))], [1])
         _check_exact(graph, [np.arange(6, dtype=np.float32).reshape(2, 3)])
+
+
+def test_slice_gradients_accumulate_in_place() -> None:
+    # The backward of x[t] for every t: each index_add read only by an add is folded into
+    # "acc[t] += g" in the accumulator's buffer (no zeros of the whole shape per slice).
+    def f(x):
+        return sum(tnp.sum(tnp.tanh(x[t]) * (t + 1.0)) for t in range(4))
+
+    x = np.random.default_rng(3).standard_normal((4, 3, 2)).astype(np.float32)
+    graph = trace(tg.grad(f), x)
+    compiled = compile_graph(graph, fuse=False)
+    assert compiled.source.count("folded in") == 3
+    assert compiled.source.count("index_add_impl(") == 1  # the first slice starts the sum
+    for values in (x, x * 2.0, -x):
+        want = evaluate(graph, [values])[0]
+        got = compiled([values], [])[0][0]
+        np.testing.assert_array_equal(got, want)
+    # An advanced index (repeats add in another order) is left to index_add.
+    graph = trace(tg.grad(lambda x: tnp.sum(x[[0, 0, 1]] ** 2) + tnp.sum(x * 0.5)), x)
+    assert "folded in" not in compile_graph(graph, fuse=False).source
