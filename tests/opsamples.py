@@ -635,6 +635,10 @@ INDEXING = [
     # Checking and random primitives (rate 0: every element kept, so a reference exists).
     sample("class_indices", lambda i: tg.ops.class_indices(i, 3), lambda i: i.astype(np.int64),
            INDEX_0_3, differentiable=False),
+    sample("one_hot", lambda i: ops.one_hot(i, 3), lambda i: np.eye(3, dtype=np.float32)[i],
+           INDEX_0_3, differentiable=False),
+    sample("one_hot_axis0", lambda i: ops.one_hot(i, 4, axis=0, dtype=np.float64),
+           lambda i: np.moveaxis(np.eye(4)[i], -1, 0), INDEX_0_3, differentiable=False),
     sample("dropout_rate_0", lambda x: tg.ops.dropout(x, 0.0, generator=np.random.default_rng(0)),
            lambda x: x * 1, int_inputs=False),
     sample("getitem_bool_mask", lambda x, m: x[m], lambda x, m: x[m], REAL, BOOL,

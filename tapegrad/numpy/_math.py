@@ -217,7 +217,8 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
         infinite = P.where_p(P.greater_p(x, 0), high, low)
         replaced = P.where_p(P.isnan_p(x), np.asarray(nan, dtype), infinite)
     elif dtype.kind == "c":
-        replaced = np.nan_to_num(np.asarray(getattr(x, "_value", x)), nan=nan, posinf=posinf,
+        # Read (a traced complex tensor is refused rather than frozen).
+        replaced = np.nan_to_num(np.asarray(x), nan=nan, posinf=posinf,
                                  neginf=neginf)
     else:
         replaced = x  # integers and booleans are always finite

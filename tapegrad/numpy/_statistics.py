@@ -567,13 +567,15 @@ def _sample_weights(fweights: Any, aweights: Any, samples: int) -> Any:
         if weights is None:
             continue
         values = _value(weights).astype(float)
-        if name == "fweights" and not np.all(values == np.around(values)):
+        # Traced weights have no values yet (those at hand are the trace-time ones).
+        checked = not is_traced(weights)
+        if checked and name == "fweights" and not np.all(values == np.around(values)):
             raise TypeError("cov: fweights must be integer")
         if values.ndim > 1:
             raise RuntimeError(f"cov: cannot handle multidimensional {name}")
         if values.shape[0] != samples:
             raise RuntimeError(f"cov: incompatible numbers of samples ({samples}) and {name}")
-        if np.any(values < 0):
+        if checked and np.any(values < 0):
             raise ValueError(f"cov: {name} cannot be negative")
         weights = weights if isinstance(weights, Tensor) else values
         w = weights if w is None else w * weights

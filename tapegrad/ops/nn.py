@@ -104,8 +104,14 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
 
 
 def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -> Any:
-    """One-hot encoding of integer labels (a constant: no gradient)."""
-    labels = np.asarray(getattr(x, "_value", x))
+    """One-hot encoding of integer labels (a constant: no gradient).
+
+    Tensor labels are compared with every class by primitives and range-checked by
+    `class_indices` when the op runs, so a traced graph encodes the labels it gets.
+    """
+    if isinstance(x, Tensor):
+        return _one_hot_computed(x, int(num_classes), axis, np.dtype(dtype))
+    labels = np.asarray(x)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
@@ -115,6 +121,20 @@ def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -
         )
     out = np.eye(num_classes, dtype=dtype)[labels]
     return np.moveaxis(out, -1, axis) if axis != -1 else out
+
+
+def _one_hot_computed(x: Tensor, num_classes: int, axis: int, dtype: np.dtype) -> Any:
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {x.dtype}")
+    labels = P.class_indices_p(x, num_classes=num_classes, name="one_hot")
+    column = P.reshape_p(labels, shape=x.shape + (1,))
+    out = P.cast_p(P.equal_p(column, np.arange(num_classes)), dtype=dtype)
+    if axis == -1:
+        return out
+    ndim = x.ndim + 1
+    order = list(range(ndim - 1))
+    order.insert(axis % ndim, ndim - 1)  # np.moveaxis(out, -1, axis)
+    return P.transpose_p(out, axes=tuple(order))
 
 
 def _labels(target: Any, num_classes: int) -> Any:
