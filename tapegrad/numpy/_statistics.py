@@ -696,6 +696,7 @@ def digitize(x: Any, bins: Any, right: bool = False) -> Any:
     if monotonic == 0:
         raise ValueError("digitize: bins must be monotonically increasing or decreasing")
     side = "left" if right else "right"  # the arguments of searchsorted are swapped
+    bins = bins if isinstance(bins, Tensor) else edges
     if monotonic == -1:
         # Reverse the bins, and count from the other end.
         reverse = P.getitem_p(bins, index=(slice(None, None, -1),))
