@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.tensor import Tensor
+from tapegrad.core import tensor as _tensor
+from tapegrad.core.tensor import Tensor, Variable
 
 
 def _value(x: Any) -> Any:
@@ -45,11 +46,20 @@ def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> T
 
         out = stack([array(o) if isinstance(o, list | tuple) else o for o in object])
         return out if dtype is None else out.astype(dtype)
+    if isinstance(object, Variable) and not _traced(object):
+        # A Variable's array may later be updated in place (compiled steps): copy it now.
+        return Tensor(np.array(object._value, copy=True), dtype)
     if isinstance(object, Tensor):
         # A copy without gradient, taken when the op runs.
         out = P.stop_gradient_p(object)
         return out if dtype is None or np.dtype(dtype) == out.dtype else out.astype(dtype)
     return Tensor(object, dtype)
+
+
+def _traced(value: Any) -> bool:
+    """Whether graph tracing follows ``value`` (then the copy must be an op of the graph)."""
+    hook = _tensor._trace_hook
+    return hook is not None and bool(hook.is_traced(value))
 
 
 def _contains_tensor(seq: Any) -> bool:

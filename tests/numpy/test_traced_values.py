@@ -104,3 +104,16 @@ def test_traced_functions_compute_from_the_values_they_run_on(
     assert len(got_leaves) == len(want_leaves)
     for g, w in zip(got_leaves, want_leaves, strict=True):
         np.testing.assert_array_equal(_raw(g), _raw(w))
+
+
+def test_array_of_a_variable_is_a_copy_that_in_place_updates_do_not_reach() -> None:
+    v = tg.Variable(np.ones(2, np.float32))
+    snapshot = tnp.array(v)
+
+    @tg.function
+    def step() -> None:
+        v.assign_sub(np.ones(2, np.float32))
+
+    step()  # a compiled update writes into the Variable's array in place
+    np.testing.assert_array_equal(v.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(snapshot.numpy(), [1.0, 1.0])
