@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import PRIMITIVES, Primitive
+from tapegrad.core.prims import nn as _prims_nn
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
@@ -169,6 +170,7 @@ class _Compiler:
         self.lines: list[str] = []
         self.producer: dict[int, Node] = {}
         self.scatter_adds: dict[int, tuple[int, int]] = {}
+        self.paired: dict[int, int] = {}
         for node in graph.nodes:
             for out in node.outputs:
                 self.producer[out] = node
@@ -273,6 +275,11 @@ class _Compiler:
         if self.scatter_adds:
             absorbed = {index for index, _ in self.scatter_adds.values()}
             units = [u for u in units if not (isinstance(u, int) and u in absorbed)]
+        # A loss and its derivative on the same logits: one pass computes both.
+        self.paired = self.find_paired(units)
+        if self.paired:
+            absorbed = set(self.paired.values())
+            units = [u for u in units if not (isinstance(u, int) and u in absorbed)]
         steps = [self.step(unit) for unit in units]
         escaping = {a for a in [*self.graph.outputs, *self.graph.updates.values()]
                     if not isinstance(a, Literal)}
@@ -298,6 +305,24 @@ class _Compiler:
         exec(compile(source, filename, "exec"), self.namespace)
         return CompiledGraph(self.graph, source, self.namespace["run"], descriptions,
                              len(plan.slots))
+
+    def find_paired(self, units: list[Unit]) -> dict[int, int]:
+        """Cross-entropy nodes -> the delta node on the same inputs (see `_PAIRED`)."""
+        first: dict[tuple[str, tuple[Any, ...]], int] = {}
+        paired: dict[int, int] = {}
+        for unit in units:
+            if not isinstance(unit, int):
+                continue
+            node = self.graph.nodes[unit]
+            if node.params or any(isinstance(a, Literal) for a in node.inputs):
+                continue
+            if node.primitive in _PAIRED:
+                first.setdefault((node.primitive, node.inputs), unit)
+            for loss_name, (delta_name, _) in _PAIRED.items():
+                loss = first.get((loss_name, node.inputs))
+                if node.primitive == delta_name and loss is not None and loss not in paired:
+                    paired[loss] = unit
+        return paired
 
     def find_scatter_adds(self, units: list[Unit]) -> dict[int, tuple[int, int]]:
         """``add`` nodes whose one operand is an ``index_add`` read by nothing else.
@@ -352,6 +377,12 @@ class _Compiler:
             return Step(tuple(unit.inputs), outs, tuple(self.avals[v] for v in outs), "out",
                         shares_contiguous_only=True)
         node = self.graph.nodes[unit]
+        if unit in self.paired:
+            partner = self.graph.nodes[self.paired[unit]]
+            writes = node.outputs + partner.outputs
+            pair_avals = ((node.shape, node.dtype), (partner.shape, partner.dtype))
+            pair_reads = tuple(a for a in node.inputs if not isinstance(a, Literal))
+            return Step(pair_reads, writes, pair_avals, "fresh", c_order=True, in_place=False)
         if unit in self.scatter_adds:
             producer, k = self.scatter_adds[unit]
             other = node.inputs[k]
@@ -431,6 +462,15 @@ class _Compiler:
     def emit_node(self, index: int) -> None:
         if index in self.scatter_adds:
             self.emit_scatter_add(index)
+            return
+        if index in self.paired:
+            node, partner = self.graph.nodes[index], self.graph.nodes[self.paired[index]]
+            both = self.bind("xent_with_delta", _PAIRED[node.primitive][1])
+            arg_text = ", ".join(self.atom(a) for a in node.inputs)
+            self.lines.append(
+                f"    {self.names[node.outputs[0]]}, {self.names[partner.outputs[0]]} = "
+                f"{both}({arg_text})  # {_describe(node, self.names)} and "
+                f"{_describe(partner, self.names)}")
             return
         node = self.graph.nodes[index]
         comment = _describe(node, self.names)
@@ -628,6 +668,14 @@ def _expand_unchosen(units: list[Unit], chosen: dict[int, FusionGroup]) -> list[
 
 def _copy(value: Any) -> Any:
     return np.array(value, copy=True)
+
+
+# Primitive pairs computed together when a graph has both on the same inputs: the first
+# primitive's name -> (the second's name, a function returning both results bit for bit).
+_PAIRED = {
+    "sparse_softmax_cross_entropy": ("sparse_softmax_cross_entropy_delta",
+                                     _prims_nn.sparse_softmax_cross_entropy_with_delta),
+}
 
 
 def _basic_index(index: Any) -> bool:

@@ -370,3 +370,24 @@ def test_slice_gradients_accumulate_in_place() -> None:
     # An advanced index (repeats add in another order) is left to index_add.
     graph = trace(tg.grad(lambda x: tnp.sum(x[[0, 0, 1]] ** 2) + tnp.sum(x * 0.5)), x)
     assert "folded in" not in compile_graph(graph, fuse=False).source
+
+
+def test_loss_and_its_derivative_share_one_pass() -> None:
+    def loss(logits, labels):
+        return tnp.mean(ops.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+
+    def value_and_grad(logits, labels):
+        return tg.value_and_grad(loss)(logits, labels)
+
+    rng = np.random.default_rng(4)
+    logits = (rng.standard_normal((8, 5)) * 3).astype(np.float32)
+    labels = rng.integers(0, 5, 8)
+    graph = trace(value_and_grad, logits, labels)
+    compiled = compile_graph(graph, fuse=False)
+    assert "xent_with_delta(" in compiled.source
+    for scale in (1.0, -2.0):
+        args = [logits * np.float32(scale), rng.integers(0, 5, 8)]
+        want = evaluate(graph, args)
+        got = compiled(args, [])[0]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)

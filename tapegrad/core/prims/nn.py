@@ -603,8 +603,31 @@ def _sparse_softmax_xent_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndar
     # raise IndexError here at worst.
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_total = np.log(np.exp(shifted).sum(axis=-1))
-    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    return log_total - picked
+    return log_total - _picked(shifted, labels)
+
+
+def _picked(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``values[..., labels]`` row by row (flat fancy indexing: 3x take_along_axis' speed)."""
+    rows = values.reshape(-1, values.shape[-1])
+    flat = np.asarray(labels).reshape(-1)
+    return rows[np.arange(rows.shape[0]), flat].reshape(np.shape(labels))
+
+
+def sparse_softmax_cross_entropy_with_delta(logits: np.ndarray,
+                                            labels: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The cross-entropy and its `delta` in one pass, bit for bit the two impls' results.
+
+    Not a primitive: generated code calls it when a graph computes both (a training step's
+    loss and its gradient), sharing the max, exp and sum.
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    loss = np.log(total[..., 0]) - _picked(shifted, labels)
+    e /= total
+    rows = e.reshape(-1, e.shape[-1])
+    rows[np.arange(rows.shape[0]), np.asarray(labels).reshape(-1)] -= 1
+    return loss, e
 
 
 def _xent_delta_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
