@@ -27,10 +27,18 @@ if (FILL, LOAD, LOADB, STORE, STOREB, COPY, ADD, SUB, MUL, DIV, NEG, MAX, MIN, P
     raise ImportError("tapegrad.graph._fused_vm: its opcodes differ from fused_ops.OPCODES; "
                       "edit both (this file's edit also refreshes numba's cache)")
 
-njit: Any = numba.njit
+def njit(**options: Any) -> Any:
+    """``numba.njit(cache=True, ...)``, without the cache where no location is writable."""
+    def wrap(function: Any) -> Any:
+        try:
+            return numba.njit(cache=True, **options)(function)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return numba.njit(**options)(function)
+
+    return wrap
 
 
-@njit(inline="always", error_model="numpy", nogil=True, cache=True)
+@njit(inline="always", error_model="numpy", nogil=True)
 def tanh_f32(x: Any) -> Any:
     # float32 tanh through float64 exp: correctly rounded in practice and 3x
     # faster than the C library's tanhf; the series keeps tiny arguments exact.
@@ -43,7 +51,7 @@ def tanh_f32(x: Any) -> Any:
     r = (1.0 - e) / (1.0 + e)
     return r if v >= 0 else -r
 
-@njit(error_model="numpy", nogil=True, cache=True)
+@njit(error_model="numpy", nogil=True)
 def pick(k: int, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
     if k == 0:
         return a0
@@ -57,7 +65,7 @@ def pick(k: int, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
         return a4
     return a5
 
-@njit(error_model="numpy", nogil=True, cache=True)
+@njit(error_model="numpy", nogil=True)
 def vm(code: Any, n_pre: int, consts: Any, n: int, tile: int, n_regs: int,
        a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, b0: Any, b1: Any,
        o0: Any, o1: Any, o2: Any, o3: Any, q0: Any) -> None:  # pragma: no cover
