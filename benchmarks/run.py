@@ -33,9 +33,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # As workloads.md asks. XLA reads only the first token (the second, a TensorFlow-era option,
 # is ignored); XLA_FLAGS must start with "--" or XLA takes it for a file name, so these go
-# last. Even so a jit call keeps two threads busy: XLA runs the program on its own executor
-# thread while the caller waits for it (cpu/wall about 1.9 for jax-jit on tiny programs).
+# last. Even so XLA keeps two cores busy: it runs the program on its own executor thread while
+# the caller waits (cpu/wall about 1.9 on tiny programs), and its GEMM ignores these flags
+# (G0: cpu/wall 2.0, 71 GFLOP/s against 36 pinned to one core). So ``--threads 1`` also pins
+# every framework's process to one CPU (``single_cpu_affinity``): one core each, for all.
 XLA_SINGLE_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+
+
+def single_cpu_affinity() -> set[int] | None:
+    """Return the one-CPU set that ``--threads 1`` pins each framework's process to.
+
+    Returns:
+        ``{cpu}``, the first CPU this process may run on, or None where the platform has no
+        CPU affinity (the thread variables are then the only limit).
+
+    Examples:
+        >>> cpus = single_cpu_affinity()
+        >>> cpus is None or len(cpus) == 1
+        True
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return {min(os.sched_getaffinity(0))}
 
 
 def child_env(threads: str, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -90,8 +109,13 @@ def run_child(
     env: dict[str, str],
     warmup_s: float,
     measure_s: float,
+    cpus: set[int] | None = None,
 ) -> dict[str, Any]:
-    """Run :mod:`benchmarks.worker` for one framework in a fresh process; return its report."""
+    """Run :mod:`benchmarks.worker` for one framework in a fresh process; return its report.
+
+    ``cpus``, when given, is the CPU set the process (and every thread it starts) runs on.
+    """
+    pin = None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
     timeout = 120 + len(workloads) * (60 + warmup_s + measure_s)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
@@ -109,6 +133,7 @@ def run_child(
                 text=True,
                 timeout=timeout,
                 check=False,
+                preexec_fn=pin,
             )
         except subprocess.TimeoutExpired:
             return {"framework": name, "status": "error", "message": f"timed out ({timeout}s)"}
@@ -340,6 +365,7 @@ def run_all(
     env: dict[str, str],
     warmup_s: float = harness.WARMUP_S,
     measure_s: float = harness.MEASURE_S,
+    cpus: set[int] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str]]:
     """Run each framework in its own process, one after the other, reporting progress.
 
@@ -357,7 +383,7 @@ def run_all(
             print(f"skipping {name}: {skipped[name]}", flush=True)
             continue
         print(f"running {name} ...", flush=True)
-        report = run_child(name, workloads, env, warmup_s, measure_s)
+        report = run_child(name, workloads, env, warmup_s, measure_s, cpus)
         if report["status"] == "skipped":
             skipped[name] = report.get("message", "")
             print(f"skipping {name}: {skipped[name]}", flush=True)
@@ -373,16 +399,20 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     args, workloads, frameworks = _parse_args(argv)
     env = child_env(args.threads)
+    cpus = single_cpu_affinity() if args.threads == "1" else None
     settings = {k: env.get(k) for k in (*THREAD_VARS, "XLA_FLAGS")}
     print(
         f"tapegrad benchmarks, {datetime.datetime.now():%Y-%m-%d %H:%M}, Python "
         f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs\n"
         f"threads: {args.threads} ("
         + ", ".join(f"{k}={v or 'unset'}" for k, v in settings.items())
-        + ")",
+        + ")"
+        + (f", each process pinned to CPU {min(cpus)}" if cpus else ""),
         flush=True,
     )
-    reports, skipped, failed = run_all(frameworks, workloads, env, args.warmup, args.duration)
+    reports, skipped, failed = run_all(
+        frameworks, workloads, env, args.warmup, args.duration, cpus
+    )
 
     print()
     if reports:
@@ -408,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
             "threads": args.threads,
+            "pinned_cpus": sorted(cpus) if cpus else None,
             "env": settings,
             "workloads": workloads,
             "warmup_s": args.warmup,
