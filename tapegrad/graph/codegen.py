@@ -55,6 +55,7 @@ import numpy as np
 
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.prims import nn as _prims_nn
+from tapegrad.core.prims.elementwise import RELU_ZEROS_MIN_SIZE, relu_zeros
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
@@ -171,6 +172,7 @@ class _Compiler:
         self.producer: dict[int, Node] = {}
         self.scatter_adds: dict[int, tuple[int, int]] = {}
         self.paired: dict[int, int] = {}
+        self.extra_kernels: list[str] = []  # descriptions of kernels outside fusion groups
         for node in graph.nodes:
             for out in node.outputs:
                 self.producer[out] = node
@@ -303,7 +305,8 @@ class _Compiler:
         filename = f"<tapegrad compiled graph {next(_compiled_ids)}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.namespace)
-        return CompiledGraph(self.graph, source, self.namespace["run"], descriptions,
+        return CompiledGraph(self.graph, source, self.namespace["run"],
+                             [*descriptions, *self.extra_kernels],
                              len(plan.slots))
 
     def find_paired(self, units: list[Unit]) -> dict[int, int]:
@@ -323,6 +326,20 @@ class _Compiler:
                 if node.primitive == delta_name and loss is not None and loss not in paired:
                     paired[loss] = unit
         return paired
+
+    def fused_pair(self, node: Node) -> bool:
+        """Whether a paired cross-entropy runs as one numba kernel: with fusion on and numba
+        installed, for float logits with classes and up to `fused.XENT_MAX_SIZE` entries."""
+        if not self.fuse:
+            return False
+        from tapegrad.graph import fused
+
+        if not fused.available():
+            return False
+        shape, dtype = self.avals[node.inputs[0]]
+        size = math.prod(shape)
+        return (dtype in (np.float32, np.float64) and len(shape) >= 1 and shape[-1] > 0
+                and 0 < size <= fused.XENT_MAX_SIZE)
 
     def find_scatter_adds(self, units: list[Unit]) -> dict[int, tuple[int, int]]:
         """``add`` nodes whose one operand is an ``index_add`` read by nothing else.
@@ -466,6 +483,12 @@ class _Compiler:
         if index in self.paired:
             node, partner = self.graph.nodes[index], self.graph.nodes[self.paired[index]]
             both = self.bind("xent_with_delta", _PAIRED[node.primitive][1])
+            if self.fused_pair(node):
+                from tapegrad.graph import fused
+
+                both = self.bind("xent_with_delta_kernel", fused.xent_with_delta)
+                self.extra_kernels.append(f"{_describe(node, self.names)} and its delta "
+                                          "(one numba pass)")
             arg_text = ", ".join(self.atom(a) for a in node.inputs)
             self.lines.append(
                 f"    {self.names[node.outputs[0]]}, {self.names[partner.outputs[0]]} = "
@@ -521,7 +544,13 @@ class _Compiler:
 
         maximum = self.bind("np_maximum", np.maximum)
         if node.primitive == "relu":
-            self.lines.append(f"    {name} = {maximum}({x}, {k(0)}{out})  # {comment}")
+            zero = k(0)
+            size = math.prod(node.shape)
+            if size >= RELU_ZEROS_MIN_SIZE and np.dtype(dtype).kind == "f":
+                # As the impl: a zeros array keeps np.maximum on its fast SIMD loop.
+                zeros = relu_zeros(tuple(node.shape), np.dtype(dtype))
+                zero = self.bind("_zeros", zeros, key=("zeros", zeros.shape, zeros.dtype.str))
+            self.lines.append(f"    {name} = {maximum}({x}, {zero}{out})  # {comment}")
             return
         multiply, tanh, add = (self.bind(f"np_{u.__name__}", u)
                                for u in (np.multiply, np.tanh, np.add))

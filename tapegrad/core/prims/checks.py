@@ -18,7 +18,7 @@ def _class_indices(labels: Any, *, num_classes: int, name: str) -> np.ndarray:
     if labels.dtype == np.int64 and labels.flags.c_contiguous:
         # The common case, on every training step: one pass (negatives viewed as unsigned
         # are huge), no copy.
-        if labels.size and (labels.view(np.uint64) >= num_classes).any():
+        if labels.size and labels.view(np.uint64).max() >= num_classes:
             raise ValueError(f"{name}: labels must be in [0, {num_classes}) for {num_classes} "
                              f"classes, got labels in [{labels.min()}, {labels.max()}]")
         return labels
