@@ -519,6 +519,10 @@ class _Compiler:
         elif form == "expand":
             self.emit_expansion(node, args[0], out, comment)
             return
+        elif node.primitive in _VIEW_METHODS and not isinstance(node.inputs[0], Literal):
+            # The ndarray method the impl calls, without the impl's Python frame (~1 µs).
+            method, param = _VIEW_METHODS[node.primitive]
+            call = f"{args[0]}.{method}({self.param(node.params.get(param))})"
         else:
             params = [f"{k}={self.param(v)}" for k, v in node.params.items()]
             call = f"{self.callee(prim, False)}({', '.join([*args, *params])})"
@@ -701,6 +705,10 @@ def _copy(value: Any) -> Any:
 
 # Primitive pairs computed together when a graph has both on the same inputs: the first
 # primitive's name -> (the second's name, a function returning both results bit for bit).
+# View primitives whose impl is this ndarray method with this param (arrays and NumPy
+# scalars both have it; the impl's fallback is for other inputs).
+_VIEW_METHODS = {"reshape": ("reshape", "shape"), "transpose": ("transpose", "axes")}
+
 _PAIRED = {
     "sparse_softmax_cross_entropy": ("sparse_softmax_cross_entropy_delta",
                                      _prims_nn.sparse_softmax_cross_entropy_with_delta),
