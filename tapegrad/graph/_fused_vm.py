@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
 import numpy as np
 
+from tapegrad.core.prims._numba import njit
 from tapegrad.graph import fused_ops
 
 # A literal copy of the opcode table (see the module docstring), checked below.
@@ -27,15 +27,6 @@ if (FILL, LOAD, LOADB, STORE, STOREB, COPY, ADD, SUB, MUL, DIV, NEG, MAX, MIN, P
     raise ImportError("tapegrad.graph._fused_vm: its opcodes differ from fused_ops.OPCODES; "
                       "edit both (this file's edit also refreshes numba's cache)")
 
-def njit(**options: Any) -> Any:
-    """``numba.njit(cache=True, ...)``, without the cache where no location is writable."""
-    def wrap(function: Any) -> Any:
-        try:
-            return numba.njit(cache=True, **options)(function)
-        except RuntimeError:  # "cannot cache function ...: no locator available"
-            return numba.njit(**options)(function)
-
-    return wrap
 
 
 @njit(inline="always", error_model="numpy", nogil=True)

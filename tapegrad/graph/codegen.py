@@ -334,9 +334,10 @@ class _Compiler:
             return False
         from tapegrad.graph import fused
 
-        if not fused.available():
+        logits = node.inputs[0]
+        if not fused.available() or isinstance(logits, Literal):
             return False
-        shape, dtype = self.avals[node.inputs[0]]
+        shape, dtype = self.avals[logits]
         size = math.prod(shape)
         return (dtype in (np.float32, np.float64) and len(shape) >= 1 and shape[-1] > 0
                 and 0 < size <= fused.XENT_MAX_SIZE)

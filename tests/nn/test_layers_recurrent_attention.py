@@ -426,3 +426,47 @@ def test_errors_name_the_layer_and_the_problem():
         mha(np.zeros((B, 2, 3, F)), np.zeros((B, 2, 3, F)))
     with pytest.raises(ValueError, match="value is required"):
         layers.MultiHeadAttention(2, 2)(np.zeros((B, T, F)))
+
+
+# -- the numba step kernels (float32, the `jit` extra) -------------------------------------
+def test_lstm_numba_kernels_match_the_numpy_path(monkeypatch):
+    pytest.importorskip("numba")
+    from tapegrad.core.prims import nn as prims_nn
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((5, 9, 3)).astype(np.float32)
+    weights = (rng.standard_normal((3 + 4 + 1, 16)) * 0.8).astype(np.float32)
+    weights[:2] *= 40  # some saturated gates
+    state0 = rng.standard_normal((5, 8)).astype(np.float32)
+    g_hs = rng.standard_normal((5, 9, 4)).astype(np.float32)
+    g_cs = rng.standard_normal((5, 9, 4)).astype(np.float32)
+    results = {}
+    for use_kernels in (True, False):
+        monkeypatch.setattr(prims_nn, "LSTM_NUMBA_KERNELS", use_kernels)
+        assert (prims_nn.lstm_kernels(np.float32) is not None) == use_kernels
+        ans = prims_nn._lstm_impl(x, weights, state0)
+        results[use_kernels] = ans
+        # The backward from the same forward values: the same operations, the same bits.
+        grads = [prims_nn._lstm_vjp_arrays(k, (g_hs, g_cs), results[True], x, weights, state0)
+                 for k in range(3)]
+        results[use_kernels, "grads"] = grads
+    for got, want in zip(results[True][:2], results[False][:2], strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+    for got, want in zip(results[True, "grads"], results[False, "grads"], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_rational_tanh_within_a_few_ulps():
+    pytest.importorskip("numba")
+    from tapegrad.core.prims._lstm_numba import tanh32
+
+    x = np.concatenate([np.linspace(-12, 12, 200_001),
+                        np.geomspace(1e-30, 10, 20_001), -np.geomspace(1e-30, 10, 20_001)])
+    x = x.astype(np.float32)
+    got = np.array([tanh32(v) for v in x[::50]], np.float32)
+    want = np.tanh(x[::50].astype(np.float64))
+    assert np.abs(got - want).max() < 3e-7
+    assert np.all(np.abs(got - want) <= 5 * np.spacing(np.abs(want).astype(np.float32)))
+    assert np.isnan(tanh32(np.float32(np.nan)))
+    assert tanh32(np.float32(np.inf)) == -tanh32(np.float32(-np.inf)) > 0.9999997

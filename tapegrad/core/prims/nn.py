@@ -710,6 +710,29 @@ def _lstm_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     )
 
 
+# With numba installed (the `jit` extra), float32 LSTM steps run their elementwise work in
+# the kernels of `_lstm_numba` (one pass per step instead of a dozen NumPy calls; the
+# forward's tanh a few 1e-7 from NumPy's). False: always the NumPy path (bit-reproducible
+# without numba).
+LSTM_NUMBA_KERNELS = True
+
+
+@functools.lru_cache(maxsize=1)
+def _lstm_numba_module() -> Any:
+    try:
+        from tapegrad.core.prims import _lstm_numba
+    except ImportError:  # numba is not installed
+        return None
+    return _lstm_numba
+
+
+def lstm_kernels(dtype: np.dtype) -> Any:
+    """The numba step kernels for ``dtype``, or None (numba missing, switched off, not f32)."""
+    if not LSTM_NUMBA_KERNELS or np.dtype(dtype) != np.float32:
+        return None
+    return _lstm_numba_module()
+
+
 def _bits(dtype: np.dtype) -> np.dtype:
     """The unsigned integer type as wide as a float type (the residual's type)."""
     return np.dtype(f"u{dtype.itemsize}")
@@ -740,11 +763,15 @@ def _lstm_impl(x: Any, weights: Any, state0: Any) -> tuple[np.ndarray, ...]:
     np.matmul(w_in, inputs, out=residual[:, :4 * u])
     recurrent = np.empty((4 * u, batch), dtype)
     tmp = np.empty((u, batch), dtype)
+    kernels = lstm_kernels(dtype)
     # exp overflows to inf (sigmoid 0) or underflows to 0 (sigmoid 1), as it should.
     with np.errstate(over="ignore", under="ignore"):
         for t in range(steps):
             a, tanh_c = residual[t, :4 * u], residual[t, 4 * u:]
             np.matmul(w_rec, hs[t], out=recurrent)
+            if kernels is not None:
+                kernels.forward_step(a, recurrent, cs[t], cs[t + 1], tanh_c, hs[t + 1])
+                continue
             a += recurrent
             np.exp(a, out=a)
             a += 1
@@ -787,27 +814,32 @@ def _lstm_backward(g_hs: np.ndarray, g_cs: np.ndarray, cs: np.ndarray, residual:
     dh, dc = np.zeros((u, batch), dtype), np.zeros((u, batch), dtype)
     tmp = np.empty((u, batch), dtype)
     slope = np.empty((4 * u, batch), dtype)
+    kernels = lstm_kernels(dtype) if residual.dtype == dtype else None
     for t in range(steps - 1, -1, -1):
         a, tanh_c = residual[t, :4 * u], residual[t, 4 * u:]
         i, f, g, o = a[:u], a[u:2 * u], a[2 * u:3 * u], a[3 * u:]
+        c_prev = c_t[t - 1] if t else state0[:, u:].T
         dh += g_h[t]
         if g_c is not None:
             dc += g_c[t]
-        np.multiply(tanh_c, tanh_c, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
-        np.subtract(1, tmp, out=tmp)
-        tmp *= o
-        tmp *= dh
-        dc += tmp
-        np.multiply(dc, g, out=d[:u])  # the gates' cotangents, then times their slopes
-        np.multiply(dc, c_t[t - 1] if t else state0[:, u:].T, out=d[u:2 * u])
-        np.multiply(dc, i, out=d[2 * u:3 * u])
-        np.multiply(dh, tanh_c, out=d[3 * u:])
-        np.multiply(a, a, out=slope)  # s (1 - s) for the sigmoids, 1 - g^2 for the tanh
-        np.subtract(a, slope, out=slope)
-        np.multiply(g, g, out=slope[2 * u:3 * u])
-        np.subtract(1, slope[2 * u:3 * u], out=slope[2 * u:3 * u])
-        d *= slope
-        dc *= f
+        if kernels is not None and c_prev.dtype == dtype:
+            kernels.backward_step(a, tanh_c, c_prev, dh, dc, d)  # the same operations
+        else:
+            np.multiply(tanh_c, tanh_c, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
+            np.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp
+            np.multiply(dc, g, out=d[:u])  # the gates' cotangents, then times their slopes
+            np.multiply(dc, c_prev, out=d[u:2 * u])
+            np.multiply(dc, i, out=d[2 * u:3 * u])
+            np.multiply(dh, tanh_c, out=d[3 * u:])
+            np.multiply(a, a, out=slope)  # s (1 - s) for the sigmoids, 1 - g^2 for the tanh
+            np.subtract(a, slope, out=slope)
+            np.multiply(g, g, out=slope[2 * u:3 * u])
+            np.subtract(1, slope[2 * u:3 * u], out=slope[2 * u:3 * u])
+            d *= slope
+            dc *= f
         if t or need_dh0:
             np.matmul(recurrent, d, out=dh)
         if on_chunk is not None:
