@@ -8,6 +8,7 @@ composite of primitives, so all of them are recorded by tapes and differentiable
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -395,26 +396,46 @@ class Variable(Tensor):
             )
         return new.astype(self._value.dtype, copy=False)
 
+    def _exclusive(self) -> bool:
+        """Whether nothing but this Variable can see its array, so an update may overwrite
+        it: no tape entry, view, snapshot or user reference holds it (any of those would see
+        the new value). The count is the attribute, the local name and getrefcount's own."""
+        value = self._value
+        return (type(value) is np.ndarray and sys.getrefcount(value) == 3
+                and value.base is None and value.flags.writeable)
+
     def assign(self, value: Any) -> Variable:
         """Replace the value (same shape; cast to the variable's dtype)."""
         if _trace_hook is not None and _trace_hook.assign(self, value, "assign"):
             return self
-        # A fresh array, never an in-place write: tapes keep the old value alive.
-        self._value = np.array(self._checked(value), copy=True)
+        new = self._checked(value)
+        if self._exclusive():  # (a view of the array would hold a reference to it)
+            np.copyto(self._value, new)
+        else:
+            # A fresh array where anything else sees the old one (a tape keeps it alive).
+            self._value = np.array(new, copy=True)
         return self
 
     def assign_add(self, delta: Any) -> Variable:
         """Add ``delta`` to the value."""
         if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_add"):
             return self
-        self._value = self._value + self._checked(delta)
+        delta = self._checked(delta)
+        if self._exclusive():  # in place: no allocation (a large weight's fresh pages)
+            np.add(self._value, delta, out=self._value)
+        else:
+            self._value = self._value + delta
         return self
 
     def assign_sub(self, delta: Any) -> Variable:
         """Subtract ``delta`` from the value."""
         if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_sub"):
             return self
-        self._value = self._value - self._checked(delta)
+        delta = self._checked(delta)
+        if self._exclusive():
+            np.subtract(self._value, delta, out=self._value)
+        else:
+            self._value = self._value - delta
         return self
 
     def __repr__(self) -> str:

@@ -112,6 +112,25 @@ def test_variable_assign_keeps_recorded_values():
     assert float(tape.gradient(y, v)) == 4.0
 
 
+def test_variable_updates_in_place_only_when_nothing_else_sees_the_array():
+    v = tg.Variable(np.arange(4.0, dtype=np.float32))
+    buffer = v._value.ctypes.data
+    v.assign_sub(np.ones(4, np.float32))
+    v.assign_add(np.full(4, 2.0, np.float32))
+    v.assign(np.full(4, 7.0, np.float32))
+    assert v._value.ctypes.data == buffer  # no new array: nothing else held the old one
+    # Each holder keeps the value it saw: a snapshot, a view, a tape entry.
+    snapshot, view = v.numpy(), v[1:]
+    with tg.GradientTape(persistent=True) as tape:
+        y = tg.numpy.sum(v * v)
+    for update in (v.assign_add, v.assign_sub, v.assign):
+        update(np.full(4, 3.0, np.float32))
+    np.testing.assert_array_equal(snapshot, np.full(4, 7.0))
+    np.testing.assert_array_equal(view.numpy(), np.full(3, 7.0))
+    np.testing.assert_array_equal(tape.gradient(y, v).numpy(), np.full(4, 14.0))
+    np.testing.assert_array_equal(v.numpy(), np.full(4, 3.0))
+
+
 def test_shape_mismatch_names_op_and_shapes():
     with pytest.raises(ValueError, match=r"add: .*\(2,\), \(3,\)"):
         tg.tensor([1.0, 2.0]) + tg.tensor([1.0, 2.0, 3.0])
