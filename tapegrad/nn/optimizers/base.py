@@ -463,7 +463,7 @@ class Optimizer:
     def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
         if not isinstance(gradient, tg.Tensor):
             gradient = tg.tensor(gradient)
-        if tuple(gradient.shape) != tuple(variable.shape):
+        if gradient.shape != variable.shape:  # (both tuples)
             raise ValueError(
                 f"{type(self).__name__}: the gradient for variable '{variable.name}' has shape "
                 f"{tuple(gradient.shape)}, but the variable has shape {tuple(variable.shape)}"
