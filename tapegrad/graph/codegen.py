@@ -46,8 +46,10 @@ Examples:
 from __future__ import annotations
 
 import itertools
+import keyword
 import linecache
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -226,6 +228,10 @@ class _Compiler:
         key = ("id", id(value)) if key is None else key
         if key in self.globals_by_key:
             return self.globals_by_key[key]
+        # User primitives are named "module.function": make an identifier of it.
+        prefix = re.sub(r"\W", "_", prefix)
+        if prefix[:1].isdigit() or keyword.iskeyword(prefix):
+            prefix = "_" + prefix
         name = prefix
         if prefix.startswith("_") or self.namespace.get(name, value) is not value:
             name = f"{prefix}{next(self.counter)}"
