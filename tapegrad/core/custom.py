@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tapegrad.core.primitive import PRIMITIVES, Primitive, bind, set_recorders
+from tapegrad.core.primitive import (
+    PRIMITIVES,
+    Primitive,
+    active_recorders,
+    bind,
+    set_recorders,
+)
 from tapegrad.core.prims.shape import stop_gradient_p
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tree import tree_flatten, tree_unflatten
@@ -42,6 +50,114 @@ class _VariableReads:
                 self.variables.setdefault(id(arg), arg)
 
 
+# -- custom_gradient inside a traced function (tapegrad.function) -------------------------
+# There the forward ops must be graph nodes (the compiled code computes them), yet tapes must
+# see one op whose gradient is grad_fn. So the forward runs with only the tracer recording,
+# and its outputs pass through `custom_gradient`: a table primitive whose value is its last
+# arguments and whose VJP calls the grad_fn kept by the tracer of that trace (under a key
+# param). grad_fn runs on traced tensors when the traced code asks for gradients, which adds
+# its ops to the graph. Outside that trace the key means nothing: such a node has a value
+# but no gradient (an outer tape replaying the graph gets a clear error).
+_TRACED_GRADIENTS: weakref.WeakKeyDictionary[Any, dict[int, Callable[[Any], list[Any]]]] = (
+    weakref.WeakKeyDictionary())
+_keys = itertools.count()
+
+
+def _symbolic_recorder() -> Any:
+    """The graph tracer among the active recorders (`tapegrad.function`), if any."""
+    return next((r for r in active_recorders() if getattr(r, "symbolic", False)), None)
+
+
+def _custom_gradient_impl(*args: Any, key: int, n_inputs: int) -> Any:
+    # Copies: generated code may reuse an input's buffer once the input is dead.
+    outs = tuple(np.array(a, copy=True) for a in args[n_inputs:])
+    return outs if len(outs) > 1 else outs[0]
+
+
+def _custom_gradient_vjp(argnum: int, g: Any, ans: Any, *args: Any, key: int,
+                         n_inputs: int) -> Any:
+    if argnum >= n_inputs:
+        return None  # the forward's own ops are not differentiated: grad_fn replaces them
+    tracer = _symbolic_recorder()
+    rules = _TRACED_GRADIENTS.get(tracer, {}) if tracer is not None else {}
+    if key not in rules:
+        raise ValueError(
+            "custom_gradient inside tapegrad.function: its grad_fn exists only while the "
+            "function is traced; take the gradient inside the traced function (or declare "
+            "the op with tapegrad.primitive and defvjp)")
+    return rules[key](g)[argnum]
+
+
+# One primitive per arity (a graph node has one output exactly when its primitive returns one).
+custom_gradient_p = Primitive("custom_gradient", _custom_gradient_impl, variadic=True)
+custom_gradient_multi_p = Primitive("custom_gradient_multi", _custom_gradient_impl,
+                                    multiple_results=True, variadic=True)
+custom_gradient_p.defvjp(_custom_gradient_vjp)
+custom_gradient_multi_p.defvjp(_custom_gradient_vjp)
+
+
+def _traced_call(f: Callable[..., Any], tracer: Any, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> Any:
+    """`custom_gradient`'s wrapper while `tracer` traces a function (see above)."""
+    reads = _VariableReads()
+    previous = set_recorders((tracer, reads))  # the graph gets the forward; tapes do not
+    try:
+        out, grad_fn = f(*args, **kwargs)
+    finally:
+        set_recorders(previous)
+    rule = _GradientRule(f, grad_fn, args, reads, out)
+    outs = [o if isinstance(o, Tensor) else Tensor(np.asarray(o)) for o in rule.out_leaves]
+    key = next(_keys)
+    several = len(outs) > 1
+    # The rule takes a tuple of cotangents when f returns a structure: a lone output of
+    # one (a 1-tuple) gets its cotangent wrapped.
+    _TRACED_GRADIENTS.setdefault(tracer, {})[key] = lambda g: rule.grads(
+        (g,) if rule.multiple and not several else g)
+    prim = custom_gradient_multi_p if several else custom_gradient_p
+    result = prim(*rule.inputs, *outs, key=key, n_inputs=len(rule.inputs))
+    if not rule.multiple:
+        return result
+    return tree_unflatten(rule.out_tree, list(result) if several else [result])
+
+
+class _GradientRule:
+    """``grad_fn`` as one gradient per input, from the outputs' cotangents (a tuple of them
+    when ``f`` returns several). The inputs are the Tensor arguments, then the trainable
+    Variables read in ``f`` when ``grad_fn`` takes ``variables=``."""
+
+    def __init__(self, f: Callable[..., Any], grad_fn: Callable[..., Any],
+                 args: tuple[Any, ...], reads: _VariableReads, out: Any) -> None:
+        self.name = f"custom_gradient:{getattr(f, '__name__', 'f')}"
+        self.grad_fn = grad_fn
+        self.wants_variables = "variables" in inspect.signature(grad_fn).parameters
+        self.variables = list(reads.variables.values()) if self.wants_variables else []
+        self.n_args = sum(isinstance(a, Tensor) for a in args)
+        self.inputs: list[Tensor] = [a for a in args if isinstance(a, Tensor)]
+        self.inputs += self.variables
+        self.out_leaves, self.out_tree = tree_flatten(out)
+        self.multiple = len(self.out_leaves) != 1 or self.out_tree is not None
+        self._g: Any = None
+        self._grads: list[Any] = []
+
+    def grads(self, g: Any) -> list[Any]:
+        # One backward call of grad_fn serves the rules of every argument.
+        if self._g is not g:
+            dy = tree_unflatten(self.out_tree, list(g)) if self.multiple else g
+            if self.wants_variables:
+                input_grads, variable_grads = self.grad_fn(dy, variables=self.variables)
+            else:
+                input_grads, variable_grads = self.grad_fn(dy), []
+            if not isinstance(input_grads, tuple | list):
+                input_grads = [input_grads]
+            if len(input_grads) != self.n_args:
+                raise ValueError(
+                    f"custom_gradient '{self.name}': grad_fn returned "
+                    f"{len(input_grads)} gradients for {self.n_args} Tensor arguments"
+                )
+            self._g, self._grads = g, list(input_grads) + list(variable_grads)
+        return self._grads
+
+
 def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate ``f(*x) -> (y, grad_fn)`` to give ``y`` the gradient ``grad_fn(dy)``.
 
@@ -49,7 +165,9 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
     single value or a tuple). If ``grad_fn`` accepts ``variables=``, the trainable
     Variables read inside ``f`` are passed to it and it returns
     ``(input_grads, variable_grads)``. ``grad_fn`` is written with tapegrad ops, so
-    higher derivatives differentiate it; forward mode transposes it.
+    higher derivatives differentiate it; forward mode transposes it. Inside a
+    `tapegrad.function` the forward's ops are compiled and gradients taken inside the
+    traced function use ``grad_fn`` (a graph containing it has no gradient outside).
 
     Examples:
         >>> import tapegrad as tg
@@ -66,6 +184,9 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tracer = _symbolic_recorder()
+        if tracer is not None:
+            return _traced_call(f, tracer, args, kwargs)
         reads = _VariableReads()
         # The forward pass is opaque to tapes: its gradient is grad_fn, not its ops.
         previous = set_recorders((reads,))
@@ -73,48 +194,26 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
             out, grad_fn = f(*args, **kwargs)
         finally:
             set_recorders(previous)
-        wants_variables = "variables" in inspect.signature(grad_fn).parameters
-        variables = list(reads.variables.values()) if wants_variables else []
-        tensor_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
-        inputs = [args[i] for i in tensor_positions] + variables
-        out_leaves, out_tree = tree_flatten(out)
-        out_values = [o._value if isinstance(o, Tensor) else np.asarray(o) for o in out_leaves]
-        multiple = len(out_leaves) != 1 or out_tree is not None
+        rule = _GradientRule(f, grad_fn, args, reads, out)
+        inputs = rule.inputs
+        out_values = [o._value if isinstance(o, Tensor) else np.asarray(o)
+                      for o in rule.out_leaves]
+        multiple = rule.multiple
         prim = Primitive(
-            f"custom_gradient:{getattr(f, '__name__', 'f')}",
+            rule.name,
             (lambda *_: tuple(out_values)) if multiple else (lambda *_: out_values[0]),
             multiple_results=multiple,
             register=False,
         )
-        n_args = len(tensor_positions)
-        cache: dict[str, Any] = {}
-
-        def all_grads(g: Any) -> list[Any]:
-            # One backward call of grad_fn serves the rules of every argument.
-            if cache.get("g") is not g:
-                dy = tree_unflatten(out_tree, list(g)) if multiple else g
-                if wants_variables:
-                    input_grads, variable_grads = grad_fn(dy, variables=variables)
-                else:
-                    input_grads, variable_grads = grad_fn(dy), []
-                if not isinstance(input_grads, tuple | list):
-                    input_grads = [input_grads]
-                if len(input_grads) != n_args:
-                    raise ValueError(
-                        f"custom_gradient '{prim.name}': grad_fn returned "
-                        f"{len(input_grads)} gradients for {n_args} Tensor arguments"
-                    )
-                cache["g"], cache["grads"] = g, list(input_grads) + list(variable_grads)
-            return cache["grads"]
 
         def rule_for(k: int) -> Callable[..., Any]:
-            return lambda g, ans, *xs: all_grads(g)[k]
+            return lambda g, ans, *xs: rule.grads(g)[k]
 
         prim.defvjp(*[rule_for(k) for k in range(len(inputs))])
         result = bind(prim, tuple(inputs), {})
         if not inputs:
             result = tuple(Tensor(v) for v in out_values) if multiple else Tensor(out_values[0])
-        return tree_unflatten(out_tree, list(result)) if multiple else result
+        return tree_unflatten(rule.out_tree, list(result)) if multiple else result
 
     return wrapper
 

@@ -125,7 +125,16 @@ def decode_value(doc: Any, path: str = "value") -> Any:
     return _Decoder({}).value(doc, path)
 
 
+# Nodes whose derivative is Python code kept by the tracer of one trace (`custom_gradient`
+# inside a traced function): their file would load without it.
+_PROCESS_LOCAL = frozenset({"custom_gradient", "custom_gradient_multi"})
+
+
 def _encode_node(node: Node, encoder: _Encoder, path: str) -> dict[str, Any]:
+    if node.primitive in _PROCESS_LOCAL:
+        raise ValueError(
+            f"graph: {path} is a custom_gradient function, whose gradient is Python code and "
+            "cannot be stored; declare the op with tapegrad.primitive and defvjp instead")
     return {
         "primitive": node.primitive,
         "inputs": [encoder.atom(a, f"{path}.inputs[{k}]") for k, a in enumerate(node.inputs)],
