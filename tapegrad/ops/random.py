@@ -11,6 +11,35 @@ from tapegrad.core.prims import dropout_mask_p
 from tapegrad.core.tensor import shape_of
 
 
+def dropout_mask(like: Any, rate: float, shape: Sequence[int],
+                 generator: np.random.Generator) -> Any:
+    """A keep-mask of ``shape``: ``1 / (1 - rate)`` where kept, ``0`` where dropped.
+
+    Drawn by the stateful `dropout_mask` op, so a traced function draws a new mask every
+    time its compiled code runs (a NumPy draw would be frozen into the trace).
+
+    Args:
+        like: The Tensor the mask is for: it gives the float dtype (float32 otherwise).
+        rate: Drop probability in [0, 1).
+        shape: The mask's shape.
+        generator: NumPy generator to draw from.
+
+    Returns:
+        The mask, not recorded for gradients (it does not depend on ``like``'s values).
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> mask = dropout_mask(tg.tensor(np.ones(4)), 0.5, (4,), np.random.default_rng(0))
+        >>> sorted(set(mask.numpy().tolist())) <= [0.0, 2.0]
+        True
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout_mask: rate must be in [0, 1), got {rate}")
+    return dropout_mask_p(like, rate=float(rate), shape=tuple(int(d) for d in shape),
+                          generator=generator)
+
+
 def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None = None,
             generator: np.random.Generator | None = None) -> Any:
     """Zero each element with probability ``rate`` and scale the rest by ``1 / (1 - rate)``.
@@ -50,4 +79,4 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None =
     return inputs * mask
 
 
-__all__ = ["dropout"]
+__all__ = ["dropout", "dropout_mask"]

@@ -72,3 +72,21 @@ def test_compiled_steps_check_labels_at_run_time() -> None:
 def test_compile_rejects_unknown_jit_compile() -> None:
     with pytest.raises(ValueError, match="jit_compile"):
         _model("always")
+
+
+def test_compiled_steps_draw_new_dropout_masks_in_every_layer() -> None:
+    # Recurrent and attention dropout must use the stateful dropout_mask op: a NumPy draw
+    # would be frozen into the trace (the same mask on every compiled step).
+    x = np.ones((4, 5, 3), np.float32)
+    layers = [tg.layers.LSTM(6, dropout=0.5, recurrent_dropout=0.3),
+              tg.layers.GRU(6, dropout=0.5, recurrent_dropout=0.3),
+              tg.layers.SimpleRNN(6, dropout=0.5, recurrent_dropout=0.5),
+              tg.layers.Dropout(0.5)]
+    attention = tg.layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.5)
+    for layer in layers:
+        layer(x)
+        step = tg.function(lambda v, layer=layer: layer(v, training=True))
+        assert not np.array_equal(step(x).numpy(), step(x).numpy()), type(layer).__name__
+    attention(x, x)
+    step = tg.function(lambda v: attention(v, v, training=True))
+    assert not np.array_equal(step(x).numpy(), step(x).numpy())

@@ -19,6 +19,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.ops.random import dropout_mask
 
 # What a masked score becomes before the softmax (Keras' value; -3e4 would suit float16).
 _MASKED_SCORE = -1e9
@@ -277,9 +278,9 @@ class MultiHeadAttention(Layer):
             probabilities = tnp.reshape(probabilities, shape)
         weights = probabilities
         if training and self.dropout > 0:
-            keep = self._rng.random(shape_of(probabilities)) >= self.dropout
-            dtype = np.dtype(probabilities.dtype)
-            weights = probabilities * (keep.astype(dtype) / np.asarray(1 - self.dropout, dtype))
+            # The dropout_mask op: a compiled step draws a new mask every run.
+            weights = probabilities * dropout_mask(probabilities, self.dropout,
+                                                   shape_of(probabilities), self._rng)
         output = self.output_dense(tnp.einsum(self._combine_equation, weights, v))
         return (output, probabilities) if return_attention_scores else output
 

@@ -20,6 +20,7 @@ import tapegrad.numpy as tnp
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.ops.nn import lstm
+from tapegrad.ops.random import dropout_mask
 
 
 def _as_list(states: Any) -> list[Any]:
@@ -128,10 +129,11 @@ class _RecurrentCell(Layer):
         """One time step from projected inputs; returns ``(output, new_states)``."""
         raise NotImplementedError(f"{type(self).__name__}.step is not implemented")
 
-    def dropout_mask(self, shape: Sequence[int], rate: float, dtype: Any) -> np.ndarray:
-        """A scaled keep-mask (``0`` or ``1 / (1 - rate)``), drawn from the cell's seed."""
-        keep = self._rng.random(tuple(shape)) >= rate
-        return keep.astype(dtype) / np.asarray(1.0 - rate, dtype)
+    def dropout_mask(self, like: Any, shape: Sequence[int], rate: float) -> Any:
+        """A scaled keep-mask (``0`` or ``1 / (1 - rate)``) in ``like``'s float dtype, drawn
+        from the cell's seed by the `dropout_mask` op: a compiled step draws a new one every
+        run (a NumPy draw here would be frozen into the trace)."""
+        return dropout_mask(like, rate, shape, self._rng)
 
     def call(self, inputs: Any, states: Any, training: bool | None = None) -> Any:
         """One step (Keras' cell API): ``(output, new_states)``.
@@ -139,11 +141,10 @@ class _RecurrentCell(Layer):
         Dropout masks are drawn per call here; the layers draw them once per sequence.
         """
         states = _as_list(states)
-        dtype = np.result_type(_dtype_of(inputs), self.dtype)
         if training and self.dropout > 0:
-            inputs = inputs * self.dropout_mask(shape_of(inputs), self.dropout, dtype)
+            inputs = inputs * self.dropout_mask(inputs, shape_of(inputs), self.dropout)
         if training and self.recurrent_dropout > 0:
-            mask = self.dropout_mask(shape_of(states[0]), self.recurrent_dropout, dtype)
+            mask = self.dropout_mask(states[0], shape_of(states[0]), self.recurrent_dropout)
             states = [states[0] * mask, *states[1:]]
         return self.step(self.project_inputs(inputs), states)
 
@@ -470,7 +471,8 @@ class RNN(Layer):
         dtype = np.result_type(_dtype_of(sequences), cell.dtype)
         if training and cell.dropout > 0:
             # One mask for every step of the sequence, as Keras does.
-            sequences = sequences * cell.dropout_mask((batch, 1, features), cell.dropout, dtype)
+            sequences = sequences * cell.dropout_mask(sequences, (batch, 1, features),
+                                                      cell.dropout)
         if isinstance(cell, LSTMCell) and cell.fuses_sequence(training):
             if self.go_backwards:
                 sequences = sequences[:, ::-1]
@@ -482,8 +484,8 @@ class RNN(Layer):
         states = self._initial_states(initial_state, batch, dtype)
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
-            recurrent_mask = cell.dropout_mask((batch, cell.units), cell.recurrent_dropout,
-                                               dtype)
+            recurrent_mask = cell.dropout_mask(states[0], (batch, cell.units),
+                                               cell.recurrent_dropout)
         # The steps' slices as one unstack: where the engine makes unstack a single op, its
         # backward is one stack instead of a full-size scatter per step.
         inputs = tnp.unstack(projected, axis=0)
