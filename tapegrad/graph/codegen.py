@@ -50,6 +50,7 @@ import keyword
 import linecache
 import math
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -86,7 +87,8 @@ class CompiledGraph:
         kernels: Descriptions of the fused kernels (empty without fusion).
         n_buffers: Number of persistent buffers.
 
-    Calling it is not thread-safe: the persistent buffers are shared by all calls.
+    Calls from several threads run one at a time (a lock): the persistent buffers are
+    shared by all calls.
     """
 
     def __init__(self, graph: Graph, source: str, function: Any, kernels: list[str],
@@ -96,6 +98,7 @@ class CompiledGraph:
         self.kernels = kernels
         self.n_buffers = n_buffers
         self._function = function
+        self._lock = threading.RLock()
 
     def __call__(self, args: Sequence[np.ndarray],
                  variables: Sequence[np.ndarray] = ()) -> tuple[list[Any], list[Any]]:
@@ -112,7 +115,8 @@ class CompiledGraph:
             variable in the order of ``graph.updates``. Outputs are never overwritten by
             a later call.
         """
-        return self._function(args, variables)
+        with self._lock:
+            return self._function(args, variables)
 
     def __repr__(self) -> str:
         return (f"<CompiledGraph: {len(self.graph.nodes)} nodes, {self.n_buffers} buffers, "

@@ -449,3 +449,26 @@ def test_relu_keeps_maximum_on_contiguous_operands() -> None:
     compiled = compile_graph(graph, fuse=False)
     assert "_zeros" in compiled.source
     np.testing.assert_array_equal(compiled([x], [])[0][0], evaluate(graph, [x])[0])
+
+
+def test_calls_from_threads_do_not_share_buffers_at_once() -> None:
+    import threading
+
+    x = np.random.default_rng(7).standard_normal((64, 64)).astype(np.float32)
+    graph = trace(lambda v: tnp.tanh(v @ v) * 2.0 + v, x)
+    compiled = compile_graph(graph, fuse=False)
+    inputs = [x * np.float32(k) for k in range(8)]
+    want = [evaluate(graph, [v])[0] for v in inputs]
+    failures = []
+
+    def work(k: int) -> None:
+        for _ in range(50):
+            if not np.array_equal(compiled([inputs[k]], [])[0][0], want[k]):
+                failures.append(k)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
