@@ -90,3 +90,13 @@ def test_compiled_steps_draw_new_dropout_masks_in_every_layer() -> None:
     attention(x, x)
     step = tg.function(lambda v: attention(v, v, training=True))
     assert not np.array_equal(step(x).numpy(), step(x).numpy())
+
+
+def test_tracing_leaves_seeded_dropout_draws_as_eager() -> None:
+    # The trace runs the dropout op once on the traced values; it draws from a copy of the
+    # generator, so a compiled step draws exactly the masks an eager one would.
+    x = np.ones((4, 6), np.float32)
+    eager, compiled = tg.layers.Dropout(0.5, seed=3), tg.layers.Dropout(0.5, seed=3)
+    step = tg.function(lambda v: compiled(v, training=True))
+    for _ in range(3):
+        np.testing.assert_array_equal(step(x).numpy(), eager(x, training=True).numpy())

@@ -7,15 +7,22 @@ keeps graph passes from folding, merging or hoisting them.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 
+from tapegrad.core import tensor as _tensor
 from tapegrad.core.primitive import Primitive
 
 
 def _dropout_mask(x: Any, *, rate: float, shape: tuple[int, ...],
                   generator: np.random.Generator) -> np.ndarray:
+    if _tensor._trace_hook is not None:
+        # Tracing runs the op once on the traced call's values: draw from a copy, so the
+        # trace leaves the generator as it was and the first compiled run draws what an
+        # eager call would have (seeded runs match eager ones).
+        generator = copy.deepcopy(generator)
     dtype = np.asarray(x).dtype if np.asarray(x).dtype.kind == "f" else np.dtype(np.float32)
     keep = generator.random(shape) >= rate
     return keep.astype(dtype) / dtype.type(1.0 - rate)
