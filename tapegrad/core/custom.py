@@ -15,9 +15,9 @@ import numpy as np
 from tapegrad.core.primitive import (
     PRIMITIVES,
     Primitive,
-    active_recorders,
     bind,
     set_recorders,
+    symbolic_recorder,
 )
 from tapegrad.core.prims.shape import stop_gradient_p
 from tapegrad.core.tensor import Tensor, Variable
@@ -63,11 +63,6 @@ _TRACED_GRADIENTS: weakref.WeakKeyDictionary[Any, dict[int, Callable[[Any], list
 _keys = itertools.count()
 
 
-def _symbolic_recorder() -> Any:
-    """The graph tracer among the active recorders (`tapegrad.function`), if any."""
-    return next((r for r in active_recorders() if getattr(r, "symbolic", False)), None)
-
-
 def _custom_gradient_impl(*args: Any, key: int, n_inputs: int) -> Any:
     # Copies: generated code may reuse an input's buffer once the input is dead.
     outs = tuple(np.array(a, copy=True) for a in args[n_inputs:])
@@ -78,7 +73,7 @@ def _custom_gradient_vjp(argnum: int, g: Any, ans: Any, *args: Any, key: int,
                          n_inputs: int) -> Any:
     if argnum >= n_inputs:
         return None  # the forward's own ops are not differentiated: grad_fn replaces them
-    tracer = _symbolic_recorder()
+    tracer = symbolic_recorder()
     rules = _TRACED_GRADIENTS.get(tracer, {}) if tracer is not None else {}
     if key not in rules:
         raise ValueError(
@@ -184,7 +179,7 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        tracer = _symbolic_recorder()
+        tracer = symbolic_recorder()
         if tracer is not None:
             return _traced_call(f, tracer, args, kwargs)
         reads = _VariableReads()

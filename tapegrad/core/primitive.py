@@ -234,6 +234,15 @@ def active_recorders() -> tuple[Any, ...]:
     return _recorders
 
 
+def symbolic_recorder() -> Any:
+    """The graph tracer among the active recorders (`tapegrad.function` marks its recorder
+    ``symbolic``), or None: rules that would pick a formula from values ask it first."""
+    for recorder in _recorders:
+        if getattr(recorder, "symbolic", False):
+            return recorder
+    return None
+
+
 def push_anomaly(delta: int) -> None:
     """Enter (+1) or leave (-1) anomaly detection."""
     global _anomaly_depth

@@ -392,3 +392,21 @@ def test_dropout_draws_anew_on_every_run() -> None:
     second = f(np.ones(64, np.float32)).numpy()
     assert set(np.unique(first)) <= {0.0, 2.0}
     assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_det_gradient_picks_its_formula_at_run_time(mode: dict) -> None:
+    # det's gradient (the cofactor matrix) is det * inv.T for well-conditioned matrices and
+    # an SVD formula at singular ones: the compiled code picks it per run, not at trace.
+    grad = tg.function(tg.grad(lambda a: tnp.linalg.det(a)), **mode)
+    for a in ([[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]],
+              [[-1.0, -2.0], [-2.0, -4.0]]):
+        a = np.array(a, np.float32)
+        np.testing.assert_array_equal(grad(a).numpy(), tg.grad(tnp.linalg.det)(a).numpy())
+
+
+def test_cofactor_primitive_derivatives() -> None:
+    from tapegrad.core.prims.linalg import cofactor_p
+
+    a = np.array([[2.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.1, 0.4, 1.5]])
+    tg.check_grads(lambda m: cofactor_p(m), (a,), order=2, modes=("rev",))

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.core.primitive import Primitive
-from tapegrad.core.tensor import shape_of
+from tapegrad.core.primitive import Primitive, symbolic_recorder
+from tapegrad.core.tensor import Tensor, shape_of
 
 
 # -- helpers (all work on arrays and Tensors) ---------------------------------------------
@@ -149,8 +149,16 @@ def cofactor(a: Any) -> Any:
     """The cofactor matrix ``det(a) * inv(a).T`` (the derivative of ``det``).
 
     ``det * inv`` loses ``cond(a) * eps`` relative accuracy and fails at singular
-    matrices; there the SVD gives it exactly: ``+-U diag(prod_{j!=i} s_j) Vt``.
+    matrices; there the SVD gives it exactly: ``+-U diag(prod_{j!=i} s_j) Vt``. The formula
+    is picked from the values, so in a traced function it is the `cofactor` primitive, which
+    picks it whenever the compiled code runs (not once, from the trace's values).
     """
+    if isinstance(a, Tensor) and symbolic_recorder() is not None:
+        return cofactor_p(a)
+    return _cofactor_formula(a)
+
+
+def _cofactor_formula(a: Any) -> Any:
     s = np.linalg.svd(np.asarray(_raw(a)), compute_uv=False)
     well_conditioned = s[..., -1] > s[..., 0] * np.finfo(_float_dtype(a)).eps ** (1 / 3)
     if np.all(well_conditioned):
@@ -161,6 +169,25 @@ def cofactor(a: Any) -> Any:
     others = product_of_others(s, (len(_shape(s)) - 1,))
     scaled = matmul_p(u * _expand(others, -2), vt)
     return scaled * signs[..., None, None]
+
+
+def _cofactor_vjp(g: Any, ans: Any, a: Any) -> Any:
+    """`_cofactor_formula` differentiated by a tape of its own (second-order derivatives of
+    det in a traced function: there the formula is the trace's pick)."""
+    from tapegrad.core.tape import GradientTape
+
+    recorded = isinstance(g, Tensor) or isinstance(a, Tensor)
+    leaf = a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a))
+    with GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(leaf)
+        out = _cofactor_formula(leaf)
+    grad = tape.gradient(out, leaf, output_gradients=g, unconnected_gradients="zero")
+    return grad if recorded else grad._value
+
+
+# cofactor(a): `_cofactor_formula` on arrays, its formula picked from the values at each run.
+cofactor_p = Primitive("cofactor", lambda a: _cofactor_formula(np.asarray(a)))
+cofactor_p.defvjp(_cofactor_vjp)
 
 
 def _det_vjp(g: Any, ans: Any, a: Any) -> Any:
