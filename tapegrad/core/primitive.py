@@ -22,6 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 Rule = Callable[..., Any]
 
 #: Every primitive by name: graph tracing, saving and coverage reports read this table.
@@ -212,7 +214,9 @@ def bind(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
 def _shape_error(prim: Primitive, values: list[Any], err: Exception) -> Exception:
     """Re-raise an implementation's ValueError naming the op and its argument shapes."""
     shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
-    return ValueError(f"{prim.name}: {err} (argument shapes: {shapes})")
+    # numpy.linalg.LinAlgError (a ValueError) keeps its type: callers catch it by name.
+    kind = type(err) if isinstance(err, np.linalg.LinAlgError) else ValueError
+    return kind(f"{prim.name}: {err} (argument shapes: {shapes})")
 
 
 def set_recorders(recorders: tuple[Any, ...]) -> tuple[Any, ...]:

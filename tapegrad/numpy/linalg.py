@@ -114,9 +114,10 @@ def _as_float(x: Any) -> Any:
 
 
 def _safe_sqrt(x: Any) -> Any:
-    """``sqrt(x)`` whose derivative at 0 is 0 (a subgradient of the norm at 0), not inf."""
-    positive = P.greater_p(x, 0)
-    return P.where_p(positive, P.sqrt_p(P.where_p(positive, x, 1)), 0)
+    """``sqrt(x)`` whose derivative at 0 is 0 (a subgradient of the norm at 0), not inf.
+    NaN stays NaN (the norm of a vector holding a NaN is NaN, as in NumPy)."""
+    zero = P.equal_p(x, 0)
+    return P.where_p(zero, 0, P.sqrt_p(P.where_p(zero, 1, x)))
 
 
 def _last(x: Any, index: int) -> Any:
@@ -543,11 +544,16 @@ def cond(x: Any, p: Any = None) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return last / first if p == -2 else first / last
     _square("cond", x)
-    try:
-        inverse = inv(x)
-    except LinAlgError:
-        return np.full(_shape(x)[:-2], np.inf, dtype=_float_dtype(x))[()]
-    return norm(x, p, axis=(-2, -1)) * norm(inverse, p, axis=(-2, -1))
+    # As NumPy: the inverse is NaN where a matrix is singular, and a NaN condition number
+    # becomes inf unless the matrix itself holds a NaN. Per matrix, and decided when the
+    # op runs (so also in a traced function).
+    inverse = P.inv_or_nan_p(x)
+    with np.errstate(invalid="ignore"):
+        result = norm(x, p, axis=(-2, -1)) * norm(inverse, p, axis=(-2, -1))
+    nd = _ndim(x)
+    nan_in_x = P.max_p(P.isnan_p(x), axis=(nd - 2, nd - 1))
+    singular = P.logical_and_p(P.isnan_p(result), P.logical_not_p(nan_in_x))
+    return P.where_p(singular, np.inf, result)
 
 
 def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *,  # noqa: N803

@@ -412,3 +412,37 @@ def test_solve_batch_broadcasting(batch_a: list[int], batch_b: list[int], n: int
 def test_unsupported_arguments_raise_clear_errors(call: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+def test_cond_marks_each_singular_matrix_as_numpy_does() -> None:
+    # Per matrix of a stack, with Tensors and in a traced function (where the singular
+    # matrices are known only when the compiled code runs): inf, or NaN for a NaN input.
+    stack = np.array([[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [1.0, 3.0]],
+                      [[np.nan, 1.0], [1.0, 3.0]]])
+    traced = {p: tg.function(lambda a, p=p: tnp.linalg.cond(a, p)) for p in ("fro", 1, np.inf)}
+    with np.errstate(all="ignore"):
+        for p in ("fro", 1, -1, np.inf, -np.inf):
+            want = np.linalg.cond(stack, p)
+            np.testing.assert_allclose(tnp.linalg.cond(tg.tensor(stack), p).numpy(), want)
+            if p in traced:
+                np.testing.assert_allclose(traced[p](stack[1:2]).numpy(), want[1:2])
+                np.testing.assert_allclose(traced[p](stack[:1]).numpy(), want[:1])
+
+
+def test_singular_matrices_raise_linalgerror_with_tensors() -> None:
+    with pytest.raises(np.linalg.LinAlgError, match=r"solve: Singular matrix .*\(2, 2\)"):
+        tnp.linalg.inv(tg.tensor(np.array([[1.0, 2.0], [2.0, 4.0]])))
+
+
+def test_norm_of_nan_is_nan() -> None:
+    assert np.isnan(float(tnp.linalg.norm(tg.tensor([np.nan, 1.0]))))
+    assert float(tnp.linalg.norm(tg.tensor([0.0, 0.0]))) == 0.0
+
+
+def test_inv_or_nan_derivatives() -> None:
+    from tapegrad.core.prims import inv_or_nan_p
+
+    a = np.array([[2.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.1, 0.4, 1.5]])
+    tg.check_grads(lambda m: inv_or_nan_p(m), (a,), order=2, modes=("fwd", "rev"))
+    singular = inv_or_nan_p(np.stack([a, np.ones((3, 3))]))
+    assert np.isfinite(singular[0]).all() and np.isnan(singular[1]).all()

@@ -8,6 +8,7 @@ from tapegrad.core.prims.linalg import (
     cholesky_p,
     det_p,
     eigh_p,
+    inv_or_nan_p,
     pinv_p,
     qr_p,
     slogdet_p,

@@ -144,6 +144,33 @@ solve_p.defvjp(_solve_vjp_a, _solve_vjp_b)
 solve_p.defjvp(_solve_jvp_a, _solve_jvp_b)
 
 
+# -- inverse that marks singular matrices -------------------------------------------------
+def _inv_or_nan_impl(a: Any) -> np.ndarray:
+    """``inv`` of each matrix, NaN-filled where one is singular (as NumPy's ``cond`` takes
+    it): a traced graph cannot catch a LinAlgError per matrix at run time."""
+    a = np.asarray(a)
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        n = a.shape[-1]
+        flat = a.reshape(-1, n, n)
+        dtype = np.linalg.inv(np.eye(n, dtype=a.dtype)).dtype
+        out = np.empty(flat.shape, dtype)
+        for k, matrix in enumerate(flat):
+            try:
+                out[k] = np.linalg.inv(matrix)
+            except np.linalg.LinAlgError:
+                out[k] = np.nan
+        return out.reshape(a.shape)
+
+
+inv_or_nan_p = Primitive("inv_or_nan", _inv_or_nan_impl)
+# d inv(a) = -inv(a) da inv(a): the VJP is -inv(a).T g inv(a).T (NaN where singular).
+inv_or_nan_p.defvjp(lambda g, ans, a: -matmul_p(matmul_p(matrix_transpose(ans), g),
+                                                 matrix_transpose(ans)))
+inv_or_nan_p.defjvp(lambda t, ans, a: -matmul_p(matmul_p(ans, t), ans))
+
+
 # -- det, slogdet --------------------------------------------------------------------------
 def cofactor(a: Any) -> Any:
     """The cofactor matrix ``det(a) * inv(a).T`` (the derivative of ``det``).
