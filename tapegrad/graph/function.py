@@ -382,12 +382,15 @@ class Function:
             # Called while another function is traced: its ops join that graph.
             return self.python_function(*args, **kwargs)
         if not kwargs:
-            # Fast path: positional arrays/Tensors only; the key is their shapes and dtypes.
+            # Fast path: positional arrays/Tensors (and Nones, such as a missing
+            # sample_weight) only; the key is their shapes and dtypes.
             key = _array_key(args)
             if key is not None:
                 concrete = self._fast_cache.get(key)
                 if concrete is not None:
                     self._last = concrete
+                    if None in key:
+                        return concrete._call_flat([a for a in args if a is not None])
                     return concrete._call_flat(list(args))
         leaves, in_tree = tree_flatten((args, kwargs))
         key, positions = _signature(leaves, in_tree, self.name)
@@ -396,7 +399,11 @@ class Function:
             concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
             self._cache[key] = concrete
             fast_key = None if kwargs else _array_key(args)
-            if fast_key is not None:
+            arrays = [a for a in args if a is not None]
+            picked = [leaves[k] for k in positions]
+            # Only where the fast path hands over the same arrays as this slow one.
+            if fast_key is not None and len(arrays) == len(picked) and all(
+                    a is b for a, b in zip(arrays, picked, strict=True)):
                 self._fast_cache[fast_key] = concrete
         self._last = concrete
         return concrete._call_flat([leaves[k] for k in positions])
@@ -517,8 +524,8 @@ def _signature(leaves: list[Any], in_tree: Any, name: str) -> tuple[Any, list[in
 
 
 def _array_key(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
-    """Shapes and dtypes of positional arguments that are all arrays or plain Tensors."""
-    key = []
+    """Shapes and dtypes of positional arguments that are all arrays, plain Tensors or None."""
+    key: list[Any] = []
     for arg in args:
         kind = type(arg)
         if kind is np.ndarray:
@@ -526,6 +533,8 @@ def _array_key(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         elif kind is Tensor:
             value = arg._value
             key.append((value.shape, value.dtype))
+        elif arg is None:
+            key.append(None)
         else:
             return None
     return tuple(key)

@@ -410,3 +410,22 @@ def test_cofactor_primitive_derivatives() -> None:
 
     a = np.array([[2.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.1, 0.4, 1.5]])
     tg.check_grads(lambda m: cofactor_p(m), (a,), order=2, modes=("rev",))
+
+
+def test_fast_path_takes_none_arguments() -> None:
+    # A missing sample_weight (None) keeps the per-call fast path; None and an array in the
+    # same position are different signatures.
+    calls = []
+
+    @tg.function
+    def step(x, weight):
+        calls.append(weight is None)
+        return x * 2.0 if weight is None else x * weight
+
+    x = np.ones(3, np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(step(x, None).numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(step(x, np.full(3, 5.0, np.float32)).numpy(), [5.0] * 3)
+    np.testing.assert_array_equal(step(x, None).numpy(), [2.0, 2.0, 2.0])
+    assert calls == [True, False]  # one trace per signature
+    assert len(step._fast_cache) == 2
