@@ -367,7 +367,10 @@ class Layer:
         if not self.built:
             self._maybe_build(inputs)
         self._check_shapes(inputs)
-        if self._accepts("training"):
+        takes_training = type(self).__dict__.get("_call_takes_training")
+        if takes_training is None:
+            takes_training = self._accepts("training")
+        if takes_training:
             kwargs["training"] = training
         # Nested layer calls inherit the training flag (set/restore, no contextmanager:
         # this runs for every layer of every step).
@@ -385,6 +388,9 @@ class Layer:
             if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
                 cache.add("**")
             type.__setattr__(type(self), "_call_arguments_cache", cache)
+            # The per-call question, answered once per class (read in __call__).
+            type.__setattr__(type(self), "_call_takes_training",
+                             "training" in cache or "**" in cache)
         return argument in cache or "**" in cache
 
     def _maybe_build(self, inputs: Any) -> None:
@@ -397,9 +403,16 @@ class Layer:
 
     def _check_shapes(self, inputs: Any) -> None:
         expected = self._build_shapes
-        if not self._check_input_shape or expected is None or not _is_shape(expected):
+        if not self._check_input_shape or expected is None:
             return
-        got = shape_of(inputs)
+        # Whether the build shape is one shape (not a structure of them), decided once.
+        flat = self.__dict__.get("_flat_build_shape")
+        if flat is None or flat[0] is not expected:
+            flat = (expected, _is_shape(expected))
+            self.__dict__["_flat_build_shape"] = flat
+        if not flat[1]:
+            return
+        got = inputs.shape if type(inputs) is tg.Tensor else shape_of(inputs)
         if len(got) != len(expected) or (expected and got[-1] != expected[-1]
                                           and expected[-1] is not None):
             raise ValueError(
