@@ -399,9 +399,9 @@ class Variable(Tensor):
     def _exclusive(self) -> bool:
         """Whether nothing but this Variable can see its array, so an update may overwrite
         it: no tape entry, view, snapshot or user reference holds it (any of those would see
-        the new value). The count is the attribute, the local name and getrefcount's own."""
+        the new value)."""
         value = self._value
-        return (type(value) is np.ndarray and sys.getrefcount(value) == 3
+        return (type(value) is np.ndarray and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
                 and value.base is None and value.flags.writeable)
 
     def assign(self, value: Any) -> Variable:
@@ -441,6 +441,19 @@ class Variable(Tensor):
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self._value), separator=", ", prefix="Variable(")
         return f"Variable({body}, name={self.name!r}, dtype={self.dtype})"
+
+
+def _exclusive_refcount() -> int:
+    """`Variable._exclusive`'s count for an array only the Variable holds, measured on this
+    interpreter (the attribute, the local name, getrefcount's argument: 3 on CPython 3.10-3.13;
+    interpreters that borrow stack references count fewer). Measured the same way: an
+    attribute and one local name."""
+    probe = Variable(np.zeros(1))
+    value = probe._value
+    return sys.getrefcount(value)
+
+
+_EXCLUSIVE_REFCOUNT = _exclusive_refcount()
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
