@@ -30,10 +30,12 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if g_shape == shape:
         return g
     lead = len(g_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
+    stretched = tuple(
         lead + i for i, size in enumerate(shape) if size == 1 and g_shape[lead + i] != 1
     )
-    summed = sum_p(g, axis=axes, keepdims=True) if axes else g
+    if not stretched:  # only leading axes were added (a bias): one sum, no reshape
+        return sum_p(g, axis=tuple(range(lead)), keepdims=False)
+    summed = sum_p(g, axis=tuple(range(lead)) + stretched, keepdims=True)
     return reshape_p(summed, shape=shape)
 
 
