@@ -423,11 +423,10 @@ def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
         raise TypeError(f"{name}: labels must be integer class indices, got dtype "
                         f"{labels.dtype}")
     valid = None if ignore_class is None else labels != ignore_class
-    if valid is None and labels.dtype == np.int64 and labels.flags.c_contiguous:
-        # The common case, on every step: one pass (negatives viewed as unsigned are huge).
-        if labels.size and labels.view(np.uint64).max() >= num_classes:
-            raise ValueError(f"{name}: labels must be in [0, {num_classes}) for {num_classes} "
-                             f"classes, got labels in [{labels.min()}, {labels.max()}]")
+    if valid is None and labels.dtype == np.int64 and labels.flags.c_contiguous and (
+            not labels.size or labels.view(np.uint64).max() < num_classes):
+        # The common case, on every step: one pass (negatives viewed as unsigned are huge);
+        # bad labels take the checks below, which say what is wrong.
         return labels, None
     checked = labels if valid is None else labels[valid]
     if labels.dtype.kind == "f":

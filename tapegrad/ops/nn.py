@@ -145,13 +145,10 @@ def _labels(target: Any, num_classes: int) -> Any:
         return P.class_indices_p(target, num_classes=int(num_classes),
                                  name="sparse_categorical_crossentropy")
     labels = np.asarray(target)
-    if labels.dtype == np.int64 and labels.flags.c_contiguous:
-        # The common case, on every step: one pass (negatives viewed as unsigned are huge).
-        if labels.size and labels.view(np.uint64).max() >= num_classes:
-            raise ValueError(
-                f"sparse_categorical_crossentropy: labels must be in [0, {num_classes}), got "
-                f"range [{labels.min()}, {labels.max()}]"
-            )
+    if labels.dtype == np.int64 and labels.flags.c_contiguous and (
+            not labels.size or labels.view(np.uint64).max() < num_classes):
+        # The common case, on every step: one pass (negatives viewed as unsigned are huge);
+        # bad labels take the checks below, which say what is wrong.
         return labels
     if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
         labels = labels.astype(np.int64)
