@@ -405,23 +405,29 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
     return ops.categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
 
 
+def _checked_label_shape(name: str, labels: Any, pred_shape: tuple[int, ...]) -> Any:
+    """Integer labels (an array or a traced Tensor) of shape ``pred_shape[:-1]``, a trailing
+    1 dropped; a clear error for another shape or a non-numeric dtype."""
+    given = tuple(labels.shape)
+    if labels.ndim == len(pred_shape) and labels.ndim and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if tuple(labels.shape) != tuple(pred_shape[:-1]):
+        raise ValueError(f"{name}: y_true of shape {given} does not fit y_pred of shape "
+                         f"{tuple(pred_shape)}: integer labels need shape "
+                         f"{tuple(pred_shape[:-1])} (or {tuple(pred_shape[:-1]) + (1,)})")
+    if np.dtype(labels.dtype).kind not in "biuf":
+        raise TypeError(f"{name}: labels must be integer class indices, got dtype "
+                        f"{labels.dtype}")
+    return labels
+
+
 def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
                    ignore_class: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Integer labels of shape ``pred_shape[:-1]`` and the mask of non-ignored ones, checked."""
     if is_traced(y_true):
         return _traced_sparse_labels(name, y_true, pred_shape, ignore_class)
-    labels = np.asarray(y_true)
-    given = labels.shape
+    labels = _checked_label_shape(name, np.asarray(y_true), pred_shape)
     num_classes = pred_shape[-1] if pred_shape else 0
-    if labels.ndim == len(pred_shape) and labels.ndim and labels.shape[-1] == 1:
-        labels = labels[..., 0]
-    if labels.shape != tuple(pred_shape[:-1]):
-        raise ValueError(f"{name}: y_true of shape {given} does not fit y_pred of shape "
-                         f"{tuple(pred_shape)}: integer labels need shape "
-                         f"{tuple(pred_shape[:-1])} (or {tuple(pred_shape[:-1]) + (1,)})")
-    if labels.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: labels must be integer class indices, got dtype "
-                        f"{labels.dtype}")
     valid = None if ignore_class is None else labels != ignore_class
     if valid is None and labels.dtype == np.int64 and labels.flags.c_contiguous and (
             not labels.size or labels.view(np.uint64).max() < num_classes):
@@ -447,17 +453,7 @@ def _traced_sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
                           ignore_class: int | None) -> tuple[Any, Any]:
     """`_sparse_labels` inside a traced function: shapes and dtypes are checked now; the
     range check happens when the step runs (in the cross-entropy primitive)."""
-    labels = y_true
-    given = tuple(labels.shape)
-    if labels.ndim == len(pred_shape) and labels.ndim and labels.shape[-1] == 1:
-        labels = labels[..., 0]
-    if tuple(labels.shape) != tuple(pred_shape[:-1]):
-        raise ValueError(f"{name}: y_true of shape {given} does not fit y_pred of shape "
-                         f"{tuple(pred_shape)}: integer labels need shape "
-                         f"{tuple(pred_shape[:-1])} (or {tuple(pred_shape[:-1]) + (1,)})")
-    if labels.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: labels must be integer class indices, got dtype "
-                        f"{labels.dtype}")
+    labels = _checked_label_shape(name, y_true, pred_shape)
     valid = None if ignore_class is None else labels != ignore_class
     if valid is not None:
         labels = tnp.where(valid, labels, 0)
