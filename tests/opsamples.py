@@ -962,6 +962,11 @@ def _lstm_reference(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray,
 
 
 RECURRENT = [
+    # The Dense layer's affine map, one primitive (also 1-D and (..., features) inputs).
+    sample("dense", lambda x, k, b: ops.nn.dense(x, k, b), lambda x, k, b: x @ k + b,
+           REAL, REAL, REAL,
+           shapes=cases(((3, 2), (2, 4), (4,)), ((2, 3, 2), (2, 1), (1,)), ((2,), (2, 3), (3,)),
+                        ((0, 2), (2, 3), (3,)), ((3, 0), (0, 2), (2,)))),
     sample("lstm", lambda x, k, r, b: ops.nn.lstm(x, k, r, b), _lstm_reference,
            REAL, REAL, REAL, REAL, int_inputs=False, rtol=_LOOSE,
            shapes=cases(((2, 3, 2), (2, 8), (2, 8), (8,)), ((1, 1, 3), (3, 4), (1, 4), (4,)))),

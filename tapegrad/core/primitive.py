@@ -216,7 +216,10 @@ def _shape_error(prim: Primitive, values: list[Any], err: Exception) -> Exceptio
     shapes = ", ".join(str(getattr(v, "shape", type(v).__name__)) for v in values)
     # numpy.linalg.LinAlgError (a ValueError) keeps its type: callers catch it by name.
     kind = type(err) if isinstance(err, np.linalg.LinAlgError) else ValueError
-    return kind(f"{prim.name}: {err} (argument shapes: {shapes})")
+    message = str(err)
+    if not message.startswith(f"{prim.name}: "):  # (impls that check shapes name the op)
+        message = f"{prim.name}: {message}"
+    return kind(f"{message} (argument shapes: {shapes})")
 
 
 def set_recorders(recorders: tuple[Any, ...]) -> tuple[Any, ...]:

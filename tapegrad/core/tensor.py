@@ -388,6 +388,13 @@ class Variable(Tensor):
         return Tensor._wrap(self._value.copy())
 
     def _checked(self, value: Any) -> np.ndarray:
+        current = self._value
+        if type(value) is Tensor:
+            new = value._value
+            # The optimizers' case: a Tensor of the variable's shape and dtype, as is.
+            if (type(new) is np.ndarray and new.dtype == current.dtype
+                    and new.shape == current.shape):
+                return new
         new = np.asarray(value._value if isinstance(value, Tensor) else value)
         if new.shape != self._value.shape:
             raise ValueError(

@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.core.primitive import symbolic_recorder
 from tapegrad.core.prims.nn import lstm_p
+from tapegrad.core.prims.products import dense_check
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 from tapegrad.numpy._reductions import logsumexp
 
@@ -205,6 +207,40 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
     eps = 1e-7
     p = P.clip_p(output, eps, 1 - eps)
     return -(target * P.log_p(p) + (1 - target) * P.log1p_p(-p))
+
+
+def dense(inputs: Any, kernel: Any, bias: Any = None) -> Any:
+    """``inputs @ kernel + bias``: the `Dense` layer's affine map, as one op.
+
+    Eagerly it is one primitive (`dense`): one tape entry where ``matmul`` and ``add`` would
+    record two, and a bias gradient that is one sum. In a traced function it records
+    ``matmul`` and ``add`` instead, which the graph compiler fuses with what follows (the
+    activation); the values and gradients are the same either way.
+
+    Args:
+        inputs: ``(..., features)``.
+        kernel: ``(features, units)``.
+        bias: ``(units,)``, or None for no bias.
+
+    Returns:
+        ``(..., units)``.
+
+    Raises:
+        ValueError: Shapes that do not fit, naming all three.
+
+    Examples:
+        >>> import numpy as np
+        >>> dense(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32),
+        ...       np.arange(4, dtype=np.float32))
+        array([[3., 4., 5., 6.],
+               [3., 4., 5., 6.]], dtype=float32)
+    """
+    if bias is None:
+        return P.matmul_p(inputs, kernel)
+    if symbolic_recorder() is None:
+        return P.dense_p(inputs, kernel, bias)
+    dense_check(shape_of(inputs), shape_of(kernel), shape_of(bias))
+    return P.add_p(P.matmul_p(inputs, kernel), bias)
 
 
 def lstm(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None,

@@ -94,3 +94,39 @@ def test_one_hot_and_label_errors():
     with pytest.raises(TypeError, match="labels must be integers"):
         ops.sparse_categorical_crossentropy(np.array([0.5, 1.0]), tg.tensor(X[:2]),
                                             from_logits=True)
+
+
+# -- dense: one primitive eagerly, matmul + add when traced ---------------------------------
+def test_dense_is_one_tape_entry_eagerly_and_matmul_add_when_traced():
+    x = tg.tensor(RNG.standard_normal((3, 4)).astype(np.float32))
+    kernel = tg.Variable(RNG.standard_normal((4, 2)).astype(np.float32))
+    bias = tg.Variable(np.array([0.5, -1.0], np.float32))
+    with tg.GradientTape() as tape:
+        out = ops.nn.dense(x, kernel, bias)
+    assert [entry[0].name for entry in tape._entries] == ["dense"]
+    np.testing.assert_allclose(out.numpy(), x.numpy() @ kernel.numpy() + bias.numpy(), rtol=1e-6)
+
+    traced = tg.function(lambda x: ops.nn.dense(x, kernel, bias))
+    np.testing.assert_array_equal(traced(x).numpy(), out.numpy())
+    assert [node.primitive for node in traced.graph.nodes] == ["matmul", "add"]
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "traced"])
+def test_dense_shape_errors_name_all_three_shapes(traced):
+    run = tg.function(ops.nn.dense) if traced else ops.nn.dense
+    x = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"dense: .*\(3, 4\).*\(5, 2\).*\(2,\)"):
+        run(x, np.ones((5, 2), np.float32), np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"dense: .*bias \(3,\) \(units,\)"):
+        run(x, np.ones((4, 2), np.float32), np.ones(3, np.float32))
+
+
+def test_dense_without_bias_is_matmul():
+    x, kernel = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    np.testing.assert_array_equal(ops.nn.dense(x, kernel), x @ kernel)
+
+
+def test_dense_keeps_numpy_dtype_promotion():
+    out = ops.nn.dense(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32),
+                       np.ones(2, np.float64))
+    assert out.dtype == np.float64 and np.all(out == 4.0)

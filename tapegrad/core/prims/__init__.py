@@ -28,7 +28,7 @@ from tapegrad.core.prims.nn import (
     sparse_softmax_cross_entropy_delta_p,
     sparse_softmax_cross_entropy_p,
 )
-from tapegrad.core.prims.products import einsum_p, matmul_p
+from tapegrad.core.prims.products import dense_p, einsum_p, matmul_p
 from tapegrad.core.prims.random import dropout_mask_p
 from tapegrad.core.prims.reduction import cumprod_p, cumsum_p, max_p, min_p, prod_p, sum_p
 from tapegrad.core.prims.shape import (

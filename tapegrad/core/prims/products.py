@@ -70,6 +70,56 @@ matmul_p.defjvp(
 )
 
 
+# -- dense: inputs @ kernel + bias as one op -------------------------------------------------
+# A Dense layer's affine map. Eager training records one tape entry per layer instead of
+# two (matmul, add): one fewer op to dispatch and record, one fewer backward step, and the
+# bias gradient is a plain sum instead of an add's unbroadcast (W2's eager step: ~40 µs of
+# ~1,000). Traced code uses matmul + add instead (`tapegrad.ops.nn.dense`), which the
+# graph compiler already fuses with the activation that follows.
+def dense_check(x_shape: tuple[int, ...], k_shape: tuple[int, ...],
+                 b_shape: tuple[int, ...]) -> None:
+    if len(k_shape) != 2 or len(x_shape) < 1 or x_shape[-1] != k_shape[0] or \
+            tuple(b_shape) != (k_shape[1],):
+        raise ValueError(
+            f"dense: inputs {tuple(x_shape)} must be (..., features), kernel "
+            f"{tuple(k_shape)} (features, units) and bias {tuple(b_shape)} (units,)"
+        )
+
+
+def _dense_impl(x: Any, kernel: Any, bias: Any) -> Any:
+    x, kernel, bias = np.asarray(x), np.asarray(kernel), np.asarray(bias)
+    dense_check(x.shape, kernel.shape, bias.shape)
+    out = np.matmul(x, kernel)
+    if out.dtype == np.result_type(out, bias):
+        out += bias  # in place: the product is a fresh array (one allocation, not two)
+        return out
+    return out + bias
+
+
+def _dense_vjp_kernel(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
+    if ndim_of(x) != 2:  # (..., features): every leading position is one row
+        x = reshape_p(x, shape=(-1, shape_of(kernel)[0]))
+        g = reshape_p(g, shape=(-1, shape_of(kernel)[1]))
+    return matmul_p(transpose_p(x, axes=None), g)
+
+
+def _dense_vjp_bias(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
+    return sum_p(g, axis=tuple(range(ndim_of(g) - 1)), keepdims=False)
+
+
+dense_p = Primitive("dense", _dense_impl)
+dense_p.defvjp(
+    lambda g, ans, x, kernel, bias: matmul_p(g, transpose_p(kernel, axes=None)),
+    _dense_vjp_kernel,
+    _dense_vjp_bias,
+)
+dense_p.defjvp(
+    lambda t, ans, x, kernel, bias: matmul_p(t, kernel),
+    lambda t, ans, x, kernel, bias: matmul_p(x, t),
+    lambda t, ans, x, kernel, bias: broadcast_to_p(t, shape=shape_of(ans)),
+)
+
+
 def warm_blas() -> None:
     """Run one float32 product of (64, 512) by (512, 1024), once per process (~3 ms).
 

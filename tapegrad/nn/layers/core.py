@@ -12,6 +12,7 @@ import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import KerasTensor, Layer, shape_of
+from tapegrad.ops.nn import dense
 
 
 class InputLayer(Layer):
@@ -112,9 +113,7 @@ class Dense(Layer):
                      if self.use_bias else None)
 
     def call(self, inputs: Any) -> Any:
-        out = tnp.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            out = out + self.bias
+        out = dense(inputs, self.kernel, self.bias)
         return self.activation(out) if self.activation is not None else out
 
     def get_config(self) -> dict[str, Any]:

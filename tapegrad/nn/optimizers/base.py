@@ -38,6 +38,10 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
 
 
+# The step counter's increment (an array of its dtype: assign_add then converts nothing).
+_ONE_STEP = np.array(1, np.int64)
+
+
 def cast_to(value: Any, dtype: Any) -> Any:
     """``value`` as ``dtype``: ``value`` itself when it already has that dtype (no op).
 
@@ -47,7 +51,8 @@ def cast_to(value: Any, dtype: Any) -> Any:
         >>> rate.dtype, cast_to(rate, "float32") is rate
         (dtype('float32'), True)
     """
-    if getattr(value, "dtype", None) == np.dtype(dtype):
+    current = getattr(value, "dtype", None)
+    if current is not None and (current is dtype or current == np.dtype(dtype)):
         return value
     return tnp.astype(value, dtype)
 
@@ -436,18 +441,20 @@ class Optimizer:
             raise ValueError(
                 f"{owner}.apply: got {len(grads)} gradients for {len(variables)} variables"
             )
-        missing = [v.name for g, v in zip(grads, variables, strict=True) if g is None]
-        kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        if not kept:
-            raise ValueError(f"{owner}: no gradients provided for any variable: {missing}")
-        if missing:
+        if any(g is None for g in grads):
+            missing = [v.name for g, v in zip(grads, variables, strict=True) if g is None]
+            kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+            if not kept:
+                raise ValueError(f"{owner}: no gradients provided for any variable: {missing}")
             warnings.warn(
                 f"{owner}: gradients do not exist for variables {missing}; they are not "
                 "updated. Does the loss depend on them?",
                 stacklevel=2,
             )
-        variables = [v for _, v in kept]
-        grads = self._clip_gradients([self._as_gradient(g, v) for g, v in kept])
+            variables = [v for _, v in kept]
+            grads = [g for g, _ in kept]
+        grads = self._clip_gradients(
+            [self._as_gradient(g, v) for g, v in zip(grads, variables, strict=True)])
         # The rate cast once per variable dtype, not once per variable: update steps get it
         # in their variable's dtype (their own cast is then no op).
         learning_rate = self.learning_rate
@@ -456,11 +463,15 @@ class Optimizer:
             if variable.dtype not in rates:
                 rates[variable.dtype] = cast_to(learning_rate, variable.dtype)
         self._apply_weight_decay(variables, rates)
+        update_step = self.update_step
         for gradient, variable in zip(grads, variables, strict=True):
-            self.update_step(gradient, variable, rates[variable.dtype])
-        self._iterations.assign_add(1)
+            update_step(gradient, variable, rates[variable.dtype])
+        self._iterations.assign_add(_ONE_STEP)
 
     def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
+        if type(gradient) is tg.Tensor and gradient.dtype == variable.dtype and (
+                gradient.shape == variable.shape):
+            return gradient  # what a tape gives (the common case: two checks)
         if not isinstance(gradient, tg.Tensor):
             gradient = tg.tensor(gradient)
         if gradient.shape != variable.shape:  # (both tuples)
