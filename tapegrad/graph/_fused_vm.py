@@ -165,37 +165,3 @@ def vm(code: Any, n_pre: int, consts: Any, n: int, tile: int, n_regs: int,
             elif op == ABS:
                 for lane in range(m):
                     regs[r, lane] = abs(regs[a, lane])
-
-
-@njit(error_model="numpy", nogil=True)
-def xent_with_delta(logits: Any, labels: Any, loss: Any, delta: Any) -> int:
-    """Softmax cross-entropy of each row of ``logits`` (n, c) against ``labels`` (n,), into
-    ``loss`` (n,), and its derivative softmax - one_hot into ``delta`` (n, c): one pass per
-    row instead of ~10 NumPy calls. Labels index as NumPy does (negatives from the end);
-    returns the position of the first label out of range (nothing written from there), or -1.
-    """
-    n, c = logits.shape
-    for r in range(n):
-        label = labels[r]
-        if label < 0:
-            label += c
-        if label < 0 or label >= c:
-            return r
-        m = logits[r, 0]
-        for j in range(1, c):
-            v = logits[r, j]
-            if v > m or v != v:  # NaN wins, as in np.max
-                m = v
-            if m != m:
-                break
-        total = np.exp(logits[r, 0] - m)
-        delta[r, 0] = total
-        for j in range(1, c):
-            e = np.exp(logits[r, j] - m)
-            delta[r, j] = e
-            total += e
-        loss[r] = np.log(total) - (logits[r, label] - m)
-        for j in range(c):
-            delta[r, j] /= total
-        delta[r, label] -= 1
-    return -1

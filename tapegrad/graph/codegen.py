@@ -178,7 +178,6 @@ class _Compiler:
         self.producer: dict[int, Node] = {}
         self.scatter_adds: dict[int, tuple[int, int]] = {}
         self.paired: dict[int, int] = {}
-        self.extra_kernels: list[str] = []  # descriptions of kernels outside fusion groups
         for node in graph.nodes:
             for out in node.outputs:
                 self.producer[out] = node
@@ -316,7 +315,7 @@ class _Compiler:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.namespace)
         return CompiledGraph(self.graph, source, self.namespace["run"],
-                             [*descriptions, *self.extra_kernels],
+                             descriptions,
                              len(plan.slots))
 
     def find_paired(self, units: list[Unit]) -> dict[int, int]:
@@ -336,21 +335,6 @@ class _Compiler:
                 if node.primitive == delta_name and loss is not None and loss not in paired:
                     paired[loss] = unit
         return paired
-
-    def fused_pair(self, node: Node) -> bool:
-        """Whether a paired cross-entropy runs as one numba kernel: with fusion on and numba
-        installed, for float logits with classes and up to `fused.XENT_MAX_SIZE` entries."""
-        if not self.fuse:
-            return False
-        from tapegrad.graph import fused
-
-        logits = node.inputs[0]
-        if not fused.available() or isinstance(logits, Literal):
-            return False
-        shape, dtype = self.avals[logits]
-        size = math.prod(shape)
-        return (dtype in (np.float32, np.float64) and len(shape) >= 1 and shape[-1] > 0
-                and 0 < size <= fused.XENT_MAX_SIZE)
 
     def find_scatter_adds(self, units: list[Unit]) -> dict[int, tuple[int, int]]:
         """``add`` nodes whose one operand is an ``index_add`` read by nothing else.
@@ -494,12 +478,6 @@ class _Compiler:
         if index in self.paired:
             node, partner = self.graph.nodes[index], self.graph.nodes[self.paired[index]]
             both = self.bind("xent_with_delta", _PAIRED[node.primitive][1])
-            if self.fused_pair(node):
-                from tapegrad.graph import fused
-
-                both = self.bind("xent_with_delta_kernel", fused.xent_with_delta)
-                self.extra_kernels.append(f"{_describe(node, self.names)} and its delta "
-                                          "(one numba pass)")
             arg_text = ", ".join(self.atom(a) for a in node.inputs)
             self.lines.append(
                 f"    {self.names[node.outputs[0]]}, {self.names[partner.outputs[0]]} = "

@@ -406,38 +406,5 @@ def interpreter() -> Any:
     return _fused_vm.vm
 
 
-# Logits up to this size: past it NumPy's SIMD exp outruns the kernel's scalar one.
-XENT_MAX_SIZE = 1 << 16
-
-
-def xent_with_delta(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`sparse_softmax_cross_entropy` and its `..._delta` in one numba pass (see `_fused_vm`).
-
-    Same results as `tapegrad.core.prims.nn.sparse_softmax_cross_entropy_with_delta` to a
-    few ulps (the C library's exp and log, a sequential row sum).
-
-    Args:
-        logits: float array ``(..., classes)``, at least one class.
-        labels: integer array of the leading shape.
-
-    Returns:
-        ``(loss, delta)``: the per-example losses and softmax(logits) - one_hot(labels).
-
-    Raises:
-        IndexError: a label outside ``[-classes, classes)``, as NumPy's indexing says it.
-    """
-    from tapegrad.graph import _fused_vm
-
-    classes = logits.shape[-1]
-    rows = np.ascontiguousarray(logits).reshape(-1, classes)
-    flat = np.ascontiguousarray(labels, dtype=np.int64).reshape(-1)
-    loss = np.empty(np.shape(labels), logits.dtype)
-    delta = np.empty(logits.shape, logits.dtype)
-    bad = _fused_vm.xent_with_delta(rows, flat, loss.reshape(-1), delta.reshape(-1, classes))
-    if bad >= 0:
-        raise IndexError(f"index {flat[bad]} is out of bounds for axis 1 with size {classes}")
-    return loss, delta
-
-
 __all__ = ["MAX_BOOL_INPUTS", "MAX_INPUTS", "MAX_OUTPUTS", "Kernel", "available", "build_kernel",
-           "fits", "group_key", "interpreter", "require", "worth_fusing", "xent_with_delta"]
+           "fits", "group_key", "interpreter", "require", "worth_fusing"]

@@ -130,3 +130,53 @@ def test_dense_keeps_numpy_dtype_promotion():
     out = ops.nn.dense(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32),
                        np.ones(2, np.float64))
     assert out.dtype == np.float64 and np.all(out == 4.0)
+
+
+# -- the cross-entropy's numba kernels (the `jit` extra) against the NumPy path -----------------
+def _numpy_path(monkeypatch, function, *args):
+    from tapegrad.core.prims import nn as prims_nn
+
+    with monkeypatch.context() as patch:
+        patch.setattr(prims_nn, "XENT_NUMBA_KERNELS", False)
+        return function(*args)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_cross_entropy_kernels_match_the_numpy_path(monkeypatch, dtype):
+    pytest.importorskip("numba")
+    from tapegrad.core.prims import nn as prims_nn
+
+    logits = np.array([[1.0, np.nan, 2.0], [np.inf, 0.0, 1.0], [1e30, -1e30, 0.0],
+                       [0.5, 0.5, 0.5], [-3.0, 7.0, 0.25]], dtype)
+    labels = np.array([0, 1, 2, -1, 1])  # -1: the last class, as NumPy indexes
+    tol = {"rtol": 1e-6 if dtype == np.float32 else 1e-14, "atol": 1e-7}
+    for function in (prims_nn._sparse_softmax_xent_impl, prims_nn._xent_delta_impl):
+        want = _numpy_path(monkeypatch, function, logits, labels)
+        got = function(logits, labels)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **tol)  # (NaN where NumPy has NaN)
+    loss, delta = prims_nn.sparse_softmax_cross_entropy_with_delta(logits, labels)
+    assert loss.tobytes() == prims_nn._sparse_softmax_xent_impl(logits, labels).tobytes()
+    assert delta.tobytes() == prims_nn._xent_delta_impl(logits, labels).tobytes()
+    for bad in (3, -4):
+        for function in (prims_nn._sparse_softmax_xent_impl, prims_nn._xent_delta_impl,
+                         prims_nn.sparse_softmax_cross_entropy_with_delta):
+            with pytest.raises(IndexError, match=f"index {bad} is out of bounds"):
+                function(logits, np.array([0, bad, 0, 0, 0]))
+
+
+def test_cross_entropy_kernels_on_batches_of_sequences(monkeypatch):
+    pytest.importorskip("numba")
+    logits = tg.tensor(RNG.standard_normal((2, 3, 5)).astype(np.float32) * 3)
+    labels = RNG.integers(0, 5, (2, 3))
+
+    def value_and_grad():
+        with tg.GradientTape() as tape:
+            tape.watch(logits)
+            loss = tg.numpy.mean(ops.sparse_categorical_crossentropy(labels, logits,
+                                                                     from_logits=True))
+        return loss.numpy(), tape.gradient(loss, logits).numpy()
+
+    want = _numpy_path(monkeypatch, value_and_grad)
+    for got, expected in zip(value_and_grad(), want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
