@@ -402,7 +402,10 @@ def backward(
     lift = next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)),
                 None) if tensor_mode else None
     try:
-        _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly, lift)
+        if not (tensor_mode or anomaly or quiet):
+            _walk_arrays(needed, cotangents, source_ids)
+        else:
+            _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly, lift)
     finally:
         if saved_err is not None:
             np.seterr(**saved_err)
@@ -477,6 +480,44 @@ def _walk(
             else:
                 _accumulate(cotangents, masks, key, grad, mask)
 
+
+
+def _walk_arrays(
+    needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any], source_ids: set[int]
+) -> None:
+    """`_walk` for the common case, kept lean (it runs for every training step): rules on
+    arrays, no `where` masks, no anomaly checks. Entries with several results, variadic
+    rules or in-place accumulation take `_walk`'s general path, one entry at a time."""
+    get = cotangents.get
+    pop = cotangents.pop
+    for item in reversed(needed):
+        entry, argnums = item
+        prim = entry[0]
+        result = entry[4]
+        if prim.multiple_results or prim.variadic or prim.vjp_accumulate is not None:
+            _walk([item], cotangents, {}, source_ids, False, False)
+            continue
+        rid = id(result)
+        g = get(rid) if rid in source_ids else pop(rid, None)
+        if g is None:
+            continue
+        args, values, params = entry[1], entry[2], entry[3]
+        ans = result._value
+        rules = prim.vjp_rules
+        for i in argnums:
+            rule = rules[i] if i < len(rules) else None
+            if rule is None:
+                rule = prim.vjp_rule(i)  # raises the "not differentiable" error
+            grad = rule(g, ans, *values, **params)
+            if grad is None:
+                continue
+            if prim.elementwise:
+                shape = values[i].shape
+                if grad.shape != shape:
+                    grad = unbroadcast(grad, shape)
+            key = id(args[i])
+            previous = get(key)
+            cotangents[key] = grad if previous is None else previous + grad
 
 
 def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -> list[Any]:

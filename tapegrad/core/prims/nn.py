@@ -719,10 +719,8 @@ sparse_softmax_cross_entropy_delta_p.defjvp(
 
 
 def _sparse_softmax_xent_vjp(g: Any, ans: Any, logits: Any, labels: Any) -> Any:
-    from tapegrad.core.prims.shape import reshape_p
-
     delta = sparse_softmax_cross_entropy_delta_p(logits, labels)
-    return reshape_p(g, shape=tuple(shape_of(g)) + (1,)) * delta
+    return g.reshape(tuple(shape_of(g)) + (1,)) * delta
 
 
 def _sparse_softmax_xent_jvp(t: Any, ans: Any, logits: Any, labels: Any) -> Any:

@@ -28,10 +28,12 @@ def _drop_axis(x: Any, axis: int) -> Any:
     return reshape_p(x, shape=tuple(shape))
 
 
+# The common cases use operators: on arrays (first-order walks) they are NumPy's own calls,
+# on Tensors the same primitives (matmul, transpose) as the general formulas.
 def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 2 and b_nd == 2:  # the common case, without broadcasting bookkeeping
-        return matmul_p(g, transpose_p(b, axes=None))
+        return g @ b.T
     if b_nd == 1:
         # out[..., i] = sum_k a[..., i, k] b[k]
         grad = (_insert_axis(g, -1) if a_nd > 1 else g) * b
@@ -46,7 +48,7 @@ def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 2 and b_nd <= 2:  # matrix @ matrix or matrix @ vector: a.T @ g
-        return matmul_p(transpose_p(a, axes=None), g)
+        return a.T @ g
     if a_nd == 1:
         if b_nd == 1:
             grad = g * a
@@ -100,19 +102,16 @@ def _dense_vjp_kernel(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
     if ndim_of(x) != 2:  # (..., features): every leading position is one row
         x = reshape_p(x, shape=(-1, shape_of(kernel)[0]))
         g = reshape_p(g, shape=(-1, shape_of(kernel)[1]))
-    return matmul_p(transpose_p(x, axes=None), g)
+    return x.T @ g  # (operators: see _matmul_vjp_a)
 
 
 def _dense_vjp_bias(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
-    return sum_p(g, axis=tuple(range(ndim_of(g) - 1)), keepdims=False)
+    ndim = ndim_of(g)
+    return sum_p(g, axis=(0,) if ndim == 2 else tuple(range(ndim - 1)), keepdims=False)
 
 
 dense_p = Primitive("dense", _dense_impl)
-dense_p.defvjp(
-    lambda g, ans, x, kernel, bias: matmul_p(g, transpose_p(kernel, axes=None)),
-    _dense_vjp_kernel,
-    _dense_vjp_bias,
-)
+dense_p.defvjp(lambda g, ans, x, kernel, bias: g @ kernel.T, _dense_vjp_kernel, _dense_vjp_bias)
 dense_p.defjvp(
     lambda t, ans, x, kernel, bias: matmul_p(t, kernel),
     lambda t, ans, x, kernel, bias: matmul_p(x, t),
