@@ -351,7 +351,7 @@ def backward(
     # Integer and bool sources have no gradient (None): never follow them, or rules of ops
     # they feed (where's condition) would be asked for a derivative that does not exist.
     source_ids = {id(s) for s in sources
-                  if isinstance(s, Tensor) and dtype_of(s._value).kind in _INEXACT}
+                  if isinstance(s, Tensor) and s._value.dtype.kind in _INEXACT}
     # Forward pass: keep only entries that depend on a source, and for each the
     # arguments through which it does (their VJPs are the only ones worth computing).
     relevant = set(source_ids)

@@ -21,6 +21,11 @@ def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """
     if not isinstance(tree, dict | list | tuple):
         return [tree], None  # a single leaf: the common case, kept cheap
+    kind = type(tree)
+    if (kind is list or kind is tuple) and not any(
+            isinstance(item, dict | list | tuple) for item in tree):
+        # A flat list of leaves (a model's weights, every step): no recursion.
+        return list(tree), (kind.__name__, None, [None] * len(tree))
     leaves: list[Any] = []
     treedef = _flatten_into(tree, leaves)
     return leaves, treedef
@@ -42,6 +47,9 @@ def tree_unflatten(treedef: TreeDef, leaves: list[Any]) -> Any:
     """Rebuild the structure described by ``treedef`` from ``leaves`` (in flatten order)."""
     if treedef is None:
         return leaves[0]
+    kind, _, children = treedef
+    if kind in ("list", "tuple") and not any(children):  # flat: leaves as they are
+        return list(leaves) if kind == "list" else tuple(leaves)
     return _build(treedef, iter(leaves))
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.graph.function import is_traced
@@ -49,6 +50,10 @@ def standardize_reduction(reduction: str | None) -> str | None:
 
 
 def _as_float(x: Any, dtype: Any = None) -> Any:
+    if isinstance(x, tg.Tensor):  # (every step: the predictions, then the losses)
+        kind = x.dtype
+        if (kind.kind == "f" and dtype is None) or kind == dtype:
+            return x
     x = tnp.asarray(x)
     if dtype is not None:
         return tnp.asarray(x, dtype=dtype)
@@ -429,10 +434,8 @@ def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
     labels = _checked_label_shape(name, np.asarray(y_true), pred_shape)
     num_classes = pred_shape[-1] if pred_shape else 0
     valid = None if ignore_class is None else labels != ignore_class
-    if valid is None and labels.dtype == np.int64 and labels.flags.c_contiguous and (
-            not labels.size or labels.view(np.uint64).max() < num_classes):
-        # The common case, on every step: one pass (negatives viewed as unsigned are huge);
-        # bad labels take the checks below, which say what is wrong.
+    if valid is None and labels.dtype == np.int64:
+        # The common case, on every step: the op checks the range, with the same message.
         return labels, None
     checked = labels if valid is None else labels[valid]
     if labels.dtype.kind == "f":

@@ -160,8 +160,8 @@ def _labels(target: Any, num_classes: int) -> Any:
         )
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"sparse_categorical_crossentropy: labels must be in [0, {num_classes}), got "
-            f"range [{labels.min()}, {labels.max()}]"
+            f"sparse_categorical_crossentropy: labels must be in [0, {num_classes}) for "
+            f"{num_classes} classes, got labels in [{labels.min()}, {labels.max()}]"
         )
     return labels
 
@@ -169,9 +169,10 @@ def _labels(target: Any, num_classes: int) -> Any:
 def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
                                     axis: int = -1) -> Any:
     """Per-example cross-entropy of integer labels against probabilities or logits."""
-    if axis not in (-1, np.ndim(getattr(output, "_value", output)) - 1):
+    shape = shape_of(output)
+    if axis != -1 and axis != len(shape) - 1:
         raise NotImplementedError("sparse_categorical_crossentropy: only the last axis")
-    num_classes = np.shape(getattr(output, "_value", output))[-1]
+    num_classes = shape[-1]
     labels = _labels(target, num_classes)
     if from_logits:
         return P.sparse_softmax_cross_entropy_p(output, labels)

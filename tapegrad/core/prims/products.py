@@ -90,9 +90,12 @@ def dense_check(x_shape: tuple[int, ...], k_shape: tuple[int, ...],
 
 def _dense_impl(x: Any, kernel: Any, bias: Any) -> Any:
     x, kernel, bias = np.asarray(x), np.asarray(kernel), np.asarray(bias)
-    dense_check(x.shape, kernel.shape, bias.shape)
+    k_shape = kernel.shape
+    if len(k_shape) != 2 or bias.shape != k_shape[1:] or not x.shape or \
+            x.shape[-1] != k_shape[0]:
+        dense_check(x.shape, k_shape, bias.shape)  # raises, naming the shapes
     out = np.matmul(x, kernel)
-    if out.dtype == np.result_type(out, bias):
+    if out.dtype == bias.dtype or out.dtype == np.result_type(out, bias):
         out += bias  # in place: the product is a fresh array (one allocation, not two)
         return out
     return out + bias

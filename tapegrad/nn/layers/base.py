@@ -351,7 +351,10 @@ class Layer:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         inputs = args[0] if args else kwargs.pop("inputs")
         rest = args[1:]
-        if type(inputs) is not tg.Tensor:  # the common case skips the structure walks
+        kind = type(inputs)
+        if kind is np.ndarray:  # a batch of data: a Tensor, as Keras converts it
+            inputs = tg.Tensor(inputs)
+        elif kind is not tg.Tensor:  # the common cases skip the structure walks
             if any(isinstance(x, KerasTensor) for x in _flatten(inputs)):
                 return self._call_symbolic(inputs, rest, kwargs)
             # NumPy inputs become Tensors (as Keras converts them): layers return Tensors.
@@ -366,7 +369,8 @@ class Layer:
             training = previous
         if not self.built:
             self._maybe_build(inputs)
-        self._check_shapes(inputs)
+        if self._check_input_shape:
+            self._check_shapes(inputs)
         takes_training = type(self).__dict__.get("_call_takes_training")
         if takes_training is None:
             takes_training = self._accepts("training")

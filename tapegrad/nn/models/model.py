@@ -57,6 +57,7 @@ class Model(Trainer, Layer):
         self._inputs_struct = inputs
         self._outputs_struct = outputs
         flat_inputs = _flatten(inputs)
+        self._several_inputs = len(flat_inputs) > 1
         for tensor in flat_inputs + _flatten(outputs):
             if not isinstance(tensor, KerasTensor):
                 raise TypeError(
@@ -120,6 +121,8 @@ class Model(Trainer, Layer):
     def _check_input(self, tensor: KerasTensor, value: Any) -> None:
         got = shape_of(value)
         expected = tensor.shape
+        if got[1:] == expected[1:] and len(got) == len(expected):
+            return  # (the check of every step: two tuple comparisons)
         if len(got) != len(expected) or any(
             e is not None and e != g for e, g in zip(expected[1:], got[1:], strict=True)
         ):
@@ -130,8 +133,8 @@ class Model(Trainer, Layer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         inputs = args[0] if args else kwargs.get("inputs")
-        if self._functional and not isinstance(inputs, list | tuple | dict) \
-                and len(_flatten(self._inputs_struct)) > 1:
+        if self._functional and self._several_inputs and not isinstance(
+                inputs, list | tuple | dict):
             raise ValueError(
                 f"Model '{self.name}' has {len(_flatten(self._inputs_struct))} inputs; "
                 "pass a list of arrays"
