@@ -490,11 +490,12 @@ def _walk_arrays(
     rules or in-place accumulation take `_walk`'s general path, one entry at a time."""
     get = cotangents.get
     pop = cotangents.pop
+    owned: dict[int, np.ndarray] = {}  # as in `_walk`: buffers this walk may add into
     for item in reversed(needed):
         entry, argnums = item
         prim = entry[0]
         result = entry[4]
-        if prim.multiple_results or prim.variadic or prim.vjp_accumulate is not None:
+        if prim.multiple_results or prim.variadic:
             _walk([item], cotangents, {}, source_ids, False, False)
             continue
         rid = id(result)
@@ -505,6 +506,9 @@ def _walk_arrays(
         ans = result._value
         rules = prim.vjp_rules
         for i in argnums:
+            if i == 0 and prim.vjp_accumulate is not None:
+                _accumulate_in_place(prim, cotangents, owned, args[0], values, g, ans, params)
+                continue
             rule = rules[i] if i < len(rules) else None
             if rule is None:
                 rule = prim.vjp_rule(i)  # raises the "not differentiable" error
