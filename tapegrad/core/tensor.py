@@ -427,6 +427,16 @@ class Variable(Tensor):
         """Add ``delta`` to the value."""
         if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_add"):
             return self
+        value = self._value
+        if type(delta) is Tensor and type(value) is np.ndarray:  # (as in assign_sub)
+            new = delta._value
+            if (type(new) is np.ndarray and new.dtype == value.dtype
+                    and new.shape == value.shape
+                    and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
+                    and value.base is None and value.flags.writeable):
+                np.add(value, new, out=value)
+                return self
+        del value  # (the reference count `_exclusive` measures)
         delta = self._checked(delta)
         if self._exclusive():  # in place: no allocation (a large weight's fresh pages)
             np.add(self._value, delta, out=self._value)
@@ -438,6 +448,18 @@ class Variable(Tensor):
         """Subtract ``delta`` from the value."""
         if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_sub"):
             return self
+        value = self._value
+        if type(delta) is Tensor and type(value) is np.ndarray:
+            # An optimizer's update (every variable, every step): `_checked` and
+            # `_exclusive` inlined, the same tests in the same order.
+            new = delta._value
+            if (type(new) is np.ndarray and new.dtype == value.dtype
+                    and new.shape == value.shape
+                    and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
+                    and value.base is None and value.flags.writeable):
+                np.subtract(value, new, out=value)
+                return self
+        del value  # (the reference count `_exclusive` measures)
         delta = self._checked(delta)
         if self._exclusive():
             np.subtract(self._value, delta, out=self._value)

@@ -39,7 +39,7 @@ def _snake_case(name: str) -> str:
 
 
 # The step counter's increment (an array of its dtype: assign_add then converts nothing).
-_ONE_STEP = np.array(1, np.int64)
+_ONE_STEP = tg.Tensor(np.array(1, np.int64))
 
 
 def cast_to(value: Any, dtype: Any) -> Any:
