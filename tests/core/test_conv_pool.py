@@ -401,3 +401,26 @@ def test_float32_gradients_keep_their_dtype():
 def test_errors_name_the_op_and_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_convolutions_in_chunks_of_the_batch_match_one_chunk(monkeypatch, groups):
+    # Batches whose patches pass `_CHUNK_BYTES` run chunk by chunk: the same values.
+    from tapegrad.core.prims import nn as prims_nn
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 6, 7, 4))
+    kernel = rng.standard_normal((3, 3, 4 // groups, 6))
+    bias = rng.standard_normal(6)
+    params = {"strides": (1, 2), "padding": ((1, 1), (0, 1)), "groups": groups}
+
+    def run() -> list[np.ndarray]:
+        y = P.conv_p(x, kernel, bias, **params)
+        g = np.cos(y)
+        return [y, P.conv_kernel_grad_p(x, g, window=(3, 3), **params),
+                P.conv_input_grad_p(g, kernel, input_shape=(6, 7), **params)]
+
+    whole = run()
+    monkeypatch.setattr(prims_nn, "_CHUNK_BYTES", 1)  # one image per chunk
+    for got, want in zip(run(), whole, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

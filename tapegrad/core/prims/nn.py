@@ -123,12 +123,13 @@ def _slots(window: tuple[int, ...], out: tuple[int, ...], strides: Any,
 
 # -- convolution -------------------------------------------------------------------------
 _FEW_CHANNELS = 4  # up to this many input channels, im2col copies in transposed order
-# The convolutions work through the batch a few images at a time: each chunk's patches (the
-# im2col copy) are still in cache when its GEMM reads them, no full-size patch matrix is
-# allocated per call (page faults on one cost more than the copy), and the kernel
-# gradient's GEMMs keep a short inner dimension, where OpenBLAS runs ~1.7x faster than on
-# one GEMM over the whole batch.
-_CHUNK_BYTES = 1 << 18
+# The convolutions work through the batch in chunks of up to 16 MB of patches (the im2col
+# copy), which bounds the memory a large batch takes. Measured on W4 (patches up to 3.6 MB),
+# one GEMM over the whole batch beats 256 KB chunks: 14.5 against 18.5 ms per step with
+# OpenBLAS's two threads (its threads need large products), 14.1 against 16.5 on one. (Part of
+# it is glibc's: once a large block has been freed, its mmap threshold rises and the step's
+# other large arrays come from the heap, without fresh pages.)
+_CHUNK_BYTES = 1 << 24
 
 
 def _chunks(n: int, bytes_per_image: int) -> list[slice]:
