@@ -411,6 +411,20 @@ class Variable(Tensor):
         return (type(value) is np.ndarray and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
                 and value.base is None and value.flags.writeable)
 
+    def _update_in_place(self, delta: Tensor, ufunc: Any) -> bool:
+        """An optimizer's update (every variable, every step) in one test: a Tensor of the
+        variable's shape and dtype into an array nothing else holds (`_checked` and
+        `_exclusive` inlined: the same tests). False: nothing done."""
+        value = self._value
+        new = delta._value
+        if (type(value) is np.ndarray and type(new) is np.ndarray
+                and new.dtype == value.dtype and new.shape == value.shape
+                and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
+                and value.base is None and value.flags.writeable):
+            ufunc(value, new, out=value)
+            return True
+        return False
+
     def assign(self, value: Any) -> Variable:
         """Replace the value (same shape; cast to the variable's dtype)."""
         if _trace_hook is not None and _trace_hook.assign(self, value, "assign"):
@@ -427,16 +441,8 @@ class Variable(Tensor):
         """Add ``delta`` to the value."""
         if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_add"):
             return self
-        value = self._value
-        if type(delta) is Tensor and type(value) is np.ndarray:  # (as in assign_sub)
-            new = delta._value
-            if (type(new) is np.ndarray and new.dtype == value.dtype
-                    and new.shape == value.shape
-                    and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
-                    and value.base is None and value.flags.writeable):
-                np.add(value, new, out=value)
-                return self
-        del value  # (the reference count `_exclusive` measures)
+        if type(delta) is Tensor and self._update_in_place(delta, np.add):
+            return self
         delta = self._checked(delta)
         if self._exclusive():  # in place: no allocation (a large weight's fresh pages)
             np.add(self._value, delta, out=self._value)
@@ -448,18 +454,8 @@ class Variable(Tensor):
         """Subtract ``delta`` from the value."""
         if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_sub"):
             return self
-        value = self._value
-        if type(delta) is Tensor and type(value) is np.ndarray:
-            # An optimizer's update (every variable, every step): `_checked` and
-            # `_exclusive` inlined, the same tests in the same order.
-            new = delta._value
-            if (type(new) is np.ndarray and new.dtype == value.dtype
-                    and new.shape == value.shape
-                    and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
-                    and value.base is None and value.flags.writeable):
-                np.subtract(value, new, out=value)
-                return self
-        del value  # (the reference count `_exclusive` measures)
+        if type(delta) is Tensor and self._update_in_place(delta, np.subtract):
+            return self
         delta = self._checked(delta)
         if self._exclusive():
             np.subtract(self._value, delta, out=self._value)

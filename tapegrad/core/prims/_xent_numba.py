@@ -1,13 +1,13 @@
-"""numba kernels for the softmax cross-entropy and its derivative (the `jit` extra).
+"""numba kernel for the softmax cross-entropy and its derivative (the `jit` extra).
 
 Used by the `sparse_softmax_cross_entropy` and `sparse_softmax_cross_entropy_delta`
 primitives (`nn.py`) where numba is installed, for float32/float64 logits. The NumPy path
 makes about eight passes (max, subtract, exp, sum, log, gather, ...), each a NumPy call of a
 few microseconds on the small logits of a classifier's batch (64 x 10: ~35 µs forward, ~45
-backward); one pass per row here (~3 µs). Results are within a few ulps of the NumPy path
-(the sum of exponentials adds in another order).
+backward); one pass per row here computes both (~3 µs). Results are within a few ulps of
+the NumPy path (the sum of exponentials adds in another order).
 
-Both kernels take rows ``(n, c)`` and labels ``(n,)`` (int64, NumPy's negative indexing) and
+The kernel takes rows ``(n, c)`` and labels ``(n,)`` (int64, NumPy's negative indexing) and
 return -1, or the first row whose label is out of range (nothing written from that row on):
 the caller raises the IndexError NumPy's indexing would.
 """
@@ -35,60 +35,26 @@ def _row_max(logits: Any, r: int) -> Any:
 
 
 @njit(error_model="numpy", nogil=True, boundscheck=False)
-def _label(labels: Any, r: int, c: int) -> int:
+def _row(logits: Any, labels: Any, r: int) -> tuple[int, Any]:
+    """Row ``r``'s label (NumPy's negative indexing; -1 when out of range) and maximum."""
+    c = logits.shape[1]
     label = labels[r]
     if label < 0:
         label += c
-    return label
-
-
-@njit(error_model="numpy", nogil=True, boundscheck=False)
-def xent_loss(logits: Any, labels: Any, loss: Any) -> int:
-    """``loss[r] = logsumexp(logits[r]) - logits[r, labels[r]]`` for each row."""
-    n, c = logits.shape
-    for r in range(n):
-        label = _label(labels, r, c)
-        if label < 0 or label >= c:
-            return r
-        m = _row_max(logits, r)
-        total = np.exp(logits[r, 0] - m)
-        for j in range(1, c):
-            total += np.exp(logits[r, j] - m)
-        loss[r] = np.log(total) - (logits[r, label] - m)
-    return -1
-
-
-@njit(error_model="numpy", nogil=True, boundscheck=False)
-def xent_delta(logits: Any, labels: Any, delta: Any) -> int:
-    """``delta[r] = softmax(logits[r]) - one_hot(labels[r])`` for each row."""
-    n, c = logits.shape
-    for r in range(n):
-        label = _label(labels, r, c)
-        if label < 0 or label >= c:
-            return r
-        m = _row_max(logits, r)
-        total = np.exp(logits[r, 0] - m)
-        delta[r, 0] = total
-        for j in range(1, c):
-            e = np.exp(logits[r, j] - m)
-            delta[r, j] = e
-            total += e
-        for j in range(c):
-            delta[r, j] /= total
-        delta[r, label] -= 1
-    return -1
+    if label < 0 or label >= c:
+        return -1, logits[r, 0]
+    return label, _row_max(logits, r)
 
 
 @njit(error_model="numpy", nogil=True, boundscheck=False)
 def xent_loss_and_delta(logits: Any, labels: Any, loss: Any, delta: Any) -> int:
-    """`xent_loss` and `xent_delta` in one pass, bit for bit their results (the same float
-    operations in the same order)."""
+    """``loss[r] = logsumexp(logits[r]) - logits[r, labels[r]]`` and
+    ``delta[r] = softmax(logits[r]) - one_hot(labels[r])`` for each row, in one pass."""
     n, c = logits.shape
     for r in range(n):
-        label = _label(labels, r, c)
-        if label < 0 or label >= c:
+        label, m = _row(logits, labels, r)
+        if label < 0:
             return r
-        m = _row_max(logits, r)
         total = np.exp(logits[r, 0] - m)
         delta[r, 0] = total
         for j in range(1, c):
@@ -102,4 +68,4 @@ def xent_loss_and_delta(logits: Any, labels: Any, loss: Any, delta: Any) -> int:
     return -1
 
 
-__all__ = ["xent_delta", "xent_loss", "xent_loss_and_delta"]
+__all__ = ["xent_loss_and_delta"]

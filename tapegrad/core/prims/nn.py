@@ -22,6 +22,7 @@ number of real (unpadded) elements in each window, like Keras and TF, and pairs 
 from __future__ import annotations
 
 import functools
+import importlib
 import itertools
 import math
 from collections.abc import Callable
@@ -606,13 +607,14 @@ XENT_NUMBA_KERNELS = True
 XENT_NUMBA_MAX_SIZE = 1 << 16
 
 
-@functools.lru_cache(maxsize=1)
-def _xent_numba_module() -> Any:
+@functools.cache
+def numba_kernels(module: str) -> Any:
+    """The kernel module ``tapegrad.core.prims.<module>`` (``_lstm_numba``, ``_xent_numba``),
+    or None where numba is not installed (imported on first use: numba's import is slow)."""
     try:
-        from tapegrad.core.prims import _xent_numba
+        return importlib.import_module(f"tapegrad.core.prims.{module}")
     except ImportError:  # numba is not installed
         return None
-    return _xent_numba
 
 
 def _xent_rows(logits: Any, labels: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
@@ -623,7 +625,7 @@ def _xent_rows(logits: Any, labels: Any) -> tuple[Any, np.ndarray, np.ndarray] |
     labels = np.asarray(labels)
     if labels.dtype != np.int64 or labels.shape != logits.shape[:-1]:
         return None
-    kernels = _xent_numba_module()
+    kernels = numba_kernels("_xent_numba")
     if kernels is None:
         return None
     rows = np.ascontiguousarray(logits).reshape(-1, logits.shape[-1])
@@ -645,8 +647,9 @@ def _sparse_softmax_xent_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndar
     fast = _xent_rows(logits, labels)
     if fast is not None:
         kernels, rows, flat = fast
-        loss = np.empty(rows.shape[0], logits.dtype)
-        _raise_bad_label(flat, kernels.xent_loss(rows, flat, loss), rows.shape[1])
+        loss, delta = np.empty(rows.shape[0], logits.dtype), np.empty(rows.shape, logits.dtype)
+        _raise_bad_label(flat, kernels.xent_loss_and_delta(rows, flat, loss, delta),
+                         rows.shape[1])  # (one kernel for all three impls: the same bits)
         return loss.reshape(logits.shape[:-1])
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_total = np.log(np.exp(shifted).sum(axis=-1))
@@ -690,7 +693,9 @@ def _xent_delta_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     if fast is not None:
         kernels, rows, flat = fast
         delta = np.empty(rows.shape, logits.dtype)
-        _raise_bad_label(flat, kernels.xent_delta(rows, flat, delta), rows.shape[1])
+        loss = np.empty(rows.shape[0], logits.dtype)  # (the pass computes it anyway)
+        _raise_bad_label(flat, kernels.xent_loss_and_delta(rows, flat, loss, delta),
+                         rows.shape[1])
         return delta.reshape(logits.shape)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     delta = np.exp(shifted, out=shifted)
@@ -775,20 +780,11 @@ def _lstm_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
 LSTM_NUMBA_KERNELS = True
 
 
-@functools.lru_cache(maxsize=1)
-def _lstm_numba_module() -> Any:
-    try:
-        from tapegrad.core.prims import _lstm_numba
-    except ImportError:  # numba is not installed
-        return None
-    return _lstm_numba
-
-
 def lstm_kernels(dtype: np.dtype) -> Any:
     """The numba step kernels for ``dtype``, or None (numba missing, switched off, not f32)."""
     if not LSTM_NUMBA_KERNELS or np.dtype(dtype) != np.float32:
         return None
-    return _lstm_numba_module()
+    return numba_kernels("_lstm_numba")
 
 
 def _bits(dtype: np.dtype) -> np.dtype:
