@@ -124,6 +124,15 @@ def test_wrong_input_shape_names_layer_and_shapes():
     dense(tg.tensor(np.ones((1, 4))))
     with pytest.raises(ValueError, match=r"'lonely'.*\(1, 7\).*\(None, 4\)"):
         dense(tg.tensor(np.ones((1, 7))))
+    # As in Keras, a Dense layer fixes only its last input axis: more leading axes map
+    # every position (a sequence of vectors), the wrong feature size is still refused.
+    assert dense(tg.tensor(np.ones((2, 3, 4)))).shape == (2, 3, 2)
+    with pytest.raises(ValueError, match=r"'lonely'.*\(2, 3, 5\).*\(None, 4\)"):
+        dense(tg.tensor(np.ones((2, 3, 5))))
+    conv = layers.Conv2D(2, 3)
+    conv(tg.tensor(np.ones((1, 5, 5, 1))))
+    with pytest.raises(ValueError, match="Conv2D|conv"):
+        conv(tg.tensor(np.ones((1, 2, 5, 5, 1))))
 
 
 def test_freezing_layers():

@@ -150,6 +150,9 @@ class Layer:
 
     # Layers whose call accepts any input shape after the first (Lambda) switch this off.
     _check_input_shape = True
+    # Layers that accept more leading axes than they were built with (Dense: Keras' input
+    # spec fixes only the last axis) switch this off: then only the last axis is checked.
+    _check_input_rank = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -417,8 +420,8 @@ class Layer:
         if not flat[1]:
             return
         got = inputs.shape if type(inputs) is tg.Tensor else shape_of(inputs)
-        if len(got) != len(expected) or (expected and got[-1] != expected[-1]
-                                          and expected[-1] is not None):
+        rank_ok = len(got) == len(expected) or (not self._check_input_rank and len(got) >= 2)
+        if not rank_ok or (expected and got[-1] != expected[-1] and expected[-1] is not None):
             raise ValueError(
                 f"Input to layer '{self.name}' ({type(self).__name__}) has shape {got}, "
                 f"but the layer was built for inputs of shape "

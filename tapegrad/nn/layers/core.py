@@ -82,6 +82,8 @@ class Dense(Layer):
         9
     """
 
+    _check_input_rank = False  # (..., features) of any rank >= 2 once built, as in Keras
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
