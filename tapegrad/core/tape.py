@@ -481,13 +481,12 @@ def _walk(
                 _accumulate(cotangents, masks, key, grad, mask)
 
 
-
 def _walk_arrays(
     needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any], source_ids: set[int]
 ) -> None:
     """`_walk` for the common case, kept lean (it runs for every training step): rules on
-    arrays, no `where` masks, no anomaly checks. Entries with several results, variadic
-    rules or in-place accumulation take `_walk`'s general path, one entry at a time."""
+    arrays, no `where` masks, no anomaly checks. Entries with several results or variadic
+    rules take `_walk`'s general path, one entry at a time."""
     get = cotangents.get
     pop = cotangents.pop
     owned: dict[int, np.ndarray] = {}  # as in `_walk`: buffers this walk may add into

@@ -38,7 +38,7 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
 
 
-# The step counter's increment (an array of its dtype: assign_add then converts nothing).
+# The step counter's increment (a Tensor of its dtype: assign_add converts nothing).
 _ONE_STEP = tg.Tensor(np.array(1, np.int64))
 
 
