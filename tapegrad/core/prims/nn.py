@@ -33,7 +33,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from tapegrad.core.primitive import Primitive
 from tapegrad.core.prims.products import matmul_p
-from tapegrad.core.prims.shape import broadcast_to_p, reshape_p
+from tapegrad.core.prims.shape import broadcast_to_p, reshape_p, stack_parts
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 
 
@@ -948,18 +948,6 @@ def _lstm_vjp_arrays(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: n
     return grad
 
 
-def _stack(parts: list[Any], axis: int) -> Any:
-    """Stack arrays or Tensors along a new ``axis`` (with primitives: differentiable)."""
-    from tapegrad.core.prims.shape import concatenate_p
-
-    expanded = []
-    for part in parts:
-        shape = list(shape_of(part))
-        shape.insert(axis, 1)
-        expanded.append(reshape_p(part, shape=tuple(shape)))
-    return concatenate_p(*expanded, axis=axis)
-
-
 def _lstm_gates(x: Any, weights: Any, h_prev: Any, t: int, u: int) -> tuple[Any, ...]:
     """Step ``t``'s gates ``i, f, g, o`` recomputed with primitives (for Tensor rules)."""
     from tapegrad.core.prims.elementwise import sigmoid_p, tanh_p
@@ -997,7 +985,7 @@ def _lstm_vjp_composite(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x
                                dc * i * (1 - gg * gg), dh * tanh_c * o * (1 - o), axis=1)
         dc = dc * f
         dh = matmul_p(dzs[t], recurrent_t)
-    dz = _stack(dzs, axis=1)  # (B, T, 4H)
+    dz = stack_parts(dzs, axis=1)  # (B, T, 4H)
     if argnum == 0:
         return matmul_p(dz, transpose_p(weights[:features], axes=(1, 0)))
     if argnum == 2:
@@ -1083,7 +1071,7 @@ def _lstm_jvp(argnum: int, tangent: Any, ans: tuple[Any, ...], x: Any, weights: 
         t_h = t_o * o * (1 - o) * tanh_c + o * (1 - tanh_c * tanh_c) * t_c
         t_hs.append(t_h)
         t_cs.append(t_c)
-    return _stack(t_hs, 1), _stack(t_cs, 1), None
+    return stack_parts(t_hs, 1), stack_parts(t_cs, 1), None
 
 
 lstm_p.defvjp(*(functools.partial(_lstm_vjp, i) for i in range(3)))

@@ -113,17 +113,20 @@ def _split_impl(x: Any, bounds: tuple[tuple[int, int], ...], axis: int,
     return tuple(x[lead + (start,)] for start, _ in bounds)
 
 
+def stack_parts(parts: Any, axis: int) -> Any:
+    """Stack arrays or Tensors along a new ``axis`` with primitives (differentiable)."""
+    expanded = []
+    for part in parts:
+        shape = list(shape_of(part))
+        shape.insert(axis, 1)
+        expanded.append(reshape_p(part, shape=tuple(shape)))
+    return concatenate_p(*expanded, axis=axis)
+
+
 def _split_vjp(g: Any, ans: Any, x: Any, bounds: Any, axis: int, keepdims: bool = True) -> Any:
     # One concatenation of the pieces' cotangents: O(size), where a getitem per piece
     # would scatter each piece into a full-size zero array (O(pieces * size)).
-    pieces = g
-    if not keepdims:
-        pieces = []
-        for part in g:
-            shape = list(shape_of(part))
-            shape.insert(axis, 1)
-            pieces.append(reshape_p(part, shape=tuple(shape)))
-    return concatenate_p(*pieces, axis=axis)
+    return concatenate_p(*g, axis=axis) if keepdims else stack_parts(g, axis)
 
 
 split_p = Primitive("split", _split_impl, multiple_results=True)
