@@ -1,0 +1,296 @@
+"""Model configs: a model's architecture as JSON (saving) and back (loading).
+
+Layers are rebuilt only from the classes of `tapegrad.nn.layers` (and the
+``custom_objects`` the caller passes); a functional model is re-wired from its
+``inbound_nodes`` by calling the rebuilt layers on symbolic tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import tapegrad as tg
+from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.layers.core import InputLayer, Lambda
+from tapegrad.nn.models.model import Model
+from tapegrad.nn.models.sequential import Sequential
+from tapegrad.nn.saving.archive import _expect_keys, _expect_list, _json_bytes
+from tapegrad.nn.saving.lambdas import LambdaLoader, LambdaSaver
+
+
+class _Saver:
+    """Builds the config of a model (and of nested models), tracing every Lambda."""
+
+    def __init__(self, model: Model) -> None:
+        self.root = model
+        self.lambdas = LambdaSaver(model)
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The large constants of the traced Lambda graphs, by weight key."""
+        return self.lambdas.arrays
+
+    def model_config(self, model: Model, top: Layer | None) -> dict[str, Any]:
+        """``model.get_config()`` with Lambda and nested-model entries completed.
+
+        ``top`` is the top-level layer of the saved model that contains ``model`` (None
+        for the saved model itself).
+        """
+        if type(model) is Sequential:
+            config = model.get_config()
+            pairs = list(zip(model.layers, config["layers"], strict=True))
+            if model.inputs == [] and model.layers and model.layers[0].built:
+                shapes = getattr(model.layers[0], "_build_shapes", None)
+                if shapes is not None:
+                    config["build_input_shape"] = _jsonable_shape(shapes)
+        elif type(model) is Model and model.inputs:
+            config = model.get_config()
+            by_name = {layer.name: layer for layer in model.layers}
+            if len(by_name) != len(model.layers):
+                raise ValueError(f"save_model: model '{model.name}' has two layers with one name")
+            pairs = [(by_name[entry["name"]], entry) for entry in config["layers"]]
+            _renumber_nodes(config, model.name)
+        else:
+            raise ValueError(
+                f"save_model: '{model.name}' is a {type(model).__name__}; only Sequential and "
+                "functional Model architectures can be saved (a subclassed model's call() is "
+                "Python code); use save_weights for its weights"
+            )
+        for layer, entry in pairs:
+            owner = top or layer
+            if isinstance(layer, Model):
+                entry["config"] = self.model_config(layer, owner)
+            elif isinstance(layer, Lambda):
+                entry["config"] = self.lambdas.config(layer, owner)
+            _json_bytes(entry["config"], f"the config of layer '{layer.name}'")
+        return config
+
+
+def _renumber_nodes(config: dict[str, Any], model_name: str) -> None:
+    """Make node indices in tensor references count the listed ``inbound_nodes`` only.
+
+    A layer may have been called outside the model (its node list is longer than what
+    the config lists); references use the layer's own numbering, re-ranked here.
+    """
+    refs: list[list[Any]] = []
+    for entry in config["layers"]:
+        for node in entry["inbound_nodes"]:
+            _collect_refs(node["args"], refs)
+    _collect_refs(config["output_layers"], refs)
+    _collect_refs(config["input_layers"], refs)
+    used: dict[str, set[int]] = {}
+    for name, node_index, _ in refs:
+        used.setdefault(name, set()).add(node_index)
+    ranks = {name: {old: new for new, old in enumerate(sorted(indices))}
+             for name, indices in used.items()}
+    for entry in config["layers"]:
+        listed = len(entry["inbound_nodes"])
+        if entry["class_name"] != "InputLayer" and listed != len(used.get(entry["name"], ())):
+            raise ValueError(
+                f"save_model: the graph of model '{model_name}' cannot be serialized (layer "
+                f"'{entry['name']}' lists {listed} calls)"
+            )
+    for ref in refs:
+        ref[1] = ranks[ref[0]][ref[1]]
+
+
+def _is_ref(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
+
+
+def _collect_refs(structure: Any, out: list[list[Any]]) -> None:
+    if _is_ref(structure):
+        out.append(structure)
+    elif isinstance(structure, list):
+        for item in structure:
+            _collect_refs(item, out)
+    elif isinstance(structure, dict):
+        for item in structure.values():
+            _collect_refs(item, out)
+
+
+
+class _Loader:
+    """Rebuilds models from configs: registry of layer classes, Lambda graphs, wiring."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], custom_objects: dict[str, Any] | None):
+        self.arrays = arrays
+        self.classes = _layer_classes(custom_objects)
+        self.lambdas = LambdaLoader(arrays)
+
+    def layer_from_entry(self, entry: Any, path: str) -> Layer:
+        if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
+            raise ValueError(f"{path}: a layer entry needs 'class_name' and 'config'")
+        class_name, config = entry["class_name"], entry["config"]
+        if not isinstance(config, dict) or not isinstance(config.get("name"), str):
+            raise ValueError(f"{path}.config: expected an object with a string 'name'")
+        if class_name in ("Sequential", "Model"):
+            return self.model_from_config(class_name, config, f"{path}.config")
+        if class_name == "Lambda":
+            return self.lambdas.from_config(config, f"{path}.config", _construct)
+        cls = self.classes.get(class_name) if isinstance(class_name, str) else None
+        if cls is None:
+            raise ValueError(
+                f"{path}: unknown layer class {class_name!r}; known: {sorted(self.classes)} "
+                "(pass custom_objects={name: class} for your own layers)"
+            )
+        return _construct(cls, config, f"{path} ({class_name} '{config['name']}')")
+
+    def model_from_config(self, class_name: Any, config: Any, path: str) -> Model:
+        if not isinstance(config, dict):
+            raise ValueError(f"{path}: expected an object")
+        if class_name == "Sequential":
+            return self._sequential(config, path)
+        if class_name == "Model":
+            return self._functional(config, path)
+        raise ValueError(f"{path}: unknown model class {class_name!r} (Sequential or Model)")
+
+    def _sequential(self, config: dict[str, Any], path: str) -> Model:
+        entries = _expect_list(config.get("layers"), f"{path}.layers")
+        layers: list[Any] = []
+        if "input_shape" in config:
+            layers.append(tg.layers.Input(shape=_shape(config["input_shape"], path),
+                                          dtype=_dtype(config.get("input_dtype"), path)))
+        layers += [self.layer_from_entry(e, f"{path}.layers[{k}]")
+                   for k, e in enumerate(entries)]
+        model = _construct(Sequential, {"layers": layers, "name": config.get("name"),
+                                        "trainable": config.get("trainable", True)}, path)
+        if "build_input_shape" in config and "input_shape" not in config:
+            shape = _shape(config["build_input_shape"], path, batch=True)
+            model(tg.tensor(np.zeros((1,) + tuple(shape[1:]), np.float32)))
+        return model
+
+    def _functional(self, config: dict[str, Any], path: str) -> Model:
+        _expect_keys(config, path, {"name", "trainable", "layers", "input_layers",
+                                    "output_layers"})
+        entries = _expect_list(config["layers"], f"{path}.layers")
+        layers: dict[str, Layer] = {}
+        inbound: dict[str, list[Any]] = {}
+        for k, entry in enumerate(entries):
+            where = f"{path}.layers[{k}]"
+            layer = self.layer_from_entry(entry, where)
+            if not isinstance(entry.get("name"), str) or entry["name"] != layer.name \
+                    or layer.name in layers:
+                raise ValueError(f"{where}: missing, inconsistent or duplicate layer name")
+            layers[layer.name] = layer
+            inbound[layer.name] = _expect_list(entry.get("inbound_nodes"),
+                                               f"{where}.inbound_nodes")
+        outputs: dict[tuple[str, int], list[Any]] = {
+            (name, 0): [layer.output] for name, layer in layers.items()
+            if isinstance(layer, InputLayer)}
+        pending = [(name, k, node) for name, nodes in inbound.items()
+                   for k, node in enumerate(nodes)]
+        while pending:
+            remaining = []
+            for name, k, node in pending:
+                where = f"{path}: layer '{name}' call {k}"
+                if not isinstance(node, dict) or set(node) != {"args", "kwargs"} \
+                        or not isinstance(node["kwargs"], dict):
+                    raise ValueError(f"{where}: expected {{'args', 'kwargs'}}")
+                earlier_call_pending = k > 0 and (name, k - 1) not in outputs
+                if earlier_call_pending or not _resolvable(node["args"], outputs):
+                    remaining.append((name, k, node))
+                    continue
+                args = _resolve(node["args"], outputs, where)
+                try:
+                    out = layers[name](args, **node["kwargs"])
+                except (TypeError, ValueError) as err:
+                    raise ValueError(f"{where}: the call fails: {err}") from err
+                outputs[(name, k)] = list(_leaves(out))
+            if len(remaining) == len(pending):
+                raise ValueError(
+                    f"{path}: inbound_nodes reference tensors that are never produced "
+                    f"(layer '{remaining[0][0]}')"
+                )
+            pending = remaining
+        inputs = _resolve(config["input_layers"], outputs, f"{path}.input_layers")
+        model_outputs = _resolve(config["output_layers"], outputs, f"{path}.output_layers")
+        return _construct(Model, {"inputs": inputs, "outputs": model_outputs,
+                                  "name": config["name"], "trainable": config["trainable"]},
+                          path)
+
+
+def _layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
+    """The allowed layer classes: `tapegrad.nn.layers.__all__`, plus ``custom_objects``."""
+    from tapegrad.nn import layers as layers_module
+
+    classes: dict[str, type[Layer]] = {}
+    for name in layers_module.__all__:
+        value = getattr(layers_module, name, None)
+        if isinstance(value, type) and issubclass(value, Layer) and value is not Layer:
+            classes[name] = value
+    for name, value in (custom_objects or {}).items():
+        if not (isinstance(value, type) and issubclass(value, Layer)):
+            raise TypeError(f"load_model: custom_objects[{name!r}] must be a Layer subclass")
+        classes[name] = value
+    return classes
+
+
+def _construct(cls: Any, config: dict[str, Any], where: str) -> Any:
+    try:
+        if cls in (Sequential, Model):
+            return cls(**config)
+        return cls.from_config(config)
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"{where}: invalid config: {err}") from err
+
+
+def _resolvable(structure: Any, outputs: dict[tuple[str, int], list[Any]]) -> bool:
+    refs: list[list[Any]] = []
+    _collect_refs(structure, refs)
+    return all((name, node) in outputs for name, node, _ in refs)
+
+
+def _resolve(structure: Any, outputs: dict[tuple[str, int], list[Any]], where: str) -> Any:
+    if _is_ref(structure):
+        name, node, index = structure
+        produced = outputs.get((name, node))
+        if produced is None or not 0 <= index < len(produced):
+            raise ValueError(f"{where}: reference {structure} names no tensor")
+        return produced[index]
+    if isinstance(structure, list):
+        return [_resolve(item, outputs, where) for item in structure]
+    if isinstance(structure, dict):
+        return {k: _resolve(v, outputs, where) for k, v in structure.items()}
+    if structure is None or isinstance(structure, bool | int | float | str):
+        return structure
+    raise ValueError(f"{where}: unexpected value {structure!r}")
+
+
+
+def _shape(value: Any, where: str, batch: bool = False) -> tuple[Any, ...]:
+    dims = _expect_list(value, where)
+    for k, d in enumerate(dims):
+        if d is None and (batch and k == 0 or not batch):
+            continue
+        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+            raise ValueError(f"{where}: bad shape {value!r}")
+    return tuple(dims)
+
+
+def _dtype(value: Any, where: str) -> str:
+    if value is None:
+        return "float32"
+    if not isinstance(value, str) or value not in {"float16", "float32", "float64", "int32",
+                                                   "int64", "bool", "uint8", "int8"}:
+        raise ValueError(f"{where}: bad input dtype {value!r}")
+    return value
+
+
+def _jsonable_shape(shapes: Any) -> Any:
+    if isinstance(shapes, tuple | list) and all(d is None or isinstance(d, int | np.integer)
+                                                for d in shapes):
+        return [None if d is None else int(d) for d in shapes]
+    raise ValueError("save_model: a Sequential built on several inputs cannot be saved")
+
+
+
+def _leaves(structure: Any) -> list[Any]:
+    if isinstance(structure, list | tuple):
+        return [leaf for item in structure for leaf in _leaves(item)]
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure) for leaf in _leaves(structure[key])]
+    return [structure]
