@@ -251,6 +251,8 @@ def primitive(
             return tuple(np.asarray(o) for o in out)
         return out if isinstance(out, np.ndarray | np.generic) else np.asarray(out)
 
+    # Graph verification reads the user's signature (arity, param names) through this.
+    as_array.__wrapped__ = fun  # type: ignore[attr-defined]
     qualified = name or f"{fun.__module__}.{fun.__qualname__}"
     prim = Primitive(qualified, as_array, elementwise=elementwise, register=False)
     # Redefining a user primitive (re-running a notebook cell) replaces it.
