@@ -51,6 +51,7 @@ import linecache
 import math
 import re
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ from tapegrad.core.prims.elementwise import RELU_ZEROS_MIN_SIZE, relu_zeros
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
+from tapegrad.graph.signatures import keyword_name
 
 Shape = tuple[int, ...]
 
@@ -231,9 +233,9 @@ class _Compiler:
         key = ("id", id(value)) if key is None else key
         if key in self.globals_by_key:
             return self.globals_by_key[key]
-        # User primitives are named "module.function": make an identifier of it.
-        prefix = re.sub(r"\W", "_", prefix)
-        if prefix[:1].isdigit() or keyword.iskeyword(prefix):
+        # User primitives are named "module.function": make an ASCII identifier of it.
+        prefix = _NOT_IDENTIFIER.sub("_", prefix)
+        if not prefix or prefix[:1].isdigit() or keyword.iskeyword(prefix):
             prefix = "_" + prefix
         name = prefix
         if prefix.startswith("_") or self.namespace.get(name, value) is not value:
@@ -256,9 +258,28 @@ class _Compiler:
         return self.param(value)
 
     def param(self, value: Any) -> str:
+        """Source text for a param or literal: numbers, bools and None (and tuples and
+        lists of them) written out; anything else, strings included, passed by reference
+        as a global, so no text from a graph ever becomes code."""
         if _is_plain(value):
             return repr(value)
         return self.bind("_p", value)
+
+    def keyword_args(self, prim: Primitive, params: dict[str, Any]) -> list[str]:
+        """``name=value`` for each param the impl declares (the name written as the
+        impl's signature spells it), and ``**_kwN`` (a dict bound by reference) for the
+        rest, which only an impl taking ``**kwargs`` accepts."""
+        named: list[str] = []
+        rest: dict[str, Any] = {}
+        for key, value in params.items():
+            name = keyword_name(prim, key) if isinstance(key, str) else None
+            if name is not None and name.isidentifier() and not keyword.iskeyword(name):
+                named.append(f"{name}={self.param(value)}")
+            else:
+                rest[key] = value
+        if rest:
+            named.append(f"**{self.bind('_kw', rest)}")
+        return named
 
     # -- code ------------------------------------------------------------------------------
     def build(self) -> CompiledGraph:
@@ -312,11 +333,14 @@ class _Compiler:
         self.emit_return(plan)
         source = "\n".join(self.lines) + "\n"
         filename = f"<tapegrad compiled graph {next(_compiled_ids)}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.namespace)
-        return CompiledGraph(self.graph, source, self.namespace["run"],
-                             descriptions,
-                             len(plan.slots))
+        # Out of its own globals, so the function dies with its last user (no cycle).
+        function = self.namespace.pop("run")
+        # Tracebacks show the generated lines while the function lives; then the entry
+        # goes with it.
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(function, linecache.cache.pop, filename, None)
+        return CompiledGraph(self.graph, source, function, descriptions, len(plan.slots))
 
     def find_paired(self, units: list[Unit]) -> dict[int, int]:
         """Cross-entropy nodes -> the delta node on the same inputs (see `_PAIRED`)."""
@@ -513,7 +537,7 @@ class _Compiler:
             method, param = _VIEW_METHODS[node.primitive]
             call = f"{args[0]}.{method}({self.param(node.params.get(param))})"
         else:
-            params = [f"{k}={self.param(v)}" for k, v in node.params.items()]
+            params = self.keyword_args(prim, node.params)
             call = f"{self.callee(prim, False)}({', '.join([*args, *params])})"
         if len(node.outputs) > 1:
             outs += ","
@@ -570,7 +594,7 @@ class _Compiler:
         dtype = kernel.constants.dtype
         empty = self.bind("_empty", np.empty(0, dtype), key=("empty", dtype.str))
         empty_bool = self.bind("_empty", np.empty(0, bool), key=("empty", "bool"))
-        self.lines.append(f"    # fused: {kernel.description}")
+        self.lines.append(f"    # fused: {_comment(kernel.description)}")
         for index in group.nodes:
             self.lines.append(f"    #   {_describe(self.graph.nodes[index], self.names)}")
         for value in group.outputs:
@@ -582,17 +606,18 @@ class _Compiler:
                 self.lines.append(f"    {name} = {self.names[where[1]]}")
             else:
                 shape, out_dtype = self.avals[value]
+                shape_text = self.param(tuple(int(d) for d in shape))
                 self.lines.append(
-                    f"    {name} = np.empty({shape!r}, {self.bind('_dtype', out_dtype)})")
+                    f"    {name} = np.empty({shape_text}, {self.bind('_dtype', out_dtype)})")
         for value, slot in zip(kernel.scalar_inputs, kernel.scalar_slots, strict=True):
-            self.lines.append(f"    {constants}[{slot}] = {self.names[value]}.item()")
+            self.lines.append(f"    {constants}[{int(slot)}] = {self.names[value]}.item()")
 
         def flat(values: list[int], count: int, filler: str) -> list[str]:
             return [f"{self.names[v]}.reshape(-1)" for v in values] + \
                 [filler] * (count - len(values))
 
-        args = [program, str(kernel.n_pre), constants, str(kernel.size), str(kernel.tile),
-                str(kernel.n_regs),
+        args = [program, str(int(kernel.n_pre)), constants, str(int(kernel.size)),
+                str(int(kernel.tile)), str(int(kernel.n_regs)),
                 *flat(kernel.float_inputs, fused.MAX_INPUTS, empty),
                 *flat(kernel.bool_inputs, fused.MAX_BOOL_INPUTS, empty_bool),
                 *flat(kernel.float_outputs, fused.MAX_OUTPUTS, empty),
@@ -719,14 +744,29 @@ def _own(array: np.ndarray) -> np.ndarray:
 
 
 def _is_plain(value: Any) -> bool:
-    """A value whose ``repr`` is Python source evaluating to an equal value of one type."""
-    if value is None or isinstance(value, bool | int | str):
+    """A value whose ``repr`` is source of digits and punctuation only, evaluating to an
+    equal value of one type: None, bools, ints, finite floats, and tuples and lists of
+    them (exact types: a subclass could redefine ``repr``; strings go by reference)."""
+    if value is None or value is True or value is False:
         return True
+    if type(value) is int:
+        return -(1 << 63) <= value < 1 << 64  # beyond: a long repr, or none at all
     if type(value) is float:
         return math.isfinite(value)
     if type(value) in (tuple, list):
         return all(_is_plain(v) for v in value)
     return False
+
+
+# Characters of names the generator makes from primitive and ufunc names.
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
+# Comments hold printable ASCII only: nothing in one can end its line and start code.
+_NOT_COMMENT = re.compile(r"[^\x20-\x7e]")
+
+
+def _comment(text: str) -> str:
+    """``text`` made safe for a ``#`` comment (anything but printable ASCII becomes ?)."""
+    return _NOT_COMMENT.sub("?", text)
 
 
 def _value_names(graph: Graph) -> dict[int, str]:
@@ -778,7 +818,7 @@ def _describe(node: Node, names: dict[int, str]) -> str:
     params = ", ".join(f"{k}={short(v)}" for k, v in node.params.items())
     args = [short(a.value) if isinstance(a, Literal) else names[a] for a in node.inputs]
     call = node.primitive + (f"[{params}]" if params else "")
-    return f"{outs} = {' '.join([call, *args])}"
+    return _comment(f"{outs} = {' '.join([call, *args])}")
 
 
 __all__ = ["CompiledGraph", "compile_graph"]

@@ -28,6 +28,7 @@ import numpy as np
 from tapegrad.core.primitive import PRIMITIVES
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tree import TreeDef, tree_flatten, tree_unflatten
+from tapegrad.graph.signatures import call_problem
 
 Shape = tuple[int, ...]
 
@@ -172,9 +173,10 @@ class Graph:
         """Check the graph is well formed and its shapes and dtypes are what it computes.
 
         Checks: value ids are defined once and before use; every primitive is in the
-        table; then the graph is re-run (on ``example_args``, flat, or on seeded random
-        values of the input shapes) and each node's results must have the recorded
-        shapes and dtypes.
+        table; every node's inputs and params fit its primitive's signature (arity,
+        param names: `tapegrad.graph.signatures`); then the graph is re-run (on
+        ``example_args``, flat, or on seeded random values of the input shapes) and each
+        node's results must have the recorded shapes and dtypes.
 
         Raises:
             ValueError: naming the node and the problem.
@@ -270,6 +272,9 @@ def verify(graph: Graph, example_args: Sequence[Any] | None = None) -> None:
         if node.primitive not in PRIMITIVES:
             raise ValueError(f"graph: {where}: unknown primitive {node.primitive!r}")
         prim = PRIMITIVES[node.primitive]
+        problem = call_problem(prim, len(node.inputs), node.params)
+        if problem:
+            raise ValueError(f"graph: {where}: {problem}")
         for atom in node.inputs:
             if not isinstance(atom, Literal) and atom not in defined:
                 raise ValueError(f"graph: {where} reads value {atom!r} before it is defined")

@@ -20,9 +20,11 @@ a separate dict of arrays (stored in safetensors by `tapegrad.nn.saving`).
 
 Decoding never evaluates anything: it only builds the tagged values above and looks
 primitive names up in `PRIMITIVES`. Anything else — an unknown tag, an unknown
-primitive, a wrong format or version, a malformed structure — raises ValueError naming
-the place (``graph.nodes[3].params.index``) and the problem; the graph is then verified
-(`Graph.verify`).
+primitive, a node the encoder refuses to write (``custom_gradient``, random ops), a
+param name that is not an identifier, inputs or params that do not fit the primitive's
+signature (`tapegrad.graph.signatures`), a wrong format or version, a malformed
+structure — raises ValueError naming the place (``graph.nodes[3].params.index``) and the
+problem; the graph is then verified (`Graph.verify`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import numpy as np
 from tapegrad.core.primitive import PRIMITIVES
 from tapegrad.core.tree import TreeDef
 from tapegrad.graph.ir import INPUT_KINDS, Atom, Graph, Input, Literal, Node
+from tapegrad.graph.signatures import call_problem, is_param_name
 
 FORMAT = "tapegrad-graph"
 VERSION = 1
@@ -130,11 +133,24 @@ def decode_value(doc: Any, path: str = "value") -> Any:
 _PROCESS_LOCAL = frozenset({"custom_gradient", "custom_gradient_multi"})
 
 
+def _unstorable(name: str, path: str) -> str | None:
+    """Why a node of primitive ``name`` is never stored (None: it may be)."""
+    if name in _PROCESS_LOCAL:
+        return (f"{path} is a custom_gradient function, whose gradient is Python code and "
+                "cannot be stored; declare the op with tapegrad.primitive and defvjp instead")
+    if PRIMITIVES[name].stateful:
+        return (f"{path} is a random op ({name!r}), whose generator state cannot be "
+                "stored in a graph")
+    return None
+
+
 def _encode_node(node: Node, encoder: _Encoder, path: str) -> dict[str, Any]:
-    if node.primitive in _PROCESS_LOCAL:
-        raise ValueError(
-            f"graph: {path} is a custom_gradient function, whose gradient is Python code and "
-            "cannot be stored; declare the op with tapegrad.primitive and defvjp instead")
+    problem = _unstorable(node.primitive, path) if node.primitive in PRIMITIVES else None
+    if problem:
+        raise ValueError(f"graph: {problem}")
+    for key in node.params:
+        if not is_param_name(key):
+            raise ValueError(f"graph: {path}.params: param name {key!r} is not an identifier")
     return {
         "primitive": node.primitive,
         "inputs": [encoder.atom(a, f"{path}.inputs[{k}]") for k, a in enumerate(node.inputs)],
@@ -307,10 +323,19 @@ class _Decoder:
         _expect_dict(item, path, {"primitive", "inputs", "params", "outputs"})
         name = item["primitive"]
         if not isinstance(name, str) or name not in PRIMITIVES:
-            raise ValueError(f"{path}.primitive: unknown primitive {name!r}")
+            raise ValueError(f"{path}.primitive: unknown primitive {_clipped(name)}")
+        # The saver never writes these: a file holding one was not written by it.
+        problem = _unstorable(name, path)
+        if problem:
+            raise ValueError(f"graph: {problem}; refusing to load it")
         params = item["params"]
         if not isinstance(params, dict):
             raise ValueError(f"{path}.params: expected an object")
+        inputs = _expect_list(item["inputs"], f"{path}.inputs")
+        for key in params:
+            if not is_param_name(key):
+                raise ValueError(f"{path}.params: param name {_clipped(key)} is not an "
+                                 "identifier")
         outputs = _expect_list(item["outputs"], f"{path}.outputs")
         ids, shapes, dtypes = [], [], []
         for k, out in enumerate(outputs):
@@ -319,13 +344,17 @@ class _Decoder:
             ids.append(_expect_id(out["id"], f"{out_path}.id"))
             shapes.append(_decode_shape(out["shape"], f"{out_path}.shape"))
             dtypes.append(_decode_dtype(out["dtype"], f"{out_path}.dtype"))
-        return Node(
+        node = Node(
             name,
-            tuple(self.atom(a, f"{path}.inputs[{k}]")
-                  for k, a in enumerate(_expect_list(item["inputs"], f"{path}.inputs"))),
+            tuple(self.atom(a, f"{path}.inputs[{k}]") for k, a in enumerate(inputs)),
             {key: self.value(value, f"{path}.params.{key}") for key, value in params.items()},
             tuple(ids), tuple(shapes), tuple(dtypes),
         )
+        # Arity and param names against the impl's signature, with or without `verify`.
+        problem = call_problem(PRIMITIVES[name], len(node.inputs), node.params)
+        if problem:
+            raise ValueError(f"{path} ({name}): {problem}")
+        return node
 
     def atom(self, item: Any, path: str) -> Atom:
         if isinstance(item, dict):
@@ -504,6 +533,12 @@ def _decode_shape(item: Any, path: str) -> tuple[int, ...]:
     if math.prod(dims) > MAX_ELEMENTS:
         raise ValueError(f"{path}: shape {dims} exceeds {MAX_ELEMENTS} elements")
     return tuple(dims)
+
+
+def _clipped(value: Any) -> str:
+    """``repr(value)``, at most 80 characters (hostile documents hold long strings)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _expect_id(item: Any, path: str) -> int:
