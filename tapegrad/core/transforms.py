@@ -75,6 +75,17 @@ def _prepare(args: tuple[Any, ...], argnums: tuple[int, ...]) -> tuple[list[Any]
     return new_args, leaves_per_arg
 
 
+def _check_numeric(out: Any, name: str) -> None:
+    """Text or objects have no gradient: refuse them instead of differentiating to 0."""
+    try:
+        kind = out.dtype.kind if isinstance(out, Tensor) else np.asarray(out).dtype.kind
+    except (TypeError, ValueError):  # a ragged list or other non-array
+        kind = "O"
+    if kind not in "biufc":
+        raise TypeError(f"{name} requires the function to return a number (a scalar Tensor), "
+                        f"got {type(out).__name__} {out!r:.60}")
+
+
 def _check_scalar(out: Any, name: str) -> None:
     value = out._value if isinstance(out, Tensor) else out
     if getattr(value, "shape", ()) != ():
@@ -116,6 +127,7 @@ def value_and_grad(
                         tape._tracked[id(leaf)] = leaf
             out = fun(*new_args, **kwargs)
         value, aux = (out if has_aux else (out, None))
+        _check_numeric(value, "grad")
         if not isinstance(value, Tensor):
             value = Tensor(value)
         _check_scalar(value, "grad")

@@ -13,6 +13,7 @@ import tapegrad as tg
 from tapegrad.graph.function import TracerValueError
 from tapegrad.graph.trace import UntraceableError
 from tapegrad.nn import callbacks as callbacks_module
+from tapegrad.nn import fit_checks
 from tapegrad.nn import losses as losses_module
 from tapegrad.nn import metrics as metrics_module
 from tapegrad.nn import optimizers as optimizers_module
@@ -264,6 +265,7 @@ class Trainer:
         self._require_compiled("fit")
         if kwargs:
             raise TypeError(f"fit() got unexpected arguments {sorted(kwargs)}")
+        fit_checks.check_fit(self, locals())
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
         x = _floatify(x)
@@ -330,6 +332,7 @@ class Trainer:
                  callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
         """Loss and metrics over ``(x, y)``, batch by batch (sample-weighted mean)."""
         self._require_compiled("evaluate")
+        fit_checks.check_evaluate(self, locals())
         x = _floatify(x)
         n = _num_samples(x)
         batch_size = batch_size or 32
@@ -351,6 +354,7 @@ class Trainer:
     def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
                 steps: int | None = None, callbacks: Sequence[Any] | None = None) -> Any:
         """Model outputs for ``x`` as NumPy arrays, computed batch by batch."""
+        fit_checks.check_predict(self, locals())
         x = _floatify(x)
         n = _num_samples(x)
         batch_size = batch_size or 32

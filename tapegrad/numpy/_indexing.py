@@ -18,6 +18,7 @@ from tapegrad.core.prims.reduction import (
     searchsorted_p,
 )
 from tapegrad.core.tensor import Tensor
+from tapegrad.numpy._axes import axis_index
 
 
 def _value(x: Any) -> Any:
@@ -76,11 +77,11 @@ def take(a: Any, indices: Any, axis: int | None = None, mode: str | None = None)
         # Computed indices: an input of the op, read when it runs (graph tracing too).
         if axis is None:
             return P.take_p(P.reshape_p(a, shape=(-1,)), indices, axis=0)
-        return P.take_p(a, indices, axis=int(axis) % _ndim(a))
+        return P.take_p(a, indices, axis=axis_index(axis, _ndim(a), "take"))
     indices = _value(indices)
     if axis is None:
         return P.getitem_p(P.reshape_p(a, shape=(-1,)), index=(indices,))
-    axis = int(axis) % _ndim(a)
+    axis = axis_index(axis, _ndim(a), "take")
     return P.getitem_p(a, index=(slice(None),) * axis + (indices,))
 
 
@@ -92,7 +93,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
     if axis is None:
         return P.getitem_p(P.reshape_p(arr, shape=(-1,)), index=(indices,))
     n = _ndim(arr)
-    axis = int(axis) % n
+    axis = axis_index(axis, n, "take_along_axis")
     if indices.ndim != n:
         raise ValueError(
             f"take_along_axis: indices must have {n} dimensions like arr, got {indices.ndim}"

@@ -10,6 +10,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.prims.reduction import normalize_axis
+from tapegrad.numpy._axes import axis_index
 
 
 def _value(x: Any) -> Any:
@@ -94,8 +95,12 @@ def matrix_transpose(x: Any, /) -> Any:
 def moveaxis(a: Any, source: Any, destination: Any) -> Any:
     """Differentiable ``numpy.moveaxis``."""
     n = _ndim(a)
-    src = [int(s) % n for s in np.atleast_1d(source)]
-    dst = [int(d) % n for d in np.atleast_1d(destination)]
+    src = [axis_index(s, n, "moveaxis: source") for s in np.atleast_1d(source).tolist()]
+    dst = [axis_index(d, n, "moveaxis: destination")
+           for d in np.atleast_1d(destination).tolist()]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst) or len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} must be "
+                         "the same number of distinct axes")
     order = [i for i in range(n) if i not in src]
     for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
@@ -106,7 +111,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     """Differentiable ``numpy.swapaxes``."""
     n = _ndim(a)
     order = list(range(n))
-    i, j = axis1 % n, axis2 % n
+    i, j = axis_index(axis1, n, "swapaxes"), axis_index(axis2, n, "swapaxes")
     order[i], order[j] = order[j], order[i]
     return P.transpose_p(a, axes=tuple(order))
 
@@ -201,7 +206,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
     n = _ndim(arrays[0])
     if n == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")
-    return P.concatenate_p(*arrays, axis=int(axis) % n)
+    return P.concatenate_p(*arrays, axis=axis_index(axis, n, "concatenate"))
 
 
 concat = concatenate
@@ -215,7 +220,7 @@ def stack(arrays: Sequence[Any], axis: int = 0, **kwargs: Any) -> Any:
     shapes = {_shape(a) for a in arrays}
     if len(shapes) > 1:
         raise ValueError(f"stack: all input arrays must have the same shape, got {shapes}")
-    out_axis = int(axis) % (_ndim(arrays[0]) + 1)
+    out_axis = axis_index(axis, _ndim(arrays[0]) + 1, "stack")
     return P.concatenate_p(*[expand_dims(a, out_axis) for a in arrays], axis=out_axis)
 
 
@@ -252,7 +257,7 @@ def _take_slice(a: Any, axis: int, start: int, stop: int) -> Any:
 
 def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     """Differentiable ``numpy.array_split``."""
-    axis = int(axis) % _ndim(ary)
+    axis = axis_index(axis, _ndim(ary), "array_split")
     length = _shape(ary)[axis]
     if isinstance(indices_or_sections, int | np.integer):
         sections = int(indices_or_sections)
@@ -279,7 +284,7 @@ def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
 def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     """Differentiable ``numpy.split`` (equal sections must divide the axis)."""
     if isinstance(indices_or_sections, int | np.integer):
-        length = _shape(ary)[int(axis) % _ndim(ary)]
+        length = _shape(ary)[axis_index(axis, _ndim(ary), "split")]
         if length % int(indices_or_sections):
             raise ValueError("array split does not result in an equal division")
     return array_split(ary, indices_or_sections, axis)
@@ -318,7 +323,7 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Any:
     if axis is None:
         a = ravel(a)
         axis = 0
-    axis = int(axis) % _ndim(a)
+    axis = axis_index(axis, _ndim(a), "repeat")
     length = _shape(a)[axis]
     index = np.repeat(np.arange(length), repeats)
     full = [slice(None)] * _ndim(a)
@@ -353,7 +358,7 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
     index = [slice(None)] * _ndim(a)
     total: dict[int, int] = {}
     for s, ax in zip(shifts, axes, strict=True):
-        ax = int(ax) % _ndim(a)
+        ax = axis_index(ax, _ndim(a), "roll")
         total[ax] = total.get(ax, 0) + int(s)
     out = a
     for ax, s in total.items():
@@ -398,7 +403,10 @@ def tril(m: Any, k: int = 0) -> Any:
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     """Differentiable ``numpy.diagonal`` (the diagonal becomes the last axis)."""
     n = _ndim(a)
-    moved = moveaxis(a, (axis1 % n, axis2 % n), (n - 2, n - 1))
+    axes = (axis_index(axis1, n, "diagonal"), axis_index(axis2, n, "diagonal"))
+    if axes[0] == axes[1]:
+        raise ValueError("diagonal: axis1 and axis2 cannot be the same")
+    moved = moveaxis(a, axes, (n - 2, n - 1))
     rows, cols = _shape(moved)[-2:]
     start_row, start_col = (0, offset) if offset >= 0 else (-offset, 0)
     length = builtins.max(0, builtins.min(rows - start_row, cols - start_col))

@@ -32,6 +32,7 @@ from tapegrad.core.prims.linalg import sym_from_lower
 from tapegrad.core.prims.reduction import argsort_p, count_nonzero_p
 from tapegrad.core.tensor import Tensor
 from tapegrad.numpy import _indexing, _manipulation, _products
+from tapegrad.numpy._axes import axis_index
 
 LinAlgError = np.linalg.LinAlgError
 
@@ -514,12 +515,12 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
         flat, inner, target = P.reshape_p(x, shape=(-1,)), 0, tuple(range(nd))
     elif isinstance(axis, tuple):
         # Several axes: move them to the front and flatten them into one.
-        target = tuple(a % nd for a in axis)
+        target = tuple(axis_index(a, nd, "vector_norm") for a in axis)
         rest = tuple(i for i in range(nd) if i not in target)
         moved = P.transpose_p(x, axes=target + rest)
         flat, inner = P.reshape_p(moved, shape=(-1,) + tuple(shape[i] for i in rest)), 0
     else:
-        inner = operator.index(axis) % nd
+        inner = axis_index(axis, nd, "vector_norm")
         flat, target = x, (inner,)
     ret = norm(flat, ord=ord, axis=inner)
     if keepdims:
@@ -691,7 +692,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """Dot product of vectors along ``axis``, broadcasting (``numpy.linalg.vecdot``)."""
     product = x1 * x2
     nd = _ndim(product)
-    return P.sum_p(product, axis=(axis % nd,), keepdims=False)
+    return P.sum_p(product, axis=(axis_index(axis, nd, "vecdot"),), keepdims=False)
 
 
 def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:

@@ -24,6 +24,7 @@ import numpy as np
 import tapegrad as tg
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
+from tapegrad.nn.validation import check_call_inputs
 
 _NAME_COUNTS: dict[str, itertools.count] = {}
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
@@ -355,6 +356,8 @@ class Layer:
         inputs = args[0] if args else kwargs.pop("inputs")
         rest = args[1:]
         kind = type(inputs)
+        if kind is not tg.Tensor:  # None, text, object arrays: a clear error, not NumPy's
+            check_call_inputs(self, inputs)
         if kind is np.ndarray:  # a batch of data: a Tensor, as Keras converts it
             inputs = tg.Tensor(inputs)
         elif kind is not tg.Tensor:  # the common cases skip the structure walks

@@ -11,7 +11,17 @@ import numpy as np
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn import activations, initializers, regularizers
-from tapegrad.nn.layers.base import KerasTensor, Layer, shape_of
+from tapegrad.nn.layers.base import KerasTensor, Layer, _flatten, shape_of
+from tapegrad.nn.validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_probability,
+    check_shape,
+    layer_owner,
+    require_rank,
+)
 from tapegrad.ops.nn import dense
 
 
@@ -30,8 +40,9 @@ class InputLayer(Layer):
         if shape is None and "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
         super().__init__(name=name, dtype=dtype, **kwargs)
-        self.shape = tuple(shape or ())
-        self.batch_size = batch_size
+        owner = layer_owner(self)
+        self.shape = check_shape(owner, "shape", shape or (), minimum=0, allow_unknown=True)
+        self.batch_size = check_positive_int(owner, "batch_size", batch_size, allow_none=True)
         self.built = True
         self.output = KerasTensor((batch_size,) + self.shape, self.dtype,
                                   history=(self, 0, 0), name=self.name)
@@ -92,9 +103,9 @@ class Dense(Layer):
         super().__init__(**kwargs)
         if activity_regularizer is not None:
             raise NotImplementedError("Dense: activity_regularizer is not supported")
-        self.units = int(units)
+        self.units = check_positive_int(layer_owner(self), "units", units)
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool(layer_owner(self), "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -103,6 +114,7 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
 
     def build(self, input_shape: Any) -> None:
+        require_rank(layer_owner(self), input_shape, 1, "(..., features)")
         in_features = input_shape[-1]
         if in_features is None:
             raise ValueError(f"Dense '{self.name}': the last input dimension must be known")
@@ -171,10 +183,10 @@ class Dropout(Layer):
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
                  seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
-        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        self.rate = check_probability(layer_owner(self), "rate", rate)
+        check_int(layer_owner(self), "seed", seed, minimum=0, allow_none=True)
+        self.noise_shape = (None if noise_shape is None else check_shape(
+            layer_owner(self), "noise_shape", noise_shape, allow_unknown=True))
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._check_input_shape = False
@@ -194,7 +206,9 @@ class Flatten(Layer):
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.data_format = data_format or "channels_last"
+        self.data_format = check_choice(layer_owner(self), "data_format",
+                                        data_format or "channels_last",
+                                        ("channels_last", "channels_first"))
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)
@@ -211,7 +225,8 @@ class Reshape(Layer):
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(s) for s in target_shape)
+        self.target_shape = check_shape(layer_owner(self), "target_shape", target_shape,
+                                        allow_minus_one=True)
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)
@@ -259,7 +274,11 @@ class Lambda(Layer):
             raise TypeError(f"Lambda '{self.name}': function must be callable, "
                             f"got {type(function).__name__}")
         self.function = function
-        self.output_shape = tuple(output_shape) if output_shape is not None else None
+        self.output_shape = (None if output_shape is None else check_shape(
+            layer_owner(self), "output_shape", output_shape, minimum=0, allow_unknown=True))
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(f"Lambda '{self.name}': arguments must be a dict of keyword "
+                            f"arguments, got {arguments!r}"[:200])
         self.arguments = dict(arguments or {})
         # Trainable Variables the function reads (found on the first call): tracked weights.
         self.captured_variables: list[tg.Variable] = []
@@ -277,6 +296,16 @@ class Lambda(Layer):
         return self.function(inputs, **self.arguments)
 
     def _check_output(self, out: Any) -> None:
+        for leaf in _flatten(out):
+            dtype = getattr(leaf, "dtype", None)
+            if not isinstance(leaf, tg.Tensor | np.ndarray | np.generic) or (
+                    np.dtype(dtype).kind not in "biufc"):
+                described = (f"an array of dtype {dtype}" if isinstance(dtype, np.dtype)
+                             else f"{type(leaf).__name__} {leaf!r}"[:80])
+                raise TypeError(
+                    f"Lambda '{self.name}': the function must return tensors (or a list, "
+                    f"tuple or dict of them), but it returned {described}"
+                )
         if self.output_shape is None:
             return
         got = tuple(shape_of(out))[1:]

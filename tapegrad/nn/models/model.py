@@ -81,6 +81,7 @@ class Model(Trainer, Layer):
             )
         del used_inputs
         self._layers = _unique_layers([*input_layers, *(n.layer for n in self._graph_nodes)])
+        check_unique_names(self, self._layers)
         self.built = True
         self._build_shapes = None
 
@@ -176,6 +177,17 @@ class Model(Trainer, Layer):
             "input_layers": _map_structure(_tensor_ref, self._inputs_struct),
             "output_layers": _map_structure(_tensor_ref, self._outputs_struct),
         }
+
+
+def check_unique_names(model: Layer, layers: list[Layer]) -> None:
+    """Refuse two different layers of one name: saved configs refer to layers by name."""
+    names = [layer.name for layer in layers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(
+                f"Model '{model.name}': the name \"{name}\" is used {names.count(name)} times "
+                "in the model. All layer names should be unique."
+            )
 
 
 def _tensor_ref(tensor: KerasTensor) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.core import InputLayer
-from tapegrad.nn.models.model import Model
+from tapegrad.nn.models.model import Model, check_unique_names
 
 
 class Sequential(Model):
@@ -50,6 +50,7 @@ class Sequential(Model):
             raise TypeError(
                 f"Sequential '{self.name}': expected a Layer, got {type(layer).__name__}"
             )
+        check_unique_names(self, [*self._stack, layer])
         if not self._stack and self._input is None and layer._declared_input_shape:
             self._input = InputLayer(shape=layer._declared_input_shape).output
         self._stack.append(layer)

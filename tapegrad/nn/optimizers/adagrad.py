@@ -8,6 +8,7 @@ from typing import Any
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
+from tapegrad.nn.validation import check_number
 
 __all__ = ["Adagrad"]
 
@@ -58,13 +59,9 @@ class Adagrad(Optimizer):
             name=name,
             **kwargs,
         )
-        if initial_accumulator_value < 0:
-            raise ValueError(
-                "Adagrad: `initial_accumulator_value` must be >= 0, got "
-                f"{initial_accumulator_value!r}"
-            )
-        self.initial_accumulator_value = initial_accumulator_value
-        self.epsilon = epsilon
+        self.initial_accumulator_value = check_number(
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.epsilon = check_number("Adagrad", "epsilon", epsilon, low=0.0)
 
     def build(self, var_list: list[tg.Variable]) -> None:
         """Create one ``accumulator`` slot per variable."""

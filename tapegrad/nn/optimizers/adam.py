@@ -7,6 +7,7 @@ from typing import Any
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
+from tapegrad.nn.validation import check_bool, check_number, check_probability
 
 __all__ = ["Adam", "AdamW"]
 
@@ -63,10 +64,11 @@ class Adam(Optimizer):
             name=name,
             **kwargs,
         )
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.amsgrad = amsgrad
+        owner = type(self).__name__
+        self.beta_1 = check_probability(owner, "beta_1", beta_1)
+        self.beta_2 = check_probability(owner, "beta_2", beta_2)
+        self.epsilon = check_number(owner, "epsilon", epsilon, low=0.0)
+        self.amsgrad = check_bool(owner, "amsgrad", amsgrad)
 
     def build(self, var_list: list[tg.Variable]) -> None:
         """Create the ``momentum`` and ``velocity`` slots (and ``velocity_hat`` for

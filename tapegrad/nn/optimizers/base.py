@@ -20,6 +20,7 @@ import numpy as np
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.optimizers import schedules
+from tapegrad.nn.validation import check_number
 
 __all__ = ["Optimizer", "cast_to", "clip_by_global_norm", "clip_by_norm"]
 
@@ -181,9 +182,11 @@ class Optimizer:
                 f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                 f"set; got {given}"
             )
-        for key, value in [*given.items(), ("weight_decay", weight_decay)]:
-            if value is not None and (not isinstance(value, numbers.Real) or value < 0):
-                raise ValueError(f"{owner}: `{key}` must be a number >= 0, got {value!r}")
+        for key, value in given.items():
+            check_number(owner, key, value, low=0.0, low_open=True)
+        check_number(owner, "weight_decay", weight_decay, low=0.0, allow_none=True)
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"{owner}: `name` must be a string, got {name!r}")
         self.name = name or _snake_case(owner)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
@@ -219,6 +222,8 @@ class Optimizer:
                 "LearningRateSchedule or a zero-argument callable, got "
                 f"{learning_rate!r} ({type(learning_rate).__name__})"
             )
+        # 0 is allowed (a frozen step, as in PyTorch); negative or non-finite is not.
+        check_number(type(self).__name__, "learning_rate", learning_rate, low=0.0)
         # A Variable so a traced step reads the current rate and callbacks can change it;
         # float64 so float64 models see the exact rate (it is cast per variable dtype).
         return self.add_variable(
@@ -255,6 +260,8 @@ class Optimizer:
                 self._variables = [v for v in self._variables if v is not self._learning_rate]
             self._learning_rate = value
         elif isinstance(self._learning_rate, tg.Variable):
+            if not isinstance(value, tg.Tensor):  # (a Tensor rate is checked where made)
+                check_number(type(self).__name__, "learning_rate", value, low=0.0)
             self._learning_rate.assign(float(value))
         elif isinstance(self._learning_rate, schedules.LearningRateSchedule):
             raise TypeError(

@@ -7,6 +7,7 @@ from typing import Any
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
+from tapegrad.nn.validation import check_bool, check_number, check_probability
 
 __all__ = ["RMSprop"]
 
@@ -66,10 +67,11 @@ class RMSprop(Optimizer):
             name=name,
             **kwargs,
         )
-        self.rho = rho
-        self.momentum = momentum
-        self.epsilon = epsilon
-        self.centered = centered
+        owner = type(self).__name__
+        self.rho = check_probability(owner, "rho", rho)
+        self.momentum = check_probability(owner, "momentum", momentum, include_one=True)
+        self.epsilon = check_number(owner, "epsilon", epsilon, low=0.0)
+        self.centered = check_bool(owner, "centered", centered)
 
     def build(self, var_list: list[tg.Variable]) -> None:
         """Create the ``velocity`` slots, plus ``momentum`` and ``average_gradient`` ones

@@ -6,6 +6,7 @@ from typing import Any
 
 import tapegrad as tg
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
+from tapegrad.nn.validation import check_bool, check_probability
 
 __all__ = ["SGD"]
 
@@ -59,10 +60,8 @@ class SGD(Optimizer):
             name=name,
             **kwargs,
         )
-        if isinstance(momentum, bool) or not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: `momentum` must be a float in [0, 1], got {momentum!r}")
-        self.momentum = float(momentum)
-        self.nesterov = bool(nesterov)
+        self.momentum = check_probability("SGD", "momentum", momentum, include_one=True)
+        self.nesterov = check_bool("SGD", "nesterov", nesterov)
 
     def build(self, var_list: list[tg.Variable]) -> None:
         """Create one momentum slot per variable (none when ``momentum`` is 0)."""
