@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
+from tapegrad.core.prims import contraction
 from tapegrad.core.tensor import ndim_of, shape_of
 
 
@@ -141,8 +142,8 @@ warm_blas()
 
 # -- einsum ------------------------------------------------------------------------------
 def _einsum_impl(*operands: Any, subscripts: str) -> Any:
-    # optimize=True lets NumPy route to BLAS; the result is the same contraction.
-    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+    # Pairwise contractions on matmul: numpy.einsum's own loop does not use BLAS.
+    return contraction.einsum(subscripts, *operands)
 
 
 def _einsum_vjp(argnum: int, g: Any, ans: Any, *operands: Any, subscripts: str) -> Any:
