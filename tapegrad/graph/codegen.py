@@ -49,7 +49,6 @@ import itertools
 import keyword
 import linecache
 import math
-import re
 import threading
 import weakref
 from collections.abc import Sequence
@@ -64,6 +63,9 @@ from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
 from tapegrad.graph.signatures import keyword_name
+from tapegrad.graph.source_text import comment as _comment
+from tapegrad.graph.source_text import describe as _describe
+from tapegrad.graph.source_text import identifier, plain
 
 Shape = tuple[int, ...]
 
@@ -234,9 +236,7 @@ class _Compiler:
         if key in self.globals_by_key:
             return self.globals_by_key[key]
         # User primitives are named "module.function": make an ASCII identifier of it.
-        prefix = _NOT_IDENTIFIER.sub("_", prefix)
-        if not prefix or prefix[:1].isdigit() or keyword.iskeyword(prefix):
-            prefix = "_" + prefix
+        prefix = identifier(prefix)
         name = prefix
         if prefix.startswith("_") or self.namespace.get(name, value) is not value:
             name = f"{prefix}{next(self.counter)}"
@@ -261,7 +261,7 @@ class _Compiler:
         """Source text for a param or literal: numbers, bools and None (and tuples and
         lists of them) written out; anything else, strings included, passed by reference
         as a global, so no text from a graph ever becomes code."""
-        if _is_plain(value):
+        if plain(value):
             return repr(value)
         return self.bind("_p", value)
 
@@ -743,32 +743,6 @@ def _own(array: np.ndarray) -> np.ndarray:
     return np.array(array, order="C", copy=True)
 
 
-def _is_plain(value: Any) -> bool:
-    """A value whose ``repr`` is source of digits and punctuation only, evaluating to an
-    equal value of one type: None, bools, ints, finite floats, and tuples and lists of
-    them (exact types: a subclass could redefine ``repr``; strings go by reference)."""
-    if value is None or value is True or value is False:
-        return True
-    if type(value) is int:
-        return -(1 << 63) <= value < 1 << 64  # beyond: a long repr, or none at all
-    if type(value) is float:
-        return math.isfinite(value)
-    if type(value) in (tuple, list):
-        return all(_is_plain(v) for v in value)
-    return False
-
-
-# Characters of names the generator makes from primitive and ufunc names.
-_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
-# Comments hold printable ASCII only: nothing in one can end its line and start code.
-_NOT_COMMENT = re.compile(r"[^\x20-\x7e]")
-
-
-def _comment(text: str) -> str:
-    """``text`` made safe for a ``#`` comment (anything but printable ASCII becomes ?)."""
-    return _NOT_COMMENT.sub("?", text)
-
-
 def _value_names(graph: Graph) -> dict[int, str]:
     """The printer's names: x0.. arguments, w0.. variables, c0.. constants, t0.. results."""
     names: dict[int, str] = {}
@@ -795,30 +769,6 @@ def _avals(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
         for out, shape, dtype in zip(node.outputs, node.shapes, node.dtypes, strict=True):
             avals[out] = (tuple(shape), np.dtype(dtype))
     return avals
-
-
-_SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int32": "i32",
-          "int64": "i64", "bool": "bool", "complex64": "c64", "complex128": "c128"}
-
-
-def _describe(node: Node, names: dict[int, str]) -> str:
-    """The node as the graph printer shows it (params and literals abbreviated)."""
-    def aval(shape: Shape, dtype: np.dtype) -> str:
-        name = np.dtype(dtype).name
-        return f"{_SHORT.get(name, name)}[{','.join(map(str, shape))}]"
-
-    def short(value: Any) -> str:
-        if isinstance(value, np.ndarray):
-            return aval(value.shape, value.dtype)
-        text = " ".join(repr(value.item() if isinstance(value, np.generic) else value).split())
-        return text if len(text) <= 30 else text[:27] + "..."  # one line, whatever the value
-
-    outs = " ".join(f"{names[o]}:{aval(s, d)}"
-                    for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True))
-    params = ", ".join(f"{k}={short(v)}" for k, v in node.params.items())
-    args = [short(a.value) if isinstance(a, Literal) else names[a] for a in node.inputs]
-    call = node.primitive + (f"[{params}]" if params else "")
-    return _comment(f"{outs} = {' '.join([call, *args])}")
 
 
 __all__ = ["CompiledGraph", "compile_graph"]

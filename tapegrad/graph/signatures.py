@@ -151,10 +151,10 @@ def call_problem(prim: Primitive, n_inputs: int, params: Any) -> str | None:
             return f"unknown param {key!r} (primitive {name!r} takes: {takes})"
     for required in spec.required:
         if required not in filled and required not in params:
-            if required in spec.positional:
-                return (f"{n_inputs} inputs, but primitive {name!r} needs its argument "
-                        f"{required!r} (its impl's signature: {spec.text})")
-            return f"missing param {required!r} of primitive {name!r}"
+            if required in spec.keywords:
+                return f"missing param {required!r} of primitive {name!r}"
+            return (f"{n_inputs} inputs, but primitive {name!r} needs its argument "
+                    f"{required!r} (its impl's signature: {spec.text})")
     return None
 
 
