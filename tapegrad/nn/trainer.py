@@ -35,6 +35,11 @@ class Trainer:
         self._metric_objects: list[Any] | None = None
         self._loss_weights: Any = None
         self.jit_compile: Any = False
+        # fit's shuffling generator (made at the first fit), the next epoch and the steps
+        # taken: random state that `tapegrad.nn.random_state` saves for exact resume.
+        self._fit_seed_generator: Any = None
+        self._fit_epoch = 0
+        self._fit_step = 0
 
     # -- compile ------------------------------------------------------------------------
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
@@ -197,6 +202,8 @@ class Trainer:
         loss, y_pred = compiled if compiled is not None else self._train_step_body(
             x, y, sample_weight, variables)
         self._update_metrics(y, y_pred, sample_weight)
+        # (Not through Layer.__setattr__: that would drop the weight-list caches each step.)
+        self.__dict__["_fit_step"] = self.__dict__.get("_fit_step", 0) + 1
         return float(np.asarray(loss))
 
     def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
@@ -232,6 +239,16 @@ class Trainer:
         return _to_numpy(result if result is not None else self._predict_body(batch))
 
     # -- loops --------------------------------------------------------------------------
+    def _shuffle_generator(self) -> Any:
+        """fit's shuffling `SeedGenerator`, made at the first fit from the global seed."""
+        generator = getattr(self, "_fit_seed_generator", None)
+        if generator is None:
+            from tapegrad.random import SeedGenerator, make_default_seed
+
+            generator = SeedGenerator(make_default_seed(), name="fit_shuffle")
+            self._fit_seed_generator = generator
+        return generator
+
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: Any = "auto", callbacks: Sequence[Any] | None = None,
             validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
@@ -293,12 +310,16 @@ class Trainer:
             verbose=verbose, epochs=epochs, steps=steps,
         )
         self.stop_training = False
-        rng = np.random.default_rng()
+        shuffler = self._shuffle_generator()
         callback_list.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else np.arange(n)
+            # One draw per epoch, shuffled or not: epoch k's order depends only on the
+            # generator's state, which archives save (exact resume).
+            epoch_seed = np.asarray(shuffler.next())
+            order = np.random.default_rng(epoch_seed).permutation(n) if shuffle else \
+                np.arange(n)
             variables = self.trainable_weights  # type: ignore[attr-defined]
             total, seen = 0.0, 0
             for step in range(steps):
@@ -320,6 +341,7 @@ class Trainer:
                                     batch_size=validation_batch_size or batch_size,
                                     verbose=0, return_dict=True)
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+            self.__dict__["_fit_epoch"] = epoch + 1  # before the callbacks: checkpoints save it
             callback_list.on_epoch_end(epoch, epoch_logs)
             if self.stop_training:
                 break

@@ -11,6 +11,26 @@ from tapegrad.core.prims import dropout_mask_p
 from tapegrad.core.tensor import shape_of
 
 
+def layer_generator(seed: int | None) -> np.random.Generator:
+    """The NumPy generator a layer draws its dropout masks from.
+
+    Args:
+        seed: The layer's seed, or None: a seed derived from the global seed
+            (`tapegrad.utils.set_random_seed`, else NumPy's global generator), so unseeded
+            layers are reproducible under either.
+
+    Returns:
+        A PCG64 generator (`tapegrad.nn.random_state` saves and restores its state).
+
+    Examples:
+        >>> layer_generator(3).random() == layer_generator(3).random()
+        True
+    """
+    from tapegrad.random import make_default_seed
+
+    return np.random.default_rng(make_default_seed() if seed is None else seed)
+
+
 def dropout_mask(like: Any, rate: float, shape: Sequence[int],
                  generator: np.random.Generator) -> Any:
     """A keep-mask of ``shape``: ``1 / (1 - rate)`` where kept, ``0`` where dropped.
@@ -49,8 +69,9 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None =
         rate: Drop probability in [0, 1).
         noise_shape: Shape of the mask, broadcast against ``inputs`` (None entries take
             the input's size), e.g. ``(batch, 1, features)`` to share it across time.
-        generator: NumPy generator to draw from (default: a fresh unseeded one). In a
-            traced function each call of the compiled code draws anew from it.
+        generator: NumPy generator to draw from (default: a fresh one seeded by
+            `layer_generator`). In a traced function each call of the compiled code draws
+            anew from it.
 
     Returns:
         ``inputs * mask``; the gradient flows through the kept elements.
@@ -75,8 +96,8 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None =
                                                                  strict=True))
     mask = dropout_mask_p(inputs, rate=float(rate), shape=shape,
                           generator=generator if generator is not None
-                          else np.random.default_rng())
+                          else layer_generator(None))
     return inputs * mask
 
 
-__all__ = ["dropout", "dropout_mask"]
+__all__ = ["dropout", "dropout_mask", "layer_generator"]

@@ -19,6 +19,14 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.validation import (
+    check_bool,
+    check_int,
+    check_positive_int,
+    check_probability,
+    check_shape,
+    layer_owner,
+)
 from tapegrad.ops.random import dropout_mask
 
 # What a masked score becomes before the softmax (Keras' value; -3e4 would suit float16).
@@ -156,17 +164,25 @@ class MultiHeadAttention(Layer):
         if activity_regularizer is not None:
             raise NotImplementedError("MultiHeadAttention: activity_regularizer is not "
                                       "supported")
-        self.num_heads = int(num_heads)
-        self.key_dim = int(key_dim)
-        self.value_dim = int(value_dim) if value_dim else self.key_dim
-        self.dropout = float(dropout)
-        self.use_bias = use_bias
+        owner = layer_owner(self)
+        self.num_heads = check_positive_int(owner, "num_heads", num_heads)
+        self.key_dim = check_positive_int(owner, "key_dim", key_dim)
+        value_dim = check_positive_int(owner, "value_dim", value_dim, allow_none=True)
+        self.value_dim = value_dim if value_dim else self.key_dim
+        self.dropout = check_probability(owner, "dropout", dropout)
+        self.use_bias = check_bool(owner, "use_bias", use_bias)
         if isinstance(output_shape, int | np.integer):
-            output_shape = (int(output_shape),)
-        self._output_shape = tuple(output_shape) if output_shape else None
+            output_shape = (output_shape,)
+        self._output_shape = (check_shape(owner, "output_shape", output_shape)
+                              if output_shape else None)
         if isinstance(attention_axes, int | np.integer):
-            attention_axes = (int(attention_axes),)
-        self.attention_axes = tuple(attention_axes) if attention_axes is not None else None
+            attention_axes = (attention_axes,)
+        if attention_axes is not None and not isinstance(attention_axes, list | tuple):
+            raise ValueError(f"{owner}: `attention_axes` must be an int or a tuple of ints, "
+                             f"got {attention_axes!r}")
+        self.attention_axes = (None if attention_axes is None else tuple(
+            check_int(owner, "attention_axes", axis) for axis in attention_axes))
+        check_int(owner, "seed", seed, minimum=0, allow_none=True)
         self.flash_attention = flash_attention
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)

@@ -188,7 +188,7 @@ class Dropout(Layer):
         self.noise_shape = (None if noise_shape is None else check_shape(
             layer_owner(self), "noise_shape", noise_shape, allow_unknown=True))
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = tg.ops.random.layer_generator(seed)
         self._check_input_shape = False
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:

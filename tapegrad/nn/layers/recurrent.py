@@ -19,6 +19,13 @@ import numpy as np
 import tapegrad.numpy as tnp
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.validation import (
+    check_bool,
+    check_int,
+    check_positive_int,
+    check_probability,
+    layer_owner,
+)
 from tapegrad.ops.nn import lstm
 from tapegrad.ops.random import dropout_mask
 
@@ -51,12 +58,10 @@ class _RecurrentCell(Layer):
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, seed: int | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if int(units) <= 0:
-            raise ValueError(f"{type(self).__name__} '{self.name}': units must be a positive "
-                             f"integer, got {units!r}")
-        self.units = int(units)
+        owner = layer_owner(self)
+        self.units = check_positive_int(owner, "units", units)
         self.activation = activations.get(activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool(owner, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -66,10 +71,11 @@ class _RecurrentCell(Layer):
         self.kernel_constraint = kernel_constraint
         self.recurrent_constraint = recurrent_constraint
         self.bias_constraint = bias_constraint
-        # Keras clips the rates into [0, 1].
-        self.dropout = min(1.0, max(0.0, float(dropout)))
-        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed = seed
+        # (Keras clips the rates into [0, 1]; a rate outside [0, 1) is a mistake: refused.)
+        self.dropout = check_probability(owner, "dropout", dropout)
+        self.recurrent_dropout = check_probability(owner, "recurrent_dropout",
+                                                   recurrent_dropout)
+        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
         self._rng = np.random.default_rng(seed)
 
     @property
@@ -401,12 +407,14 @@ class RNN(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': the cell must have a "
                              f"state_size attribute, got {type(cell).__name__}")
         self.cell = cell
-        self.return_sequences = return_sequences
-        self.return_state = return_state
-        self.go_backwards = go_backwards
+        owner = layer_owner(self)
+        self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
+        self.return_state = check_bool(owner, "return_state", return_state)
+        self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
         self.stateful = stateful
-        self.unroll = unroll
-        self.zero_output_for_mask = zero_output_for_mask
+        self.unroll = check_bool(owner, "unroll", unroll)
+        self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask",
+                                               zero_output_for_mask)
 
     def __call__(self, inputs: Any = None, initial_state: Any = None, **kwargs: Any) -> Any:
         if inputs is None:
