@@ -27,7 +27,7 @@ from tapegrad.nn.validation import (
     check_shape,
     layer_owner,
 )
-from tapegrad.ops.random import dropout_mask
+from tapegrad.ops.random import dropout_mask, layer_generator
 
 # What a masked score becomes before the softmax (Keras' value; -3e4 would suit float16).
 _MASKED_SCORE = -1e9
@@ -191,7 +191,7 @@ class MultiHeadAttention(Layer):
         self.kernel_constraint = kernel_constraint
         self.bias_constraint = bias_constraint
         self.seed = seed
-        self._rng = np.random.default_rng(seed)
+        self._rng = layer_generator(seed)
         self.query_dense: _Projection | None = None
         self.key_dense: _Projection | None = None
         self.value_dense: _Projection | None = None

@@ -27,7 +27,7 @@ from tapegrad.nn.validation import (
     layer_owner,
 )
 from tapegrad.ops.nn import lstm
-from tapegrad.ops.random import dropout_mask
+from tapegrad.ops.random import dropout_mask, layer_generator
 
 
 def _as_list(states: Any) -> list[Any]:
@@ -76,7 +76,7 @@ class _RecurrentCell(Layer):
         self.recurrent_dropout = check_probability(owner, "recurrent_dropout",
                                                    recurrent_dropout)
         self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
-        self._rng = np.random.default_rng(seed)
+        self._rng = layer_generator(seed)
 
     @property
     def state_size(self) -> Any:
@@ -150,7 +150,10 @@ class _RecurrentCell(Layer):
         if training and self.dropout > 0:
             inputs = inputs * self.dropout_mask(inputs, shape_of(inputs), self.dropout)
         if training and self.recurrent_dropout > 0:
-            mask = self.dropout_mask(states[0], shape_of(states[0]), self.recurrent_dropout)
+            # Tied to the inputs, which a compiled step traces (a first step's zero state
+            # is a constant: a mask drawn for it would be frozen into the graph).
+            like = inputs if _dtype_of(inputs) == _dtype_of(states[0]) else states[0]
+            mask = self.dropout_mask(like, shape_of(states[0]), self.recurrent_dropout)
             states = [states[0] * mask, *states[1:]]
         return self.step(self.project_inputs(inputs), states)
 
@@ -492,7 +495,9 @@ class RNN(Layer):
         states = self._initial_states(initial_state, batch, dtype)
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
-            recurrent_mask = cell.dropout_mask(states[0], (batch, cell.units),
+            # Tied to the projected inputs, which a compiled step traces (the zero initial
+            # state is a constant: a mask drawn for it would be frozen into the graph).
+            recurrent_mask = cell.dropout_mask(projected, (batch, cell.units),
                                                cell.recurrent_dropout)
         # The steps' slices as one unstack: where the engine makes unstack a single op, its
         # backward is one stack instead of a full-size scatter per step.
