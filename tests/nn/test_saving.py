@@ -145,8 +145,13 @@ def test_uncompiled_model_has_no_optimizer_member(tmp_path):
         assert sorted(archive.namelist()) == ["config.json", "metadata.json",
                                               "weights.safetensors"]
         metadata = json.loads(archive.read("metadata.json"))
-    assert metadata == {"format": "tapegrad-model", "version": 1,
+    checksums = metadata.pop("checksums")
+    assert metadata == {"format": "tapegrad-model", "version": 2,
                         "tapegrad_version": tg.__version__}
+    assert sorted(checksums["weights"]) == ["layers/dense/0", "layers/dense/1",
+                                            "layers/dense_1/0", "layers/dense_1/1",
+                                            "layers/lambda/0"]
+    assert len(checksums["lambdas"]) == 1
     loaded = tg.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
 
@@ -309,6 +314,13 @@ HOSTILE = {
                             "duplicate keys"),
     "wrong format": (_set_metadata("format", "keras"), "format 'keras'"),
     "wrong version": (_set_metadata("version", 99), "unsupported version 99"),
+    "edited weights": (lambda p: _edit_weights(p, lambda a: a.__setitem__(
+        "layers/dense_1/1", a["layers/dense_1/1"] + 1)),
+        "tensor 'layers/dense_1/1' does not match its SHA-256"),
+    "edited lambda graph": (
+        lambda p: _edit_json(p, "config.json", lambda d: _lambda_graph(d)["nodes"][0].__setitem__(
+            "primitive", "cos")),
+        "graph of Lambda 'squash' .* does not match its SHA-256"),
     "unknown layer class": (
         lambda p: _edit_json(p, "config.json", lambda d: d["config"]["layers"][0].__setitem__(
             "class_name", "os.system")),
@@ -349,12 +361,21 @@ HOSTILE = {
 }
 
 
+# Cases that edit the weights or a Lambda graph: the checksums refuse them first (tested
+# above); these test the checks behind them, with verification off.
+UNVERIFIED = {"code-like param", "extra weight", "missing weight", "unknown primitive",
+              "wrong optimizer state", "wrong weight dtype", "wrong weight shape"}
+
+
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_or_corrupt_archive_raises_value_error(archive, case):
     corrupt, problem = HOSTILE[case]
     path = corrupt(archive)
-    with pytest.raises(ValueError, match=problem):
-        tg.models.load_model(path)
+    with pytest.raises(saving.ArchiveError, match=problem):
+        tg.models.load_model(path, verify=case not in UNVERIFIED)
+    if case in UNVERIFIED:
+        with pytest.raises(saving.ArchiveError, match="SHA-256|checksum"):
+            tg.models.load_model(path)
 
 
 def test_oversized_member_is_refused(archive, monkeypatch):

@@ -35,6 +35,7 @@ and layer configs), `lambdas` (Lambda graphs), `weights` (weight keys and assign
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -48,10 +49,13 @@ from tapegrad.nn.saving.archive import (
     EXTENSIONS,
     FORMAT,
     MEMBER_LIMITS,
+    READ_VERSIONS,
     VERSION,
     WEIGHTS_FORMAT,
+    ArchiveError,
     _atomic_write,
     _check_header,
+    _checksums,
     _expect_keys,
     _json_bytes,
     _load_safetensors,
@@ -59,12 +63,18 @@ from tapegrad.nn.saving.archive import (
     _read_archive,
     _safetensors_bytes,
     _safetensors_metadata,
+    _stored_elements,
+    _verify_tensors,
     _write_members,
+    tensor_sha256,
 )
+from tapegrad.nn.saving.bounds import MAX_TENSOR_ELEMENTS, WeightBudget, check_config_sizes
 from tapegrad.nn.saving.compiled import _compile_config, _optimizer_document, _restore_compiled
-from tapegrad.nn.saving.config import _Loader, _Saver
+from tapegrad.nn.saving.config import _layer_classes, _Loader, _Saver
 from tapegrad.nn.saving.lambdas import GraphFunction
 from tapegrad.nn.saving.weights import _assign_weights, _weight_arrays
+
+_DOCUMENT_KEYS = {"class_name", "config", "compile_config"}
 
 
 # -- public API -------------------------------------------------------------------------------
@@ -90,40 +100,64 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
     config = {"class_name": type(model).__name__, "config": saver.model_config(model, None),
               "compile_config": _compile_config(model)}
     arrays = {**saver.arrays, **_weight_arrays(model)}
-    members = {
-        "metadata.json": _json_bytes({"format": FORMAT, "version": VERSION,
-                                      "tapegrad_version": tg.__version__}),
-        "config.json": _json_bytes(config, "config.json"),
-    }
     optimizer = getattr(model, "optimizer", None)
+    members = {}
     if getattr(model, "compiled", False) and optimizer is not None:
         members["optimizer.json"] = _json_bytes(_optimizer_document(optimizer), "optimizer.json")
         for k, variable in enumerate(optimizer.variables):
             arrays[f"optimizer/{k}"] = np.asarray(variable.numpy())
-    members["weights.safetensors"] = _safetensors_bytes(arrays, {"format": FORMAT})
+    checksums = {"weights": {key: tensor_sha256(array) for key, array in sorted(arrays.items())},
+                 "lambdas": saver.lambdas.checksums}
+    members = {
+        "metadata.json": _json_bytes({"format": FORMAT, "version": VERSION,
+                                      "tapegrad_version": tg.__version__,
+                                      "checksums": checksums}),
+        "config.json": _json_bytes(config, "config.json"),
+        **members,
+        "weights.safetensors": _safetensors_bytes(arrays, {"format": FORMAT}),
+    }
     _atomic_write(path, lambda file: _write_members(file, members))
 
 
 def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None,
-               compile: bool = True, safe_mode: bool = True) -> Model:  # noqa: A002
+               compile: bool = True, safe_mode: bool = True, *,  # noqa: A002
+               verify: bool = True,
+               max_tensor_elements: int = MAX_TENSOR_ELEMENTS) -> Model:
     """Load a model saved by `save_model`; nothing from the file is executed.
+
+    Loading is bounded: sizes the zip declares are checked against the file (a member
+    may not claim to expand more than `archive.MAX_COMPRESSION_RATIO` times), the
+    safetensors header against its data, and every size in the config (``units``,
+    ``filters``, ``kernel_size``, shapes, ``input_dim``/``output_dim``, ...) against
+    ``max_tensor_elements`` before any layer is built; while layers are rebuilt, each
+    weight they create is checked against that bound and, in total, against the number of
+    values the archive stores. Archives written since version 2 hold a SHA-256 per weight
+    tensor and per Lambda graph, verified before anything is assigned.
 
     Args:
         filepath: The archive.
         custom_objects: ``{class name: Layer subclass}`` for your own layers (classes you
             pass, never code from the file).
-        compile: Recompile with the saved loss/metrics and restore the optimizer state.
+        compile: Recompile with the saved loss, metrics (given as names, they resolve as
+            ``compile`` resolves them), loss weights and jit setting, and restore the
+            optimizer state.
         safe_mode: Accepted for Keras compatibility: archives never contain code (a Lambda
             is a graph of primitives), so loading is always safe.
+        verify: Check the SHA-256 of every weight tensor and Lambda graph (archives of
+            version 1 have none); ``False`` skips the check (a damaged file then loads
+            whatever its bytes say).
+        max_tensor_elements: The most elements any one weight, input or declared size may
+            have (default `bounds.MAX_TENSOR_ELEMENTS`, 2**28); raise it for larger models.
 
     Returns:
         The model, with its weights (and optimizer state when compiled).
 
     Raises:
-        ValueError: not a tapegrad archive, a corrupt or hostile file (unexpected or
-            oversized member, bad JSON, wrong format or version, unknown layer class or
-            primitive, a weight of the wrong shape or dtype, ...), naming the problem.
-        OSError: the file cannot be read.
+        ArchiveError: (a `ValueError`) not a tapegrad archive, a corrupt, altered or hostile
+            file (unexpected or oversized member, bad JSON, wrong format or version,
+            unknown layer class or primitive, a size over the bound, a checksum mismatch,
+            a weight of the wrong shape or dtype, ...), naming the member and field.
+        OSError: the file cannot be opened.
 
     Examples:
         >>> import os, tempfile
@@ -138,62 +172,120 @@ def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] 
         True
     """
     del safe_mode  # always safe: see the docstring
-    members = _read_archive(os.fspath(filepath))
+    if isinstance(max_tensor_elements, bool) or not isinstance(max_tensor_elements, int) \
+            or max_tensor_elements < 1:
+        raise ValueError(f"load_model: max_tensor_elements must be a positive int, got "
+                         f"{max_tensor_elements!r}")
+    path = os.fspath(filepath)
+    classes = _layer_classes(custom_objects)  # TypeError: the caller's mistake, not the file's
+    members = _read_archive(path)  # OSError when the file cannot be opened
+    progress = {"where": "metadata.json"}  # what was being read, for unexpected errors
+    try:
+        return _load(members, classes, compile, verify, max_tensor_elements, progress)
+    except ArchiveError:
+        raise
+    except Exception as err:  # anything else a hostile file provokes: named, one type
+        raise ArchiveError(f"{path}: {progress['where']}: {type(err).__name__}: "
+                           f"{str(err)[:500]}") from err
+
+
+def _load(members: dict[str, bytes], classes: dict[str, type[Layer]], recompile: bool,
+          verify: bool, max_tensor_elements: int, progress: dict[str, str]) -> Model:
     metadata = _parse_json(members["metadata.json"], "metadata.json")
     _check_header(metadata, "metadata.json", FORMAT)
+    checksums = _checksums(metadata, "metadata.json") if verify else None
+    progress["where"] = "config.json"
     document = _parse_json(members["config.json"], "config.json")
-    _expect_keys(document, "config.json", {"class_name", "config", "compile_config"})
-    arrays = _load_safetensors(members["weights.safetensors"], "weights.safetensors")
-    loader = _Loader(arrays, custom_objects)
-    model = loader.model_from_config(document["class_name"], document["config"], "config.json")
+    if not isinstance(document, dict) or set(document) != _DOCUMENT_KEYS:
+        _expect_keys(document, "config.json", _DOCUMENT_KEYS | {"random_state"})
+    check_config_sizes(document, max_tensor_elements)
+    progress["where"] = "weights.safetensors"
+    weights = members["weights.safetensors"]
+    budget = WeightBudget(max_tensor_elements, _stored_elements(weights))
+    arrays = _load_safetensors(weights, "weights.safetensors")
+    if checksums is not None:
+        _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
+    loader = _Loader(arrays, classes, budget,
+                     None if checksums is None else checksums["lambdas"], progress)
+    try:
+        model = loader.model_from_config(document["class_name"], document["config"],
+                                         "config.json")
+    finally:
+        budget.release()
+    loader.lambdas.check_all_verified()
+    progress["where"] = "config.json: the Variables Lambdas share"
     loader.lambdas.resolve_shared_variables(model)
+    progress["where"] = "weights.safetensors: assigning the weights"
     _assign_weights(model, arrays, "weights.safetensors", archive=True)
     compile_config = document["compile_config"]
-    if compile and compile_config is not None:
+    if recompile and compile_config is not None:
         if "optimizer.json" not in members:
-            raise ValueError("archive: compile_config is present but optimizer.json is missing")
+            raise ArchiveError("archive: compile_config is present but optimizer.json is "
+                               "missing")
+        progress["where"] = "optimizer.json and config.json compile_config"
         optimizer_doc = _parse_json(members["optimizer.json"], "optimizer.json")
         _restore_compiled(model, compile_config, optimizer_doc, arrays)
     return model
 
 
 def save_weights(model: Layer, filepath: str | os.PathLike[str]) -> None:
-    """Save the weights only, as safetensors (keys ``layers/<key>/<index>``, see above)."""
+    """Save the weights only, as safetensors (keys ``layers/<key>/<index>``, see above),
+    with each tensor's SHA-256 in the safetensors metadata (``checksums``)."""
     arrays = _weight_arrays(model)
-    data = _safetensors_bytes(arrays, {"format": WEIGHTS_FORMAT, "version": str(VERSION)})
+    checksums = {key: tensor_sha256(array) for key, array in sorted(arrays.items())}
+    data = _safetensors_bytes(arrays, {"format": WEIGHTS_FORMAT, "version": str(VERSION),
+                                       "checksums": json.dumps(checksums)})
     _atomic_write(os.fspath(filepath), lambda file: file.write(data))
 
 
-def load_weights(model: Layer, filepath: str | os.PathLike[str]) -> None:
+def load_weights(model: Layer, filepath: str | os.PathLike[str], verify: bool = True) -> None:
     """Load weights saved by `save_weights` (or from a `save_model` archive).
 
+    Args:
+        model: The built model (or layer) to assign to.
+        filepath: A weights file or a model archive.
+        verify: Check each tensor's SHA-256 where the file records them (files written
+            before version 2 do not); ``False`` skips it.
+
     Raises:
-        ValueError: a missing or unexpected weight, or a shape/dtype mismatch (named).
+        ArchiveError: (a `ValueError`) a corrupt or altered file, a missing or unexpected
+            weight, or a shape/dtype mismatch (named).
+        OSError: the file cannot be opened.
     """
     path = os.fspath(filepath)
     with open(path, "rb") as file:
         magic = file.read(4)
     if magic == _ZIP_MAGIC:
         members = _read_archive(path)
-        _check_header(_parse_json(members["metadata.json"], "metadata.json"), "metadata.json",
-                      FORMAT)
+        metadata = _parse_json(members["metadata.json"], "metadata.json")
+        _check_header(metadata, "metadata.json", FORMAT)
+        checksums = _checksums(metadata, "metadata.json") if verify else None
         arrays = _load_safetensors(members["weights.safetensors"], "weights.safetensors")
+        if checksums is not None:
+            _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
         _assign_weights(model, arrays, path, archive=True)
         return
     with open(path, "rb") as file:
         data = file.read(MEMBER_LIMITS["weights.safetensors"] + 1)
     if len(data) > MEMBER_LIMITS["weights.safetensors"]:
-        raise ValueError(f"{path}: larger than the {MEMBER_LIMITS['weights.safetensors']} "
-                         "bytes accepted")
+        raise ArchiveError(f"{path}: larger than the {MEMBER_LIMITS['weights.safetensors']} "
+                           "bytes accepted")
     arrays = _load_safetensors(data, path)
     metadata = _safetensors_metadata(data)
     if metadata.get("format", WEIGHTS_FORMAT) != WEIGHTS_FORMAT:
-        raise ValueError(f"{path}: format {metadata['format']!r} is not {WEIGHTS_FORMAT!r}")
-    if metadata.get("version", str(VERSION)) != str(VERSION):
-        raise ValueError(f"{path}: unsupported version {metadata['version']!r} (this tapegrad "
-                         f"reads version {VERSION})")
+        raise ArchiveError(f"{path}: format {metadata['format'][:100]!r} is not "
+                           f"{WEIGHTS_FORMAT!r}")
+    if metadata.get("version", "1") not in {str(v) for v in READ_VERSIONS}:
+        raise ArchiveError(f"{path}: unsupported version {metadata['version'][:100]!r} (this "
+                           f"tapegrad reads versions {list(READ_VERSIONS)})")
+    if verify and "checksums" in metadata:
+        expected = _parse_json(metadata["checksums"].encode(), f"{path} checksums")
+        if not isinstance(expected, dict) or not all(isinstance(v, str)
+                                                     for v in expected.values()):
+            raise ArchiveError(f"{path}: checksums: expected {{tensor name: SHA-256 hex}}")
+        _verify_tensors(arrays, expected, path)
     _assign_weights(model, arrays, path, archive=False)
 
 
-
-__all__ = ["GraphFunction", "load_model", "load_weights", "save_model", "save_weights"]
+__all__ = ["ArchiveError", "GraphFunction", "load_model", "load_weights", "save_model",
+           "save_weights"]

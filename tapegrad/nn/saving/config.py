@@ -16,7 +16,8 @@ from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.core import InputLayer, Lambda
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.models.sequential import Sequential
-from tapegrad.nn.saving.archive import _expect_keys, _expect_list, _json_bytes
+from tapegrad.nn.saving.archive import ArchiveError, _expect_keys, _expect_list, _json_bytes
+from tapegrad.nn.saving.bounds import WeightBudget
 from tapegrad.nn.saving.lambdas import LambdaLoader, LambdaSaver
 
 
@@ -112,28 +113,37 @@ def _collect_refs(structure: Any, out: list[list[Any]]) -> None:
             _collect_refs(item, out)
 
 
-
 class _Loader:
     """Rebuilds models from configs: registry of layer classes, Lambda graphs, wiring."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], custom_objects: dict[str, Any] | None):
+    def __init__(self, arrays: dict[str, np.ndarray], classes: dict[str, type[Layer]],
+                 budget: WeightBudget, lambda_checksums: list[str] | None,
+                 progress: dict[str, str]) -> None:
         self.arrays = arrays
-        self.classes = _layer_classes(custom_objects)
-        self.lambdas = LambdaLoader(arrays)
+        self.classes = classes
+        self.budget = budget
+        self.lambdas = LambdaLoader(arrays, lambda_checksums)
+        self.progress = progress  # where loading is, for messages of unexpected errors
 
     def layer_from_entry(self, entry: Any, path: str) -> Layer:
+        layer = self._layer_from_entry(entry, path)
+        self.budget.guard(layer)
+        return layer
+
+    def _layer_from_entry(self, entry: Any, path: str) -> Layer:
+        self.progress["where"] = path
         if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
-            raise ValueError(f"{path}: a layer entry needs 'class_name' and 'config'")
+            raise ArchiveError(f"{path}: a layer entry needs 'class_name' and 'config'")
         class_name, config = entry["class_name"], entry["config"]
         if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-            raise ValueError(f"{path}.config: expected an object with a string 'name'")
+            raise ArchiveError(f"{path}.config: expected an object with a string 'name'")
         if class_name in ("Sequential", "Model"):
             return self.model_from_config(class_name, config, f"{path}.config")
         if class_name == "Lambda":
             return self.lambdas.from_config(config, f"{path}.config", _construct)
         cls = self.classes.get(class_name) if isinstance(class_name, str) else None
         if cls is None:
-            raise ValueError(
+            raise ArchiveError(
                 f"{path}: unknown layer class {class_name!r}; known: {sorted(self.classes)} "
                 "(pass custom_objects={name: class} for your own layers)"
             )
@@ -141,23 +151,33 @@ class _Loader:
 
     def model_from_config(self, class_name: Any, config: Any, path: str) -> Model:
         if not isinstance(config, dict):
-            raise ValueError(f"{path}: expected an object")
+            raise ArchiveError(f"{path}: expected an object")
         if class_name == "Sequential":
             return self._sequential(config, path)
         if class_name == "Model":
             return self._functional(config, path)
-        raise ValueError(f"{path}: unknown model class {class_name!r} (Sequential or Model)")
+        raise ArchiveError(f"{path}: unknown model class {class_name!r} (Sequential or Model)")
 
     def _sequential(self, config: dict[str, Any], path: str) -> Model:
         entries = _expect_list(config.get("layers"), f"{path}.layers")
-        layers: list[Any] = []
-        if "input_shape" in config:
-            layers.append(tg.layers.Input(shape=_shape(config["input_shape"], path),
-                                          dtype=_dtype(config.get("input_dtype"), path)))
-        layers += [self.layer_from_entry(e, f"{path}.layers[{k}]")
-                   for k, e in enumerate(entries)]
-        model = _construct(Sequential, {"layers": layers, "name": config.get("name"),
+        model = _construct(Sequential, {"name": config.get("name"),
                                         "trainable": config.get("trainable", True)}, path)
+        if "input_shape" in config:
+            self.progress["where"] = f"{path}.input_shape"
+            model.add(tg.layers.Input(shape=_shape(config["input_shape"], path),
+                                      dtype=_dtype(config.get("input_dtype"), path)))
+        for k, entry in enumerate(entries):
+            where = f"{path}.layers[{k}]"
+            layer = self.layer_from_entry(entry, where)
+            self.progress["where"] = where
+            try:  # adding a layer calls it on the model's symbolic input: it builds
+                model.add(layer)
+            except ArchiveError:
+                raise
+            except Exception as err:
+                raise ArchiveError(f"{where} ({type(layer).__name__} '{layer.name}'): "
+                                   f"building it fails: {type(err).__name__}: "
+                                   f"{str(err)[:300]}") from err
         if "build_input_shape" in config and "input_shape" not in config:
             shape = _shape(config["build_input_shape"], path, batch=True)
             model(tg.tensor(np.zeros((1,) + tuple(shape[1:]), np.float32)))
@@ -174,7 +194,7 @@ class _Loader:
             layer = self.layer_from_entry(entry, where)
             if not isinstance(entry.get("name"), str) or entry["name"] != layer.name \
                     or layer.name in layers:
-                raise ValueError(f"{where}: missing, inconsistent or duplicate layer name")
+                raise ArchiveError(f"{where}: missing, inconsistent or duplicate layer name")
             layers[layer.name] = layer
             inbound[layer.name] = _expect_list(entry.get("inbound_nodes"),
                                                f"{where}.inbound_nodes")
@@ -189,28 +209,33 @@ class _Loader:
                 where = f"{path}: layer '{name}' call {k}"
                 if not isinstance(node, dict) or set(node) != {"args", "kwargs"} \
                         or not isinstance(node["kwargs"], dict):
-                    raise ValueError(f"{where}: expected {{'args', 'kwargs'}}")
+                    raise ArchiveError(f"{where}: expected {{'args', 'kwargs'}}")
                 earlier_call_pending = k > 0 and (name, k - 1) not in outputs
                 if earlier_call_pending or not _resolvable(node["args"], outputs):
                     remaining.append((name, k, node))
                     continue
                 args = _resolve(node["args"], outputs, where)
+                self.progress["where"] = where
                 try:
                     out = layers[name](args, **node["kwargs"])
-                except (TypeError, ValueError) as err:
-                    raise ValueError(f"{where}: the call fails: {err}") from err
+                except ArchiveError:
+                    raise
+                except Exception as err:  # a file can make a layer call fail any way
+                    raise ArchiveError(f"{where}: the call fails: {type(err).__name__}: "
+                                       f"{str(err)[:300]}") from err
                 outputs[(name, k)] = list(_leaves(out))
             if len(remaining) == len(pending):
-                raise ValueError(
+                raise ArchiveError(
                     f"{path}: inbound_nodes reference tensors that are never produced "
                     f"(layer '{remaining[0][0]}')"
                 )
             pending = remaining
+        self.progress["where"] = f"{path}.input_layers/output_layers"
         inputs = _resolve(config["input_layers"], outputs, f"{path}.input_layers")
         model_outputs = _resolve(config["output_layers"], outputs, f"{path}.output_layers")
         return _construct(Model, {"inputs": inputs, "outputs": model_outputs,
                                   "name": config["name"], "trainable": config["trainable"]},
-                          path)
+                          f"{path} (input_layers/output_layers)")
 
 
 def _layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
@@ -234,8 +259,11 @@ def _construct(cls: Any, config: dict[str, Any], where: str) -> Any:
         if cls in (Sequential, Model):
             return cls(**config)
         return cls.from_config(config)
-    except (TypeError, ValueError, KeyError) as err:
-        raise ValueError(f"{where}: invalid config: {err}") from err
+    except ArchiveError:
+        raise
+    except Exception as err:  # a constructor's check, or worse: name the layer and field
+        raise ArchiveError(f"{where}: invalid config: {type(err).__name__}: "
+                           f"{str(err)[:300]}") from err
 
 
 def _resolvable(structure: Any, outputs: dict[tuple[str, int], list[Any]]) -> bool:
@@ -249,7 +277,7 @@ def _resolve(structure: Any, outputs: dict[tuple[str, int], list[Any]], where: s
         name, node, index = structure
         produced = outputs.get((name, node))
         if produced is None or not 0 <= index < len(produced):
-            raise ValueError(f"{where}: reference {structure} names no tensor")
+            raise ArchiveError(f"{where}: reference {structure} names no tensor")
         return produced[index]
     if isinstance(structure, list):
         return [_resolve(item, outputs, where) for item in structure]
@@ -257,7 +285,7 @@ def _resolve(structure: Any, outputs: dict[tuple[str, int], list[Any]], where: s
         return {k: _resolve(v, outputs, where) for k, v in structure.items()}
     if structure is None or isinstance(structure, bool | int | float | str):
         return structure
-    raise ValueError(f"{where}: unexpected value {structure!r}")
+    raise ArchiveError(f"{where}: unexpected value {structure!r}")
 
 
 
@@ -267,7 +295,7 @@ def _shape(value: Any, where: str, batch: bool = False) -> tuple[Any, ...]:
         if d is None and (batch and k == 0 or not batch):
             continue
         if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-            raise ValueError(f"{where}: bad shape {value!r}")
+            raise ArchiveError(f"{where}: bad shape {value!r}")
     return tuple(dims)
 
 
@@ -276,7 +304,7 @@ def _dtype(value: Any, where: str) -> str:
         return "float32"
     if not isinstance(value, str) or value not in {"float16", "float32", "float64", "int32",
                                                    "int64", "bool", "uint8", "int8"}:
-        raise ValueError(f"{where}: bad input dtype {value!r}")
+        raise ArchiveError(f"{where}: bad input dtype {value!r}")
     return value
 
 

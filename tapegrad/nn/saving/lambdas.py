@@ -21,7 +21,7 @@ from tapegrad.graph.trace import trace_checked
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.core import Lambda
 from tapegrad.nn.models.model import Model
-from tapegrad.nn.saving.archive import _expect_list
+from tapegrad.nn.saving.archive import ArchiveError, _expect_list, json_sha256
 from tapegrad.nn.saving.weights import _contains, _layer_keys
 
 # Probe batch sizes for Lambda traces: the graph must not depend on them.
@@ -35,6 +35,8 @@ class LambdaSaver:
         self.arrays: dict[str, np.ndarray] = {}
         self._keys = _layer_keys(model)
         self._lambda_count = 0
+        #: SHA-256 of each Lambda's function and arguments, in config order.
+        self.checksums: list[str] = []
 
     def config(self, layer: Lambda, top: Layer) -> dict[str, Any]:
         """The Lambda's config plus its function as a checked graph and its variables."""
@@ -67,6 +69,7 @@ class LambdaSaver:
             "captured_variables": [self._variable_key(layer, top, v)
                                    for v in graph.captured_variables or []],
         }
+        self.checksums.append(_lambda_sha256(config["function"], encoded_arguments))
         return config
 
     def _variable_key(self, layer: Lambda, top: Layer, variable: tg.Variable) -> str:
@@ -191,8 +194,9 @@ class GraphFunction:
 class LambdaLoader:
     """Rebuilds Lambdas from their graphs, then re-links the Variables they share."""
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], checksums: list[str] | None) -> None:
         self.arrays = arrays
+        self.checksums = checksums  # None: not verified (version 1, or verify=False)
         # (lambda layer, its graph function, the weight key of each graph variable)
         self.lambdas: list[tuple[Lambda, GraphFunction, list[str]]] = []
 
@@ -201,26 +205,48 @@ class LambdaLoader:
         config = dict(config)
         function = config.pop("function", None)
         if not isinstance(function, dict) or set(function) != {"graph", "captured_variables"}:
-            raise ValueError(f"{path}.function: expected {{'graph', 'captured_variables'}}")
+            raise ArchiveError(f"{path}.function: expected {{'graph', 'captured_variables'}}")
+        self._verify(function, config.get("arguments", {}), config["name"], path)
         try:
             graph = graph_from_dict(function["graph"], {k: v for k, v in self.arrays.items()
                                                          if k.startswith("lambdas/")})
-        except ValueError as err:
-            raise ValueError(f"{path}.function (Lambda '{config['name']}'): {err}") from err
+        except Exception as err:  # the graph decoder's checks, or worse: name the Lambda
+            raise ArchiveError(f"{path}.function (Lambda '{config['name']}'): "
+                               f"{type(err).__name__}: {str(err)[:300]}") from err
         keys = _expect_list(function["captured_variables"], f"{path}.captured_variables")
         specs = graph.variable_inputs
         if len(keys) != len(specs) or not all(isinstance(k, str) for k in keys):
-            raise ValueError(f"{path}.captured_variables: expected {len(specs)} weight keys")
+            raise ArchiveError(f"{path}.captured_variables: expected {len(specs)} weight keys")
         variables = [tg.Variable(np.zeros(s.shape, s.dtype), name=s.name) for s in specs]
         arguments = decode_value(config.get("arguments", {}), f"{path}.arguments")
         if not isinstance(arguments, dict):
-            raise ValueError(f"{path}.arguments: expected an object")
+            raise ArchiveError(f"{path}.arguments: expected an object")
         config["arguments"] = arguments
         graph_function = GraphFunction(graph, variables, arguments)
         layer = construct(Lambda, {**config, "function": graph_function}, path)
         layer.captured_variables = list(variables)
         self.lambdas.append((layer, graph_function, keys))
         return layer
+
+    def _verify(self, function: Any, arguments: Any, name: str, path: str) -> None:
+        if self.checksums is None:
+            return
+        index = len(self.lambdas)
+        if index >= len(self.checksums):
+            raise ArchiveError(f"{path}: Lambda '{name}' (graph {index}) has no checksum in "
+                               "metadata.json (the file was altered)")
+        if _lambda_sha256(function, arguments) != self.checksums[index]:
+            raise ArchiveError(
+                f"{path}.function: the graph of Lambda '{name}' (graph {index}) does not match "
+                "its SHA-256 checksum (the file was altered or corrupted); load with "
+                "verify=False to skip the check"
+            )
+
+    def check_all_verified(self) -> None:
+        """Refuse a checksum list longer than the Lambdas found (one was removed)."""
+        if self.checksums is not None and len(self.checksums) != len(self.lambdas):
+            raise ArchiveError(f"config.json: {len(self.lambdas)} Lambda graphs, but "
+                               f"metadata.json lists {len(self.checksums)} checksums")
 
     def resolve_shared_variables(self, model: Model) -> None:
         """Point each Lambda at the Variables of other layers it shared when saved."""
@@ -234,12 +260,12 @@ class LambdaLoader:
                     continue  # the Lambda's own Variable: its value comes with the weights
                 owner = by_key.get(owner_key)
                 if owner is None or index >= len(owner.weights):
-                    raise ValueError(f"Lambda '{layer.name}': captured variable {key!r} "
+                    raise ArchiveError(f"Lambda '{layer.name}': captured variable {key!r} "
                                      "is not a weight of the model")
                 variable = owner.weights[index]
                 if variable.shape != graph_function.variables[j].shape or \
                         variable.dtype != graph_function.variables[j].dtype:
-                    raise ValueError(f"Lambda '{layer.name}': captured variable {key!r} has "
+                    raise ArchiveError(f"Lambda '{layer.name}': captured variable {key!r} has "
                                      "another shape or dtype than its graph reads")
                 graph_function.variables[j] = variable
             layer.captured_variables = list(graph_function.variables)
@@ -248,6 +274,14 @@ class LambdaLoader:
 def _parse_key(key: str) -> tuple[str, int]:
     parts = key.split("/")
     if len(parts) != 3 or parts[0] != "layers" or not parts[2].isdigit():
-        raise ValueError(f"weight key {key!r} is not 'layers/<key>/<index>'")
+        raise ArchiveError(f"weight key {key!r} is not 'layers/<key>/<index>'")
     return parts[1], int(parts[2])
 
+
+
+def _lambda_sha256(function: Any, arguments: Any) -> str:
+    """The checksum of a Lambda's stored function (graph, variable keys) and arguments."""
+    try:
+        return json_sha256({"function": function, "arguments": arguments})
+    except (TypeError, ValueError, RecursionError) as err:
+        raise ArchiveError(f"a Lambda's function cannot be checksummed: {err}") from err

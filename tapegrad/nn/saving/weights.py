@@ -8,6 +8,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.saving.archive import ArchiveError
 
 
 def _weight_arrays(model: Layer) -> dict[str, np.ndarray]:
@@ -47,10 +48,10 @@ def _assign_weights(model: Layer, arrays: dict[str, np.ndarray], source: str,
     allowed = ("lambdas/", "optimizer/") if archive else ()
     others = sorted(k for k in set(arrays) - stored if not k.startswith(allowed))
     if others:
-        raise ValueError(f"{source}: unexpected entries {others[:5]}")
+        raise ArchiveError(f"{source}: unexpected entries {others[:5]}")
     missing, extra = sorted(set(expected) - stored), sorted(stored - set(expected))
     if missing or extra:
-        raise ValueError(
+        raise ArchiveError(
             f"{source}: the weights do not match model '{model.name}': missing "
             f"{missing[:5]}, unexpected {extra[:5]} (is the model built, with the same layers?)"
         )
@@ -62,7 +63,7 @@ def _assign_weights(model: Layer, arrays: dict[str, np.ndarray], source: str,
 
 def _check_array(array: np.ndarray, variable: tg.Variable, key: str, source: str) -> None:
     if array.shape != tuple(variable.shape) or array.dtype != variable.dtype:
-        raise ValueError(
+        raise ArchiveError(
             f"{source}: weight {key!r} ({variable.name}) is stored as "
             f"{array.dtype.name}{list(array.shape)}, but the model expects "
             f"{variable.dtype.name}{list(variable.shape)}"

@@ -1,0 +1,152 @@
+"""Size bounds for loading: what a file declares is checked before anything is allocated.
+
+A config can ask for any size (``units: 2**31``, an ``Input`` of a terabyte); the loader
+checks every size field of every layer config (and every ``shape`` in a Lambda graph)
+against ``max_tensor_elements`` before any layer is built, and while the model is
+rebuilt each weight a layer creates is checked against that bound and, in total, against
+the number of values the archive stores (a genuine archive stores every weight the
+model creates, so nothing larger can load anyway).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.saving.archive import ArchiveError
+
+#: Default bound on the elements of any one weight, input or size a loaded file declares
+#: (2**28 values: 1 GiB of float32). ``load_model(..., max_tensor_elements=...)`` raises it.
+MAX_TENSOR_ELEMENTS = 1 << 28
+
+# Layer config fields that size a weight or an activation: an int or a list of ints.
+_SIZE_FIELDS = ("units", "filters", "kernel_size", "strides", "pool_size", "dilation_rate",
+                "input_dim", "output_dim", "num_heads", "key_dim", "value_dim")
+# Layer config fields holding a shape (a list of ints, None for unknown axes; -1 allowed
+# in ``target_shape``).
+_SHAPE_FIELDS = ("shape", "batch_shape", "input_shape", "batch_input_shape",
+                 "build_input_shape", "target_shape")
+
+
+def check_config_sizes(document: Any, limit: int, where: str = "config.json") -> None:
+    """Refuse any size field of the config tree (layers, nested models, Lambda graphs)
+    whose value or product exceeds ``limit`` elements.
+
+    Args:
+        document: ``config.json``'s parsed document (or any part of it).
+        limit: The most elements one tensor may have.
+        where: The path of ``document`` in the file, for messages.
+
+    Raises:
+        ArchiveError: naming the field, its value and the limit.
+
+    Examples:
+        >>> check_config_sizes({"config": {"units": 4}}, 100)
+        >>> check_config_sizes({"config": {"units": 2**31}}, 100)
+        Traceback (most recent call last):
+        ...
+        tapegrad.nn.saving.archive.ArchiveError: config.json.config.units: 2147483648 \
+exceeds the limit of 100 elements (load_model(..., max_tensor_elements=...) raises it)
+    """
+    for path, key, value in _walk(document, where):
+        if key in _SIZE_FIELDS:
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if isinstance(item, int) and not isinstance(item, bool) and abs(item) > limit:
+                    _refuse(f"{path}.{key}", item, limit)
+            _check_product(f"{path}.{key}", values, limit)
+        elif key in _SHAPE_FIELDS:
+            dims = value.get("__tuple__") if isinstance(value, dict) else value
+            if isinstance(dims, list):
+                _check_product(f"{path}.{key}", dims, limit)
+
+
+def _check_product(where: str, dims: list[Any], limit: int) -> None:
+    sizes = [d for d in dims if isinstance(d, int) and not isinstance(d, bool) and d > 0]
+    if len(sizes) > 64:
+        raise ArchiveError(f"{where}: {len(sizes)} axes (at most 64)")
+    total = math.prod(sizes)
+    if total > limit:
+        _refuse(where, dims if len(repr(dims)) < 200 else f"{total} elements", limit)
+
+
+def _refuse(where: str, value: Any, limit: int) -> None:
+    raise ArchiveError(f"{where}: {value} exceeds the limit of {limit} elements "
+                       "(load_model(..., max_tensor_elements=...) raises it)")
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """Every ``(path of the object, key, value)`` of nested objects, without recursion
+    (a deeply nested file must not exhaust the stack)."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                yield where, str(key), child
+                stack.append((child, f"{where}.{key}"))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{k}]") for k, child in enumerate(item))
+
+
+class WeightBudget:
+    """Counts the weights layers create while a model is rebuilt, refusing one over the
+    per-tensor limit or past the total the archive stores, before it is allocated."""
+
+    def __init__(self, per_tensor: int, total: int) -> None:
+        self.per_tensor = per_tensor
+        self.total = total
+        self.used = 0
+        self._guarded: list[Layer] = []
+
+    def guard(self, layer: Layer) -> None:
+        """Check every weight ``layer`` (and each sublayer it holds now) will create."""
+        for each in [layer, *_sublayers(layer)]:
+            if "add_weight" in vars(each):
+                continue
+            original = each.add_weight
+
+            def add_weight(shape: Any = None, *args: Any, _layer: Layer = each,
+                           _original: Any = original, **kwargs: Any) -> Any:
+                self.charge(shape, f"layer '{_layer.name}' ({type(_layer).__name__})")
+                return _original(shape, *args, **kwargs)
+
+            object.__setattr__(each, "add_weight", add_weight)
+            self._guarded.append(each)
+
+    def charge(self, shape: Any, who: str) -> None:
+        """Count a weight of ``shape`` for ``who``; raise when it breaks a bound."""
+        try:
+            dims = [int(d) for d in (shape or ())]
+        except (TypeError, ValueError, OverflowError) as err:
+            raise ArchiveError(f"{who}: a weight of shape {shape!r}: {err}") from err
+        size = math.prod(max(d, 0) for d in dims)
+        if size > self.per_tensor:
+            raise ArchiveError(f"{who}: a weight of shape {tuple(dims)} exceeds the limit of "
+                               f"{self.per_tensor} elements (load_model(..., "
+                               "max_tensor_elements=...) raises it)")
+        self.used += size
+        if self.used > self.total:
+            raise ArchiveError(f"{who}: a weight of shape {tuple(dims)} brings the model to "
+                               f"{self.used} weight values, more than the {self.total} the "
+                               "archive stores")
+
+    def release(self) -> None:
+        """Give the layers back their own ``add_weight``."""
+        for layer in self._guarded:
+            vars(layer).pop("add_weight", None)
+        self._guarded.clear()
+
+
+def _sublayers(layer: Layer) -> list[Layer]:
+    found: list[Layer] = []
+    stack = list(getattr(layer, "_sublayers", list)())
+    while stack:
+        inner = stack.pop()
+        if any(inner is f for f in found):
+            continue
+        found.append(inner)
+        stack.extend(getattr(inner, "_sublayers", list)())
+    return found
