@@ -14,7 +14,9 @@ update: inside `tapegrad.function` a `SeedGenerator`'s state is a Variable of th
 so a compiled function draws new numbers at every run — the very numbers an eager run
 draws — and an ``int`` seed stays stateless (a constant of the graph).
 
-The numbers equal those of Keras 3's NumPy backend for the same ``[seed, counter]``.
+Draws use Keras 3's NumPy backend's streams (``np.random.default_rng([seed, counter])``)
+and sampling rules: normal, uniform, randint, dropout, shuffle, gamma, beta and binomial
+give its very numbers for the same seed (categorical up to its softmax's rounding).
 
 Examples:
     >>> import tapegrad as tg

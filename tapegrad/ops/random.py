@@ -1,4 +1,4 @@
-"""Random ops (Keras' ``keras.random`` family) built on the stateful random primitives."""
+"""Random ops for layers: dropout masks drawn by the stateful `dropout_mask` primitive."""
 
 from __future__ import annotations
 
