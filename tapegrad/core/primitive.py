@@ -13,12 +13,18 @@ or on Tensors (recorded by outer tapes: derivatives of any order).
 Elementwise primitives declare ``elementwise=True``: their rules see cotangents and
 tangents in the broadcast output shape and the engine reduces them to each argument's
 shape (see `broadcast.unbroadcast`), so no rule deals with broadcasting.
+
+The recorder stack and anomaly mode are per *context* (`contextvars`): each thread starts
+with an empty stack, and each asyncio task works on a copy of its creator's, so a tape sees
+only the ops of its own thread or task (docs/threads.md).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,12 +35,19 @@ Rule = Callable[..., Any]
 #: Every primitive by name: graph tracing, saving and coverage reports read this table.
 PRIMITIVES: dict[str, Primitive] = {}
 
-# The recorders (tapes, forward accumulators) that currently observe op execution,
-# outermost first. Replaced wholesale (never mutated) so a paused slice is cheap.
-_recorders: tuple[Any, ...] = ()
+# The recorders (tapes, forward accumulators, tracers) that observe op execution in this
+# thread or asyncio task, outermost first. Replaced wholesale (never mutated) so a paused
+# slice is cheap; a thread that dies takes its stack with it.
+_RECORDERS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
+    "tapegrad_recorders", default=())
+_get_recorders = _RECORDERS.get
 
-# Anomaly detection (tapegrad.debug.detect_anomaly) checks every result for NaN/inf.
-_anomaly_depth = 0
+# Anomaly detection (tapegrad.debug.detect_anomaly) checks every result for NaN/inf: its
+# depth is per context too. `_anomaly_blocks` counts the blocks open in any thread, so the
+# ops of every other thread (and all ops when none is open) skip the context lookup.
+_ANOMALY: contextvars.ContextVar[int] = contextvars.ContextVar("tapegrad_anomaly", default=0)
+_anomaly_blocks = 0
+_anomaly_lock = threading.Lock()
 
 
 class Primitive:
@@ -176,28 +189,29 @@ class Primitive:
                 i += 1
         if values is None:
             result = self.impl(*args, **params)
-            if _anomaly_depth:
+            if _anomaly_blocks and _ANOMALY.get():
                 _check_finite(self, result, "forward")
             return result
         try:
             raw = self.impl(*values, **params)
         except ValueError as err:
             raise _shape_error(self, values, err) from err
-        if _anomaly_depth:
+        if _anomaly_blocks and _ANOMALY.get():
             _check_finite(self, raw, "forward")
         if self.multiple_results:
             result = tuple(_wrap(r) for r in raw)
         else:
             result = _new(Tensor)
             result._value = raw
-        if _recorders:
+        recorders = _get_recorders()  # (the one context lookup of a call)
+        if recorders:
             if self.differentiable:
-                for recorder in _recorders:
+                for recorder in recorders:
                     recorder.record(self, args, values, params, result)
             else:
                 # Comparisons, floor, stop_gradient: no gradient, so tapes skip them, but a
                 # graph tracer must see them (a traced `relu` needs its `x > 0`).
-                for recorder in _recorders:
+                for recorder in recorders:
                     if getattr(recorder, "records_nondifferentiable", False):
                         recorder.record(self, args, values, params, result)
         return result
@@ -223,42 +237,69 @@ def _shape_error(prim: Primitive, values: list[Any], err: Exception) -> Exceptio
 
 
 def set_recorders(recorders: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Replace the active recorder stack; returns the previous one for restoring.
+    """Replace the recorder stack of this thread (or asyncio task); returns the previous
+    one for restoring.
 
     A recorder has ``record(prim, args, values, params, result)`` (called after every
     differentiable op that has a Tensor argument) and ``tracks(tensor)``; one whose
     ``records_nondifferentiable`` attribute is true also sees the ops without gradients
     (comparisons, ``stop_gradient``): graph tracing needs them, tapes do not.
+
+    Examples:
+        >>> previous = set_recorders(())
+        >>> active_recorders()
+        ()
+        >>> set_recorders(previous)
+        ()
     """
-    global _recorders
-    previous = _recorders
-    _recorders = recorders
+    previous = _get_recorders()
+    _RECORDERS.set(recorders)
     return previous
 
 
 def active_recorders() -> tuple[Any, ...]:
-    """The recorders observing ops now, outermost first."""
-    return _recorders
+    """The recorders observing this thread's (or asyncio task's) ops now, outermost first.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> with tg.GradientTape() as tape:
+        ...     active_recorders() == (tape,)
+        True
+        >>> active_recorders()
+        ()
+    """
+    return _get_recorders()
 
 
 def symbolic_recorder() -> Any:
     """The graph tracer among the active recorders (`tapegrad.function` marks its recorder
     ``symbolic``), or None: rules that would pick a formula from values ask it first."""
-    for recorder in _recorders:
+    for recorder in _get_recorders():
         if getattr(recorder, "symbolic", False):
             return recorder
     return None
 
 
 def push_anomaly(delta: int) -> None:
-    """Enter (+1) or leave (-1) anomaly detection."""
-    global _anomaly_depth
-    _anomaly_depth += delta
+    """Enter (+1) or leave (-1) anomaly detection in this thread (or asyncio task)."""
+    global _anomaly_blocks
+    with _anomaly_lock:  # (``+=`` on a global is not atomic across threads)
+        _anomaly_blocks += delta
+    _ANOMALY.set(_ANOMALY.get() + delta)
 
 
 def anomaly_enabled() -> bool:
-    """Whether `tapegrad.debug.detect_anomaly` is active."""
-    return _anomaly_depth > 0
+    """Whether `tapegrad.debug.detect_anomaly` is active in this thread (or asyncio task).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> with tg.debug.detect_anomaly():
+        ...     anomaly_enabled()
+        True
+        >>> anomaly_enabled()
+        False
+    """
+    return bool(_anomaly_blocks) and _ANOMALY.get() > 0
 
 
 def user_source_line() -> str:

@@ -35,6 +35,9 @@ _INEXACT = "fc"
 class GradientTape:
     """Record operations for automatic differentiation (TensorFlow's ``tf.GradientTape``).
 
+    A tape records the ops of the thread (or asyncio task) that entered it, and only
+    those: tapes of other threads never see them (docs/threads.md).
+
     Args:
         persistent: Allow several ``gradient``/``jacobian`` calls (the record is kept).
         watch_accessed_variables: Watch every trainable Variable read while recording.
@@ -66,7 +69,11 @@ class GradientTape:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        set_recorders(tuple(r for r in _primitive.active_recorders() if r is not self))
+        active = _primitive.active_recorders()
+        if active and active[-1] is self:  # the usual case: this tape is the innermost
+            set_recorders(active[:-1])
+        else:
+            set_recorders(tuple(r for r in active if r is not self))
 
     def watch(self, tensor: Any) -> None:
         """Track a Tensor (or a nested structure of them) so gradients can reach it."""
@@ -125,7 +132,8 @@ class GradientTape:
                     break
         if not hit:
             return
-        line = _primitive.user_source_line() if _primitive._anomaly_depth else None
+        line = (_primitive.user_source_line()
+                if _primitive._anomaly_blocks and _primitive.anomaly_enabled() else None)
         self._entries.append((prim, args, values, params, result, line))
         if prim.multiple_results:
             for out in result:
@@ -280,15 +288,19 @@ class GradientTape:
         # The walk's own ops are never recorded on this tape; any other active recorder
         # sees them (tensor mode), which is what makes higher derivatives work.
         active = _primitive.active_recorders()
-        others = active if self not in active else tuple([r for r in active if r is not self])
-        previous = set_recorders(others)
         # Only what the tape watched (or derived from it) can receive a gradient.
         tracked = self._tracked
         watched = [s if id(s) in tracked else _UNWATCHED for s in sources]
-        try:
-            grads = backward(self._entries, targets, seeds, watched, bool(others), unconnected)
-        finally:
-            set_recorders(previous)
+        if self not in active:  # the usual case (the tape has exited): nothing to pause
+            grads = backward(self._entries, targets, seeds, watched, bool(active), unconnected)
+        else:
+            others = tuple([r for r in active if r is not self])
+            previous = set_recorders(others)
+            try:
+                grads = backward(self._entries, targets, seeds, watched, bool(others),
+                                 unconnected)
+            finally:
+                set_recorders(previous)
         return [
             _unconnected(s, unconnected) if w is _UNWATCHED else g
             for s, w, g in zip(sources, watched, grads, strict=True)
@@ -393,7 +405,7 @@ def backward(
         key = id(target)
         cotangents[key] = seed if key not in cotangents else cotangents[key] + seed
 
-    anomaly = _primitive._anomaly_depth > 0
+    anomaly = _primitive.anomaly_enabled()
     # 0 * inf in masked branches is expected (and repaired): silence NumPy's warnings for
     # walks that can carry masks, once, rather than around every rule.
     saved_err = np.seterr(all="ignore") if quiet else None

@@ -7,6 +7,7 @@ composite of primitives, so all of them are recorded by tapes and differentiable
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import sys
 from collections.abc import Iterator
@@ -19,15 +20,37 @@ _FLOAT_KINDS = "fc"
 # Set by graph tracing (`tapegrad.function`) while a function runs on traced tensors: an
 # object with `is_traced(tensor)`, `refuse_value(tensor, what)` and `assign(variable,
 # value, how) -> bool`. Value reads of traced tensors then raise a clear error, and
-# Variable assignments become graph updates instead of mutating the Variable.
-_trace_hook: Any = None
+# Variable assignments become graph updates instead of mutating the Variable. Per thread
+# (and asyncio task), like the recorder stack: a trace never sees another thread's reads.
+_TRACE_HOOK: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "tapegrad_trace_hook", default=None)
+_hook = _TRACE_HOOK.get
 
 
 def set_trace_hook(hook: Any) -> Any:
-    """Install the graph tracer's hook (None removes it); return the previous one."""
-    global _trace_hook
-    previous, _trace_hook = _trace_hook, hook
+    """Install the graph tracer's hook in this thread (None removes it); return the
+    previous one."""
+    previous = _hook()
+    _TRACE_HOOK.set(hook)
     return previous
+
+
+def trace_hook() -> Any:
+    """The graph tracer's hook of this thread (or asyncio task), or None.
+
+    Examples:
+        >>> trace_hook() is None
+        True
+    """
+    return _hook()
+
+
+def __getattr__(name: str) -> Any:
+    # `_trace_hook` was a module global before it became per thread: old readers get the
+    # value of their own thread.
+    if name == "_trace_hook":
+        return _hook()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _default_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -103,23 +126,27 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (a view of the stored array: do not mutate it; for a
         Variable, a compiled training step may update it in place — copy to keep it)."""
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, ".numpy()")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, ".numpy()")
         return np.asarray(self._value)
 
     def item(self) -> Any:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, ".item()")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, ".item()")
         return np.asarray(self._value).item()
 
     def tolist(self) -> Any:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, ".tolist()")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, ".tolist()")
         return np.asarray(self._value).tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, "conversion to a NumPy array")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, "conversion to a NumPy array")
         arr = np.asarray(self._value)
         if dtype is not None:
             arr = arr.astype(dtype, copy=False)
@@ -137,37 +164,44 @@ class Tensor:
             yield self[i]
 
     def __float__(self) -> float:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, "float()")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, "float()")
         return float(self._value)
 
     def __int__(self) -> int:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, "int()")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, "int()")
         return int(self._value)
 
     def __index__(self) -> int:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, "use as an index")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, "use as an index")
         return np.asarray(self._value).__index__()
 
     def __bool__(self) -> bool:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, "bool() (an `if`, `while`, `and`/`or` or `not`)")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, "bool() (an `if`, `while`, `and`/`or` or `not`)")
         return bool(self._value)
 
     def __complex__(self) -> complex:
-        if _trace_hook is not None:
-            _trace_hook.refuse_value(self, "complex()")
+        hook = _hook()
+        if hook is not None:
+            hook.refuse_value(self, "complex()")
         return complex(self._value)
 
     def __format__(self, spec: str) -> str:
-        if spec and _trace_hook is not None:
-            _trace_hook.refuse_value(self, "formatting")
+        hook = _hook() if spec else None
+        if hook is not None:
+            hook.refuse_value(self, "formatting")
         return format(np.asarray(self._value), spec) if spec else str(self)
 
     def _traced_description(self) -> str | None:
-        if _trace_hook is None or not _trace_hook.is_traced(self):
+        hook = _hook()
+        if hook is None or not hook.is_traced(self):
             return None
         return f"<traced {self._value.dtype.name}{list(self._value.shape)}>"
 
@@ -427,7 +461,8 @@ class Variable(Tensor):
 
     def assign(self, value: Any) -> Variable:
         """Replace the value (same shape; cast to the variable's dtype)."""
-        if _trace_hook is not None and _trace_hook.assign(self, value, "assign"):
+        hook = _hook()
+        if hook is not None and hook.assign(self, value, "assign"):
             return self
         new = self._checked(value)
         if self._exclusive():  # (a view of the array would hold a reference to it)
@@ -439,7 +474,8 @@ class Variable(Tensor):
 
     def assign_add(self, delta: Any) -> Variable:
         """Add ``delta`` to the value."""
-        if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_add"):
+        hook = _hook()
+        if hook is not None and hook.assign(self, delta, "assign_add"):
             return self
         if type(delta) is Tensor and self._update_in_place(delta, np.add):
             return self
@@ -452,7 +488,8 @@ class Variable(Tensor):
 
     def assign_sub(self, delta: Any) -> Variable:
         """Subtract ``delta`` from the value."""
-        if _trace_hook is not None and _trace_hook.assign(self, delta, "assign_sub"):
+        hook = _hook()
+        if hook is not None and hook.assign(self, delta, "assign_sub"):
             return self
         if type(delta) is Tensor and self._update_in_place(delta, np.subtract):
             return self

@@ -18,13 +18,19 @@ the graph, bound to the Variable's current value at each call, and every
 ``assign``/``assign_add``/``assign_sub`` becomes an update of the graph — so a whole
 training step (forward, `GradientTape` backward, optimizer update) compiles to one
 graph. Tracing never changes a Variable: their values are restored afterwards.
+
+Threads: the tracer is per thread (and asyncio task), like the tapes. A `Function` may be
+called from several threads: its calls take turns (one lock per Function), so a signature
+is traced once and a thread waiting for that trace gets the finished `ConcreteFunction`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import linecache
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,7 +39,7 @@ import numpy as np
 
 from tapegrad.core import primitive as _primitive
 from tapegrad.core import tensor as _tensor
-from tapegrad.core.primitive import set_recorders
+from tapegrad.core.primitive import active_recorders, set_recorders
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.ir import Atom, Graph, Literal, evaluate
@@ -211,13 +217,16 @@ def _source_text(where: str) -> str:
     return f": `{text}`" if text else ""
 
 
-# The innermost tracer of `tapegrad.function` (traces of nested Functions are inlined).
-_active: list[FunctionTracer] = []
+# The tracers of `tapegrad.function` at work in this thread (or asyncio task), innermost
+# last (traces of nested Functions are inlined).
+_ACTIVE: contextvars.ContextVar[tuple[FunctionTracer, ...]] = contextvars.ContextVar(
+    "tapegrad_function_tracers", default=())
 
 
 def current_tracer() -> FunctionTracer | None:
-    """The `FunctionTracer` of the function being traced now, if any."""
-    return _active[-1] if _active else None
+    """The `FunctionTracer` of the function this thread is tracing now, if any."""
+    active = _ACTIVE.get()
+    return active[-1] if active else None
 
 
 def is_traced(value: Any) -> bool:
@@ -248,8 +257,11 @@ class ConcreteFunction:
 
     def __init__(self, graph: Graph, traced_graph: Graph, out_tree: Any,
                  arg_positions: list[int], static_leaves: list[Any], in_tree: Any,
-                 jit: bool, trace_seconds: float) -> None:
+                 jit: bool, trace_seconds: float, lock: Any = None) -> None:
         self.graph = graph
+        # Calls take turns (their Function's lock): each reads the Variables, runs and
+        # writes them back, which must not interleave with another call's.
+        self._lock = lock if lock is not None else threading.RLock()
         self.traced_graph = traced_graph
         self._out_tree = out_tree
         self._arg_positions = arg_positions
@@ -277,9 +289,14 @@ class ConcreteFunction:
         return self._call_flat([leaves[k] for k in self._arg_positions])
 
     def _call_flat(self, array_leaves: list[Any]) -> Any:
+        with self._lock:
+            return self._call_unlocked(array_leaves)
+
+    def _call_unlocked(self, array_leaves: list[Any]) -> Any:
         # The per-call path of every compiled step: kept lean (no tree walks, no context
         # managers unless needed).
-        if _primitive._recorders and self._recorded_by(_primitive._recorders, array_leaves):
+        recorders = active_recorders()
+        if recorders and self._recorded_by(recorders, array_leaves):
             return self._call_recorded(array_leaves)
         arrays = []
         for x in array_leaves:
@@ -368,6 +385,8 @@ class Function:
         self._fast_cache: dict[Any, ConcreteFunction] = {}
         self._last: ConcreteFunction | None = None
         self.tracing_count = 0
+        # Held while tracing and while calling (see the module's notes on threads).
+        self._lock = threading.RLock()
         functools.update_wrapper(self, python_function)
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
@@ -378,8 +397,8 @@ class Function:
         return functools.update_wrapper(bound, self.python_function)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _active:
-            # Called while another function is traced: its ops join that graph.
+        if _ACTIVE.get():
+            # Called while this thread traces a function: its ops join that graph.
             return self.python_function(*args, **kwargs)
         if not kwargs:
             # Fast path: positional arrays/Tensors (and Nones, such as a missing
@@ -396,6 +415,19 @@ class Function:
         key, positions = _signature(leaves, in_tree, self.name)
         concrete = self._cache.get(key)
         if concrete is None:
+            concrete = self._traced(args, kwargs, leaves, in_tree, positions, key)
+        self._last = concrete
+        return concrete._call_flat([leaves[k] for k in positions])
+
+    def _traced(self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any],
+                in_tree: Any, positions: list[int], key: Any) -> ConcreteFunction:
+        """The cached trace of ``key``, traced now if no thread has traced it yet."""
+        with self._lock:
+            # Another thread may have traced this signature while we waited: the caches
+            # only ever hold finished ConcreteFunctions.
+            concrete = self._cache.get(key)
+            if concrete is not None:
+                return concrete
             concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
             self._cache[key] = concrete
             fast_key = None if kwargs else _array_key(args)
@@ -405,8 +437,7 @@ class Function:
             if fast_key is not None and len(arrays) == len(picked) and all(
                     a is b for a, b in zip(arrays, picked, strict=True)):
                 self._fast_cache[fast_key] = concrete
-        self._last = concrete
-        return concrete._call_flat([leaves[k] for k in positions])
+            return concrete
 
     def get_concrete_function(self, *args: Any, **kwargs: Any) -> ConcreteFunction:
         """The `ConcreteFunction` for these arguments (traced now if it is new)."""
@@ -414,8 +445,11 @@ class Function:
         key, positions = _signature(leaves, in_tree, self.name)
         concrete = self._cache.get(key)
         if concrete is None:
-            concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
-            self._cache[key] = concrete
+            with self._lock:
+                concrete = self._cache.get(key)
+                if concrete is None:
+                    concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
+                    self._cache[key] = concrete
         return concrete
 
     @property
@@ -430,9 +464,10 @@ class Function:
 
     def clear_cache(self) -> None:
         """Forget every trace (the next call traces again)."""
-        self._cache.clear()
-        self._fast_cache.clear()
-        self._last = None
+        with self._lock:
+            self._cache.clear()
+            self._fast_cache.clear()
+            self._last = None
 
     def _trace(self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any],
                in_tree: Any, positions: list[int], key: Any) -> ConcreteFunction:
@@ -443,14 +478,14 @@ class Function:
             traced[k] = tracer.add_argument(leaves[k], number)
         call_args, call_kwargs = tree_unflatten(in_tree, traced)
         previous_hook = _tensor.set_trace_hook(tracer)
-        previous = set_recorders(_primitive.active_recorders() + (tracer,))
-        _active.append(tracer)
+        previous = set_recorders(active_recorders() + (tracer,))
+        token = _ACTIVE.set(_ACTIVE.get() + (tracer,))
         try:
             result = self.python_function(*call_args, **call_kwargs)
             out_leaves, out_tree = tree_flatten(result)
             outputs = [self._output_atom(tracer, leaf, j) for j, leaf in enumerate(out_leaves)]
         finally:
-            _active.pop()
+            _ACTIVE.reset(token)
             set_recorders(previous)
             _tensor.set_trace_hook(previous_hook)
             tracer.restore_variables()
@@ -465,7 +500,7 @@ class Function:
             graph = optimize(traced_graph)
         trace_seconds = time.perf_counter() - start
         concrete = ConcreteFunction(graph, traced_graph, out_tree, positions, [], in_tree,
-                                    self.jit, trace_seconds)
+                                    self.jit, trace_seconds, self._lock)
         self.tracing_count += 1
         logger.info(
             "tapegrad.function(%s): trace #%d for %s: %d nodes (%d after passes); trace "
