@@ -474,3 +474,42 @@ def test_save_removes_the_temporary_files_of_dead_writers(tmp_path):
     alive.write_bytes(b"a live writer's")
     _classifier().save(path)
     assert sorted(os.listdir(tmp_path)) == sorted([path.name, other.name, alive.name])
+
+
+# -- random state: the archive carries it ---------------------------------------------------
+def _dropout_model() -> tg.Sequential:
+    tg.utils.set_random_seed(11)
+    model = tg.Sequential([layers.Input(shape=(6,)), layers.Dense(8, activation="relu"),
+                           layers.Dropout(0.4), layers.Dense(5)])
+    model.compile("adam", tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_archive_resume_equals_uninterrupted_run(tmp_path, checkpoint):
+    uninterrupted = _dropout_model()
+    uninterrupted.fit(X, SPARSE, epochs=4, batch_size=8, verbose=0)
+    first = _dropout_model()
+    path = tmp_path / "resume.tapegrad"
+    if checkpoint:
+        first.fit(X, SPARSE, epochs=2, batch_size=8, verbose=0,
+                  callbacks=[tg.callbacks.ModelCheckpoint(path)])
+    else:
+        first.fit(X, SPARSE, epochs=2, batch_size=8, verbose=0)
+        first.save(path)
+    resumed = tg.models.load_model(path)
+    resumed.fit(X, SPARSE, epochs=4, batch_size=8, verbose=0, initial_epoch=2)
+    for a, b in zip(uninterrupted.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_edited_random_state_is_refused(tmp_path):
+    path = tmp_path / "resume.tapegrad"
+    model = _dropout_model()
+    model.fit(X, SPARSE, epochs=1, batch_size=8, verbose=0)
+    model.save(path)
+    path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", lambda d: d[
+        "random_state"].__setitem__("epoch", -3)))
+    with pytest.raises(saving.ArchiveError, match="config.json random_state: .*'epoch'"):
+        tg.models.load_model(path)

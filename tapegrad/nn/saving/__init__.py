@@ -3,12 +3,17 @@ weights-only safetensors files. Nothing in a file is ever executed.
 
 The archive is a zip with exactly these members:
 
-* ``metadata.json`` — ``{"format": "tapegrad-model", "version": 1, "tapegrad_version"}``.
-* ``config.json`` — ``{"class_name": "Sequential" | "Model", "config", "compile_config"}``:
-  the model's `get_config` (nested layer configs; a functional model's ``inbound_nodes``
-  and ``input_layers``/``output_layers``). A `Lambda` layer's config holds its function as
-  a traced graph (`tapegrad.graph.serialize`) plus ``captured_variables``: the weight keys
-  of the Variables the graph reads.
+* ``metadata.json`` — ``{"format": "tapegrad-model", "version": 2, "tapegrad_version",
+  "checksums": {"weights": {tensor name: SHA-256}, "lambdas": [SHA-256 per Lambda]}}``
+  (version 1 archives, without checksums, still load).
+* ``config.json`` — ``{"class_name": "Sequential" | "Model", "config", "compile_config",
+  "random_state"}``: the model's `get_config` (nested layer configs; a functional model's
+  ``inbound_nodes`` and ``input_layers``/``output_layers``). A `Lambda` layer's config
+  holds its function as a traced graph (`tapegrad.graph.serialize`) plus
+  ``captured_variables``: the weight keys of the Variables the graph reads.
+  ``compile_config`` is what ``compile`` was given (names as names, so ``"accuracy"``
+  resolves against the loss again; loss weights; ``jit_compile``); ``random_state`` is
+  `tapegrad.nn.random_state.capture` (layer generators, ``fit``'s shuffling, epoch, step).
 * ``weights.safetensors`` — every weight under ``layers/<key>/<index in layer.weights>``
   where ``<key>`` names a top-level layer by its class and position, Keras 3 style
   (``dense``, ``dense_1``, ``lambda``; a nested model's weights under its own key), so a
@@ -18,19 +23,24 @@ The archive is a zip with exactly these members:
 * ``optimizer.json`` (compiled models) — the optimizer's ``{"class_name", "config"}``,
   whether it was built, and the name, shape and dtype of each of its Variables.
 
-Loading validates the zip (expected members only, bounded sizes read with a cap),
-parses the JSON, rebuilds layers only from the classes of `tapegrad.nn.layers` (and
-``custom_objects`` the caller passes), rebuilds each Lambda's function as a replay of its
-graph through the primitive table, re-wires functional models, checks and assigns every
-weight, and restores the optimizer so training resumes exactly. Every problem with a file
-raises ValueError naming it (OSError for I/O).
+Loading validates the zip (expected members only; sizes the zip declares checked against
+the file and a compression-ratio bound before reading), parses the JSON, checks every
+size in the config against ``max_tensor_elements``, verifies the checksums, rebuilds
+layers only from the classes of `tapegrad.nn.layers` (and ``custom_objects`` the caller
+passes), rebuilds each Lambda's function as a replay of its graph through the primitive
+table, re-wires functional models, checks and assigns every weight, and restores the
+optimizer and the random state so training resumes exactly. Every problem with a file
+raises `ArchiveError` (a ValueError) naming the member and field; failing to open the
+file raises OSError.
 
-Writes are atomic: a temporary file in the target directory, flushed and fsynced, then
-``os.replace``; a failure leaves any previous file untouched and no temporary file.
+Writes are atomic: a temporary file ``.<name>.<pid>-<thread>.tmp-tapegrad`` in the target
+directory, flushed and fsynced, then ``os.replace``; a failure leaves any previous file
+untouched and no temporary file, and a save removes the temporary files that killed
+saves of the same path left behind.
 
-The package: `archive` (zip, JSON, safetensors, atomic writes, bounds), `config` (model
-and layer configs), `lambdas` (Lambda graphs), `weights` (weight keys and assignment),
-`compiled` (compile configuration and optimizer).
+The package: `archive` (zip, JSON, safetensors, checksums, atomic writes), `bounds` (size
+limits), `config` (model and layer configs), `lambdas` (Lambda graphs), `weights` (weight
+keys and assignment), `compiled` (compile configuration and optimizer).
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
+from tapegrad.nn import random_state
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.saving.archive import (
@@ -98,7 +109,8 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
         )
     saver = _Saver(model)
     config = {"class_name": type(model).__name__, "config": saver.model_config(model, None),
-              "compile_config": _compile_config(model)}
+              "compile_config": _compile_config(model),
+              "random_state": random_state.capture(model)}
     arrays = {**saver.arrays, **_weight_arrays(model)}
     optimizer = getattr(model, "optimizer", None)
     members = {}
@@ -225,6 +237,11 @@ def _load(members: dict[str, bytes], classes: dict[str, type[Layer]], recompile:
         progress["where"] = "optimizer.json and config.json compile_config"
         optimizer_doc = _parse_json(members["optimizer.json"], "optimizer.json")
         _restore_compiled(model, compile_config, optimizer_doc, arrays)
+    if "random_state" in document:  # archives before version 2 have none
+        try:
+            random_state.restore(model, document["random_state"])
+        except ValueError as err:
+            raise ArchiveError(f"config.json random_state: {err}") from err
     return model
 
 
