@@ -3,7 +3,11 @@
 `compile_graph` specialises a `Graph` to its traced shapes and dtypes and writes Python
 source with one line per node (a comment names the node as the printer does), compiled
 with ``compile``/``exec`` of that text only; the table's implementations and ufuncs are
-bound as globals. What the generated code does better than `evaluate`:
+bound as globals. The source holds no text from the graph, which may come from a file:
+names come from counters, params are numbers written out or values passed by reference
+(strings too), param names are the impl's own (others go in a ``**`` dict), comments are
+sanitized (`source_text`). Its `linecache` entry, for readable tracebacks, lives as long
+as the compiled function. What the generated code does better than `evaluate`:
 
 * no interpretation: no table look-ups, environment dicts or keyword parsing per node;
 * preallocated buffers: a node whose primitive is a NumPy ufunc (``prim.ufunc``) writes
