@@ -108,3 +108,356 @@ def test_bad_input_raises_a_clear_error(call: Callable[[], Any], error: type[Exc
     message = str(info.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def _mha(**kwargs: Any) -> Any:
+    arguments = {"num_heads": 2, "key_dim": 4, **kwargs}
+    return L.MultiHeadAttention(**arguments)
+
+
+def _invalid(argument: str, shown: str) -> tuple[str, ...]:
+    """The fragments of a hyper-parameter error: the argument and the value as received."""
+    return (f"`{argument}`", f"{argument}={shown}")
+
+
+# One row per validated constructor argument: (id, call, exception, fragments).
+CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
+    ("dense-units-bool", lambda: L.Dense(True), ValueError, _invalid("units", "True")),
+    ("dense-units-string", lambda: L.Dense("3"), ValueError, _invalid("units", "'3'")),
+    ("dense-use-bias", lambda: L.Dense(2, use_bias="no"), ValueError,
+     _invalid("use_bias", "'no'")),
+    ("input-shape", lambda: L.Input(shape=(3, -2)), ValueError,
+     _invalid("shape", "(3, -2)")),
+    ("input-batch-size", lambda: L.Input(shape=(3,), batch_size=0), ValueError,
+     _invalid("batch_size", "0")),
+    ("dropout-rate-one", lambda: L.Dropout(1.0), ValueError, _invalid("rate", "1.0")),
+    ("dropout-rate-negative", lambda: L.Dropout(-0.1), ValueError, _invalid("rate", "-0.1")),
+    ("dropout-rate-nan", lambda: L.Dropout(float("nan")), ValueError, _invalid("rate", "nan")),
+    ("dropout-seed", lambda: L.Dropout(0.5, seed=1.5), ValueError, _invalid("seed", "1.5")),
+    ("dropout-noise-shape", lambda: L.Dropout(0.5, noise_shape=(None, 0)), ValueError,
+     _invalid("noise_shape", "(None, 0)")),
+    ("flatten-data-format", lambda: L.Flatten(data_format="nchw"), ValueError,
+     _invalid("data_format", "'nchw'")),
+    ("reshape-zero", lambda: L.Reshape((0, 2)), ValueError,
+     _invalid("target_shape", "(0, 2)")),
+    ("reshape-two-unknown", lambda: L.Reshape((-1, -1)), ValueError,
+     _invalid("target_shape", "(-1, -1)")),
+    ("reshape-float", lambda: L.Reshape((2.5,)), ValueError,
+     _invalid("target_shape", "(2.5,)")),
+    ("lambda-output-shape", lambda: L.Lambda(lambda t: t, output_shape=("a",)), ValueError,
+     _invalid("output_shape", "('a',)")),
+    ("lambda-arguments", lambda: L.Lambda(lambda t: t, arguments=[1]), TypeError,
+     ("Lambda", "arguments", "[1]")),
+    ("conv-filters-zero", lambda: L.Conv2D(0, 3), ValueError, _invalid("filters", "0")),
+    ("conv-filters-float", lambda: L.Conv1D(2.0, 3), ValueError, _invalid("filters", "2.0")),
+    ("conv-groups", lambda: L.Conv2D(4, 3, groups=0), ValueError, _invalid("groups", "0")),
+    ("conv-groups-divide", lambda: L.Conv2D(4, 3, groups=3), ValueError,
+     ("filters (4)", "groups (3)")),
+    ("conv-kernel-size", lambda: L.Conv2D(4, (3, 0)), ValueError,
+     _invalid("kernel_size", "(3, 0)")),
+    ("conv-kernel-size-rank", lambda: L.Conv2D(4, (3, 3, 3)), ValueError,
+     _invalid("kernel_size", "(3, 3, 3)")),
+    ("conv-strides", lambda: L.Conv1D(4, 3, strides=-1), ValueError,
+     _invalid("strides", "-1")),
+    ("conv-dilation", lambda: L.Conv1D(4, 3, dilation_rate=0.5), ValueError,
+     _invalid("dilation_rate", "0.5")),
+    ("conv-padding", lambda: L.Conv2D(4, 3, padding="full"), ValueError,
+     ("padding", "'full'")),
+    ("conv-data-format", lambda: L.Conv2D(4, 3, data_format="nhwc"), ValueError,
+     ("data_format", "'nhwc'")),
+    ("conv-use-bias", lambda: L.Conv2D(4, 3, use_bias=None), ValueError,
+     _invalid("use_bias", "None")),
+    ("pool-size", lambda: L.MaxPooling2D(pool_size=0), ValueError,
+     _invalid("pool_size", "0")),
+    ("pool-strides", lambda: L.AveragePooling1D(2, strides=(1, 1)), ValueError,
+     _invalid("strides", "(1, 1)")),
+    ("pool-padding", lambda: L.MaxPooling1D(2, padding="causal"), ValueError,
+     ("padding", "'causal'")),
+    ("global-pool-keepdims", lambda: L.GlobalAveragePooling1D(keepdims="yes"), ValueError,
+     _invalid("keepdims", "'yes'")),
+    ("embedding-input-dim", lambda: L.Embedding(0, 4), ValueError,
+     _invalid("input_dim", "0")),
+    ("embedding-output-dim", lambda: L.Embedding(10, 2.5), ValueError,
+     _invalid("output_dim", "2.5")),
+    ("embedding-mask-zero", lambda: L.Embedding(10, 4, mask_zero=1), ValueError,
+     _invalid("mask_zero", "1")),
+    ("batchnorm-axis", lambda: L.BatchNormalization(axis=1.0), ValueError,
+     _invalid("axis", "1.0")),
+    ("batchnorm-momentum", lambda: L.BatchNormalization(momentum=1.5), ValueError,
+     _invalid("momentum", "1.5")),
+    ("batchnorm-epsilon", lambda: L.BatchNormalization(epsilon=-1e-3), ValueError,
+     _invalid("epsilon", "-0.001")),
+    ("batchnorm-center", lambda: L.BatchNormalization(center="False"), ValueError,
+     _invalid("center", "'False'")),
+    ("layernorm-axis", lambda: L.LayerNormalization(axis="last"), TypeError,
+     ("LayerNormalization", "axis", "'last'")),
+    ("layernorm-axis-list", lambda: L.LayerNormalization(axis=[1, 2.0]), ValueError,
+     _invalid("axis", "2.0")),
+    ("layernorm-epsilon", lambda: L.LayerNormalization(epsilon=float("inf")), ValueError,
+     _invalid("epsilon", "inf")),
+    ("layernorm-scale", lambda: L.LayerNormalization(scale=0), ValueError,
+     _invalid("scale", "0")),
+    ("concatenate-axis-layer", lambda: L.Concatenate(axis=0.5), ValueError,
+     _invalid("axis", "0.5")),
+    ("merge-none-input", lambda: L.Add()([tg.tensor([[1.0]]), None]), TypeError,
+     ("Add", "[1]", "None")),
+    ("dot-axes", lambda: L.Dot(axes=(1, "2")), ValueError, ("Dot", "axes", "'2'")),
+    ("dot-normalize", lambda: L.Dot(axes=1, normalize="l2"), ValueError,
+     _invalid("normalize", "'l2'")),
+    ("lstm-units", lambda: L.LSTM(0), ValueError, _invalid("units", "0")),
+    ("gru-units-float", lambda: L.GRU(3.5), ValueError, _invalid("units", "3.5")),
+    ("simple-rnn-dropout", lambda: L.SimpleRNN(4, dropout=1.5), ValueError,
+     _invalid("dropout", "1.5")),
+    ("lstm-recurrent-dropout", lambda: L.LSTM(4, recurrent_dropout=-0.2), ValueError,
+     _invalid("recurrent_dropout", "-0.2")),
+    ("lstm-seed", lambda: L.LSTM(4, seed="a"), ValueError, _invalid("seed", "'a'")),
+    ("lstm-cell-use-bias", lambda: L.LSTMCell(4, use_bias=[]), ValueError,
+     _invalid("use_bias", "[]")),
+    ("rnn-return-sequences", lambda: L.LSTM(4, return_sequences="all"), ValueError,
+     _invalid("return_sequences", "'all'")),
+    ("rnn-go-backwards", lambda: L.GRU(4, go_backwards=2), ValueError,
+     _invalid("go_backwards", "2")),
+    ("mha-num-heads", lambda: _mha(num_heads=0), ValueError, _invalid("num_heads", "0")),
+    ("mha-key-dim", lambda: _mha(key_dim=1.5), ValueError, _invalid("key_dim", "1.5")),
+    ("mha-value-dim", lambda: _mha(value_dim=-2), ValueError, _invalid("value_dim", "-2")),
+    ("mha-dropout", lambda: _mha(dropout=1.0), ValueError, _invalid("dropout", "1.0")),
+    ("mha-output-shape", lambda: _mha(output_shape=(0,)), ValueError,
+     _invalid("output_shape", "(0,)")),
+    ("mha-attention-axes", lambda: _mha(attention_axes=(1.0,)), ValueError,
+     _invalid("attention_axes", "1.0")),
+    ("mha-use-bias", lambda: _mha(use_bias="yes"), ValueError, _invalid("use_bias", "'yes'")),
+    # optimizers
+    ("adam-beta-1-one", lambda: tg.optimizers.Adam(beta_1=1.0), ValueError,
+     ("Adam",) + _invalid("beta_1", "1.0")),
+    ("adam-beta-1-huge", lambda: tg.optimizers.Adam(beta_1=2147483647), ValueError,
+     _invalid("beta_1", "2147483647")),
+    ("adam-beta-2", lambda: tg.optimizers.Adam(beta_2=-0.5), ValueError,
+     _invalid("beta_2", "-0.5")),
+    ("adam-epsilon", lambda: tg.optimizers.Adam(epsilon=-1e-7), ValueError,
+     _invalid("epsilon", "-1e-07")),
+    ("adam-amsgrad", lambda: tg.optimizers.Adam(amsgrad="no"), ValueError,
+     _invalid("amsgrad", "'no'")),
+    ("adamw-beta-2", lambda: tg.optimizers.AdamW(beta_2=[0.9]), ValueError,
+     ("AdamW",) + _invalid("beta_2", "[0.9]")),
+    ("optimizer-learning-rate-negative", lambda: tg.optimizers.SGD(learning_rate=-0.1),
+     ValueError, _invalid("learning_rate", "-0.1")),
+    ("optimizer-learning-rate-nan", lambda: tg.optimizers.Adam(learning_rate=float("nan")),
+     ValueError, _invalid("learning_rate", "nan")),
+    ("optimizer-learning-rate-string", lambda: tg.optimizers.Adam(learning_rate="fast"),
+     ValueError, ("`learning_rate`", "'fast'")),
+    ("optimizer-clipnorm-zero", lambda: tg.optimizers.SGD(clipnorm=0.0), ValueError,
+     _invalid("clipnorm", "0.0")),
+    ("optimizer-clipvalue-negative", lambda: tg.optimizers.SGD(clipvalue=-1.0), ValueError,
+     _invalid("clipvalue", "-1.0")),
+    ("optimizer-global-clipnorm", lambda: tg.optimizers.Adam(global_clipnorm="1"),
+     ValueError, _invalid("global_clipnorm", "'1'")),
+    ("optimizer-weight-decay", lambda: tg.optimizers.SGD(weight_decay=-0.01), ValueError,
+     _invalid("weight_decay", "-0.01")),
+    ("optimizer-name", lambda: tg.optimizers.SGD(name=3), ValueError, ("`name`", "3")),
+    ("sgd-momentum", lambda: tg.optimizers.SGD(momentum=1.5), ValueError,
+     ("SGD",) + _invalid("momentum", "1.5")),
+    ("sgd-nesterov", lambda: tg.optimizers.SGD(nesterov="yes"), ValueError,
+     _invalid("nesterov", "'yes'")),
+    ("rmsprop-rho", lambda: tg.optimizers.RMSprop(rho=1.0), ValueError,
+     ("RMSprop",) + _invalid("rho", "1.0")),
+    ("rmsprop-momentum", lambda: tg.optimizers.RMSprop(momentum=-1), ValueError,
+     _invalid("momentum", "-1")),
+    ("rmsprop-epsilon", lambda: tg.optimizers.RMSprop(epsilon=None), ValueError,
+     _invalid("epsilon", "None")),
+    ("rmsprop-centered", lambda: tg.optimizers.RMSprop(centered=1), ValueError,
+     _invalid("centered", "1")),
+    ("adagrad-initial-accumulator", lambda: tg.optimizers.Adagrad(
+        initial_accumulator_value=-0.1), ValueError,
+     ("Adagrad",) + _invalid("initial_accumulator_value", "-0.1")),
+    ("adagrad-epsilon", lambda: tg.optimizers.Adagrad(epsilon="tiny"), ValueError,
+     _invalid("epsilon", "'tiny'")),
+    ("optimizer-learning-rate-setter", lambda: setattr(tg.optimizers.SGD(), "learning_rate",
+                                                       -1.0), ValueError,
+     _invalid("learning_rate", "-1.0")),
+]
+
+# fit / evaluate / predict arguments beyond the issue's list.
+LOOP_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
+    ("fit-batch-size-float", lambda: _fit(batch_size=8.0), ValueError,
+     _invalid("batch_size", "8.0")),
+    ("fit-epochs-negative", lambda: _fit(epochs=-1), ValueError, _invalid("epochs", "-1")),
+    ("fit-initial-epoch", lambda: _fit(initial_epoch=-2), ValueError,
+     _invalid("initial_epoch", "-2")),
+    ("fit-steps-per-epoch", lambda: _fit(steps_per_epoch=0), ValueError,
+     _invalid("steps_per_epoch", "0")),
+    ("fit-validation-batch-size", lambda: _fit(validation_batch_size=-1), ValueError,
+     _invalid("validation_batch_size", "-1")),
+    ("fit-validation-freq", lambda: _fit(validation_freq=0), ValueError,
+     _invalid("validation_freq", "0")),
+    ("fit-verbose", lambda: _fit(verbose=3), ValueError, _invalid("verbose", "3")),
+    ("fit-verbose-string", lambda: _fit(verbose="loud"), ValueError,
+     _invalid("verbose", "'loud'")),
+    ("fit-shuffle", lambda: _fit(shuffle="batch"), ValueError, _invalid("shuffle", "'batch'")),
+    ("fit-callbacks", lambda: _fit(callbacks=tg.callbacks.History()), TypeError,
+     ("`callbacks`", "History")),
+    ("fit-validation-split-one", lambda: _fit(validation_split=1.0), ValueError,
+     _invalid("validation_split", "1.0")),
+    ("fit-validation-split-negative", lambda: _fit(validation_split=-0.2), ValueError,
+     _invalid("validation_split", "-0.2")),
+    ("fit-validation-split-too-few", lambda: _fit(x=X[:1], y=Y[:1], validation_split=0.5),
+     ValueError, ("1 samples", "validation_split=0.5")),
+    ("fit-validation-data-shape", lambda: _fit(validation_data=(X,)), ValueError,
+     ("`validation_data`", "tuple")),
+    ("fit-validation-data-lengths", lambda: _fit(validation_data=(X, Y[:3])), ValueError,
+     ("`validation_data[0]` has 8 samples", "`validation_data[1]` has 3")),
+    ("fit-xy-lengths", lambda: _fit(y=Y[:5]), ValueError, ("`x` has 8 samples", "has 5")),
+    ("fit-x-none", lambda: _fit(x=None), ValueError, ("fit()", "`x` is None")),
+    ("fit-x-ragged", lambda: _fit(x=[[[1.0, 2.0], [1.0]]]), TypeError,
+     ("fit()", "`x[0]`", "cannot be converted")),
+    ("fit-y-strings", lambda: _fit(y=np.array(["a"] * 8)), TypeError,
+     ("fit()", "`y`", "dtype <U1")),
+    ("fit-sample-weight-nan", lambda: _fit(sample_weight=np.full(8, np.nan)), ValueError,
+     ("`sample_weight`", "finite")),
+    ("fit-sample-weight-strings", lambda: _fit(sample_weight=["a"] * 8), TypeError,
+     ("`sample_weight`", "dtype <U1")),
+    ("fit-class-weight-not-dict", lambda: _classifier_fit(class_weight=[1.0, 2.0, 3.0]),
+     TypeError, ("`class_weight`", "list")),
+    ("fit-class-weight-key", lambda: _classifier_fit(class_weight={"0": 1.0, 1: 1, 2: 1}),
+     ValueError, ("`class_weight`", "'0'")),
+    ("fit-class-weight-value", lambda: _classifier_fit(class_weight={0: 1.0, 1: -1, 2: 1}),
+     ValueError, _invalid("class_weight[1]", "-1")),
+    ("fit-class-weight-multi-output", lambda: _model().fit(
+        X, [Y, Y], class_weight={0: 1.0}, verbose=0), ValueError,
+     ("`class_weight`", "single output")),
+    ("fit-unknown-argument", lambda: _fit(epoch=3), TypeError, ("fit()", "epoch")),
+    ("evaluate-batch-size", lambda: _model().evaluate(X, Y, batch_size=0, verbose=0),
+     ValueError, ("evaluate()",) + _invalid("batch_size", "0")),
+    ("evaluate-steps", lambda: _model().evaluate(X, Y, steps=-1, verbose=0), ValueError,
+     _invalid("steps", "-1")),
+    ("evaluate-zero-samples", lambda: _model().evaluate(X[:0], Y[:0], verbose=0), ValueError,
+     ("evaluate()", "0 samples")),
+    ("evaluate-y-none", lambda: _model().evaluate(X, None, verbose=0), ValueError,
+     ("evaluate()", "`y` is None")),
+    ("evaluate-sample-weight", lambda: _model().evaluate(X, Y, sample_weight=np.ones(2),
+                                                         verbose=0), ValueError,
+     ("`sample_weight` has 2 entries",)),
+    ("predict-batch-size", lambda: _model().predict(X, batch_size=2.5, verbose=0),
+     ValueError, ("predict()",) + _invalid("batch_size", "2.5")),
+    ("predict-steps", lambda: _model().predict(X, steps=0, verbose=0), ValueError,
+     _invalid("steps", "0")),
+    ("predict-zero-samples", lambda: _model().predict(X[:0], verbose=0), ValueError,
+     ("predict()", "0 samples")),
+    ("predict-none", lambda: _model().predict(None, verbose=0), ValueError,
+     ("predict()", "`x` is None")),
+    ("predict-verbose", lambda: _model().predict(X, verbose=-1), ValueError,
+     _invalid("verbose", "-1")),
+]
+
+
+ALL_CASES = ISSUE_CASES + CONSTRUCTOR_CASES + LOOP_CASES
+
+
+@pytest.mark.parametrize("call, error, fragments",
+                         [case[1:] for case in CONSTRUCTOR_CASES + LOOP_CASES],
+                         ids=[c[0] for c in CONSTRUCTOR_CASES + LOOP_CASES])
+def test_bad_argument_raises_a_clear_error(call: Callable[[], Any], error: type[Exception],
+                                           fragments: tuple[str, ...]) -> None:
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case[0] for case in ALL_CASES]
+    assert len(ids) == len(set(ids))
+
+
+class _TargetFree(tg.Sequential):
+    """A model whose own loss reads no targets: ``fit(x)`` without ``y`` is legitimate."""
+
+    def compute_loss(self, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        return tnp.mean(tnp.square(y_pred))
+
+
+def _target_free_fit() -> Any:
+    model = _TargetFree([L.Input(shape=(3,)), L.Dense(2)])
+    model.compile("sgd", "mse")
+    return model.fit(X, None, verbose=0)
+
+
+def _one_hot_class_weight_fit() -> Any:
+    model = _model("categorical_crossentropy", units=3)
+    targets = np.eye(3, dtype=np.float32)[LABELS]
+    return model.fit(X, targets, class_weight={np.int64(0): 1.0, 1: 2.0, 2: 0.5}, verbose=0)
+
+
+# Edge values that are legitimate: (id, call) — each must run without raising.
+GOOD_CASES: list[tuple[str, Callable[[], Any]]] = [
+    ("dense-numpy-int-units", lambda: L.Dense(np.int64(3))(X)),
+    ("conv-numpy-int-arguments", lambda: L.Conv2D(np.int32(2), (np.int64(3), 3))(
+        np.ones((1, 5, 5, 1), np.float32))),
+    ("dropout-zero-rate", lambda: L.Dropout(0.0)(X, training=True)),
+    ("dropout-numpy-rate", lambda: L.Dropout(np.float32(0.5), seed=np.int64(3))),
+    ("reshape-inferred-axis", lambda: L.Reshape((-1,))(np.ones((2, 3, 4), np.float32))),
+    ("input-unknown-axis", lambda: L.Input(shape=(None, 3))),
+    ("layernorm-axis-tuple", lambda: L.LayerNormalization(axis=(1, 2))(
+        np.ones((2, 3, 4), np.float32))),
+    ("mha-int-output-shape", lambda: _mha(output_shape=np.int64(6), attention_axes=1)),
+    ("lstm-full-rate-seedless", lambda: L.LSTM(np.int64(2), dropout=0.0, seed=None)),
+    ("sgd-zero-learning-rate", lambda: tg.optimizers.SGD(learning_rate=0.0)),
+    ("sgd-momentum-one", lambda: tg.optimizers.SGD(momentum=1)),
+    ("adam-schedule", lambda: tg.optimizers.Adam(
+        learning_rate=tg.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))),
+    ("adam-callable-rate", lambda: tg.optimizers.Adam(learning_rate=lambda: 0.01)),
+    ("adam-numpy-betas", lambda: tg.optimizers.Adam(np.float32(1e-3), beta_1=np.float64(0.8),
+                                                    beta_2=0, epsilon=0)),
+    ("fit-numpy-batch-size", lambda: _fit(batch_size=np.int64(4), epochs=np.int32(1))),
+    ("fit-zero-epochs", lambda: _fit(epochs=0)),
+    ("fit-verbose-flags", lambda: _fit(verbose=False)),
+    ("fit-list-sample-weight", lambda: _fit(sample_weight=[1.0] * 8)),
+    ("fit-validation-split", lambda: _fit(validation_split=0.25)),
+    ("fit-validation-data", lambda: _fit(validation_data=(X, Y, np.ones(8)))),
+    ("fit-class-weight-every-class", lambda: _classifier_fit(class_weight={0: 1, 1: 2, 2: 3})),
+    ("fit-class-weight-one-hot", _one_hot_class_weight_fit),
+    ("fit-without-targets-custom-loss", _target_free_fit),
+    ("predict-float64-and-int-inputs", lambda: (_model().predict(X.astype(np.float64)),
+                                                _model().predict(X.astype(np.int32)))),
+    ("concatenate-negative-axis", lambda: tnp.concatenate(
+        [tnp.ones((2, 2)), tnp.ones((2, 1))], axis=-1)),
+    ("grad-of-python-float", lambda: tg.grad(lambda a: 2.0)(tg.tensor(1.0))),
+]
+
+
+@pytest.mark.parametrize("call", [case[1] for case in GOOD_CASES],
+                         ids=[case[0] for case in GOOD_CASES])
+def test_good_input_is_still_accepted(call: Callable[[], Any]) -> None:
+    call()
+
+
+def test_validated_configs_stay_plain_json() -> None:
+    # NumPy scalars are normalised to Python ones, so saved configs stay plain JSON.
+    import json
+
+    config = L.Dense(np.int64(3), use_bias=np.bool_(True)).get_config()
+    assert json.loads(json.dumps(config))["units"] == 3
+    optimizer = tg.optimizers.Adam(beta_1=np.float32(0.5))
+    assert type(optimizer.beta_1) is float
+
+
+def test_hyper_parameters_are_checked_on_load() -> None:
+    # Constructors run on load: an edited config is refused with the argument's name.
+    layer = L.Dense(2)
+    config = {**layer.get_config(), "units": -5}
+    with pytest.raises(ValueError, match="units=-5"):
+        L.Dense.from_config(config)
+    optimizer_config = tg.optimizers.serialize(tg.optimizers.Adam())
+    optimizer_config["config"]["beta_1"] = []
+    with pytest.raises(ValueError, match=r"beta_1=\[\]"):
+        tg.optimizers.deserialize(optimizer_config)
+
+
+def test_checks_run_before_any_training() -> None:
+    model = _model()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(X, Y, sample_weight=np.ones(3), verbose=0)
+    for old, new in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assert int(model.optimizer.iterations.numpy()) == 0

@@ -15,6 +15,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.validation import check_bool, check_int_tuple, check_positive_int
 
 _DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -26,12 +27,7 @@ def normalize_tuple(value: Any, rank: int, name: str, layer: str) -> tuple[int, 
         >>> normalize_tuple(3, 2, "kernel_size", "Conv2D")
         (3, 3)
     """
-    values = (value,) * rank if isinstance(value, int) else tuple(value)
-    if len(values) != rank or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(
-            f"{layer}: {name} must be a positive int or {rank} positive ints, got {value!r}"
-        )
-    return tuple(int(v) for v in values)
+    return check_int_tuple(layer, name, value, rank)
 
 
 def normalize_data_format(value: str | None, layer: str) -> str:
@@ -100,12 +96,11 @@ class BaseConv(Layer):
         if activity_regularizer is not None:
             raise NotImplementedError(f"{layer}: activity_regularizer is not supported")
         self.rank = rank
-        self.filters = int(filters)
-        self.groups = int(groups)
-        if self.filters <= 0 or self.groups <= 0 or self.filters % self.groups:
+        self.filters = check_positive_int(layer, "filters", filters)
+        self.groups = check_positive_int(layer, "groups", groups)
+        if self.filters % self.groups:
             raise ValueError(
-                f"{layer}: filters ({filters}) and groups ({groups}) must be positive and "
-                "filters must divide by groups"
+                f"{layer}: filters ({filters}) must divide by groups ({groups})"
             )
         self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", layer)
         self.strides = normalize_tuple(strides, rank, "strides", layer)
@@ -121,7 +116,7 @@ class BaseConv(Layer):
             raise ValueError(f"{layer}: padding must be one of {allowed}, got {padding!r}")
         self.data_format = normalize_data_format(data_format, layer)
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(layer, "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

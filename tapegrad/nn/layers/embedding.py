@@ -12,6 +12,7 @@ import tapegrad.numpy as tnp
 from tapegrad.graph.function import is_traced
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.validation import check_bool, check_positive_int, layer_owner
 
 
 class Embedding(Layer):
@@ -55,17 +56,12 @@ class Embedding(Layer):
             warnings.warn("Embedding: argument input_length is deprecated (Keras 3); ignored",
                           stacklevel=2)
         super().__init__(**kwargs)
-        self.input_dim = int(input_dim)
-        self.output_dim = int(output_dim)
-        if self.input_dim <= 0 or self.output_dim <= 0:
-            raise ValueError(
-                f"Embedding '{self.name}': input_dim and output_dim must be positive, got "
-                f"input_dim={input_dim}, output_dim={output_dim}"
-            )
+        self.input_dim = check_positive_int(layer_owner(self), "input_dim", input_dim)
+        self.output_dim = check_positive_int(layer_owner(self), "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = embeddings_constraint
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_bool(layer_owner(self), "mask_zero", mask_zero)
         if weights is not None:
             # The table's shape does not depend on the inputs: build now, like Keras.
             self.build(None)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import Any
 
 import tapegrad.numpy as tnp
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.validation import check_bool, check_int, layer_owner
 
 # Smallest norm `Dot(normalize=True)` divides by (Keras' backend epsilon).
 _NORM_EPSILON = 1e-7
@@ -45,6 +47,10 @@ class Merge(Layer):
                 f"{type(self).__name__} '{self.name}': a merge layer must be called on a "
                 f"list of tensors, got a single input of shape {tuple(shape_of(inputs))}"
             )
+        missing = [i for i, x in enumerate(inputs) if x is None]
+        if missing:
+            raise TypeError(f"{layer_owner(self)}: inputs {missing} of the list are None; "
+                            "expected tensors")
         inputs = [tnp.asarray(x) for x in inputs]
         shapes = [tuple(shape_of(x)) for x in inputs]
         if self._num_inputs is not None and len(inputs) != self._num_inputs:
@@ -193,7 +199,7 @@ class Concatenate(Merge):
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.axis = int(axis)
+        self.axis = check_int(layer_owner(self), "axis", axis)
 
     def _check_shapes_of(self, shapes: list[tuple[Any, ...]]) -> None:
         rank = len(shapes[0])
@@ -244,16 +250,17 @@ class Dot(Merge):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axes, list | tuple):
-            if len(axes) != 2 or not all(isinstance(a, int) for a in axes):
+            if len(axes) != 2 or not all(isinstance(a, numbers.Integral)
+                                         and not isinstance(a, bool) for a in axes):
                 raise ValueError(f"Dot '{self.name}': axes must be an int or two ints, "
                                  f"got {axes!r}")
             self.axes: int | list[int] = [int(a) for a in axes]
-        elif isinstance(axes, int):
-            self.axes = axes
+        elif isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
+            self.axes = int(axes)
         else:
             raise TypeError(f"Dot '{self.name}': axes must be an int or two ints, "
                             f"got {axes!r}")
-        self.normalize = bool(normalize)
+        self.normalize = check_bool(layer_owner(self), "normalize", normalize)
 
     def _resolved_axes(self, shapes: list[tuple[Any, ...]]) -> list[int]:
         pair = self.axes if isinstance(self.axes, list) else [self.axes, self.axes]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,13 @@ import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.validation import (
+    check_bool,
+    check_int,
+    check_number,
+    check_probability,
+    layer_owner,
+)
 
 
 def _normalize_axis(axis: int, ndim: int, layer: Layer) -> int:
@@ -114,11 +122,12 @@ class BatchNormalization(Layer):
                 f"BatchNormalization '{self.name}': synchronized=True needs several devices; "
                 "tapegrad runs in one process (use synchronized=False)"
             )
-        self.axis = int(axis)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        owner = layer_owner(self)
+        self.axis = check_int(owner, "axis", axis)
+        self.momentum = check_probability(owner, "momentum", momentum, include_one=True)
+        self.epsilon = check_number(owner, "epsilon", epsilon, low=0.0)
+        self.center = check_bool(owner, "center", center)
+        self.scale = check_bool(owner, "scale", scale)
         self.synchronized = False
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
@@ -245,19 +254,20 @@ class LayerNormalization(Layer):
                  beta_constraint: Any = None, gamma_constraint: Any = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(axis, list | tuple):
-            self.axis: int | list[int] = [int(a) for a in axis]
-        elif isinstance(axis, int):
-            self.axis = axis
+        owner = layer_owner(self)
+        if isinstance(axis, list | tuple) and axis:
+            self.axis: int | list[int] = [check_int(owner, "axis", a) for a in axis]
+        elif isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
+            self.axis = int(axis)
         else:
             raise TypeError(
                 f"LayerNormalization '{self.name}': axis must be an int or a list of ints, "
                 f"got {axis!r}"
             )
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.rms_scaling = bool(rms_scaling)
+        self.epsilon = check_number(owner, "epsilon", epsilon, low=0.0)
+        self.center = check_bool(owner, "center", center)
+        self.scale = check_bool(owner, "scale", scale)
+        self.rms_scaling = check_bool(owner, "rms_scaling", rms_scaling)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)

@@ -13,6 +13,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.conv import check_rank, normalize_data_format, normalize_tuple
+from tapegrad.nn.validation import check_bool
 
 
 class BasePooling(Layer):
@@ -214,7 +215,7 @@ class BaseGlobalPooling(Layer):
         self.reduce = reduce
         self.data_format = normalize_data_format(data_format,
                                                  f"{type(self).__name__} '{self.name}'")
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool(f"{type(self).__name__} '{self.name}'", "keepdims", keepdims)
 
     def call(self, inputs: Any) -> Any:
         check_rank(self, inputs, self.rank, self.data_format)
