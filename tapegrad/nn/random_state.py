@@ -168,7 +168,7 @@ def _generators(model: Any) -> Iterator[tuple[str, Any]]:
 
     def visit_layer(layer: Any, prefix: str) -> Iterator[tuple[str, Any]]:
         for key, value in vars(layer).items():
-            if layer is model and key in _MODEL_FIELDS:
+            if key in _MODEL_FIELDS:  # (also a nested model's own: its fit is not this one)
                 continue
             yield from visit(value, f"{prefix}{key}")
 

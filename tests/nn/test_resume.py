@@ -36,6 +36,11 @@ OPTIMIZERS: dict[str, Callable[[], Any]] = {
     "adagrad": lambda: tg.optimizers.Adagrad(0.1),
     "adam_exponential_decay": lambda: tg.optimizers.Adam(
         tg.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.7)),
+    "adamw_cosine_decay": lambda: tg.optimizers.AdamW(
+        tg.optimizers.schedules.CosineDecay(1e-2, decay_steps=12)),
+    "sgd_piecewise_constant": lambda: tg.optimizers.SGD(
+        tg.optimizers.schedules.PiecewiseConstantDecay([5, 10], [0.1, 0.05, 0.01]),
+        momentum=0.9),
 }
 
 
@@ -243,6 +248,22 @@ def test_restore_is_in_place_for_compiled_steps() -> None:
     model.fit(X, LABELS, epochs=1, batch_size=8, verbose=0)
     restore(model, before)
     assert dropout._rng is generator and capture(model) == before
+
+
+def test_a_nested_models_own_fit_generator_is_not_a_layer_generator() -> None:
+    inner = tg.Sequential([layers.Input((5,)), layers.Dropout(0.5, seed=1), layers.Dense(3)])
+    inner.compile(optimizer="sgd", loss="mse")
+    inner.fit(X, np.ones((30, 3), np.float32), epochs=1, verbose=0)  # inner's own fit state
+    inputs = layers.Input((5,))
+    outer = tg.Model(inputs, inner(inputs))
+    state = json.loads(json.dumps(capture(outer)))
+    assert [path.endswith("._rng") for path in state["generators"]] == [True]
+    rebuilt_inner = tg.Sequential([layers.Input((5,)), layers.Dropout(0.5, seed=2),
+                                   layers.Dense(3)])
+    rebuilt_inputs = layers.Input((5,))
+    rebuilt = tg.Model(rebuilt_inputs, rebuilt_inner(rebuilt_inputs))
+    restore(rebuilt, state)
+    assert capture(rebuilt)["generators"] == state["generators"]
 
 
 # -- hostile documents ------------------------------------------------------------------------
