@@ -92,12 +92,23 @@ def set_global_seed(seed: int) -> None:
     Args:
         seed: A non-negative int.
     """
-    global _global_seed, _seed_stream, _global_generator
+    global _global_seed, _seed_stream
     seed = _check_seed_value(seed, "set_random_seed")
     with _lock:
         _global_seed = seed
         _seed_stream = np.random.default_rng(seed)
-        _global_generator = None  # recreated from the new stream on first use
+        generator = _global_generator
+    if generator is not None:
+        # Reseeded in place: compiled functions that drew with seed=None hold its state.
+        generator.set_state({"seed": _global_generator_seed(), "counter": 0})
+
+
+def _global_generator_seed() -> int:
+    """The global generator's seed: a function of the global seed alone when one is set
+    (whether the generator exists yet or not), so runs after `set_random_seed` agree."""
+    if _global_seed is not None:
+        return int(np.random.default_rng([_global_seed, 1]).integers(1, 2**31 - 1))
+    return make_default_seed()
 
 
 def get_global_seed() -> int | None:
@@ -110,7 +121,7 @@ def global_seed_generator() -> SeedGenerator:
     global _global_generator
     generator = _global_generator
     if generator is None:
-        generator = SeedGenerator(make_default_seed(), name="global_seed_generator")
+        generator = SeedGenerator(_global_generator_seed(), name="global_seed_generator")
         with _lock:
             if _global_generator is None:
                 _global_generator = generator

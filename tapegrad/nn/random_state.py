@@ -10,6 +10,10 @@ Model archives store this document (``save`` / ``load_model``); `ModelCheckpoint
 too. With the weights and the optimizer's Variables it makes ``save`` → ``load_model`` →
 ``fit(..., initial_epoch=k)`` equal an uninterrupted run bit for bit.
 
+Resume is exact at epoch boundaries (what ``initial_epoch`` can express). Draws with
+``seed=None`` use the process's global generator, which belongs to no model: a layer that
+must resume exactly holds its own `SeedGenerator` (Keras' pattern) or NumPy generator.
+
 Generators are found by walking the model's attributes: layers (also nested ones, such as
 a recurrent layer's cell) and lists, tuples and dicts of them; each generator is named by
 its attribute path from the model (``"_stack[1]._rng"``), which a model rebuilt from the

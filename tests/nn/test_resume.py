@@ -90,6 +90,9 @@ def test_resume_equals_uninterrupted_run(name: str, jit: Any, tmp_path: Any) -> 
     assert capture(resumed)["epoch"] == 2
     resumed.fit(X, LABELS, epochs=4, batch_size=8, verbose=0, initial_epoch=2)
     _assert_same_state(uninterrupted, resumed)
+    if jit == "auto":  # the steps really ran compiled (no fallback to eager)
+        assert resumed._compiled_steps["train"] is not None
+        assert uninterrupted._compiled_steps["train"] is not None
 
 
 def _sequence_model(jit: Any) -> tg.Model:
