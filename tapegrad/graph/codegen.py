@@ -67,9 +67,9 @@ from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
 from tapegrad.graph.signatures import keyword_name
+from tapegrad.graph.source_text import check_source, identifier, plain
 from tapegrad.graph.source_text import comment as _comment
 from tapegrad.graph.source_text import describe as _describe
-from tapegrad.graph.source_text import identifier, plain
 
 Shape = tuple[int, ...]
 
@@ -336,6 +336,7 @@ class _Compiler:
                 self.emit_node(unit)
         self.emit_return(plan)
         source = "\n".join(self.lines) + "\n"
+        check_source(source)
         filename = f"<tapegrad compiled graph {next(_compiled_ids)}>"
         exec(compile(source, filename, "exec"), self.namespace)
         # Out of its own globals, so the function dies with its last user (no cycle).

@@ -12,6 +12,10 @@ literals, input names and primitive choices may come from a file:
   its line; strings and names in them are shown only when they are short and made of
   safe characters, else as ``<str>`` or ``?``.
 
+`check_source` verifies the result before it is compiled: the code part of every line
+(before its comment) is made of identifiers, numbers and operators only — no quote, no
+backslash — so a string from a graph could not be in it even through a future mistake.
+
 Examples:
     >>> identifier("my_module.scale_by_impl")
     'my_module_scale_by_impl'
@@ -40,6 +44,9 @@ _NOT_COMMENT = re.compile(r"[^\x20-\x7e]")
 _NOT_NAME = re.compile(r"[^0-9A-Za-z_.]")
 # Strings a comment shows as they are (einsum subscripts, padding modes, short names).
 _SHOWN_STRING = re.compile(r"[0-9A-Za-z_,.>\- ]{0,24}")
+# The code part of a generated line: names, numbers, operators; never a quote or backslash.
+_CODE = re.compile(r"    [0-9A-Za-z_ ,.()\[\]=+\-*;]*")
+_HEADER = "def run(args, variables):"
 _SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int32": "i32",
           "int64": "i64", "bool": "bool", "complex64": "c64", "complex128": "c128"}
 
@@ -80,6 +87,35 @@ def plain(value: Any) -> bool:
 def comment(text: str) -> str:
     """``text`` made safe for a ``#`` comment: anything but printable ASCII becomes ``?``."""
     return _NOT_COMMENT.sub("?", text)
+
+
+def check_source(source: str) -> None:
+    """Refuse generated source that holds anything the generator does not write itself.
+
+    Args:
+        source: The generated module.
+
+    Raises:
+        RuntimeError: a line whose code part has a character outside names, numbers and
+            operators (a quote, a backslash, ...), or a comment with a non-printable
+            character: an internal error of the generator, raised before compiling.
+
+    Examples:
+        >>> check_source("def run(args, variables):\\n    return [x0], []  # fine\\n")
+        >>> check_source("def run(args, variables):\\n    f('x')\\n")
+        Traceback (most recent call last):
+        ...
+        RuntimeError: compile_graph: generated line 2 holds text the generator never ...
+    """
+    lines = source.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        code, hash_mark, note = line.partition("#")
+        if not ((number == 1 and line == _HEADER) or (
+                number > 1 and _CODE.fullmatch(code) and not _NOT_COMMENT.search(note))):
+            raise RuntimeError(f"compile_graph: generated line {number} holds text the "
+                               f"generator never writes: {line[:200]!r}")
 
 
 def aval(shape: Shape, dtype: Any) -> str:
@@ -140,4 +176,4 @@ def _render(value: Any, depth: int) -> str:
     return f"<{_NOT_NAME.sub('?', type(value).__name__)}>"
 
 
-__all__ = ["aval", "comment", "describe", "identifier", "plain"]
+__all__ = ["aval", "check_source", "comment", "describe", "identifier", "plain"]

@@ -21,13 +21,26 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.core.primitive import PRIMITIVES
-from tapegrad.graph import Graph, Literal, Node, evaluate, graph_from_dict, graph_to_dict, trace
+from tapegrad.graph import (
+    Graph,
+    Literal,
+    Node,
+    codegen,
+    evaluate,
+    graph_from_dict,
+    graph_to_dict,
+    trace,
+)
 from tapegrad.graph.codegen import compile_graph
 from tapegrad.graph.ir import Input
+from tapegrad.graph.signatures import is_param_name
+from tapegrad.graph.source_text import check_source
 from tapegrad.nn import layers
 
 X = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
@@ -91,6 +104,7 @@ def _run_everywhere(graph: Graph, texts: list[str]) -> None:
     for fuse in (False, "auto"):
         compiled = compile_graph(graph, fuse=fuse)
         compiled([X], [])
+        check_source(compiled.source)
         for text in texts:
             assert text not in compiled.source
             for line in text.splitlines():
@@ -203,7 +217,33 @@ def test_literal_outputs_and_input_names_never_become_code(marker):
     assert outputs[1] == _code(marker)
 
 
+@settings(max_examples=60, deadline=None)
+@given(key=st.text(max_size=30), value=st.text(max_size=30), name=st.text(max_size=20))
+def test_arbitrary_text_in_a_document_never_becomes_code(key, value, name):
+    doc, arrays = _document()
+    _user_node(doc)["params"][key] = value
+    doc["inputs"][0]["name"] = name
+    try:
+        graph = graph_from_dict(doc, arrays)
+    except ValueError as err:
+        assert not is_param_name(key) and "is not an identifier" in str(err)
+        return
+    assert is_param_name(key)
+    RECEIVED.clear()
+    compiled = compile_graph(graph, fuse=False)
+    check_source(compiled.source)  # the code of every line: names, numbers, operators
+    compiled([X], [])
+    assert RECEIVED[-1][key] == value
+
+
 # -- generated code, whatever the graph (no verification) ------------------------------------
+def test_generated_source_with_a_string_in_its_code_is_never_compiled(monkeypatch):
+    graph = trace(lambda x: tnp.einsum("ij,kj->ik", x, x), tg.tensor(X))
+    monkeypatch.setattr(codegen._Compiler, "param", lambda self, value: repr(value))
+    with pytest.raises(RuntimeError, match="holds text the generator never writes"):
+        compile_graph(graph, fuse=False)
+
+
 def test_codegen_passes_undeclared_param_names_by_reference(marker):
     """Even a graph built in-process, never verified, cannot put a key into source."""
     graph = trace(lambda x: scale_by(x, factor=2.0), tg.tensor(X))
