@@ -276,6 +276,46 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
      _invalid("learning_rate", "-1.0")),
 ]
 
+# Losses and metrics: their main arguments.
+LOSS_METRIC_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
+    ("bce-from-logits", lambda: tg.losses.BinaryCrossentropy(from_logits="yes"), ValueError,
+     ("BinaryCrossentropy",) + _invalid("from_logits", "'yes'")),
+    ("bce-label-smoothing", lambda: tg.losses.BinaryCrossentropy(label_smoothing=1.5),
+     ValueError, _invalid("label_smoothing", "1.5")),
+    ("cce-axis", lambda: tg.losses.CategoricalCrossentropy(axis=1.0), ValueError,
+     _invalid("axis", "1.0")),
+    ("scce-ignore-class", lambda: tg.losses.SparseCategoricalCrossentropy(ignore_class=0.5),
+     ValueError, _invalid("ignore_class", "0.5")),
+    ("huber-delta", lambda: tg.losses.Huber(delta=0.0), ValueError, _invalid("delta", "0.0")),
+    ("cosine-loss-axis", lambda: tg.losses.CosineSimilarity(axis="last"), ValueError,
+     _invalid("axis", "'last'")),
+    ("loss-reduction", lambda: tg.losses.MeanSquaredError(reduction="avg"), ValueError,
+     ("`reduction`", "'avg'")),
+    ("loss-name", lambda: tg.losses.MeanSquaredError(name=1), ValueError, ("`name`", "1")),
+    ("loss-wrapper-fn", lambda: tg.losses.LossFunctionWrapper("mse"), TypeError,
+     ("`fn`", "'mse'")),
+    ("metric-name", lambda: tg.metrics.Mean(name=["m"]), ValueError, ("`name`", "['m']")),
+    ("metric-wrapper-fn", lambda: tg.metrics.MeanMetricWrapper(None), TypeError,
+     ("`fn`", "None")),
+    ("binary-accuracy-threshold", lambda: tg.metrics.BinaryAccuracy(threshold="half"),
+     ValueError, _invalid("threshold", "'half'")),
+    ("top-k-accuracy-k", lambda: tg.metrics.TopKCategoricalAccuracy(k=0), ValueError,
+     ("TopKCategoricalAccuracy",) + _invalid("k", "0")),
+    ("sparse-top-k-sorted", lambda: tg.metrics.SparseTopKCategoricalAccuracy(
+        from_sorted_ids=1), ValueError, _invalid("from_sorted_ids", "1")),
+    ("metric-bce-smoothing", lambda: tg.metrics.BinaryCrossentropy(label_smoothing=-1.0),
+     ValueError, _invalid("label_smoothing", "-1.0")),
+    ("precision-top-k", lambda: tg.metrics.Precision(top_k=0), ValueError,
+     ("Precision",) + _invalid("top_k", "0")),
+    ("recall-class-id", lambda: tg.metrics.Recall(class_id=-1), ValueError,
+     _invalid("class_id", "-1")),
+    ("auc-num-thresholds", lambda: tg.metrics.AUC(num_thresholds=2.5), ValueError,
+     ("AUC",) + _invalid("num_thresholds", "2.5")),
+    ("auc-curve", lambda: tg.metrics.AUC(curve=None), ValueError, ("curve", "None")),
+    ("auc-from-logits", lambda: tg.metrics.AUC(from_logits="no"), ValueError,
+     _invalid("from_logits", "'no'")),
+]
+
 # fit / evaluate / predict arguments beyond the issue's list.
 LOOP_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
     ("fit-batch-size-float", lambda: _fit(batch_size=8.0), ValueError,
@@ -349,12 +389,12 @@ LOOP_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]
 ]
 
 
-ALL_CASES = ISSUE_CASES + CONSTRUCTOR_CASES + LOOP_CASES
+ALL_CASES = ISSUE_CASES + CONSTRUCTOR_CASES + LOSS_METRIC_CASES + LOOP_CASES
 
 
 @pytest.mark.parametrize("call, error, fragments",
-                         [case[1:] for case in CONSTRUCTOR_CASES + LOOP_CASES],
-                         ids=[c[0] for c in CONSTRUCTOR_CASES + LOOP_CASES])
+                         [case[1:] for case in ALL_CASES[len(ISSUE_CASES):]],
+                         ids=[c[0] for c in ALL_CASES[len(ISSUE_CASES):]])
 def test_bad_argument_raises_a_clear_error(call: Callable[[], Any], error: type[Exception],
                                            fragments: tuple[str, ...]) -> None:
     with pytest.raises(error) as info:

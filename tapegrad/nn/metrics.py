@@ -31,6 +31,13 @@ from tapegrad import ops
 from tapegrad.nn import initializers
 from tapegrad.nn import losses as losses_module
 from tapegrad.nn.losses import squeeze_or_expand_to_same_rank
+from tapegrad.nn.validation import (
+    check_bool,
+    check_function_arguments,
+    check_int,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 
 def _divide_no_nan(a: Any, b: Any) -> Any:
@@ -75,6 +82,8 @@ class Metric:
     """
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"{type(self).__name__}: `name` must be a string, got {name!r}")
         self.name = name or _snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype or "float32").name
         self._variables: list[tg.Variable] = []
@@ -216,8 +225,12 @@ class MeanMetricWrapper(Mean):
     def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: Any = None,
                  **kwargs: Any) -> None:
         # A function is named by __name__, a Loss object by its name.
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}: `fn` must be callable, got {fn!r}")
         default = getattr(fn, "__name__", None) or getattr(fn, "name", None)
         super().__init__(name=name or default or "mean_metric_wrapper", dtype=dtype)
+        if type(self).__module__ == __name__:  # a built-in metric: its arguments are known
+            check_function_arguments(type(self).__name__, kwargs)
         self._fn = fn
         self._fn_kwargs = kwargs
 
@@ -718,8 +731,9 @@ class _ConfusionMetric(Metric):
         # With top_k, every kept prediction counts as positive (Keras' default).
         default = 0.5 if top_k is None else -1e10
         self.thresholds = _thresholds(thresholds, default, type(self).__name__)
-        self.top_k = top_k
-        self.class_id = class_id
+        self.top_k = check_positive_int(type(self).__name__, "top_k", top_k, allow_none=True)
+        self.class_id = check_non_negative_int(type(self).__name__, "class_id", class_id,
+                                               allow_none=True)
         self._cells = {cell: self.add_variable((len(self.thresholds),), name=self._NAMES[cell])
                        for cell in self._CELLS}
 
@@ -871,9 +885,12 @@ class AUC(Metric):
                  dtype: Any = None, thresholds: Sequence[float] | None = None,
                  from_logits: bool = False) -> None:
         super().__init__(name=name or "auc", dtype=dtype)
-        if curve.upper() not in ("ROC", "PR"):
+        check_int("AUC", "num_thresholds", num_thresholds, minimum=2)
+        check_bool("AUC", "from_logits", from_logits)
+        if not isinstance(curve, str) or curve.upper() not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
-        if summation_method.lower() not in ("interpolation", "minoring", "majoring"):
+        if not isinstance(summation_method, str) or summation_method.lower() not in (
+                "interpolation", "minoring", "majoring"):
             raise ValueError(f"AUC: summation_method must be 'interpolation', 'minoring' or "
                              f"'majoring', got {summation_method!r}")
         self.curve = curve.upper()

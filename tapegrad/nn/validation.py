@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "check_bool", "check_call_inputs", "check_choice", "check_int", "check_int_tuple",
+    "check_bool", "check_call_inputs", "check_choice", "check_function_arguments",
+    "check_int", "check_int_tuple",
     "check_non_negative_int", "check_number", "check_positive_int", "check_probability",
     "check_shape",
     "layer_owner", "require_rank",
@@ -238,6 +239,41 @@ def check_shape(owner: str, name: str, value: Any, minimum: int = 1,
             " (one may be -1)" if allow_minus_one else "")
         raise _invalid(owner, name, f"a tuple of {entry}{extra}", value)
     return tuple(None if d is None else int(d) for d in dims)
+
+
+def check_function_arguments(owner: str, arguments: dict[str, Any]) -> None:
+    """Check the keyword arguments a built-in loss or metric passes to its function.
+
+    Only the names the built-in losses and metrics use are checked (``from_logits``,
+    ``label_smoothing``, ``axis``, ``delta``, ``ignore_class``, ``threshold``, ``k``,
+    ``from_sorted_ids``); other names pass through untouched.
+
+    Args:
+        owner: Who checks (used in the message).
+        arguments: The keyword arguments.
+
+    Examples:
+        >>> check_function_arguments("BinaryCrossentropy", {"label_smoothing": 2.0})
+        Traceback (most recent call last):
+        ...
+        ValueError: BinaryCrossentropy: received an invalid value for `label_smoothing`, \
+expected a number in [0, 1]. Received: label_smoothing=2.0
+    """
+    for key, value in arguments.items():
+        if key in ("from_logits", "from_sorted_ids"):
+            check_bool(owner, key, value)
+        elif key == "label_smoothing":
+            check_number(owner, key, value, low=0.0, high=1.0)
+        elif key == "threshold":
+            check_number(owner, key, value)
+        elif key == "delta":
+            check_number(owner, key, value, low=0.0, low_open=True)
+        elif key == "axis":
+            check_int(owner, key, value)
+        elif key == "ignore_class":
+            check_int(owner, key, value, allow_none=True)
+        elif key == "k":
+            check_positive_int(owner, key, value)
 
 
 def require_rank(owner: str, shape: Sequence[Any], min_rank: int, what: str) -> None:
