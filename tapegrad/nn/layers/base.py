@@ -16,6 +16,7 @@ import inspect
 import itertools
 import re
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,10 +27,19 @@ from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
 from tapegrad.nn.validation import check_call_inputs
 
+# (dict.setdefault and next() on a count are atomic: threads never share a name.)
 _NAME_COUNTS: dict[str, itertools.count] = {}
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
+# The lock keeps the bumps of several threads from losing one another (`+=` is not atomic):
+# a lost or reordered bump could make a stale cache look current again.
 _STRUCTURE_VERSION = [0]
+_VERSION_LOCK = threading.Lock()
+# The training flag of the layer calls in progress, per thread (a layer's call never
+# awaits, so asyncio tasks cannot interleave inside one).
 _CALL_CONTEXT = threading.local()
+# One lock per layer being built (first calls from several threads build it once).
+_BUILD_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
+_BUILD_LOCKS_GUARD = threading.Lock()
 
 # The batch size used to run a layer once on zeros when inferring symbolic output shapes.
 _PROBE_BATCH = 2
@@ -43,6 +53,19 @@ def unique_name(base: str) -> str:
     counter = _NAME_COUNTS.setdefault(snake, itertools.count())
     index = next(counter)
     return snake if index == 0 else f"{snake}_{index}"
+
+
+def _bump_structure_version() -> None:
+    with _VERSION_LOCK:
+        _STRUCTURE_VERSION[0] += 1
+
+
+def _build_lock(layer: Any) -> threading.RLock:
+    with _BUILD_LOCKS_GUARD:
+        lock = _BUILD_LOCKS.get(layer)
+        if lock is None:
+            lock = _BUILD_LOCKS[layer] = threading.RLock()
+        return lock
 
 
 def shape_of(x: Any) -> tuple[Any, ...]:
@@ -245,8 +268,9 @@ class Layer:
         # read this twice per step, and walking a model's attributes costs more than a
         # small model's arithmetic. (A list attribute mutated in place with an existing
         # layer or Variable is not noticed until another attribute is set.)
+        version = _STRUCTURE_VERSION[0]  # read before the walk: a change during it shows
         cached = self.__dict__.get("_trainable_cache")
-        if (cached is not None and cached[0] == _STRUCTURE_VERSION[0]
+        if (cached is not None and cached[0] == version
                 and all(v.trainable for v in cached[1])):
             return list(cached[1])
         if not self.trainable:
@@ -257,7 +281,7 @@ class Layer:
             for layer in self._sublayers():
                 found.extend(layer.trainable_weights)
             found = _unique(found)
-        object.__setattr__(self, "_trainable_cache", (_STRUCTURE_VERSION[0], found))
+        object.__setattr__(self, "_trainable_cache", (version, found))
         return list(found)
 
     @property
@@ -330,7 +354,7 @@ class Layer:
         if constraint is not None:
             variable.constraint = constraint  # type: ignore[attr-defined]
         self._weights_list.append(variable)
-        _STRUCTURE_VERSION[0] += 1
+        _bump_structure_version()
         if regularizer is not None:
             self._regularized.append((regularizers_module.get(regularizer), variable))
         return variable
@@ -406,10 +430,14 @@ class Layer:
     def _maybe_build(self, inputs: Any) -> None:
         if self.built:
             return
-        shapes = _map_structure(lambda x: shape_of(x), inputs)
-        self.build(shapes)
-        self.built = True
-        self._build_shapes = shapes
+        # Concurrent first calls: one thread builds, the others wait and find it built.
+        with _build_lock(self):
+            if self.built:
+                return
+            shapes = _map_structure(lambda x: shape_of(x), inputs)
+            self.build(shapes)
+            self.built = True
+            self._build_shapes = shapes
 
     def _check_shapes(self, inputs: Any) -> None:
         expected = self._build_shapes
@@ -482,7 +510,7 @@ class Layer:
 
     def __setattr__(self, key: str, value: Any) -> None:
         object.__setattr__(self, key, value)
-        _STRUCTURE_VERSION[0] += 1  # invalidates every layer's cached weight lists
+        _bump_structure_version()  # invalidates every layer's cached weight lists
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
