@@ -270,9 +270,18 @@ def load_weights(model: Layer, filepath: str | os.PathLike[str], verify: bool = 
         OSError: the file cannot be opened.
     """
     path = os.fspath(filepath)
-    with open(path, "rb") as file:
+    with open(path, "rb") as file:  # OSError here: the file cannot be read at all
         magic = file.read(4)
-    if magic == _ZIP_MAGIC:
+    try:
+        _load_weights(model, path, magic == _ZIP_MAGIC, verify)
+    except ArchiveError:
+        raise
+    except Exception as err:  # anything else a damaged file provokes: named, one type
+        raise ArchiveError(f"{path}: {type(err).__name__}: {str(err)[:500]}") from err
+
+
+def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
+    if archive:
         members = _read_archive(path)
         metadata = _parse_json(members["metadata.json"], "metadata.json")
         _check_header(metadata, "metadata.json", FORMAT)
