@@ -22,6 +22,7 @@ import tapegrad.numpy as tnp
 from tapegrad import layers, losses, optimizers
 from tapegrad.core import primitive as _primitive
 from tapegrad.graph.function import TracerValueError, current_tracer
+from tapegrad.graph.trace import trace
 from tapegrad.nn import models
 
 N_THREADS = 4
@@ -72,6 +73,15 @@ def _loss(x: Any) -> Any:
     return tnp.sum(tnp.sin(x) * x ** 2 + tnp.exp(-x))
 
 
+@tg.custom_gradient
+def _clipped_square(x: Any) -> Any:
+    # (custom_gradient swaps the recorder stack around its forward pass)
+    def grad_fn(dy: Any) -> Any:
+        return dy * tnp.clip(2.0 * x, -1.0, 1.0)
+
+    return x * x, grad_fn
+
+
 def _same_as_serial(compute: Callable[[np.ndarray], Any]) -> None:
     """``compute`` on every input in 4 threads equals ``compute`` run serially, bit for bit."""
     inputs = _inputs()
@@ -115,7 +125,8 @@ def test_tapes_in_threads_equal_serial() -> None:
             dy = inner.gradient(y, x)
             s = tnp.sum(dy)
         ddy = outer.gradient(s, x)
-        return [g.numpy() for g in (plain, first, second, dy, ddy)]
+        custom = tg.grad(lambda v: tnp.sum(_clipped_square(v) * v))(x)
+        return [g.numpy() for g in (plain, first, second, dy, ddy, custom)]
 
     _same_as_serial(compute)
 
@@ -157,15 +168,17 @@ def test_first_calls_of_a_shared_function_trace_once() -> None:
 
 
 def test_functions_traced_in_threads_equal_serial() -> None:
-    def compute(x_value: np.ndarray) -> list[np.ndarray]:
+    def compute(x_value: np.ndarray) -> list[Any]:
         # A new Function per call: every call traces, in every thread at once.
-        step = tg.function(lambda x: (_loss(x), tg.grad(_loss)(x)))
-        return [part.numpy() for part in step(x_value)]
+        step = tg.function(lambda x: (_loss(x), tg.grad(_loss)(x),
+                                      tg.grad(lambda v: tnp.sum(_clipped_square(v)))(x)))
+        listing = str(trace(_loss, x_value))  # the graph tracer of Lambda saving
+        return [part.numpy() for part in step(x_value)] + [np.array(listing)]
 
     inputs = _inputs()[:N_THREADS * 10]
     serial = [compute(x) for x in inputs]
 
-    def work(k: int) -> list[list[np.ndarray]]:
+    def work(k: int) -> list[list[Any]]:
         return [compute(inputs[i]) for i in range(k, len(inputs), N_THREADS)]
 
     for k, part in enumerate(_run_threads(work)):
@@ -226,11 +239,25 @@ def test_anomaly_mode_is_per_thread() -> None:
 
 
 # -- layers and models ----------------------------------------------------------------------
+class _SlowScale(layers.Layer):
+    builds = 0
+
+    def build(self, input_shape: Any) -> None:
+        type(self).builds += 1
+        time.sleep(0.05)  # every other thread arrives while this one builds
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, inputs: Any) -> Any:
+        return inputs * self.scale
+
+
 def test_concurrent_first_calls_build_a_layer_once() -> None:
-    layer = layers.Dense(3, kernel_initializer=tg.initializers.GlorotUniform(seed=3))
+    slow = _SlowScale()
+    dense = layers.Dense(3, kernel_initializer=tg.initializers.GlorotUniform(seed=3))
     x = np.ones((2, 5), np.float32)
-    outs = _run_threads(lambda k: [layer(x).numpy() for _ in range(20)])
-    assert len(layer.weights) == 2 and layer.built
+    outs = _run_threads(lambda k: [dense(slow(x)).numpy() for _ in range(20)])
+    assert _SlowScale.builds == 1 and len(slow.weights) == 1
+    assert len(dense.weights) == 2 and dense.built
     for out in outs:
         for o in out:
             np.testing.assert_array_equal(o, outs[0][0])
@@ -272,9 +299,10 @@ def test_threads_fitting_their_own_models_equal_serial(jit: bool) -> None:
             np.testing.assert_array_equal(a, b, err_msg=f"model {k}")
 
 
-def test_shared_compiled_model_predicts_from_threads() -> None:
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "compiled"])
+def test_a_shared_model_predicts_from_threads(jit: bool) -> None:
     x, _ = _data()
-    model = _model(True, 0)
+    model = _model(jit, 0)
     want = model.predict(x, verbose=0)
     outs = _run_threads(lambda k: [model.predict(x, verbose=0) for _ in range(5)])
     for out in outs:
