@@ -480,7 +480,13 @@ class _Compiler:
         if len(dtypes) != 1:
             return None
         (dtype,) = dtypes
-        return dtype if dtype.kind in "fc" and node.dtype in (dtype, np.dtype(bool)) else None
+        if dtype.kind not in "fc" or node.dtype not in (dtype, np.dtype(bool)):
+            return None
+        # Only where the ufunc has a loop taking every operand in that dtype (ldexp's
+        # exponent stays an integer).
+        ufunc = PRIMITIVES[node.primitive].ufunc
+        loop = dtype.char * ufunc.nin + "->"
+        return dtype if any(t.startswith(loop) for t in ufunc.types) else None
 
     def emit_scatter_add(self, index: int) -> None:
         """``out = x; out[idx] += g`` for an absorbed ``add(x, index_add(g, idx))``."""

@@ -332,11 +332,19 @@ def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None
     with np.errstate(all="ignore"):
         for index, node in enumerate(graph.nodes):
             prim = PRIMITIVES[node.primitive]
+            operands = [_read(env, a) for a in node.inputs]
             try:
-                result = prim.impl(*[_read(env, a) for a in node.inputs], **node.params)
-            except np.linalg.LinAlgError:
+                result = prim.impl(*operands, **node.params)
+            except np.linalg.LinAlgError as err:
                 # The values (random or zeros) suit the graph's shapes, not every op's
-                # domain: a singular matrix is not a malformed graph. Trust the record.
+                # domain: a singular matrix is not a malformed graph. Trust the record —
+                # but only for square matrices (else it is the shapes that are wrong).
+                first = np.asarray(operands[0]) if operands else np.zeros(())
+                if first.ndim < 2 or first.shape[-1] != first.shape[-2]:
+                    raise ValueError(
+                        f"graph: node {index} ({node.primitive}) fails on inputs of the "
+                        f"recorded shapes: {err}"
+                    ) from err
                 result = tuple(np.zeros(s, d) for s, d in zip(node.shapes, node.dtypes,
                                                               strict=True))
                 result = result if prim.multiple_results else result[0]

@@ -461,3 +461,14 @@ def test_calls_from_threads_do_not_share_buffers_at_once() -> None:
     for thread in threads:
         thread.join()
     assert not failures
+
+
+def test_integer_literals_keep_their_type_where_the_ufunc_needs_it() -> None:
+    # ldexp has no (float, float) loop: its exponent must stay an integer.
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    graph = Graph([Input(0, "arg", (2, 3), np.dtype(np.float32), "x")],
+                  [Node("ldexp", (0, Literal(3)), {}, (1,), ((2, 3),), (np.dtype(np.float32),))],
+                  [1])
+    graph.verify()
+    (got,), _ = compile_graph(graph, fuse=False)([x], [])
+    _assert_identical(got, np.ldexp(x, 3), "ldexp with an integer literal")

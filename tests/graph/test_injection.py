@@ -342,6 +342,23 @@ def test_legitimate_nodes_pass_the_signature_check(function):
                                   np.asarray(evaluate(graph, [X])[0]))
 
 
+@pytest.mark.parametrize("primitive, shape", [("det", (2,)), ("cholesky", (2, 3)),
+                                              ("solve", (2, 3))])
+def test_linear_algebra_on_non_square_matrices_is_refused(primitive, shape):
+    # A singular random matrix is trusted (the values, not the graph, are off); a
+    # non-square one is a malformed graph.
+    inputs = (0, 0) if primitive == "solve" else (0,)
+    with pytest.raises(ValueError, match=rf"node 0 \({primitive}\) fails on inputs .*square"):
+        _graph_of(primitive, inputs, {}, shape).verify()
+
+
+def test_singular_square_matrices_still_verify():
+    spec = Input(0, "arg", (3, 3), np.dtype(np.float64), "a")
+    graph = Graph([spec], [Node("solve", (0, 0), {}, (1,), ((3, 3),), (np.dtype(np.float64),))],
+                  [1])
+    graph.verify(example_args=[np.zeros((3, 3))])
+
+
 # -- nodes the saver never writes ----------------------------------------------------------------
 @pytest.mark.parametrize("primitive, params, problem", [
     ("custom_gradient", {"key": 0, "n_inputs": 1}, "custom_gradient function"),

@@ -672,3 +672,17 @@ def test_optimize_stops_after_max_rounds() -> None:
     assert optimize(graph, max_rounds=0) is graph
     assert len(optimize(graph, passes=[eliminate_dead_code]).nodes) == len(
         eliminate_dead_code(graph).nodes)
+
+
+@pytest.mark.parametrize("axis", [-1, 1, (-1,), (1,), None])
+def test_sum_of_a_size_one_axis_given_any_valid_way(axis: Any) -> None:
+    # Traced graphs hold non-negative tuples; a graph from a file may hold any form the
+    # impl accepts.
+    spec = Input(0, "arg", (3, 1), np.dtype(np.int64), "x")
+    shape = (3,) if axis is not None else ()
+    node = Node("sum", (0,), {"axis": axis, "keepdims": False}, (1,), (shape,),
+                (np.dtype(np.int64),))
+    graph = Graph([spec], [node], [1])
+    graph.verify()
+    x = np.arange(3, dtype=np.int64).reshape(3, 1)
+    np.testing.assert_array_equal(evaluate(optimize(graph), [x])[0], x.sum(axis=axis))

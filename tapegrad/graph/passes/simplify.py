@@ -325,13 +325,25 @@ def _same_value_rule(node: Node, context: _Context) -> Result:
     return _alias(node, node.inputs[0], context)
 
 
+def _axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
+    """``axis`` as non-negative axes (an int, a sequence of ints or None: all axes);
+    None for anything else (a graph from a file may hold any value that verifies)."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = tuple(axis) if isinstance(axis, tuple | list) else (axis,)
+    if not all(isinstance(a, int | np.integer) and -ndim <= a < ndim for a in items):
+        return None
+    return tuple(int(a) % ndim for a in items)
+
+
 def _sum_rule(node: Node, context: _Context) -> Result:
     (x,) = node.inputs
     if isinstance(x, Literal) or x not in context.avals or not context.c_contiguous(x):
         return None  # the replacements are views of x: same layout only if x is C order
     shape, dtype = context.avals[x]
-    axis = node.params.get("axis")
-    axes = tuple(range(len(shape))) if axis is None else tuple(axis)
+    axes = _axes(node.params.get("axis"), len(shape))
+    if axes is None:
+        return None
     if all(shape[i] == 1 for i in axes) and dtype == node.dtype and (
             dtype.kind in "iu" or (dtype.kind == "f" and context.ignore_signed_zeros)):
         # Summing one element is that element (for floats, but -0.0 becomes 0.0).
