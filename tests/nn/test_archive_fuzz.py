@@ -274,6 +274,8 @@ def _outcome(mutant: bytes, kind: str, verify: bool, x: Any, expected: np.ndarra
     try:
         predicted = model.predict(x, verbose=0)
     except Exception as err:  # noqa: BLE001
+        if kind.startswith("json config.json") and _runs_on_its_own_inputs(model, x):
+            return "changed"  # an edited architecture takes other inputs: a clear refusal
         return f"predict raised: {type(err).__name__}: {str(err)[:200]}"
     same = isinstance(predicted, np.ndarray) and predicted.shape == expected.shape and \
         np.array_equal(predicted, expected)
@@ -282,6 +284,20 @@ def _outcome(mutant: bytes, kind: str, verify: bool, x: Any, expected: np.ndarra
     may_change = kind.startswith("json config.json") or kind.startswith(
         "json optimizer.json") or not verify
     return "changed" if may_change else "changed unnoticed"
+
+
+def _runs_on_its_own_inputs(model: Any, x: Any) -> bool:
+    """Whether ``model`` declares other input shapes than ``x`` has and runs on those."""
+    given = [a.shape[1:] for a in (x if isinstance(x, list) else [x])]
+    declared = [tuple(t.shape[1:]) for t in getattr(model, "inputs", None) or []]
+    if not declared or declared == given or any(None in shape for shape in declared):
+        return False
+    probe = [np.zeros((3, *shape), np.float32) for shape in declared]
+    try:
+        model.predict(probe[0] if len(probe) == 1 else probe, verbose=0)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 def campaign(count: int, seed: int) -> dict[str, Any]:

@@ -358,7 +358,7 @@ CLEAR_ERRORS = [
      "names no tensor"),
     (_functional_archive, lambda data: tools.edit_json(
         data, "config.json", lambda d: d["config"].__setitem__("output_layers",
-                                                               [["dense_9", 0, 0]])),
+                                                               [["nowhere", 0, 0]])),
      "output_layers: reference"),
     (_functional_archive, lambda data: tools.edit_json(
         data, "config.json", lambda d: d["config"].__setitem__("output_layers",
@@ -366,7 +366,15 @@ CLEAR_ERRORS = [
      "output_layers"),
     (_functional_archive, lambda data: tools.edit_json(
         data, "config.json", lambda d: d["config"].__setitem__("output_layers", [])),
-     "the weights do not match"),
+     "output_layers: expected a tensor reference"),
+    (_functional_archive, lambda data: tools.edit_json(
+        data, "config.json", lambda d: _inbound(d, 4)[0].__setitem__(
+            "args", [_inbound(d, 4)[0]["args"], _inbound(d, 4)[0]["args"][:1]])),
+     r"layer 'add.*' call 0.args: expected a tensor reference"),
+    (_functional_archive, lambda data: tools.edit_json(
+        data, "config.json", lambda d: d["config"].__setitem__(
+            "input_layers", [["a", 0, 0], ["a", 0, 0]])),
+     "input_layers: an input is listed twice"),
     (_dense_archive, lambda data: tools.edit_json(
         data, "config.json", lambda d: _first_layer(d).__setitem__("units", "many")),
      "Dense 'dense.*'"),

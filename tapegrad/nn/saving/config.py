@@ -214,7 +214,7 @@ class _Loader:
                 if earlier_call_pending or not _resolvable(node["args"], outputs):
                     remaining.append((name, k, node))
                     continue
-                args = _resolve(node["args"], outputs, where)
+                args = _resolve(_flat_refs(node["args"], f"{where}.args"), outputs, where)
                 self.progress["where"] = where
                 try:
                     out = layers[name](args, **node["kwargs"])
@@ -231,8 +231,14 @@ class _Loader:
                 )
             pending = remaining
         self.progress["where"] = f"{path}.input_layers/output_layers"
-        inputs = _resolve(config["input_layers"], outputs, f"{path}.input_layers")
-        model_outputs = _resolve(config["output_layers"], outputs, f"{path}.output_layers")
+        input_refs = _flat_refs(config["input_layers"], f"{path}.input_layers")
+        listed = [] if _is_ref(input_refs) else list(
+            input_refs.values() if isinstance(input_refs, dict) else input_refs)
+        if len({tuple(r) for r in listed}) != len(listed):
+            raise ArchiveError(f"{path}.input_layers: an input is listed twice")
+        inputs = _resolve(input_refs, outputs, f"{path}.input_layers")
+        model_outputs = _resolve(_flat_refs(config["output_layers"], f"{path}.output_layers"),
+                                 outputs, f"{path}.output_layers")
         return _construct(Model, {"inputs": inputs, "outputs": model_outputs,
                                   "name": config["name"], "trainable": config["trainable"]},
                           f"{path} (input_layers/output_layers)")
@@ -270,6 +276,20 @@ def _resolvable(structure: Any, outputs: dict[tuple[str, int], list[Any]]) -> bo
     refs: list[list[Any]] = []
     _collect_refs(structure, refs)
     return all((name, node) in outputs for name, node, _ in refs)
+
+
+def _flat_refs(structure: Any, where: str) -> Any:
+    """``structure`` if it is what the saver writes — a tensor reference, or a non-empty
+    flat list (or object) of them — else refused: a layer or model would otherwise be
+    wired to nested or plain values that its symbolic probe accepts by chance."""
+    if _is_ref(structure):
+        return structure
+    values = structure if isinstance(structure, list) else \
+        list(structure.values()) if isinstance(structure, dict) else None
+    if not values or not all(_is_ref(v) for v in values):
+        raise ArchiveError(f"{where}: expected a tensor reference [layer name, node, index] "
+                           f"or a flat list of them, got {str(structure)[:200]}")
+    return structure
 
 
 def _resolve(structure: Any, outputs: dict[tuple[str, int], list[Any]], where: str) -> Any:
