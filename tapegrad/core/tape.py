@@ -22,7 +22,7 @@ import numpy as np
 
 from tapegrad.core import primitive as _primitive
 from tapegrad.core.broadcast import unbroadcast
-from tapegrad.core.primitive import Primitive, set_recorders
+from tapegrad.core.primitive import _RECORDERS, Primitive, set_recorders
 from tapegrad.core.tensor import Tensor, Variable, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 
@@ -65,15 +65,16 @@ class GradientTape:
 
     # -- recording ----------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
-        set_recorders(_primitive.active_recorders() + (self,))
+        # (the context variable itself, not set_recorders: one tape per training step)
+        _RECORDERS.set(_RECORDERS.get() + (self,))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        active = _primitive.active_recorders()
+        active = _RECORDERS.get()
         if active and active[-1] is self:  # the usual case: this tape is the innermost
-            set_recorders(active[:-1])
+            _RECORDERS.set(active[:-1])
         else:
-            set_recorders(tuple(r for r in active if r is not self))
+            _RECORDERS.set(tuple(r for r in active if r is not self))
 
     def watch(self, tensor: Any) -> None:
         """Track a Tensor (or a nested structure of them) so gradients can reach it."""
