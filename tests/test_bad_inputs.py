@@ -386,6 +386,45 @@ LOOP_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]
      ("predict()", "`x` is None")),
     ("predict-verbose", lambda: _model().predict(X, verbose=-1), ValueError,
      _invalid("verbose", "-1")),
+    ("train-on-batch-y-none", lambda: _model().train_on_batch(X, None), ValueError,
+     ("train_on_batch()", "`y` is None")),
+    ("train-on-batch-lengths", lambda: _model().train_on_batch(X, Y[:2]), ValueError,
+     ("train_on_batch()", "has 2")),
+    ("train-on-batch-class-weight", lambda: _model("sparse_categorical_crossentropy", 3)
+     .train_on_batch(X, LABELS, class_weight={0: 1.0}), ValueError,
+     ("train_on_batch()", "`class_weight`", "[1, 2]")),
+    ("test-on-batch-sample-weight", lambda: _model().test_on_batch(X, Y, sample_weight=[1.0]),
+     ValueError, ("test_on_batch()", "`sample_weight` has 1 entries")),
+    ("predict-on-batch-string", lambda: _model().predict_on_batch("abc"), TypeError,
+     ("predict_on_batch()", "'abc'")),
+    ("compile-metrics-string", lambda: _model().compile("sgd", "mse", metrics="accuracy"),
+     ValueError, ("compile()", "`metrics`", "'accuracy'")),
+    ("compile-weighted-metrics", lambda: _model().compile("sgd", "mse", weighted_metrics=1),
+     ValueError, ("`weighted_metrics`", "1")),
+    ("compile-loss-weights-length", lambda: _model().compile("sgd", "mse",
+                                                             loss_weights=[1.0, 2.0]),
+     ValueError, ("`loss_weights` has 2 entries", "1 outputs")),
+    ("compile-loss-weights-value", lambda: _model().compile("sgd", "mse",
+                                                            loss_weights={"out": "x"}),
+     ValueError, _invalid("loss_weights", "'x'")),
+    ("compile-run-eagerly", lambda: _model().compile("sgd", "mse", run_eagerly="yes"),
+     ValueError, _invalid("run_eagerly", "'yes'")),
+    ("compile-unknown-argument", lambda: _model().compile("sgd", "mse", metric=["mae"]),
+     TypeError, ("compile()", "metric")),
+    ("compile-steps-per-execution", lambda: _model().compile("sgd", "mse",
+                                                             steps_per_execution=4),
+     NotImplementedError, ("steps_per_execution=4",)),
+    # layer calls on inputs of too few axes
+    ("flatten-rank0", lambda: L.Flatten()(np.float32(1.0)), ValueError,
+     ("Flatten", "got shape ()")),
+    ("reshape-rank0", lambda: L.Reshape((-1,))(np.float32(1.0)), ValueError,
+     ("Reshape", "got shape ()")),
+    ("lstm-rank0", lambda: L.LSTM(2)(np.float32(1.0)), ValueError,
+     ("LSTM", "(batch, time, features)", "got shape ()")),
+    ("lstm-cell-rank0", lambda: L.LSTMCell(2)(np.float32(1.0)), ValueError,
+     ("LSTMCell", "got shape ()")),
+    ("mha-one-input-list", lambda: _mha()([np.ones((1, 2, 4), np.float32)]), ValueError,
+     ("MultiHeadAttention", "[query, value]")),
 ]
 
 
@@ -462,6 +501,11 @@ GOOD_CASES: list[tuple[str, Callable[[], Any]]] = [
     ("concatenate-negative-axis", lambda: tnp.concatenate(
         [tnp.ones((2, 2)), tnp.ones((2, 1))], axis=-1)),
     ("grad-of-python-float", lambda: tg.grad(lambda a: 2.0)(tg.tensor(1.0))),
+    ("compile-keras-defaults", lambda: _model().compile("adam", "mse", steps_per_execution=1,
+                                                        auto_scale_loss=True)),
+    ("train-on-batch-class-weight", lambda: _model("sparse_categorical_crossentropy", 3)
+     .train_on_batch(X, LABELS, class_weight={0: 1.0, 1: 2.0, 2: 3.0})),
+    ("predict-on-batch", lambda: _model().predict_on_batch(X)),
 ]
 
 
@@ -501,3 +545,11 @@ def test_checks_run_before_any_training() -> None:
     for old, new in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
     assert int(model.optimizer.iterations.numpy()) == 0
+
+
+def test_train_on_batch_applies_class_weight() -> None:
+    # Before, train_on_batch accepted class_weight and ignored it.
+    model = _model("sparse_categorical_crossentropy", units=3)
+    plain = model.train_on_batch(X, LABELS)
+    zero = model.train_on_batch(X, LABELS, class_weight={0: 0.0, 1: 0.0, 2: 0.0})
+    assert plain > 0 and zero == 0.0

@@ -33,7 +33,7 @@ from tapegrad.nn.validation import (
     check_positive_int,
 )
 
-__all__ = ["check_evaluate", "check_fit", "check_predict"]
+__all__ = ["check_batch", "check_compile", "check_evaluate", "check_fit", "check_predict"]
 
 _NUMERIC_KINDS = "biufc"
 
@@ -118,6 +118,67 @@ def check_predict(model: Any, arguments: dict[str, Any]) -> None:
     _check_verbose(owner, a["verbose"])
     _check_callbacks(owner, a["callbacks"])
     _check_samples(owner, "x", a["x"])
+
+
+def check_batch(model: Any, method: str, arguments: dict[str, Any]) -> None:
+    """Check the data of ``train_on_batch`` / ``test_on_batch`` / ``predict_on_batch``.
+
+    Args:
+        model: The model (named in messages).
+        method: The method's name.
+        arguments: The method's arguments by name (``x``, and ``y``, ``sample_weight``,
+            ``class_weight`` where it has them).
+    """
+    owner = _owner(model, method)
+    if "y" not in arguments:
+        _check_samples(owner, "x", arguments["x"])
+        return
+    _check_xy(model, owner, arguments["x"], arguments["y"], arguments.get("sample_weight"),
+              "x", "y")
+    if arguments.get("class_weight") is not None:
+        _check_class_weight(owner, arguments["class_weight"], arguments["y"])
+
+
+# Keras 3 compile arguments tapegrad accepts at their defaults only.
+_COMPILE_DEFAULTS = {"steps_per_execution": 1, "auto_scale_loss": True}
+
+
+def check_compile(model: Any, arguments: dict[str, Any]) -> None:
+    """Check `compile`'s arguments (its locals at entry) before anything is configured.
+
+    Args:
+        model: The model being compiled (named in messages).
+        arguments: ``compile``'s arguments by name.
+    """
+    owner = _owner(model, "compile")
+    for name in ("metrics", "weighted_metrics"):
+        value = arguments[name]
+        if value is not None and not isinstance(value, list | tuple | dict):
+            raise ValueError(f"{owner}: expected `{name}` argument to be a list, tuple, or "
+                             f"dict. Received instead: {name}={value!r} of type "
+                             f"{type(value).__name__}")
+    weights = arguments["loss_weights"]
+    if weights is not None:
+        values = (list(weights.values()) if isinstance(weights, dict) else
+                  list(weights) if isinstance(weights, list | tuple) else None)
+        if values is None:
+            raise ValueError(f"{owner}: `loss_weights` must be a list or a dict of numbers "
+                             f"(one per output), got {_describe(weights)}")
+        for value in values:
+            check_number(owner, "loss_weights", value)
+        outputs = getattr(model, "outputs", None)
+        if isinstance(weights, list | tuple) and outputs and len(weights) != len(outputs):
+            raise ValueError(f"{owner}: `loss_weights` has {len(weights)} entries but the "
+                             f"model has {len(outputs)} outputs")
+    check_bool(owner, "run_eagerly", arguments["run_eagerly"])
+    extra = dict(arguments.get("kwargs") or {})
+    unknown = sorted(set(extra) - set(_COMPILE_DEFAULTS))
+    if unknown:
+        raise TypeError(f"{owner}: got unexpected arguments {unknown}")
+    for name, value in extra.items():
+        if value != _COMPILE_DEFAULTS[name]:
+            raise NotImplementedError(f"{owner}: `{name}={value!r}` is not supported by "
+                                      f"tapegrad (only the default {_COMPILE_DEFAULTS[name]!r})")
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class Trainer:
                 step cannot be traced (the reason is logged on ``tapegrad.nn.trainer``);
                 ``True`` compiles and raises instead of falling back; ``False`` is eager.
         """
+        fit_checks.check_compile(self, locals())
         if jit_compile not in ("auto", True, False):
             raise ValueError(f"compile: jit_compile must be 'auto', True or False, got "
                              f"{jit_compile!r}")
@@ -218,8 +219,9 @@ class Trainer:
                        class_weight: Any = None, return_dict: bool = False) -> Any:
         """One training step on exactly this batch (Keras semantics)."""
         self._require_compiled("train_on_batch")
+        fit_checks.check_batch(self, "train_on_batch", locals())
         self._reset_metrics()
-        loss = self.train_step(_floatify(x), y, sample_weight)
+        loss = self.train_step(_floatify(x), y, _sample_weights(y, sample_weight, class_weight))
         logs = {"loss": loss, **self._metric_logs()}
         return logs if return_dict else _as_result(logs)
 
@@ -227,6 +229,7 @@ class Trainer:
                       return_dict: bool = False) -> Any:
         """Loss and metrics on exactly this batch."""
         self._require_compiled("test_on_batch")
+        fit_checks.check_batch(self, "test_on_batch", locals())
         self._reset_metrics()
         loss = self.test_step(_floatify(x), y, sample_weight)
         logs = {"loss": loss, **self._metric_logs()}
@@ -234,6 +237,7 @@ class Trainer:
 
     def predict_on_batch(self, x: Any) -> Any:
         """Predictions for one batch, as NumPy arrays."""
+        fit_checks.check_batch(self, "predict_on_batch", locals())
         batch = _floatify(x)
         result = self._run_compiled("predict", batch)
         return _to_numpy(result if result is not None else self._predict_body(batch))

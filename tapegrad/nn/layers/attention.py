@@ -203,6 +203,9 @@ class MultiHeadAttention(Layer):
             query = kwargs.pop("inputs")
         if isinstance(query, list | tuple):  # Keras 2 style: [query, value(, key)]
             query = dict(zip(("query", "value", "key"), query, strict=False))
+            if len(query) < 2:
+                raise ValueError(f"MultiHeadAttention '{self.name}': a list of inputs must be "
+                                 f"[query, value] or [query, value, key], got {len(query)}")
         # All tensors travel as one dict, so a functional graph records each as an input.
         if not isinstance(query, dict):
             if value is None:

@@ -212,6 +212,7 @@ class Flatten(Layer):
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)
+        require_rank(layer_owner(self), shape, 1, "(batch, ...)")
         if self.data_format == "channels_first" and len(shape) > 2:
             inputs = tnp.moveaxis(inputs, 1, -1)
         return tnp.reshape(inputs, (shape[0], int(math.prod(shape[1:]))))
@@ -230,6 +231,7 @@ class Reshape(Layer):
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)
+        require_rank(layer_owner(self), shape, 1, "(batch, ...)")
         per_example = int(math.prod(shape[1:]))
         known = int(math.prod(s for s in self.target_shape if s != -1))
         if (-1 not in self.target_shape and known != per_example) or (

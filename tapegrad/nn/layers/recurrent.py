@@ -25,6 +25,7 @@ from tapegrad.nn.validation import (
     check_positive_int,
     check_probability,
     layer_owner,
+    require_rank,
 )
 from tapegrad.ops.nn import lstm
 from tapegrad.ops.random import dropout_mask, layer_generator
@@ -99,6 +100,7 @@ class _RecurrentCell(Layer):
         return self.bias_initializer
 
     def build(self, input_shape: Any) -> None:
+        require_rank(layer_owner(self), input_shape, 2, "(batch, features)")
         features = input_shape[-1]
         if features is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': the last input dimension "
@@ -430,6 +432,7 @@ class RNN(Layer):
     def build(self, input_shape: Any) -> None:
         if input_shape and isinstance(input_shape[0], list | tuple):
             input_shape = input_shape[0]
+        require_rank(layer_owner(self), input_shape, 3, "(batch, time, features)")
         if not self.cell.built:
             self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
             self.cell.built = True
