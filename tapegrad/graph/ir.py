@@ -339,8 +339,8 @@ def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None
                 # The values (random or zeros) suit the graph's shapes, not every op's
                 # domain: a singular matrix is not a malformed graph. Trust the record —
                 # but only for square matrices (else it is the shapes that are wrong).
-                first = np.asarray(operands[0]) if operands else np.zeros(())
-                if first.ndim < 2 or first.shape[-1] != first.shape[-2]:
+                shape: Shape = np.shape(operands[0]) if operands else ()
+                if len(shape) < 2 or shape[-1] != shape[-2]:
                     raise ValueError(
                         f"graph: node {index} ({node.primitive}) fails on inputs of the "
                         f"recorded shapes: {err}"

@@ -286,10 +286,14 @@ def _transpose_rule(node: Node, context: _Context) -> Result:
     (x,) = node.inputs
     ndim = len(node.shape)
     axes = _axes(node.params.get("axes"), ndim)
+    if axes is None:
+        return None
     inner = context.producer(x, "transpose")
     if inner is not None:
         # transpose(transpose(y, a), b) == transpose(y, a[b])
         inner_axes = _axes(inner.params.get("axes"), ndim)
+        if inner_axes is None:
+            return None
         axes = tuple(inner_axes[i] for i in axes)
         x = inner.inputs[0]
     if axes == tuple(range(ndim)):
@@ -299,10 +303,15 @@ def _transpose_rule(node: Node, context: _Context) -> Result:
     return _with(node, (x,), axes=axes)
 
 
-def _axes(axes: Any, ndim: int) -> tuple[int, ...]:
+def _axes(axes: Any, ndim: int) -> tuple[int, ...] | None:
+    """A transpose's axes as a permutation (None: not one this pass reads)."""
     if axes is None:
         return tuple(reversed(range(ndim)))
-    return tuple(int(a) % ndim for a in axes)
+    items = tuple(axes) if isinstance(axes, tuple | list) else (axes,)
+    if len(items) != ndim or not all(
+            isinstance(a, int | np.integer) and -ndim <= a < ndim for a in items):
+        return None  # a graph from a file may hold any form the impl accepts
+    return tuple(int(a) % ndim for a in items)
 
 
 def _reshape_rule(node: Node, context: _Context) -> Result:
@@ -325,7 +334,7 @@ def _same_value_rule(node: Node, context: _Context) -> Result:
     return _alias(node, node.inputs[0], context)
 
 
-def _axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
+def _reduced_axes(axis: Any, ndim: int) -> tuple[int, ...] | None:
     """``axis`` as non-negative axes (an int, a sequence of ints or None: all axes);
     None for anything else (a graph from a file may hold any value that verifies)."""
     if axis is None:
@@ -341,7 +350,7 @@ def _sum_rule(node: Node, context: _Context) -> Result:
     if isinstance(x, Literal) or x not in context.avals or not context.c_contiguous(x):
         return None  # the replacements are views of x: same layout only if x is C order
     shape, dtype = context.avals[x]
-    axes = _axes(node.params.get("axis"), len(shape))
+    axes = _reduced_axes(node.params.get("axis"), len(shape))
     if axes is None:
         return None
     if all(shape[i] == 1 for i in axes) and dtype == node.dtype and (
