@@ -521,3 +521,27 @@ def test_edited_random_state_is_refused(tmp_path):
         "random_state"].__setitem__("epoch", -3)))
     with pytest.raises(saving.ArchiveError, match="config.json random_state: .*'epoch'"):
         tg.models.load_model(path)
+
+
+def test_lambda_graph_params_are_bounded_before_the_graph_runs(tmp_path):
+    """A pad width of 2**40 would make the graph verifier allocate terabytes."""
+    path = tmp_path / "pad.tapegrad"
+    tg.Sequential([layers.Input(shape=(3,)),
+                   layers.Lambda(lambda x: tnp.pad(x, ((0, 0), (1, 1))) * 2.0)]).save(path)
+
+    def widen(document):
+        node = _first_layer(document)["function"]["graph"]["nodes"][0]
+        node["params"]["pad_width"] = {"__tuple__": [{"__tuple__": [0, 0]},
+                                                     {"__tuple__": [2**40, 1]}]}
+
+    path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", widen))
+    result = tools.run_child(f"""
+        import tapegrad as tg
+        from tapegrad.nn import saving
+        try:
+            tg.models.load_model({str(path)!r}, verify=False)
+        except saving.ArchiveError as err:
+            print("refused:", err)
+    """, memory_mib=1536)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "params.pad_width: 1099511627776 exceeds the limit" in result.stdout, result.stdout

@@ -61,6 +61,47 @@ exceeds the limit of 100 elements (load_model(..., max_tensor_elements=...) rais
             dims = value.get("__tuple__") if isinstance(value, dict) else value
             if isinstance(dims, list):
                 _check_product(f"{path}.{key}", dims, limit)
+        elif key == "params" and isinstance(value, dict):
+            for name, param in value.items():
+                _check_param(f"{path}.params.{name}", param, limit)
+
+
+def _check_param(where: str, value: Any, limit: int) -> None:
+    """A graph node's param (``reps``, ``pad_width``, ``shape``, ``stop``, ...) may size
+    the node's result before the graph verifier compares it with the record: every int
+    in it, the product of a tuple of ints and the product of the sums of a tuple of int
+    pairs (pad widths) stay within ``limit``."""
+    plain = _plain_ints(value)
+    if isinstance(plain, int):
+        if abs(plain) > limit:
+            _refuse(where, plain, limit)
+    elif isinstance(plain, list) and plain and all(isinstance(v, int) for v in plain):
+        for item in plain:
+            if abs(item) > limit:
+                _refuse(where, item, limit)
+        _check_product(where, plain, limit)
+    elif isinstance(plain, list) and plain and all(
+            isinstance(v, list) and all(isinstance(i, int) for i in v) for v in plain):
+        for inner in plain:
+            for item in inner:
+                if abs(item) > limit:
+                    _refuse(where, item, limit)
+        _check_product(where, [sum(abs(i) for i in inner) + 1 for inner in plain], limit)
+
+
+def _plain_ints(value: Any, depth: int = 0) -> Any:
+    """An int, or nested lists of ints, with the encoder's ``{"__tuple__": [...]}``
+    unwrapped; None for anything else."""
+    if depth > 3:
+        return None
+    if isinstance(value, dict) and set(value) == {"__tuple__"}:
+        value = value["__tuple__"]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        items = [_plain_ints(v, depth + 1) for v in value]
+        return None if any(i is None for i in items) else items
+    return None
 
 
 def _check_product(where: str, dims: list[Any], limit: int) -> None:
