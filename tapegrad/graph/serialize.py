@@ -325,9 +325,9 @@ class _Decoder:
         if not isinstance(name, str) or name not in PRIMITIVES:
             raise ValueError(f"{path}.primitive: unknown primitive {_clipped(name)}")
         # The saver never writes these: a file holding one was not written by it.
-        problem = _unstorable(name, path)
-        if problem:
-            raise ValueError(f"graph: {problem}; refusing to load it")
+        if _unstorable(name, path):
+            raise ValueError(f"{path}: a {name!r} node, which tapegrad never saves (see "
+                             "graph_to_dict); refusing to load it")
         params = item["params"]
         if not isinstance(params, dict):
             raise ValueError(f"{path}.params: expected an object")
