@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 
 
@@ -33,3 +34,30 @@ dimension 2
     except TypeError:
         raise TypeError(f"{op}: axis must be an integer, got {axis!r}") from None
     return int(normalize_axis_index(index, ndim, msg_prefix=op))
+
+
+def axis_indices(axes: Any, ndim: int, op: str) -> list[int]:
+    """Several axes (an int or a sequence), each checked by `axis_index`, none repeated.
+
+    Examples:
+        >>> axis_indices((0, -1), 3, "expand_dims")
+        [0, 2]
+    """
+    given = [axes] if isinstance(axes, int | np.integer) else list(axes)
+    indices = [axis_index(axis, ndim, op) for axis in given]
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"{op}: repeated axis in {tuple(given)}")
+    return indices
+
+
+def dimension(value: Any, op: str) -> int:
+    """A shape entry as an int: a float (``3.0``) is refused, as NumPy refuses it.
+
+    Examples:
+        >>> dimension(np.int64(3), "reshape")
+        3
+    """
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: shape entries must be integers, got {value!r}") from None

@@ -10,7 +10,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.prims.reduction import normalize_axis
-from tapegrad.numpy._axes import axis_index
+from tapegrad.numpy._axes import axis_index, axis_indices, dimension
 
 
 def _value(x: Any) -> Any:
@@ -45,7 +45,8 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
     if order != "C":
         raise NotImplementedError(f"tapegrad.numpy.reshape: order={order!r} is not supported")
     shape = newshape if shape is None else shape
-    target = (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
+    entries = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+    target = tuple(dimension(s, "reshape") for s in entries)
     # Resolve -1 here so the primitive's params always hold the concrete shape.
     full = _resolve_shape(_shape(a), target)
     return P.reshape_p(a, shape=full)
@@ -128,9 +129,8 @@ def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
 
 def expand_dims(a: Any, axis: Any) -> Any:
     """Differentiable ``numpy.expand_dims``."""
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    out_ndim = _ndim(a) + len(axes)
-    axes = sorted(int(x) % out_ndim for x in axes)
+    count = 1 if isinstance(axis, int | np.integer) else len(tuple(axis))
+    axes = sorted(axis_indices(axis, _ndim(a) + count, "expand_dims"))
     shape_ = list(_shape(a))
     for ax in axes:
         shape_.insert(ax, 1)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.numpy._axes import axis_index
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -130,6 +131,14 @@ def einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Any:
 def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
           axis: Any = None) -> Any:
     """Differentiable ``numpy.cross`` for 3-vectors along the last axis."""
+    out_ndim = max(_ndim(a), _ndim(b))
+    given = [("axisa", axisa, _ndim(a)), ("axisb", axisb, _ndim(b)), ("axisc", axisc, out_ndim)]
+    if axis is not None:  # as in NumPy, `axis` replaces the other three
+        given = [("axis", axis, _ndim(a)), ("axis", axis, _ndim(b)), ("axis", axis, out_ndim)]
+    for name, value, ndim in given:
+        if axis_index(value, ndim, f"cross: {name}") != ndim - 1:
+            raise NotImplementedError(f"tapegrad.numpy.cross: only the last axis is supported, "
+                                      f"got {name}={value}")
     if _shape(a)[-1] != 3 or _shape(b)[-1] != 3:
         raise NotImplementedError("tapegrad.numpy.cross: only 3-vectors along the last axis")
     ax = [P.getitem_p(a, index=(Ellipsis, i)) for i in range(3)]
