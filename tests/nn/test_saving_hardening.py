@@ -288,6 +288,19 @@ def _dense_archive(path):
     return path
 
 
+def _attention_archive(path):
+    inputs = layers.Input((4, 3))
+    hidden = layers.LSTM(5, return_sequences=True)(inputs)
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=3)(hidden, hidden)
+    tg.Model(inputs, layers.GRU(2)(attended)).save(path)
+    return path
+
+
+def _layer_named(document, class_name):
+    return next(entry["config"] for entry in document["config"]["layers"]
+                if entry["class_name"] == class_name)
+
+
 CONFIG_SIZES = [
     # (archive, edit, problem)
     (_dense_archive, lambda d: _first_layer(d).__setitem__("units", 2**31), "units: 2147483648"),
@@ -302,6 +315,13 @@ CONFIG_SIZES = [
      "brings the model to"),
     (_dense_archive, lambda d: _first_layer(d).__setitem__("units", 2**20),
      "brings the model to"),
+    # Weights of sublayers a layer creates in its build (attention projections, cells).
+    (_attention_archive, lambda d: _layer_named(d, "MultiHeadAttention").update(
+        num_heads=2**13, key_dim=2**13), "(_Projection): a weight of shape (5, 8192, 8192)"),
+    (_attention_archive, lambda d: _layer_named(d, "LSTM").__setitem__("units", 2**20),
+     "(LSTMCell): a weight of shape (3, 4194304) brings the model to"),
+    (_attention_archive, lambda d: _layer_named(d, "GRU").__setitem__("units", 2**16),
+     "(GRUCell): a weight of shape"),
 ]
 
 

@@ -11,6 +11,7 @@ on a small batch of zeros (so no layer, `Lambda` included, needs an output-shape
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import itertools
@@ -40,6 +41,9 @@ _CALL_CONTEXT = threading.local()
 # One lock per layer being built (first calls from several threads build it once).
 _BUILD_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _BUILD_LOCKS_GUARD = threading.Lock()
+#: Called as ``check(layer, shape)`` before `Layer.add_weight` allocates, while set (per
+#: thread and task): `tapegrad.nn.saving` bounds what a loaded config makes layers allocate.
+WEIGHT_CHECK: contextvars.ContextVar[Any] = contextvars.ContextVar("WEIGHT_CHECK", default=None)
 
 # The batch size used to run a layer once on zeros when inferring symbolic output shapes.
 _PROBE_BATCH = 2
@@ -346,6 +350,9 @@ class Layer:
             The new `tapegrad.Variable`.
         """
         shape = tuple(int(s) for s in (shape or ()))
+        check = WEIGHT_CHECK.get()
+        if check is not None:
+            check(self, shape)
         dtype = np.dtype(dtype or self.dtype)
         init = initializers_module.get(initializer)
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)

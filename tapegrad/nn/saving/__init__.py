@@ -217,13 +217,11 @@ def _load(members: dict[str, bytes], classes: dict[str, type[Layer]], recompile:
     arrays = _load_safetensors(weights, "weights.safetensors")
     if checksums is not None:
         _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
-    loader = _Loader(arrays, classes, budget,
-                     None if checksums is None else checksums["lambdas"], progress)
-    try:
+    loader = _Loader(arrays, classes, None if checksums is None else checksums["lambdas"],
+                     progress)
+    with budget.checking():  # every weight a layer creates is counted before allocation
         model = loader.model_from_config(document["class_name"], document["config"],
                                          "config.json")
-    finally:
-        budget.release()
     loader.lambdas.check_all_verified()
     progress["where"] = "config.json: the Variables Lambdas share"
     loader.lambdas.resolve_shared_variables(model)

@@ -10,11 +10,12 @@ model creates, so nothing larger can load anyway).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from typing import Any
 
-from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.layers.base import WEIGHT_CHECK, Layer
 from tapegrad.nn.saving.archive import ArchiveError
 
 #: Default bound on the elements of any one weight, input or size a loaded file declares
@@ -134,28 +135,28 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
 
 class WeightBudget:
     """Counts the weights layers create while a model is rebuilt, refusing one over the
-    per-tensor limit or past the total the archive stores, before it is allocated."""
+    per-tensor limit or past the total the archive stores, before it is allocated.
+
+    While `checking` is active (in this thread or task), every `Layer.add_weight` — also
+    of sublayers a layer creates in its ``build`` — asks `charge` first.
+    """
 
     def __init__(self, per_tensor: int, total: int) -> None:
         self.per_tensor = per_tensor
         self.total = total
         self.used = 0
-        self._guarded: list[Layer] = []
 
-    def guard(self, layer: Layer) -> None:
-        """Check every weight ``layer`` (and each sublayer it holds now) will create."""
-        for each in [layer, *_sublayers(layer)]:
-            if "add_weight" in vars(each):
-                continue
-            original = each.add_weight
+    @contextlib.contextmanager
+    def checking(self) -> Iterator[None]:
+        """Check every weight created inside the block."""
+        token = WEIGHT_CHECK.set(self._check)
+        try:
+            yield
+        finally:
+            WEIGHT_CHECK.reset(token)
 
-            def add_weight(shape: Any = None, *args: Any, _layer: Layer = each,
-                           _original: Any = original, **kwargs: Any) -> Any:
-                self.charge(shape, f"layer '{_layer.name}' ({type(_layer).__name__})")
-                return _original(shape, *args, **kwargs)
-
-            object.__setattr__(each, "add_weight", add_weight)
-            self._guarded.append(each)
+    def _check(self, layer: Layer, shape: tuple[int, ...]) -> None:
+        self.charge(shape, f"layer '{layer.name}' ({type(layer).__name__})")
 
     def charge(self, shape: Any, who: str) -> None:
         """Count a weight of ``shape`` for ``who``; raise when it breaks a bound."""
@@ -173,21 +174,3 @@ class WeightBudget:
             raise ArchiveError(f"{who}: a weight of shape {tuple(dims)} brings the model to "
                                f"{self.used} weight values, more than the {self.total} the "
                                "archive stores")
-
-    def release(self) -> None:
-        """Give the layers back their own ``add_weight``."""
-        for layer in self._guarded:
-            vars(layer).pop("add_weight", None)
-        self._guarded.clear()
-
-
-def _sublayers(layer: Layer) -> list[Layer]:
-    found: list[Layer] = []
-    stack = list(getattr(layer, "_sublayers", list)())
-    while stack:
-        inner = stack.pop()
-        if any(inner is f for f in found):
-            continue
-        found.append(inner)
-        stack.extend(getattr(inner, "_sublayers", list)())
-    return found

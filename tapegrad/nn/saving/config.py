@@ -17,7 +17,6 @@ from tapegrad.nn.layers.core import InputLayer, Lambda
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.models.sequential import Sequential
 from tapegrad.nn.saving.archive import ArchiveError, _expect_keys, _expect_list, _json_bytes
-from tapegrad.nn.saving.bounds import WeightBudget
 from tapegrad.nn.saving.lambdas import LambdaLoader, LambdaSaver
 
 
@@ -117,20 +116,13 @@ class _Loader:
     """Rebuilds models from configs: registry of layer classes, Lambda graphs, wiring."""
 
     def __init__(self, arrays: dict[str, np.ndarray], classes: dict[str, type[Layer]],
-                 budget: WeightBudget, lambda_checksums: list[str] | None,
-                 progress: dict[str, str]) -> None:
+                 lambda_checksums: list[str] | None, progress: dict[str, str]) -> None:
         self.arrays = arrays
         self.classes = classes
-        self.budget = budget
         self.lambdas = LambdaLoader(arrays, lambda_checksums)
         self.progress = progress  # where loading is, for messages of unexpected errors
 
     def layer_from_entry(self, entry: Any, path: str) -> Layer:
-        layer = self._layer_from_entry(entry, path)
-        self.budget.guard(layer)
-        return layer
-
-    def _layer_from_entry(self, entry: Any, path: str) -> Layer:
         self.progress["where"] = path
         if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
             raise ArchiveError(f"{path}: a layer entry needs 'class_name' and 'config'")
