@@ -226,6 +226,14 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
     ("mha-attention-axes", lambda: _mha(attention_axes=(1.0,)), ValueError,
      _invalid("attention_axes", "1.0")),
     ("mha-use-bias", lambda: _mha(use_bias="yes"), ValueError, _invalid("use_bias", "'yes'")),
+    ("layer-name", lambda: L.Dense(2, name=7), ValueError, ("Dense",) + _invalid("name", "7")),
+    ("layer-empty-name", lambda: L.Dropout(0.1, name=""), ValueError, _invalid("name", "''")),
+    ("layer-trainable", lambda: L.Dense(2, trainable="no"), ValueError,
+     _invalid("trainable", "'no'")),
+    ("layer-dtype", lambda: L.Dense(2, dtype="float99"), ValueError,
+     _invalid("dtype", "'float99'")),
+    ("layer-input-shape", lambda: L.Dense(2, input_shape=3), ValueError,
+     _invalid("input_shape", "3")),
     # optimizers
     ("adam-beta-1-one", lambda: tg.optimizers.Adam(beta_1=1.0), ValueError,
      ("Adam",) + _invalid("beta_1", "1.0")),
@@ -271,6 +279,18 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
      ("Adagrad",) + _invalid("initial_accumulator_value", "-0.1")),
     ("adagrad-epsilon", lambda: tg.optimizers.Adagrad(epsilon="tiny"), ValueError,
      _invalid("epsilon", "'tiny'")),
+    ("schedule-decay-steps", lambda: tg.optimizers.schedules.ExponentialDecay(0.1, "10", 0.5),
+     ValueError, ("ExponentialDecay",) + _invalid("decay_steps", "'10'")),
+    ("schedule-initial-rate", lambda: tg.optimizers.schedules.ExponentialDecay(-0.1, 10, 0.5),
+     ValueError, _invalid("initial_learning_rate", "-0.1")),
+    ("schedule-staircase", lambda: tg.optimizers.schedules.ExponentialDecay(
+        0.1, 10, 0.5, staircase="yes"), ValueError, _invalid("staircase", "'yes'")),
+    ("cosine-alpha", lambda: tg.optimizers.schedules.CosineDecay(0.1, 10, alpha=2.0),
+     ValueError, ("CosineDecay",) + _invalid("alpha", "2.0")),
+    ("cosine-warmup-steps", lambda: tg.optimizers.schedules.CosineDecay(
+        0.1, 10, warmup_steps=-1), ValueError, _invalid("warmup_steps", "-1")),
+    ("piecewise-values", lambda: tg.optimizers.schedules.PiecewiseConstantDecay(
+        [5], [1.0, "x"]), ValueError, _invalid("values", "'x'")),
     ("optimizer-learning-rate-setter", lambda: setattr(tg.optimizers.SGD(), "learning_rate",
                                                        -1.0), ValueError,
      _invalid("learning_rate", "-1.0")),

@@ -32,7 +32,7 @@ import numpy as np
 
 __all__ = [
     "check_bool", "check_call_inputs", "check_choice", "check_function_arguments",
-    "check_int", "check_int_tuple",
+    "check_int", "check_int_tuple", "check_layer_arguments",
     "check_non_negative_int", "check_number", "check_positive_int", "check_probability",
     "check_shape",
     "layer_owner", "require_rank",
@@ -274,6 +274,38 @@ expected a number in [0, 1]. Received: label_smoothing=2.0
             check_int(owner, key, value, allow_none=True)
         elif key == "k":
             check_positive_int(owner, key, value)
+
+
+def check_layer_arguments(layer: Any, name: Any, trainable: Any, dtype: Any,
+                          input_shape: Any) -> None:
+    """Check the arguments every layer takes (``Layer.__init__``), before any is stored.
+
+    Args:
+        layer: The layer being constructed (its class names it in messages).
+        name: None or a non-empty string.
+        trainable: A bool.
+        dtype: None or anything ``numpy.dtype`` understands.
+        input_shape: None or a shape without the batch axis (None entries allowed).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.layers.Dense(2, name=7)
+        Traceback (most recent call last):
+        ...
+        ValueError: Dense: received an invalid value for `name`, expected a non-empty \
+string. Received: name=7
+    """
+    owner = type(layer).__name__
+    if name is not None and (not isinstance(name, str) or not name):
+        raise _invalid(owner, "name", "a non-empty string", name)
+    check_bool(owner, "trainable", trainable)
+    if dtype is not None:
+        try:
+            np.dtype(dtype)
+        except TypeError:
+            raise _invalid(owner, "dtype", "a NumPy dtype or its name", dtype) from None
+    if input_shape is not None:
+        check_shape(owner, "input_shape", input_shape, minimum=0, allow_unknown=True)
 
 
 def require_rank(owner: str, shape: Sequence[Any], min_rank: int, what: str) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import tapegrad as tg
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
-from tapegrad.nn.validation import check_call_inputs
+from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
 # (dict.setdefault and next() on a count are atomic: threads never share a name.)
 _NAME_COUNTS: dict[str, itertools.count] = {}
@@ -198,6 +198,7 @@ class Layer:
             raise TypeError(
                 f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}"
             )
+        check_layer_arguments(self, name, trainable, dtype, input_shape)
         object.__setattr__(self, "_tracking_ready", False)
         self.name = name or unique_name(type(self).__name__)
         self._trainable = trainable

@@ -13,6 +13,7 @@ from typing import Any
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
+from tapegrad.nn.validation import check_bool, check_number
 
 __all__ = [
     "CosineDecay",
@@ -79,8 +80,7 @@ class LearningRateSchedule:
 
 
 def _check_positive(owner: str, name: str, value: Any) -> None:
-    if value <= 0:
-        raise ValueError(f"{owner}: argument `{name}` must be > 0, got {name}={value!r}")
+    check_number(owner, name, value, low=0.0, low_open=True)
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -111,7 +111,11 @@ class ExponentialDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str = "ExponentialDecay",
     ) -> None:
-        _check_positive(type(self).__name__, "decay_steps", decay_steps)
+        owner = type(self).__name__
+        _check_positive(owner, "decay_steps", decay_steps)
+        check_number(owner, "initial_learning_rate", initial_learning_rate, low=0.0)
+        check_number(owner, "decay_rate", decay_rate, low=0.0)
+        check_bool(owner, "staircase", staircase)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
@@ -174,10 +178,10 @@ class CosineDecay(LearningRateSchedule):
         warmup_steps: int = 0,
     ) -> None:
         _check_positive(type(self).__name__, "decay_steps", decay_steps)
-        if warmup_steps < 0:
-            raise ValueError(
-                f"CosineDecay: argument `warmup_steps` must be >= 0, got {warmup_steps!r}"
-            )
+        check_number("CosineDecay", "initial_learning_rate", initial_learning_rate, low=0.0)
+        check_number("CosineDecay", "alpha", alpha, low=0.0, high=1.0)
+        check_number("CosineDecay", "warmup_target", warmup_target, low=0.0, allow_none=True)
+        check_number("CosineDecay", "warmup_steps", warmup_steps, low=0.0)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.alpha = alpha
@@ -240,6 +244,10 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self, boundaries: list[int], values: list[float], name: str = "PiecewiseConstant"
     ) -> None:
         boundaries, values = list(boundaries), list(values)
+        for boundary in boundaries:
+            check_number("PiecewiseConstantDecay", "boundaries", boundary)
+        for value in values:
+            check_number("PiecewiseConstantDecay", "values", value, low=0.0)
         if len(boundaries) != len(values) - 1:
             raise ValueError(
                 "PiecewiseConstantDecay: `boundaries` must have one element less than "
