@@ -20,8 +20,9 @@ training step (forward, `GradientTape` backward, optimizer update) compiles to o
 graph. Tracing never changes a Variable: their values are restored afterwards.
 
 Threads: the tracer is per thread (and asyncio task), like the tapes. A `Function` may be
-called from several threads: its calls take turns (one lock per Function), so a signature
-is traced once and a thread waiting for that trace gets the finished `ConcreteFunction`.
+called from several threads: a signature is traced once (one lock per Function), a thread
+waiting for that trace gets the finished `ConcreteFunction`, and calls that update
+Variables take turns.
 """
 
 from __future__ import annotations
@@ -259,8 +260,6 @@ class ConcreteFunction:
                  arg_positions: list[int], static_leaves: list[Any], in_tree: Any,
                  jit: bool, trace_seconds: float, lock: Any = None) -> None:
         self.graph = graph
-        # Calls take turns (their Function's lock): each reads the Variables, runs and
-        # writes them back, which must not interleave with another call's.
         self._lock = lock if lock is not None else threading.RLock()
         self.traced_graph = traced_graph
         self._out_tree = out_tree
@@ -271,6 +270,11 @@ class ConcreteFunction:
         variable_ids = [spec.id for spec in graph.variable_inputs]
         position = {value_id: k for k, value_id in enumerate(variable_ids)}
         self._updated = [self._variables[position[key]] for key in graph.updates]
+        # Calls that update Variables take turns (their Function's lock): each reads the
+        # Variables, runs and writes them back, which must not interleave with another
+        # call's. Other calls need no lock of their own (the compiled code has one).
+        self._call_flat: Callable[[list[Any]], Any] = (
+            self._call_locked if self._updated else self._call_unlocked)
         self.trace_seconds = trace_seconds
         # A `where` usually guards a branch that is invalid where it is not selected (a
         # sqrt of negatives, its infinite derivative): like the backward walk, silence
@@ -288,7 +292,7 @@ class ConcreteFunction:
         leaves = tree_flatten((args, kwargs))[0]
         return self._call_flat([leaves[k] for k in self._arg_positions])
 
-    def _call_flat(self, array_leaves: list[Any]) -> Any:
+    def _call_locked(self, array_leaves: list[Any]) -> Any:
         with self._lock:
             return self._call_unlocked(array_leaves)
 

@@ -167,6 +167,23 @@ def test_first_calls_of_a_shared_function_trace_once() -> None:
             np.testing.assert_allclose(out, serial[i], rtol=1e-6)
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["interpreted", "compiled"])
+def test_calls_of_a_shared_function_updating_a_variable_take_turns(jit: bool) -> None:
+    sys.setswitchinterval(1e-6)  # (a switch inside nearly every call)
+    total = tg.Variable(np.zeros(3, np.float32))
+
+    @tg.function(jit=jit)
+    def accumulate(x: Any) -> Any:
+        total.assign_add(x)
+        return total * 1.0
+
+    one = np.ones(3, np.float32)
+    accumulate(one)
+    _run_threads(lambda k: [accumulate(one) for _ in range(300)])
+    assert accumulate.tracing_count == 1
+    np.testing.assert_array_equal(total.numpy(), np.full(3, 1 + 4 * 300, np.float32))
+
+
 def test_functions_traced_in_threads_equal_serial() -> None:
     def compute(x_value: np.ndarray) -> list[Any]:
         # A new Function per call: every call traces, in every thread at once.
