@@ -5,7 +5,8 @@ node, so before anything runs it, `Graph.verify` and the loader check each node 
 
 * every param name is a Python identifier (not a keyword), whatever the impl;
 * the number of inputs fits the impl's positional parameters (a ufunc takes exactly
-  ``nin``; an impl with ``*args`` — a variadic primitive — any number);
+  ``nin``; an impl with ``*args`` — a variadic primitive — any number), and is at least
+  the number of derivative rules (one per argument);
 * every param is a keyword parameter of the impl that no input already fills, unless the
   impl takes ``**kwargs``; every required parameter is given;
 * NumPy's ``out`` parameter is never reachable: a node such as ``tanh`` with inputs
@@ -140,7 +141,7 @@ def call_problem(prim: Primitive, n_inputs: int, params: Any) -> str | None:
     name = prim.name
     if not spec.var_positional and n_inputs > len(spec.positional):
         most = "at most " if set(spec.positional) - set(spec.required) else ""
-        return (f"{n_inputs} inputs, but primitive {name!r} takes {most}{len(spec.positional)} "
+        return (f"{_count(n_inputs)}, but primitive {name!r} takes {most}{len(spec.positional)} "
                 f"(its impl's signature: {spec.text})")
     filled = set(spec.positional[:n_inputs])
     for key in params:
@@ -153,8 +154,14 @@ def call_problem(prim: Primitive, n_inputs: int, params: Any) -> str | None:
         if required not in filled and required not in params:
             if required in spec.keywords:
                 return f"missing param {required!r} of primitive {name!r}"
-            return (f"{n_inputs} inputs, but primitive {name!r} needs its argument "
+            return (f"{_count(n_inputs)}, but primitive {name!r} needs its argument "
                     f"{required!r} (its impl's signature: {spec.text})")
+    rules = len(prim.vjp_rules)
+    if not spec.var_positional and not prim.variadic and n_inputs < rules:
+        # One derivative rule per argument: `where` with only its condition would be
+        # NumPy's index form, another op.
+        return (f"{_count(n_inputs)}, but primitive {name!r} takes {rules} (one per "
+                "derivative rule)")
     return None
 
 
@@ -162,6 +169,10 @@ def keyword_name(prim: Primitive, key: str) -> str | None:
     """The impl's own name for the keyword parameter ``key`` (None if it declares none)."""
     spec = call_spec(prim)
     return None if spec is None else spec.keywords.get(key)
+
+
+def _count(n_inputs: int) -> str:
+    return f"{n_inputs} input" + ("" if n_inputs == 1 else "s")
 
 
 def _shown(key: Any) -> str:

@@ -299,7 +299,7 @@ def _graph_of(primitive: str, inputs: tuple[Any, ...], params: dict[str, Any],
 @pytest.mark.parametrize("primitive, inputs, params, problem", [
     ("tanh", (0, 0), {}, r"node 0 \(tanh\): 2 inputs, but primitive 'tanh' takes 1"),
     ("tanh", (), {}, r"0 inputs, but primitive 'tanh' needs its argument 'x'"),
-    ("add", (0,), {}, r"1 inputs, but primitive 'add' needs its argument 'x2'"),
+    ("add", (0,), {}, r"1 input, but primitive 'add' needs its argument 'x2'"),
     ("tanh", (0,), {"out": None}, "unknown param 'out'"),
     ("tanh", (0,), {"where": True}, "unknown param 'where'"),
     ("round", (0, Literal(1), 0), {}, r"3 inputs, but primitive 'round' takes at most 2"),
@@ -307,6 +307,7 @@ def _graph_of(primitive: str, inputs: tuple[Any, ...], params: dict[str, Any],
     ("sum", (0,), {"axes": 0}, r"unknown param 'axes' \(primitive 'sum' takes: axis, keepdims"),
     ("sum", (0,), {"x": 0}, "param 'x' of primitive 'sum' is also given as an input"),
     ("reshape", (0,), {}, "missing param 'shape' of primitive 'reshape'"),
+    ("where", (0,), {}, r"1 input, but primitive 'where' takes 3 \(one per derivative rule"),
     ("getitem", (0,), {"index": 0, "1x": 2}, "param name '1x' is not a Python identifier"),
 ])
 def test_nodes_must_fit_their_primitive_signature(primitive, inputs, params, problem):
