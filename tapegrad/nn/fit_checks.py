@@ -195,7 +195,7 @@ def _check_verbose(owner: str, verbose: Any) -> None:
     if isinstance(verbose, str) and verbose == "auto":
         return
     if isinstance(verbose, bool | np.bool_) or (
-            isinstance(verbose, numbers.Integral) and 0 <= verbose <= 2):
+            isinstance(verbose, numbers.Integral) and int(verbose) in (0, 1, 2)):
         return
     raise ValueError(f"{owner}: received an invalid value for `verbose`, expected 'auto', "
                      f"0, 1 or 2. Received: verbose={verbose!r}")
