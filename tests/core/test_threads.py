@@ -231,6 +231,22 @@ def test_tracing_in_one_thread_does_not_capture_another() -> None:
         tg.function(lambda x: float(x))(np.float32(1.0))
 
 
+def test_a_thread_started_inside_a_tape_starts_with_no_tapes() -> None:
+    variable = tg.Variable(np.ones(3, np.float32))
+    seen: list[Any] = []
+
+    def worker() -> None:
+        seen.append(_primitive.active_recorders())
+        seen.append(tnp.sum(variable * 2.0))
+
+    with tg.GradientTape() as tape:
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+    assert seen[0] == () and tape.watched_variables() == ()
+    assert tape.gradient(seen[1], variable) is None  # the worker's ops were not recorded
+
+
 def test_anomaly_mode_is_per_thread() -> None:
     inside, done = threading.Event(), threading.Event()
     errors: list[BaseException] = []
@@ -278,6 +294,33 @@ def test_concurrent_first_calls_build_a_layer_once() -> None:
     for out in outs:
         for o in out:
             np.testing.assert_array_equal(o, outs[0][0])
+
+
+class _TrainingFlag(layers.Layer):
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        return inputs * (2.0 if training else 1.0)
+
+
+class _Wrapper(layers.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _TrainingFlag()
+
+    def call(self, inputs: Any) -> Any:
+        time.sleep(0.001)  # other threads call (with other flags) meanwhile
+        return self.inner(inputs)  # no training argument: the inner call inherits the flag
+
+
+def test_the_training_flag_of_nested_layer_calls_is_per_thread() -> None:
+    outer = _Wrapper()
+    x = np.ones((1, 2), np.float32)
+
+    def work(k: int) -> list[float]:
+        # Each thread asks for training=True on every other call, out of step with others.
+        return [float(outer(x, training=bool((i + k) % 2)).numpy()[0, 0]) for i in range(20)]
+
+    for k, got in enumerate(_run_threads(work)):
+        assert got == [2.0 if (i + k) % 2 else 1.0 for i in range(20)]
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
