@@ -13,7 +13,8 @@ def detect_anomaly() -> Iterator[None]:
     """Raise at the first op whose result (forward) or VJP (backward) is NaN or inf.
 
     The error names the op and the user's source line that created it. Checking every
-    result costs time: use it to find a bug, not in production.
+    result costs time: use it to find a bug, not in production. Only the thread (or
+    asyncio task) that entered the block is checked (docs/threads.md).
 
     Examples:
         >>> import tapegrad as tg

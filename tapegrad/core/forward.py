@@ -26,6 +26,8 @@ _INEXACT = "fc"
 class ForwardAccumulator:
     """Compute Jacobian-vector products while a computation runs (``tf.autodiff``'s).
 
+    Like a tape, it sees only the ops of the thread (or asyncio task) that entered it.
+
     Args:
         primals: A Tensor or nested structure of Tensors to perturb.
         tangents: Matching tangents (arrays or Tensors of the same shapes).

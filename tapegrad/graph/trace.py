@@ -1,7 +1,8 @@
 """Trace a function into a `Graph` by recording the primitives it calls.
 
 `trace` runs the function once on the example arguments with a recorder on the core's
-recorder stack (the mechanism tapes use). Every primitive call that depends on an
+recorder stack (the mechanism tapes use; the stack is per thread, so ops other threads run
+meanwhile never enter the graph). Every primitive call that depends on an
 argument — or on a trainable Variable — becomes a `Node`; everything else is resolved at
 trace time: Python control flow takes the branch the example values take, arrays and
 Tensors that do not depend on the arguments become graph constants, and Python scalars,
