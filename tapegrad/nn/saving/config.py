@@ -7,6 +7,7 @@ Layers are rebuilt only from the classes of `tapegrad.nn.layers` (and the
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
 import numpy as np
@@ -193,35 +194,7 @@ class _Loader:
         outputs: dict[tuple[str, int], list[Any]] = {
             (name, 0): [layer.output] for name, layer in layers.items()
             if isinstance(layer, InputLayer)}
-        pending = [(name, k, node) for name, nodes in inbound.items()
-                   for k, node in enumerate(nodes)]
-        while pending:
-            remaining = []
-            for name, k, node in pending:
-                where = f"{path}: layer '{name}' call {k}"
-                if not isinstance(node, dict) or set(node) != {"args", "kwargs"} \
-                        or not isinstance(node["kwargs"], dict):
-                    raise ArchiveError(f"{where}: expected {{'args', 'kwargs'}}")
-                earlier_call_pending = k > 0 and (name, k - 1) not in outputs
-                if earlier_call_pending or not _resolvable(node["args"], outputs):
-                    remaining.append((name, k, node))
-                    continue
-                args = _resolve(_flat_refs(node["args"], f"{where}.args"), outputs, where)
-                self.progress["where"] = where
-                try:
-                    out = layers[name](args, **node["kwargs"])
-                except ArchiveError:
-                    raise
-                except Exception as err:  # a file can make a layer call fail any way
-                    raise ArchiveError(f"{where}: the call fails: {type(err).__name__}: "
-                                       f"{str(err)[:300]}") from err
-                outputs[(name, k)] = list(_leaves(out))
-            if len(remaining) == len(pending):
-                raise ArchiveError(
-                    f"{path}: inbound_nodes reference tensors that are never produced "
-                    f"(layer '{remaining[0][0]}')"
-                )
-            pending = remaining
+        self._wire(layers, inbound, outputs, path)
         self.progress["where"] = f"{path}.input_layers/output_layers"
         input_refs = _flat_refs(config["input_layers"], f"{path}.input_layers")
         listed = [] if _is_ref(input_refs) else list(
@@ -234,6 +207,61 @@ class _Loader:
         return _construct(Model, {"inputs": inputs, "outputs": model_outputs,
                                   "name": config["name"], "trainable": config["trainable"]},
                           f"{path} (input_layers/output_layers)")
+
+    def _wire(self, layers: dict[str, Layer], inbound: dict[str, list[Any]],
+              outputs: dict[tuple[str, int], list[Any]], path: str) -> None:
+        """Call each layer on the symbolic tensors its ``inbound_nodes`` name."""
+        for name, k, node in _wire_order(inbound, set(outputs), path):
+            where = f"{path}: layer '{name}' call {k}"
+            args = _resolve(node["args"], outputs, where)
+            self.progress["where"] = where
+            try:
+                out = layers[name](args, **node["kwargs"])
+            except ArchiveError:
+                raise
+            except Exception as err:  # a file can make a layer call fail any way
+                raise ArchiveError(f"{where}: the call fails: {type(err).__name__}: "
+                                   f"{str(err)[:300]}") from err
+            outputs[(name, k)] = list(_leaves(out))
+
+
+def _wire_order(inbound: dict[str, list[Any]], produced: set[tuple[str, int]],
+                path: str) -> list[tuple[str, int, Any]]:
+    """The layer calls of ``inbound`` in an order where each call's inputs (and the same
+    layer's earlier call) come first; in linear time, whatever order the file lists them."""
+    calls: list[tuple[str, int, Any]] = []
+    waiting: dict[tuple[str, int], list[int]] = {}
+    unmet: list[int] = []
+    for name, nodes in inbound.items():
+        for k, node in enumerate(nodes):
+            where = f"{path}: layer '{name}' call {k}"
+            if not isinstance(node, dict) or set(node) != {"args", "kwargs"} \
+                    or not isinstance(node["kwargs"], dict):
+                raise ArchiveError(f"{where}: expected {{'args', 'kwargs'}}")
+            args = _flat_refs(node["args"], f"{where}.args")
+            refs = [args] if _is_ref(args) else list(
+                args.values() if isinstance(args, dict) else args)
+            needs = {(ref[0], ref[1]) for ref in refs} | ({(name, k - 1)} if k else set())
+            needs -= produced
+            for need in needs:
+                waiting.setdefault(need, []).append(len(calls))
+            unmet.append(len(needs))
+            calls.append((name, k, node))
+    ready = [index for index, count in enumerate(unmet) if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:  # the earliest listed ready call first: files in order wire in order
+        index = heapq.heappop(ready)
+        order.append(calls[index])
+        for follower in waiting.pop(calls[index][:2], []):
+            unmet[follower] -= 1
+            if unmet[follower] == 0:
+                heapq.heappush(ready, follower)
+    if len(order) != len(calls):
+        stuck = next(call for index, call in enumerate(calls) if unmet[index] > 0)
+        raise ArchiveError(f"{path}: inbound_nodes reference tensors that are never produced "
+                           f"(layer '{stuck[0]}' call {stuck[1]})")
+    return order
 
 
 def _layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
@@ -262,12 +290,6 @@ def _construct(cls: Any, config: dict[str, Any], where: str) -> Any:
     except Exception as err:  # a constructor's check, or worse: name the layer and field
         raise ArchiveError(f"{where}: invalid config: {type(err).__name__}: "
                            f"{str(err)[:300]}") from err
-
-
-def _resolvable(structure: Any, outputs: dict[tuple[str, int], list[Any]]) -> bool:
-    refs: list[list[Any]] = []
-    _collect_refs(structure, refs)
-    return all((name, node) in outputs for name, node, _ in refs)
 
 
 def _flat_refs(structure: Any, where: str) -> Any:
