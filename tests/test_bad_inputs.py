@@ -226,6 +226,18 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
     ("mha-attention-axes", lambda: _mha(attention_axes=(1.0,)), ValueError,
      _invalid("attention_axes", "1.0")),
     ("mha-use-bias", lambda: _mha(use_bias="yes"), ValueError, _invalid("use_bias", "'yes'")),
+    ("dense-constraint", lambda: L.Dense(2, kernel_constraint="non_neg"), ValueError,
+     _invalid("kernel_constraint", "'non_neg'")),
+    ("conv-constraint", lambda: L.Conv1D(2, 3, bias_constraint=1.0), ValueError,
+     _invalid("bias_constraint", "1.0")),
+    ("embedding-constraint", lambda: L.Embedding(5, 2, embeddings_constraint="unit"),
+     ValueError, _invalid("embeddings_constraint", "'unit'")),
+    ("batchnorm-constraint", lambda: L.BatchNormalization(gamma_constraint=[]), ValueError,
+     _invalid("gamma_constraint", "[]")),
+    ("lstm-constraint", lambda: L.LSTM(2, recurrent_constraint="max_norm"), ValueError,
+     _invalid("recurrent_constraint", "'max_norm'")),
+    ("mha-constraint", lambda: _mha(kernel_constraint="x"), ValueError,
+     _invalid("kernel_constraint", "'x'")),
     ("layer-name", lambda: L.Dense(2, name=7), ValueError, ("Dense",) + _invalid("name", "7")),
     ("layer-empty-name", lambda: L.Dropout(0.1, name=""), ValueError, _invalid("name", "''")),
     ("layer-trainable", lambda: L.Dense(2, trainable="no"), ValueError,
@@ -540,6 +552,7 @@ def _one_hot_class_weight_fit() -> Any:
 # Edge values that are legitimate: (id, call) — each must run without raising.
 GOOD_CASES: list[tuple[str, Callable[[], Any]]] = [
     ("dense-numpy-int-units", lambda: L.Dense(np.int64(3))(X)),
+    ("dense-callable-constraint", lambda: L.Dense(2, kernel_constraint=tnp.abs)(X)),
     ("conv-numpy-int-arguments", lambda: L.Conv2D(np.int32(2), (np.int64(3), 3))(
         np.ones((1, 5, 5, 1), np.float32))),
     ("dropout-zero-rate", lambda: L.Dropout(0.0)(X, training=True)),
@@ -623,3 +636,12 @@ def test_train_on_batch_applies_class_weight() -> None:
     plain = model.train_on_batch(X, LABELS)
     zero = model.train_on_batch(X, LABELS, class_weight={0: 0.0, 1: 0.0, 2: 0.0})
     assert plain > 0 and zero == 0.0
+
+
+def test_callable_constraint_is_applied_after_updates() -> None:
+    # (Variable had no slot for the constraint: any constraint failed at build.)
+    model = tg.Sequential([L.Input(shape=(3,)), L.Dense(2, kernel_constraint=tnp.abs)])
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(16, 3)), rng.normal(size=(16, 2)), epochs=2, verbose=0)
+    assert model.layers[0].kernel.numpy().min() >= 0

@@ -397,7 +397,8 @@ class Variable(Tensor):
         array([2., 3.], dtype=float32)
     """
 
-    __slots__ = ("trainable", "name")
+    # `constraint`: set by Layer.add_weight, applied by fit after each update.
+    __slots__ = ("trainable", "name", "constraint")
 
     def __init__(
         self,

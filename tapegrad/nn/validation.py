@@ -31,11 +31,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "check_bool", "check_call_inputs", "check_choice", "check_function_arguments",
-    "check_int", "check_int_tuple", "check_layer_arguments",
+    "check_bool", "check_call_inputs", "check_choice", "check_constraint",
+    "check_function_arguments", "check_int", "check_int_tuple", "check_layer_arguments",
     "check_non_negative_int", "check_number", "check_positive_int", "check_probability",
-    "check_shape",
-    "layer_owner", "require_rank",
+    "check_shape", "layer_owner", "require_rank",
 ]
 
 # dtype kinds a layer can compute on: bool, signed/unsigned int, float, complex.
@@ -306,6 +305,23 @@ string. Received: name=7
             raise _invalid(owner, "dtype", "a NumPy dtype or its name", dtype) from None
     if input_shape is not None:
         check_shape(owner, "input_shape", input_shape, minimum=0, allow_unknown=True)
+
+
+def check_constraint(layer: Any, name: str, value: Any) -> Any:
+    """A weight constraint: None or a callable (a string would fail only in `fit`).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.layers.Dense(2, kernel_constraint="non_neg")
+        Traceback (most recent call last):
+        ...
+        ValueError: Dense 'dense...': received an invalid value for `kernel_constraint`, \
+expected None or a callable (variable -> new value). Received: kernel_constraint='non_neg'
+    """
+    if value is not None and not callable(value):
+        raise _invalid(layer_owner(layer), name, "None or a callable (variable -> new value)",
+                       value)
+    return value
 
 
 def require_rank(owner: str, shape: Sequence[Any], min_rank: int, what: str) -> None:

@@ -21,6 +21,7 @@ from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.validation import (
     check_bool,
+    check_constraint,
     check_int,
     check_positive_int,
     check_probability,
@@ -76,8 +77,8 @@ class _Projection(Layer):
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
         self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = check_constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = check_constraint(self, "bias_constraint", bias_constraint)
         self.equation = ""
 
     def build(self, input_shape: Any) -> None:
@@ -188,8 +189,8 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = check_constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = check_constraint(self, "bias_constraint", bias_constraint)
         self.seed = seed
         self._rng = layer_generator(seed)
         self.query_dense: _Projection | None = None

@@ -15,7 +15,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
-from tapegrad.nn.validation import check_bool, check_int_tuple, check_positive_int
+from tapegrad.nn.validation import check_bool, check_constraint, check_int_tuple, check_positive_int
 
 _DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -121,8 +121,8 @@ class BaseConv(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = check_constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = check_constraint(self, "bias_constraint", bias_constraint)
 
     def _channel_axis(self) -> int:
         return 1 if self.data_format == "channels_first" else -1

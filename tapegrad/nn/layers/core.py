@@ -15,6 +15,7 @@ from tapegrad.nn.layers.base import KerasTensor, Layer, _flatten, shape_of
 from tapegrad.nn.validation import (
     check_bool,
     check_choice,
+    check_constraint,
     check_int,
     check_positive_int,
     check_probability,
@@ -110,8 +111,8 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = check_constraint(self, "kernel_constraint", kernel_constraint)
+        self.bias_constraint = check_constraint(self, "bias_constraint", bias_constraint)
 
     def build(self, input_shape: Any) -> None:
         require_rank(layer_owner(self), input_shape, 1, "(..., features)")

@@ -12,7 +12,7 @@ import tapegrad.numpy as tnp
 from tapegrad.graph.function import is_traced
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer
-from tapegrad.nn.validation import check_bool, check_positive_int, layer_owner
+from tapegrad.nn.validation import check_bool, check_constraint, check_positive_int, layer_owner
 
 
 class Embedding(Layer):
@@ -60,7 +60,8 @@ class Embedding(Layer):
         self.output_dim = check_positive_int(layer_owner(self), "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = embeddings_constraint
+        self.embeddings_constraint = check_constraint(self, "embeddings_constraint",
+                                                      embeddings_constraint)
         self.mask_zero = check_bool(layer_owner(self), "mask_zero", mask_zero)
         if weights is not None:
             # The table's shape does not depend on the inputs: build now, like Keras.

@@ -12,6 +12,7 @@ from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.validation import (
     check_bool,
+    check_constraint,
     check_int,
     check_number,
     check_probability,
@@ -135,8 +136,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_constraint = check_constraint(self, "beta_constraint", beta_constraint)
+        self.gamma_constraint = check_constraint(self, "gamma_constraint", gamma_constraint)
 
     def build(self, input_shape: Any) -> None:
         ndim = len(input_shape)
@@ -272,8 +273,8 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_constraint = check_constraint(self, "beta_constraint", beta_constraint)
+        self.gamma_constraint = check_constraint(self, "gamma_constraint", gamma_constraint)
 
     def build(self, input_shape: Any) -> None:
         ndim = len(input_shape)

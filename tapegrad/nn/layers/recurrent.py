@@ -21,6 +21,7 @@ from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.validation import (
     check_bool,
+    check_constraint,
     check_int,
     check_positive_int,
     check_probability,
@@ -69,9 +70,10 @@ class _RecurrentCell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.recurrent_constraint = recurrent_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = check_constraint(self, "kernel_constraint", kernel_constraint)
+        self.recurrent_constraint = check_constraint(self, "recurrent_constraint",
+                                                     recurrent_constraint)
+        self.bias_constraint = check_constraint(self, "bias_constraint", bias_constraint)
         # (Keras clips the rates into [0, 1]; a rate outside [0, 1) is a mistake: refused.)
         self.dropout = check_probability(owner, "dropout", dropout)
         self.recurrent_dropout = check_probability(owner, "recurrent_dropout",
