@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.nn import metrics as metrics_module
 from tapegrad.nn.validation import (
     check_bool,
     check_non_negative_int,
@@ -157,6 +158,13 @@ def check_compile(model: Any, arguments: dict[str, Any]) -> None:
             raise ValueError(f"{owner}: expected `{name}` argument to be a list, tuple, or "
                              f"dict. Received instead: {name}={value!r} of type "
                              f"{type(value).__name__}")
+        if isinstance(value, dict):
+            raise NotImplementedError(f"{owner}: per-output `{name}` (a dict) are not "
+                                      f"supported; pass a list. Received: {name}={value!r}")
+        for spec in value or []:
+            # Resolved now, not at the end of the first training step (after an update).
+            if spec not in ("accuracy", "acc"):
+                metrics_module.get(spec)
     weights = arguments["loss_weights"]
     if weights is not None:
         values = (list(weights.values()) if isinstance(weights, dict) else
