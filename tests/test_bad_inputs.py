@@ -308,6 +308,20 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
      _invalid("learning_rate", "-1.0")),
 ]
 
+def _two_input_model(as_dict: bool) -> Any:
+    first, second = L.Input(shape=(2,), name="first"), L.Input(shape=(2,), name="second")
+    inputs = {"first": first, "second": second} if as_dict else [first, second]
+    return tg.Model(inputs, L.Dense(1)(L.Concatenate()([first, second])))
+
+
+MODEL_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
+    ("model-missing-dict-key", lambda: _two_input_model(True).predict(
+        {"first": np.ones((3, 2)), "secnd": np.ones((3, 2))}, verbose=0), ValueError,
+     ("Model", "['second'] are missing", "'secnd'")),
+    ("model-input-count", lambda: _two_input_model(False).predict(
+        [np.ones((3, 2))] * 3, verbose=0), ValueError, ("has 2 input(s)", "3 arrays")),
+]
+
 # Losses and metrics: their main arguments.
 LOSS_METRIC_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
     ("bce-from-logits", lambda: tg.losses.BinaryCrossentropy(from_logits="yes"), ValueError,
@@ -514,7 +528,8 @@ def test_numpy_namespace_refuses_bad_axes_like_numpy(call: Callable[[Any], Any],
         assert fragment in str(info.value), f"{fragment!r} not in {str(info.value)!r}"
 
 
-ALL_CASES = ISSUE_CASES + CONSTRUCTOR_CASES + LOSS_METRIC_CASES + LOOP_CASES
+ALL_CASES = (ISSUE_CASES + CONSTRUCTOR_CASES + MODEL_CASES + LOSS_METRIC_CASES
+             + LOOP_CASES)
 
 
 @pytest.mark.parametrize("call, error, fragments",

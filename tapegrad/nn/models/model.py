@@ -107,7 +107,7 @@ class Model(Trainer, Layer):
             )
         values: dict[int, Any] = {}
         for tensor, value in zip(_flatten(self._inputs_struct), _flatten_inputs(
-                inputs, self._inputs_struct), strict=True):
+                inputs, self._inputs_struct, self.name), strict=True):
             self._check_input(tensor, value)
             values[id(tensor)] = value
         for node in self._graph_nodes:
@@ -195,14 +195,24 @@ def _tensor_ref(tensor: KerasTensor) -> list[Any]:
     return [layer.name, node_index, out_index]
 
 
-def _flatten_inputs(inputs: Any, structure: Any) -> list[Any]:
+def _flatten_inputs(inputs: Any, structure: Any, model: str) -> list[Any]:
     if isinstance(structure, dict):
         if not isinstance(inputs, dict):
-            raise ValueError("this model's inputs are a dict: pass a dict of arrays")
+            raise ValueError(f"Model '{model}': its inputs are a dict: pass a dict of arrays")
+        missing = sorted(set(structure) - set(inputs))
+        if missing:
+            raise ValueError(f"Model '{model}': its inputs are a dict with keys "
+                             f"{sorted(structure)}; the keys {missing} are missing from the "
+                             f"data (got keys {sorted(inputs)})")
         return [inputs[k] for k in sorted(structure)]
     if isinstance(structure, list | tuple) and not isinstance(inputs, list | tuple):
         return [inputs]
-    return _flatten(inputs)
+    flat = _flatten(inputs)
+    expected = len(_flatten(structure))
+    if len(flat) != expected:
+        raise ValueError(f"Model '{model}' has {expected} input(s) but was called with "
+                         f"{len(flat)} arrays")
+    return flat
 
 
 def _producer(tensor: KerasTensor) -> Node | None:
