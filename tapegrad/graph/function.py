@@ -449,11 +449,7 @@ class Function:
         key, positions = _signature(leaves, in_tree, self.name)
         concrete = self._cache.get(key)
         if concrete is None:
-            with self._lock:
-                concrete = self._cache.get(key)
-                if concrete is None:
-                    concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
-                    self._cache[key] = concrete
+            concrete = self._traced(args, kwargs, leaves, in_tree, positions, key)
         return concrete
 
     @property
