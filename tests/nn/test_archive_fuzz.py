@@ -173,7 +173,7 @@ def _json_edit(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     for key in path[:-1]:
         parent = parent[key]
     key = path[-1]
-    action = rng.choice(["huge", "odd", "delete", "wrap", "swap", "duplicate"])
+    action = rng.choice(["huge", "odd", "delete", "wrap", "swap", "duplicate", "deep"])
     if action == "huge":
         parent[key] = rng.choice(_HUGE)
     elif action == "odd":
@@ -194,11 +194,17 @@ def _json_edit(rng: random.Random, data: bytes) -> tuple[str, bytes]:
             parent[key] = copy.deepcopy(target)
         except (KeyError, IndexError, TypeError):
             parent[key] = None
+    elif action == "deep":
+        parent[key] = "__deep__"
     elif isinstance(parent, list):
         parent.insert(key, copy.deepcopy(parent[key]))
     else:
         parent[key] = [parent[key], parent[key]]
-    found[member] = json.dumps(document).encode()
+    text = json.dumps(document)
+    if action == "deep":  # nesting too deep for json.dumps itself: spliced in as text
+        depth = rng.choice([50, 900, 5000, 100_000])
+        text = text.replace('"__deep__"', "[" * depth + "0" + "]" * depth, 1)
+    found[member] = text.encode()
     return f"json {member} {action}", tools.rezip(found)
 
 
