@@ -300,9 +300,11 @@ string. Received: name=7
     check_bool(owner, "trainable", trainable)
     if dtype is not None:
         try:
-            np.dtype(dtype)
+            kind = np.dtype(dtype).kind
         except TypeError:
-            raise _invalid(owner, "dtype", "a NumPy dtype or its name", dtype) from None
+            kind = "?"  # not understood (an empty kind would pass the `in` test)
+        if kind not in _NUMERIC_KINDS:
+            raise _invalid(owner, "dtype", "a numeric NumPy dtype or its name", dtype)
     if input_shape is not None:
         check_shape(owner, "input_shape", input_shape, minimum=0, allow_unknown=True)
 

@@ -184,7 +184,8 @@ class MultiHeadAttention(Layer):
         self.attention_axes = (None if attention_axes is None else tuple(
             check_int(owner, "attention_axes", axis) for axis in attention_axes))
         check_int(owner, "seed", seed, minimum=0, allow_none=True)
-        self.flash_attention = flash_attention
+        self.flash_attention = (None if flash_attention is None else
+                                check_bool(owner, "flash_attention", flash_attention))
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

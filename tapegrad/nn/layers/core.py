@@ -207,9 +207,10 @@ class Flatten(Layer):
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.data_format = check_choice(layer_owner(self), "data_format",
-                                        data_format or "channels_last",
-                                        ("channels_last", "channels_first"))
+        self.data_format = check_choice(
+            layer_owner(self), "data_format",
+            "channels_last" if data_format is None else data_format,
+            ("channels_last", "channels_first"))
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)

@@ -118,7 +118,7 @@ class BatchNormalization(Layer):
                  gamma_constraint: Any = None, synchronized: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if synchronized:
+        if check_bool(layer_owner(self), "synchronized", synchronized):
             raise ValueError(
                 f"BatchNormalization '{self.name}': synchronized=True needs several devices; "
                 "tapegrad runs in one process (use synchronized=False)"

@@ -249,7 +249,8 @@ class LSTMCell(_RecurrentCell):
                          recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.unit_forget_bias = unit_forget_bias
+        self.unit_forget_bias = check_bool(layer_owner(self), "unit_forget_bias",
+                                           unit_forget_bias)
 
     @property
     def state_size(self) -> Any:
@@ -331,7 +332,7 @@ class GRUCell(_RecurrentCell):
                          recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.reset_after = reset_after
+        self.reset_after = check_bool(layer_owner(self), "reset_after", reset_after)
 
     def _bias_shape(self) -> tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
@@ -407,7 +408,7 @@ class RNN(Layer):
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  zero_output_for_mask: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if stateful:
+        if check_bool(layer_owner(self), "stateful", stateful):
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': stateful=True is "
                                       "not supported")
         if not hasattr(cell, "state_size"):
