@@ -113,9 +113,9 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
               "random_state": random_state.capture(model)}
     arrays = {**saver.arrays, **_weight_arrays(model)}
     optimizer = getattr(model, "optimizer", None)
-    members = {}
+    optional = {}
     if getattr(model, "compiled", False) and optimizer is not None:
-        members["optimizer.json"] = _json_bytes(_optimizer_document(optimizer), "optimizer.json")
+        optional["optimizer.json"] = _json_bytes(_optimizer_document(optimizer), "optimizer.json")
         for k, variable in enumerate(optimizer.variables):
             arrays[f"optimizer/{k}"] = np.asarray(variable.numpy())
     checksums = {"weights": {key: tensor_sha256(array) for key, array in sorted(arrays.items())},
@@ -125,7 +125,7 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
                                       "tapegrad_version": tg.__version__,
                                       "checksums": checksums}),
         "config.json": _json_bytes(config, "config.json"),
-        **members,
+        **optional,
         "weights.safetensors": _safetensors_bytes(arrays, {"format": FORMAT}),
     }
     _atomic_write(path, lambda file: _write_members(file, members))

@@ -1,11 +1,12 @@
 """Size bounds for loading: what a file declares is checked before anything is allocated.
 
 A config can ask for any size (``units: 2**31``, an ``Input`` of a terabyte); the loader
-checks every size field of every layer config (and every ``shape`` in a Lambda graph)
-against ``max_tensor_elements`` before any layer is built, and while the model is
-rebuilt each weight a layer creates is checked against that bound and, in total, against
-the number of values the archive stores (a genuine archive stores every weight the
-model creates, so nothing larger can load anyway).
+checks every size field of every layer config (and every ``shape`` and sizing param in
+a Lambda graph) against ``max_tensor_elements`` before any layer is built, and while the
+model is rebuilt each weight any layer creates (sublayers too, through
+`Layer.add_weight`'s ``WEIGHT_CHECK``) is checked against that bound and, in total,
+against the number of values the archive stores (a genuine archive stores every weight
+the model creates, so nothing larger can load anyway).
 """
 
 from __future__ import annotations
