@@ -34,7 +34,7 @@ import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.graph.function import is_traced
-from tapegrad.nn.validation import check_function_arguments
+from tapegrad.nn.validation import check_function_arguments, check_name
 
 EPSILON = 1e-7  # Keras' backend.epsilon(): clips probabilities away from 0 and 1.
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -532,9 +532,7 @@ class Loss:
 
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
                  dtype: Any = None) -> None:
-        if name is not None and not isinstance(name, str):
-            raise ValueError(f"{type(self).__name__}: `name` must be a string, got {name!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = check_name(type(self).__name__, name) or _snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self.dtype = None if dtype is None else np.dtype(dtype).name
 
@@ -594,6 +592,7 @@ class LossFunctionWrapper(Loss):
                  name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}: `fn` must be callable, got {fn!r}")
+        check_name(type(self).__name__, name)
         super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction,
                          dtype=dtype)
         if type(self).__module__ == __name__:  # a built-in loss: its arguments are known

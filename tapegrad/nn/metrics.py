@@ -35,6 +35,7 @@ from tapegrad.nn.validation import (
     check_bool,
     check_function_arguments,
     check_int,
+    check_name,
     check_non_negative_int,
     check_positive_int,
 )
@@ -82,9 +83,7 @@ class Metric:
     """
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
-        if name is not None and not isinstance(name, str):
-            raise ValueError(f"{type(self).__name__}: `name` must be a string, got {name!r}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = check_name(type(self).__name__, name) or _snake_case(type(self).__name__)
         self.dtype = np.dtype(dtype or "float32").name
         self._variables: list[tg.Variable] = []
 
@@ -227,6 +226,7 @@ class MeanMetricWrapper(Mean):
         # A function is named by __name__, a Loss object by its name.
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}: `fn` must be callable, got {fn!r}")
+        check_name(type(self).__name__, name)
         default = getattr(fn, "__name__", None) or getattr(fn, "name", None)
         super().__init__(name=name or default or "mean_metric_wrapper", dtype=dtype)
         if type(self).__module__ == __name__:  # a built-in metric: its arguments are known
@@ -664,8 +664,14 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
 # -- confusion-matrix metrics ------------------------------------------------------------
 
 def _thresholds(thresholds: Any, default: float, owner: str) -> list[float]:
-    values = [default] if thresholds is None else \
-        [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=np.float64))]
+    try:
+        values = [default] if thresholds is None else \
+            [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=np.float64))]
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: thresholds must be numbers in [0, 1], got "
+                         f"{thresholds!r}") from None
+    if not values:
+        raise ValueError(f"{owner}: thresholds must not be empty, got {thresholds!r}")
     if thresholds is not None and any(not 0.0 <= t <= 1.0 for t in values):
         raise ValueError(f"{owner}: thresholds must be in [0, 1], got {thresholds!r}")
     return values
@@ -724,6 +730,7 @@ class _ConfusionMetric(Metric):
                  class_id: int | None = None, name: str | None = None,
                  dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
+        _thresholds(thresholds, 0.5, type(self).__name__)  # refuses bad ones before use
         if thresholds is not None:  # JSON-friendly Python floats in the config
             thresholds = float(thresholds) if np.ndim(thresholds) == 0 else \
                 [float(t) for t in np.ravel(thresholds)]
@@ -884,7 +891,7 @@ class AUC(Metric):
                  summation_method: str = "interpolation", name: str | None = None,
                  dtype: Any = None, thresholds: Sequence[float] | None = None,
                  from_logits: bool = False) -> None:
-        super().__init__(name=name or "auc", dtype=dtype)
+        super().__init__(name=check_name("AUC", name) or "auc", dtype=dtype)
         check_int("AUC", "num_thresholds", num_thresholds, minimum=2)
         check_bool("AUC", "from_logits", from_logits)
         if not isinstance(curve, str) or curve.upper() not in ("ROC", "PR"):

@@ -33,8 +33,8 @@ import numpy as np
 __all__ = [
     "check_bool", "check_call_inputs", "check_choice", "check_constraint",
     "check_function_arguments", "check_int", "check_int_tuple", "check_layer_arguments",
-    "check_non_negative_int", "check_number", "check_positive_int", "check_probability",
-    "check_shape", "layer_owner", "require_rank",
+    "check_name", "check_non_negative_int", "check_number", "check_positive_int",
+    "check_probability", "check_shape", "layer_owner", "require_rank",
 ]
 
 # dtype kinds a layer can compute on: bool, signed/unsigned int, float, complex.
@@ -295,8 +295,7 @@ def check_layer_arguments(layer: Any, name: Any, trainable: Any, dtype: Any,
 string. Received: name=7
     """
     owner = type(layer).__name__
-    if name is not None and (not isinstance(name, str) or not name):
-        raise _invalid(owner, "name", "a non-empty string", name)
+    check_name(owner, name)
     check_bool(owner, "trainable", trainable)
     if dtype is not None:
         try:
@@ -307,6 +306,18 @@ string. Received: name=7
             raise _invalid(owner, "dtype", "a numeric NumPy dtype or its name", dtype)
     if input_shape is not None:
         check_shape(owner, "input_shape", input_shape, minimum=0, allow_unknown=True)
+
+
+def check_name(owner: str, name: Any) -> Any:
+    """``name`` itself when it is None or a non-empty string.
+
+    Examples:
+        >>> check_name("Mean", "loss_mean")
+        'loss_mean'
+    """
+    if name is not None and (not isinstance(name, str) or not name):
+        raise _invalid(owner, "name", "a non-empty string", name)
+    return name
 
 
 def check_constraint(layer: Any, name: str, value: Any) -> Any:
