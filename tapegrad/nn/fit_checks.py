@@ -98,6 +98,7 @@ def check_evaluate(model: Any, arguments: dict[str, Any]) -> None:
     """
     owner = _owner(model, "evaluate")
     a = arguments
+    check_bool(owner, "return_dict", a["return_dict"])
     check_positive_int(owner, "batch_size", a["batch_size"], allow_none=True)
     check_positive_int(owner, "steps", a["steps"], allow_none=True)
     _check_verbose(owner, a["verbose"])
@@ -131,6 +132,8 @@ def check_batch(model: Any, method: str, arguments: dict[str, Any]) -> None:
             ``class_weight`` where it has them).
     """
     owner = _owner(model, method)
+    if "return_dict" in arguments:
+        check_bool(owner, "return_dict", arguments["return_dict"])
     if "y" not in arguments:
         _check_samples(owner, "x", arguments["x"])
         return
