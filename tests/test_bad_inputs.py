@@ -534,6 +534,13 @@ NUMPY_CASES: list[tuple[str, Callable[[Any], Any], type[Exception], tuple[str, .
      ("diagonal", "axis 2")),
     ("np-cross", lambda m: m.cross(np.ones((2, 3)), np.ones((2, 3)), axisa=2),
      np.exceptions.AxisError, ("cross", "axis 2")),
+    ("np-transpose-out-of-range", lambda m: m.transpose(M, (0, 2)), np.exceptions.AxisError,
+     ("transpose", "axis 2")),
+    ("np-transpose-float", lambda m: m.transpose(M, (1.0, 0)), TypeError, ("1.0",)),
+    ("np-argmax-float", lambda m: m.argmax(M, axis=1.0), TypeError, ("1.0",)),
+    ("np-argmin-out-of-range", lambda m: m.argmin(M, axis=-3), np.exceptions.AxisError,
+     ("argmin", "axis -3")),
+    ("np-pad-float", lambda m: m.pad(M, 1.5), TypeError, ("pad_width",)),
     ("np-vecdot", lambda m: m.linalg.vecdot(M, M, axis=2), np.exceptions.AxisError,
      ("vecdot", "axis 2")),
 ]

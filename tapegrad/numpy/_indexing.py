@@ -194,12 +194,14 @@ def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, 
 
 def argmax(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.argmax`` (indices, no gradient)."""
-    return argmax_p(a, axis=None if axis is None else int(axis), keepdims=keepdims)
+    axis = None if axis is None else axis_index(axis, _ndim(a), "argmax")
+    return argmax_p(a, axis=axis, keepdims=keepdims)
 
 
 def argmin(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.argmin`` (indices, no gradient)."""
-    return argmin_p(a, axis=None if axis is None else int(axis), keepdims=keepdims)
+    axis = None if axis is None else axis_index(axis, _ndim(a), "argmin")
+    return argmin_p(a, axis=axis, keepdims=keepdims)
 
 
 def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect",

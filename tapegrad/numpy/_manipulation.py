@@ -79,7 +79,7 @@ def flatten(a: Any, order: str = "C") -> Any:
 def transpose(a: Any, axes: Any = None) -> Any:
     """Differentiable ``numpy.transpose``."""
     if axes is not None:
-        axes = tuple(int(i) % builtins.max(_ndim(a), 1) for i in axes)
+        axes = tuple(axis_indices(tuple(axes), _ndim(a), "transpose"))
     return P.transpose_p(a, axes=axes)
 
 
@@ -376,7 +376,10 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
             f"tapegrad.numpy.pad: mode={mode!r} is not supported (only 'constant')"
         )
     n = _ndim(array)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (n, 2))
+    given = np.asarray(pad_width)
+    if given.dtype.kind not in "iu":  # 1.5 was truncated to 1
+        raise TypeError(f"pad: `pad_width` must be of integral type, got {pad_width!r}")
+    widths = np.broadcast_to(given.astype(np.int64), (n, 2))
     widths_tuple = tuple((int(lo), int(hi)) for lo, hi in widths)
     constant = kwargs.get("constant_values", 0)
     if not np.isscalar(constant):
