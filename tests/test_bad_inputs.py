@@ -328,6 +328,10 @@ def _two_input_model(as_dict: bool) -> Any:
 
 
 MODEL_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]] = [
+    ("sequential-not-a-list", lambda: tg.Sequential(L.Dense(2)), TypeError,
+     ("Sequential", "`layers`", "Dense")),
+    ("model-no-outputs", lambda: tg.Model(L.Input(shape=(3,)), []), ValueError,
+     ("Model", "one output")),
     ("model-missing-dict-key", lambda: _two_input_model(True).predict(
         {"first": np.ones((3, 2)), "secnd": np.ones((3, 2))}, verbose=0), ValueError,
      ("Model", "['second'] are missing", "'secnd'")),
@@ -481,6 +485,8 @@ LOOP_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str, ...]]
     ("compile-loss-weights-value", lambda: _model().compile("sgd", "mse",
                                                             loss_weights={"out": "x"}),
      ValueError, _invalid("loss_weights", "'x'")),
+    ("compile-loss-list-length", lambda: _model().compile("sgd", ["mse", "mae"]), ValueError,
+     ("`loss` is a list of 2", "1 output")),
     ("compile-run-eagerly", lambda: _model().compile("sgd", "mse", run_eagerly="yes"),
      ValueError, _invalid("run_eagerly", "'yes'")),
     ("compile-unknown-argument", lambda: _model().compile("sgd", "mse", metric=["mae"]),

@@ -181,6 +181,10 @@ def check_compile(model: Any, arguments: dict[str, Any]) -> None:
         if isinstance(weights, list | tuple) and outputs and len(weights) != len(outputs):
             raise ValueError(f"{owner}: `loss_weights` has {len(weights)} entries but the "
                              f"model has {len(outputs)} outputs")
+    loss, outputs = arguments["loss"], getattr(model, "outputs", None)
+    if isinstance(loss, list | tuple) and outputs and len(loss) != len(outputs):
+        raise ValueError(f"{owner}: `loss` is a list of {len(loss)} losses but the model has "
+                         f"{len(outputs)} output(s). Received: loss={loss!r}")
     check_bool(owner, "run_eagerly", arguments["run_eagerly"])
     extra = dict(arguments.get("kwargs") or {})
     unknown = sorted(set(extra) - set(_COMPILE_DEFAULTS))

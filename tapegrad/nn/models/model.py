@@ -58,6 +58,9 @@ class Model(Trainer, Layer):
         self._outputs_struct = outputs
         flat_inputs = _flatten(inputs)
         self._several_inputs = len(flat_inputs) > 1
+        if not flat_inputs or not _flatten(outputs):
+            raise ValueError(f"Model '{self.name}': needs at least one input and one output, "
+                             f"got inputs={inputs!r} and outputs={outputs!r}"[:300])
         for tensor in flat_inputs + _flatten(outputs):
             if not isinstance(tensor, KerasTensor):
                 raise TypeError(

@@ -31,6 +31,9 @@ class Sequential(Model):
         super().__init__(name=name, **kwargs)
         self._stack: list[Layer] = []
         self._input: KerasTensor | None = None
+        if layers is not None and not isinstance(layers, list | tuple):
+            raise TypeError(f"Sequential '{self.name}': `layers` must be a list of layers, got "
+                            f"{type(layers).__name__}")
         for layer in layers or []:
             self.add(layer)
 
