@@ -1,4 +1,5 @@
-"""Argument checks of `fit`, `evaluate` and `predict`, run before any batch is drawn.
+"""Argument checks of `compile`, `fit`, `evaluate`, `predict` and the ``*_on_batch``
+methods, run before any batch is drawn.
 
 Each check raises with the method, the argument and the offending value, in Keras 3's
 wording where Keras has one, instead of training on a silently changed argument
