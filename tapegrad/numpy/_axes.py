@@ -50,8 +50,8 @@ def axis_indices(axes: Any, ndim: int, op: str) -> list[int]:
     return indices
 
 
-def dimension(value: Any, op: str) -> int:
-    """A shape entry as an int: a float (``3.0``) is refused, as NumPy refuses it.
+def dimension(value: Any, op: str, what: str = "shape entries") -> int:
+    """A shape entry (or other count) as an int: a float (``3.0``) is refused, as in NumPy.
 
     Examples:
         >>> dimension(np.int64(3), "reshape")
@@ -60,4 +60,4 @@ def dimension(value: Any, op: str) -> int:
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"{op}: shape entries must be integers, got {value!r}") from None
+        raise TypeError(f"{op}: {what} must be integers, got {value!r}") from None

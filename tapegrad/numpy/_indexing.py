@@ -18,7 +18,7 @@ from tapegrad.core.prims.reduction import (
     searchsorted_p,
 )
 from tapegrad.core.tensor import Tensor
-from tapegrad.numpy._axes import axis_index
+from tapegrad.numpy._axes import axis_index, dimension
 
 
 def _value(x: Any) -> Any:
@@ -155,7 +155,8 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> 
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1
-    order_ = argsort_p(a, axis=int(axis), kind="stable")
+    axis = axis_index(axis, _ndim(a), "sort")
+    order_ = argsort_p(a, axis=axis, kind="stable")
     return take_along_axis(a, order_, axis=axis)
 
 
@@ -169,7 +170,8 @@ def partition(a: Any, kth: Any, axis: int | None = -1) -> Any:
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1
-    order_ = argpartition_p(a, kth=_kth(kth), axis=int(axis))
+    axis = axis_index(axis, _ndim(a), "partition")
+    order_ = argpartition_p(a, kth=_kth(kth), axis=axis)
     return take_along_axis(a, order_, axis=axis)
 
 
@@ -177,7 +179,7 @@ def _kth(kth: Any) -> Any:
     # A hashable param: an int or a tuple of ints.
     if isinstance(kth, int | np.integer):
         return int(kth)
-    return tuple(int(k) for k in np.ravel(kth))
+    return tuple(dimension(k, "partition", "kth") for k in np.ravel(kth).tolist())
 
 
 # Index-valued results: no gradient; primitives, so traced graphs compute them at run time.
@@ -189,7 +191,8 @@ def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, 
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1
-    return argsort_p(a, axis=int(axis), kind="stable" if stable else kind)
+    axis = axis_index(axis, _ndim(a), "argsort")
+    return argsort_p(a, axis=axis, kind="stable" if stable else kind)
 
 
 def argmax(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool = False) -> Any:
@@ -213,7 +216,7 @@ def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introsele
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1
-    return argpartition_p(a, kth=_kth(kth), axis=int(axis))
+    return argpartition_p(a, kth=_kth(kth), axis=axis_index(axis, _ndim(a), "argpartition"))
 
 
 # Results whose shape depends on the values: computed from them (refused in a trace).

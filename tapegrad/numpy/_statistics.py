@@ -41,6 +41,7 @@ from tapegrad.core.prims.reduction import (
 )
 from tapegrad.core.tensor import Tensor
 from tapegrad.graph.function import is_traced
+from tapegrad.numpy._axes import axis_index
 
 __all__ = [
     "bincount",
@@ -540,13 +541,17 @@ def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> 
 def nanargmax(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.nanargmax`` (indices, no gradient)."""
     _no_extra("nanargmax", out=out)
-    return nanargmax_p(a, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
+    axis = None if axis is None else axis_index(axis, np.ndim(getattr(a, "_value", a)),
+                                                "nanargmax")
+    return nanargmax_p(a, axis=axis, keepdims=bool(keepdims))
 
 
 def nanargmin(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.nanargmin`` (indices, no gradient)."""
     _no_extra("nanargmin", out=out)
-    return nanargmin_p(a, axis=None if axis is None else int(axis), keepdims=bool(keepdims))
+    axis = None if axis is None else axis_index(axis, np.ndim(getattr(a, "_value", a)),
+                                                "nanargmin")
+    return nanargmin_p(a, axis=axis, keepdims=bool(keepdims))
 
 
 # -- covariance --------------------------------------------------------------------------

@@ -51,6 +51,13 @@ NUMPY_CASES: list[tuple[str, Callable[[Any], Any], type[Exception], tuple[str, .
     ("np-argmin-out-of-range", lambda m: m.argmin(M, axis=-3), np.exceptions.AxisError,
      ("argmin", "axis -3")),
     ("np-pad-float", lambda m: m.pad(M, 1.5), TypeError, ("pad_width",)),
+    ("np-sort", lambda m: m.sort(M, axis=2), np.exceptions.AxisError, ("sort", "axis 2")),
+    ("np-argsort-float", lambda m: m.argsort(M, axis=1.0), TypeError, ("1.0",)),
+    ("np-partition-kth", lambda m: m.partition(M, 1.5), TypeError, ("kth", "1.5")),
+    ("np-argpartition", lambda m: m.argpartition(M, 1, axis=-3), np.exceptions.AxisError,
+     ("argpartition", "axis -3")),
+    ("np-nanargmax", lambda m: m.nanargmax(M, axis=2), np.exceptions.AxisError,
+     ("nanargmax", "axis 2")),
     ("np-vecdot", lambda m: m.linalg.vecdot(M, M, axis=2), np.exceptions.AxisError,
      ("vecdot", "axis 2")),
 ]
