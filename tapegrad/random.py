@@ -163,6 +163,9 @@ class SeedGenerator:
         start = self._initial_seed if self._initial_seed is not None else make_default_seed()
         self.state = Variable(np.array([start, 0], np.int64), trainable=False,
                               name=f"{self.name}/seed_generator_state")
+        # Reading the state and advancing it are two steps: threads sharing a generator
+        # (the global one) would otherwise draw the same numbers.
+        self.lock = threading.RLock()
 
     def next(self, ordered: bool = True) -> Tensor:
         """The current ``[seed, counter]`` (a copy), then advance the counter by one.
@@ -173,8 +176,9 @@ class SeedGenerator:
         Returns:
             An int64 Tensor of shape ``(2,)``.
         """
-        current = self.state.value
-        self.state.assign_add(_ADVANCE)
+        with self.lock:
+            current = self.state.value
+            self.state.assign_add(_ADVANCE)
         return current
 
     def get_state(self) -> dict[str, int]:
@@ -235,9 +239,10 @@ def _draw(seed: Any, where: str, a: Any, b: Any, distribution: str,
     if seed is None:
         seed = global_seed_generator()
     if isinstance(seed, SeedGenerator):
-        out = random_draw_p(seed.state, a, b, distribution=distribution, shape=shape,
-                            dtype=np.dtype(dtype).name)
-        seed.state.assign_add(_ADVANCE)
+        with seed.lock:
+            out = random_draw_p(seed.state, a, b, distribution=distribution, shape=shape,
+                                dtype=np.dtype(dtype).name)
+            seed.state.assign_add(_ADVANCE)
     elif isinstance(seed, int | np.integer) and not isinstance(seed, bool):
         state = np.array([_check_seed_value(seed, where), 0], np.int64)
         out = random_draw_p(state, a, b, distribution=distribution, shape=shape,

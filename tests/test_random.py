@@ -284,3 +284,29 @@ def test_set_random_seed_reproduces_across_processes() -> None:
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                            check=True).stdout for _ in range(2)]
     assert runs[0] == runs[1] and runs[0].strip()
+
+
+def test_threads_sharing_a_generator_never_draw_the_same_numbers():
+    import sys
+    import threading
+
+    generator = tg.random.SeedGenerator(7)
+    draws: list[tuple[float, ...]] = []
+    counters: list[int] = []
+
+    def work() -> None:
+        for _ in range(100):
+            draws.append(tuple(np.asarray(tg.random.uniform((3,), seed=generator)).tolist()))
+            counters.append(int(np.asarray(generator.next())[1]))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so a race would show
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(set(draws)) == 400 and len(set(counters)) == 400
