@@ -228,3 +228,26 @@ def test_symbolic_tensor_in_a_second_argument_is_refused():
     a, b = layers.Input(shape=(3,)), layers.Input(shape=(3,))
     with pytest.raises(TypeError, match="as one list in the first argument"):
         layers.Dense(2)(a, b)
+
+
+def test_sequential_add_calls_only_the_new_layer():
+    """Adding n layers one by one (as loading does) calls each layer once, not n times."""
+    calls: list[str] = []
+
+    class Counting(tg.layers.Layer):
+        def call(self, inputs):
+            calls.append(self.name)
+            return inputs
+
+    model = tg.Sequential([tg.layers.Input(shape=(3,))])
+    for k in range(20):
+        model.add(Counting(name=f"c{k}"))
+    assert sorted(calls) == sorted(f"c{k}" for k in range(20))
+    calls.clear()
+    built = tg.Sequential([tg.layers.Input(shape=(3,)), *(Counting() for _ in range(20))])
+    assert len(calls) == 20 and len(built.layers) == 20
+    built.pop()
+    built.pop()
+    built.add(Counting(name="last"))
+    assert [layer.name for layer in built.layers][-1] == "last" and len(built.layers) == 19
+    np.testing.assert_array_equal(built(np.ones((2, 3), np.float32)), np.ones((2, 3)))

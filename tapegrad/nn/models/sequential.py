@@ -31,14 +31,23 @@ class Sequential(Model):
         super().__init__(name=name, **kwargs)
         self._stack: list[Layer] = []
         self._input: KerasTensor | None = None
+        self._output: KerasTensor | None = None
         if layers is not None and not isinstance(layers, list | tuple):
             raise TypeError(f"Sequential '{self.name}': `layers` must be a list of layers, got "
                             f"{type(layers).__name__}")
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._input is not None and self._stack:
+            self._build_graph()
 
-    def add(self, layer: Any) -> None:
-        """Append a layer (or an `Input` tensor, as the first element)."""
+    def add(self, layer: Any, rebuild: bool = True) -> None:
+        """Append a layer (or an `Input` tensor, as the first element).
+
+        Args:
+            layer: A `Layer`, or an `Input` tensor / `InputLayer` as the first element.
+            rebuild: Wire the new layer into the model's graph now (Keras 3's argument);
+                with False, the next ``add`` or the first call does it.
+        """
         if isinstance(layer, KerasTensor):
             if self._stack or self._input is not None:
                 raise ValueError(f"Sequential '{self.name}': Input must come first")
@@ -56,10 +65,20 @@ class Sequential(Model):
         check_unique_names(self, [*self._stack, layer])
         if not self._stack and self._input is None and layer._declared_input_shape:
             self._input = InputLayer(shape=layer._declared_input_shape).output
+        wired = self._functional and self._output is not None
         self._stack.append(layer)
         self._functional = False
         self.built = False
-        if self._input is not None:
+        if not rebuild or self._input is None:
+            return
+        if wired:
+            # Only the new layer is called on the wired graph's output: adding n layers
+            # one by one (as loading does) calls each layer once, not n times.
+            assert self._output is not None
+            self._output = layer(self._output)
+            self._init_graph(self._input, self._output)
+            self._functional = True
+        else:
             self._build_graph()
 
     def pop(self) -> Layer:
@@ -67,6 +86,8 @@ class Sequential(Model):
         layer = self._stack.pop()
         if self._input is not None and self._stack:
             self._build_graph()
+        else:
+            self._functional, self._output = False, None
         return layer
 
     def _build_graph(self) -> None:
@@ -75,6 +96,7 @@ class Sequential(Model):
         for layer in self._stack:
             out = layer(out)
         self._init_graph(self._input, out)
+        self._output = out
         self._functional = True
 
     @property
