@@ -10,6 +10,7 @@ from tapegrad.core.forward import ForwardAccumulator
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.tape import GradientTape
 from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tracing import is_traced
 from tapegrad.core.transforms import (
     grad,
     hessian,
@@ -33,6 +34,7 @@ __all__ = [
     "defvjp",
     "grad",
     "hessian",
+    "is_traced",
     "jacfwd",
     "jacobian",
     "jacrev",

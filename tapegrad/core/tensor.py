@@ -7,7 +7,6 @@ composite of primitives, so all of them are recorded by tapes and differentiable
 
 from __future__ import annotations
 
-import contextvars
 import importlib
 import sys
 from collections.abc import Iterator
@@ -15,24 +14,20 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.tracing import current_tracer, set_tracer
+
 _FLOAT_KINDS = "fc"
 
-# Set by graph tracing (`tapegrad.function`) while a function runs on traced tensors: an
-# object with `is_traced(tensor)`, `refuse_value(tensor, what)` and `assign(variable,
-# value, how) -> bool`. Value reads of traced tensors then raise a clear error, and
-# Variable assignments become graph updates instead of mutating the Variable. Per thread
-# (and asyncio task), like the recorder stack: a trace never sees another thread's reads.
-_TRACE_HOOK: contextvars.ContextVar[Any] = contextvars.ContextVar(
-    "tapegrad_trace_hook", default=None)
-_hook = _TRACE_HOOK.get
+# The graph tracer of this thread (`tapegrad.core.tracing`): while `tapegrad.function`
+# traces, value reads of traced tensors raise a clear error and Variable assignments
+# become graph updates instead of mutating the Variable.
+_hook = current_tracer
 
 
 def set_trace_hook(hook: Any) -> Any:
     """Install the graph tracer's hook in this thread (None removes it); return the
     previous one."""
-    previous = _hook()
-    _TRACE_HOOK.set(hook)
-    return previous
+    return set_tracer(hook)
 
 
 def trace_hook() -> Any:

@@ -10,16 +10,12 @@ rules, `passes.optimize` rewrites the graph and `codegen.compile_graph` turns it
 straight-line generated code.
 """
 
+from tapegrad.core.tracing import is_traced
 from tapegrad.graph.autodiff import gradients
-from tapegrad.graph.function import (
-    ConcreteFunction,
-    Function,
-    TracerValueError,
-    is_traced,
-)
-from tapegrad.graph.ir import Graph, Input, Literal, Node, evaluate
+from tapegrad.graph.function import ConcreteFunction, Function, TracerValueError
+from tapegrad.graph.ir import Graph, Input, Literal, Node, evaluate, values_equal
 from tapegrad.graph.passes import optimize
-from tapegrad.graph.serialize import graph_from_dict, graph_to_dict
+from tapegrad.graph.serialize import decode_value, encode_value, graph_from_dict, graph_to_dict
 from tapegrad.graph.trace import UntraceableError, trace, trace_checked
 
 __all__ = [
@@ -34,9 +30,12 @@ __all__ = [
     "Literal",
     "Node",
     "UntraceableError",
+    "decode_value",
+    "encode_value",
     "evaluate",
     "graph_from_dict",
     "graph_to_dict",
     "trace",
     "trace_checked",
+    "values_equal",
 ]

@@ -27,7 +27,6 @@ Variables take turns.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import linecache
 import logging
@@ -42,6 +41,7 @@ from tapegrad.core import primitive as _primitive
 from tapegrad.core import tensor as _tensor
 from tapegrad.core.primitive import active_recorders, set_recorders
 from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tracing import current_tracer, is_traced, set_tracer
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.ir import Atom, Graph, Literal, evaluate
 from tapegrad.graph.trace import UntraceableError, _Tracer
@@ -218,35 +218,6 @@ def _source_text(where: str) -> str:
     return f": `{text}`" if text else ""
 
 
-# The tracers of `tapegrad.function` at work in this thread (or asyncio task), innermost
-# last (traces of nested Functions are inlined).
-_ACTIVE: contextvars.ContextVar[tuple[FunctionTracer, ...]] = contextvars.ContextVar(
-    "tapegrad_function_tracers", default=())
-
-
-def current_tracer() -> FunctionTracer | None:
-    """The `FunctionTracer` of the function this thread is tracing now, if any."""
-    active = _ACTIVE.get()
-    return active[-1] if active else None
-
-
-def is_traced(value: Any) -> bool:
-    """Whether ``value`` is a traced tensor of a function being traced now.
-
-    Code that checks *values* for a better error message (label ranges, say) asks this
-    first: a traced tensor has no value until the compiled function runs.
-
-    Examples:
-        >>> import tapegrad as tg
-        >>> is_traced(tg.tensor(1.0))
-        False
-        >>> tg.function(lambda x: is_traced(x))(tg.tensor(1.0))
-        True
-    """
-    tracer = current_tracer()
-    return tracer is not None and isinstance(value, Tensor) and tracer.is_traced(value)
-
-
 class ConcreteFunction:
     """One trace of a `Function`: its graph (optimized) and the compiled code running it.
 
@@ -401,7 +372,7 @@ class Function:
         return functools.update_wrapper(bound, self.python_function)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _ACTIVE.get():
+        if current_tracer() is not None:
             # Called while this thread traces a function: its ops join that graph.
             return self.python_function(*args, **kwargs)
         if not kwargs:
@@ -477,17 +448,15 @@ class Function:
         for number, k in enumerate(positions):
             traced[k] = tracer.add_argument(leaves[k], number)
         call_args, call_kwargs = tree_unflatten(in_tree, traced)
-        previous_hook = _tensor.set_trace_hook(tracer)
+        previous_tracer = set_tracer(tracer)
         previous = set_recorders(active_recorders() + (tracer,))
-        token = _ACTIVE.set(_ACTIVE.get() + (tracer,))
         try:
             result = self.python_function(*call_args, **call_kwargs)
             out_leaves, out_tree = tree_flatten(result)
             outputs = [self._output_atom(tracer, leaf, j) for j, leaf in enumerate(out_leaves)]
         finally:
-            _ACTIVE.reset(token)
             set_recorders(previous)
-            _tensor.set_trace_hook(previous_hook)
+            set_tracer(previous_tracer)
             tracer.restore_variables()
         if tracer.problems:
             raise UntraceableError(f"tapegrad.function({self.name}): {tracer.problems[0]}")

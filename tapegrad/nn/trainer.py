@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
-from tapegrad.graph.function import TracerValueError
-from tapegrad.graph.trace import UntraceableError
+from tapegrad.graph import TracerValueError, UntraceableError
 from tapegrad.nn import callbacks as callbacks_module
 from tapegrad.nn import fit_checks
 from tapegrad.nn import losses as losses_module

@@ -14,10 +14,15 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
-from tapegrad.graph import Graph, graph_from_dict, graph_to_dict
-from tapegrad.graph.ir import values_equal
-from tapegrad.graph.serialize import decode_value, encode_value
-from tapegrad.graph.trace import trace_checked
+from tapegrad.graph import (
+    Graph,
+    decode_value,
+    encode_value,
+    graph_from_dict,
+    graph_to_dict,
+    trace_checked,
+    values_equal,
+)
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.core import Lambda
 from tapegrad.nn.models.model import Model
