@@ -14,6 +14,7 @@ scalar Tensors (anything ``float()`` accepts).
 """
 
 from tapegrad.nn.callbacks.callback import Callback
+from tapegrad.nn.callbacks.callback import Logs as Logs  # the type of ``logs`` (not in __all__)
 from tapegrad.nn.callbacks.callback_list import CallbackList
 from tapegrad.nn.callbacks.csv_logger import CSVLogger
 from tapegrad.nn.callbacks.early_stopping import EarlyStopping
