@@ -11,7 +11,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
-from tapegrad.graph.function import is_traced
+from tapegrad.core import is_traced
 from tapegrad.nn.losses.loss import EPSILON, _as_float, _pair
 
 
