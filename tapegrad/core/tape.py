@@ -15,6 +15,7 @@ elementwise VJP, so ``where(x > 0, sqrt(x), 0)`` has gradient 0 (not 0 * inf = N
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -389,7 +390,6 @@ def backward(
                 quiet = True
 
     cotangents: dict[int, Any] = {}
-    masks: dict[int, Any] = {}
     for target, seed in zip(targets, seeds, strict=True):
         if not isinstance(target, Tensor) or id(target) not in relevant:
             continue
@@ -406,7 +406,6 @@ def backward(
         key = id(target)
         cotangents[key] = seed if key not in cotangents else cotangents[key] + seed
 
-    anomaly = _primitive.anomaly_enabled()
     # 0 * inf in masked branches is expected (and repaired): silence NumPy's warnings for
     # walks that can carry masks, once, rather than around every rule.
     saved_err = np.seterr(all="ignore") if quiet else None
@@ -414,24 +413,64 @@ def backward(
     # from the trace-time values), so the rules get the recorded Tensors.
     lift = next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)),
                 None) if tensor_mode else None
+    anomaly = _primitive.anomaly_enabled()
     try:
-        if not (tensor_mode or anomaly or quiet):
-            _walk_arrays(needed, cotangents, source_ids)
+        if tensor_mode or quiet or anomaly:
+            _walk(needed, cotangents, source_ids, WalkOptions(tensor_mode, quiet, anomaly, lift))
         else:
-            _walk(needed, cotangents, masks, source_ids, tensor_mode, anomaly, lift)
+            _walk_arrays(needed, cotangents, source_ids)
     finally:
         if saved_err is not None:
             np.seterr(**saved_err)
     return _collect(sources, cotangents, unconnected)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class WalkOptions:
+    """How the backward walk runs its VJP rules.
+
+    The default (all off) is the array mode of a first-order gradient, the one every
+    training step takes: rules on arrays, no masks, no checks.
+
+    Attributes:
+        tensor_mode: Rules get the recorded Tensors (their ops are recorded by the outer
+            recorders, so higher derivatives fall out) instead of arrays.
+        masks: Some recorded op declares a ``zero_mask_rule`` (`where`): remember the
+            structural zeros and re-zero them after every elementwise VJP.
+        anomaly: Check every cotangent for NaN/inf (`detect_anomaly`).
+        lift: Under graph tracing, maps an argument to the traced value the rules must see.
+    """
+
+    tensor_mode: bool = False
+    masks: bool = False
+    anomaly: bool = False
+    lift: Any = None
+
+
+ARRAYS = WalkOptions()
+
+
 def _walk(
     needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any],
-    masks: dict[int, Any], source_ids: set[int], tensor_mode: bool, anomaly: bool,
-    lift: Any = None,
+    source_ids: set[int], options: WalkOptions = ARRAYS,
 ) -> None:
-    """The reverse sweep proper: one VJP per (entry, relevant argument)."""
+    """The reverse sweep proper: one VJP per (entry, relevant argument).
+
+    It runs for every training step: what an option does not need costs one test of a
+    local per entry or argument.
+    """
     g: Any
+    inputs: tuple[Any, ...] | list[Any]
+    mask: Any
+    tensor_mode = options.tensor_mode
+    track_masks = options.masks
+    anomaly = options.anomaly
+    lift = options.lift
+    # Scatter-style cotangents add into a buffer in place only on plain arrays.
+    in_place = not (tensor_mode or anomaly)
+    get = cotangents.get
+    pop = cotangents.pop
+    masks: dict[int, Any] = {}
     # Cotangent buffers this walk allocated itself, by key: safe to add into in place.
     owned: dict[int, np.ndarray] = {}
     for (prim, args, values, params, result, line), argnums in reversed(needed):
@@ -440,100 +479,70 @@ def _walk(
             if all(part is None for part in g):
                 continue
             g = tuple(
-                _zeros_for(o, tensor_mode) if part is None else part
-                for part, o in zip(g, result, strict=True)
+                _zeros_for(o) if part is None else part for part, o in zip(g, result, strict=True)
             )
             ans = result if tensor_mode else tuple(o._value for o in result)
             incoming_mask = None
         else:
             rid = id(result)
-            g = cotangents.get(rid) if rid in source_ids else cotangents.pop(rid, None)
+            g = get(rid) if rid in source_ids else pop(rid, None)
             if g is None:
                 continue
             ans = result if tensor_mode else result._value
             incoming_mask = masks.pop(rid, None) if masks else None
-        inputs = args if tensor_mode else values
-        if lift is not None:
+        if tensor_mode:
             # Graph tracing: an argument passed as the raw array of a traced value (a
             # `where` condition, say) must enter the rules as that traced value.
-            inputs = tuple(lift(a) for a in args)
-        rules = prim.vjp_rules
+            inputs = args if lift is None else tuple(lift(a) for a in args)
+        else:
+            inputs = values
+        rules = () if prim.variadic else prim.vjp_rules
+        accumulate = prim.vjp_accumulate if in_place and incoming_mask is None else None
         for i in argnums:
-            if (i == 0 and prim.vjp_accumulate is not None and not tensor_mode
-                    and incoming_mask is None and not anomaly):
+            if i == 0 and accumulate is not None:
                 _accumulate_in_place(prim, cotangents, owned, args[0], values, g, ans, params)
                 continue
-            rule = prim.vjp_rule(i) if prim.variadic or i >= len(rules) else rules[i]
+            rule = rules[i] if i < len(rules) else None
             if rule is None:
-                rule = prim.vjp_rule(i)  # raises the "not differentiable" error
+                rule = prim.vjp_rule(i)  # a variadic rule, or the "not differentiable" error
             grad = rule(g, ans, *inputs, **params)
             if grad is None:
                 continue
-            mask = None
-            if prim.elementwise:
-                mask = incoming_mask
-                if prim.zero_mask_rule is not None:
-                    own = (prim.zero_mask_rule(i, ans, *inputs, **params) if lift else
-                           prim.zero_mask_rule(i, _value(ans), *values, **params))
-                    if own is not None:
-                        mask = own if mask is None else (mask | own)
-                elif mask is not None and not prim.zero_preserving:
-                    # Masked positions may have computed 0 * inf: make them exact zeros.
-                    grad = _prims().where_p(mask, 0, grad)
+            if track_masks:
+                mask = None
+                if prim.elementwise:
+                    mask = incoming_mask
+                    if prim.zero_mask_rule is not None:
+                        own = (prim.zero_mask_rule(i, ans, *inputs, **params) if lift else
+                               prim.zero_mask_rule(i, _value(ans), *values, **params))
+                        if own is not None:
+                            mask = own if mask is None else (mask | own)
+                    elif mask is not None and not prim.zero_preserving:
+                        # Masked positions may have computed 0 * inf: make them exact zeros.
+                        grad = _prims().where_p(mask, 0, grad)
+                    shape = values[i].shape
+                    if grad.shape != shape:
+                        grad = unbroadcast(grad, shape)
+                        mask = None  # a summed cotangent has no structural zeros left
+            elif prim.elementwise:
                 shape = values[i].shape
                 if grad.shape != shape:
                     grad = unbroadcast(grad, shape)
-                    mask = None
             if anomaly:
                 _check_backward(prim, grad, line)
             key = id(args[i])
-            previous = cotangents.get(key)
-            if previous is None and mask is None:
-                cotangents[key] = grad
-            else:
+            if track_masks:
                 _accumulate(cotangents, masks, key, grad, mask)
+            else:
+                previous = get(key)
+                cotangents[key] = grad if previous is None else previous + grad
 
 
 def _walk_arrays(
     needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any], source_ids: set[int]
 ) -> None:
-    """`_walk` for the common case, kept lean (it runs for every training step): rules on
-    arrays, no `where` masks, no anomaly checks. Entries with several results or variadic
-    rules take `_walk`'s general path, one entry at a time."""
-    get = cotangents.get
-    pop = cotangents.pop
-    owned: dict[int, np.ndarray] = {}  # as in `_walk`: buffers this walk may add into
-    for item in reversed(needed):
-        entry, argnums = item
-        prim = entry[0]
-        result = entry[4]
-        if prim.multiple_results or prim.variadic:
-            _walk([item], cotangents, {}, source_ids, False, False)
-            continue
-        rid = id(result)
-        g = get(rid) if rid in source_ids else pop(rid, None)
-        if g is None:
-            continue
-        args, values, params = entry[1], entry[2], entry[3]
-        ans = result._value
-        rules = prim.vjp_rules
-        for i in argnums:
-            if i == 0 and prim.vjp_accumulate is not None:
-                _accumulate_in_place(prim, cotangents, owned, args[0], values, g, ans, params)
-                continue
-            rule = rules[i] if i < len(rules) else None
-            if rule is None:
-                rule = prim.vjp_rule(i)  # raises the "not differentiable" error
-            grad = rule(g, ans, *values, **params)
-            if grad is None:
-                continue
-            if prim.elementwise:
-                shape = values[i].shape
-                if grad.shape != shape:
-                    grad = unbroadcast(grad, shape)
-            key = id(args[i])
-            previous = get(key)
-            cotangents[key] = grad if previous is None else previous + grad
+    """`_walk` in array mode, the first-order gradient of every training step."""
+    _walk(needed, cotangents, source_ids, ARRAYS)
 
 
 def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -> list[Any]:
@@ -570,7 +579,7 @@ def _take(cotangents: dict[int, Any], key: int, source_ids: set[int]) -> Any:
     return cotangents.pop(key, None)
 
 
-def _zeros_for(out: Tensor, tensor_mode: bool) -> Any:
+def _zeros_for(out: Tensor) -> Any:
     return np.zeros(shape_of(out._value), dtype=dtype_of(out._value))
 
 
