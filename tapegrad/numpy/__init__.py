@@ -16,14 +16,21 @@ Examples:
 import numpy as _np
 
 from tapegrad.numpy import linalg  # noqa: F401 - tnp.linalg
+from tapegrad.numpy._covariance import *  # noqa: F403
 from tapegrad.numpy._creation import *  # noqa: F403
-from tapegrad.numpy._extra import *  # noqa: F403
+from tapegrad.numpy._differences import *  # noqa: F403
+from tapegrad.numpy._elementwise import *  # noqa: F403
+from tapegrad.numpy._histograms import *  # noqa: F403
 from tapegrad.numpy._indexing import *  # noqa: F403
 from tapegrad.numpy._manipulation import *  # noqa: F403
 from tapegrad.numpy._math import *  # noqa: F403
+from tapegrad.numpy._nan_reductions import *  # noqa: F403
 from tapegrad.numpy._products import *  # noqa: F403
+from tapegrad.numpy._quantiles import *  # noqa: F403
+from tapegrad.numpy._rearranging import *  # noqa: F403
 from tapegrad.numpy._reductions import *  # noqa: F403
-from tapegrad.numpy._statistics import *  # noqa: F403
+from tapegrad.numpy._signals import *  # noqa: F403
+from tapegrad.numpy._value_only import *  # noqa: F403
 
 pi = _np.pi
 e = _np.e

@@ -1,4 +1,5 @@
-"""Products: dot, matmul, tensordot, einsum, inner, outer, kron, vdot."""
+"""Products: dot, matmul, tensordot, einsum, inner, outer, kron, vdot, and the vector
+products vecdot, matvec and vecmat."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.numpy._arguments import as_array as _array
+from tapegrad.numpy._arguments import one_axis as _axis
 from tapegrad.numpy._axes import axis_index
 
 
@@ -149,6 +152,58 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
     return P.concatenate_p(*[P.reshape_p(p, shape=shape) for p in parts], axis=len(shape) - 1)
 
 
+def _no_axes(name: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(f"tapegrad.numpy.{name}: unsupported arguments {sorted(kwargs)}")
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.vecdot`` (real): dot products along ``axis``, broadcasting."""
+    _no_axes("vecdot", kwargs)
+    x1, x2 = _array(x1), _array(x2)
+    n1, n2 = _ndim(x1), _ndim(x2)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("vecdot: operands must have at least one dimension")
+    a1, a2 = _axis(axis, n1), _axis(axis, n2)
+    if _shape(x1)[a1] != _shape(x2)[a2]:
+        raise ValueError(
+            f"vecdot: core dimension mismatch, shapes {_shape(x1)} and "
+            f"{_shape(x2)} along axis {axis}"
+        )
+    x1 = P.transpose_p(x1, axes=tuple(i for i in range(n1) if i != a1) + (a1,))
+    x2 = P.transpose_p(x2, axes=tuple(i for i in range(n2) if i != a2) + (a2,))
+    product = x1 * x2
+    return P.sum_p(product, axis=(_ndim(product) - 1,), keepdims=False)
+
+
+def matvec(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.matvec``: matrix (..., m, n) times vector (..., n)."""
+    _no_axes("matvec", kwargs)
+    x1, x2 = _array(x1), _array(x2)
+    if _ndim(x1) < 2 or _ndim(x2) < 1:
+        raise ValueError(
+            f"matvec: needs a matrix and a vector, got shapes {_shape(x1)} and {_shape(x2)}"
+        )
+    column = P.reshape_p(x2, shape=_shape(x2) + (1,))
+    product = P.matmul_p(x1, column)
+    return P.reshape_p(product, shape=_shape(product)[:-1])
+
+
+def vecmat(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.vecmat`` (real): vector (..., n) times matrix (..., n, m)."""
+    _no_axes("vecmat", kwargs)
+    x1, x2 = _array(x1), _array(x2)
+    if _ndim(x1) < 1 or _ndim(x2) < 2:
+        raise ValueError(
+            f"vecmat: needs a vector and a matrix, got shapes {_shape(x1)} and {_shape(x2)}"
+        )
+    row = P.reshape_p(x1, shape=_shape(x1)[:-1] + (1, _shape(x1)[-1]))
+    product = P.matmul_p(row, x2)
+    shape = _shape(product)
+    return P.reshape_p(product, shape=shape[:-2] + shape[-1:])
+
+
 __all__ = [
-    "cross", "dot", "einsum", "inner", "kron", "matmul", "outer", "tensordot", "vdot",
+    "cross", "dot", "einsum", "inner", "kron", "matmul", "matvec", "outer", "tensordot",
+    "vdot", "vecdot", "vecmat",
 ]
