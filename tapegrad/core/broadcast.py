@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tapegrad.core.primitive import PRIMITIVES
 from tapegrad.core.tensor import shape_of
+
+# The primitives are found in the table by name at call time: their VJP rules use
+# `unbroadcast`, so their modules import this one.
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -34,17 +38,13 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         lead + i for i, size in enumerate(shape) if size == 1 and g_shape[lead + i] != 1
     )
     if not stretched:  # only leading axes were added (a bias): one sum, no reshape
-        return sum_p(g, axis=tuple(range(lead)), keepdims=False)
-    summed = sum_p(g, axis=tuple(range(lead)) + stretched, keepdims=True)
-    return reshape_p(summed, shape=shape)
+        return PRIMITIVES["sum"](g, axis=tuple(range(lead)), keepdims=False)
+    summed = PRIMITIVES["sum"](g, axis=tuple(range(lead)) + stretched, keepdims=True)
+    return PRIMITIVES["reshape"](summed, shape=shape)
 
 
 def broadcast_tangent(t: Any, shape: tuple[int, ...]) -> Any:
     """Broadcast a tangent in an argument's shape to the output shape of an elementwise op."""
     if shape_of(t) == shape:
         return t
-    return broadcast_to_p(t, shape=shape)
-
-
-from tapegrad.core.prims.reduction import sum_p  # noqa: E402
-from tapegrad.core.prims.shape import broadcast_to_p, reshape_p  # noqa: E402
+    return PRIMITIVES["broadcast_to"](t, shape=shape)

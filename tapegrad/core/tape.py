@@ -1,34 +1,24 @@
-"""GradientTape: records ops on watched tensors and walks them backwards through VJP rules.
+"""GradientTape: records ops on watched tensors; `core.backward` walks them back.
 
-The backward walk runs in one of two modes:
-
-* **array mode** (nothing else is recording): rules get plain arrays, so a first-order
-  gradient costs only the NumPy calls of the rules;
-* **tensor mode** (an outer tape or forward accumulator is active): rules get Tensors,
-  their ops are recorded by the outer recorders, and higher derivatives fall out.
-
-Masked branches: the cotangent that `where` sends to its unselected elements is a
-*structural* zero. The walk remembers those positions and re-zeroes them after every
-elementwise VJP, so ``where(x > 0, sqrt(x), 0)`` has gradient 0 (not 0 * inf = NaN) at 0.
+A tape records, for every op that depends on a watched tensor, the primitive, its
+arguments, their values, its params and its result (an `Entry`); `gradient`, `jacobian`
+and `batch_jacobian` run the reverse sweep of `tapegrad.core.backward` over that record.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from tapegrad.core import primitive as _primitive
-from tapegrad.core.broadcast import unbroadcast
-from tapegrad.core.primitive import _RECORDERS, Primitive, set_recorders
+from tapegrad.core import prims
+from tapegrad.core.backward import Entry, backward
+from tapegrad.core.primitive import Primitive, active_recorders, set_recorders
 from tapegrad.core.tensor import Tensor, Variable, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
-
-# One recorded op: (primitive, args, arg values, params, result, source line or None).
-Entry = tuple[Primitive, tuple[Any, ...], list[Any], dict[str, Any], Any, "str | None"]
 
 _INEXACT = "fc"
 
@@ -66,16 +56,15 @@ class GradientTape:
 
     # -- recording ----------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
-        # (the context variable itself, not set_recorders: one tape per training step)
-        _RECORDERS.set(_RECORDERS.get() + (self,))
+        set_recorders(active_recorders() + (self,))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        active = _RECORDERS.get()
+        active = active_recorders()
         if active and active[-1] is self:  # the usual case: this tape is the innermost
-            _RECORDERS.set(active[:-1])
+            set_recorders(active[:-1])
         else:
-            _RECORDERS.set(tuple(r for r in active if r is not self))
+            set_recorders(tuple(r for r in active if r is not self))
 
     def watch(self, tensor: Any) -> None:
         """Track a Tensor (or a nested structure of them) so gradients can reach it."""
@@ -88,6 +77,11 @@ class GradientTape:
             self._tracked[id(leaf)] = leaf
             if isinstance(leaf, Variable):
                 self._variables[id(leaf)] = leaf
+
+    @property
+    def watch_accessed_variables(self) -> bool:
+        """Whether trainable Variables read while recording are watched automatically."""
+        return self._watch_variables
 
     def tracks(self, tensor: Tensor) -> bool:
         """Whether ``tensor`` is watched by this tape or derived from a watched tensor."""
@@ -188,13 +182,23 @@ class GradientTape:
                     "output_gradients"
                 )
         return tree_unflatten(
-            treedef, self._gradient_flat(targets, seeds, flat_sources, unconnected_gradients)
+            treedef, self.gradient_flat(targets, seeds, flat_sources, unconnected_gradients)
         )
 
-    def _gradient_flat(
+    def gradient_flat(
         self, targets: list[Any], seeds: list[Any], sources: list[Tensor], unconnected: str
     ) -> list[Any]:
-        """`gradient` on flat lists (the transforms call this directly: no tree work)."""
+        """`gradient` on flat lists, without the structure work (the transforms' call).
+
+        Args:
+            targets: Tensors to differentiate (their gradients are summed).
+            seeds: One starting cotangent per target, or None for ones.
+            sources: Tensors or Variables to differentiate with respect to.
+            unconnected: ``"none"`` or ``"zero"``.
+
+        Returns:
+            One gradient (a Tensor, or None) per source.
+        """
         grads = self._backward(targets, seeds, sources, unconnected)
         if not self._persistent:
             self._release()
@@ -261,8 +265,8 @@ class GradientTape:
         source_rest = shape_of(source._value)[1:]
         stacked = _stack(rows, (per_example, batch) + source_rest, dtype_of(source._value))
         ndim = 2 + len(source_rest)
-        moved = _prims().transpose_p(stacked, axes=(1, 0) + tuple(range(2, ndim)))
-        result = _prims().reshape_p(moved, shape=target_shape + source_rest)
+        moved = prims.transpose_p(stacked, axes=(1, 0) + tuple(range(2, ndim)))
+        result = prims.reshape_p(moved, shape=target_shape + source_rest)
         if not self._persistent:
             self._release()
         return result
@@ -320,309 +324,22 @@ def _unconnected(source: Tensor, unconnected: str) -> Any:
     return None
 
 
+def stack_new_axis(rows: list[Any]) -> Any:
+    """Stack arrays or Tensors of one shape along a new first axis, through primitives
+    (differentiable when the rows are recorded Tensors).
+
+    Examples:
+        >>> import numpy as np
+        >>> stack_new_axis([np.ones(2), np.zeros(2)]).tolist()
+        [[1.0, 1.0], [0.0, 0.0]]
+    """
+    flat = [prims.reshape_p(r, shape=(1,) + tuple(shape_of(r))) for r in rows]
+    return prims.concatenate_p(*flat, axis=0) if len(flat) > 1 else flat[0]
+
+
 def _stack(rows: list[Any], shape: tuple[int, ...], dtype: Any) -> Any:
     """Stack gradient rows into one Tensor of ``shape`` (differentiable in tensor mode)."""
-    prims = _prims()
     if not rows:
         return Tensor._wrap(np.zeros(shape, dtype=dtype))
-    flat = [prims.reshape_p(r, shape=(1,) + tuple(shape_of(_value(r)))) for r in rows]
-    joined = prims.concatenate_p(*flat, axis=0) if len(flat) > 1 else flat[0]
-    out = prims.reshape_p(joined, shape=shape)
+    out = prims.reshape_p(stack_new_axis(rows), shape=shape)
     return out if isinstance(out, Tensor) else Tensor._wrap(out)
-
-
-def _value(x: Any) -> Any:
-    return x._value if isinstance(x, Tensor) else x
-
-
-def _prims() -> Any:
-    from tapegrad.core import prims
-
-    return prims
-
-
-def backward(
-    entries: list[Entry],
-    targets: list[Any],
-    seeds: list[Any],
-    sources: list[Any],
-    tensor_mode: bool,
-    unconnected: str = "none",
-) -> list[Any]:
-    """Reverse-mode sweep over recorded entries.
-
-    Args:
-        entries: Recorded ops, in execution order.
-        targets: Tensors to differentiate (their gradients are summed).
-        seeds: A starting cotangent per target (None: ones).
-        sources: Tensors to differentiate with respect to.
-        tensor_mode: Run rules on Tensors (so outer recorders see them) instead of arrays.
-        unconnected: ``"none"`` or ``"zero"``, for sources the targets do not reach.
-
-    Returns:
-        One gradient (Tensor or None) per source.
-    """
-    # Integer and bool sources have no gradient (None): never follow them, or rules of ops
-    # they feed (where's condition) would be asked for a derivative that does not exist.
-    source_ids = {id(s) for s in sources
-                  if isinstance(s, Tensor) and s._value.dtype.kind in _INEXACT}
-    # Forward pass: keep only entries that depend on a source, and for each the
-    # arguments through which it does (their VJPs are the only ones worth computing).
-    relevant = set(source_ids)
-    needed: list[tuple[Entry, tuple[int, ...]]] = []
-    quiet = False  # set when a `where` mask can occur: then NumPy's warnings are silenced
-    for entry in entries:
-        args = entry[1]
-        argnums: tuple[int, ...] = ()
-        i = 0
-        for a in args:
-            if id(a) in relevant:
-                argnums += (i,)
-            i += 1
-        if argnums:
-            needed.append((entry, argnums))
-            prim = entry[0]
-            if prim.multiple_results:
-                relevant.update(id(o) for o in entry[4])
-            else:
-                relevant.add(id(entry[4]))
-            if prim.zero_mask_rule is not None:
-                quiet = True
-
-    cotangents: dict[int, Any] = {}
-    for target, seed in zip(targets, seeds, strict=True):
-        if not isinstance(target, Tensor) or id(target) not in relevant:
-            continue
-        value = target._value
-        dtype = value.dtype
-        if dtype.kind not in _INEXACT:
-            continue
-        if seed is None:
-            seed = np.array(1, dtype) if value.shape == () else np.ones(value.shape, dtype)
-        elif isinstance(seed, Tensor) and not tensor_mode:
-            seed = seed._value
-        # In tensor mode a constant seed stays an array: the rules' ops on constants take
-        # the primitives' fast path, and only what depends on recorded tensors is recorded.
-        key = id(target)
-        cotangents[key] = seed if key not in cotangents else cotangents[key] + seed
-
-    # 0 * inf in masked branches is expected (and repaired): silence NumPy's warnings for
-    # walks that can carry masks, once, rather than around every rule.
-    saved_err = np.seterr(all="ignore") if quiet else None
-    # Under graph tracing, `where` masks must be graph values too (not arrays computed
-    # from the trace-time values), so the rules get the recorded Tensors.
-    lift = next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)),
-                None) if tensor_mode else None
-    anomaly = _primitive.anomaly_enabled()
-    try:
-        if tensor_mode or quiet or anomaly:
-            _walk(needed, cotangents, source_ids, WalkOptions(tensor_mode, quiet, anomaly, lift))
-        else:
-            _walk_arrays(needed, cotangents, source_ids)
-    finally:
-        if saved_err is not None:
-            np.seterr(**saved_err)
-    return _collect(sources, cotangents, unconnected)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class WalkOptions:
-    """How the backward walk runs its VJP rules.
-
-    The default (all off) is the array mode of a first-order gradient, the one every
-    training step takes: rules on arrays, no masks, no checks.
-
-    Attributes:
-        tensor_mode: Rules get the recorded Tensors (their ops are recorded by the outer
-            recorders, so higher derivatives fall out) instead of arrays.
-        masks: Some recorded op declares a ``zero_mask_rule`` (`where`): remember the
-            structural zeros and re-zero them after every elementwise VJP.
-        anomaly: Check every cotangent for NaN/inf (`detect_anomaly`).
-        lift: Under graph tracing, maps an argument to the traced value the rules must see.
-    """
-
-    tensor_mode: bool = False
-    masks: bool = False
-    anomaly: bool = False
-    lift: Any = None
-
-
-ARRAYS = WalkOptions()
-
-
-def _walk(
-    needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any],
-    source_ids: set[int], options: WalkOptions = ARRAYS,
-) -> None:
-    """The reverse sweep proper: one VJP per (entry, relevant argument).
-
-    It runs for every training step: what an option does not need costs one test of a
-    local per entry or argument.
-    """
-    g: Any
-    inputs: tuple[Any, ...] | list[Any]
-    mask: Any
-    tensor_mode = options.tensor_mode
-    track_masks = options.masks
-    anomaly = options.anomaly
-    lift = options.lift
-    # Scatter-style cotangents add into a buffer in place only on plain arrays.
-    in_place = not (tensor_mode or anomaly)
-    get = cotangents.get
-    pop = cotangents.pop
-    masks: dict[int, Any] = {}
-    # Cotangent buffers this walk allocated itself, by key: safe to add into in place.
-    owned: dict[int, np.ndarray] = {}
-    for (prim, args, values, params, result, line), argnums in reversed(needed):
-        if prim.multiple_results:
-            g = tuple(_take(cotangents, id(o), source_ids) for o in result)
-            if all(part is None for part in g):
-                continue
-            g = tuple(
-                _zeros_for(o) if part is None else part for part, o in zip(g, result, strict=True)
-            )
-            ans = result if tensor_mode else tuple(o._value for o in result)
-            incoming_mask = None
-        else:
-            rid = id(result)
-            g = get(rid) if rid in source_ids else pop(rid, None)
-            if g is None:
-                continue
-            ans = result if tensor_mode else result._value
-            incoming_mask = masks.pop(rid, None) if masks else None
-        if tensor_mode:
-            # Graph tracing: an argument passed as the raw array of a traced value (a
-            # `where` condition, say) must enter the rules as that traced value.
-            inputs = args if lift is None else tuple(lift(a) for a in args)
-        else:
-            inputs = values
-        rules = () if prim.variadic else prim.vjp_rules
-        accumulate = prim.vjp_accumulate if in_place and incoming_mask is None else None
-        for i in argnums:
-            if i == 0 and accumulate is not None:
-                _accumulate_in_place(prim, cotangents, owned, args[0], values, g, ans, params)
-                continue
-            rule = rules[i] if i < len(rules) else None
-            if rule is None:
-                rule = prim.vjp_rule(i)  # a variadic rule, or the "not differentiable" error
-            grad = rule(g, ans, *inputs, **params)
-            if grad is None:
-                continue
-            if track_masks:
-                mask = None
-                if prim.elementwise:
-                    mask = incoming_mask
-                    if prim.zero_mask_rule is not None:
-                        own = (prim.zero_mask_rule(i, ans, *inputs, **params) if lift else
-                               prim.zero_mask_rule(i, _value(ans), *values, **params))
-                        if own is not None:
-                            mask = own if mask is None else (mask | own)
-                    elif mask is not None and not prim.zero_preserving:
-                        # Masked positions may have computed 0 * inf: make them exact zeros.
-                        grad = _prims().where_p(mask, 0, grad)
-                    shape = values[i].shape
-                    if grad.shape != shape:
-                        grad = unbroadcast(grad, shape)
-                        mask = None  # a summed cotangent has no structural zeros left
-            elif prim.elementwise:
-                shape = values[i].shape
-                if grad.shape != shape:
-                    grad = unbroadcast(grad, shape)
-            if anomaly:
-                _check_backward(prim, grad, line)
-            key = id(args[i])
-            if track_masks:
-                _accumulate(cotangents, masks, key, grad, mask)
-            else:
-                previous = get(key)
-                cotangents[key] = grad if previous is None else previous + grad
-
-
-def _walk_arrays(
-    needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any], source_ids: set[int]
-) -> None:
-    """`_walk` in array mode, the first-order gradient of every training step."""
-    _walk(needed, cotangents, source_ids, ARRAYS)
-
-
-def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -> list[Any]:
-    """Each source's gradient as a Tensor of its dtype (None/zeros if unconnected)."""
-    grads: list[Any] = []
-    for source in sources:
-        grad = cotangents.get(id(source))
-        source_dtype = source._value.dtype
-        if grad is not None and isinstance(grad, np.ndarray):
-            if grad.dtype == source_dtype and grad.shape == source._value.shape:
-                grads.append(Tensor._wrap(grad))  # the common case
-                continue
-        if source_dtype.kind not in _INEXACT:
-            grads.append(None)
-            continue
-        if grad is None:
-            if unconnected == "zero":
-                grads.append(Tensor._wrap(np.zeros(shape_of(source._value), source_dtype)))
-            else:
-                grads.append(None)
-            continue
-        if grad.dtype != source_dtype:
-            grad = _prims().cast_p(grad, dtype=source_dtype)
-        if grad.shape != source._value.shape:
-            grad = _prims().broadcast_to_p(grad, shape=shape_of(source._value))
-        grads.append(grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad)))
-    return grads
-
-
-def _take(cotangents: dict[int, Any], key: int, source_ids: set[int]) -> Any:
-    # A source's own cotangent is its answer: read it, keep it.
-    if key in source_ids:
-        return cotangents.get(key)
-    return cotangents.pop(key, None)
-
-
-def _zeros_for(out: Tensor) -> Any:
-    return np.zeros(shape_of(out._value), dtype=dtype_of(out._value))
-
-
-def _accumulate_in_place(
-    prim: Primitive, cotangents: dict[int, Any], owned: dict[int, np.ndarray], arg: Tensor,
-    values: list[Any], g: Any, ans: Any, params: dict[str, Any],
-) -> None:
-    """Add a scatter-style cotangent into the argument's owned buffer (see vjp_accumulate)."""
-    key = id(arg)
-    buffer = owned.get(key)
-    current = cotangents.get(key)
-    if buffer is None or current is not buffer:
-        # The cotangent's dtype, as the VJP rule would give (an integer source's is float).
-        buffer = np.zeros(values[0].shape, np.result_type(g))
-        if current is not None:
-            buffer += current._value if isinstance(current, Tensor) else current
-        owned[key] = buffer
-        cotangents[key] = buffer
-    prim.vjp_accumulate(buffer, g, ans, *values, **params)  # type: ignore[misc]
-
-
-def _accumulate(
-    cotangents: dict[int, Any], masks: dict[int, Any], key: int, grad: Any, mask: Any
-) -> None:
-    previous = cotangents.get(key)
-    if previous is None:
-        cotangents[key] = grad
-        if mask is not None:
-            masks[key] = mask
-        return
-    cotangents[key] = previous + grad
-    if key in masks:
-        if mask is None:
-            del masks[key]
-        else:
-            masks[key] = masks[key] & mask
-
-
-def _check_backward(prim: Primitive, grad: Any, line: str | None) -> None:
-    arr = np.asarray(_value(grad))
-    if arr.dtype.kind in _INEXACT and not np.all(np.isfinite(arr)):
-        bad = "NaN" if np.isnan(arr).any() else "inf"
-        raise FloatingPointError(
-            f"detect_anomaly: backward (VJP) of op '{prim.name}' produced {bad}; "
-            f"the op was created at {line or '<unknown>'}"
-        )

@@ -24,20 +24,10 @@ _FLOAT_KINDS = "fc"
 _hook = current_tracer
 
 
-def set_trace_hook(hook: Any) -> Any:
-    """Install the graph tracer's hook in this thread (None removes it); return the
-    previous one."""
-    return set_tracer(hook)
-
-
-def trace_hook() -> Any:
-    """The graph tracer's hook of this thread (or asyncio task), or None.
-
-    Examples:
-        >>> trace_hook() is None
-        True
-    """
-    return _hook()
+#: Install the graph tracer's hook in this thread (None removes it); returns the previous.
+set_trace_hook = set_tracer
+#: The graph tracer's hook of this thread (or asyncio task), or None.
+trace_hook = current_tracer
 
 
 def __getattr__(name: str) -> Any:
@@ -538,13 +528,6 @@ def dtype_of(x: Any) -> np.dtype:
         return np.result_type(x)
 
 
-def is_float(value: Any) -> bool:
-    """Whether an array or Tensor has a floating (or complex) dtype: it can carry gradients."""
-    if isinstance(value, Tensor):
-        value = value._value
-    return np.asarray(value).dtype.kind in _FLOAT_KINDS
-
-
 def _numpy() -> Any:
     # The NumPy-protocol layer sits above core; it is looked up by name at call time.
     return importlib.import_module("tapegrad.numpy")
@@ -579,4 +562,18 @@ def _lookup(module: str, name: str) -> Any:
     return func
 
 
-from tapegrad.core import prims as _ops  # noqa: E402  (operators need the table)
+class _PrimitiveTable:
+    """`tapegrad.core.prims` until an operator first needs it.
+
+    The primitives wrap their results in Tensors (they import this module), so this
+    module cannot import them: like `_numpy`, the table is looked up by name, once, and
+    then replaces this stand-in (operators pay nothing after their first call).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        global _ops
+        _ops = importlib.import_module("tapegrad.core.prims")
+        return getattr(_ops, name)
+
+
+_ops: Any = _PrimitiveTable()

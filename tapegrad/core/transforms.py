@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core import prims
 from tapegrad.core.forward import ForwardAccumulator, tangents_of
 from tapegrad.core.primitive import active_recorders
 from tapegrad.core.prims.shape import identity_p
-from tapegrad.core.tape import GradientTape
+from tapegrad.core.tape import GradientTape, stack_new_axis
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
-from tapegrad.core.tree import tree_flatten, tree_map, tree_unflatten
+from tapegrad.core.tree import tree_flatten, tree_unflatten
 
 
 def _fresh(leaf: Any) -> Any:
@@ -50,7 +51,7 @@ def _gradients(tape: GradientTape, target: Any, leaves: list[Any], **kwargs: Any
     if tensors:
         targets, seeds = (tree_flatten(target)[0], tree_flatten(seed)[0]) if seed is not None \
             else ([target], [None])
-        flat = tape._gradient_flat(targets, seeds, tensors, kwargs["unconnected_gradients"])
+        flat = tape.gradient_flat(targets, seeds, tensors, kwargs["unconnected_gradients"])
     else:
         flat = []
     found = iter(flat)
@@ -122,9 +123,7 @@ def value_and_grad(
         with GradientTape(watch_accessed_variables=False) as tape:
             new_args, prepared = _prepare(args, argnum_tuple)
             for fresh, _ in prepared:
-                for leaf in fresh:
-                    if isinstance(leaf, Tensor):
-                        tape._tracked[id(leaf)] = leaf
+                tape.watch(_tensors(fresh))
             out = fun(*new_args, **kwargs)
         value, aux = (out if has_aux else (out, None))
         _check_numeric(value, "grad")
@@ -285,8 +284,6 @@ def _jacfwd_leaf(
     fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], argnum: int,
     leaves: list[Any], treedef: Any, k: int,
 ) -> Any:
-    from tapegrad.core import prims
-
     leaf = leaves[k]
     value = leaf._value if isinstance(leaf, Tensor) else np.asarray(leaf)
     shape, dtype = shape_of(value), dtype_of(value)
@@ -314,9 +311,7 @@ def _jacfwd_leaf(
         return Tensor._wrap(np.zeros(out_shape + shape, dtype=dtype))
     out_shape = shape_of(columns[0]._value)
     # columns[j] has the output's shape; the Jacobian puts the input axes last.
-    stacked = prims.concatenate_p(
-        *[prims.reshape_p(c, shape=(1,) + out_shape) for c in columns], axis=0
-    )
+    stacked = stack_new_axis(columns)
     ndim_out = len(out_shape)
     moved = prims.transpose_p(stacked, axes=tuple(range(1, ndim_out + 1)) + (0,))
     return prims.reshape_p(moved, shape=out_shape + shape)
@@ -332,8 +327,3 @@ def hessian(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
                [ 0., 12.]], dtype=float32)
     """
     return jacfwd(grad(fun, argnums), argnums)
-
-
-def tree_to_numpy(tree: Any) -> Any:
-    """Convert every Tensor leaf of a nested structure to a NumPy array."""
-    return tree_map(lambda x: x.numpy() if isinstance(x, Tensor) else x, tree)

@@ -1,7 +1,7 @@
 """Symbolic reverse mode: `gradients`, Theano's ``T.grad`` / TF1's ``tf.gradients``.
 
 Inside a function traced by `tapegrad.function`, the tracer keeps every recorded primitive
-call. `gradients` runs the same reverse sweep a `GradientTape` runs (`core.tape.backward`)
+call. `gradients` runs the same reverse sweep a `GradientTape` runs (`core.backward.backward`)
 over those calls, in tensor mode: each VJP rule is itself written with primitives, so its
 calls are recorded by the tracer and become the nodes of the gradient graph. There is no
 second set of derivative rules, and gradients of gradients work the same way.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tapegrad.core.tape import backward
+from tapegrad.core.backward import backward
 from tapegrad.core.tensor import Tensor
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.function import current_tracer

@@ -38,12 +38,13 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import primitive as _primitive
+from tapegrad.core import prims
 from tapegrad.core import tensor as _tensor
 from tapegrad.core.primitive import active_recorders, set_recorders
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tracing import current_tracer, is_traced, set_tracer
 from tapegrad.core.tree import tree_flatten, tree_unflatten
-from tapegrad.graph.ir import Atom, Graph, Literal, evaluate
+from tapegrad.graph.ir import Atom, Graph, Input, Literal, evaluate
 from tapegrad.graph.trace import UntraceableError, _Tracer
 
 logger = logging.getLogger("tapegrad.function")
@@ -137,8 +138,6 @@ class FunctionTracer(_Tracer):
             if original is not None:
                 raw = original[1]
             found = self._new_id(np.shape(raw), raw.dtype)
-            from tapegrad.graph.ir import Input
-
             self.inputs.append(Input(found, "variable", tuple(np.shape(raw)), raw.dtype,
                                      str(variable.name)))
             self._variable_ids[id(variable)] = found
@@ -163,8 +162,6 @@ class FunctionTracer(_Tracer):
         )
 
     def assign(self, variable: Variable, value: Any, how: str) -> bool:
-        from tapegrad.core import prims
-
         if id(variable) not in self._originals:
             self._variable(variable)  # the update's key: the Variable's input
             self._originals[id(variable)] = (variable, variable._value)
@@ -310,7 +307,7 @@ class ConcreteFunction:
                 if isinstance(leaf, Tensor) and recorder.tracks(leaf):
                     return True
             for variable in self._variables:
-                if variable.trainable and getattr(recorder, "_watch_variables", True):
+                if variable.trainable and getattr(recorder, "watch_accessed_variables", True):
                     return True
         return False
 

@@ -10,7 +10,6 @@ on a small batch of zeros (so no layer, `Lambda` included, needs an output-shape
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import inspect
@@ -139,16 +138,6 @@ def _map_structure(func: Any, structure: Any) -> Any:
     return func(structure)
 
 
-@contextlib.contextmanager
-def _training_context(training: bool | None) -> Iterator[None]:
-    previous = getattr(_CALL_CONTEXT, "training", None)
-    _CALL_CONTEXT.training = training
-    try:
-        yield
-    finally:
-        _CALL_CONTEXT.training = previous
-
-
 class Layer:
     """Base class of all layers (Keras 3 semantics).
 
@@ -223,12 +212,6 @@ class Layer:
         self._trainable = bool(value)
         for layer in self._sublayers():
             layer.trainable = value
-
-    def _tracked_values(self) -> Iterator[Any]:
-        for key, value in vars(self).items():
-            if key.startswith("_") and key not in ("_layers",):
-                continue
-            yield from _trackables(value)
 
     def _scan(self) -> tuple[list[tg.Variable], list[Layer]]:
         """Own Variables and direct sublayers, in attribute order, in one pass.
