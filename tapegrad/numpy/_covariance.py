@@ -20,7 +20,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor
-from tapegrad.graph.function import is_traced
+from tapegrad.core.tracing import is_traced
 from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import shape_of as _shape
 from tapegrad.numpy._arguments import unwrap as _raw

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core import tensor as _tensor
 from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tracing import is_traced
+from tapegrad.numpy._manipulation import stack
 
 
 def _value(x: Any) -> Any:
@@ -42,11 +43,9 @@ def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> T
     A list that contains Tensors is stacked differentiably.
     """
     if isinstance(object, list | tuple) and _contains_tensor(object):
-        from tapegrad.numpy._manipulation import stack
-
         out = stack([array(o) if isinstance(o, list | tuple) else o for o in object])
         return out if dtype is None else out.astype(dtype)
-    if isinstance(object, Variable) and not _traced(object):
+    if isinstance(object, Variable) and not is_traced(object):
         # A Variable's array may later be updated in place (compiled steps): copy it now.
         return Tensor(np.array(object._value, copy=True), dtype)
     if isinstance(object, Tensor):
@@ -54,12 +53,6 @@ def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> T
         out = P.stop_gradient_p(object)
         return out if dtype is None or np.dtype(dtype) == out.dtype else out.astype(dtype)
     return Tensor(object, dtype)
-
-
-def _traced(value: Any) -> bool:
-    """Whether graph tracing follows ``value`` (then the copy must be an op of the graph)."""
-    hook = _tensor._trace_hook
-    return hook is not None and bool(hook.is_traced(value))
 
 
 def _contains_tensor(seq: Any) -> bool:

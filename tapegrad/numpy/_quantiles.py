@@ -27,7 +27,7 @@ import numpy as np
 from tapegrad.core import prims as P
 from tapegrad.core.prims.reduction import any_p, argsort_p, count_nonzero_p
 from tapegrad.core.tensor import Tensor
-from tapegrad.graph.function import is_traced
+from tapegrad.core.tracing import is_traced
 from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import inexact as _inexact
 from tapegrad.numpy._arguments import no_extra as _no_extra

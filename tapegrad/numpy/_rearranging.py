@@ -27,7 +27,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor
-from tapegrad.graph.function import is_traced
+from tapegrad.core.tracing import is_traced
 from tapegrad.numpy._arguments import as_array as _array
 from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import ndim_of as _ndim
