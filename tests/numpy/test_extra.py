@@ -1,4 +1,6 @@
-"""Tests of `tapegrad.numpy._extra` and `tapegrad.numpy._statistics`, driven by two tables.
+"""Tests of NumPy's functions beyond HIPS autograd (`tapegrad.numpy`'s `_differences`,
+`_elementwise`, `_signals`, `_rearranging`, `_value_only`, `_quantiles`, `_nan_reductions`,
+`_covariance` and `_histograms`), driven by two tables.
 
 * ``DIFFERENTIABLE``: every case is checked forward against NumPy (values, shape, dtype;
   on arrays and on Tensors) and with `check_grads` to second order in both modes. Inputs
