@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as _np
 
-from tapegrad import debug, ops
+from tapegrad import debug, kernels, ops  # noqa: F401  (kernels: registers its kernels)
 from tapegrad.core import (
     ForwardAccumulator,
     GradientTape,

@@ -84,6 +84,8 @@ class Primitive:
         "variadic",
         "stateful",
         "ufunc",
+        "kernels",
+        "paired_with",
     )
 
     def __init__(
@@ -123,6 +125,13 @@ class Primitive:
         # The NumPy ufunc that computes `impl` exactly, when there is one: generated code
         # calls it with ``out=`` into a reused buffer.
         self.ufunc: Any = None
+        # ``(applies, fn)`` pairs of the enabled engines' kernels, highest priority first:
+        # written by the kernel registry (`tapegrad.kernels`), read by `select_kernel`.
+        self.kernels: tuple[tuple[Rule | None, Rule], ...] = ()
+        # ``(partner, both)``: where a graph computes this op and ``partner`` on the same
+        # inputs (a loss and its derivative), the primitive ``both`` returns the two results
+        # of one shared computation; generated code calls it instead.
+        self.paired_with: tuple[Primitive, Primitive] | None = None
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")
@@ -188,12 +197,28 @@ class Primitive:
                     values[i] = arg._value
                 i += 1
         if values is None:
-            result = self.impl(*args, **params)
+            if self.kernels:  # (select_kernel inlined, as below)
+                fn = self.impl
+                for applies, kernel in self.kernels:
+                    if applies is None or applies(*args, **params):
+                        fn = kernel
+                        break
+                result = fn(*args, **params)
+            else:
+                result = self.impl(*args, **params)
             if _anomaly_blocks and _ANOMALY.get():
                 _check_finite(self, result, "forward")
             return result
         try:
-            raw = self.impl(*values, **params)
+            if self.kernels:
+                fn = self.impl
+                for applies, kernel in self.kernels:
+                    if applies is None or applies(*values, **params):
+                        fn = kernel
+                        break
+                raw = fn(*values, **params)
+            else:
+                raw = self.impl(*values, **params)
         except ValueError as err:
             raise _shape_error(self, values, err) from err
         if _anomaly_blocks and _ANOMALY.get():
@@ -218,6 +243,18 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def select_kernel(prim: Primitive, args: Any, params: dict[str, Any]) -> Rule:
+    """The first of ``prim.kernels`` that applies to these arrays, else ``prim.impl``.
+
+    Kernels are registered by `tapegrad.kernels` (the registry fills ``prim.kernels``);
+    ``args`` are plain arrays (Tensors unwrapped).
+    """
+    for applies, fn in prim.kernels:
+        if applies is None or applies(*args, **params):
+            return fn
+    return prim.impl
 
 
 def bind(prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:

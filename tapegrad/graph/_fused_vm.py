@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.core.prims._numba import njit
+from tapegrad.kernels._numba import njit
 from tapegrad.graph import fused_ops
 
 # A literal copy of the opcode table (see the module docstring), checked below.

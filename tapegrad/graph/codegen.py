@@ -52,7 +52,6 @@ from __future__ import annotations
 import itertools
 import keyword
 import linecache
-import math
 import threading
 import weakref
 from collections.abc import Sequence
@@ -61,8 +60,6 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import PRIMITIVES, Primitive
-from tapegrad.core.prims import nn as _prims_nn
-from tapegrad.core.prims.elementwise import RELU_ZEROS_MIN_SIZE, relu_zeros
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
@@ -70,6 +67,8 @@ from tapegrad.graph.signatures import keyword_name
 from tapegrad.graph.source_text import check_source, identifier, plain
 from tapegrad.graph.source_text import comment as _comment
 from tapegrad.graph.source_text import describe as _describe
+from tapegrad.kernels import kernels_of
+from tapegrad.kernels.numpy_fast import relu_zeros_for
 
 Shape = tuple[int, ...]
 
@@ -252,6 +251,10 @@ class _Compiler:
     def callee(self, prim: Primitive, ufunc: bool) -> str:
         if ufunc:
             return self.bind(f"np_{prim.ufunc.__name__}", prim.ufunc)
+        if kernels_of(prim):
+            # The primitive itself: on arrays it runs the kernel registry's choice for them
+            # (the engine switches apply to compiled code too).
+            return self.bind(f"{prim.name}_kernel", prim)
         return self.bind(f"{prim.name}_impl", prim.impl)
 
     def literal(self, value: Any, dtype: np.dtype | None) -> str:
@@ -348,7 +351,8 @@ class _Compiler:
         return CompiledGraph(self.graph, source, function, descriptions, len(plan.slots))
 
     def find_paired(self, units: list[Unit]) -> dict[int, int]:
-        """Cross-entropy nodes -> the delta node on the same inputs (see `_PAIRED`)."""
+        """Nodes whose primitive declares ``paired_with`` (the cross-entropy) -> the
+        partner node on the same inputs (its delta)."""
         first: dict[tuple[str, tuple[Any, ...]], int] = {}
         paired: dict[int, int] = {}
         for unit in units:
@@ -357,11 +361,12 @@ class _Compiler:
             node = self.graph.nodes[unit]
             if node.params or any(isinstance(a, Literal) for a in node.inputs):
                 continue
-            if node.primitive in _PAIRED:
+            if PRIMITIVES[node.primitive].paired_with is not None:
                 first.setdefault((node.primitive, node.inputs), unit)
-            for loss_name, (delta_name, _) in _PAIRED.items():
-                loss = first.get((loss_name, node.inputs))
-                if node.primitive == delta_name and loss is not None and loss not in paired:
+            for (loss_name, inputs), loss in first.items():
+                partner = PRIMITIVES[loss_name].paired_with[0]  # type: ignore[index]
+                if (inputs == node.inputs and node.primitive == partner.name
+                        and loss not in paired):
                     paired[loss] = unit
         return paired
 
@@ -512,7 +517,8 @@ class _Compiler:
             return
         if index in self.paired:
             node, partner = self.graph.nodes[index], self.graph.nodes[self.paired[index]]
-            both = self.bind("xent_with_delta", _PAIRED[node.primitive][1])
+            both_prim = PRIMITIVES[node.primitive].paired_with[1]  # type: ignore[index]
+            both = self.bind("xent_with_delta", both_prim)
             arg_text = ", ".join(self.atom(a) for a in node.inputs)
             self.lines.append(
                 f"    {self.names[node.outputs[0]]}, {self.names[partner.outputs[0]]} = "
@@ -573,10 +579,10 @@ class _Compiler:
         maximum = self.bind("np_maximum", np.maximum)
         if node.primitive == "relu":
             zero = k(0)
-            size = math.prod(node.shape)
-            if size >= RELU_ZEROS_MIN_SIZE and np.dtype(dtype).kind == "f":
-                # As the impl: a zeros array keeps np.maximum on its fast SIMD loop.
-                zeros = relu_zeros(tuple(node.shape), np.dtype(dtype))
+            # As the numpy engine's relu kernel: a zeros array keeps np.maximum on its
+            # fast SIMD loop.
+            zeros = relu_zeros_for(tuple(node.shape), np.dtype(dtype))
+            if zeros is not None:
                 zero = self.bind("_zeros", zeros, key=("zeros", zeros.shape, zeros.dtype.str))
             self.lines.append(f"    {name} = {maximum}({x}, {zero}{out})  # {comment}")
             return
@@ -733,11 +739,6 @@ def _copy(value: Any) -> Any:
 # View primitives whose impl is this ndarray method with this param (arrays and NumPy
 # scalars both have it; the impl's fallback is for other inputs).
 _VIEW_METHODS = {"reshape": ("reshape", "shape"), "transpose": ("transpose", "axes")}
-
-_PAIRED = {
-    "sparse_softmax_cross_entropy": ("sparse_softmax_cross_entropy_delta",
-                                     _prims_nn.sparse_softmax_cross_entropy_with_delta),
-}
 
 
 def _basic_index(index: Any) -> bool:

@@ -396,7 +396,7 @@ def test_loss_and_its_derivative_share_one_pass() -> None:
 def test_loss_and_its_derivative_as_one_kernel() -> None:
     # With numba: one pass per row for both (the table's kernels), within ulps of NumPy's.
     pytest.importorskip("numba")
-    from tapegrad.core.prims import nn as prims_nn
+    import tapegrad.config
 
     def value_and_grad(logits, labels):
         return tg.value_and_grad(lambda z, y: tnp.mean(ops.sparse_categorical_crossentropy(
@@ -414,10 +414,10 @@ def test_loss_and_its_derivative_as_one_kernel() -> None:
             for a, b in zip(got, evaluate(graph, args), strict=True):
                 _assert_identical(a, b, "kernels")
             try:
-                prims_nn.XENT_NUMBA_KERNELS = False
+                tapegrad.config.disable_engine("numba")
                 numpy_path = evaluate(graph, args)
             finally:
-                prims_nn.XENT_NUMBA_KERNELS = True
+                tapegrad.config.enable_engine("numba")
             for a, b in zip(got, numpy_path, strict=True):
                 assert a.dtype == b.dtype and a.shape == b.shape
                 np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12,
@@ -426,11 +426,12 @@ def test_loss_and_its_derivative_as_one_kernel() -> None:
 
 def test_relu_keeps_maximum_on_contiguous_operands() -> None:
     # Large float inputs meet a cached zeros array (np.maximum's fast loop): same bits.
-    from tapegrad.core.prims.elementwise import RELU_ZEROS_MIN_SIZE, relu_p, relu_zeros
+    from tapegrad.core.prims.elementwise import relu_p
+    from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE, relu_zeros
 
     x = np.random.default_rng(6).standard_normal((8, RELU_ZEROS_MIN_SIZE)).astype(np.float32)
     x[0, :3] = [np.nan, -0.0, np.inf]
-    got = relu_p.impl(x)
+    got = relu_p(x)
     np.testing.assert_array_equal(got, np.maximum(x, 0))
     assert got.flags.writeable and not np.shares_memory(got, relu_zeros(x.shape, x.dtype))
     assert not relu_zeros(x.shape, x.dtype).flags.writeable

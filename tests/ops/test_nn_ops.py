@@ -134,11 +134,13 @@ def test_dense_keeps_numpy_dtype_promotion():
 
 # -- the cross-entropy's numba kernels (the `jit` extra) against the NumPy path -----------------
 def _numpy_path(monkeypatch, function, *args):
-    from tapegrad.core.prims import nn as prims_nn
+    import tapegrad.config
 
-    with monkeypatch.context() as patch:
-        patch.setattr(prims_nn, "XENT_NUMBA_KERNELS", False)
+    tapegrad.config.disable_engine("numba")
+    try:
         return function(*args)
+    finally:
+        tapegrad.config.enable_engine("numba")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -150,17 +152,20 @@ def test_cross_entropy_kernels_match_the_numpy_path(monkeypatch, dtype):
                        [0.5, 0.5, 0.5], [-3.0, 7.0, 0.25]], dtype)
     labels = np.array([0, 1, 2, -1, 1])  # -1: the last class, as NumPy indexes
     tol = {"rtol": 1e-6 if dtype == np.float32 else 1e-14, "atol": 1e-7}
-    for function in (prims_nn._sparse_softmax_xent_impl, prims_nn._xent_delta_impl):
+    for function in (prims_nn.sparse_softmax_cross_entropy_p,
+                     prims_nn.sparse_softmax_cross_entropy_delta_p):
         want = _numpy_path(monkeypatch, function, logits, labels)
         got = function(logits, labels)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, **tol)  # (NaN where NumPy has NaN)
-    loss, delta = prims_nn.sparse_softmax_cross_entropy_with_delta(logits, labels)
-    assert loss.tobytes() == prims_nn._sparse_softmax_xent_impl(logits, labels).tobytes()
-    assert delta.tobytes() == prims_nn._xent_delta_impl(logits, labels).tobytes()
+    loss, delta = prims_nn.sparse_softmax_cross_entropy_with_delta_p(logits, labels)
+    assert loss.tobytes() == prims_nn.sparse_softmax_cross_entropy_p(logits, labels).tobytes()
+    assert delta.tobytes() == prims_nn.sparse_softmax_cross_entropy_delta_p(logits,
+                                                                            labels).tobytes()
     for bad in (3, -4):
-        for function in (prims_nn._sparse_softmax_xent_impl, prims_nn._xent_delta_impl,
-                         prims_nn.sparse_softmax_cross_entropy_with_delta):
+        for function in (prims_nn.sparse_softmax_cross_entropy_p,
+                         prims_nn.sparse_softmax_cross_entropy_delta_p,
+                         prims_nn.sparse_softmax_cross_entropy_with_delta_p):
             with pytest.raises(IndexError, match=f"index {bad} is out of bounds"):
                 function(logits, np.array([0, bad, 0, 0, 0]))
 

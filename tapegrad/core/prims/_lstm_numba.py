@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.core.prims._numba import njit
+from tapegrad.kernels._numba import njit
 
 F32 = np.float32
 # |x| beyond which the rational approximation is flat (tanh rounds to +-(1 - 2**-22) there).

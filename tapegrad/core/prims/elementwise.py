@@ -6,7 +6,6 @@ each argument's shape. Rules use the primitives themselves, so they are differen
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -329,23 +328,8 @@ LN10 = math.log(10.0)
 # -- neural-net elementwise ops promoted to primitives --------------------------------
 # relu: a composite where(x > 0, x, 0) costs a comparison, a select and mask bookkeeping
 # in every backward pass; as a primitive it is one maximum and one multiply (for speed).
-# np.maximum has SIMD loops only where both operands are contiguous: against the scalar 0 it
-# runs 4-5x slower (float32 (256, 1024): 310 µs; against a zeros array: 62 µs), so large
-# float inputs meet a cached read-only zeros array of their shape. Same values, same bits.
-RELU_ZEROS_MIN_SIZE = 4096
-
-
-@functools.lru_cache(maxsize=8)
-def relu_zeros(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A read-only zeros array (shared: the second operand of relu's maximum)."""
-    zeros = np.zeros(shape, dtype)
-    zeros.flags.writeable = False
-    return zeros
-
-
+# (`tapegrad.kernels.numpy_fast` registers a faster kernel for large float arrays.)
 def _relu_impl(x: Any) -> Any:
-    if getattr(x, "size", 0) >= RELU_ZEROS_MIN_SIZE and x.dtype.kind == "f":
-        return np.maximum(x, relu_zeros(x.shape, x.dtype))
     return np.maximum(x, 0)
 
 

@@ -599,14 +599,6 @@ def _softmax_last(logits: Any) -> Any:
     return e / sum_p(e, axis=axis, keepdims=True)
 
 
-# With numba installed (the `jit` extra), the cross-entropy and its derivative run as one
-# pass per row (`_xent_numba`) for float32/float64 logits: ~3 µs instead of ~35-45 for a
-# batch's logits, within a few ulps of the NumPy path. False: always the NumPy path.
-XENT_NUMBA_KERNELS = True
-# Logits up to this size: past it NumPy's SIMD exp outruns the kernels' scalar one.
-XENT_NUMBA_MAX_SIZE = 1 << 16
-
-
 @functools.cache
 def numba_kernels(module: str) -> Any:
     """The kernel module ``tapegrad.core.prims.<module>`` (``_lstm_numba``, ``_xent_numba``),
@@ -617,40 +609,10 @@ def numba_kernels(module: str) -> Any:
         return None
 
 
-def _xent_rows(logits: Any, labels: Any) -> tuple[Any, np.ndarray, np.ndarray] | None:
-    """``(kernels, rows (n, c), labels (n,))`` for the numba kernels, or None (NumPy path)."""
-    if not XENT_NUMBA_KERNELS or type(logits) is not np.ndarray or logits.ndim == 0 or \
-            logits.dtype not in _XENT_FLOATS or not 0 < logits.size <= XENT_NUMBA_MAX_SIZE:
-        return None
-    labels = np.asarray(labels)
-    if labels.dtype != np.int64 or labels.shape != logits.shape[:-1]:
-        return None
-    kernels = numba_kernels("_xent_numba")
-    if kernels is None:
-        return None
-    rows = np.ascontiguousarray(logits).reshape(-1, logits.shape[-1])
-    return kernels, rows, np.ascontiguousarray(labels).reshape(-1)
-
-
-_XENT_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _raise_bad_label(labels: np.ndarray, row: int, classes: int) -> None:
-    if row >= 0:  # what NumPy's fancy indexing says
-        raise IndexError(f"index {labels[row]} is out of bounds for axis 1 with size {classes}")
-
-
 def _sparse_softmax_xent_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     # Labels are checked by the callers (`ops.sparse_categorical_crossentropy` through the
     # `class_indices` primitive, so compiled steps check them too); out-of-range ones
     # raise IndexError here at worst.
-    fast = _xent_rows(logits, labels)
-    if fast is not None:
-        kernels, rows, flat = fast
-        loss, delta = np.empty(rows.shape[0], logits.dtype), np.empty(rows.shape, logits.dtype)
-        _raise_bad_label(flat, kernels.xent_loss_and_delta(rows, flat, loss, delta),
-                         rows.shape[1])  # (one kernel for all three impls: the same bits)
-        return loss.reshape(logits.shape[:-1])
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_total = np.log(np.exp(shifted).sum(axis=-1))
     return log_total - _picked(shifted, labels)
@@ -667,16 +629,10 @@ def sparse_softmax_cross_entropy_with_delta(logits: np.ndarray,
                                             labels: np.ndarray) -> tuple[np.ndarray, Any]:
     """The cross-entropy and its `delta` in one pass, bit for bit the two impls' results.
 
-    Not a primitive: generated code calls it when a graph computes both (a training step's
-    loss and its gradient), sharing the max, exp and sum.
+    Generated code calls it (as `sparse_softmax_cross_entropy_with_delta_p`, the loss
+    primitive's ``paired_with``) when a graph computes both (a training step's loss and its
+    gradient), sharing the max, exp and sum.
     """
-    fast = _xent_rows(logits, labels)
-    if fast is not None:
-        kernels, rows, flat = fast
-        loss, delta = np.empty(rows.shape[0], logits.dtype), np.empty(rows.shape, logits.dtype)
-        _raise_bad_label(flat, kernels.xent_loss_and_delta(rows, flat, loss, delta),
-                         rows.shape[1])
-        return loss.reshape(logits.shape[:-1]), delta.reshape(logits.shape)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=-1, keepdims=True)
@@ -689,14 +645,6 @@ def sparse_softmax_cross_entropy_with_delta(logits: np.ndarray,
 
 def _xent_delta_impl(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """softmax(logits) - one_hot(labels), along the last axis."""
-    fast = _xent_rows(logits, labels)
-    if fast is not None:
-        kernels, rows, flat = fast
-        delta = np.empty(rows.shape, logits.dtype)
-        loss = np.empty(rows.shape[0], logits.dtype)  # (the pass computes it anyway)
-        _raise_bad_label(flat, kernels.xent_loss_and_delta(rows, flat, loss, delta),
-                         rows.shape[1])
-        return delta.reshape(logits.shape)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     delta = np.exp(shifted, out=shifted)
     delta /= delta.sum(axis=-1, keepdims=True)
@@ -740,6 +688,13 @@ sparse_softmax_cross_entropy_p = Primitive("sparse_softmax_cross_entropy",
                                            _sparse_softmax_xent_impl)
 sparse_softmax_cross_entropy_p.defvjp(_sparse_softmax_xent_vjp, None)
 sparse_softmax_cross_entropy_p.defjvp(_sparse_softmax_xent_jvp, None)
+# Both results in one call: not in the table (graphs never record it); a record only so
+# kernels can register for it.
+sparse_softmax_cross_entropy_with_delta_p = Primitive(
+    "sparse_softmax_cross_entropy_with_delta", sparse_softmax_cross_entropy_with_delta,
+    multiple_results=True, differentiable=False, register=False)
+sparse_softmax_cross_entropy_p.paired_with = (sparse_softmax_cross_entropy_delta_p,
+                                              sparse_softmax_cross_entropy_with_delta_p)
 
 
 # -- LSTM over a whole sequence -------------------------------------------------------------

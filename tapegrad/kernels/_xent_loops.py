@@ -1,11 +1,11 @@
-"""numba kernel for the softmax cross-entropy and its derivative (the `jit` extra).
+"""numba loop for the softmax cross-entropy and its derivative (the `jit` extra).
 
-Used by the `sparse_softmax_cross_entropy` and `sparse_softmax_cross_entropy_delta`
-primitives (`nn.py`) where numba is installed, for float32/float64 logits. The NumPy path
-makes about eight passes (max, subtract, exp, sum, log, gather, ...), each a NumPy call of a
-few microseconds on the small logits of a classifier's batch (64 x 10: ~35 µs forward, ~45
-backward); one pass per row here computes both (~3 µs). Results are within a few ulps of
-the NumPy path (the sum of exponentials adds in another order).
+`tapegrad.kernels.numba_xent` registers it for the `sparse_softmax_cross_entropy` and
+`sparse_softmax_cross_entropy_delta` primitives, for float32/float64 logits. The NumPy
+impls make about eight passes over the logits (max, subtract, exp, sum, log, gather, ...),
+each a NumPy call with its own overhead on the small logits of a classifier's batch; one
+pass per row here computes both. Results are within a few ulps of the NumPy path (the sum
+of exponentials adds in another order).
 
 The kernel takes rows ``(n, c)`` and labels ``(n,)`` (int64, NumPy's negative indexing) and
 return -1, or the first row whose label is out of range (nothing written from that row on):
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.core.prims._numba import njit
+from tapegrad.kernels._numba import njit
 
 
 @njit(error_model="numpy", nogil=True, boundscheck=False)

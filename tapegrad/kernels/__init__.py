@@ -1,0 +1,25 @@
+"""Kernels: faster implementations of primitives, registered by primitive and engine.
+
+See `tapegrad.kernels.registry` for the design (engines, array types, priority). Importing
+this package registers the kernels shipped with tapegrad, one module per engine and family:
+
+* `numpy_fast`: NumPy fast paths (relu against a shared zeros array);
+* `numba_xent`: the softmax cross-entropy in one pass per row (numba, the `jit` extra;
+  numba itself is imported on the first call).
+
+Switch an engine off with `tapegrad.config.disable_engine`.
+"""
+
+from tapegrad.kernels import numba_xent, numpy_fast
+from tapegrad.kernels.registry import (
+    Kernel,
+    disable_engine,
+    enable_engine,
+    enabled_engines,
+    kernel_for,
+    kernels_of,
+    register_kernel,
+)
+
+__all__ = ["Kernel", "disable_engine", "enable_engine", "enabled_engines", "kernel_for",
+           "kernels_of", "numba_xent", "numpy_fast", "register_kernel"]

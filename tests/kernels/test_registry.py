@@ -1,0 +1,205 @@
+"""The kernel registry: every registered kernel against its primitive's reference impl
+(values, and gradients where the primitive has VJP rules), with its engine on and off; the
+engine switches; the choice of a kernel by array type."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.config
+from tapegrad.core.primitive import PRIMITIVES, Primitive
+from tapegrad.core.prims import nn as prims_nn
+from tapegrad.core.prims import relu_p
+from tapegrad.kernels import kernel_for, kernels_of, register_kernel
+from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE
+
+RNG = np.random.default_rng(13)
+
+
+@contextlib.contextmanager
+def engine_off(name: str) -> Iterator[None]:
+    was_on = name in tapegrad.config.enabled_engines()
+    tapegrad.config.disable_engine(name)
+    try:
+        yield
+    finally:
+        if was_on:
+            tapegrad.config.enable_engine(name)
+
+
+def _logits(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    return (RNG.standard_normal(shape) * 3).astype(dtype)
+
+
+def _labels(shape: tuple[int, ...], classes: int) -> np.ndarray:
+    return RNG.integers(-classes, classes, shape)
+
+
+# Primitive -> argument sets a kernel of it takes (and some it does not take).
+SAMPLES: dict[Primitive, list[tuple[Any, ...]]] = {
+    relu_p: [(RNG.standard_normal((8, RELU_ZEROS_MIN_SIZE // 4)).astype(np.float32),),
+             (RNG.standard_normal((3, 4)),), (np.arange(-3, 3),)],
+    prims_nn.sparse_softmax_cross_entropy_p: [
+        (_logits((16, 10), np.float32), _labels((16,), 10)),
+        (_logits((2, 3, 5), np.float64), _labels((2, 3), 5)),
+        (_logits((4, 3), np.float32), _labels((4,), 3).astype(np.int32))],
+}
+SAMPLES[prims_nn.sparse_softmax_cross_entropy_delta_p] = \
+    SAMPLES[prims_nn.sparse_softmax_cross_entropy_p]
+SAMPLES[prims_nn.sparse_softmax_cross_entropy_with_delta_p] = \
+    SAMPLES[prims_nn.sparse_softmax_cross_entropy_p]
+
+# Kernels exact to the bit, or within a few ulps (the sum of exponentials in another order).
+TOLERANCE = {"numpy": 0.0, "numba": 1e-5}
+
+
+def _registered() -> list[tuple[Primitive, str]]:
+    prims = {*PRIMITIVES.values(), prims_nn.sparse_softmax_cross_entropy_with_delta_p}
+    return sorted(((p, k.engine) for p in prims for k in kernels_of(p)),
+                  key=lambda pair: (pair[0].name, pair[1]))
+
+
+REGISTERED = _registered()
+
+
+def _ids(pair: tuple[Primitive, str]) -> str:
+    return f"{pair[0].name}-{pair[1]}"
+
+
+def _close(got: Any, want: Any, tol: float) -> None:
+    for a, b in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,), strict=True):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if tol == 0.0:
+            assert a.tobytes() == b.tobytes()
+        else:
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_every_registered_kernel_has_samples() -> None:
+    assert REGISTERED, "no kernel registered"
+    assert not [p.name for p, _ in REGISTERED if p not in SAMPLES]
+
+
+@pytest.mark.parametrize("pair", REGISTERED, ids=_ids)
+def test_kernel_matches_the_reference_impl(pair: tuple[Primitive, str]) -> None:
+    prim, engine = pair
+    taken = 0
+    for args in SAMPLES[prim]:
+        want = prim.impl(*args)
+        chosen = kernel_for(prim, *args)
+        taken += chosen is not prim.impl
+        _close(prim(*args), want, TOLERANCE[engine])  # the eager call, engine on
+        with engine_off(engine):
+            assert kernel_for(prim, *args) is prim.impl or engine != "numba"
+            _close(prim(*args), want, TOLERANCE[engine])
+    assert taken, f"no sample reaches the {engine} kernel of {prim.name}"
+
+
+@pytest.mark.parametrize("pair", [p for p in REGISTERED if p[0].vjp_rules], ids=_ids)
+def test_kernel_gradients_match_with_the_engine_off(pair: tuple[Primitive, str]) -> None:
+    prim, engine = pair
+
+    def value_and_grad(first: tg.Tensor, *rest: Any) -> tuple[np.ndarray, np.ndarray]:
+        with tg.GradientTape() as tape:
+            tape.watch(first)
+            out = tg.numpy.sum(prim(first, *rest) * 1.5)
+        return out.numpy(), tape.gradient(out, first).numpy()
+
+    for args in SAMPLES[prim]:
+        if args[0].dtype.kind != "f":
+            continue
+        got = value_and_grad(tg.Tensor(args[0]), *args[1:])
+        with engine_off(engine):
+            want = value_and_grad(tg.Tensor(args[0]), *args[1:])
+        tol = TOLERANCE[engine]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=tol * 10, atol=tol * 10)
+
+
+def test_disable_engine_switches_every_primitive_to_its_impl() -> None:
+    pytest.importorskip("numba")
+    xent = prims_nn.sparse_softmax_cross_entropy_p
+    args = SAMPLES[xent][0]
+    assert "numba" in tapegrad.config.enabled_engines()
+    assert kernel_for(xent, *args) is not xent.impl
+    tapegrad.config.disable_engine("numba")
+    try:
+        assert "numba" not in tapegrad.config.enabled_engines()
+        assert kernel_for(xent, *args) is xent.impl
+        assert xent.kernels == ()
+    finally:
+        tapegrad.config.enable_engine("numba")
+    assert kernel_for(xent, *args) is not xent.impl
+    assert tapegrad.config.enabled_engines()[-2:] == ("numba", "numpy")
+
+
+class ToyArray(np.ndarray):
+    """An array type of a made-up engine (as a GPU library's arrays would be)."""
+
+
+def test_kernel_for_picks_the_engine_by_array_type() -> None:
+    square = Primitive("toy_square", lambda x: np.multiply(x, x), register=False)
+    calls: list[str] = []
+
+    def toy_kernel(x: Any) -> Any:
+        calls.append("toy")
+        return np.multiply(x, x).view(ToyArray)
+
+    def numpy_kernel(x: Any) -> Any:
+        calls.append("numpy")
+        return np.square(x)
+
+    def is_toy(*args: Any, **params: Any) -> bool:
+        return any(isinstance(a, ToyArray) for a in args)
+
+    register_kernel(square, "numpy", numpy_kernel,
+                    applies=lambda x: type(x) is np.ndarray)
+    register_kernel(square, "toy_engine", toy_kernel, applies=is_toy)
+    try:
+        assert [k.engine for k in kernels_of(square)] == ["toy_engine", "numpy"]
+        plain, toy = np.arange(3.0), np.arange(3.0).view(ToyArray)
+        assert kernel_for(square, plain) is numpy_kernel
+        assert kernel_for(square, toy) is toy_kernel
+        assert kernel_for(square, [1.0, 2.0]) is square.impl  # (no engine takes a list)
+        assert type(square(toy)) is ToyArray and calls == ["toy"]
+        np.testing.assert_array_equal(square(tg.Tensor(plain)).numpy(), plain * plain)
+        assert calls == ["toy", "numpy"]
+        with engine_off("toy_engine"):
+            assert kernel_for(square, toy) is square.impl
+        # A later registration for the same engine replaces the earlier one.
+        register_kernel(square, "toy_engine", numpy_kernel, applies=is_toy)
+        assert kernel_for(square, toy) is numpy_kernel
+    finally:
+        tapegrad.config.disable_engine("toy_engine")
+
+
+def test_register_kernel_by_name_and_unknown_names() -> None:
+    before = kernels_of("relu")
+    assert [k.engine for k in before] == ["numpy"]
+    with pytest.raises(ValueError, match="no primitive named 'no_such_op'"):
+        register_kernel("no_such_op", "numpy", np.abs)
+
+
+def test_compiled_code_follows_the_engine_switch() -> None:
+    pytest.importorskip("numba")
+    from tapegrad.graph.codegen import compile_graph
+    from tapegrad.graph.trace import trace
+
+    xent = prims_nn.sparse_softmax_cross_entropy_p
+    logits, labels = SAMPLES[xent][0]
+    compiled = compile_graph(trace(lambda z, y: xent(z, y), logits, labels))
+    kernel_result = compiled([logits, labels], [])[0][0]
+    with engine_off("numba"):
+        numpy_result = compiled([logits, labels], [])[0][0]
+    assert kernel_result.tobytes() == kernel_for(xent, logits, labels)(logits, labels).tobytes()
+    assert numpy_result.tobytes() == xent.impl(logits, labels).tobytes()
+
+
