@@ -44,12 +44,12 @@ def as_array(x: Any) -> Any:
 
 def shape_of(x: Any) -> tuple[int, ...]:
     """The shape of a Tensor, array, nested list or scalar."""
-    return np.shape(unwrap(x))
+    return np.shape(getattr(x, "_value", x))  # `unwrap` inline: reductions call this per op
 
 
 def ndim_of(x: Any) -> int:
     """The rank of a Tensor, array, nested list or scalar."""
-    return len(shape_of(x))
+    return np.ndim(getattr(x, "_value", x))
 
 
 def dtype_of(x: Any) -> np.dtype:

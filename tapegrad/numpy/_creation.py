@@ -15,16 +15,9 @@ import numpy as np
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tracing import is_traced
+from tapegrad.numpy._arguments import read as _read
+from tapegrad.numpy._arguments import unwrap as _value
 from tapegrad.numpy._manipulation import stack
-
-
-def _value(x: Any) -> Any:
-    return getattr(x, "_value", x)
-
-
-def _read(x: Any) -> Any:
-    """``x``'s values (a traced tensor has none yet: refused, naming the user's line)."""
-    return np.asarray(x) if isinstance(x, Tensor) else x
 
 
 def _filled(shape: Any, fill: Tensor, dtype: Any) -> Any:

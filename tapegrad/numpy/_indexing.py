@@ -18,21 +18,15 @@ from tapegrad.core.prims.reduction import (
     searchsorted_p,
 )
 from tapegrad.core.tensor import Tensor
+from tapegrad.numpy._arguments import ndim_of as _ndim
+from tapegrad.numpy._arguments import value_of as _value
 from tapegrad.numpy._axes import axis_index, dimension
-
-
-def _value(x: Any) -> Any:
-    return np.asarray(getattr(x, "_value", x))
 
 
 def _read(x: Any) -> np.ndarray:
     """``x``'s values, for ops whose result *shape* depends on them (``nonzero``): a traced
     tensor has none yet, so this raises `TracerValueError` naming the user's line."""
     return np.asarray(x)
-
-
-def _ndim(x: Any) -> int:
-    return np.ndim(getattr(x, "_value", x))
 
 
 def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:

@@ -10,19 +10,10 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.prims.reduction import normalize_axis
+from tapegrad.numpy._arguments import ndim_of as _ndim
+from tapegrad.numpy._arguments import shape_of as _shape
+from tapegrad.numpy._arguments import unwrap as _value
 from tapegrad.numpy._axes import axis_index, axis_indices, dimension
-
-
-def _value(x: Any) -> Any:
-    return getattr(x, "_value", x)
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(_value(x))
-
-
-def _ndim(x: Any) -> int:
-    return np.ndim(_value(x))
 
 
 def shape(a: Any) -> tuple[int, ...]:

@@ -10,17 +10,10 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.numpy._arguments import as_array as _array
+from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import one_axis as _axis
+from tapegrad.numpy._arguments import shape_of as _shape
 from tapegrad.numpy._axes import axis_index
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(getattr(x, "_value", x))
-
-
-def _ndim(x: Any) -> int:
-    return len(_shape(x))
-
 
 # The primitive itself: NumPy's own errors (0-d operands, mismatched inner dimensions)
 # come back naming the op and both shapes.

@@ -8,14 +8,8 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.prims.reduction import all_p, any_p, count_nonzero_p, normalize_axis
-
-
-def _ndim(x: Any) -> int:
-    return np.ndim(getattr(x, "_value", x))
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(getattr(x, "_value", x))
+from tapegrad.numpy._arguments import ndim_of as _ndim
+from tapegrad.numpy._arguments import shape_of as _shape
 
 
 def _no_extra(name: str, out: Any = None, where: Any = None, initial: Any = None) -> None:
