@@ -16,6 +16,7 @@ from tapegrad.nn import fit_checks
 from tapegrad.nn import losses as losses_module
 from tapegrad.nn import metrics as metrics_module
 from tapegrad.nn import optimizers as optimizers_module
+from tapegrad.random import SeedGenerator, make_default_seed
 
 logger = logging.getLogger("tapegrad")
 
@@ -246,8 +247,6 @@ class Trainer:
         """fit's shuffling `SeedGenerator`, made at the first fit from the global seed."""
         generator = getattr(self, "_fit_seed_generator", None)
         if generator is None:
-            from tapegrad.random import SeedGenerator, make_default_seed
-
             generator = SeedGenerator(make_default_seed(), name="fit_shuffle")
             self._fit_seed_generator = generator
         return generator

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
+from tapegrad.nn import layers as layers_module
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.core import InputLayer, Lambda
 from tapegrad.nn.models.model import Model
@@ -266,8 +267,6 @@ def _wire_order(inbound: dict[str, list[Any]], produced: set[tuple[str, int]],
 
 def _layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
     """The allowed layer classes: `tapegrad.nn.layers.__all__`, plus ``custom_objects``."""
-    from tapegrad.nn import layers as layers_module
-
     classes: dict[str, type[Layer]] = {}
     for name in layers_module.__all__:
         value = getattr(layers_module, name, None)
