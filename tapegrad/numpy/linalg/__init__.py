@@ -7,6 +7,10 @@ read only the lower triangle (as NumPy does), so their gradients are lower-trian
 ``matrix_rank`` is not differentiable (an integer); ``eig``/``eigvals`` (complex results)
 are not provided: use ``eigh``/``eigvalsh`` for symmetric matrices.
 
+One module per family: `_solvers` (solve, inv, pinv, lstsq, determinants),
+`_decompositions` (cholesky, eigh, svd, qr), `_norms` (norms, cond, matrix_rank) and
+`_matrix_products` (matrix_power, multi_dot, NumPy 2's array-API names).
+
 Examples:
     >>> import numpy as np
     >>> import tapegrad as tg
