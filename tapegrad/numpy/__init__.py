@@ -5,6 +5,12 @@ under every transform. Functions return plain arrays when given only plain array
 Tensor involved), like HIPS autograd. ``python -m tapegrad.numpy.coverage`` lists which
 of NumPy's functions are differentiable, pass-through or unsupported.
 
+One module per family, as NumPy groups them: `_creation`, `_math`, `_elementwise`,
+`_reductions`, `_nan_reductions`, `_quantiles`, `_covariance`, `_histograms`,
+`_manipulation`, `_rearranging`, `_indexing`, `_value_only` (indices, booleans, sets),
+`_products`, `_differences`, `_signals`, and the `linalg` package; `_arguments` and `_axes`
+read their arguments' shapes, dtypes and axes.
+
 Examples:
     >>> import tapegrad as tg
     >>> import tapegrad.numpy as tnp
