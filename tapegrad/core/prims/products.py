@@ -123,23 +123,6 @@ dense_p.defjvp(
 )
 
 
-def warm_blas() -> None:
-    """Run one float32 product of (64, 512) by (512, 1024), once per process (~3 ms).
-
-    Measured with NumPy's OpenBLAS (0.3.31, Haswell kernels) on one thread: until the process
-    has run a product about this large, small products run 2-3x slower, e.g.
-    ``(64, 128) @ (128, 128)`` in 131 µs instead of 62, ``(64, 256) @ (256, 128)`` in 415
-    instead of 131 (the time is inside OpenBLAS's kernel; no system calls, not alignment;
-    the cause looks like the kernel's prefetches reaching packing-buffer pages that no call
-    has touched yet). Every small training step (W2: 0.62 -> 0.48 ms) pays it otherwise.
-    Harmless elsewhere (other BLAS, more threads).
-    """
-    np.matmul(np.ones((64, 512), np.float32), np.ones((512, 1024), np.float32))
-
-
-warm_blas()
-
-
 # -- einsum ------------------------------------------------------------------------------
 def _einsum_impl(*operands: Any, subscripts: str) -> Any:
     # Pairwise contractions on matmul: numpy.einsum's own loop does not use BLAS.
