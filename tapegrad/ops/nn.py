@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.primitive import symbolic_recorder
-from tapegrad.core.prims.nn import lstm_p
-from tapegrad.core.prims.products import dense_check
-from tapegrad.core.tensor import Tensor, dtype_of, shape_of
+from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.numpy._reductions import logsumexp
+from tapegrad.ops.dense import dense  # noqa: F401  (re-exported: tapegrad.ops.nn.dense)
+from tapegrad.ops.lstm import lstm  # noqa: F401  (re-exported: tapegrad.ops.nn.lstm)
 
 
 def erf(x: Any) -> Any:
@@ -208,79 +207,3 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
     eps = 1e-7
     p = P.clip_p(output, eps, 1 - eps)
     return -(target * P.log_p(p) + (1 - target) * P.log1p_p(-p))
-
-
-def dense(inputs: Any, kernel: Any, bias: Any = None) -> Any:
-    """``inputs @ kernel + bias``: the `Dense` layer's affine map, as one op.
-
-    Eagerly it is one primitive (`dense`): one tape entry where ``matmul`` and ``add`` would
-    record two, and a bias gradient that is one sum. In a traced function it records
-    ``matmul`` and ``add`` instead, which the graph compiler fuses with what follows (the
-    activation); the values and gradients are the same either way.
-
-    Args:
-        inputs: ``(..., features)``.
-        kernel: ``(features, units)``.
-        bias: ``(units,)``, or None for no bias.
-
-    Returns:
-        ``(..., units)``.
-
-    Raises:
-        ValueError: Shapes that do not fit, naming all three.
-
-    Examples:
-        >>> import numpy as np
-        >>> dense(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32),
-        ...       np.arange(4, dtype=np.float32))
-        array([[3., 4., 5., 6.],
-               [3., 4., 5., 6.]], dtype=float32)
-    """
-    if bias is None:
-        return P.matmul_p(inputs, kernel)
-    if symbolic_recorder() is None:
-        return P.dense_p(inputs, kernel, bias)
-    dense_check(shape_of(inputs), shape_of(kernel), shape_of(bias))
-    return P.add_p(P.matmul_p(inputs, kernel), bias)
-
-
-def lstm(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None,
-         initial_state: Any = None) -> tuple[Any, Any]:
-    """An LSTM over a whole sequence as one op (the `LSTM` layer's computation).
-
-    ``z = x_t @ kernel + h @ recurrent_kernel + bias`` split into the gates ``i, f, c, o``
-    (Keras' order); ``c' = f * c + i * tanh(z_c)``, ``h' = o * tanh(c')`` with
-    ``i, f, o = sigmoid(z_i, z_f, z_o)``. One primitive (`lstm`) runs every step, with
-    analytic derivatives of any order.
-
-    Args:
-        inputs: ``(batch, time, features)``.
-        kernel: ``(features, 4 * units)``.
-        recurrent_kernel: ``(units, 4 * units)``.
-        bias: ``(4 * units,)``, or None for no bias.
-        initial_state: ``[h0, c0]``, each ``(batch, units)``; None: zeros.
-
-    Returns:
-        ``(hs, cs)``: ``h`` and ``c`` after every step, each ``(batch, time, units)``.
-
-    Examples:
-        >>> import numpy as np
-        >>> x = np.ones((2, 5, 3), np.float32)
-        >>> hs, cs = lstm(x, np.zeros((3, 8), np.float32), np.zeros((2, 8), np.float32))
-        >>> hs.shape, float(cs[0, -1, 0])  # gates 0.5, cell input 0: c stays 0
-        ((2, 5, 2), 0.0)
-    """
-    batch = shape_of(inputs)[0]
-    units = shape_of(recurrent_kernel)[0]
-    dtype = np.result_type(*(dtype_of(a) for a in (inputs, kernel, recurrent_kernel)))
-    row = (np.zeros((1, 4 * units), dtype) if bias is None
-           else P.reshape_p(bias, shape=(1, -1)))
-    # Data, weights and states as three arguments: one backward pass serves all weights.
-    weights = P.concatenate_p(kernel, recurrent_kernel, row, axis=0)
-    if initial_state is None:
-        state0: Any = np.zeros((batch, 2 * units), dtype)
-    else:
-        h0, c0 = initial_state
-        state0 = P.concatenate_p(h0, c0, axis=-1)
-    hs, cs, _ = lstm_p(inputs, weights, state0)
-    return hs, cs

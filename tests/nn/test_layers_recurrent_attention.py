@@ -429,9 +429,11 @@ def test_errors_name_the_layer_and_the_problem():
 
 
 # -- the numba step kernels (float32, the `jit` extra) -------------------------------------
-def test_lstm_numba_kernels_match_the_numpy_path(monkeypatch):
+def test_lstm_numba_kernels_match_the_numpy_path():
     pytest.importorskip("numba")
-    from tapegrad.core.prims import nn as prims_nn
+    from tapegrad import config
+    from tapegrad.core.prims.lstm import lstm_grad_p, lstm_p
+    from tapegrad.kernels import kernel_for, numba_lstm
 
     rng = np.random.default_rng(11)
     x = rng.standard_normal((5, 9, 3)).astype(np.float32)
@@ -441,15 +443,18 @@ def test_lstm_numba_kernels_match_the_numpy_path(monkeypatch):
     g_hs = rng.standard_normal((5, 9, 4)).astype(np.float32)
     g_cs = rng.standard_normal((5, 9, 4)).astype(np.float32)
     results = {}
-    for use_kernels in (True, False):
-        monkeypatch.setattr(prims_nn, "LSTM_NUMBA_KERNELS", use_kernels)
-        assert (prims_nn.lstm_kernels(np.float32) is not None) == use_kernels
-        ans = prims_nn._lstm_impl(x, weights, state0)
-        results[use_kernels] = ans
-        # The backward from the same forward values: the same operations, the same bits.
-        grads = [prims_nn._lstm_vjp_arrays(k, (g_hs, g_cs), results[True], x, weights, state0)
-                 for k in range(3)]
-        results[use_kernels, "grads"] = grads
+    try:
+        for use_kernels in (True, False):
+            (config.enable_engine if use_kernels else config.disable_engine)("numba")
+            assert (kernel_for(lstm_p, x, weights, state0) is numba_lstm.lstm) == use_kernels
+            ans = lstm_p(x, weights, state0)
+            results[use_kernels] = ans
+            # The backward from the same forward values: the same operations, the same bits.
+            grads = [lstm_grad_p(g_hs, g_cs, x, weights, state0, *results[True], argnum=k)
+                     for k in range(3)]
+            results[use_kernels, "grads"] = grads
+    finally:
+        config.enable_engine("numba")
     for got, want in zip(results[True][:2], results[False][:2], strict=True):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
@@ -459,7 +464,7 @@ def test_lstm_numba_kernels_match_the_numpy_path(monkeypatch):
 
 def test_rational_tanh_within_a_few_ulps():
     pytest.importorskip("numba")
-    from tapegrad.core.prims._lstm_numba import tanh32
+    from tapegrad.kernels._lstm_loops import tanh32
 
     x = np.concatenate([np.linspace(-12, 12, 200_001),
                         np.geomspace(1e-30, 10, 20_001), -np.geomspace(1e-30, 10, 20_001)])

@@ -15,6 +15,7 @@ from tapegrad.core.prims.linalg import (
     solve_p,
     svd_p,
 )
+from tapegrad.core.prims.lstm import lstm_grad_p, lstm_p
 from tapegrad.core.prims.nn import (
     avg_pool_p,
     avg_pool_transpose_p,

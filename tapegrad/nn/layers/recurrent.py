@@ -286,8 +286,8 @@ class LSTMCell(_RecurrentCell):
                 and not (training and self.recurrent_dropout > 0))
 
     def run_sequence(self, sequences: Any, states: list[Any]) -> tuple[Any, list[Any]]:
-        """Every step at once (`tapegrad.ops.nn.lstm`, one op): ``(outputs, [h, c])`` with
-        ``outputs (batch, time, units)``."""
+        """Every step at once (`tapegrad.ops.nn.lstm`, one op, whose gate order i, f, g, o is
+        Keras' i, f, c, o): ``(outputs, [h, c])`` with ``outputs (batch, time, units)``."""
         hs, cs = lstm(sequences, self.kernel, self.recurrent_kernel, self.bias, states)
         return hs, [hs[:, -1], cs[:, -1]]
 

@@ -1,16 +1,17 @@
-"""numba kernels for the elementwise work of one LSTM step (float32; the `jit` extra).
+"""numba loops for the elementwise work of one LSTM step (float32; the `jit` extra).
 
-Used by the `lstm` primitive (`nn.py`) where numba is installed. Per step the NumPy path makes
-about a dozen passes over the gates, and NumPy's float32 ``exp`` and ``tanh`` run at 4 and 7 ns
-per element on the machines we measure (no fast SIMD loop there); these kernels make one pass,
-with a rational ``tanh`` the compiler vectorizes (~1.4 ns per element).
+`tapegrad.kernels.numba_lstm` runs them inside the loops of `tapegrad.core.prims.lstm` (they
+have the signatures of its `forward_step` and `backward_step`). Per step the NumPy steps make
+about a dozen passes over the gates, and NumPy's float32 ``exp`` and ``tanh`` have no fast
+SIMD loop on the machines we measure; these make one pass, with a rational ``tanh`` the
+compiler vectorizes.
 
-- `forward_step`: gates and cell from the step's scaled pre-activations (the NumPy path's
-  layout: weights scaled by -1 for i, f, o and by -2 for g), with ``tanh`` from `tanh32`
-  (Eigen's rational approximation: within 2.7e-7 of tanh, 4.4 ulps): a few 1e-7 from the NumPy
-  path, which computes the gates through ``exp``.
+- `forward_step`: gates and cell from the step's pre-activations, with ``tanh`` from `tanh32`
+  (Eigen's rational approximation: within 2.7e-7 of tanh, 4.4 ulps) and ``sigmoid(z)`` as
+  ``(1 + tanh(z / 2)) / 2``: a few 1e-7 from the NumPy step.
 - `backward_step`: the gate cotangents of one step from the stored gates, the same float
-  operations in the same order as the NumPy path: bit for bit its results.
+  operations in the same order as `tapegrad.core.prims.lstm.cell_vjp`: bit for bit its
+  results.
 """
 
 from __future__ import annotations
@@ -48,20 +49,19 @@ def tanh32(x: Any) -> Any:
 
 @njit(fastmath={"contract"}, error_model="numpy", nogil=True, boundscheck=False)
 def forward_step(a: Any, recurrent: Any, c_prev: Any, c: Any, tanh_c: Any, h: Any) -> None:
-    """One step: ``a`` (4H, B) holds the scaled input projection; adds ``recurrent``, then
-    overwrites ``a`` with the gates i, f, g, o and writes ``c``, ``tanh(c)`` and ``h``.
-
-    With scaled pre-activations ``a = -z`` (i, f, o) and ``a = -2 z`` (g) and ``T = tanh(a/2)``:
-    sigmoid(z) = (1 - T) / 2 and tanh(z) = -T.
-    """
+    """One step: ``a`` (4H, B) holds the input projection (gate blocks i, f, g, o); adds
+    ``recurrent``, then overwrites ``a`` with the gates and writes ``c``, ``tanh(c)`` and
+    ``h``."""
     four_u, batch = a.shape
     u = four_u // 4
     half = F32(0.5)
     for k in range(four_u):
-        sigmoid = k < 2 * u or k >= 3 * u
-        for b in range(batch):
-            t = tanh32(half * (a[k, b] + recurrent[k, b]))
-            a[k, b] = half - half * t if sigmoid else -t
+        if 2 * u <= k < 3 * u:
+            for b in range(batch):
+                a[k, b] = tanh32(a[k, b] + recurrent[k, b])
+        else:
+            for b in range(batch):
+                a[k, b] = half + half * tanh32(half * (a[k, b] + recurrent[k, b]))
     for k in range(u):
         for b in range(batch):
             cell = a[u + k, b] * c_prev[k, b] + a[k, b] * a[2 * u + k, b]

@@ -1,0 +1,453 @@
+"""The LSTM over a whole sequence as one primitive: math only.
+
+One primitive for the whole recurrence instead of ~15 ops per step: the forward loop is two
+GEMMs and one cell update per step; the backward pass (BPTT, the `lstm_grad` primitive)
+fills the gate cotangents of every step, and the weight gradient is one GEMM per chunk of
+steps. Arrays inside the loops are feature-major, ``(features, batch)`` per step: OpenBLAS
+runs the per-step products ``(4H, H) @ (H, B)`` and ``(H, 4H) @ (4H, B)`` faster than their
+batch-major transposes.
+
+``lstm(x, weights, state0) -> (hs, cs, residual)``:
+
+* ``x (B, T, I)``; ``weights (I + H + 1, 4H)`` = ``[W_x; W_h; b]``, the four gate blocks of
+  ``H`` columns in the canonical order `GATES` (input, forget, cell candidate, output);
+  ``state0 (B, 2H)`` = ``[h0, c0]``.
+* ``hs, cs (B, T, H)``: ``h_t`` and ``c_t`` after every step.
+* ``residual (T, 5H, B)``: an *auxiliary* output, what the backward pass reads instead of
+  recomputing the forward pass: the activated gates (canonical order) and ``tanh(c_t)`` of
+  every step. It is not differentiable: the VJP ignores its cotangent, and `tapegrad.ops.lstm`
+  never returns it. Rules running on Tensors recompute the gates (differentiably) instead.
+
+The equations are written once, in `cell` (forward), `cell_vjp` and `cell_jvp`, with
+primitives and operators, so the same lines run on arrays (the NumPy steps below) and on
+Tensors (derivatives of any order). Faster engines register step loops of their own for
+`lstm` and `lstm_grad` in `tapegrad.kernels` (`numba_lstm`), on top of `lstm_sequence` and
+`lstm_sequence_grad` with their step functions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tapegrad.core.primitive import Primitive
+from tapegrad.core.prims.elementwise import sigmoid_p, tanh_p
+from tapegrad.core.prims.products import matmul_p
+from tapegrad.core.prims.reduction import sum_p
+from tapegrad.core.prims.shape import concatenate_p, reshape_p, stack_parts, transpose_p
+from tapegrad.core.tensor import dtype_of, shape_of
+
+#: The gate blocks of the weights' columns, in order: input, forget, cell candidate, output.
+GATES = ("i", "f", "g", "o")
+
+
+# -- the equations, once ---------------------------------------------------------------------
+def _block(z: Any, k: int, units: int, axis: int) -> Any:
+    """Gate block ``k`` (`GATES` order) of pre-activations laid out along ``axis`` (0 or -1)."""
+    part = slice(k * units, (k + 1) * units)
+    return z[part] if axis == 0 else z[..., part]
+
+
+def cell(z: Any, c_prev: Any, axis: int = -1) -> tuple[tuple[Any, ...], Any, Any, Any]:
+    """One step from its pre-activations ``z`` (the four gate blocks along ``axis``) and the
+    previous cell state: ``((i, f, g, o), c, tanh(c), h)``.
+
+    ``i, f, o = sigmoid(z_i, z_f, z_o)``, ``g = tanh(z_g)``, ``c = f * c_prev + i * g``,
+    ``h = o * tanh(c)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> _, c, _, h = cell(np.zeros((1, 8)), np.ones((1, 2)))
+        >>> c, h.round(4)  # every sigmoid 0.5, g = 0: half the cell is forgotten
+        (array([[0.5, 0.5]]), array([[0.2311, 0.2311]]))
+    """
+    units = shape_of(z)[axis] // 4
+    i, f, o = (sigmoid_p(_block(z, k, units, axis)) for k in (0, 1, 3))
+    g = tanh_p(_block(z, 2, units, axis))
+    c = f * c_prev + i * g
+    tanh_c = tanh_p(c)
+    return (i, f, g, o), c, tanh_c, o * tanh_c
+
+
+def cell_vjp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any,
+             dc: Any) -> tuple[tuple[Any, ...], Any]:
+    """The reverse of `cell`: from the cotangents ``dh``, ``dc`` of a step's ``h`` and ``c``
+    (``dc`` not yet including ``h``'s share), those of its pre-activations (the four gate
+    blocks) and of ``c_prev``. (The numba backward step computes the same float operations
+    in the same order.)"""
+    i, f, g, o = gates
+    dc = dc + (1 - tanh_c * tanh_c) * o * dh
+    dz = (dc * g * (i - i * i), dc * c_prev * (f - f * f), dc * i * (1 - g * g),
+          dh * tanh_c * (o - o * o))
+    return dz, dc * f
+
+
+def cell_jvp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, t_z: tuple[Any, ...],
+             t_c_prev: Any) -> tuple[Any, Any]:
+    """The tangents of a step's ``c`` and ``h`` from those of its pre-activations (the four
+    gate blocks) and of ``c_prev``."""
+    i, f, g, o = gates
+    t_i, t_f, t_g, t_o = t_z
+    t_c = (t_f * (f - f * f) * c_prev + f * t_c_prev + t_i * (i - i * i) * g
+           + i * t_g * (1 - g * g))
+    return t_c, t_o * (o - o * o) * tanh_c + o * (1 - tanh_c * tanh_c) * t_c
+
+
+def cell_vjp_vjp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any, dc: Any,
+                 bar_dz: tuple[Any, ...], bar_dc_prev: Any) -> tuple[Any, ...]:
+    """The reverse of `cell_vjp` (for second derivatives): from the cotangents of its
+    results (``dz``'s four blocks and ``c_prev``'s cotangent), those of its arguments:
+    ``((bar_i, bar_f, bar_g, bar_o), bar_tanh_c, bar_c_prev, bar_dh, bar_dc)``."""
+    i, f, g, o = gates
+    b_i, b_f, b_g, b_o = bar_dz
+    slope_c = 1 - tanh_c * tanh_c
+    dc = dc + slope_c * o * dh
+    bar_dc = (b_i * g * (i - i * i) + b_f * c_prev * (f - f * f) + b_g * i * (1 - g * g)
+              + bar_dc_prev * f)
+    bar_gates = (b_i * dc * g * (1 - 2 * i) + b_g * dc * (1 - g * g),
+                 b_f * dc * c_prev * (1 - 2 * f) + bar_dc_prev * dc,
+                 b_i * dc * (i - i * i) - 2 * b_g * dc * i * g,
+                 b_o * dh * tanh_c * (1 - 2 * o) + bar_dc * slope_c * dh)
+    bar_tanh_c = b_o * dh * (o - o * o) - 2 * bar_dc * tanh_c * o * dh
+    bar_dh = b_o * tanh_c * (o - o * o) + bar_dc * slope_c * o
+    return bar_gates, bar_tanh_c, b_f * dc * (f - f * f), bar_dh, bar_dc
+
+
+# -- the loops on arrays ---------------------------------------------------------------------
+def _lstm_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+                s_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """``(batch, steps, features, units)``, or an error naming the shapes."""
+    if len(x_shape) == 3 and len(w_shape) == 2 and w_shape[1] % 4 == 0:
+        batch, steps, features = x_shape
+        units = w_shape[1] // 4
+        if w_shape[0] == features + units + 1 and tuple(s_shape) == (batch, 2 * units):
+            return batch, steps, features, units
+    raise ValueError(
+        f"lstm: inputs {tuple(x_shape)} must be (batch, time, features), weights "
+        f"{tuple(w_shape)} (features + units + 1, 4 * units) and state0 {tuple(s_shape)} "
+        "(batch, 2 * units)"
+    )
+
+
+def forward_step(a: np.ndarray, recurrent: np.ndarray, c_prev: np.ndarray, c: np.ndarray,
+                 tanh_c: np.ndarray, h: np.ndarray) -> None:
+    """One step on feature-major arrays: ``a (4H, B)`` holds the input projection; adds
+    ``recurrent``, then overwrites ``a`` with the gates and writes ``c``, ``tanh(c)`` and
+    ``h`` (the signature of the engines' step kernels)."""
+    units = c.shape[0]
+    gates, c[...], tanh_c[...], h[...] = cell(a + recurrent, c_prev, axis=0)
+    for k, gate in enumerate(gates):
+        a[k * units:(k + 1) * units] = gate
+
+
+def backward_step(a: np.ndarray, tanh_c: np.ndarray, c_prev: np.ndarray, dh: np.ndarray,
+                  dc: np.ndarray, d: np.ndarray) -> None:
+    """One step of BPTT on feature-major arrays: from the gates ``a (4H, B)``, ``tanh(c)``
+    and ``c_prev``, with ``dh``, ``dc`` the cotangents of this step's ``h`` and ``c``, write
+    the pre-activation cotangents into ``d (4H, B)`` and ``c_prev``'s into ``dc``."""
+    units = dh.shape[0]
+    gates = tuple(a[k * units:(k + 1) * units] for k in range(4))
+    dz, dc[...] = cell_vjp(gates, tanh_c, c_prev, dh, dc)
+    for k, part in enumerate(dz):
+        d[k * units:(k + 1) * units] = part
+
+
+Step = Callable[..., None]
+
+
+def lstm_sequence(x: Any, weights: Any, state0: Any,
+                  step: Step = forward_step) -> tuple[np.ndarray, ...]:
+    """`lstm` on arrays, each step's cell update done by ``step`` (`forward_step`'s
+    signature): ``(hs, cs, residual)``."""
+    x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
+    batch, steps, features, u = _lstm_sizes(x.shape, weights.shape, state0.shape)
+    dtype = np.result_type(x.dtype, weights.dtype, state0.dtype, np.float16)
+    w_in = np.ascontiguousarray(np.concatenate([weights[:features], weights[-1:]]).T)
+    w_rec = np.ascontiguousarray(weights[features:features + u].T)  # (4H, H)
+    inputs = np.empty((steps, features + 1, batch), dtype)  # [x_t; 1] per step
+    inputs[:, :features] = x.transpose(1, 2, 0)
+    inputs[:, features] = 1
+    hs = np.empty((steps + 1, u, batch), dtype)
+    hs[0] = state0[:, :u].T
+    cs = np.empty((steps + 1, u, batch), dtype)
+    cs[0] = state0[:, u:].T
+    residual = np.empty((steps, 5 * u, batch), dtype)
+    # The input projections of all steps, each straight into its step's buffer: a batch of
+    # (4H, I + 1) @ (I + 1, B) products beats one big product plus strided adds.
+    np.matmul(w_in, inputs, out=residual[:, :4 * u])
+    recurrent = np.empty((4 * u, batch), dtype)
+    for t in range(steps):
+        np.matmul(w_rec, hs[t], out=recurrent)
+        step(residual[t, :4 * u], recurrent, cs[t], cs[t + 1], residual[t, 4 * u:], hs[t + 1])
+    return hs[1:].transpose(2, 0, 1), cs[1:].transpose(2, 0, 1), residual
+
+
+_LSTM_CHUNK = 8  # steps per weight-gradient GEMM: the chunk's cotangents are still in cache
+
+
+def _bptt(g_hs: np.ndarray, g_cs: np.ndarray, cs: np.ndarray, residual: np.ndarray,
+          weights: np.ndarray, state0: np.ndarray, need_dh0: bool,
+          on_chunk: Callable[[int, np.ndarray], None] | None, step: Step) -> tuple[Any, Any]:
+    """BPTT on arrays. Every `_LSTM_CHUNK` steps (from the last), ``on_chunk(t0, dz)`` gets
+    the cotangents of those steps' pre-activations ``dz (4H, k * B)`` (steps ``t0`` to
+    ``t0 + k - 1``, each ``B`` columns); returns the cotangents of ``h0`` (if ``need_dh0``)
+    and ``c0``, both ``(H, B)``."""
+    steps, five_u, batch = residual.shape
+    u = five_u // 5
+    dtype = np.result_type(residual.dtype, weights.dtype, g_hs.dtype, g_cs.dtype)
+    g_h = g_hs.transpose(1, 2, 0)
+    # Only h is used in training: c's cotangent is zero, and reading it once is cheaper.
+    g_c = g_cs.transpose(1, 2, 0) if g_cs.any() else None
+    c_t = cs.transpose(1, 2, 0)
+    recurrent = weights[-u - 1:-1]  # (H, 4H): dh_{t-1} = recurrent @ dz_t
+    # One chunk of steps' cotangents, laid out for the GEMMs of on_chunk; each step works
+    # in `d` (contiguous, for the recurrent GEMM) and stores it once.
+    chunk = np.empty((4 * u, min(steps, _LSTM_CHUNK), batch), dtype)
+    d = np.empty((4 * u, batch), dtype)
+    dh, dc = np.zeros((u, batch), dtype), np.zeros((u, batch), dtype)
+    for t in range(steps - 1, -1, -1):
+        c_prev = c_t[t - 1] if t else state0[:, u:].T
+        dh += g_h[t]
+        if g_c is not None:
+            dc += g_c[t]
+        step(residual[t, :4 * u], residual[t, 4 * u:], c_prev, dh, dc, d)
+        if t or need_dh0:
+            np.matmul(recurrent, d, out=dh)
+        if on_chunk is not None:
+            start = t - t % _LSTM_CHUNK
+            chunk[:, t - start] = d
+            if t == start:
+                k = min(_LSTM_CHUNK, steps - start)
+                on_chunk(start, chunk[:, :k].reshape(4 * u, k * batch))
+    return dh if need_dh0 else None, dc
+
+
+def lstm_sequence_grad(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, hs: Any,
+                       cs: Any, residual: Any, argnum: int,
+                       step: Step = backward_step) -> np.ndarray:
+    """`lstm_grad` on arrays, each step's BPTT done by ``step`` (`backward_step`'s
+    signature): the cotangent of `lstm`'s argument ``argnum``."""
+    x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
+    hs, cs, residual = np.asarray(hs), np.asarray(cs), np.asarray(residual)
+    g_hs, g_cs = np.asarray(g_hs), np.asarray(g_cs)
+    dtype = np.result_type(hs.dtype, cs.dtype)
+    batch, steps, features = x.shape
+    u = hs.shape[-1]
+    if argnum == 2:
+        dh0, dc0 = _bptt(g_hs, g_cs, cs, residual, weights, state0, True, None, step)
+        return np.concatenate([dh0.T, dc0.T], axis=1)
+    if argnum == 0:
+        dx = np.empty((features, steps, batch), dtype)
+        kernel = weights[:features]
+
+        def input_grad(start: int, dz: np.ndarray) -> None:
+            k = dz.shape[1] // batch
+            dx[:, start:start + k] = (kernel @ dz).reshape(features, k, batch)
+
+        _bptt(g_hs, g_cs, cs, residual, weights, state0, False, input_grad, step)
+        return dx.transpose(2, 1, 0)
+    # Every step's [x_t, h_{t-1}, 1] (rows) times its gate cotangents: one GEMM per chunk.
+    # (Not as (dz @ rows.T).T: with the tiny cotangents of early steps, OpenBLAS runs that
+    # orientation several times slower.)
+    grad = np.zeros(weights.shape, dtype)
+    rows = np.empty((features + u + 1, min(steps, _LSTM_CHUNK), batch), dtype)
+    rows[-1] = 1
+    x_t, h_t = x.transpose(2, 1, 0), hs.transpose(2, 1, 0)  # (I, T, B), (H, T, B)
+
+    def weight_grad(start: int, dz: np.ndarray) -> None:
+        k = dz.shape[1] // batch
+        rows[:features, :k] = x_t[:, start:start + k]
+        if start:
+            rows[features:-1, :k] = h_t[:, start - 1:start + k - 1]
+        else:
+            rows[features:-1, 0] = state0[:, :u].T
+            rows[features:-1, 1:k] = h_t[:, :k - 1]
+        grad[...] += rows[:, :k].reshape(len(rows), -1) @ dz.T
+
+    _bptt(g_hs, g_cs, cs, residual, weights, state0, False, weight_grad, step)
+    return grad
+
+
+# -- the rules, with primitives (arrays or Tensors) ------------------------------------------
+def _pre_activations(x: Any, weights: Any, h_prev: Any, t: int, units: int) -> Any:
+    """Step ``t``'s pre-activations ``(B, 4H)``, recomputed with primitives."""
+    features = shape_of(x)[-1]
+    return (matmul_p(x[:, t], weights[:features])
+            + matmul_p(h_prev, weights[features:features + units]) + weights[-1])
+
+
+def _lstm_vjp_composite(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: Any,
+                        weights: Any, state0: Any) -> Any:
+    """BPTT with primitives, for Tensors (higher-order derivatives record through it)."""
+    g_hs, g_cs = g[0], g[1]
+    hs, cs = ans[0], ans[1]
+    batch, steps, features = shape_of(x)
+    u = shape_of(hs)[-1]
+    recurrent_t = transpose_p(weights[features:features + u], axes=(1, 0))
+    dtype = dtype_of(hs)
+    dh: Any = np.zeros((batch, u), dtype)
+    dc: Any = np.zeros((batch, u), dtype)
+    dzs: list[Any] = [None] * steps
+    for t in range(steps - 1, -1, -1):
+        h_prev = hs[:, t - 1] if t else state0[:, :u]
+        c_prev = cs[:, t - 1] if t else state0[:, u:]
+        gates, _, _, _ = cell(_pre_activations(x, weights, h_prev, t, u), c_prev)
+        dz, dc = cell_vjp(gates, tanh_p(cs[:, t]), c_prev, dh + g_hs[:, t], dc + g_cs[:, t])
+        dzs[t] = concatenate_p(*dz, axis=1)
+        dh = matmul_p(dzs[t], recurrent_t)
+    dz_all = stack_parts(dzs, axis=1)  # (B, T, 4H)
+    if argnum == 0:
+        return matmul_p(dz_all, transpose_p(weights[:features], axes=(1, 0)))
+    if argnum == 2:
+        return concatenate_p(dh, dc, axis=1)
+    h_prev = concatenate_p(reshape_p(state0[:, :u], shape=(batch, 1, u)), hs[:, :steps - 1],
+                           axis=1)
+    rows = concatenate_p(x, h_prev, np.ones((batch, steps, 1), dtype), axis=2)
+    flat_rows = reshape_p(rows, shape=(batch * steps, features + u + 1))
+    flat_dz = reshape_p(dz_all, shape=(batch * steps, 4 * u))
+    return matmul_p(transpose_p(flat_rows, axes=(1, 0)), flat_dz)
+
+
+def _lstm_vjp(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: Any, weights: Any,
+              state0: Any) -> Any:
+    # Each argument's rule runs the BPTT anew; the layers pass the data, all weights and
+    # both states as three arguments, so training usually needs it once. The residual's
+    # cotangent g[2] is ignored: an auxiliary output, not differentiable.
+    return lstm_grad_p(g[0], g[1], x, weights, state0, *ans, argnum=argnum)
+
+
+def _lstm_grad_vjps(c: Any, g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any,
+                    hs: Any, cs: Any, argnum: int) -> list[Any]:
+    """The VJP of `lstm_grad` (argument ``argnum``'s cotangent) for cotangent ``c``, with
+    respect to ``g_hs, g_cs, x, weights, state0, hs, cs``: the BPTT once more keeping each
+    step's values, then its reverse, forward in time (`cell_vjp_vjp`). Written with
+    primitives: on Tensors, higher derivatives record through it."""
+    batch, steps, features = shape_of(x)
+    u = shape_of(hs)[-1]
+    dtype = dtype_of(hs)
+    w_x, w_h = weights[:features], weights[features:features + u]
+    w_x_t, w_h_t = transpose_p(w_x, axes=(1, 0)), transpose_p(w_h, axes=(1, 0))
+
+    def zeros(*shape: int) -> Any:
+        return np.zeros(shape, dtype)
+
+    saved: list[Any] = [None] * steps
+    dh, dc = zeros(batch, u), zeros(batch, u)
+    for t in range(steps - 1, -1, -1):
+        h_prev = hs[:, t - 1] if t else state0[:, :u]
+        c_prev = cs[:, t - 1] if t else state0[:, u:]
+        gates, _, _, _ = cell(_pre_activations(x, weights, h_prev, t, u), c_prev)
+        tanh_c = tanh_p(cs[:, t])
+        big_dh, big_dc = dh + g_hs[:, t], dc + g_cs[:, t]
+        dz, dc = cell_vjp(gates, tanh_c, c_prev, big_dh, big_dc)
+        dz_t = concatenate_p(*dz, axis=1)
+        saved[t] = (gates, tanh_c, c_prev, h_prev, big_dh, big_dc, dz_t)
+        dh = matmul_p(dz_t, w_h_t)
+    # The reverse sweep: the cotangents of the BPTT's step values, step 0 first.
+    bar_w_x, bar_w_h, bar_b = zeros(features, 4 * u), zeros(u, 4 * u), zeros(4 * u)
+    bar_x: list[Any] = [zeros(batch, features)] * steps
+    bar_h_prev: list[Any] = [zeros(batch, u)] * steps
+    bar_c_prev: list[Any] = [zeros(batch, u)] * steps
+    bar_cs: list[Any] = [zeros(batch, u)] * steps
+    bar_g_hs: list[Any] = [None] * steps
+    bar_g_cs: list[Any] = [None] * steps
+    bar_dh, bar_dc = zeros(batch, u), zeros(batch, u)  # of the carries step t hands on
+    if argnum == 2:
+        bar_dh, bar_dc = c[:, :u], c[:, u:]
+    for t in range(steps):
+        gates, tanh_c, c_prev, h_prev, big_dh, big_dc, dz_t = saved[t]
+        bar_dz = matmul_p(bar_dh, w_h)
+        bar_w_h = bar_w_h + matmul_p(transpose_p(bar_dh, axes=(1, 0)), dz_t)
+        if argnum == 0:  # dx_t = dz_t @ W_x^T
+            bar_dz = bar_dz + matmul_p(c[:, t], w_x)
+            bar_w_x = bar_w_x + matmul_p(transpose_p(c[:, t], axes=(1, 0)), dz_t)
+        elif argnum == 1:  # dW = sum_t rows_t^T @ dz_t with rows_t = [x_t, h_prev, 1]
+            bar_dz = bar_dz + (matmul_p(x[:, t], c[:features]) + matmul_p(h_prev, c[features:-1])
+                               + c[-1])
+            bar_rows = matmul_p(dz_t, transpose_p(c, axes=(1, 0)))
+            bar_x[t] = bar_x[t] + bar_rows[:, :features]
+            bar_h_prev[t] = bar_h_prev[t] + bar_rows[:, features:-1]
+        blocks = tuple(_block(bar_dz, k, u, -1) for k in range(4))
+        bar_gates, bar_tanh_c, bar_c_prev[t], bar_dh, bar_dc = cell_vjp_vjp(
+            gates, tanh_c, c_prev, big_dh, big_dc, blocks, bar_dc)
+        bar_g_hs[t], bar_g_cs[t] = bar_dh, bar_dc
+        i, f, g, o = gates
+        bar_z = concatenate_p(bar_gates[0] * (i - i * i), bar_gates[1] * (f - f * f),
+                              bar_gates[2] * (1 - g * g), bar_gates[3] * (o - o * o), axis=1)
+        bar_x[t] = bar_x[t] + matmul_p(bar_z, w_x_t)
+        bar_h_prev[t] = bar_h_prev[t] + matmul_p(bar_z, w_h_t)
+        bar_w_x = bar_w_x + matmul_p(transpose_p(x[:, t], axes=(1, 0)), bar_z)
+        bar_w_h = bar_w_h + matmul_p(transpose_p(h_prev, axes=(1, 0)), bar_z)
+        bar_b = bar_b + sum_p(bar_z, axis=(0,), keepdims=False)
+        bar_cs[t] = bar_cs[t] + bar_tanh_c * (1 - tanh_c * tanh_c)
+    # h_prev and c_prev of step t are hs and cs of step t - 1 (state0 for step 0).
+    bar_hs = [*bar_h_prev[1:], zeros(batch, u)]
+    bar_cs = [bar_cs[t] + (bar_c_prev[t + 1] if t + 1 < steps else 0) for t in range(steps)]
+    return [stack_parts(bar_g_hs, 1), stack_parts(bar_g_cs, 1), stack_parts(bar_x, 1),
+            concatenate_p(bar_w_x, bar_w_h, reshape_p(bar_b, shape=(1, 4 * u)), axis=0),
+            concatenate_p(bar_h_prev[0], bar_c_prev[0], axis=1),
+            stack_parts(bar_hs, 1), stack_parts(bar_cs, 1)]
+
+
+def _lstm_grad_vjp(k: int, c: Any, ans: Any, *args: Any, argnum: int) -> Any:
+    """`lstm_grad`'s VJP with respect to its argument ``k`` (derivatives of order two and
+    more; the residual, argument 7, is recomputed from the others: no cotangent)."""
+    g_hs, g_cs, x, weights, state0, hs, cs = args[:7]
+    return _lstm_grad_vjps(c, g_hs, g_cs, x, weights, state0, hs, cs, argnum)[k]
+
+
+def _lstm_jvp(argnum: int, tangent: Any, ans: tuple[Any, ...], x: Any, weights: Any,
+              state0: Any) -> tuple[Any, ...]:
+    """Tangents of ``(hs, cs)`` for the tangent of argument ``argnum``, step by step (the
+    residual, an auxiliary output, has none)."""
+    hs, cs = ans[0], ans[1]
+    batch, steps, features = shape_of(x)
+    u = shape_of(hs)[-1]
+    recurrent = weights[features:features + u]
+    dtype = dtype_of(hs)
+    t_h: Any = np.zeros((batch, u), dtype)
+    t_c: Any = np.zeros((batch, u), dtype)
+    if argnum == 2:
+        t_h, t_c = tangent[:, :u], tangent[:, u:]
+    t_hs, t_cs = [], []
+    for t in range(steps):
+        h_prev = hs[:, t - 1] if t else state0[:, :u]
+        c_prev = cs[:, t - 1] if t else state0[:, u:]
+        t_z = matmul_p(t_h, recurrent)
+        if argnum == 0:
+            t_z = t_z + matmul_p(tangent[:, t], weights[:features])
+        elif argnum == 1:
+            t_z = (t_z + matmul_p(x[:, t], tangent[:features])
+                   + matmul_p(h_prev, tangent[features:features + u]) + tangent[-1])
+        gates, _, _, _ = cell(_pre_activations(x, weights, h_prev, t, u), c_prev)
+        t_blocks = tuple(_block(t_z, k, u, -1) for k in range(4))
+        t_c, t_h = cell_jvp(gates, tanh_p(cs[:, t]), c_prev, t_blocks, t_c)
+        t_hs.append(t_h)
+        t_cs.append(t_c)
+    return stack_parts(t_hs, 1), stack_parts(t_cs, 1), None
+
+
+def _lstm_impl(x: Any, weights: Any, state0: Any) -> tuple[np.ndarray, ...]:
+    return lstm_sequence(x, weights, state0)
+
+
+def _lstm_grad_impl(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, hs: Any,
+                    cs: Any, residual: Any, argnum: int) -> np.ndarray:
+    """The cotangent of `lstm`'s argument ``argnum`` (BPTT in place, on arrays)."""
+    return lstm_sequence_grad(g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum)
+
+
+lstm_p = Primitive("lstm", _lstm_impl, multiple_results=True)
+lstm_p.defvjp(*(functools.partial(_lstm_vjp, i) for i in range(3)))
+lstm_p.defjvp(*(functools.partial(_lstm_jvp, i) for i in range(3)))
+
+lstm_grad_p = Primitive("lstm_grad", _lstm_grad_impl)
+# The residual (argument 7) is auxiliary: the rules recompute what it holds from the others.
+lstm_grad_p.defvjp(*(functools.partial(_lstm_grad_vjp, k) for k in range(7)),
+                   lambda c, ans, *args, **params: None)
+
+__all__ = ["GATES", "backward_step", "cell", "cell_jvp", "cell_vjp", "cell_vjp_vjp", "forward_step",
+           "lstm_grad_p", "lstm_p", "lstm_sequence", "lstm_sequence_grad"]
