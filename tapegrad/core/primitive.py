@@ -61,6 +61,8 @@ class Primitive:
         multiple_results: ``impl`` returns a tuple of arrays.
         differentiable: ``False`` for ops whose outputs carry no gradient (comparisons,
             ``argmax``, ``floor``): they are never recorded and their result gets ``None``.
+        returns, reduce_ufunc, view_method, scatter_index: Facts about the impl that the
+            code generator reads (see the attributes of the same names).
 
     Examples:
         >>> import numpy as np
@@ -86,6 +88,10 @@ class Primitive:
         "ufunc",
         "kernels",
         "paired_with",
+        "returns",
+        "reduce_ufunc",
+        "view_method",
+        "scatter_index",
     )
 
     def __init__(
@@ -98,6 +104,10 @@ class Primitive:
         differentiable: bool = True,
         variadic: bool = False,
         register: bool = True,
+        returns: str | None = None,
+        reduce_ufunc: Any = None,
+        view_method: tuple[str, str] | None = None,
+        scatter_index: str | None = None,
     ) -> None:
         self.name = name
         self.impl = impl
@@ -132,6 +142,22 @@ class Primitive:
         # inputs (a loss and its derivative), the primitive ``both`` returns the two results
         # of one shared computation; generated code calls it instead.
         self.paired_with: tuple[Primitive, Primitive] | None = None
+        # Facts the code generator plans buffers with (declared by every primitive of the
+        # table; None: undeclared, read as "unknown"). What the impl returns:
+        # "view": may be a view of an input, C-ordered when its inputs are;
+        # "fresh_like_inputs": a new array, laid out as NumPy lays out a ufunc's result
+        # (C order for C-ordered inputs); "fresh": a new array of any layout;
+        # "unknown": may be a view, of any layout.
+        self.returns = returns
+        # The ufunc whose ``reduce(x, axis=axis, keepdims=keepdims)`` the impl is (sum: add):
+        # generated code calls it with ``out=`` into a reused buffer.
+        self.reduce_ufunc = reduce_ufunc
+        # ``(method, param)``: the impl is ``x.method(params[param])`` on an array (reshape):
+        # generated code calls the method without the impl's Python frame.
+        self.view_method = view_method
+        # The impl is zeros with argument 0 added at ``params[scatter_index]`` (index_add):
+        # generated code writes ``x + op(g)`` as ``x[index] += g`` where that is exact.
+        self.scatter_index = scatter_index
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

@@ -41,6 +41,7 @@ def _class_indices(labels: Any, *, num_classes: int, name: str) -> np.ndarray:
 
 # class_indices(labels): int64 class indices, after checking they are integral and in
 # [0, num_classes). Integer outputs carry no gradient.
-class_indices_p = Primitive("class_indices", _class_indices, differentiable=False)
+class_indices_p = Primitive("class_indices", _class_indices, differentiable=False,
+                            returns="unknown")
 
 __all__ = ["class_indices_p"]

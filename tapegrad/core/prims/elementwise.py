@@ -15,15 +15,20 @@ from tapegrad.core.primitive import Primitive
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 
 
-def _elementwise(name: str, impl: Any) -> Primitive:
-    prim = Primitive(name, impl, elementwise=True)
-    prim.ufunc = _bare_ufunc(impl)
-    return prim
+def _elementwise(name: str, impl: Any, returns: str | None = None) -> Primitive:
+    return _declared(Primitive(name, impl, elementwise=True), returns)
 
 
-def _nondiff(name: str, impl: Any) -> Primitive:
-    prim = Primitive(name, impl, elementwise=True, differentiable=False)
-    prim.ufunc = _bare_ufunc(impl)
+def _nondiff(name: str, impl: Any, returns: str | None = None) -> Primitive:
+    return _declared(Primitive(name, impl, elementwise=True, differentiable=False), returns)
+
+
+def _declared(prim: Primitive, returns: str | None) -> Primitive:
+    # A ufunc's result is a new array laid out like its inputs; other impls say what theirs is.
+    prim.ufunc = _bare_ufunc(prim.impl)
+    prim.returns = "fresh_like_inputs" if prim.ufunc is not None else returns
+    if prim.returns is None:
+        raise ValueError(f"primitive {prim.name!r}: not a ufunc, so declare `returns`")
     return prim
 
 
@@ -214,11 +219,11 @@ def _clip_dhigh(g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
     return g * logical_or_p(greater_p(x, hi), greater_p(lo, hi))
 
 
-clip_p = _elementwise("clip", _clip_impl)
+clip_p = _elementwise("clip", _clip_impl, returns="fresh_like_inputs")
 clip_p.defvjp(_clip_dx, _clip_dlow, _clip_dhigh)
 clip_p.defjvp(_clip_dx, _clip_dlow, _clip_dhigh)
 
-where_p = _elementwise("where", np.where)
+where_p = _elementwise("where", np.where, returns="fresh_like_inputs")
 where_p.defvjp(
     None,
     lambda g, ans, c, x, y: where_p(c, g, 0),
@@ -277,7 +282,7 @@ def _cast_back(g: Any, ans: Any, x: Any, dtype: Any) -> Any:
     return cast_p(g, dtype=source) if source.kind in "fc" else None
 
 
-cast_p = Primitive("cast", _cast_impl)
+cast_p = Primitive("cast", _cast_impl, returns="view")
 cast_p.defvjp(_cast_back)
 cast_p.defjvp(lambda t, ans, x, dtype: cast_p(t, dtype=dtype) if ans.dtype.kind in "fc" else None)
 
@@ -286,7 +291,7 @@ floor_p = _nondiff("floor", np.floor)
 ceil_p = _nondiff("ceil", np.ceil)
 trunc_p = _nondiff("trunc", np.trunc)
 rint_p = _nondiff("rint", np.rint)
-round_p = _nondiff("round", np.round)
+round_p = _nondiff("round", np.round, returns="unknown")
 floor_divide_p = _nondiff("floor_divide", np.floor_divide)
 equal_p = _nondiff("equal", np.equal)
 not_equal_p = _nondiff("not_equal", np.not_equal)
@@ -320,7 +325,7 @@ def _frexp_exponent(x: Any) -> Any:
 
 
 # The exponent of numpy.frexp (int32); the mantissa is x times a power of two.
-frexp_exponent_p = _nondiff("frexp_exponent", _frexp_exponent)
+frexp_exponent_p = _nondiff("frexp_exponent", _frexp_exponent, returns="unknown")
 
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
@@ -333,7 +338,7 @@ def _relu_impl(x: Any) -> Any:
     return np.maximum(x, 0)
 
 
-relu_p = _elementwise("relu", _relu_impl)
+relu_p = _elementwise("relu", _relu_impl, returns="fresh_like_inputs")
 relu_p.defvjp(lambda g, ans, x: g * (x > 0))  # (operators: NumPy's own calls on arrays)
 relu_p.defjvp(lambda t, ans, x: t * greater_p(x, 0))
 
@@ -347,7 +352,7 @@ def _sigmoid_impl(x: Any) -> Any:
 
 # sigmoid: one primitive instead of four ops (scale, tanh, add, scale) in every gate of
 # every recurrent step (for speed); its derivative needs only the output.
-sigmoid_p = _elementwise("sigmoid", _sigmoid_impl)
+sigmoid_p = _elementwise("sigmoid", _sigmoid_impl, returns="fresh_like_inputs")
 sigmoid_p.defvjp(lambda g, ans, x: g * (ans * (1 - ans)))
 sigmoid_p.defjvp(lambda t, ans, x: t * (ans * (1 - ans)))
 
@@ -361,7 +366,7 @@ def _erf_impl(x: Any) -> Any:
 
 
 # NumPy has no erf; math.erf elementwise is exact (a primitive for that reason).
-erf_p = _elementwise("erf", _erf_impl)
+erf_p = _elementwise("erf", _erf_impl, returns="fresh_like_inputs")
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 erf_p.defvjp(lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * exp_p(-(x * x))))
 erf_p.defjvp(lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * exp_p(-(x * x))))

@@ -34,9 +34,9 @@ def _take_add_impl(g: Any, indices: Any, *, axis: int, shape: tuple[int, ...]) -
 
 
 # take(x, indices): np.take along `axis` (an int; flatten x first for axis=None).
-take_p = Primitive("take", _take_impl)
+take_p = Primitive("take", _take_impl, returns="unknown")
 # take_add(g, indices): the transpose of take: scatter-add of g into zeros(shape).
-take_add_p = Primitive("take_add", _take_add_impl)
+take_add_p = Primitive("take_add", _take_add_impl, returns="unknown")
 
 def _no_gradient(*args: Any, **params: Any) -> None:
     """Integer indices: their cotangent/tangent is None (the declared answer, not an error)."""

@@ -139,7 +139,7 @@ def _solve_jvp_b(t: Any, ans: Any, a: Any, b: Any) -> Any:
     return solve_p(a, t)
 
 
-solve_p = Primitive("solve", np.linalg.solve)
+solve_p = Primitive("solve", np.linalg.solve, returns="fresh")
 solve_p.defvjp(_solve_vjp_a, _solve_vjp_b)
 solve_p.defjvp(_solve_jvp_a, _solve_jvp_b)
 
@@ -164,7 +164,7 @@ def _inv_or_nan_impl(a: Any) -> np.ndarray:
         return out.reshape(a.shape)
 
 
-inv_or_nan_p = Primitive("inv_or_nan", _inv_or_nan_impl)
+inv_or_nan_p = Primitive("inv_or_nan", _inv_or_nan_impl, returns="unknown")
 # d inv(a) = -inv(a) da inv(a): the VJP is -inv(a).T g inv(a).T (NaN where singular).
 inv_or_nan_p.defvjp(lambda g, ans, a: -matmul_p(matmul_p(matrix_transpose(ans), g),
                                                  matrix_transpose(ans)))
@@ -213,7 +213,7 @@ def _cofactor_vjp(g: Any, ans: Any, a: Any) -> Any:
 
 
 # cofactor(a): `_cofactor_formula` on arrays, its formula picked from the values at each run.
-cofactor_p = Primitive("cofactor", lambda a: _cofactor_formula(np.asarray(a)))
+cofactor_p = Primitive("cofactor", lambda a: _cofactor_formula(np.asarray(a)), returns="unknown")
 cofactor_p.defvjp(_cofactor_vjp)
 
 
@@ -221,7 +221,7 @@ def _det_vjp(g: Any, ans: Any, a: Any) -> Any:
     return _expand(_expand(g, -1), -1) * cofactor(a)
 
 
-det_p = Primitive("det", np.linalg.det)
+det_p = Primitive("det", np.linalg.det, returns="fresh")
 det_p.defvjp(_det_vjp)
 det_p.defjvp(lambda t, ans, a: _sum_matrix(cofactor(a) * t))
 
@@ -235,7 +235,8 @@ def _slogdet_jvp(t: Any, ans: Any, a: Any) -> Any:
     return None, _sum_matrix(_inv_transpose(a) * t)
 
 
-slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True)
+slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True,
+                      returns="fresh")
 slogdet_p.defvjp(_slogdet_vjp)
 slogdet_p.defjvp(_slogdet_jvp)
 
@@ -260,7 +261,7 @@ def _cholesky_vjp(g: Any, ans: Any, a: Any) -> Any:
     return lower_adjoint(sigma_bar)
 
 
-cholesky_p = Primitive("cholesky", np.linalg.cholesky)
+cholesky_p = Primitive("cholesky", np.linalg.cholesky, returns="fresh")
 cholesky_p.defvjp(_cholesky_vjp)
 cholesky_p.defjvp(_cholesky_jvp)
 
@@ -280,7 +281,8 @@ def _eigh_vjp(g: Any, ans: Any, a: Any) -> Any:
     return lower_adjoint(matmul_p(v, matmul_p(inner, matrix_transpose(v))))
 
 
-eigh_p = Primitive("eigh", lambda a: tuple(np.linalg.eigh(a)), multiple_results=True)
+eigh_p = Primitive("eigh", lambda a: tuple(np.linalg.eigh(a)), multiple_results=True,
+                   returns="fresh")
 eigh_p.defvjp(_eigh_vjp)
 eigh_p.defjvp(_eigh_jvp)
 
@@ -333,7 +335,7 @@ def _svd_vjp(g: Any, ans: Any, a: Any) -> Any:
     return grad
 
 
-svd_p = Primitive("svd", _svd_impl, multiple_results=True)
+svd_p = Primitive("svd", _svd_impl, multiple_results=True, returns="fresh")
 svd_p.defvjp(_svd_vjp)
 svd_p.defjvp(_svd_jvp)
 
@@ -393,7 +395,8 @@ def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
     return concatenate_p(g_x, matmul_p(q, gr_y), axis=len(_shape(a)) - 1)
 
 
-qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a, mode="reduced")), multiple_results=True)
+qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a, mode="reduced")), multiple_results=True,
+                 returns="fresh")
 qr_p.defvjp(_qr_vjp)
 qr_p.defjvp(_qr_jvp)
 
@@ -425,7 +428,7 @@ def _pinv_impl(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
     return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
 
 
-pinv_p = Primitive("pinv", _pinv_impl)
+pinv_p = Primitive("pinv", _pinv_impl, returns="fresh")
 pinv_p.defvjp(_pinv_vjp)
 pinv_p.defjvp(_pinv_jvp)
 

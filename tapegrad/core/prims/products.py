@@ -63,7 +63,7 @@ def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return unbroadcast(grad, shape_of(b))
 
 
-matmul_p = Primitive("matmul", np.matmul)
+matmul_p = Primitive("matmul", np.matmul, returns="fresh_like_inputs")
 # The same BLAS call with out= (graph codegen writes into a reused buffer).
 matmul_p.ufunc = np.matmul
 matmul_p.defvjp(_matmul_vjp_a, _matmul_vjp_b)
@@ -114,7 +114,7 @@ def _dense_vjp_bias(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
     return sum_p(g, axis=(0,) if ndim == 2 else tuple(range(ndim - 1)), keepdims=False)
 
 
-dense_p = Primitive("dense", _dense_impl)
+dense_p = Primitive("dense", _dense_impl, returns="unknown")
 dense_p.defvjp(lambda g, ans, x, kernel, bias: g @ kernel.T, _dense_vjp_kernel, _dense_vjp_bias)
 dense_p.defjvp(
     lambda t, ans, x, kernel, bias: matmul_p(t, kernel),
@@ -168,7 +168,7 @@ def _einsum_jvp(argnum: int, t: Any, ans: Any, *operands: Any, subscripts: str) 
     return einsum_p(*replaced, subscripts=subscripts)
 
 
-einsum_p = Primitive("einsum", _einsum_impl, variadic=True)
+einsum_p = Primitive("einsum", _einsum_impl, variadic=True, returns="unknown")
 einsum_p.defvjp(_einsum_vjp)
 einsum_p.defjvp(_einsum_jvp)
 

@@ -38,7 +38,7 @@ def _dropout_mask(x: Any, *, rate: float, shape: tuple[int, ...],
 # dropout_mask(x): kept positions hold 1 / (1 - rate), dropped ones 0, in x's float dtype;
 # `x` only ties the draw to the data it masks (and gives the dtype). No gradient flows
 # into x through the mask (it does not depend on x's values).
-dropout_mask_p = Primitive("dropout_mask", _dropout_mask, differentiable=False)
+dropout_mask_p = Primitive("dropout_mask", _dropout_mask, differentiable=False, returns="unknown")
 dropout_mask_p.stateful = True
 
 
@@ -144,6 +144,6 @@ def _random_draw(state: Any, a: Any, b: Any, *, distribution: str, shape: tuple[
 
 # random_draw(state, a, b): numbers of `distribution` (parameters a, b) drawn from the
 # stream that state = [seed, counter] names. Pure: the same state gives the same numbers.
-random_draw_p = Primitive("random_draw", _random_draw, differentiable=False)
+random_draw_p = Primitive("random_draw", _random_draw, differentiable=False, returns="unknown")
 
 __all__ = ["DISTRIBUTIONS", "dropout_mask_p", "random_draw_p"]

@@ -54,8 +54,8 @@ def _expand(g: Any, x_shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
 # -- sum ---------------------------------------------------------------------------------
 # ufunc.reduce directly: same results and dtypes as np.sum, without its Python wrapper.
 sum_p = Primitive(
-    "sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims)
-)
+    "sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
+    returns="fresh_like_inputs", reduce_ufunc=np.add)
 sum_p.defvjp(lambda g, ans, x, axis=None, keepdims=False: _expand(g, shape_of(x), axis, keepdims))
 sum_p.defjvp(lambda t, ans, x, axis=None, keepdims=False: sum_p(t, axis=axis, keepdims=keepdims))
 
@@ -80,13 +80,13 @@ def _extremum_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = F
 
 
 max_p = Primitive(
-    "max", lambda x, axis=None, keepdims=False: np.maximum.reduce(x, axis=axis, keepdims=keepdims)
-)
+    "max", lambda x, axis=None, keepdims=False: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
+    returns="fresh_like_inputs", reduce_ufunc=np.maximum)
 max_p.defvjp(_extremum_vjp)
 max_p.defjvp(_extremum_jvp)
 min_p = Primitive(
-    "min", lambda x, axis=None, keepdims=False: np.minimum.reduce(x, axis=axis, keepdims=keepdims)
-)
+    "min", lambda x, axis=None, keepdims=False: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
+    returns="fresh_like_inputs", reduce_ufunc=np.minimum)
 min_p.defvjp(_extremum_vjp)
 min_p.defjvp(_extremum_jvp)
 
@@ -141,8 +141,8 @@ def _prod_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
 
 
 prod_p = Primitive(
-    "prod", lambda x, axis=None, keepdims=False: np.prod(x, axis, keepdims=keepdims)
-)
+    "prod", lambda x, axis=None, keepdims=False: np.prod(x, axis, keepdims=keepdims),
+    returns="fresh_like_inputs")
 prod_p.defvjp(_prod_vjp)
 prod_p.defjvp(_prod_jvp)
 
@@ -158,7 +158,7 @@ def _reverse_cumsum(g: Any, axis: int) -> Any:
     return _flip(cumsum_p(_flip(g, axis), axis=axis), axis)
 
 
-cumsum_p = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+cumsum_p = Primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis), returns="fresh_like_inputs")
 cumsum_p.defvjp(lambda g, ans, x, axis: _reverse_cumsum(g, axis))
 cumsum_p.defjvp(lambda t, ans, x, axis: cumsum_p(t, axis=axis))
 
@@ -223,7 +223,8 @@ def _by_zeros(x: Any, dividing: Any, with_zeros: Any) -> Any:
     return where_p(any_zero, with_zeros(), dividing(safe))
 
 
-cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
+cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis),
+                      returns="fresh_like_inputs")
 cumprod_p.defvjp(_cumprod_vjp)
 cumprod_p.defjvp(_cumprod_jvp)
 
@@ -238,45 +239,37 @@ def _count_nonzero_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any
 
 argmax_p = Primitive(
     "argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 argmin_p = Primitive(
     "argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 argsort_p = Primitive(
     "argsort", lambda x, axis=-1, kind=None: np.argsort(x, axis=axis, kind=kind),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 argpartition_p = Primitive(
     "argpartition", lambda x, kth, axis=-1: np.argpartition(x, kth, axis=axis),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 # searchsorted(a, v): a sorted 1-d, NumPy's side="left"/"right".
 searchsorted_p = Primitive(
     "searchsorted", lambda a, v, side="left": np.searchsorted(a, v, side=side),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 any_p = Primitive(
     "any", lambda x, axis=None, keepdims=False: np.any(x, axis=axis, keepdims=keepdims),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 all_p = Primitive(
     "all", lambda x, axis=None, keepdims=False: np.all(x, axis=axis, keepdims=keepdims),
-    differentiable=False,
-)
-count_nonzero_p = Primitive("count_nonzero", _count_nonzero_impl, differentiable=False)
+    differentiable=False, returns="unknown")
+count_nonzero_p = Primitive("count_nonzero", _count_nonzero_impl, differentiable=False,
+                            returns="unknown")
 # NaNs skipped; an all-NaN slice raises NumPy's ValueError when the op runs.
 nanargmax_p = Primitive(
     "nanargmax",
     lambda x, axis=None, keepdims=False: np.nanargmax(x, axis=axis, keepdims=keepdims),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 nanargmin_p = Primitive(
     "nanargmin",
     lambda x, axis=None, keepdims=False: np.nanargmin(x, axis=axis, keepdims=keepdims),
-    differentiable=False,
-)
+    differentiable=False, returns="unknown")
 
 
 from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402

@@ -12,13 +12,14 @@ from tapegrad.core.primitive import Primitive
 from tapegrad.core.tensor import Tensor, dtype_of, ndim_of, shape_of
 
 # -- identity (gives a tensor a new identity, recorded) ---------------------------------
-identity_p = Primitive("identity", lambda x: x)
+identity_p = Primitive("identity", lambda x: x, returns="view")
 identity_p.defvjp(lambda g, ans, x: g)
 identity_p.defjvp(lambda t, ans, x: t)
 identity_p.zero_preserving = True
 
 # Blocks gradients: never recorded, so nothing flows back through it.
-stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False)
+stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False,
+                            returns="view")
 
 # -- reshape / transpose / broadcast -----------------------------------------------------
 def _reshape_impl(x: Any, shape: tuple[int, ...]) -> Any:
@@ -29,7 +30,7 @@ def _reshape_impl(x: Any, shape: tuple[int, ...]) -> Any:
         return np.reshape(x, shape)
 
 
-reshape_p = Primitive("reshape", _reshape_impl)
+reshape_p = Primitive("reshape", _reshape_impl, returns="view", view_method=("reshape", "shape"))
 reshape_p.defvjp(lambda g, ans, x, shape: reshape_p(g, shape=shape_of(x)))
 reshape_p.defjvp(lambda t, ans, x, shape: reshape_p(t, shape=shape))
 
@@ -47,7 +48,8 @@ def _transpose_impl(x: Any, axes: Any = None) -> Any:
         return np.transpose(x, axes)
 
 
-transpose_p = Primitive("transpose", _transpose_impl)
+transpose_p = Primitive("transpose", _transpose_impl, returns="view",
+                        view_method=("transpose", "axes"))
 transpose_p.defvjp(
     lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, ndim_of(x)))
 )
@@ -73,7 +75,7 @@ def _broadcast_to_impl(x: Any, shape: tuple[int, ...]) -> Any:
     return np.broadcast_to(x, shape)
 
 
-broadcast_to_p = Primitive("broadcast_to", _broadcast_to_impl)
+broadcast_to_p = Primitive("broadcast_to", _broadcast_to_impl, returns="view")
 broadcast_to_p.defvjp(_broadcast_to_vjp)
 broadcast_to_p.defjvp(lambda t, ans, x, shape: broadcast_to_p(t, shape=shape))
 
@@ -99,7 +101,8 @@ def _concatenate_jvp(argnum: int, t: Any, ans: Any, *xs: Any, axis: int = 0) -> 
     return concatenate_p(*pieces, axis=axis)
 
 
-concatenate_p = Primitive("concatenate", _concatenate_impl, variadic=True)
+concatenate_p = Primitive("concatenate", _concatenate_impl, variadic=True,
+                          returns="fresh_like_inputs")
 concatenate_p.defvjp(_concatenate_vjp)
 concatenate_p.defjvp(_concatenate_jvp)
 
@@ -129,7 +132,7 @@ def _split_vjp(g: Any, ans: Any, x: Any, bounds: Any, axis: int, keepdims: bool 
     return concatenate_p(*g, axis=axis) if keepdims else stack_parts(g, axis)
 
 
-split_p = Primitive("split", _split_impl, multiple_results=True)
+split_p = Primitive("split", _split_impl, multiple_results=True, returns="view")
 split_p.defvjp(_split_vjp)
 split_p.defjvp(lambda t, ans, x, bounds, axis, keepdims=True:
                split_p(t, bounds=bounds, axis=axis, keepdims=keepdims))
@@ -149,7 +152,7 @@ def _unpad(g: Any, pad_width: Any) -> Any:
     return getitem_p(g, index=index)
 
 
-pad_p = Primitive("pad", _pad_impl)
+pad_p = Primitive("pad", _pad_impl, returns="fresh_like_inputs")
 pad_p.defvjp(lambda g, ans, x, pad_width, constant_values=0: _unpad(g, pad_width))
 pad_p.defjvp(lambda t, ans, x, pad_width, constant_values=0: pad_p(t, pad_width=pad_width))
 
@@ -172,8 +175,9 @@ def _index_add_impl(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> A
     return out
 
 
-getitem_p = Primitive("getitem", lambda x, index: x[index])
-index_add_p = Primitive("index_add", _index_add_impl)
+getitem_p = Primitive("getitem", lambda x, index: x[index], returns="view")
+index_add_p = Primitive("index_add", _index_add_impl, returns="fresh_like_inputs",
+                        scatter_index="index")
 getitem_p.defvjp(lambda g, ans, x, index: index_add_p(g, index=index, shape=shape_of(x)))
 getitem_p.defjvp(lambda t, ans, x, index: getitem_p(t, index=index))
 index_add_p.defvjp(lambda g, ans, x, index, shape: getitem_p(g, index=index))
