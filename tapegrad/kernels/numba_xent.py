@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.core.prims.nn import (
+from tapegrad.core.prims.xent import (
     sparse_softmax_cross_entropy_delta_p,
     sparse_softmax_cross_entropy_p,
     sparse_softmax_cross_entropy_with_delta_p,

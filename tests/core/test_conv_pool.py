@@ -406,7 +406,7 @@ def test_errors_name_the_op_and_shapes(call, message):
 @pytest.mark.parametrize("groups", [1, 2])
 def test_convolutions_in_chunks_of_the_batch_match_one_chunk(monkeypatch, groups):
     # Batches whose patches pass `_CHUNK_BYTES` run chunk by chunk: the same values.
-    from tapegrad.core.prims import nn as prims_nn
+    from tapegrad.core.prims import conv as prims_conv
 
     rng = np.random.default_rng(7)
     x = rng.standard_normal((5, 6, 7, 4))
@@ -421,6 +421,6 @@ def test_convolutions_in_chunks_of_the_batch_match_one_chunk(monkeypatch, groups
                 P.conv_input_grad_p(g, kernel, input_shape=(6, 7), **params)]
 
     whole = run()
-    monkeypatch.setattr(prims_nn, "_CHUNK_BYTES", 1)  # one image per chunk
+    monkeypatch.setattr(prims_conv, "_CHUNK_BYTES", 1)  # one image per chunk
     for got, want in zip(run(), whole, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -15,7 +15,7 @@ import tapegrad as tg
 import tapegrad.config
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.prims import lstm_grad_p, lstm_p, relu_p
-from tapegrad.core.prims import nn as prims_nn
+from tapegrad.core.prims import xent as prims_xent
 from tapegrad.kernels import kernel_for, kernels_of, register_kernel
 from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE
 
@@ -45,15 +45,15 @@ def _labels(shape: tuple[int, ...], classes: int) -> np.ndarray:
 SAMPLES: dict[Primitive, list[tuple[Any, ...]]] = {
     relu_p: [(RNG.standard_normal((8, RELU_ZEROS_MIN_SIZE // 4)).astype(np.float32),),
              (RNG.standard_normal((3, 4)),), (np.arange(-3, 3),)],
-    prims_nn.sparse_softmax_cross_entropy_p: [
+    prims_xent.sparse_softmax_cross_entropy_p: [
         (_logits((16, 10), np.float32), _labels((16,), 10)),
         (_logits((2, 3, 5), np.float64), _labels((2, 3), 5)),
         (_logits((4, 3), np.float32), _labels((4,), 3).astype(np.int32))],
 }
-SAMPLES[prims_nn.sparse_softmax_cross_entropy_delta_p] = \
-    SAMPLES[prims_nn.sparse_softmax_cross_entropy_p]
-SAMPLES[prims_nn.sparse_softmax_cross_entropy_with_delta_p] = \
-    SAMPLES[prims_nn.sparse_softmax_cross_entropy_p]
+SAMPLES[prims_xent.sparse_softmax_cross_entropy_delta_p] = \
+    SAMPLES[prims_xent.sparse_softmax_cross_entropy_p]
+SAMPLES[prims_xent.sparse_softmax_cross_entropy_with_delta_p] = \
+    SAMPLES[prims_xent.sparse_softmax_cross_entropy_p]
 
 
 def _lstm_args(dtype: Any) -> tuple[np.ndarray, ...]:
@@ -76,7 +76,7 @@ TOLERANCE = {"numpy": 0.0, "numba": 1e-5}
 
 
 def _registered() -> list[tuple[Primitive, str]]:
-    prims = {*PRIMITIVES.values(), prims_nn.sparse_softmax_cross_entropy_with_delta_p}
+    prims = {*PRIMITIVES.values(), prims_xent.sparse_softmax_cross_entropy_with_delta_p}
     return sorted(((p, k.engine) for p in prims for k in kernels_of(p)),
                   key=lambda pair: (pair[0].name, pair[1]))
 
@@ -146,7 +146,7 @@ def test_kernel_gradients_match_with_the_engine_off(pair: tuple[Primitive, str])
 
 def test_disable_engine_switches_every_primitive_to_its_impl() -> None:
     pytest.importorskip("numba")
-    xent = prims_nn.sparse_softmax_cross_entropy_p
+    xent = prims_xent.sparse_softmax_cross_entropy_p
     args = SAMPLES[xent][0]
     assert "numba" in tapegrad.config.enabled_engines()
     assert kernel_for(xent, *args) is not xent.impl
@@ -213,7 +213,7 @@ def test_compiled_code_follows_the_engine_switch() -> None:
     from tapegrad.graph.codegen import compile_graph
     from tapegrad.graph.trace import trace
 
-    xent = prims_nn.sparse_softmax_cross_entropy_p
+    xent = prims_xent.sparse_softmax_cross_entropy_p
     logits, labels = SAMPLES[xent][0]
     compiled = compile_graph(trace(lambda z, y: xent(z, y), logits, labels))
     kernel_result = compiled([logits, labels], [])[0][0]

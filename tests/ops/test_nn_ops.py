@@ -146,26 +146,26 @@ def _numpy_path(monkeypatch, function, *args):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_cross_entropy_kernels_match_the_numpy_path(monkeypatch, dtype):
     pytest.importorskip("numba")
-    from tapegrad.core.prims import nn as prims_nn
+    from tapegrad.core.prims import xent as prims_xent
 
     logits = np.array([[1.0, np.nan, 2.0], [np.inf, 0.0, 1.0], [1e30, -1e30, 0.0],
                        [0.5, 0.5, 0.5], [-3.0, 7.0, 0.25]], dtype)
     labels = np.array([0, 1, 2, -1, 1])  # -1: the last class, as NumPy indexes
     tol = {"rtol": 1e-6 if dtype == np.float32 else 1e-14, "atol": 1e-7}
-    for function in (prims_nn.sparse_softmax_cross_entropy_p,
-                     prims_nn.sparse_softmax_cross_entropy_delta_p):
+    for function in (prims_xent.sparse_softmax_cross_entropy_p,
+                     prims_xent.sparse_softmax_cross_entropy_delta_p):
         want = _numpy_path(monkeypatch, function, logits, labels)
         got = function(logits, labels)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, **tol)  # (NaN where NumPy has NaN)
-    loss, delta = prims_nn.sparse_softmax_cross_entropy_with_delta_p(logits, labels)
-    assert loss.tobytes() == prims_nn.sparse_softmax_cross_entropy_p(logits, labels).tobytes()
-    assert delta.tobytes() == prims_nn.sparse_softmax_cross_entropy_delta_p(logits,
+    loss, delta = prims_xent.sparse_softmax_cross_entropy_with_delta_p(logits, labels)
+    assert loss.tobytes() == prims_xent.sparse_softmax_cross_entropy_p(logits, labels).tobytes()
+    assert delta.tobytes() == prims_xent.sparse_softmax_cross_entropy_delta_p(logits,
                                                                             labels).tobytes()
     for bad in (3, -4):
-        for function in (prims_nn.sparse_softmax_cross_entropy_p,
-                         prims_nn.sparse_softmax_cross_entropy_delta_p,
-                         prims_nn.sparse_softmax_cross_entropy_with_delta_p):
+        for function in (prims_xent.sparse_softmax_cross_entropy_p,
+                         prims_xent.sparse_softmax_cross_entropy_delta_p,
+                         prims_xent.sparse_softmax_cross_entropy_with_delta_p):
             with pytest.raises(IndexError, match=f"index {bad} is out of bounds"):
                 function(logits, np.array([0, bad, 0, 0, 0]))
 

@@ -2,6 +2,17 @@
 """The table of primitives, one module per family; everything is re-exported here."""
 
 from tapegrad.core.prims.checks import class_indices_p
+from tapegrad.core.prims.conv import (
+    avg_pool_p,
+    avg_pool_transpose_p,
+    conv_input_grad_p,
+    conv_kernel_grad_p,
+    conv_p,
+    max_pool_p,
+    pool_argmax_p,
+    pool_gather_p,
+    pool_scatter_p,
+)
 from tapegrad.core.prims.elementwise import *  # noqa: F403
 from tapegrad.core.prims.gather import take_add_p, take_p
 from tapegrad.core.prims.linalg import (
@@ -16,19 +27,6 @@ from tapegrad.core.prims.linalg import (
     svd_p,
 )
 from tapegrad.core.prims.lstm import lstm_grad_p, lstm_p
-from tapegrad.core.prims.nn import (
-    avg_pool_p,
-    avg_pool_transpose_p,
-    conv_input_grad_p,
-    conv_kernel_grad_p,
-    conv_p,
-    max_pool_p,
-    pool_argmax_p,
-    pool_gather_p,
-    pool_scatter_p,
-    sparse_softmax_cross_entropy_delta_p,
-    sparse_softmax_cross_entropy_p,
-)
 from tapegrad.core.prims.products import dense_p, einsum_p, matmul_p
 from tapegrad.core.prims.random import dropout_mask_p
 from tapegrad.core.prims.reduction import cumprod_p, cumsum_p, max_p, min_p, prod_p, sum_p
@@ -44,6 +42,10 @@ from tapegrad.core.prims.shape import (
     split_p,
     stop_gradient_p,
     transpose_p,
+)
+from tapegrad.core.prims.xent import (
+    sparse_softmax_cross_entropy_delta_p,
+    sparse_softmax_cross_entropy_p,
 )
 
 __all__ = [  # noqa: F405
