@@ -18,9 +18,10 @@ batch-major transposes.
   every step. It is not differentiable: the VJP ignores its cotangent, and `tapegrad.ops.lstm`
   never returns it. Rules running on Tensors recompute the gates (differentiably) instead.
 
-The equations are written once, in `cell` (forward), `cell_vjp` and `cell_jvp`, with
-primitives and operators, so the same lines run on arrays (the NumPy steps below) and on
-Tensors (derivatives of any order). Faster engines register step loops of their own for
+The equations are written once, in `cell` (forward), `cell_vjp`, `cell_jvp` and
+`cell_vjp_vjp` (the reverse of `cell_vjp`, for `lstm_grad`'s own VJP), with primitives and
+operators, so the same lines run on arrays (the NumPy steps below) and on Tensors
+(derivatives of any order). Faster engines register step loops of their own for
 `lstm` and `lstm_grad` in `tapegrad.kernels` (`numba_lstm`), on top of `lstm_sequence` and
 `lstm_sequence_grad` with their step functions.
 """
@@ -277,38 +278,6 @@ def _pre_activations(x: Any, weights: Any, h_prev: Any, t: int, units: int) -> A
     features = shape_of(x)[-1]
     return (matmul_p(x[:, t], weights[:features])
             + matmul_p(h_prev, weights[features:features + units]) + weights[-1])
-
-
-def _lstm_vjp_composite(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: Any,
-                        weights: Any, state0: Any) -> Any:
-    """BPTT with primitives, for Tensors (higher-order derivatives record through it)."""
-    g_hs, g_cs = g[0], g[1]
-    hs, cs = ans[0], ans[1]
-    batch, steps, features = shape_of(x)
-    u = shape_of(hs)[-1]
-    recurrent_t = transpose_p(weights[features:features + u], axes=(1, 0))
-    dtype = dtype_of(hs)
-    dh: Any = np.zeros((batch, u), dtype)
-    dc: Any = np.zeros((batch, u), dtype)
-    dzs: list[Any] = [None] * steps
-    for t in range(steps - 1, -1, -1):
-        h_prev = hs[:, t - 1] if t else state0[:, :u]
-        c_prev = cs[:, t - 1] if t else state0[:, u:]
-        gates, _, _, _ = cell(_pre_activations(x, weights, h_prev, t, u), c_prev)
-        dz, dc = cell_vjp(gates, tanh_p(cs[:, t]), c_prev, dh + g_hs[:, t], dc + g_cs[:, t])
-        dzs[t] = concatenate_p(*dz, axis=1)
-        dh = matmul_p(dzs[t], recurrent_t)
-    dz_all = stack_parts(dzs, axis=1)  # (B, T, 4H)
-    if argnum == 0:
-        return matmul_p(dz_all, transpose_p(weights[:features], axes=(1, 0)))
-    if argnum == 2:
-        return concatenate_p(dh, dc, axis=1)
-    h_prev = concatenate_p(reshape_p(state0[:, :u], shape=(batch, 1, u)), hs[:, :steps - 1],
-                           axis=1)
-    rows = concatenate_p(x, h_prev, np.ones((batch, steps, 1), dtype), axis=2)
-    flat_rows = reshape_p(rows, shape=(batch * steps, features + u + 1))
-    flat_dz = reshape_p(dz_all, shape=(batch * steps, 4 * u))
-    return matmul_p(transpose_p(flat_rows, axes=(1, 0)), flat_dz)
 
 
 def _lstm_vjp(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: Any, weights: Any,
