@@ -30,7 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.tensor import Tensor
+
 Rule = Callable[..., Any]
+_new = object.__new__
+_wrap = Tensor._wrap
 
 #: Every primitive by name: graph tracing, saving and coverage reports read this table.
 PRIMITIVES: dict[str, Primitive] = {}
@@ -391,8 +395,3 @@ def _check_finite(prim: Primitive, result: Any, phase: str) -> None:
                 f"at {user_source_line()}"
             )
 
-
-from tapegrad.core.tensor import Tensor  # noqa: E402  (tensor.py needs Primitive first)
-
-_new = object.__new__
-_wrap = Tensor._wrap

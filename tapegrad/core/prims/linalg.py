@@ -20,7 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive, symbolic_recorder
+from tapegrad.core.prims.elementwise import equal_p, where_p
+from tapegrad.core.prims.products import matmul_p
+from tapegrad.core.prims.reduction import product_of_others, sum_p
+from tapegrad.core.prims.shape import (
+    concatenate_p,
+    getitem_p,
+    reshape_p,
+    transpose_p,
+)
 from tapegrad.core.tensor import Tensor, shape_of
 
 
@@ -431,15 +441,3 @@ def _pinv_impl(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
 pinv_p = Primitive("pinv", _pinv_impl, returns="fresh")
 pinv_p.defvjp(_pinv_vjp)
 pinv_p.defjvp(_pinv_jvp)
-
-
-from tapegrad.core.broadcast import unbroadcast  # noqa: E402
-from tapegrad.core.prims.elementwise import equal_p, where_p  # noqa: E402
-from tapegrad.core.prims.products import matmul_p  # noqa: E402
-from tapegrad.core.prims.reduction import product_of_others, sum_p  # noqa: E402
-from tapegrad.core.prims.shape import (  # noqa: E402
-    concatenate_p,
-    getitem_p,
-    reshape_p,
-    transpose_p,
-)

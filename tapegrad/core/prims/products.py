@@ -6,8 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive
 from tapegrad.core.prims import contraction
+from tapegrad.core.prims.reduction import sum_p
+from tapegrad.core.prims.shape import broadcast_to_p, reshape_p, transpose_p
 from tapegrad.core.tensor import ndim_of, shape_of
 
 
@@ -171,8 +174,3 @@ def _einsum_jvp(argnum: int, t: Any, ans: Any, *operands: Any, subscripts: str) 
 einsum_p = Primitive("einsum", _einsum_impl, variadic=True, returns="unknown")
 einsum_p.defvjp(_einsum_vjp)
 einsum_p.defjvp(_einsum_jvp)
-
-
-from tapegrad.core.broadcast import unbroadcast  # noqa: E402
-from tapegrad.core.prims.reduction import sum_p  # noqa: E402
-from tapegrad.core.prims.shape import broadcast_to_p, reshape_p, transpose_p  # noqa: E402

@@ -15,6 +15,15 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
+from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p
+from tapegrad.core.prims.shape import (
+    broadcast_to_p,
+    concatenate_p,
+    getitem_p,
+    pad_p,
+    reshape_p,
+    transpose_p,
+)
 from tapegrad.core.tensor import Tensor, dtype_of, ndim_of, shape_of
 
 
@@ -270,14 +279,3 @@ nanargmin_p = Primitive(
     "nanargmin",
     lambda x, axis=None, keepdims=False: np.nanargmin(x, axis=axis, keepdims=keepdims),
     differentiable=False, returns="unknown")
-
-
-from tapegrad.core.prims.elementwise import cast_p, equal_p, where_p  # noqa: E402
-from tapegrad.core.prims.shape import (  # noqa: E402
-    broadcast_to_p,
-    concatenate_p,
-    getitem_p,
-    pad_p,
-    reshape_p,
-    transpose_p,
-)

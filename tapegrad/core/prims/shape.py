@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive
 from tapegrad.core.tensor import Tensor, dtype_of, ndim_of, shape_of
 
@@ -237,6 +238,3 @@ def getitem(x: Any, index: Any) -> Any:
 
         return take_p(x, index, axis=0)
     return getitem_p(x, index=normalize_index(index))
-
-
-from tapegrad.core.broadcast import unbroadcast  # noqa: E402
