@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.kernels._numba import njit
 from tapegrad.graph import fused_ops
+from tapegrad.kernels._numba import njit
 
 # A literal copy of the opcode table (see the module docstring), checked below.
 FILL, LOAD, LOADB, STORE, STOREB = 0, 1, 2, 3, 4

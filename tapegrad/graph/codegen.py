@@ -72,19 +72,6 @@ from tapegrad.kernels.numpy_fast import relu_zeros_for
 
 Shape = tuple[int, ...]
 
-# Results that may be views of the inputs (and unknown primitives, to be safe).
-_ALIASING = {"identity", "stop_gradient", "reshape", "transpose", "broadcast_to",
-             "getitem", "split", "cast", "einsum"}
-# Non-ufunc primitives whose impl allocates its result, laid out like NumPy lays out a
-# ufunc's result (C order for C-ordered inputs).
-_FRESH_LIKE_INPUTS = {"sum", "max", "min", "prod", "cumsum", "cumprod", "concatenate",
-                      "pad", "index_add", "where", "clip", "relu", "sigmoid", "erf",
-                      "sparse_softmax_cross_entropy", "matmul"}
-# Reductions whose impl is ``ufunc.reduce(x, axis=axis, keepdims=keepdims)``: they can
-# write into a buffer with ``out=`` (tests pin them to the table's impls, bit for bit).
-_REDUCE_UFUNCS = {"sum": np.add, "max": np.maximum, "min": np.minimum}
-
-
 class CompiledGraph:
     """A graph compiled to a Python function (see `compile_graph`).
 
@@ -217,9 +204,7 @@ class _Compiler:
             elif node.primitive == "transpose":
                 axes = node.params.get("axes")
                 c = inputs_c and (len(node.shape) <= 1 or axes == tuple(range(len(node.shape))))
-            elif prim.ufunc is not None or node.primitive in _FRESH_LIKE_INPUTS:
-                c = inputs_c
-            elif node.primitive in _ALIASING - {"einsum"}:
+            elif prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "view"):
                 c = inputs_c
             else:
                 c = False
@@ -396,7 +381,8 @@ class _Compiler:
             if not isinstance(unit, int):
                 continue
             node = self.graph.nodes[unit]
-            if node.primitive != "add" or len(node.inputs) != 2 or node.params:
+            if PRIMITIVES[node.primitive].ufunc is not np.add or len(node.inputs) != 2 \
+                    or node.params:
                 continue
             for k in (1, 0):
                 atom, other = node.inputs[k], node.inputs[1 - k]
@@ -406,9 +392,10 @@ class _Compiler:
                 if producer is None or producer in {i for i, _ in found.values()}:
                     continue
                 scatter = self.graph.nodes[producer]
-                if (scatter.primitive != "index_add" or uses.get(atom) != 1
+                index_param = PRIMITIVES[scatter.primitive].scatter_index
+                if (index_param is None or uses.get(atom) != 1
                         or isinstance(scatter.inputs[0], Literal)
-                        or not _basic_index(scatter.params.get("index"))):
+                        or not _basic_index(scatter.params.get(index_param))):
                     continue
                 if self.avals[other] != (node.shape, node.dtype) or \
                         self.avals[atom] != self.avals[other] or not self.layout[other]:
@@ -452,7 +439,7 @@ class _Compiler:
         if prim.ufunc is not None and not node.params:
             return "ufunc"
         reads = [a for a in node.inputs if not isinstance(a, Literal)]
-        if (node.primitive in _REDUCE_UFUNCS and reads and self.avals[reads[0]][0]
+        if (prim.reduce_ufunc is not None and reads and self.avals[reads[0]][0]
                 and set(node.params) <= {"axis", "keepdims"}):
             return "reduce"
         if node.primitive in ("relu", "sigmoid") and self.avals[reads[0]][1] == node.dtype:
@@ -509,7 +496,8 @@ class _Compiler:
             self.lines.append(f"    {out} = _s{where[1]}; {out}[...] = {x}  # {comment}")
         else:
             self.lines.append(f"    {out} = {x}.copy()  # {comment}")
-        self.lines.append(f"    {out}[{self.param(scatter.params['index'])}] += {g}")
+        index = scatter.params[str(PRIMITIVES[scatter.primitive].scatter_index)]
+        self.lines.append(f"    {out}[{self.param(index)}] += {g}")
 
     def emit_node(self, index: int) -> None:
         if index in self.scatter_adds:
@@ -540,7 +528,7 @@ class _Compiler:
         if form == "ufunc":
             call = f"{self.callee(prim, True)}({', '.join(args)}{out})"
         elif form == "reduce":
-            ufunc = _REDUCE_UFUNCS[node.primitive]
+            ufunc = prim.reduce_ufunc
             name = self.bind(f"np_{ufunc.__name__}_reduce", ufunc.reduce)
             # The impl's defaults (ufunc.reduce's own default axis is 0, not None).
             axis = self.param(node.params.get("axis"))
@@ -549,9 +537,9 @@ class _Compiler:
         elif form == "expand":
             self.emit_expansion(node, args[0], out, comment)
             return
-        elif node.primitive in _VIEW_METHODS and not isinstance(node.inputs[0], Literal):
-            # The ndarray method the impl calls, without the impl's Python frame (~1 µs).
-            method, param = _VIEW_METHODS[node.primitive]
+        elif prim.view_method is not None and not isinstance(node.inputs[0], Literal):
+            # The ndarray method the impl calls, without the impl's Python frame.
+            method, param = prim.view_method
             call = f"{args[0]}.{method}({self.param(node.params.get(param))})"
         else:
             params = self.keyword_args(prim, node.params)
@@ -703,18 +691,10 @@ class _Compiler:
         if self.out_form(node) is not None:
             return "out"
         prim = PRIMITIVES[node.primitive]
-        if node.primitive in _FRESH_LIKE_INPUTS or prim.ufunc is not None:
+        if prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "fresh"):
             return "fresh"
-        if node.primitive in _ALIASING or node.primitive not in _KNOWN_FRESH:
-            return "alias"
-        return "fresh"
+        return "alias"  # ("view", "unknown", or undeclared: a user's primitive)
 
-
-# Non-ufunc primitives known to return new arrays (layout not guaranteed C).
-_KNOWN_FRESH = _FRESH_LIKE_INPUTS | {
-    "solve", "det", "slogdet", "cholesky", "eigh", "svd", "qr", "pinv", "conv",
-    "conv_input_grad", "conv_kernel_grad", "max_pool", "pool_argmax", "pool_gather",
-    "pool_scatter", "avg_pool", "avg_pool_transpose"}
 
 _compiled_ids = itertools.count()
 
@@ -738,7 +718,6 @@ def _copy(value: Any) -> Any:
 # primitive's name -> (the second's name, a function returning both results bit for bit).
 # View primitives whose impl is this ndarray method with this param (arrays and NumPy
 # scalars both have it; the impl's fallback is for other inputs).
-_VIEW_METHODS = {"reshape": ("reshape", "shape"), "transpose": ("transpose", "axes")}
 
 
 def _basic_index(index: Any) -> bool:

@@ -300,9 +300,9 @@ def _conv_kernel_grad_impl(x: Any, g: Any, window: tuple[int, ...], strides: Any
     return np.moveaxis(dk, 0, -2).reshape(*window, c_group, c_out)
 
 
-conv_p = Primitive("conv", _conv_impl)
-conv_input_grad_p = Primitive("conv_input_grad", _conv_input_grad_impl)
-conv_kernel_grad_p = Primitive("conv_kernel_grad", _conv_kernel_grad_impl)
+conv_p = Primitive("conv", _conv_impl, returns="fresh")
+conv_input_grad_p = Primitive("conv_input_grad", _conv_input_grad_impl, returns="fresh")
+conv_kernel_grad_p = Primitive("conv_kernel_grad", _conv_kernel_grad_impl, returns="fresh")
 
 
 def _spatial(x: Any) -> tuple[int, ...]:
@@ -493,10 +493,10 @@ def _pool_scatter_impl(g: Any, index: Any, window: tuple[int, ...],
     return _unpad(dxp, padding, input_shape)
 
 
-max_pool_p = Primitive("max_pool", _max_pool_impl)
-pool_argmax_p = Primitive("pool_argmax", _pool_argmax_impl, differentiable=False)
-pool_gather_p = Primitive("pool_gather", _pool_gather_impl)
-pool_scatter_p = Primitive("pool_scatter", _pool_scatter_impl)
+max_pool_p = Primitive("max_pool", _max_pool_impl, returns="fresh")
+pool_argmax_p = Primitive("pool_argmax", _pool_argmax_impl, differentiable=False, returns="fresh")
+pool_gather_p = Primitive("pool_gather", _pool_gather_impl, returns="fresh")
+pool_scatter_p = Primitive("pool_scatter", _pool_scatter_impl, returns="fresh")
 
 
 def _max_pool_vjp(g: Any, ans: Any, x: Any, **params: Any) -> Any:
@@ -569,8 +569,8 @@ def _avg_pool_transpose_impl(g: Any, window: tuple[int, ...], input_shape: tuple
     return _unpad(dxp, pads, input_shape)
 
 
-avg_pool_p = Primitive("avg_pool", _avg_pool_impl)
-avg_pool_transpose_p = Primitive("avg_pool_transpose", _avg_pool_transpose_impl)
+avg_pool_p = Primitive("avg_pool", _avg_pool_impl, returns="fresh")
+avg_pool_transpose_p = Primitive("avg_pool_transpose", _avg_pool_transpose_impl, returns="fresh")
 avg_pool_p.defvjp(
     lambda g, ans, x, **params: avg_pool_transpose_p(g, input_shape=_spatial(x), **params)
 )

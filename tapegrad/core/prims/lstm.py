@@ -409,11 +409,11 @@ def _lstm_grad_impl(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, hs:
     return lstm_sequence_grad(g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum)
 
 
-lstm_p = Primitive("lstm", _lstm_impl, multiple_results=True)
+lstm_p = Primitive("lstm", _lstm_impl, multiple_results=True, returns="unknown")
 lstm_p.defvjp(*(functools.partial(_lstm_vjp, i) for i in range(3)))
 lstm_p.defjvp(*(functools.partial(_lstm_jvp, i) for i in range(3)))
 
-lstm_grad_p = Primitive("lstm_grad", _lstm_grad_impl)
+lstm_grad_p = Primitive("lstm_grad", _lstm_grad_impl, returns="unknown")
 # The residual (argument 7) is auxiliary: the rules recompute what it holds from the others.
 lstm_grad_p.defvjp(*(functools.partial(_lstm_grad_vjp, k) for k in range(7)),
                    lambda c, ans, *args, **params: None)

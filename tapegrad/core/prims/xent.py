@@ -79,7 +79,7 @@ def _softmax_jacobian_product(h: Any, logits: Any) -> Any:
 # The cross-entropy's derivative as one primitive: one NumPy pass instead of ~10 ops per
 # backward (a classifier's hottest rule); its own derivative is the softmax Jacobian.
 sparse_softmax_cross_entropy_delta_p = Primitive("sparse_softmax_cross_entropy_delta",
-                                                 _xent_delta_impl)
+                                                 _xent_delta_impl, returns="unknown")
 sparse_softmax_cross_entropy_delta_p.defvjp(
     lambda g, ans, logits, labels: _softmax_jacobian_product(g, logits), None)
 sparse_softmax_cross_entropy_delta_p.defjvp(
@@ -97,7 +97,8 @@ def _sparse_softmax_xent_jvp(t: Any, ans: Any, logits: Any, labels: Any) -> Any:
 
 
 sparse_softmax_cross_entropy_p = Primitive("sparse_softmax_cross_entropy",
-                                           _sparse_softmax_xent_impl)
+                                           _sparse_softmax_xent_impl,
+                                           returns="fresh_like_inputs")
 sparse_softmax_cross_entropy_p.defvjp(_sparse_softmax_xent_vjp, None)
 sparse_softmax_cross_entropy_p.defjvp(_sparse_softmax_xent_jvp, None)
 # Both results in one call: not in the table (graphs never record it); a record only so

@@ -1,0 +1,66 @@
+"""Facts on the primitive records that the code generator reads instead of lists of names:
+every primitive of the table declares them, and each declared fact holds for its impl."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tapegrad.core import prims
+from tapegrad.core.primitive import Primitive
+
+TABLE = sorted({p for p in vars(prims).values() if isinstance(p, Primitive)},
+               key=lambda p: p.name)
+RETURNS = ("view", "fresh_like_inputs", "fresh", "unknown")
+X = np.arange(24.0).reshape(2, 3, 4) - 11.5
+
+
+@pytest.mark.parametrize("prim", TABLE, ids=lambda p: p.name)
+def test_every_primitive_declares_what_its_impl_returns(prim: Primitive) -> None:
+    assert prim.returns in RETURNS, f"{prim.name}: declare returns= (one of {RETURNS})"
+    if prim.ufunc is not None:
+        assert prim.returns == "fresh_like_inputs"
+
+
+@pytest.mark.parametrize("prim", [p for p in TABLE if p.reduce_ufunc is not None],
+                         ids=lambda p: p.name)
+def test_reduce_ufunc_is_the_impl(prim: Primitive) -> None:
+    for axis in (None, 0, (1, 2)):
+        for keepdims in (False, True):
+            want = prim.impl(X, axis=axis, keepdims=keepdims)
+            got = prim.reduce_ufunc.reduce(X, axis=axis, keepdims=keepdims)
+            assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
+
+@pytest.mark.parametrize("prim", [p for p in TABLE if p.view_method is not None],
+                         ids=lambda p: p.name)
+def test_view_method_is_the_impl(prim: Primitive) -> None:
+    method, param = prim.view_method  # type: ignore[misc]
+    value: Any = {"shape": (4, 6), "axes": (2, 0, 1)}[param]
+    got = getattr(X, method)(value)
+    want = prim.impl(X, **{param: value})
+    assert got.shape == want.shape and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("prim", [p for p in TABLE if p.scatter_index is not None],
+                         ids=lambda p: p.name)
+def test_scatter_index_is_zeros_plus_g_at_the_index(prim: Primitive) -> None:
+    index = (slice(None), 1)
+    g = np.ones((2, 4))
+    got = prim.impl(g, **{prim.scatter_index: index, "shape": X.shape})  # type: ignore[dict-item]
+    want = np.zeros(X.shape)
+    want[index] += g
+    np.testing.assert_array_equal(got, want)
+
+
+def test_paired_primitives_compute_both_results() -> None:
+    paired = [p for p in TABLE if p.paired_with is not None]
+    assert paired
+    logits, labels = np.random.default_rng(1).standard_normal((3, 5)), np.array([0, 4, 2])
+    for prim in paired:
+        partner, both = prim.paired_with  # type: ignore[misc]
+        loss, other = both.impl(logits, labels)
+        assert loss.tobytes() == prim.impl(logits, labels).tobytes()
+        assert other.tobytes() == partner.impl(logits, labels).tobytes()
