@@ -21,6 +21,7 @@ from tapegrad.core.transforms import (
     value_and_grad,
     vjp,
 )
+from tapegrad.core.tree import tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
     "PRIMITIVES",
@@ -40,6 +41,9 @@ __all__ = [
     "jacrev",
     "jvp",
     "stop_gradient",
+    "tree_flatten",
+    "tree_map",
+    "tree_unflatten",
     "value_and_grad",
     "vjp",
 ]

@@ -121,6 +121,7 @@ class Node:
 
 
 def _flatten(structure: Any) -> list[Any]:
+    # core's tree_flatten without the tree definition, which every layer call would pay for.
     if isinstance(structure, list | tuple):
         return [leaf for item in structure for leaf in _flatten(item)]
     if isinstance(structure, dict):

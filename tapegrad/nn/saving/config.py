@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
+from tapegrad.core import tree_flatten
 from tapegrad.nn import layers as layers_module
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.core import InputLayer, Lambda
@@ -223,7 +224,7 @@ class _Loader:
             except Exception as err:  # a file can make a layer call fail any way
                 raise ArchiveError(f"{where}: the call fails: {type(err).__name__}: "
                                    f"{str(err)[:300]}") from err
-            outputs[(name, k)] = list(_leaves(out))
+            outputs[(name, k)] = tree_flatten(out)[0]
 
 
 def _wire_order(inbound: dict[str, list[Any]], produced: set[tuple[str, int]],
@@ -346,12 +347,3 @@ def _jsonable_shape(shapes: Any) -> Any:
                                                 for d in shapes):
         return [None if d is None else int(d) for d in shapes]
     raise ValueError("save_model: a Sequential built on several inputs cannot be saved")
-
-
-
-def _leaves(structure: Any) -> list[Any]:
-    if isinstance(structure, list | tuple):
-        return [leaf for item in structure for leaf in _leaves(item)]
-    if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in _leaves(structure[key])]
-    return [structure]
