@@ -382,7 +382,7 @@ class Variable(Tensor):
         array([2., 3.], dtype=float32)
     """
 
-    # `constraint`: set by Layer.add_weight, applied by fit after each update.
+    # `constraint`: set by Layer.add_weight, applied by the optimizer after each update.
     __slots__ = ("trainable", "name", "constraint")
 
     def __init__(
@@ -400,6 +400,7 @@ class Variable(Tensor):
             self._value = initial_value.copy()
         self.trainable = trainable
         self.name = name or "Variable"
+        self.constraint: Any = None
 
     @property
     def value(self) -> Tensor:

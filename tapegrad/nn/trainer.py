@@ -178,10 +178,6 @@ class Trainer:
             variables = self.trainable_weights  # type: ignore[attr-defined]
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        for variable in variables:
-            constraint = getattr(variable, "constraint", None)
-            if constraint is not None:
-                variable.assign(constraint(variable))
         return loss, y_pred
 
     def _test_step_body(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[Any, Any]:

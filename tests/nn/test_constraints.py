@@ -182,3 +182,18 @@ def test_layers_without_constraint_arguments_take_none() -> None:
     model, layer = _model(ROWS[0])
     assert layer.kernel_constraint is None and layer.bias_constraint is None
     assert getattr(layer.kernel, "constraint", None) is None
+
+
+def test_a_custom_training_loop_applies_constraints_through_the_optimizer():
+    """Keras 3's optimizers apply constraints themselves: GradientTape loops get them too."""
+    layer = tg.layers.Dense(3, kernel_constraint=lambda w: tg.ops.abs(w))
+    x = np.ones((4, 2), np.float32)
+    layer(x)
+    layer.kernel.assign(-np.ones((2, 3), np.float32))
+    optimizer = tg.optimizers.SGD(0.01)
+    with tg.GradientTape() as tape:
+        loss = tg.ops.sum(layer(x))
+    grads = tape.gradient(loss, layer.trainable_weights)
+    optimizer.apply_gradients(zip(grads, layer.trainable_weights, strict=True))
+    assert np.all(layer.kernel.numpy() > 0)
+    assert layer.bias.constraint is None and tg.Variable(1.0).constraint is None

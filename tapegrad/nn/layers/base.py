@@ -344,7 +344,7 @@ class Layer:
         variable = tg.Variable(value, trainable=trainable,
                                name=f"{self.name}/{name or 'weight'}")
         if constraint is not None:
-            variable.constraint = constraint  # type: ignore[attr-defined]
+            variable.constraint = constraint
         self._weights_list.append(variable)
         _bump_structure_version()
         if regularizer is not None:

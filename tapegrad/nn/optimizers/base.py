@@ -473,6 +473,10 @@ class Optimizer:
         update_step = self.update_step
         for gradient, variable in zip(grads, variables, strict=True):
             update_step(gradient, variable, rates[variable.dtype])
+        # As Keras 3: constraints project each updated weight, in custom loops too.
+        for variable in variables:
+            if variable.constraint is not None:
+                variable.assign(variable.constraint(variable))
         self._iterations.assign_add(_ONE_STEP)
 
     def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
