@@ -148,7 +148,8 @@ class Primitive:
         self.paired_with: tuple[Primitive, Primitive] | None = None
         # Facts the code generator plans buffers with (declared by every primitive of the
         # table; None: undeclared, read as "unknown"). What the impl returns:
-        # "view": may be a view of an input, C-ordered when its inputs are;
+        # "input": argument 0 itself (identity); "view": may be a view of an input,
+        # C-ordered when its inputs are;
         # "fresh_like_inputs": a new array, laid out as NumPy lays out a ufunc's result
         # (C order for C-ordered inputs); "fresh": a new array of any layout;
         # "unknown": may be a view, of any layout.

@@ -204,7 +204,7 @@ class _Compiler:
             elif node.primitive == "transpose":
                 axes = node.params.get("axes")
                 c = inputs_c and (len(node.shape) <= 1 or axes == tuple(range(len(node.shape))))
-            elif prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "view"):
+            elif prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "view", "input"):
                 c = inputs_c
             else:
                 c = False
@@ -516,7 +516,7 @@ class _Compiler:
         node = self.graph.nodes[index]
         comment = _describe(node, self.names)
         outs = ", ".join(self.names[o] for o in node.outputs)
-        if node.primitive in ("identity", "stop_gradient"):
+        if PRIMITIVES[node.primitive].returns == "input":
             self.lines.append(f"    {outs} = {self.atom(node.inputs[0])}  # {comment}")
             return
         prim = PRIMITIVES[node.primitive]
@@ -693,7 +693,7 @@ class _Compiler:
         prim = PRIMITIVES[node.primitive]
         if prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "fresh"):
             return "fresh"
-        return "alias"  # ("view", "unknown", or undeclared: a user's primitive)
+        return "alias"  # ("input", "view", "unknown", or undeclared: a user's primitive)
 
 
 _compiled_ids = itertools.count()

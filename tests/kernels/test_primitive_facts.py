@@ -13,7 +13,7 @@ from tapegrad.core.primitive import Primitive
 
 TABLE = sorted({p for p in vars(prims).values() if isinstance(p, Primitive)},
                key=lambda p: p.name)
-RETURNS = ("view", "fresh_like_inputs", "fresh", "unknown")
+RETURNS = ("input", "view", "fresh_like_inputs", "fresh", "unknown")
 X = np.arange(24.0).reshape(2, 3, 4) - 11.5
 
 
@@ -22,6 +22,12 @@ def test_every_primitive_declares_what_its_impl_returns(prim: Primitive) -> None
     assert prim.returns in RETURNS, f"{prim.name}: declare returns= (one of {RETURNS})"
     if prim.ufunc is not None:
         assert prim.returns == "fresh_like_inputs"
+
+
+@pytest.mark.parametrize("prim", [p for p in TABLE if p.returns == "input"],
+                         ids=lambda p: p.name)
+def test_input_means_the_impl_returns_its_argument(prim: Primitive) -> None:
+    assert prim.impl(X) is X
 
 
 @pytest.mark.parametrize("prim", [p for p in TABLE if p.reduce_ufunc is not None],

@@ -13,14 +13,14 @@ from tapegrad.core.primitive import Primitive
 from tapegrad.core.tensor import Tensor, dtype_of, ndim_of, shape_of
 
 # -- identity (gives a tensor a new identity, recorded) ---------------------------------
-identity_p = Primitive("identity", lambda x: x, returns="view")
+identity_p = Primitive("identity", lambda x: x, returns="input")
 identity_p.defvjp(lambda g, ans, x: g)
 identity_p.defjvp(lambda t, ans, x: t)
 identity_p.zero_preserving = True
 
 # Blocks gradients: never recorded, so nothing flows back through it.
 stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False,
-                            returns="view")
+                            returns="input")
 
 # -- reshape / transpose / broadcast -----------------------------------------------------
 def _reshape_impl(x: Any, shape: tuple[int, ...]) -> Any:
