@@ -128,9 +128,9 @@ def kernels_of(primitive: Primitive | str) -> list[Kernel]:
     """Every kernel registered for ``primitive`` (enabled engines or not), by engine priority.
 
     Examples:
-        >>> from tapegrad.core.prims import sparse_softmax_cross_entropy_p
-        >>> [k.engine for k in kernels_of(sparse_softmax_cross_entropy_p)]
-        ['numba']
+        >>> from tapegrad.core.prims import relu_p
+        >>> [k.engine for k in kernels_of(relu_p)]
+        ['numpy']
     """
     by_engine = _KERNELS.get(_primitive(primitive), {})
     return [by_engine[engine] for engine in _ENGINES if engine in by_engine]
