@@ -60,6 +60,14 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import PRIMITIVES, Primitive
+from tapegrad.graph.codegen_analysis import (
+    avals_of,
+    c_ordered,
+    find_paired,
+    find_scatter_adds,
+    live_nodes,
+    value_names,
+)
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
@@ -162,8 +170,8 @@ class _Compiler:
         self.graph = graph
         self.fuse = fuse
         self.reuse = reuse
-        self.names = _value_names(graph)
-        self.avals = _avals(graph)
+        self.names = value_names(graph)
+        self.avals = avals_of(graph)
         self.namespace: dict[str, Any] = {"np": np, "_copy": _copy, "_own": _own}
         self.globals_by_key: dict[Any, str] = {}
         self.keep_alive: list[Any] = []
@@ -175,42 +183,6 @@ class _Compiler:
         for node in graph.nodes:
             for out in node.outputs:
                 self.producer[out] = node
-
-    # -- analysis ------------------------------------------------------------------------
-    def live_nodes(self) -> list[int]:
-        """Indices of the nodes something returned depends on (and stateful ones)."""
-        needed = {a for a in [*self.graph.outputs, *self.graph.updates.values()]
-                  if not isinstance(a, Literal)}
-        keep: list[int] = []
-        for index in range(len(self.graph.nodes) - 1, -1, -1):
-            node = self.graph.nodes[index]
-            if PRIMITIVES[node.primitive].stateful or needed.intersection(node.outputs):
-                keep.append(index)
-                needed.update(a for a in node.inputs if not isinstance(a, Literal))
-        return keep[::-1]
-
-    def c_ordered(self) -> dict[int, bool]:
-        """Whether NumPy would lay each value out in C order (arguments assumed C)."""
-        layout: dict[int, bool] = {spec.id: True for spec in self.graph.inputs}
-        for value_id, value in self.graph.constants.items():
-            arr = np.asarray(value)
-            layout[value_id] = arr.ndim <= 1 or bool(arr.flags.c_contiguous)
-        for node in self.graph.nodes:
-            reads = [a for a in node.inputs if not isinstance(a, Literal)]
-            inputs_c = all(layout.get(v, False) for v in reads)
-            prim = PRIMITIVES[node.primitive]
-            if node.primitive == "matmul":
-                c = inputs_c or all(len(self.avals[v][0]) <= 2 for v in reads)
-            elif node.primitive == "transpose":
-                axes = node.params.get("axes")
-                c = inputs_c and (len(node.shape) <= 1 or axes == tuple(range(len(node.shape))))
-            elif prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "view", "input"):
-                c = inputs_c
-            else:
-                c = False
-            for out, shape in zip(node.outputs, node.shapes, strict=True):
-                layout[out] = c or len(shape) <= 1
-        return layout
 
     # -- globals ---------------------------------------------------------------------------
     def bind(self, prefix: str, value: Any, key: Any = None) -> str:
@@ -275,8 +247,8 @@ class _Compiler:
 
     # -- code ------------------------------------------------------------------------------
     def build(self) -> CompiledGraph:
-        live = self.live_nodes()
-        self.layout = self.c_ordered()
+        live = live_nodes(self.graph)
+        self.layout = c_ordered(self.graph, self.avals)
         groups: list[FusionGroup] = []
         units: list[Unit] = list(live)
         kernels: dict[int, Any] = {}
@@ -295,12 +267,12 @@ class _Compiler:
                 units = _expand_unchosen(units, kernels)
         # add(x, index_add(g, idx)) as "x[idx] += g" in x's buffer (a slice's gradient
         # accumulated into the whole tensor's): the index_add's zeros are never built.
-        self.scatter_adds = self.find_scatter_adds(units)
+        self.scatter_adds = find_scatter_adds(self.graph, units, self.avals, self.layout)
         if self.scatter_adds:
             absorbed = {index for index, _ in self.scatter_adds.values()}
             units = [u for u in units if not (isinstance(u, int) and u in absorbed)]
         # A loss and its derivative on the same logits: one pass computes both.
-        self.paired = self.find_paired(units)
+        self.paired = find_paired(self.graph, units)
         if self.paired:
             absorbed = set(self.paired.values())
             units = [u for u in units if not (isinstance(u, int) and u in absorbed)]
@@ -334,75 +306,6 @@ class _Compiler:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         weakref.finalize(function, linecache.cache.pop, filename, None)
         return CompiledGraph(self.graph, source, function, descriptions, len(plan.slots))
-
-    def find_paired(self, units: list[Unit]) -> dict[int, int]:
-        """Nodes whose primitive declares ``paired_with`` (the cross-entropy) -> the
-        partner node on the same inputs (its delta)."""
-        first: dict[tuple[str, tuple[Any, ...]], int] = {}
-        paired: dict[int, int] = {}
-        for unit in units:
-            if not isinstance(unit, int):
-                continue
-            node = self.graph.nodes[unit]
-            if node.params or any(isinstance(a, Literal) for a in node.inputs):
-                continue
-            if PRIMITIVES[node.primitive].paired_with is not None:
-                first.setdefault((node.primitive, node.inputs), unit)
-            for (loss_name, inputs), loss in first.items():
-                partner = PRIMITIVES[loss_name].paired_with[0]  # type: ignore[index]
-                if (inputs == node.inputs and node.primitive == partner.name
-                        and loss not in paired):
-                    paired[loss] = unit
-        return paired
-
-    def find_scatter_adds(self, units: list[Unit]) -> dict[int, tuple[int, int]]:
-        """``add`` nodes whose one operand is an ``index_add`` read by nothing else.
-
-        Returns:
-            add node index -> (index_add node index, position of the other operand).
-            Only basic indices (slices, ints): there ``x + zeros-with-g-at-idx`` equals
-            ``x[idx] += g`` element for element (up to the sign of a zero sum: -0.0 in
-            ``x`` stays -0.0); advanced indices with repeats would add in another order.
-        """
-        uses: dict[int, int] = {}
-        for unit in units:
-            nodes = unit.nodes if isinstance(unit, FusionGroup) else (unit,)
-            for index in nodes:
-                for atom in self.graph.nodes[index].inputs:
-                    if not isinstance(atom, Literal):
-                        uses[atom] = uses.get(atom, 0) + 1
-        for atom in [*self.graph.outputs, *self.graph.updates.values()]:
-            if not isinstance(atom, Literal):
-                uses[atom] = uses.get(atom, 0) + 2
-        position = {self.graph.nodes[u].outputs[0]: u for u in units
-                    if isinstance(u, int) and len(self.graph.nodes[u].outputs) == 1}
-        found: dict[int, tuple[int, int]] = {}
-        for unit in units:
-            if not isinstance(unit, int):
-                continue
-            node = self.graph.nodes[unit]
-            if PRIMITIVES[node.primitive].ufunc is not np.add or len(node.inputs) != 2 \
-                    or node.params:
-                continue
-            for k in (1, 0):
-                atom, other = node.inputs[k], node.inputs[1 - k]
-                if isinstance(atom, Literal) or isinstance(other, Literal):
-                    continue
-                producer = position.get(atom)
-                if producer is None or producer in {i for i, _ in found.values()}:
-                    continue
-                scatter = self.graph.nodes[producer]
-                index_param = PRIMITIVES[scatter.primitive].scatter_index
-                if (index_param is None or uses.get(atom) != 1
-                        or isinstance(scatter.inputs[0], Literal)
-                        or not _basic_index(scatter.params.get(index_param))):
-                    continue
-                if self.avals[other] != (node.shape, node.dtype) or \
-                        self.avals[atom] != self.avals[other] or not self.layout[other]:
-                    continue
-                found[unit] = (producer, 1 - k)
-                break
-        return found
 
     def step(self, unit: Unit) -> Step:
         if isinstance(unit, FusionGroup):
@@ -720,46 +623,12 @@ def _copy(value: Any) -> Any:
 # scalars both have it; the impl's fallback is for other inputs).
 
 
-def _basic_index(index: Any) -> bool:
-    """A tuple of ints, slices, None and Ellipsis (indexing gives a view)."""
-    return isinstance(index, tuple) and all(
-        i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index)
-
-
 def _own(array: np.ndarray) -> np.ndarray:
     """``array`` if the compiled code may write into it, else a C-ordered copy."""
     flags = array.flags
     if flags.c_contiguous and flags.writeable:
         return array
     return np.array(array, order="C", copy=True)
-
-
-def _value_names(graph: Graph) -> dict[int, str]:
-    """The printer's names: x0.. arguments, w0.. variables, c0.. constants, t0.. results."""
-    names: dict[int, str] = {}
-    for k, spec in enumerate(graph.arg_inputs):
-        names[spec.id] = f"x{k}"
-    for k, spec in enumerate(graph.variable_inputs):
-        names[spec.id] = f"w{k}"
-    for k, value_id in enumerate(graph.constants):
-        names[value_id] = f"c{k}"
-    count = 0
-    for node in graph.nodes:
-        for out in node.outputs:
-            names[out] = f"t{count}"
-            count += 1
-    return names
-
-
-def _avals(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
-    avals: dict[int, tuple[Shape, np.dtype]] = {
-        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs}
-    for value_id, value in graph.constants.items():
-        avals[value_id] = (np.shape(value), np.asarray(value).dtype)
-    for node in graph.nodes:
-        for out, shape, dtype in zip(node.outputs, node.shapes, node.dtypes, strict=True):
-            avals[out] = (tuple(shape), np.dtype(dtype))
-    return avals
 
 
 __all__ = ["CompiledGraph", "compile_graph"]
