@@ -52,9 +52,7 @@ from __future__ import annotations
 import itertools
 import keyword
 import linecache
-import threading
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +66,7 @@ from tapegrad.graph.codegen_analysis import (
     live_nodes,
     value_names,
 )
+from tapegrad.graph.compiled import CompiledGraph
 from tapegrad.graph.ir import Atom, Graph, Literal, Node
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
@@ -79,50 +78,6 @@ from tapegrad.kernels import kernels_of
 from tapegrad.kernels.numpy_fast import relu_zeros_for
 
 Shape = tuple[int, ...]
-
-class CompiledGraph:
-    """A graph compiled to a Python function (see `compile_graph`).
-
-    Attributes:
-        graph: The graph it was compiled from.
-        source: The generated Python source.
-        kernels: Descriptions of the fused kernels (empty without fusion).
-        n_buffers: Number of persistent buffers.
-
-    Calls from several threads run one at a time (a lock): the persistent buffers are
-    shared by all calls.
-    """
-
-    def __init__(self, graph: Graph, source: str, function: Any, kernels: list[str],
-                 n_buffers: int) -> None:
-        self.graph = graph
-        self.source = source
-        self.kernels = kernels
-        self.n_buffers = n_buffers
-        self._function = function
-        self._lock = threading.RLock()
-
-    def __call__(self, args: Sequence[np.ndarray],
-                 variables: Sequence[np.ndarray] = ()) -> tuple[list[Any], list[Any]]:
-        """Run the graph.
-
-        Args:
-            args: One array per ``"arg"`` input, with the traced shapes and dtypes.
-            variables: One array per ``"variable"`` input. The arrays of updated
-                variables may be overwritten with their new values (in place), so they
-                must be distinct, writeable and not alias any argument.
-
-        Returns:
-            ``(outputs, updates)``: the flat outputs, and the new value of each updated
-            variable in the order of ``graph.updates``. Outputs are never overwritten by
-            a later call.
-        """
-        with self._lock:
-            return self._function(args, variables)
-
-    def __repr__(self) -> str:
-        return (f"<CompiledGraph: {len(self.graph.nodes)} nodes, {self.n_buffers} buffers, "
-                f"{len(self.kernels)} fused kernels>")
 
 
 def compile_graph(graph: Graph, *, fuse: bool | str = "auto",
