@@ -59,7 +59,6 @@ NN_INSIDE_IMPORTS = {
 OVERSIZED = {
     "tapegrad/graph/codegen.py": 786,
     "tapegrad/nn/layers/recurrent.py": 829,
-    "tapegrad/nn/optimizers/base.py": 622,
     "tapegrad/random.py": 625,
 }
 
