@@ -57,7 +57,6 @@ NN_INSIDE_IMPORTS = {
 # Files over MAX_LINES, with their line count today as a ceiling. This list must only
 # shrink: split a file and drop its entry; never add one or raise a ceiling.
 OVERSIZED = {
-    "tapegrad/graph/codegen.py": 786,
     "tapegrad/nn/layers/recurrent.py": 829,
     "tapegrad/random.py": 625,
 }
