@@ -33,8 +33,9 @@ BASELINE = "numpy-hand"
 
 
 def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=REPO_ROOT, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def prepare_side(commit: str, where: Path) -> Path:
@@ -52,27 +53,47 @@ def prepare_side(commit: str, where: Path) -> Path:
     side = where / "side"
     side.mkdir()
     (side / "tapegrad").symlink_to(tree / "tapegrad", target_is_directory=True)
-    shutil.copytree(REPO_ROOT / "benchmarks", side / "benchmarks",
-                    ignore=shutil.ignore_patterns("results", "__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "benchmarks",
+        side / "benchmarks",
+        ignore=shutil.ignore_patterns("results", "__pycache__"),
+    )
     return side
 
 
 def run_side(side: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """One full benchmark run in ``side``; returns median seconds by framework and row."""
     out = side / "report.json"
-    cmd = [sys.executable, "-m", "benchmarks.run", "--threads", args.threads,
-           "--workloads", args.workloads, "--frameworks", args.frameworks, "--json", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--threads",
+        args.threads,
+        "--workloads",
+        args.workloads,
+        "--frameworks",
+        args.frameworks,
+        "--json",
+        str(out),
+    ]
     subprocess.run(cmd, cwd=side, check=False, capture_output=True, text=True)
     if not out.exists():
         raise RuntimeError(f"benchmarks.run wrote no report in {side}")
     report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    return {name: {row: entry["median_s"] for row, entry in framework["results"].items()
-                   if isinstance(entry, dict) and "median_s" in entry}
-            for name, framework in report["reports"].items()}
+    return {
+        name: {
+            row: entry["median_s"]
+            for row, entry in framework["results"].items()
+            if isinstance(entry, dict) and "median_s" in entry
+        }
+        for name, framework in report["reports"].items()
+    }
 
 
-def summarize(a_runs: list[dict[str, dict[str, float]]],
-              b_runs: list[dict[str, dict[str, float]]]) -> list[str]:
+def summarize(
+    a_runs: list[dict[str, dict[str, float]]], b_runs: list[dict[str, dict[str, float]]]
+) -> list[str]:
     """Table lines: row, framework, A and B medians (ms), B / A, ratios to numpy-hand.
 
     Examples:
@@ -81,12 +102,15 @@ def summarize(a_runs: list[dict[str, dict[str, float]]],
         >>> print(summarize(a, b)[2])
         | W2 | tapegrad | 2.000 | 2.100 | 1.050 | 2.000 | 2.100 |
     """
+
     def median(runs: list[dict[str, dict[str, float]]], name: str, row: str) -> float | None:
         values = [run[name][row] for run in runs if row in run.get(name, {})]
         return statistics.median(values) if values else None
 
-    lines = ["| row | framework | A ms | B ms | B / A | A / hand | B / hand |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| row | framework | A ms | B ms | B / A | A / hand | B / hand |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     names = sorted({name for run in a_runs + b_runs for name in run})
     rows = sorted({row for run in a_runs + b_runs for name in run for row in run[name]})
     for row in rows:
@@ -95,10 +119,10 @@ def summarize(a_runs: list[dict[str, dict[str, float]]],
             if a is None or b is None or name == BASELINE:
                 continue
             hand_a, hand_b = median(a_runs, BASELINE, row), median(b_runs, BASELINE, row)
-            to_hand = (f"{a / hand_a:.3f} | {b / hand_b:.3f}" if hand_a and hand_b
-                       else "– | –")
-            lines.append(f"| {row} | {name} | {a * 1e3:.3f} | {b * 1e3:.3f} | {b / a:.3f} "
-                         f"| {to_hand} |")
+            to_hand = f"{a / hand_a:.3f} | {b / hand_b:.3f}" if hand_a and hand_b else "– | –"
+            lines.append(
+                f"| {row} | {name} | {a * 1e3:.3f} | {b * 1e3:.3f} | {b / a:.3f} | {to_hand} |"
+            )
     return lines
 
 
@@ -119,16 +143,18 @@ def main() -> None:
                 sides.append(prepare_side(commit, Path(tmp) / label))
             runs: dict[int, list[dict[str, dict[str, float]]]] = {0: [], 1: []}
             for k in range(args.rounds):
-                for index in ((0, 1) if k % 2 == 0 else (1, 0)):
+                for index in (0, 1) if k % 2 == 0 else (1, 0):
                     runs[index].append(run_side(sides[index], args))
         finally:
             for label in ("a", "b"):
                 tree = Path(tmp) / label / "tree"
                 if tree.exists():
                     _git("worktree", "remove", "--force", str(tree))
-    print(f"A = {args.base} ({_git('rev-parse', '--short', args.base)}), "
-          f"B = {args.head} ({_git('rev-parse', '--short', args.head)}), threads "
-          f"{args.threads}, {args.rounds} alternating runs each")
+    print(
+        f"A = {args.base} ({_git('rev-parse', '--short', args.base)}), "
+        f"B = {args.head} ({_git('rev-parse', '--short', args.head)}), threads "
+        f"{args.threads}, {args.rounds} alternating runs each"
+    )
     print("\n".join(summarize(runs[0], runs[1])))
 
 

@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default=",".join(TRAIN_STEPS))
     parser.add_argument(
-        "--threads", choices=("1", "default"), default="1",
+        "--threads",
+        choices=("1", "default"),
+        default="1",
         help="BLAS threads (1: limited with threadpoolctl, as benchmarks.run --threads 1)",
     )
     args = parser.parse_args(argv)

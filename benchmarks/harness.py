@@ -89,7 +89,10 @@ ALL_WORKLOADS: tuple[str, ...] = tuple(w for ws in WORKLOAD_GROUPS.values() for 
 # A workload whose reference result is that of another workload.
 REFERENCE_WORKLOAD: dict[str, str] = {
     "W4-nchw": "W4",
-    "W1-tape": "W1", "W2-tob": "W2", "W3-tob": "W3", "W5-layer": "W5-unrolled",
+    "W1-tape": "W1",
+    "W2-tob": "W2",
+    "W3-tob": "W3",
+    "W5-layer": "W5-unrolled",
 }
 
 WORKLOAD_DESCRIPTIONS: dict[str, str] = {
@@ -375,8 +378,12 @@ def make_lstm_data() -> dict[str, np.ndarray]:
     gates = 4 * LSTM_HIDDEN
     limit = 1.0 / np.sqrt(LSTM_HIDDEN)
     data: dict[str, np.ndarray] = {}
-    for name, shape in (("wx", (LSTM_INPUTS, gates)), ("wh", (LSTM_HIDDEN, gates)),
-                        ("b", (gates,)), ("wd", (LSTM_HIDDEN, LSTM_CLASSES))):
+    for name, shape in (
+        ("wx", (LSTM_INPUTS, gates)),
+        ("wh", (LSTM_HIDDEN, gates)),
+        ("b", (gates,)),
+        ("wd", (LSTM_HIDDEN, LSTM_CLASSES)),
+    ):
         data[name] = rng.uniform(-limit, limit, shape).astype(np.float32)
     data["bd"] = np.zeros(LSTM_CLASSES, dtype=np.float32)
     data["x"] = rng.standard_normal(

@@ -207,8 +207,13 @@ def lstm_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float)
         if t:  # h0 is a constant: its gradient is not needed
             dh = d @ wh.T
     dz2 = dz.reshape(steps * batch, 4 * hidden)
-    grads = (x2.T @ dz2, hs[:steps].reshape(steps * batch, hidden).T @ dz2, dz2.sum(axis=0),
-             hs[steps].T @ dlogits, dlogits.sum(axis=0))
+    grads = (
+        x2.T @ dz2,
+        hs[:steps].reshape(steps * batch, hidden).T @ dz2,
+        dz2.sum(axis=0),
+        hs[steps].T @ dlogits,
+        dlogits.sum(axis=0),
+    )
     for p, grad in zip(params, grads, strict=True):
         p -= lr * grad
     return loss

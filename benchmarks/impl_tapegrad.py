@@ -145,16 +145,15 @@ def _lstm_unrolled_loss(params: list[Any], x: Any, y: Any) -> Any:
     wx, wh, b, wd, bd = params
     steps, batch, inputs = x.shape
     hidden = wh.shape[0]
-    xw = tnp.reshape(tnp.reshape(x, (steps * batch, inputs)) @ wx + b,
-                     (steps, batch, 4 * hidden))
+    xw = tnp.reshape(tnp.reshape(x, (steps * batch, inputs)) @ wx + b, (steps, batch, 4 * hidden))
     h = np.zeros((batch, hidden), np.float32)
     c = np.zeros((batch, hidden), np.float32)
     for t in range(steps):
         z = xw[t] + h @ wh
         gates = tg.ops.sigmoid(z)  # i, f, o; the g block is recomputed with tanh
-        g = tnp.tanh(z[:, 2 * hidden:3 * hidden])
-        c = gates[:, hidden:2 * hidden] * c + gates[:, :hidden] * g
-        h = gates[:, 3 * hidden:] * tnp.tanh(c)
+        g = tnp.tanh(z[:, 2 * hidden : 3 * hidden])
+        c = gates[:, hidden : 2 * hidden] * c + gates[:, :hidden] * g
+        h = gates[:, 3 * hidden :] * tnp.tanh(c)
     logits = h @ wd + bd
     return tnp.mean(tg.ops.sparse_categorical_crossentropy(y, logits, from_logits=True))
 
@@ -179,17 +178,21 @@ def _build_lstm_layer(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
     """``LSTM`` + ``Dense`` in a ``Sequential``, trained like W2; Keras layers are
     batch-major, so the data loader yields ``(batch, time, inputs)`` batches."""
     steps, batch, inputs = data["x"].shape[1:]
-    model = tg.Sequential([
-        tg.layers.Input(shape=(steps, inputs)),
-        tg.layers.LSTM(data["wh"].shape[0]),
-        tg.layers.Dense(data["wd"].shape[1]),
-    ])
+    model = tg.Sequential(
+        [
+            tg.layers.Input(shape=(steps, inputs)),
+            tg.layers.LSTM(data["wh"].shape[0]),
+            tg.layers.Dense(data["wd"].shape[1]),
+        ]
+    )
     model.set_weights([data[name] for name in LSTM_PARAM_NAMES])
     loss_fn = tg.losses.SparseCategoricalCrossentropy(from_logits=True)
     optimizer = tg.optimizers.SGD(LSTM_LEARNING_RATE)
     batches = itertools.cycle(
-        [(np.ascontiguousarray(x.transpose(1, 0, 2)), y)
-         for x, y in zip(data["x"], data["y"], strict=True)]
+        [
+            (np.ascontiguousarray(x.transpose(1, 0, 2)), y)
+            for x, y in zip(data["x"], data["y"], strict=True)
+        ]
     )
 
     def step() -> Any:

@@ -164,15 +164,19 @@ def _lstm_layer_parts(data: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
     """``LSTM`` + ``Dense`` in a ``Sequential``; Keras layers are batch-major, so the
     data loader yields ``(batch, time, inputs)`` batches."""
     steps, _, inputs = data["x"].shape[1:]
-    model = tg.Sequential([
-        tg.layers.Input(shape=(steps, inputs)),
-        tg.layers.LSTM(data["wh"].shape[0]),
-        tg.layers.Dense(data["wd"].shape[1]),
-    ])
+    model = tg.Sequential(
+        [
+            tg.layers.Input(shape=(steps, inputs)),
+            tg.layers.LSTM(data["wh"].shape[0]),
+            tg.layers.Dense(data["wd"].shape[1]),
+        ]
+    )
     model.set_weights([data[name] for name in LSTM_PARAM_NAMES])
     batches = itertools.cycle(
-        [(np.ascontiguousarray(x.transpose(1, 0, 2)), y)
-         for x, y in zip(data["x"], data["y"], strict=True)]
+        [
+            (np.ascontiguousarray(x.transpose(1, 0, 2)), y)
+            for x, y in zip(data["x"], data["y"], strict=True)
+        ]
     )
     return _compiled_train_step(model, LSTM_LEARNING_RATE), batches
 

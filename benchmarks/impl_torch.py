@@ -193,9 +193,9 @@ def _build_lstm_unrolled(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         for t in range(steps):
             z = xw[t] + h @ wh
             gates = torch.sigmoid(z)  # i, f, o; the g block is recomputed with tanh
-            g = torch.tanh(z[:, 2 * hidden:3 * hidden])
-            c = gates[:, hidden:2 * hidden] * c + gates[:, :hidden] * g
-            h = gates[:, 3 * hidden:] * torch.tanh(c)
+            g = torch.tanh(z[:, 2 * hidden : 3 * hidden])
+            c = gates[:, hidden : 2 * hidden] * c + gates[:, :hidden] * g
+            h = gates[:, 3 * hidden :] * torch.tanh(c)
         loss = torch.nn.functional.cross_entropy(h @ wd + bd, y)
         loss.backward()
         optimizer.step()

@@ -410,9 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f", each process pinned to CPU {min(cpus)}" if cpus else ""),
         flush=True,
     )
-    reports, skipped, failed = run_all(
-        frameworks, workloads, env, args.warmup, args.duration, cpus
-    )
+    reports, skipped, failed = run_all(frameworks, workloads, env, args.warmup, args.duration, cpus)
 
     print()
     if reports:

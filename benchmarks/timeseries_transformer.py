@@ -27,10 +27,12 @@ def build_model(keras: Any, input_shape: tuple[int, int], n_classes: int) -> Any
     """The example's ``build_model(head_size=256, num_heads=4, ff_dim=4, blocks=4, ...)``."""
     layers = keras.layers
 
-    def transformer_encoder(inputs: Any, head_size: int, num_heads: int, ff_dim: int,
-                            dropout: float = 0.0) -> Any:
-        x = layers.MultiHeadAttention(key_dim=head_size, num_heads=num_heads,
-                                      dropout=dropout)(inputs, inputs)
+    def transformer_encoder(
+        inputs: Any, head_size: int, num_heads: int, ff_dim: int, dropout: float = 0.0
+    ) -> Any:
+        x = layers.MultiHeadAttention(key_dim=head_size, num_heads=num_heads, dropout=dropout)(
+            inputs, inputs
+        )
         x = layers.Dropout(dropout)(x)
         x = layers.LayerNormalization(epsilon=1e-6)(x)
         res = layers.Add()([x, inputs])  # (the example's `x + inputs`: issue 11)
@@ -65,9 +67,12 @@ def main() -> None:
     y = rng.integers(0, 2, 64)
     model = build_model(keras, (args.steps, 1), 2)
     jit: Any = "auto" if args.keras or not args.eager else False
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=keras.optimizers.Adam(learning_rate=1e-4),
-                  metrics=["sparse_categorical_accuracy"], jit_compile=jit)
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(learning_rate=1e-4),
+        metrics=["sparse_categorical_accuracy"],
+        jit_compile=jit,
+    )
     start = time.perf_counter()
     model.train_on_batch(x, y)
     first = time.perf_counter() - start
@@ -78,8 +83,10 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     name = "keras" if args.keras else ("tapegrad eager" if args.eager else "tapegrad compiled")
-    print(f"{name}: T={args.steps} first call {first:.2f} s, then median "
-          f"{float(np.median(times)):.2f} s per batch, peak RSS {peak:.2f} GiB")
+    print(
+        f"{name}: T={args.steps} first call {first:.2f} s, then median "
+        f"{float(np.median(times)):.2f} s per batch, peak RSS {peak:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":

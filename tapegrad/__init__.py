@@ -35,10 +35,26 @@ __version__ = "0.1.0"
 
 # The Keras-style API is imported on first use: `import tapegrad` stays light, and the
 # engine never depends on the layers built on top of it.
-_LAZY_MODULES = ("layers", "optimizers", "losses", "metrics", "callbacks", "initializers",
-                 "regularizers", "activations", "models", "datasets", "graph", "random")
-_LAZY_NAMES = {"Model": "tapegrad.nn.models", "Sequential": "tapegrad.nn.models",
-               "function": "tapegrad.graph.function", "gradients": "tapegrad.graph.autodiff"}
+_LAZY_MODULES = (
+    "layers",
+    "optimizers",
+    "losses",
+    "metrics",
+    "callbacks",
+    "initializers",
+    "regularizers",
+    "activations",
+    "models",
+    "datasets",
+    "graph",
+    "random",
+)
+_LAZY_NAMES = {
+    "Model": "tapegrad.nn.models",
+    "Sequential": "tapegrad.nn.models",
+    "function": "tapegrad.graph.function",
+    "gradients": "tapegrad.graph.autodiff",
+}
 
 
 def __getattr__(name: str) -> Any:

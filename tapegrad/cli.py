@@ -79,33 +79,44 @@ def keras_demo(epochs: int = 20, seed: int = 0, output: str | None = None) -> fl
     split = int(0.8 * len(labels))
     train, test = order[:split], order[split:]
     temperature = tg.Variable(1.0, name="temperature")  # trained, though only Lambda uses it
-    model = models.Sequential([
-        layers.Input(shape=(8, 8)),
-        layers.Lambda(lambda x: tnp.sqrt(x / 16.0), name="sqrt_intensity"),
-        layers.Flatten(),
-        layers.Dense(64, activation="relu"),
-        layers.Dense(10),
-        layers.Lambda(lambda logits: logits * temperature, name="temperature"),
-    ], name="digits")
+    model = models.Sequential(
+        [
+            layers.Input(shape=(8, 8)),
+            layers.Lambda(lambda x: tnp.sqrt(x / 16.0), name="sqrt_intensity"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10),
+            layers.Lambda(lambda logits: logits * temperature, name="temperature"),
+        ],
+        name="digits",
+    )
     model.compile(optimizer=optimizers.Adam(0.005), loss=_logits_loss(), metrics=["accuracy"])
-    print(f"tapegrad {tg.__version__} demo: Sequential with Lambda layers on the 8x8 digits "
-          f"({len(train)} train, {len(test)} test)")
+    print(
+        f"tapegrad {tg.__version__} demo: Sequential with Lambda layers on the 8x8 digits "
+        f"({len(train)} train, {len(test)} test)"
+    )
     model.summary()
     start = time.perf_counter()
-    model.fit(images[train], labels[train], batch_size=32, epochs=epochs,
-              validation_split=0.1, verbose=1)
+    model.fit(
+        images[train], labels[train], batch_size=32, epochs=epochs, validation_split=0.1, verbose=1
+    )
     elapsed = time.perf_counter() - start
     _, accuracy = model.evaluate(images[test], labels[test], verbose=0)
-    print(f"held-out accuracy {accuracy:.3f}; learned temperature "
-          f"{float(temperature.numpy()):.3f}; trained in {elapsed:.1f} s")
+    print(
+        f"held-out accuracy {accuracy:.3f}; learned temperature "
+        f"{float(temperature.numpy()):.3f}; trained in {elapsed:.1f} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(output) if output else Path(tmp) / "digits.tapegrad"
         model.save(str(path))
         reloaded = models.load_model(str(path))
-        same = np.array_equal(model.predict(images[test], verbose=0),
-                              reloaded.predict(images[test], verbose=0))
-        print(f"saved to {path.name} ({path.stat().st_size:,} bytes), reloaded: "
-              f"predictions {'identical' if same else 'DIFFER'}")
+        same = np.array_equal(
+            model.predict(images[test], verbose=0), reloaded.predict(images[test], verbose=0)
+        )
+        print(
+            f"saved to {path.name} ({path.stat().st_size:,} bytes), reloaded: "
+            f"predictions {'identical' if same else 'DIFFER'}"
+        )
     if not same:
         raise SystemExit("reloaded model predicts differently")
     return float(accuracy)

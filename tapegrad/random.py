@@ -53,8 +53,7 @@ _global_generator: SeedGenerator | None = None
 
 def _check_seed_value(seed: Any, where: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"{where}: seed must be an int, got {seed!r} "
-                         f"({type(seed).__name__})")
+        raise ValueError(f"{where}: seed must be an int, got {seed!r} ({type(seed).__name__})")
     if not 0 <= int(seed) <= _MAX_SEED:
         raise ValueError(f"{where}: seed must be in [0, 2**63 - 1], got {seed}")
     return int(seed)
@@ -161,8 +160,11 @@ class SeedGenerator:
         self.name = name or "seed_generator"
         self._initial_seed = None if seed is None else _check_seed_value(seed, "SeedGenerator")
         start = self._initial_seed if self._initial_seed is not None else make_default_seed()
-        self.state = Variable(np.array([start, 0], np.int64), trainable=False,
-                              name=f"{self.name}/seed_generator_state")
+        self.state = Variable(
+            np.array([start, 0], np.int64),
+            trainable=False,
+            name=f"{self.name}/seed_generator_state",
+        )
         # Reading the state and advancing it are two steps: threads sharing a generator
         # (the global one) would otherwise draw the same numbers.
         self.lock = threading.RLock()
@@ -205,8 +207,7 @@ class SeedGenerator:
 
     def __repr__(self) -> str:
         state = self.get_state()
-        return (f"<SeedGenerator name={self.name} seed={state['seed']} "
-                f"counter={state['counter']}>")
+        return f"<SeedGenerator name={self.name} seed={state['seed']} counter={state['counter']}>"
 
 
 def check_state(state: Any, where: str) -> tuple[int, int]:
@@ -216,40 +217,48 @@ def check_state(state: Any, where: str) -> tuple[int, int]:
         ValueError: naming ``where`` and the bad field.
     """
     if not isinstance(state, dict):
-        raise ValueError(f"{where}: state must be a dict {{'seed', 'counter'}}, got "
-                         f"{type(state).__name__}")
+        raise ValueError(
+            f"{where}: state must be a dict {{'seed', 'counter'}}, got {type(state).__name__}"
+        )
     if set(state) != {"seed", "counter"}:
-        raise ValueError(f"{where}: state must have exactly the fields 'seed' and "
-                         f"'counter', got {sorted(map(str, state))}")
+        raise ValueError(
+            f"{where}: state must have exactly the fields 'seed' and "
+            f"'counter', got {sorted(map(str, state))}"
+        )
     values = []
     for field in ("seed", "counter"):
         value = state[field]
-        if isinstance(value, bool) or not isinstance(value, int) or not (
-                0 <= value <= _MAX_SEED):
-            raise ValueError(f"{where}: state field {field!r} must be an int in "
-                             f"[0, 2**63 - 1], got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not (0 <= value <= _MAX_SEED):
+            raise ValueError(
+                f"{where}: state field {field!r} must be an int in [0, 2**63 - 1], got {value!r}"
+            )
         values.append(value)
     return values[0], values[1]
 
 
 # -- draws ----------------------------------------------------------------------------------
-def _draw(seed: Any, where: str, a: Any, b: Any, distribution: str,
-          shape: tuple[int, ...], dtype: Any) -> Tensor:
+def _draw(
+    seed: Any, where: str, a: Any, b: Any, distribution: str, shape: tuple[int, ...], dtype: Any
+) -> Tensor:
     """Draw from the stream ``seed`` names, advancing a SeedGenerator's state."""
     if seed is None:
         seed = global_seed_generator()
     if isinstance(seed, SeedGenerator):
         with seed.lock:
-            out = random_draw_p(seed.state, a, b, distribution=distribution, shape=shape,
-                                dtype=np.dtype(dtype).name)
+            out = random_draw_p(
+                seed.state, a, b, distribution=distribution, shape=shape, dtype=np.dtype(dtype).name
+            )
             seed.state.assign_add(_ADVANCE)
     elif isinstance(seed, int | np.integer) and not isinstance(seed, bool):
         state = np.array([_check_seed_value(seed, where), 0], np.int64)
-        out = random_draw_p(state, a, b, distribution=distribution, shape=shape,
-                            dtype=np.dtype(dtype).name)
+        out = random_draw_p(
+            state, a, b, distribution=distribution, shape=shape, dtype=np.dtype(dtype).name
+        )
     else:
-        raise ValueError(f"{where}: seed must be an int, a SeedGenerator or None, got "
-                         f"{seed!r} ({type(seed).__name__})")
+        raise ValueError(
+            f"{where}: seed must be an int, a SeedGenerator or None, got "
+            f"{seed!r} ({type(seed).__name__})"
+        )
     return out if isinstance(out, Tensor) else Tensor._wrap(out)
 
 
@@ -261,8 +270,7 @@ def _shape(shape: Any, where: str) -> tuple[int, ...]:
     dims = tuple(shape)
     for dim in dims:
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 0:
-            raise ValueError(f"{where}: shape must be a tuple of non-negative ints, got "
-                             f"{shape!r}")
+            raise ValueError(f"{where}: shape must be a tuple of non-negative ints, got {shape!r}")
     return tuple(int(d) for d in dims)
 
 
@@ -283,15 +291,15 @@ def _number(value: Any, where: str, name: str) -> Any:
         return value
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{where}: {name} must be a number or an array of numbers, got "
-                         f"{value!r}")
+        raise ValueError(f"{where}: {name} must be a number or an array of numbers, got {value!r}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{where}: {name} must be finite, got {value!r}")
     return value if arr.ndim == 0 and not isinstance(value, np.ndarray) else arr
 
 
-def normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None,
-           seed: Any = None) -> Tensor:
+def normal(
+    shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None, seed: Any = None
+) -> Tensor:
     """Samples of a normal distribution.
 
     Args:
@@ -309,12 +317,20 @@ def normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None
         (2, 2)
     """
     where = "tapegrad.random.normal"
-    return _draw(seed, where, _number(mean, where, "mean"), _number(stddev, where, "stddev"),
-                 "normal", _shape(shape, where), _dtype(dtype, where, "f", "float32"))
+    return _draw(
+        seed,
+        where,
+        _number(mean, where, "mean"),
+        _number(stddev, where, "stddev"),
+        "normal",
+        _shape(shape, where),
+        _dtype(dtype, where, "f", "float32"),
+    )
 
 
-def uniform(shape: Any, minval: float = 0.0, maxval: float = 1.0, dtype: Any = None,
-            seed: Any = None) -> Tensor:
+def uniform(
+    shape: Any, minval: float = 0.0, maxval: float = 1.0, dtype: Any = None, seed: Any = None
+) -> Tensor:
     """Samples of a uniform distribution on ``[minval, maxval)``.
 
     Args:
@@ -335,15 +351,20 @@ def uniform(shape: Any, minval: float = 0.0, maxval: float = 1.0, dtype: Any = N
     where = "tapegrad.random.uniform"
     resolved = _dtype(dtype, where, "f", "float32")
     low, high = _number(minval, where, "minval"), _number(maxval, where, "maxval")
-    if not isinstance(low, Tensor) and not isinstance(high, Tensor) and np.any(
-            np.asarray(low) >= np.asarray(high)):
-        raise ValueError(f"{where}: minval must be below maxval, got minval={minval!r}, "
-                         f"maxval={maxval!r}")
+    if (
+        not isinstance(low, Tensor)
+        and not isinstance(high, Tensor)
+        and np.any(np.asarray(low) >= np.asarray(high))
+    ):
+        raise ValueError(
+            f"{where}: minval must be below maxval, got minval={minval!r}, maxval={maxval!r}"
+        )
     return _draw(seed, where, low, high, "uniform", _shape(shape, where), resolved)
 
 
-def truncated_normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None,
-                     seed: Any = None) -> Tensor:
+def truncated_normal(
+    shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: Any = None, seed: Any = None
+) -> Tensor:
     """Samples of a normal distribution, redrawn where more than two ``stddev`` off ``mean``.
 
     Args:
@@ -362,17 +383,26 @@ def truncated_normal(shape: Any, mean: float = 0.0, stddev: float = 1.0, dtype: 
     """
     where = "tapegrad.random.truncated_normal"
     for name, value in (("mean", mean), ("stddev", stddev)):
-        if isinstance(value, bool) or not isinstance(value, int | float | np.number) or \
-                not np.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | np.number)
+            or not np.isfinite(value)
+        ):
             raise ValueError(f"{where}: {name} must be a finite number, got {value!r}")
     if stddev <= 0:
         raise ValueError(f"{where}: stddev must be positive, got {stddev!r}")
-    return _draw(seed, where, float(mean), float(stddev), "truncated_normal",
-                 _shape(shape, where), _dtype(dtype, where, "f", "float32"))
+    return _draw(
+        seed,
+        where,
+        float(mean),
+        float(stddev),
+        "truncated_normal",
+        _shape(shape, where),
+        _dtype(dtype, where, "f", "float32"),
+    )
 
 
-def randint(shape: Any, minval: int, maxval: int, dtype: Any = "int32",
-            seed: Any = None) -> Tensor:
+def randint(shape: Any, minval: int, maxval: int, dtype: Any = "int32", seed: Any = None) -> Tensor:
     """Random integers, uniform on ``[minval, maxval)``.
 
     Args:
@@ -395,18 +425,18 @@ def randint(shape: Any, minval: int, maxval: int, dtype: Any = "int32",
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise ValueError(f"{where}: {name} must be an int, got {value!r}")
     if minval >= maxval:
-        raise ValueError(f"{where}: minval must be below maxval, got minval={minval}, "
-                         f"maxval={maxval}")
+        raise ValueError(
+            f"{where}: minval must be below maxval, got minval={minval}, maxval={maxval}"
+        )
     info = np.iinfo(resolved)
     if minval < info.min or maxval - 1 > info.max:
-        raise ValueError(f"{where}: [minval, maxval) = [{minval}, {maxval}) does not fit "
-                         f"dtype {resolved.name}")
-    return _draw(seed, where, int(minval), int(maxval), "randint", _shape(shape, where),
-                 resolved)
+        raise ValueError(
+            f"{where}: [minval, maxval) = [{minval}, {maxval}) does not fit dtype {resolved.name}"
+        )
+    return _draw(seed, where, int(minval), int(maxval), "randint", _shape(shape, where), resolved)
 
 
-def categorical(logits: Any, num_samples: int, dtype: Any = "int32",
-                seed: Any = None) -> Tensor:
+def categorical(logits: Any, num_samples: int, dtype: Any = "int32", seed: Any = None) -> Tensor:
     """Class indices drawn from the softmax of each row of ``logits``.
 
     Args:
@@ -426,21 +456,33 @@ def categorical(logits: Any, num_samples: int, dtype: Any = "int32",
     values = _number(logits, where, "logits")
     rank = len(np.shape(values._value if isinstance(values, Tensor) else values))
     if rank != 2:
-        raise ValueError(f"{where}: logits should be a 2-D tensor with shape "
-                         f"[batch_size, num_classes], got shape {np.shape(values)}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int | np.integer) or \
-            num_samples < 0:
-        raise ValueError(f"{where}: num_samples must be a non-negative int, got "
-                         f"{num_samples!r}")
+        raise ValueError(
+            f"{where}: logits should be a 2-D tensor with shape "
+            f"[batch_size, num_classes], got shape {np.shape(values)}"
+        )
+    if (
+        isinstance(num_samples, bool)
+        or not isinstance(num_samples, int | np.integer)
+        or num_samples < 0
+    ):
+        raise ValueError(f"{where}: num_samples must be a non-negative int, got {num_samples!r}")
     batch, classes = np.shape(values._value if isinstance(values, Tensor) else values)
     if classes == 0:
         raise ValueError(f"{where}: logits have no classes (shape {(batch, classes)})")
-    return _draw(seed, where, values, 0, "categorical", (int(batch), int(num_samples)),
-                 _dtype(dtype, where, "iu", "int32"))
+    return _draw(
+        seed,
+        where,
+        values,
+        0,
+        "categorical",
+        (int(batch), int(num_samples)),
+        _dtype(dtype, where, "iu", "int32"),
+    )
 
 
-def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None = None,
-            seed: Any = None) -> Any:
+def dropout(
+    inputs: Any, rate: float, noise_shape: Sequence[int | None] | None = None, seed: Any = None
+) -> Any:
     """Zero each element with probability ``rate``; scale the rest by ``1 / (1 - rate)``.
 
     Args:
@@ -462,24 +504,32 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None =
     import tapegrad.numpy as tnp
 
     where = "tapegrad.random.dropout"
-    if isinstance(rate, bool) or not isinstance(rate, int | float | np.number) or \
-            not 0 <= rate <= 1:
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float | np.number)
+        or not 0 <= rate <= 1
+    ):
         raise ValueError(f"{where}: rate must be a number in [0, 1], got {rate!r}")
     x = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
     if x.dtype.kind != "f":
         raise ValueError(f"{where}: inputs must be floats, got dtype {x.dtype.name}")
     shape = tuple(x.shape)
     if noise_shape is not None:
-        if isinstance(noise_shape, str) or not isinstance(noise_shape, Sequence) or \
-                len(noise_shape) != len(shape):
-            raise ValueError(f"{where}: noise_shape {noise_shape!r} must have one entry per "
-                             f"axis of inputs {shape}")
-        resolved = tuple(s if n is None else n for s, n in zip(shape, noise_shape,
-                                                                 strict=True))
+        if (
+            isinstance(noise_shape, str)
+            or not isinstance(noise_shape, Sequence)
+            or len(noise_shape) != len(shape)
+        ):
+            raise ValueError(
+                f"{where}: noise_shape {noise_shape!r} must have one entry per "
+                f"axis of inputs {shape}"
+            )
+        resolved = tuple(s if n is None else n for s, n in zip(shape, noise_shape, strict=True))
         mask_shape = _shape(resolved, where)
         if any(m not in (1, s) for m, s in zip(mask_shape, shape, strict=True)):
-            raise ValueError(f"{where}: noise_shape {tuple(noise_shape)} does not broadcast "
-                             f"to inputs {shape}")
+            raise ValueError(
+                f"{where}: noise_shape {tuple(noise_shape)} does not broadcast to inputs {shape}"
+            )
     else:
         mask_shape = shape
     if rate == 1:
@@ -511,10 +561,14 @@ def shuffle(x: Any, axis: int = 0, seed: Any = None) -> Any:
     where = "tapegrad.random.shuffle"
     tensor = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
     shape = tuple(tensor.shape)
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer) or \
-            not -len(shape) <= axis < len(shape):
-        raise ValueError(f"{where}: axis {axis!r} is out of range for an input of rank "
-                         f"{len(shape)}")
+    if (
+        isinstance(axis, bool)
+        or not isinstance(axis, int | np.integer)
+        or not -len(shape) <= axis < len(shape)
+    ):
+        raise ValueError(
+            f"{where}: axis {axis!r} is out of range for an input of rank {len(shape)}"
+        )
     axis = int(axis) % len(shape)
     order = _draw(seed, where, 0, axis, "permuted", shape, "int64")
     return tnp.take_along_axis(tensor, order, axis=axis)
@@ -538,8 +592,9 @@ def gamma(shape: Any, alpha: Any, dtype: Any = None, seed: Any = None) -> Tensor
     """
     where = "tapegrad.random.gamma"
     value = _positive(alpha, where, "alpha")
-    return _draw(seed, where, value, 0, "gamma", _shape(shape, where),
-                 _dtype(dtype, where, "f", "float32"))
+    return _draw(
+        seed, where, value, 0, "gamma", _shape(shape, where), _dtype(dtype, where, "f", "float32")
+    )
 
 
 def beta(shape: Any, alpha: Any, beta: Any, dtype: Any = None, seed: Any = None) -> Tensor:
@@ -562,12 +617,14 @@ def beta(shape: Any, alpha: Any, beta: Any, dtype: Any = None, seed: Any = None)
     """
     where = "tapegrad.random.beta"
     a, b = _positive(alpha, where, "alpha"), _positive(beta, where, "beta")
-    return _draw(seed, where, a, b, "beta", _shape(shape, where),
-                 _dtype(dtype, where, "f", "float32"))
+    return _draw(
+        seed, where, a, b, "beta", _shape(shape, where), _dtype(dtype, where, "f", "float32")
+    )
 
 
-def binomial(shape: Any, counts: Any, probabilities: Any, dtype: Any = None,
-             seed: Any = None) -> Tensor:
+def binomial(
+    shape: Any, counts: Any, probabilities: Any, dtype: Any = None, seed: Any = None
+) -> Tensor:
     """Samples of a Binomial distribution: successes in ``counts`` trials.
 
     Args:
@@ -590,13 +647,13 @@ def binomial(shape: Any, counts: Any, probabilities: Any, dtype: Any = None,
     if not isinstance(n, Tensor):
         arr = np.asarray(n)
         if (arr < 0).any() or (arr != np.floor(arr)).any():
-            raise ValueError(f"{where}: counts must be non-negative whole numbers, got "
-                             f"{counts!r}")
+            raise ValueError(f"{where}: counts must be non-negative whole numbers, got {counts!r}")
         n = arr.astype(np.int64)
     if not isinstance(p, Tensor) and not ((np.asarray(p) >= 0) & (np.asarray(p) <= 1)).all():
         raise ValueError(f"{where}: probabilities must be in [0, 1], got {probabilities!r}")
-    return _draw(seed, where, n, p, "binomial", _shape(shape, where),
-                 _dtype(dtype, where, "f", "float32"))
+    return _draw(
+        seed, where, n, p, "binomial", _shape(shape, where), _dtype(dtype, where, "f", "float32")
+    )
 
 
 def _positive(value: Any, where: str, name: str) -> Any:

@@ -19,14 +19,15 @@ DRAWS = {
     "truncated_normal": (lambda s: tr.truncated_normal((2, 3), seed=s), (2, 3), "float32"),
     "randint": (lambda s: tr.randint((4, 2), 0, 10, seed=s), (4, 2), "int32"),
     "categorical": (lambda s: tr.categorical(np.zeros((2, 5)), 7, seed=s), (2, 7), "int32"),
-    "dropout": (lambda s: tr.dropout(np.ones((4, 6), np.float32), 0.5, seed=s), (4, 6),
-                "float32"),
-    "shuffle": (lambda s: tr.shuffle(np.arange(12.0).reshape(4, 3), seed=s), (4, 3),
-                "float64"),
+    "dropout": (lambda s: tr.dropout(np.ones((4, 6), np.float32), 0.5, seed=s), (4, 6), "float32"),
+    "shuffle": (lambda s: tr.shuffle(np.arange(12.0).reshape(4, 3), seed=s), (4, 3), "float64"),
     "gamma": (lambda s: tr.gamma((6,), alpha=2.0, seed=s), (6,), "float32"),
     "beta": (lambda s: tr.beta((6,), alpha=2.0, beta=3.0, seed=s), (6,), "float32"),
-    "binomial": (lambda s: tr.binomial((6,), counts=10, probabilities=0.3, seed=s), (6,),
-                 "float32"),
+    "binomial": (
+        lambda s: tr.binomial((6,), counts=10, probabilities=0.3, seed=s),
+        (6,),
+        "float32",
+    ),
 }
 
 
@@ -67,21 +68,23 @@ def test_seed_generator_state_round_trip() -> None:
     other.set_state(saved)
     np.testing.assert_array_equal(tr.uniform((3,), seed=other).numpy(), expected[0])
     np.testing.assert_array_equal(tr.uniform((3,), seed=other).numpy(), expected[1])
-    assert tr.SeedGenerator.from_config(gen.get_config()).get_state() == {"seed": 123,
-                                                                          "counter": 0}
+    assert tr.SeedGenerator.from_config(gen.get_config()).get_state() == {"seed": 123, "counter": 0}
     seed, counter = (int(v) for v in gen.next().numpy())
     assert (seed, counter) == (123, 3) and gen.get_state()["counter"] == 4
 
 
-@pytest.mark.parametrize("state, fragment", [
-    ([1, 2], "must be a dict"),
-    ({"seed": 1}, "exactly the fields"),
-    ({"seed": 1, "counter": 0, "x": 2}, "exactly the fields"),
-    ({"seed": -1, "counter": 0}, "'seed'"),
-    ({"seed": 1, "counter": 2**63}, "'counter'"),
-    ({"seed": 1.5, "counter": 0}, "'seed'"),
-    ({"seed": True, "counter": 0}, "'seed'"),
-])
+@pytest.mark.parametrize(
+    "state, fragment",
+    [
+        ([1, 2], "must be a dict"),
+        ({"seed": 1}, "exactly the fields"),
+        ({"seed": 1, "counter": 0, "x": 2}, "exactly the fields"),
+        ({"seed": -1, "counter": 0}, "'seed'"),
+        ({"seed": 1, "counter": 2**63}, "'counter'"),
+        ({"seed": 1.5, "counter": 0}, "'seed'"),
+        ({"seed": True, "counter": 0}, "'seed'"),
+    ],
+)
 def test_seed_generator_refuses_bad_states(state: object, fragment: str) -> None:
     gen = tr.SeedGenerator(1)
     with pytest.raises(ValueError, match=fragment):
@@ -175,8 +178,9 @@ def test_distributions_are_sane() -> None:
     assert abs(binomial.mean() - 5.0) < 0.05 and binomial.max() <= 20
     logits = np.log(np.array([[0.1, 0.6, 0.3]]))
     samples = tr.categorical(logits, 100_000, seed=0).numpy()
-    np.testing.assert_allclose(np.bincount(samples[0], minlength=3) / 1e5, [0.1, 0.6, 0.3],
-                               atol=0.01)
+    np.testing.assert_allclose(
+        np.bincount(samples[0], minlength=3) / 1e5, [0.1, 0.6, 0.3], atol=0.01
+    )
     kept = tr.dropout(np.ones(n, np.float32), 0.3, seed=0).numpy()
     assert abs((kept > 0).mean() - 0.7) < 0.01 and abs(kept.mean() - 1.0) < 0.02
 
@@ -187,40 +191,45 @@ def test_uniform_float32_never_reaches_maxval() -> None:
     assert out.dtype == np.float32 and out.max() < 1.0
 
 
-@pytest.mark.parametrize("call, fragment", [
-    (lambda: tr.normal((2, -1)), "shape must be a tuple of non-negative ints"),
-    (lambda: tr.normal("ab"), "shape must be"),
-    (lambda: tr.normal((2,), dtype="int32"), "requires a floating point dtype"),
-    (lambda: tr.normal((2,), dtype="nonsense"), "dtype"),
-    (lambda: tr.normal((2,), seed="x"), "seed must be an int, a SeedGenerator or None"),
-    (lambda: tr.normal((2,), seed=-3), "seed must be in"),
-    (lambda: tr.normal((2,), seed=1.5), "seed must be"),
-    (lambda: tr.normal((2,), mean="a"), "mean must be a number"),
-    (lambda: tr.normal((2,), stddev=float("nan")), "stddev must be finite"),
-    (lambda: tr.uniform((2,), minval=1.0, maxval=1.0), "minval must be below maxval"),
-    (lambda: tr.randint((2,), 5, 5), "minval must be below maxval"),
-    (lambda: tr.randint((2,), 0, 1.5), "maxval must be an int"),
-    (lambda: tr.randint((2,), 0, 300, dtype="int8"), "does not fit dtype int8"),
-    (lambda: tr.randint((2,), 0, 3, dtype="float32"), "requires an integer dtype"),
-    (lambda: tr.truncated_normal((2,), stddev=0.0), "stddev must be positive"),
-    (lambda: tr.categorical(np.zeros(3), 2), "2-D tensor"),
-    (lambda: tr.categorical(np.zeros((2, 3)), -1), "num_samples"),
-    (lambda: tr.dropout(np.ones(3, np.float32), 1.5), "rate must be a number in"),
-    (lambda: tr.dropout(np.ones(3, np.int32), 0.5), "inputs must be floats"),
-    (lambda: tr.dropout(np.ones((2, 3), np.float32), 0.5, noise_shape=(2,)), "noise_shape"),
-    (lambda: tr.dropout(np.ones((2, 3), np.float32), 0.5, noise_shape=(2, 2)),
-     "does not broadcast"),
-    (lambda: tr.shuffle(np.arange(3), axis=1), "axis 1 is out of range"),
-    (lambda: tr.gamma((2,), alpha=0.0), "alpha must be positive"),
-    (lambda: tr.beta((2,), alpha=1.0, beta=-1.0), "beta must be positive"),
-    (lambda: tr.binomial((2,), counts=2.5, probabilities=0.5), "counts must be"),
-    (lambda: tr.binomial((2,), counts=3, probabilities=1.5), "probabilities must be in"),
-    (lambda: tr.SeedGenerator(seed="a"), "seed must be an int"),
-    (lambda: tr.SeedGenerator(seed=1, bogus=2), "unrecognized keyword"),
-    (lambda: tg.utils.set_random_seed(-1), "seed must be in"),
-    (lambda: tg.utils.set_random_seed(2**40), "seed must be in"),
-    (lambda: tg.utils.set_random_seed("1"), "seed must be an int"),
-])
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: tr.normal((2, -1)), "shape must be a tuple of non-negative ints"),
+        (lambda: tr.normal("ab"), "shape must be"),
+        (lambda: tr.normal((2,), dtype="int32"), "requires a floating point dtype"),
+        (lambda: tr.normal((2,), dtype="nonsense"), "dtype"),
+        (lambda: tr.normal((2,), seed="x"), "seed must be an int, a SeedGenerator or None"),
+        (lambda: tr.normal((2,), seed=-3), "seed must be in"),
+        (lambda: tr.normal((2,), seed=1.5), "seed must be"),
+        (lambda: tr.normal((2,), mean="a"), "mean must be a number"),
+        (lambda: tr.normal((2,), stddev=float("nan")), "stddev must be finite"),
+        (lambda: tr.uniform((2,), minval=1.0, maxval=1.0), "minval must be below maxval"),
+        (lambda: tr.randint((2,), 5, 5), "minval must be below maxval"),
+        (lambda: tr.randint((2,), 0, 1.5), "maxval must be an int"),
+        (lambda: tr.randint((2,), 0, 300, dtype="int8"), "does not fit dtype int8"),
+        (lambda: tr.randint((2,), 0, 3, dtype="float32"), "requires an integer dtype"),
+        (lambda: tr.truncated_normal((2,), stddev=0.0), "stddev must be positive"),
+        (lambda: tr.categorical(np.zeros(3), 2), "2-D tensor"),
+        (lambda: tr.categorical(np.zeros((2, 3)), -1), "num_samples"),
+        (lambda: tr.dropout(np.ones(3, np.float32), 1.5), "rate must be a number in"),
+        (lambda: tr.dropout(np.ones(3, np.int32), 0.5), "inputs must be floats"),
+        (lambda: tr.dropout(np.ones((2, 3), np.float32), 0.5, noise_shape=(2,)), "noise_shape"),
+        (
+            lambda: tr.dropout(np.ones((2, 3), np.float32), 0.5, noise_shape=(2, 2)),
+            "does not broadcast",
+        ),
+        (lambda: tr.shuffle(np.arange(3), axis=1), "axis 1 is out of range"),
+        (lambda: tr.gamma((2,), alpha=0.0), "alpha must be positive"),
+        (lambda: tr.beta((2,), alpha=1.0, beta=-1.0), "beta must be positive"),
+        (lambda: tr.binomial((2,), counts=2.5, probabilities=0.5), "counts must be"),
+        (lambda: tr.binomial((2,), counts=3, probabilities=1.5), "probabilities must be in"),
+        (lambda: tr.SeedGenerator(seed="a"), "seed must be an int"),
+        (lambda: tr.SeedGenerator(seed=1, bogus=2), "unrecognized keyword"),
+        (lambda: tg.utils.set_random_seed(-1), "seed must be in"),
+        (lambda: tg.utils.set_random_seed(2**40), "seed must be in"),
+        (lambda: tg.utils.set_random_seed("1"), "seed must be an int"),
+    ],
+)
 def test_bad_arguments_get_clear_errors(call: object, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         call()  # type: ignore[operator]
@@ -228,8 +237,14 @@ def test_bad_arguments_get_clear_errors(call: object, fragment: str) -> None:
 
 def _program_result() -> list[np.ndarray]:
     """A small program whose every random choice is unseeded."""
-    model = tg.Sequential([tg.layers.Input((4,)), tg.layers.Dense(6, activation="relu"),
-                           tg.layers.Dropout(0.4), tg.layers.Dense(2)])
+    model = tg.Sequential(
+        [
+            tg.layers.Input((4,)),
+            tg.layers.Dense(6, activation="relu"),
+            tg.layers.Dropout(0.4),
+            tg.layers.Dense(2),
+        ]
+    )
     model.compile(optimizer="adam", loss="mse")
     x = np.linspace(-1, 1, 40, dtype=np.float32).reshape(10, 4)
     y = np.ones((10, 2), np.float32)
@@ -246,8 +261,7 @@ def test_set_random_seed_makes_runs_identical() -> None:
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     tg.utils.set_random_seed(4321)
-    assert not all(np.array_equal(a, b) for a, b in zip(first, _program_result(),
-                                                         strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, _program_result(), strict=True))
 
 
 def test_numpy_seed_alone_also_reproduces_unseeded_layers_and_shuffling() -> None:
@@ -263,8 +277,12 @@ def test_numpy_seed_alone_also_reproduces_unseeded_layers_and_shuffling() -> Non
                   batch_size=2, verbose=0)
         print(np.concatenate([w.ravel() for w in model.get_weights()]).tobytes().hex())
     """)
-    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                           check=True).stdout for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1] and runs[0].strip()
 
 
@@ -281,8 +299,12 @@ def test_set_random_seed_reproduces_across_processes() -> None:
         values = [w.ravel() for w in model.get_weights()] + [tg.random.normal((2,)).numpy()]
         print(np.concatenate(values).tobytes().hex())
     """)
-    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                           check=True).stdout for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1] and runs[0].strip()
 
 

@@ -57,8 +57,9 @@ def backward(
     """
     # Integer and bool sources have no gradient (None): never follow them, or rules of ops
     # they feed (where's condition) would be asked for a derivative that does not exist.
-    source_ids = {id(s) for s in sources
-                  if isinstance(s, Tensor) and s._value.dtype.kind in _INEXACT}
+    source_ids = {
+        id(s) for s in sources if isinstance(s, Tensor) and s._value.dtype.kind in _INEXACT
+    }
     # Forward pass: keep only entries that depend on a source, and for each the
     # arguments through which it does (their VJPs are the only ones worth computing).
     relevant = set(source_ids)
@@ -104,8 +105,11 @@ def backward(
     saved_err = np.seterr(all="ignore") if quiet else None
     # Under graph tracing, `where` masks must be graph values too (not arrays computed
     # from the trace-time values), so the rules get the recorded Tensors.
-    lift = next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)),
-                None) if tensor_mode else None
+    lift = (
+        next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)), None)
+        if tensor_mode
+        else None
+    )
     anomaly = _primitive.anomaly_enabled()
     try:
         if tensor_mode or quiet or anomaly:
@@ -144,8 +148,10 @@ ARRAYS = WalkOptions()
 
 
 def _walk(
-    needed: list[tuple[Entry, tuple[int, ...]]], cotangents: dict[int, Any],
-    source_ids: set[int], options: WalkOptions = ARRAYS,
+    needed: list[tuple[Entry, tuple[int, ...]]],
+    cotangents: dict[int, Any],
+    source_ids: set[int],
+    options: WalkOptions = ARRAYS,
 ) -> None:
     """The reverse sweep proper: one VJP per (entry, relevant argument).
 
@@ -206,8 +212,11 @@ def _walk(
                 if prim.elementwise:
                     mask = incoming_mask
                     if prim.zero_mask_rule is not None:
-                        own = (prim.zero_mask_rule(i, ans, *inputs, **params) if lift else
-                               prim.zero_mask_rule(i, _value(ans), *values, **params))
+                        own = (
+                            prim.zero_mask_rule(i, ans, *inputs, **params)
+                            if lift
+                            else prim.zero_mask_rule(i, _value(ans), *values, **params)
+                        )
                         if own is not None:
                             mask = own if mask is None else (mask | own)
                     elif mask is not None and not prim.zero_preserving:
@@ -277,8 +286,14 @@ def _zeros_for(out: Tensor) -> Any:
 
 
 def _accumulate_in_place(
-    prim: Primitive, cotangents: dict[int, Any], owned: dict[int, np.ndarray], arg: Tensor,
-    values: list[Any], g: Any, ans: Any, params: dict[str, Any],
+    prim: Primitive,
+    cotangents: dict[int, Any],
+    owned: dict[int, np.ndarray],
+    arg: Tensor,
+    values: list[Any],
+    g: Any,
+    ans: Any,
+    params: dict[str, Any],
 ) -> None:
     """Add a scatter-style cotangent into the argument's owned buffer (see vjp_accumulate)."""
     key = id(arg)

@@ -59,7 +59,8 @@ class _VariableReads:
 # its ops to the graph. Outside that trace the key means nothing: such a node has a value
 # but no gradient (an outer tape replaying the graph gets a clear error).
 _TRACED_GRADIENTS: weakref.WeakKeyDictionary[Any, dict[int, Callable[[Any], list[Any]]]] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 _keys = itertools.count()
 
 
@@ -69,8 +70,7 @@ def _custom_gradient_impl(*args: Any, key: int, n_inputs: int) -> Any:
     return outs if len(outs) > 1 else outs[0]
 
 
-def _custom_gradient_vjp(argnum: int, g: Any, ans: Any, *args: Any, key: int,
-                         n_inputs: int) -> Any:
+def _custom_gradient_vjp(argnum: int, g: Any, ans: Any, *args: Any, key: int, n_inputs: int) -> Any:
     if argnum >= n_inputs:
         return None  # the forward's own ops are not differentiated: grad_fn replaces them
     tracer = symbolic_recorder()
@@ -79,20 +79,23 @@ def _custom_gradient_vjp(argnum: int, g: Any, ans: Any, *args: Any, key: int,
         raise ValueError(
             "custom_gradient inside tapegrad.function: its grad_fn exists only while the "
             "function is traced; take the gradient inside the traced function (or declare "
-            "the op with tapegrad.primitive and defvjp)")
+            "the op with tapegrad.primitive and defvjp)"
+        )
     return rules[key](g)[argnum]
 
 
 # One primitive per arity (a graph node has one output exactly when its primitive returns one).
 custom_gradient_p = Primitive("custom_gradient", _custom_gradient_impl, variadic=True)
-custom_gradient_multi_p = Primitive("custom_gradient_multi", _custom_gradient_impl,
-                                    multiple_results=True, variadic=True)
+custom_gradient_multi_p = Primitive(
+    "custom_gradient_multi", _custom_gradient_impl, multiple_results=True, variadic=True
+)
 custom_gradient_p.defvjp(_custom_gradient_vjp)
 custom_gradient_multi_p.defvjp(_custom_gradient_vjp)
 
 
-def _traced_call(f: Callable[..., Any], tracer: Any, args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> Any:
+def _traced_call(
+    f: Callable[..., Any], tracer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     """`custom_gradient`'s wrapper while `tracer` traces a function (see above)."""
     reads = _VariableReads()
     previous = set_recorders((tracer, reads))  # the graph gets the forward; tapes do not
@@ -107,7 +110,8 @@ def _traced_call(f: Callable[..., Any], tracer: Any, args: tuple[Any, ...],
     # The rule takes a tuple of cotangents when f returns a structure: a lone output of
     # one (a 1-tuple) gets its cotangent wrapped.
     _TRACED_GRADIENTS.setdefault(tracer, {})[key] = lambda g: rule.grads(
-        (g,) if rule.multiple and not several else g)
+        (g,) if rule.multiple and not several else g
+    )
     prim = custom_gradient_multi_p if several else custom_gradient_p
     result = prim(*rule.inputs, *outs, key=key, n_inputs=len(rule.inputs))
     if not rule.multiple:
@@ -120,8 +124,14 @@ class _GradientRule:
     when ``f`` returns several). The inputs are the Tensor arguments, then the trainable
     Variables read in ``f`` when ``grad_fn`` takes ``variables=``."""
 
-    def __init__(self, f: Callable[..., Any], grad_fn: Callable[..., Any],
-                 args: tuple[Any, ...], reads: _VariableReads, out: Any) -> None:
+    def __init__(
+        self,
+        f: Callable[..., Any],
+        grad_fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        reads: _VariableReads,
+        out: Any,
+    ) -> None:
         self.name = f"custom_gradient:{getattr(f, '__name__', 'f')}"
         self.grad_fn = grad_fn
         self.wants_variables = "variables" in inspect.signature(grad_fn).parameters
@@ -191,8 +201,7 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
             set_recorders(previous)
         rule = _GradientRule(f, grad_fn, args, reads, out)
         inputs = rule.inputs
-        out_values = [o._value if isinstance(o, Tensor) else np.asarray(o)
-                      for o in rule.out_leaves]
+        out_values = [o._value if isinstance(o, Tensor) else np.asarray(o) for o in rule.out_leaves]
         multiple = rule.multiple
         prim = Primitive(
             rule.name,

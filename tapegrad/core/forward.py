@@ -46,8 +46,7 @@ class ForwardAccumulator:
         flat_tangents = tree_flatten(tangents)[0]
         if len(flat_primals) != len(flat_tangents):
             raise ValueError(
-                f"ForwardAccumulator: {len(flat_primals)} primals but "
-                f"{len(flat_tangents)} tangents"
+                f"ForwardAccumulator: {len(flat_primals)} primals but {len(flat_tangents)} tangents"
             )
         self._tangents: dict[int, tuple[Tensor, Any]] = {}
         self._outer: tuple[Any, ...] = ()
@@ -104,14 +103,16 @@ class ForwardAccumulator:
         return tangent if isinstance(tangent, Tensor) else Tensor._wrap(np.asarray(tangent))
 
     def record(
-        self, prim: Primitive, args: tuple[Any, ...], values: list[Any], params: dict[str, Any],
+        self,
+        prim: Primitive,
+        args: tuple[Any, ...],
+        values: list[Any],
+        params: dict[str, Any],
         result: Any,
     ) -> None:
         """Called by `bind` for every op: compute the output tangent if an input has one."""
         tangents = self._tangents
-        perturbed = [
-            i for i, a in enumerate(args) if isinstance(a, Tensor) and id(a) in tangents
-        ]
+        perturbed = [i for i, a in enumerate(args) if isinstance(a, Tensor) and id(a) in tangents]
         if not perturbed:
             return
         tensor_mode = bool(self._outer)
@@ -128,8 +129,14 @@ class ForwardAccumulator:
             tangents[id(result)] = (result, self._mode_value(out))
 
     def _output_tangent(
-        self, prim: Primitive, args: tuple[Any, ...], values: list[Any],
-        params: dict[str, Any], result: Any, perturbed: list[int], tensor_mode: bool,
+        self,
+        prim: Primitive,
+        args: tuple[Any, ...],
+        values: list[Any],
+        params: dict[str, Any],
+        result: Any,
+        perturbed: list[int],
+        tensor_mode: bool,
     ) -> Any:
         if tensor_mode:
             inputs: Any = args
@@ -162,7 +169,11 @@ class ForwardAccumulator:
 
 
 def jvp_by_transposition(
-    prim: Primitive, argnum: int, tangent: Any, result: Any, args: tuple[Any, ...],
+    prim: Primitive,
+    argnum: int,
+    tangent: Any,
+    result: Any,
+    args: tuple[Any, ...],
     params: dict[str, Any],
 ) -> Any:
     """Forward mode for an op that only has a VJP rule (custom gradients, user primitives).

@@ -43,7 +43,8 @@ PRIMITIVES: dict[str, Primitive] = {}
 # thread or asyncio task, outermost first. Replaced wholesale (never mutated) so a paused
 # slice is cheap; a thread that dies takes its stack with it.
 _RECORDERS: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
-    "tapegrad_recorders", default=())
+    "tapegrad_recorders", default=()
+)
 _get_recorders = _RECORDERS.get
 
 # Anomaly detection (tapegrad.debug.detect_anomaly) checks every result for NaN/inf: its
@@ -395,4 +396,3 @@ def _check_finite(prim: Primitive, result: Any, phase: str) -> None:
                 f"detect_anomaly: {phase} of op '{prim.name}' produced {bad}, "
                 f"at {user_source_line()}"
             )
-

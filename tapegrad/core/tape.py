@@ -106,7 +106,11 @@ class GradientTape:
         self._tracked.clear()
 
     def record(
-        self, prim: Primitive, args: tuple[Any, ...], values: list[Any], params: dict[str, Any],
+        self,
+        prim: Primitive,
+        args: tuple[Any, ...],
+        values: list[Any],
+        params: dict[str, Any],
         result: Any,
     ) -> None:
         """Called for every op run while this tape is active (the hot path: keep lean)."""
@@ -128,8 +132,11 @@ class GradientTape:
                     break
         if not hit:
             return
-        line = (_primitive.user_source_line()
-                if _primitive._anomaly_blocks and _primitive.anomaly_enabled() else None)
+        line = (
+            _primitive.user_source_line()
+            if _primitive._anomaly_blocks and _primitive.anomaly_enabled()
+            else None
+        )
         self._entries.append((prim, args, values, params, result, line))
         if prim.multiple_results:
             for out in result:
@@ -204,9 +211,7 @@ class GradientTape:
             self._release()
         return grads
 
-    def jacobian(
-        self, target: Any, source: Any, unconnected_gradients: str = "none"
-    ) -> Any:
+    def jacobian(self, target: Any, source: Any, unconnected_gradients: str = "none") -> Any:
         """Full Jacobian: shape ``target.shape + source.shape`` for each source.
 
         Args:
@@ -288,9 +293,7 @@ class GradientTape:
         self, targets: list[Any], seeds: list[Any], sources: list[Any], unconnected: str
     ) -> list[Any]:
         if unconnected not in ("none", "zero"):
-            raise ValueError(
-                f"unconnected_gradients must be 'none' or 'zero', got {unconnected!r}"
-            )
+            raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected!r}")
         # The walk's own ops are never recorded on this tape; any other active recorder
         # sees them (tensor mode), which is what makes higher derivatives work.
         active = _primitive.active_recorders()
@@ -303,8 +306,7 @@ class GradientTape:
             others = tuple([r for r in active if r is not self])
             previous = set_recorders(others)
             try:
-                grads = backward(self._entries, targets, seeds, watched, bool(others),
-                                 unconnected)
+                grads = backward(self._entries, targets, seeds, watched, bool(others), unconnected)
             finally:
                 set_recorders(previous)
         return [

@@ -413,8 +413,11 @@ class Variable(Tensor):
         if type(value) is Tensor:
             new = value._value
             # The optimizers' case: a Tensor of the variable's shape and dtype, as is.
-            if (type(new) is np.ndarray and new.dtype == current.dtype
-                    and new.shape == current.shape):
+            if (
+                type(new) is np.ndarray
+                and new.dtype == current.dtype
+                and new.shape == current.shape
+            ):
                 return new
         new = np.asarray(value._value if isinstance(value, Tensor) else value)
         if new.shape != self._value.shape:
@@ -429,8 +432,12 @@ class Variable(Tensor):
         it: no tape entry, view, snapshot or user reference holds it (any of those would see
         the new value)."""
         value = self._value
-        return (type(value) is np.ndarray and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
-                and value.base is None and value.flags.writeable)
+        return (
+            type(value) is np.ndarray
+            and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
+            and value.base is None
+            and value.flags.writeable
+        )
 
     def _update_in_place(self, delta: Tensor, ufunc: Any) -> bool:
         """An optimizer's update (every variable, every step) in one test: a Tensor of the
@@ -438,10 +445,15 @@ class Variable(Tensor):
         `_exclusive` inlined: the same tests). False: nothing done."""
         value = self._value
         new = delta._value
-        if (type(value) is np.ndarray and type(new) is np.ndarray
-                and new.dtype == value.dtype and new.shape == value.shape
-                and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
-                and value.base is None and value.flags.writeable):
+        if (
+            type(value) is np.ndarray
+            and type(new) is np.ndarray
+            and new.dtype == value.dtype
+            and new.shape == value.shape
+            and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
+            and value.base is None
+            and value.flags.writeable
+        ):
             ufunc(value, new, out=value)
             return True
         return False

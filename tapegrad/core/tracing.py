@@ -14,8 +14,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-_TRACER: contextvars.ContextVar[Any] = contextvars.ContextVar(
-    "tapegrad_trace_hook", default=None)
+_TRACER: contextvars.ContextVar[Any] = contextvars.ContextVar("tapegrad_trace_hook", default=None)
 
 #: The tracer of this thread, or None: the fastest lookup, for the Tensor methods.
 current_tracer = _TRACER.get

@@ -49,8 +49,11 @@ def _gradients(tape: GradientTape, target: Any, leaves: list[Any], **kwargs: Any
     tensors = _tensors(leaves)
     seed = kwargs.get("output_gradients")
     if tensors:
-        targets, seeds = (tree_flatten(target)[0], tree_flatten(seed)[0]) if seed is not None \
+        targets, seeds = (
+            (tree_flatten(target)[0], tree_flatten(seed)[0])
+            if seed is not None
             else ([target], [None])
+        )
         flat = tape.gradient_flat(targets, seeds, tensors, kwargs["unconnected_gradients"])
     else:
         flat = []
@@ -83,8 +86,10 @@ def _check_numeric(out: Any, name: str) -> None:
     except (TypeError, ValueError):  # a ragged list or other non-array
         kind = "O"
     if kind not in "biufc":
-        raise TypeError(f"{name} requires the function to return a number (a scalar Tensor), "
-                        f"got {type(out).__name__} {out!r:.60}")
+        raise TypeError(
+            f"{name} requires the function to return a number (a scalar Tensor), "
+            f"got {type(out).__name__} {out!r:.60}"
+        )
 
 
 def _check_scalar(out: Any, name: str) -> None:
@@ -125,7 +130,7 @@ def value_and_grad(
             for fresh, _ in prepared:
                 tape.watch(_tensors(fresh))
             out = fun(*new_args, **kwargs)
-        value, aux = (out if has_aux else (out, None))
+        value, aux = out if has_aux else (out, None)
         _check_numeric(value, "grad")
         if not isinstance(value, Tensor):
             value = Tensor(value)
@@ -135,7 +140,7 @@ def value_and_grad(
         grads = []
         start = 0
         for fresh, treedef in prepared:
-            grads.append(tree_unflatten(treedef, flat_grads[start:start + len(fresh)]))
+            grads.append(tree_unflatten(treedef, flat_grads[start : start + len(fresh)]))
             start += len(fresh)
         grad_out = grads[0] if isinstance(argnums, int) else tuple(grads)
         return ((value, aux), grad_out) if has_aux else (value, grad_out)
@@ -185,15 +190,16 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         for fresh, _ in prepared:
             tape.watch(_tensors(fresh))
         out = fun(*new_args)
-    value, aux = (out if has_aux else (out, None))
+    value, aux = out if has_aux else (out, None)
     all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        flat = _gradients(tape, value, all_leaves, output_gradients=cotangent,
-                          unconnected_gradients="zero")
+        flat = _gradients(
+            tape, value, all_leaves, output_gradients=cotangent, unconnected_gradients="zero"
+        )
         grads, start = [], 0
         for fresh, treedef in prepared:
-            grads.append(tree_unflatten(treedef, flat[start:start + len(fresh)]))
+            grads.append(tree_unflatten(treedef, flat[start : start + len(fresh)]))
             start += len(fresh)
         return tuple(grads)
 
@@ -215,8 +221,9 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     new_args, prepared = _prepare(tuple(primals), tuple(range(len(primals))))
     flat_primals = [leaf for fresh, _ in prepared for leaf in fresh]
     flat_tangents = [leaf for t in tangents for leaf in tree_flatten(t)[0]]
-    pairs = [(p, t) for p, t in zip(flat_primals, flat_tangents, strict=True)
-             if isinstance(p, Tensor)]
+    pairs = [
+        (p, t) for p, t in zip(flat_primals, flat_tangents, strict=True) if isinstance(p, Tensor)
+    ]
     with ForwardAccumulator([p for p, _ in pairs], [t for _, t in pairs]) as acc:
         out = fun(*new_args)
     return out, tangents_of(acc, out)
@@ -281,8 +288,13 @@ def jacfwd(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callabl
 
 
 def _jacfwd_leaf(
-    fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], argnum: int,
-    leaves: list[Any], treedef: Any, k: int,
+    fun: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    argnum: int,
+    leaves: list[Any],
+    treedef: Any,
+    k: int,
 ) -> Any:
     leaf = leaves[k]
     value = leaf._value if isinstance(leaf, Tensor) else np.asarray(leaf)

@@ -23,7 +23,8 @@ def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
         return [tree], None  # a single leaf: the common case, kept cheap
     kind = type(tree)
     if (kind is list or kind is tuple) and not any(
-            isinstance(item, dict | list | tuple) for item in tree):
+        isinstance(item, dict | list | tuple) for item in tree
+    ):
         # A flat list of leaves (a model's weights, every step): no recursion.
         return list(tree), (kind.__name__, None, [None] * len(tree))
     leaves: list[Any] = []

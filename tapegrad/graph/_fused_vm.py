@@ -32,6 +32,7 @@ def tanh_f32(x: Any) -> Any:
     r = (1.0 - e) / (1.0 + e)
     return r if v >= 0 else -r
 
+
 @njit(error_model="numpy", nogil=True)
 def pick(k: int, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
     if k == 0:
@@ -46,6 +47,7 @@ def pick(k: int, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
         return a4
     return a5
 
+
 def _build(ops: Any) -> Any:
     """The interpreter for the opcode table ``ops`` (the `fused_ops` module)."""
     # The opcodes as closure constants (see the module docstring).
@@ -56,9 +58,27 @@ def _build(ops: Any) -> Any:
     op_exp, op_log, op_tanh, op_tanh32, op_abs = ops.EXP, ops.LOG, ops.TANH, ops.TANH32, ops.ABS
 
     @njit(error_model="numpy", nogil=True)
-    def vm(code: Any, n_pre: int, consts: Any, n: int, tile: int, n_regs: int,
-           a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, b0: Any, b1: Any,
-           o0: Any, o1: Any, o2: Any, o3: Any, q0: Any) -> None:  # pragma: no cover
+    def vm(
+        code: Any,
+        n_pre: int,
+        consts: Any,
+        n: int,
+        tile: int,
+        n_regs: int,
+        a0: Any,
+        a1: Any,
+        a2: Any,
+        a3: Any,
+        a4: Any,
+        a5: Any,
+        b0: Any,
+        b1: Any,
+        o0: Any,
+        o1: Any,
+        o2: Any,
+        o3: Any,
+        q0: Any,
+    ) -> None:  # pragma: no cover
         regs = np.empty((n_regs, tile), consts.dtype)
         for pc in range(n_pre):
             r = code[pc, 1]

@@ -17,8 +17,7 @@ from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.function import current_tracer
 
 
-def gradients(ys: Any, xs: Any, grad_ys: Any = None,
-              unconnected_gradients: str = "none") -> Any:
+def gradients(ys: Any, xs: Any, grad_ys: Any = None, unconnected_gradients: str = "none") -> Any:
     """Build the graph of the gradient of ``sum(ys)`` with respect to ``xs``.
 
     Only inside a function traced by `tapegrad.function` (eagerly, use
@@ -51,8 +50,9 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None,
         [array([ 3., 12.], dtype=float32), array([ 6., 12.], dtype=float32)]
     """
     if unconnected_gradients not in ("none", "zero"):
-        raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
-                         f"{unconnected_gradients!r}")
+        raise ValueError(
+            f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}"
+        )
     tracer = current_tracer()
     if tracer is None:
         raise RuntimeError(

@@ -80,8 +80,9 @@ from tapegrad.kernels.numpy_fast import relu_zeros_for
 Shape = tuple[int, ...]
 
 
-def compile_graph(graph: Graph, *, fuse: bool | str = "auto",
-                  reuse_buffers: bool = True) -> CompiledGraph:
+def compile_graph(
+    graph: Graph, *, fuse: bool | str = "auto", reuse_buffers: bool = True
+) -> CompiledGraph:
     """Compile ``graph`` (specialised to its traced shapes and dtypes) to Python code.
 
     Args:
@@ -213,11 +214,18 @@ class _Compiler:
             if fused.available() or self.fuse is True:
                 fused.require()
                 groups, units = fuse_elementwise(
-                    self.graph, live=live, key=lambda n: fused.group_key(n, self.avals),
+                    self.graph,
+                    live=live,
+                    key=lambda n: fused.group_key(n, self.avals),
                     max_inputs=fused.MAX_INPUTS + fused.MAX_BOOL_INPUTS,
-                    max_outputs=fused.MAX_OUTPUTS + 1)
-                chosen = [g for g in groups if fused.fits(g, self.avals) and (
-                    self.fuse is True or fused.worth_fusing(self.graph, g))]
+                    max_outputs=fused.MAX_OUTPUTS + 1,
+                )
+                chosen = [
+                    g
+                    for g in groups
+                    if fused.fits(g, self.avals)
+                    and (self.fuse is True or fused.worth_fusing(self.graph, g))
+                ]
                 kernels = {id(g): g for g in chosen}
                 units = _expand_unchosen(units, kernels)
         # add(x, index_add(g, idx)) as "x[idx] += g" in x's buffer (a slice's gradient
@@ -232,13 +240,20 @@ class _Compiler:
             absorbed = set(self.paired.values())
             units = [u for u in units if not (isinstance(u, int) and u in absorbed)]
         steps = [self.step(unit) for unit in units]
-        escaping = {a for a in [*self.graph.outputs, *self.graph.updates.values()]
-                    if not isinstance(a, Literal)}
-        targets = {atom: key for key, atom in self.graph.updates.items()
-                   if not isinstance(atom, Literal) and atom != key}
+        escaping = {
+            a
+            for a in [*self.graph.outputs, *self.graph.updates.values()]
+            if not isinstance(a, Literal)
+        }
+        targets = {
+            atom: key
+            for key, atom in self.graph.updates.items()
+            if not isinstance(atom, Literal) and atom != key
+        }
         external = {spec.id for spec in self.graph.inputs} | set(self.graph.constants)
-        plan = plan_buffers(steps, external=external, escaping=escaping,
-                            update_targets=targets, reuse=self.reuse)
+        plan = plan_buffers(
+            steps, external=external, escaping=escaping, update_targets=targets, reuse=self.reuse
+        )
         self.plan = plan
         for k, (shape, dtype) in enumerate(plan.slots):
             self.namespace[f"_s{k}"] = np.empty(shape, dtype)
@@ -265,8 +280,13 @@ class _Compiler:
     def step(self, unit: Unit) -> Step:
         if isinstance(unit, FusionGroup):
             outs = unit.outputs
-            return Step(tuple(unit.inputs), outs, tuple(self.avals[v] for v in outs), "out",
-                        shares_contiguous_only=True)
+            return Step(
+                tuple(unit.inputs),
+                outs,
+                tuple(self.avals[v] for v in outs),
+                "out",
+                shares_contiguous_only=True,
+            )
         node = self.graph.nodes[unit]
         if unit in self.paired:
             partner = self.graph.nodes[self.paired[unit]]
@@ -279,15 +299,22 @@ class _Compiler:
             other = node.inputs[k]
             g = self.graph.nodes[producer].inputs[0]
             assert not isinstance(other, Literal) and not isinstance(g, Literal)
-            return Step((other, g), node.outputs, ((node.shape, node.dtype),), "out",
-                        c_order=True, in_place=True)
+            return Step(
+                (other, g),
+                node.outputs,
+                ((node.shape, node.dtype),),
+                "out",
+                c_order=True,
+                in_place=True,
+            )
         reads = tuple(a for a in node.inputs if not isinstance(a, Literal))
         avals = tuple(zip(node.shapes, node.dtypes, strict=True))
         # A buffer (C order) only where NumPy would lay the result out in C order too.
         c_order = all(self.layout[o] for o in node.outputs)
         elementwise = PRIMITIVES[node.primitive].elementwise
-        return Step(reads, node.outputs, avals, self.kind(node), c_order=c_order,
-                    in_place=elementwise)
+        return Step(
+            reads, node.outputs, avals, self.kind(node), c_order=c_order, in_place=elementwise
+        )
 
     def out_form(self, node: Node) -> str | None:
         """How a node writes into a given array: "ufunc", "reduce", "expand" or None."""
@@ -297,8 +324,12 @@ class _Compiler:
         if prim.ufunc is not None and not node.params:
             return "ufunc"
         reads = [a for a in node.inputs if not isinstance(a, Literal)]
-        if (prim.reduce_ufunc is not None and reads and self.avals[reads[0]][0]
-                and set(node.params) <= {"axis", "keepdims"}):
+        if (
+            prim.reduce_ufunc is not None
+            and reads
+            and self.avals[reads[0]][0]
+            and set(node.params) <= {"axis", "keepdims"}
+        ):
             return "reduce"
         if node.primitive in ("relu", "sigmoid") and self.avals[reads[0]][1] == node.dtype:
             return "expand"
@@ -314,8 +345,9 @@ class _Compiler:
         self.lines.append("def run(args, variables):")
         args = [self.names[s.id] for s in graph.arg_inputs]
         variables = [self.names[s.id] for s in graph.variable_inputs]
-        self.lines.append(f"    {', '.join(args)}{',' if args else ''} = args"
-                          if args else "    _ = args")
+        self.lines.append(
+            f"    {', '.join(args)}{',' if args else ''} = args" if args else "    _ = args"
+        )
         if variables:
             self.lines.append(f"    {', '.join(variables)}, = variables")
         for value_id, value in graph.constants.items():
@@ -346,8 +378,7 @@ class _Compiler:
         x, g = self.atom(node.inputs[k]), self.atom(scatter.inputs[0])
         out = self.names[node.outputs[0]]
         where = self.plan.placement.get(node.outputs[0], ("new",))
-        comment = (f"{_describe(node, self.names)} with "
-                   f"{_describe(scatter, self.names)} folded in")
+        comment = f"{_describe(node, self.names)} with {_describe(scatter, self.names)} folded in"
         if where[0] == "share" and self.names[where[1]] == x:
             self.lines.append(f"    {out} = {x}  # {comment}")
         elif where[0] == "slot":
@@ -369,7 +400,8 @@ class _Compiler:
             self.lines.append(
                 f"    {self.names[node.outputs[0]]}, {self.names[partner.outputs[0]]} = "
                 f"{both}({arg_text})  # {_describe(node, self.names)} and "
-                f"{_describe(partner, self.names)}")
+                f"{_describe(partner, self.names)}"
+            )
             return
         node = self.graph.nodes[index]
         comment = _describe(node, self.names)
@@ -432,15 +464,15 @@ class _Compiler:
                 zero = self.bind("_zeros", zeros, key=("zeros", zeros.shape, zeros.dtype.str))
             self.lines.append(f"    {name} = {maximum}({x}, {zero}{out})  # {comment}")
             return
-        multiply, tanh, add = (self.bind(f"np_{u.__name__}", u)
-                               for u in (np.multiply, np.tanh, np.add))
+        multiply, tanh, add = (
+            self.bind(f"np_{u.__name__}", u) for u in (np.multiply, np.tanh, np.add)
+        )
         first = out or ""
         again = out or f", out={name}"
         self.lines.append(f"    {name} = {multiply}({x}, {k(0.5)}{first})  # {comment}")
         if not node.shape and not out:
             # 0-d: NumPy scalars cannot be written into; chain the calls as the impl does.
-            self.lines.append(f"    {name} = {multiply}({add}({tanh}({name}), {k(1)}), "
-                              f"{k(0.5)})")
+            self.lines.append(f"    {name} = {multiply}({add}({tanh}({name}), {k(1)}), {k(0.5)})")
             return
         self.lines.append(f"    {tanh}({name}{again})")
         self.lines.append(f"    {add}({name}, {k(1)}{again})")
@@ -471,20 +503,28 @@ class _Compiler:
                 shape, out_dtype = self.avals[value]
                 shape_text = self.param(tuple(int(d) for d in shape))
                 self.lines.append(
-                    f"    {name} = np.empty({shape_text}, {self.bind('_dtype', out_dtype)})")
+                    f"    {name} = np.empty({shape_text}, {self.bind('_dtype', out_dtype)})"
+                )
         for value, slot in zip(kernel.scalar_inputs, kernel.scalar_slots, strict=True):
             self.lines.append(f"    {constants}[{int(slot)}] = {self.names[value]}.item()")
 
         def flat(values: list[int], count: int, filler: str) -> list[str]:
-            return [f"{self.names[v]}.reshape(-1)" for v in values] + \
-                [filler] * (count - len(values))
+            return [f"{self.names[v]}.reshape(-1)" for v in values] + [filler] * (
+                count - len(values)
+            )
 
-        args = [program, str(int(kernel.n_pre)), constants, str(int(kernel.size)),
-                str(int(kernel.tile)), str(int(kernel.n_regs)),
-                *flat(kernel.float_inputs, fused.MAX_INPUTS, empty),
-                *flat(kernel.bool_inputs, fused.MAX_BOOL_INPUTS, empty_bool),
-                *flat(kernel.float_outputs, fused.MAX_OUTPUTS, empty),
-                *flat(kernel.bool_outputs, 1, empty_bool)]
+        args = [
+            program,
+            str(int(kernel.n_pre)),
+            constants,
+            str(int(kernel.size)),
+            str(int(kernel.tile)),
+            str(int(kernel.n_regs)),
+            *flat(kernel.float_inputs, fused.MAX_INPUTS, empty),
+            *flat(kernel.bool_inputs, fused.MAX_BOOL_INPUTS, empty_bool),
+            *flat(kernel.float_outputs, fused.MAX_OUTPUTS, empty),
+            *flat(kernel.bool_outputs, 1, empty_bool),
+        ]
         self.lines.append(f"    {vm}({', '.join(args)})")
         return kernel.description
 
@@ -535,8 +575,9 @@ class _Compiler:
             elif node is None:
                 found = frozenset([("external", value)])
             elif self.kind(node) == "alias":
-                found = frozenset().union(*(of(a) for a in node.inputs
-                                            if not isinstance(a, Literal)))
+                found = frozenset().union(
+                    *(of(a) for a in node.inputs if not isinstance(a, Literal))
+                )
             else:
                 found = frozenset([("fresh", value)])
             memo[value] = found

@@ -19,8 +19,7 @@ Avals = dict[int, tuple[Shape, np.dtype]]
 
 def live_nodes(graph: Graph) -> list[int]:
     """Indices of the nodes something returned depends on (and stateful ones)."""
-    needed = {a for a in [*graph.outputs, *graph.updates.values()]
-              if not isinstance(a, Literal)}
+    needed = {a for a in [*graph.outputs, *graph.updates.values()] if not isinstance(a, Literal)}
     keep: list[int] = []
     for index in range(len(graph.nodes) - 1, -1, -1):
         node = graph.nodes[index]
@@ -69,14 +68,14 @@ def find_paired(graph: Graph, units: list[Unit]) -> dict[int, int]:
             first.setdefault((node.primitive, node.inputs), unit)
         for (loss_name, inputs), loss in first.items():
             partner = PRIMITIVES[loss_name].paired_with[0]  # type: ignore[index]
-            if (inputs == node.inputs and node.primitive == partner.name
-                    and loss not in paired):
+            if inputs == node.inputs and node.primitive == partner.name and loss not in paired:
                 paired[loss] = unit
     return paired
 
 
-def find_scatter_adds(graph: Graph, units: list[Unit], avals: Avals,
-                      layout: dict[int, bool]) -> dict[int, tuple[int, int]]:
+def find_scatter_adds(
+    graph: Graph, units: list[Unit], avals: Avals, layout: dict[int, bool]
+) -> dict[int, tuple[int, int]]:
     """``add`` nodes whose one operand is an ``index_add`` read by nothing else.
 
     Returns:
@@ -95,15 +94,17 @@ def find_scatter_adds(graph: Graph, units: list[Unit], avals: Avals,
     for atom in [*graph.outputs, *graph.updates.values()]:
         if not isinstance(atom, Literal):
             uses[atom] = uses.get(atom, 0) + 2
-    position = {graph.nodes[u].outputs[0]: u for u in units
-                if isinstance(u, int) and len(graph.nodes[u].outputs) == 1}
+    position = {
+        graph.nodes[u].outputs[0]: u
+        for u in units
+        if isinstance(u, int) and len(graph.nodes[u].outputs) == 1
+    }
     found: dict[int, tuple[int, int]] = {}
     for unit in units:
         if not isinstance(unit, int):
             continue
         node = graph.nodes[unit]
-        if PRIMITIVES[node.primitive].ufunc is not np.add or len(node.inputs) != 2 \
-                or node.params:
+        if PRIMITIVES[node.primitive].ufunc is not np.add or len(node.inputs) != 2 or node.params:
             continue
         for k in (1, 0):
             atom, other = node.inputs[k], node.inputs[1 - k]
@@ -114,12 +115,18 @@ def find_scatter_adds(graph: Graph, units: list[Unit], avals: Avals,
                 continue
             scatter = graph.nodes[producer]
             index_param = PRIMITIVES[scatter.primitive].scatter_index
-            if (index_param is None or uses.get(atom) != 1
-                    or isinstance(scatter.inputs[0], Literal)
-                    or not _basic_index(scatter.params.get(index_param))):
+            if (
+                index_param is None
+                or uses.get(atom) != 1
+                or isinstance(scatter.inputs[0], Literal)
+                or not _basic_index(scatter.params.get(index_param))
+            ):
                 continue
-            if avals[other] != (node.shape, node.dtype) or \
-                    avals[atom] != avals[other] or not layout[other]:
+            if (
+                avals[other] != (node.shape, node.dtype)
+                or avals[atom] != avals[other]
+                or not layout[other]
+            ):
                 continue
             found[unit] = (producer, 1 - k)
             break
@@ -129,7 +136,8 @@ def find_scatter_adds(graph: Graph, units: list[Unit], avals: Avals,
 def _basic_index(index: Any) -> bool:
     """A tuple of ints, slices, None and Ellipsis (indexing gives a view)."""
     return isinstance(index, tuple) and all(
-        i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index)
+        i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index
+    )
 
 
 def value_names(graph: Graph) -> dict[int, str]:
@@ -151,7 +159,8 @@ def value_names(graph: Graph) -> dict[int, str]:
 
 def avals_of(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
     avals: dict[int, tuple[Shape, np.dtype]] = {
-        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs}
+        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs
+    }
     for value_id, value in graph.constants.items():
         avals[value_id] = (np.shape(value), np.asarray(value).dtype)
     for node in graph.nodes:
@@ -160,5 +169,12 @@ def avals_of(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
     return avals
 
 
-__all__ = ["Avals", "avals_of", "c_ordered", "find_paired", "find_scatter_adds", "live_nodes",
-           "value_names"]
+__all__ = [
+    "Avals",
+    "avals_of",
+    "c_ordered",
+    "find_paired",
+    "find_scatter_adds",
+    "live_nodes",
+    "value_names",
+]

@@ -25,8 +25,9 @@ class CompiledGraph:
     shared by all calls.
     """
 
-    def __init__(self, graph: Graph, source: str, function: Any, kernels: list[str],
-                 n_buffers: int) -> None:
+    def __init__(
+        self, graph: Graph, source: str, function: Any, kernels: list[str], n_buffers: int
+    ) -> None:
         self.graph = graph
         self.source = source
         self.kernels = kernels
@@ -34,8 +35,9 @@ class CompiledGraph:
         self._function = function
         self._lock = threading.RLock()
 
-    def __call__(self, args: Sequence[np.ndarray],
-                 variables: Sequence[np.ndarray] = ()) -> tuple[list[Any], list[Any]]:
+    def __call__(
+        self, args: Sequence[np.ndarray], variables: Sequence[np.ndarray] = ()
+    ) -> tuple[list[Any], list[Any]]:
         """Run the graph.
 
         Args:
@@ -53,8 +55,10 @@ class CompiledGraph:
             return self._function(args, variables)
 
     def __repr__(self) -> str:
-        return (f"<CompiledGraph: {len(self.graph.nodes)} nodes, {self.n_buffers} buffers, "
-                f"{len(self.kernels)} fused kernels>")
+        return (
+            f"<CompiledGraph: {len(self.graph.nodes)} nodes, {self.n_buffers} buffers, "
+            f"{len(self.kernels)} fused kernels>"
+        )
 
 
 __all__ = ["CompiledGraph"]

@@ -92,8 +92,14 @@ class FunctionTracer(_Tracer):
         return arg
 
     # -- recorder protocol ----------------------------------------------------------------
-    def record(self, prim: Any, args: tuple[Any, ...], values: list[Any],
-               params: dict[str, Any], result: Any) -> None:
+    def record(
+        self,
+        prim: Any,
+        args: tuple[Any, ...],
+        values: list[Any],
+        params: dict[str, Any],
+        result: Any,
+    ) -> None:
         if params and any(self._holds_traced_array(v) for v in params.values()):
             where = _primitive.user_source_line()
             raise TracerValueError(
@@ -105,8 +111,9 @@ class FunctionTracer(_Tracer):
         count = len(self.nodes)
         super().record(prim, args, values, params, result)
         if len(self.nodes) > count:
-            for out, value_id in zip(result if prim.multiple_results else (result,),
-                                     self.nodes[-1].outputs, strict=True):
+            for out, value_id in zip(
+                result if prim.multiple_results else (result,), self.nodes[-1].outputs, strict=True
+            ):
                 self._tensor_of[value_id] = out
             if prim.differentiable:
                 self.entries.append((prim, args, values, params, result, None))
@@ -138,8 +145,9 @@ class FunctionTracer(_Tracer):
             if original is not None:
                 raw = original[1]
             found = self._new_id(np.shape(raw), raw.dtype)
-            self.inputs.append(Input(found, "variable", tuple(np.shape(raw)), raw.dtype,
-                                     str(variable.name)))
+            self.inputs.append(
+                Input(found, "variable", tuple(np.shape(raw)), raw.dtype, str(variable.name))
+            )
             self._variable_ids[id(variable)] = found
             self.variables.append(variable)
         return found
@@ -224,9 +232,18 @@ class ConcreteFunction:
         trace_seconds, compile_seconds: How long tracing and optimizing + compiling took.
     """
 
-    def __init__(self, graph: Graph, traced_graph: Graph, out_tree: Any,
-                 arg_positions: list[int], static_leaves: list[Any], in_tree: Any,
-                 jit: bool, trace_seconds: float, lock: Any = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        traced_graph: Graph,
+        out_tree: Any,
+        arg_positions: list[int],
+        static_leaves: list[Any],
+        in_tree: Any,
+        jit: bool,
+        trace_seconds: float,
+        lock: Any = None,
+    ) -> None:
         self.graph = graph
         self._lock = lock if lock is not None else threading.RLock()
         self.traced_graph = traced_graph
@@ -242,7 +259,8 @@ class ConcreteFunction:
         # Variables, runs and writes them back, which must not interleave with another
         # call's. Other calls need no lock of their own (the compiled code has one).
         self._call_flat: Callable[[list[Any]], Any] = (
-            self._call_locked if self._updated else self._call_unlocked)
+            self._call_locked if self._updated else self._call_unlocked
+        )
         self.trace_seconds = trace_seconds
         # A `where` usually guards a branch that is invalid where it is not selected (a
         # sqrt of negatives, its infinite derivative): like the backward walk, silence
@@ -317,15 +335,18 @@ class ConcreteFunction:
         tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in array_leaves]
         # The graph as traced: its gradients are then the eager ones, bit for bit (passes
         # reorder sums of cotangents and drop the stop_gradient markers of raw values).
-        outputs, updates = evaluate(self.traced_graph, tensors, self._variables,
-                                    with_updates=True)
+        outputs, updates = evaluate(self.traced_graph, tensors, self._variables, with_updates=True)
         for variable, new in zip(self._updated, updates.values(), strict=True):
             variable._value = new._value if isinstance(new, Tensor) else np.asarray(new)
         return self._result(outputs)
 
     def _result(self, outputs: list[Any]) -> Any:
-        leaves = [o if isinstance(o, Tensor) or not isinstance(o, np.ndarray | np.generic)
-                  else Tensor._wrap(o) for o in outputs]
+        leaves = [
+            o
+            if isinstance(o, Tensor) or not isinstance(o, np.ndarray | np.generic)
+            else Tensor._wrap(o)
+            for o in outputs
+        ]
         return tree_unflatten(self._out_tree, leaves)
 
 
@@ -347,8 +368,14 @@ class Function:
         tracing_count: How many times it has been traced.
     """
 
-    def __init__(self, python_function: Callable[..., Any], *, jit: bool = True,
-                 optimize: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self,
+        python_function: Callable[..., Any],
+        *,
+        jit: bool = True,
+        optimize: bool = True,
+        name: str | None = None,
+    ) -> None:
         self.python_function = python_function
         self.jit = jit
         self.optimize = optimize
@@ -391,8 +418,15 @@ class Function:
         self._last = concrete
         return concrete._call_flat([leaves[k] for k in positions])
 
-    def _traced(self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any],
-                in_tree: Any, positions: list[int], key: Any) -> ConcreteFunction:
+    def _traced(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        leaves: list[Any],
+        in_tree: Any,
+        positions: list[int],
+        key: Any,
+    ) -> ConcreteFunction:
         """The cached trace of ``key``, traced now if no thread has traced it yet."""
         with self._lock:
             # Another thread may have traced this signature while we waited: the caches
@@ -406,8 +440,11 @@ class Function:
             arrays = [a for a in args if a is not None]
             picked = [leaves[k] for k in positions]
             # Only where the fast path hands over the same arrays as this slow one.
-            if fast_key is not None and len(arrays) == len(picked) and all(
-                    a is b for a, b in zip(arrays, picked, strict=True)):
+            if (
+                fast_key is not None
+                and len(arrays) == len(picked)
+                and all(a is b for a, b in zip(arrays, picked, strict=True))
+            ):
                 self._fast_cache[fast_key] = concrete
             return concrete
 
@@ -437,8 +474,15 @@ class Function:
             self._fast_cache.clear()
             self._last = None
 
-    def _trace(self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any],
-               in_tree: Any, positions: list[int], key: Any) -> ConcreteFunction:
+    def _trace(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        leaves: list[Any],
+        in_tree: Any,
+        positions: list[int],
+        key: Any,
+    ) -> ConcreteFunction:
         start = time.perf_counter()
         tracer = FunctionTracer(self.name)
         traced = list(leaves)
@@ -457,27 +501,50 @@ class Function:
             tracer.restore_variables()
         if tracer.problems:
             raise UntraceableError(f"tapegrad.function({self.name}): {tracer.problems[0]}")
-        traced_graph = Graph(tracer.inputs, tracer.nodes, outputs, tracer.constants,
-                             captured_variables=tracer.variables, updates=tracer.updates())
+        traced_graph = Graph(
+            tracer.inputs,
+            tracer.nodes,
+            outputs,
+            tracer.constants,
+            captured_variables=tracer.variables,
+            updates=tracer.updates(),
+        )
         graph = traced_graph
         if self.optimize:
             from tapegrad.graph.passes import optimize
 
             graph = optimize(traced_graph)
         trace_seconds = time.perf_counter() - start
-        concrete = ConcreteFunction(graph, traced_graph, out_tree, positions, [], in_tree,
-                                    self.jit, trace_seconds, self._lock)
+        concrete = ConcreteFunction(
+            graph,
+            traced_graph,
+            out_tree,
+            positions,
+            [],
+            in_tree,
+            self.jit,
+            trace_seconds,
+            self._lock,
+        )
         self.tracing_count += 1
         logger.info(
             "tapegrad.function(%s): trace #%d for %s: %d nodes (%d after passes); trace "
-            "%.3f s, compile %.3f s", self.name, self.tracing_count, _describe_key(key),
-            len(traced_graph.nodes), len(graph.nodes), trace_seconds,
-            concrete.compile_seconds)
+            "%.3f s, compile %.3f s",
+            self.name,
+            self.tracing_count,
+            _describe_key(key),
+            len(traced_graph.nodes),
+            len(graph.nodes),
+            trace_seconds,
+            concrete.compile_seconds,
+        )
         if self.tracing_count == _RETRACE_WARNING:
             logger.warning(
                 "tapegrad.function(%s) has been traced %d times: Python values or shapes "
                 "of its arguments keep changing (pass numbers that vary as arrays)",
-                self.name, self.tracing_count)
+                self.name,
+                self.tracing_count,
+            )
         return concrete
 
     @staticmethod
@@ -559,8 +626,9 @@ def _describe_key(key: Any) -> str:
     return "(" + ", ".join(described) + ")"
 
 
-def function(func: Callable[..., Any] | None = None, *, jit: bool = True,
-             optimize: bool = True) -> Any:
+def function(
+    func: Callable[..., Any] | None = None, *, jit: bool = True, optimize: bool = True
+) -> Any:
     """Compile ``func`` into graphs: traced once per input signature, optimized, compiled.
 
     Args:
@@ -596,5 +664,12 @@ def function(func: Callable[..., Any] | None = None, *, jit: bool = True,
     return Function(func, jit=jit, optimize=optimize)
 
 
-__all__ = ["ConcreteFunction", "Function", "FunctionTracer", "TracerValueError",
-           "current_tracer", "function", "is_traced"]
+__all__ = [
+    "ConcreteFunction",
+    "Function",
+    "FunctionTracer",
+    "TracerValueError",
+    "current_tracer",
+    "function",
+    "is_traced",
+]

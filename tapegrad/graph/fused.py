@@ -66,12 +66,33 @@ Shape = tuple[int, ...]
 # -- opcodes ------------------------------------------------------------------------------
 # Row fields: (opcode, destination register, a, b, c).
 
-_BINARY = {"add": ADD, "subtract": SUB, "multiply": MUL, "divide": DIV, "maximum": MAX,
-           "minimum": MIN, "power": POW, "equal": EQ, "not_equal": NE, "less": LT,
-           "less_equal": LE, "greater": GT, "greater_equal": GE}
+_BINARY = {
+    "add": ADD,
+    "subtract": SUB,
+    "multiply": MUL,
+    "divide": DIV,
+    "maximum": MAX,
+    "minimum": MIN,
+    "power": POW,
+    "equal": EQ,
+    "not_equal": NE,
+    "less": LT,
+    "less_equal": LE,
+    "greater": GT,
+    "greater_equal": GE,
+}
 # Few opcodes on purpose: numba's compile time of the interpreter grows with each one.
-_UNARY = {"negative": NEG, "sqrt": SQRT, "exp": EXP, "log": LOG, "tanh": TANH,
-          "absolute": ABS, "identity": COPY, "stop_gradient": COPY, "cast": COPY}
+_UNARY = {
+    "negative": NEG,
+    "sqrt": SQRT,
+    "exp": EXP,
+    "log": LOG,
+    "tanh": TANH,
+    "absolute": ABS,
+    "identity": COPY,
+    "stop_gradient": COPY,
+    "cast": COPY,
+}
 _COMPOSITE = {"square", "reciprocal", "relu", "sigmoid", "clip", "where"}
 _COMPARISONS = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"}
 _TRANSCENDENTAL = {"exp", "log", "tanh", "power", "sigmoid"}
@@ -110,8 +131,13 @@ def group_key(node: Node, avals: dict[int, tuple[Shape, np.dtype]]) -> Any:
     name = node.primitive
     if name not in _BINARY and name not in _UNARY and name not in _COMPOSITE:
         return None
-    if len(node.outputs) != 1 or not node.shape or 0 in node.shape or node.params and (
-            name != "cast"):
+    if (
+        len(node.outputs) != 1
+        or not node.shape
+        or 0 in node.shape
+        or node.params
+        and (name != "cast")
+    ):
         return None
     arrays = [avals[a][1] for a in node.inputs if not isinstance(a, Literal)]
     floats = {d for d in arrays if d != _BOOL}
@@ -150,7 +176,7 @@ def _pattern(shape: Shape, target: Shape) -> tuple[int, int] | None:
         return None  # broadcast in the middle: not one stride pattern
     if any(padded[k] != target[k] for k in axes):
         return None
-    return (math.prod(target[axes[-1] + 1:]), size)
+    return (math.prod(target[axes[-1] + 1 :]), size)
 
 
 def fits(group: FusionGroup, avals: dict[int, tuple[Shape, np.dtype]]) -> bool:
@@ -158,8 +184,12 @@ def fits(group: FusionGroup, avals: dict[int, tuple[Shape, np.dtype]]) -> bool:
     arrays = [v for v in group.inputs if math.prod(avals[v][0]) != 1]
     bools = sum(avals[v][1] == _BOOL for v in arrays)
     bool_outputs = sum(avals[v][1] == _BOOL for v in group.outputs)
-    return (len(arrays) - bools <= MAX_INPUTS and bools <= MAX_BOOL_INPUTS
-            and len(group.outputs) - bool_outputs <= MAX_OUTPUTS and bool_outputs <= 1)
+    return (
+        len(arrays) - bools <= MAX_INPUTS
+        and bools <= MAX_BOOL_INPUTS
+        and len(group.outputs) - bool_outputs <= MAX_OUTPUTS
+        and bool_outputs <= 1
+    )
 
 
 # -- the cost model -----------------------------------------------------------------------------
@@ -229,8 +259,9 @@ class Kernel:
     description: str
 
 
-def build_kernel(graph: Graph, group: FusionGroup,
-                 avals: dict[int, tuple[Shape, np.dtype]]) -> Kernel:
+def build_kernel(
+    graph: Graph, group: FusionGroup, avals: dict[int, tuple[Shape, np.dtype]]
+) -> Kernel:
     """Translate a group into a program and wrap it in a small numba function.
 
     Args:
@@ -245,8 +276,9 @@ def build_kernel(graph: Graph, group: FusionGroup,
 
 
 class _ProgramBuilder:
-    def __init__(self, graph: Graph, group: FusionGroup,
-                 avals: dict[int, tuple[Shape, np.dtype]]) -> None:
+    def __init__(
+        self, graph: Graph, group: FusionGroup, avals: dict[int, tuple[Shape, np.dtype]]
+    ) -> None:
         self.graph = graph
         self.group = group
         self.avals = avals
@@ -317,8 +349,12 @@ class _ProgramBuilder:
         outputs = set(group.outputs)
         float_outputs = [v for v in group.outputs if self.avals[v][1] != _BOOL]
         bool_outputs = [v for v in group.outputs if self.avals[v][1] == _BOOL]
-        if (len(float_inputs) > MAX_INPUTS or len(bool_inputs) > MAX_BOOL_INPUTS
-                or len(float_outputs) > MAX_OUTPUTS or len(bool_outputs) > 1):
+        if (
+            len(float_inputs) > MAX_INPUTS
+            or len(bool_inputs) > MAX_BOOL_INPUTS
+            or len(float_outputs) > MAX_OUTPUTS
+            or len(bool_outputs) > 1
+        ):
             raise ValueError("fused kernel: too many inputs or outputs for one kernel")
         for node in members:
             out = node.outputs[0]
@@ -333,12 +369,25 @@ class _ProgramBuilder:
                 self.release(out)
         program = np.array([*self.pre, *self.body], dtype=np.int64).reshape(-1, 5)
         n_regs = max(self.n_regs, 1)
-        description = (f"{len(group.nodes)} nodes on {self.dtype.name}{list(group.shape)}, "
-                       f"{len(program)} instructions, {n_regs} registers")
-        return Kernel(program, len(self.pre), np.array(self.constants, self.dtype),
-                      self.size, _tile(self.size, n_regs), n_regs, float_inputs,
-                      bool_inputs, scalar_inputs, self.scalar_slots, float_outputs,
-                      bool_outputs, description)
+        description = (
+            f"{len(group.nodes)} nodes on {self.dtype.name}{list(group.shape)}, "
+            f"{len(program)} instructions, {n_regs} registers"
+        )
+        return Kernel(
+            program,
+            len(self.pre),
+            np.array(self.constants, self.dtype),
+            self.size,
+            _tile(self.size, n_regs),
+            n_regs,
+            float_inputs,
+            bool_inputs,
+            scalar_inputs,
+            self.scalar_slots,
+            float_outputs,
+            bool_outputs,
+            description,
+        )
 
     def release(self, value: int) -> None:
         reg = self.reg_of.get(value)
@@ -406,5 +455,16 @@ def interpreter() -> Any:
     return _fused_vm.vm
 
 
-__all__ = ["MAX_BOOL_INPUTS", "MAX_INPUTS", "MAX_OUTPUTS", "Kernel", "available", "build_kernel",
-           "fits", "group_key", "interpreter", "require", "worth_fusing"]
+__all__ = [
+    "MAX_BOOL_INPUTS",
+    "MAX_INPUTS",
+    "MAX_OUTPUTS",
+    "Kernel",
+    "available",
+    "build_kernel",
+    "fits",
+    "group_key",
+    "interpreter",
+    "require",
+    "worth_fusing",
+]

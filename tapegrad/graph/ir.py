@@ -150,8 +150,11 @@ class Graph:
         by default the Variables read at trace time.
         """
         leaves, in_tree = tree_flatten(args)
-        expected = self.in_tree if self.in_tree is not None else tree_flatten(
-            tuple(range(len(self.arg_inputs))))[1]
+        expected = (
+            self.in_tree
+            if self.in_tree is not None
+            else tree_flatten(tuple(range(len(self.arg_inputs))))[1]
+        )
         if in_tree != expected:
             raise ValueError(
                 f"graph: called with arguments of structure {_describe_tree(in_tree)}, "
@@ -187,13 +190,16 @@ class Graph:
         return format_graph(self)
 
     def __repr__(self) -> str:
-        return (f"<Graph: {len(self.arg_inputs)} args, {len(self.variable_inputs)} variables, "
-                f"{len(self.constants)} constants, {len(self.nodes)} nodes>")
+        return (
+            f"<Graph: {len(self.arg_inputs)} args, {len(self.variable_inputs)} variables, "
+            f"{len(self.constants)} constants, {len(self.nodes)} nodes>"
+        )
 
 
 # -- replay ---------------------------------------------------------------------------------
-def evaluate(graph: Graph, args: Sequence[Any], variables: Sequence[Any] = (),
-             with_updates: bool = False) -> Any:
+def evaluate(
+    graph: Graph, args: Sequence[Any], variables: Sequence[Any] = (), with_updates: bool = False
+) -> Any:
     """Run ``graph`` on flat ``args`` and ``variables``; return the flat outputs.
 
     Each node calls its primitive from the table: Tensors in, Tensors out (recorded by
@@ -206,12 +212,12 @@ def evaluate(graph: Graph, args: Sequence[Any], variables: Sequence[Any] = (),
     if len(args) != len(arg_inputs):
         raise ValueError(f"graph: expected {len(arg_inputs)} arguments, got {len(args)}")
     if len(variables) != len(variable_inputs):
-        raise ValueError(
-            f"graph: expected {len(variable_inputs)} variables, got {len(variables)}"
-        )
+        raise ValueError(f"graph: expected {len(variable_inputs)} variables, got {len(variables)}")
     env: dict[int, Any] = dict(graph.constants)
-    for spec, value in [*zip(arg_inputs, args, strict=True),
-                        *zip(variable_inputs, variables, strict=True)]:
+    for spec, value in [
+        *zip(arg_inputs, args, strict=True),
+        *zip(variable_inputs, variables, strict=True),
+    ]:
         _check_input(spec, value)
         env[spec.id] = value
     for node in graph.nodes:
@@ -311,7 +317,8 @@ def verify(graph: Graph, example_args: Sequence[Any] | None = None) -> None:
 def _avals(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
     """Value id -> (shape, dtype), for inputs, constants and node results."""
     avals: dict[int, tuple[Shape, np.dtype]] = {
-        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs}
+        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs
+    }
     for value_id, value in graph.constants.items():
         avals[value_id] = (np.shape(value), np.asarray(value).dtype)
     for node in graph.nodes:
@@ -322,12 +329,17 @@ def _avals(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
 
 def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None:
     rng = np.random.default_rng(0)
-    args = list(example_args) if example_args is not None else [
-        _example(spec, rng) for spec in graph.arg_inputs]
+    args = (
+        list(example_args)
+        if example_args is not None
+        else [_example(spec, rng) for spec in graph.arg_inputs]
+    )
     variables = [_example(spec, rng) for spec in graph.variable_inputs]
     env: dict[int, Any] = dict(graph.constants)
-    for spec, value in [*zip(graph.arg_inputs, args, strict=True),
-                        *zip(graph.variable_inputs, variables, strict=True)]:
+    for spec, value in [
+        *zip(graph.arg_inputs, args, strict=True),
+        *zip(graph.variable_inputs, variables, strict=True),
+    ]:
         env[spec.id] = np.asarray(value._value if isinstance(value, Tensor) else value)
     with np.errstate(all="ignore"):
         for index, node in enumerate(graph.nodes):
@@ -345,8 +357,9 @@ def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None
                         f"graph: node {index} ({node.primitive}) fails on inputs of the "
                         f"recorded shapes: {err}"
                     ) from err
-                result = tuple(np.zeros(s, d) for s, d in zip(node.shapes, node.dtypes,
-                                                              strict=True))
+                result = tuple(
+                    np.zeros(s, d) for s, d in zip(node.shapes, node.dtypes, strict=True)
+                )
                 result = result if prim.multiple_results else result[0]
             except Exception as err:  # a hostile document may provoke any error in an impl
                 raise ValueError(
@@ -359,8 +372,9 @@ def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None
                     f"graph: node {index} ({node.primitive}) returned {len(results)} results, "
                     f"recorded {len(node.outputs)}"
                 )
-            for out_id, value, shape, dtype in zip(node.outputs, results, node.shapes,
-                                                   node.dtypes, strict=True):
+            for out_id, value, shape, dtype in zip(
+                node.outputs, results, node.shapes, node.dtypes, strict=True
+            ):
                 value = np.asarray(value)
                 if value.shape != tuple(shape) or value.dtype != dtype:
                     raise ValueError(
@@ -387,7 +401,8 @@ def describe_difference(first: Graph, second: Graph) -> str | None:
     different batch sizes of a batch-independent function compare equal.
     """
     if [(i.kind, len(i.shape), i.dtype) for i in first.inputs] != [
-            (i.kind, len(i.shape), i.dtype) for i in second.inputs]:
+        (i.kind, len(i.shape), i.dtype) for i in second.inputs
+    ]:
         return "the inputs differ (kinds, ranks or dtypes)"
     if first.in_tree != second.in_tree or first.out_tree != second.out_tree:
         return "the argument or result structures differ"
@@ -409,8 +424,7 @@ def describe_difference(first: Graph, second: Graph) -> str | None:
             return f"{where}: different params"
         for key in a.params:
             if not values_equal(a.params[key], b.params[key]):
-                return (f"{where}: param {key}={_short(a.params[key])} vs "
-                        f"{_short(b.params[key])}")
+                return f"{where}: param {key}={_short(a.params[key])} vs {_short(b.params[key])}"
     if len(first.outputs) != len(second.outputs):
         return "a different number of outputs"
     for k, (x, y) in enumerate(zip(first.outputs, second.outputs, strict=True)):
@@ -433,11 +447,18 @@ def _canonical_ids(graph: Graph) -> dict[int, tuple[Any, ...]]:
     return names
 
 
-def _atom_difference(x: Atom, y: Atom, names_a: dict[int, Any], names_b: dict[int, Any],
-                     consts_a: dict[int, Any], consts_b: dict[int, Any]) -> str | None:
+def _atom_difference(
+    x: Atom,
+    y: Atom,
+    names_a: dict[int, Any],
+    names_b: dict[int, Any],
+    consts_a: dict[int, Any],
+    consts_b: dict[int, Any],
+) -> str | None:
     if isinstance(x, Literal) or isinstance(y, Literal):
         if not (isinstance(x, Literal) and isinstance(y, Literal)) or not values_equal(
-                x.value, y.value):
+            x.value, y.value
+        ):
             return f"{_short(x)} vs {_short(y)}"
         return None
     role_a, role_b = names_a.get(x), names_b.get(y)
@@ -446,8 +467,10 @@ def _atom_difference(x: Atom, y: Atom, names_a: dict[int, Any], names_b: dict[in
     if role_a[0] == "constant":
         a, b = consts_a[x], consts_b[y]
         if not values_equal(a, b):
-            return (f"a constant {_aval(np.shape(a), np.asarray(a).dtype)} with different "
-                    f"values or shape ({_aval(np.shape(b), np.asarray(b).dtype)})")
+            return (
+                f"a constant {_aval(np.shape(a), np.asarray(a).dtype)} with different "
+                f"values or shape ({_aval(np.shape(b), np.asarray(b).dtype)})"
+            )
         return None
     if role_a != role_b:
         return "reads a different value"
@@ -458,18 +481,28 @@ def values_equal(a: Any, b: Any) -> bool:
     """Exact equality of params, literals and constants (arrays by dtype, shape, values)."""
     if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
         a_arr, b_arr = np.asarray(a), np.asarray(b)
-        return (type(a) is type(b) and a_arr.dtype == b_arr.dtype
-                and a_arr.shape == b_arr.shape
-                and bool(np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind in "fc")))
+        return (
+            type(a) is type(b)
+            and a_arr.dtype == b_arr.dtype
+            and a_arr.shape == b_arr.shape
+            and bool(np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind in "fc"))
+        )
     if isinstance(a, tuple | list):
-        return (type(a) is type(b) and len(a) == len(b)
-                and all(values_equal(x, y) for x, y in zip(a, b, strict=True)))
+        return (
+            type(a) is type(b)
+            and len(a) == len(b)
+            and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, dict):
-        return (isinstance(b, dict) and sorted(a) == sorted(b)
-                and all(values_equal(a[k], b[k]) for k in a))
+        return (
+            isinstance(b, dict)
+            and sorted(a) == sorted(b)
+            and all(values_equal(a[k], b[k]) for k in a)
+        )
     if isinstance(a, slice):
         return isinstance(b, slice) and values_equal(
-            (a.start, a.stop, a.step), (b.start, b.stop, b.step))
+            (a.start, a.stop, a.step), (b.start, b.stop, b.step)
+        )
     if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
         return True  # NaN literals compare equal
     return type(a) is type(b) and bool(a == b)
@@ -477,9 +510,20 @@ def values_equal(a: Any, b: Any) -> bool:
 
 # -- printing -------------------------------------------------------------------------------
 _SHORT_DTYPES = {
-    "float16": "f16", "float32": "f32", "float64": "f64", "complex64": "c64",
-    "complex128": "c128", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
-    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64", "bool": "bool",
+    "float16": "f16",
+    "float32": "f32",
+    "float64": "f64",
+    "complex64": "c64",
+    "complex128": "c128",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "uint8": "u8",
+    "uint16": "u16",
+    "uint32": "u32",
+    "uint64": "u64",
+    "bool": "bool",
 }
 
 
@@ -539,25 +583,29 @@ def format_graph(graph: Graph) -> str:
     def atom(a: Atom) -> str:
         return _short(a) if isinstance(a, Literal) else names.get(a, f"?{a}")
 
-    consts = " ".join(decl(i, np.shape(v), np.asarray(v).dtype)
-                      for i, v in graph.constants.items())
+    consts = " ".join(decl(i, np.shape(v), np.asarray(v).dtype) for i, v in graph.constants.items())
     args = " ".join(decl(s.id, s.shape, s.dtype) for s in graph.arg_inputs)
     variables = " ".join(decl(s.id, s.shape, s.dtype) for s in graph.variable_inputs)
     head = f"{{ lambda {consts + ' ' if consts else ''}; {args}"
     head += f" | {variables}" if variables else ""
     lines = [head.rstrip() + " . let"]
     for node in graph.nodes:
-        outs = " ".join(decl(o, s, d) for o, s, d in zip(node.outputs, node.shapes,
-                                                         node.dtypes, strict=True))
+        outs = " ".join(
+            decl(o, s, d) for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True)
+        )
         params = ", ".join(f"{k}={_short(v)}" for k, v in node.params.items())
         call = node.primitive + (f"[{params}]" if params else "")
         lines.append(f"    {outs} = {' '.join([call, *map(atom, node.inputs)])}")
     results = [atom(a) for a in graph.outputs]
-    shown = results[0] if graph.out_tree is None and len(results) == 1 else \
-        "(" + ", ".join(results) + ("," if len(results) == 1 else "") + ")"
+    shown = (
+        results[0]
+        if graph.out_tree is None and len(results) == 1
+        else "(" + ", ".join(results) + ("," if len(results) == 1 else "") + ")"
+    )
     if graph.updates:
-        shown += " ; " + ", ".join(f"{names.get(k, f'?{k}')} <- {atom(a)}"
-                                   for k, a in graph.updates.items())
+        shown += " ; " + ", ".join(
+            f"{names.get(k, f'?{k}')} <- {atom(a)}" for k, a in graph.updates.items()
+        )
     lines.append(f"  in {shown} }}")
     return "\n".join(lines)
 

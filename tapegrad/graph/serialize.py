@@ -49,16 +49,31 @@ MAX_ELEMENTS = 1 << 28
 _MAX_DEPTH = 32
 _MAX_ID = 1 << 31
 
-DTYPES = frozenset({
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128",
-})
+DTYPES = frozenset(
+    {
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    }
+)
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 # -- encoding -------------------------------------------------------------------------------
-def graph_to_dict(graph: Graph, key_prefix: str = "") -> tuple[dict[str, Any],
-                                                                dict[str, np.ndarray]]:
+def graph_to_dict(
+    graph: Graph, key_prefix: str = ""
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Encode ``graph`` as a JSON-compatible dict plus the arrays too large to inline.
 
     Args:
@@ -90,13 +105,23 @@ def graph_to_dict(graph: Graph, key_prefix: str = "") -> tuple[dict[str, Any],
     doc = {
         "format": FORMAT,
         "version": VERSION,
-        "inputs": [{"id": spec.id, "kind": spec.kind, "shape": [int(d) for d in spec.shape],
-                    "dtype": np.dtype(spec.dtype).name, "name": spec.name}
-                   for spec in graph.inputs],
-        "constants": [{"id": value_id, "value": encoder.array(value, f"graph.constants[{k}]")}
-                      for k, (value_id, value) in enumerate(graph.constants.items())],
-        "nodes": [_encode_node(node, encoder, f"graph.nodes[{k}]")
-                  for k, node in enumerate(graph.nodes)],
+        "inputs": [
+            {
+                "id": spec.id,
+                "kind": spec.kind,
+                "shape": [int(d) for d in spec.shape],
+                "dtype": np.dtype(spec.dtype).name,
+                "name": spec.name,
+            }
+            for spec in graph.inputs
+        ],
+        "constants": [
+            {"id": value_id, "value": encoder.array(value, f"graph.constants[{k}]")}
+            for k, (value_id, value) in enumerate(graph.constants.items())
+        ],
+        "nodes": [
+            _encode_node(node, encoder, f"graph.nodes[{k}]") for k, node in enumerate(graph.nodes)
+        ],
         "outputs": [encoder.atom(a, f"graph.outputs[{k}]") for k, a in enumerate(graph.outputs)],
         "in_tree": _encode_tree(graph.in_tree, "graph.in_tree"),
         "out_tree": _encode_tree(graph.out_tree, "graph.out_tree"),
@@ -136,11 +161,14 @@ _PROCESS_LOCAL = frozenset({"custom_gradient", "custom_gradient_multi"})
 def _unstorable(name: str, path: str) -> str | None:
     """Why a node of primitive ``name`` is never stored (None: it may be)."""
     if name in _PROCESS_LOCAL:
-        return (f"{path} is a custom_gradient function, whose gradient is Python code and "
-                "cannot be stored; declare the op with tapegrad.primitive and defvjp instead")
+        return (
+            f"{path} is a custom_gradient function, whose gradient is Python code and "
+            "cannot be stored; declare the op with tapegrad.primitive and defvjp instead"
+        )
     if PRIMITIVES[name].stateful:
-        return (f"{path} is a random op ({name!r}), whose generator state cannot be "
-                "stored in a graph")
+        return (
+            f"{path} is a random op ({name!r}), whose generator state cannot be stored in a graph"
+        )
     return None
 
 
@@ -154,12 +182,13 @@ def _encode_node(node: Node, encoder: _Encoder, path: str) -> dict[str, Any]:
     return {
         "primitive": node.primitive,
         "inputs": [encoder.atom(a, f"{path}.inputs[{k}]") for k, a in enumerate(node.inputs)],
-        "params": {key: encoder.value(value, f"{path}.params.{key}")
-                   for key, value in node.params.items()},
-        "outputs": [{"id": out_id, "shape": [int(d) for d in shape],
-                     "dtype": np.dtype(dtype).name}
-                    for out_id, shape, dtype in zip(node.outputs, node.shapes, node.dtypes,
-                                                    strict=True)],
+        "params": {
+            key: encoder.value(value, f"{path}.params.{key}") for key, value in node.params.items()
+        },
+        "outputs": [
+            {"id": out_id, "shape": [int(d) for d in shape], "dtype": np.dtype(dtype).name}
+            for out_id, shape, dtype in zip(node.outputs, node.shapes, node.dtypes, strict=True)
+        ],
     }
 
 
@@ -228,8 +257,9 @@ def _encode_float(value: float) -> Any:
 def _is_dtype_like(value: Any) -> bool:
     if isinstance(value, np.dtype):
         return True
-    return isinstance(value, type) and (issubclass(value, np.generic)
-                                        or value in (bool, int, float, complex))
+    return isinstance(value, type) and (
+        issubclass(value, np.generic) or value in (bool, int, float, complex)
+    )
 
 
 def _dtype_name(dtype: np.dtype, path: str) -> str:
@@ -255,8 +285,9 @@ def _encode_tree(tree: TreeDef, path: str) -> Any:
 
 
 # -- decoding -------------------------------------------------------------------------------
-def graph_from_dict(doc: Any, arrays: dict[str, np.ndarray] | None = None,
-                    verify: bool = True) -> Graph:
+def graph_from_dict(
+    doc: Any, arrays: dict[str, np.ndarray] | None = None, verify: bool = True
+) -> Graph:
     """Rebuild a graph from `graph_to_dict` output (after a JSON round trip).
 
     Args:
@@ -273,17 +304,21 @@ def graph_from_dict(doc: Any, arrays: dict[str, np.ndarray] | None = None,
             graph that fails verification — always naming where.
     """
     decoder = _Decoder(arrays or {})
-    _expect_dict(doc, "graph", {"format", "version", "inputs", "constants", "nodes", "outputs",
-                                "in_tree", "out_tree"})
+    _expect_dict(
+        doc,
+        "graph",
+        {"format", "version", "inputs", "constants", "nodes", "outputs", "in_tree", "out_tree"},
+    )
     if doc["format"] != FORMAT:
         raise ValueError(f"graph: format {doc['format']!r} is not {FORMAT!r}")
     if doc["version"] != VERSION or isinstance(doc["version"], bool):
         raise ValueError(
-            f"graph: unsupported version {doc['version']!r} (this tapegrad reads version "
-            f"{VERSION})"
+            f"graph: unsupported version {doc['version']!r} (this tapegrad reads version {VERSION})"
         )
-    inputs = [_decode_input(item, f"graph.inputs[{k}]")
-              for k, item in enumerate(_expect_list(doc["inputs"], "graph.inputs"))]
+    inputs = [
+        _decode_input(item, f"graph.inputs[{k}]")
+        for k, item in enumerate(_expect_list(doc["inputs"], "graph.inputs"))
+    ]
     constants: dict[int, np.ndarray] = {}
     for k, item in enumerate(_expect_list(doc["constants"], "graph.constants")):
         path = f"graph.constants[{k}]"
@@ -292,13 +327,22 @@ def graph_from_dict(doc: Any, arrays: dict[str, np.ndarray] | None = None,
         if not isinstance(value, np.ndarray):
             raise ValueError(f"{path}.value: expected an array (__array__ or __ref__)")
         constants[_expect_id(item["id"], f"{path}.id")] = value
-    nodes = [decoder.node(item, f"graph.nodes[{k}]")
-             for k, item in enumerate(_expect_list(doc["nodes"], "graph.nodes"))]
-    outputs = [decoder.atom(item, f"graph.outputs[{k}]")
-               for k, item in enumerate(_expect_list(doc["outputs"], "graph.outputs"))]
-    graph = Graph(inputs, nodes, outputs, constants,
-                  in_tree=_decode_tree(doc["in_tree"], "graph.in_tree", 0),
-                  out_tree=_decode_tree(doc["out_tree"], "graph.out_tree", 0))
+    nodes = [
+        decoder.node(item, f"graph.nodes[{k}]")
+        for k, item in enumerate(_expect_list(doc["nodes"], "graph.nodes"))
+    ]
+    outputs = [
+        decoder.atom(item, f"graph.outputs[{k}]")
+        for k, item in enumerate(_expect_list(doc["outputs"], "graph.outputs"))
+    ]
+    graph = Graph(
+        inputs,
+        nodes,
+        outputs,
+        constants,
+        in_tree=_decode_tree(doc["in_tree"], "graph.in_tree", 0),
+        out_tree=_decode_tree(doc["out_tree"], "graph.out_tree", 0),
+    )
     if verify:
         graph.verify()
     return graph
@@ -310,9 +354,13 @@ def _decode_input(item: Any, path: str) -> Input:
         raise ValueError(f"{path}.kind: unknown input kind {item['kind']!r}")
     if not isinstance(item["name"], str):
         raise ValueError(f"{path}.name: expected a string")
-    return Input(_expect_id(item["id"], f"{path}.id"), item["kind"],
-                 _decode_shape(item["shape"], f"{path}.shape"),
-                 _decode_dtype(item["dtype"], f"{path}.dtype"), item["name"])
+    return Input(
+        _expect_id(item["id"], f"{path}.id"),
+        item["kind"],
+        _decode_shape(item["shape"], f"{path}.shape"),
+        _decode_dtype(item["dtype"], f"{path}.dtype"),
+        item["name"],
+    )
 
 
 class _Decoder:
@@ -326,16 +374,17 @@ class _Decoder:
             raise ValueError(f"{path}.primitive: unknown primitive {_clipped(name)}")
         # The saver never writes these: a file holding one was not written by it.
         if _unstorable(name, path):
-            raise ValueError(f"{path}: a {name!r} node, which tapegrad never saves (see "
-                             "graph_to_dict); refusing to load it")
+            raise ValueError(
+                f"{path}: a {name!r} node, which tapegrad never saves (see "
+                "graph_to_dict); refusing to load it"
+            )
         params = item["params"]
         if not isinstance(params, dict):
             raise ValueError(f"{path}.params: expected an object")
         inputs = _expect_list(item["inputs"], f"{path}.inputs")
         for key in params:
             if not is_param_name(key):
-                raise ValueError(f"{path}.params: param name {_clipped(key)} is not an "
-                                 "identifier")
+                raise ValueError(f"{path}.params: param name {_clipped(key)} is not an identifier")
         outputs = _expect_list(item["outputs"], f"{path}.outputs")
         ids, shapes, dtypes = [], [], []
         for k, out in enumerate(outputs):
@@ -348,7 +397,9 @@ class _Decoder:
             name,
             tuple(self.atom(a, f"{path}.inputs[{k}]") for k, a in enumerate(inputs)),
             {key: self.value(value, f"{path}.params.{key}") for key, value in params.items()},
-            tuple(ids), tuple(shapes), tuple(dtypes),
+            tuple(ids),
+            tuple(shapes),
+            tuple(dtypes),
         )
         # Arity and param names against the impl's signature, with or without `verify`.
         problem = call_problem(PRIMITIVES[name], len(node.inputs), node.params)
@@ -470,17 +521,27 @@ class _Decoder:
         shape = _decode_shape(body["shape"], f"{path}.shape")
         arr = self.arrays[key]
         if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != shape:
-            got = (f"{arr.dtype.name}{list(arr.shape)}" if isinstance(arr, np.ndarray)
-                   else type(arr).__name__)
+            got = (
+                f"{arr.dtype.name}{list(arr.shape)}"
+                if isinstance(arr, np.ndarray)
+                else type(arr).__name__
+            )
             raise ValueError(
                 f"{path}: stored array {key!r} is {got}, declared {dtype.name}{list(shape)}"
             )
         return arr
 
     _handlers = {
-        "__tuple__": _tuple, "__slice__": _slice, "__ellipsis__": _ellipsis,
-        "__dtype__": _dtype, "__float__": _float, "__complex__": _complex,
-        "__scalar__": _scalar, "__dict__": _dict, "__array__": _array, "__ref__": _ref,
+        "__tuple__": _tuple,
+        "__slice__": _slice,
+        "__ellipsis__": _ellipsis,
+        "__dtype__": _dtype,
+        "__float__": _float,
+        "__complex__": _complex,
+        "__scalar__": _scalar,
+        "__dict__": _dict,
+        "__array__": _array,
+        "__ref__": _ref,
     }
 
 
@@ -528,7 +589,8 @@ def _decode_dtype(item: Any, path: str) -> np.dtype:
 def _decode_shape(item: Any, path: str) -> tuple[int, ...]:
     dims = _expect_list(item, path)
     if len(dims) > _MAX_DEPTH or not all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < _MAX_ID for d in dims):
+        isinstance(d, int) and not isinstance(d, bool) and 0 <= d < _MAX_ID for d in dims
+    ):
         raise ValueError(f"{path}: a shape is a short list of non-negative integers")
     if math.prod(dims) > MAX_ELEMENTS:
         raise ValueError(f"{path}: shape {dims} exceeds {MAX_ELEMENTS} elements")
@@ -561,5 +623,12 @@ def _expect_dict(item: Any, path: str, keys: set[str]) -> None:
         raise ValueError(f"{path}: missing keys {missing}, unexpected keys {extra}")
 
 
-__all__ = ["FORMAT", "INLINE_MAX", "VERSION", "decode_value", "encode_value", "graph_from_dict",
-           "graph_to_dict"]
+__all__ = [
+    "FORMAT",
+    "INLINE_MAX",
+    "VERSION",
+    "decode_value",
+    "encode_value",
+    "graph_from_dict",
+    "graph_to_dict",
+]

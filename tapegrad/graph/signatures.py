@@ -114,8 +114,7 @@ def _spec_of(impl: Any) -> CallSpec | None:
             required.append(param.name)
     shown = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
     text = str(signature.replace(parameters=shown, return_annotation=signature.empty))
-    return CallSpec(tuple(positional), var_positional, keywords, var_keyword, tuple(required),
-                    text)
+    return CallSpec(tuple(positional), var_positional, keywords, var_keyword, tuple(required), text)
 
 
 def call_problem(prim: Primitive, n_inputs: int, params: Any) -> str | None:
@@ -141,8 +140,10 @@ def call_problem(prim: Primitive, n_inputs: int, params: Any) -> str | None:
     name = prim.name
     if not spec.var_positional and n_inputs > len(spec.positional):
         most = "at most " if set(spec.positional) - set(spec.required) else ""
-        return (f"{_count(n_inputs)}, but primitive {name!r} takes {most}{len(spec.positional)} "
-                f"(its impl's signature: {spec.text})")
+        return (
+            f"{_count(n_inputs)}, but primitive {name!r} takes {most}{len(spec.positional)} "
+            f"(its impl's signature: {spec.text})"
+        )
     filled = set(spec.positional[:n_inputs])
     for key in params:
         if key in filled:
@@ -154,14 +155,15 @@ def call_problem(prim: Primitive, n_inputs: int, params: Any) -> str | None:
         if required not in filled and required not in params:
             if required in spec.keywords:
                 return f"missing param {required!r} of primitive {name!r}"
-            return (f"{_count(n_inputs)}, but primitive {name!r} needs its argument "
-                    f"{required!r} (its impl's signature: {spec.text})")
+            return (
+                f"{_count(n_inputs)}, but primitive {name!r} needs its argument "
+                f"{required!r} (its impl's signature: {spec.text})"
+            )
     rules = len(prim.vjp_rules)
     if not spec.var_positional and not prim.variadic and n_inputs < rules:
         # One derivative rule per argument: `where` with only its condition would be
         # NumPy's index form, another op.
-        return (f"{_count(n_inputs)}, but primitive {name!r} takes {rules} (one per "
-                "derivative rule)")
+        return f"{_count(n_inputs)}, but primitive {name!r} takes {rules} (one per derivative rule)"
     return None
 
 

@@ -47,8 +47,16 @@ _SHOWN_STRING = re.compile(r"[0-9A-Za-z_,.>\- ]{0,24}")
 # The code part of a generated line: names, numbers, operators; never a quote or backslash.
 _CODE = re.compile(r"    [0-9A-Za-z_ ,.()\[\]=+\-*;]*")
 _HEADER = "def run(args, variables):"
-_SHORT = {"float16": "f16", "float32": "f32", "float64": "f64", "int32": "i32",
-          "int64": "i64", "bool": "bool", "complex64": "c64", "complex128": "c128"}
+_SHORT = {
+    "float16": "f16",
+    "float32": "f32",
+    "float64": "f64",
+    "int32": "i32",
+    "int64": "i64",
+    "bool": "bool",
+    "complex64": "c64",
+    "complex128": "c128",
+}
 
 
 def identifier(prefix: str) -> str:
@@ -112,10 +120,14 @@ def check_source(source: str) -> None:
         lines.pop()
     for number, line in enumerate(lines, 1):
         code, hash_mark, note = line.partition("#")
-        if not ((number == 1 and line == _HEADER) or (
-                number > 1 and _CODE.fullmatch(code) and not _NOT_COMMENT.search(note))):
-            raise RuntimeError(f"compile_graph: generated line {number} holds text the "
-                               f"generator never writes: {line[:200]!r}")
+        if not (
+            (number == 1 and line == _HEADER)
+            or (number > 1 and _CODE.fullmatch(code) and not _NOT_COMMENT.search(note))
+        ):
+            raise RuntimeError(
+                f"compile_graph: generated line {number} holds text the "
+                f"generator never writes: {line[:200]!r}"
+            )
 
 
 def aval(shape: Shape, dtype: Any) -> str:
@@ -134,10 +146,13 @@ def describe(node: Node, names: dict[int, str]) -> str:
     Returns:
         One line of printable ASCII, e.g. ``t1:f32[2] = sum[axis=(1,), keepdims=False] t0``.
     """
-    outs = " ".join(f"{names[o]}:{aval(s, d)}"
-                    for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True))
-    params = ", ".join(f"{k if is_param_name(k) else '?'}={_short(v)}"
-                       for k, v in node.params.items())
+    outs = " ".join(
+        f"{names[o]}:{aval(s, d)}"
+        for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True)
+    )
+    params = ", ".join(
+        f"{k if is_param_name(k) else '?'}={_short(v)}" for k, v in node.params.items()
+    )
     args = [_short(a.value) if isinstance(a, Literal) else names[a] for a in node.inputs]
     call = _NOT_NAME.sub("?", node.primitive) + (f"[{params}]" if params else "")
     return comment(f"{outs} = {' '.join([call, *args])}")

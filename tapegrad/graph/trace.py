@@ -65,8 +65,9 @@ def trace(function: Callable[..., Any], *example_args: Any) -> Graph:
     """
     leaves, in_tree = tree_flatten(example_args)
     tracer = _Tracer()
-    arguments = tree_unflatten(in_tree, [tracer.add_argument(leaf, k)
-                                         for k, leaf in enumerate(leaves)])
+    arguments = tree_unflatten(
+        in_tree, [tracer.add_argument(leaf, k) for k, leaf in enumerate(leaves)]
+    )
     set_recorders(_primitive.active_recorders() + (tracer,))
     try:
         result = function(*arguments)
@@ -76,12 +77,20 @@ def trace(function: Callable[..., Any], *example_args: Any) -> Graph:
         raise UntraceableError(tracer.problems[0])
     out_leaves, out_tree = tree_flatten(result)
     outputs = [tracer.atom(leaf) for leaf in out_leaves]
-    return Graph(tracer.inputs, tracer.nodes, outputs, tracer.constants, in_tree, out_tree,
-                 captured_variables=tracer.variables)
+    return Graph(
+        tracer.inputs,
+        tracer.nodes,
+        outputs,
+        tracer.constants,
+        in_tree,
+        out_tree,
+        captured_variables=tracer.variables,
+    )
 
 
-def trace_checked(function: Callable[..., Any], example_args: Sequence[Any],
-                  probes: Sequence[Sequence[Any]]) -> Graph:
+def trace_checked(
+    function: Callable[..., Any], example_args: Sequence[Any], probes: Sequence[Sequence[Any]]
+) -> Graph:
     """Trace ``function`` and make sure the graph does not depend on the values traced.
 
     The function is traced again on each probe (other values, other sizes of the batch
@@ -119,8 +128,7 @@ def trace_checked(function: Callable[..., Any], example_args: Sequence[Any],
     return graph
 
 
-def _check_replay(function: Callable[..., Any], graph: Graph, probe: Sequence[Any],
-                  k: int) -> None:
+def _check_replay(function: Callable[..., Any], graph: Graph, probe: Sequence[Any], k: int) -> None:
     direct = tree_flatten(function(*_as_tensors(probe)))[0]
     replayed = tree_flatten(graph(*probe))[0]
     for j, (a, b) in enumerate(zip(direct, replayed, strict=True)):
@@ -134,8 +142,7 @@ def _check_replay(function: Callable[..., Any], graph: Graph, probe: Sequence[An
 
 def _as_tensors(args: Sequence[Any]) -> list[Any]:
     leaves, tree = tree_flatten(tuple(args))
-    return list(tree_unflatten(tree, [x if isinstance(x, Tensor) else Tensor(x)
-                                      for x in leaves]))
+    return list(tree_unflatten(tree, [x if isinstance(x, Tensor) else Tensor(x) for x in leaves]))
 
 
 def _check_outputs_depend_on_arguments(graph: Graph) -> None:
@@ -182,8 +189,14 @@ class _Tracer:
     def tracks(self, tensor: Tensor) -> bool:
         return id(tensor) in self._ids
 
-    def record(self, prim: Primitive, args: tuple[Any, ...], values: list[Any],
-               params: dict[str, Any], result: Any) -> None:
+    def record(
+        self,
+        prim: Primitive,
+        args: tuple[Any, ...],
+        values: list[Any],
+        params: dict[str, Any],
+        result: Any,
+    ) -> None:
         if not any(self._depends(a) for a in args):
             return
         if PRIMITIVES.get(prim.name) is not prim:
@@ -203,18 +216,25 @@ class _Tracer:
             self._aliases[id(raw)] = value_id
             self._alive.append(out)
             out_ids.append(value_id)
-        self.nodes.append(Node(
-            prim.name, inputs, _frozen_params(params), tuple(out_ids),
-            tuple(self._avals[i][0] for i in out_ids), tuple(self._avals[i][1] for i in out_ids),
-        ))
+        self.nodes.append(
+            Node(
+                prim.name,
+                inputs,
+                _frozen_params(params),
+                tuple(out_ids),
+                tuple(self._avals[i][0] for i in out_ids),
+                tuple(self._avals[i][1] for i in out_ids),
+            )
+        )
 
     # -- arguments and atoms ----------------------------------------------------------------
     def add_argument(self, leaf: Any, position: int) -> Tensor:
         if isinstance(leaf, Tensor):
             raw = np.array(leaf._value, copy=True)
         elif isinstance(leaf, np.ndarray | np.generic | bool | int | float | complex):
-            raw = Tensor(np.array(leaf, copy=True) if isinstance(
-                leaf, np.ndarray | np.generic) else leaf)._value
+            raw = Tensor(
+                np.array(leaf, copy=True) if isinstance(leaf, np.ndarray | np.generic) else leaf
+            )._value
         else:
             raise TypeError(
                 f"trace: argument leaf {position} is a {type(leaf).__name__}, not an array; "
@@ -230,8 +250,11 @@ class _Tracer:
 
     def _depends(self, arg: Any) -> bool:
         if isinstance(arg, Tensor):
-            return (id(arg) in self._ids or id(arg._value) in self._aliases
-                    or (isinstance(arg, Variable) and arg.trainable))
+            return (
+                id(arg) in self._ids
+                or id(arg._value) in self._aliases
+                or (isinstance(arg, Variable) and arg.trainable)
+            )
         return isinstance(arg, np.ndarray | np.generic) and id(arg) in self._aliases
 
     def atom(self, arg: Any) -> Atom:
@@ -269,8 +292,7 @@ class _Tracer:
         frozen = self._frozen.get(value_id)
         if frozen is None:
             frozen = self._new_id(shape, dtype)
-            self.nodes.append(Node("stop_gradient", (value_id,), {}, (frozen,), (shape,),
-                                   (dtype,)))
+            self.nodes.append(Node("stop_gradient", (value_id,), {}, (frozen,), (shape,), (dtype,)))
             self._frozen[value_id] = frozen
         return frozen
 
@@ -279,8 +301,9 @@ class _Tracer:
         if found is None:
             raw = variable._value
             found = self._new_id(np.shape(raw), raw.dtype)
-            self.inputs.append(Input(found, "variable", tuple(np.shape(raw)), raw.dtype,
-                                     str(variable.name)))
+            self.inputs.append(
+                Input(found, "variable", tuple(np.shape(raw)), raw.dtype, str(variable.name))
+            )
             self._variable_ids[id(variable)] = found
             self.variables.append(variable)
         return found

@@ -22,5 +22,15 @@ from tapegrad.kernels.registry import (
     register_kernel,
 )
 
-__all__ = ["Kernel", "disable_engine", "enable_engine", "enabled_engines", "kernel_for",
-           "kernels_of", "numba_lstm", "numba_xent", "numpy_fast", "register_kernel"]
+__all__ = [
+    "Kernel",
+    "disable_engine",
+    "enable_engine",
+    "enabled_engines",
+    "kernel_for",
+    "kernels_of",
+    "numba_lstm",
+    "numba_xent",
+    "numpy_fast",
+    "register_kernel",
+]

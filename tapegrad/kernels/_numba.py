@@ -13,6 +13,7 @@ import numba
 
 def njit(**options: Any) -> Any:
     """``numba.njit(cache=True, ...)``, without the cache where no location is writable."""
+
     def wrap(function: Any) -> Any:
         try:
             return numba.njit(cache=True, **options)(function)

@@ -50,12 +50,21 @@ def lstm(x: np.ndarray, weights: np.ndarray, state0: np.ndarray) -> tuple[np.nda
     return lstm_sequence(x, weights, state0, _loops().forward_step)
 
 
-def lstm_grad(g_hs: np.ndarray, g_cs: np.ndarray, x: np.ndarray, weights: np.ndarray,
-              state0: np.ndarray, hs: np.ndarray, cs: np.ndarray, residual: np.ndarray,
-              argnum: int) -> np.ndarray:
+def lstm_grad(
+    g_hs: np.ndarray,
+    g_cs: np.ndarray,
+    x: np.ndarray,
+    weights: np.ndarray,
+    state0: np.ndarray,
+    hs: np.ndarray,
+    cs: np.ndarray,
+    residual: np.ndarray,
+    argnum: int,
+) -> np.ndarray:
     """`lstm_grad` with numba's backward step."""
-    return lstm_sequence_grad(g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum,
-                              _loops().backward_step)
+    return lstm_sequence_grad(
+        g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum, _loops().backward_step
+    )
 
 
 if importlib.util.find_spec("numba") is not None:  # (the `jit` extra)

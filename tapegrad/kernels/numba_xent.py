@@ -42,8 +42,12 @@ def _import_loops() -> Any:
 def applies(logits: Any, labels: Any) -> bool:
     """Whether the kernels take these arguments: float NumPy logits of at most `MAX_SIZE`
     elements, int64 labels of the logits' leading shape, numba importable."""
-    if type(logits) is not np.ndarray or logits.ndim == 0 or logits.dtype not in _FLOATS \
-            or not 0 < logits.size <= MAX_SIZE:
+    if (
+        type(logits) is not np.ndarray
+        or logits.ndim == 0
+        or logits.dtype not in _FLOATS
+        or not 0 < logits.size <= MAX_SIZE
+    ):
         return False
     labels = np.asarray(labels)
     if labels.dtype != np.int64 or labels.shape != logits.shape[:-1]:
@@ -58,8 +62,7 @@ def xent_with_delta(logits: np.ndarray, labels: Any) -> tuple[np.ndarray, np.nda
     loss, delta = np.empty(rows.shape[0], logits.dtype), np.empty(rows.shape, logits.dtype)
     bad = _loops.xent_loss_and_delta(rows, flat, loss, delta)
     if bad >= 0:  # what NumPy's fancy indexing says
-        raise IndexError(f"index {flat[bad]} is out of bounds for axis 1 with size "
-                         f"{rows.shape[1]}")
+        raise IndexError(f"index {flat[bad]} is out of bounds for axis 1 with size {rows.shape[1]}")
     return loss.reshape(logits.shape[:-1]), delta.reshape(logits.shape)
 
 
@@ -76,7 +79,8 @@ def xent_delta(logits: np.ndarray, labels: Any) -> np.ndarray:
 if importlib.util.find_spec("numba") is not None:  # (the `jit` extra)
     register_kernel(sparse_softmax_cross_entropy_p, "numba", xent, applies=applies)
     register_kernel(sparse_softmax_cross_entropy_delta_p, "numba", xent_delta, applies=applies)
-    register_kernel(sparse_softmax_cross_entropy_with_delta_p, "numba", xent_with_delta,
-                    applies=applies)
+    register_kernel(
+        sparse_softmax_cross_entropy_with_delta_p, "numba", xent_with_delta, applies=applies
+    )
 
 __all__ = ["MAX_SIZE", "applies", "xent", "xent_delta", "xent_with_delta"]

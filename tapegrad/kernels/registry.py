@@ -72,12 +72,19 @@ def _primitive(primitive: Primitive | str) -> Primitive:
 def _refresh(prim: Primitive) -> None:
     """Write ``prim``'s enabled kernels, in engine priority order, into its record."""
     by_engine = _KERNELS.get(prim, {})
-    prim.kernels = tuple((k.applies, k.fn) for engine, on in _ENGINES.items()
-                         if on and (k := by_engine.get(engine)) is not None)
+    prim.kernels = tuple(
+        (k.applies, k.fn)
+        for engine, on in _ENGINES.items()
+        if on and (k := by_engine.get(engine)) is not None
+    )
 
 
-def register_kernel(primitive: Primitive | str, engine: str, fn: Callable[..., Any],
-                    applies: Predicate | None = None) -> None:
+def register_kernel(
+    primitive: Primitive | str,
+    engine: str,
+    fn: Callable[..., Any],
+    applies: Predicate | None = None,
+) -> None:
     """Register ``fn`` as ``primitive``'s kernel for ``engine``.
 
     Args:
@@ -157,8 +164,7 @@ def _add_engine(name: str, on: bool) -> None:
     if name in _ENGINES:
         return
     first = [e for e in _ENGINES if e not in _SHIPPED]
-    _ENGINES = {**{e: _ENGINES[e] for e in first}, name: on,
-                **{e: _ENGINES[e] for e in _SHIPPED}}
+    _ENGINES = {**{e: _ENGINES[e] for e in first}, name: on, **{e: _ENGINES[e] for e in _SHIPPED}}
 
 
 def _set_engine(name: str, on: bool) -> None:
@@ -169,5 +175,12 @@ def _set_engine(name: str, on: bool) -> None:
             _refresh(prim)
 
 
-__all__ = ["Kernel", "disable_engine", "enable_engine", "enabled_engines", "kernel_for",
-           "kernels_of", "register_kernel"]
+__all__ = [
+    "Kernel",
+    "disable_engine",
+    "enable_engine",
+    "enabled_engines",
+    "kernel_for",
+    "kernels_of",
+    "register_kernel",
+]

@@ -29,8 +29,9 @@ def _tensor(x: Any) -> Any:
     return tnp.asarray(x)
 
 
-def relu(x: Any, negative_slope: float = 0.0, max_value: float | None = None,
-         threshold: float = 0.0) -> Any:
+def relu(
+    x: Any, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0
+) -> Any:
     """Rectified linear unit, with Keras' optional leak, cap and threshold.
 
     Args:
@@ -259,15 +260,35 @@ def linear(x: Any) -> Any:
 
 _ALL: dict[str, Callable[..., Any]] = {
     fn.__name__: fn
-    for fn in (relu, leaky_relu, relu6, elu, selu, sigmoid, hard_sigmoid, hard_silu, softmax,
-               log_softmax, tanh, gelu, silu, softplus, softsign, mish, exponential, linear)
+    for fn in (
+        relu,
+        leaky_relu,
+        relu6,
+        elu,
+        selu,
+        sigmoid,
+        hard_sigmoid,
+        hard_silu,
+        softmax,
+        log_softmax,
+        tanh,
+        gelu,
+        silu,
+        softplus,
+        softsign,
+        mish,
+        exponential,
+        linear,
+    )
 }
 _ALL.update({"swish": silu, "hard_swish": hard_silu})
 _NAMES = {fn: name for name, fn in _ALL.items() if name == fn.__name__}
 
 # The error says how to fix it: tapegrad never saves or loads code.
-_CUSTOM_HINT = ("only the built-in activations ({names}) are known by name; pass custom "
-                "activations as callables (they are not restored from a saved config)")
+_CUSTOM_HINT = (
+    "only the built-in activations ({names}) are known by name; pass custom "
+    "activations as callables (they are not restored from a saved config)"
+)
 
 
 def get(identifier: Any) -> Callable[..., Any]:
@@ -293,8 +314,10 @@ def get(identifier: Any) -> Callable[..., Any]:
         return deserialize(identifier)
     if isinstance(identifier, str):
         if identifier not in _ALL:
-            raise ValueError(f"Could not interpret activation function identifier "
-                             f"{identifier!r}: " + _CUSTOM_HINT.format(names=", ".join(_ALL)))
+            raise ValueError(
+                f"Could not interpret activation function identifier "
+                f"{identifier!r}: " + _CUSTOM_HINT.format(names=", ".join(_ALL))
+            )
         return _ALL[identifier]
     if callable(identifier):
         return identifier
@@ -321,9 +344,12 @@ def serialize(activation: Callable[..., Any] | None) -> Any:
     name = _NAMES.get(activation)
     if name is not None:
         return name
-    return {"module": getattr(activation, "__module__", None), "class_name": "function",
-            "config": getattr(activation, "__name__", type(activation).__name__),
-            "registered_name": None}
+    return {
+        "module": getattr(activation, "__module__", None),
+        "class_name": "function",
+        "config": getattr(activation, "__name__", type(activation).__name__),
+        "registered_name": None,
+    }
 
 
 def deserialize(config: Any) -> Callable[..., Any]:
@@ -335,16 +361,41 @@ def deserialize(config: Any) -> Callable[..., Any]:
     """
     if isinstance(config, dict):
         name = config.get("config")
-        if not isinstance(name, str) or name not in _ALL or \
-                config.get("module") not in (None, __name__, "keras.activations"):
-            raise ValueError(f"Cannot deserialize activation {config!r}: "
-                             + _CUSTOM_HINT.format(names=", ".join(_ALL)))
+        if (
+            not isinstance(name, str)
+            or name not in _ALL
+            or config.get("module") not in (None, __name__, "keras.activations")
+        ):
+            raise ValueError(
+                f"Cannot deserialize activation {config!r}: "
+                + _CUSTOM_HINT.format(names=", ".join(_ALL))
+            )
         return _ALL[name]
     return get(config)
 
 
 __all__ = [
-    "deserialize", "elu", "exponential", "gelu", "get", "hard_sigmoid", "hard_silu",
-    "hard_swish", "leaky_relu", "linear", "log_softmax", "mish", "relu", "relu6", "selu",
-    "serialize", "sigmoid", "silu", "softmax", "softplus", "softsign", "swish", "tanh",
+    "deserialize",
+    "elu",
+    "exponential",
+    "gelu",
+    "get",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "serialize",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "swish",
+    "tanh",
 ]

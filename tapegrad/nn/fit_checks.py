@@ -58,14 +58,14 @@ def check_fit(model: Any, arguments: dict[str, Any]) -> None:
     check_non_negative_int(owner, "epochs", a["epochs"])
     check_non_negative_int(owner, "initial_epoch", a["initial_epoch"])
     check_positive_int(owner, "steps_per_epoch", a["steps_per_epoch"], allow_none=True)
-    check_positive_int(owner, "validation_batch_size", a["validation_batch_size"],
-                       allow_none=True)
+    check_positive_int(owner, "validation_batch_size", a["validation_batch_size"], allow_none=True)
     check_positive_int(owner, "validation_freq", a["validation_freq"])
     _check_verbose(owner, a["verbose"])
     check_bool(owner, "shuffle", a["shuffle"])
     _check_callbacks(owner, a["callbacks"])
-    split = check_number(owner, "validation_split", a["validation_split"], low=0.0, high=1.0,
-                         high_open=True)
+    split = check_number(
+        owner, "validation_split", a["validation_split"], low=0.0, high=1.0, high_open=True
+    )
     n = _check_xy(model, owner, a["x"], a["y"], a["sample_weight"], "x", "y")
     if a["class_weight"] is not None:
         _check_class_weight(owner, a["class_weight"], a["y"])
@@ -76,9 +76,15 @@ def check_fit(model: Any, arguments: dict[str, Any]) -> None:
                 f"{owner}: `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
                 f"sample_weight_val), got {_describe(validation)}"
             )
-        _check_xy(model, owner, validation[0], validation[1],
-                  validation[2] if len(validation) == 3 else None,
-                  "validation_data[0]", "validation_data[1]")
+        _check_xy(
+            model,
+            owner,
+            validation[0],
+            validation[1],
+            validation[2] if len(validation) == 3 else None,
+            "validation_data[0]",
+            "validation_data[1]",
+        )
     elif split:
         split_at = int(math.floor(n * (1.0 - split)))  # as fit splits (the last samples)
         if split_at in (0, n):
@@ -138,8 +144,9 @@ def check_batch(model: Any, method: str, arguments: dict[str, Any]) -> None:
     if "y" not in arguments:
         _check_samples(owner, "x", arguments["x"])
         return
-    _check_xy(model, owner, arguments["x"], arguments["y"], arguments.get("sample_weight"),
-              "x", "y")
+    _check_xy(
+        model, owner, arguments["x"], arguments["y"], arguments.get("sample_weight"), "x", "y"
+    )
     if arguments.get("class_weight") is not None:
         _check_class_weight(owner, arguments["class_weight"], arguments["y"])
 
@@ -159,33 +166,48 @@ def check_compile(model: Any, arguments: dict[str, Any]) -> None:
     for name in ("metrics", "weighted_metrics"):
         value = arguments[name]
         if value is not None and not isinstance(value, list | tuple | dict):
-            raise ValueError(f"{owner}: expected `{name}` argument to be a list, tuple, or "
-                             f"dict. Received instead: {name}={value!r} of type "
-                             f"{type(value).__name__}")
+            raise ValueError(
+                f"{owner}: expected `{name}` argument to be a list, tuple, or "
+                f"dict. Received instead: {name}={value!r} of type "
+                f"{type(value).__name__}"
+            )
         if isinstance(value, dict):
-            raise NotImplementedError(f"{owner}: per-output `{name}` (a dict) are not "
-                                      f"supported; pass a list. Received: {name}={value!r}")
+            raise NotImplementedError(
+                f"{owner}: per-output `{name}` (a dict) are not "
+                f"supported; pass a list. Received: {name}={value!r}"
+            )
         for spec in value or []:
             # Resolved now, not at the end of the first training step (after an update).
             if spec not in ("accuracy", "acc"):
                 metrics_module.get(spec)
     weights = arguments["loss_weights"]
     if weights is not None:
-        values = (list(weights.values()) if isinstance(weights, dict) else
-                  list(weights) if isinstance(weights, list | tuple) else None)
+        values = (
+            list(weights.values())
+            if isinstance(weights, dict)
+            else list(weights)
+            if isinstance(weights, list | tuple)
+            else None
+        )
         if values is None:
-            raise ValueError(f"{owner}: `loss_weights` must be a list or a dict of numbers "
-                             f"(one per output), got {_describe(weights)}")
+            raise ValueError(
+                f"{owner}: `loss_weights` must be a list or a dict of numbers "
+                f"(one per output), got {_describe(weights)}"
+            )
         for value in values:
             check_number(owner, "loss_weights", value)
         outputs = getattr(model, "outputs", None)
         if isinstance(weights, list | tuple) and outputs and len(weights) != len(outputs):
-            raise ValueError(f"{owner}: `loss_weights` has {len(weights)} entries but the "
-                             f"model has {len(outputs)} outputs")
+            raise ValueError(
+                f"{owner}: `loss_weights` has {len(weights)} entries but the "
+                f"model has {len(outputs)} outputs"
+            )
     loss, outputs = arguments["loss"], getattr(model, "outputs", None)
     if isinstance(loss, list | tuple) and outputs and len(loss) != len(outputs):
-        raise ValueError(f"{owner}: `loss` is a list of {len(loss)} losses but the model has "
-                         f"{len(outputs)} output(s). Received: loss={loss!r}")
+        raise ValueError(
+            f"{owner}: `loss` is a list of {len(loss)} losses but the model has "
+            f"{len(outputs)} output(s). Received: loss={loss!r}"
+        )
     check_bool(owner, "run_eagerly", arguments["run_eagerly"])
     extra = dict(arguments.get("kwargs") or {})
     unknown = sorted(set(extra) - set(_COMPILE_DEFAULTS))
@@ -193,8 +215,10 @@ def check_compile(model: Any, arguments: dict[str, Any]) -> None:
         raise TypeError(f"{owner}: got unexpected arguments {unknown}")
     for name, value in extra.items():
         if value != _COMPILE_DEFAULTS[name]:
-            raise NotImplementedError(f"{owner}: `{name}={value!r}` is not supported by "
-                                      f"tapegrad (only the default {_COMPILE_DEFAULTS[name]!r})")
+            raise NotImplementedError(
+                f"{owner}: `{name}={value!r}` is not supported by "
+                f"tapegrad (only the default {_COMPILE_DEFAULTS[name]!r})"
+            )
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -211,16 +235,20 @@ def _check_verbose(owner: str, verbose: Any) -> None:
     if isinstance(verbose, str) and verbose == "auto":
         return
     if isinstance(verbose, bool | np.bool_) or (
-            isinstance(verbose, numbers.Integral) and int(verbose) in (0, 1, 2)):
+        isinstance(verbose, numbers.Integral) and int(verbose) in (0, 1, 2)
+    ):
         return
-    raise ValueError(f"{owner}: received an invalid value for `verbose`, expected 'auto', "
-                     f"0, 1 or 2. Received: verbose={verbose!r}")
+    raise ValueError(
+        f"{owner}: received an invalid value for `verbose`, expected 'auto', "
+        f"0, 1 or 2. Received: verbose={verbose!r}"
+    )
 
 
 def _check_callbacks(owner: str, callbacks: Any) -> None:
     if callbacks is not None and not isinstance(callbacks, list | tuple):
-        raise TypeError(f"{owner}: `callbacks` must be a list of Callback instances, got "
-                        f"{_describe(callbacks)}")
+        raise TypeError(
+            f"{owner}: `callbacks` must be a list of Callback instances, got {_describe(callbacks)}"
+        )
 
 
 def _arrays(structure: Any) -> list[tuple[str, Any]]:
@@ -236,22 +264,28 @@ def _shape_and_kind(owner: str, name: str, value: Any) -> tuple[tuple[int, ...],
     if value is None:
         raise ValueError(f"{owner}: `{name}` is None; expected an array of numbers")
     if isinstance(value, str | bytes):
-        raise TypeError(f"{owner}: `{name}` must be an array of numbers, got the string "
-                        f"{value!r}"[:200])
+        raise TypeError(
+            f"{owner}: `{name}` must be an array of numbers, got the string {value!r}"[:200]
+        )
     shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
     if shape is None or not isinstance(dtype, np.dtype):
         try:
             array = np.asarray(value)
         except (ValueError, TypeError) as err:
-            raise TypeError(f"{owner}: `{name}` cannot be converted to an array of numbers "
-                            f"({err})") from None
+            raise TypeError(
+                f"{owner}: `{name}` cannot be converted to an array of numbers ({err})"
+            ) from None
         shape, dtype = array.shape, array.dtype
     if dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(f"{owner}: `{name}` must be an array of numbers, got an array of "
-                        f"dtype {dtype} and shape {tuple(shape)}")
+        raise TypeError(
+            f"{owner}: `{name}` must be an array of numbers, got an array of "
+            f"dtype {dtype} and shape {tuple(shape)}"
+        )
     if len(shape) == 0:
-        raise ValueError(f"{owner}: `{name}` must have a batch axis (one entry per sample), "
-                         f"got a scalar {_describe(value)}")
+        raise ValueError(
+            f"{owner}: `{name}` must have a batch axis (one entry per sample), "
+            f"got a scalar {_describe(value)}"
+        )
     return tuple(shape), dtype.kind
 
 
@@ -261,13 +295,18 @@ def _check_samples(owner: str, name: str, data: Any) -> int:
         raise ValueError(f"{owner}: `{name}` is None; expected input data")
     arrays = _arrays(data)
     if not arrays:
-        raise ValueError(f"{owner}: `{name}` is an empty {type(data).__name__}; expected "
-                         "input data")
-    counts = {f"{name}{part}": _shape_and_kind(owner, f"{name}{part}", value)[0][0]
-              for part, value in arrays}
+        raise ValueError(
+            f"{owner}: `{name}` is an empty {type(data).__name__}; expected input data"
+        )
+    counts = {
+        f"{name}{part}": _shape_and_kind(owner, f"{name}{part}", value)[0][0]
+        for part, value in arrays
+    }
     if len(set(counts.values())) > 1:
-        raise ValueError(f"{owner}: data cardinality is ambiguous: make sure all arrays "
-                         f"contain the same number of samples. Received: {counts}")
+        raise ValueError(
+            f"{owner}: data cardinality is ambiguous: make sure all arrays "
+            f"contain the same number of samples. Received: {counts}"
+        )
     n = next(iter(counts.values()))
     if n == 0:
         raise ValueError(f"{owner}: `{name}` has 0 samples; expected at least one")
@@ -279,14 +318,17 @@ def _needs_targets(model: Any) -> bool:
     from tapegrad.nn.trainer import Trainer
 
     kind = type(model)
-    return (getattr(model, "_loss_objects", None) is not None
-            and getattr(kind, "compute_loss", None) is Trainer.compute_loss
-            and getattr(kind, "train_step", None) is Trainer.train_step
-            and getattr(kind, "test_step", None) is Trainer.test_step)
+    return (
+        getattr(model, "_loss_objects", None) is not None
+        and getattr(kind, "compute_loss", None) is Trainer.compute_loss
+        and getattr(kind, "train_step", None) is Trainer.train_step
+        and getattr(kind, "test_step", None) is Trainer.test_step
+    )
 
 
-def _check_xy(model: Any, owner: str, x: Any, y: Any, sample_weight: Any, x_name: str,
-              y_name: str) -> int:
+def _check_xy(
+    model: Any, owner: str, x: Any, y: Any, sample_weight: Any, x_name: str, y_name: str
+) -> int:
     n = _check_samples(owner, x_name, x)
     if y is None:
         if _needs_targets(model):
@@ -296,18 +338,24 @@ def _check_xy(model: Any, owner: str, x: Any, y: Any, sample_weight: Any, x_name
     else:
         m = _check_samples(owner, y_name, y)
         if m != n:
-            raise ValueError(f"{owner}: data cardinality is ambiguous: `{x_name}` has {n} "
-                             f"samples but `{y_name}` has {m}. Make sure all arrays contain "
-                             "the same number of samples.")
+            raise ValueError(
+                f"{owner}: data cardinality is ambiguous: `{x_name}` has {n} "
+                f"samples but `{y_name}` has {m}. Make sure all arrays contain "
+                "the same number of samples."
+            )
     if sample_weight is not None:
         shape, _ = _shape_and_kind(owner, "sample_weight", sample_weight)
         if shape[0] != n:
-            raise ValueError(f"{owner}: `sample_weight` has {shape[0]} entries but `{x_name}` "
-                             f"has {n} samples; give one weight per sample")
+            raise ValueError(
+                f"{owner}: `sample_weight` has {shape[0]} entries but `{x_name}` "
+                f"has {n} samples; give one weight per sample"
+            )
         weights = np.asarray(sample_weight, dtype=np.float64)
         if not np.all(np.isfinite(weights)):
-            raise ValueError(f"{owner}: `sample_weight` must be finite, got non-finite "
-                             f"values at {np.argwhere(~np.isfinite(weights))[:5].tolist()}")
+            raise ValueError(
+                f"{owner}: `sample_weight` must be finite, got non-finite "
+                f"values at {np.argwhere(~np.isfinite(weights))[:5].tolist()}"
+            )
     return n
 
 
@@ -320,25 +368,32 @@ def _loss_name(model: Any) -> str:
 
 def _check_class_weight(owner: str, class_weight: Any, y: Any) -> None:
     if not isinstance(class_weight, dict):
-        raise TypeError(f"{owner}: `class_weight` must be a dict mapping class indices to "
-                        f"weights, got {_describe(class_weight)}")
+        raise TypeError(
+            f"{owner}: `class_weight` must be a dict mapping class indices to "
+            f"weights, got {_describe(class_weight)}"
+        )
     for key, weight in class_weight.items():
         if not isinstance(key, numbers.Integral) or isinstance(key, bool) or key < 0:
-            raise ValueError(f"{owner}: `class_weight` keys must be class indices (integers "
-                             f">= 0), got key {key!r}")
+            raise ValueError(
+                f"{owner}: `class_weight` keys must be class indices (integers "
+                f">= 0), got key {key!r}"
+            )
         check_number(owner, f"class_weight[{key}]", weight, low=0.0)
     if y is None:
         return
     if isinstance(y, list | tuple | dict):
-        raise ValueError(f"{owner}: `class_weight` is only supported for models with a "
-                         "single output")
+        raise ValueError(
+            f"{owner}: `class_weight` is only supported for models with a single output"
+        )
     labels = np.asarray(y)
     if labels.ndim > 1 and labels.shape[-1] > 1:  # one-hot targets: the class is the argmax
         labels = labels.argmax(-1)
     labels = labels.reshape(-1)
     if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-        raise ValueError(f"{owner}: `class_weight` needs integer class labels (or one-hot "
-                         "targets) in y, got non-integer values")
+        raise ValueError(
+            f"{owner}: `class_weight` needs integer class labels (or one-hot "
+            "targets) in y, got non-integer values"
+        )
     present = {int(c) for c in np.unique(labels)}
     missing = sorted(present - {int(k) for k in class_weight})
     if missing:

@@ -151,8 +151,10 @@ class Identity(Initializer):
     def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
         shape = _shape(shape)
         if len(shape) != 2:
-            raise ValueError(f"Identity: can only initialize 2-D matrices, got shape {shape} "
-                             f"of rank {len(shape)}")
+            raise ValueError(
+                f"Identity: can only initialize 2-D matrices, got shape {shape} "
+                f"of rank {len(shape)}"
+            )
         return (self.gain * np.eye(*shape)).astype(_dtype(dtype))
 
     def get_config(self) -> dict[str, Any]:
@@ -168,11 +170,9 @@ class RandomInitializer(Initializer):
 
     def __init__(self, seed: int | None = None) -> None:
         if seed is not None and not isinstance(seed, int | np.integer):
-            raise ValueError(f"{type(self).__name__}: seed must be an int or None, "
-                             f"got {seed!r}")
+            raise ValueError(f"{type(self).__name__}: seed must be an int or None, got {seed!r}")
         self._init_seed = None if seed is None else int(seed)
-        self.seed = self._init_seed if seed is not None else \
-            int(np.random.randint(0, 2**31 - 1))
+        self.seed = self._init_seed if seed is not None else int(np.random.randint(0, 2**31 - 1))
 
     def _generator(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
@@ -180,8 +180,9 @@ class RandomInitializer(Initializer):
     def _float_dtype(self, dtype: Any) -> np.dtype:
         dtype = _dtype(dtype)
         if dtype.kind != "f":
-            raise ValueError(f"{type(self).__name__}: random values need a float dtype, "
-                             f"got {dtype}")
+            raise ValueError(
+                f"{type(self).__name__}: random values need a float dtype, got {dtype}"
+            )
         return dtype
 
     def get_config(self) -> dict[str, Any]:
@@ -267,8 +268,9 @@ class RandomUniform(RandomInitializer):
         True
     """
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
+    ) -> None:
         super().__init__(seed)
         self.minval = minval
         self.maxval = maxval
@@ -306,8 +308,13 @@ class VarianceScaling(RandomInitializer):
     _MODES = ("fan_in", "fan_out", "fan_avg")
     _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
-                 distribution: str = "truncated_normal", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+    ) -> None:
         super().__init__(seed)
         name = type(self).__name__
         if not scale > 0.0:
@@ -318,8 +325,9 @@ class VarianceScaling(RandomInitializer):
         if distribution == "normal":
             distribution = "truncated_normal"
         if distribution not in self._DISTRIBUTIONS:
-            raise ValueError(f"{name}: distribution must be one of {self._DISTRIBUTIONS}, "
-                             f"got {distribution!r}")
+            raise ValueError(
+                f"{name}: distribution must be one of {self._DISTRIBUTIONS}, got {distribution!r}"
+            )
         self.scale = scale
         self.mode = mode
         self.distribution = distribution
@@ -341,8 +349,12 @@ class VarianceScaling(RandomInitializer):
         return values.astype(dtype)
 
     def get_config(self) -> dict[str, Any]:
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                **super().get_config()}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            **super().get_config(),
+        }
 
 
 class _FixedVarianceScaling(VarianceScaling):
@@ -447,8 +459,10 @@ class Orthogonal(RandomInitializer):
         dtype = self._float_dtype(dtype)
         shape = _shape(shape)
         if len(shape) < 2:
-            raise ValueError(f"Orthogonal: the shape must be at least 2-D, got shape {shape} "
-                             f"of rank {len(shape)}")
+            raise ValueError(
+                f"Orthogonal: the shape must be at least 2-D, got shape {shape} "
+                f"of rank {len(shape)}"
+            )
         rows, cols = math.prod(shape[:-1]), shape[-1]
         normal = self._generator().standard_normal((max(rows, cols), min(rows, cols)))
         q, r = np.linalg.qr(normal)
@@ -463,28 +477,56 @@ class Orthogonal(RandomInitializer):
 
 
 _CLASSES: tuple[type[Initializer], ...] = (
-    Constant, Zeros, Ones, Identity, RandomNormal, TruncatedNormal, RandomUniform,
-    VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform,
-    LecunNormal, Orthogonal,
+    Constant,
+    Zeros,
+    Ones,
+    Identity,
+    RandomNormal,
+    TruncatedNormal,
+    RandomUniform,
+    VarianceScaling,
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
+    LecunUniform,
+    LecunNormal,
+    Orthogonal,
 )
 _BY_NAME: dict[str, type[Initializer]] = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({
-    "constant": Constant, "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones,
-    "identity": Identity, "IdentityInitializer": Identity, "random_normal": RandomNormal,
-    "normal": RandomNormal, "truncated_normal": TruncatedNormal,
-    "random_uniform": RandomUniform, "uniform": RandomUniform,
-    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
-    "OrthogonalInitializer": Orthogonal,
-})
+_BY_NAME.update(
+    {
+        "constant": Constant,
+        "zeros": Zeros,
+        "zero": Zeros,
+        "ones": Ones,
+        "one": Ones,
+        "identity": Identity,
+        "IdentityInitializer": Identity,
+        "random_normal": RandomNormal,
+        "normal": RandomNormal,
+        "truncated_normal": TruncatedNormal,
+        "random_uniform": RandomUniform,
+        "uniform": RandomUniform,
+        "variance_scaling": VarianceScaling,
+        "glorot_uniform": GlorotUniform,
+        "glorot_normal": GlorotNormal,
+        "he_uniform": HeUniform,
+        "he_normal": HeNormal,
+        "lecun_uniform": LecunUniform,
+        "lecun_normal": LecunNormal,
+        "orthogonal": Orthogonal,
+        "OrthogonalInitializer": Orthogonal,
+    }
+)
 
 
 def _lookup(name: str) -> type[Initializer]:
     if name not in _BY_NAME:
         known = ", ".join(sorted(n for n in _BY_NAME if n.islower()))
-        raise ValueError(f"Could not interpret initializer identifier {name!r}; known names: "
-                         f"{known}")
+        raise ValueError(
+            f"Could not interpret initializer identifier {name!r}; known names: {known}"
+        )
     return _BY_NAME[name]
 
 
@@ -506,11 +548,18 @@ def serialize(initializer: Any) -> Any:
     if initializer is None:
         return None
     if isinstance(initializer, Initializer):
-        return {"module": __name__, "class_name": type(initializer).__name__,
-                "config": initializer.get_config(), "registered_name": None}
-    return {"module": getattr(initializer, "__module__", None), "class_name": "function",
-            "config": getattr(initializer, "__name__", repr(initializer)),
-            "registered_name": None}
+        return {
+            "module": __name__,
+            "class_name": type(initializer).__name__,
+            "config": initializer.get_config(),
+            "registered_name": None,
+        }
+    return {
+        "module": getattr(initializer, "__module__", None),
+        "class_name": "function",
+        "config": getattr(initializer, "__name__", repr(initializer)),
+        "registered_name": None,
+    }
 
 
 def deserialize(config: Any) -> Initializer:
@@ -550,8 +599,25 @@ def get(identifier: Any) -> Any:
 
 
 __all__ = [
-    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
-    "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomInitializer",
-    "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "Zeros",
-    "compute_fans", "deserialize", "get", "serialize",
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "RandomInitializer",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "compute_fans",
+    "deserialize",
+    "get",
+    "serialize",
 ]

@@ -83,8 +83,9 @@ def capture(model: Any) -> dict[str, Any]:
         >>> state["epoch"], state["step"], state["fit_shuffle"]
         (0, 0, None)
     """
-    generators = {path: _capture_generator(generator, path)
-                  for path, generator in _generators(model)}
+    generators = {
+        path: _capture_generator(generator, path) for path, generator in _generators(model)
+    }
     shuffle = getattr(model, _FIT_SHUFFLE, None)
     return {
         "format": FORMAT,
@@ -132,20 +133,25 @@ def restore(model: Any, state: Any) -> None:
     shuffle_state = None if shuffle is None else _check_seed_generator(shuffle, "fit_shuffle")
     saved = state["generators"]
     if not isinstance(saved, dict):
-        raise ValueError(f"{_WHERE}: field 'generators' must be an object, got "
-                         f"{type(saved).__name__}")
+        raise ValueError(
+            f"{_WHERE}: field 'generators' must be an object, got {type(saved).__name__}"
+        )
     live = dict(_generators(model))
     absent = sorted(str(path) for path in saved if path not in live)
     if absent:
-        raise ValueError(f"{_WHERE}: field 'generators' names generators the model does not "
-                         f"have: {absent[:5]}")
+        raise ValueError(
+            f"{_WHERE}: field 'generators' names generators the model does not have: {absent[:5]}"
+        )
     uncovered = sorted(path for path in live if path not in saved)
     if uncovered:
-        raise ValueError(f"{_WHERE}: field 'generators' lacks generators the model has: "
-                         f"{uncovered[:5]}")
+        raise ValueError(
+            f"{_WHERE}: field 'generators' lacks generators the model has: {uncovered[:5]}"
+        )
     # Check everything before changing anything.
-    plan = [(live[path], _checked_generator_state(live[path], entry, path))
-            for path, entry in saved.items()]
+    plan = [
+        (live[path], _checked_generator_state(live[path], entry, path))
+        for path, entry in saved.items()
+    ]
     for generator, checked in plan:
         if isinstance(generator, SeedGenerator):
             generator.set_state(checked)
@@ -209,8 +215,10 @@ def _seed_generator_state(generator: SeedGenerator) -> dict[str, Any]:
 
 def _check_seed_generator(entry: Any, field: str) -> dict[str, int]:
     if not isinstance(entry, dict) or entry.get("kind") != "seed_generator":
-        raise ValueError(f"{_WHERE}: field {field!r} must be an object with kind "
-                         f"'seed_generator', got {_short(entry)}")
+        raise ValueError(
+            f"{_WHERE}: field {field!r} must be an object with kind "
+            f"'seed_generator', got {_short(entry)}"
+        )
     rest = {k: v for k, v in entry.items() if k != "kind"}
     seed, counter = check_state(rest, f"{_WHERE}: field {field!r}")
     return {"seed": seed, "counter": counter}
@@ -220,10 +228,11 @@ def _checked_generator_state(generator: Any, entry: Any, path: str) -> Any:
     field = f"generators[{path!r}]"
     if isinstance(generator, SeedGenerator):
         return _check_seed_generator(entry, field)
-    if not isinstance(entry, dict) or set(entry) != {"kind", "state"} or \
-            entry["kind"] != "numpy":
-        raise ValueError(f"{_WHERE}: field {field} must be an object {{'kind': 'numpy', "
-                         f"'state': ...}}, got {_short(entry)}")
+    if not isinstance(entry, dict) or set(entry) != {"kind", "state"} or entry["kind"] != "numpy":
+        raise ValueError(
+            f"{_WHERE}: field {field} must be an object {{'kind': 'numpy', "
+            f"'state': ...}}, got {_short(entry)}"
+        )
     decoded = _decode(entry["state"], generator.bit_generator.state, f"{field}.state")
     # NumPy checks the rest (a zero increment, say) when the state is set: try it on a
     # scratch bit generator of the same kind, so a bad state never reaches the model's.
@@ -231,8 +240,9 @@ def _checked_generator_state(generator: Any, entry: Any, path: str) -> Any:
     try:
         scratch.state = decoded
     except (ValueError, TypeError, OverflowError) as err:
-        raise ValueError(f"{_WHERE}: field {field} is not a valid "
-                         f"{type(scratch).__name__} state: {err}") from None
+        raise ValueError(
+            f"{_WHERE}: field {field} is not a valid {type(scratch).__name__} state: {err}"
+        ) from None
     return decoded
 
 
@@ -251,18 +261,24 @@ def _decode(value: Any, template: Any, field: str) -> Any:
     """`_encode`'s inverse, checked against the live generator's own state ``template``."""
     if isinstance(template, dict):
         if not isinstance(value, dict) or set(value) != set(template):
-            raise ValueError(f"{_WHERE}: field {field} must be an object with the fields "
-                             f"{sorted(template)}, got {_short(value)}")
+            raise ValueError(
+                f"{_WHERE}: field {field} must be an object with the fields "
+                f"{sorted(template)}, got {_short(value)}"
+            )
         return {k: _decode(value[k], template[k], f"{field}.{k}") for k in template}
     if isinstance(template, str):
         if value != template:
-            raise ValueError(f"{_WHERE}: field {field} must be {template!r} (the model's "
-                             f"generator), got {_short(value)}")
+            raise ValueError(
+                f"{_WHERE}: field {field} must be {template!r} (the model's "
+                f"generator), got {_short(value)}"
+            )
         return value
     if isinstance(template, np.ndarray):
         if not isinstance(value, list) or len(value) != template.size:
-            raise ValueError(f"{_WHERE}: field {field} must be a list of {template.size} hex "
-                             f"integers, got {_short(value)}")
+            raise ValueError(
+                f"{_WHERE}: field {field} must be a list of {template.size} hex "
+                f"integers, got {_short(value)}"
+            )
         limit = int(np.iinfo(template.dtype).max)
         words = [_hex_int(v, f"{field}[{k}]", limit) for k, v in enumerate(value)]
         return np.array(words, dtype=template.dtype).reshape(template.shape)
@@ -272,8 +288,9 @@ def _decode(value: Any, template: Any, field: str) -> Any:
 
 def _hex_int(value: Any, field: str, limit: int) -> int:
     if not isinstance(value, str) or not _HEX.fullmatch(value):
-        raise ValueError(f"{_WHERE}: field {field} must be a hex integer such as '0x1f', got "
-                         f"{_short(value)}")
+        raise ValueError(
+            f"{_WHERE}: field {field} must be a hex integer such as '0x1f', got {_short(value)}"
+        )
     number = int(value, 16)
     if number > limit:
         raise ValueError(f"{_WHERE}: field {field} must be at most {hex(limit)}, got {value}")
@@ -282,8 +299,9 @@ def _hex_int(value: Any, field: str, limit: int) -> int:
 
 def _count(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
-        raise ValueError(f"{_WHERE}: field {field!r} must be an int in [0, 2**62], got "
-                         f"{_short(value)}")
+        raise ValueError(
+            f"{_WHERE}: field {field!r} must be an int in [0, 2**62], got {_short(value)}"
+        )
     return value
 
 

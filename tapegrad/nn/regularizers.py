@@ -23,10 +23,16 @@ from tapegrad.nn._config import deserialize_object
 
 
 def _penalty_factor(value: Any, name: str, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or \
-            math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError(f"{owner}: {name} must be a non-negative finite float, "
-                         f"got {name}={value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or math.isinf(value)
+        or value < 0
+    ):
+        raise ValueError(
+            f"{owner}: {name} must be a non-negative finite float, got {name}={value!r}"
+        )
     return float(value)
 
 
@@ -157,15 +163,17 @@ class OrthogonalRegularizer(Regularizer):
     def __init__(self, factor: float = 0.01, mode: str = "rows") -> None:
         self.factor = _penalty_factor(factor, "factor", "OrthogonalRegularizer")
         if mode not in ("rows", "columns"):
-            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', "
-                             f"got mode={mode!r}")
+            raise ValueError(
+                f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got mode={mode!r}"
+            )
         self.mode = mode
 
     def __call__(self, x: Any) -> Any:
         x = _float_tensor(x)
         if x.ndim != 2:
-            raise ValueError(f"OrthogonalRegularizer: weights must have rank 2, got shape "
-                             f"{x.shape}")
+            raise ValueError(
+                f"OrthogonalRegularizer: weights must have rank 2, got shape {x.shape}"
+            )
         if self.mode == "columns":
             x = tnp.transpose(x)
         size = x.shape[0]
@@ -185,15 +193,17 @@ class OrthogonalRegularizer(Regularizer):
 
 _CLASSES: tuple[type[Regularizer], ...] = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
 _BY_NAME: dict[str, type[Regularizer]] = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({"l1": L1, "l2": L2, "l1_l2": L1L2,
-                 "orthogonal_regularizer": OrthogonalRegularizer})
+_BY_NAME.update(
+    {"l1": L1, "l2": L2, "l1_l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
+)
 
 
 def _lookup(name: str) -> type[Regularizer]:
     if name not in _BY_NAME or name == "Regularizer":
         known = ", ".join(sorted(n for n in _BY_NAME if n.islower() or "_" in n))
-        raise ValueError(f"Could not interpret regularizer identifier {name!r}; known names: "
-                         f"{known}")
+        raise ValueError(
+            f"Could not interpret regularizer identifier {name!r}; known names: {known}"
+        )
     return _BY_NAME[name]
 
 
@@ -207,11 +217,18 @@ def serialize(regularizer: Any) -> Any:
     if regularizer is None:
         return None
     if isinstance(regularizer, Regularizer):
-        return {"module": __name__, "class_name": type(regularizer).__name__,
-                "config": regularizer.get_config(), "registered_name": None}
-    return {"module": getattr(regularizer, "__module__", None), "class_name": "function",
-            "config": getattr(regularizer, "__name__", repr(regularizer)),
-            "registered_name": None}
+        return {
+            "module": __name__,
+            "class_name": type(regularizer).__name__,
+            "config": regularizer.get_config(),
+            "registered_name": None,
+        }
+    return {
+        "module": getattr(regularizer, "__module__", None),
+        "class_name": "function",
+        "config": getattr(regularizer, "__name__", repr(regularizer)),
+        "registered_name": None,
+    }
 
 
 def deserialize(config: Any) -> Regularizer:
@@ -251,6 +268,12 @@ def get(identifier: Any) -> Any:
 
 
 __all__ = [
-    "L1", "L1L2", "L2", "OrthogonalRegularizer", "Regularizer", "deserialize", "get",
+    "L1",
+    "L1L2",
+    "L2",
+    "OrthogonalRegularizer",
+    "Regularizer",
+    "deserialize",
+    "get",
     "serialize",
 ]

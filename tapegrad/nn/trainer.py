@@ -42,9 +42,17 @@ class Trainer:
         self._fit_step = 0
 
     # -- compile ------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
-                metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
-                jit_compile: Any = "auto", **kwargs: Any) -> None:
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        jit_compile: Any = "auto",
+        **kwargs: Any,
+    ) -> None:
         """Configure training.
 
         Args:
@@ -62,8 +70,9 @@ class Trainer:
         """
         fit_checks.check_compile(self, locals())
         if jit_compile not in ("auto", True, False):
-            raise ValueError(f"compile: jit_compile must be 'auto', True or False, got "
-                             f"{jit_compile!r}")
+            raise ValueError(
+                f"compile: jit_compile must be 'auto', True or False, got {jit_compile!r}"
+            )
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
         self._loss_objects = _map(losses_module.get, loss) if loss is not None else None
@@ -98,8 +107,9 @@ class Trainer:
             total = 0.0
             for key, pred in y_pred.items():
                 fn = losses[key] if isinstance(losses, dict) else losses
-                total = total + weights.get(key, 1.0) * fn(y[key], pred,
-                                                            sample_weight=sample_weight)
+                total = total + weights.get(key, 1.0) * fn(
+                    y[key], pred, sample_weight=sample_weight
+                )
         else:
             total = losses(y, y_pred, sample_weight=sample_weight)
         for penalty in self.losses:  # type: ignore[attr-defined]
@@ -116,8 +126,9 @@ class Trainer:
             p0 = y_pred[0] if isinstance(y_pred, list | tuple) else y_pred
             for spec in self._metric_specs or []:
                 if spec in ("accuracy", "acc"):
-                    objects.append(metrics_module.resolve_accuracy(
-                        first_loss, np.shape(y0), np.shape(p0)))
+                    objects.append(
+                        metrics_module.resolve_accuracy(first_loss, np.shape(y0), np.shape(p0))
+                    )
                 else:
                     objects.append(metrics_module.get(spec))
             self._metric_objects = objects
@@ -138,8 +149,7 @@ class Trainer:
             metric.reset_state()
 
     def _metric_logs(self, prefix: str = "") -> dict[str, float]:
-        return {prefix + m.name: float(np.asarray(m.result())) for m in
-                self._metric_objects or []}
+        return {prefix + m.name: float(np.asarray(m.result())) for m in self._metric_objects or []}
 
     # -- steps --------------------------------------------------------------------------
     def _compiled_step(self, kind: str) -> Any:
@@ -148,8 +158,11 @@ class Trainer:
             return None
         steps = self._compiled_steps
         if kind not in steps:
-            body = {"train": self._train_step_body, "test": self._test_step_body,
-                    "predict": self._predict_body}[kind]
+            body = {
+                "train": self._train_step_body,
+                "test": self._test_step_body,
+                "predict": self._predict_body,
+            }[kind]
             steps[kind] = tg.function(body)
         return steps[kind]
 
@@ -163,13 +176,18 @@ class Trainer:
         except (TracerValueError, UntraceableError) as err:
             if self.jit_compile is True:
                 raise
-            logger.warning("Model '%s': the %s step cannot be compiled, it runs eagerly: %s",
-                           self.name, kind, err)  # type: ignore[attr-defined]
+            logger.warning(
+                "Model '%s': the %s step cannot be compiled, it runs eagerly: %s",
+                self.name,
+                kind,
+                err,
+            )  # type: ignore[attr-defined]
             self._compiled_steps[kind] = None
             return None
 
-    def _train_step_body(self, x: Any, y: Any, sample_weight: Any = None,
-                         variables: list[Any] | None = None) -> tuple[Any, Any]:
+    def _train_step_body(
+        self, x: Any, y: Any, sample_weight: Any = None, variables: list[Any] | None = None
+    ) -> tuple[Any, Any]:
         """Forward, backward and update (eagerly, or traced by `tapegrad.function`)."""
         with tg.GradientTape() as tape:
             y_pred = self(x, training=True)  # type: ignore[operator]
@@ -187,8 +205,9 @@ class Trainer:
     def _predict_body(self, x: Any) -> Any:
         return self(x, training=False)  # type: ignore[operator]
 
-    def train_step(self, x: Any, y: Any, sample_weight: Any = None,
-                   variables: list[Any] | None = None) -> float:
+    def train_step(
+        self, x: Any, y: Any, sample_weight: Any = None, variables: list[Any] | None = None
+    ) -> float:
         """One optimizer step on a batch; returns the batch loss (before the update).
 
         ``variables`` (default: the model's trainable weights) lets `fit` walk the layer
@@ -196,8 +215,11 @@ class Trainer:
         has the list built in).
         """
         compiled = self._run_compiled("train", x, y, sample_weight)
-        loss, y_pred = compiled if compiled is not None else self._train_step_body(
-            x, y, sample_weight, variables)
+        loss, y_pred = (
+            compiled
+            if compiled is not None
+            else self._train_step_body(x, y, sample_weight, variables)
+        )
         self._update_metrics(y, y_pred, sample_weight)
         # (Not through Layer.__setattr__: that would drop the weight-list caches each step.)
         self.__dict__["_fit_step"] = self.__dict__.get("_fit_step", 0) + 1
@@ -206,13 +228,20 @@ class Trainer:
     def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
         """Loss on a batch without training; updates the metrics."""
         compiled = self._run_compiled("test", x, y, sample_weight)
-        loss, y_pred = compiled if compiled is not None else self._test_step_body(
-            x, y, sample_weight)
+        loss, y_pred = (
+            compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
+        )
         self._update_metrics(y, y_pred, sample_weight)
         return float(np.asarray(loss))
 
-    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
-                       class_weight: Any = None, return_dict: bool = False) -> Any:
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        return_dict: bool = False,
+    ) -> Any:
         """One training step on exactly this batch (Keras semantics)."""
         self._require_compiled("train_on_batch")
         fit_checks.check_batch(self, "train_on_batch", locals())
@@ -221,8 +250,9 @@ class Trainer:
         logs = {"loss": loss, **self._metric_logs()}
         return logs if return_dict else _as_result(logs)
 
-    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
-                      return_dict: bool = False) -> Any:
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> Any:
         """Loss and metrics on exactly this batch."""
         self._require_compiled("test_on_batch")
         fit_checks.check_batch(self, "test_on_batch", locals())
@@ -247,13 +277,25 @@ class Trainer:
             self._fit_seed_generator = generator
         return generator
 
-    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
-            verbose: Any = "auto", callbacks: Sequence[Any] | None = None,
-            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
-            class_weight: dict[int, float] | None = None, sample_weight: Any = None,
-            initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_batch_size: int | None = None, validation_freq: int = 1,
-            **kwargs: Any) -> Any:
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: Any = "auto",
+        callbacks: Sequence[Any] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+        **kwargs: Any,
+    ) -> Any:
         """Train for ``epochs`` epochs over ``(x, y)`` in mini-batches; returns a History.
 
         Args:
@@ -286,9 +328,7 @@ class Trainer:
         x = _floatify(x)
         n = _num_samples(x)
         if y is not None and _num_samples(y) != n:
-            raise ValueError(
-                f"Model '{self.name}': x has {n} samples but y has {_num_samples(y)}"
-            )
+            raise ValueError(f"Model '{self.name}': x has {n} samples but y has {_num_samples(y)}")
         if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
@@ -304,8 +344,13 @@ class Trainer:
         if steps_per_epoch:
             steps = min(steps, steps_per_epoch)
         callback_list = callbacks_module.CallbackList(
-            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose, epochs=epochs, steps=steps,
+            callbacks,
+            add_history=True,
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps,
         )
         self.stop_training = False
         shuffler = self._shuffle_generator()
@@ -316,12 +361,11 @@ class Trainer:
             # One draw per epoch, shuffled or not: epoch k's order depends only on the
             # generator's state, which archives save (exact resume).
             epoch_seed = np.asarray(shuffler.next())
-            order = np.random.default_rng(epoch_seed).permutation(n) if shuffle else \
-                np.arange(n)
+            order = np.random.default_rng(epoch_seed).permutation(n) if shuffle else np.arange(n)
             variables = self.trainable_weights  # type: ignore[attr-defined]
             total, seen = 0.0, 0
             for step in range(steps):
-                index = order[step * batch_size:(step + 1) * batch_size]
+                index = order[step * batch_size : (step + 1) * batch_size]
                 callback_list.on_train_batch_begin(step)
                 batch_loss = self.train_step(
                     _take(x, index), _take(y, index), _take(weights, index), variables
@@ -335,9 +379,14 @@ class Trainer:
             epoch_logs = {"loss": total / max(seen, 1), **self._metric_logs()}
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val_x, val_y, val_weight = _unpack_validation(validation_data)
-                val = self.evaluate(val_x, val_y, sample_weight=val_weight,
-                                    batch_size=validation_batch_size or batch_size,
-                                    verbose=0, return_dict=True)
+                val = self.evaluate(
+                    val_x,
+                    val_y,
+                    sample_weight=val_weight,
+                    batch_size=validation_batch_size or batch_size,
+                    verbose=0,
+                    return_dict=True,
+                )
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})
             self.__dict__["_fit_epoch"] = epoch + 1  # before the callbacks: checkpoints save it
             callback_list.on_epoch_end(epoch, epoch_logs)
@@ -347,9 +396,17 @@ class Trainer:
         self.history = callback_list.history
         return self.history
 
-    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
-                 verbose: Any = "auto", sample_weight: Any = None, steps: int | None = None,
-                 callbacks: Sequence[Any] | None = None, return_dict: bool = False) -> Any:
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        sample_weight: Any = None,
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+        return_dict: bool = False,
+    ) -> Any:
         """Loss and metrics over ``(x, y)``, batch by batch (sample-weighted mean)."""
         self._require_compiled("evaluate")
         fit_checks.check_evaluate(self, locals())
@@ -371,8 +428,14 @@ class Trainer:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs if return_dict else _as_result(logs)
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: Any = "auto",
-                steps: int | None = None, callbacks: Sequence[Any] | None = None) -> Any:
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: Any = "auto",
+        steps: int | None = None,
+        callbacks: Sequence[Any] | None = None,
+    ) -> Any:
         """Model outputs for ``x`` as NumPy arrays, computed batch by batch."""
         fit_checks.check_predict(self, locals())
         x = _floatify(x)
@@ -431,11 +494,13 @@ def _map(func: Any, structure: Any) -> Any:
 
 def _floatify(x: Any) -> Any:
     """Inputs as arrays; float64 inputs become float32 (the model's dtype), like Keras."""
+
     def convert(value: Any) -> Any:
         if isinstance(value, tg.Tensor):
             return value
         arr = np.asarray(value)
         return arr.astype(np.float32) if arr.dtype == np.float64 else arr
+
     return _map(convert, x)
 
 

@@ -31,10 +31,22 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "check_bool", "check_call_inputs", "check_choice", "check_constraint",
-    "check_function_arguments", "check_int", "check_int_tuple", "check_layer_arguments",
-    "check_name", "check_non_negative_int", "check_number", "check_positive_int",
-    "check_probability", "check_shape", "layer_owner", "require_rank",
+    "check_bool",
+    "check_call_inputs",
+    "check_choice",
+    "check_constraint",
+    "check_function_arguments",
+    "check_int",
+    "check_int_tuple",
+    "check_layer_arguments",
+    "check_name",
+    "check_non_negative_int",
+    "check_number",
+    "check_positive_int",
+    "check_probability",
+    "check_shape",
+    "layer_owner",
+    "require_rank",
 ]
 
 # dtype kinds a layer can compute on: bool, signed/unsigned int, float, complex.
@@ -47,8 +59,10 @@ def layer_owner(layer: Any) -> str:
 
 
 def _invalid(owner: str, name: str, expected: str, value: Any) -> ValueError:
-    return ValueError(f"{owner}: received an invalid value for `{name}`, expected {expected}. "
-                      f"Received: {name}={value!r}")
+    return ValueError(
+        f"{owner}: received an invalid value for `{name}`, expected {expected}. "
+        f"Received: {name}={value!r}"
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -56,8 +70,9 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
-def check_int(owner: str, name: str, value: Any, minimum: int | None = None,
-              allow_none: bool = False) -> int | None:
+def check_int(
+    owner: str, name: str, value: Any, minimum: int | None = None, allow_none: bool = False
+) -> int | None:
     """``value`` as an ``int`` (Python or NumPy integer, not bool or float) ``>= minimum``.
 
     Args:
@@ -78,8 +93,9 @@ def check_int(owner: str, name: str, value: Any, minimum: int | None = None,
     if value is None and allow_none:
         return None
     if not _is_int(value) or (minimum is not None and value < minimum):
-        expected = {None: "an integer", 0: "a non-negative integer",
-                    1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        expected = {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
         raise _invalid(owner, name, expected + (" or None" if allow_none else ""), value)
     return int(value)
 
@@ -94,9 +110,16 @@ def check_non_negative_int(owner: str, name: str, value: Any, allow_none: bool =
     return check_int(owner, name, value, minimum=0, allow_none=allow_none)
 
 
-def check_number(owner: str, name: str, value: Any, low: float | None = None,
-                 high: float | None = None, low_open: bool = False, high_open: bool = False,
-                 allow_none: bool = False) -> float | None:
+def check_number(
+    owner: str,
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> float | None:
     """``value`` as a finite ``float`` in the interval from ``low`` to ``high``.
 
     Args:
@@ -123,16 +146,21 @@ def check_number(owner: str, name: str, value: Any, low: float | None = None,
     """
     if value is None and allow_none:
         return None
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-          and math.isfinite(value))
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(value)
+    )
     if ok and low is not None:
         ok = value > low if low_open else value >= low
     if ok and high is not None:
         ok = value < high if high_open else value <= high
     if not ok:
         if low is not None and high is not None:
-            expected = (f"a number in {'(' if low_open else '['}{low:g}, "
-                        f"{high:g}{')' if high_open else ']'}")
+            expected = (
+                f"a number in {'(' if low_open else '['}{low:g}, "
+                f"{high:g}{')' if high_open else ']'}"
+            )
         elif low is not None:
             expected = f"a number {'>' if low_open else '>='} {low:g}"
         elif high is not None:
@@ -179,8 +207,9 @@ def check_choice(owner: str, name: str, value: Any, choices: Iterable[Any]) -> A
     return value
 
 
-def check_int_tuple(owner: str, name: str, value: Any, rank: int, minimum: int = 1) -> tuple[
-        int, ...]:
+def check_int_tuple(
+    owner: str, name: str, value: Any, rank: int, minimum: int = 1
+) -> tuple[int, ...]:
     """An int or ``rank`` ints (``kernel_size``, ``strides``, ...) as a tuple of ints.
 
     Args:
@@ -200,15 +229,25 @@ def check_int_tuple(owner: str, name: str, value: Any, rank: int, minimum: int =
         (1, 2)
     """
     values = (value,) * rank if _is_int(value) else value
-    if (not isinstance(values, Sequence) or isinstance(values, str) or len(values) != rank
-            or not all(_is_int(v) and v >= minimum for v in values)):
+    if (
+        not isinstance(values, Sequence)
+        or isinstance(values, str)
+        or len(values) != rank
+        or not all(_is_int(v) and v >= minimum for v in values)
+    ):
         entry = "positive integer" if minimum == 1 else f"integer >= {minimum}"
         raise _invalid(owner, name, f"a {entry} or a tuple of {rank} such integers", value)
     return tuple(int(v) for v in values)
 
 
-def check_shape(owner: str, name: str, value: Any, minimum: int = 1,
-                allow_unknown: bool = False, allow_minus_one: bool = False) -> tuple[Any, ...]:
+def check_shape(
+    owner: str,
+    name: str,
+    value: Any,
+    minimum: int = 1,
+    allow_unknown: bool = False,
+    allow_minus_one: bool = False,
+) -> tuple[Any, ...]:
     """A shape (sequence of ints ``>= minimum``; None entries and one -1 when allowed).
 
     Args:
@@ -229,13 +268,17 @@ def check_shape(owner: str, name: str, value: Any, minimum: int = 1,
     ok = isinstance(value, Sequence) and not isinstance(value, str)
     dims = list(value) if ok else []
     if ok:
-        ok = all((d is None and allow_unknown) or (_is_int(d) and (
-            d >= minimum or (d == -1 and allow_minus_one))) for d in dims)
+        ok = all(
+            (d is None and allow_unknown)
+            or (_is_int(d) and (d >= minimum or (d == -1 and allow_minus_one)))
+            for d in dims
+        )
         ok = ok and sum(1 for d in dims if d is not None and d == -1) <= 1
     if not ok:
         entry = "positive integers" if minimum == 1 else f"integers >= {minimum}"
         extra = (" or None" if allow_unknown else "") + (
-            " (one may be -1)" if allow_minus_one else "")
+            " (one may be -1)" if allow_minus_one else ""
+        )
         raise _invalid(owner, name, f"a tuple of {entry}{extra}", value)
     return tuple(None if d is None else int(d) for d in dims)
 
@@ -275,8 +318,9 @@ expected a number in [0, 1]. Received: label_smoothing=2.0
             check_positive_int(owner, key, value)
 
 
-def check_layer_arguments(layer: Any, name: Any, trainable: Any, dtype: Any,
-                          input_shape: Any) -> None:
+def check_layer_arguments(
+    layer: Any, name: Any, trainable: Any, dtype: Any, input_shape: Any
+) -> None:
     """Check the arguments every layer takes (``Layer.__init__``), before any is stored.
 
     Args:
@@ -332,8 +376,9 @@ def check_constraint(layer: Any, name: str, value: Any) -> Any:
 expected None or a callable (variable -> new value). Received: kernel_constraint='non_neg'
     """
     if value is not None and not callable(value):
-        raise _invalid(layer_owner(layer), name, "None or a callable (variable -> new value)",
-                       value)
+        raise _invalid(
+            layer_owner(layer), name, "None or a callable (variable -> new value)", value
+        )
     return value
 
 
@@ -355,8 +400,10 @@ got shape ()
     """
     if not isinstance(shape, tuple | list) or len(shape) < min_rank:
         axes = "axis" if min_rank == 1 else "axes"
-        raise ValueError(f"{owner}: expected inputs of shape {what} (at least {min_rank} "
-                         f"{axes}), got shape {tuple(shape) if shape is not None else None}")
+        raise ValueError(
+            f"{owner}: expected inputs of shape {what} (at least {min_rank} "
+            f"{axes}), got shape {tuple(shape) if shape is not None else None}"
+        )
 
 
 def _leaves(structure: Any) -> Iterable[Any]:
@@ -389,14 +436,19 @@ string 'abc'
     if type(inputs) is np.ndarray and inputs.dtype.kind in _NUMERIC_KINDS:
         return  # the common case of every fit and predict step, without the walk
     if inputs is None:
-        raise TypeError(f"{layer_owner(layer)}: inputs must be tensors or arrays of numbers, "
-                        "got None")
+        raise TypeError(
+            f"{layer_owner(layer)}: inputs must be tensors or arrays of numbers, got None"
+        )
     for leaf in _leaves(inputs):
         if isinstance(leaf, str | bytes):
-            raise TypeError(f"{layer_owner(layer)}: inputs must be tensors or arrays of "
-                            f"numbers, got the string {leaf!r}")
+            raise TypeError(
+                f"{layer_owner(layer)}: inputs must be tensors or arrays of "
+                f"numbers, got the string {leaf!r}"
+            )
         dtype = getattr(leaf, "dtype", None)
         if isinstance(dtype, np.dtype) and dtype.kind not in _NUMERIC_KINDS:
-            raise TypeError(f"{layer_owner(layer)}: inputs must be tensors or arrays of "
-                            f"numbers, got an array of dtype {dtype} and shape "
-                            f"{tuple(getattr(leaf, 'shape', ()))}")
+            raise TypeError(
+                f"{layer_owner(layer)}: inputs must be tensors or arrays of "
+                f"numbers, got an array of dtype {dtype} and shape "
+                f"{tuple(getattr(leaf, 'shape', ()))}"
+            )

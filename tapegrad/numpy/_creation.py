@@ -49,8 +49,9 @@ def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> T
 
 
 def _contains_tensor(seq: Any) -> bool:
-    return any(isinstance(o, Tensor) or (isinstance(o, list | tuple) and _contains_tensor(o))
-               for o in seq)
+    return any(
+        isinstance(o, Tensor) or (isinstance(o, list | tuple) and _contains_tensor(o)) for o in seq
+    )
 
 
 def asarray(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
@@ -123,8 +124,13 @@ def logspace(start: Any, stop: Any, num: int = 50, **kwargs: Any) -> Tensor:
     return Tensor(np.logspace(_read(start), _read(stop), num, **kwargs), np.float32)
 
 
-def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = np.float32,  # noqa: N803
-        **kwargs: Any) -> Tensor:
+def eye(
+    N: int,  # noqa: N803
+    M: int | None = None,  # noqa: N803
+    k: int = 0,
+    dtype: Any = np.float32,
+    **kwargs: Any,
+) -> Tensor:
     """Identity-like matrix (float32 by default)."""
     return Tensor._wrap(np.eye(N, M, k, dtype=dtype))
 
@@ -134,8 +140,13 @@ def identity(n: int, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
     return Tensor._wrap(np.identity(n, dtype=dtype))
 
 
-def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = np.float32,  # noqa: N803
-        **kwargs: Any) -> Tensor:
+def tri(
+    N: int,  # noqa: N803
+    M: int | None = None,  # noqa: N803
+    k: int = 0,
+    dtype: Any = np.float32,
+    **kwargs: Any,
+) -> Tensor:
     """Lower-triangular ones."""
     return Tensor._wrap(np.tri(N, M, k, dtype=dtype))
 
@@ -186,7 +197,26 @@ def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> bool:
 
 
 __all__ = [
-    "allclose", "arange", "array", "array_equal", "asarray", "empty", "empty_like", "eye",
-    "full", "full_like", "identity", "indices", "isclose", "linspace", "logspace", "meshgrid",
-    "ones", "ones_like", "result_type", "tri", "zeros", "zeros_like",
+    "allclose",
+    "arange",
+    "array",
+    "array_equal",
+    "asarray",
+    "empty",
+    "empty_like",
+    "eye",
+    "full",
+    "full_like",
+    "identity",
+    "indices",
+    "isclose",
+    "linspace",
+    "logspace",
+    "meshgrid",
+    "ones",
+    "ones_like",
+    "result_type",
+    "tri",
+    "zeros",
+    "zeros_like",
 ]

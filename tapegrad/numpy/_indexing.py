@@ -122,7 +122,7 @@ def _take_along_axis_computed(arr: Any, indices: Tensor, axis: int | None) -> An
     out_shape = np.broadcast_shapes(
         tuple(1 if i == axis else size for i, size in enumerate(shape)), tuple(indices.shape)
     )
-    strides = [math.prod(shape[i + 1:]) for i in range(n)]
+    strides = [math.prod(shape[i + 1 :]) for i in range(n)]
     offsets = np.zeros(out_shape, np.intp)
     for i in range(n):
         if i != axis and shape[i] != 1:
@@ -177,8 +177,14 @@ def _kth(kth: Any) -> Any:
 
 
 # Index-valued results: no gradient; primitives, so traced graphs compute them at run time.
-def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *,
-            stable: bool | None = None) -> Any:
+def argsort(
+    a: Any,
+    axis: int | None = -1,
+    kind: Any = None,
+    order: Any = None,
+    *,
+    stable: bool | None = None,
+) -> Any:
     """``numpy.argsort`` (indices, no gradient)."""
     if order is not None:
         raise TypeError("tapegrad.numpy.argsort: order= (structured arrays) is not supported")
@@ -201,12 +207,12 @@ def argmin(a: Any, axis: int | None = None, out: Any = None, *, keepdims: bool =
     return argmin_p(a, axis=axis, keepdims=keepdims)
 
 
-def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect",
-                 order: Any = None) -> Any:
+def argpartition(
+    a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect", order: Any = None
+) -> Any:
     """``numpy.argpartition`` (indices, no gradient)."""
     if order is not None:
-        raise TypeError("tapegrad.numpy.argpartition: order= (structured arrays) is not "
-                        "supported")
+        raise TypeError("tapegrad.numpy.argpartition: order= (structured arrays) is not supported")
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1
@@ -237,7 +243,21 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
 
 
 __all__ = [
-    "argmax", "argmin", "argpartition", "argsort", "argwhere", "compress", "extract",
-    "flatnonzero", "msort", "nonzero", "partition", "searchsorted", "select", "sort", "take",
-    "take_along_axis", "where",
+    "argmax",
+    "argmin",
+    "argpartition",
+    "argsort",
+    "argwhere",
+    "compress",
+    "extract",
+    "flatnonzero",
+    "msort",
+    "nonzero",
+    "partition",
+    "searchsorted",
+    "select",
+    "sort",
+    "take",
+    "take_along_axis",
+    "where",
 ]

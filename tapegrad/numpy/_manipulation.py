@@ -88,11 +88,12 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Any:
     """Differentiable ``numpy.moveaxis``."""
     n = _ndim(a)
     src = [axis_index(s, n, "moveaxis: source") for s in np.atleast_1d(source).tolist()]
-    dst = [axis_index(d, n, "moveaxis: destination")
-           for d in np.atleast_1d(destination).tolist()]
+    dst = [axis_index(d, n, "moveaxis: destination") for d in np.atleast_1d(destination).tolist()]
     if len(set(src)) != len(src) or len(set(dst)) != len(dst) or len(src) != len(dst):
-        raise ValueError(f"moveaxis: source {source} and destination {destination} must be "
-                         "the same number of distinct axes")
+        raise ValueError(
+            f"moveaxis: source {source} and destination {destination} must be "
+            "the same number of distinct axes"
+        )
     order = [i for i in range(n) if i not in src]
     for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
@@ -260,9 +261,13 @@ def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     else:
         bounds = [0, *[int(i) for i in indices_or_sections], length]
     pairs = list(zip(bounds[:-1], bounds[1:], strict=True))
-    if pairs and all(0 <= a <= b <= length for a, b in pairs) and all(
-        b == c for (_, b), (c, _) in zip(pairs[:-1], pairs[1:], strict=True)
-    ) and pairs[0][0] == 0 and pairs[-1][1] == length:
+    if (
+        pairs
+        and all(0 <= a <= b <= length for a, b in pairs)
+        and all(b == c for (_, b), (c, _) in zip(pairs[:-1], pairs[1:], strict=True))
+        and pairs[0][0] == 0
+        and pairs[-1][1] == length
+    ):
         # Contiguous pieces covering the axis: one primitive, one concatenation backward.
         return list(P.split_p(ary, bounds=tuple(pairs), axis=axis))
     # Plain slices, as in NumPy: negative and out-of-range split points behave alike.
@@ -452,11 +457,52 @@ def copy(a: Any) -> Any:
 
 
 __all__ = [
-    "append", "array_split", "astype", "atleast_1d", "atleast_2d", "atleast_3d",
-    "broadcast_arrays", "broadcast_to", "column_stack", "concat", "concatenate", "copy",
-    "diag", "diagflat", "diagonal", "dsplit", "dstack", "expand_dims", "flatten", "flip",
-    "fliplr", "flipud", "hsplit", "hstack", "matrix_transpose", "moveaxis", "ndim", "pad",
-    "permute_dims", "ravel", "repeat", "reshape", "roll", "rollaxis", "row_stack", "shape",
-    "size", "split", "squeeze", "stack", "swapaxes", "tile", "trace", "transpose", "tril",
-    "triu", "vsplit", "vstack",
+    "append",
+    "array_split",
+    "astype",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "broadcast_arrays",
+    "broadcast_to",
+    "column_stack",
+    "concat",
+    "concatenate",
+    "copy",
+    "diag",
+    "diagflat",
+    "diagonal",
+    "dsplit",
+    "dstack",
+    "expand_dims",
+    "flatten",
+    "flip",
+    "fliplr",
+    "flipud",
+    "hsplit",
+    "hstack",
+    "matrix_transpose",
+    "moveaxis",
+    "ndim",
+    "pad",
+    "permute_dims",
+    "ravel",
+    "repeat",
+    "reshape",
+    "roll",
+    "rollaxis",
+    "row_stack",
+    "shape",
+    "size",
+    "split",
+    "squeeze",
+    "stack",
+    "swapaxes",
+    "tile",
+    "trace",
+    "transpose",
+    "tril",
+    "triu",
+    "vsplit",
+    "vstack",
 ]

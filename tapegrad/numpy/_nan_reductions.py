@@ -193,14 +193,12 @@ def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> 
 def nanargmax(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.nanargmax`` (indices, no gradient)."""
     _no_extra("nanargmax", out=out)
-    axis = None if axis is None else axis_index(axis, np.ndim(getattr(a, "_value", a)),
-                                                "nanargmax")
+    axis = None if axis is None else axis_index(axis, np.ndim(getattr(a, "_value", a)), "nanargmax")
     return nanargmax_p(a, axis=axis, keepdims=bool(keepdims))
 
 
 def nanargmin(a: Any, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
     """``numpy.nanargmin`` (indices, no gradient)."""
     _no_extra("nanargmin", out=out)
-    axis = None if axis is None else axis_index(axis, np.ndim(getattr(a, "_value", a)),
-                                                "nanargmin")
+    axis = None if axis is None else axis_index(axis, np.ndim(getattr(a, "_value", a)), "nanargmin")
     return nanargmin_p(a, axis=axis, keepdims=bool(keepdims))

@@ -37,8 +37,9 @@ def vdot(a: Any, b: Any, /) -> Any:
     """Differentiable ``numpy.vdot`` (real inputs)."""
     if _ndim(a) == 1 and _ndim(b) == 1:
         return P.sum_p(a * b, axis=None, keepdims=False)  # no reshapes to record
-    return P.sum_p(P.reshape_p(a, shape=(-1,)) * P.reshape_p(b, shape=(-1,)), axis=None,
-                   keepdims=False)
+    return P.sum_p(
+        P.reshape_p(a, shape=(-1,)) * P.reshape_p(b, shape=(-1,)), axis=None, keepdims=False
+    )
 
 
 def inner(a: Any, b: Any, /) -> Any:
@@ -93,9 +94,7 @@ def _expand_ellipsis(subscripts: str, operands: tuple[Any, ...]) -> str:
     inputs, arrow, output = subscripts.partition("->")
     terms = inputs.split(",")
     if len(terms) != len(operands):
-        raise ValueError(
-            f"einsum: {len(terms)} subscript terms for {len(operands)} operands"
-        )
+        raise ValueError(f"einsum: {len(terms)} subscript terms for {len(operands)} operands")
     used = set(subscripts)
     spare = [c for c in string.ascii_letters if c not in used]
     ell_ndim = 0
@@ -107,7 +106,7 @@ def _expand_ellipsis(subscripts: str, operands: tuple[Any, ...]) -> str:
     for term, op in zip(terms, operands, strict=True):
         if "..." in term:
             k = _ndim(op) - (len(term) - 3)
-            term = term.replace("...", ell[ell_ndim - k:] if k else "")
+            term = term.replace("...", ell[ell_ndim - k :] if k else "")
         new_terms.append(term)
     if not arrow:
         counts = {c: "".join(new_terms).count(c) for c in set("".join(new_terms))}
@@ -124,8 +123,9 @@ def einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Any:
     return P.einsum_p(*operands, subscripts=_expand_ellipsis(subscripts, operands))
 
 
-def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
-          axis: Any = None) -> Any:
+def cross(
+    a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Any = None
+) -> Any:
     """Differentiable ``numpy.cross`` for 3-vectors along the last axis."""
     out_ndim = max(_ndim(a), _ndim(b))
     given = [("axisa", axisa, _ndim(a)), ("axisb", axisb, _ndim(b)), ("axisc", axisc, out_ndim)]
@@ -133,14 +133,18 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
         given = [("axis", axis, _ndim(a)), ("axis", axis, _ndim(b)), ("axis", axis, out_ndim)]
     for name, value, ndim in given:
         if axis_index(value, ndim, f"cross: {name}") != ndim - 1:
-            raise NotImplementedError(f"tapegrad.numpy.cross: only the last axis is supported, "
-                                      f"got {name}={value}")
+            raise NotImplementedError(
+                f"tapegrad.numpy.cross: only the last axis is supported, got {name}={value}"
+            )
     if _shape(a)[-1] != 3 or _shape(b)[-1] != 3:
         raise NotImplementedError("tapegrad.numpy.cross: only 3-vectors along the last axis")
     ax = [P.getitem_p(a, index=(Ellipsis, i)) for i in range(3)]
     bx = [P.getitem_p(b, index=(Ellipsis, i)) for i in range(3)]
-    parts = [ax[1] * bx[2] - ax[2] * bx[1], ax[2] * bx[0] - ax[0] * bx[2],
-             ax[0] * bx[1] - ax[1] * bx[0]]
+    parts = [
+        ax[1] * bx[2] - ax[2] * bx[1],
+        ax[2] * bx[0] - ax[0] * bx[2],
+        ax[0] * bx[1] - ax[1] * bx[0],
+    ]
     shape = np.broadcast_shapes(*(np.shape(getattr(p, "_value", p)) for p in parts)) + (1,)
     return P.concatenate_p(*[P.reshape_p(p, shape=shape) for p in parts], axis=len(shape) - 1)
 
@@ -197,6 +201,16 @@ def vecmat(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
 
 
 __all__ = [
-    "cross", "dot", "einsum", "inner", "kron", "matmul", "matvec", "outer", "tensordot",
-    "vdot", "vecdot", "vecmat",
+    "cross",
+    "dot",
+    "einsum",
+    "inner",
+    "kron",
+    "matmul",
+    "matvec",
+    "outer",
+    "tensordot",
+    "vdot",
+    "vecdot",
+    "vecmat",
 ]

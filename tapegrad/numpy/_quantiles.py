@@ -83,9 +83,7 @@ class _Sorted:
             return np.full(_shape(positions), np.nan)
         positions = P.clip_p(P.cast_p(positions, dtype=np.intp), 0, self.n - 1)
         # Flat positions in the (batch, n) arrays: each row starts at a multiple of n.
-        starts = (np.arange(int(np.prod(self.batch, dtype=np.int64))) * self.n).reshape(
-            self.batch
-        )
+        starts = (np.arange(int(np.prod(self.batch, dtype=np.int64))) * self.n).reshape(self.batch)
         source = P.take_p(P.reshape_p(self.order, shape=(-1,)), starts + positions, axis=0)
         return P.take_p(P.reshape_p(self.moved, shape=(-1,)), starts + source, axis=0)
 
@@ -209,8 +207,7 @@ def _quantile(
         dtype = np.result_type(_dtype(a), 0.0 if weak_q else _dtype(index))
         # Only the continuous methods' weights depend on q differentiably.
         differentiable_t = method in _CONTINUOUS and isinstance(q, Tensor) and not weak_q
-        result = _lerp(rows.take(previous), rows.take(following), gamma, dtype,
-                       differentiable_t)
+        result = _lerp(rows.take(previous), rows.take(following), gamma, dtype, differentiable_t)
     else:
         methods = sorted(_CONTINUOUS) + sorted(_DISCRETE + _FIXED_WEIGHT)
         raise ValueError(f"{name}: {method!r} is not a valid method. Use one of: {methods}")

@@ -21,8 +21,14 @@ def _as_dtype(x: Any, dtype: Any) -> Any:
     return x if dtype is None else P.cast_p(x, dtype=np.dtype(dtype))
 
 
-def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,  # noqa: A001
-        keepdims: bool = False, **kwargs: Any) -> Any:
+def sum(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,  # noqa: A001
+    keepdims: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.sum``."""
     _no_extra("sum", out, **kwargs)
     a = _as_dtype(a, dtype)
@@ -42,8 +48,14 @@ def _float(a: Any) -> Any:
     return a if kind in "fc" else P.cast_p(a, dtype=np.float64)
 
 
-def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
-         keepdims: bool = False, **kwargs: Any) -> Any:
+def mean(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.mean``."""
     _no_extra("mean", out, **kwargs)
     a = _float(_as_dtype(a, dtype))
@@ -54,8 +66,15 @@ def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
     return total / count if count else total * np.nan
 
 
-def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False, **kwargs: Any) -> Any:
+def var(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.var``."""
     _no_extra("var", out, **kwargs)
     a = _float(_as_dtype(a, dtype))
@@ -66,29 +85,52 @@ def var(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int 
     return squares / count if count > 0 else squares * np.nan
 
 
-def std(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: int = 0,
-        keepdims: bool = False, **kwargs: Any) -> Any:
+def std(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: int = 0,
+    keepdims: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.std``."""
     return P.sqrt_p(var(a, axis, dtype, out, ddof, keepdims, **kwargs))
 
 
-def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None,
-         keepdims: bool = False, **kwargs: Any) -> Any:
+def prod(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.prod`` (exact gradients with zeros in the input)."""
     _no_extra("prod", out, **kwargs)
     a = _as_dtype(a, dtype)
     return P.prod_p(a, axis=normalize_axis(axis, _ndim(a)), keepdims=keepdims)
 
 
-def max(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
-        **kwargs: Any) -> Any:
+def max(
+    a: Any,
+    axis: Any = None,
+    out: Any = None,
+    keepdims: bool = False,  # noqa: A001
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.max``: ties share the gradient evenly."""
     _no_extra("max", out, **kwargs)
     return P.max_p(a, axis=normalize_axis(axis, _ndim(a)), keepdims=keepdims)
 
 
-def min(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,  # noqa: A001
-        **kwargs: Any) -> Any:
+def min(
+    a: Any,
+    axis: Any = None,
+    out: Any = None,
+    keepdims: bool = False,  # noqa: A001
+    **kwargs: Any,
+) -> Any:
     """Differentiable ``numpy.min``: ties share the gradient evenly."""
     _no_extra("min", out, **kwargs)
     return P.min_p(a, axis=normalize_axis(axis, _ndim(a)), keepdims=keepdims)
@@ -128,8 +170,9 @@ cumulative_sum = cumsum
 cumulative_prod = cumprod
 
 
-def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False,
-            keepdims: bool = False) -> Any:
+def average(
+    a: Any, axis: Any = None, weights: Any = None, returned: bool = False, keepdims: bool = False
+) -> Any:
     """Differentiable ``numpy.average``."""
     if weights is None:
         result = mean(a, axis=axis, keepdims=keepdims)
@@ -173,8 +216,9 @@ def nansum(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def nanmean(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Differentiable ``numpy.nanmean``."""
     valid = P.logical_not_p(P.isnan_p(a))
-    count = sum(P.cast_p(valid, dtype=np.result_type(getattr(a, "_value", a))), axis=axis,
-                keepdims=keepdims)
+    count = sum(
+        P.cast_p(valid, dtype=np.result_type(getattr(a, "_value", a))), axis=axis, keepdims=keepdims
+    )
     return nansum(a, axis=axis, keepdims=keepdims) / count
 
 
@@ -195,7 +239,25 @@ def count_nonzero(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 __all__ = [
-    "all", "amax", "amin", "any", "average", "count_nonzero", "cumprod", "cumsum",
-    "cumulative_prod", "cumulative_sum", "logsumexp", "max", "mean", "min", "nanmean",
-    "nansum", "prod", "ptp", "std", "sum", "var",
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "average",
+    "count_nonzero",
+    "cumprod",
+    "cumsum",
+    "cumulative_prod",
+    "cumulative_sum",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "nanmean",
+    "nansum",
+    "prod",
+    "ptp",
+    "std",
+    "sum",
+    "var",
 ]

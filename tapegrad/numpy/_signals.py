@@ -162,6 +162,5 @@ def interp(
     y0, y1 = P.take_p(fp, j, axis=0), P.take_p(fp, j + 1, axis=0)
     inside = (y1 - y0) / (x1 - x0) * (x - x0) + y0
     inside = P.where_p(P.equal_p(x, xp_last), last, inside)
-    out = P.where_p(P.less_p(x, xp_first), left,
-                    P.where_p(P.greater_p(x, xp_last), right, inside))
+    out = P.where_p(P.less_p(x, xp_first), left, P.where_p(P.greater_p(x, xp_last), right, inside))
     return P.where_p(P.isnan_p(x), np.nan, out)

@@ -155,8 +155,9 @@ def isin(
     """``numpy.isin`` (booleans, no gradient); with Tensors, each element is compared with
     every test element (primitives)."""
     if not isinstance(element, Tensor) and not isinstance(test_elements, Tensor):
-        return np.isin(element, test_elements, assume_unique=assume_unique, invert=invert,
-                       kind=kind)
+        return np.isin(
+            element, test_elements, assume_unique=assume_unique, invert=invert, kind=kind
+        )
     element, tests = _array(element), _array(test_elements)
     size = int(np.prod(_shape(tests), dtype=np.int64))
     tests = P.reshape_p(tests, shape=(size,))
@@ -199,10 +200,16 @@ def ix_(*args: Any) -> tuple[Any, ...]:
     their True positions, so traced masks are refused."""
     computed = [isinstance(a, Tensor) and _dtype(a).kind in "iu" for a in args]
     # NumPy's checks and shapes, from stand-ins for the integer Tensors.
-    grids = np.ix_(*[np.zeros(_shape(a), _dtype(a)) if c else _read(a)
-                     for a, c in zip(args, computed, strict=True)])
-    return tuple(P.reshape_p(a, shape=g.shape) if c else g
-                 for a, g, c in zip(args, grids, computed, strict=True))
+    grids = np.ix_(
+        *[
+            np.zeros(_shape(a), _dtype(a)) if c else _read(a)
+            for a, c in zip(args, computed, strict=True)
+        ]
+    )
+    return tuple(
+        P.reshape_p(a, shape=g.shape) if c else g
+        for a, g, c in zip(args, grids, computed, strict=True)
+    )
 
 
 def _dims(shape: Any) -> tuple[int, ...]:
@@ -228,8 +235,7 @@ def unravel_index(indices: Any, shape: Any, order: str = "C") -> tuple[Any, ...]
     return tuple(coordinates)
 
 
-def ravel_multi_index(multi_index: Any, dims: Any, mode: Any = "raise",
-                      order: str = "C") -> Any:
+def ravel_multi_index(multi_index: Any, dims: Any, mode: Any = "raise", order: str = "C") -> Any:
     """``numpy.ravel_multi_index`` (indices, no gradient); Tensor indices with primitives."""
     if isinstance(multi_index, Tensor):
         multi_index = unstack(multi_index)
@@ -237,9 +243,7 @@ def ravel_multi_index(multi_index: Any, dims: Any, mode: Any = "raise",
         return np.ravel_multi_index(multi_index, dims, mode, order)
     dims = _dims(dims)
     if len(multi_index) != len(dims):
-        raise ValueError(
-            f"ravel_multi_index: multi_index must be a sequence of length {len(dims)}"
-        )
+        raise ValueError(f"ravel_multi_index: multi_index must be a sequence of length {len(dims)}")
     if order not in ("C", "F"):
         raise ValueError("ravel_multi_index: only 'C' or 'F' order is permitted")
     modes = (mode,) * len(dims) if isinstance(mode, str) else tuple(mode)

@@ -66,8 +66,14 @@ def _to_first(x: Any, first: bool) -> Any:
     return P.transpose_p(x, axes=(0, ndim - 1, *range(1, ndim - 1)))
 
 
-def _padding(op: str, padding: str, spatial: tuple[int, ...], window: tuple[int, ...],
-             strides: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+def _padding(
+    op: str,
+    padding: str,
+    spatial: tuple[int, ...],
+    window: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[tuple[int, int], ...]:
     mode = padding.lower() if isinstance(padding, str) else padding
     if mode == "valid":
         return ((0, 0),) * len(spatial)
@@ -80,8 +86,15 @@ def _padding(op: str, padding: str, spatial: tuple[int, ...], window: tuple[int,
     return tuple(pads)
 
 
-def conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
-         data_format: str | None = None, dilation_rate: Any = 1, bias: Any = None) -> Any:
+def conv(
+    inputs: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    data_format: str | None = None,
+    dilation_rate: Any = 1,
+    bias: Any = None,
+) -> Any:
     """N-D convolution (cross-correlation), as ``keras.ops.conv``.
 
     Args:
@@ -117,14 +130,24 @@ def conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
     dilation = _tuple(dilation_rate, nd, "dilation_rate", "conv")
     window = tuple(k_shape[:-2])
     pads = _padding("conv", padding, tuple(x_shape[1:-1]), window, strides, dilation)
-    params = {"strides": strides, "padding": pads, "dilation": dilation,
-              "groups": x_shape[-1] // k_shape[-2]}
+    params = {
+        "strides": strides,
+        "padding": pads,
+        "dilation": dilation,
+        "groups": x_shape[-1] // k_shape[-2],
+    }
     y = P.conv_p(x, kernel, **params) if bias is None else P.conv_p(x, kernel, bias, **params)
     return _to_first(y, first)
 
 
-def depthwise_conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
-                   data_format: str | None = None, dilation_rate: Any = 1) -> Any:
+def depthwise_conv(
+    inputs: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    data_format: str | None = None,
+    dilation_rate: Any = 1,
+) -> Any:
     """Depthwise convolution, as ``keras.ops.depthwise_conv``.
 
     Args:
@@ -146,18 +169,29 @@ def depthwise_conv(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "v
     return conv(inputs, grouped, strides, padding, data_format, dilation_rate)
 
 
-def separable_conv(inputs: Any, depthwise_kernel: Any, pointwise_kernel: Any, strides: Any = 1,
-                   padding: str = "valid", data_format: str | None = None,
-                   dilation_rate: Any = 1) -> Any:
+def separable_conv(
+    inputs: Any,
+    depthwise_kernel: Any,
+    pointwise_kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    data_format: str | None = None,
+    dilation_rate: Any = 1,
+) -> Any:
     """Depthwise convolution followed by a 1x1 convolution (``keras.ops.separable_conv``)."""
-    depthwise = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format,
-                               dilation_rate)
+    depthwise = depthwise_conv(
+        inputs, depthwise_kernel, strides, padding, data_format, dilation_rate
+    )
     return conv(depthwise, pointwise_kernel, 1, "valid", data_format, 1)
 
 
-def _transpose_pads(window: tuple[int, ...], strides: tuple[int, ...],
-                    dilation: tuple[int, ...], padding: str,
-                    output_padding: tuple[int | None, ...]) -> list[tuple[int, int]]:
+def _transpose_pads(
+    window: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: str,
+    output_padding: tuple[int | None, ...],
+) -> list[tuple[int, int]]:
     """Keras' padding of the stride-dilated input of a transposed convolution."""
     mode = padding.lower()
     if mode not in ("valid", "same"):
@@ -175,9 +209,15 @@ def _transpose_pads(window: tuple[int, ...], strides: tuple[int, ...],
     return pads
 
 
-def conv_transpose(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "valid",
-                   output_padding: Any = None, data_format: str | None = None,
-                   dilation_rate: Any = 1) -> Any:
+def conv_transpose(
+    inputs: Any,
+    kernel: Any,
+    strides: Any = 1,
+    padding: str = "valid",
+    output_padding: Any = None,
+    data_format: str | None = None,
+    dilation_rate: Any = 1,
+) -> Any:
     """Transposed convolution, as ``keras.ops.conv_transpose``.
 
     The gradient of `conv` with respect to its input, computed forward: each input element
@@ -205,25 +245,40 @@ def conv_transpose(inputs: Any, kernel: Any, strides: Any = 1, padding: str = "v
         )
     strides = _tuple(strides, nd, "strides", "conv_transpose")
     dilation = _tuple(dilation_rate, nd, "dilation_rate", "conv_transpose")
-    extras = ((None,) * nd if output_padding is None
-              else _tuple(output_padding, nd, "output_padding", "conv_transpose"))
+    extras = (
+        (None,) * nd
+        if output_padding is None
+        else _tuple(output_padding, nd, "output_padding", "conv_transpose")
+    )
     window = tuple(k_shape[:-2])
     conv_pads, out = [], []
     for n, k, s, d, (left, right) in zip(
-        x_shape[1:-1], window, strides, dilation,
-        _transpose_pads(window, strides, dilation, padding, extras), strict=True,
+        x_shape[1:-1],
+        window,
+        strides,
+        dilation,
+        _transpose_pads(window, strides, dilation, padding, extras),
+        strict=True,
     ):
         span = (k - 1) * d + 1
         # The forward convolution whose input gradient this is: its output is `inputs`.
         conv_pads.append((span - 1 - left, span - 1 - right))
         out.append((n - 1) * s + 1 + left + right - span + 1)
-    y = P.conv_input_grad_p(x, kernel, input_shape=tuple(out), strides=strides,
-                            padding=tuple(conv_pads), dilation=dilation, groups=1)
+    y = P.conv_input_grad_p(
+        x,
+        kernel,
+        input_shape=tuple(out),
+        strides=strides,
+        padding=tuple(conv_pads),
+        dilation=dilation,
+        groups=1,
+    )
     return _to_first(y, first)
 
 
-def _pool_args(op: str, inputs: Any, pool_size: Any, strides: Any, padding: str,
-               data_format: str | None) -> tuple[Any, bool, dict[str, Any]]:
+def _pool_args(
+    op: str, inputs: Any, pool_size: Any, strides: Any, padding: str, data_format: str | None
+) -> tuple[Any, bool, dict[str, Any]]:
     nd, first = _check_rank(op, inputs, data_format)
     x = _to_last(inputs, first)
     window = _tuple(pool_size, nd, "pool_size", op)
@@ -232,8 +287,13 @@ def _pool_args(op: str, inputs: Any, pool_size: Any, strides: Any, padding: str,
     return x, first, {"window": window, "strides": steps, "padding": pads}
 
 
-def max_pool(inputs: Any, pool_size: Any, strides: Any = None, padding: str = "valid",
-             data_format: str | None = None) -> Any:
+def max_pool(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: str | None = None,
+) -> Any:
     """Max pooling, as ``keras.ops.max_pool``; the gradient goes to each window's first max.
 
     Args:
@@ -252,8 +312,13 @@ def max_pool(inputs: Any, pool_size: Any, strides: Any = None, padding: str = "v
     return _to_first(P.max_pool_p(x, **params), first)
 
 
-def average_pool(inputs: Any, pool_size: Any, strides: Any = None, padding: str = "valid",
-                 data_format: str | None = None) -> Any:
+def average_pool(
+    inputs: Any,
+    pool_size: Any,
+    strides: Any = None,
+    padding: str = "valid",
+    data_format: str | None = None,
+) -> Any:
     """Average pooling, as ``keras.ops.average_pool``; ``"same"`` padding is not counted.
 
     Examples:
@@ -261,6 +326,5 @@ def average_pool(inputs: Any, pool_size: Any, strides: Any = None, padding: str 
         >>> average_pool(np.array([[[1.0], [3.0], [2.0]]]), 2, padding="same")[0, :, 0]
         array([2., 2.])
     """
-    x, first, params = _pool_args("average_pool", inputs, pool_size, strides, padding,
-                                  data_format)
+    x, first, params = _pool_args("average_pool", inputs, pool_size, strides, padding, data_format)
     return _to_first(P.avg_pool_p(x, **params), first)

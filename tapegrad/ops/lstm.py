@@ -28,8 +28,9 @@ def _state0(batch: int, units: int, dtype: np.dtype, initial_state: Any) -> Any:
     return P.concatenate_p(h0, c0, axis=-1)
 
 
-def lstm(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None,
-         initial_state: Any = None) -> tuple[Any, Any]:
+def lstm(
+    inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None, initial_state: Any = None
+) -> tuple[Any, Any]:
     """An LSTM over a whole sequence as one op (the `LSTM` layer's computation).
 
     ``z = x_t @ kernel + h @ recurrent_kernel + bias`` split into the gates ``i, f, g, o``
@@ -57,8 +58,7 @@ def lstm(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None,
     batch = shape_of(inputs)[0]
     units = shape_of(recurrent_kernel)[0]
     dtype = np.result_type(*(dtype_of(a) for a in (inputs, kernel, recurrent_kernel)))
-    row = (np.zeros((1, 4 * units), dtype) if bias is None
-           else P.reshape_p(bias, shape=(1, -1)))
+    row = np.zeros((1, 4 * units), dtype) if bias is None else P.reshape_p(bias, shape=(1, -1))
     # Data, weights and states as three arguments: one backward pass serves all weights.
     weights = P.concatenate_p(kernel, recurrent_kernel, row, axis=0)
     state0 = _state0(batch, units, dtype, initial_state)
@@ -66,8 +66,9 @@ def lstm(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None,
     return hs, cs
 
 
-def lstm_reference(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None,
-                   initial_state: Any = None) -> tuple[Any, Any]:
+def lstm_reference(
+    inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = None, initial_state: Any = None
+) -> tuple[Any, Any]:
     """`lstm` written with ordinary ops, one step at a time: the definition it must equal.
 
     Examples:
@@ -91,8 +92,9 @@ def lstm_reference(inputs: Any, kernel: Any, recurrent_kernel: Any, bias: Any = 
         z = P.matmul_p(inputs[:, t], kernel) + P.matmul_p(h, recurrent_kernel)
         if bias is not None:
             z = z + bias
-        blocks = dict(zip(GATES, (z[:, k * units:(k + 1) * units] for k in range(4)),
-                          strict=True))
+        blocks = dict(
+            zip(GATES, (z[:, k * units : (k + 1) * units] for k in range(4)), strict=True)
+        )
         i, f, o = (P.sigmoid_p(blocks[name]) for name in ("i", "f", "o"))
         c = f * c + i * P.tanh_p(blocks["g"])
         h = o * P.tanh_p(c)

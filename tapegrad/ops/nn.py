@@ -143,11 +143,15 @@ def _labels(target: Any, num_classes: int) -> Any:
     `class_indices` primitive then, so a traced graph reads the labels (instead of
     freezing their values) and checks them whenever it runs."""
     if isinstance(target, Tensor):
-        return P.class_indices_p(target, num_classes=int(num_classes),
-                                 name="sparse_categorical_crossentropy")
+        return P.class_indices_p(
+            target, num_classes=int(num_classes), name="sparse_categorical_crossentropy"
+        )
     labels = np.asarray(target)
-    if labels.dtype == np.int64 and labels.flags.c_contiguous and (
-            not labels.size or labels.view(np.uint64).max() < num_classes):
+    if (
+        labels.dtype == np.int64
+        and labels.flags.c_contiguous
+        and (not labels.size or labels.view(np.uint64).max() < num_classes)
+    ):
         # The common case, on every step: one pass (negatives viewed as unsigned are huge);
         # bad labels take the checks below, which say what is wrong.
         return labels
@@ -165,8 +169,9 @@ def _labels(target: Any, num_classes: int) -> Any:
     return labels
 
 
-def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
-                                    axis: int = -1) -> Any:
+def sparse_categorical_crossentropy(
+    target: Any, output: Any, from_logits: bool = False, axis: int = -1
+) -> Any:
     """Per-example cross-entropy of integer labels against probabilities or logits."""
     shape = shape_of(output)
     if axis != -1 and axis != len(shape) - 1:
@@ -176,8 +181,9 @@ def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool 
     if from_logits:
         return P.sparse_softmax_cross_entropy_p(output, labels)
     eps = 1e-7
-    log_probs = P.log_p(P.clip_p(output / P.sum_p(output, axis=_axis(output, -1),
-                                                  keepdims=True), eps, 1 - eps))
+    log_probs = P.log_p(
+        P.clip_p(output / P.sum_p(output, axis=_axis(output, -1), keepdims=True), eps, 1 - eps)
+    )
     if isinstance(labels, Tensor):
         shape = tuple(labels.shape)
         hot = P.equal_p(P.reshape_p(labels, shape=shape + (1,)), np.arange(num_classes))
@@ -187,8 +193,9 @@ def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool 
     return -P.reshape_p(picked, shape=labels.shape)
 
 
-def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False,
-                             axis: int = -1) -> Any:
+def categorical_crossentropy(
+    target: Any, output: Any, from_logits: bool = False, axis: int = -1
+) -> Any:
     """Per-example cross-entropy of one-hot (or soft) targets."""
     axes = _axis(output, axis)
     if from_logits:

@@ -31,8 +31,9 @@ def layer_generator(seed: int | None) -> np.random.Generator:
     return np.random.default_rng(make_default_seed() if seed is None else seed)
 
 
-def dropout_mask(like: Any, rate: float, shape: Sequence[int],
-                 generator: np.random.Generator) -> Any:
+def dropout_mask(
+    like: Any, rate: float, shape: Sequence[int], generator: np.random.Generator
+) -> Any:
     """A keep-mask of ``shape``: ``1 / (1 - rate)`` where kept, ``0`` where dropped.
 
     Drawn by the stateful `dropout_mask` op, so a traced function draws a new mask every
@@ -56,12 +57,17 @@ def dropout_mask(like: Any, rate: float, shape: Sequence[int],
     """
     if not 0 <= rate < 1:
         raise ValueError(f"dropout_mask: rate must be in [0, 1), got {rate}")
-    return dropout_mask_p(like, rate=float(rate), shape=tuple(int(d) for d in shape),
-                          generator=generator)
+    return dropout_mask_p(
+        like, rate=float(rate), shape=tuple(int(d) for d in shape), generator=generator
+    )
 
 
-def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None = None,
-            generator: np.random.Generator | None = None) -> Any:
+def dropout(
+    inputs: Any,
+    rate: float,
+    noise_shape: Sequence[int | None] | None = None,
+    generator: np.random.Generator | None = None,
+) -> Any:
     """Zero each element with probability ``rate`` and scale the rest by ``1 / (1 - rate)``.
 
     Args:
@@ -92,11 +98,13 @@ def dropout(inputs: Any, rate: float, noise_shape: Sequence[int | None] | None =
                 f"dropout: noise_shape {tuple(noise_shape)} has rank {len(noise_shape)}, "
                 f"inputs {shape} have rank {len(shape)}"
             )
-        shape = tuple(s if n is None else int(n) for s, n in zip(shape, noise_shape,
-                                                                 strict=True))
-    mask = dropout_mask_p(inputs, rate=float(rate), shape=shape,
-                          generator=generator if generator is not None
-                          else layer_generator(None))
+        shape = tuple(s if n is None else int(n) for s, n in zip(shape, noise_shape, strict=True))
+    mask = dropout_mask_p(
+        inputs,
+        rate=float(rate),
+        shape=shape,
+        generator=generator if generator is not None else layer_generator(None),
+    )
     return inputs * mask
 
 

@@ -34,8 +34,9 @@ def set_random_seed(seed: Any) -> None:
     from tapegrad import random as tapegrad_random
 
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"set_random_seed: seed must be an int, got {seed!r} "
-                         f"({type(seed).__name__})")
+        raise ValueError(
+            f"set_random_seed: seed must be an int, got {seed!r} ({type(seed).__name__})"
+        )
     if not 0 <= int(seed) < 2**32:
         # NumPy's legacy global generator takes seeds below 2**32.
         raise ValueError(f"set_random_seed: seed must be in [0, 2**32 - 1], got {seed}")

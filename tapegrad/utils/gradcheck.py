@@ -106,8 +106,9 @@ def _shift(args: tuple[Any, ...], tangents: tuple[Any, ...], step: float) -> tup
     return tuple(tree_unflatten(treedef, moved))
 
 
-def _compare(name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float,
-             rtol: float) -> None:
+def _compare(
+    name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
+) -> None:
     analytic = np.asarray(analytic, np.float64)
     numeric = np.asarray(numeric, np.float64)
     if analytic.shape != numeric.shape:
@@ -126,8 +127,14 @@ def _compare(name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float,
     )
 
 
-def _check(f: Callable[..., Any], args: tuple[Any, ...], order: int, modes: tuple[str, ...],
-           tolerances: tuple[float, float, float], rng: np.random.Generator) -> None:
+def _check(
+    f: Callable[..., Any],
+    args: tuple[Any, ...],
+    order: int,
+    modes: tuple[str, ...],
+    tolerances: tuple[float, float, float],
+    rng: np.random.Generator,
+) -> None:
     eps, atol, rtol = tolerances
     tangents = _directions(args, rng)
     plus = _flat_out(f(*_shift(args, tangents, eps)))
@@ -146,14 +153,14 @@ def _check(f: Callable[..., Any], args: tuple[Any, ...], order: int, modes: tupl
         lhs = float(np.dot(_flat_out(cotangent), numeric))
         rhs = sum(
             float(np.sum(_array(c).astype(np.float64) * np.asarray(t, np.float64)))
-            for c, t in zip(tree_flatten(cotangent_args)[0], tree_flatten(tangents)[0],
-                            strict=True)
+            for c, t in zip(tree_flatten(cotangent_args)[0], tree_flatten(tangents)[0], strict=True)
             if c is not None
         )
         scale = max(1.0, abs(lhs))
         _compare(f"VJP ({level})", np.array([rhs / scale]), np.array([lhs / scale]), atol, rtol)
     if order > 1:
         if "fwd" in modes:
+
             def jvp_of_f(*a: Any) -> Any:
                 return jvp(f, a, tangents)[1]
 

@@ -16,18 +16,19 @@ LETTERS = "abcdef"
 def contractions(draw: st.DrawFn) -> tuple[str, list[np.ndarray]]:
     sizes = {c: draw(st.integers(0, 3)) for c in LETTERS}
     count = draw(st.integers(2, 3))
-    terms = [draw(st.permutations(LETTERS).map(lambda p: p[:draw(st.integers(0, 4))]))
-             for _ in range(count)]
+    terms = [
+        draw(st.permutations(LETTERS).map(lambda p: p[: draw(st.integers(0, 4))]))
+        for _ in range(count)
+    ]
     terms = ["".join(t) for t in terms]
     used = sorted(set("".join(terms)))
-    output = "".join(draw(st.permutations(used))[:draw(st.integers(0, len(used)))])
+    output = "".join(draw(st.permutations(used))[: draw(st.integers(0, len(used)))])
     dtype = draw(st.sampled_from([np.float32, np.float64, np.int64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     operands = []
     for term in terms:
         # A size-1 axis broadcasts against the other operands' (as numpy.einsum allows).
-        shape = tuple(1 if draw(st.booleans()) and draw(st.booleans()) else sizes[c]
-                      for c in term)
+        shape = tuple(1 if draw(st.booleans()) and draw(st.booleans()) else sizes[c] for c in term)
         operands.append((rng.standard_normal(shape) * 3).astype(dtype))
     return ",".join(terms) + "->" + output, operands
 
@@ -48,23 +49,28 @@ def test_matches_numpy_einsum(case: tuple[str, list[np.ndarray]]) -> None:
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * 10)
 
 
-@pytest.mark.parametrize("subscripts, shapes", [
-    ("bqhd,bkhd->bhqk", [(2, 5, 3, 4), (2, 6, 3, 4)]),   # attention scores
-    ("bhqk,bkhd->bqhd", [(2, 3, 5, 6), (2, 6, 3, 4)]),   # attention combine
-    ("abc,cde->abde", [(2, 7, 1), (1, 3, 4)]),           # projection of one feature
-    ("ij,ij->ij", [(3, 4), (3, 4)]),                     # nothing contracted
-    ("ii->i", [(3, 3)]),                                 # diagonal: numpy.einsum itself
-    ("ij,jk", [(2, 3), (3, 4)]),                         # implicit output
-])
+@pytest.mark.parametrize(
+    "subscripts, shapes",
+    [
+        ("bqhd,bkhd->bhqk", [(2, 5, 3, 4), (2, 6, 3, 4)]),  # attention scores
+        ("bhqk,bkhd->bqhd", [(2, 3, 5, 6), (2, 6, 3, 4)]),  # attention combine
+        ("abc,cde->abde", [(2, 7, 1), (1, 3, 4)]),  # projection of one feature
+        ("ij,ij->ij", [(3, 4), (3, 4)]),  # nothing contracted
+        ("ii->i", [(3, 3)]),  # diagonal: numpy.einsum itself
+        ("ij,jk", [(2, 3), (3, 4)]),  # implicit output
+    ],
+)
 def test_named_cases(subscripts: str, shapes: list[tuple[int, ...]]) -> None:
     rng = np.random.default_rng(0)
     operands = [rng.standard_normal(s) for s in shapes]
-    np.testing.assert_allclose(einsum(subscripts, *operands),
-                               np.einsum(subscripts, *operands), rtol=1e-12)
+    np.testing.assert_allclose(
+        einsum(subscripts, *operands), np.einsum(subscripts, *operands), rtol=1e-12
+    )
 
 
 def test_contraction_runs_on_matmul(monkeypatch: pytest.MonkeyPatch) -> None:
     """The attention score contraction never reaches numpy.einsum's own loop."""
+
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("numpy.einsum called")
 

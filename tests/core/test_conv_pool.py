@@ -30,8 +30,9 @@ def naive_conv(x, k, strides, pads, dilation, groups=1):
     xp = np.pad(x, ((0, 0), *pads, (0, 0)))
     window, c_group, c_out = k.shape[:nd], k.shape[-2], k.shape[-1]
     out_group = c_out // groups
-    out = [(xp.shape[1 + i] - dilation[i] * (window[i] - 1) - 1) // strides[i] + 1
-           for i in range(nd)]
+    out = [
+        (xp.shape[1 + i] - dilation[i] * (window[i] - 1) - 1) // strides[i] + 1 for i in range(nd)
+    ]
     y = np.zeros((x.shape[0], *out, c_out), np.result_type(x, k))
     for o in np.ndindex(*out):
         for w in np.ndindex(*window):
@@ -51,8 +52,10 @@ def naive_pool(x, window, strides, pads, kind):
     out = [(xp.shape[1 + i] - window[i]) // strides[i] + 1 for i in range(nd)]
     y = np.zeros((x.shape[0], *out, x.shape[-1]), x.dtype)
     for o in np.ndindex(*out):
-        box = (slice(None), *(slice(o[i] * strides[i], o[i] * strides[i] + window[i])
-                              for i in range(nd)))
+        box = (
+            slice(None),
+            *(slice(o[i] * strides[i], o[i] * strides[i] + window[i]) for i in range(nd)),
+        )
         patch = xp[box].reshape(x.shape[0], -1, x.shape[-1])
         y[(slice(None), *o)] = patch.max(1) if kind == "max" else np.nanmean(patch, 1)
     return y
@@ -64,18 +67,22 @@ def naive_conv_transpose(x, k, strides, left_right, dilation):
     nd = x.ndim - 2
     window = k.shape[:nd]
     span = [(window[i] - 1) * dilation[i] + 1 for i in range(nd)]
-    full = np.zeros((x.shape[0], *((x.shape[1 + i] - 1) * strides[i] + span[i]
-                                   for i in range(nd)), k.shape[-2]))
+    full = np.zeros(
+        (x.shape[0], *((x.shape[1 + i] - 1) * strides[i] + span[i] for i in range(nd)), k.shape[-2])
+    )
     for i in np.ndindex(*x.shape[1:-1]):
         for w in np.ndindex(*window):
             pos = tuple(i[d] * strides[d] + w[d] * dilation[d] for d in range(nd))
             full[(slice(None), *pos)] += x[(slice(None), *i)] @ k[w].T
     # The full output corresponds to padding (span - 1) on both sides: adjust to left/right.
     adjust = [(lo - (s - 1), hi - (s - 1)) for (lo, hi), s in zip(left_right, span, strict=True)]
-    crop = tuple(slice(max(-lo, 0), full.shape[1 + d] - max(-hi, 0))
-                 for d, (lo, hi) in enumerate(adjust))
-    return np.pad(full[(slice(None), *crop)],
-                  ((0, 0), *((max(lo, 0), max(hi, 0)) for lo, hi in adjust), (0, 0)))
+    crop = tuple(
+        slice(max(-lo, 0), full.shape[1 + d] - max(-hi, 0)) for d, (lo, hi) in enumerate(adjust)
+    )
+    return np.pad(
+        full[(slice(None), *crop)],
+        ((0, 0), *((max(lo, 0), max(hi, 0)) for lo, hi in adjust), (0, 0)),
+    )
 
 
 # -- forward values ----------------------------------------------------------------------
@@ -99,15 +106,20 @@ def test_conv_matches_naive(case, padding, dtype):
     x = RNG.standard_normal((2, *spatial, c_in)).astype(dtype)
     k = RNG.standard_normal((*window, c_in, c_out)).astype(dtype)
     pads = same_pads(spatial, window, strides, dilation) if padding == "same" else [(0, 0)] * 2
-    expected = naive_conv(x.astype(np.float64), k.astype(np.float64), strides,
-                          pads[:len(spatial)], dilation)
+    expected = naive_conv(
+        x.astype(np.float64), k.astype(np.float64), strides, pads[: len(spatial)], dilation
+    )
     y = ops.conv(x, k, strides, padding, dilation_rate=dilation)
     assert y.dtype == dtype
     if padding == "same":
         expected_out = tuple(math.ceil(n / s) for n, s in zip(spatial, strides, strict=True))
         assert y.shape[1:-1] == expected_out
-    np.testing.assert_allclose(y, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(
+        y,
+        expected,
+        rtol=1e-5 if dtype == np.float32 else 1e-12,
+        atol=1e-5 if dtype == np.float32 else 1e-12,
+    )
     # channels_first: the same numbers, channels moved (the kernel layout is unchanged).
     first = ops.conv(np.moveaxis(x, -1, 1), k, strides, padding, "channels_first", dilation)
     np.testing.assert_allclose(np.moveaxis(first, 1, -1), y, rtol=1e-6, atol=1e-6)
@@ -118,39 +130,51 @@ def test_same_padding_puts_the_odd_element_at_the_end():
     k = RNG.standard_normal((3, 3, 1, 1))
     # n=6, k=3, s=2: out 3, total padding (3-1)*2+3-6 = 1, all of it at the end.
     np.testing.assert_allclose(
-        ops.conv(x, k, 2, "same"), P.conv_p(x, k, strides=(2, 2), padding=((0, 1), (0, 1))),
+        ops.conv(x, k, 2, "same"),
+        P.conv_p(x, k, strides=(2, 2), padding=((0, 1), (0, 1))),
         rtol=1e-12,
     )
     # n=5, k=4, s=1: total 3 -> (1, 2).
     x5 = RNG.standard_normal((1, 5, 1))
     k4 = RNG.standard_normal((4, 1, 1))
-    np.testing.assert_allclose(ops.conv(x5, k4, 1, "same"),
-                               naive_conv(x5, k4, (1,), [(1, 2)], (1,)), rtol=1e-12)
+    np.testing.assert_allclose(
+        ops.conv(x5, k4, 1, "same"), naive_conv(x5, k4, (1,), [(1, 2)], (1,)), rtol=1e-12
+    )
 
 
 def test_conv_3d_groups_depthwise_and_tensors():
     x = RNG.standard_normal((2, 4, 5, 3, 4))
     k = RNG.standard_normal((2, 3, 2, 2, 6))  # groups = 4 // 2
     expected = naive_conv(x, k, (1, 2, 1), [(1, 0), (0, 1), (1, 1)], (1, 1, 2), groups=2)
-    got = P.conv_p(x, k, strides=(1, 2, 1), padding=((1, 0), (0, 1), (1, 1)),
-                   dilation=(1, 1, 2), groups=2)
+    got = P.conv_p(
+        x, k, strides=(1, 2, 1), padding=((1, 0), (0, 1), (1, 1)), dilation=(1, 1, 2), groups=2
+    )
     np.testing.assert_allclose(got, expected, rtol=1e-12)
-    np.testing.assert_allclose(ops.conv(x, k, (1, 2, 1), dilation_rate=(1, 1, 2)),
-                               naive_conv(x, k, (1, 2, 1), [(0, 0)] * 3, (1, 1, 2), groups=2),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ops.conv(x, k, (1, 2, 1), dilation_rate=(1, 1, 2)),
+        naive_conv(x, k, (1, 2, 1), [(0, 0)] * 3, (1, 1, 2), groups=2),
+        rtol=1e-12,
+    )
     # Depthwise: output channel c * m + j is channel c with kernel[..., c, j].
     x2 = RNG.standard_normal((2, 6, 5, 3))
     dk = RNG.standard_normal((3, 2, 3, 2))
     y = ops.depthwise_conv(tg.tensor(x2), tg.tensor(dk), padding="same")
     assert isinstance(y, tg.Tensor)
     for c, j in itertools.product(range(3), range(2)):
-        ref = naive_conv(x2[..., c:c + 1], dk[:, :, c:c + 1, j:j + 1], (1, 1),
-                         same_pads((6, 5), (3, 2), (1, 1), (1, 1)), (1, 1))
+        ref = naive_conv(
+            x2[..., c : c + 1],
+            dk[:, :, c : c + 1, j : j + 1],
+            (1, 1),
+            same_pads((6, 5), (3, 2), (1, 1), (1, 1)),
+            (1, 1),
+        )
         np.testing.assert_allclose(y.numpy()[..., c * 2 + j], ref[..., 0], rtol=1e-12)
     pk = RNG.standard_normal((1, 1, 6, 4))
-    np.testing.assert_allclose(ops.separable_conv(x2, dk, pk, padding="same"),
-                               naive_conv(y.numpy(), pk, (1, 1), [(0, 0)] * 2, (1, 1)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ops.separable_conv(x2, dk, pk, padding="same"),
+        naive_conv(y.numpy(), pk, (1, 1), [(0, 0)] * 2, (1, 1)),
+        rtol=1e-12,
+    )
 
 
 TRANSPOSE_CASES = [
@@ -180,12 +204,14 @@ def test_conv_transpose_matches_naive(case, padding):
             left = min(total // 2 + total % 2, span - 1)
             left_right.append((left, total - left))
     y = ops.conv_transpose(x, k, strides, padding, extra, dilation_rate=dilation)
-    np.testing.assert_allclose(y, naive_conv_transpose(x, k, strides, left_right, dilation),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        y, naive_conv_transpose(x, k, strides, left_right, dilation), rtol=1e-12, atol=1e-12
+    )
     if padding == "same" and extra is None:
         assert y.shape[1:-1] == tuple(n * s for n, s in zip(spatial, strides, strict=True))
-    first = ops.conv_transpose(np.moveaxis(x, -1, 1), k, strides, padding, extra,
-                               "channels_first", dilation)
+    first = ops.conv_transpose(
+        np.moveaxis(x, -1, 1), k, strides, padding, extra, "channels_first", dilation
+    )
     np.testing.assert_allclose(np.moveaxis(first, 1, -1), y, rtol=1e-12)
 
 
@@ -208,8 +234,11 @@ def test_pool_matches_naive(case, kind, padding, dtype):
     spatial, window, strides = case
     steps = strides or window
     x = RNG.standard_normal((2, *spatial, 3)).astype(dtype)
-    pads = same_pads(spatial, window, steps, (1,) * len(window)) if padding == "same" \
+    pads = (
+        same_pads(spatial, window, steps, (1,) * len(window))
+        if padding == "same"
         else [(0, 0)] * len(window)
+    )
     pool = ops.max_pool if kind == "max" else ops.average_pool
     y = pool(x, window, strides, padding)
     assert y.dtype == dtype
@@ -250,8 +279,11 @@ def test_conv_grads(case):
 
 @pytest.mark.parametrize("first", [False, True])
 def test_conv_with_bias(first):
-    x, k, b = (RNG.standard_normal((2, 5, 4, 3)), RNG.standard_normal((3, 3, 3, 4)),
-               RNG.standard_normal(4))
+    x, k, b = (
+        RNG.standard_normal((2, 5, 4, 3)),
+        RNG.standard_normal((3, 3, 3, 4)),
+        RNG.standard_normal(4),
+    )
     fmt = "channels_first" if first else None
     xs = np.moveaxis(x, -1, 1) if first else x
     expected = ops.conv(xs, k, 1, "same", fmt)
@@ -315,12 +347,12 @@ def test_pool_grads(case, kind):
 
 def test_max_pool_ties_go_to_the_first_maximum():
     # Windows in row-major order; ties everywhere (as between ReLU zeros).
-    x = np.array([[1.0, 3.0, 0.0, 0.0],
-                  [3.0, 2.0, 0.0, 0.0],
-                  [5.0, 5.0, 1.0, 7.0],
-                  [5.0, 5.0, 7.0, 7.0]]).reshape(1, 4, 4, 1)
-    g = tg.grad(lambda x: tnp.sum(ops.max_pool(x, 2) * np.array([1.0, 2.0, 3.0, 4.0])
-                                  .reshape(1, 2, 2, 1)))(x).numpy()[0, :, :, 0]
+    x = np.array(
+        [[1.0, 3.0, 0.0, 0.0], [3.0, 2.0, 0.0, 0.0], [5.0, 5.0, 1.0, 7.0], [5.0, 5.0, 7.0, 7.0]]
+    ).reshape(1, 4, 4, 1)
+    g = tg.grad(
+        lambda x: tnp.sum(ops.max_pool(x, 2) * np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 2, 2, 1))
+    )(x).numpy()[0, :, :, 0]
     np.testing.assert_array_equal(g, [[0, 1, 2, 0], [0, 0, 0, 0], [3, 0, 0, 4], [0, 0, 0, 0]])
     # Overlapping windows: a shared first maximum collects from every window that picks it.
     row = np.array([2.0, 2.0, 2.0, 1.0]).reshape(1, 4, 1)
@@ -338,16 +370,21 @@ def test_pool_argmax_given_the_maxima_matches_the_running_argmax(case):
     # Few distinct values: ties in most windows.
     x = RNG.integers(0, 3, (2, *spatial, 3)).astype(np.float64)
     for padding in ("valid", "same"):
-        pads = tuple(same_pads(spatial, window, steps, (1,) * len(window))) \
-            if padding == "same" else ((0, 0),) * len(window)
+        pads = (
+            tuple(same_pads(spatial, window, steps, (1,) * len(window)))
+            if padding == "same"
+            else ((0, 0),) * len(window)
+        )
         params = {"window": tuple(window), "strides": tuple(steps), "padding": pads}
         index = P.pool_argmax_p(x, P.max_pool_p(x, **params), **params)
         np.testing.assert_array_equal(index, P.pool_argmax_p(x, **params))
         # The offset of the first maximum, by a loop over windows.
         xp = np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-np.inf)
         for o in np.ndindex(*index.shape[1:-1]):
-            box = (slice(None), *(slice(o[i] * steps[i], o[i] * steps[i] + window[i])
-                                  for i in range(len(window))))
+            box = (
+                slice(None),
+                *(slice(o[i] * steps[i], o[i] * steps[i] + window[i]) for i in range(len(window))),
+            )
             flat = xp[box].reshape(x.shape[0], -1, x.shape[-1])
             np.testing.assert_array_equal(index[(slice(None), *o)], flat.argmax(axis=1))
 
@@ -358,13 +395,16 @@ def test_max_pool_non_finite_values_stay_in_their_window():
     g = np.array([np.inf, 1.0]).reshape(1, 2, 1)
     _, pullback = tg.vjp(lambda x: ops.max_pool(x, 2), x)
     np.testing.assert_array_equal(pullback(g)[0].numpy().ravel(), [np.inf, 0, 1, 0])
-    _, t = tg.jvp(lambda x: ops.max_pool(x, 2, 1), (x,), (np.array([1.0, np.inf, 3.0, 4.0])
-                                                          .reshape(1, 4, 1),))
+    _, t = tg.jvp(
+        lambda x: ops.max_pool(x, 2, 1), (x,), (np.array([1.0, np.inf, 3.0, 4.0]).reshape(1, 4, 1),)
+    )
     np.testing.assert_array_equal(t.numpy().ravel(), [1, 3, 3])
     # Overlapping windows take the accumulating path.
     _, pullback = tg.vjp(lambda x: ops.max_pool(x, 2, 1), x)
-    np.testing.assert_array_equal(pullback(np.array([1.0, np.inf, 2.0]).reshape(1, 3, 1))[0]
-                                  .numpy().ravel(), [1, 0, np.inf + 2, 0])
+    np.testing.assert_array_equal(
+        pullback(np.array([1.0, np.inf, 2.0]).reshape(1, 3, 1))[0].numpy().ravel(),
+        [1, 0, np.inf + 2, 0],
+    )
 
 
 def test_same_padding_never_wins_a_max_and_is_not_averaged():
@@ -417,8 +457,11 @@ def test_convolutions_in_chunks_of_the_batch_match_one_chunk(monkeypatch, groups
     def run() -> list[np.ndarray]:
         y = P.conv_p(x, kernel, bias, **params)
         g = np.cos(y)
-        return [y, P.conv_kernel_grad_p(x, g, window=(3, 3), **params),
-                P.conv_input_grad_p(g, kernel, input_shape=(6, 7), **params)]
+        return [
+            y,
+            P.conv_kernel_grad_p(x, g, window=(3, 3), **params),
+            P.conv_input_grad_p(g, kernel, input_shape=(6, 7), **params),
+        ]
 
     whole = run()
     monkeypatch.setattr(prims_conv, "_CHUNK_BYTES", 1)  # one image per chunk

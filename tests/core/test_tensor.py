@@ -50,8 +50,17 @@ def test_matmul_operator_and_reflected():
 def test_indexing_forms():
     x = np.arange(24.0).reshape(2, 3, 4)
     t = tg.tensor(x)
-    for index in [0, (1, 2), slice(1, None), (Ellipsis, 1), (None, 0), ([0, 1, 1], [2, 0, 0]),
-                  x > 10, (slice(None), [0, 2]), (0, slice(None, None, -1))]:
+    for index in [
+        0,
+        (1, 2),
+        slice(1, None),
+        (Ellipsis, 1),
+        (None, 0),
+        ([0, 1, 1], [2, 0, 0]),
+        x > 10,
+        (slice(None), [0, 2]),
+        (0, slice(None, None, -1)),
+    ]:
         np.testing.assert_array_equal(t[index].numpy(), x[index])
     np.testing.assert_array_equal(t[tg.tensor([1, 0])].numpy(), x[[1, 0]])
 

@@ -70,7 +70,7 @@ def _inputs() -> list[np.ndarray]:
 
 
 def _loss(x: Any) -> Any:
-    return tnp.sum(tnp.sin(x) * x ** 2 + tnp.exp(-x))
+    return tnp.sum(tnp.sin(x) * x**2 + tnp.exp(-x))
 
 
 @tg.custom_gradient
@@ -93,8 +93,11 @@ def _same_as_serial(compute: Callable[[np.ndarray], Any]) -> None:
     threaded: list[Any] = [None] * len(inputs)
     for k, part in enumerate(_run_threads(work)):
         threaded[k::N_THREADS] = part
-    wrong = [i for i, (a, b) in enumerate(zip(serial, threaded, strict=True))
-             if not all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))]
+    wrong = [
+        i
+        for i, (a, b) in enumerate(zip(serial, threaded, strict=True))
+        if not all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+    ]
     assert not wrong, f"{len(wrong)} of {len(inputs)} results differ from the serial run"
 
 
@@ -152,7 +155,7 @@ def test_first_calls_of_a_shared_function_trace_once() -> None:
         time.sleep(0.05)  # (only while tracing) other threads arrive during the trace
         return tg.grad(_loss)(x)
 
-    inputs = _inputs()[:N_THREADS * 10]
+    inputs = _inputs()[: N_THREADS * 10]
     serial = [tg.grad(_loss)(x).numpy() for x in inputs]
 
     def work(k: int) -> tuple[Any, list[np.ndarray]]:
@@ -187,12 +190,17 @@ def test_calls_of_a_shared_function_updating_a_variable_take_turns(jit: bool) ->
 def test_functions_traced_in_threads_equal_serial() -> None:
     def compute(x_value: np.ndarray) -> list[Any]:
         # A new Function per call: every call traces, in every thread at once.
-        step = tg.function(lambda x: (_loss(x), tg.grad(_loss)(x),
-                                      tg.grad(lambda v: tnp.sum(_clipped_square(v)))(x)))
+        step = tg.function(
+            lambda x: (
+                _loss(x),
+                tg.grad(_loss)(x),
+                tg.grad(lambda v: tnp.sum(_clipped_square(v)))(x),
+            )
+        )
         listing = str(trace(_loss, x_value))  # the graph tracer of Lambda saving
         return [part.numpy() for part in step(x_value)] + [np.array(listing)]
 
-    inputs = _inputs()[:N_THREADS * 10]
+    inputs = _inputs()[: N_THREADS * 10]
     serial = [compute(x) for x in inputs]
 
     def work(k: int) -> list[list[Any]]:
@@ -330,14 +338,21 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _model(jit: bool, k: int) -> models.Model:
-    model = models.Sequential([
-        layers.Input(shape=(5,)),
-        layers.Dense(16, activation="relu",
-                     kernel_initializer=tg.initializers.GlorotUniform(seed=10 + k)),
-        layers.Dense(3, kernel_initializer=tg.initializers.GlorotUniform(seed=20 + k)),
-    ])
-    model.compile(optimizers.Adam(0.01), losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=jit)
+    model = models.Sequential(
+        [
+            layers.Input(shape=(5,)),
+            layers.Dense(
+                16, activation="relu", kernel_initializer=tg.initializers.GlorotUniform(seed=10 + k)
+            ),
+            layers.Dense(3, kernel_initializer=tg.initializers.GlorotUniform(seed=20 + k)),
+        ]
+    )
+    model.compile(
+        optimizers.Adam(0.01),
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=jit,
+    )
     return model
 
 
@@ -352,8 +367,7 @@ def test_threads_fitting_their_own_models_equal_serial(jit: bool) -> None:
 
     serial = [train(k) for k in range(N_THREADS)]
     threaded = _run_threads(train)
-    for k, ((weights, loss), (s_weights, s_loss)) in enumerate(
-            zip(threaded, serial, strict=True)):
+    for k, ((weights, loss), (s_weights, s_loss)) in enumerate(zip(threaded, serial, strict=True)):
         assert loss == s_loss, f"model {k}"
         for a, b in zip(weights, s_weights, strict=True):
             np.testing.assert_array_equal(a, b, err_msg=f"model {k}")

@@ -26,8 +26,13 @@ from tapegrad.graph.passes.buffers import Step, plan_buffers
 from tapegrad.graph.passes.fusion import fuse_elementwise
 from tests.opsamples import SAMPLES, OpSample
 
-ONE = settings(max_examples=1, deadline=None, database=None, derandomize=True,
-               suppress_health_check=[HealthCheck.too_slow])
+ONE = settings(
+    max_examples=1,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _assert_identical(got: Any, expected: Any, what: str) -> None:
@@ -41,8 +46,7 @@ def _assert_identical(got: Any, expected: Any, what: str) -> None:
         np.testing.assert_array_equal(got, expected, err_msg=what)
 
 
-def _check_exact(graph: Graph, args: list[Any], variables: list[Any] = (),
-                 calls: int = 2) -> None:
+def _check_exact(graph: Graph, args: list[Any], variables: list[Any] = (), calls: int = 2) -> None:
     """compile_graph without fusion == evaluate, on repeated calls."""
     expected, expected_updates = evaluate(graph, args, list(variables), with_updates=True)
     compiled = compile_graph(graph, fuse=False)
@@ -81,22 +85,40 @@ def test_op_samples_compile_bit_exact(sample: OpSample, data: st.DataObject) -> 
 
 
 # -- random graphs ---------------------------------------------------------------------------
-_UNARY = [tnp.tanh, tnp.exp, lambda x: x * 1.5, lambda x: x + 0.25, lambda x: -x,
-          ops.relu, ops.sigmoid, lambda x: tnp.maximum(x, 0.1), lambda x: x * x,
-          lambda x: tnp.where(x > 0, x, 0.5 * x), lambda x: tnp.sqrt(tnp.abs(x) + 1.0),
-          lambda x: tnp.clip(x, -0.5, 0.5), lambda x: tnp.transpose(tnp.transpose(x)),
-          lambda x: tnp.reshape(tnp.reshape(x, (-1,)), x.shape),
-          lambda x: x - tnp.sum(x, axis=0, keepdims=True),
-          lambda x: x / (1.0 + tnp.max(tnp.abs(x), axis=1, keepdims=True)),
-          lambda x: x @ tnp.ones((x.shape[1], x.shape[1]), dtype=x.dtype) * 0.1]
-_BINARY = [lambda x, y: x + y, lambda x, y: x * y, lambda x, y: x - y,
-           lambda x, y: tnp.maximum(x, y), lambda x, y: x / (tnp.abs(y) + 1.0)]
+_UNARY = [
+    tnp.tanh,
+    tnp.exp,
+    lambda x: x * 1.5,
+    lambda x: x + 0.25,
+    lambda x: -x,
+    ops.relu,
+    ops.sigmoid,
+    lambda x: tnp.maximum(x, 0.1),
+    lambda x: x * x,
+    lambda x: tnp.where(x > 0, x, 0.5 * x),
+    lambda x: tnp.sqrt(tnp.abs(x) + 1.0),
+    lambda x: tnp.clip(x, -0.5, 0.5),
+    lambda x: tnp.transpose(tnp.transpose(x)),
+    lambda x: tnp.reshape(tnp.reshape(x, (-1,)), x.shape),
+    lambda x: x - tnp.sum(x, axis=0, keepdims=True),
+    lambda x: x / (1.0 + tnp.max(tnp.abs(x), axis=1, keepdims=True)),
+    lambda x: x @ tnp.ones((x.shape[1], x.shape[1]), dtype=x.dtype) * 0.1,
+]
+_BINARY = [
+    lambda x, y: x + y,
+    lambda x, y: x * y,
+    lambda x, y: x - y,
+    lambda x, y: tnp.maximum(x, y),
+    lambda x, y: x / (tnp.abs(y) + 1.0),
+]
 
 
 def _random_function(seed: int) -> Any:
     rng = np.random.default_rng(seed)
-    plan = [(int(rng.integers(0, 3)), int(rng.integers(0, 100)), int(rng.integers(0, 100)))
-            for _ in range(int(rng.integers(3, 12)))]
+    plan = [
+        (int(rng.integers(0, 3)), int(rng.integers(0, 100)), int(rng.integers(0, 100)))
+        for _ in range(int(rng.integers(3, 12)))
+    ]
 
     def function(x: Any, y: Any) -> Any:
         values = [x, y]
@@ -104,8 +126,9 @@ def _random_function(seed: int) -> Any:
             if kind < 2:
                 values.append(_UNARY[a % len(_UNARY)](values[a % len(values)]))
             else:
-                values.append(_BINARY[a % len(_BINARY)](values[a % len(values)],
-                                                         values[b % len(values)]))
+                values.append(
+                    _BINARY[a % len(_BINARY)](values[a % len(values)], values[b % len(values)])
+                )
         return tnp.sum(values[-1] * values[-2]), values[-1]
 
     return function
@@ -140,8 +163,10 @@ def _mlp_step_graph(batch: int = 16, sizes: tuple[int, ...] = (8, 16, 4)) -> tup
     params = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         bound = 1 / np.sqrt(fan_in)
-        params += [rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32),
-                   np.zeros(fan_out, np.float32)]
+        params += [
+            rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32),
+            np.zeros(fan_out, np.float32),
+        ]
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     labels = rng.integers(0, sizes[-1], batch)
 
@@ -159,13 +184,14 @@ def _mlp_step_graph(batch: int = 16, sizes: tuple[int, ...] = (8, 16, 4)) -> tup
 
     traced = trace(step, x, labels, *params)
     n_args = 2
-    inputs = [spec if k < n_args else Input(spec.id, "variable", spec.shape, spec.dtype,
-                                            f"p{k - n_args}")
-              for k, spec in enumerate(traced.inputs)]
-    updates = {spec.id: atom for spec, atom in zip(inputs[n_args:], traced.outputs[1:],
-                                                   strict=True)}
-    graph = Graph(inputs, traced.nodes, traced.outputs[:1], traced.constants,
-                  updates=updates)
+    inputs = [
+        spec if k < n_args else Input(spec.id, "variable", spec.shape, spec.dtype, f"p{k - n_args}")
+        for k, spec in enumerate(traced.inputs)
+    ]
+    updates = {
+        spec.id: atom for spec, atom in zip(inputs[n_args:], traced.outputs[1:], strict=True)
+    }
+    graph = Graph(inputs, traced.nodes, traced.outputs[:1], traced.constants, updates=updates)
     graph.verify([x, labels])
     return graph, (x, labels, params)
 
@@ -195,9 +221,11 @@ def test_hand_built_update_graph() -> None:
     # w <- w - 0.5 * (x * w); outputs x * w and the old w (which blocks the in-place write).
     f32 = np.dtype(np.float32)
     x, w = Input(0, "arg", (3,), f32, "x"), Input(1, "variable", (3,), f32, "w")
-    nodes = [Node("multiply", (0, 1), {}, (2,), ((3,),), (f32,)),
-             Node("multiply", (2, Literal(0.5)), {}, (3,), ((3,),), (f32,)),
-             Node("subtract", (1, 3), {}, (4,), ((3,),), (f32,))]
+    nodes = [
+        Node("multiply", (0, 1), {}, (2,), ((3,),), (f32,)),
+        Node("multiply", (2, Literal(0.5)), {}, (3,), ((3,),), (f32,)),
+        Node("subtract", (1, 3), {}, (4,), ((3,),), (f32,)),
+    ]
     args = [np.array([1.0, 2.0, 3.0], np.float32)]
     for outputs, in_place in (([2], True), ([2, 1], False)):
         graph = Graph([x, w], nodes, outputs, updates={1: 4})
@@ -207,8 +235,9 @@ def test_hand_built_update_graph() -> None:
         first, (new,) = compiled(args, [weights])
         assert (new is weights) == in_place
         second, (newer,) = compiled(args, [new])
-        want, updates = evaluate(graph, args, [np.array([0.5, -1.0, 2.0], np.float32)],
-                                 with_updates=True)
+        want, updates = evaluate(
+            graph, args, [np.array([0.5, -1.0, 2.0], np.float32)], with_updates=True
+        )
         _assert_identical(first[0], want[0], "first output kept")
         assert first[0] is not second[0]
 
@@ -274,11 +303,13 @@ def test_steady_state_allocations_near_zero() -> None:
 def test_plan_buffers_reuses_dead_buffers_and_respects_views() -> None:
     f32 = np.dtype(np.float32)
     aval = ((4,), f32)
-    steps = [Step((0,), (1,), (aval,), "out"),
-             Step((1,), (2,), (aval,), "alias"),     # 2 is a view of 1's buffer
-             Step((0,), (3,), (aval,), "out"),       # 1 is alive through 2: new slot
-             Step((2, 3), (4,), (aval,), "out"),     # 1 and 3 die here: in place
-             Step((4,), (5,), (aval,), "out")]
+    steps = [
+        Step((0,), (1,), (aval,), "out"),
+        Step((1,), (2,), (aval,), "alias"),  # 2 is a view of 1's buffer
+        Step((0,), (3,), (aval,), "out"),  # 1 is alive through 2: new slot
+        Step((2, 3), (4,), (aval,), "out"),  # 1 and 3 die here: in place
+        Step((4,), (5,), (aval,), "out"),
+    ]
     plan = plan_buffers(steps, external=[0], escaping=[5])
     assert plan.placement[1] == ("slot", 0)
     assert plan.placement[3] == ("slot", 1)
@@ -290,13 +321,13 @@ def test_fusion_groups_are_acyclic() -> None:
     # y = tanh(x); s = sum(y) (not fusible); z = y * s: z cannot join y's group.
     x = np.ones(4, np.float32)
     graph = trace(lambda x: tnp.tanh(x) * tnp.sum(tnp.tanh(x) + 1.0), x)
-    groups, order = fuse_elementwise(
-        graph, key=lambda n: None if n.primitive == "sum" else n.dtype)
+    groups, order = fuse_elementwise(graph, key=lambda n: None if n.primitive == "sum" else n.dtype)
     sums = [k for k, n in enumerate(graph.nodes) if n.primitive == "sum"]
     for group in groups:
         produced = {graph.nodes[i].outputs[0] for i in group.nodes}
-        reads_sum = any(graph.nodes[sums[0]].outputs[0] in graph.nodes[i].inputs
-                        for i in group.nodes)
+        reads_sum = any(
+            graph.nodes[sums[0]].outputs[0] in graph.nodes[i].inputs for i in group.nodes
+        )
         feeds_sum = any(a in produced for a in graph.nodes[sums[0]].inputs)
         assert not (reads_sum and feeds_sum)
     position = {id(u): k for k, u in enumerate(order)}
@@ -399,8 +430,9 @@ def test_loss_and_its_derivative_as_one_kernel() -> None:
     import tapegrad.config
 
     def value_and_grad(logits, labels):
-        return tg.value_and_grad(lambda z, y: tnp.mean(ops.sparse_categorical_crossentropy(
-            y, z, from_logits=True)))(logits, labels)
+        return tg.value_and_grad(
+            lambda z, y: tnp.mean(ops.sparse_categorical_crossentropy(y, z, from_logits=True))
+        )(logits, labels)
 
     rng = np.random.default_rng(5)
     for dtype in (np.float32, np.float64):
@@ -420,8 +452,9 @@ def test_loss_and_its_derivative_as_one_kernel() -> None:
                 tapegrad.config.enable_engine("numba")
             for a, b in zip(got, numpy_path, strict=True):
                 assert a.dtype == b.dtype and a.shape == b.shape
-                np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                                           atol=1e-7)
+                np.testing.assert_allclose(
+                    a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7
+                )
 
 
 def test_relu_keeps_maximum_on_contiguous_operands() -> None:
@@ -467,9 +500,11 @@ def test_calls_from_threads_do_not_share_buffers_at_once() -> None:
 def test_integer_literals_keep_their_type_where_the_ufunc_needs_it() -> None:
     # ldexp has no (float, float) loop: its exponent must stay an integer.
     x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
-    graph = Graph([Input(0, "arg", (2, 3), np.dtype(np.float32), "x")],
-                  [Node("ldexp", (0, Literal(3)), {}, (1,), ((2, 3),), (np.dtype(np.float32),))],
-                  [1])
+    graph = Graph(
+        [Input(0, "arg", (2, 3), np.dtype(np.float32), "x")],
+        [Node("ldexp", (0, Literal(3)), {}, (1,), ((2, 3),), (np.dtype(np.float32),))],
+        [1],
+    )
     graph.verify()
     (got,), _ = compile_graph(graph, fuse=False)([x], [])
     _assert_identical(got, np.ldexp(x, 3), "ldexp with an integer literal")

@@ -11,9 +11,11 @@ import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.graph.function import TracerValueError, is_traced
 
-MODES = [pytest.param(dict(jit=False, optimize=False), id="interpreted"),
-         pytest.param(dict(jit=False, optimize=True), id="optimized"),
-         pytest.param(dict(jit=True, optimize=True), id="compiled")]
+MODES = [
+    pytest.param(dict(jit=False, optimize=False), id="interpreted"),
+    pytest.param(dict(jit=False, optimize=True), id="optimized"),
+    pytest.param(dict(jit=True, optimize=True), id="compiled"),
+]
 
 
 def _f32(*shape: int, seed: int = 0) -> np.ndarray:
@@ -107,13 +109,16 @@ def test_decorated_method() -> None:
 
 
 # -- values that only exist at run time ------------------------------------------------------
-@pytest.mark.parametrize("body, what", [
-    (lambda x: x if tnp.sum(x) > 0 else -x, "bool()"),
-    (lambda x: x * float(x[0]), "float()"),
-    (lambda x: tg.tensor(x.numpy()), ".numpy()"),
-    (lambda x: x[: int(x[0])], "int()"),
-    (lambda x: np.asarray(x) * 2, "conversion to a NumPy array"),
-])
+@pytest.mark.parametrize(
+    "body, what",
+    [
+        (lambda x: x if tnp.sum(x) > 0 else -x, "bool()"),
+        (lambda x: x * float(x[0]), "float()"),
+        (lambda x: tg.tensor(x.numpy()), ".numpy()"),
+        (lambda x: x[: int(x[0])], "int()"),
+        (lambda x: np.asarray(x) * 2, "conversion to a NumPy array"),
+    ],
+)
 def test_value_reads_raise_naming_the_line(body, what: str) -> None:
     f = tg.function(body)
     with pytest.raises(TracerValueError) as info:
@@ -169,16 +174,17 @@ def test_custom_gradient_traces_and_compiles(mode: dict) -> None:
     # The forward's ops are compiled; gradients taken inside the function use grad_fn.
     def loss(x):
         a, b = _pair(x)
-        return (tnp.sum(_clipped_gradient(x) * 5.0) + tnp.sum(_log1pexp(x))
-                + tnp.sum(a) + tnp.sum(b))
+        return tnp.sum(_clipped_gradient(x) * 5.0) + tnp.sum(_log1pexp(x)) + tnp.sum(a) + tnp.sum(b)
 
     for f in (tg.value_and_grad(loss), tg.grad(lambda x: tnp.sum(tg.grad(loss)(x) ** 2))):
         compiled = tg.function(f, **mode)
-        for x in (np.array([1.0, -2.0, 30.0], np.float32), np.array([3.0, 0.5, -7.0],
-                                                                   np.float32)):
+        for x in (np.array([1.0, -2.0, 30.0], np.float32), np.array([3.0, 0.5, -7.0], np.float32)):
             got, want = compiled(x), f(x)
-            for g, w in zip(got if isinstance(got, tuple) else [got],
-                            want if isinstance(want, tuple) else [want], strict=True):
+            for g, w in zip(
+                got if isinstance(got, tuple) else [got],
+                want if isinstance(want, tuple) else [want],
+                strict=True,
+            ):
                 np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-6)
 
 
@@ -225,8 +231,7 @@ def test_user_primitives_trace_and_compile(mode: dict) -> None:
     tg.defvjp(log_sum_exp, lambda ans, x: lambda g: g * tnp.exp(x - ans))
     grad = tg.function(tg.grad(log_sum_exp), **mode)
     for x in (np.array([1.0, 2.0, 3.0], np.float32), np.array([-4.0, 0.5, 9.0], np.float32)):
-        np.testing.assert_allclose(grad(x).numpy(), tg.grad(log_sum_exp)(x).numpy(),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(grad(x).numpy(), tg.grad(log_sum_exp)(x).numpy(), rtol=1e-6)
 
 
 def test_tracing_never_changes_variables() -> None:
@@ -257,8 +262,7 @@ def test_gradients_first_and_second_order(mode: dict) -> None:
     x = _f32(5)
     dx, ddx = derivatives(x)
     np.testing.assert_allclose(dx.numpy(), np.cos(x) * x + np.sin(x), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ddx.numpy(), -np.sin(x) * x + 2 * np.cos(x), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(ddx.numpy(), -np.sin(x) * x + 2 * np.cos(x), rtol=1e-5, atol=1e-6)
 
 
 def test_gradients_grad_ys_unconnected_and_structure() -> None:
@@ -336,8 +340,10 @@ def test_training_step_matches_eager(mode: dict) -> None:
     x, y = _f32(16, 4), _f32(16, 1, seed=1)
 
     def make():
-        return (tg.Variable(_f32(4, 1, seed=2), name="w"), tg.Variable(np.zeros(1, np.float32),
-                                                                        name="b"))
+        return (
+            tg.Variable(_f32(4, 1, seed=2), name="w"),
+            tg.Variable(np.zeros(1, np.float32), name="b"),
+        )
 
     def step(w, b, opt):
         with tg.GradientTape() as tape:
@@ -399,8 +405,12 @@ def test_det_gradient_picks_its_formula_at_run_time(mode: dict) -> None:
     # det's gradient (the cofactor matrix) is det * inv.T for well-conditioned matrices and
     # an SVD formula at singular ones: the compiled code picks it per run, not at trace.
     grad = tg.function(tg.grad(lambda a: tnp.linalg.det(a)), **mode)
-    for a in ([[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]],
-              [[-1.0, -2.0], [-2.0, -4.0]]):
+    for a in (
+        [[2.0, 1.0], [1.0, 3.0]],
+        [[1.0, 2.0], [2.0, 4.0]],
+        [[0.0, 1.0], [1.0, 0.0]],
+        [[-1.0, -2.0], [-2.0, -4.0]],
+    ):
         a = np.array(a, np.float32)
         np.testing.assert_array_equal(grad(a).numpy(), tg.grad(tnp.linalg.det)(a).numpy())
 

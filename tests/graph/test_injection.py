@@ -75,8 +75,15 @@ def _key_payload(marker) -> str:
 
 def _value_payloads(marker) -> list[str]:
     code = _code(marker)
-    return [f"'); {code}; ('", f'"""\n{code}\n"""', f"\n{code}\n#", f"\\\n{code}",
-            f"\r{code}", f"\u2028{code}", f"{{{code}}}"]
+    return [
+        f"'); {code}; ('",
+        f'"""\n{code}\n"""',
+        f"\n{code}\n#",
+        f"\\\n{code}",
+        f"\r{code}",
+        f"\u2028{code}",
+        f"{{{code}}}",
+    ]
 
 
 @pytest.fixture
@@ -116,6 +123,7 @@ def _run_everywhere(graph: Graph, texts: list[str]) -> None:
 def _set_key(marker):
     def edit(doc):
         _user_node(doc)["params"] = {_key_payload(marker): 1}
+
     return edit, "is not an identifier"
 
 
@@ -126,38 +134,62 @@ def _set(path: tuple[Any, ...], value: Any, problem: str):
             for step in path[:-1]:
                 target = target[step]
             target[path[-1]] = value(marker) if callable(value) else value
+
         return edit, problem
+
     return make
 
 
 REFUSED_DOCUMENTS = {
     "param key closing the call": _set_key,
     "param key with a newline": lambda m: (
-        lambda doc: _user_node(doc)["params"].update({"a\nb": 1}), "is not an identifier"),
+        lambda doc: _user_node(doc)["params"].update({"a\nb": 1}),
+        "is not an identifier",
+    ),
     "param key a keyword": lambda m: (
-        lambda doc: _user_node(doc)["params"].update({"lambda": 1}), "is not an identifier"),
+        lambda doc: _user_node(doc)["params"].update({"lambda": 1}),
+        "is not an identifier",
+    ),
     "param key with unicode": lambda m: (
-        lambda doc: _user_node(doc)["params"].update({"a\u2028b": 1}), "is not an identifier"),
+        lambda doc: _user_node(doc)["params"].update({"a\u2028b": 1}),
+        "is not an identifier",
+    ),
     "empty param key": lambda m: (
-        lambda doc: _user_node(doc)["params"].update({"": 1}), "is not an identifier"),
-    "primitive name": _set(("nodes", 1, "primitive"), lambda m: f"add\n{_code(m)}",
-                           "unknown primitive"),
-    "output id": _set(("nodes", 1, "outputs", 0, "id"), lambda m: f"1; {_code(m)}",
-                      "expected a value id"),
+        lambda doc: _user_node(doc)["params"].update({"": 1}),
+        "is not an identifier",
+    ),
+    "primitive name": _set(
+        ("nodes", 1, "primitive"), lambda m: f"add\n{_code(m)}", "unknown primitive"
+    ),
+    "output id": _set(
+        ("nodes", 1, "outputs", 0, "id"), lambda m: f"1; {_code(m)}", "expected a value id"
+    ),
     "graph output": _set(("outputs", 0), lambda m: f"t1; {_code(m)}", "expected a value id"),
-    "input id": _set(("nodes", 1, "inputs", 0), lambda m: f"x0); {_code(m)}; (",
-                     "expected a value id"),
-    "dtype": _set(("nodes", 1, "outputs", 0, "dtype"), lambda m: f"float32; {_code(m)}",
-                  "unknown dtype"),
-    "shape": _set(("nodes", 1, "outputs", 0, "shape"), lambda m: [f"2); {_code(m)}; (", 3],
-                  "a shape is a short list"),
+    "input id": _set(
+        ("nodes", 1, "inputs", 0), lambda m: f"x0); {_code(m)}; (", "expected a value id"
+    ),
+    "dtype": _set(
+        ("nodes", 1, "outputs", 0, "dtype"), lambda m: f"float32; {_code(m)}", "unknown dtype"
+    ),
+    "shape": _set(
+        ("nodes", 1, "outputs", 0, "shape"),
+        lambda m: [f"2); {_code(m)}; (", 3],
+        "a shape is a short list",
+    ),
     "input dtype": _set(("inputs", 0, "dtype"), lambda m: f"float32{_code(m)}", "unknown dtype"),
-    "tagged object": _set(("nodes", 1, "params", "factor"), lambda m: {"__code__": _code(m)},
-                          "unknown tag"),
-    "array dtype": _set(("nodes", 1, "params", "factor"), lambda m: {"__array__": {
-        "dtype": f"object{_code(m)}", "shape": [1], "data": [1]}}, "unknown dtype"),
-    "literal as an extra input": _set(("nodes", 1, "inputs"), lambda m: [
-        0, {"literal": _code(m)}], "2 inputs, but primitive .* takes 1"),
+    "tagged object": _set(
+        ("nodes", 1, "params", "factor"), lambda m: {"__code__": _code(m)}, "unknown tag"
+    ),
+    "array dtype": _set(
+        ("nodes", 1, "params", "factor"),
+        lambda m: {"__array__": {"dtype": f"object{_code(m)}", "shape": [1], "data": [1]}},
+        "unknown dtype",
+    ),
+    "literal as an extra input": _set(
+        ("nodes", 1, "inputs"),
+        lambda m: [0, {"literal": _code(m)}],
+        "2 inputs, but primitive .* takes 1",
+    ),
 }
 
 
@@ -187,17 +219,25 @@ def test_string_params_reach_the_primitive_by_reference_only(index, marker):
     assert RECEIVED and all(r["label"] == payload for r in RECEIVED)
 
 
-@pytest.mark.parametrize("value", [
-    pytest.param(lambda m: [_code(m), {"__tuple__": [1, _code(m)]}], id="list"),
-    pytest.param(lambda m: {"__dict__": [[_key_payload(m), _code(m)]]}, id="dict-with-a-bad-key"),
-    pytest.param(lambda m: {"__tuple__": [{"__slice__": [1, None, None]}, _code(m)]}, id="tuple"),
-    pytest.param(lambda m: {"__scalar__": ["float32", 1.5]}, id="numpy-scalar"),
-    pytest.param(lambda m: {"__dtype__": "float32"}, id="dtype"),
-    pytest.param(lambda m: {"__array__": {"dtype": "int64", "shape": [2], "data": [1, 2]}},
-                 id="array"),
-    pytest.param(lambda m: {"__complex__": [1.0, {"__float__": "nan"}]}, id="complex"),
-    pytest.param(lambda m: 10 ** 40, id="huge-int"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(lambda m: [_code(m), {"__tuple__": [1, _code(m)]}], id="list"),
+        pytest.param(
+            lambda m: {"__dict__": [[_key_payload(m), _code(m)]]}, id="dict-with-a-bad-key"
+        ),
+        pytest.param(
+            lambda m: {"__tuple__": [{"__slice__": [1, None, None]}, _code(m)]}, id="tuple"
+        ),
+        pytest.param(lambda m: {"__scalar__": ["float32", 1.5]}, id="numpy-scalar"),
+        pytest.param(lambda m: {"__dtype__": "float32"}, id="dtype"),
+        pytest.param(
+            lambda m: {"__array__": {"dtype": "int64", "shape": [2], "data": [1, 2]}}, id="array"
+        ),
+        pytest.param(lambda m: {"__complex__": [1.0, {"__float__": "nan"}]}, id="complex"),
+        pytest.param(lambda m: 10**40, id="huge-int"),
+    ],
+)
 def test_container_and_object_params_run_without_side_effects(value, marker):
     doc, arrays = _document()
     _user_node(doc)["params"]["extra"] = value(marker)
@@ -207,8 +247,11 @@ def test_container_and_object_params_run_without_side_effects(value, marker):
 
 def test_literal_outputs_and_input_names_never_become_code(marker):
     doc, arrays = _document()
-    doc["outputs"] = [doc["outputs"][0], {"literal": _code(marker)},
-                      {"literal": {"__tuple__": [_key_payload(marker)]}}]
+    doc["outputs"] = [
+        doc["outputs"][0],
+        {"literal": _code(marker)},
+        {"literal": {"__tuple__": [_key_payload(marker)]}},
+    ]
     doc["out_tree"] = {"tuple": [None, None, None]}
     doc["inputs"][0]["name"] = f"x\n{_code(marker)}"
     graph = graph_from_dict(doc, arrays)
@@ -253,8 +296,14 @@ def test_codegen_passes_undeclared_param_names_by_reference(marker):
     graph = trace(lambda x: scale_by(x, factor=2.0), tg.tensor(X))
     node = graph.nodes[0]
     key = _key_payload(marker)
-    graph.nodes[0] = Node(node.primitive, node.inputs, {key: 1, "note": _code(marker)},
-                          node.outputs, node.shapes, node.dtypes)
+    graph.nodes[0] = Node(
+        node.primitive,
+        node.inputs,
+        {key: 1, "note": _code(marker)},
+        node.outputs,
+        node.shapes,
+        node.dtypes,
+    )
     compiled = compile_graph(graph, fuse=False)
     assert "**_kw" in compiled.source
     RECEIVED.clear()
@@ -293,27 +342,31 @@ def test_string_params_of_table_primitives_go_by_reference():
 
 
 # -- arity and params against the signature --------------------------------------------------
-def _graph_of(primitive: str, inputs: tuple[Any, ...], params: dict[str, Any],
-              shape: tuple[int, ...] = (2, 3)) -> Graph:
+def _graph_of(
+    primitive: str, inputs: tuple[Any, ...], params: dict[str, Any], shape: tuple[int, ...] = (2, 3)
+) -> Graph:
     spec = Input(0, "arg", (2, 3), np.dtype(np.float32), "x")
     node = Node(primitive, inputs, params, (1,), (shape,), (np.dtype(np.float32),))
     return Graph([spec], [node], [1])
 
 
-@pytest.mark.parametrize("primitive, inputs, params, problem", [
-    ("tanh", (0, 0), {}, r"node 0 \(tanh\): 2 inputs, but primitive 'tanh' takes 1"),
-    ("tanh", (), {}, r"0 inputs, but primitive 'tanh' needs its argument 'x'"),
-    ("add", (0,), {}, r"1 input, but primitive 'add' needs its argument 'x2'"),
-    ("tanh", (0,), {"out": None}, "unknown param 'out'"),
-    ("tanh", (0,), {"where": True}, "unknown param 'where'"),
-    ("round", (0, Literal(1), 0), {}, r"3 inputs, but primitive 'round' takes at most 2"),
-    ("round", (0,), {"out": None}, "unknown param 'out'"),
-    ("sum", (0,), {"axes": 0}, r"unknown param 'axes' \(primitive 'sum' takes: axis, keepdims"),
-    ("sum", (0,), {"x": 0}, "param 'x' of primitive 'sum' is also given as an input"),
-    ("reshape", (0,), {}, "missing param 'shape' of primitive 'reshape'"),
-    ("where", (0,), {}, r"1 input, but primitive 'where' takes 3 \(one per derivative rule"),
-    ("getitem", (0,), {"index": 0, "1x": 2}, "param name '1x' is not a Python identifier"),
-])
+@pytest.mark.parametrize(
+    "primitive, inputs, params, problem",
+    [
+        ("tanh", (0, 0), {}, r"node 0 \(tanh\): 2 inputs, but primitive 'tanh' takes 1"),
+        ("tanh", (), {}, r"0 inputs, but primitive 'tanh' needs its argument 'x'"),
+        ("add", (0,), {}, r"1 input, but primitive 'add' needs its argument 'x2'"),
+        ("tanh", (0,), {"out": None}, "unknown param 'out'"),
+        ("tanh", (0,), {"where": True}, "unknown param 'where'"),
+        ("round", (0, Literal(1), 0), {}, r"3 inputs, but primitive 'round' takes at most 2"),
+        ("round", (0,), {"out": None}, "unknown param 'out'"),
+        ("sum", (0,), {"axes": 0}, r"unknown param 'axes' \(primitive 'sum' takes: axis, keepdims"),
+        ("sum", (0,), {"x": 0}, "param 'x' of primitive 'sum' is also given as an input"),
+        ("reshape", (0,), {}, "missing param 'shape' of primitive 'reshape'"),
+        ("where", (0,), {}, r"1 input, but primitive 'where' takes 3 \(one per derivative rule"),
+        ("getitem", (0,), {"index": 0, "1x": 2}, "param name '1x' is not a Python identifier"),
+    ],
+)
 def test_nodes_must_fit_their_primitive_signature(primitive, inputs, params, problem):
     graph = _graph_of(primitive, inputs, params)
     with pytest.raises(ValueError, match=problem):
@@ -324,31 +377,39 @@ def test_tanh_reading_its_input_twice_is_refused_before_numpy_writes_into_it():
     graph = _graph_of("tanh", (0, 0), {})
     doc, arrays = graph_to_dict(trace(lambda x: tnp.tanh(x), tg.tensor(X)))
     doc["nodes"][0]["inputs"] = [0, 0]
-    with pytest.raises(ValueError, match=r"graph.nodes\[0\] \(tanh\): 2 inputs, but primitive "
-                                         r"'tanh' takes 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"graph.nodes\[0\] \(tanh\): 2 inputs, but primitive "
+        r"'tanh' takes 1",
+    ):
         graph_from_dict(json.loads(json.dumps(doc)), arrays)
     with pytest.raises(ValueError, match="2 inputs"):
         graph.verify()
 
 
-@pytest.mark.parametrize("function", [
-    lambda x: tnp.concatenate([x, x, x, x, x], axis=0),
-    lambda x: tnp.einsum("ij,ij,ij->i", x, x, x),
-    lambda x: tnp.round(x, 2),
-    lambda x: scale_by(x, anything=1, factor=3.0),
-    lambda x: shifted(x, shift=1.0),
-    lambda x: shifted(x, 1.0),
-])
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda x: tnp.concatenate([x, x, x, x, x], axis=0),
+        lambda x: tnp.einsum("ij,ij,ij->i", x, x, x),
+        lambda x: tnp.round(x, 2),
+        lambda x: scale_by(x, anything=1, factor=3.0),
+        lambda x: shifted(x, shift=1.0),
+        lambda x: shifted(x, 1.0),
+    ],
+)
 def test_legitimate_nodes_pass_the_signature_check(function):
     graph = trace(function, tg.tensor(X))
     doc, arrays = graph_to_dict(graph)
     loaded = graph_from_dict(json.loads(json.dumps(doc)), arrays)
-    np.testing.assert_array_equal(compile_graph(loaded, fuse=False)([X], [])[0][0],
-                                  np.asarray(evaluate(graph, [X])[0]))
+    np.testing.assert_array_equal(
+        compile_graph(loaded, fuse=False)([X], [])[0][0], np.asarray(evaluate(graph, [X])[0])
+    )
 
 
-@pytest.mark.parametrize("primitive, shape", [("det", (2,)), ("cholesky", (2, 3)),
-                                              ("solve", (2, 3))])
+@pytest.mark.parametrize(
+    "primitive, shape", [("det", (2,)), ("cholesky", (2, 3)), ("solve", (2, 3))]
+)
 def test_linear_algebra_on_non_square_matrices_is_refused(primitive, shape):
     # A singular random matrix is trusted (the values, not the graph, are off); a
     # non-square one is a malformed graph.
@@ -359,23 +420,30 @@ def test_linear_algebra_on_non_square_matrices_is_refused(primitive, shape):
 
 def test_singular_square_matrices_still_verify():
     spec = Input(0, "arg", (3, 3), np.dtype(np.float64), "a")
-    graph = Graph([spec], [Node("solve", (0, 0), {}, (1,), ((3, 3),), (np.dtype(np.float64),))],
-                  [1])
+    graph = Graph(
+        [spec], [Node("solve", (0, 0), {}, (1,), ((3, 3),), (np.dtype(np.float64),))], [1]
+    )
     graph.verify(example_args=[np.zeros((3, 3))])
 
 
 # -- nodes the saver never writes ----------------------------------------------------------------
-@pytest.mark.parametrize("primitive, params", [
-    ("custom_gradient", {"key": 0, "n_inputs": 1}),
-    ("custom_gradient_multi", {"key": 0, "n_inputs": 1}),
-    ("dropout_mask", {"rate": 0.5, "shape": [2, 3]}),
-])
+@pytest.mark.parametrize(
+    "primitive, params",
+    [
+        ("custom_gradient", {"key": 0, "n_inputs": 1}),
+        ("custom_gradient_multi", {"key": 0, "n_inputs": 1}),
+        ("dropout_mask", {"rate": 0.5, "shape": [2, 3]}),
+    ],
+)
 def test_nodes_the_saver_refuses_are_refused_on_load(primitive, params):
     doc, arrays = _document()
     doc["nodes"][0]["primitive"] = primitive
     doc["nodes"][0]["params"] = params
-    with pytest.raises(ValueError, match=rf"graph.nodes\[0\]: a '{primitive}' node, which "
-                                         "tapegrad never saves .*refusing to load it"):
+    with pytest.raises(
+        ValueError,
+        match=rf"graph.nodes\[0\]: a '{primitive}' node, which "
+        "tapegrad never saves .*refusing to load it",
+    ):
         graph_from_dict(doc, arrays, verify=False)
 
 
@@ -421,23 +489,34 @@ def _edit_archive(path, edit) -> None:
 
 
 ARCHIVE_ATTACKS = {
-    "param key": (lambda m: lambda g: _user_node(g)["params"].update({_key_payload(m): 1}),
-                  "is not an identifier"),
+    "param key": (
+        lambda m: lambda g: _user_node(g)["params"].update({_key_payload(m): 1}),
+        "is not an identifier",
+    ),
     "param key with a newline": (
         lambda m: lambda g: _user_node(g)["params"].update({f"a\n{_code(m)}": 1}),
-        "is not an identifier"),
-    "primitive name": (lambda m: lambda g: _user_node(g).update(primitive=_code(m)),
-                       "unknown primitive"),
+        "is not an identifier",
+    ),
+    "primitive name": (
+        lambda m: lambda g: _user_node(g).update(primitive=_code(m)),
+        "unknown primitive",
+    ),
     "tanh reading its input twice": (
         lambda m: lambda g: g["nodes"][0].update(inputs=[0, 0]),
-        r"\(tanh\): 2 inputs, but primitive 'tanh' takes 1"),
+        r"\(tanh\): 2 inputs, but primitive 'tanh' takes 1",
+    ),
     "custom_gradient node": (
-        lambda m: lambda g: g["nodes"][0].update(primitive="custom_gradient",
-                                                 params={"key": 0, "n_inputs": 1}),
-        "a 'custom_gradient' node, which tapegrad never saves"),
+        lambda m: (
+            lambda g: g["nodes"][0].update(
+                primitive="custom_gradient", params={"key": 0, "n_inputs": 1}
+            )
+        ),
+        "a 'custom_gradient' node, which tapegrad never saves",
+    ),
     "output dtype": (
         lambda m: lambda g: g["nodes"][0]["outputs"][0].update(dtype=f"float32\n{_code(m)}"),
-        "unknown dtype"),
+        "unknown dtype",
+    ),
 }
 
 
@@ -454,12 +533,15 @@ def test_crafted_archive_string_params_predict_without_side_effects(tmp_path, ma
     path = _saved_model(tmp_path, lambda x: scale_by(tnp.tanh(x), factor=2.0))
     payloads = _value_payloads(marker)
     RECEIVED.clear()
-    _edit_archive(path, lambda g: _user_node(g)["params"].update(
-        {f"p{k}": text for k, text in enumerate(payloads)}))
+    _edit_archive(
+        path,
+        lambda g: _user_node(g)["params"].update(
+            {f"p{k}": text for k, text in enumerate(payloads)}
+        ),
+    )
     model = _load(path)
     np.testing.assert_allclose(model.predict(X, verbose=0), np.tanh(X) * 2.0, rtol=1e-6)
-    assert RECEIVED and all(r[f"p{k}"] == text for r in RECEIVED
-                            for k, text in enumerate(payloads))
+    assert RECEIVED and all(r[f"p{k}"] == text for r in RECEIVED for k, text in enumerate(payloads))
 
 
 def test_archive_round_trip_with_a_kwargs_primitive_still_predicts(tmp_path):

@@ -48,11 +48,12 @@ DTYPE = np.float32
 
 #: Samples that cannot become a graph: the exception tracing raises, and why.
 REFUSED: dict[str, tuple[type[Exception], str]] = {
-    "getitem_bool_mask": (TracerValueError, "x[mask]: the result has one element per True "
-                          "value of the mask"),
+    "getitem_bool_mask": (
+        TracerValueError,
+        "x[mask]: the result has one element per True value of the mask",
+    ),
     "getitem_bool_rows": (TracerValueError, "x[row_mask]: one row per True value"),
-    "getitem_bool_from_tensor": (TracerValueError, "x[x > 0]: one element per positive "
-                                 "value"),
+    "getitem_bool_from_tensor": (TracerValueError, "x[x > 0]: one element per positive value"),
     "nonzero": (TracerValueError, "one index per True value"),
 }
 
@@ -69,8 +70,13 @@ def _draw_shapes(strategy: st.SearchStrategy) -> list[tuple[Any, ...]]:
     found: list[tuple[Any, ...]] = []
 
     @seed(20240601)
-    @settings(database=None, max_examples=_CANDIDATES, phases=[Phase.generate],
-              deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        database=None,
+        max_examples=_CANDIDATES,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def collect(shapes: tuple[Any, ...]) -> None:
         found.append(tuple(tuple(s) for s in shapes))
@@ -93,8 +99,14 @@ def _candidates(kind: str, nargs: int) -> list[tuple[tuple[int, ...], ...]]:
 def _richness(shapes: tuple[tuple[int, ...], ...]) -> tuple[Any, ...]:
     """Arguments with two or more elements first, then broadcasting, rank, size."""
     sizes = [math.prod(s) for s in shapes]
-    return (min(sizes) >= 2, min(max(len(s) for s in shapes), 2), len(set(shapes)),
-            sum(len(s) for s in shapes), sum(sizes), shapes)
+    return (
+        min(sizes) >= 2,
+        min(max(len(s) for s in shapes), 2),
+        len(set(shapes)),
+        sum(len(s) for s in shapes),
+        sum(sizes),
+        shapes,
+    )
 
 
 @functools.cache
@@ -122,8 +134,10 @@ def _values(sample: OpSample, seed_: int, integers: bool = False) -> list[np.nda
 def _like(template: list[Any], seed_: int) -> list[np.ndarray]:
     """Random cotangents shaped like ``template``'s leaves (floats keep their dtype)."""
     rng = np.random.default_rng(seed_)
-    return [rng.standard_normal(np.shape(t)).astype(
-        t.dtype if t.dtype.kind == "f" else DTYPE) for t in template]
+    return [
+        rng.standard_normal(np.shape(t)).astype(t.dtype if t.dtype.kind == "f" else DTYPE)
+        for t in template
+    ]
 
 
 # -- the computation, eager and traced -----------------------------------------------------
@@ -144,8 +158,9 @@ def _second_order_sources(sample: OpSample, integers: bool) -> tuple[int, ...]:
     return tuple(k for k, d in enumerate(sample.domains) if d.differentiable)
 
 
-def _eager(sample: OpSample, args: list[np.ndarray], cot: list[Any], cot2: list[Any],
-           wrt2: tuple[int, ...]) -> dict[str, Any]:
+def _eager(
+    sample: OpSample, args: list[np.ndarray], cot: list[Any], cot2: list[Any], wrt2: tuple[int, ...]
+) -> dict[str, Any]:
     """Forward, gradient (a tape) and second-order gradient (nested tapes) on ``args``."""
     xs = [tg.Tensor(a) for a in args]
     with tg.GradientTape() as outer:
@@ -163,6 +178,7 @@ def _eager(sample: OpSample, args: list[np.ndarray], cot: list[Any], cot2: list[
 
 def _traced_body(sample: OpSample, wrt2: tuple[int, ...]) -> Any:
     """The same computation with `tapegrad.gradients`, for `tapegrad.function`."""
+
     def body(args: list[Any], cot: list[Any], cot2: list[Any]) -> dict[str, Any]:
         out = sample.op(*args)
         total = _dot(_tensor_leaves(out), cot)
@@ -203,13 +219,13 @@ def _assert_same(got: Any, want: Any, what: str, fused: bool = False) -> None:
         else:
             # Relative to the largest value too: sums of terms of both signs cancel.
             scale = float(np.max(np.abs(w_raw[np.isfinite(w_raw)]), initial=1.0))
-            np.testing.assert_allclose(g_raw, w_raw, rtol=rtol, atol=rtol * scale,
-                                       err_msg=f"{where} (fused kernels)")
+            np.testing.assert_allclose(
+                g_raw, w_raw, rtol=rtol, atol=rtol * scale, err_msg=f"{where} (fused kernels)"
+            )
 
 
 @functools.cache
-def _case(name: str, integers: bool = False, wrt2: tuple[int, ...] | None = None
-          ) -> dict[str, Any]:
+def _case(name: str, integers: bool = False, wrt2: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Values A (to trace on) and B, cotangents, and the eager results on B."""
     sample = SAMPLE_BY_NAME[name]
     if wrt2 is None:
@@ -224,8 +240,9 @@ def _case(name: str, integers: bool = False, wrt2: tuple[int, ...] | None = None
     return {"a": (a, cot_a, cot2_a), "b": (b, cot_b, cot2_b), "want": want, "wrt2": wrt2}
 
 
-def _run_traced(sample: OpSample, mode: str, integers: bool = False,
-                wrt2: tuple[int, ...] | None = None) -> tuple[Any, Any, bool]:
+def _run_traced(
+    sample: OpSample, mode: str, integers: bool = False, wrt2: tuple[int, ...] | None = None
+) -> tuple[Any, Any, bool]:
     """Trace on A, run on B; the results, eager's on B, and whether kernels were fused."""
     if MODES[mode]["jit"]:
         pytest.importorskip("tapegrad.graph.codegen")
@@ -270,8 +287,9 @@ def test_integer_inputs_get_no_gradient(sample: OpSample, mode: str) -> None:
     assert all(g is None for g in got["grads"]), f"traced gave {got['grads']}"
 
 
-MIXED_SOURCES = [s for s in TRACEABLE if s.differentiable
-                 and not all(d.differentiable for d in s.domains)]
+MIXED_SOURCES = [
+    s for s in TRACEABLE if s.differentiable and not all(d.differentiable for d in s.domains)
+]
 
 
 @pytest.mark.parametrize("sample", MIXED_SOURCES, ids=lambda s: s.name)
@@ -298,8 +316,18 @@ def test_value_dependent_shapes_are_refused(name: str, mode: str) -> None:
 
 # Groups of elementwise nodes this small are not fused by default (the cost model), so the
 # compiled mode above runs NumPy; here the kernels are forced on a few samples.
-FUSED_SAMPLES = ["exp", "log2", "tanh", "erf", "sigmoid", "logsumexp_all", "divide", "sqrt",
-                 "where_from_comparison", "power"]
+FUSED_SAMPLES = [
+    "exp",
+    "log2",
+    "tanh",
+    "erf",
+    "sigmoid",
+    "logsumexp_all",
+    "divide",
+    "sqrt",
+    "where_from_comparison",
+    "power",
+]
 
 
 @pytest.mark.parametrize("name", FUSED_SAMPLES)

@@ -87,11 +87,13 @@ class Builder:
         with np.errstate(all="ignore"):
             result = np.asarray(prim.impl(*args, **params))
         value_id = self._id()
-        self.nodes.append(Node(primitive, tuple(inputs), params, (value_id,),
-                               (result.shape,), (result.dtype,)))
+        self.nodes.append(
+            Node(primitive, tuple(inputs), params, (value_id,), (result.shape,), (result.dtype,))
+        )
         self.example[value_id] = result
         if primitive not in ("transpose", "getitem") and all(
-                isinstance(a, Literal) or a in self.expected.c_order for a in inputs):
+            isinstance(a, Literal) or a in self.expected.c_order for a in inputs
+        ):
             self.expected.c_order.add(value_id)
         return value_id
 
@@ -116,8 +118,18 @@ class Builder:
         return Graph(self.inputs, self.nodes, outputs, self.constants, updates=dict(updates))
 
 
-UNARY = ["exp", "tanh", "sin", "negative", "absolute", "square", "relu", "sigmoid", "sqrt",
-         "stop_gradient"]
+UNARY = [
+    "exp",
+    "tanh",
+    "sin",
+    "negative",
+    "absolute",
+    "square",
+    "relu",
+    "sigmoid",
+    "sqrt",
+    "stop_gradient",
+]
 BINARY = ["add", "subtract", "multiply", "divide", "maximum"]
 LITERALS = [1, 1.0, 0, 0.0, -0.0, 2.5, True, -1.5]
 
@@ -172,8 +184,9 @@ def random_case(seed: int) -> tuple[Graph, Expected]:
             pool.append(b.call(op, *args))
         elif kind < 0.52:
             # x * 1 (or 1 * x, x / 1, x - 0.0, x + -0.0): identities on C-ordered values
-            op, literal = [("multiply", 1.0), ("divide", 1), ("subtract", 0.0),
-                           ("add", -0.0)][int(rng.integers(4))]
+            op, literal = [("multiply", 1.0), ("divide", 1), ("subtract", 0.0), ("add", -0.0)][
+                int(rng.integers(4))
+            ]
             result = b.call(op, value, Literal(literal))
             if b.aval(result) == (shape, dtype) and b.is_c(value):
                 b.expected.identities += 1
@@ -231,8 +244,7 @@ def random_case(seed: int) -> tuple[Graph, Expected]:
     new_w = b.call("multiply", b.call("subtract", w, step), Literal(1.0))
     b.expected.identities += b.is_c(new_w)
     live = [v for v in pool if v not in (x, y, w)]
-    outputs = [live[int(i)] for i in rng.choice(len(live), size=min(3, len(live)),
-                                                 replace=False)]
+    outputs = [live[int(i)] for i in rng.choice(len(live), size=min(3, len(live)), replace=False)]
     return b.graph(outputs, {w: new_w}), b.expected
 
 
@@ -283,15 +295,22 @@ def assert_same_results(before: Graph, after: Graph, signed_zeros: bool = True) 
         outputs_a, updates_a = run(before, seed)
         outputs_b, updates_b = run(after, seed)
         assert len(outputs_a) == len(outputs_b)
-        for a, b in [*zip(outputs_a, outputs_b, strict=True),
-                     *((updates_a[k], updates_b[k]) for k in updates_a)]:
+        for a, b in [
+            *zip(outputs_a, outputs_b, strict=True),
+            *((updates_a[k], updates_b[k]) for k in updates_a),
+        ]:
             assert_identical(a, b, signed_zeros)
 
 
 def snapshot(graph: Graph) -> tuple[Any, ...]:
     """Everything a pass must not change in its argument."""
-    return (str(graph), list(graph.nodes), dict(graph.updates), list(graph.outputs),
-            {k: (id(v), np.array(v, copy=True)) for k, v in graph.constants.items()})
+    return (
+        str(graph),
+        list(graph.nodes),
+        dict(graph.updates),
+        list(graph.outputs),
+        {k: (id(v), np.array(v, copy=True)) for k, v in graph.constants.items()},
+    )
 
 
 def assert_unchanged(graph: Graph, before: tuple[Any, ...]) -> None:
@@ -299,8 +318,7 @@ def assert_unchanged(graph: Graph, before: tuple[Any, ...]) -> None:
     assert now[:4] == before[:4]
     assert now[4].keys() == before[4].keys()
     for key, (ident, value) in before[4].items():
-        assert now[4][key][0] == ident and np.array_equal(now[4][key][1], value,
-                                                          equal_nan=True)
+        assert now[4][key][0] == ident and np.array_equal(now[4][key][1], value, equal_nan=True)
 
 
 def dead_nodes(graph: Graph) -> list[Node]:
@@ -376,8 +394,11 @@ def test_folding_removes_every_node_of_constants(seed: int) -> None:
     graph, expected = random_case(seed)
     result = fold_constants(graph)
     assert len(result.nodes) <= len(graph.nodes) - expected.constant_only
-    assert not [n for n in result.nodes
-                if all(isinstance(a, Literal) or a in result.constants for a in n.inputs)]
+    assert not [
+        n
+        for n in result.nodes
+        if all(isinstance(a, Literal) or a in result.constants for a in n.inputs)
+    ]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -481,9 +502,16 @@ def test_training_step_with_updates_built_by_hand() -> None:
 
     traced = trace(step, tg.tensor(X))
     (w_input,) = traced.variable_inputs
-    graph = Graph(traced.inputs, traced.nodes, traced.outputs[:1], traced.constants,
-                  traced.in_tree, None, traced.captured_variables,
-                  updates={w_input.id: traced.outputs[1]})
+    graph = Graph(
+        traced.inputs,
+        traced.nodes,
+        traced.outputs[:1],
+        traced.constants,
+        traced.in_tree,
+        None,
+        traced.captured_variables,
+        updates={w_input.id: traced.outputs[1]},
+    )
     result = optimize(graph)
     assert_same_results(graph, result)
     # The update was rewired past `* 1.0` to the subtraction it multiplied.
@@ -506,8 +534,9 @@ def test_outputs_may_become_inputs_or_constants() -> None:
 
 
 # -- simplify: exactness guards ---------------------------------------------------------------
-def _unary(op: str, operand: Any, dtype: np.dtype = F64, shape: tuple[int, ...] = (3,),
-           swap: bool = False) -> Graph:
+def _unary(
+    op: str, operand: Any, dtype: np.dtype = F64, shape: tuple[int, ...] = (3,), swap: bool = False
+) -> Graph:
     """``op(x, operand)`` (or ``op(operand, x)``), operand a literal or a constant array."""
     b = Builder(np.random.default_rng(0))
     x = b.input(shape, dtype)
@@ -515,21 +544,23 @@ def _unary(op: str, operand: Any, dtype: np.dtype = F64, shape: tuple[int, ...] 
     return b.graph([b.call(op, *((other, x) if swap else (x, other)))], {})
 
 
-@pytest.mark.parametrize(("op", "operand", "swap", "removed"), [
-    ("multiply", 1.0, False, True),
-    ("multiply", 1, True, True),
-    ("multiply", np.ones((3,)), False, True),
-    ("divide", 1.0, False, True),
-    ("subtract", 0.0, False, True),  # -0.0 - 0.0 is -0.0
-    ("subtract", -0.0, False, False),  # -0.0 - -0.0 is 0.0
-    ("add", -0.0, True, True),  # x + -0.0 is x for every x
-    ("add", 0.0, False, False),  # -0.0 + 0.0 is 0.0
-    ("add", np.zeros(3), False, False),
-    ("multiply", 2.0, False, False),
-    ("divide", 1.0, True, False),  # 1 / x
-])
-def test_simplify_arithmetic_identities(op: str, operand: Any, swap: bool,
-                                        removed: bool) -> None:
+@pytest.mark.parametrize(
+    ("op", "operand", "swap", "removed"),
+    [
+        ("multiply", 1.0, False, True),
+        ("multiply", 1, True, True),
+        ("multiply", np.ones((3,)), False, True),
+        ("divide", 1.0, False, True),
+        ("subtract", 0.0, False, True),  # -0.0 - 0.0 is -0.0
+        ("subtract", -0.0, False, False),  # -0.0 - -0.0 is 0.0
+        ("add", -0.0, True, True),  # x + -0.0 is x for every x
+        ("add", 0.0, False, False),  # -0.0 + 0.0 is 0.0
+        ("add", np.zeros(3), False, False),
+        ("multiply", 2.0, False, False),
+        ("divide", 1.0, True, False),  # 1 / x
+    ],
+)
+def test_simplify_arithmetic_identities(op: str, operand: Any, swap: bool, removed: bool) -> None:
     graph = _unary(op, operand, swap=swap)
     result = simplify(graph)
     assert (result.nodes == []) == removed
@@ -547,14 +578,18 @@ def test_simplify_x_plus_zero_up_to_the_sign_of_zero() -> None:
     assert simplify(ints).nodes == []  # integers have no signed zero
 
 
-@pytest.mark.parametrize(("operand", "dtype", "shape"), [
-    (1.0, np.dtype(np.int64), (3,)),  # an int times 1.0 is a float
-    (np.ones((2, 3)), F64, (3,)),  # a larger result
-    (np.ones(3), F32, (3,)),  # float32 * float64 ones is float64
-    (1.0, np.dtype(np.complex128), (3,)),  # (inf + 0j) * 1 has a NaN imaginary part
-])
+@pytest.mark.parametrize(
+    ("operand", "dtype", "shape"),
+    [
+        (1.0, np.dtype(np.int64), (3,)),  # an int times 1.0 is a float
+        (np.ones((2, 3)), F64, (3,)),  # a larger result
+        (np.ones(3), F32, (3,)),  # float32 * float64 ones is float64
+        (1.0, np.dtype(np.complex128), (3,)),  # (inf + 0j) * 1 has a NaN imaginary part
+    ],
+)
 def test_simplify_keeps_identities_that_change_dtype_shape_or_values(
-        operand: Any, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+    operand: Any, dtype: np.dtype, shape: tuple[int, ...]
+) -> None:
     graph = _unary("multiply", operand, dtype, shape)
     assert len(simplify(graph).nodes) == 1
 
@@ -566,12 +601,17 @@ def test_simplify_shape_identities() -> None:
     twice = b.call("transpose", once, axes=(1, 0, 2))  # composes to (2, 1, 0) = None
     back = b.call("transpose", b.call("transpose", x, axes=None), axes=None)
     flat = b.call("reshape", b.call("reshape", x, shape=(6, 4)), shape=(24,))
-    same = b.call("reshape", b.call("broadcast_to", b.call("cast", x, dtype=F32),
-                                    shape=(2, 3, 4)), shape=(2, 3, 4))
+    same = b.call(
+        "reshape",
+        b.call("broadcast_to", b.call("cast", x, dtype=F32), shape=(2, 3, 4)),
+        shape=(2, 3, 4),
+    )
     graph = b.graph([twice, back, flat, same], {})
     result = eliminate_dead_code(simplify(graph))
     assert [(n.primitive, n.params, n.inputs) for n in result.nodes] == [
-        ("transpose", {"axes": (2, 1, 0)}, (x,)), ("reshape", {"shape": (24,)}, (x,))]
+        ("transpose", {"axes": (2, 1, 0)}, (x,)),
+        ("reshape", {"shape": (24,)}, (x,)),
+    ]
     assert result.outputs == [twice, x, flat, x]
     assert_same_results(graph, result)
 
@@ -580,9 +620,14 @@ def test_simplify_double_negation_and_the_stop_gradient_option() -> None:
     b = Builder(np.random.default_rng(0))
     x = b.input((3,), F32)
     flags = b.call("greater", x, Literal(0.0))
-    graph = b.graph([b.call("negative", b.call("negative", x)),
-                     b.call("logical_not", b.call("logical_not", flags)),
-                     b.call("stop_gradient", x)], {})
+    graph = b.graph(
+        [
+            b.call("negative", b.call("negative", x)),
+            b.call("logical_not", b.call("logical_not", flags)),
+            b.call("stop_gradient", x),
+        ],
+        {},
+    )
     kept = simplify(graph)
     assert kept.outputs[:2] == [x, flags]
     assert [n.primitive for n in eliminate_dead_code(kept).nodes] == ["greater", "stop_gradient"]
@@ -601,8 +646,9 @@ def test_simplify_sum_of_broadcast_is_exact_for_integers_only() -> None:
         assert_same_results(graph, result)
     b = Builder(np.random.default_rng(0))
     x = b.input((2, 1), I64)
-    graph = b.graph([b.call("sum", b.call("broadcast_to", x, shape=(4, 2, 3)),
-                            axis=(0, 2), keepdims=True)], {})
+    graph = b.graph(
+        [b.call("sum", b.call("broadcast_to", x, shape=(4, 2, 3)), axis=(0, 2), keepdims=True)], {}
+    )
     result = eliminate_dead_code(simplify(graph))
     assert [n.primitive for n in result.nodes] == ["reshape", "multiply"]
     assert_same_results(graph, result)
@@ -671,7 +717,8 @@ def test_optimize_stops_after_max_rounds() -> None:
     graph = random_graph(3)
     assert optimize(graph, max_rounds=0) is graph
     assert len(optimize(graph, passes=[eliminate_dead_code]).nodes) == len(
-        eliminate_dead_code(graph).nodes)
+        eliminate_dead_code(graph).nodes
+    )
 
 
 @pytest.mark.parametrize("axis", [-1, 1, (-1,), (1,), None])
@@ -680,8 +727,9 @@ def test_sum_of_a_size_one_axis_given_any_valid_way(axis: Any) -> None:
     # impl accepts.
     spec = Input(0, "arg", (3, 1), np.dtype(np.int64), "x")
     shape = (3,) if axis is not None else ()
-    node = Node("sum", (0,), {"axis": axis, "keepdims": False}, (1,), (shape,),
-                (np.dtype(np.int64),))
+    node = Node(
+        "sum", (0,), {"axis": axis, "keepdims": False}, (1,), (shape,), (np.dtype(np.int64),)
+    )
     graph = Graph([spec], [node], [1])
     graph.verify()
     x = np.arange(3, dtype=np.int64).reshape(3, 1)

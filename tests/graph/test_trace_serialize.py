@@ -125,11 +125,9 @@ def test_structured_arguments_and_results():
         a, b = pair["a"], pair["b"]
         return {"sum": a + b * scale, "parts": [a, b]}
 
-    example = ({"a": np.ones(2, np.float32), "b": np.arange(2, dtype=np.float32)},
-               np.float32(3.0))
+    example = ({"a": np.ones(2, np.float32), "b": np.arange(2, dtype=np.float32)}, np.float32(3.0))
     loaded = _round_trip(trace(function, *example))
-    out = loaded({"a": np.full(2, 2.0, np.float32), "b": np.ones(2, np.float32)},
-                 np.float32(10.0))
+    out = loaded({"a": np.full(2, 2.0, np.float32), "b": np.ones(2, np.float32)}, np.float32(10.0))
     np.testing.assert_array_equal(out["sum"].numpy(), [12.0, 12.0])
     np.testing.assert_array_equal(out["parts"][1].numpy(), [1.0, 1.0])
     with pytest.raises(ValueError, match="structure"):
@@ -148,7 +146,8 @@ def test_python_control_flow_is_resolved_at_trace_time():
 def test_str_is_a_readable_listing():
     listing = str(trace(FUNCTIONS["variable_and_constant"], tg.tensor(X)))
     assert listing.splitlines()[0] == (
-        "{ lambda c0:f32[3,300] c1:f32[] ; x0:f32[4,3] | w0:f32[3] . let")
+        "{ lambda c0:f32[3,300] c1:f32[] ; x0:f32[4,3] | w0:f32[3] . let"
+    )
     assert "    t0:f32[4,3] = multiply x0 w0" in listing
     assert "t1:f32[4,300] = matmul t0 c0" in listing
     assert listing.endswith("in t2 }")
@@ -161,13 +160,15 @@ def test_verify_rejects_inconsistent_graphs():
     graph = trace(FUNCTIONS["sum_axis"], tg.tensor(X))
     bad_shape = copy.copy(graph)
     node = graph.nodes[0]
-    bad_shape.nodes = [type(node)(node.primitive, node.inputs, node.params, node.outputs,
-                                  ((5,),), node.dtypes)]
+    bad_shape.nodes = [
+        type(node)(node.primitive, node.inputs, node.params, node.outputs, ((5,),), node.dtypes)
+    ]
     with pytest.raises(ValueError, match="computes f32\\[4\\] but records f32\\[5\\]"):
         bad_shape.verify()
     undefined = copy.copy(graph)
-    undefined.nodes = [type(node)(node.primitive, (99,), node.params, node.outputs,
-                                  node.shapes, node.dtypes)]
+    undefined.nodes = [
+        type(node)(node.primitive, (99,), node.params, node.outputs, node.shapes, node.dtypes)
+    ]
     with pytest.raises(ValueError, match="reads value 99 before it is defined"):
         undefined.verify()
 
@@ -182,13 +183,16 @@ def test_custom_gradient_functions_are_untraceable():
         trace(lambda x: square(x) + 1, tg.tensor(X))
 
 
-@pytest.mark.parametrize("function, problem", [
-    (lambda x: x * 2 if float(tnp.sum(x)) > 0 else x * 3, "changes with the input"),
-    (lambda x: x + np.sin(np.asarray(x)), "changes with the input"),
-    (lambda x: x[x > 0], "changes with the input"),
-    (lambda x: tnp.reshape(x, (x.shape[0] * 3,)), "changes with the input"),
-    (lambda x: np.asarray(x) * 2, "does not depend on the inputs"),
-])
+@pytest.mark.parametrize(
+    "function, problem",
+    [
+        (lambda x: x * 2 if float(tnp.sum(x)) > 0 else x * 3, "changes with the input"),
+        (lambda x: x + np.sin(np.asarray(x)), "changes with the input"),
+        (lambda x: x[x > 0], "changes with the input"),
+        (lambda x: tnp.reshape(x, (x.shape[0] * 3,)), "changes with the input"),
+        (lambda x: np.asarray(x) * 2, "does not depend on the inputs"),
+    ],
+)
 def test_trace_checked_refuses_value_dependent_functions(function, problem):
     probes = [(-X,), (X_OTHER[:2],)]
     with pytest.raises(UntraceableError, match=problem):
@@ -196,8 +200,7 @@ def test_trace_checked_refuses_value_dependent_functions(function, problem):
 
 
 def test_trace_checked_accepts_batch_independent_functions():
-    graph = trace_checked(FUNCTIONS["relu_softmax"], (np.zeros((1, 3), np.float32),),
-                          [(X,), (-X,)])
+    graph = trace_checked(FUNCTIONS["relu_softmax"], (np.zeros((1, 3), np.float32),), [(X,), (-X,)])
     np.testing.assert_array_equal(graph(X).numpy(), FUNCTIONS["relu_softmax"](tg.tensor(X)))
 
 
@@ -205,10 +208,28 @@ def test_trace_checked_accepts_batch_independent_functions():
 def test_params_encoding_round_trips_every_kind():
     from tapegrad.graph.serialize import decode_value, encode_value
 
-    values = [0, -3, 2.5, float("nan"), float("inf"), True, None, "ij,jk->ik", (1, (2, 3)),
-              [1, 2], slice(1, None, -1), Ellipsis, np.dtype("float16"), np.float32,
-              np.int64(7), np.array([1, 0, 3]), np.array([[True, False]]), 1 + 2j,
-              {"k": (1,)}, np.array([np.nan, -np.inf, 0.1], np.float32)]
+    values = [
+        0,
+        -3,
+        2.5,
+        float("nan"),
+        float("inf"),
+        True,
+        None,
+        "ij,jk->ik",
+        (1, (2, 3)),
+        [1, 2],
+        slice(1, None, -1),
+        Ellipsis,
+        np.dtype("float16"),
+        np.float32,
+        np.int64(7),
+        np.array([1, 0, 3]),
+        np.array([[True, False]]),
+        1 + 2j,
+        {"k": (1,)},
+        np.array([np.nan, -np.inf, 0.1], np.float32),
+    ]
     decoded = [decode_value(e) for e in json.loads(json.dumps([encode_value(v) for v in values]))]
     for original, back in zip(values, decoded, strict=True):
         if isinstance(original, np.ndarray):
@@ -225,12 +246,14 @@ def test_params_encoding_round_trips_every_kind():
 
 
 def test_large_constants_go_to_the_array_dict():
-    doc, arrays = graph_to_dict(trace(FUNCTIONS["variable_and_constant"], tg.tensor(X)),
-                                key_prefix="lambda/")
+    doc, arrays = graph_to_dict(
+        trace(FUNCTIONS["variable_and_constant"], tg.tensor(X)), key_prefix="lambda/"
+    )
     assert list(arrays) == ["lambda/0"]
     np.testing.assert_array_equal(arrays["lambda/0"], BIG)
     assert doc["constants"][0]["value"] == {
-        "__ref__": {"key": "lambda/0", "dtype": "float32", "shape": [3, 300]}}
+        "__ref__": {"key": "lambda/0", "dtype": "float32", "shape": [3, 300]}
+    }
     assert doc["format"] == "tapegrad-graph" and doc["version"] == 1
 
 
@@ -247,34 +270,49 @@ def _set(doc, path, value):
     return doc
 
 
-@pytest.mark.parametrize("path, value, problem", [
-    (("format",), "keras", "format 'keras'"),
-    (("version",), 2, "unsupported version 2"),
-    (("version",), True, "unsupported version"),
-    (("nodes", 0, "primitive"), "system", "unknown primitive 'system'"),
-    (("nodes", 0, "primitive"), "__import__('os').system('rm -rf /')", "unknown primitive"),
-    (("nodes", 0, "params", "index"), {"__pickle__": "gASV"}, "unknown tag '__pickle__'"),
-    (("nodes", 0, "params", "index"), {"__tuple__": [], "__slice__": []}, "exactly one key"),
-    (("nodes", 0, "params", "index"), {"__dtype__": "os.system"}, "unknown dtype"),
-    (("nodes", 0, "params", "index"), {"__slice__": ["1+1", None, None]}, "slice bounds"),
-    (("nodes", 0, "params", "index"), {"__array__": {"dtype": "object", "shape": [1],
-                                                      "data": ["x"]}}, "unknown dtype"),
-    (("nodes", 0, "params", "index"), {"__array__": {"dtype": "int8", "shape": [1],
-                                                      "data": [300]}}, "do not fit"),
-    (("nodes", 0, "params", "index"), {"__array__": {"dtype": "int64", "shape": [3],
-                                                      "data": [1]}}, "inline elements"),
-    (("nodes", 0, "params", "index"), {"__ref__": {"key": "nope", "dtype": "int64",
-                                                    "shape": [1]}}, "missing"),
-    (("nodes", 0, "inputs", 0), 42, "before it is defined"),
-    (("nodes", 0, "inputs", 0), "x0", "value id"),
-    (("nodes", 0, "outputs", 0, "shape"), [2 ** 30, 2 ** 30], "exceeds"),
-    (("nodes", 0, "outputs", 0, "dtype"), "float32; import os", "unknown dtype"),
-    (("nodes", 0, "params"), [], "expected an object"),
-    (("nodes", 0, "surprise"), 1, "unexpected keys"),
-    (("inputs", 0, "kind"), "file", "unknown input kind"),
-    (("in_tree",), {"set": []}, "unknown structure kind"),
-    (("outputs",), {"a": 1}, "expected a list"),
-])
+@pytest.mark.parametrize(
+    "path, value, problem",
+    [
+        (("format",), "keras", "format 'keras'"),
+        (("version",), 2, "unsupported version 2"),
+        (("version",), True, "unsupported version"),
+        (("nodes", 0, "primitive"), "system", "unknown primitive 'system'"),
+        (("nodes", 0, "primitive"), "__import__('os').system('rm -rf /')", "unknown primitive"),
+        (("nodes", 0, "params", "index"), {"__pickle__": "gASV"}, "unknown tag '__pickle__'"),
+        (("nodes", 0, "params", "index"), {"__tuple__": [], "__slice__": []}, "exactly one key"),
+        (("nodes", 0, "params", "index"), {"__dtype__": "os.system"}, "unknown dtype"),
+        (("nodes", 0, "params", "index"), {"__slice__": ["1+1", None, None]}, "slice bounds"),
+        (
+            ("nodes", 0, "params", "index"),
+            {"__array__": {"dtype": "object", "shape": [1], "data": ["x"]}},
+            "unknown dtype",
+        ),
+        (
+            ("nodes", 0, "params", "index"),
+            {"__array__": {"dtype": "int8", "shape": [1], "data": [300]}},
+            "do not fit",
+        ),
+        (
+            ("nodes", 0, "params", "index"),
+            {"__array__": {"dtype": "int64", "shape": [3], "data": [1]}},
+            "inline elements",
+        ),
+        (
+            ("nodes", 0, "params", "index"),
+            {"__ref__": {"key": "nope", "dtype": "int64", "shape": [1]}},
+            "missing",
+        ),
+        (("nodes", 0, "inputs", 0), 42, "before it is defined"),
+        (("nodes", 0, "inputs", 0), "x0", "value id"),
+        (("nodes", 0, "outputs", 0, "shape"), [2**30, 2**30], "exceeds"),
+        (("nodes", 0, "outputs", 0, "dtype"), "float32; import os", "unknown dtype"),
+        (("nodes", 0, "params"), [], "expected an object"),
+        (("nodes", 0, "surprise"), 1, "unexpected keys"),
+        (("inputs", 0, "kind"), "file", "unknown input kind"),
+        (("in_tree",), {"set": []}, "unknown structure kind"),
+        (("outputs",), {"a": 1}, "expected a list"),
+    ],
+)
 def test_hostile_documents_raise_value_error(path, value, problem):
     doc, arrays = _document()
     with pytest.raises(ValueError, match=problem):
@@ -290,8 +328,13 @@ def test_wrong_stored_array_is_refused():
 
 def test_params_that_cannot_be_encoded_are_refused():
     graph = trace(lambda x: x + 1.0, tg.tensor(X))
-    graph.nodes[0] = type(graph.nodes[0])("add", graph.nodes[0].inputs,
-                                          {"callback": print}, graph.nodes[0].outputs,
-                                          graph.nodes[0].shapes, graph.nodes[0].dtypes)
+    graph.nodes[0] = type(graph.nodes[0])(
+        "add",
+        graph.nodes[0].inputs,
+        {"callback": print},
+        graph.nodes[0].outputs,
+        graph.nodes[0].shapes,
+        graph.nodes[0].dtypes,
+    )
     with pytest.raises(ValueError, match="cannot encode a value of type"):
         graph_to_dict(graph)

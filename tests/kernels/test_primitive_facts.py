@@ -11,8 +11,7 @@ import pytest
 from tapegrad.core import prims
 from tapegrad.core.primitive import Primitive
 
-TABLE = sorted({p for p in vars(prims).values() if isinstance(p, Primitive)},
-               key=lambda p: p.name)
+TABLE = sorted({p for p in vars(prims).values() if isinstance(p, Primitive)}, key=lambda p: p.name)
 RETURNS = ("input", "view", "fresh_like_inputs", "fresh", "unknown")
 X = np.arange(24.0).reshape(2, 3, 4) - 11.5
 
@@ -24,14 +23,14 @@ def test_every_primitive_declares_what_its_impl_returns(prim: Primitive) -> None
         assert prim.returns == "fresh_like_inputs"
 
 
-@pytest.mark.parametrize("prim", [p for p in TABLE if p.returns == "input"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("prim", [p for p in TABLE if p.returns == "input"], ids=lambda p: p.name)
 def test_input_means_the_impl_returns_its_argument(prim: Primitive) -> None:
     assert prim.impl(X) is X
 
 
-@pytest.mark.parametrize("prim", [p for p in TABLE if p.reduce_ufunc is not None],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "prim", [p for p in TABLE if p.reduce_ufunc is not None], ids=lambda p: p.name
+)
 def test_reduce_ufunc_is_the_impl(prim: Primitive) -> None:
     for axis in (None, 0, (1, 2)):
         for keepdims in (False, True):
@@ -40,8 +39,9 @@ def test_reduce_ufunc_is_the_impl(prim: Primitive) -> None:
             assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
 
 
-@pytest.mark.parametrize("prim", [p for p in TABLE if p.view_method is not None],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "prim", [p for p in TABLE if p.view_method is not None], ids=lambda p: p.name
+)
 def test_view_method_is_the_impl(prim: Primitive) -> None:
     method, param = prim.view_method  # type: ignore[misc]
     value: Any = {"shape": (4, 6), "axes": (2, 0, 1)}[param]
@@ -50,8 +50,9 @@ def test_view_method_is_the_impl(prim: Primitive) -> None:
     assert got.shape == want.shape and got.tobytes() == want.tobytes()
 
 
-@pytest.mark.parametrize("prim", [p for p in TABLE if p.scatter_index is not None],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "prim", [p for p in TABLE if p.scatter_index is not None], ids=lambda p: p.name
+)
 def test_scatter_index_is_zeros_plus_g_at_the_index(prim: Primitive) -> None:
     index = (slice(None), 1)
     g = np.ones((2, 4))

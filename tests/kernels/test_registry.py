@@ -43,31 +43,44 @@ def _labels(shape: tuple[int, ...], classes: int) -> np.ndarray:
 
 # Primitive -> argument sets a kernel of it takes (and some it does not take).
 SAMPLES: dict[Primitive, list[tuple[Any, ...]]] = {
-    relu_p: [(RNG.standard_normal((8, RELU_ZEROS_MIN_SIZE // 4)).astype(np.float32),),
-             (RNG.standard_normal((3, 4)),), (np.arange(-3, 3),)],
+    relu_p: [
+        (RNG.standard_normal((8, RELU_ZEROS_MIN_SIZE // 4)).astype(np.float32),),
+        (RNG.standard_normal((3, 4)),),
+        (np.arange(-3, 3),),
+    ],
     prims_xent.sparse_softmax_cross_entropy_p: [
         (_logits((16, 10), np.float32), _labels((16,), 10)),
         (_logits((2, 3, 5), np.float64), _labels((2, 3), 5)),
-        (_logits((4, 3), np.float32), _labels((4,), 3).astype(np.int32))],
+        (_logits((4, 3), np.float32), _labels((4,), 3).astype(np.int32)),
+    ],
 }
-SAMPLES[prims_xent.sparse_softmax_cross_entropy_delta_p] = \
-    SAMPLES[prims_xent.sparse_softmax_cross_entropy_p]
-SAMPLES[prims_xent.sparse_softmax_cross_entropy_with_delta_p] = \
-    SAMPLES[prims_xent.sparse_softmax_cross_entropy_p]
+SAMPLES[prims_xent.sparse_softmax_cross_entropy_delta_p] = SAMPLES[
+    prims_xent.sparse_softmax_cross_entropy_p
+]
+SAMPLES[prims_xent.sparse_softmax_cross_entropy_with_delta_p] = SAMPLES[
+    prims_xent.sparse_softmax_cross_entropy_p
+]
 
 
 def _lstm_args(dtype: Any) -> tuple[np.ndarray, ...]:
     """``x (B, T, I)``, ``weights (I + H + 1, 4H)``, ``state0 (B, 2H)``: B, T, I, H = 3, 5, 2, 4."""
-    return (RNG.standard_normal((3, 5, 2)).astype(dtype),
-            (RNG.standard_normal((2 + 4 + 1, 16)) * 0.7).astype(dtype),
-            RNG.standard_normal((3, 8)).astype(dtype))
+    return (
+        RNG.standard_normal((3, 5, 2)).astype(dtype),
+        (RNG.standard_normal((2 + 4 + 1, 16)) * 0.7).astype(dtype),
+        RNG.standard_normal((3, 8)).astype(dtype),
+    )
 
 
 SAMPLES[lstm_p] = [_lstm_args(np.float32), _lstm_args(np.float64)]
 SAMPLES[lstm_grad_p] = [
-    (RNG.standard_normal((3, 5, 4)).astype(dtype), RNG.standard_normal((3, 5, 4)).astype(dtype),
-     *args, *lstm_p.impl(*args))
-    for dtype, args in ((d, _lstm_args(d)) for d in (np.float32, np.float64))]
+    (
+        RNG.standard_normal((3, 5, 4)).astype(dtype),
+        RNG.standard_normal((3, 5, 4)).astype(dtype),
+        *args,
+        *lstm_p.impl(*args),
+    )
+    for dtype, args in ((d, _lstm_args(d)) for d in (np.float32, np.float64))
+]
 # Params of the samples' calls, by primitive.
 PARAMS: dict[Primitive, dict[str, Any]] = {lstm_grad_p: {"argnum": 1}}
 
@@ -77,8 +90,10 @@ TOLERANCE = {"numpy": 0.0, "numba": 1e-5}
 
 def _registered() -> list[tuple[Primitive, str]]:
     prims = {*PRIMITIVES.values(), prims_xent.sparse_softmax_cross_entropy_with_delta_p}
-    return sorted(((p, k.engine) for p in prims for k in kernels_of(p)),
-                  key=lambda pair: (pair[0].name, pair[1]))
+    return sorted(
+        ((p, k.engine) for p in prims for k in kernels_of(p)),
+        key=lambda pair: (pair[0].name, pair[1]),
+    )
 
 
 REGISTERED = _registered()
@@ -89,8 +104,11 @@ def _ids(pair: tuple[Primitive, str]) -> str:
 
 
 def _close(got: Any, want: Any, tol: float) -> None:
-    for a, b in zip(got if isinstance(got, tuple) else (got,),
-                    want if isinstance(want, tuple) else (want,), strict=True):
+    for a, b in zip(
+        got if isinstance(got, tuple) else (got,),
+        want if isinstance(want, tuple) else (want,),
+        strict=True,
+    ):
         a, b = np.asarray(a), np.asarray(b)
         assert a.dtype == b.dtype and a.shape == b.shape
         if tol == 0.0:
@@ -180,8 +198,7 @@ def test_kernel_for_picks_the_engine_by_array_type() -> None:
     def is_toy(*args: Any, **params: Any) -> bool:
         return any(isinstance(a, ToyArray) for a in args)
 
-    register_kernel(square, "numpy", numpy_kernel,
-                    applies=lambda x: type(x) is np.ndarray)
+    register_kernel(square, "numpy", numpy_kernel, applies=lambda x: type(x) is np.ndarray)
     register_kernel(square, "toy_engine", toy_kernel, applies=is_toy)
     try:
         assert [k.engine for k in kernels_of(square)] == ["toy_engine", "numpy"]
@@ -221,5 +238,3 @@ def test_compiled_code_follows_the_engine_switch() -> None:
         numpy_result = compiled([logits, labels], [])[0][0]
     assert kernel_result.tobytes() == kernel_for(xent, logits, labels)(logits, labels).tobytes()
     assert numpy_result.tobytes() == xent.impl(logits, labels).tobytes()
-
-

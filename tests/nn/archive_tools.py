@@ -27,13 +27,31 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Offsets of the size fields in the zip headers (APPNOTE 4.3.7 and 4.3.12).
 LOCAL_HEADER = b"PK\x03\x04"
 CENTRAL_HEADER = b"PK\x01\x02"
-LOCAL_FIELDS = {"version": 4, "method": 8, "crc": 14, "compress_size": 18, "file_size": 22,
-                "name_length": 26}
-CENTRAL_FIELDS = {"create_version": 4, "extract_version": 6, "method": 10, "crc": 16,
-                  "compress_size": 20, "file_size": 24, "name_length": 28,
-                  "header_offset": 42}
-_FIELD_SIZES = {"version": 2, "create_version": 2, "extract_version": 2, "method": 2,
-                "name_length": 2}
+LOCAL_FIELDS = {
+    "version": 4,
+    "method": 8,
+    "crc": 14,
+    "compress_size": 18,
+    "file_size": 22,
+    "name_length": 26,
+}
+CENTRAL_FIELDS = {
+    "create_version": 4,
+    "extract_version": 6,
+    "method": 10,
+    "crc": 16,
+    "compress_size": 20,
+    "file_size": 24,
+    "name_length": 28,
+    "header_offset": 42,
+}
+_FIELD_SIZES = {
+    "version": 2,
+    "create_version": 2,
+    "extract_version": 2,
+    "method": 2,
+    "name_length": 2,
+}
 
 
 def members(path: str | os.PathLike[str]) -> dict[str, bytes]:
@@ -66,25 +84,24 @@ def headers(data: bytes, signature: bytes) -> list[int]:
     return found
 
 
-def set_field(data: bytes, offset: int, fields: dict[str, int], field: str,
-              value: int) -> bytes:
+def set_field(data: bytes, offset: int, fields: dict[str, int], field: str, value: int) -> bytes:
     """``data`` with one little-endian header field (at header ``offset``) set."""
     size = _FIELD_SIZES.get(field, 4)
     position = offset + fields[field]
-    return data[:position] + value.to_bytes(size, "little") + data[position + size:]
+    return data[:position] + value.to_bytes(size, "little") + data[position + size :]
 
 
 def get_field(data: bytes, offset: int, fields: dict[str, int], field: str) -> int:
     size = _FIELD_SIZES.get(field, 4)
     position = offset + fields[field]
-    return int.from_bytes(data[position:position + size], "little")
+    return int.from_bytes(data[position : position + size], "little")
 
 
 def central_entry(data: bytes, name: str) -> int:
     """The offset of the central-directory header of member ``name``."""
     for offset in headers(data, CENTRAL_HEADER):
         length = get_field(data, offset, CENTRAL_FIELDS, "name_length")
-        if data[offset + 46:offset + 46 + length] == name.encode():
+        if data[offset + 46 : offset + 46 + length] == name.encode():
             return offset
     raise KeyError(name)
 
@@ -117,32 +134,71 @@ def deflate_bomb(members_: dict[str, bytes], member: str, size: int) -> bytes:
         infos = archive.infolist()
     end = entries.find(CENTRAL_HEADER)
     body = bytearray(entries[:end])
-    central = bytearray(entries[end:entries.rfind(b"PK\x05\x06")])
+    central = bytearray(entries[end : entries.rfind(b"PK\x05\x06")])
     offset = len(body)
     name = member.encode()
-    body += struct.pack("<4sHHHHHIIIHH", LOCAL_HEADER, 20, 0, 8, 0, 0x21, crc, len(payload),
-                        size, len(name), 0) + name + payload
-    central += struct.pack("<4sHHHHHHIIIHHHHHII", CENTRAL_HEADER, 20, 20, 0, 8, 0, 0x21, crc,
-                           len(payload), size, len(name), 0, 0, 0, 0, 0, offset) + name
+    body += (
+        struct.pack(
+            "<4sHHHHHIIIHH", LOCAL_HEADER, 20, 0, 8, 0, 0x21, crc, len(payload), size, len(name), 0
+        )
+        + name
+        + payload
+    )
+    central += (
+        struct.pack(
+            "<4sHHHHHHIIIHHHHHII",
+            CENTRAL_HEADER,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0x21,
+            crc,
+            len(payload),
+            size,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
+        + name
+    )
     count_entries = len(infos) + 1
-    end_record = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count_entries, count_entries,
-                             len(central), len(body), 0)
+    end_record = struct.pack(
+        "<4sHHHHIIH", b"PK\x05\x06", 0, 0, count_entries, count_entries, len(central), len(body), 0
+    )
     return bytes(body + central + end_record)
 
 
-def run_child(code: str, memory_mib: int = 1024, timeout: float = 120.0,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_child(
+    code: str, memory_mib: int = 1024, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter limited to ``memory_mib`` of address space."""
     prelude = textwrap.dedent(f"""
         import resource
         limit = {memory_mib} << 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     """)
-    environment = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1",
-                   "OPENBLAS_NUM_THREADS": "1", "NUMBA_DISABLE_JIT": "0", **(env or {})}
-    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout, env=environment,
-                          cwd=REPO)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": REPO,
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "NUMBA_DISABLE_JIT": "0",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        cwd=REPO,
+    )
 
 
 def weights_of(data: bytes) -> dict[str, np.ndarray]:

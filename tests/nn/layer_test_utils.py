@@ -40,8 +40,10 @@ def run_layer_test(
     call_kwargs = call_kwargs or {}
     multi = isinstance(input_shape, list)
     if input_data is None:
-        arrays = [_random_input(rng, shape, input_dtype)
-                  for shape in (input_shape if multi else [input_shape])]
+        arrays = [
+            _random_input(rng, shape, input_dtype)
+            for shape in (input_shape if multi else [input_shape])
+        ]
         input_data = arrays if multi else arrays[0]
     arrays = [np.asarray(a) for a in input_data] if multi else [np.asarray(input_data)]
 
@@ -70,8 +72,9 @@ def run_layer_test(
     clone = layer_cls.from_config({**config, "name": config.get("name", "clone") + "_clone"})
     clone(tensors(), **call_kwargs)
     clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(np.asarray(clone(tensors(), **call_kwargs)),
-                               out_array, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        np.asarray(clone(tensors(), **call_kwargs)), out_array, rtol=1e-6, atol=1e-8
+    )
 
     # Functional call: symbolic output shape has a None batch axis and matches.
     symbolic_inputs = [tg.layers.Input(shape=a.shape[1:], dtype=a.dtype) for a in arrays]
@@ -87,7 +90,8 @@ def run_layer_test(
         float_inputs = [a.astype(np.float64) for a in arrays]
         tg.check_grads(
             lambda x, *ws: _call_with(layer, x, weights, ws, call_kwargs),
-            (float_inputs if multi else float_inputs[0], *values), order=grad_order,
+            (float_inputs if multi else float_inputs[0], *values),
+            order=grad_order,
             modes=("rev",),
         )
     return out_array
@@ -99,8 +103,9 @@ def _random_input(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) 
     return rng.standard_normal(shape).astype(dtype)
 
 
-def _call_with(layer: Any, x: Any, weights: list[Any], ws: tuple[Any, ...],
-               call_kwargs: dict[str, Any]) -> Any:
+def _call_with(
+    layer: Any, x: Any, weights: list[Any], ws: tuple[Any, ...], call_kwargs: dict[str, Any]
+) -> Any:
     """Call ``layer`` with its weights replaced by the (possibly traced) tensors ``ws``."""
     from tapegrad.nn.layers.base import Layer
 

@@ -54,7 +54,7 @@ WEIGHTS = RNG.uniform(0.0, 2.0, N)
 def batches(*arrays, size=4):
     n = len(arrays[0])
     for start in range(0, n, size):
-        yield tuple(None if a is None else a[start:start + size] for a in arrays)
+        yield tuple(None if a is None else a[start : start + size] for a in arrays)
 
 
 # Metrics: class scores, binary scores and sample weights.

@@ -47,8 +47,14 @@ ALARM_SECONDS = 20
 
 # -- the models ---------------------------------------------------------------------------
 def _dense() -> tg.Model:
-    model = tg.Sequential([layers.Input(shape=(6,)), layers.Dense(8, activation="relu"),
-                           layers.Dropout(0.2), layers.Dense(3)])
+    model = tg.Sequential(
+        [
+            layers.Input(shape=(6,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(3),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -64,9 +70,15 @@ def _merge() -> tg.Model:
 
 
 def _conv() -> tg.Model:
-    model = tg.Sequential([layers.Input(shape=(8, 8, 2)),
-                           layers.Conv2D(3, 3, padding="same", activation="relu"),
-                           layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(2)])
+    model = tg.Sequential(
+        [
+            layers.Input(shape=(8, 8, 2)),
+            layers.Conv2D(3, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(2),
+        ]
+    )
     model.compile("sgd", "mse")
     return model
 
@@ -79,16 +91,25 @@ def _lstm() -> tg.Model:
 
 def _lambda() -> tg.Model:
     scale = tg.Variable(np.linspace(0.5, 1.5, 4).astype(np.float32), name="scale")
-    model = tg.Sequential([layers.Input(shape=(6,)), layers.Dense(4),
-                           layers.Lambda(lambda x: tnp.tanh(x) * scale + x ** 2, name="mix"),
-                           layers.Dense(2)])
+    model = tg.Sequential(
+        [
+            layers.Input(shape=(6,)),
+            layers.Dense(4),
+            layers.Lambda(lambda x: tnp.tanh(x) * scale + x**2, name="mix"),
+            layers.Dense(2),
+        ]
+    )
     model.compile("adam", "mse")
     return model
 
 
-KINDS = {"dense": (_dense, [(4, 6)]), "merge": (_merge, [(4, 6), (4, 6)]),
-         "conv": (_conv, [(4, 8, 8, 2)]), "lstm": (_lstm, [(4, 5, 3)]),
-         "lambda": (_lambda, [(4, 6)])}
+KINDS = {
+    "dense": (_dense, [(4, 6)]),
+    "merge": (_merge, [(4, 6), (4, 6)]),
+    "conv": (_conv, [(4, 8, 8, 2)]),
+    "lstm": (_lstm, [(4, 5, 3)]),
+    "lambda": (_lambda, [(4, 6)]),
+}
 
 
 def _inputs(shapes: list[tuple[int, ...]]) -> Any:
@@ -105,8 +126,9 @@ def build_archives(directory: str) -> dict[str, tuple[bytes, Any, np.ndarray]]:
         model = make()
         x = _inputs(shapes)
         outputs = model.predict(x, verbose=0)
-        model.fit(x, outputs * 0.5, epochs=1, verbose=0) if name != "dense" else \
-            model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+        model.fit(x, outputs * 0.5, epochs=1, verbose=0) if name != "dense" else model.fit(
+            x, np.array([0, 1, 2, 0]), epochs=1, verbose=0
+        )
         path = os.path.join(directory, f"{name}.tapegrad")
         model.save(path)
         with open(path, "rb") as file:
@@ -121,12 +143,13 @@ _ODD = [[], {}, "x", None, True, [[]], [None], {"a": []}, "", 1.5, [1, 2, 3]]
 
 def _flip(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     position = rng.randrange(len(data))
-    return "byte flip", data[:position] + bytes([data[position] ^ rng.randrange(1, 256)]) + \
-        data[position + 1:]
+    return "byte flip", data[:position] + bytes([data[position] ^ rng.randrange(1, 256)]) + data[
+        position + 1 :
+    ]
 
 
 def _truncate(rng: random.Random, data: bytes) -> tuple[str, bytes]:
-    return "truncation", data[:rng.randrange(len(data))]
+    return "truncation", data[: rng.randrange(len(data))]
 
 
 def _zip_field(rng: random.Random, data: bytes) -> tuple[str, bytes]:
@@ -140,10 +163,19 @@ def _zip_field(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     field = rng.choice(sorted(fields))
     value = tools.get_field(data, offset, fields, field)
     size = 2 if field in tools._FIELD_SIZES else 4
-    new = rng.choice([value + 1, value - 1, 0, 2**(8 * size) - 1, value ^ (1 << rng.randrange(
-        8 * size)), rng.randrange(2**(8 * size))]) % 2**(8 * size)
+    new = rng.choice(
+        [
+            value + 1,
+            value - 1,
+            0,
+            2 ** (8 * size) - 1,
+            value ^ (1 << rng.randrange(8 * size)),
+            rng.randrange(2 ** (8 * size)),
+        ]
+    ) % 2 ** (8 * size)
     return f"zip {'central' if central else 'local'} {field}", tools.set_field(
-        data, offset, fields, field, new)
+        data, offset, fields, field, new
+    )
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
@@ -159,15 +191,44 @@ def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
 
 def _json_edit(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     found = tools.members(io.BytesIO(data))
-    member = rng.choice([m for m in ("config.json", "config.json", "config.json",
-                                     "metadata.json", "optimizer.json") if m in found])
+    member = rng.choice(
+        [
+            m
+            for m in (
+                "config.json",
+                "config.json",
+                "config.json",
+                "metadata.json",
+                "optimizer.json",
+            )
+            if m in found
+        ]
+    )
     document = json.loads(found[member])
     paths = [p for p in _paths(document) if p]
     # Favour the places the issue names: inbound nodes, outputs, sizes.
-    favoured = [p for p in paths if any(k in ("inbound_nodes", "output_layers", "input_layers",
-                                              "units", "filters", "kernel_size", "strides",
-                                              "shape", "input_shape", "beta_1", "learning_rate")
-                                        for k in p if isinstance(k, str))]
+    favoured = [
+        p
+        for p in paths
+        if any(
+            k
+            in (
+                "inbound_nodes",
+                "output_layers",
+                "input_layers",
+                "units",
+                "filters",
+                "kernel_size",
+                "strides",
+                "shape",
+                "input_shape",
+                "beta_1",
+                "learning_rate",
+            )
+            for k in p
+            if isinstance(k, str)
+        )
+    ]
     path = rng.choice(favoured if favoured and rng.random() < 0.6 else paths)
     parent = document
     for key in path[:-1]:
@@ -212,7 +273,7 @@ def _safetensors_edit(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     found = tools.members(io.BytesIO(data))
     blob = found["weights.safetensors"]
     (size,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + size])
+    header = json.loads(blob[8 : 8 + size])
     names = [n for n in header if n != "__metadata__"]
     action = rng.choice(["dtype", "shape", "offsets", "size field", "drop", "rename"])
     name = rng.choice(names)
@@ -220,12 +281,21 @@ def _safetensors_edit(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     if action == "dtype":
         entry["dtype"] = rng.choice(["F64", "I8", "BF16", "Q4", 7, "F16"])
     elif action == "shape":
-        entry["shape"] = rng.choice([[2**40], [-1], entry["shape"] + [1], entry["shape"][:-1],
-                                     [2**31, 2**31], ["3"]])
+        entry["shape"] = rng.choice(
+            [[2**40], [-1], entry["shape"] + [1], entry["shape"][:-1], [2**31, 2**31], ["3"]]
+        )
     elif action == "offsets":
         begin, end = entry["data_offsets"]
-        entry["data_offsets"] = rng.choice([[begin, end + 1], [begin - 1, end], [0, 2**62],
-                                            [end, begin], [begin], [begin, end + 2**33]])
+        entry["data_offsets"] = rng.choice(
+            [
+                [begin, end + 1],
+                [begin - 1, end],
+                [0, 2**62],
+                [end, begin],
+                [begin],
+                [begin, end + 2**33],
+            ]
+        )
     elif action == "drop":
         del header[name]
     elif action == "rename":
@@ -234,7 +304,7 @@ def _safetensors_edit(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     size_field = len(text)
     if action == "size field":
         size_field = rng.choice([2**63, size_field + 1, size_field - 1, 0, len(blob)])
-    found["weights.safetensors"] = struct.pack("<Q", size_field) + text + blob[8 + size:]
+    found["weights.safetensors"] = struct.pack("<Q", size_field) + text + blob[8 + size :]
     return f"safetensors {action}", tools.rezip(found)
 
 
@@ -264,8 +334,9 @@ def _caused_by_memory(error: BaseException) -> bool:
     return False
 
 
-def _outcome(mutant: bytes, kind: str, verify: bool, x: Any, expected: np.ndarray,
-             directory: str) -> str:
+def _outcome(
+    mutant: bytes, kind: str, verify: bool, x: Any, expected: np.ndarray, directory: str
+) -> str:
     path = os.path.join(directory, "mutant.tapegrad")
     with open(path, "wb") as file:
         file.write(mutant)
@@ -283,12 +354,16 @@ def _outcome(mutant: bytes, kind: str, verify: bool, x: Any, expected: np.ndarra
         if kind.startswith("json config.json") and _runs_on_its_own_inputs(model, x):
             return "changed"  # an edited architecture takes other inputs: a clear refusal
         return f"predict raised: {type(err).__name__}: {str(err)[:200]}"
-    same = isinstance(predicted, np.ndarray) and predicted.shape == expected.shape and \
-        np.array_equal(predicted, expected)
+    same = (
+        isinstance(predicted, np.ndarray)
+        and predicted.shape == expected.shape
+        and np.array_equal(predicted, expected)
+    )
     if same:
         return "equal"
-    may_change = kind.startswith("json config.json") or kind.startswith(
-        "json optimizer.json") or not verify
+    may_change = (
+        kind.startswith("json config.json") or kind.startswith("json optimizer.json") or not verify
+    )
     return "changed" if may_change else "changed unnoticed"
 
 
@@ -335,22 +410,32 @@ def campaign(count: int, seed: int) -> dict[str, Any]:
         if short not in ("refused", "equal", "changed") and len(failures) < 10:
             failures.append(f"#{index} {name} {kind} verify={verify}: {outcome}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    return {"mutants": count, "tallies": dict(tallies), "by_kind": dict(by_kind),
-            "failures": failures, "peak_rss_mib": peak}
+    return {
+        "mutants": count,
+        "tallies": dict(tallies),
+        "by_kind": dict(by_kind),
+        "failures": failures,
+        "peak_rss_mib": peak,
+    }
 
 
 # -- the test -------------------------------------------------------------------------------
 def test_every_mutant_loads_equal_or_is_refused():
     timeout = 120 + MUTANTS * 0.5
-    result = tools.run_child(f"""
+    result = tools.run_child(
+        f"""
         import json
         from tests.nn.test_archive_fuzz import campaign
         print("RESULT", json.dumps(campaign({MUTANTS}, {SEED})))
-    """, memory_mib=MEMORY_MIB, timeout=timeout)
-    assert result.returncode == 0, f"the fuzz child died: {result.returncode}\n" \
-                                   f"{result.stderr[-3000:]}"
+    """,
+        memory_mib=MEMORY_MIB,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, (
+        f"the fuzz child died: {result.returncode}\n{result.stderr[-3000:]}"
+    )
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    report = json.loads(line[len("RESULT "):])
+    report = json.loads(line[len("RESULT ") :])
     print(f"\narchive fuzzing: {json.dumps(report, indent=1)}")
     tallies = report["tallies"]
     assert sum(tallies.values()) == MUTANTS

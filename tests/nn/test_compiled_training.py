@@ -25,8 +25,12 @@ def _model(jit: object, extra: object = None) -> models.Model:
         stack.append(extra)
     stack.append(layers.Dense(3, kernel_initializer=tg.initializers.GlorotUniform(seed=2)))
     model = models.Sequential(stack)
-    model.compile(optimizers.Adam(0.01), losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=jit)
+    model.compile(
+        optimizers.Adam(0.01),
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=jit,
+    )
     return model
 
 
@@ -38,10 +42,12 @@ def test_compiled_fit_evaluate_predict_match_eager() -> None:
     np.testing.assert_allclose(h_compiled.history["loss"], h_eager.history["loss"], rtol=1e-5)
     for a, b in zip(eager.get_weights(), compiled.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(compiled.predict(x, verbose=0), eager.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
-    assert compiled.evaluate(x, y, verbose=0) == pytest.approx(eager.evaluate(x, y, verbose=0),
-                                                               rel=1e-5)
+    np.testing.assert_allclose(
+        compiled.predict(x, verbose=0), eager.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    assert compiled.evaluate(x, y, verbose=0) == pytest.approx(
+        eager.evaluate(x, y, verbose=0), rel=1e-5
+    )
     assert compiled._compiled_steps["train"].tracing_count == 1  # 3 batches of 32: one trace
 
 
@@ -78,10 +84,12 @@ def test_compiled_steps_draw_new_dropout_masks_in_every_layer() -> None:
     # Recurrent and attention dropout must use the stateful dropout_mask op: a NumPy draw
     # would be frozen into the trace (the same mask on every compiled step).
     x = np.ones((4, 5, 3), np.float32)
-    layers = [tg.layers.LSTM(6, dropout=0.5, recurrent_dropout=0.3),
-              tg.layers.GRU(6, dropout=0.5, recurrent_dropout=0.3),
-              tg.layers.SimpleRNN(6, dropout=0.5, recurrent_dropout=0.5),
-              tg.layers.Dropout(0.5)]
+    layers = [
+        tg.layers.LSTM(6, dropout=0.5, recurrent_dropout=0.3),
+        tg.layers.GRU(6, dropout=0.5, recurrent_dropout=0.3),
+        tg.layers.SimpleRNN(6, dropout=0.5, recurrent_dropout=0.5),
+        tg.layers.Dropout(0.5),
+    ]
     attention = tg.layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.5)
     for layer in layers:
         layer(x)

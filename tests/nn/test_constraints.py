@@ -37,10 +37,10 @@ class Row:
     """One layer constructor and the Variables each of its constraint arguments governs."""
 
     id: str
-    make: Callable[..., Any]          # make(**constraint_kwargs) -> layer
-    shape: tuple[int, ...]            # one sample's input shape
+    make: Callable[..., Any]  # make(**constraint_kwargs) -> layer
+    shape: tuple[int, ...]  # one sample's input shape
     weights: dict[str, Callable[[Any], list[Any]]]  # argument -> layer -> its Variables
-    integer_inputs: int = 0           # > 0: integer inputs in [0, integer_inputs)
+    integer_inputs: int = 0  # > 0: integer inputs in [0, integer_inputs)
     apply: Callable[[Any, Any], Any] = field(default=lambda layer, x: layer(x))
     holder: Callable[[Any], Any] = field(default=lambda layer: layer)  # has the arguments
 
@@ -55,14 +55,19 @@ def _cell(*names: str) -> Callable[[Any], list[Any]]:
 
 def _mha(name: str) -> Callable[[Any], list[Any]]:
     def variables(layer: Any) -> list[Any]:
-        return [getattr(getattr(layer, f"{part}_dense"), name)
-                for part in ("query", "key", "value", "output")]
+        return [
+            getattr(getattr(layer, f"{part}_dense"), name)
+            for part in ("query", "key", "value", "output")
+        ]
+
     return variables
 
 
-_RNN_WEIGHTS = {"kernel_constraint": _cell("kernel"),
-                "recurrent_constraint": _cell("recurrent_kernel"),
-                "bias_constraint": _cell("bias")}
+_RNN_WEIGHTS = {
+    "kernel_constraint": _cell("kernel"),
+    "recurrent_constraint": _cell("recurrent_kernel"),
+    "bias_constraint": _cell("bias"),
+}
 _DENSE_WEIGHTS = {"kernel_constraint": _own("kernel"), "bias_constraint": _own("bias")}
 _NORM_WEIGHTS = {"beta_constraint": _own("beta"), "gamma_constraint": _own("gamma")}
 
@@ -71,25 +76,52 @@ ROWS = [
     Row("Conv1D", lambda **kw: L.Conv1D(2, 3, **kw), (6, 2), _DENSE_WEIGHTS),
     Row("Conv2D", lambda **kw: L.Conv2D(2, 3, **kw), (5, 5, 2), _DENSE_WEIGHTS),
     Row("Conv3D", lambda **kw: L.Conv3D(2, 2, **kw), (3, 3, 3, 1), _DENSE_WEIGHTS),
-    Row("Embedding", lambda **kw: L.Embedding(6, 3, **kw), (4,),
-        {"embeddings_constraint": _own("embeddings")}, integer_inputs=6),
+    Row(
+        "Embedding",
+        lambda **kw: L.Embedding(6, 3, **kw),
+        (4,),
+        {"embeddings_constraint": _own("embeddings")},
+        integer_inputs=6,
+    ),
     Row("BatchNormalization", lambda **kw: L.BatchNormalization(**kw), (4,), _NORM_WEIGHTS),
     Row("LayerNormalization", lambda **kw: L.LayerNormalization(**kw), (4,), _NORM_WEIGHTS),
     Row("SimpleRNN", lambda **kw: L.SimpleRNN(3, **kw), (5, 2), _RNN_WEIGHTS),
     Row("LSTM", lambda **kw: L.LSTM(3, **kw), (5, 2), _RNN_WEIGHTS),
     Row("GRU", lambda **kw: L.GRU(3, **kw), (5, 2), _RNN_WEIGHTS),
-    Row("RNN-SimpleRNNCell", lambda **kw: L.RNN(L.SimpleRNNCell(3, **kw)), (5, 2),
-        _RNN_WEIGHTS, holder=lambda layer: layer.cell),
-    Row("RNN-LSTMCell", lambda **kw: L.RNN(L.LSTMCell(3, **kw)), (5, 2), _RNN_WEIGHTS,
-        holder=lambda layer: layer.cell),
-    Row("RNN-GRUCell", lambda **kw: L.RNN(L.GRUCell(3, **kw)), (5, 2), _RNN_WEIGHTS,
-        holder=lambda layer: layer.cell),
-    Row("MultiHeadAttention", lambda **kw: L.MultiHeadAttention(2, 3, **kw), (4, 5),
+    Row(
+        "RNN-SimpleRNNCell",
+        lambda **kw: L.RNN(L.SimpleRNNCell(3, **kw)),
+        (5, 2),
+        _RNN_WEIGHTS,
+        holder=lambda layer: layer.cell,
+    ),
+    Row(
+        "RNN-LSTMCell",
+        lambda **kw: L.RNN(L.LSTMCell(3, **kw)),
+        (5, 2),
+        _RNN_WEIGHTS,
+        holder=lambda layer: layer.cell,
+    ),
+    Row(
+        "RNN-GRUCell",
+        lambda **kw: L.RNN(L.GRUCell(3, **kw)),
+        (5, 2),
+        _RNN_WEIGHTS,
+        holder=lambda layer: layer.cell,
+    ),
+    Row(
+        "MultiHeadAttention",
+        lambda **kw: L.MultiHeadAttention(2, 3, **kw),
+        (4, 5),
         {"kernel_constraint": _mha("kernel"), "bias_constraint": _mha("bias")},
-        apply=lambda layer, x: layer(x, x)),
+        apply=lambda layer, x: layer(x, x),
+    ),
 ]
-CASES = [pytest.param(row, argument, id=f"{row.id}-{argument}")
-         for row in ROWS for argument in row.weights]
+CASES = [
+    pytest.param(row, argument, id=f"{row.id}-{argument}")
+    for row in ROWS
+    for argument in row.weights
+]
 
 
 def _data(row: Row, n: int = 8) -> np.ndarray:
@@ -130,8 +162,9 @@ def test_constraint_is_stored_on_the_layer_and_its_variables(row: Row, argument:
 
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "compiled"])
 @pytest.mark.parametrize(("row", "argument"), CASES)
-def test_constraint_is_enforced_after_each_update(row: Row, argument: str,
-                                                  jit_compile: bool) -> None:
+def test_constraint_is_enforced_after_each_update(
+    row: Row, argument: str, jit_compile: bool
+) -> None:
     model, layer = _model(row, **{argument: non_neg})
     _make_negative(model)
     _train_one_step(model, row, jit_compile)
@@ -146,8 +179,9 @@ def test_constraint_is_enforced_after_each_update(row: Row, argument: str,
 
 
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["eager", "compiled"])
-@pytest.mark.parametrize("row", [r for r in ROWS if r.id in ("Dense", "Conv1D")],
-                         ids=lambda r: r.id)
+@pytest.mark.parametrize(
+    "row", [r for r in ROWS if r.id in ("Dense", "Conv1D")], ids=lambda r: r.id
+)
 def test_max_norm_constraint_bounds_the_kernel_columns(row: Row, jit_compile: bool) -> None:
     model, layer = _model(row, kernel_constraint=max_norm_1)
     layer.kernel.assign(np.full(layer.kernel.shape, 3.0, dtype="float32"))

@@ -27,26 +27,55 @@ def uniform_limit(scale, fan):
 # name: (initializer, expected mean, expected std, bound on |value - mean| or None)
 STATISTICS = {
     "RandomNormal": (initializers.RandomNormal(mean=1.0, stddev=2.0, seed=1), 1.0, 2.0, None),
-    "RandomUniform": (initializers.RandomUniform(-3.0, 1.0, seed=1), -1.0, 4 / math.sqrt(12),
-                      2.0),
-    "TruncatedNormal": (initializers.TruncatedNormal(mean=0.5, stddev=0.1, seed=1), 0.5,
-                        0.1 * TRUNCATED_STD, 0.2),
-    "GlorotUniform": (initializers.GlorotUniform(seed=1), 0.0,
-                      math.sqrt(2 / (FAN_IN + FAN_OUT)),
-                      uniform_limit(1.0, (FAN_IN + FAN_OUT) / 2)),
-    "GlorotNormal": (initializers.GlorotNormal(seed=1), 0.0, math.sqrt(2 / (FAN_IN + FAN_OUT)),
-                     2 * math.sqrt(2 / (FAN_IN + FAN_OUT)) / TRUNCATED_STD),
-    "HeUniform": (initializers.HeUniform(seed=1), 0.0, math.sqrt(2 / FAN_IN),
-                  uniform_limit(2.0, FAN_IN)),
-    "HeNormal": (initializers.HeNormal(seed=1), 0.0, math.sqrt(2 / FAN_IN),
-                 2 * math.sqrt(2 / FAN_IN) / TRUNCATED_STD),
-    "LecunUniform": (initializers.LecunUniform(seed=1), 0.0, math.sqrt(1 / FAN_IN),
-                     uniform_limit(1.0, FAN_IN)),
-    "LecunNormal": (initializers.LecunNormal(seed=1), 0.0, math.sqrt(1 / FAN_IN),
-                    2 * math.sqrt(1 / FAN_IN) / TRUNCATED_STD),
+    "RandomUniform": (initializers.RandomUniform(-3.0, 1.0, seed=1), -1.0, 4 / math.sqrt(12), 2.0),
+    "TruncatedNormal": (
+        initializers.TruncatedNormal(mean=0.5, stddev=0.1, seed=1),
+        0.5,
+        0.1 * TRUNCATED_STD,
+        0.2,
+    ),
+    "GlorotUniform": (
+        initializers.GlorotUniform(seed=1),
+        0.0,
+        math.sqrt(2 / (FAN_IN + FAN_OUT)),
+        uniform_limit(1.0, (FAN_IN + FAN_OUT) / 2),
+    ),
+    "GlorotNormal": (
+        initializers.GlorotNormal(seed=1),
+        0.0,
+        math.sqrt(2 / (FAN_IN + FAN_OUT)),
+        2 * math.sqrt(2 / (FAN_IN + FAN_OUT)) / TRUNCATED_STD,
+    ),
+    "HeUniform": (
+        initializers.HeUniform(seed=1),
+        0.0,
+        math.sqrt(2 / FAN_IN),
+        uniform_limit(2.0, FAN_IN),
+    ),
+    "HeNormal": (
+        initializers.HeNormal(seed=1),
+        0.0,
+        math.sqrt(2 / FAN_IN),
+        2 * math.sqrt(2 / FAN_IN) / TRUNCATED_STD,
+    ),
+    "LecunUniform": (
+        initializers.LecunUniform(seed=1),
+        0.0,
+        math.sqrt(1 / FAN_IN),
+        uniform_limit(1.0, FAN_IN),
+    ),
+    "LecunNormal": (
+        initializers.LecunNormal(seed=1),
+        0.0,
+        math.sqrt(1 / FAN_IN),
+        2 * math.sqrt(1 / FAN_IN) / TRUNCATED_STD,
+    ),
     "VarianceScaling_fan_out_untruncated": (
-        initializers.VarianceScaling(3.0, "fan_out", "untruncated_normal", seed=1), 0.0,
-        math.sqrt(3.0 / FAN_OUT), None),
+        initializers.VarianceScaling(3.0, "fan_out", "untruncated_normal", seed=1),
+        0.0,
+        math.sqrt(3.0 / FAN_OUT),
+        None,
+    ),
     "Orthogonal": (initializers.Orthogonal(seed=1), 0.0, math.sqrt(1 / FAN_OUT), None),
 }
 
@@ -90,10 +119,16 @@ def test_unseeded_initializers_follow_numpy_global_seed():
     assert init.get_config()["seed"] is None
 
 
-@pytest.mark.parametrize("shape, fans", [
-    ((), (1, 1)), ((7,), (7, 7)), ((3, 5), (3, 5)), ((3, 3, 4, 8), (36, 72)),
-    ((5, 2, 6), (10, 30)),
-])
+@pytest.mark.parametrize(
+    "shape, fans",
+    [
+        ((), (1, 1)),
+        ((7,), (7, 7)),
+        ((3, 5), (3, 5)),
+        ((3, 3, 4, 8), (36, 72)),
+        ((5, 2, 6), (10, 30)),
+    ],
+)
 def test_compute_fans(shape, fans):
     assert initializers.compute_fans(shape) == fans
 
@@ -117,18 +152,23 @@ def test_deterministic_initializers():
     assert np.array_equal(initializers.Zeros()((2, 3)), np.zeros((2, 3), np.float32))
     assert initializers.Ones()(4, dtype="int32").tolist() == [1, 1, 1, 1]
     assert initializers.Constant(2.5)((2,), dtype="float64").tolist() == [2.5, 2.5]
-    np.testing.assert_array_equal(initializers.Identity(gain=3.0)((2, 3)),
-                                  3 * np.eye(2, 3, dtype=np.float32))
+    np.testing.assert_array_equal(
+        initializers.Identity(gain=3.0)((2, 3)), 3 * np.eye(2, 3, dtype=np.float32)
+    )
 
 
 def test_initializer_errors():
-    with pytest.raises(ValueError, match=r"Identity: can only initialize 2-D matrices, got "
-                                         r"shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Identity: can only initialize 2-D matrices, got "
+        r"shape \(3,\)",
+    ):
         initializers.Identity()((3,))
     with pytest.raises(ValueError, match=r"Orthogonal: the shape must be at least 2-D"):
         initializers.Orthogonal()((5,))
-    with pytest.raises(ValueError, match="RandomNormal: random values need a float dtype, "
-                                         "got int32"):
+    with pytest.raises(
+        ValueError, match="RandomNormal: random values need a float dtype, got int32"
+    ):
         initializers.RandomNormal(seed=0)((2,), dtype="int32")
     with pytest.raises(ValueError, match="seed must be an int or None"):
         initializers.RandomUniform(seed=1.5)
@@ -140,19 +180,31 @@ def test_initializer_errors():
         initializers.VarianceScaling(distribution="cauchy")
 
 
-@pytest.mark.parametrize("identifier, cls", [
-    ("zeros", initializers.Zeros), ("zero", initializers.Zeros), ("ones", initializers.Ones),
-    ("constant", initializers.Constant), ("identity", initializers.Identity),
-    ("random_normal", initializers.RandomNormal), ("normal", initializers.RandomNormal),
-    ("random_uniform", initializers.RandomUniform), ("uniform", initializers.RandomUniform),
-    ("truncated_normal", initializers.TruncatedNormal),
-    ("variance_scaling", initializers.VarianceScaling),
-    ("glorot_uniform", initializers.GlorotUniform), ("glorot_normal", initializers.GlorotNormal),
-    ("he_uniform", initializers.HeUniform), ("he_normal", initializers.HeNormal),
-    ("lecun_uniform", initializers.LecunUniform), ("lecun_normal", initializers.LecunNormal),
-    ("orthogonal", initializers.Orthogonal), ("GlorotUniform", initializers.GlorotUniform),
-    (initializers.HeNormal, initializers.HeNormal),
-])
+@pytest.mark.parametrize(
+    "identifier, cls",
+    [
+        ("zeros", initializers.Zeros),
+        ("zero", initializers.Zeros),
+        ("ones", initializers.Ones),
+        ("constant", initializers.Constant),
+        ("identity", initializers.Identity),
+        ("random_normal", initializers.RandomNormal),
+        ("normal", initializers.RandomNormal),
+        ("random_uniform", initializers.RandomUniform),
+        ("uniform", initializers.RandomUniform),
+        ("truncated_normal", initializers.TruncatedNormal),
+        ("variance_scaling", initializers.VarianceScaling),
+        ("glorot_uniform", initializers.GlorotUniform),
+        ("glorot_normal", initializers.GlorotNormal),
+        ("he_uniform", initializers.HeUniform),
+        ("he_normal", initializers.HeNormal),
+        ("lecun_uniform", initializers.LecunUniform),
+        ("lecun_normal", initializers.LecunNormal),
+        ("orthogonal", initializers.Orthogonal),
+        ("GlorotUniform", initializers.GlorotUniform),
+        (initializers.HeNormal, initializers.HeNormal),
+    ],
+)
 def test_initializer_get(identifier, cls):
     init = initializers.get(identifier)
     assert type(init) is cls
@@ -169,20 +221,29 @@ def test_initializer_get_instances_callables_and_errors():
     assert initializers.get(halves) is halves
     with pytest.raises(ValueError, match="never restores code"):
         initializers.deserialize(initializers.serialize(halves))
-    with pytest.raises(ValueError, match="Could not interpret initializer identifier "
-                                         "'glorot'.*glorot_uniform"):
+    with pytest.raises(
+        ValueError, match="Could not interpret initializer identifier 'glorot'.*glorot_uniform"
+    ):
         initializers.get("glorot")
     with pytest.raises(ValueError, match="Could not interpret initializer identifier"):
         initializers.get(42)
 
 
 CONFIGURED = [
-    initializers.Constant(1.5), initializers.Zeros(), initializers.Ones(),
-    initializers.Identity(gain=0.5), initializers.RandomNormal(0.1, 0.2, seed=4),
-    initializers.TruncatedNormal(stddev=3.0, seed=5), initializers.RandomUniform(0, 2, seed=6),
+    initializers.Constant(1.5),
+    initializers.Zeros(),
+    initializers.Ones(),
+    initializers.Identity(gain=0.5),
+    initializers.RandomNormal(0.1, 0.2, seed=4),
+    initializers.TruncatedNormal(stddev=3.0, seed=5),
+    initializers.RandomUniform(0, 2, seed=6),
     initializers.VarianceScaling(2.0, "fan_avg", "uniform", seed=7),
-    initializers.GlorotUniform(seed=8), initializers.GlorotNormal(), initializers.HeUniform(9),
-    initializers.HeNormal(10), initializers.LecunUniform(11), initializers.LecunNormal(12),
+    initializers.GlorotUniform(seed=8),
+    initializers.GlorotNormal(),
+    initializers.HeUniform(9),
+    initializers.HeNormal(10),
+    initializers.LecunUniform(11),
+    initializers.LecunNormal(12),
     initializers.Orthogonal(gain=1.5, seed=13),
 ]
 
@@ -216,16 +277,18 @@ def np_softmax(x):
 ERF = np.vectorize(math.erf)
 ACTIVATIONS = {
     "relu": (activations.relu, lambda x: np.maximum(x, 0)),
-    "relu_params": (lambda x: activations.relu(x, negative_slope=0.1, max_value=5.0,
-                                               threshold=0.5),
-                    lambda x: np.where(x > 0.5, np.minimum(x, 5.0), 0.1 * (x - 0.5))),
-    "relu_threshold": (lambda x: activations.relu(x, threshold=1.0),
-                       lambda x: np.where(x > 1.0, x, 0.0)),
+    "relu_params": (
+        lambda x: activations.relu(x, negative_slope=0.1, max_value=5.0, threshold=0.5),
+        lambda x: np.where(x > 0.5, np.minimum(x, 5.0), 0.1 * (x - 0.5)),
+    ),
+    "relu_threshold": (
+        lambda x: activations.relu(x, threshold=1.0),
+        lambda x: np.where(x > 1.0, x, 0.0),
+    ),
     "leaky_relu": (activations.leaky_relu, lambda x: np.where(x > 0, x, 0.2 * x)),
     "relu6": (activations.relu6, lambda x: np.clip(x, 0, 6)),
     "elu": (activations.elu, lambda x: np.where(x > 0, x, np.expm1(x))),
-    "selu": (activations.selu,
-             lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x))),
+    "selu": (activations.selu, lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x))),
     "sigmoid": (activations.sigmoid, np_sigmoid),
     "hard_sigmoid": (activations.hard_sigmoid, lambda x: np.clip(x / 6 + 0.5, 0, 1)),
     "hard_silu": (activations.hard_silu, lambda x: x * np.clip(x / 6 + 0.5, 0, 1)),
@@ -233,9 +296,10 @@ ACTIVATIONS = {
     "log_softmax": (activations.log_softmax, lambda x: np.log(np_softmax(x))),
     "tanh": (activations.tanh, np.tanh),
     "gelu": (activations.gelu, lambda x: 0.5 * x * (1 + ERF(x / math.sqrt(2)))),
-    "gelu_tanh": (lambda x: activations.gelu(x, approximate=True),
-                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
-                                                   * (x + 0.044715 * x**3)))),
+    "gelu_tanh": (
+        lambda x: activations.gelu(x, approximate=True),
+        lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
+    ),
     "silu": (activations.silu, lambda x: x * np_sigmoid(x)),
     "softplus": (activations.softplus, lambda x: np.log1p(np.exp(x))),
     "softsign": (activations.softsign, lambda x: x / (1 + abs(x))),
@@ -266,11 +330,29 @@ def test_activations_accept_arrays_and_lists():
     np.testing.assert_array_equal(np.asarray(activations.relu(np.array([-1.0, 2.0]))), [0, 2])
 
 
-@pytest.mark.parametrize("name", [
-    "relu", "leaky_relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "hard_silu",
-    "softmax", "log_softmax", "tanh", "gelu", "silu", "softplus", "softsign", "mish",
-    "exponential", "linear",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "relu",
+        "leaky_relu",
+        "relu6",
+        "elu",
+        "selu",
+        "sigmoid",
+        "hard_sigmoid",
+        "hard_silu",
+        "softmax",
+        "log_softmax",
+        "tanh",
+        "gelu",
+        "silu",
+        "softplus",
+        "softsign",
+        "mish",
+        "exponential",
+        "linear",
+    ],
+)
 def test_activation_lookup_and_serialize(name):
     fn = activations.get(name)
     assert fn is getattr(activations, name)
@@ -293,8 +375,9 @@ def test_activation_aliases_none_and_callables():
     assert config["class_name"] == "function" and config["config"] == "cube"
     with pytest.raises(ValueError, match="Cannot deserialize activation"):
         activations.deserialize(config)
-    with pytest.raises(ValueError, match="Could not interpret activation function identifier "
-                                         "'rellu'.*relu"):
+    with pytest.raises(
+        ValueError, match="Could not interpret activation function identifier 'rellu'.*relu"
+    ):
         activations.get("rellu")
     with pytest.raises(ValueError, match="Could not interpret activation"):
         activations.get(3)

@@ -17,10 +17,24 @@ LAYER_CASES = [
     # (class, init kwargs, input shape(s), output shape, trainable, non-trainable, call kwargs)
     (layers.BatchNormalization, {}, (6, 3), (6, 3), 2, 2, {"training": True}),
     (layers.BatchNormalization, {}, (6, 3), (6, 3), 2, 2, {}),
-    (layers.BatchNormalization, {"axis": 1, "center": False}, (4, 3, 2, 2), (4, 3, 2, 2),
-     1, 2, {"training": True}),
-    (layers.BatchNormalization, {"scale": False, "center": False}, (5, 2, 3), (5, 2, 3),
-     0, 2, {"training": True}),
+    (
+        layers.BatchNormalization,
+        {"axis": 1, "center": False},
+        (4, 3, 2, 2),
+        (4, 3, 2, 2),
+        1,
+        2,
+        {"training": True},
+    ),
+    (
+        layers.BatchNormalization,
+        {"scale": False, "center": False},
+        (5, 2, 3),
+        (5, 2, 3),
+        0,
+        2,
+        {"training": True},
+    ),
     (layers.LayerNormalization, {}, (3, 5), (3, 5), 2, 0, {}),
     (layers.LayerNormalization, {"axis": [1, 2]}, (2, 3, 4), (2, 3, 4), 2, 0, {}),
     (layers.LayerNormalization, {"axis": 1, "center": False}, (2, 3, 4), (2, 3, 4), 1, 0, {}),
@@ -41,19 +55,31 @@ LAYER_CASES = [
 
 
 @pytest.mark.parametrize(
-    "cls, kwargs, shape, out_shape, n_trainable, n_frozen, call_kwargs", LAYER_CASES,
+    "cls, kwargs, shape, out_shape, n_trainable, n_frozen, call_kwargs",
+    LAYER_CASES,
     ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(LAYER_CASES)],
 )
 def test_run_layer_test(cls, kwargs, shape, out_shape, n_trainable, n_frozen, call_kwargs):
-    run_layer_test(cls, kwargs, shape, expected_output_shape=out_shape,
-                   expected_num_trainable_weights=n_trainable,
-                   expected_num_non_trainable_weights=n_frozen, call_kwargs=call_kwargs)
+    run_layer_test(
+        cls,
+        kwargs,
+        shape,
+        expected_output_shape=out_shape,
+        expected_num_trainable_weights=n_trainable,
+        expected_num_non_trainable_weights=n_frozen,
+        call_kwargs=call_kwargs,
+    )
 
 
 def test_run_layer_test_embedding():
-    out = run_layer_test(layers.Embedding, {"input_dim": 5, "output_dim": 3}, (2, 4),
-                         expected_output_shape=(2, 4, 3), expected_num_trainable_weights=1,
-                         input_dtype=np.int64)
+    out = run_layer_test(
+        layers.Embedding,
+        {"input_dim": 5, "output_dim": 3},
+        (2, 4),
+        expected_output_shape=(2, 4, 3),
+        expected_num_trainable_weights=1,
+        input_dtype=np.int64,
+    )
     assert out.dtype == np.float64
 
 
@@ -73,8 +99,9 @@ def test_batch_norm_training_and_moving_statistics_match_numpy():
     moving_mean, moving_var = np.zeros(4), np.ones(4)
     for x in batches:
         out = layer(tg.tensor(x), training=True).numpy()
-        np.testing.assert_allclose(out, _bn_reference(x, x.mean(0), x.var(0), gamma, beta,
-                                                      epsilon), rtol=1e-10)
+        np.testing.assert_allclose(
+            out, _bn_reference(x, x.mean(0), x.var(0), gamma, beta, epsilon), rtol=1e-10
+        )
         # Keras 3: biased batch variance in the moving average.
         moving_mean = moving_mean * momentum + x.mean(0) * (1 - momentum)
         moving_var = moving_var * momentum + x.var(0) * (1 - momentum)
@@ -82,12 +109,15 @@ def test_batch_norm_training_and_moving_statistics_match_numpy():
         np.testing.assert_allclose(layer.moving_variance.numpy(), moving_var, rtol=1e-12)
     x = batches[0]
     for out in (layer(tg.tensor(x)), layer(tg.tensor(x), training=False)):
-        np.testing.assert_allclose(out.numpy(), _bn_reference(x, moving_mean, moving_var,
-                                                              gamma, beta, epsilon))
+        np.testing.assert_allclose(
+            out.numpy(), _bn_reference(x, moving_mean, moving_var, gamma, beta, epsilon)
+        )
     # Inference leaves the moving statistics alone.
     np.testing.assert_allclose(layer.moving_mean.numpy(), moving_mean, rtol=1e-12)
     assert [w.name for w in layer.non_trainable_weights] == [
-        f"{layer.name}/moving_mean", f"{layer.name}/moving_variance"]
+        f"{layer.name}/moving_mean",
+        f"{layer.name}/moving_variance",
+    ]
 
 
 def test_batch_norm_channels_first_reduces_over_other_axes():
@@ -161,8 +191,7 @@ def test_layer_norm_matches_numpy(axis, reduce):
     expected = gamma.reshape(shape) * (x - mean) / np.sqrt(var + 1e-5) + beta.reshape(shape)
     np.testing.assert_allclose(layer(tg.tensor(x)).numpy(), expected, rtol=1e-10)
     # Same in training and inference.
-    np.testing.assert_allclose(layer(tg.tensor(x), training=True).numpy(), expected,
-                               rtol=1e-10)
+    np.testing.assert_allclose(layer(tg.tensor(x), training=True).numpy(), expected, rtol=1e-10)
 
 
 def test_layer_norm_rms_scaling_and_float32():
@@ -215,8 +244,9 @@ def test_embedding_defaults_inputs_and_options():
     preset = layers.Embedding(4, 2, weights=[table])
     assert preset.built
     np.testing.assert_array_equal(preset(np.array([2])).numpy(), [[4.0, 5.0]])
-    regularized = layers.Embedding(4, 2, embeddings_initializer="ones",
-                                   embeddings_regularizer=tg.regularizers.L2(0.5))
+    regularized = layers.Embedding(
+        4, 2, embeddings_initializer="ones", embeddings_regularizer=tg.regularizers.L2(0.5)
+    )
     regularized(np.array([0]))
     assert float(regularized.losses[0].numpy()) == pytest.approx(0.5 * 8)
     # Any sequence length after building.
@@ -246,8 +276,9 @@ MERGE_REFERENCES = [
 ]
 
 
-@pytest.mark.parametrize("cls, reference", MERGE_REFERENCES,
-                         ids=[c.__name__ for c, _ in MERGE_REFERENCES])
+@pytest.mark.parametrize(
+    "cls, reference", MERGE_REFERENCES, ids=[c.__name__ for c, _ in MERGE_REFERENCES]
+)
 def test_merge_values_match_numpy(cls, reference):
     xs = [RNG.normal(size=(4, 3)) for _ in range(3)]
     np.testing.assert_allclose(cls()([tg.tensor(x) for x in xs]).numpy(), reference(xs))
@@ -265,41 +296,58 @@ def test_subtract_and_broadcasting_like_keras():
 
 def test_dot_matches_numpy():
     x, y = RNG.normal(size=(2, 3, 5)), RNG.normal(size=(2, 4, 3))
-    np.testing.assert_allclose(layers.Dot(axes=(1, 2))([x, y]).numpy(),
-                               np.einsum("bkx,byk->bxy", x, y))
+    np.testing.assert_allclose(
+        layers.Dot(axes=(1, 2))([x, y]).numpy(), np.einsum("bkx,byk->bxy", x, y)
+    )
     a, b = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
-    np.testing.assert_allclose(layers.Dot(axes=-1)([a, b]).numpy(),
-                               (a * b).sum(-1, keepdims=True))
+    np.testing.assert_allclose(layers.Dot(axes=-1)([a, b]).numpy(), (a * b).sum(-1, keepdims=True))
     cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
-    np.testing.assert_allclose(layers.Dot(axes=1, normalize=True)([a, b]).numpy(),
-                               cosine[:, None])
+    np.testing.assert_allclose(layers.Dot(axes=1, normalize=True)([a, b]).numpy(), cosine[:, None])
 
 
 def test_merge_functional_forms_and_configs():
     a, b = tg.tensor(RNG.normal(size=(2, 3))), tg.tensor(RNG.normal(size=(2, 3)))
     np.testing.assert_allclose(layers.add([a, b]).numpy(), (a + b).numpy())
-    np.testing.assert_allclose(layers.concatenate([a, b], axis=0).numpy(),
-                               np.concatenate([a.numpy(), b.numpy()]))
-    np.testing.assert_allclose(layers.dot([a, b], axes=1).numpy(),
-                               layers.Dot(1)([a, b]).numpy())
+    np.testing.assert_allclose(
+        layers.concatenate([a, b], axis=0).numpy(), np.concatenate([a.numpy(), b.numpy()])
+    )
+    np.testing.assert_allclose(layers.dot([a, b], axes=1).numpy(), layers.Dot(1)([a, b]).numpy())
     assert layers.Dot(axes=(1, 2), normalize=True).get_config()["axes"] == [1, 2]
     assert layers.Concatenate(axis=1).get_config()["axis"] == 1
 
 
-@pytest.mark.parametrize("make, inputs, pattern", [
-    (lambda: layers.Add(name="adder"), [(2, 3), (2, 4)],
-     r"Add 'adder'.*\(2, 3\), \(2, 4\).*equal or 1"),
-    (lambda: layers.Maximum(name="mx"), [(2, 3), (5, 3)], r"'mx'.*\(2, 3\), \(5, 3\).*batch"),
-    (lambda: layers.Subtract(name="sub"), [(2, 3)] * 3,
-     r"'sub'.*exactly 2 inputs, got 3.*\(2, 3\), \(2, 3\), \(2, 3\)"),
-    (lambda: layers.Concatenate(name="cat"), [(2, 3), (2, 4, 1)],
-     r"'cat'.*axis -1.*\(2, 3\), \(2, 4, 1\)"),
-    (lambda: layers.Concatenate(axis=1, name="cat1"), [(2, 3, 4), (2, 3, 5)],
-     r"'cat1'.*axis 1.*\(2, 3, 4\), \(2, 3, 5\)"),
-    (lambda: layers.Dot(axes=1, name="dt"), [(2, 3), (2, 4)],
-     r"'dt'.*\(2, 3\), \(2, 4\).*size 3.*size 4"),
-    (lambda: layers.Dot(axes=0, name="dt0"), [(2, 3), (2, 3)], r"'dt0'.*non-batch axis"),
-])
+@pytest.mark.parametrize(
+    "make, inputs, pattern",
+    [
+        (
+            lambda: layers.Add(name="adder"),
+            [(2, 3), (2, 4)],
+            r"Add 'adder'.*\(2, 3\), \(2, 4\).*equal or 1",
+        ),
+        (lambda: layers.Maximum(name="mx"), [(2, 3), (5, 3)], r"'mx'.*\(2, 3\), \(5, 3\).*batch"),
+        (
+            lambda: layers.Subtract(name="sub"),
+            [(2, 3)] * 3,
+            r"'sub'.*exactly 2 inputs, got 3.*\(2, 3\), \(2, 3\), \(2, 3\)",
+        ),
+        (
+            lambda: layers.Concatenate(name="cat"),
+            [(2, 3), (2, 4, 1)],
+            r"'cat'.*axis -1.*\(2, 3\), \(2, 4, 1\)",
+        ),
+        (
+            lambda: layers.Concatenate(axis=1, name="cat1"),
+            [(2, 3, 4), (2, 3, 5)],
+            r"'cat1'.*axis 1.*\(2, 3, 4\), \(2, 3, 5\)",
+        ),
+        (
+            lambda: layers.Dot(axes=1, name="dt"),
+            [(2, 3), (2, 4)],
+            r"'dt'.*\(2, 3\), \(2, 4\).*size 3.*size 4",
+        ),
+        (lambda: layers.Dot(axes=0, name="dt0"), [(2, 3), (2, 3)], r"'dt0'.*non-batch axis"),
+    ],
+)
 def test_merge_shape_errors_name_layer_and_all_shapes(make, inputs, pattern):
     with pytest.raises(ValueError, match=pattern):
         make()([tg.tensor(np.ones(s)) for s in inputs])
@@ -319,8 +367,9 @@ def test_functional_model_with_merges_and_normalization_trains():
     a_in, b_in = layers.Input(shape=(4,)), layers.Input(shape=(4,))
     ha = layers.Dense(8, activation="tanh")(a_in)
     hb = layers.Dense(8, activation="tanh")(b_in)
-    merged = layers.Concatenate()([layers.Add()([ha, hb]), layers.Multiply()([ha, hb]),
-                                   layers.Dot(axes=1)([ha, hb])])
+    merged = layers.Concatenate()(
+        [layers.Add()([ha, hb]), layers.Multiply()([ha, hb]), layers.Dot(axes=1)([ha, hb])]
+    )
     assert merged.shape == (None, 17)
     hidden = layers.LayerNormalization()(merged)
     hidden = layers.BatchNormalization()(hidden)
@@ -332,16 +381,27 @@ def test_functional_model_with_merges_and_normalization_trains():
     model.compile(tg.optimizers.Adam(0.02), "mse")
     history = model.fit([a, b], y, epochs=12, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
-    np.testing.assert_allclose(model.predict([a, b], verbose=0),
-                               model([a, b], training=False).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict([a, b], verbose=0),
+        model([a, b], training=False).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_sequential_with_batch_norm_trains_and_predicts_with_moving_statistics():
     x = RNG.normal(5.0, 3.0, size=(128, 4)).astype(np.float32)
     y = (x @ np.array([[0.5], [-1.0], [0.2], [0.0]]) * 0.3).astype(np.float32)
     bn = layers.BatchNormalization(momentum=0.9)
-    model = tg.Sequential([layers.Input(shape=(4,)), bn, layers.Dense(16, activation="relu"),
-                           layers.LayerNormalization(), layers.Dense(1)])
+    model = tg.Sequential(
+        [
+            layers.Input(shape=(4,)),
+            bn,
+            layers.Dense(16, activation="relu"),
+            layers.LayerNormalization(),
+            layers.Dense(1),
+        ]
+    )
     model.compile(tg.optimizers.Adam(0.02), "mse")
     history = model.fit(x, y, epochs=10, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
@@ -358,8 +418,14 @@ def test_sequential_with_batch_norm_trains_and_predicts_with_moving_statistics()
 def test_sequential_with_embedding_trains():
     tokens = RNG.integers(0, 20, size=(200, 5))
     labels = (tokens % 2 == 0).sum(axis=1, keepdims=True).astype(np.float32) / 5
-    model = tg.Sequential([layers.Input(shape=(5,), dtype="int64"), layers.Embedding(20, 4),
-                           layers.Flatten(), layers.Dense(1)])
+    model = tg.Sequential(
+        [
+            layers.Input(shape=(5,), dtype="int64"),
+            layers.Embedding(20, 4),
+            layers.Flatten(),
+            layers.Dense(1),
+        ]
+    )
     model.compile(tg.optimizers.Adam(0.05), "mse")
     history = model.fit(tokens, labels, epochs=10, verbose=0)
     assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
@@ -373,8 +439,7 @@ def test_saved_model_with_these_layers_round_trips(tmp_path):
     hidden = layers.Concatenate()([embedded, layers.Dense(6)(numbers_in)])
     hidden = layers.BatchNormalization()(layers.Add()([hidden, layers.Dense(12)(hidden)]))
     hidden = layers.LayerNormalization(axis=[1])(hidden)
-    model = tg.Model([tokens_in, numbers_in], layers.Dense(1)(layers.Dot(axes=1)([hidden,
-                                                                                  hidden])))
+    model = tg.Model([tokens_in, numbers_in], layers.Dense(1)(layers.Dot(axes=1)([hidden, hidden])))
     model.compile("adam", "mse")
     x = [RNG.integers(0, 10, size=(16, 3)), RNG.normal(size=(16, 4)).astype(np.float32)]
     model.fit(x, RNG.normal(size=(16, 1)), epochs=2, verbose=0)
@@ -382,4 +447,6 @@ def test_saved_model_with_these_layers_round_trips(tmp_path):
     loaded = tg.models.load_model(tmp_path / "model.tapegrad")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [w.name.split("/")[-1] for w in loaded.non_trainable_weights] == [
-        "moving_mean", "moving_variance"]
+        "moving_mean",
+        "moving_variance",
+    ]

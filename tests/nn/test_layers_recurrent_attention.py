@@ -48,7 +48,7 @@ def lstm_reference(x, kernel, recurrent, bias, h0=None, c0=None, go_backwards=Fa
     def step(xt, states):
         h, c = states
         z = xt @ kernel + h @ recurrent + bias
-        i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))  # Keras order i, f, c, o
+        i, f, g, o = (z[:, k * u : (k + 1) * u] for k in range(4))  # Keras order i, f, c, o
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
         h = _sigmoid(o) * np.tanh(c)
         return h, [h, c]
@@ -70,8 +70,8 @@ def gru_reference(x, kernel, recurrent, bias, reset_after=True, h0=None, go_back
         else:
             xz, xr, xh = np.split(xt @ kernel + bias, 3, axis=1)
             z = _sigmoid(xz + h @ recurrent[:, :u])
-            r = _sigmoid(xr + h @ recurrent[:, u:2 * u])
-            hh = np.tanh(xh + (r * h) @ recurrent[:, 2 * u:])
+            r = _sigmoid(xr + h @ recurrent[:, u : 2 * u])
+            hh = np.tanh(xh + (r * h) @ recurrent[:, 2 * u :])
         h = z * h + (1 - z) * hh
         return h, [h]
 
@@ -102,47 +102,82 @@ def _randomize(layer, scale=0.5):
 RECURRENT_CASES = [
     # (class, init kwargs, input shape(s), output shape, trainable weights)
     (layers.SimpleRNN, {"units": U}, (B, T, F), (B, U), 3),
-    (layers.SimpleRNN, {"units": U, "return_sequences": True, "go_backwards": True},
-     (B, T, F), (B, T, U), 3),
-    (layers.SimpleRNN, {"units": U, "activation": "relu", "use_bias": False}, (B, T, F),
-     (B, U), 2),
+    (
+        layers.SimpleRNN,
+        {"units": U, "return_sequences": True, "go_backwards": True},
+        (B, T, F),
+        (B, T, U),
+        3,
+    ),
+    (layers.SimpleRNN, {"units": U, "activation": "relu", "use_bias": False}, (B, T, F), (B, U), 2),
     (layers.LSTM, {"units": U}, (B, T, F), (B, U), 3),
     (layers.LSTM, {"units": U, "return_sequences": True}, (B, T, F), (B, T, U), 3),
     (layers.LSTM, {"units": U, "go_backwards": True}, (B, T, F), (B, U), 3),
     (layers.LSTM, {"units": U}, [(B, T, F), (B, U), (B, U)], (B, U), 3),  # initial_state
     (layers.GRU, {"units": U}, (B, T, F), (B, U), 3),
-    (layers.GRU, {"units": U, "return_sequences": True, "go_backwards": True}, (B, T, F),
-     (B, T, U), 3),
+    (
+        layers.GRU,
+        {"units": U, "return_sequences": True, "go_backwards": True},
+        (B, T, F),
+        (B, T, U),
+        3,
+    ),
     (layers.GRU, {"units": U, "reset_after": False}, (B, T, F), (B, U), 3),
     (layers.GRU, {"units": U}, [(B, T, F), (B, U)], (B, U), 3),  # initial_state
-    (layers.MultiHeadAttention, {"num_heads": 2, "key_dim": 3}, [(B, T, F), (B, 5, 2)],
-     (B, T, F), 8),
-    (layers.MultiHeadAttention, {"num_heads": 2, "key_dim": 2, "value_dim": 3,
-                                 "output_shape": 5, "use_bias": False},
-     [(B, T, F), (B, 4, 2), (B, 4, 3)], (B, T, 5), 4),
+    (
+        layers.MultiHeadAttention,
+        {"num_heads": 2, "key_dim": 3},
+        [(B, T, F), (B, 5, 2)],
+        (B, T, F),
+        8,
+    ),
+    (
+        layers.MultiHeadAttention,
+        {"num_heads": 2, "key_dim": 2, "value_dim": 3, "output_shape": 5, "use_bias": False},
+        [(B, T, F), (B, 4, 2), (B, 4, 3)],
+        (B, T, 5),
+        4,
+    ),
 ]
 
 
-@pytest.mark.parametrize("cls, kwargs, shape, out_shape, n_trainable", RECURRENT_CASES,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(RECURRENT_CASES)])
+@pytest.mark.parametrize(
+    "cls, kwargs, shape, out_shape, n_trainable",
+    RECURRENT_CASES,
+    ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(RECURRENT_CASES)],
+)
 def test_run_layer_test(cls, kwargs, shape, out_shape, n_trainable):
-    run_layer_test(cls, kwargs, shape, expected_output_shape=out_shape,
-                   expected_num_trainable_weights=n_trainable)
+    run_layer_test(
+        cls,
+        kwargs,
+        shape,
+        expected_output_shape=out_shape,
+        expected_num_trainable_weights=n_trainable,
+    )
 
 
 def test_run_layer_test_causal_attention():
-    run_layer_test(layers.MultiHeadAttention, {"num_heads": 2, "key_dim": 2},
-                   [(B, T, F), (B, T, F)], expected_output_shape=(B, T, F),
-                   expected_num_trainable_weights=8, call_kwargs={"use_causal_mask": True})
+    run_layer_test(
+        layers.MultiHeadAttention,
+        {"num_heads": 2, "key_dim": 2},
+        [(B, T, F), (B, T, F)],
+        expected_output_shape=(B, T, F),
+        expected_num_trainable_weights=8,
+        call_kwargs={"use_causal_mask": True},
+    )
 
 
 # -- forward values against NumPy ----------------------------------------------------------
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_lstm_matches_numpy(go_backwards):
-    x, h0, c0 = RNG.standard_normal((B, T, F)), RNG.standard_normal((B, U)), \
-        RNG.standard_normal((B, U))
-    layer = layers.LSTM(U, return_sequences=True, return_state=True, go_backwards=go_backwards,
-                        dtype="float64")
+    x, h0, c0 = (
+        RNG.standard_normal((B, T, F)),
+        RNG.standard_normal((B, U)),
+        RNG.standard_normal((B, U)),
+    )
+    layer = layers.LSTM(
+        U, return_sequences=True, return_state=True, go_backwards=go_backwards, dtype="float64"
+    )
     layer(x)
     weights = _randomize(layer)
     outputs, h, c = layer(x, initial_state=[h0, c0])
@@ -157,8 +192,12 @@ def test_lstm_as_one_op_matches_the_step_loop(go_backwards):
     # A recurrent activation the fused op does not know sends the layer down the step loop:
     # values and every gradient (weights, inputs, initial states) must agree.
     x, h0, c0 = (tg.tensor(RNG.standard_normal(shape)) for shape in ((B, T, F), (B, U), (B, U)))
-    kwargs = {"return_sequences": True, "return_state": True, "go_backwards": go_backwards,
-              "dtype": "float64"}
+    kwargs = {
+        "return_sequences": True,
+        "return_state": True,
+        "go_backwards": go_backwards,
+        "dtype": "float64",
+    }
     fused = layers.LSTM(U, **kwargs)
     stepped = layers.LSTM(U, recurrent_activation=lambda z: tg.ops.sigmoid(z), **kwargs)
     fused(x)
@@ -169,8 +208,11 @@ def test_lstm_as_one_op_matches_the_step_loop(go_backwards):
         with tg.GradientTape() as tape:
             tape.watch([x, h0, c0])
             outputs, h, c = layer(x, initial_state=[h0, c0])
-            loss = (tg.numpy.sum(tg.numpy.sin(outputs)) + tg.numpy.sum(h * h)
-                    + tg.numpy.sum(tg.numpy.cos(c)))
+            loss = (
+                tg.numpy.sum(tg.numpy.sin(outputs))
+                + tg.numpy.sum(h * h)
+                + tg.numpy.sum(tg.numpy.cos(c))
+            )
         grads = tape.gradient(loss, [*layer.trainable_weights, x, h0, c0])
         results.append([outputs, h, c, *grads])
     for got, expected in zip(*results, strict=True):
@@ -178,8 +220,11 @@ def test_lstm_as_one_op_matches_the_step_loop(go_backwards):
 
 
 def test_lstm_op_derivatives_of_any_order_with_initial_states():
-    x, h0, c0 = RNG.standard_normal((2, 3, 2)), RNG.standard_normal((2, 2)), \
-        RNG.standard_normal((2, 2))
+    x, h0, c0 = (
+        RNG.standard_normal((2, 3, 2)),
+        RNG.standard_normal((2, 2)),
+        RNG.standard_normal((2, 2)),
+    )
     k, r, b = RNG.normal(0, 0.7, (2, 8)), RNG.normal(0, 0.7, (2, 8)), RNG.normal(0, 0.5, 8)
 
     def f(x, k, r, b, h0, c0):
@@ -225,8 +270,9 @@ def test_lstm_float32_gradients_match_float64():
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_gru_matches_numpy(reset_after):
     x, h0 = RNG.standard_normal((B, T, F)), RNG.standard_normal((B, U))
-    layer = layers.GRU(U, reset_after=reset_after, return_sequences=True, return_state=True,
-                       dtype="float64")
+    layer = layers.GRU(
+        U, reset_after=reset_after, return_sequences=True, return_state=True, dtype="float64"
+    )
     layer(x)
     weights = _randomize(layer)
     outputs, h = layer(x, initial_state=h0)
@@ -246,8 +292,7 @@ def test_simple_rnn_matches_numpy_backwards():
 
 
 def test_cells_compute_one_step_like_the_layers():
-    x, h, c = RNG.standard_normal((B, F)), RNG.standard_normal((B, U)), \
-        RNG.standard_normal((B, U))
+    x, h, c = RNG.standard_normal((B, F)), RNG.standard_normal((B, U)), RNG.standard_normal((B, U))
     lstm = layers.LSTMCell(U, dtype="float64")
     lstm.build((None, F))
     weights = _randomize(lstm)
@@ -258,8 +303,9 @@ def test_cells_compute_one_step_like_the_layers():
     gru.build((None, F))
     weights = _randomize(gru)
     out, _ = gru(x, h)
-    np.testing.assert_allclose(out.numpy(), gru_reference(x[:, None], *weights, h0=h)[0][:, 0],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        out.numpy(), gru_reference(x[:, None], *weights, h0=h)[0][:, 0], rtol=1e-12
+    )
 
 
 def test_rnn_wrapper_runs_builtin_and_custom_cells():
@@ -292,8 +338,9 @@ def test_keras_weight_layouts_and_initial_values():
     lstm.build((None, T, F))
     gru.build((None, T, F))
     assert [w.shape for w in lstm.weights] == [(F, 4 * U), (U, 4 * U), (4 * U,)]
-    np.testing.assert_array_equal(lstm.weights[2].numpy(),
-                                  np.repeat([0.0, 1.0, 0.0, 0.0], U))  # unit_forget_bias
+    np.testing.assert_array_equal(
+        lstm.weights[2].numpy(), np.repeat([0.0, 1.0, 0.0, 0.0], U)
+    )  # unit_forget_bias
     assert [w.shape for w in gru.weights] == [(F, 3 * U), (U, 3 * U), (2, 3 * U)]
     recurrent = lstm.weights[1].numpy()
     np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(U), atol=1e-5)  # orthogonal
@@ -305,8 +352,7 @@ def test_recurrent_dropout_only_while_training():
     x = RNG.standard_normal((8, T, F))
     layer = layers.LSTM(U, dropout=0.5, recurrent_dropout=0.5, seed=1, dtype="float64")
     plain = layer(x).numpy()
-    np.testing.assert_allclose(lstm_reference(x, *layer.get_weights())[1][0], plain,
-                               rtol=1e-12)
+    np.testing.assert_allclose(lstm_reference(x, *layer.get_weights())[1][0], plain, rtol=1e-12)
     dropped = layer(x, training=True).numpy()
     assert np.all(np.isfinite(dropped)) and not np.allclose(dropped, plain)
     with tg.GradientTape() as tape:
@@ -316,15 +362,26 @@ def test_recurrent_dropout_only_while_training():
 
 # -- MultiHeadAttention -------------------------------------------------------------------
 def test_attention_matches_numpy_with_mask_and_scores():
-    query, value, key = (RNG.standard_normal((B, T, 4)), RNG.standard_normal((B, 5, 3)),
-                         RNG.standard_normal((B, 5, 2)))
+    query, value, key = (
+        RNG.standard_normal((B, T, 4)),
+        RNG.standard_normal((B, 5, 3)),
+        RNG.standard_normal((B, 5, 2)),
+    )
     mask = RNG.random((B, T, 5)) > 0.4
     mask[0, 1] = False  # a fully masked query row: uniform weights, as in Keras
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2, dtype="float64")
     layer(query, value, key)
     weights = _randomize(layer)
-    assert [w.shape for w in layer.weights] == [(4, 2, 3), (2, 3), (2, 2, 3), (2, 3),
-                                                (3, 2, 2), (2, 2), (2, 2, 4), (4,)]
+    assert [w.shape for w in layer.weights] == [
+        (4, 2, 3),
+        (2, 3),
+        (2, 2, 3),
+        (2, 3),
+        (3, 2, 2),
+        (2, 2),
+        (2, 2, 4),
+        (4,),
+    ]
     out, scores = layer(query, value, key, attention_mask=mask, return_attention_scores=True)
     ref_out, ref_scores = mha_reference(query, value, key, weights, 3, mask)
     np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-10)
@@ -340,21 +397,32 @@ def test_causal_attention_matches_numpy_and_ignores_the_future():
     weights = _randomize(layer)
     out = layer(x, x, attention_mask=mask, use_causal_mask=True).numpy()
     causal = np.tril(np.ones((T, T), bool)) & mask
-    np.testing.assert_allclose(out, mha_reference(x, x, x, weights, 2, np.broadcast_to(
-        causal, (B, T, T)))[0], rtol=1e-10)
+    np.testing.assert_allclose(
+        out, mha_reference(x, x, x, weights, 2, np.broadcast_to(causal, (B, T, T)))[0], rtol=1e-10
+    )
     changed = x.copy()
     changed[:, -1] += 1.0  # the last position cannot change earlier outputs
-    np.testing.assert_allclose(layer(changed, changed, use_causal_mask=True).numpy()[:, :-1],
-                               layer(x, x, use_causal_mask=True).numpy()[:, :-1], rtol=1e-12)
+    np.testing.assert_allclose(
+        layer(changed, changed, use_causal_mask=True).numpy()[:, :-1],
+        layer(x, x, use_causal_mask=True).numpy()[:, :-1],
+        rtol=1e-12,
+    )
 
 
 def test_attention_gradients_reach_value_and_key():
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=2, dtype="float64")
-    query, value, key = (RNG.standard_normal((B, T, F)), RNG.standard_normal((B, 4, F)),
-                         RNG.standard_normal((B, 4, 2)))
+    query, value, key = (
+        RNG.standard_normal((B, T, F)),
+        RNG.standard_normal((B, 4, F)),
+        RNG.standard_normal((B, 4, 2)),
+    )
     layer(query, value, key)
-    tg.check_grads(lambda q, v, k: layer(q, v, k, use_causal_mask=False), (query, value, key),
-                   order=1, modes=("rev",))
+    tg.check_grads(
+        lambda q, v, k: layer(q, v, k, use_causal_mask=False),
+        (query, value, key),
+        order=1,
+        modes=("rev",),
+    )
 
 
 def test_attention_dropout_and_higher_rank_inputs():
@@ -383,7 +451,8 @@ def test_sequential_lstm_learns_a_memory_task():
 def test_functional_model_with_states_and_attention_saves_and_loads(tmp_path):
     sequences, h0, c0 = layers.Input((T, F)), layers.Input((U,)), layers.Input((U,))
     hidden, h, _ = layers.LSTM(U, return_sequences=True, return_state=True)(
-        sequences, initial_state=[h0, c0])
+        sequences, initial_state=[h0, c0]
+    )
     attended = layers.MultiHeadAttention(2, 2)(hidden, hidden, use_causal_mask=True)
     outputs = layers.Dense(2)(layers.GRU(U)(attended, initial_state=h))
     model = tg.Model([sequences, h0, c0], outputs)
@@ -395,15 +464,40 @@ def test_functional_model_with_states_and_attention_saves_and_loads(tmp_path):
     np.testing.assert_allclose(loaded(data).numpy(), expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize("layer", [
-    layers.SimpleRNN(3, activation="relu", dropout=0.1, recurrent_dropout=0.2, seed=3,
-                     return_state=True, go_backwards=True, kernel_regularizer="l2"),
-    layers.LSTM(3, recurrent_activation="hard_sigmoid", unit_forget_bias=False,
-                bias_initializer="ones", return_sequences=True),
-    layers.GRU(3, reset_after=False, use_bias=False, recurrent_initializer="glorot_uniform"),
-    layers.MultiHeadAttention(4, 2, value_dim=3, dropout=0.1, output_shape=(6,),
-                              attention_axes=(1,), kernel_initializer="he_normal", seed=2),
-], ids=lambda layer: type(layer).__name__)
+@pytest.mark.parametrize(
+    "layer",
+    [
+        layers.SimpleRNN(
+            3,
+            activation="relu",
+            dropout=0.1,
+            recurrent_dropout=0.2,
+            seed=3,
+            return_state=True,
+            go_backwards=True,
+            kernel_regularizer="l2",
+        ),
+        layers.LSTM(
+            3,
+            recurrent_activation="hard_sigmoid",
+            unit_forget_bias=False,
+            bias_initializer="ones",
+            return_sequences=True,
+        ),
+        layers.GRU(3, reset_after=False, use_bias=False, recurrent_initializer="glorot_uniform"),
+        layers.MultiHeadAttention(
+            4,
+            2,
+            value_dim=3,
+            dropout=0.1,
+            output_shape=(6,),
+            attention_axes=(1,),
+            kernel_initializer="he_normal",
+            seed=2,
+        ),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
 def test_config_round_trip(layer):
     config = json.loads(json.dumps(layer.get_config()))
     clone = type(layer).from_config(config)
@@ -450,8 +544,10 @@ def test_lstm_numba_kernels_match_the_numpy_path():
             ans = lstm_p(x, weights, state0)
             results[use_kernels] = ans
             # The backward from the same forward values: the same operations, the same bits.
-            grads = [lstm_grad_p(g_hs, g_cs, x, weights, state0, *results[True], argnum=k)
-                     for k in range(3)]
+            grads = [
+                lstm_grad_p(g_hs, g_cs, x, weights, state0, *results[True], argnum=k)
+                for k in range(3)
+            ]
             results[use_kernels, "grads"] = grads
     finally:
         config.enable_engine("numba")
@@ -466,8 +562,13 @@ def test_rational_tanh_within_a_few_ulps():
     pytest.importorskip("numba")
     from tapegrad.kernels._lstm_loops import tanh32
 
-    x = np.concatenate([np.linspace(-12, 12, 200_001),
-                        np.geomspace(1e-30, 10, 20_001), -np.geomspace(1e-30, 10, 20_001)])
+    x = np.concatenate(
+        [
+            np.linspace(-12, 12, 200_001),
+            np.geomspace(1e-30, 10, 20_001),
+            -np.geomspace(1e-30, 10, 20_001),
+        ]
+    )
     x = x.astype(np.float32)
     got = np.array([tanh32(v) for v in x[::50]], np.float32)
     want = np.tanh(x[::50].astype(np.float64))

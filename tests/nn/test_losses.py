@@ -33,38 +33,89 @@ from tests.nn.objective_data import (
 LOSSES = {
     "mse": (losses.MeanSquaredError(), TARGETS, REALS, lambda y, p: ((y - p) ** 2).mean(-1)),
     "mae": (losses.MeanAbsoluteError(), TARGETS, REALS, lambda y, p: abs(y - p).mean(-1)),
-    "mape": (losses.MeanAbsolutePercentageError(), TARGETS, REALS,
-             lambda y, p: 100 * abs((y - p) / np.maximum(abs(y), EPS)).mean(-1)),
-    "msle": (losses.MeanSquaredLogarithmicError(), TARGETS, PROBS,
-             lambda y, p: ((np.log1p(p) - np.log1p(y)) ** 2).mean(-1)),
-    "cosine": (losses.CosineSimilarity(), REALS[::-1].copy(), REALS,
-               lambda y, p: -(np_unit(y) * np_unit(p)).sum(-1)),
+    "mape": (
+        losses.MeanAbsolutePercentageError(),
+        TARGETS,
+        REALS,
+        lambda y, p: 100 * abs((y - p) / np.maximum(abs(y), EPS)).mean(-1),
+    ),
+    "msle": (
+        losses.MeanSquaredLogarithmicError(),
+        TARGETS,
+        PROBS,
+        lambda y, p: ((np.log1p(p) - np.log1p(y)) ** 2).mean(-1),
+    ),
+    "cosine": (
+        losses.CosineSimilarity(),
+        REALS[::-1].copy(),
+        REALS,
+        lambda y, p: -(np_unit(y) * np_unit(p)).sum(-1),
+    ),
     "huber": (losses.Huber(delta=0.7), TARGETS, REALS, np_huber),
     "log_cosh": (losses.LogCosh(), TARGETS, REALS, lambda y, p: np.log(np.cosh(p - y)).mean(-1)),
-    "hinge": (losses.Hinge(), BINARY, REALS,
-              lambda y, p: np.maximum(1 - (2 * y - 1) * p, 0).mean(-1)),
-    "squared_hinge": (losses.SquaredHinge(), BINARY, REALS,
-                      lambda y, p: (np.maximum(1 - (2 * y - 1) * p, 0) ** 2).mean(-1)),
-    "categorical_hinge": (losses.CategoricalHinge(), ONE_HOT, REALS,
-                          lambda y, p: np.maximum(((1 - y) * p).max(-1) - (y * p).sum(-1) + 1,
-                                                  0)),
-    "kl_divergence": (losses.KLDivergence(), np_softmax(REALS), PROBS,
-                      lambda y, p: (y * np.log(y / p)).sum(-1)),
+    "hinge": (
+        losses.Hinge(),
+        BINARY,
+        REALS,
+        lambda y, p: np.maximum(1 - (2 * y - 1) * p, 0).mean(-1),
+    ),
+    "squared_hinge": (
+        losses.SquaredHinge(),
+        BINARY,
+        REALS,
+        lambda y, p: (np.maximum(1 - (2 * y - 1) * p, 0) ** 2).mean(-1),
+    ),
+    "categorical_hinge": (
+        losses.CategoricalHinge(),
+        ONE_HOT,
+        REALS,
+        lambda y, p: np.maximum(((1 - y) * p).max(-1) - (y * p).sum(-1) + 1, 0),
+    ),
+    "kl_divergence": (
+        losses.KLDivergence(),
+        np_softmax(REALS),
+        PROBS,
+        lambda y, p: (y * np.log(y / p)).sum(-1),
+    ),
     "poisson": (losses.Poisson(), TARGETS, PROBS, lambda y, p: (p - y * np.log(p + EPS)).mean(-1)),
     "bce": (losses.BinaryCrossentropy(), BINARY, PROBS, lambda y, p: np_bce(y, p).mean(-1)),
-    "bce_logits": (losses.BinaryCrossentropy(from_logits=True), BINARY, REALS,
-                   lambda y, p: np_bce(y, np_sigmoid(p)).mean(-1)),
-    "bce_smoothing": (losses.BinaryCrossentropy(label_smoothing=0.2), BINARY, PROBS,
-                      lambda y, p: np_bce(0.8 * y + 0.1, p).mean(-1)),
+    "bce_logits": (
+        losses.BinaryCrossentropy(from_logits=True),
+        BINARY,
+        REALS,
+        lambda y, p: np_bce(y, np_sigmoid(p)).mean(-1),
+    ),
+    "bce_smoothing": (
+        losses.BinaryCrossentropy(label_smoothing=0.2),
+        BINARY,
+        PROBS,
+        lambda y, p: np_bce(0.8 * y + 0.1, p).mean(-1),
+    ),
     "cce": (losses.CategoricalCrossentropy(), ONE_HOT, PROBS, np_cce),
-    "cce_logits": (losses.CategoricalCrossentropy(from_logits=True), ONE_HOT, REALS,
-                   lambda y, p: np_cce(y, np_softmax(p))),
-    "cce_smoothing": (losses.CategoricalCrossentropy(label_smoothing=0.2), ONE_HOT, PROBS,
-                      lambda y, p: np_cce(0.8 * y + 0.2 / C, p)),
-    "scce": (losses.SparseCategoricalCrossentropy(), LABELS, PROBS,
-             lambda y, p: np_cce(np.eye(C)[y], p)),
-    "scce_logits": (losses.SparseCategoricalCrossentropy(from_logits=True), LABELS, REALS,
-                    lambda y, p: np_cce(np.eye(C)[y], np_softmax(p))),
+    "cce_logits": (
+        losses.CategoricalCrossentropy(from_logits=True),
+        ONE_HOT,
+        REALS,
+        lambda y, p: np_cce(y, np_softmax(p)),
+    ),
+    "cce_smoothing": (
+        losses.CategoricalCrossentropy(label_smoothing=0.2),
+        ONE_HOT,
+        PROBS,
+        lambda y, p: np_cce(0.8 * y + 0.2 / C, p),
+    ),
+    "scce": (
+        losses.SparseCategoricalCrossentropy(),
+        LABELS,
+        PROBS,
+        lambda y, p: np_cce(np.eye(C)[y], p),
+    ),
+    "scce_logits": (
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        LABELS,
+        REALS,
+        lambda y, p: np_cce(np.eye(C)[y], np_softmax(p)),
+    ),
 }
 
 
@@ -100,8 +151,9 @@ def test_loss_gradient_through_tape_matches_formula():
     w = tg.Variable(REALS.copy())
     with tg.GradientTape() as tape:
         value = losses.MeanSquaredError()(TARGETS, w)
-    np.testing.assert_allclose(tape.gradient(value, w).numpy(),
-                               2 * (REALS - TARGETS) / REALS.size, rtol=1e-6)
+    np.testing.assert_allclose(
+        tape.gradient(value, w).numpy(), 2 * (REALS - TARGETS) / REALS.size, rtol=1e-6
+    )
 
 
 def test_function_forms_and_aliases():
@@ -148,11 +200,11 @@ def test_sparse_ignore_class_averages_over_valid_labels():
     valid = labels >= 0
     loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
     np.testing.assert_allclose(float(loss(labels, REALS)), per_sample[valid].mean(), rtol=1e-10)
-    summed = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1,
-                                                  reduction="sum")
+    summed = losses.SparseCategoricalCrossentropy(
+        from_logits=True, ignore_class=-1, reduction="sum"
+    )
     np.testing.assert_allclose(float(summed(labels, REALS)), per_sample[valid].sum())
-    none = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1,
-                                                reduction="none")
+    none = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1, reduction="none")
     np.testing.assert_allclose(none(labels, REALS).numpy(), np.where(valid, per_sample, 0))
     tg.check_grads(lambda q: loss(labels, q), (REALS,), order=1)
 
@@ -162,25 +214,32 @@ def test_sparse_ignore_class_averages_over_valid_labels():
 PER_SAMPLE = ((TARGETS - REALS) ** 2).mean(-1)
 
 
-@pytest.mark.parametrize("reduction, expected", [
-    ("sum_over_batch_size", (PER_SAMPLE * WEIGHTS).mean()),
-    ("mean", (PER_SAMPLE * WEIGHTS).mean()),
-    ("sum", (PER_SAMPLE * WEIGHTS).sum()),
-    ("mean_with_sample_weight", (PER_SAMPLE * WEIGHTS).sum() / WEIGHTS.sum()),
-    ("none", PER_SAMPLE * WEIGHTS),
-    (None, PER_SAMPLE * WEIGHTS),
-])
+@pytest.mark.parametrize(
+    "reduction, expected",
+    [
+        ("sum_over_batch_size", (PER_SAMPLE * WEIGHTS).mean()),
+        ("mean", (PER_SAMPLE * WEIGHTS).mean()),
+        ("sum", (PER_SAMPLE * WEIGHTS).sum()),
+        ("mean_with_sample_weight", (PER_SAMPLE * WEIGHTS).sum() / WEIGHTS.sum()),
+        ("none", PER_SAMPLE * WEIGHTS),
+        (None, PER_SAMPLE * WEIGHTS),
+    ],
+)
 def test_reductions_with_sample_weight(reduction, expected):
     loss = losses.MeanSquaredError(reduction=reduction)
-    np.testing.assert_allclose(np.asarray(loss(TARGETS, REALS, sample_weight=WEIGHTS)), expected,
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(loss(TARGETS, REALS, sample_weight=WEIGHTS)), expected, rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("weights", [WEIGHTS, WEIGHTS[:, None], tg.tensor(WEIGHTS), 2.5])
 def test_sample_weight_shapes(weights):
     loss = losses.MeanSquaredError(reduction="sum")
-    expected = (PER_SAMPLE * np.asarray(weights).reshape(-1)).sum() if np.ndim(weights) \
+    expected = (
+        (PER_SAMPLE * np.asarray(weights).reshape(-1)).sum()
+        if np.ndim(weights)
         else PER_SAMPLE.sum() * weights
+    )
     np.testing.assert_allclose(float(loss(TARGETS, REALS, sample_weight=weights)), expected)
 
 
@@ -190,8 +249,9 @@ def test_per_timestep_weights_and_batch_size_divisor():
     values = ((y - p) ** 2).mean(-1)
     loss = losses.MeanSquaredError()
     np.testing.assert_allclose(float(loss(y, p, sample_weight=w)), (values * w).sum() / 15)
-    np.testing.assert_allclose(float(loss(y, p, sample_weight=w[:, :1] * np.ones((3, 5)))),
-                               (values * w[:, :1]).sum() / 15)
+    np.testing.assert_allclose(
+        float(loss(y, p, sample_weight=w[:, :1] * np.ones((3, 5)))), (values * w[:, :1]).sum() / 15
+    )
 
 
 def test_rank_matching_of_targets():
@@ -217,13 +277,26 @@ def test_empty_batch_gives_zero_not_nan():
 
 # -- errors --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loss, y, p, name", [
-    (losses.MeanSquaredError(), np.zeros((4, 3)), np.zeros((4, 2)), "mean_squared_error"),
-    (losses.BinaryCrossentropy(), np.zeros((4, 3)), np.full((4, 1), 0.5), "binary_crossentropy"),
-    (losses.CategoricalCrossentropy(), np.zeros((4, 3)), np.full((4, 2), 0.5),
-     "categorical_crossentropy"),
-    (losses.Huber(), np.zeros((2, 3)), np.zeros((4, 3)), "huber"),
-])
+
+@pytest.mark.parametrize(
+    "loss, y, p, name",
+    [
+        (losses.MeanSquaredError(), np.zeros((4, 3)), np.zeros((4, 2)), "mean_squared_error"),
+        (
+            losses.BinaryCrossentropy(),
+            np.zeros((4, 3)),
+            np.full((4, 1), 0.5),
+            "binary_crossentropy",
+        ),
+        (
+            losses.CategoricalCrossentropy(),
+            np.zeros((4, 3)),
+            np.full((4, 2), 0.5),
+            "categorical_crossentropy",
+        ),
+        (losses.Huber(), np.zeros((2, 3)), np.zeros((4, 3)), "huber"),
+    ],
+)
 def test_shape_mismatch_names_loss_and_shapes(loss, y, p, name):
     with pytest.raises(ValueError, match=name) as info:
         loss(y, p)
@@ -270,11 +343,19 @@ def test_invalid_reduction_and_weight_shape():
 # -- configs and lookups -----------------------------------------------------------------
 
 LOSS_CLASSES = [
-    losses.MeanSquaredError(reduction="sum"), losses.MeanAbsoluteError(name="l1"),
-    losses.MeanAbsolutePercentageError(), losses.MeanSquaredLogarithmicError(),
-    losses.CosineSimilarity(axis=1), losses.Huber(delta=2.5), losses.LogCosh(),
-    losses.Hinge(), losses.SquaredHinge(), losses.CategoricalHinge(), losses.KLDivergence(),
-    losses.Poisson(), losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+    losses.MeanSquaredError(reduction="sum"),
+    losses.MeanAbsoluteError(name="l1"),
+    losses.MeanAbsolutePercentageError(),
+    losses.MeanSquaredLogarithmicError(),
+    losses.CosineSimilarity(axis=1),
+    losses.Huber(delta=2.5),
+    losses.LogCosh(),
+    losses.Hinge(),
+    losses.SquaredHinge(),
+    losses.CategoricalHinge(),
+    losses.KLDivergence(),
+    losses.Poisson(),
+    losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
     losses.CategoricalCrossentropy(label_smoothing=0.2, axis=1, dtype="float64"),
     losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0, reduction=None),
     losses.LossFunctionWrapper(losses.huber, delta=0.3, name="h"),
@@ -292,23 +373,32 @@ def test_loss_config_round_trip(loss):
     np.testing.assert_allclose(np.asarray(restored(y, p)), np.asarray(loss(y, p)))
 
 
-@pytest.mark.parametrize("identifier, cls, name", [
-    ("mse", losses.MeanSquaredError, "mse"),
-    ("MSE", losses.MeanSquaredError, "MSE"),
-    ("mae", losses.MeanAbsoluteError, "mae"),
-    ("mean_squared_error", losses.MeanSquaredError, "mean_squared_error"),
-    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy,
-     "sparse_categorical_crossentropy"),
-    ("binary_crossentropy", losses.BinaryCrossentropy, "binary_crossentropy"),
-    ("bce", losses.BinaryCrossentropy, "bce"),
-    ("Huber", losses.Huber, "huber_loss"),
-    ("huber", losses.Huber, "huber"),
-    ("kld", losses.KLDivergence, "kld"),
-    (losses.categorical_crossentropy, losses.CategoricalCrossentropy,
-     "categorical_crossentropy"),
-    (losses.Poisson, losses.Poisson, "poisson"),
-    ({"class_name": "Huber", "config": {"delta": 3.0}}, losses.Huber, "huber_loss"),
-])
+@pytest.mark.parametrize(
+    "identifier, cls, name",
+    [
+        ("mse", losses.MeanSquaredError, "mse"),
+        ("MSE", losses.MeanSquaredError, "MSE"),
+        ("mae", losses.MeanAbsoluteError, "mae"),
+        ("mean_squared_error", losses.MeanSquaredError, "mean_squared_error"),
+        (
+            "sparse_categorical_crossentropy",
+            losses.SparseCategoricalCrossentropy,
+            "sparse_categorical_crossentropy",
+        ),
+        ("binary_crossentropy", losses.BinaryCrossentropy, "binary_crossentropy"),
+        ("bce", losses.BinaryCrossentropy, "bce"),
+        ("Huber", losses.Huber, "huber_loss"),
+        ("huber", losses.Huber, "huber"),
+        ("kld", losses.KLDivergence, "kld"),
+        (
+            losses.categorical_crossentropy,
+            losses.CategoricalCrossentropy,
+            "categorical_crossentropy",
+        ),
+        (losses.Poisson, losses.Poisson, "poisson"),
+        ({"class_name": "Huber", "config": {"delta": 3.0}}, losses.Huber, "huber_loss"),
+    ],
+)
 def test_get(identifier, cls, name):
     loss = losses.get(identifier)
     assert type(loss) is cls and loss.name == name

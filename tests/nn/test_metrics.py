@@ -32,27 +32,67 @@ def top_k_hits(labels, scores, k):
 
 # name: (metric factory, y_true, y_pred, NumPy per-sample values)
 METRICS = {
-    "accuracy": (metrics.Accuracy, CLS_LABELS, CLS_PROBS.argmax(-1) * (SW > 0.3),
-                 lambda y, p: (y == p).astype(float)),
-    "binary_accuracy": (metrics.BinaryAccuracy, BIN_LABELS, BIN_PROBS,
-                        lambda y, p: ((p > 0.5) == y)[:, 0].astype(float)),
-    "categorical_accuracy": (metrics.CategoricalAccuracy, np.eye(5)[CLS_LABELS], CLS_PROBS,
-                             lambda y, p: (y.argmax(-1) == p.argmax(-1)).astype(float)),
-    "sparse_categorical_accuracy": (metrics.SparseCategoricalAccuracy, CLS_LABELS, CLS_PROBS,
-                                    lambda y, p: (y == p.argmax(-1)).astype(float)),
-    "top_k": (lambda: metrics.TopKCategoricalAccuracy(k=2), np.eye(5)[CLS_LABELS], CLS_PROBS,
-              lambda y, p: top_k_hits(y.argmax(-1), p, 2).astype(float)),
-    "sparse_top_k": (lambda: metrics.SparseTopKCategoricalAccuracy(k=3), CLS_LABELS, CLS_PROBS,
-                     lambda y, p: top_k_hits(y, p, 3).astype(float)),
-    "mse": (metrics.MeanSquaredError, CLS_PROBS[::-1], CLS_PROBS,
-            lambda y, p: ((y - p) ** 2).mean(-1)),
-    "mae": (metrics.MeanAbsoluteError, CLS_PROBS[::-1], CLS_PROBS,
-            lambda y, p: abs(y - p).mean(-1)),
+    "accuracy": (
+        metrics.Accuracy,
+        CLS_LABELS,
+        CLS_PROBS.argmax(-1) * (SW > 0.3),
+        lambda y, p: (y == p).astype(float),
+    ),
+    "binary_accuracy": (
+        metrics.BinaryAccuracy,
+        BIN_LABELS,
+        BIN_PROBS,
+        lambda y, p: ((p > 0.5) == y)[:, 0].astype(float),
+    ),
+    "categorical_accuracy": (
+        metrics.CategoricalAccuracy,
+        np.eye(5)[CLS_LABELS],
+        CLS_PROBS,
+        lambda y, p: (y.argmax(-1) == p.argmax(-1)).astype(float),
+    ),
+    "sparse_categorical_accuracy": (
+        metrics.SparseCategoricalAccuracy,
+        CLS_LABELS,
+        CLS_PROBS,
+        lambda y, p: (y == p.argmax(-1)).astype(float),
+    ),
+    "top_k": (
+        lambda: metrics.TopKCategoricalAccuracy(k=2),
+        np.eye(5)[CLS_LABELS],
+        CLS_PROBS,
+        lambda y, p: top_k_hits(y.argmax(-1), p, 2).astype(float),
+    ),
+    "sparse_top_k": (
+        lambda: metrics.SparseTopKCategoricalAccuracy(k=3),
+        CLS_LABELS,
+        CLS_PROBS,
+        lambda y, p: top_k_hits(y, p, 3).astype(float),
+    ),
+    "mse": (
+        metrics.MeanSquaredError,
+        CLS_PROBS[::-1],
+        CLS_PROBS,
+        lambda y, p: ((y - p) ** 2).mean(-1),
+    ),
+    "mae": (
+        metrics.MeanAbsoluteError,
+        CLS_PROBS[::-1],
+        CLS_PROBS,
+        lambda y, p: abs(y - p).mean(-1),
+    ),
     "bce": (metrics.BinaryCrossentropy, BIN_LABELS, BIN_PROBS, lambda y, p: np_bce(y, p)[:, 0]),
-    "scce": (metrics.SparseCategoricalCrossentropy, CLS_LABELS, CLS_PROBS,
-             lambda y, p: np_cce(np.eye(5)[y], p)),
-    "cosine": (metrics.CosineSimilarity, CLS_PROBS[::-1], CLS_PROBS,
-               lambda y, p: (np_unit(y) * np_unit(p)).sum(-1)),
+    "scce": (
+        metrics.SparseCategoricalCrossentropy,
+        CLS_LABELS,
+        CLS_PROBS,
+        lambda y, p: np_cce(np.eye(5)[y], p),
+    ),
+    "cosine": (
+        metrics.CosineSimilarity,
+        CLS_PROBS[::-1],
+        CLS_PROBS,
+        lambda y, p: (np_unit(y) * np_unit(p)).sum(-1),
+    ),
 }
 
 
@@ -96,8 +136,7 @@ def test_mean_sum_and_rmse():
     assert float(mean.result()) == pytest.approx(expected, rel=1e-5)
     for y_b, p_b in batches(TARGETS, REALS):
         rmse.update_state(y_b, p_b)
-    assert float(rmse.result()) == pytest.approx(np.sqrt(((TARGETS - REALS) ** 2).mean()),
-                                                 rel=1e-5)
+    assert float(rmse.result()) == pytest.approx(np.sqrt(((TARGETS - REALS) ** 2).mean()), rel=1e-5)
     assert float(metrics.Mean(dtype="float64")(np.array([1e-9, 3e-9]))) == 2e-9
 
 
@@ -113,22 +152,38 @@ def test_mean_metric_wrapper_and_loss_function():
 def np_confusion(y, p, threshold, w=None):
     w = np.ones_like(p) if w is None else np.broadcast_to(w, p.shape)
     pos, pred = y > 0, p > threshold
-    return {"tp": (w * (pos & pred)).sum(), "fp": (w * (~pos & pred)).sum(),
-            "fn": (w * (pos & ~pred)).sum(), "tn": (w * (~pos & ~pred)).sum()}
+    return {
+        "tp": (w * (pos & pred)).sum(),
+        "fp": (w * (~pos & pred)).sum(),
+        "fn": (w * (pos & ~pred)).sum(),
+        "tn": (w * (~pos & ~pred)).sum(),
+    }
 
 
 def test_precision_recall_and_counts_over_batches():
     y = (RNG.uniform(size=(12, 3)) > 0.5).astype(float)
     p = RNG.uniform(size=(12, 3))
     w = RNG.uniform(size=(12, 1))
-    objects = [metrics.Precision(), metrics.Recall(), metrics.TruePositives(),
-               metrics.FalsePositives(), metrics.TrueNegatives(), metrics.FalseNegatives()]
+    objects = [
+        metrics.Precision(),
+        metrics.Recall(),
+        metrics.TruePositives(),
+        metrics.FalsePositives(),
+        metrics.TrueNegatives(),
+        metrics.FalseNegatives(),
+    ]
     for y_b, p_b, w_b in batches(y, p, w[:, 0]):
         for m in objects:
             m.update_state(y_b, p_b, sample_weight=w_b)
     c = np_confusion(y, p, 0.5, w)
-    expected = [c["tp"] / (c["tp"] + c["fp"]), c["tp"] / (c["tp"] + c["fn"]), c["tp"], c["fp"],
-                c["tn"], c["fn"]]
+    expected = [
+        c["tp"] / (c["tp"] + c["fp"]),
+        c["tp"] / (c["tp"] + c["fn"]),
+        c["tp"],
+        c["fp"],
+        c["tn"],
+        c["fn"],
+    ]
     for m, e in zip(objects, expected, strict=True):
         assert float(m.result()) == pytest.approx(e, rel=1e-5), m.name
 
@@ -158,7 +213,7 @@ def test_auc():
     for y_b, p_b in batches(labels, scores, size=100):
         auc.update_state(y_b, p_b)
     pos, neg = scores[labels > 0], scores[labels == 0]
-    exact = ((pos[:, None] > neg[None, :]).mean())  # Mann-Whitney U statistic
+    exact = (pos[:, None] > neg[None, :]).mean()  # Mann-Whitney U statistic
     assert float(auc.result()) == pytest.approx(exact, abs=0.01)
     perfect = (np.arange(10) >= 5).astype(float)
     assert float(metrics.AUC()(perfect, np.linspace(0, 1, 10))) == pytest.approx(1.0)
@@ -172,18 +227,34 @@ def test_auc():
 
 
 METRIC_INSTANCES = [
-    metrics.Mean(name="m"), metrics.Sum(dtype="float64"), metrics.Accuracy(),
-    metrics.BinaryAccuracy(threshold=0.3), metrics.CategoricalAccuracy(),
-    metrics.SparseCategoricalAccuracy(), metrics.TopKCategoricalAccuracy(k=3),
-    metrics.SparseTopKCategoricalAccuracy(k=2), metrics.MeanSquaredError(),
-    metrics.MeanAbsoluteError(), metrics.MeanAbsolutePercentageError(),
-    metrics.MeanSquaredLogarithmicError(), metrics.RootMeanSquaredError(),
-    metrics.CosineSimilarity(axis=1), metrics.LogCoshError(), metrics.KLDivergence(),
-    metrics.Poisson(), metrics.Hinge(), metrics.SquaredHinge(), metrics.CategoricalHinge(),
-    metrics.BinaryCrossentropy(from_logits=True), metrics.CategoricalCrossentropy(),
-    metrics.SparseCategoricalCrossentropy(), metrics.Precision(thresholds=[0.1, 0.6]),
-    metrics.Recall(top_k=2), metrics.AUC(num_thresholds=50, curve="PR"),
-    metrics.TruePositives(thresholds=0.4), metrics.FalseNegatives(),
+    metrics.Mean(name="m"),
+    metrics.Sum(dtype="float64"),
+    metrics.Accuracy(),
+    metrics.BinaryAccuracy(threshold=0.3),
+    metrics.CategoricalAccuracy(),
+    metrics.SparseCategoricalAccuracy(),
+    metrics.TopKCategoricalAccuracy(k=3),
+    metrics.SparseTopKCategoricalAccuracy(k=2),
+    metrics.MeanSquaredError(),
+    metrics.MeanAbsoluteError(),
+    metrics.MeanAbsolutePercentageError(),
+    metrics.MeanSquaredLogarithmicError(),
+    metrics.RootMeanSquaredError(),
+    metrics.CosineSimilarity(axis=1),
+    metrics.LogCoshError(),
+    metrics.KLDivergence(),
+    metrics.Poisson(),
+    metrics.Hinge(),
+    metrics.SquaredHinge(),
+    metrics.CategoricalHinge(),
+    metrics.BinaryCrossentropy(from_logits=True),
+    metrics.CategoricalCrossentropy(),
+    metrics.SparseCategoricalCrossentropy(),
+    metrics.Precision(thresholds=[0.1, 0.6]),
+    metrics.Recall(top_k=2),
+    metrics.AUC(num_thresholds=50, curve="PR"),
+    metrics.TruePositives(thresholds=0.4),
+    metrics.FalseNegatives(),
 ]
 
 
@@ -195,23 +266,32 @@ def test_metric_config_round_trip(metric):
     assert type(restored) is type(metric) and restored.get_config() == config
 
 
-@pytest.mark.parametrize("identifier, cls, name", [
-    ("accuracy", metrics.Accuracy, "accuracy"),
-    ("acc", metrics.Accuracy, "acc"),
-    ("mae", metrics.MeanAbsoluteError, "mae"),
-    ("mse", metrics.MeanSquaredError, "mse"),
-    ("AUC", metrics.AUC, "AUC"),
-    ("auc", metrics.AUC, "auc"),
-    ("sparse_categorical_accuracy", metrics.SparseCategoricalAccuracy,
-     "sparse_categorical_accuracy"),
-    ("top_k_categorical_accuracy", metrics.TopKCategoricalAccuracy,
-     "top_k_categorical_accuracy"),
-    ("precision", metrics.Precision, "precision"),
-    ("root_mean_squared_error", metrics.RootMeanSquaredError, "root_mean_squared_error"),
-    (metrics.Recall, metrics.Recall, "recall"),
-    (losses.mean_absolute_error, metrics.MeanMetricWrapper, "mean_absolute_error"),
-    (losses.Huber(), metrics.MeanMetricWrapper, "huber_loss"),
-])
+@pytest.mark.parametrize(
+    "identifier, cls, name",
+    [
+        ("accuracy", metrics.Accuracy, "accuracy"),
+        ("acc", metrics.Accuracy, "acc"),
+        ("mae", metrics.MeanAbsoluteError, "mae"),
+        ("mse", metrics.MeanSquaredError, "mse"),
+        ("AUC", metrics.AUC, "AUC"),
+        ("auc", metrics.AUC, "auc"),
+        (
+            "sparse_categorical_accuracy",
+            metrics.SparseCategoricalAccuracy,
+            "sparse_categorical_accuracy",
+        ),
+        (
+            "top_k_categorical_accuracy",
+            metrics.TopKCategoricalAccuracy,
+            "top_k_categorical_accuracy",
+        ),
+        ("precision", metrics.Precision, "precision"),
+        ("root_mean_squared_error", metrics.RootMeanSquaredError, "root_mean_squared_error"),
+        (metrics.Recall, metrics.Recall, "recall"),
+        (losses.mean_absolute_error, metrics.MeanMetricWrapper, "mean_absolute_error"),
+        (losses.Huber(), metrics.MeanMetricWrapper, "huber_loss"),
+    ],
+)
 def test_metric_get(identifier, cls, name):
     metric = metrics.get(identifier)
     assert type(metric) is cls and metric.name == name
@@ -224,21 +304,28 @@ def test_metric_get_errors_and_instances():
         metrics.get("accuracyy")
 
 
-@pytest.mark.parametrize("loss, y_shape, p_shape, expected", [
-    ("sparse_categorical_crossentropy", (8,), (8, 10), metrics.SparseCategoricalAccuracy),
-    (losses.SparseCategoricalCrossentropy(from_logits=True), (8, 1), (8, 10),
-     metrics.SparseCategoricalAccuracy),
-    ("categorical_crossentropy", (8, 10), (8, 10), metrics.CategoricalAccuracy),
-    (losses.categorical_crossentropy, (8, 10), (8, 10), metrics.CategoricalAccuracy),
-    ("binary_crossentropy", (8, 5), (8, 5), metrics.BinaryAccuracy),
-    ("bce", (8, 1), (8, 1), metrics.BinaryAccuracy),
-    ("mse", (8, 1), (8, 1), metrics.BinaryAccuracy),
-    ("mse", (8,), (8,), metrics.BinaryAccuracy),
-    (None, (8,), (8, 3), metrics.SparseCategoricalAccuracy),
-    (None, (8, 1), (8, 3), metrics.SparseCategoricalAccuracy),
-    (None, (8, 3), (8, 3), metrics.CategoricalAccuracy),
-    (lambda y, p: y - p, (8, 3), (8, 3), metrics.CategoricalAccuracy),
-])
+@pytest.mark.parametrize(
+    "loss, y_shape, p_shape, expected",
+    [
+        ("sparse_categorical_crossentropy", (8,), (8, 10), metrics.SparseCategoricalAccuracy),
+        (
+            losses.SparseCategoricalCrossentropy(from_logits=True),
+            (8, 1),
+            (8, 10),
+            metrics.SparseCategoricalAccuracy,
+        ),
+        ("categorical_crossentropy", (8, 10), (8, 10), metrics.CategoricalAccuracy),
+        (losses.categorical_crossentropy, (8, 10), (8, 10), metrics.CategoricalAccuracy),
+        ("binary_crossentropy", (8, 5), (8, 5), metrics.BinaryAccuracy),
+        ("bce", (8, 1), (8, 1), metrics.BinaryAccuracy),
+        ("mse", (8, 1), (8, 1), metrics.BinaryAccuracy),
+        ("mse", (8,), (8,), metrics.BinaryAccuracy),
+        (None, (8,), (8, 3), metrics.SparseCategoricalAccuracy),
+        (None, (8, 1), (8, 3), metrics.SparseCategoricalAccuracy),
+        (None, (8, 3), (8, 3), metrics.CategoricalAccuracy),
+        (lambda y, p: y - p, (8, 3), (8, 3), metrics.CategoricalAccuracy),
+    ],
+)
 def test_resolve_accuracy(loss, y_shape, p_shape, expected):
     metric = metrics.resolve_accuracy(loss, y_shape, p_shape)
     assert type(metric) is expected and metric.name == "accuracy"

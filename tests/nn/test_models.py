@@ -26,8 +26,9 @@ def classification_data(n=200, features=5, classes=3):
 
 def test_sequential_with_input_trains_and_loss_falls():
     x, y = regression_data()
-    model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(8, activation="tanh"),
-                               layers.Dense(1)])
+    model = models.Sequential(
+        [layers.Input(shape=(4,)), layers.Dense(8, activation="tanh"), layers.Dense(1)]
+    )
     model.compile(optimizer=optimizers.Adam(0.05), loss="mse")
     history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.25 * history.history["loss"][0]
@@ -37,8 +38,11 @@ def test_sequential_with_input_trains_and_loss_falls():
 def test_sequential_without_input_builds_on_first_call():
     x, y = classification_data()
     model = models.Sequential([layers.Dense(16, activation="relu"), layers.Dense(3)])
-    model.compile(optimizers.Adam(0.03), losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizers.Adam(0.03),
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     history = model.fit(x, y, epochs=10, verbose=0, validation_split=0.2)
     assert set(history.history) >= {"loss", "val_loss", "accuracy", "val_accuracy"}
     assert history.history["accuracy"][-1] > 0.8
@@ -103,8 +107,9 @@ def test_lambda_declared_output_shape_must_match():
 def test_lambda_captured_variable_is_tracked_and_trained():
     scale = tg.Variable(0.1, name="scale")
     x, y = regression_data()
-    model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(1),
-                               layers.Lambda(lambda t: t * scale)])
+    model = models.Sequential(
+        [layers.Input(shape=(4,)), layers.Dense(1), layers.Lambda(lambda t: t * scale)]
+    )
     assert any(w is scale for w in model.trainable_weights)
     model.compile(optimizer=optimizers.Adam(0.05), loss="mse")
     model.fit(x, y, epochs=3, verbose=0)
@@ -157,8 +162,10 @@ def test_get_set_weights_round_trip():
 
 
 def test_summary_prints_keras_table(capsys):
-    model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(3, name="hidden"),
-                               layers.Dense(1, name="out")], name="tiny")
+    model = models.Sequential(
+        [layers.Input(shape=(4,)), layers.Dense(3, name="hidden"), layers.Dense(1, name="out")],
+        name="tiny",
+    )
     model.summary()
     text = capsys.readouterr().out
     assert 'Model: "tiny"' in text
@@ -169,8 +176,9 @@ def test_summary_prints_keras_table(capsys):
 def test_train_on_batch_and_test_on_batch_return_loss_and_metrics():
     x, y = classification_data(n=32)
     model = models.Sequential([layers.Input(shape=(5,)), layers.Dense(3)])
-    model.compile("adam", losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        "adam", losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     loss, acc = model.train_on_batch(x, y)
     assert np.isfinite(loss) and 0 <= acc <= 1
     logs = model.test_on_batch(x, y, return_dict=True)
@@ -196,8 +204,15 @@ def test_terminate_on_nan_stops_fit_end_to_end(capsys):
     x[40:] = np.nan  # batches from the third on produce a NaN loss
     model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(1)])
     model.compile("sgd", "mse")
-    history = model.fit(x, y, epochs=5, batch_size=16, shuffle=False, verbose=0,
-                        callbacks=[tg.callbacks.TerminateOnNaN()])
+    history = model.fit(
+        x,
+        y,
+        epochs=5,
+        batch_size=16,
+        shuffle=False,
+        verbose=0,
+        callbacks=[tg.callbacks.TerminateOnNaN()],
+    )
     assert len(history.history["loss"]) == 1  # stopped during the first epoch
     assert "NaN" in capsys.readouterr().out or np.isnan(history.history["loss"][0])
 
@@ -217,8 +232,9 @@ def test_fit_with_validation_data_and_sample_weight():
     model = models.Sequential([layers.Input(shape=(4,)), layers.Dense(1)])
     model.compile(optimizers.SGD(0.05), "mse")
     weights = np.ones(64, np.float32)
-    history = model.fit(x, y, epochs=3, verbose=0, sample_weight=weights,
-                        validation_data=(x[:16], y[:16]))
+    history = model.fit(
+        x, y, epochs=3, verbose=0, sample_weight=weights, validation_data=(x[:16], y[:16])
+    )
     assert len(history.history["val_loss"]) == 3
     zero = model.evaluate(x, y, sample_weight=np.zeros(64, np.float32), verbose=0)
     assert zero == 0.0

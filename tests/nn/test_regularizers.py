@@ -13,8 +13,11 @@ from tests.nn.objective_data import W
 
 
 def np_orthogonal(w, factor, mode):
-    u = w / np.linalg.norm(w, axis=1, keepdims=True) if mode == "rows" else \
-        (w / np.linalg.norm(w, axis=0, keepdims=True)).T
+    u = (
+        w / np.linalg.norm(w, axis=1, keepdims=True)
+        if mode == "rows"
+        else (w / np.linalg.norm(w, axis=0, keepdims=True)).T
+    )
     product = np.abs(u @ u.T - np.diag(np.diag(u @ u.T)))
     n = len(u)
     return factor * 0.5 * product.sum() / (n * (n - 1) / 2)
@@ -25,10 +28,14 @@ REGULARIZERS = {
     "l2": (regularizers.L2(0.2), lambda w: 0.2 * (w**2).sum()),
     "l1_l2": (regularizers.L1L2(l1=0.1, l2=0.4), lambda w: 0.1 * abs(w).sum() + 0.4 * (w**2).sum()),
     "l1_l2_only_l2": (regularizers.L1L2(l2=0.4), lambda w: 0.4 * (w**2).sum()),
-    "orthogonal_rows": (regularizers.OrthogonalRegularizer(0.5),
-                        lambda w: np_orthogonal(w, 0.5, "rows")),
-    "orthogonal_columns": (regularizers.OrthogonalRegularizer(0.5, mode="columns"),
-                           lambda w: np_orthogonal(w, 0.5, "columns")),
+    "orthogonal_rows": (
+        regularizers.OrthogonalRegularizer(0.5),
+        lambda w: np_orthogonal(w, 0.5, "rows"),
+    ),
+    "orthogonal_columns": (
+        regularizers.OrthogonalRegularizer(0.5, mode="columns"),
+        lambda w: np_orthogonal(w, 0.5, "columns"),
+    ),
 }
 
 
@@ -58,16 +65,22 @@ def test_regularizer_gradient_through_tape():
     np.testing.assert_allclose(tape.gradient(penalty, w).numpy(), 0.2 * W, rtol=1e-6)
 
 
-@pytest.mark.parametrize("identifier, cls, config", [
-    ("l1", regularizers.L1, {"l1": 0.01}),
-    ("l2", regularizers.L2, {"l2": 0.01}),
-    ("l1_l2", regularizers.L1L2, {"l1": 0.0, "l2": 0.0}),
-    ("L2", regularizers.L2, {"l2": 0.01}),
-    ("orthogonal_regularizer", regularizers.OrthogonalRegularizer,
-     {"factor": 0.01, "mode": "rows"}),
-    ({"class_name": "L1L2", "config": {"l1": 0.5}}, regularizers.L1L2, {"l1": 0.5, "l2": 0.0}),
-    (regularizers.L1, regularizers.L1, {"l1": 0.01}),
-])
+@pytest.mark.parametrize(
+    "identifier, cls, config",
+    [
+        ("l1", regularizers.L1, {"l1": 0.01}),
+        ("l2", regularizers.L2, {"l2": 0.01}),
+        ("l1_l2", regularizers.L1L2, {"l1": 0.0, "l2": 0.0}),
+        ("L2", regularizers.L2, {"l2": 0.01}),
+        (
+            "orthogonal_regularizer",
+            regularizers.OrthogonalRegularizer,
+            {"factor": 0.01, "mode": "rows"},
+        ),
+        ({"class_name": "L1L2", "config": {"l1": 0.5}}, regularizers.L1L2, {"l1": 0.5, "l2": 0.0}),
+        (regularizers.L1, regularizers.L1, {"l1": 0.01}),
+    ],
+)
 def test_regularizer_get(identifier, cls, config):
     regularizer = regularizers.get(identifier)
     assert type(regularizer) is cls and regularizer.get_config() == config

@@ -37,22 +37,34 @@ OPTIMIZERS: dict[str, Callable[[], Any]] = {
     "rmsprop": lambda: tg.optimizers.RMSprop(1e-2, momentum=0.5),
     "adagrad": lambda: tg.optimizers.Adagrad(0.1),
     "adam_exponential_decay": lambda: tg.optimizers.Adam(
-        tg.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.7)),
+        tg.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=3, decay_rate=0.7)
+    ),
     "adamw_cosine_decay": lambda: tg.optimizers.AdamW(
-        tg.optimizers.schedules.CosineDecay(1e-2, decay_steps=12)),
+        tg.optimizers.schedules.CosineDecay(1e-2, decay_steps=12)
+    ),
     "sgd_piecewise_constant": lambda: tg.optimizers.SGD(
-        tg.optimizers.schedules.PiecewiseConstantDecay([5, 10], [0.1, 0.05, 0.01]),
-        momentum=0.9),
+        tg.optimizers.schedules.PiecewiseConstantDecay([5, 10], [0.1, 0.05, 0.01]), momentum=0.9
+    ),
 }
 
 
 def _dense_model(optimizer: Callable[[], Any], jit: Any) -> tg.Model:
     tg.utils.set_random_seed(3)  # the same initial weights in every run
-    model = tg.Sequential([layers.Input((5,)), layers.Dense(8, activation="relu"),
-                           layers.Dropout(0.3), layers.Dense(8, activation="tanh"),
-                           layers.Dropout(0.2), layers.Dense(3)])
-    model.compile(optimizer=optimizer(), jit_compile=jit,
-                  loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = tg.Sequential(
+        [
+            layers.Input((5,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.3),
+            layers.Dense(8, activation="tanh"),
+            layers.Dropout(0.2),
+            layers.Dense(3),
+        ]
+    )
+    model.compile(
+        optimizer=optimizer(),
+        jit_compile=jit,
+        loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -149,16 +161,18 @@ class _Noisy(layers.Layer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not training:
             return inputs
-        noisy = inputs + tg.random.normal(tuple(inputs.shape), stddev=0.1,
-                                          seed=self.seed_generator)
+        noisy = inputs + tg.random.normal(tuple(inputs.shape), stddev=0.1, seed=self.seed_generator)
         return tg.random.dropout(noisy, 0.3, seed=self.seed_generator)
 
 
 def _noisy_model(jit: Any) -> tg.Model:
     tg.utils.set_random_seed(5)
     model = tg.Sequential([layers.Input((5,)), layers.Dense(6), _Noisy(), layers.Dense(3)])
-    model.compile(optimizer=tg.optimizers.SGD(0.05, momentum=0.9), jit_compile=jit,
-                  loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=tg.optimizers.SGD(0.05, momentum=0.9),
+        jit_compile=jit,
+        loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -172,15 +186,20 @@ def test_resume_with_a_user_seed_generator(jit: Any) -> None:
     first.fit(X, LABELS, epochs=1, batch_size=8, verbose=0)
     state = json.loads(json.dumps(capture(first)))
     assert state["generators"]["_stack[1].seed_generator"] == {
-        "kind": "seed_generator", "seed": 21, "counter": 2 * 4}  # two draws, four steps
+        "kind": "seed_generator",
+        "seed": 21,
+        "counter": 2 * 4,
+    }  # two draws, four steps
     tg.utils.set_random_seed(99)  # a different stream: restore must override it
     resumed = tg.Sequential([layers.Input((5,)), layers.Dense(6), _Noisy(), layers.Dense(3)])
-    resumed.compile(optimizer=tg.optimizers.SGD(0.05, momentum=0.9), jit_compile=jit,
-                    loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    resumed.compile(
+        optimizer=tg.optimizers.SGD(0.05, momentum=0.9),
+        jit_compile=jit,
+        loss=tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     resumed.set_weights(first.get_weights())
     resumed.optimizer.build(resumed.trainable_weights)
-    for target, source in zip(resumed.optimizer.variables, first.optimizer.variables,
-                              strict=True):
+    for target, source in zip(resumed.optimizer.variables, first.optimizer.variables, strict=True):
         target.assign(source.numpy())
     restore(resumed, state)
     resumed.fit(X, LABELS, epochs=3, batch_size=8, verbose=0, initial_epoch=1)
@@ -195,15 +214,31 @@ def test_resume_through_model_checkpoint(jit: Any, tmp_path: Any) -> None:
     uninterrupted = _dense_model(OPTIMIZERS["adam"], jit)
     uninterrupted.fit(X, LABELS, epochs=5, batch_size=8, verbose=0)
     interrupted = _dense_model(OPTIMIZERS["adam"], jit)
-    interrupted.fit(X, LABELS, epochs=5, batch_size=8, verbose=0, callbacks=[
-        tg.callbacks.ModelCheckpoint(path),
-        tg.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: setattr(
-            interrupted, "stop_training", epoch == 2))])
+    interrupted.fit(
+        X,
+        LABELS,
+        epochs=5,
+        batch_size=8,
+        verbose=0,
+        callbacks=[
+            tg.callbacks.ModelCheckpoint(path),
+            tg.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: setattr(interrupted, "stop_training", epoch == 2)
+            ),
+        ],
+    )
     resumed = tg.models.load_model(path)
     epoch = capture(resumed)["epoch"]
     assert epoch == 3
-    resumed.fit(X, LABELS, epochs=5, batch_size=8, verbose=0, initial_epoch=epoch,
-                callbacks=[tg.callbacks.ModelCheckpoint(path)])
+    resumed.fit(
+        X,
+        LABELS,
+        epochs=5,
+        batch_size=8,
+        verbose=0,
+        initial_epoch=epoch,
+        callbacks=[tg.callbacks.ModelCheckpoint(path)],
+    )
     _assert_same_state(uninterrupted, resumed)
     _assert_same_state(uninterrupted, tg.models.load_model(path))
 
@@ -274,8 +309,9 @@ def test_a_nested_models_own_fit_generator_is_not_a_layer_generator() -> None:
     outer = tg.Model(inputs, inner(inputs))
     state = json.loads(json.dumps(capture(outer)))
     assert [path.endswith("._rng") for path in state["generators"]] == [True]
-    rebuilt_inner = tg.Sequential([layers.Input((5,)), layers.Dropout(0.5, seed=2),
-                                   layers.Dense(3)])
+    rebuilt_inner = tg.Sequential(
+        [layers.Input((5,)), layers.Dropout(0.5, seed=2), layers.Dense(3)]
+    )
     rebuilt_inputs = layers.Input((5,))
     rebuilt = tg.Model(rebuilt_inputs, rebuilt_inner(rebuilt_inputs))
     restore(rebuilt, state)
@@ -306,42 +342,81 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("float epoch", lambda s: _edited(s, lambda d: d.update(epoch=1.0)), "'epoch'"),
     ("bool step", lambda s: _edited(s, lambda d: d.update(step=True)), "'step'"),
     ("huge step", lambda s: _edited(s, lambda d: d.update(step=2**80)), "'step'"),
-    ("shuffle kind", lambda s: _edited(s, lambda d: d["fit_shuffle"].update(kind="numpy")),
-     "'fit_shuffle'"),
-    ("shuffle seed", lambda s: _edited(s, lambda d: d["fit_shuffle"].update(seed=-5)),
-     "'fit_shuffle'"),
-    ("shuffle counter", lambda s: _edited(s, lambda d: d["fit_shuffle"].update(counter="1")),
-     "'fit_shuffle'"),
-    ("shuffle list", lambda s: _edited(s, lambda d: d.update(fit_shuffle=[1, 2])),
-     "'fit_shuffle'"),
-    ("generators list", lambda s: _edited(s, lambda d: d.update(generators=[])),
-     "'generators' must be an object"),
-    ("unknown generator", lambda s: _edited(
-        s, lambda d: d["generators"].update({"_stack[9]._rng": d["generators"][PATH]})),
-     "does not have"),
-    ("missing generator", lambda s: _edited(s, lambda d: d["generators"].pop(PATH)),
-     "lacks generators"),
-    ("generator kind", lambda s: _edited(
-        s, lambda d: d["generators"][PATH].update(kind="seed_generator")), PATH),
-    ("generator extra", lambda s: _edited(
-        s, lambda d: d["generators"][PATH].update(more=1)), PATH),
-    ("bit generator", lambda s: _edited(
-        s, lambda d: d["generators"][PATH]["state"].update(bit_generator="MT19937")),
-     "bit_generator"),
-    ("state not hex", lambda s: _edited(
-        s, lambda d: d["generators"][PATH]["state"]["state"].update(state="12")),
-     "state.state.state"),
-    ("state int", lambda s: _edited(
-        s, lambda d: d["generators"][PATH]["state"]["state"].update(state=12)),
-     "state.state.state"),
-    ("state too wide", lambda s: _edited(
-        s, lambda d: d["generators"][PATH]["state"]["state"].update(inc="0x" + "f" * 33)),
-     "state.state.inc"),
-    ("state missing", lambda s: _edited(
-        s, lambda d: d["generators"][PATH]["state"]["state"].pop("inc")), "state.state"),
-    ("uinteger", lambda s: _edited(
-        s, lambda d: d["generators"][PATH]["state"].update(uinteger="0x1" + "0" * 20)),
-     PATH),
+    (
+        "shuffle kind",
+        lambda s: _edited(s, lambda d: d["fit_shuffle"].update(kind="numpy")),
+        "'fit_shuffle'",
+    ),
+    (
+        "shuffle seed",
+        lambda s: _edited(s, lambda d: d["fit_shuffle"].update(seed=-5)),
+        "'fit_shuffle'",
+    ),
+    (
+        "shuffle counter",
+        lambda s: _edited(s, lambda d: d["fit_shuffle"].update(counter="1")),
+        "'fit_shuffle'",
+    ),
+    ("shuffle list", lambda s: _edited(s, lambda d: d.update(fit_shuffle=[1, 2])), "'fit_shuffle'"),
+    (
+        "generators list",
+        lambda s: _edited(s, lambda d: d.update(generators=[])),
+        "'generators' must be an object",
+    ),
+    (
+        "unknown generator",
+        lambda s: _edited(
+            s, lambda d: d["generators"].update({"_stack[9]._rng": d["generators"][PATH]})
+        ),
+        "does not have",
+    ),
+    (
+        "missing generator",
+        lambda s: _edited(s, lambda d: d["generators"].pop(PATH)),
+        "lacks generators",
+    ),
+    (
+        "generator kind",
+        lambda s: _edited(s, lambda d: d["generators"][PATH].update(kind="seed_generator")),
+        PATH,
+    ),
+    ("generator extra", lambda s: _edited(s, lambda d: d["generators"][PATH].update(more=1)), PATH),
+    (
+        "bit generator",
+        lambda s: _edited(
+            s, lambda d: d["generators"][PATH]["state"].update(bit_generator="MT19937")
+        ),
+        "bit_generator",
+    ),
+    (
+        "state not hex",
+        lambda s: _edited(s, lambda d: d["generators"][PATH]["state"]["state"].update(state="12")),
+        "state.state.state",
+    ),
+    (
+        "state int",
+        lambda s: _edited(s, lambda d: d["generators"][PATH]["state"]["state"].update(state=12)),
+        "state.state.state",
+    ),
+    (
+        "state too wide",
+        lambda s: _edited(
+            s, lambda d: d["generators"][PATH]["state"]["state"].update(inc="0x" + "f" * 33)
+        ),
+        "state.state.inc",
+    ),
+    (
+        "state missing",
+        lambda s: _edited(s, lambda d: d["generators"][PATH]["state"]["state"].pop("inc")),
+        "state.state",
+    ),
+    (
+        "uinteger",
+        lambda s: _edited(
+            s, lambda d: d["generators"][PATH]["state"].update(uinteger="0x1" + "0" * 20)
+        ),
+        PATH,
+    ),
 ]
 
 
@@ -355,8 +430,26 @@ def test_restore_refuses_crafted_documents(label: str) -> None:
     assert capture(model) == before  # nothing changed
 
 
-_JUNK = [None, -1, 0, 2**200, 1.5, float("nan"), True, "", "0x", "0xzz", "0x" + "f" * 40,
-         [], {}, [1, 2], {"a": 1}, "PCG64", "seed_generator", "numpy"]
+_JUNK = [
+    None,
+    -1,
+    0,
+    2**200,
+    1.5,
+    float("nan"),
+    True,
+    "",
+    "0x",
+    "0xzz",
+    "0x" + "f" * 40,
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+    "PCG64",
+    "seed_generator",
+    "numpy",
+]
 
 
 def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

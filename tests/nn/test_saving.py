@@ -24,12 +24,14 @@ PROJECTION = RNG.standard_normal((6, 60)).astype(np.float32)  # 360 values: stor
 
 def _sequential() -> tg.Sequential:
     scale = tg.Variable(np.linspace(0.5, 1.5, 4).astype(np.float32), name="scale")
-    return tg.Sequential([
-        layers.Input(shape=(3,)),
-        layers.Dense(4, activation="relu"),
-        layers.Lambda(lambda x: tnp.tanh(x) * scale + tg.ops.relu(-x) ** 2, name="squash"),
-        layers.Dense(2),
-    ])
+    return tg.Sequential(
+        [
+            layers.Input(shape=(3,)),
+            layers.Dense(4, activation="relu"),
+            layers.Lambda(lambda x: tnp.tanh(x) * scale + tg.ops.relu(-x) ** 2, name="squash"),
+            layers.Dense(2),
+        ]
+    )
 
 
 def _functional() -> tg.Model:
@@ -38,8 +40,9 @@ def _functional() -> tg.Model:
     hidden = layers.Dense(4, activation="tanh")(a)
     offset = tg.Variable(np.zeros(60, np.float32), name="offset")
     mixed = layers.Lambda(
-        lambda pair, power: tnp.concatenate(pair, axis=-1) @ PROJECTION + offset ** power,
-        arguments={"power": 2}, name="mix",
+        lambda pair, power: tnp.concatenate(pair, axis=-1) @ PROJECTION + offset**power,
+        arguments={"power": 2},
+        name="mix",
     )([hidden, b])
     picked = layers.Lambda(lambda t: tnp.where(t > 0, t, 0.1 * t)[:, ::30])(mixed)
     out = layers.Dense(2)(layers.Dense(3)(picked))
@@ -100,8 +103,9 @@ def test_functional_multi_input_round_trip_and_training_resumes(tmp_path):
     assert mix["config"]["arguments"] == {"__dict__": [["power", 2]]}
     np.testing.assert_array_equal(weights["lambdas/0/0"], PROJECTION)
     loaded = tg.models.load_model(path)
-    np.testing.assert_array_equal(loaded.predict([X, X2], verbose=0),
-                                  model.predict([X, X2], verbose=0))
+    np.testing.assert_array_equal(
+        loaded.predict([X, X2], verbose=0), model.predict([X, X2], verbose=0)
+    )
     model.train_on_batch([X, X2], Y)
     loaded.train_on_batch([X, X2], Y)
     _assert_same_weights(model, loaded)
@@ -142,15 +146,21 @@ def test_uncompiled_model_has_no_optimizer_member(tmp_path):
     path = tmp_path / "plain.keras"
     model.save(path)
     with zipfile.ZipFile(path) as archive:
-        assert sorted(archive.namelist()) == ["config.json", "metadata.json",
-                                              "weights.safetensors"]
+        assert sorted(archive.namelist()) == ["config.json", "metadata.json", "weights.safetensors"]
         metadata = json.loads(archive.read("metadata.json"))
     checksums = metadata.pop("checksums")
-    assert metadata == {"format": "tapegrad-model", "version": 2,
-                        "tapegrad_version": tg.__version__}
-    assert sorted(checksums["weights"]) == ["layers/dense/0", "layers/dense/1",
-                                            "layers/dense_1/0", "layers/dense_1/1",
-                                            "layers/lambda/0"]
+    assert metadata == {
+        "format": "tapegrad-model",
+        "version": 2,
+        "tapegrad_version": tg.__version__,
+    }
+    assert sorted(checksums["weights"]) == [
+        "layers/dense/0",
+        "layers/dense/1",
+        "layers/dense_1/0",
+        "layers/dense_1/1",
+        "layers/lambda/0",
+    ]
     assert len(checksums["lambdas"]) == 1
     loaded = tg.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
@@ -176,26 +186,34 @@ def test_weights_only_round_trip(tmp_path, trained_sequential, archive):
     with pytest.raises(ValueError, match="missing"):
         tg.Sequential([layers.Input(shape=(3,)), layers.Dense(4)]).load_weights(path)
     foreign = tmp_path / "foreign.safetensors"
-    foreign.write_bytes(saving._safetensors_bytes({"layers/dense/0": np.zeros(1)},
-                                                  {"format": "pytorch"}))
+    foreign.write_bytes(
+        saving._safetensors_bytes({"layers/dense/0": np.zeros(1)}, {"format": "pytorch"})
+    )
     with pytest.raises(ValueError, match="format 'pytorch'"):
         fresh.load_weights(foreign)
-    other = tg.Sequential([layers.Input(shape=(2,)), layers.Dense(4, activation="relu"),
-                           layers.Lambda(lambda x: x * tg.Variable(np.ones(4, np.float32)),
-                                         name="squash"),
-                           layers.Dense(2)])
+    other = tg.Sequential(
+        [
+            layers.Input(shape=(2,)),
+            layers.Dense(4, activation="relu"),
+            layers.Lambda(lambda x: x * tg.Variable(np.ones(4, np.float32)), name="squash"),
+            layers.Dense(2),
+        ]
+    )
     with pytest.raises(ValueError, match=r"stored as float32\[3, 4\].*expects float32\[2, 4\]"):
         other.load_weights(path)
 
 
 # -- refusals ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("function, reason", [
-    (lambda x: np.tanh(np.asarray(x)), "does not depend on the inputs"),
-    (lambda x: x + np.sort(np.asarray(x), axis=-1), "changes with the input"),
-    (lambda x: x * 2 if float(tnp.sum(x)) > 0 else x, "changes with the input"),
-    (lambda x: tnp.reshape(x, (x.shape[0] * 4,)), "changes with the input"),
-    (tg.custom_gradient(lambda x: (x * 2, lambda dy: dy * 2)), "not in the primitive table"),
-])
+@pytest.mark.parametrize(
+    "function, reason",
+    [
+        (lambda x: np.tanh(np.asarray(x)), "does not depend on the inputs"),
+        (lambda x: x + np.sort(np.asarray(x), axis=-1), "changes with the input"),
+        (lambda x: x * 2 if float(tnp.sum(x)) > 0 else x, "changes with the input"),
+        (lambda x: tnp.reshape(x, (x.shape[0] * 4,)), "changes with the input"),
+        (tg.custom_gradient(lambda x: (x * 2, lambda dy: dy * 2)), "not in the primitive table"),
+    ],
+)
 def test_untraceable_lambda_is_refused_naming_the_layer(tmp_path, function, reason):
     model = tg.Sequential([layers.Input(shape=(4,)), layers.Lambda(function, name="odd")])
     path = tmp_path / "odd.tapegrad"
@@ -219,8 +237,7 @@ def test_wrong_extension_is_refused(tmp_path, trained_sequential):
 
 
 # -- atomic writes ----------------------------------------------------------------------------
-def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch, trained_sequential,
-                                             archive):
+def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch, trained_sequential, archive):
     before = archive.read_bytes()
 
     def failing_writer(file, members):
@@ -235,8 +252,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch, trained_sequ
     assert os.listdir(tmp_path) == [archive.name]
 
 
-def test_failed_weights_save_keeps_the_previous_file(tmp_path, monkeypatch,
-                                                     trained_sequential):
+def test_failed_weights_save_keeps_the_previous_file(tmp_path, monkeypatch, trained_sequential):
     path = tmp_path / "w.safetensors"
     trained_sequential.save_weights(path)
     before = path.read_bytes()
@@ -286,7 +302,7 @@ def _edit_weights(path, edit):
 def _flip_weights_byte(data: bytes) -> bytes:
     """Corrupt one byte of the stored (uncompressed) weights: the zip CRC catches it."""
     position = data.index(b"layers/dense/0") + 200
-    return data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1:]
+    return data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1 :]
 
 
 def _lambda_graph(document):
@@ -300,71 +316,122 @@ def _set_metadata(key, value):
 HOSTILE = {
     "not a zip": (lambda p: _replace(p, b"\x80\x04pickle payload"), "not a valid zip file"),
     "truncated": (lambda p: _replace(p, p.read_bytes()[:200]), "zip"),
-    "missing member": (lambda p: _rewrite(p, {k: v for k, v in _members(p).items()
-                                              if k != "config.json"}),
-                       "'config.json' is missing"),
-    "path traversal member": (lambda p: _rewrite(p, {**_members(p), "../../evil.py": b"x"}),
-                              "unexpected member '../../evil.py'"),
-    "absolute member": (lambda p: _rewrite(p, {**_members(p), "/etc/passwd": b"x"}),
-                        "unexpected member"),
-    "bad json": (lambda p: _rewrite(p, {**_members(p), "config.json": b"{not json"}),
-                 "config.json: not valid JSON"),
-    "duplicate json keys": (lambda p: _rewrite(p, {**_members(p),
-                                                   "metadata.json": b'{"format": 1, "format": 2}'}),
-                            "duplicate keys"),
+    "missing member": (
+        lambda p: _rewrite(p, {k: v for k, v in _members(p).items() if k != "config.json"}),
+        "'config.json' is missing",
+    ),
+    "path traversal member": (
+        lambda p: _rewrite(p, {**_members(p), "../../evil.py": b"x"}),
+        "unexpected member '../../evil.py'",
+    ),
+    "absolute member": (
+        lambda p: _rewrite(p, {**_members(p), "/etc/passwd": b"x"}),
+        "unexpected member",
+    ),
+    "bad json": (
+        lambda p: _rewrite(p, {**_members(p), "config.json": b"{not json"}),
+        "config.json: not valid JSON",
+    ),
+    "duplicate json keys": (
+        lambda p: _rewrite(p, {**_members(p), "metadata.json": b'{"format": 1, "format": 2}'}),
+        "duplicate keys",
+    ),
     "wrong format": (_set_metadata("format", "keras"), "format 'keras'"),
     "wrong version": (_set_metadata("version", 99), "unsupported version 99"),
-    "edited weights": (lambda p: _edit_weights(p, lambda a: a.__setitem__(
-        "layers/dense_1/1", a["layers/dense_1/1"] + 1)),
-        "tensor 'layers/dense_1/1' does not match its SHA-256"),
+    "edited weights": (
+        lambda p: _edit_weights(
+            p, lambda a: a.__setitem__("layers/dense_1/1", a["layers/dense_1/1"] + 1)
+        ),
+        "tensor 'layers/dense_1/1' does not match its SHA-256",
+    ),
     "edited lambda graph": (
-        lambda p: _edit_json(p, "config.json", lambda d: _lambda_graph(d)["nodes"][0].__setitem__(
-            "primitive", "cos")),
-        "graph of Lambda 'squash' .* does not match its SHA-256"),
+        lambda p: _edit_json(
+            p, "config.json", lambda d: _lambda_graph(d)["nodes"][0].__setitem__("primitive", "cos")
+        ),
+        "graph of Lambda 'squash' .* does not match its SHA-256",
+    ),
     "unknown layer class": (
-        lambda p: _edit_json(p, "config.json", lambda d: d["config"]["layers"][0].__setitem__(
-            "class_name", "os.system")),
-        "unknown layer class 'os.system'"),
+        lambda p: _edit_json(
+            p,
+            "config.json",
+            lambda d: d["config"]["layers"][0].__setitem__("class_name", "os.system"),
+        ),
+        "unknown layer class 'os.system'",
+    ),
     "unknown model class": (
         lambda p: _edit_json(p, "config.json", lambda d: d.__setitem__("class_name", "Evil")),
-        "unknown model class 'Evil'"),
+        "unknown model class 'Evil'",
+    ),
     "unknown primitive": (
-        lambda p: _edit_json(p, "config.json", lambda d: _lambda_graph(d)["nodes"][0].__setitem__(
-            "primitive", "eval")),
-        "Lambda 'squash'.*unknown primitive 'eval'"),
+        lambda p: _edit_json(
+            p,
+            "config.json",
+            lambda d: _lambda_graph(d)["nodes"][0].__setitem__("primitive", "eval"),
+        ),
+        "Lambda 'squash'.*unknown primitive 'eval'",
+    ),
     "code-like param": (
-        lambda p: _edit_json(p, "config.json", lambda d: _lambda_graph(d)["nodes"][0][
-            "params"].__setitem__("x", {"__code__": "import os"})),
-        "unknown tag '__code__'"),
+        lambda p: _edit_json(
+            p,
+            "config.json",
+            lambda d: _lambda_graph(d)["nodes"][0]["params"].__setitem__(
+                "x", {"__code__": "import os"}
+            ),
+        ),
+        "unknown tag '__code__'",
+    ),
     "wrong weight shape": (
-        lambda p: _edit_weights(p, lambda a: a.__setitem__("layers/dense/0",
-                                                           np.zeros((5, 4), np.float32))),
-        r"weight 'layers/dense/0' .*stored as float32\[5, 4\]"),
+        lambda p: _edit_weights(
+            p, lambda a: a.__setitem__("layers/dense/0", np.zeros((5, 4), np.float32))
+        ),
+        r"weight 'layers/dense/0' .*stored as float32\[5, 4\]",
+    ),
     "wrong weight dtype": (
-        lambda p: _edit_weights(p, lambda a: a.__setitem__(
-            "layers/dense/0", a["layers/dense/0"].astype(np.float64))),
-        r"stored as float64\[3, 4\], but the model expects float32\[3, 4\]"),
-    "missing weight": (lambda p: _edit_weights(p, lambda a: a.pop("layers/dense_1/1")),
-                       r"missing \['layers/dense_1/1'\]"),
-    "extra weight": (lambda p: _edit_weights(p, lambda a: a.__setitem__(
-        "layers/ghost/0", np.zeros(1, np.float32))), r"unexpected \['layers/ghost/0'\]"),
-    "wrong optimizer state": (lambda p: _edit_weights(p, lambda a: a.__setitem__(
-        "optimizer/0", np.zeros(3, np.int64))), "weight 'optimizer/0' \\(iteration\\)"),
-    "flipped byte": (lambda p: _replace(p, _flip_weights_byte(p.read_bytes())),
-                     "'weights.safetensors' is corrupt"),
-    "corrupt safetensors": (lambda p: _rewrite(p, {**_members(p),
-                                                   "weights.safetensors": b"\x10" * 64}),
-                            "safetensors"),
-    "optimizer.json missing": (lambda p: _rewrite(p, {k: v for k, v in _members(p).items()
-                                                      if k != "optimizer.json"}),
-                               "optimizer.json is missing"),
+        lambda p: _edit_weights(
+            p, lambda a: a.__setitem__("layers/dense/0", a["layers/dense/0"].astype(np.float64))
+        ),
+        r"stored as float64\[3, 4\], but the model expects float32\[3, 4\]",
+    ),
+    "missing weight": (
+        lambda p: _edit_weights(p, lambda a: a.pop("layers/dense_1/1")),
+        r"missing \['layers/dense_1/1'\]",
+    ),
+    "extra weight": (
+        lambda p: _edit_weights(
+            p, lambda a: a.__setitem__("layers/ghost/0", np.zeros(1, np.float32))
+        ),
+        r"unexpected \['layers/ghost/0'\]",
+    ),
+    "wrong optimizer state": (
+        lambda p: _edit_weights(p, lambda a: a.__setitem__("optimizer/0", np.zeros(3, np.int64))),
+        "weight 'optimizer/0' \\(iteration\\)",
+    ),
+    "flipped byte": (
+        lambda p: _replace(p, _flip_weights_byte(p.read_bytes())),
+        "'weights.safetensors' is corrupt",
+    ),
+    "corrupt safetensors": (
+        lambda p: _rewrite(p, {**_members(p), "weights.safetensors": b"\x10" * 64}),
+        "safetensors",
+    ),
+    "optimizer.json missing": (
+        lambda p: _rewrite(p, {k: v for k, v in _members(p).items() if k != "optimizer.json"}),
+        "optimizer.json is missing",
+    ),
 }
 
 
 # Cases that edit the weights or a Lambda graph: the checksums refuse them first (tested
 # above); these test the checks behind them, with verification off.
-UNVERIFIED = {"code-like param", "extra weight", "missing weight", "unknown primitive",
-              "wrong optimizer state", "wrong weight dtype", "wrong weight shape"}
+UNVERIFIED = {
+    "code-like param",
+    "extra weight",
+    "missing weight",
+    "unknown primitive",
+    "wrong optimizer state",
+    "wrong weight dtype",
+    "wrong weight shape",
+}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -391,7 +458,7 @@ def test_member_lying_about_its_size_is_refused(tmp_path):
     data = bytearray(bomb.read_bytes())
     # Lie about the uncompressed size in the central directory (a classic zip bomb trick).
     marker = data.rfind(b"PK\x01\x02")
-    data[marker + 24:marker + 28] = (10).to_bytes(4, "little")
+    data[marker + 24 : marker + 28] = (10).to_bytes(4, "little")
     bomb.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="metadata.json"):
         tg.models.load_model(bomb)

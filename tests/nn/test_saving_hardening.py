@@ -25,8 +25,13 @@ DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 def _classifier(outputs: int = 5, activation: str | None = None) -> tg.Sequential:
-    return tg.Sequential([layers.Input(shape=(6,)), layers.Dense(8, activation="relu"),
-                          layers.Dense(outputs, activation=activation)])
+    return tg.Sequential(
+        [
+            layers.Input(shape=(6,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dense(outputs, activation=activation),
+        ]
+    )
 
 
 @pytest.fixture
@@ -42,24 +47,40 @@ def saved(tmp_path):
 # -- item 3: the compile configuration survives --------------------------------------------
 COMPILE_CASES = [
     # (loss, metrics, targets, outputs, output activation, expected metric classes)
-    ("sparse_categorical_crossentropy", ["accuracy"], SPARSE, 5, "softmax",
-     ["SparseCategoricalAccuracy"]),
-    ("categorical_crossentropy", ["acc", "mae"], ONE_HOT, 5, "softmax",
-     ["CategoricalAccuracy", "MeanAbsoluteError"]),
+    (
+        "sparse_categorical_crossentropy",
+        ["accuracy"],
+        SPARSE,
+        5,
+        "softmax",
+        ["SparseCategoricalAccuracy"],
+    ),
+    (
+        "categorical_crossentropy",
+        ["acc", "mae"],
+        ONE_HOT,
+        5,
+        "softmax",
+        ["CategoricalAccuracy", "MeanAbsoluteError"],
+    ),
     ("binary_crossentropy", ["accuracy"], BINARY, 1, "sigmoid", ["BinaryAccuracy"]),
-    (tg.losses.SparseCategoricalCrossentropy(from_logits=True),
-     [tg.metrics.SparseTopKCategoricalAccuracy(k=2), "accuracy"], SPARSE, 5, None,
-     ["SparseTopKCategoricalAccuracy", "SparseCategoricalAccuracy"]),
+    (
+        tg.losses.SparseCategoricalCrossentropy(from_logits=True),
+        [tg.metrics.SparseTopKCategoricalAccuracy(k=2), "accuracy"],
+        SPARSE,
+        5,
+        None,
+        ["SparseTopKCategoricalAccuracy", "SparseCategoricalAccuracy"],
+    ),
     (tg.losses.Huber(delta=0.5), ["mse"], ONE_HOT, 5, None, ["MeanSquaredError"]),
 ]
 
 
-@pytest.mark.parametrize("loss, metrics, targets, outputs, activation, expected",
-                         COMPILE_CASES)
+@pytest.mark.parametrize("loss, metrics, targets, outputs, activation, expected", COMPILE_CASES)
 @pytest.mark.parametrize("jit_compile", ["auto", False])
-def test_compile_configuration_survives_save_and_load(tmp_path, loss, metrics, targets,
-                                                      outputs, activation, expected,
-                                                      jit_compile):
+def test_compile_configuration_survives_save_and_load(
+    tmp_path, loss, metrics, targets, outputs, activation, expected, jit_compile
+):
     model = _classifier(outputs, activation)
     model.compile("adam", loss, metrics=metrics, jit_compile=jit_compile)
     model.fit(X, targets, epochs=1, batch_size=16, verbose=0)
@@ -67,8 +88,9 @@ def test_compile_configuration_survives_save_and_load(tmp_path, loss, metrics, t
     model.save(path)
     loaded = tg.models.load_model(path)
     assert loaded.jit_compile == jit_compile
-    assert loaded._metric_specs == [m if isinstance(m, str) else loaded._metric_specs[k]
-                                    for k, m in enumerate(metrics)]
+    assert loaded._metric_specs == [
+        m if isinstance(m, str) else loaded._metric_specs[k] for k, m in enumerate(metrics)
+    ]
     before = model.evaluate(X, targets, verbose=0, return_dict=True)
     after = loaded.evaluate(X, targets, verbose=0, return_dict=True)
     assert [type(m).__name__ for m in loaded._metric_objects] == expected
@@ -84,15 +106,20 @@ def test_loss_weights_of_several_outputs_survive(tmp_path):
     inputs = layers.Input(shape=(6,))
     hidden = layers.Dense(4)(inputs)
     model = tg.Model(inputs, [layers.Dense(5)(hidden), layers.Dense(1)(hidden)])
-    model.compile("sgd", ["sparse_categorical_crossentropy", "mse"], loss_weights=[0.3, 2.0],
-                  metrics=["accuracy"])
+    model.compile(
+        "sgd",
+        ["sparse_categorical_crossentropy", "mse"],
+        loss_weights=[0.3, 2.0],
+        metrics=["accuracy"],
+    )
     model.save(tmp_path / "two.tapegrad")
     loaded = tg.models.load_model(tmp_path / "two.tapegrad")
     assert loaded._loss_weights == [0.3, 2.0]
     assert loaded.loss == ["sparse_categorical_crossentropy", "mse"]
     targets = [SPARSE, BINARY]
     assert loaded.evaluate(X, targets, verbose=0) == pytest.approx(
-        model.evaluate(X, targets, verbose=0), rel=1e-6)
+        model.evaluate(X, targets, verbose=0), rel=1e-6
+    )
 
 
 def test_readme_example_trains_and_evaluates_after_load(tmp_path):
@@ -100,21 +127,25 @@ def test_readme_example_trains_and_evaluates_after_load(tmp_path):
     x, y = tg.datasets.load_digits()
     x, y = x[:160], y[:160]
     scale = tg.Variable(1.0)
-    model = tg.models.Sequential([
-        layers.Input(shape=(8, 8)),
-        layers.Lambda(lambda t: tnp.sqrt(t / 16.0)),
-        layers.Flatten(),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(10),
-        layers.Lambda(lambda logits: logits * scale),
-    ])
-    model.compile("adam", tg.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model = tg.models.Sequential(
+        [
+            layers.Input(shape=(8, 8)),
+            layers.Lambda(lambda t: tnp.sqrt(t / 16.0)),
+            layers.Flatten(),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(10),
+            layers.Lambda(lambda logits: logits * scale),
+        ]
+    )
+    model.compile(
+        "adam", tg.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=1, validation_split=0.2, verbose=0)
     model.save(tmp_path / "digits.tapegrad")
     again = tg.models.load_model(tmp_path / "digits.tapegrad")
     assert again.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(
-        model.evaluate(x, y, verbose=0, return_dict=True), rel=1e-6)
+        model.evaluate(x, y, verbose=0, return_dict=True), rel=1e-6
+    )
     history = again.fit(x, y, epochs=1, validation_split=0.2, verbose=0)
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
 
@@ -135,9 +166,13 @@ def test_archive_of_version_1_still_loads():
 # -- item 7: integrity ----------------------------------------------------------------------
 def _nan_lambda_model() -> tg.Sequential:
     constant = np.linspace(0.5, 1.5, 6).astype(np.float32)
-    return tg.Sequential([layers.Input(shape=(6,)),
-                          layers.Lambda(lambda x: tnp.tanh(x) * constant, name="scaled"),
-                          layers.Dense(2)])
+    return tg.Sequential(
+        [
+            layers.Input(shape=(6,)),
+            layers.Lambda(lambda x: tnp.tanh(x) * constant, name="scaled"),
+            layers.Dense(2),
+        ]
+    )
 
 
 def _poison_constant(document: dict) -> None:
@@ -183,13 +218,16 @@ def test_nan_in_a_lambda_constant_is_refused(tmp_path):
         tg.models.load_model(path)
 
 
-@pytest.mark.parametrize("edit, problem", [
-    (lambda d: d["checksums"]["weights"].pop("layers/dense/0"), r"missing \[\], unlisted"),
-    (lambda d: d["checksums"]["lambdas"].clear(), "no checksum"),
-    (lambda d: d["checksums"]["lambdas"].append("0" * 64), "2 checksums"),
-    (lambda d: d.pop("checksums"), "checksums: expected an object"),
-    (lambda d: d["checksums"]["weights"].__setitem__("layers/dense/0", "abc"), "SHA-256 hex"),
-])
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda d: d["checksums"]["weights"].pop("layers/dense/0"), r"missing \[\], unlisted"),
+        (lambda d: d["checksums"]["lambdas"].clear(), "no checksum"),
+        (lambda d: d["checksums"]["lambdas"].append("0" * 64), "2 checksums"),
+        (lambda d: d.pop("checksums"), "checksums: expected an object"),
+        (lambda d: d["checksums"]["weights"].__setitem__("layers/dense/0", "abc"), "SHA-256 hex"),
+    ],
+)
 def test_checksum_list_edits_are_refused(tmp_path, edit, problem):
     path = tmp_path / "lambda.tapegrad"
     model = _nan_lambda_model()
@@ -225,14 +263,17 @@ def test_deflate_bomb_is_refused_before_reading(tmp_path):
     bomb = tmp_path / "bomb.tapegrad"
     bomb.write_bytes(tools.deflate_bomb(tools.members(source), "weights.safetensors", 3 << 30))
     assert bomb.stat().st_size < 4 << 20
-    result = tools.run_child(f"""
+    result = tools.run_child(
+        f"""
         import tapegrad as tg
         from tapegrad.nn import saving
         try:
             tg.models.load_model({str(bomb)!r})
         except saving.ArchiveError as err:
             print("refused:", err)
-    """, memory_mib=1024)
+    """,
+        memory_mib=1024,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "refused:" in result.stdout and "zip bomb" in result.stdout, result.stdout
 
@@ -280,8 +321,9 @@ def _first_layer(document):
 
 
 def _conv_archive(path):
-    model = tg.Sequential([layers.Input(shape=(8, 8, 1)), layers.Conv2D(2, 3),
-                           layers.Flatten(), layers.Dense(2)])
+    model = tg.Sequential(
+        [layers.Input(shape=(8, 8, 1)), layers.Conv2D(2, 3), layers.Flatten(), layers.Dense(2)]
+    )
     model.save(path)
     return path
 
@@ -306,31 +348,51 @@ def _attention_archive(path):
 
 
 def _layer_named(document, class_name):
-    return next(entry["config"] for entry in document["config"]["layers"]
-                if entry["class_name"] == class_name)
+    return next(
+        entry["config"]
+        for entry in document["config"]["layers"]
+        if entry["class_name"] == class_name
+    )
 
 
 CONFIG_SIZES = [
     # (archive, edit, problem)
     (_dense_archive, lambda d: _first_layer(d).__setitem__("units", 2**31), "units: 2147483648"),
-    (_dense_archive, lambda d: d["config"].__setitem__("input_shape", [2**20, 2**20]),
-     "input_shape"),
+    (
+        _dense_archive,
+        lambda d: d["config"].__setitem__("input_shape", [2**20, 2**20]),
+        "input_shape",
+    ),
     (_conv_archive, lambda d: _first_layer(d).__setitem__("filters", 2**30), "filters"),
-    (_conv_archive, lambda d: _first_layer(d).__setitem__("kernel_size", [2**15, 2**15]),
-     "kernel_size"),
+    (
+        _conv_archive,
+        lambda d: _first_layer(d).__setitem__("kernel_size", [2**15, 2**15]),
+        "kernel_size",
+    ),
     (_conv_archive, lambda d: _first_layer(d).__setitem__("strides", [2**62, 1]), "strides"),
     (_embedding_archive, lambda d: _first_layer(d).__setitem__("input_dim", 2**40), "input_dim"),
-    (_embedding_archive, lambda d: _first_layer(d).update(input_dim=2**13, output_dim=2**14),
-     "brings the model to"),
-    (_dense_archive, lambda d: _first_layer(d).__setitem__("units", 2**20),
-     "brings the model to"),
+    (
+        _embedding_archive,
+        lambda d: _first_layer(d).update(input_dim=2**13, output_dim=2**14),
+        "brings the model to",
+    ),
+    (_dense_archive, lambda d: _first_layer(d).__setitem__("units", 2**20), "brings the model to"),
     # Weights of sublayers a layer creates in its build (attention projections, cells).
-    (_attention_archive, lambda d: _layer_named(d, "MultiHeadAttention").update(
-        num_heads=2**13, key_dim=2**13), "(_Projection): a weight of shape (5, 8192, 8192)"),
-    (_attention_archive, lambda d: _layer_named(d, "LSTM").__setitem__("units", 2**20),
-     "(LSTMCell): a weight of shape (3, 4194304) brings the model to"),
-    (_attention_archive, lambda d: _layer_named(d, "GRU").__setitem__("units", 2**16),
-     "(GRUCell): a weight of shape"),
+    (
+        _attention_archive,
+        lambda d: _layer_named(d, "MultiHeadAttention").update(num_heads=2**13, key_dim=2**13),
+        "(_Projection): a weight of shape (5, 8192, 8192)",
+    ),
+    (
+        _attention_archive,
+        lambda d: _layer_named(d, "LSTM").__setitem__("units", 2**20),
+        "(LSTMCell): a weight of shape (3, 4194304) brings the model to",
+    ),
+    (
+        _attention_archive,
+        lambda d: _layer_named(d, "GRU").__setitem__("units", 2**16),
+        "(GRUCell): a weight of shape",
+    ),
 ]
 
 
@@ -338,14 +400,17 @@ CONFIG_SIZES = [
 def test_config_sizes_are_bounded_before_allocation(tmp_path, make, edit, problem):
     path = make(tmp_path / "model.tapegrad")
     path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", edit))
-    result = tools.run_child(f"""
+    result = tools.run_child(
+        f"""
         import tapegrad as tg
         from tapegrad.nn import saving
         try:
             tg.models.load_model({str(path)!r}, verify=False)
         except saving.ArchiveError as err:
             print("refused:", err)
-    """, memory_mib=1536)
+    """,
+        memory_mib=1536,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "refused:" in result.stdout, result.stdout
     assert problem in result.stdout, result.stdout
@@ -375,44 +440,91 @@ def _functional_archive(path):
 
 CLEAR_ERRORS = [
     # (archive, bytes edit, expected message fragment)
-    (_dense_archive, lambda data: tools.rezip({**tools.members(io.BytesIO(data)),
-                                               "config.json": b"\xff\xfe{}"}),
-     "config.json: not valid JSON \\(UnicodeDecodeError"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: _inbound(d).append({"args": [["a", 7, 0]],
-                                                           "kwargs": {}})),
-     "never produced|names no tensor"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: _inbound(d, 4)[0]["args"][1].__setitem__(2, 5)),
-     "names no tensor"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: d["config"].__setitem__("output_layers",
-                                                               [["nowhere", 0, 0]])),
-     "output_layers: reference"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: d["config"].__setitem__("output_layers",
-                                                               [[["a", 0, 0]], {"x": 1}])),
-     "output_layers"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: d["config"].__setitem__("output_layers", [])),
-     "output_layers: expected a tensor reference"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: _inbound(d, 4)[0].__setitem__(
-            "args", [_inbound(d, 4)[0]["args"], _inbound(d, 4)[0]["args"][:1]])),
-     r"layer 'add.*' call 0.args: expected a tensor reference"),
-    (_functional_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: d["config"].__setitem__(
-            "input_layers", [["a", 0, 0], ["a", 0, 0]])),
-     "input_layers: an input is listed twice"),
-    (_dense_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: _first_layer(d).__setitem__("units", "many")),
-     "Dense 'dense.*'"),
-    (_dense_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: _first_layer(d).__setitem__("activation", [1])),
-     "Dense 'dense.*'"),
-    (_dense_archive, lambda data: tools.edit_json(
-        data, "config.json", lambda d: _first_layer(d).__setitem__("bogus", 1)),
-     "Dense 'dense.*'.*bogus"),
+    (
+        _dense_archive,
+        lambda data: tools.rezip({**tools.members(io.BytesIO(data)), "config.json": b"\xff\xfe{}"}),
+        "config.json: not valid JSON \\(UnicodeDecodeError",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data, "config.json", lambda d: _inbound(d).append({"args": [["a", 7, 0]], "kwargs": {}})
+        ),
+        "never produced|names no tensor",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data, "config.json", lambda d: _inbound(d, 4)[0]["args"][1].__setitem__(2, 5)
+        ),
+        "names no tensor",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data,
+            "config.json",
+            lambda d: d["config"].__setitem__("output_layers", [["nowhere", 0, 0]]),
+        ),
+        "output_layers: reference",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data,
+            "config.json",
+            lambda d: d["config"].__setitem__("output_layers", [[["a", 0, 0]], {"x": 1}]),
+        ),
+        "output_layers",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data, "config.json", lambda d: d["config"].__setitem__("output_layers", [])
+        ),
+        "output_layers: expected a tensor reference",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data,
+            "config.json",
+            lambda d: _inbound(d, 4)[0].__setitem__(
+                "args", [_inbound(d, 4)[0]["args"], _inbound(d, 4)[0]["args"][:1]]
+            ),
+        ),
+        r"layer 'add.*' call 0.args: expected a tensor reference",
+    ),
+    (
+        _functional_archive,
+        lambda data: tools.edit_json(
+            data,
+            "config.json",
+            lambda d: d["config"].__setitem__("input_layers", [["a", 0, 0], ["a", 0, 0]]),
+        ),
+        "input_layers: an input is listed twice",
+    ),
+    (
+        _dense_archive,
+        lambda data: tools.edit_json(
+            data, "config.json", lambda d: _first_layer(d).__setitem__("units", "many")
+        ),
+        "Dense 'dense.*'",
+    ),
+    (
+        _dense_archive,
+        lambda data: tools.edit_json(
+            data, "config.json", lambda d: _first_layer(d).__setitem__("activation", [1])
+        ),
+        "Dense 'dense.*'",
+    ),
+    (
+        _dense_archive,
+        lambda data: tools.edit_json(
+            data, "config.json", lambda d: _first_layer(d).__setitem__("bogus", 1)
+        ),
+        "Dense 'dense.*'.*bogus",
+    ),
 ]
 
 
@@ -426,8 +538,13 @@ def test_loader_errors_are_archive_errors_naming_the_field(tmp_path, make, corru
 
 def test_overflow_and_memory_errors_become_archive_errors(tmp_path):
     path = _conv_archive(tmp_path / "conv.tapegrad")
-    path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", lambda d: _first_layer(
-        d).__setitem__("strides", [2**62, 2**62])))
+    path.write_bytes(
+        tools.edit_json(
+            path.read_bytes(),
+            "config.json",
+            lambda d: _first_layer(d).__setitem__("strides", [2**62, 2**62]),
+        )
+    )
     with pytest.raises(saving.ArchiveError, match=r"layers\[0\] \(Conv2D.*OverflowError") as info:
         tg.models.load_model(path, max_tensor_elements=2**126)
     assert info.value.__cause__ is not None
@@ -442,8 +559,15 @@ def test_overflow_and_memory_errors_become_archive_errors(tmp_path):
     model = tg.Sequential([layers.Input(shape=(6,)), layers.Dense(2)])
     path = tmp_path / "hungry.tapegrad"
     model.save(path)
-    path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", lambda d: d[
-        "config"]["layers"].append({"class_name": "Hungry", "config": {"name": "hungry"}})))
+    path.write_bytes(
+        tools.edit_json(
+            path.read_bytes(),
+            "config.json",
+            lambda d: d["config"]["layers"].append(
+                {"class_name": "Hungry", "config": {"name": "hungry"}}
+            ),
+        )
+    )
     with pytest.raises(saving.ArchiveError, match="MemoryError: cannot allocate 8 TiB"):
         tg.models.load_model(path, custom_objects={"Hungry": Hungry}, verify=False)
 
@@ -452,7 +576,7 @@ def test_os_error_inside_the_zip_is_an_archive_error(saved):
     data = saved.read_bytes()
     # The end record's central-directory offset beyond the file: zipfile seeks outside it.
     end = data.rfind(b"PK\x05\x06")
-    edited = data[:end + 16] + (2**32 - 1).to_bytes(4, "little") + data[end + 20:]
+    edited = data[: end + 16] + (2**32 - 1).to_bytes(4, "little") + data[end + 20 :]
     saved.write_bytes(edited)
     with pytest.raises(saving.ArchiveError, match="not a valid zip file|corrupt.*OSError"):
         tg.models.load_model(saved)
@@ -469,12 +593,22 @@ OPTIMIZER_EDITS = [
     ("beta_2", -0.5, "beta_2"),
     ("epsilon", "tiny", "epsilon"),
     ("learning_rate", -1.0, "learning_rate"),
-    ("learning_rate", {"class_name": "ExponentialDecay",
-                       "config": {"initial_learning_rate": 1e300, "decay_steps": 10,
-                                  "decay_rate": 0.9}}, "initial_learning_rate"),
-    ("learning_rate", {"class_name": "ExponentialDecay",
-                       "config": {"initial_learning_rate": 0.1, "decay_steps": [],
-                                  "decay_rate": 0.9}}, "decay_steps"),
+    (
+        "learning_rate",
+        {
+            "class_name": "ExponentialDecay",
+            "config": {"initial_learning_rate": 1e300, "decay_steps": 10, "decay_rate": 0.9},
+        },
+        "initial_learning_rate",
+    ),
+    (
+        "learning_rate",
+        {
+            "class_name": "ExponentialDecay",
+            "config": {"initial_learning_rate": 0.1, "decay_steps": [], "decay_rate": 0.9},
+        },
+        "decay_steps",
+    ),
     ("amsgrad", "yes", "amsgrad .*expected true or false"),
     ("clipnorm", 0.0, "clipnorm"),
     ("exec", "print(1)", "unknown hyper-parameter 'exec'"),
@@ -494,8 +628,13 @@ def test_optimizer_hyper_parameters_are_checked_on_load(saved, field, value, pro
 
 @pytest.mark.parametrize("value", ["yes", 2, None])
 def test_jit_setting_from_the_file_is_checked(saved, value):
-    saved.write_bytes(tools.edit_json(saved.read_bytes(), "config.json", lambda d: d[
-        "compile_config"].__setitem__("jit_compile", value)))
+    saved.write_bytes(
+        tools.edit_json(
+            saved.read_bytes(),
+            "config.json",
+            lambda d: d["compile_config"].__setitem__("jit_compile", value),
+        )
+    )
     with pytest.raises(saving.ArchiveError, match="jit_compile"):
         tg.models.load_model(saved)
 
@@ -516,10 +655,17 @@ def test_save_removes_the_temporary_files_of_dead_writers(tmp_path):
 # -- random state: the archive carries it ---------------------------------------------------
 def _dropout_model() -> tg.Sequential:
     tg.utils.set_random_seed(11)
-    model = tg.Sequential([layers.Input(shape=(6,)), layers.Dense(8, activation="relu"),
-                           layers.Dropout(0.4), layers.Dense(5)])
-    model.compile("adam", tg.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model = tg.Sequential(
+        [
+            layers.Input(shape=(6,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.4),
+            layers.Dense(5),
+        ]
+    )
+    model.compile(
+        "adam", tg.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     return model
 
 
@@ -530,8 +676,14 @@ def test_archive_resume_equals_uninterrupted_run(tmp_path, checkpoint):
     first = _dropout_model()
     path = tmp_path / "resume.tapegrad"
     if checkpoint:
-        first.fit(X, SPARSE, epochs=2, batch_size=8, verbose=0,
-                  callbacks=[tg.callbacks.ModelCheckpoint(path)])
+        first.fit(
+            X,
+            SPARSE,
+            epochs=2,
+            batch_size=8,
+            verbose=0,
+            callbacks=[tg.callbacks.ModelCheckpoint(path)],
+        )
     else:
         first.fit(X, SPARSE, epochs=2, batch_size=8, verbose=0)
         first.save(path)
@@ -546,8 +698,11 @@ def test_edited_random_state_is_refused(tmp_path):
     model = _dropout_model()
     model.fit(X, SPARSE, epochs=1, batch_size=8, verbose=0)
     model.save(path)
-    path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", lambda d: d[
-        "random_state"].__setitem__("epoch", -3)))
+    path.write_bytes(
+        tools.edit_json(
+            path.read_bytes(), "config.json", lambda d: d["random_state"].__setitem__("epoch", -3)
+        )
+    )
     with pytest.raises(saving.ArchiveError, match="config.json random_state: .*'epoch'"):
         tg.models.load_model(path)
 
@@ -555,22 +710,27 @@ def test_edited_random_state_is_refused(tmp_path):
 def test_lambda_graph_params_are_bounded_before_the_graph_runs(tmp_path):
     """A pad width of 2**40 would make the graph verifier allocate terabytes."""
     path = tmp_path / "pad.tapegrad"
-    tg.Sequential([layers.Input(shape=(3,)),
-                   layers.Lambda(lambda x: tnp.pad(x, ((0, 0), (1, 1))) * 2.0)]).save(path)
+    tg.Sequential(
+        [layers.Input(shape=(3,)), layers.Lambda(lambda x: tnp.pad(x, ((0, 0), (1, 1))) * 2.0)]
+    ).save(path)
 
     def widen(document):
         node = _first_layer(document)["function"]["graph"]["nodes"][0]
-        node["params"]["pad_width"] = {"__tuple__": [{"__tuple__": [0, 0]},
-                                                     {"__tuple__": [2**40, 1]}]}
+        node["params"]["pad_width"] = {
+            "__tuple__": [{"__tuple__": [0, 0]}, {"__tuple__": [2**40, 1]}]
+        }
 
     path.write_bytes(tools.edit_json(path.read_bytes(), "config.json", widen))
-    result = tools.run_child(f"""
+    result = tools.run_child(
+        f"""
         import tapegrad as tg
         from tapegrad.nn import saving
         try:
             tg.models.load_model({str(path)!r}, verify=False)
         except saving.ArchiveError as err:
             print("refused:", err)
-    """, memory_mib=1536)
+    """,
+        memory_mib=1536,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "params.pad_width: 1099511627776 exceeds the limit" in result.stdout, result.stdout

@@ -57,8 +57,11 @@ def _kill_campaign(tmp_path, mode: str) -> dict[str, int]:
     for _ in range(KILLS):
         child = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(_CHILD), path, mode],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": tools.REPO, "OMP_NUM_THREADS": "1"})
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": tools.REPO, "OMP_NUM_THREADS": "1"},
+        )
         try:
             assert child.stdout is not None
             line = child.stdout.readline()  # the first save is complete
@@ -93,7 +96,8 @@ def test_killed_checkpoints_leave_a_loadable_file_and_at_most_one_temporary(tmp_
 
 def test_memory_stays_flat_over_many_saves_and_loads(tmp_path):
     """RSS after 300 save/load cycles stays within a generous bound of RSS after 30."""
-    result = tools.run_child(f"""
+    result = tools.run_child(
+        f"""
         import resource
         import numpy as np
         import tapegrad as tg
@@ -119,7 +123,10 @@ def test_memory_stays_flat_over_many_saves_and_loads(tmp_path):
             if cycle in (29, 299):
                 marks[cycle] = rss_mib()
         print("RSS", marks[29], marks[299])
-    """, memory_mib=4096, timeout=300)
+    """,
+        memory_mib=4096,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("RSS"))
     early, late = (float(v) for v in line.split()[1:])

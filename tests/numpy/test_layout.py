@@ -20,8 +20,7 @@ def test_importing_tapegrad_numpy_loads_no_graph_module() -> None:
         "import sys, tapegrad.numpy, tapegrad.numpy.linalg\n"
         "print(sorted(m for m in sys.modules if m.startswith('tapegrad.graph')))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
@@ -45,7 +44,8 @@ def test_public_functions_are_found_where_they_say_they_live(name: str, obj: obj
 
 
 def test_linalg_exports_its_all() -> None:
-    assert sorted(n for n in dir(linalg) if not n.startswith("_") and n != "annotations") == \
-        sorted(linalg.__all__)
+    assert sorted(n for n in dir(linalg) if not n.startswith("_") and n != "annotations") == sorted(
+        linalg.__all__
+    )
     assert tnp.linalg is linalg
     assert linalg.LinAlgError is np.linalg.LinAlgError

@@ -73,77 +73,164 @@ FORWARD: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[Any, ...]
     ("det_singular", la.det, np.linalg.det, (SINGULAR,)),
     ("slogdet", la.slogdet, np.linalg.slogdet, (A23,)),
     ("cholesky", la.cholesky, np.linalg.cholesky, (S23,)),
-    ("cholesky_upper", lambda a: la.cholesky(a, upper=True),
-     lambda a: np.linalg.cholesky(a, upper=True), (S23,)),
+    (
+        "cholesky_upper",
+        lambda a: la.cholesky(a, upper=True),
+        lambda a: np.linalg.cholesky(a, upper=True),
+        (S23,),
+    ),
     ("cholesky_reads_lower", la.cholesky, np.linalg.cholesky, (np.tril(S3) + 5 * np.triu(S3, 1),)),
     ("eigh", la.eigh, np.linalg.eigh, (S23,)),
-    ("eigh_upper", lambda a: la.eigh(a, "U"), lambda a: np.linalg.eigh(a, "U"),
-     (np.triu(S3) + 7 * np.tril(S3, -1),)),
+    (
+        "eigh_upper",
+        lambda a: la.eigh(a, "U"),
+        lambda a: np.linalg.eigh(a, "U"),
+        (np.triu(S3) + 7 * np.tril(S3, -1),),
+    ),
     ("eigvalsh", la.eigvalsh, np.linalg.eigvalsh, (S23,)),
     ("svd_square", la.svd, np.linalg.svd, (A23,)),
-    ("svd_tall", lambda a: la.svd(a, full_matrices=False),
-     lambda a: np.linalg.svd(a, full_matrices=False), (T243,)),
-    ("svd_wide", lambda a: la.svd(a, full_matrices=False),
-     lambda a: np.linalg.svd(a, full_matrices=False), (W35,)),
-    ("svd_values", lambda a: la.svd(a, compute_uv=False),
-     lambda a: np.linalg.svd(a, compute_uv=False), (T243,)),
-    ("svd_hermitian", lambda a: la.svd(a, hermitian=True),
-     lambda a: np.linalg.svd(a, hermitian=True), (S3 - 4 * np.eye(3),)),
-    ("svd_hermitian_values", lambda a: la.svd(a, compute_uv=False, hermitian=True),
-     lambda a: np.linalg.svd(a, compute_uv=False, hermitian=True), (S3 - 4 * np.eye(3),)),
+    (
+        "svd_tall",
+        lambda a: la.svd(a, full_matrices=False),
+        lambda a: np.linalg.svd(a, full_matrices=False),
+        (T243,),
+    ),
+    (
+        "svd_wide",
+        lambda a: la.svd(a, full_matrices=False),
+        lambda a: np.linalg.svd(a, full_matrices=False),
+        (W35,),
+    ),
+    (
+        "svd_values",
+        lambda a: la.svd(a, compute_uv=False),
+        lambda a: np.linalg.svd(a, compute_uv=False),
+        (T243,),
+    ),
+    (
+        "svd_hermitian",
+        lambda a: la.svd(a, hermitian=True),
+        lambda a: np.linalg.svd(a, hermitian=True),
+        (S3 - 4 * np.eye(3),),
+    ),
+    (
+        "svd_hermitian_values",
+        lambda a: la.svd(a, compute_uv=False, hermitian=True),
+        lambda a: np.linalg.svd(a, compute_uv=False, hermitian=True),
+        (S3 - 4 * np.eye(3),),
+    ),
     ("svdvals", la.svdvals, np.linalg.svdvals, (X234,)),
     ("qr_tall", la.qr, np.linalg.qr, (T243,)),
     ("qr_wide", la.qr, np.linalg.qr, (W35,)),
     ("qr_r", lambda a: la.qr(a, mode="r"), lambda a: np.linalg.qr(a, mode="r"), (T43,)),
-    ("qr_complete_wide", lambda a: la.qr(a, mode="complete"),
-     lambda a: np.linalg.qr(a, mode="complete"), (W35,)),
+    (
+        "qr_complete_wide",
+        lambda a: la.qr(a, mode="complete"),
+        lambda a: np.linalg.qr(a, mode="complete"),
+        (W35,),
+    ),
     ("pinv_tall", la.pinv, np.linalg.pinv, (T243,)),
     ("pinv_wide", la.pinv, np.linalg.pinv, (W35,)),
     ("pinv_rank_deficient", la.pinv, np.linalg.pinv, (SINGULAR,)),
-    ("pinv_rtol", lambda a: la.pinv(a, rtol=None), lambda a: np.linalg.pinv(a, rtol=None),
-     (T43,)),
-    ("pinv_hermitian", lambda a: la.pinv(a, hermitian=True),
-     lambda a: np.linalg.pinv(a, hermitian=True), (np.tril(S3),)),
+    ("pinv_rtol", lambda a: la.pinv(a, rtol=None), lambda a: np.linalg.pinv(a, rtol=None), (T43,)),
+    (
+        "pinv_hermitian",
+        lambda a: la.pinv(a, hermitian=True),
+        lambda a: np.linalg.pinv(a, hermitian=True),
+        (np.tril(S3),),
+    ),
     ("lstsq_vector", la.lstsq, np.linalg.lstsq, (T43, vec(4))),
     ("lstsq_matrix", la.lstsq, np.linalg.lstsq, (T43, vec(4, 2))),
     ("lstsq_underdetermined", la.lstsq, np.linalg.lstsq, (W35, vec(3))),
-    ("tensorsolve", la.tensorsolve, np.linalg.tensorsolve,
-     (general(6, 6).reshape(2, 3, 6), vec(2, 3))),
-    ("tensorinv", lambda a: la.tensorinv(a, ind=1), lambda a: np.linalg.tensorinv(a, ind=1),
-     (general(6, 6).reshape(6, 2, 3),)),
-    ("matrix_power_0", lambda a: la.matrix_power(a, 0), lambda a: np.linalg.matrix_power(a, 0),
-     (A23,)),
-    ("matrix_power_5", lambda a: la.matrix_power(a, 5), lambda a: np.linalg.matrix_power(a, 5),
-     (A23,)),
-    ("matrix_power_neg", lambda a: la.matrix_power(a, -3),
-     lambda a: np.linalg.matrix_power(a, -3), (A3,)),
-    ("multi_dot_3", lambda *a: la.multi_dot(a), lambda *a: np.linalg.multi_dot(a),
-     (rect(4, 2), rect(2, 5), rect(5, 3))),
-    ("multi_dot_4_vector_ends", lambda *a: la.multi_dot(a), lambda *a: np.linalg.multi_dot(a),
-     (vec(4), rect(4, 2), rect(2, 5), vec(5))),
-    ("multi_dot_2", lambda *a: la.multi_dot(a), lambda *a: np.linalg.multi_dot(a),
-     (rect(4, 2), rect(2, 5))),
+    (
+        "tensorsolve",
+        la.tensorsolve,
+        np.linalg.tensorsolve,
+        (general(6, 6).reshape(2, 3, 6), vec(2, 3)),
+    ),
+    (
+        "tensorinv",
+        lambda a: la.tensorinv(a, ind=1),
+        lambda a: np.linalg.tensorinv(a, ind=1),
+        (general(6, 6).reshape(6, 2, 3),),
+    ),
+    (
+        "matrix_power_0",
+        lambda a: la.matrix_power(a, 0),
+        lambda a: np.linalg.matrix_power(a, 0),
+        (A23,),
+    ),
+    (
+        "matrix_power_5",
+        lambda a: la.matrix_power(a, 5),
+        lambda a: np.linalg.matrix_power(a, 5),
+        (A23,),
+    ),
+    (
+        "matrix_power_neg",
+        lambda a: la.matrix_power(a, -3),
+        lambda a: np.linalg.matrix_power(a, -3),
+        (A3,),
+    ),
+    (
+        "multi_dot_3",
+        lambda *a: la.multi_dot(a),
+        lambda *a: np.linalg.multi_dot(a),
+        (rect(4, 2), rect(2, 5), rect(5, 3)),
+    ),
+    (
+        "multi_dot_4_vector_ends",
+        lambda *a: la.multi_dot(a),
+        lambda *a: np.linalg.multi_dot(a),
+        (vec(4), rect(4, 2), rect(2, 5), vec(5)),
+    ),
+    (
+        "multi_dot_2",
+        lambda *a: la.multi_dot(a),
+        lambda *a: np.linalg.multi_dot(a),
+        (rect(4, 2), rect(2, 5)),
+    ),
     ("cond", la.cond, np.linalg.cond, (A23,)),
     ("cond_-2", lambda a: la.cond(a, -2), lambda a: np.linalg.cond(a, -2), (T43,)),
     ("cond_1", lambda a: la.cond(a, 1), lambda a: np.linalg.cond(a, 1), (A23,)),
     ("cond_fro", lambda a: la.cond(a, "fro"), lambda a: np.linalg.cond(a, "fro"), (A3,)),
-    ("cond_singular", lambda a: la.cond(a, np.inf), lambda a: np.linalg.cond(a, np.inf),
-     (np.ones((3, 3)),)),
+    (
+        "cond_singular",
+        lambda a: la.cond(a, np.inf),
+        lambda a: np.linalg.cond(a, np.inf),
+        (np.ones((3, 3)),),
+    ),
     ("matrix_rank", la.matrix_rank, np.linalg.matrix_rank, (SINGULAR,)),
-    ("vector_norm_tuple_axis", lambda x: la.vector_norm(x, axis=(0, 2), keepdims=True, ord=3),
-     lambda x: np.linalg.vector_norm(x, axis=(0, 2), keepdims=True, ord=3), (X234,)),
-    ("vector_norm_all", lambda x: la.vector_norm(x, ord=np.inf),
-     lambda x: np.linalg.vector_norm(x, ord=np.inf), (X234,)),
-    ("matrix_norm", lambda x: la.matrix_norm(x, ord="nuc", keepdims=True),
-     lambda x: np.linalg.matrix_norm(x, ord="nuc", keepdims=True), (X234,)),
+    (
+        "vector_norm_tuple_axis",
+        lambda x: la.vector_norm(x, axis=(0, 2), keepdims=True, ord=3),
+        lambda x: np.linalg.vector_norm(x, axis=(0, 2), keepdims=True, ord=3),
+        (X234,),
+    ),
+    (
+        "vector_norm_all",
+        lambda x: la.vector_norm(x, ord=np.inf),
+        lambda x: np.linalg.vector_norm(x, ord=np.inf),
+        (X234,),
+    ),
+    (
+        "matrix_norm",
+        lambda x: la.matrix_norm(x, ord="nuc", keepdims=True),
+        lambda x: np.linalg.matrix_norm(x, ord="nuc", keepdims=True),
+        (X234,),
+    ),
     ("trace", lambda x: la.trace(x, offset=1), lambda x: np.linalg.trace(x, offset=1), (X234,)),
     ("diagonal", la.diagonal, np.linalg.diagonal, (X234,)),
     ("matrix_transpose", la.matrix_transpose, np.linalg.matrix_transpose, (X234,)),
     ("vecdot", la.vecdot, np.linalg.vecdot, (X234, vec(4))),
     ("outer", la.outer, np.linalg.outer, (V5, B3)),
     ("cross", la.cross, np.linalg.cross, (vec(2, 3), B3)),
-    ("tensordot", lambda x, y: la.tensordot(x, y, axes=1),
-     lambda x, y: np.linalg.tensordot(x, y, axes=1), (M34, vec(4, 2))),
+    (
+        "tensordot",
+        lambda x, y: la.tensordot(x, y, axes=1),
+        lambda x, y: np.linalg.tensordot(x, y, axes=1),
+        (M34, vec(4, 2)),
+    ),
     ("matmul", la.matmul, np.linalg.matmul, (X234, vec(4, 2))),
 ]
 
@@ -154,13 +241,19 @@ NORMS = (
     + [(f"vector_{o}_axis", X234, {"ord": o, "axis": 1, "keepdims": True}) for o in VECTOR_ORDS]
     + [(f"matrix_{o}", M34, {"ord": o}) for o in MATRIX_ORDS]
     + [(f"matrix_{o}_axes", X234, {"ord": o, "axis": (2, 0)}) for o in MATRIX_ORDS]
-    + [(f"matrix_{o}_keepdims", X234, {"ord": o, "axis": (-1, 1), "keepdims": True})
-       for o in MATRIX_ORDS]
+    + [
+        (f"matrix_{o}_keepdims", X234, {"ord": o, "axis": (-1, 1), "keepdims": True})
+        for o in MATRIX_ORDS
+    ]
     + [("flat_3d", X234, {}), ("flat_3d_keepdims", X234, {"keepdims": True})]
 )
 FORWARD += [
-    (f"norm_{name}", lambda x, kw=kw: la.norm(x, **kw), lambda x, kw=kw: np.linalg.norm(x, **kw),
-     (x,))
+    (
+        f"norm_{name}",
+        lambda x, kw=kw: la.norm(x, **kw),
+        lambda x, kw=kw: np.linalg.norm(x, **kw),
+        (x,),
+    )
     for name, x, kw in NORMS
 ]
 
@@ -196,8 +289,11 @@ def test_tensors_in_tensors_out() -> None:
     assert isinstance(out.eigenvalues, tg.Tensor) and isinstance(out, la.EighResult)
     assert isinstance(la.inv(A3), np.ndarray)
     # NumPy's own functions dispatch to these on Tensors.
-    np.testing.assert_allclose(np.linalg.norm(tg.tensor(M34), ord=2).numpy(),
-                               np.linalg.norm(M34.astype(np.float32), ord=2), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(tg.tensor(M34), ord=2).numpy(),
+        np.linalg.norm(M34.astype(np.float32), ord=2),
+        rtol=1e-6,
+    )
 
 
 # -- derivatives -------------------------------------------------------------------------
@@ -259,8 +355,11 @@ GRADS: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
     ("matrix_power_1", lambda a: la.matrix_power(a, 1), (A3,)),
     ("matrix_power_6", lambda a: la.matrix_power(a, 6) / 1e3, (A23,)),
     ("matrix_power_neg", lambda a: la.matrix_power(a, -2), (A3,)),
-    ("multi_dot", lambda a, b, c, d: la.multi_dot([a, b, c, d]),
-     (vec(4), rect(4, 2), rect(2, 5), rect(5, 3))),
+    (
+        "multi_dot",
+        lambda a, b, c, d: la.multi_dot([a, b, c, d]),
+        (vec(4), rect(4, 2), rect(2, 5), rect(5, 3)),
+    ),
     ("cond", la.cond, (A23,)),
     ("cond_-2", lambda a: la.cond(a, -2), (T43,)),
     ("cond_1", lambda a: la.cond(a, 1), (A3,)),
@@ -285,8 +384,11 @@ def test_grads(name: str, f: Callable[..., Any], args: tuple[Any, ...]) -> None:
 
 
 INTEGER_CASES = [
-    ("solve", lambda a: tnp.sum(la.solve(a, np.ones(3))),
-     np.array([[3, 1, 0], [1, 4, 1], [0, 1, 5]])),
+    (
+        "solve",
+        lambda a: tnp.sum(la.solve(a, np.ones(3))),
+        np.array([[3, 1, 0], [1, 4, 1], [0, 1, 5]]),
+    ),
     ("inv", lambda a: tnp.sum(la.inv(a)), np.array([[2, 1], [1, 3]])),
     ("det", la.det, np.array([[2, 1], [1, 3]])),
     ("slogdet", lambda a: la.slogdet(a).logabsdet, np.array([[2, 1], [1, 3]])),
@@ -417,8 +519,9 @@ def test_unsupported_arguments_raise_clear_errors(call: Any, error: type, match:
 def test_cond_marks_each_singular_matrix_as_numpy_does() -> None:
     # Per matrix of a stack, with Tensors and in a traced function (where the singular
     # matrices are known only when the compiled code runs): inf, or NaN for a NaN input.
-    stack = np.array([[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [1.0, 3.0]],
-                      [[np.nan, 1.0], [1.0, 3.0]]])
+    stack = np.array(
+        [[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [1.0, 3.0]], [[np.nan, 1.0], [1.0, 3.0]]]
+    )
     traced = {p: tg.function(lambda a, p=p: tnp.linalg.cond(a, p)) for p in ("fro", 1, np.inf)}
     with np.errstate(all="ignore"):
         for p in ("fro", 1, -1, np.inf, -np.inf):

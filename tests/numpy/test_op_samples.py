@@ -29,10 +29,12 @@ from tests.opsamples import DIFFERENTIABLE, SAMPLES, OpSample
 
 # Few examples per sample: the table is long (the file runs in about half a minute on two
 # cores), and shapes vary more across samples than within one.
-FEW = settings(max_examples=5, deadline=None, database=None,
-               suppress_health_check=[HealthCheck.too_slow])
-FEWER = settings(max_examples=3, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(
+    max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+FEWER = settings(
+    max_examples=3, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 SEEDS = st.integers(0, 2**32 - 1)
 
 
@@ -103,8 +105,7 @@ def test_forward_matches_numpy(sample: OpSample, data: st.DataObject) -> None:
 def test_derivatives_match_finite_differences(sample: OpSample, data: st.DataObject) -> None:
     args = _draw_args(sample, data, np.float64)
     atol, rtol = sample.grad_tol or (None, None)
-    tg.check_grads(sample.op, args, order=sample.order, modes=("fwd", "rev"), atol=atol,
-                   rtol=rtol)
+    tg.check_grads(sample.op, args, order=sample.order, modes=("fwd", "rev"), atol=atol, rtol=rtol)
 
 
 def _vjp(sample: OpSample, args: list[np.ndarray], seed: int) -> tuple[Any, ...]:
@@ -112,9 +113,7 @@ def _vjp(sample: OpSample, args: list[np.ndarray], seed: int) -> tuple[Any, ...]
     out, vjp_fn = tg.vjp(sample.op, *args)
     rng = np.random.default_rng(seed)
     leaves, treedef = tree_flatten(out)
-    cotangent = [
-        tg.Tensor(rng.standard_normal(leaf.shape).astype(leaf.dtype)) for leaf in leaves
-    ]
+    cotangent = [tg.Tensor(rng.standard_normal(leaf.shape).astype(leaf.dtype)) for leaf in leaves]
     return vjp_fn(tree_unflatten(treedef, cotangent))
 
 
@@ -155,15 +154,20 @@ def test_integer_inputs_get_none_gradients(sample: OpSample, data: st.DataObject
     shapes = data.draw(sample.shapes, label="shapes")
     rng = np.random.default_rng(data.draw(SEEDS, label="seed"))
     args = [
-        rng.integers(1, 3, shape, endpoint=True) if domain.differentiable
+        rng.integers(1, 3, shape, endpoint=True)
+        if domain.differentiable
         else np.asarray(domain.draw(rng, tuple(shape), np.float64))
         for domain, shape in zip(sample.domains, shapes, strict=True)
     ]
     argnums = tuple(range(len(args)))
     with np.errstate(all="ignore"):
         # Integer inputs promote like NumPy's (sqrt of int64 is float64, sum stays int64).
-        _assert_matches(sample.op(*[tg.Tensor(a) for a in args]), sample.ref(*args), 1e-12,
-                        f"{sample.name} on integers")
+        _assert_matches(
+            sample.op(*[tg.Tensor(a) for a in args]),
+            sample.ref(*args),
+            1e-12,
+            f"{sample.name} on integers",
+        )
         grads = tg.grad(lambda *a: _total(sample.op(*a)), argnums=argnums)(*args)
         assert all(g is None for g in grads), f"tg.grad gave {grads}"
         tensors = [tg.Tensor(a) for a in args]
@@ -294,8 +298,9 @@ MASKED_BRANCHES = [
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize(("name", "branch", "first", "second"), MASKED_BRANCHES,
-                         ids=[m[0] for m in MASKED_BRANCHES])
+@pytest.mark.parametrize(
+    ("name", "branch", "first", "second"), MASKED_BRANCHES, ids=[m[0] for m in MASKED_BRANCHES]
+)
 def test_masked_where_branch_has_exact_zero_gradient(
     name: str, branch: Any, first: list[float], second: list[float], dtype: Any
 ) -> None:
@@ -372,8 +377,9 @@ def test_maximum_and_minimum_ties_split_the_gradient_evenly() -> None:
         _, tangent = tg.jvp(op, (x, y), (np.ones(3), np.zeros(3)))
         np.testing.assert_array_equal(tangent.numpy(), to_x)
     # The same argument twice: both halves come back to it.
-    np.testing.assert_array_equal(tg.grad(lambda x: tnp.sum(tnp.maximum(x, x)))(x).numpy(),
-                                  np.ones(3))
+    np.testing.assert_array_equal(
+        tg.grad(lambda x: tnp.sum(tnp.maximum(x, x)))(x).numpy(), np.ones(3)
+    )
 
 
 def test_max_and_min_reductions_share_the_gradient_among_ties() -> None:
@@ -395,11 +401,13 @@ def test_max_and_min_reductions_share_the_gradient_among_ties() -> None:
 
 def test_abs_and_clip_at_their_kinks() -> None:
     x = np.array([0.0, -1.0, 0.5, 1.0])
-    np.testing.assert_array_equal(tg.grad(lambda x: tnp.sum(tnp.abs(x)))(x).numpy(),
-                                  [0.0, -1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(
+        tg.grad(lambda x: tnp.sum(tnp.abs(x)))(x).numpy(), [0.0, -1.0, 1.0, 1.0]
+    )
     # At a bound the input keeps the gradient (NumPy's clip is inclusive).
-    np.testing.assert_array_equal(tg.grad(lambda x: tnp.sum(tnp.clip(x, -1.0, 0.5)))(x).numpy(),
-                                  [1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(
+        tg.grad(lambda x: tnp.sum(tnp.clip(x, -1.0, 0.5)))(x).numpy(), [1.0, 1.0, 1.0, 0.0]
+    )
 
 
 def test_prod_with_zeros_has_exact_first_and_second_derivatives() -> None:
@@ -430,7 +438,7 @@ def test_cumprod_with_zeros_has_exact_first_and_second_derivatives() -> None:
 
 def test_sinc_derivatives_at_zero() -> None:
     assert tg.grad(tnp.sinc)(0.0).numpy() == 0.0
-    second = -np.pi**2 / 3
+    second = -(np.pi**2) / 3
     assert tg.grad(tg.grad(tnp.sinc))(np.float64(0.0)).numpy() == pytest.approx(second)
     _, tangent = tg.jvp(tg.grad(tnp.sinc), (np.float64(0.0),), (np.float64(1.0),))
     assert tangent.numpy() == pytest.approx(second)
@@ -479,8 +487,12 @@ def test_mixed_float32_float64_arguments(sample: OpSample, data: st.DataObject) 
     x, y = _draw_args(sample, data, np.float64)
     x = x.astype(np.float32)
     with np.errstate(all="ignore"):
-        _assert_matches(sample.op(tg.Tensor(x), tg.Tensor(y)), sample.ref(x, y),
-                        sample.rtol[np.float32], f"{sample.name} on float32, float64")
+        _assert_matches(
+            sample.op(tg.Tensor(x), tg.Tensor(y)),
+            sample.ref(x, y),
+            sample.rtol[np.float32],
+            f"{sample.name} on float32, float64",
+        )
         grad_x, grad_y = _vjp(sample, [x, y], 0)
     # Each gradient has its own argument's dtype, whatever the result's promotion.
     assert _raw(grad_x).dtype == np.float32 and _raw(grad_x).shape == x.shape

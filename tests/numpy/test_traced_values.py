@@ -38,8 +38,11 @@ REFUSED: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
     ("histogram", lambda x: tnp.histogram(x, bins=3), (X,)),
     ("digitize_traced_bins", lambda b: tnp.digitize(np.zeros(3), b), (np.array([0.0, 1.0]),)),
     ("delete_traced_positions", lambda x, i: tnp.delete(x, i), (X[0], INTS[:2])),
-    ("piecewise_traced_condition",
-     lambda x: tnp.piecewise(x, [x < 0], [lambda v: -v, lambda v: v]), (X,)),
+    (
+        "piecewise_traced_condition",
+        lambda x: tnp.piecewise(x, [x < 0], [lambda v: -v, lambda v: v]),
+        (X,),
+    ),
     ("ix_traced_mask", lambda m: tnp.ix_(m), (X[0] > 0,)),
     ("lstsq_residuals", lambda a, b: tnp.linalg.lstsq(a, b), (X.T, X[0])),
     ("pinv_traced_rcond", lambda a, r: tnp.linalg.pinv(a, rcond=r), (X, np.array(0.1))),
@@ -50,8 +53,9 @@ REFUSED: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
 
 
 @pytest.mark.parametrize(("name", "func", "args"), REFUSED, ids=[r[0] for r in REFUSED])
-def test_value_dependent_shapes_are_refused(name: str, func: Callable[..., Any],
-                                             args: tuple[Any, ...]) -> None:
+def test_value_dependent_shapes_are_refused(
+    name: str, func: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
     tensors = [tg.Tensor(a) for a in args]
     func(*tensors)  # eagerly, Tensors have values
     with pytest.raises(TracerValueError, match="traced tensor"):
@@ -64,33 +68,67 @@ def _raw(x: Any) -> Any:
 
 # (name, function, arguments to trace on, arguments to run on)
 CASES: list[tuple[str, Callable[..., Any], tuple[Any, ...], tuple[Any, ...]]] = [
-    ("choose_wrap", lambda i, c: tnp.choose(i, c, mode="wrap"),
-     (np.array([[0, 5], [-1, 2]]), X[:3, :2]), (np.array([[4, 1], [2, -2]]), X[:3, 2:])),
-    ("choose_clip", lambda i, c: tnp.choose(i, c, mode="clip"),
-     (np.array([0, 5, -1]), X[:, :3]), (np.array([7, -4, 1]), X[:, 1:])),
-    ("unravel_index_f_order", lambda i: tnp.unravel_index(i, (3, 4, 2), order="F"),
-     (np.array([5, 11, 23]),), (np.array([0, 17, 9]),)),
+    (
+        "choose_wrap",
+        lambda i, c: tnp.choose(i, c, mode="wrap"),
+        (np.array([[0, 5], [-1, 2]]), X[:3, :2]),
+        (np.array([[4, 1], [2, -2]]), X[:3, 2:]),
+    ),
+    (
+        "choose_clip",
+        lambda i, c: tnp.choose(i, c, mode="clip"),
+        (np.array([0, 5, -1]), X[:, :3]),
+        (np.array([7, -4, 1]), X[:, 1:]),
+    ),
+    (
+        "unravel_index_f_order",
+        lambda i: tnp.unravel_index(i, (3, 4, 2), order="F"),
+        (np.array([5, 11, 23]),),
+        (np.array([0, 17, 9]),),
+    ),
     ("ix_integers", lambda i, j: tnp.ix_(i, j), (INTS[:2], INTS[2:]), (INTS[2:], INTS[:2])),
-    ("matrix_rank", tnp.linalg.matrix_rank,
-     (_symmetric(0, [3.0, -2.0, 0.5, 1.0]),), (_symmetric(1, [3.0, 0.0, 0.0, 1.0]),)),
-    ("matrix_rank_hermitian", lambda a: tnp.linalg.matrix_rank(a, hermitian=True),
-     (_symmetric(0, [3.0, 0.0, 0.0, 1.0]),), (_symmetric(1, [3.0, -2.0, 0.5, 1.0]),)),
-    ("lstsq_underdetermined_rank", lambda a, b: tnp.linalg.lstsq(a, b)[2],
-     (X, X[:, 0]), (np.outer(X[:, 0], X[0]), X[:, 1])),
-    ("svd_hermitian", lambda a: tnp.linalg.svd(a, hermitian=True),
-     (_symmetric(0, [3.0, -2.0, 0.5, 1.0]),), (_symmetric(1, [-0.5, 2.5, -1.5, 1.0]),)),
-    ("nanquantile_all_nan_row", lambda a: tnp.nanquantile(a, 0.3, axis=1),
-     (X,), (NAN_ROW,)),
-    ("median_nan_propagates", lambda a: tnp.median(a, axis=0),
-     (X,), (np.where(X > 1.0, np.nan, X),)),
-    ("isin_tensor_tests", lambda x, t: tnp.isin(x, t, invert=True),
-     (INTS, INTS[:2]), (INTS, INTS[2:])),
+    (
+        "matrix_rank",
+        tnp.linalg.matrix_rank,
+        (_symmetric(0, [3.0, -2.0, 0.5, 1.0]),),
+        (_symmetric(1, [3.0, 0.0, 0.0, 1.0]),),
+    ),
+    (
+        "matrix_rank_hermitian",
+        lambda a: tnp.linalg.matrix_rank(a, hermitian=True),
+        (_symmetric(0, [3.0, 0.0, 0.0, 1.0]),),
+        (_symmetric(1, [3.0, -2.0, 0.5, 1.0]),),
+    ),
+    (
+        "lstsq_underdetermined_rank",
+        lambda a, b: tnp.linalg.lstsq(a, b)[2],
+        (X, X[:, 0]),
+        (np.outer(X[:, 0], X[0]), X[:, 1]),
+    ),
+    (
+        "svd_hermitian",
+        lambda a: tnp.linalg.svd(a, hermitian=True),
+        (_symmetric(0, [3.0, -2.0, 0.5, 1.0]),),
+        (_symmetric(1, [-0.5, 2.5, -1.5, 1.0]),),
+    ),
+    ("nanquantile_all_nan_row", lambda a: tnp.nanquantile(a, 0.3, axis=1), (X,), (NAN_ROW,)),
+    (
+        "median_nan_propagates",
+        lambda a: tnp.median(a, axis=0),
+        (X,),
+        (np.where(X > 1.0, np.nan, X),),
+    ),
+    (
+        "isin_tensor_tests",
+        lambda x, t: tnp.isin(x, t, invert=True),
+        (INTS, INTS[:2]),
+        (INTS, INTS[2:]),
+    ),
     ("array_copy_cast", lambda x: tnp.array(x, dtype=np.float32), (X,), (X * 2,)),
 ]
 
 
-@pytest.mark.parametrize(("name", "func", "traced_on", "run_on"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "func", "traced_on", "run_on"), CASES, ids=[c[0] for c in CASES])
 def test_traced_functions_compute_from_the_values_they_run_on(
     name: str, func: Callable[..., Any], traced_on: tuple[Any, ...], run_on: tuple[Any, ...]
 ) -> None:

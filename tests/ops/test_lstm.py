@@ -18,8 +18,7 @@ TOL = {np.float32: {"rtol": 2e-4, "atol": 2e-5}, np.float64: {"rtol": 1e-9, "ato
 def _args(dtype, initial_state=True):
     shapes = [(B, T, F), (F, 4 * U), (U, 4 * U), (4 * U,)]
     scales = [1.0, 0.6, 0.6, 0.4]
-    args = [(RNG.standard_normal(s) * k).astype(dtype) for s, k in zip(shapes, scales,
-                                                                        strict=True)]
+    args = [(RNG.standard_normal(s) * k).astype(dtype) for s, k in zip(shapes, scales, strict=True)]
     if initial_state:
         args += [RNG.standard_normal((B, U)).astype(dtype) for _ in range(2)]
     return args
@@ -132,9 +131,9 @@ def test_the_cell_equations_in_canonical_gate_order():
     (i, f, g, o), c, tanh_c, h = cell(z, c_prev)
     sigmoid = 1 / (1 + np.exp(-z))
     np.testing.assert_allclose(i, sigmoid[:, :U])
-    np.testing.assert_allclose(f, sigmoid[:, U:2 * U])
-    np.testing.assert_allclose(g, np.tanh(z[:, 2 * U:3 * U]))
-    np.testing.assert_allclose(o, sigmoid[:, 3 * U:])
+    np.testing.assert_allclose(f, sigmoid[:, U : 2 * U])
+    np.testing.assert_allclose(g, np.tanh(z[:, 2 * U : 3 * U]))
+    np.testing.assert_allclose(o, sigmoid[:, 3 * U :])
     np.testing.assert_allclose(c, f * c_prev + i * g)
     np.testing.assert_allclose(h, o * np.tanh(c))
     # cell_vjp is the transpose of cell's derivative: <dz, J t> by finite differences.

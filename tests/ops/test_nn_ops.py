@@ -41,8 +41,7 @@ CASES = {
     ),
     "softmax": (ops.softmax, np_softmax),
     "log_softmax": (ops.log_softmax, lambda x: np.log(np_softmax(x))),
-    "logsumexp": (lambda x: ops.logsumexp(x, axis=1),
-                  lambda x: np.log(np.exp(x).sum(1))),
+    "logsumexp": (lambda x: ops.logsumexp(x, axis=1), lambda x: np.log(np.exp(x).sum(1))),
     "scce_logits": (
         lambda x: ops.sparse_categorical_crossentropy(LABELS, x, from_logits=True),
         lambda x: -np.log(np_softmax(x)[np.arange(4), LABELS]),
@@ -52,8 +51,9 @@ CASES = {
         lambda x: -np.log(np_softmax(x)[np.arange(4), LABELS]),
     ),
     "cce_logits": (
-        lambda x: ops.categorical_crossentropy(ops.one_hot(LABELS, 5, dtype=np.float64), x,
-                                               from_logits=True),
+        lambda x: ops.categorical_crossentropy(
+            ops.one_hot(LABELS, 5, dtype=np.float64), x, from_logits=True
+        ),
         lambda x: -np.log(np_softmax(x)[np.arange(4), LABELS]),
     ),
     "bce_logits": (
@@ -66,8 +66,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients(name):
     func, reference = CASES[name]
-    np.testing.assert_allclose(np.asarray(func(tg.tensor(X))), reference(X), rtol=1e-6,
-                               atol=1e-12)
+    np.testing.assert_allclose(np.asarray(func(tg.tensor(X))), reference(X), rtol=1e-6, atol=1e-12)
     tg.check_grads(func, (X,), order=2)
 
 
@@ -86,14 +85,13 @@ def test_softmax_is_stable_for_huge_logits():
 
 
 def test_one_hot_and_label_errors():
-    np.testing.assert_array_equal(ops.one_hot(np.array([1, 0]), 3),
-                                  [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(ops.one_hot(np.array([1, 0]), 3), [[0, 1, 0], [1, 0, 0]])
     with pytest.raises(ValueError, match=r"labels must be in \[0, 5\)"):
-        ops.sparse_categorical_crossentropy(np.array([0, 7]), tg.tensor(X[:2]),
-                                            from_logits=True)
+        ops.sparse_categorical_crossentropy(np.array([0, 7]), tg.tensor(X[:2]), from_logits=True)
     with pytest.raises(TypeError, match="labels must be integers"):
-        ops.sparse_categorical_crossentropy(np.array([0.5, 1.0]), tg.tensor(X[:2]),
-                                            from_logits=True)
+        ops.sparse_categorical_crossentropy(
+            np.array([0.5, 1.0]), tg.tensor(X[:2]), from_logits=True
+        )
 
 
 # -- dense: one primitive eagerly, matmul + add when traced ---------------------------------
@@ -127,8 +125,9 @@ def test_dense_without_bias_is_matmul():
 
 
 def test_dense_keeps_numpy_dtype_promotion():
-    out = ops.nn.dense(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32),
-                       np.ones(2, np.float64))
+    out = ops.nn.dense(
+        np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), np.ones(2, np.float64)
+    )
     assert out.dtype == np.float64 and np.all(out == 4.0)
 
 
@@ -148,24 +147,37 @@ def test_cross_entropy_kernels_match_the_numpy_path(monkeypatch, dtype):
     pytest.importorskip("numba")
     from tapegrad.core.prims import xent as prims_xent
 
-    logits = np.array([[1.0, np.nan, 2.0], [np.inf, 0.0, 1.0], [1e30, -1e30, 0.0],
-                       [0.5, 0.5, 0.5], [-3.0, 7.0, 0.25]], dtype)
+    logits = np.array(
+        [
+            [1.0, np.nan, 2.0],
+            [np.inf, 0.0, 1.0],
+            [1e30, -1e30, 0.0],
+            [0.5, 0.5, 0.5],
+            [-3.0, 7.0, 0.25],
+        ],
+        dtype,
+    )
     labels = np.array([0, 1, 2, -1, 1])  # -1: the last class, as NumPy indexes
     tol = {"rtol": 1e-6 if dtype == np.float32 else 1e-14, "atol": 1e-7}
-    for function in (prims_xent.sparse_softmax_cross_entropy_p,
-                     prims_xent.sparse_softmax_cross_entropy_delta_p):
+    for function in (
+        prims_xent.sparse_softmax_cross_entropy_p,
+        prims_xent.sparse_softmax_cross_entropy_delta_p,
+    ):
         want = _numpy_path(monkeypatch, function, logits, labels)
         got = function(logits, labels)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_allclose(got, want, **tol)  # (NaN where NumPy has NaN)
     loss, delta = prims_xent.sparse_softmax_cross_entropy_with_delta_p(logits, labels)
     assert loss.tobytes() == prims_xent.sparse_softmax_cross_entropy_p(logits, labels).tobytes()
-    assert delta.tobytes() == prims_xent.sparse_softmax_cross_entropy_delta_p(logits,
-                                                                            labels).tobytes()
+    assert (
+        delta.tobytes() == prims_xent.sparse_softmax_cross_entropy_delta_p(logits, labels).tobytes()
+    )
     for bad in (3, -4):
-        for function in (prims_xent.sparse_softmax_cross_entropy_p,
-                         prims_xent.sparse_softmax_cross_entropy_delta_p,
-                         prims_xent.sparse_softmax_cross_entropy_with_delta_p):
+        for function in (
+            prims_xent.sparse_softmax_cross_entropy_p,
+            prims_xent.sparse_softmax_cross_entropy_delta_p,
+            prims_xent.sparse_softmax_cross_entropy_with_delta_p,
+        ):
             with pytest.raises(IndexError, match=f"index {bad} is out of bounds"):
                 function(logits, np.array([0, bad, 0, 0, 0]))
 
@@ -178,8 +190,9 @@ def test_cross_entropy_kernels_on_batches_of_sequences(monkeypatch):
     def value_and_grad():
         with tg.GradientTape() as tape:
             tape.watch(logits)
-            loss = tg.numpy.mean(ops.sparse_categorical_crossentropy(labels, logits,
-                                                                     from_logits=True))
+            loss = tg.numpy.mean(
+                ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            )
         return loss.numpy(), tape.gradient(loss, logits).numpy()
 
     want = _numpy_path(monkeypatch, value_and_grad)

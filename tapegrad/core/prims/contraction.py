@@ -40,9 +40,14 @@ def einsum(subscripts: str, *operands: Any) -> Any:
     """
     inputs, arrow, output = subscripts.partition("->")
     terms = inputs.split(",")
-    if (not arrow or "." in subscripts or len(terms) != len(operands) or len(operands) < 2
-            or any(len(set(t)) != len(t) for t in [*terms, output])
-            or not set(output) <= set(inputs)):
+    if (
+        not arrow
+        or "." in subscripts
+        or len(terms) != len(operands)
+        or len(operands) < 2
+        or any(len(set(t)) != len(t) for t in [*terms, output])
+        or not set(output) <= set(inputs)
+    ):
         # Diagonals, a single operand and implicit output are not matmul-shaped.
         return np.einsum(subscripts, *operands)
     arrays = [np.asarray(op) for op in operands]
@@ -104,8 +109,11 @@ def _pair(a: np.ndarray, ta: str, b: np.ndarray, tb: str, output: str) -> np.nda
     # With nothing to sum (k == 1) it is an outer product per batch element:
     # broadcasting, not a stack of 1 x 1 products.
     product = a_m * b_m if a_m.shape[-1] == 1 else np.matmul(a_m, b_m)
-    shape = (product.shape[:len(batch)] + tuple(a.shape[ta.index(c)] for c in free_a)
-             + tuple(b.shape[tb.index(c)] for c in free_b))
+    shape = (
+        product.shape[: len(batch)]
+        + tuple(a.shape[ta.index(c)] for c in free_a)
+        + tuple(b.shape[tb.index(c)] for c in free_b)
+    )
     result_term = batch + free_a + free_b
     return product.reshape(shape).transpose([result_term.index(c) for c in output])
 
@@ -114,8 +122,9 @@ def _by_stride(x: np.ndarray, term: str, letters: list[str]) -> list[str]:
     return sorted(letters, key=lambda c: -x.strides[term.index(c)])
 
 
-def _matrix(x: np.ndarray, term: str, batch: list[str], rows: list[str],
-            cols: list[str]) -> np.ndarray:
+def _matrix(
+    x: np.ndarray, term: str, batch: list[str], rows: list[str], cols: list[str]
+) -> np.ndarray:
     """``x`` as ``(batch..., prod(rows), prod(cols))``, a transposed view where the
     columns lie outside the rows in memory."""
     strides = {c: x.strides[term.index(c)] for c in term}

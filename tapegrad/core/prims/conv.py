@@ -44,8 +44,14 @@ def _defaults(nd: int, strides: Any, padding: Any, dilation: Any) -> tuple[Any, 
     )
 
 
-def _out_shape(op: str, spatial: tuple[int, ...], window: tuple[int, ...], strides: Any,
-               padding: Any, dilation: Any) -> tuple[int, ...]:
+def _out_shape(
+    op: str,
+    spatial: tuple[int, ...],
+    window: tuple[int, ...],
+    strides: Any,
+    padding: Any,
+    dilation: Any,
+) -> tuple[int, ...]:
     """Output spatial shape; a clear error when a window does not fit the padded input."""
     if not len(window) == len(strides) == len(padding) == len(dilation) == len(spatial):
         raise ValueError(
@@ -68,15 +74,20 @@ def _pad(x: np.ndarray, padding: Any, value: Any = 0) -> np.ndarray:
     """Pad (or, for negative widths, crop) the spatial dims of a channels-last array."""
     if not any(lo or hi for lo, hi in padding):
         return x
-    crop = tuple(slice(max(-lo, 0), n - max(-hi, 0))
-                 for (lo, hi), n in zip(padding, x.shape[1:-1], strict=True))
+    crop = tuple(
+        slice(max(-lo, 0), n - max(-hi, 0))
+        for (lo, hi), n in zip(padding, x.shape[1:-1], strict=True)
+    )
     x = x[(slice(None),) + crop]
     grow = [(max(lo, 0), max(hi, 0)) for lo, hi in padding]
     if not any(lo or hi for lo, hi in grow):
         return x
     spatial = x.shape[1:-1]
-    shape = (x.shape[0], *(n + lo + hi for n, (lo, hi) in zip(spatial, grow, strict=True)),
-             x.shape[-1])
+    shape = (
+        x.shape[0],
+        *(n + lo + hi for n, (lo, hi) in zip(spatial, grow, strict=True)),
+        x.shape[-1],
+    )
     out = np.full(shape, value, dtype=x.dtype)
     inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, spatial, strict=True))
     out[(slice(None),) + inner] = x
@@ -87,35 +98,49 @@ def _unpad(xp: np.ndarray, padding: Any, spatial: tuple[int, ...]) -> np.ndarray
     """The transpose of `_pad`: the cotangent of the unpadded input."""
     if not any(lo or hi for lo, hi in padding):
         return xp
-    inner = tuple(slice(max(lo, 0), n - max(hi, 0))
-                  for (lo, hi), n in zip(padding, xp.shape[1:-1], strict=True))
+    inner = tuple(
+        slice(max(lo, 0), n - max(hi, 0))
+        for (lo, hi), n in zip(padding, xp.shape[1:-1], strict=True)
+    )
     if all(lo >= 0 and hi >= 0 for lo, hi in padding):
         return xp[(slice(None),) + inner]
     out = np.zeros((xp.shape[0], *spatial, xp.shape[-1]), dtype=xp.dtype)
-    kept = tuple(slice(max(-lo, 0), n - max(-hi, 0))
-                 for (lo, hi), n in zip(padding, spatial, strict=True))
+    kept = tuple(
+        slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(padding, spatial, strict=True)
+    )
     out[(slice(None),) + kept] = xp[(slice(None),) + inner]
     return out
 
 
-def _windows(xp: np.ndarray, window: tuple[int, ...], out: tuple[int, ...], strides: Any,
-             dilation: Any) -> np.ndarray:
+def _windows(
+    xp: np.ndarray, window: tuple[int, ...], out: tuple[int, ...], strides: Any, dilation: Any
+) -> np.ndarray:
     """A read-only view ``(N, *out, *window, C)`` of every window of ``xp`` (no copy)."""
     st = xp.strides
     spatial_st = st[1:-1]
     shape = (xp.shape[0], *out, *window, xp.shape[-1])
-    view_st = (st[0], *(a * s for a, s in zip(spatial_st, strides, strict=True)),
-               *(a * d for a, d in zip(spatial_st, dilation, strict=True)), st[-1])
+    view_st = (
+        st[0],
+        *(a * s for a, s in zip(spatial_st, strides, strict=True)),
+        *(a * d for a, d in zip(spatial_st, dilation, strict=True)),
+        st[-1],
+    )
     return as_strided(xp, shape, view_st, writeable=False)
 
 
-def _slots(window: tuple[int, ...], out: tuple[int, ...], strides: Any,
-           dilation: Any) -> list[tuple[Any, ...]]:
+def _slots(
+    window: tuple[int, ...], out: tuple[int, ...], strides: Any, dilation: Any
+) -> list[tuple[Any, ...]]:
     """For each window offset, the index of the padded-input elements it sees in every
     window: a strided slice shaped like the output."""
     return [
-        (slice(None), *(slice(o * d, o * d + s * (m - 1) + 1, s)
-                        for o, d, s, m in zip(offset, dilation, strides, out, strict=True)))
+        (
+            slice(None),
+            *(
+                slice(o * d, o * d + s * (m - 1) + 1, s)
+                for o, d, s, m in zip(offset, dilation, strides, out, strict=True)
+            ),
+        )
         for offset in itertools.product(*(range(k) for k in window))
     ]
 
@@ -134,8 +159,9 @@ def _chunks(n: int, bytes_per_image: int) -> list[slice]:
     return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-def _window_view(x: np.ndarray, window: tuple[int, ...], strides: Any, padding: Any,
-                 dilation: Any, op: str) -> tuple[np.ndarray, tuple[int, ...]]:
+def _window_view(
+    x: np.ndarray, window: tuple[int, ...], strides: Any, padding: Any, dilation: Any, op: str
+) -> tuple[np.ndarray, tuple[int, ...]]:
     """The windows ``(N, *out, *window, C)`` of the padded input (a view) and ``out``."""
     out = _out_shape(op, x.shape[1:-1], window, strides, padding, dilation)
     return _windows(_pad(x, padding), window, out, strides, dilation), out
@@ -144,15 +170,18 @@ def _window_view(x: np.ndarray, window: tuple[int, ...], strides: Any, padding: 
 def _patches(view: np.ndarray, groups: int) -> np.ndarray:
     """Patches of a window view as ``(G, rows, prod(window) * C / G)`` (groups == 1: 2-D)."""
     nd = (view.ndim - 2) // 2
-    rows = view.shape[0] * math.prod(view.shape[1:nd + 1])
+    rows = view.shape[0] * math.prod(view.shape[1 : nd + 1])
     channels = view.shape[-1]
     if groups == 1:
         if channels <= _FEW_CHANNELS:
             # Few channels: a (window * C, rows) copy reads long contiguous runs along the
             # image rows instead of C-long ones, several times faster (6x for C == 1);
             # BLAS takes its transpose as it is.
-            return np.moveaxis(view, (0, *range(1, nd + 1)), (-nd - 1, *range(-nd, 0))
-                               ).reshape(-1, rows).T
+            return (
+                np.moveaxis(view, (0, *range(1, nd + 1)), (-nd - 1, *range(-nd, 0)))
+                .reshape(-1, rows)
+                .T
+            )
         return view.reshape(rows, -1)
     grouped = view.reshape(*view.shape[:-1], groups, channels // groups)
     return np.moveaxis(grouped, -2, 0).reshape(groups, rows, -1)
@@ -173,8 +202,9 @@ def _grouped_rows(y: np.ndarray, groups: int) -> np.ndarray:
     return np.moveaxis(y.reshape(-1, groups, y.shape[-1] // groups), 1, 0)
 
 
-def _check_conv(op: str, x_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
-                groups: int) -> None:
+def _check_conv(
+    op: str, x_shape: tuple[int, ...], kernel_shape: tuple[int, ...], groups: int
+) -> None:
     c_in, c_out = kernel_shape[-2] * groups, kernel_shape[-1]
     if len(x_shape) != len(kernel_shape) or len(x_shape) < 3:
         raise ValueError(
@@ -188,21 +218,38 @@ def _check_conv(op: str, x_shape: tuple[int, ...], kernel_shape: tuple[int, ...]
         )
 
 
-def _conv_impl(x: Any, kernel: Any, bias: Any = None, strides: Any = None,
-               padding: Any = None, dilation: Any = None, groups: int = 1) -> np.ndarray:
+def _conv_impl(
+    x: Any,
+    kernel: Any,
+    bias: Any = None,
+    strides: Any = None,
+    padding: Any = None,
+    dilation: Any = None,
+    groups: int = 1,
+) -> np.ndarray:
     x, kernel = np.asarray(x), np.asarray(kernel)
     _check_conv("conv", x.shape, kernel.shape, groups)
     if bias is not None:
         bias = np.asarray(bias)
         if bias.shape != kernel.shape[-1:]:
-            raise ValueError(f"conv: bias shape {bias.shape} must be (C_out,) = "
-                             f"{kernel.shape[-1:]} for kernel {kernel.shape}")
+            raise ValueError(
+                f"conv: bias shape {bias.shape} must be (C_out,) = "
+                f"{kernel.shape[-1:]} for kernel {kernel.shape}"
+            )
     strides, padding, dilation = _defaults(kernel.ndim - 2, strides, padding, dilation)
     return _correlate(x, kernel, strides, padding, dilation, groups, "conv", bias)
 
 
-def _correlate(x: np.ndarray, kernel: np.ndarray, strides: Any, padding: Any, dilation: Any,
-               groups: int, op: str, bias: np.ndarray | None = None) -> np.ndarray:
+def _correlate(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    strides: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+    op: str,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     """The convolution proper (canonical params): im2col + GEMM, a chunk of images at a time,
     plus the bias while the chunk is in cache."""
     window = kernel.shape[:-2]
@@ -231,13 +278,20 @@ def _flipped_kernel(kernel: np.ndarray, groups: int) -> np.ndarray:
     c_group, c_out = kernel.shape[-2], kernel.shape[-1]
     split = flipped.reshape(*kernel.shape[:-2], c_group, groups, c_out // groups)
     swapped = np.moveaxis(split, (-3, -2, -1), (-1, -2, -3))  # (*w, C_out/G, G, C_in/G)
-    return np.ascontiguousarray(swapped).reshape(*kernel.shape[:-2], c_out // groups,
-                                                 groups * c_group)
+    return np.ascontiguousarray(swapped).reshape(
+        *kernel.shape[:-2], c_out // groups, groups * c_group
+    )
 
 
-def _conv_input_grad_impl(g: Any, kernel: Any, input_shape: tuple[int, ...],
-                          strides: Any = None, padding: Any = None, dilation: Any = None,
-                          groups: int = 1) -> np.ndarray:
+def _conv_input_grad_impl(
+    g: Any,
+    kernel: Any,
+    input_shape: tuple[int, ...],
+    strides: Any = None,
+    padding: Any = None,
+    dilation: Any = None,
+    groups: int = 1,
+) -> np.ndarray:
     """Transposed convolution: the cotangent of ``x`` (spatial shape ``input_shape``)."""
     g, kernel = np.asarray(g), np.asarray(kernel)
     window = kernel.shape[:-2]
@@ -256,8 +310,9 @@ def _conv_input_grad_impl(g: Any, kernel: Any, input_shape: tuple[int, ...],
         # faster than the slice-adds below, which read and write the whole input per offset.
         spans = [d * (k - 1) for k, d in zip(window, dilation, strict=True)]
         pads = tuple((s - lo, s - hi) for s, (lo, hi) in zip(spans, padding, strict=True))
-        return _correlate(g, _flipped_kernel(kernel, groups), strides, pads, dilation,
-                          groups, "conv_input_grad")
+        return _correlate(
+            g, _flipped_kernel(kernel, groups), strides, pads, dilation, groups, "conv_input_grad"
+        )
     # One GEMM per kernel offset (and group), each result laid out like an input slice:
     # (offsets, G, rows, C/G). The slice-adds below then read contiguous memory, which
     # makes them ~3x faster than adding strided columns of one big GEMM's result.
@@ -273,9 +328,15 @@ def _conv_input_grad_impl(g: Any, kernel: Any, input_shape: tuple[int, ...],
     return _unpad(dxp.reshape(*dxp.shape[:-2], -1), padding, input_shape)
 
 
-def _conv_kernel_grad_impl(x: Any, g: Any, window: tuple[int, ...], strides: Any = None,
-                           padding: Any = None, dilation: Any = None,
-                           groups: int = 1) -> np.ndarray:
+def _conv_kernel_grad_impl(
+    x: Any,
+    g: Any,
+    window: tuple[int, ...],
+    strides: Any = None,
+    padding: Any = None,
+    dilation: Any = None,
+    groups: int = 1,
+) -> np.ndarray:
     """The cotangent of the kernel (spatial shape ``window``): patches^T @ cotangent."""
     x, g = np.asarray(x), np.asarray(g)
     strides, padding, dilation = _defaults(len(window), strides, padding, dilation)
@@ -350,13 +411,15 @@ conv_p.defjvp(
 )
 
 
-def _input_grad_vjp_g(c: Any, ans: Any, g: Any, kernel: Any, input_shape: Any,
-                      **params: Any) -> Any:
+def _input_grad_vjp_g(
+    c: Any, ans: Any, g: Any, kernel: Any, input_shape: Any, **params: Any
+) -> Any:
     return conv_p(c, kernel, **params)
 
 
-def _input_grad_vjp_kernel(c: Any, ans: Any, g: Any, kernel: Any, input_shape: Any,
-                           **params: Any) -> Any:
+def _input_grad_vjp_kernel(
+    c: Any, ans: Any, g: Any, kernel: Any, input_shape: Any, **params: Any
+) -> Any:
     return conv_kernel_grad_p(c, g, window=_window(kernel), **params)
 
 
@@ -383,8 +446,9 @@ conv_kernel_grad_p.defjvp(
 
 
 # -- pooling -----------------------------------------------------------------------------
-def _pool_geometry(op: str, x_spatial: tuple[int, ...], window: tuple[int, ...],
-                   strides: Any, padding: Any) -> tuple[Any, Any, tuple[int, ...], list[Any]]:
+def _pool_geometry(
+    op: str, x_spatial: tuple[int, ...], window: tuple[int, ...], strides: Any, padding: Any
+) -> tuple[Any, Any, tuple[int, ...], list[Any]]:
     strides, padding, dilation = _defaults(len(window), strides or window, padding, None)
     out = _out_shape(op, x_spatial, window, strides, padding, dilation)
     return strides, padding, out, _slots(window, out, strides, dilation)
@@ -394,11 +458,11 @@ def _lowest(dtype: np.dtype) -> Any:
     return -np.inf if dtype.kind in "fc" else np.iinfo(dtype).min
 
 
-def _max_pool_impl(x: Any, window: tuple[int, ...], strides: Any = None,
-                   padding: Any = None) -> np.ndarray:
+def _max_pool_impl(
+    x: Any, window: tuple[int, ...], strides: Any = None, padding: Any = None
+) -> np.ndarray:
     x = np.asarray(x)
-    strides, padding, _, slots = _pool_geometry("max_pool", x.shape[1:-1], window, strides,
-                                                padding)
+    strides, padding, _, slots = _pool_geometry("max_pool", x.shape[1:-1], window, strides, padding)
     # Padding never wins a max. Strided-slice maxima beat reshape + max(axis) several times
     # over, also when strides == window.
     xp = _pad(x, padding, _lowest(x.dtype))
@@ -410,20 +474,24 @@ def _max_pool_impl(x: Any, window: tuple[int, ...], strides: Any = None,
     return out
 
 
-def _pool_argmax_impl(x: Any, maxima: Any = None, *, window: tuple[int, ...],
-                      strides: Any = None, padding: Any = None) -> np.ndarray:
+def _pool_argmax_impl(
+    x: Any, maxima: Any = None, *, window: tuple[int, ...], strides: Any = None, padding: Any = None
+) -> np.ndarray:
     """Each window's first maximum, as an offset into the window (row-major).
 
     ``maxima``, the max pool of ``x`` when the caller has it, saves recomputing it.
     """
     x = np.asarray(x)
-    strides, padding, _, slots = _pool_geometry("pool_argmax", x.shape[1:-1], window,
-                                                strides, padding)
+    strides, padding, _, slots = _pool_geometry(
+        "pool_argmax", x.shape[1:-1], window, strides, padding
+    )
     xp = _pad(x, padding, _lowest(x.dtype))
     dtype = np.uint8 if len(slots) <= 256 else np.intp
     if len(slots) == 1:
-        return np.zeros(_out_shape("pool_argmax", x.shape[1:-1], window, strides, padding,
-                                   (1,) * len(window)), dtype)
+        return np.zeros(
+            _out_shape("pool_argmax", x.shape[1:-1], window, strides, padding, (1,) * len(window)),
+            dtype,
+        )
     if maxima is None:
         maxima = _max_pool_impl(x, window, strides, padding)
     # The offset of the first maximum is the number of leading offsets whose element is
@@ -455,12 +523,14 @@ def _masked(values: np.ndarray, mask: np.ndarray, finite: bool) -> np.ndarray:
     return values * mask if finite else np.where(mask, values, 0)
 
 
-def _pool_gather_impl(x: Any, index: Any, window: tuple[int, ...], strides: Any = None,
-                      padding: Any = None) -> np.ndarray:
+def _pool_gather_impl(
+    x: Any, index: Any, window: tuple[int, ...], strides: Any = None, padding: Any = None
+) -> np.ndarray:
     """The element of each window that ``index`` selects (max pooling given its argmax)."""
     x, index = np.asarray(x), np.asarray(index)
-    strides, padding, _, slots = _pool_geometry("pool_gather", x.shape[1:-1], window,
-                                                strides, padding)
+    strides, padding, _, slots = _pool_geometry(
+        "pool_gather", x.shape[1:-1], window, strides, padding
+    )
     xp = _pad(x, padding)
     finite = _all_finite(x)
     out = _masked(xp[slots[0]], index == 0, finite)
@@ -469,19 +539,26 @@ def _pool_gather_impl(x: Any, index: Any, window: tuple[int, ...], strides: Any 
     return out
 
 
-def _pool_scatter_impl(g: Any, index: Any, window: tuple[int, ...],
-                       input_shape: tuple[int, ...], strides: Any = None,
-                       padding: Any = None) -> np.ndarray:
+def _pool_scatter_impl(
+    g: Any,
+    index: Any,
+    window: tuple[int, ...],
+    input_shape: tuple[int, ...],
+    strides: Any = None,
+    padding: Any = None,
+) -> np.ndarray:
     """The transpose of `pool_gather`: each window's ``g`` at its selected element."""
     g, index = np.asarray(g), np.asarray(index)
-    strides, padding, _, slots = _pool_geometry("pool_scatter", input_shape, window, strides,
-                                                padding)
+    strides, padding, _, slots = _pool_geometry(
+        "pool_scatter", input_shape, window, strides, padding
+    )
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(input_shape, padding, strict=True))
     finite = _all_finite(g)
     disjoint = all(s >= k for s, k in zip(strides, window, strict=True))
     out = shape_of(g)[1:-1]
-    tiled = disjoint and all(s == k and m * s == n for s, k, m, n
-                             in zip(strides, window, out, padded, strict=True))
+    tiled = disjoint and all(
+        s == k and m * s == n for s, k, m, n in zip(strides, window, out, padded, strict=True)
+    )
     # Windows that tile the padded input write every element once below: no zero fill.
     empty = np.empty if tiled and finite else np.zeros
     dxp = empty((g.shape[0], *padded, g.shape[-1]), dtype=g.dtype)
@@ -511,8 +588,7 @@ def _max_pool_jvp(t: Any, ans: Any, x: Any, **params: Any) -> Any:
 max_pool_p.defvjp(_max_pool_vjp)
 max_pool_p.defjvp(_max_pool_jvp)
 pool_gather_p.defvjp(
-    lambda c, ans, x, index, **params: pool_scatter_p(c, index, input_shape=_spatial(x),
-                                                      **params),
+    lambda c, ans, x, index, **params: pool_scatter_p(c, index, input_shape=_spatial(x), **params),
     None,
 )
 pool_gather_p.defjvp(lambda t, ans, x, index, **params: pool_gather_p(t, index, **params), None)
@@ -523,8 +599,9 @@ pool_scatter_p.defjvp(lambda t, ans, g, index, **params: pool_scatter_p(t, index
 
 
 @functools.lru_cache(maxsize=64)
-def _window_counts(spatial: tuple[int, ...], window: tuple[int, ...], strides: Any,
-                   padding: Any) -> np.ndarray:
+def _window_counts(
+    spatial: tuple[int, ...], window: tuple[int, ...], strides: Any, padding: Any
+) -> np.ndarray:
     """Real (unpadded) elements per window, shaped ``(1, *out, 1)``; read-only (cached)."""
     _, padding, _, slots = _pool_geometry("avg_pool", spatial, window, strides, padding)
     ones = _pad(np.ones((1, *spatial, 1)), padding)
@@ -533,20 +610,21 @@ def _window_counts(spatial: tuple[int, ...], window: tuple[int, ...], strides: A
     return counts
 
 
-def _inverse_counts(spatial: tuple[int, ...], window: tuple[int, ...], strides: Any,
-                    padding: Any, dtype: np.dtype) -> Any:
+def _inverse_counts(
+    spatial: tuple[int, ...], window: tuple[int, ...], strides: Any, padding: Any, dtype: np.dtype
+) -> Any:
     if not any(lo or hi for lo, hi in padding):
         return dtype.type(1 / math.prod(window))
     key = (tuple(spatial), tuple(window), tuple(strides), tuple(tuple(p) for p in padding))
     return (1 / _window_counts(*key)).astype(dtype)
 
 
-def _avg_pool_impl(x: Any, window: tuple[int, ...], strides: Any = None,
-                   padding: Any = None) -> np.ndarray:
+def _avg_pool_impl(
+    x: Any, window: tuple[int, ...], strides: Any = None, padding: Any = None
+) -> np.ndarray:
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
-    strides, pads, _, slots = _pool_geometry("avg_pool", x.shape[1:-1], window, strides,
-                                             padding)
+    strides, pads, _, slots = _pool_geometry("avg_pool", x.shape[1:-1], window, strides, padding)
     xp = _pad(x, pads)
     out = xp[slots[0]].astype(dtype)
     for slot in slots[1:]:
@@ -555,12 +633,18 @@ def _avg_pool_impl(x: Any, window: tuple[int, ...], strides: Any = None,
     return out
 
 
-def _avg_pool_transpose_impl(g: Any, window: tuple[int, ...], input_shape: tuple[int, ...],
-                             strides: Any = None, padding: Any = None) -> np.ndarray:
+def _avg_pool_transpose_impl(
+    g: Any,
+    window: tuple[int, ...],
+    input_shape: tuple[int, ...],
+    strides: Any = None,
+    padding: Any = None,
+) -> np.ndarray:
     """The transpose of `avg_pool`: ``g / count`` spread over each window."""
     g = np.asarray(g)
-    strides, pads, _, slots = _pool_geometry("avg_pool_transpose", input_shape, window,
-                                             strides, padding)
+    strides, pads, _, slots = _pool_geometry(
+        "avg_pool_transpose", input_shape, window, strides, padding
+    )
     share = g * _inverse_counts(input_shape, window, strides, pads, g.dtype)
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(input_shape, pads, strict=True))
     dxp = np.zeros((g.shape[0], *padded, g.shape[-1]), dtype=share.dtype)
@@ -575,7 +659,5 @@ avg_pool_p.defvjp(
     lambda g, ans, x, **params: avg_pool_transpose_p(g, input_shape=_spatial(x), **params)
 )
 avg_pool_p.defjvp(lambda t, ans, x, **params: avg_pool_p(t, **params))
-avg_pool_transpose_p.defvjp(
-    lambda c, ans, g, input_shape, **params: avg_pool_p(c, **params)
-)
+avg_pool_transpose_p.defvjp(lambda c, ans, g, input_shape, **params: avg_pool_p(c, **params))
 avg_pool_transpose_p.defjvp(lambda t, ans, g, **params: avg_pool_transpose_p(t, **params))

@@ -330,6 +330,7 @@ frexp_exponent_p = _nondiff("frexp_exponent", _frexp_exponent, returns="unknown"
 LN2 = math.log(2.0)
 LN10 = math.log(10.0)
 
+
 # -- neural-net elementwise ops promoted to primitives --------------------------------
 # relu: a composite where(x > 0, x, 0) costs a comparison, a select and mask bookkeeping
 # in every backward pass; as a primitive it is one maximum and one multiply (for speed).
@@ -341,7 +342,6 @@ def _relu_impl(x: Any) -> Any:
 relu_p = _elementwise("relu", _relu_impl, returns="fresh_like_inputs")
 relu_p.defvjp(lambda g, ans, x: g * (x > 0))  # (operators: NumPy's own calls on arrays)
 relu_p.defjvp(lambda t, ans, x: t * greater_p(x, 0))
-
 
 
 def _sigmoid_impl(x: Any) -> Any:

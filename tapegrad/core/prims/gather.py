@@ -27,8 +27,7 @@ def _take_add_impl(g: Any, indices: Any, *, axis: int, shape: tuple[int, ...]) -
     indices = np.asarray(indices)
     moved = np.moveaxis(out, axis, 0)  # a view: writes land in `out`
     # g's axes: x's axes before `axis`, then the indices' axes, then x's axes after it.
-    g_moved = np.moveaxis(g, tuple(range(axis, axis + indices.ndim)),
-                          tuple(range(indices.ndim)))
+    g_moved = np.moveaxis(g, tuple(range(axis, axis + indices.ndim)), tuple(range(indices.ndim)))
     np.add.at(moved, indices, g_moved)
     return out
 
@@ -37,6 +36,7 @@ def _take_add_impl(g: Any, indices: Any, *, axis: int, shape: tuple[int, ...]) -
 take_p = Primitive("take", _take_impl, returns="unknown")
 # take_add(g, indices): the transpose of take: scatter-add of g into zeros(shape).
 take_add_p = Primitive("take_add", _take_add_impl, returns="unknown")
+
 
 def _no_gradient(*args: Any, **params: Any) -> None:
     """Integer indices: their cotangent/tangent is None (the declared answer, not an error)."""
@@ -49,7 +49,8 @@ take_p.defvjp(
 )
 take_p.defjvp(lambda t, ans, x, indices, axis: take_p(t, indices, axis=axis), _no_gradient)
 take_add_p.defvjp(
-    lambda g, ans, x, indices, axis, shape: take_p(g, indices, axis=axis), _no_gradient,
+    lambda g, ans, x, indices, axis, shape: take_p(g, indices, axis=axis),
+    _no_gradient,
 )
 take_add_p.defjvp(
     lambda t, ans, x, indices, axis, shape: take_add_p(t, indices, axis=axis, shape=shape),

@@ -176,8 +176,9 @@ def _inv_or_nan_impl(a: Any) -> np.ndarray:
 
 inv_or_nan_p = Primitive("inv_or_nan", _inv_or_nan_impl, returns="unknown")
 # d inv(a) = -inv(a) da inv(a): the VJP is -inv(a).T g inv(a).T (NaN where singular).
-inv_or_nan_p.defvjp(lambda g, ans, a: -matmul_p(matmul_p(matrix_transpose(ans), g),
-                                                 matrix_transpose(ans)))
+inv_or_nan_p.defvjp(
+    lambda g, ans, a: -matmul_p(matmul_p(matrix_transpose(ans), g), matrix_transpose(ans))
+)
 inv_or_nan_p.defjvp(lambda t, ans, a: -matmul_p(matmul_p(ans, t), ans))
 
 
@@ -245,8 +246,9 @@ def _slogdet_jvp(t: Any, ans: Any, a: Any) -> Any:
     return None, _sum_matrix(_inv_transpose(a) * t)
 
 
-slogdet_p = Primitive("slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True,
-                      returns="fresh")
+slogdet_p = Primitive(
+    "slogdet", lambda a: tuple(np.linalg.slogdet(a)), multiple_results=True, returns="fresh"
+)
 slogdet_p.defvjp(_slogdet_vjp)
 slogdet_p.defjvp(_slogdet_jvp)
 
@@ -291,8 +293,9 @@ def _eigh_vjp(g: Any, ans: Any, a: Any) -> Any:
     return lower_adjoint(matmul_p(v, matmul_p(inner, matrix_transpose(v))))
 
 
-eigh_p = Primitive("eigh", lambda a: tuple(np.linalg.eigh(a)), multiple_results=True,
-                   returns="fresh")
+eigh_p = Primitive(
+    "eigh", lambda a: tuple(np.linalg.eigh(a)), multiple_results=True, returns="fresh"
+)
 eigh_p.defvjp(_eigh_vjp)
 eigh_p.defjvp(_eigh_jvp)
 
@@ -332,8 +335,7 @@ def _svd_vjp(g: Any, ans: Any, a: Any) -> Any:
     j = gaps * matmul_p(matrix_transpose(u), gu)
     k = gaps * matmul_p(vt, matrix_transpose(gvt))
     s_row, s_col = _expand(s, -2), _expand(s, -1)
-    inner = (_diag_embed(gs) + (j + matrix_transpose(j)) * s_row
-             + s_col * (k + matrix_transpose(k)))
+    inner = _diag_embed(gs) + (j + matrix_transpose(j)) * s_row + s_col * (k + matrix_transpose(k))
     grad = matmul_p(u, matmul_p(inner, vt))
     s_inv = _safe_reciprocal(s)
     if m > n:
@@ -405,8 +407,9 @@ def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
     return concatenate_p(g_x, matmul_p(q, gr_y), axis=len(_shape(a)) - 1)
 
 
-qr_p = Primitive("qr", lambda a: tuple(np.linalg.qr(a, mode="reduced")), multiple_results=True,
-                 returns="fresh")
+qr_p = Primitive(
+    "qr", lambda a: tuple(np.linalg.qr(a, mode="reduced")), multiple_results=True, returns="fresh"
+)
 qr_p.defvjp(_qr_vjp)
 qr_p.defjvp(_qr_jvp)
 
@@ -420,8 +423,11 @@ def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = 
     tt = matrix_transpose(t)
     left = _eye(m, ans) - matmul_p(a, p)
     right = _eye(n, ans) - matmul_p(p, a)
-    return (-matmul_p(p, matmul_p(t, p)) + matmul_p(matmul_p(p, pt), matmul_p(tt, left))
-            + matmul_p(right, matmul_p(tt, matmul_p(pt, p))))
+    return (
+        -matmul_p(p, matmul_p(t, p))
+        + matmul_p(matmul_p(p, pt), matmul_p(tt, left))
+        + matmul_p(right, matmul_p(tt, matmul_p(pt, p)))
+    )
 
 
 def _pinv_vjp(g: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
@@ -430,8 +436,11 @@ def _pinv_vjp(g: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = 
     gt = matrix_transpose(g)
     left = _eye(m, ans) - matmul_p(a, p)
     right = _eye(n, ans) - matmul_p(p, a)
-    return (-matmul_p(pt, matmul_p(g, pt)) + matmul_p(left, matmul_p(gt, matmul_p(p, pt)))
-            + matmul_p(matmul_p(pt, p), matmul_p(gt, right)))
+    return (
+        -matmul_p(pt, matmul_p(g, pt))
+        + matmul_p(left, matmul_p(gt, matmul_p(p, pt)))
+        + matmul_p(matmul_p(pt, p), matmul_p(gt, right))
+    )
 
 
 def _pinv_impl(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:

@@ -73,32 +73,44 @@ def cell(z: Any, c_prev: Any, axis: int = -1) -> tuple[tuple[Any, ...], Any, Any
     return (i, f, g, o), c, tanh_c, o * tanh_c
 
 
-def cell_vjp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any,
-             dc: Any) -> tuple[tuple[Any, ...], Any]:
+def cell_vjp(
+    gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any, dc: Any
+) -> tuple[tuple[Any, ...], Any]:
     """The reverse of `cell`: from the cotangents ``dh``, ``dc`` of a step's ``h`` and ``c``
     (``dc`` not yet including ``h``'s share), those of its pre-activations (the four gate
     blocks) and of ``c_prev``. (The numba backward step computes the same float operations
     in the same order.)"""
     i, f, g, o = gates
     dc = dc + (1 - tanh_c * tanh_c) * o * dh
-    dz = (dc * g * (i - i * i), dc * c_prev * (f - f * f), dc * i * (1 - g * g),
-          dh * tanh_c * (o - o * o))
+    dz = (
+        dc * g * (i - i * i),
+        dc * c_prev * (f - f * f),
+        dc * i * (1 - g * g),
+        dh * tanh_c * (o - o * o),
+    )
     return dz, dc * f
 
 
-def cell_jvp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, t_z: tuple[Any, ...],
-             t_c_prev: Any) -> tuple[Any, Any]:
+def cell_jvp(
+    gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, t_z: tuple[Any, ...], t_c_prev: Any
+) -> tuple[Any, Any]:
     """The tangents of a step's ``c`` and ``h`` from those of its pre-activations (the four
     gate blocks) and of ``c_prev``."""
     i, f, g, o = gates
     t_i, t_f, t_g, t_o = t_z
-    t_c = (t_f * (f - f * f) * c_prev + f * t_c_prev + t_i * (i - i * i) * g
-           + i * t_g * (1 - g * g))
+    t_c = t_f * (f - f * f) * c_prev + f * t_c_prev + t_i * (i - i * i) * g + i * t_g * (1 - g * g)
     return t_c, t_o * (o - o * o) * tanh_c + o * (1 - tanh_c * tanh_c) * t_c
 
 
-def cell_vjp_vjp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any, dc: Any,
-                 bar_dz: tuple[Any, ...], bar_dc_prev: Any) -> tuple[Any, ...]:
+def cell_vjp_vjp(
+    gates: tuple[Any, ...],
+    tanh_c: Any,
+    c_prev: Any,
+    dh: Any,
+    dc: Any,
+    bar_dz: tuple[Any, ...],
+    bar_dc_prev: Any,
+) -> tuple[Any, ...]:
     """The reverse of `cell_vjp` (for second derivatives): from the cotangents of its
     results (``dz``'s four blocks and ``c_prev``'s cotangent), those of its arguments:
     ``((bar_i, bar_f, bar_g, bar_o), bar_tanh_c, bar_c_prev, bar_dh, bar_dc)``."""
@@ -106,20 +118,24 @@ def cell_vjp_vjp(gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any, dc: 
     b_i, b_f, b_g, b_o = bar_dz
     slope_c = 1 - tanh_c * tanh_c
     dc = dc + slope_c * o * dh
-    bar_dc = (b_i * g * (i - i * i) + b_f * c_prev * (f - f * f) + b_g * i * (1 - g * g)
-              + bar_dc_prev * f)
-    bar_gates = (b_i * dc * g * (1 - 2 * i) + b_g * dc * (1 - g * g),
-                 b_f * dc * c_prev * (1 - 2 * f) + bar_dc_prev * dc,
-                 b_i * dc * (i - i * i) - 2 * b_g * dc * i * g,
-                 b_o * dh * tanh_c * (1 - 2 * o) + bar_dc * slope_c * dh)
+    bar_dc = (
+        b_i * g * (i - i * i) + b_f * c_prev * (f - f * f) + b_g * i * (1 - g * g) + bar_dc_prev * f
+    )
+    bar_gates = (
+        b_i * dc * g * (1 - 2 * i) + b_g * dc * (1 - g * g),
+        b_f * dc * c_prev * (1 - 2 * f) + bar_dc_prev * dc,
+        b_i * dc * (i - i * i) - 2 * b_g * dc * i * g,
+        b_o * dh * tanh_c * (1 - 2 * o) + bar_dc * slope_c * dh,
+    )
     bar_tanh_c = b_o * dh * (o - o * o) - 2 * bar_dc * tanh_c * o * dh
     bar_dh = b_o * tanh_c * (o - o * o) + bar_dc * slope_c * o
     return bar_gates, bar_tanh_c, b_f * dc * (f - f * f), bar_dh, bar_dc
 
 
 # -- the loops on arrays ---------------------------------------------------------------------
-def _lstm_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
-                s_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+def _lstm_sizes(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], s_shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
     """``(batch, steps, features, units)``, or an error naming the shapes."""
     if len(x_shape) == 3 and len(w_shape) == 2 and w_shape[1] % 4 == 0:
         batch, steps, features = x_shape
@@ -133,41 +149,54 @@ def _lstm_sizes(x_shape: tuple[int, ...], w_shape: tuple[int, ...],
     )
 
 
-def forward_step(a: np.ndarray, recurrent: np.ndarray, c_prev: np.ndarray, c: np.ndarray,
-                 tanh_c: np.ndarray, h: np.ndarray) -> None:
+def forward_step(
+    a: np.ndarray,
+    recurrent: np.ndarray,
+    c_prev: np.ndarray,
+    c: np.ndarray,
+    tanh_c: np.ndarray,
+    h: np.ndarray,
+) -> None:
     """One step on feature-major arrays: ``a (4H, B)`` holds the input projection; adds
     ``recurrent``, then overwrites ``a`` with the gates and writes ``c``, ``tanh(c)`` and
     ``h`` (the signature of the engines' step kernels)."""
     units = c.shape[0]
     gates, c[...], tanh_c[...], h[...] = cell(a + recurrent, c_prev, axis=0)
     for k, gate in enumerate(gates):
-        a[k * units:(k + 1) * units] = gate
+        a[k * units : (k + 1) * units] = gate
 
 
-def backward_step(a: np.ndarray, tanh_c: np.ndarray, c_prev: np.ndarray, dh: np.ndarray,
-                  dc: np.ndarray, d: np.ndarray) -> None:
+def backward_step(
+    a: np.ndarray,
+    tanh_c: np.ndarray,
+    c_prev: np.ndarray,
+    dh: np.ndarray,
+    dc: np.ndarray,
+    d: np.ndarray,
+) -> None:
     """One step of BPTT on feature-major arrays: from the gates ``a (4H, B)``, ``tanh(c)``
     and ``c_prev``, with ``dh``, ``dc`` the cotangents of this step's ``h`` and ``c``, write
     the pre-activation cotangents into ``d (4H, B)`` and ``c_prev``'s into ``dc``."""
     units = dh.shape[0]
-    gates = tuple(a[k * units:(k + 1) * units] for k in range(4))
+    gates = tuple(a[k * units : (k + 1) * units] for k in range(4))
     dz, dc[...] = cell_vjp(gates, tanh_c, c_prev, dh, dc)
     for k, part in enumerate(dz):
-        d[k * units:(k + 1) * units] = part
+        d[k * units : (k + 1) * units] = part
 
 
 Step = Callable[..., None]
 
 
-def lstm_sequence(x: Any, weights: Any, state0: Any,
-                  step: Step = forward_step) -> tuple[np.ndarray, ...]:
+def lstm_sequence(
+    x: Any, weights: Any, state0: Any, step: Step = forward_step
+) -> tuple[np.ndarray, ...]:
     """`lstm` on arrays, each step's cell update done by ``step`` (`forward_step`'s
     signature): ``(hs, cs, residual)``."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
     batch, steps, features, u = _lstm_sizes(x.shape, weights.shape, state0.shape)
     dtype = np.result_type(x.dtype, weights.dtype, state0.dtype, np.float16)
     w_in = np.ascontiguousarray(np.concatenate([weights[:features], weights[-1:]]).T)
-    w_rec = np.ascontiguousarray(weights[features:features + u].T)  # (4H, H)
+    w_rec = np.ascontiguousarray(weights[features : features + u].T)  # (4H, H)
     inputs = np.empty((steps, features + 1, batch), dtype)  # [x_t; 1] per step
     inputs[:, :features] = x.transpose(1, 2, 0)
     inputs[:, features] = 1
@@ -178,20 +207,28 @@ def lstm_sequence(x: Any, weights: Any, state0: Any,
     residual = np.empty((steps, 5 * u, batch), dtype)
     # The input projections of all steps, each straight into its step's buffer: a batch of
     # (4H, I + 1) @ (I + 1, B) products beats one big product plus strided adds.
-    np.matmul(w_in, inputs, out=residual[:, :4 * u])
+    np.matmul(w_in, inputs, out=residual[:, : 4 * u])
     recurrent = np.empty((4 * u, batch), dtype)
     for t in range(steps):
         np.matmul(w_rec, hs[t], out=recurrent)
-        step(residual[t, :4 * u], recurrent, cs[t], cs[t + 1], residual[t, 4 * u:], hs[t + 1])
+        step(residual[t, : 4 * u], recurrent, cs[t], cs[t + 1], residual[t, 4 * u :], hs[t + 1])
     return hs[1:].transpose(2, 0, 1), cs[1:].transpose(2, 0, 1), residual
 
 
 _LSTM_CHUNK = 8  # steps per weight-gradient GEMM: the chunk's cotangents are still in cache
 
 
-def _bptt(g_hs: np.ndarray, g_cs: np.ndarray, cs: np.ndarray, residual: np.ndarray,
-          weights: np.ndarray, state0: np.ndarray, need_dh0: bool,
-          on_chunk: Callable[[int, np.ndarray], None] | None, step: Step) -> tuple[Any, Any]:
+def _bptt(
+    g_hs: np.ndarray,
+    g_cs: np.ndarray,
+    cs: np.ndarray,
+    residual: np.ndarray,
+    weights: np.ndarray,
+    state0: np.ndarray,
+    need_dh0: bool,
+    on_chunk: Callable[[int, np.ndarray], None] | None,
+    step: Step,
+) -> tuple[Any, Any]:
     """BPTT on arrays. Every `_LSTM_CHUNK` steps (from the last), ``on_chunk(t0, dz)`` gets
     the cotangents of those steps' pre-activations ``dz (4H, k * B)`` (steps ``t0`` to
     ``t0 + k - 1``, each ``B`` columns); returns the cotangents of ``h0`` (if ``need_dh0``)
@@ -203,7 +240,7 @@ def _bptt(g_hs: np.ndarray, g_cs: np.ndarray, cs: np.ndarray, residual: np.ndarr
     # Only h is used in training: c's cotangent is zero, and reading it once is cheaper.
     g_c = g_cs.transpose(1, 2, 0) if g_cs.any() else None
     c_t = cs.transpose(1, 2, 0)
-    recurrent = weights[-u - 1:-1]  # (H, 4H): dh_{t-1} = recurrent @ dz_t
+    recurrent = weights[-u - 1 : -1]  # (H, 4H): dh_{t-1} = recurrent @ dz_t
     # One chunk of steps' cotangents, laid out for the GEMMs of on_chunk; each step works
     # in `d` (contiguous, for the recurrent GEMM) and stores it once.
     chunk = np.empty((4 * u, min(steps, _LSTM_CHUNK), batch), dtype)
@@ -214,7 +251,7 @@ def _bptt(g_hs: np.ndarray, g_cs: np.ndarray, cs: np.ndarray, residual: np.ndarr
         dh += g_h[t]
         if g_c is not None:
             dc += g_c[t]
-        step(residual[t, :4 * u], residual[t, 4 * u:], c_prev, dh, dc, d)
+        step(residual[t, : 4 * u], residual[t, 4 * u :], c_prev, dh, dc, d)
         if t or need_dh0:
             np.matmul(recurrent, d, out=dh)
         if on_chunk is not None:
@@ -226,9 +263,18 @@ def _bptt(g_hs: np.ndarray, g_cs: np.ndarray, cs: np.ndarray, residual: np.ndarr
     return dh if need_dh0 else None, dc
 
 
-def lstm_sequence_grad(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, hs: Any,
-                       cs: Any, residual: Any, argnum: int,
-                       step: Step = backward_step) -> np.ndarray:
+def lstm_sequence_grad(
+    g_hs: Any,
+    g_cs: Any,
+    x: Any,
+    weights: Any,
+    state0: Any,
+    hs: Any,
+    cs: Any,
+    residual: Any,
+    argnum: int,
+    step: Step = backward_step,
+) -> np.ndarray:
     """`lstm_grad` on arrays, each step's BPTT done by ``step`` (`backward_step`'s
     signature): the cotangent of `lstm`'s argument ``argnum``."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
@@ -246,7 +292,7 @@ def lstm_sequence_grad(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, 
 
         def input_grad(start: int, dz: np.ndarray) -> None:
             k = dz.shape[1] // batch
-            dx[:, start:start + k] = (kernel @ dz).reshape(features, k, batch)
+            dx[:, start : start + k] = (kernel @ dz).reshape(features, k, batch)
 
         _bptt(g_hs, g_cs, cs, residual, weights, state0, False, input_grad, step)
         return dx.transpose(2, 1, 0)
@@ -260,12 +306,12 @@ def lstm_sequence_grad(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, 
 
     def weight_grad(start: int, dz: np.ndarray) -> None:
         k = dz.shape[1] // batch
-        rows[:features, :k] = x_t[:, start:start + k]
+        rows[:features, :k] = x_t[:, start : start + k]
         if start:
-            rows[features:-1, :k] = h_t[:, start - 1:start + k - 1]
+            rows[features:-1, :k] = h_t[:, start - 1 : start + k - 1]
         else:
             rows[features:-1, 0] = state0[:, :u].T
-            rows[features:-1, 1:k] = h_t[:, :k - 1]
+            rows[features:-1, 1:k] = h_t[:, : k - 1]
         grad[...] += rows[:, :k].reshape(len(rows), -1) @ dz.T
 
     _bptt(g_hs, g_cs, cs, residual, weights, state0, False, weight_grad, step)
@@ -276,20 +322,25 @@ def lstm_sequence_grad(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, 
 def _pre_activations(x: Any, weights: Any, h_prev: Any, t: int, units: int) -> Any:
     """Step ``t``'s pre-activations ``(B, 4H)``, recomputed with primitives."""
     features = shape_of(x)[-1]
-    return (matmul_p(x[:, t], weights[:features])
-            + matmul_p(h_prev, weights[features:features + units]) + weights[-1])
+    return (
+        matmul_p(x[:, t], weights[:features])
+        + matmul_p(h_prev, weights[features : features + units])
+        + weights[-1]
+    )
 
 
-def _lstm_vjp(argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: Any, weights: Any,
-              state0: Any) -> Any:
+def _lstm_vjp(
+    argnum: int, g: tuple[Any, ...], ans: tuple[Any, ...], x: Any, weights: Any, state0: Any
+) -> Any:
     # Each argument's rule runs the BPTT anew; the layers pass the data, all weights and
     # both states as three arguments, so training usually needs it once. The residual's
     # cotangent g[2] is ignored: an auxiliary output, not differentiable.
     return lstm_grad_p(g[0], g[1], x, weights, state0, *ans, argnum=argnum)
 
 
-def _lstm_grad_vjps(c: Any, g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any,
-                    hs: Any, cs: Any, argnum: int) -> list[Any]:
+def _lstm_grad_vjps(
+    c: Any, g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, hs: Any, cs: Any, argnum: int
+) -> list[Any]:
     """The VJP of `lstm_grad` (argument ``argnum``'s cotangent) for cotangent ``c``, with
     respect to ``g_hs, g_cs, x, weights, state0, hs, cs``: the BPTT once more keeping each
     step's values, then its reverse, forward in time (`cell_vjp_vjp`). Written with
@@ -297,7 +348,7 @@ def _lstm_grad_vjps(c: Any, g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: 
     batch, steps, features = shape_of(x)
     u = shape_of(hs)[-1]
     dtype = dtype_of(hs)
-    w_x, w_h = weights[:features], weights[features:features + u]
+    w_x, w_h = weights[:features], weights[features : features + u]
     w_x_t, w_h_t = transpose_p(w_x, axes=(1, 0)), transpose_p(w_h, axes=(1, 0))
 
     def zeros(*shape: int) -> Any:
@@ -334,18 +385,25 @@ def _lstm_grad_vjps(c: Any, g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: 
             bar_dz = bar_dz + matmul_p(c[:, t], w_x)
             bar_w_x = bar_w_x + matmul_p(transpose_p(c[:, t], axes=(1, 0)), dz_t)
         elif argnum == 1:  # dW = sum_t rows_t^T @ dz_t with rows_t = [x_t, h_prev, 1]
-            bar_dz = bar_dz + (matmul_p(x[:, t], c[:features]) + matmul_p(h_prev, c[features:-1])
-                               + c[-1])
+            bar_dz = bar_dz + (
+                matmul_p(x[:, t], c[:features]) + matmul_p(h_prev, c[features:-1]) + c[-1]
+            )
             bar_rows = matmul_p(dz_t, transpose_p(c, axes=(1, 0)))
             bar_x[t] = bar_x[t] + bar_rows[:, :features]
             bar_h_prev[t] = bar_h_prev[t] + bar_rows[:, features:-1]
         blocks = tuple(_block(bar_dz, k, u, -1) for k in range(4))
         bar_gates, bar_tanh_c, bar_c_prev[t], bar_dh, bar_dc = cell_vjp_vjp(
-            gates, tanh_c, c_prev, big_dh, big_dc, blocks, bar_dc)
+            gates, tanh_c, c_prev, big_dh, big_dc, blocks, bar_dc
+        )
         bar_g_hs[t], bar_g_cs[t] = bar_dh, bar_dc
         i, f, g, o = gates
-        bar_z = concatenate_p(bar_gates[0] * (i - i * i), bar_gates[1] * (f - f * f),
-                              bar_gates[2] * (1 - g * g), bar_gates[3] * (o - o * o), axis=1)
+        bar_z = concatenate_p(
+            bar_gates[0] * (i - i * i),
+            bar_gates[1] * (f - f * f),
+            bar_gates[2] * (1 - g * g),
+            bar_gates[3] * (o - o * o),
+            axis=1,
+        )
         bar_x[t] = bar_x[t] + matmul_p(bar_z, w_x_t)
         bar_h_prev[t] = bar_h_prev[t] + matmul_p(bar_z, w_h_t)
         bar_w_x = bar_w_x + matmul_p(transpose_p(x[:, t], axes=(1, 0)), bar_z)
@@ -355,10 +413,15 @@ def _lstm_grad_vjps(c: Any, g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: 
     # h_prev and c_prev of step t are hs and cs of step t - 1 (state0 for step 0).
     bar_hs = [*bar_h_prev[1:], zeros(batch, u)]
     bar_cs = [bar_cs[t] + (bar_c_prev[t + 1] if t + 1 < steps else 0) for t in range(steps)]
-    return [stack_parts(bar_g_hs, 1), stack_parts(bar_g_cs, 1), stack_parts(bar_x, 1),
-            concatenate_p(bar_w_x, bar_w_h, reshape_p(bar_b, shape=(1, 4 * u)), axis=0),
-            concatenate_p(bar_h_prev[0], bar_c_prev[0], axis=1),
-            stack_parts(bar_hs, 1), stack_parts(bar_cs, 1)]
+    return [
+        stack_parts(bar_g_hs, 1),
+        stack_parts(bar_g_cs, 1),
+        stack_parts(bar_x, 1),
+        concatenate_p(bar_w_x, bar_w_h, reshape_p(bar_b, shape=(1, 4 * u)), axis=0),
+        concatenate_p(bar_h_prev[0], bar_c_prev[0], axis=1),
+        stack_parts(bar_hs, 1),
+        stack_parts(bar_cs, 1),
+    ]
 
 
 def _lstm_grad_vjp(k: int, c: Any, ans: Any, *args: Any, argnum: int) -> Any:
@@ -368,14 +431,15 @@ def _lstm_grad_vjp(k: int, c: Any, ans: Any, *args: Any, argnum: int) -> Any:
     return _lstm_grad_vjps(c, g_hs, g_cs, x, weights, state0, hs, cs, argnum)[k]
 
 
-def _lstm_jvp(argnum: int, tangent: Any, ans: tuple[Any, ...], x: Any, weights: Any,
-              state0: Any) -> tuple[Any, ...]:
+def _lstm_jvp(
+    argnum: int, tangent: Any, ans: tuple[Any, ...], x: Any, weights: Any, state0: Any
+) -> tuple[Any, ...]:
     """Tangents of ``(hs, cs)`` for the tangent of argument ``argnum``, step by step (the
     residual, an auxiliary output, has none)."""
     hs, cs = ans[0], ans[1]
     batch, steps, features = shape_of(x)
     u = shape_of(hs)[-1]
-    recurrent = weights[features:features + u]
+    recurrent = weights[features : features + u]
     dtype = dtype_of(hs)
     t_h: Any = np.zeros((batch, u), dtype)
     t_c: Any = np.zeros((batch, u), dtype)
@@ -389,8 +453,12 @@ def _lstm_jvp(argnum: int, tangent: Any, ans: tuple[Any, ...], x: Any, weights: 
         if argnum == 0:
             t_z = t_z + matmul_p(tangent[:, t], weights[:features])
         elif argnum == 1:
-            t_z = (t_z + matmul_p(x[:, t], tangent[:features])
-                   + matmul_p(h_prev, tangent[features:features + u]) + tangent[-1])
+            t_z = (
+                t_z
+                + matmul_p(x[:, t], tangent[:features])
+                + matmul_p(h_prev, tangent[features : features + u])
+                + tangent[-1]
+            )
         gates, _, _, _ = cell(_pre_activations(x, weights, h_prev, t, u), c_prev)
         t_blocks = tuple(_block(t_z, k, u, -1) for k in range(4))
         t_c, t_h = cell_jvp(gates, tanh_p(cs[:, t]), c_prev, t_blocks, t_c)
@@ -403,8 +471,17 @@ def _lstm_impl(x: Any, weights: Any, state0: Any) -> tuple[np.ndarray, ...]:
     return lstm_sequence(x, weights, state0)
 
 
-def _lstm_grad_impl(g_hs: Any, g_cs: Any, x: Any, weights: Any, state0: Any, hs: Any,
-                    cs: Any, residual: Any, argnum: int) -> np.ndarray:
+def _lstm_grad_impl(
+    g_hs: Any,
+    g_cs: Any,
+    x: Any,
+    weights: Any,
+    state0: Any,
+    hs: Any,
+    cs: Any,
+    residual: Any,
+    argnum: int,
+) -> np.ndarray:
     """The cotangent of `lstm`'s argument ``argnum`` (BPTT in place, on arrays)."""
     return lstm_sequence_grad(g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum)
 
@@ -415,8 +492,20 @@ lstm_p.defjvp(*(functools.partial(_lstm_jvp, i) for i in range(3)))
 
 lstm_grad_p = Primitive("lstm_grad", _lstm_grad_impl, returns="unknown")
 # The residual (argument 7) is auxiliary: the rules recompute what it holds from the others.
-lstm_grad_p.defvjp(*(functools.partial(_lstm_grad_vjp, k) for k in range(7)),
-                   lambda c, ans, *args, **params: None)
+lstm_grad_p.defvjp(
+    *(functools.partial(_lstm_grad_vjp, k) for k in range(7)), lambda c, ans, *args, **params: None
+)
 
-__all__ = ["GATES", "backward_step", "cell", "cell_jvp", "cell_vjp", "cell_vjp_vjp", "forward_step",
-           "lstm_grad_p", "lstm_p", "lstm_sequence", "lstm_sequence_grad"]
+__all__ = [
+    "GATES",
+    "backward_step",
+    "cell",
+    "cell_jvp",
+    "cell_vjp",
+    "cell_vjp_vjp",
+    "forward_step",
+    "lstm_grad_p",
+    "lstm_p",
+    "lstm_sequence",
+    "lstm_sequence_grad",
+]

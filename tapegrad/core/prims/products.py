@@ -82,10 +82,15 @@ matmul_p.defjvp(
 # bias gradient is a plain sum instead of an add's unbroadcast (W2's eager step: ~40 µs of
 # ~1,000). Traced code uses matmul + add instead (`tapegrad.ops.nn.dense`), which the
 # graph compiler already fuses with the activation that follows.
-def dense_check(x_shape: tuple[int, ...], k_shape: tuple[int, ...],
-                 b_shape: tuple[int, ...]) -> None:
-    if len(k_shape) != 2 or len(x_shape) < 1 or x_shape[-1] != k_shape[0] or \
-            tuple(b_shape) != (k_shape[1],):
+def dense_check(
+    x_shape: tuple[int, ...], k_shape: tuple[int, ...], b_shape: tuple[int, ...]
+) -> None:
+    if (
+        len(k_shape) != 2
+        or len(x_shape) < 1
+        or x_shape[-1] != k_shape[0]
+        or tuple(b_shape) != (k_shape[1],)
+    ):
         raise ValueError(
             f"dense: inputs {tuple(x_shape)} must be (..., features), kernel "
             f"{tuple(k_shape)} (features, units) and bias {tuple(b_shape)} (units,)"
@@ -95,8 +100,7 @@ def dense_check(x_shape: tuple[int, ...], k_shape: tuple[int, ...],
 def _dense_impl(x: Any, kernel: Any, bias: Any) -> Any:
     x, kernel, bias = np.asarray(x), np.asarray(kernel), np.asarray(bias)
     k_shape = kernel.shape
-    if len(k_shape) != 2 or bias.shape != k_shape[1:] or not x.shape or \
-            x.shape[-1] != k_shape[0]:
+    if len(k_shape) != 2 or bias.shape != k_shape[1:] or not x.shape or x.shape[-1] != k_shape[0]:
         dense_check(x.shape, k_shape, bias.shape)  # raises, naming the shapes
     out = np.matmul(x, kernel)
     if out.dtype == bias.dtype or out.dtype == np.result_type(out, bias):
@@ -152,8 +156,11 @@ def _einsum_vjp(argnum: int, g: Any, ans: Any, *operands: Any, subscripts: str) 
     kept_shape = tuple(size for c, size in sizes if c in visible)
     # Size-1 axes broadcast against other operands: sum over this operand's, and
     # stretch the gradient along the others'.
-    summed = tuple(i for i, (n, k) in enumerate(zip(shape_of(grad), kept_shape, strict=True))
-                   if k == 1 and n != 1)
+    summed = tuple(
+        i
+        for i, (n, k) in enumerate(zip(shape_of(grad), kept_shape, strict=True))
+        if k == 1 and n != 1
+    )
     if summed:
         grad = sum_p(grad, axis=summed, keepdims=True)
     if shape_of(grad) != kept_shape:

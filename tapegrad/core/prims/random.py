@@ -23,8 +23,9 @@ from tapegrad.core import tensor as _tensor
 from tapegrad.core.primitive import Primitive
 
 
-def _dropout_mask(x: Any, *, rate: float, shape: tuple[int, ...],
-                  generator: np.random.Generator) -> np.ndarray:
+def _dropout_mask(
+    x: Any, *, rate: float, shape: tuple[int, ...], generator: np.random.Generator
+) -> np.ndarray:
     if _tensor._trace_hook is not None:
         # Tracing runs the op once on the traced call's values: draw from a copy, so the
         # trace leaves the generator as it was and the first compiled run draws what an
@@ -43,13 +44,15 @@ dropout_mask_p.stateful = True
 
 
 # -- random_draw: one distribution per name, each ``f(rng, a, b, shape, dtype)`` ----------
-def _normal(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-            dtype: np.dtype) -> np.ndarray:
+def _normal(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     return rng.normal(loc=a, scale=b, size=shape).astype(dtype)
 
 
-def _uniform(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-             dtype: np.dtype) -> np.ndarray:
+def _uniform(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     out = np.asarray(rng.uniform(low=a, high=b, size=shape).astype(dtype))
     # Rounding to a narrower dtype can reach `maxval`, which the range excludes.
     high = np.broadcast_to(np.asarray(b, dtype), out.shape)
@@ -59,8 +62,9 @@ def _uniform(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
     return out
 
 
-def _truncated_normal(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-                      dtype: np.dtype) -> np.ndarray:
+def _truncated_normal(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     # Keras' rule: redraw whatever falls more than two standard deviations from the mean.
     size = math.prod(shape)
     kept = np.empty(0)
@@ -70,28 +74,33 @@ def _truncated_normal(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int
     return kept[:size].astype(dtype).reshape(shape)
 
 
-def _randint(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-             dtype: np.dtype) -> np.ndarray:
+def _randint(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     return np.asarray(rng.integers(low=a, high=b, size=shape, dtype=dtype))
 
 
-def _gamma(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-           dtype: np.dtype) -> np.ndarray:
+def _gamma(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     return rng.gamma(a, scale=1.0, size=shape).astype(dtype)
 
 
-def _beta(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-          dtype: np.dtype) -> np.ndarray:
+def _beta(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     return rng.beta(a=a, b=b, size=shape).astype(dtype)
 
 
-def _binomial(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-              dtype: np.dtype) -> np.ndarray:
+def _binomial(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     return rng.binomial(n=a, p=b, size=shape).astype(dtype)
 
 
-def _categorical(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-                 dtype: np.dtype) -> np.ndarray:
+def _categorical(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     # a: logits (batch, classes); shape: (batch, num_samples). One row at a time, as
     # Keras' NumPy backend draws them.
     logits = np.asarray(a, np.float64)
@@ -103,40 +112,54 @@ def _categorical(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...
     return out
 
 
-def _permuted(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-              dtype: np.dtype) -> np.ndarray:
+def _permuted(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     # Indices that shuffle each slice along axis `b` independently (NumPy's `permuted`,
     # Keras' NumPy and JAX backends): gathering with them keeps the gradient.
     axis = int(b)
     positions = np.arange(shape[axis], dtype=dtype).reshape(
-        [-1 if k == axis else 1 for k in range(len(shape))])
+        [-1 if k == axis else 1 for k in range(len(shape))]
+    )
     return rng.permuted(np.broadcast_to(positions, shape), axis=axis)
 
 
-def _dropout_keep(rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...],
-                  dtype: np.dtype) -> np.ndarray:
+def _dropout_keep(
+    rng: np.random.Generator, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
+) -> np.ndarray:
     # a: keep probability. Keras' NumPy backend draws the same comparison.
     return rng.uniform(size=shape) < a
 
 
 #: The distributions `random_draw` knows, by name.
 DISTRIBUTIONS = {
-    "normal": _normal, "uniform": _uniform, "truncated_normal": _truncated_normal,
-    "randint": _randint, "gamma": _gamma, "beta": _beta, "binomial": _binomial,
-    "categorical": _categorical, "permuted": _permuted, "dropout_keep": _dropout_keep,
+    "normal": _normal,
+    "uniform": _uniform,
+    "truncated_normal": _truncated_normal,
+    "randint": _randint,
+    "gamma": _gamma,
+    "beta": _beta,
+    "binomial": _binomial,
+    "categorical": _categorical,
+    "permuted": _permuted,
+    "dropout_keep": _dropout_keep,
 }
 
 
-def _random_draw(state: Any, a: Any, b: Any, *, distribution: str, shape: tuple[int, ...],
-                 dtype: str) -> np.ndarray:
+def _random_draw(
+    state: Any, a: Any, b: Any, *, distribution: str, shape: tuple[int, ...], dtype: str
+) -> np.ndarray:
     draw = DISTRIBUTIONS.get(distribution)
     if draw is None:
-        raise ValueError(f"random_draw: unknown distribution {distribution!r}; known: "
-                         f"{sorted(DISTRIBUTIONS)}")
+        raise ValueError(
+            f"random_draw: unknown distribution {distribution!r}; known: {sorted(DISTRIBUTIONS)}"
+        )
     seed = np.asarray(state)
     if seed.shape != (2,) or seed.dtype.kind not in "iu" or (seed < 0).any():
-        raise ValueError(f"random_draw: the seed state must be two non-negative integers "
-                         f"[seed, counter], got {seed!r}")
+        raise ValueError(
+            f"random_draw: the seed state must be two non-negative integers "
+            f"[seed, counter], got {seed!r}"
+        )
     # The same words give the same stream as Keras' NumPy backend for [seed, counter].
     rng = np.random.default_rng(seed)
     return draw(rng, a, b, tuple(shape), np.dtype(dtype))

@@ -63,8 +63,11 @@ def _expand(g: Any, x_shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
 # -- sum ---------------------------------------------------------------------------------
 # ufunc.reduce directly: same results and dtypes as np.sum, without its Python wrapper.
 sum_p = Primitive(
-    "sum", lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
-    returns="fresh_like_inputs", reduce_ufunc=np.add)
+    "sum",
+    lambda x, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
+    returns="fresh_like_inputs",
+    reduce_ufunc=np.add,
+)
 sum_p.defvjp(lambda g, ans, x, axis=None, keepdims=False: _expand(g, shape_of(x), axis, keepdims))
 sum_p.defjvp(lambda t, ans, x, axis=None, keepdims=False: sum_p(t, axis=axis, keepdims=keepdims))
 
@@ -89,13 +92,19 @@ def _extremum_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = F
 
 
 max_p = Primitive(
-    "max", lambda x, axis=None, keepdims=False: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
-    returns="fresh_like_inputs", reduce_ufunc=np.maximum)
+    "max",
+    lambda x, axis=None, keepdims=False: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
+    returns="fresh_like_inputs",
+    reduce_ufunc=np.maximum,
+)
 max_p.defvjp(_extremum_vjp)
 max_p.defjvp(_extremum_jvp)
 min_p = Primitive(
-    "min", lambda x, axis=None, keepdims=False: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
-    returns="fresh_like_inputs", reduce_ufunc=np.minimum)
+    "min",
+    lambda x, axis=None, keepdims=False: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
+    returns="fresh_like_inputs",
+    reduce_ufunc=np.minimum,
+)
 min_p.defvjp(_extremum_vjp)
 min_p.defjvp(_extremum_jvp)
 
@@ -150,8 +159,10 @@ def _prod_jvp(t: Any, ans: Any, x: Any, axis: Any = None, keepdims: bool = False
 
 
 prod_p = Primitive(
-    "prod", lambda x, axis=None, keepdims=False: np.prod(x, axis, keepdims=keepdims),
-    returns="fresh_like_inputs")
+    "prod",
+    lambda x, axis=None, keepdims=False: np.prod(x, axis, keepdims=keepdims),
+    returns="fresh_like_inputs",
+)
 prod_p.defvjp(_prod_vjp)
 prod_p.defjvp(_prod_jvp)
 
@@ -174,8 +185,11 @@ cumsum_p.defjvp(lambda t, ans, x, axis: cumsum_p(t, axis=axis))
 
 def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
     # d ans_j / d x_i = prod_{k <= j, k != i} x_k, which is ans_j / x_i away from zeros.
-    return _by_zeros(x, lambda safe: _reverse_cumsum(g * ans, axis) / safe,
-                     lambda: _cumprod_vjp_with_zeros(g, x, axis))
+    return _by_zeros(
+        x,
+        lambda safe: _reverse_cumsum(g * ans, axis) / safe,
+        lambda: _cumprod_vjp_with_zeros(g, x, axis),
+    )
 
 
 def _cumprod_vjp_with_zeros(g: Any, x: Any, axis: int) -> Any:
@@ -199,8 +213,11 @@ def _cumprod_vjp_with_zeros(g: Any, x: Any, axis: int) -> Any:
 def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int) -> Any:
     # Forward mode by linearity: the JVP is the VJP's transpose, sum_i t_i d ans_j/d x_i,
     # = ans_j * cumsum(t / x)_j away from zeros; zeros handled through the VJP structure.
-    return _by_zeros(x, lambda safe: ans * cumsum_p(t / safe, axis=axis),
-                     lambda: _cumprod_jvp_with_zeros(t, x, axis))
+    return _by_zeros(
+        x,
+        lambda safe: ans * cumsum_p(t / safe, axis=axis),
+        lambda: _cumprod_jvp_with_zeros(t, x, axis),
+    )
 
 
 def _cumprod_jvp_with_zeros(t: Any, x: Any, axis: int) -> Any:
@@ -232,8 +249,9 @@ def _by_zeros(x: Any, dividing: Any, with_zeros: Any) -> Any:
     return where_p(any_zero, with_zeros(), dividing(safe))
 
 
-cumprod_p = Primitive("cumprod", lambda x, axis: np.cumprod(x, axis=axis),
-                      returns="fresh_like_inputs")
+cumprod_p = Primitive(
+    "cumprod", lambda x, axis: np.cumprod(x, axis=axis), returns="fresh_like_inputs"
+)
 cumprod_p.defvjp(_cumprod_vjp)
 cumprod_p.defjvp(_cumprod_jvp)
 
@@ -247,35 +265,61 @@ def _count_nonzero_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any
 
 
 argmax_p = Primitive(
-    "argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
-    differentiable=False, returns="unknown")
+    "argmax",
+    lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+    returns="unknown",
+)
 argmin_p = Primitive(
-    "argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
-    differentiable=False, returns="unknown")
+    "argmin",
+    lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+    returns="unknown",
+)
 argsort_p = Primitive(
-    "argsort", lambda x, axis=-1, kind=None: np.argsort(x, axis=axis, kind=kind),
-    differentiable=False, returns="unknown")
+    "argsort",
+    lambda x, axis=-1, kind=None: np.argsort(x, axis=axis, kind=kind),
+    differentiable=False,
+    returns="unknown",
+)
 argpartition_p = Primitive(
-    "argpartition", lambda x, kth, axis=-1: np.argpartition(x, kth, axis=axis),
-    differentiable=False, returns="unknown")
+    "argpartition",
+    lambda x, kth, axis=-1: np.argpartition(x, kth, axis=axis),
+    differentiable=False,
+    returns="unknown",
+)
 # searchsorted(a, v): a sorted 1-d, NumPy's side="left"/"right".
 searchsorted_p = Primitive(
-    "searchsorted", lambda a, v, side="left": np.searchsorted(a, v, side=side),
-    differentiable=False, returns="unknown")
+    "searchsorted",
+    lambda a, v, side="left": np.searchsorted(a, v, side=side),
+    differentiable=False,
+    returns="unknown",
+)
 any_p = Primitive(
-    "any", lambda x, axis=None, keepdims=False: np.any(x, axis=axis, keepdims=keepdims),
-    differentiable=False, returns="unknown")
+    "any",
+    lambda x, axis=None, keepdims=False: np.any(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+    returns="unknown",
+)
 all_p = Primitive(
-    "all", lambda x, axis=None, keepdims=False: np.all(x, axis=axis, keepdims=keepdims),
-    differentiable=False, returns="unknown")
-count_nonzero_p = Primitive("count_nonzero", _count_nonzero_impl, differentiable=False,
-                            returns="unknown")
+    "all",
+    lambda x, axis=None, keepdims=False: np.all(x, axis=axis, keepdims=keepdims),
+    differentiable=False,
+    returns="unknown",
+)
+count_nonzero_p = Primitive(
+    "count_nonzero", _count_nonzero_impl, differentiable=False, returns="unknown"
+)
 # NaNs skipped; an all-NaN slice raises NumPy's ValueError when the op runs.
 nanargmax_p = Primitive(
     "nanargmax",
     lambda x, axis=None, keepdims=False: np.nanargmax(x, axis=axis, keepdims=keepdims),
-    differentiable=False, returns="unknown")
+    differentiable=False,
+    returns="unknown",
+)
 nanargmin_p = Primitive(
     "nanargmin",
     lambda x, axis=None, keepdims=False: np.nanargmin(x, axis=axis, keepdims=keepdims),
-    differentiable=False, returns="unknown")
+    differentiable=False,
+    returns="unknown",
+)

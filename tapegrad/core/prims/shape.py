@@ -19,8 +19,8 @@ identity_p.defjvp(lambda t, ans, x: t)
 identity_p.zero_preserving = True
 
 # Blocks gradients: never recorded, so nothing flows back through it.
-stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False,
-                            returns="input")
+stop_gradient_p = Primitive("stop_gradient", lambda x: x, differentiable=False, returns="input")
+
 
 # -- reshape / transpose / broadcast -----------------------------------------------------
 def _reshape_impl(x: Any, shape: tuple[int, ...]) -> Any:
@@ -49,8 +49,9 @@ def _transpose_impl(x: Any, axes: Any = None) -> Any:
         return np.transpose(x, axes)
 
 
-transpose_p = Primitive("transpose", _transpose_impl, returns="view",
-                        view_method=("transpose", "axes"))
+transpose_p = Primitive(
+    "transpose", _transpose_impl, returns="view", view_method=("transpose", "axes")
+)
 transpose_p.defvjp(
     lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, ndim_of(x)))
 )
@@ -97,20 +98,21 @@ def _concatenate_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int = 0) -> 
 
 def _concatenate_jvp(argnum: int, t: Any, ans: Any, *xs: Any, axis: int = 0) -> Any:
     # The tangent of one piece, placed in its slot of the output (zeros elsewhere).
-    pieces = [t if i == argnum else np.zeros(shape_of(x), dtype_of(ans))
-              for i, x in enumerate(xs)]
+    pieces = [t if i == argnum else np.zeros(shape_of(x), dtype_of(ans)) for i, x in enumerate(xs)]
     return concatenate_p(*pieces, axis=axis)
 
 
-concatenate_p = Primitive("concatenate", _concatenate_impl, variadic=True,
-                          returns="fresh_like_inputs")
+concatenate_p = Primitive(
+    "concatenate", _concatenate_impl, variadic=True, returns="fresh_like_inputs"
+)
 concatenate_p.defvjp(_concatenate_vjp)
 concatenate_p.defjvp(_concatenate_jvp)
 
 
 # -- split (several results) -------------------------------------------------------------
-def _split_impl(x: Any, bounds: tuple[tuple[int, int], ...], axis: int,
-                keepdims: bool = True) -> tuple[Any, ...]:
+def _split_impl(
+    x: Any, bounds: tuple[tuple[int, int], ...], axis: int, keepdims: bool = True
+) -> tuple[Any, ...]:
     lead = (slice(None),) * axis
     if keepdims:
         return tuple(x[lead + (slice(start, stop),)] for start, stop in bounds)
@@ -135,8 +137,11 @@ def _split_vjp(g: Any, ans: Any, x: Any, bounds: Any, axis: int, keepdims: bool 
 
 split_p = Primitive("split", _split_impl, multiple_results=True, returns="view")
 split_p.defvjp(_split_vjp)
-split_p.defjvp(lambda t, ans, x, bounds, axis, keepdims=True:
-               split_p(t, bounds=bounds, axis=axis, keepdims=keepdims))
+split_p.defjvp(
+    lambda t, ans, x, bounds, axis, keepdims=True: split_p(
+        t, bounds=bounds, axis=axis, keepdims=keepdims
+    )
+)
 
 
 # -- pad (constant mode) -----------------------------------------------------------------
@@ -160,9 +165,7 @@ pad_p.defjvp(lambda t, ans, x, pad_width, constant_values=0: pad_p(t, pad_width=
 
 # -- indexing ----------------------------------------------------------------------------
 def _is_basic(index: tuple[Any, ...]) -> bool:
-    return all(
-        i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index
-    )
+    return all(i is None or i is Ellipsis or isinstance(i, int | slice | np.integer) for i in index)
 
 
 def _index_add_impl(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
@@ -177,8 +180,9 @@ def _index_add_impl(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> A
 
 
 getitem_p = Primitive("getitem", lambda x, index: x[index], returns="view")
-index_add_p = Primitive("index_add", _index_add_impl, returns="fresh_like_inputs",
-                        scatter_index="index")
+index_add_p = Primitive(
+    "index_add", _index_add_impl, returns="fresh_like_inputs", scatter_index="index"
+)
 getitem_p.defvjp(lambda g, ans, x, index: index_add_p(g, index=index, shape=shape_of(x)))
 getitem_p.defjvp(lambda t, ans, x, index: getitem_p(t, index=index))
 index_add_p.defvjp(lambda g, ans, x, index, shape: getitem_p(g, index=index))

@@ -41,8 +41,9 @@ def _picked(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return rows[np.arange(rows.shape[0]), flat].reshape(np.shape(labels))
 
 
-def sparse_softmax_cross_entropy_with_delta(logits: np.ndarray,
-                                            labels: np.ndarray) -> tuple[np.ndarray, Any]:
+def sparse_softmax_cross_entropy_with_delta(
+    logits: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, Any]:
     """The cross-entropy and its `delta` in one pass, bit for bit the two impls' results.
 
     Generated code calls it (as `sparse_softmax_cross_entropy_with_delta_p`, the loss
@@ -78,12 +79,15 @@ def _softmax_jacobian_product(h: Any, logits: Any) -> Any:
 
 # The cross-entropy's derivative as one primitive: one NumPy pass instead of ~10 ops per
 # backward (a classifier's hottest rule); its own derivative is the softmax Jacobian.
-sparse_softmax_cross_entropy_delta_p = Primitive("sparse_softmax_cross_entropy_delta",
-                                                 _xent_delta_impl, returns="unknown")
+sparse_softmax_cross_entropy_delta_p = Primitive(
+    "sparse_softmax_cross_entropy_delta", _xent_delta_impl, returns="unknown"
+)
 sparse_softmax_cross_entropy_delta_p.defvjp(
-    lambda g, ans, logits, labels: _softmax_jacobian_product(g, logits), None)
+    lambda g, ans, logits, labels: _softmax_jacobian_product(g, logits), None
+)
 sparse_softmax_cross_entropy_delta_p.defjvp(
-    lambda t, ans, logits, labels: _softmax_jacobian_product(t, logits), None)
+    lambda t, ans, logits, labels: _softmax_jacobian_product(t, logits), None
+)
 
 
 def _sparse_softmax_xent_vjp(g: Any, ans: Any, logits: Any, labels: Any) -> Any:
@@ -96,15 +100,21 @@ def _sparse_softmax_xent_jvp(t: Any, ans: Any, logits: Any, labels: Any) -> Any:
     return sum_p(t * delta, axis=(len(shape_of(logits)) - 1,), keepdims=False)
 
 
-sparse_softmax_cross_entropy_p = Primitive("sparse_softmax_cross_entropy",
-                                           _sparse_softmax_xent_impl,
-                                           returns="fresh_like_inputs")
+sparse_softmax_cross_entropy_p = Primitive(
+    "sparse_softmax_cross_entropy", _sparse_softmax_xent_impl, returns="fresh_like_inputs"
+)
 sparse_softmax_cross_entropy_p.defvjp(_sparse_softmax_xent_vjp, None)
 sparse_softmax_cross_entropy_p.defjvp(_sparse_softmax_xent_jvp, None)
 # Both results in one call: not in the table (graphs never record it); a record only so
 # kernels can register for it.
 sparse_softmax_cross_entropy_with_delta_p = Primitive(
-    "sparse_softmax_cross_entropy_with_delta", sparse_softmax_cross_entropy_with_delta,
-    multiple_results=True, differentiable=False, register=False)
-sparse_softmax_cross_entropy_p.paired_with = (sparse_softmax_cross_entropy_delta_p,
-                                              sparse_softmax_cross_entropy_with_delta_p)
+    "sparse_softmax_cross_entropy_with_delta",
+    sparse_softmax_cross_entropy_with_delta,
+    multiple_results=True,
+    differentiable=False,
+    register=False,
+)
+sparse_softmax_cross_entropy_p.paired_with = (
+    sparse_softmax_cross_entropy_delta_p,
+    sparse_softmax_cross_entropy_with_delta_p,
+)

@@ -45,8 +45,9 @@ DEFAULT_PASSES: tuple[Pass, ...] = (
 MAX_ROUNDS = 10
 
 
-def optimize(graph: Graph, passes: Sequence[Pass] = DEFAULT_PASSES,
-             max_rounds: int = MAX_ROUNDS) -> Graph:
+def optimize(
+    graph: Graph, passes: Sequence[Pass] = DEFAULT_PASSES, max_rounds: int = MAX_ROUNDS
+) -> Graph:
     """Run ``passes`` in order, repeatedly, until a round changes nothing.
 
     Args:
@@ -89,13 +90,16 @@ def _fingerprint(graph: Graph) -> tuple[Any, ...]:
     Passes reuse unchanged `Node` objects and constant arrays, and the graphs compared
     are both alive, so object identities tell whether a round changed anything.
     """
+
     def atom(a: Any) -> Any:
         return ("literal", id(a)) if isinstance(a, Literal) else a
 
-    return (tuple(id(node) for node in graph.nodes),
-            tuple(atom(a) for a in graph.outputs),
-            tuple((k, atom(a)) for k, a in graph.updates.items()),
-            tuple((k, id(v)) for k, v in graph.constants.items()))
+    return (
+        tuple(id(node) for node in graph.nodes),
+        tuple(atom(a) for a in graph.outputs),
+        tuple((k, atom(a)) for k, a in graph.updates.items()),
+        tuple((k, id(v)) for k, v in graph.constants.items()),
+    )
 
 
 __all__ = [

@@ -88,9 +88,14 @@ class BufferPlan:
     storage: dict[int, tuple[str, int]]
 
 
-def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: Iterable[int],
-                 update_targets: dict[int, int] | None = None,
-                 reuse: bool = True) -> BufferPlan:
+def plan_buffers(
+    steps: Sequence[Step],
+    *,
+    external: Iterable[int],
+    escaping: Iterable[int],
+    update_targets: dict[int, int] | None = None,
+    reuse: bool = True,
+) -> BufferPlan:
     """Assign buffers to the results of ``"out"`` steps by liveness.
 
     Args:
@@ -168,18 +173,29 @@ def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: It
                 taken.add(target)
                 storage[value] = ("external", target)
                 continue
-            shared = None if not step.in_place else _dying_input(
-                step, index, aval, avals, storage, storage_end, end, taken,
-                escapes=end.get(value, -1) == _FOREVER, alias_parents=alias_parents)
+            shared = (
+                None
+                if not step.in_place
+                else _dying_input(
+                    step,
+                    index,
+                    aval,
+                    avals,
+                    storage,
+                    storage_end,
+                    end,
+                    taken,
+                    escapes=end.get(value, -1) == _FOREVER,
+                    alias_parents=alias_parents,
+                )
+            )
             if shared is not None:
                 placement[value] = ("share", shared)
                 taken.add(shared)
                 storage[value] = storage[shared]
-                storage_end[storage[value]] = max(storage_end[storage[value]],
-                                                  end.get(value, -1))
+                storage_end[storage[value]] = max(storage_end[storage[value]], end.get(value, -1))
                 if storage[value][0] == "slot":
-                    releases.setdefault(storage_end[storage[value]], []).append(
-                        storage[value][1])
+                    releases.setdefault(storage_end[storage[value]], []).append(storage[value][1])
             elif end.get(value, -1) == _FOREVER:
                 placement[value] = ("new",)
                 storage[value] = ("fresh", value)
@@ -203,10 +219,18 @@ def plan_buffers(steps: Sequence[Step], *, external: Iterable[int], escaping: It
     return BufferPlan(slots, placement, in_place_updates, storage)
 
 
-def _dying_input(step: Step, index: int, aval: Aval, avals: dict[int, Aval],
-                 storage: dict[int, tuple[str, int]], storage_end: dict[tuple[str, int], int],
-                 end: dict[int, int], taken: set[int], escapes: bool,
-                 alias_parents: dict[int, tuple[int, ...]]) -> int | None:
+def _dying_input(
+    step: Step,
+    index: int,
+    aval: Aval,
+    avals: dict[int, Aval],
+    storage: dict[int, tuple[str, int]],
+    storage_end: dict[tuple[str, int], int],
+    end: dict[int, int],
+    taken: set[int],
+    escapes: bool,
+    alias_parents: dict[int, tuple[int, ...]],
+) -> int | None:
     """A value read by ``step`` whose array dies here and can take the result in place."""
     for value in step.reads:
         key = storage.get(value)
@@ -220,7 +244,8 @@ def _dying_input(step: Step, index: int, aval: Aval, avals: dict[int, Aval],
         if kind == "fresh" and (step.shares_contiguous_only or not aval[0]):
             continue  # unknown layout, or a NumPy scalar rather than an array
         if step.shares_contiguous_only and any(
-                value in _ancestors(other, alias_parents) for other in step.reads):
+            value in _ancestors(other, alias_parents) for other in step.reads
+        ):
             continue  # a kernel also reads a view of it: stores would overtake loads
         return value
     return None

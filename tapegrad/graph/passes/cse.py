@@ -14,10 +14,20 @@ from tapegrad.graph.passes.rewrite import rebuild, remap_node
 # Binary ops whose result is bit-identical with the arguments swapped (IEEE addition and
 # multiplication commute exactly; comparisons and logical/bitwise ops trivially).
 # maximum/minimum are left out: which of -0.0 and 0.0 they return depends on the order.
-COMMUTATIVE = frozenset({
-    "add", "multiply", "equal", "not_equal", "logical_and", "logical_or", "logical_xor",
-    "bitwise_and", "bitwise_or", "bitwise_xor",
-})
+COMMUTATIVE = frozenset(
+    {
+        "add",
+        "multiply",
+        "equal",
+        "not_equal",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+        "bitwise_and",
+        "bitwise_or",
+        "bitwise_xor",
+    }
+)
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
@@ -82,8 +92,13 @@ def _node_key(node: Node) -> Any:
         return None
     if node.primitive in COMMUTATIVE and len(inputs) == 2:
         inputs.sort(key=repr)  # repr: keys of ids and literals are not mutually ordered
-    return (node.primitive, tuple(inputs), tuple(params), tuple(map(tuple, node.shapes)),
-            tuple(np.dtype(d).str for d in node.dtypes))
+    return (
+        node.primitive,
+        tuple(inputs),
+        tuple(params),
+        tuple(map(tuple, node.shapes)),
+        tuple(np.dtype(d).str for d in node.dtypes),
+    )
 
 
 def _atom_key(atom: Atom) -> Any:

@@ -64,8 +64,9 @@ def fold_constants(graph: Graph, *, max_elements: int = MAX_FOLDED_ELEMENTS) -> 
     return rebuild(graph, nodes, constants=constants)
 
 
-def _fold(node: Node, constants: dict[int, np.ndarray],
-          max_elements: int) -> tuple[np.ndarray, ...] | None:
+def _fold(
+    node: Node, constants: dict[int, np.ndarray], max_elements: int
+) -> tuple[np.ndarray, ...] | None:
     """The node's results as constants, or None where it must stay a node."""
     prim = PRIMITIVES.get(node.primitive)
     if prim is None or prim.stateful:
@@ -98,5 +99,4 @@ def _fold(node: Node, constants: dict[int, np.ndarray],
 
 def _is_fill(node: Node, values: list[Any]) -> bool:
     """A `broadcast_to` of one element: large ones are zero-stride views (no memory)."""
-    return (node.primitive == "broadcast_to" and len(values) == 1
-            and int(np.size(values[0])) == 1)
+    return node.primitive == "broadcast_to" and len(values) == 1 and int(np.size(values[0])) == 1

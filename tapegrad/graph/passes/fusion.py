@@ -46,10 +46,15 @@ class FusionGroup:
 Unit = int | FusionGroup
 
 
-def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
-                     live: Collection[int] | None = None, max_inputs: int = 8,
-                     max_outputs: int = 8,
-                     min_size: int = 2) -> tuple[list[FusionGroup], list[Unit]]:
+def fuse_elementwise(
+    graph: Graph,
+    *,
+    key: Callable[[Node], Any],
+    live: Collection[int] | None = None,
+    max_inputs: int = 8,
+    max_outputs: int = 8,
+    min_size: int = 2,
+) -> tuple[list[FusionGroup], list[Unit]]:
     """Group fusible nodes and schedule the groups.
 
     Args:
@@ -100,8 +105,20 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
         chosen = None
         node_key = key(node) if len(node.outputs) == 1 else None
         if node_key is not None:
-            chosen = _pick_group(graph, node, node_key, reads, producer, group_of, members,
-                                 group_keys, group_inputs, ancestors, deps, max_inputs)
+            chosen = _pick_group(
+                graph,
+                node,
+                node_key,
+                reads,
+                producer,
+                group_of,
+                members,
+                group_keys,
+                group_inputs,
+                ancestors,
+                deps,
+                max_inputs,
+            )
             if chosen is None:
                 chosen = len(members)
                 members.append([])
@@ -128,13 +145,24 @@ def fuse_elementwise(graph: Graph, *, key: Callable[[Node], Any],
     return groups, schedule(graph, order, groups)
 
 
-def _pick_group(graph: Graph, node: Node, node_key: Any, reads: list[int],
-                producer: dict[int, int], group_of: dict[int, int], members: list[list[int]],
-                group_keys: list[Any], group_inputs: list[set[int]],
-                ancestors: dict[int, int], deps: _GroupDeps, max_inputs: int) -> int | None:
+def _pick_group(
+    graph: Graph,
+    node: Node,
+    node_key: Any,
+    reads: list[int],
+    producer: dict[int, int],
+    group_of: dict[int, int],
+    members: list[list[int]],
+    group_keys: list[Any],
+    group_inputs: list[set[int]],
+    ancestors: dict[int, int],
+    deps: _GroupDeps,
+    max_inputs: int,
+) -> int | None:
     """The most recent producer group ``node`` can join without a cycle, if any."""
-    candidates = sorted({group_of[producer[v]] for v in reads
-                         if producer.get(v) in group_of}, reverse=True)
+    candidates = sorted(
+        {group_of[producer[v]] for v in reads if producer.get(v) in group_of}, reverse=True
+    )
     for group in candidates:
         first = graph.nodes[members[group][0]]
         if first.shape != node.shape or group_keys[group] != node_key:
@@ -200,10 +228,10 @@ def _bits(mask: int) -> list[int]:
 
 def _read_outside(graph: Graph, order: Sequence[int], group_of: dict[int, int]) -> set[int]:
     """Values read by a node of another group (or none), or returned by the graph."""
-    producer_group = {out: group_of[i] for i in order if i in group_of
-                      for out in graph.nodes[i].outputs}
-    escaping = {a for a in [*graph.outputs, *graph.updates.values()]
-                if not isinstance(a, Literal)}
+    producer_group = {
+        out: group_of[i] for i in order if i in group_of for out in graph.nodes[i].outputs
+    }
+    escaping = {a for a in [*graph.outputs, *graph.updates.values()] if not isinstance(a, Literal)}
     for index in order:
         for atom in graph.nodes[index].inputs:
             if isinstance(atom, Literal) or atom not in producer_group:
@@ -213,8 +241,9 @@ def _read_outside(graph: Graph, order: Sequence[int], group_of: dict[int, int]) 
     return escaping
 
 
-def _split(graph: Graph, nodes: list[int], group_of: dict[int, int], escaping: set[int],
-           max_outputs: int) -> list[list[int]]:
+def _split(
+    graph: Graph, nodes: list[int], group_of: dict[int, int], escaping: set[int], max_outputs: int
+) -> list[list[int]]:
     """Split a group in execution-order halves until each writes few enough values."""
     inside = set(nodes)
     writes = sum(graph.nodes[index].outputs[0] in escaping for index in nodes)
@@ -226,10 +255,13 @@ def _split(graph: Graph, nodes: list[int], group_of: dict[int, int], escaping: s
     for index in second:
         for atom in graph.nodes[index].inputs:
             if not isinstance(atom, Literal) and any(
-                    atom in graph.nodes[i].outputs for i in first if i in inside):
+                atom in graph.nodes[i].outputs for i in first if i in inside
+            ):
                 escaping.add(atom)
-    return [*_split(graph, first, group_of, escaping, max_outputs),
-            *_split(graph, second, group_of, escaping, max_outputs)]
+    return [
+        *_split(graph, first, group_of, escaping, max_outputs),
+        *_split(graph, second, group_of, escaping, max_outputs),
+    ]
 
 
 def _describe(graph: Graph, nodes: list[int], escaping: set[int]) -> FusionGroup:
@@ -239,8 +271,9 @@ def _describe(graph: Graph, nodes: list[int], escaping: set[int]) -> FusionGroup
         for atom in graph.nodes[index].inputs:
             if not isinstance(atom, Literal) and atom not in produced and atom not in inputs:
                 inputs.append(atom)
-    outputs = tuple(graph.nodes[i].outputs[0] for i in nodes
-                    if graph.nodes[i].outputs[0] in escaping)
+    outputs = tuple(
+        graph.nodes[i].outputs[0] for i in nodes if graph.nodes[i].outputs[0] in escaping
+    )
     return FusionGroup(tuple(nodes), graph.nodes[nodes[0]].shape, tuple(inputs), outputs)
 
 
@@ -279,8 +312,11 @@ def schedule(graph: Graph, order: Sequence[int], groups: Sequence[FusionGroup]) 
 
     def rank(k: int) -> int:
         unit = units[k]
-        return min(position[i] for i in unit.nodes) if isinstance(unit, FusionGroup) \
+        return (
+            min(position[i] for i in unit.nodes)
+            if isinstance(unit, FusionGroup)
             else position[unit]
+        )
 
     ready = [(rank(k), k) for k in range(len(units)) if not waiting_on[k]]
     heapq.heapify(ready)

@@ -29,7 +29,8 @@ def value_avals(graph: Graph) -> dict[int, Aval]:
         [(0, (2,), 'float32'), (1, (), 'float32')]
     """
     avals: dict[int, Aval] = {
-        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs}
+        spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs
+    }
     for value_id, value in graph.constants.items():
         avals[value_id] = (tuple(np.shape(value)), np.asarray(value).dtype)
     for node in graph.nodes:
@@ -62,8 +63,12 @@ def remap_node(node: Node, replacements: dict[int, Atom]) -> Node:
     return dataclasses.replace(node, inputs=inputs)
 
 
-def rebuild(graph: Graph, nodes: list[Node], replacements: dict[int, Atom] | None = None,
-            constants: dict[int, np.ndarray] | None = None) -> Graph:
+def rebuild(
+    graph: Graph,
+    nodes: list[Node],
+    replacements: dict[int, Atom] | None = None,
+    constants: dict[int, np.ndarray] | None = None,
+) -> Graph:
     """A copy of ``graph`` with new nodes (and constants), replacements applied throughout.
 
     Args:

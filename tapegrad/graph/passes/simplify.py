@@ -101,8 +101,9 @@ Result = Atom | list[Node] | None
 Rule = Callable[[Node, _Context], Result]
 
 
-def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
-             drop_stop_gradient: bool = False) -> Graph:
+def simplify(
+    graph: Graph, *, ignore_signed_zeros: bool = False, drop_stop_gradient: bool = False
+) -> Graph:
     """Apply the algebraic identities of this module, in one forward walk.
 
     Args:
@@ -128,12 +129,18 @@ def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
             t1:f32[1,2] = negative x0
           in x0 }
     """
-    context = _Context(value_avals(graph), dict(graph.constants), {},
-                       itertools.count(next_free_id(graph)), ignore_signed_zeros,
-                       drop_stop_gradient)
+    context = _Context(
+        value_avals(graph),
+        dict(graph.constants),
+        {},
+        itertools.count(next_free_id(graph)),
+        ignore_signed_zeros,
+        drop_stop_gradient,
+    )
     context.c_order.update(spec.id for spec in graph.inputs)  # assumed: see the module doc
-    context.c_order.update(k for k, v in graph.constants.items()
-                           if np.asarray(v).flags.c_contiguous)
+    context.c_order.update(
+        k for k, v in graph.constants.items() if np.asarray(v).flags.c_contiguous
+    )
     replacements: dict[int, Atom] = {}
     nodes: list[Node] = []
     for node in graph.nodes:
@@ -157,10 +164,23 @@ def simplify(graph: Graph, *, ignore_signed_zeros: bool = False,
 
 # Primitives whose result is C-contiguous when their array operands are (fresh arrays
 # from ufuncs, reductions, matmul, ...; or the operand itself, or a view of it).
-_C_PRESERVING = frozenset({
-    "cast", "sum", "max", "min", "prod", "cumsum", "cumprod", "matmul", "concatenate",
-    "pad", "identity", "stop_gradient", "reshape",
-})
+_C_PRESERVING = frozenset(
+    {
+        "cast",
+        "sum",
+        "max",
+        "min",
+        "prod",
+        "cumsum",
+        "cumprod",
+        "matmul",
+        "concatenate",
+        "pad",
+        "identity",
+        "stop_gradient",
+        "reshape",
+    }
+)
 
 
 def _makes_c_contiguous(node: Node, context: _Context) -> bool:
@@ -247,8 +267,11 @@ def _add_rule(node: Node, context: _Context) -> Result:
             continue
         assert value is not None
         # x + (-0.0) is x for every float x; x + 0.0 turns x = -0.0 into 0.0.
-        exact = (_kind(other, context) in tuple("biu") or context.ignore_signed_zeros
-                 or bool(np.all(_negative_zeros(value))))
+        exact = (
+            _kind(other, context) in tuple("biu")
+            or context.ignore_signed_zeros
+            or bool(np.all(_negative_zeros(value)))
+        )
         found = _fresh_alias(node, other, context) if exact else None
         if found is not None:
             return found
@@ -309,7 +332,8 @@ def _axes(axes: Any, ndim: int) -> tuple[int, ...] | None:
         return tuple(reversed(range(ndim)))
     items = tuple(axes) if isinstance(axes, tuple | list) else (axes,)
     if len(items) != ndim or not all(
-            isinstance(a, int | np.integer) and -ndim <= a < ndim for a in items):
+        isinstance(a, int | np.integer) and -ndim <= a < ndim for a in items
+    ):
         return None  # a graph from a file may hold any form the impl accepts
     return tuple(int(a) % ndim for a in items)
 
@@ -353,8 +377,11 @@ def _sum_rule(node: Node, context: _Context) -> Result:
     axes = _reduced_axes(node.params.get("axis"), len(shape))
     if axes is None:
         return None
-    if all(shape[i] == 1 for i in axes) and dtype == node.dtype and (
-            dtype.kind in "iu" or (dtype.kind == "f" and context.ignore_signed_zeros)):
+    if (
+        all(shape[i] == 1 for i in axes)
+        and dtype == node.dtype
+        and (dtype.kind in "iu" or (dtype.kind == "f" and context.ignore_signed_zeros))
+    ):
         # Summing one element is that element (for floats, but -0.0 becomes 0.0).
         return _reshaped(node, x, shape, context)
     inner = context.producer(x, "broadcast_to")
@@ -367,26 +394,36 @@ def _sum_rule(node: Node, context: _Context) -> Result:
     if source_dtype != node.dtype or source_dtype.itemsize != 8:
         return None  # sums of narrower integers are computed in (and return) int64
     aligned = (1,) * (len(shape) - len(source_shape)) + tuple(source_shape)
-    if any((aligned[i] != 1) if i in axes else (aligned[i] != shape[i])
-           for i in range(len(shape))):
+    if any((aligned[i] != 1) if i in axes else (aligned[i] != shape[i]) for i in range(len(shape))):
         return None
     count = math.prod(shape[i] for i in axes)
     steps: list[Node] = []
     base: Atom = source
     if tuple(source_shape) != tuple(node.shape):
         base = next(context.fresh)
-        steps.append(Node("reshape", (source,), {"shape": tuple(node.shape)}, (base,),
-                          (node.shape,), (node.dtype,)))
-    return [*steps, Node("multiply", (base, Literal(count)), {}, node.outputs, node.shapes,
-                         node.dtypes)]
+        steps.append(
+            Node(
+                "reshape",
+                (source,),
+                {"shape": tuple(node.shape)},
+                (base,),
+                (node.shape,),
+                (node.dtype,),
+            )
+        )
+    return [
+        *steps,
+        Node("multiply", (base, Literal(count)), {}, node.outputs, node.shapes, node.dtypes),
+    ]
 
 
 def _reshaped(node: Node, x: int, shape: tuple[int, ...], context: _Context) -> Result:
     """``x`` (of ``shape``) reshaped to the node's shape: an alias or a reshape node."""
     if tuple(shape) == tuple(node.shape):
         return _alias(node, x, context)
-    return [Node("reshape", (x,), {"shape": tuple(node.shape)}, node.outputs, node.shapes,
-                 node.dtypes)]
+    return [
+        Node("reshape", (x,), {"shape": tuple(node.shape)}, node.outputs, node.shapes, node.dtypes)
+    ]
 
 
 #: The rule of each primitive that has one.

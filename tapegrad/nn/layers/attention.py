@@ -39,8 +39,8 @@ def _projection_equation(free_dims: int, bound_dims: int, output_dims: int) -> s
     ``bound_dims`` with the kernel, add ``output_dims`` kernel axes (Keras' layout)."""
     letters = string.ascii_lowercase
     free = letters[:free_dims]
-    bound = letters[free_dims:free_dims + bound_dims]
-    out = letters[free_dims + bound_dims:free_dims + bound_dims + output_dims]
+    bound = letters[free_dims : free_dims + bound_dims]
+    out = letters[free_dims + bound_dims : free_dims + bound_dims + output_dims]
     return f"{free}{bound},{bound}{out}->{free}{out}"
 
 
@@ -50,8 +50,8 @@ def _attention_equations(rank: int) -> tuple[str, str]:
     letters = string.ascii_lowercase
     target = letters[:rank]
     positions = rank - 3
-    source = target[0] + letters[rank:rank + positions] + target[rank - 2:]
-    scores = target[0] + target[rank - 2] + target[1:rank - 2] + source[1:rank - 2]
+    source = target[0] + letters[rank : rank + positions] + target[rank - 2 :]
+    scores = target[0] + target[rank - 2] + target[1 : rank - 2] + source[1 : rank - 2]
     return f"{source},{target}->{scores}", f"{scores},{source}->{target}"
 
 
@@ -65,10 +65,19 @@ class _Projection(Layer):
     """``einsum(inputs, kernel) + bias``: the last ``bound_dims`` input axes → the
     ``output_axes`` (Keras' EinsumDense, as MultiHeadAttention uses it)."""
 
-    def __init__(self, output_axes: Sequence[int], bound_dims: int, use_bias: bool,
-                 kernel_initializer: Any, bias_initializer: Any, kernel_regularizer: Any,
-                 bias_regularizer: Any, kernel_constraint: Any, bias_constraint: Any,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        output_axes: Sequence[int],
+        bound_dims: int,
+        use_bias: bool,
+        kernel_initializer: Any,
+        bias_initializer: Any,
+        kernel_regularizer: Any,
+        bias_regularizer: Any,
+        kernel_constraint: Any,
+        bias_constraint: Any,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.output_axes = tuple(int(a) for a in output_axes)
         self.bound_dims = bound_dims
@@ -82,19 +91,33 @@ class _Projection(Layer):
         self.equation = ""
 
     def build(self, input_shape: Any) -> None:
-        bound = tuple(input_shape[-self.bound_dims:])
+        bound = tuple(input_shape[-self.bound_dims :])
         if any(d is None for d in bound):
-            raise ValueError(f"MultiHeadAttention projection '{self.name}': the feature "
-                             f"axes of the input must be known, got shape {input_shape}")
-        self.equation = _projection_equation(len(input_shape) - self.bound_dims,
-                                             self.bound_dims, len(self.output_axes))
-        self.kernel = self.add_weight(bound + self.output_axes, self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
-        self.bias = (self.add_weight(self.output_axes, self.bias_initializer,
-                                     regularizer=self.bias_regularizer,
-                                     constraint=self.bias_constraint, name="bias")
-                     if self.use_bias else None)
+            raise ValueError(
+                f"MultiHeadAttention projection '{self.name}': the feature "
+                f"axes of the input must be known, got shape {input_shape}"
+            )
+        self.equation = _projection_equation(
+            len(input_shape) - self.bound_dims, self.bound_dims, len(self.output_axes)
+        )
+        self.kernel = self.add_weight(
+            bound + self.output_axes,
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
+        self.bias = (
+            self.add_weight(
+                self.output_axes,
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
+            if self.use_bias
+            else None
+        )
 
     def call(self, inputs: Any) -> Any:
         out = tnp.einsum(self.equation, inputs, self.kernel)
@@ -153,18 +176,29 @@ class MultiHeadAttention(Layer):
 
     _check_input_shape = False  # the inputs are packed in a dict; checked in build
 
-    def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None,
-                 dropout: float = 0.0, use_bias: bool = True,
-                 output_shape: int | Sequence[int] | None = None, attention_axes: Any = None,
-                 flash_attention: bool | None = None,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, kernel_constraint: Any = None,
-                 bias_constraint: Any = None, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        num_heads: int,
+        key_dim: int,
+        value_dim: int | None = None,
+        dropout: float = 0.0,
+        use_bias: bool = True,
+        output_shape: int | Sequence[int] | None = None,
+        attention_axes: Any = None,
+        flash_attention: bool | None = None,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if activity_regularizer is not None:
-            raise NotImplementedError("MultiHeadAttention: activity_regularizer is not "
-                                      "supported")
+            raise NotImplementedError("MultiHeadAttention: activity_regularizer is not supported")
         owner = layer_owner(self)
         self.num_heads = check_positive_int(owner, "num_heads", num_heads)
         self.key_dim = check_positive_int(owner, "key_dim", key_dim)
@@ -174,18 +208,27 @@ class MultiHeadAttention(Layer):
         self.use_bias = check_bool(owner, "use_bias", use_bias)
         if isinstance(output_shape, int | np.integer):
             output_shape = (output_shape,)
-        self._output_shape = (check_shape(owner, "output_shape", output_shape)
-                              if output_shape else None)
+        self._output_shape = (
+            check_shape(owner, "output_shape", output_shape) if output_shape else None
+        )
         if isinstance(attention_axes, int | np.integer):
             attention_axes = (attention_axes,)
         if attention_axes is not None and not isinstance(attention_axes, list | tuple):
-            raise ValueError(f"{owner}: `attention_axes` must be an int or a tuple of ints, "
-                             f"got {attention_axes!r}")
-        self.attention_axes = (None if attention_axes is None else tuple(
-            check_int(owner, "attention_axes", axis) for axis in attention_axes))
+            raise ValueError(
+                f"{owner}: `attention_axes` must be an int or a tuple of ints, "
+                f"got {attention_axes!r}"
+            )
+        self.attention_axes = (
+            None
+            if attention_axes is None
+            else tuple(check_int(owner, "attention_axes", axis) for axis in attention_axes)
+        )
         check_int(owner, "seed", seed, minimum=0, allow_none=True)
-        self.flash_attention = (None if flash_attention is None else
-                                check_bool(owner, "flash_attention", flash_attention))
+        self.flash_attention = (
+            None
+            if flash_attention is None
+            else check_bool(owner, "flash_attention", flash_attention)
+        )
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -199,81 +242,123 @@ class MultiHeadAttention(Layer):
         self.value_dense: _Projection | None = None
         self.output_dense: _Projection | None = None
 
-    def __call__(self, query: Any = None, value: Any = None, key: Any = None,
-                 attention_mask: Any = None, **kwargs: Any) -> Any:
+    def __call__(
+        self,
+        query: Any = None,
+        value: Any = None,
+        key: Any = None,
+        attention_mask: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         if query is None:
             query = kwargs.pop("inputs")
         if isinstance(query, list | tuple):  # Keras 2 style: [query, value(, key)]
             query = dict(zip(("query", "value", "key"), query, strict=False))
             if len(query) < 2:
-                raise ValueError(f"MultiHeadAttention '{self.name}': a list of inputs must be "
-                                 f"[query, value] or [query, value, key], got {len(query)}")
+                raise ValueError(
+                    f"MultiHeadAttention '{self.name}': a list of inputs must be "
+                    f"[query, value] or [query, value, key], got {len(query)}"
+                )
         # All tensors travel as one dict, so a functional graph records each as an input.
         if not isinstance(query, dict):
             if value is None:
-                raise ValueError(f"MultiHeadAttention '{self.name}': value is required "
-                                 "(pass the query again for self-attention)")
-            given = {"query": query, "value": value, "key": key,
-                     "attention_mask": attention_mask}
+                raise ValueError(
+                    f"MultiHeadAttention '{self.name}': value is required "
+                    "(pass the query again for self-attention)"
+                )
+            given = {"query": query, "value": value, "key": key, "attention_mask": attention_mask}
             query = {name: x for name, x in given.items() if x is not None}
         return super().__call__(query, **kwargs)
 
     def _projection(self, name: str, output_axes: Sequence[int], bound_dims: int) -> _Projection:
-        return _Projection(output_axes, bound_dims, self.use_bias,
-                           _clone(self.kernel_initializer), _clone(self.bias_initializer),
-                           self.kernel_regularizer, self.bias_regularizer,
-                           self.kernel_constraint, self.bias_constraint,
-                           name=f"{self.name}/{name}", dtype=self.dtype)
+        return _Projection(
+            output_axes,
+            bound_dims,
+            self.use_bias,
+            _clone(self.kernel_initializer),
+            _clone(self.bias_initializer),
+            self.kernel_regularizer,
+            self.bias_regularizer,
+            self.kernel_constraint,
+            self.bias_constraint,
+            name=f"{self.name}/{name}",
+            dtype=self.dtype,
+        )
 
     def build(self, query_shape: Any, value_shape: Any = None, key_shape: Any = None) -> None:
         """Create the four projections for inputs of these shapes (Keras' signature)."""
-        if isinstance(query_shape, list | tuple) and query_shape and \
-                isinstance(query_shape[0], list | tuple):
+        if (
+            isinstance(query_shape, list | tuple)
+            and query_shape
+            and isinstance(query_shape[0], list | tuple)
+        ):
             query_shape = dict(zip(("query", "value", "key"), query_shape, strict=False))
         if isinstance(query_shape, dict):
             shapes = query_shape
             query_shape, value_shape = shapes["query"], shapes["value"]
             key_shape = shapes.get("key")
         key_shape = value_shape if key_shape is None else key_shape
-        query_shape, value_shape, key_shape = (tuple(s) for s in (query_shape, value_shape,
-                                                                  key_shape))
+        query_shape, value_shape, key_shape = (
+            tuple(s) for s in (query_shape, value_shape, key_shape)
+        )
         if value_shape[1:-1] != key_shape[1:-1]:
-            raise ValueError(f"MultiHeadAttention '{self.name}': value and key must have the "
-                             f"same shape except the last axis, got value_shape="
-                             f"{value_shape} and key_shape={key_shape}")
+            raise ValueError(
+                f"MultiHeadAttention '{self.name}': value and key must have the "
+                f"same shape except the last axis, got value_shape="
+                f"{value_shape} and key_shape={key_shape}"
+            )
         if len(query_shape) < 3 or len(query_shape) != len(value_shape):
-            raise ValueError(f"MultiHeadAttention '{self.name}': query and value must be "
-                             f"(batch, positions..., features) of one rank, got shapes "
-                             f"{query_shape} and {value_shape}")
+            raise ValueError(
+                f"MultiHeadAttention '{self.name}': query and value must be "
+                f"(batch, positions..., features) of one rank, got shapes "
+                f"{query_shape} and {value_shape}"
+            )
         default_axes = tuple(range(1, len(query_shape) - 1))
-        if self.attention_axes is not None and tuple(
-                a % len(query_shape) for a in self.attention_axes) != default_axes:
-            raise NotImplementedError(f"MultiHeadAttention '{self.name}': only the default "
-                                      f"attention_axes {default_axes} are supported, got "
-                                      f"{self.attention_axes}")
+        if (
+            self.attention_axes is not None
+            and tuple(a % len(query_shape) for a in self.attention_axes) != default_axes
+        ):
+            raise NotImplementedError(
+                f"MultiHeadAttention '{self.name}': only the default "
+                f"attention_axes {default_axes} are supported, got "
+                f"{self.attention_axes}"
+            )
         self.query_dense = self._projection("query", (self.num_heads, self.key_dim), 1)
         self.key_dense = self._projection("key", (self.num_heads, self.key_dim), 1)
         self.value_dense = self._projection("value", (self.num_heads, self.value_dim), 1)
         self.output_dense = self._projection(
-            "attention_output", self._output_shape or (query_shape[-1],), 2)
+            "attention_output", self._output_shape or (query_shape[-1],), 2
+        )
         projected = query_shape[:-1] + (self.num_heads, self.value_dim)
-        for layer, shape in ((self.query_dense, query_shape), (self.key_dense, key_shape),
-                             (self.value_dense, value_shape), (self.output_dense, projected)):
+        for layer, shape in (
+            (self.query_dense, query_shape),
+            (self.key_dense, key_shape),
+            (self.value_dense, value_shape),
+            (self.output_dense, projected),
+        ):
             layer.build(shape)
             layer.built = True
         self._dot_equation, self._combine_equation = _attention_equations(len(query_shape) + 1)
 
-    def compute_output_shape(self, query_shape: Any, value_shape: Any = None,
-                             key_shape: Any = None) -> tuple[Any, ...]:
+    def compute_output_shape(
+        self, query_shape: Any, value_shape: Any = None, key_shape: Any = None
+    ) -> tuple[Any, ...]:
         """The query's shape with the last axis replaced by the output shape."""
         if isinstance(query_shape, dict):
             query_shape = query_shape["query"]
         query_shape = tuple(query_shape)
         return query_shape[:-1] + (self._output_shape or query_shape[-1:])
 
-    def call(self, query: Any, value: Any = None, key: Any = None, attention_mask: Any = None,
-             return_attention_scores: bool = False, training: bool | None = None,
-             use_causal_mask: bool = False) -> Any:
+    def call(
+        self,
+        query: Any,
+        value: Any = None,
+        key: Any = None,
+        attention_mask: Any = None,
+        return_attention_scores: bool = False,
+        training: bool | None = None,
+        use_causal_mask: bool = False,
+    ) -> Any:
         if isinstance(query, list | tuple):
             query = dict(zip(("query", "value", "key"), query, strict=False))
         if isinstance(query, dict):
@@ -300,13 +385,15 @@ class MultiHeadAttention(Layer):
         weights = probabilities
         if training and self.dropout > 0:
             # The dropout_mask op: a compiled step draws a new mask every run.
-            weights = probabilities * dropout_mask(probabilities, self.dropout,
-                                                   shape_of(probabilities), self._rng)
+            weights = probabilities * dropout_mask(
+                probabilities, self.dropout, shape_of(probabilities), self._rng
+            )
         output = self.output_dense(tnp.einsum(self._combine_equation, weights, v))
         return (output, probabilities) if return_attention_scores else output
 
-    def _attention_mask(self, query: Any, value: Any, attention_mask: Any,
-                        use_causal_mask: bool) -> Any:
+    def _attention_mask(
+        self, query: Any, value: Any, attention_mask: Any, use_causal_mask: bool
+    ) -> Any:
         # Ops rather than NumPy calls, so that a traced graph takes the mask as an input.
         mask = None if attention_mask is None else tnp.not_equal(attention_mask, 0)
         if use_causal_mask:
@@ -316,15 +403,21 @@ class MultiHeadAttention(Layer):
         return mask
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
-                "output_shape": list(self._output_shape) if self._output_shape else None,
-                "attention_axes": list(self.attention_axes) if self.attention_axes else None,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "seed": self.seed}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "output_shape": list(self._output_shape) if self._output_shape else None,
+            "attention_axes": list(self.attention_axes) if self.attention_axes else None,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> MultiHeadAttention:

@@ -87,8 +87,13 @@ class KerasTensor:
         (None, 3)
     """
 
-    def __init__(self, shape: Sequence[int | None], dtype: Any = "float32",
-                 history: tuple[Layer, int, int] | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        shape: Sequence[int | None],
+        dtype: Any = "float32",
+        history: tuple[Layer, int, int] | None = None,
+        name: str | None = None,
+    ) -> None:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
@@ -108,8 +113,9 @@ class KerasTensor:
 class Node:
     """One call of a layer in a functional graph: its input and output KerasTensors."""
 
-    def __init__(self, layer: Layer, inputs: Any, outputs: list[KerasTensor],
-                 call_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, layer: Layer, inputs: Any, outputs: list[KerasTensor], call_kwargs: dict[str, Any]
+    ) -> None:
         self.layer = layer
         self.inputs = inputs  # the nested structure the layer was called with
         self.outputs = outputs
@@ -180,14 +186,18 @@ class Layer:
         if build is not None:
             cls.build = _marking_built(build)  # type: ignore[method-assign]
 
-    def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
-                 input_shape: Sequence[int | None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        input_shape: Sequence[int | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         kwargs.pop("input_dim", None)
         if kwargs:
-            raise TypeError(
-                f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}"
-            )
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
         check_layer_arguments(self, name, trainable, dtype, input_shape)
         object.__setattr__(self, "_tracking_ready", False)
         self.name = name or unique_name(type(self).__name__)
@@ -259,8 +269,7 @@ class Layer:
         # layer or Variable is not noticed until another attribute is set.)
         version = _STRUCTURE_VERSION[0]  # read before the walk: a change during it shows
         cached = self.__dict__.get("_trainable_cache")
-        if (cached is not None and cached[0] == version
-                and all(v.trainable for v in cached[1])):
+        if cached is not None and cached[0] == version and all(v.trainable for v in cached[1]):
             return list(cached[1])
         if not self.trainable:
             found: list[tg.Variable] = []
@@ -310,16 +319,22 @@ class Layer:
         own = self.weights
         if len(weights) != len(own):
             raise ValueError(
-                f"Layer '{self.name}': set_weights got {len(weights)} arrays for "
-                f"{len(own)} weights"
+                f"Layer '{self.name}': set_weights got {len(weights)} arrays for {len(own)} weights"
             )
         for variable, value in zip(own, weights, strict=True):
             variable.assign(value)
 
     # -- weights ------------------------------------------------------------------------
-    def add_weight(self, shape: Sequence[int] | None = None, initializer: Any = "glorot_uniform",
-                   dtype: Any = None, trainable: bool = True, regularizer: Any = None,
-                   constraint: Any = None, name: str | None = None) -> tg.Variable:
+    def add_weight(
+        self,
+        shape: Sequence[int] | None = None,
+        initializer: Any = "glorot_uniform",
+        dtype: Any = None,
+        trainable: bool = True,
+        regularizer: Any = None,
+        constraint: Any = None,
+        name: str | None = None,
+    ) -> tg.Variable:
         """Create a weight Variable owned by this layer.
 
         Args:
@@ -341,8 +356,7 @@ class Layer:
         dtype = np.dtype(dtype or self.dtype)
         init = initializers_module.get(initializer)
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
-        variable = tg.Variable(value, trainable=trainable,
-                               name=f"{self.name}/{name or 'weight'}")
+        variable = tg.Variable(value, trainable=trainable, name=f"{self.name}/{name or 'weight'}")
         if constraint is not None:
             variable.constraint = constraint
         self._weights_list.append(variable)
@@ -362,9 +376,11 @@ class Layer:
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Output shape for ``input_shape``, by running the layer on zeros."""
-        probe = _map_structure(
-            lambda s: KerasTensor(s, self.dtype), input_shape
-        ) if not _is_shape(input_shape) else KerasTensor(input_shape, self.dtype)
+        probe = (
+            _map_structure(lambda s: KerasTensor(s, self.dtype), input_shape)
+            if not _is_shape(input_shape)
+            else KerasTensor(input_shape, self.dtype)
+        )
         out = self(probe)
         return _map_structure(lambda k: k.shape, out)
 
@@ -415,8 +431,9 @@ class Layer:
                 cache.add("**")
             type.__setattr__(type(self), "_call_arguments_cache", cache)
             # The per-call question, answered once per class (read in __call__).
-            type.__setattr__(type(self), "_call_takes_training",
-                             "training" in cache or "**" in cache)
+            type.__setattr__(
+                type(self), "_call_takes_training", "training" in cache or "**" in cache
+            )
         return argument in cache or "**" in cache
 
     def _maybe_build(self, inputs: Any) -> None:
@@ -451,11 +468,13 @@ class Layer:
                 f"{tuple(None if i == 0 else d for i, d in enumerate(expected))}"
             )
 
-    def _call_symbolic(self, inputs: Any, rest: tuple[Any, ...],
-                       kwargs: dict[str, Any]) -> Any:
+    def _call_symbolic(self, inputs: Any, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Record a functional-graph node; infer output shapes by a probe run on zeros."""
-        extra = [x for x in _flatten(list(rest)) + _flatten(list(kwargs.values()))
-                 if isinstance(x, KerasTensor)]
+        extra = [
+            x
+            for x in _flatten(list(rest)) + _flatten(list(kwargs.values()))
+            if isinstance(x, KerasTensor)
+        ]
         if extra:
             # Nodes record the first argument only: a second symbolic tensor would be lost.
             raise TypeError(
@@ -478,9 +497,14 @@ class Layer:
             # The probe ran with batch _PROBE_BATCH: the batch axis stays symbolic.
             shape = (None,) + tuple(shape[1:]) if shape else shape
             dtype = np.result_type(out.numpy() if hasattr(out, "numpy") else out)
-            symbolic.append(KerasTensor(shape, dtype, history=(self, node_index, i),
-                                        name=f"{self.name}/out{i}" if len(flat) > 1
-                                        else self.name))
+            symbolic.append(
+                KerasTensor(
+                    shape,
+                    dtype,
+                    history=(self, node_index, i),
+                    name=f"{self.name}/out{i}" if len(flat) > 1 else self.name,
+                )
+            )
         node = Node(self, inputs, symbolic, dict(kwargs))
         self._inbound_nodes.append(node)
         iterator = iter(symbolic)
@@ -489,8 +513,11 @@ class Layer:
     # -- configuration ------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-compatible values (override to add your own)."""
-        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
-                                  "dtype": self.dtype.name}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self.dtype.name,
+        }
         if self._declared_input_shape is not None:
             config["input_shape"] = list(self._declared_input_shape)
         return config

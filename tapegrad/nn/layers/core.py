@@ -36,8 +36,14 @@ class InputLayer(Layer):
         name: Layer name.
     """
 
-    def __init__(self, shape: Sequence[int | None] | None = None, batch_size: int | None = None,
-                 dtype: Any = None, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         if shape is None and "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
         super().__init__(name=name, dtype=dtype, **kwargs)
@@ -45,19 +51,28 @@ class InputLayer(Layer):
         self.shape = check_shape(owner, "shape", shape or (), minimum=0, allow_unknown=True)
         self.batch_size = check_positive_int(owner, "batch_size", batch_size, allow_none=True)
         self.built = True
-        self.output = KerasTensor((batch_size,) + self.shape, self.dtype,
-                                  history=(self, 0, 0), name=self.name)
+        self.output = KerasTensor(
+            (batch_size,) + self.shape, self.dtype, history=(self, 0, 0), name=self.name
+        )
 
     def call(self, inputs: Any) -> Any:
         return inputs
 
     def get_config(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "batch_size": self.batch_size,
-                "dtype": self.dtype.name, "name": self.name}
+        return {
+            "shape": list(self.shape),
+            "batch_size": self.batch_size,
+            "dtype": self.dtype.name,
+            "name": self.name,
+        }
 
 
-def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None,  # noqa: N802
-          dtype: Any = None, name: str | None = None) -> KerasTensor:
+def Input(
+    shape: Sequence[int | None] | None = None,
+    batch_size: int | None = None,  # noqa: N802
+    dtype: Any = None,
+    name: str | None = None,
+) -> KerasTensor:
     """A symbolic input for the functional API (Keras' ``keras.Input``).
 
     Examples:
@@ -96,11 +111,20 @@ class Dense(Layer):
 
     _check_input_rank = False  # (..., features) of any rank >= 2 once built, as in Keras
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, kernel_constraint: Any = None,
-                 bias_constraint: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if activity_regularizer is not None:
             raise NotImplementedError("Dense: activity_regularizer is not supported")
@@ -119,26 +143,40 @@ class Dense(Layer):
         in_features = input_shape[-1]
         if in_features is None:
             raise ValueError(f"Dense '{self.name}': the last input dimension must be known")
-        self.kernel = self.add_weight((in_features, self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
-        self.bias = (self.add_weight((self.units,), self.bias_initializer,
-                                     regularizer=self.bias_regularizer,
-                                     constraint=self.bias_constraint, name="bias")
-                     if self.use_bias else None)
+        self.kernel = self.add_weight(
+            (in_features, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
+        self.bias = (
+            self.add_weight(
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
+            if self.use_bias
+            else None
+        )
 
     def call(self, inputs: Any) -> Any:
         out = dense(inputs, self.kernel, self.bias)
         return self.activation(out) if self.activation is not None else out
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Dense:
@@ -181,13 +219,21 @@ class Dropout(Layer):
         seed: Seed of the layer's random generator.
     """
 
-    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None,
-                 seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Sequence[int | None] | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.rate = check_probability(layer_owner(self), "rate", rate)
         check_int(layer_owner(self), "seed", seed, minimum=0, allow_none=True)
-        self.noise_shape = (None if noise_shape is None else check_shape(
-            layer_owner(self), "noise_shape", noise_shape, allow_unknown=True))
+        self.noise_shape = (
+            None
+            if noise_shape is None
+            else check_shape(layer_owner(self), "noise_shape", noise_shape, allow_unknown=True)
+        )
         self.seed = seed
         self._rng = tg.ops.random.layer_generator(seed)
         self._check_input_shape = False
@@ -198,8 +244,12 @@ class Dropout(Layer):
         return tg.ops.dropout(inputs, self.rate, self.noise_shape, generator=self._rng)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed,
-                "noise_shape": list(self.noise_shape) if self.noise_shape else None}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "seed": self.seed,
+            "noise_shape": list(self.noise_shape) if self.noise_shape else None,
+        }
 
 
 class Flatten(Layer):
@@ -208,9 +258,11 @@ class Flatten(Layer):
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_format = check_choice(
-            layer_owner(self), "data_format",
+            layer_owner(self),
+            "data_format",
             "channels_last" if data_format is None else data_format,
-            ("channels_last", "channels_first"))
+            ("channels_last", "channels_first"),
+        )
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)
@@ -228,8 +280,9 @@ class Reshape(Layer):
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target_shape = check_shape(layer_owner(self), "target_shape", target_shape,
-                                        allow_minus_one=True)
+        self.target_shape = check_shape(
+            layer_owner(self), "target_shape", target_shape, allow_minus_one=True
+        )
 
     def call(self, inputs: Any) -> Any:
         shape = shape_of(inputs)
@@ -271,18 +324,31 @@ class Lambda(Layer):
 
     _check_input_shape = False
 
-    def __init__(self, function: Callable[..., Any], output_shape: Any = None,
-                 arguments: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        output_shape: Any = None,
+        arguments: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not callable(function):
-            raise TypeError(f"Lambda '{self.name}': function must be callable, "
-                            f"got {type(function).__name__}")
+            raise TypeError(
+                f"Lambda '{self.name}': function must be callable, got {type(function).__name__}"
+            )
         self.function = function
-        self.output_shape = (None if output_shape is None else check_shape(
-            layer_owner(self), "output_shape", output_shape, minimum=0, allow_unknown=True))
+        self.output_shape = (
+            None
+            if output_shape is None
+            else check_shape(
+                layer_owner(self), "output_shape", output_shape, minimum=0, allow_unknown=True
+            )
+        )
         if arguments is not None and not isinstance(arguments, dict):
-            raise TypeError(f"Lambda '{self.name}': arguments must be a dict of keyword "
-                            f"arguments, got {arguments!r}"[:200])
+            raise TypeError(
+                f"Lambda '{self.name}': arguments must be a dict of keyword "
+                f"arguments, got {arguments!r}"[:200]
+            )
         self.arguments = dict(arguments or {})
         # Trainable Variables the function reads (found on the first call): tracked weights.
         self.captured_variables: list[tg.Variable] = []
@@ -303,9 +369,13 @@ class Lambda(Layer):
         for leaf in _flatten(out):
             dtype = getattr(leaf, "dtype", None)
             if not isinstance(leaf, tg.Tensor | np.ndarray | np.generic) or (
-                    np.dtype(dtype).kind not in "biufc"):
-                described = (f"an array of dtype {dtype}" if isinstance(dtype, np.dtype)
-                             else f"{type(leaf).__name__} {leaf!r}"[:80])
+                np.dtype(dtype).kind not in "biufc"
+            ):
+                described = (
+                    f"an array of dtype {dtype}"
+                    if isinstance(dtype, np.dtype)
+                    else f"{type(leaf).__name__} {leaf!r}"[:80]
+                )
                 raise TypeError(
                     f"Lambda '{self.name}': the function must return tensors (or a list, "
                     f"tuple or dict of them), but it returned {described}"
@@ -329,5 +399,4 @@ class Lambda(Layer):
         return config
 
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Lambda",
-           "Reshape"]
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Lambda", "Reshape"]

@@ -48,20 +48,29 @@ class Embedding(Layer):
     # Any number of index axes of any size: only the values are checked.
     _check_input_shape = False
 
-    def __init__(self, input_dim: int, output_dim: int,
-                 embeddings_initializer: Any = "uniform", embeddings_regularizer: Any = None,
-                 embeddings_constraint: Any = None, mask_zero: bool = False,
-                 weights: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        mask_zero: bool = False,
+        weights: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if kwargs.pop("input_length", None) is not None:
-            warnings.warn("Embedding: argument input_length is deprecated (Keras 3); ignored",
-                          stacklevel=2)
+            warnings.warn(
+                "Embedding: argument input_length is deprecated (Keras 3); ignored", stacklevel=2
+            )
         super().__init__(**kwargs)
         self.input_dim = check_positive_int(layer_owner(self), "input_dim", input_dim)
         self.output_dim = check_positive_int(layer_owner(self), "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = check_constraint(self, "embeddings_constraint",
-                                                      embeddings_constraint)
+        self.embeddings_constraint = check_constraint(
+            self, "embeddings_constraint", embeddings_constraint
+        )
         self.mask_zero = check_bool(layer_owner(self), "mask_zero", mask_zero)
         if weights is not None:
             # The table's shape does not depend on the inputs: build now, like Keras.
@@ -72,8 +81,10 @@ class Embedding(Layer):
 
     def build(self, input_shape: Any) -> None:
         self.embeddings = self.add_weight(
-            (self.input_dim, self.output_dim), self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer, constraint=self.embeddings_constraint,
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
             name="embeddings",
         )
 
@@ -86,14 +97,16 @@ class Embedding(Layer):
             return tg.ops.class_indices(inputs, self.input_dim, f"Embedding '{self.name}'")
         # Indices are never differentiated: a plain integer array is all `take` needs.
         values = np.asarray(inputs)
-        if values.dtype.kind == "f" and np.all(np.isfinite(values)) \
-                and np.array_equal(values, np.round(values)):
+        if (
+            values.dtype.kind == "f"
+            and np.all(np.isfinite(values))
+            and np.array_equal(values, np.round(values))
+        ):
             values = values.astype(np.int64)
         if values.dtype.kind not in "iu":
             raise TypeError(
                 f"Embedding '{self.name}': inputs must be integer indices, got dtype "
-                f"{values.dtype}" + (" with non-integer values" if values.dtype.kind == "f"
-                                     else "")
+                f"{values.dtype}" + (" with non-integer values" if values.dtype.kind == "f" else "")
             )
         if values.size and (values.min() < 0 or values.max() >= self.input_dim):
             raise ValueError(
@@ -112,20 +125,25 @@ class Embedding(Layer):
         return np.asarray(inputs) != 0
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "input_dim": self.input_dim,
-                "output_dim": self.output_dim,
-                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
-                "mask_zero": self.mask_zero}
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "mask_zero": self.mask_zero,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Embedding:
         config = dict(config)
         config["embeddings_initializer"] = initializers.deserialize(
-            config["embeddings_initializer"])
+            config["embeddings_initializer"]
+        )
         if config.get("embeddings_regularizer") is not None:
             config["embeddings_regularizer"] = regularizers.deserialize(
-                config["embeddings_regularizer"])
+                config["embeddings_regularizer"]
+            )
         return cls(**config)
 
 

@@ -49,8 +49,9 @@ class Merge(Layer):
             )
         missing = [i for i, x in enumerate(inputs) if x is None]
         if missing:
-            raise TypeError(f"{layer_owner(self)}: inputs {missing} of the list are None; "
-                            "expected tensors")
+            raise TypeError(
+                f"{layer_owner(self)}: inputs {missing} of the list are None; expected tensors"
+            )
         inputs = [tnp.asarray(x) for x in inputs]
         shapes = [tuple(shape_of(x)) for x in inputs]
         if self._num_inputs is not None and len(inputs) != self._num_inputs:
@@ -59,8 +60,7 @@ class Merge(Layer):
                 f"inputs, got {len(inputs)} (shapes {_describe(shapes)})"
             )
         if not inputs:
-            raise ValueError(f"{type(self).__name__} '{self.name}': got an empty list of "
-                             "inputs")
+            raise ValueError(f"{type(self).__name__} '{self.name}': got an empty list of inputs")
         self._check_shapes_of(shapes)
         return self._merge_function(inputs)
 
@@ -73,7 +73,7 @@ class Merge(Layer):
             rest = shape[1:]
             if len(rest) > len(output):
                 output, rest = rest, output
-            head, tail = output[:len(output) - len(rest)], output[len(output) - len(rest):]
+            head, tail = output[: len(output) - len(rest)], output[len(output) - len(rest) :]
             merged = []
             for i, j in zip(tail, rest, strict=True):
                 if i != j and 1 not in (i, j):
@@ -206,7 +206,7 @@ class Concatenate(Merge):
         if any(len(s) != rank for s in shapes) or not -rank <= self.axis < rank:
             self._mismatch(shapes)
         axis = self.axis % rank
-        drop = [s[:axis] + s[axis + 1:] for s in shapes]
+        drop = [s[:axis] + s[axis + 1 :] for s in shapes]
         if any(d != drop[0] for d in drop):
             self._mismatch(shapes)
 
@@ -246,20 +246,22 @@ class Dot(Merge):
 
     _num_inputs = 2
 
-    def __init__(self, axes: int | tuple[int, int] | list[int], normalize: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, axes: int | tuple[int, int] | list[int], normalize: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(axes, list | tuple):
-            if len(axes) != 2 or not all(isinstance(a, numbers.Integral)
-                                         and not isinstance(a, bool) for a in axes):
-                raise ValueError(f"Dot '{self.name}': axes must be an int or two ints, "
-                                 f"got {axes!r}")
+            if len(axes) != 2 or not all(
+                isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axes
+            ):
+                raise ValueError(
+                    f"Dot '{self.name}': axes must be an int or two ints, got {axes!r}"
+                )
             self.axes: int | list[int] = [int(a) for a in axes]
         elif isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
             self.axes = int(axes)
         else:
-            raise TypeError(f"Dot '{self.name}': axes must be an int or two ints, "
-                            f"got {axes!r}")
+            raise TypeError(f"Dot '{self.name}': axes must be an int or two ints, got {axes!r}")
         self.normalize = check_bool(layer_owner(self), "normalize", normalize)
 
     def _resolved_axes(self, shapes: list[tuple[Any, ...]]) -> list[int]:
@@ -281,8 +283,9 @@ class Dot(Merge):
             self._incompatible(shapes, "the batch sizes differ")
         if first[a0] != second[a1]:
             self._incompatible(
-                shapes, f"axis {a0} of the first has size {first[a0]} but axis {a1} of the "
-                f"second has size {second[a1]}"
+                shapes,
+                f"axis {a0} of the first has size {first[a0]} but axis {a1} of the "
+                f"second has size {second[a1]}",
             )
 
     def _merge_function(self, inputs: list[Any]) -> Any:
@@ -291,12 +294,14 @@ class Dot(Merge):
         if self.normalize:
             x, y = _l2_normalize(x, a0), _l2_normalize(y, a1)
         x = tnp.moveaxis(x, a0, -1)  # (b, *x_rest, k)
-        y = tnp.moveaxis(y, a1, 1)   # (b, k, *y_rest)
+        y = tnp.moveaxis(y, a1, 1)  # (b, k, *y_rest)
         x_shape, y_shape = tuple(shape_of(x)), tuple(shape_of(y))
         batch, depth = x_shape[0], x_shape[-1]
         x_rest, y_rest = x_shape[1:-1], y_shape[2:]
-        out = tnp.matmul(tnp.reshape(x, (batch, math.prod(x_rest), depth)),
-                         tnp.reshape(y, (batch, depth, math.prod(y_rest))))
+        out = tnp.matmul(
+            tnp.reshape(x, (batch, math.prod(x_rest), depth)),
+            tnp.reshape(y, (batch, depth, math.prod(y_rest))),
+        )
         return tnp.reshape(out, (batch,) + (x_rest + y_rest or (1,)))
 
     def get_config(self) -> dict[str, Any]:
@@ -344,12 +349,29 @@ def concatenate(inputs: list[Any], axis: int = -1, **kwargs: Any) -> Any:
     return Concatenate(axis=axis, **kwargs)(inputs)
 
 
-def dot(inputs: list[Any], axes: int | tuple[int, int] = -1, normalize: bool = False,
-        **kwargs: Any) -> Any:
+def dot(
+    inputs: list[Any], axes: int | tuple[int, int] = -1, normalize: bool = False, **kwargs: Any
+) -> Any:
     """``Dot(axes, normalize, **kwargs)(inputs)``."""
     return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
 
 
-__all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Merge", "Minimum", "Multiply",
-           "Subtract", "add", "average", "concatenate", "dot", "maximum", "minimum",
-           "multiply", "subtract"]
+__all__ = [
+    "Add",
+    "Average",
+    "Concatenate",
+    "Dot",
+    "Maximum",
+    "Merge",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
+]

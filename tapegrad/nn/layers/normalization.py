@@ -29,21 +29,27 @@ def _normalize_axis(axis: int, ndim: int, layer: Layer) -> int:
     return axis % ndim
 
 
-def _check_inputs(layer: Layer, inputs: Any, axes: Sequence[int],
-                  broadcast_shape: Sequence[int]) -> None:
+def _check_inputs(
+    layer: Layer, inputs: Any, axes: Sequence[int], broadcast_shape: Sequence[int]
+) -> None:
     """Same rank as at build time and the same sizes along the normalized axes."""
     shape = tuple(tnp.shape(inputs))
     if len(shape) != len(broadcast_shape) or any(shape[a] != broadcast_shape[a] for a in axes):
-        expected = tuple(broadcast_shape[i] if i in axes else None
-                         for i in range(len(broadcast_shape)))
+        expected = tuple(
+            broadcast_shape[i] if i in axes else None for i in range(len(broadcast_shape))
+        )
         raise ValueError(
             f"Input to layer '{layer.name}' ({type(layer).__name__}) has shape {shape}, but "
             f"the layer was built for inputs of shape {expected} (None: any size)"
         )
 
 
-def _from_config(cls: type, config: dict[str, Any], initializer_keys: Sequence[str],
-                 regularizer_keys: Sequence[str]) -> Any:
+def _from_config(
+    cls: type,
+    config: dict[str, Any],
+    initializer_keys: Sequence[str],
+    regularizer_keys: Sequence[str],
+) -> Any:
     config = dict(config)
     for key in initializer_keys:
         if config.get(key) is not None:
@@ -54,8 +60,7 @@ def _from_config(cls: type, config: dict[str, Any], initializer_keys: Sequence[s
     return cls(**config)
 
 
-def _normalize(inputs: Any, mean: Any, variance: Any, gamma: Any, beta: Any,
-               epsilon: float) -> Any:
+def _normalize(inputs: Any, mean: Any, variance: Any, gamma: Any, beta: Any, epsilon: float) -> Any:
     """``gamma * (inputs - mean) / sqrt(variance + epsilon) + beta`` (Keras' op order)."""
     inv = 1.0 / tnp.sqrt(variance + epsilon)
     if gamma is not None:
@@ -110,13 +115,24 @@ class BatchNormalization(Layer):
     # Only the rank and the features axis are fixed (checked in `call`).
     _check_input_shape = False
 
-    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
-                 gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
-                 moving_variance_initializer: Any = "ones", beta_regularizer: Any = None,
-                 gamma_regularizer: Any = None, beta_constraint: Any = None,
-                 gamma_constraint: Any = None, synchronized: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        moving_mean_initializer: Any = "zeros",
+        moving_variance_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        synchronized: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if check_bool(layer_owner(self), "synchronized", synchronized):
             raise ValueError(
@@ -149,18 +165,34 @@ class BatchNormalization(Layer):
                 f"{tuple(input_shape)} must be known"
             )
         shape = (features,)
-        self.gamma = (self.add_weight(shape, self.gamma_initializer,
-                                      regularizer=self.gamma_regularizer,
-                                      constraint=self.gamma_constraint, name="gamma")
-                      if self.scale else None)
-        self.beta = (self.add_weight(shape, self.beta_initializer,
-                                     regularizer=self.beta_regularizer,
-                                     constraint=self.beta_constraint, name="beta")
-                     if self.center else None)
-        self.moving_mean = self.add_weight(shape, self.moving_mean_initializer,
-                                           trainable=False, name="moving_mean")
-        self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
-                                               trainable=False, name="moving_variance")
+        self.gamma = (
+            self.add_weight(
+                shape,
+                self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                name="gamma",
+            )
+            if self.scale
+            else None
+        )
+        self.beta = (
+            self.add_weight(
+                shape,
+                self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                name="beta",
+            )
+            if self.center
+            else None
+        )
+        self.moving_mean = self.add_weight(
+            shape, self.moving_mean_initializer, trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape, self.moving_variance_initializer, trainable=False, name="moving_variance"
+        )
         self._axis = axis
         self._reduction_axes = tuple(i for i in range(ndim) if i != axis)
         # Per-feature vectors broadcast against the inputs along `axis`.
@@ -170,14 +202,19 @@ class BatchNormalization(Layer):
         _check_inputs(self, inputs, (self._axis,), self._broadcast_shape)
         if training and self.trainable:
             mean = tnp.mean(inputs, axis=self._reduction_axes, keepdims=True)
-            variance = tnp.mean(tnp.square(inputs - mean), axis=self._reduction_axes,
-                                keepdims=True)
+            variance = tnp.mean(tnp.square(inputs - mean), axis=self._reduction_axes, keepdims=True)
             self._update_moving_statistics(mean, variance)
         else:
             mean = self._broadcast(self.moving_mean)
             variance = self._broadcast(self.moving_variance)
-        return _normalize(inputs, mean, variance, self._broadcast(self.gamma),
-                          self._broadcast(self.beta), self.epsilon)
+        return _normalize(
+            inputs,
+            mean,
+            variance,
+            self._broadcast(self.gamma),
+            self._broadcast(self.beta),
+            self.epsilon,
+        )
 
     def _update_moving_statistics(self, mean: Any, variance: Any) -> None:
         # Statistics are state, not part of the differentiated computation.
@@ -192,24 +229,33 @@ class BatchNormalization(Layer):
         return tnp.reshape(vector, self._broadcast_shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "moving_mean_initializer":
-                    initializers.serialize(self.moving_mean_initializer),
-                "moving_variance_initializer":
-                    initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "synchronized": self.synchronized}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "synchronized": self.synchronized,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> BatchNormalization:
         return _from_config(
-            cls, config,
-            ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
-             "moving_variance_initializer"),
+            cls,
+            config,
+            (
+                "beta_initializer",
+                "gamma_initializer",
+                "moving_mean_initializer",
+                "moving_variance_initializer",
+            ),
             ("beta_regularizer", "gamma_regularizer"),
         )
 
@@ -248,12 +294,21 @@ class LayerNormalization(Layer):
     # Only the rank and the normalized axes are fixed (checked in `call`).
     _check_input_shape = False
 
-    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, rms_scaling: bool = False,
-                 beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
-                 beta_regularizer: Any = None, gamma_regularizer: Any = None,
-                 beta_constraint: Any = None, gamma_constraint: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        rms_scaling: bool = False,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
+        beta_regularizer: Any = None,
+        gamma_regularizer: Any = None,
+        beta_constraint: Any = None,
+        gamma_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         owner = layer_owner(self)
         if isinstance(axis, list | tuple) and axis:
@@ -289,14 +344,28 @@ class LayerNormalization(Layer):
             )
         # Weights keep the order of `axis`, like Keras' (their values load unchanged).
         shape = tuple(input_shape[a] for a in axes)
-        self.gamma = (self.add_weight(shape, self.gamma_initializer,
-                                      regularizer=self.gamma_regularizer,
-                                      constraint=self.gamma_constraint, name="gamma")
-                      if self.scale or self.rms_scaling else None)
-        self.beta = (self.add_weight(shape, self.beta_initializer,
-                                     regularizer=self.beta_regularizer,
-                                     constraint=self.beta_constraint, name="beta")
-                     if self.center and not self.rms_scaling else None)
+        self.gamma = (
+            self.add_weight(
+                shape,
+                self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                name="gamma",
+            )
+            if self.scale or self.rms_scaling
+            else None
+        )
+        self.beta = (
+            self.add_weight(
+                shape,
+                self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                name="beta",
+            )
+            if self.center and not self.rms_scaling
+            else None
+        )
         self._axes = tuple(axes)
         self._broadcast_shape = tuple(input_shape[i] if i in axes else 1 for i in range(ndim))
 
@@ -308,8 +377,7 @@ class LayerNormalization(Layer):
             return inputs * (1.0 / tnp.sqrt(mean_square + self.epsilon)) * gamma
         mean = tnp.mean(inputs, axis=self._axes, keepdims=True)
         variance = tnp.mean(tnp.square(inputs - mean), axis=self._axes, keepdims=True)
-        return _normalize(inputs, mean, variance, gamma, self._broadcast(self.beta),
-                          self.epsilon)
+        return _normalize(inputs, mean, variance, gamma, self._broadcast(self.beta), self.epsilon)
 
     def _broadcast(self, weight: Any) -> Any:
         if weight is None:
@@ -317,17 +385,27 @@ class LayerNormalization(Layer):
         return tnp.reshape(weight, self._broadcast_shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale, "rms_scaling": self.rms_scaling,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "rms_scaling": self.rms_scaling,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LayerNormalization:
-        return _from_config(cls, config, ("beta_initializer", "gamma_initializer"),
-                            ("beta_regularizer", "gamma_regularizer"))
+        return _from_config(
+            cls,
+            config,
+            ("beta_initializer", "gamma_initializer"),
+            ("beta_regularizer", "gamma_regularizer"),
+        )
 
 
 __all__ = ["BatchNormalization", "LayerNormalization"]

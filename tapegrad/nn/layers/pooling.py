@@ -31,16 +31,24 @@ class BasePooling(Layer):
     # Any spatial size and number of channels; `call` checks the rank.
     _check_input_shape = False
 
-    def __init__(self, rank: int, pool_function: Any, pool_size: Any, strides: Any = None,
-                 padding: str = "valid", data_format: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rank: int,
+        pool_function: Any,
+        pool_size: Any,
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         layer = f"{type(self).__name__} '{self.name}'"
         self.rank = rank
         self.pool_function = pool_function
         self.pool_size = normalize_tuple(pool_size, rank, "pool_size", layer)
-        self.strides = (self.pool_size if strides is None
-                        else normalize_tuple(strides, rank, "strides", layer))
+        self.strides = (
+            self.pool_size if strides is None else normalize_tuple(strides, rank, "strides", layer)
+        )
         self.padding = str(padding).lower()
         if self.padding not in ("valid", "same"):
             raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}")
@@ -50,13 +58,22 @@ class BasePooling(Layer):
         check_rank(self, inputs, self.rank, self.data_format)
         # A Tensor also for NumPy inputs, as every layer returns (the op would not convert).
         inputs = tnp.asarray(inputs)
-        return self.pool_function(inputs, self.pool_size, strides=self.strides,
-                                  padding=self.padding, data_format=self.data_format)
+        return self.pool_function(
+            inputs,
+            self.pool_size,
+            strides=self.strides,
+            padding=self.padding,
+            data_format=self.data_format,
+        )
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "pool_size": list(self.pool_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "data_format": self.data_format}
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
 
 
 class MaxPooling1D(BasePooling):
@@ -76,8 +93,14 @@ class MaxPooling1D(BasePooling):
         array([3., 2., 5.], dtype=float32)
     """
 
-    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
-                 data_format: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        pool_size: Any = 2,
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(1, ops.max_pool, pool_size, strides, padding, data_format, **kwargs)
 
 
@@ -99,8 +122,14 @@ class MaxPooling2D(BasePooling):
                [13., 15.]], dtype=float32)
     """
 
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
-                 data_format: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        pool_size: Any = (2, 2),
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(2, ops.max_pool, pool_size, strides, padding, data_format, **kwargs)
 
 
@@ -120,9 +149,14 @@ class MaxPooling3D(BasePooling):
         (1, 2, 2, 2, 2)
     """
 
-    def __init__(self, pool_size: Any = (2, 2, 2), strides: Any = None,
-                 padding: str = "valid", data_format: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        pool_size: Any = (2, 2, 2),
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(3, ops.max_pool, pool_size, strides, padding, data_format, **kwargs)
 
 
@@ -143,10 +177,15 @@ class AveragePooling1D(BasePooling):
         array([2., 2.], dtype=float32)
     """
 
-    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
-                 data_format: str | None = None, **kwargs: Any) -> None:
-        super().__init__(1, ops.average_pool, pool_size, strides, padding, data_format,
-                         **kwargs)
+    def __init__(
+        self,
+        pool_size: Any = 2,
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(1, ops.average_pool, pool_size, strides, padding, data_format, **kwargs)
 
 
 class AveragePooling2D(BasePooling):
@@ -167,10 +206,15 @@ class AveragePooling2D(BasePooling):
                [10.5, 12.5]], dtype=float32)
     """
 
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
-                 data_format: str | None = None, **kwargs: Any) -> None:
-        super().__init__(2, ops.average_pool, pool_size, strides, padding, data_format,
-                         **kwargs)
+    def __init__(
+        self,
+        pool_size: Any = (2, 2),
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(2, ops.average_pool, pool_size, strides, padding, data_format, **kwargs)
 
 
 class AveragePooling3D(BasePooling):
@@ -189,11 +233,15 @@ class AveragePooling3D(BasePooling):
         array([[[[[1.]]]]], dtype=float32)
     """
 
-    def __init__(self, pool_size: Any = (2, 2, 2), strides: Any = None,
-                 padding: str = "valid", data_format: str | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(3, ops.average_pool, pool_size, strides, padding, data_format,
-                         **kwargs)
+    def __init__(
+        self,
+        pool_size: Any = (2, 2, 2),
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(3, ops.average_pool, pool_size, strides, padding, data_format, **kwargs)
 
 
 class BaseGlobalPooling(Layer):
@@ -208,13 +256,20 @@ class BaseGlobalPooling(Layer):
 
     _check_input_shape = False
 
-    def __init__(self, rank: int, reduce: Any, data_format: str | None = None,
-                 keepdims: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        rank: int,
+        reduce: Any,
+        data_format: str | None = None,
+        keepdims: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.rank = rank
         self.reduce = reduce
-        self.data_format = normalize_data_format(data_format,
-                                                 f"{type(self).__name__} '{self.name}'")
+        self.data_format = normalize_data_format(
+            data_format, f"{type(self).__name__} '{self.name}'"
+        )
         self.keepdims = check_bool(f"{type(self).__name__} '{self.name}'", "keepdims", keepdims)
 
     def call(self, inputs: Any) -> Any:
@@ -225,8 +280,7 @@ class BaseGlobalPooling(Layer):
         return self.reduce(inputs, axis=axes, keepdims=self.keepdims)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "data_format": self.data_format,
-                "keepdims": self.keepdims}
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling1D(BaseGlobalPooling):
@@ -244,8 +298,9 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
         array([[2., 3.]], dtype=float32)
     """
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(1, tnp.mean, data_format, keepdims, **kwargs)
 
 
@@ -266,8 +321,9 @@ class GlobalAveragePooling2D(BaseGlobalPooling):
         (1, 1, 1, 2)
     """
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(2, tnp.mean, data_format, keepdims, **kwargs)
 
 
@@ -285,8 +341,9 @@ class GlobalAveragePooling3D(BaseGlobalPooling):
         (2, 4)
     """
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(3, tnp.mean, data_format, keepdims, **kwargs)
 
 
@@ -305,8 +362,9 @@ class GlobalMaxPooling1D(BaseGlobalPooling):
         array([[5., 6.]], dtype=float32)
     """
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(1, tnp.max, data_format, keepdims, **kwargs)
 
 
@@ -325,8 +383,9 @@ class GlobalMaxPooling2D(BaseGlobalPooling):
         array([[3., 7.]], dtype=float32)
     """
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(2, tnp.max, data_format, keepdims, **kwargs)
 
 
@@ -344,8 +403,9 @@ class GlobalMaxPooling3D(BaseGlobalPooling):
         (2, 4)
     """
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(3, tnp.max, data_format, keepdims, **kwargs)
 
 

@@ -51,14 +51,25 @@ class _RecurrentCell(Layer):
 
     _gates = 1  # blocks of `units` columns in the kernels
 
-    def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
-                 bias_regularizer: Any = None, kernel_constraint: Any = None,
-                 recurrent_constraint: Any = None, bias_constraint: Any = None,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, seed: int | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         owner = layer_owner(self)
         self.units = check_positive_int(owner, "units", units)
@@ -71,13 +82,13 @@ class _RecurrentCell(Layer):
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = check_constraint(self, "kernel_constraint", kernel_constraint)
-        self.recurrent_constraint = check_constraint(self, "recurrent_constraint",
-                                                     recurrent_constraint)
+        self.recurrent_constraint = check_constraint(
+            self, "recurrent_constraint", recurrent_constraint
+        )
         self.bias_constraint = check_constraint(self, "bias_constraint", bias_constraint)
         # (Keras clips the rates into [0, 1]; a rate outside [0, 1) is a mistake: refused.)
         self.dropout = check_probability(owner, "dropout", dropout)
-        self.recurrent_dropout = check_probability(owner, "recurrent_dropout",
-                                                   recurrent_dropout)
+        self.recurrent_dropout = check_probability(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
         self._rng = layer_generator(seed)
 
@@ -105,20 +116,36 @@ class _RecurrentCell(Layer):
         require_rank(layer_owner(self), input_shape, 2, "(batch, features)")
         features = input_shape[-1]
         if features is None:
-            raise ValueError(f"{type(self).__name__} '{self.name}': the last input dimension "
-                             "(features) must be known")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the last input dimension "
+                "(features) must be known"
+            )
         width = self._gates * self.units
-        self.kernel = self.add_weight((features, width), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint, name="kernel")
+        self.kernel = self.add_weight(
+            (features, width),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+            name="kernel",
+        )
         self.recurrent_kernel = self.add_weight(
-            (self.units, width), self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
-            name="recurrent_kernel")
-        self.bias = (self.add_weight(self._bias_shape(), self._bias_init(),
-                                     regularizer=self.bias_regularizer,
-                                     constraint=self.bias_constraint, name="bias")
-                     if self.use_bias else None)
+            (self.units, width),
+            self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+            name="recurrent_kernel",
+        )
+        self.bias = (
+            self.add_weight(
+                self._bias_shape(),
+                self._bias_init(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+                name="bias",
+            )
+            if self.use_bias
+            else None
+        )
 
     # -- computation --------------------------------------------------------------------
     def _input_bias(self) -> Any:
@@ -163,16 +190,20 @@ class _RecurrentCell(Layer):
 
     # -- configuration --------------------------------------------------------------------
     def _cell_config(self) -> dict[str, Any]:
-        return {"units": self.units, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                "seed": self.seed}
+        return {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self._cell_config()}
@@ -239,18 +270,29 @@ class LSTMCell(_RecurrentCell):
 
     _gates = 4
 
-    def __init__(self, units: int, activation: Any = "tanh",
-                 recurrent_activation: Any = "sigmoid", use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
-                 unit_forget_bias: bool = True, **kwargs: Any) -> None:
-        super().__init__(units, activation=activation, use_bias=use_bias,
-                         kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, **kwargs)
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        unit_forget_bias: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            **kwargs,
+        )
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.unit_forget_bias = check_bool(layer_owner(self), "unit_forget_bias",
-                                           unit_forget_bias)
+        self.unit_forget_bias = check_bool(layer_owner(self), "unit_forget_bias", unit_forget_bias)
 
     @property
     def state_size(self) -> Any:
@@ -262,9 +304,13 @@ class LSTMCell(_RecurrentCell):
         units, init = self.units, self.bias_initializer
 
         def forget_ones(shape: Any, dtype: Any = None) -> np.ndarray:
-            return np.concatenate([np.asarray(init((units,), dtype=dtype)),
-                                   np.ones((units,), dtype),
-                                   np.asarray(init((2 * units,), dtype=dtype))])
+            return np.concatenate(
+                [
+                    np.asarray(init((units,), dtype=dtype)),
+                    np.ones((units,), dtype),
+                    np.asarray(init((2 * units,), dtype=dtype)),
+                ]
+            )
 
         return forget_ones
 
@@ -274,16 +320,18 @@ class LSTMCell(_RecurrentCell):
         z = projected + tnp.matmul(h, self.recurrent_kernel)
         # One gate activation over all 4 blocks is fewer ops than three over slices.
         gates = self.recurrent_activation(z)
-        c = gates[..., u:2 * u] * c + gates[..., :u] * self.activation(z[..., 2 * u:3 * u])
-        h = gates[..., 3 * u:] * self.activation(c)
+        c = gates[..., u : 2 * u] * c + gates[..., :u] * self.activation(z[..., 2 * u : 3 * u])
+        h = gates[..., 3 * u :] * self.activation(c)
         return h, [h, c]
 
     def fuses_sequence(self, training: bool | None) -> bool:
         """Whether `run_sequence` applies: the standard activations and no recurrent
         dropout (that one changes ``h`` between steps)."""
-        return (self.activation is activations.tanh
-                and self.recurrent_activation is activations.sigmoid
-                and not (training and self.recurrent_dropout > 0))
+        return (
+            self.activation is activations.tanh
+            and self.recurrent_activation is activations.sigmoid
+            and not (training and self.recurrent_dropout > 0)
+        )
 
     def run_sequence(self, sequences: Any, states: list[Any]) -> tuple[Any, list[Any]]:
         """Every step at once (`tapegrad.ops.nn.lstm`, one op, whose gate order i, f, g, o is
@@ -292,9 +340,11 @@ class LSTMCell(_RecurrentCell):
         return hs, [hs[:, -1], cs[:, -1]]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(),
-                "recurrent_activation": activations.serialize(self.recurrent_activation),
-                "unit_forget_bias": self.unit_forget_bias}
+        return {
+            **super().get_config(),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "unit_forget_bias": self.unit_forget_bias,
+        }
 
 
 class GRUCell(_RecurrentCell):
@@ -322,15 +372,27 @@ class GRUCell(_RecurrentCell):
 
     _gates = 3
 
-    def __init__(self, units: int, activation: Any = "tanh",
-                 recurrent_activation: Any = "sigmoid", use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
-                 reset_after: bool = True, **kwargs: Any) -> None:
-        super().__init__(units, activation=activation, use_bias=use_bias,
-                         kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, **kwargs)
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        reset_after: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            **kwargs,
+        )
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = check_bool(layer_owner(self), "reset_after", reset_after)
 
@@ -350,24 +412,26 @@ class GRUCell(_RecurrentCell):
             inner = tnp.matmul(h, kernel)
             if self.bias is not None:
                 inner = inner + self.bias[1]
-            zr = self.recurrent_activation(projected[..., :2 * u] + inner[..., :2 * u])
-            candidate = projected[..., 2 * u:] + zr[..., u:] * inner[..., 2 * u:]
+            zr = self.recurrent_activation(projected[..., : 2 * u] + inner[..., : 2 * u])
+            candidate = projected[..., 2 * u :] + zr[..., u:] * inner[..., 2 * u :]
         else:
             zr = self.recurrent_activation(
-                projected[..., :2 * u] + tnp.matmul(h, kernel[:, :2 * u]))
-            candidate = projected[..., 2 * u:] + tnp.matmul(zr[..., u:] * h, kernel[:, 2 * u:])
+                projected[..., : 2 * u] + tnp.matmul(h, kernel[:, : 2 * u])
+            )
+            candidate = projected[..., 2 * u :] + tnp.matmul(zr[..., u:] * h, kernel[:, 2 * u :])
         z = zr[..., :u]
         h = z * h + (1 - z) * self.activation(candidate)
         return h, [h]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(),
-                "recurrent_activation": activations.serialize(self.recurrent_activation),
-                "reset_after": self.reset_after}
+        return {
+            **super().get_config(),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "reset_after": self.reset_after,
+        }
 
 
-_CELLS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (SimpleRNNCell, LSTMCell,
-                                                                   GRUCell)}
+_CELLS: dict[str, type[Layer]] = {cls.__name__: cls for cls in (SimpleRNNCell, LSTMCell, GRUCell)}
 
 
 class RNN(Layer):
@@ -404,16 +468,27 @@ class RNN(Layer):
 
     _check_input_shape = False  # a call may pass [sequences, *states]: checked in call
 
-    def __init__(self, cell: Layer, return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 zero_output_for_mask: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        cell: Layer,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if check_bool(layer_owner(self), "stateful", stateful):
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': stateful=True is "
-                                      "not supported")
+            raise NotImplementedError(
+                f"{type(self).__name__} '{self.name}': stateful=True is not supported"
+            )
         if not hasattr(cell, "state_size"):
-            raise ValueError(f"{type(self).__name__} '{self.name}': the cell must have a "
-                             f"state_size attribute, got {type(cell).__name__}")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the cell must have a "
+                f"state_size attribute, got {type(cell).__name__}"
+            )
         self.cell = cell
         owner = layer_owner(self)
         self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
@@ -421,8 +496,7 @@ class RNN(Layer):
         self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
         self.stateful = stateful
         self.unroll = check_bool(owner, "unroll", unroll)
-        self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask",
-                                               zero_output_for_mask)
+        self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
 
     def __call__(self, inputs: Any = None, initial_state: Any = None, **kwargs: Any) -> Any:
         if inputs is None:
@@ -440,22 +514,26 @@ class RNN(Layer):
             self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
             self.cell.built = True
 
-    def call(self, sequences: Any, initial_state: Any = None,
-             training: bool | None = None) -> Any:
+    def call(self, sequences: Any, initial_state: Any = None, training: bool | None = None) -> Any:
         if isinstance(sequences, list | tuple):
             sequences, *given = sequences
             initial_state = given or initial_state
         shape = shape_of(sequences)
         if len(shape) != 3:
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected inputs of shape "
-                             f"(batch, time, features), got shape {shape}")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': expected inputs of shape "
+                f"(batch, time, features), got shape {shape}"
+            )
         kernel = self.cell.kernel if isinstance(self.cell, _RecurrentCell) else None
         if kernel is not None and shape_of(kernel)[0] != shape[2]:
-            raise ValueError(f"{type(self).__name__} '{self.name}': inputs have {shape[2]} "
-                             f"features, but the layer was built for {shape_of(kernel)[0]}")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': inputs have {shape[2]} "
+                f"features, but the layer was built for {shape_of(kernel)[0]}"
+            )
         if shape[1] == 0:
-            raise ValueError(f"{type(self).__name__} '{self.name}': the sequences are empty "
-                             f"(shape {shape})")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the sequences are empty (shape {shape})"
+            )
         if isinstance(self.cell, _RecurrentCell):
             last, outputs, states = self._run_fused(sequences, initial_state, training)
         else:
@@ -473,13 +551,16 @@ class RNN(Layer):
         states = _as_list(given)
         got = [tuple(shape_of(s)) for s in states]
         if got != [(batch, size) for size in sizes]:
-            raise ValueError(f"{type(self).__name__} '{self.name}': initial_state must be "
-                             f"{len(sizes)} tensor(s) of shapes "
-                             f"{[(batch, size) for size in sizes]}, got shapes {got}")
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': initial_state must be "
+                f"{len(sizes)} tensor(s) of shapes "
+                f"{[(batch, size) for size in sizes]}, got shapes {got}"
+            )
         return states
 
-    def _run_fused(self, sequences: Any, initial_state: Any,
-                   training: bool | None) -> tuple[Any, Any, list[Any]]:
+    def _run_fused(
+        self, sequences: Any, initial_state: Any, training: bool | None
+    ) -> tuple[Any, Any, list[Any]]:
         """The built-in cells: every step's input projection at once, then the steps (or,
         where the cell can, the whole sequence as one op). Returns ``(last output, every
         output stacked on axis 1 or None, final states)``."""
@@ -488,8 +569,7 @@ class RNN(Layer):
         dtype = np.result_type(_dtype_of(sequences), cell.dtype)
         if training and cell.dropout > 0:
             # One mask for every step of the sequence, as Keras does.
-            sequences = sequences * cell.dropout_mask(sequences, (batch, 1, features),
-                                                      cell.dropout)
+            sequences = sequences * cell.dropout_mask(sequences, (batch, 1, features), cell.dropout)
         if isinstance(cell, LSTMCell) and cell.fuses_sequence(training):
             if self.go_backwards:
                 sequences = sequences[:, ::-1]
@@ -503,8 +583,9 @@ class RNN(Layer):
         if training and cell.recurrent_dropout > 0:
             # Tied to the projected inputs, which a compiled step traces (the zero initial
             # state is a constant: a mask drawn for it would be frozen into the graph).
-            recurrent_mask = cell.dropout_mask(projected, (batch, cell.units),
-                                               cell.recurrent_dropout)
+            recurrent_mask = cell.dropout_mask(
+                projected, (batch, cell.units), cell.recurrent_dropout
+            )
         # The steps' slices as one unstack: where the engine makes unstack a single op, its
         # backward is one stack instead of a full-size scatter per step.
         inputs = tnp.unstack(projected, axis=0)
@@ -518,8 +599,9 @@ class RNN(Layer):
                 outputs.append(out)
         return out, tnp.stack(outputs, axis=1) if outputs else None, states
 
-    def _run_cell(self, sequences: Any, initial_state: Any,
-                  training: bool | None) -> tuple[Any, Any, list[Any]]:
+    def _run_cell(
+        self, sequences: Any, initial_state: Any, training: bool | None
+    ) -> tuple[Any, Any, list[Any]]:
         batch, steps, _ = shape_of(sequences)
         dtype = np.result_type(_dtype_of(sequences), self.cell.dtype)
         states = self._initial_states(initial_state, batch, dtype)
@@ -536,9 +618,14 @@ class RNN(Layer):
 
     # -- configuration --------------------------------------------------------------------
     def _rnn_config(self) -> dict[str, Any]:
-        return {"return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "stateful": self.stateful,
-                "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask}
+        return {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
 
     def get_config(self) -> dict[str, Any]:
         cell = {"class_name": type(self.cell).__name__, "config": self.cell.get_config()}
@@ -551,8 +638,10 @@ class RNN(Layer):
         if not isinstance(cell, Layer):
             name = cell.get("class_name") if isinstance(cell, dict) else None
             if name not in _CELLS:
-                raise ValueError(f"RNN.from_config: unknown cell {name!r}; only the built-in "
-                                 f"cells ({', '.join(_CELLS)}) are restored from a config")
+                raise ValueError(
+                    f"RNN.from_config: unknown cell {name!r}; only the built-in "
+                    f"cells ({', '.join(_CELLS)}) are restored from a config"
+                )
             cell = _CELLS[name].from_config(cell["config"])
         return cls(cell, **config)
 
@@ -563,15 +652,20 @@ class _BuiltinRNN(RNN):
     _cell_class: type[_RecurrentCell] = SimpleRNNCell
     _cell_name = "simple_rnn_cell"
 
-    def __init__(self, cell_arguments: dict[str, Any], rnn_arguments: dict[str, Any],
-                 activity_regularizer: Any, kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        cell_arguments: dict[str, Any],
+        rnn_arguments: dict[str, Any],
+        activity_regularizer: Any,
+        kwargs: dict[str, Any],
+    ) -> None:
         if activity_regularizer is not None:
-            raise NotImplementedError(f"{type(self).__name__}: activity_regularizer is not "
-                                      "supported")
+            raise NotImplementedError(
+                f"{type(self).__name__}: activity_regularizer is not supported"
+            )
         kwargs.pop("use_cudnn", None)
         kwargs.pop("implementation", None)
-        cell = self._cell_class(**cell_arguments, name=self._cell_name,
-                                dtype=kwargs.get("dtype"))
+        cell = self._cell_class(**cell_arguments, name=self._cell_name, dtype=kwargs.get("dtype"))
         super().__init__(cell, **rnn_arguments, **kwargs)
         # Weight names like Keras' paths: "lstm/lstm_cell/kernel".
         cell.name = f"{self.name}/{self._cell_name}"
@@ -595,12 +689,28 @@ class _BuiltinRNN(RNN):
         return cls(**_deserialize_cell_arguments(config))
 
 
-_CELL_ATTRIBUTES = frozenset({
-    "units", "activation", "recurrent_activation", "use_bias", "unit_forget_bias",
-    "reset_after", "kernel_initializer", "recurrent_initializer", "bias_initializer",
-    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
-    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
-})
+_CELL_ATTRIBUTES = frozenset(
+    {
+        "units",
+        "activation",
+        "recurrent_activation",
+        "use_bias",
+        "unit_forget_bias",
+        "reset_after",
+        "kernel_initializer",
+        "recurrent_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+        "dropout",
+        "recurrent_dropout",
+        "seed",
+    }
+)
 
 
 class SimpleRNN(_BuiltinRNN):
@@ -647,29 +757,59 @@ class SimpleRNN(_BuiltinRNN):
     _cell_class = SimpleRNNCell
     _cell_name = "simple_rnn_cell"
 
-    def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
-                 bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 kernel_constraint: Any = None, recurrent_constraint: Any = None,
-                 bias_constraint: Any = None, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, seed: int | None = None,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
-            dict(units=units, activation=activation, use_bias=use_bias,
-                 kernel_initializer=kernel_initializer,
-                 recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                 kernel_regularizer=kernel_regularizer,
-                 recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                 kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                 bias_constraint=bias_constraint, dropout=dropout,
-                 recurrent_dropout=recurrent_dropout, seed=seed),
-            dict(return_sequences=return_sequences, return_state=return_state,
-                 go_backwards=go_backwards, stateful=stateful, unroll=unroll),
-            activity_regularizer, kwargs)
+            dict(
+                units=units,
+                activation=activation,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                seed=seed,
+            ),
+            dict(
+                return_sequences=return_sequences,
+                return_state=return_state,
+                go_backwards=go_backwards,
+                stateful=stateful,
+                unroll=unroll,
+            ),
+            activity_regularizer,
+            kwargs,
+        )
 
 
 class LSTM(_BuiltinRNN):
@@ -722,31 +862,63 @@ class LSTM(_BuiltinRNN):
     _cell_class = LSTMCell
     _cell_name = "lstm_cell"
 
-    def __init__(self, units: int, activation: Any = "tanh",
-                 recurrent_activation: Any = "sigmoid", use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
-                 unit_forget_bias: bool = True, kernel_regularizer: Any = None,
-                 recurrent_regularizer: Any = None, bias_regularizer: Any = None,
-                 activity_regularizer: Any = None, kernel_constraint: Any = None,
-                 recurrent_constraint: Any = None, bias_constraint: Any = None,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, seed: int | None = None,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
-            dict(units=units, activation=activation, use_bias=use_bias,
-                 kernel_initializer=kernel_initializer,
-                 recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                 kernel_regularizer=kernel_regularizer,
-                 recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                 kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                 bias_constraint=bias_constraint, dropout=dropout,
-                 recurrent_dropout=recurrent_dropout, seed=seed,
-                 recurrent_activation=recurrent_activation, unit_forget_bias=unit_forget_bias),
-            dict(return_sequences=return_sequences, return_state=return_state,
-                 go_backwards=go_backwards, stateful=stateful, unroll=unroll),
-            activity_regularizer, kwargs)
+            dict(
+                units=units,
+                activation=activation,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                seed=seed,
+                recurrent_activation=recurrent_activation,
+                unit_forget_bias=unit_forget_bias,
+            ),
+            dict(
+                return_sequences=return_sequences,
+                return_state=return_state,
+                go_backwards=go_backwards,
+                stateful=stateful,
+                unroll=unroll,
+            ),
+            activity_regularizer,
+            kwargs,
+        )
 
 
 class GRU(_BuiltinRNN):
@@ -799,31 +971,63 @@ class GRU(_BuiltinRNN):
     _cell_class = GRUCell
     _cell_name = "gru_cell"
 
-    def __init__(self, units: int, activation: Any = "tanh",
-                 recurrent_activation: Any = "sigmoid", use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform",
-                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, recurrent_regularizer: Any = None,
-                 bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 kernel_constraint: Any = None, recurrent_constraint: Any = None,
-                 bias_constraint: Any = None, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, seed: int | None = None,
-                 return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 reset_after: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        reset_after: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
-            dict(units=units, activation=activation, use_bias=use_bias,
-                 kernel_initializer=kernel_initializer,
-                 recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                 kernel_regularizer=kernel_regularizer,
-                 recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                 kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                 bias_constraint=bias_constraint, dropout=dropout,
-                 recurrent_dropout=recurrent_dropout, seed=seed,
-                 recurrent_activation=recurrent_activation, reset_after=reset_after),
-            dict(return_sequences=return_sequences, return_state=return_state,
-                 go_backwards=go_backwards, stateful=stateful, unroll=unroll),
-            activity_regularizer, kwargs)
+            dict(
+                units=units,
+                activation=activation,
+                use_bias=use_bias,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+                seed=seed,
+                recurrent_activation=recurrent_activation,
+                reset_after=reset_after,
+            ),
+            dict(
+                return_sequences=return_sequences,
+                return_state=return_state,
+                go_backwards=go_backwards,
+                stateful=stateful,
+                unroll=unroll,
+            ),
+            activity_regularizer,
+            kwargs,
+        )
 
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "SimpleRNN", "SimpleRNNCell"]

@@ -20,8 +20,10 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "
 def standardize_reduction(reduction: str | None) -> str | None:
     """Check a ``reduction`` argument against `REDUCTIONS`."""
     if reduction not in REDUCTIONS:
-        raise ValueError(f"Invalid value for argument `reduction`: expected one of "
-                         f"{REDUCTIONS}, got reduction={reduction!r}")
+        raise ValueError(
+            f"Invalid value for argument `reduction`: expected one of "
+            f"{REDUCTIONS}, got reduction={reduction!r}"
+        )
     return reduction
 
 
@@ -80,8 +82,10 @@ def _pair(name: str, y_true: Any, y_pred: Any, same_shape: bool = False) -> tupl
             fits = False
     if not fits:
         need = "equal shapes" if same_shape else "shapes that broadcast"
-        raise ValueError(f"{name}: y_true and y_pred need {need}, got "
-                         f"y_true.shape={shapes[0]} and y_pred.shape={shapes[1]}")
+        raise ValueError(
+            f"{name}: y_true and y_pred need {need}, got "
+            f"y_true.shape={shapes[0]} and y_pred.shape={shapes[1]}"
+        )
     return y_true, y_pred
 
 
@@ -107,8 +111,9 @@ def apply_mask(sample_weight: Any, mask: Any, dtype: Any, reduction: str | None)
     return sample_weight * mask
 
 
-def reduce_values(values: Any, sample_weight: Any = None,
-                  reduction: str | None = "sum_over_batch_size") -> Any:
+def reduce_values(
+    values: Any, sample_weight: Any = None, reduction: str | None = "sum_over_batch_size"
+) -> Any:
     """Reduce (already weighted) loss values: sum, mean, or none.
 
     Examples:
@@ -125,9 +130,14 @@ def reduce_values(values: Any, sample_weight: Any = None,
     return total / values.size if values.size else total * 0.0
 
 
-def reduce_weighted_values(values: Any, sample_weight: Any = None, mask: Any = None,
-                           reduction: str | None = "sum_over_batch_size",
-                           dtype: Any = None, name: str = "loss") -> Any:
+def reduce_weighted_values(
+    values: Any,
+    sample_weight: Any = None,
+    mask: Any = None,
+    reduction: str | None = "sum_over_batch_size",
+    dtype: Any = None,
+    name: str = "loss",
+) -> Any:
     """Weight per-sample losses by ``sample_weight`` (and ``mask``), then reduce them.
 
     Args:
@@ -156,9 +166,11 @@ def reduce_weighted_values(values: Any, sample_weight: Any = None, mask: Any = N
         try:
             np.broadcast_shapes(values.shape, sample_weight.shape)
         except ValueError:
-            raise ValueError(f"{name}: sample_weight of shape {tuple(sample_weight.shape)} "
-                             f"does not broadcast to the per-sample losses of shape "
-                             f"{tuple(values.shape)}") from None
+            raise ValueError(
+                f"{name}: sample_weight of shape {tuple(sample_weight.shape)} "
+                f"does not broadcast to the per-sample losses of shape "
+                f"{tuple(values.shape)}"
+            ) from None
         values = values * sample_weight
     return reduce_values(values, sample_weight, reduction)
 
@@ -185,8 +197,12 @@ class Loss:
         3.0
     """
 
-    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        reduction: str | None = "sum_over_batch_size",
+        dtype: Any = None,
+    ) -> None:
         self.name = check_name(type(self).__name__, name) or _snake_case(type(self).__name__)
         self.reduction = standardize_reduction(reduction)
         self.dtype = None if dtype is None else np.dtype(dtype).name
@@ -202,8 +218,9 @@ class Loss:
         """
         y_pred = _as_float(y_pred, self.dtype)
         values = self.call(y_true, y_pred)
-        return reduce_weighted_values(values, sample_weight, self._mask(y_true, y_pred),
-                                      self.reduction, self.dtype, self.name)
+        return reduce_weighted_values(
+            values, sample_weight, self._mask(y_true, y_pred), self.reduction, self.dtype, self.name
+        )
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         """Per-sample loss values (override)."""

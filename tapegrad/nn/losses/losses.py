@@ -58,13 +58,20 @@ class LossFunctionWrapper(Loss):
         ('huber', 0.875)
     """
 
-    def __init__(self, fn: Callable[..., Any], reduction: str | None = "sum_over_batch_size",
-                 name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        reduction: str | None = "sum_over_batch_size",
+        name: str | None = None,
+        dtype: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}: `fn` must be callable, got {fn!r}")
         check_name(type(self).__name__, name)
-        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction,
-                         dtype=dtype)
+        super().__init__(
+            name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype
+        )
         if type(self).__module__ == __name__:  # a built-in loss: its arguments are known
             check_function_arguments(type(self).__name__, kwargs)
         self.fn = fn
@@ -97,8 +104,12 @@ class MeanSquaredError(LossFunctionWrapper):
         0.5
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "mean_squared_error", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "mean_squared_error",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -110,8 +121,12 @@ class MeanAbsoluteError(LossFunctionWrapper):
         0.5
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "mean_absolute_error", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "mean_absolute_error",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -123,10 +138,15 @@ class MeanAbsolutePercentageError(LossFunctionWrapper):
         50.0
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "mean_absolute_percentage_error", dtype: Any = None) -> None:
-        super().__init__(mean_absolute_percentage_error, reduction=reduction, name=name,
-                         dtype=dtype)
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "mean_absolute_percentage_error",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            mean_absolute_percentage_error, reduction=reduction, name=name, dtype=dtype
+        )
 
 
 class MeanSquaredLogarithmicError(LossFunctionWrapper):
@@ -137,10 +157,15 @@ class MeanSquaredLogarithmicError(LossFunctionWrapper):
         0.0
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "mean_squared_logarithmic_error", dtype: Any = None) -> None:
-        super().__init__(mean_squared_logarithmic_error, reduction=reduction, name=name,
-                         dtype=dtype)
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "mean_squared_logarithmic_error",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            mean_squared_logarithmic_error, reduction=reduction, name=name, dtype=dtype
+        )
 
 
 class CosineSimilarity(LossFunctionWrapper):
@@ -151,10 +176,14 @@ class CosineSimilarity(LossFunctionWrapper):
         -1.0
     """
 
-    def __init__(self, axis: int = -1, reduction: str | None = "sum_over_batch_size",
-                 name: str = "cosine_similarity", dtype: Any = None) -> None:
-        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype,
-                         axis=axis)
+    def __init__(
+        self,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "cosine_similarity",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype, axis=axis)
 
 
 class Huber(LossFunctionWrapper):
@@ -168,8 +197,13 @@ class Huber(LossFunctionWrapper):
         2.5
     """
 
-    def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
-                 name: str = "huber_loss", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        delta: float = 1.0,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "huber_loss",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
 
 
@@ -181,8 +215,12 @@ class LogCosh(LossFunctionWrapper):
         0.0
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str = "log_cosh",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "log_cosh",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -194,8 +232,9 @@ class Hinge(LossFunctionWrapper):
         0.75
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str = "hinge",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str = "hinge", dtype: Any = None
+    ) -> None:
         super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -207,8 +246,12 @@ class SquaredHinge(LossFunctionWrapper):
         0.25
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "squared_hinge", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "squared_hinge",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -220,8 +263,12 @@ class CategoricalHinge(LossFunctionWrapper):
         0.5
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "categorical_hinge", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_hinge",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -233,8 +280,12 @@ class KLDivergence(LossFunctionWrapper):
         0.6931
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size",
-                 name: str = "kl_divergence", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "kl_divergence",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -246,8 +297,12 @@ class Poisson(LossFunctionWrapper):
         2.0
     """
 
-    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str = "poisson",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "poisson",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
 
 
@@ -264,11 +319,24 @@ class BinaryCrossentropy(LossFunctionWrapper):
         0.6931
     """
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
-                 reduction: str | None = "sum_over_batch_size",
-                 name: str = "binary_crossentropy", dtype: Any = None) -> None:
-        super().__init__(binary_crossentropy, reduction=reduction, name=name, dtype=dtype,
-                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "binary_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            binary_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
 
 
 class CategoricalCrossentropy(LossFunctionWrapper):
@@ -284,11 +352,24 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         0.6931
     """
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
-                 reduction: str | None = "sum_over_batch_size",
-                 name: str = "categorical_crossentropy", dtype: Any = None) -> None:
-        super().__init__(categorical_crossentropy, reduction=reduction, name=name, dtype=dtype,
-                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            categorical_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
@@ -305,11 +386,22 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         0.6931
     """
 
-    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
-                 reduction: str | None = "sum_over_batch_size",
-                 name: str = "sparse_categorical_crossentropy", dtype: Any = None) -> None:
-        super().__init__(sparse_categorical_crossentropy, reduction=reduction, name=name,
-                         dtype=dtype, from_logits=from_logits, ignore_class=ignore_class)
+    def __init__(
+        self,
+        from_logits: bool = False,
+        ignore_class: int | None = None,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "sparse_categorical_crossentropy",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            sparse_categorical_crossentropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            from_logits=from_logits,
+            ignore_class=ignore_class,
+        )
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         # Integer labels skip the wrapper's rank matching: (N, 1) labels are handled below.
@@ -328,23 +420,42 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 # -- lookup and serialization --------------------------------------------------------------
 
 _FUNCTIONS: dict[Callable[..., Any], type[Loss]] = {
-    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    mean_squared_error: MeanSquaredError,
+    mean_absolute_error: MeanAbsoluteError,
     mean_absolute_percentage_error: MeanAbsolutePercentageError,
     mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
-    cosine_similarity: CosineSimilarity, huber: Huber, log_cosh: LogCosh, hinge: Hinge,
-    squared_hinge: SquaredHinge, categorical_hinge: CategoricalHinge,
-    kl_divergence: KLDivergence, poisson: Poisson, binary_crossentropy: BinaryCrossentropy,
+    cosine_similarity: CosineSimilarity,
+    huber: Huber,
+    log_cosh: LogCosh,
+    hinge: Hinge,
+    squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge,
+    kl_divergence: KLDivergence,
+    poisson: Poisson,
+    binary_crossentropy: BinaryCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
 }
 _BY_NAME: dict[str, Any] = {fn.__name__: fn for fn in _FUNCTIONS}
 _BY_NAME.update({cls.__name__: cls for cls in _FUNCTIONS.values()})
 _BY_NAME.update({"Loss": Loss, "LossFunctionWrapper": LossFunctionWrapper})
-_BY_NAME.update({
-    "mse": mse, "MSE": mse, "mae": mae, "MAE": mae, "mape": mape, "MAPE": mape,
-    "msle": msle, "MSLE": msle, "kld": kld, "KLD": kld, "bce": bce, "BCE": bce,
-    "huber_loss": huber,
-})
+_BY_NAME.update(
+    {
+        "mse": mse,
+        "MSE": mse,
+        "mae": mae,
+        "MAE": mae,
+        "mape": mape,
+        "MAPE": mape,
+        "msle": msle,
+        "MSLE": msle,
+        "kld": kld,
+        "KLD": kld,
+        "bce": bce,
+        "BCE": bce,
+        "huber_loss": huber,
+    }
+)
 
 
 def _lookup(name: str) -> Any:
@@ -366,12 +477,20 @@ def serialize(loss: Any) -> Any:
     if loss is None:
         return None
     if isinstance(loss, Loss):
-        return {"module": _MODULE, "class_name": type(loss).__name__,
-                "config": loss.get_config(), "registered_name": None}
+        return {
+            "module": _MODULE,
+            "class_name": type(loss).__name__,
+            "config": loss.get_config(),
+            "registered_name": None,
+        }
     name = getattr(loss, "__name__", repr(loss))
     module = _MODULE if _BY_NAME.get(name) is loss else getattr(loss, "__module__", None)
-    return {"module": module, "class_name": "function", "config": name,
-            "registered_name": "function"}
+    return {
+        "module": module,
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
 
 
 def deserialize(config: Any) -> Any:
@@ -387,14 +506,21 @@ def deserialize(config: Any) -> Any:
         found = _lookup(config)
         return found() if inspect.isclass(found) else found
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not deserialize loss {config!r}: expected a name or a dict "
-                         "with 'class_name' and 'config'")
+        raise ValueError(
+            f"Could not deserialize loss {config!r}: expected a name or a dict "
+            "with 'class_name' and 'config'"
+        )
     if config["class_name"] == "function":
         name = config.get("config")
-        if config.get("module") not in (None, _MODULE, "keras.losses") or \
-                not isinstance(name, str) or name not in _BY_NAME:
-            raise ValueError(f"Cannot deserialize the custom loss function {name!r}: tapegrad "
-                             "never restores code; subclass Loss and implement get_config")
+        if (
+            config.get("module") not in (None, _MODULE, "keras.losses")
+            or not isinstance(name, str)
+            or name not in _BY_NAME
+        ):
+            raise ValueError(
+                f"Cannot deserialize the custom loss function {name!r}: tapegrad "
+                "never restores code; subclass Loss and implement get_config"
+            )
         return _BY_NAME[name]
     if config["class_name"] == "LossFunctionWrapper":
         return LossFunctionWrapper.from_config(dict(config.get("config") or {}))

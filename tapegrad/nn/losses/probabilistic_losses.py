@@ -41,8 +41,13 @@ def poisson(y_true: Any, y_pred: Any) -> Any:
     return tnp.mean(y_pred - y_true * tnp.log(y_pred + EPSILON), axis=-1)
 
 
-def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
-                        label_smoothing: float = 0.0, axis: int = -1) -> Any:
+def binary_crossentropy(
+    y_true: Any,
+    y_pred: Any,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> Any:
     """Binary cross-entropy of 0/1 (or soft) targets, averaged over ``axis``.
 
     Args:
@@ -65,8 +70,13 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
     return tnp.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
 
 
-def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
-                             label_smoothing: float = 0.0, axis: int = -1) -> Any:
+def categorical_crossentropy(
+    y_true: Any,
+    y_pred: Any,
+    from_logits: bool = False,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+) -> Any:
     """Cross-entropy of one-hot (or soft) targets against probabilities or logits.
 
     Args:
@@ -87,9 +97,12 @@ def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False
         raise ValueError(f"categorical_crossentropy: axis must be an int, got axis={axis}")
     y_true, y_pred = _pair("categorical_crossentropy", y_true, y_pred, same_shape=True)
     if y_pred.shape and y_pred.shape[-1] == 1:
-        warnings.warn(f"categorical_crossentropy: expected y_pred of shape (batch, "
-                      f"num_classes) with num_classes > 1, got y_pred.shape={y_pred.shape}; "
-                      "use binary_crossentropy for a single output unit", stacklevel=2)
+        warnings.warn(
+            f"categorical_crossentropy: expected y_pred of shape (batch, "
+            f"num_classes) with num_classes > 1, got y_pred.shape={y_pred.shape}; "
+            "use binary_crossentropy for a single output unit",
+            stacklevel=2,
+        )
     if label_smoothing:
         num_classes = y_true.shape[axis]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / num_classes
@@ -103,17 +116,19 @@ def _checked_label_shape(name: str, labels: Any, pred_shape: tuple[int, ...]) ->
     if labels.ndim == len(pred_shape) and labels.ndim and labels.shape[-1] == 1:
         labels = labels[..., 0]
     if tuple(labels.shape) != tuple(pred_shape[:-1]):
-        raise ValueError(f"{name}: y_true of shape {given} does not fit y_pred of shape "
-                         f"{tuple(pred_shape)}: integer labels need shape "
-                         f"{tuple(pred_shape[:-1])} (or {tuple(pred_shape[:-1]) + (1,)})")
+        raise ValueError(
+            f"{name}: y_true of shape {given} does not fit y_pred of shape "
+            f"{tuple(pred_shape)}: integer labels need shape "
+            f"{tuple(pred_shape[:-1])} (or {tuple(pred_shape[:-1]) + (1,)})"
+        )
     if np.dtype(labels.dtype).kind not in "biuf":
-        raise TypeError(f"{name}: labels must be integer class indices, got dtype "
-                        f"{labels.dtype}")
+        raise TypeError(f"{name}: labels must be integer class indices, got dtype {labels.dtype}")
     return labels
 
 
-def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
-                   ignore_class: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def _sparse_labels(
+    name: str, y_true: Any, pred_shape: tuple[int, ...], ignore_class: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Integer labels of shape ``pred_shape[:-1]`` and the mask of non-ignored ones, checked."""
     if is_traced(y_true):
         return _traced_sparse_labels(name, y_true, pred_shape, ignore_class)
@@ -127,19 +142,24 @@ def _sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
     if labels.dtype.kind == "f":
         fractional = checked[checked != np.round(checked)]
         if fractional.size:
-            raise ValueError(f"{name}: labels must be integer class indices in "
-                             f"[0, {num_classes}) for {num_classes} classes; got {labels.dtype} "
-                             f"labels with non-integral values, e.g. {fractional.flat[0]!r} "
-                             f"(labels range over [{checked.min()}, {checked.max()}])")
+            raise ValueError(
+                f"{name}: labels must be integer class indices in "
+                f"[0, {num_classes}) for {num_classes} classes; got {labels.dtype} "
+                f"labels with non-integral values, e.g. {fractional.flat[0]!r} "
+                f"(labels range over [{checked.min()}, {checked.max()}])"
+            )
     if checked.size and (checked.min() < 0 or checked.max() >= num_classes):
-        raise ValueError(f"{name}: labels must be in [0, {num_classes}) for {num_classes} "
-                         f"classes, got labels in [{checked.min()}, {checked.max()}]")
+        raise ValueError(
+            f"{name}: labels must be in [0, {num_classes}) for {num_classes} "
+            f"classes, got labels in [{checked.min()}, {checked.max()}]"
+        )
     ints = np.where(valid, labels, 0) if valid is not None else labels
     return ints.astype(np.int64), valid
 
 
-def _traced_sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
-                          ignore_class: int | None) -> tuple[Any, Any]:
+def _traced_sparse_labels(
+    name: str, y_true: Any, pred_shape: tuple[int, ...], ignore_class: int | None
+) -> tuple[Any, Any]:
     """`_sparse_labels` inside a traced function: shapes and dtypes are checked now; the
     range check happens when the step runs (in the cross-entropy primitive)."""
     labels = _checked_label_shape(name, y_true, pred_shape)
@@ -150,8 +170,13 @@ def _traced_sparse_labels(name: str, y_true: Any, pred_shape: tuple[int, ...],
     return labels, valid
 
 
-def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
-                                    ignore_class: int | None = None, axis: int = -1) -> Any:
+def sparse_categorical_crossentropy(
+    y_true: Any,
+    y_pred: Any,
+    from_logits: bool = False,
+    ignore_class: int | None = None,
+    axis: int = -1,
+) -> Any:
     """Cross-entropy of integer class labels against probabilities or logits.
 
     Args:
@@ -177,8 +202,9 @@ def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool 
     y_pred = _as_float(y_pred)
     if axis not in (-1, y_pred.ndim - 1):
         y_pred = tnp.moveaxis(y_pred, axis, -1)
-    labels, valid = _sparse_labels("sparse_categorical_crossentropy", y_true,
-                                   tuple(y_pred.shape), ignore_class)
+    labels, valid = _sparse_labels(
+        "sparse_categorical_crossentropy", y_true, tuple(y_pred.shape), ignore_class
+    )
     losses = ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=from_logits)
     return losses if valid is None else tnp.where(valid, losses, 0.0)
 

@@ -87,30 +87,63 @@ from tapegrad.nn.metrics.regression_metrics import (
 )
 
 _CLASSES: tuple[type[Metric], ...] = (
-    Mean, Sum, MeanMetricWrapper, Accuracy, BinaryAccuracy, CategoricalAccuracy,
-    SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
-    MeanSquaredLogarithmicError, RootMeanSquaredError, CosineSimilarity, LogCoshError,
-    KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, BinaryCrossentropy,
-    CategoricalCrossentropy, SparseCategoricalCrossentropy, Precision, Recall, AUC,
-    TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
+    Mean,
+    Sum,
+    MeanMetricWrapper,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    RootMeanSquaredError,
+    CosineSimilarity,
+    LogCoshError,
+    KLDivergence,
+    Poisson,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    Precision,
+    Recall,
+    AUC,
+    TruePositives,
+    FalsePositives,
+    TrueNegatives,
+    FalseNegatives,
 )
 _BY_NAME: dict[str, type[Metric]] = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
-_BY_NAME.update({
-    "acc": Accuracy, "mse": MeanSquaredError, "MSE": MeanSquaredError,
-    "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError, "mape": MeanAbsolutePercentageError,
-    "MAPE": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
-    "MSLE": MeanSquaredLogarithmicError, "bce": BinaryCrossentropy,
-    "BCE": BinaryCrossentropy, "rmse": RootMeanSquaredError, "logcosh": LogCoshError,
-})
+_BY_NAME.update(
+    {
+        "acc": Accuracy,
+        "mse": MeanSquaredError,
+        "MSE": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "MAE": MeanAbsoluteError,
+        "mape": MeanAbsolutePercentageError,
+        "MAPE": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError,
+        "MSLE": MeanSquaredLogarithmicError,
+        "bce": BinaryCrossentropy,
+        "BCE": BinaryCrossentropy,
+        "rmse": RootMeanSquaredError,
+        "logcosh": LogCoshError,
+    }
+)
 
 
 def _lookup(name: str) -> type[Metric]:
     if name not in _BY_NAME or name in ("MeanMetricWrapper", "mean_metric_wrapper"):
         known = ", ".join(sorted(n for n in _BY_NAME if n.islower()))
-        raise ValueError(f"Could not interpret metric identifier {name!r}; known names: "
-                         f"{known}")
+        raise ValueError(f"Could not interpret metric identifier {name!r}; known names: {known}")
     return _BY_NAME[name]
 
 
@@ -122,8 +155,12 @@ def serialize(metric: Metric) -> dict[str, Any]:
         {'name': 'binary_accuracy', 'dtype': 'float32', 'threshold': 0.3}
     """
     if isinstance(metric, Metric):
-        return {"module": _MODULE, "class_name": type(metric).__name__,
-                "config": metric.get_config(), "registered_name": None}
+        return {
+            "module": _MODULE,
+            "class_name": type(metric).__name__,
+            "config": metric.get_config(),
+            "registered_name": None,
+        }
     return _serialize_function(metric)
 
 
@@ -137,12 +174,17 @@ def deserialize(config: Any) -> Any:
     if isinstance(config, str):
         return _lookup(config)()
     if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not deserialize metric {config!r}: expected a name or a dict "
-                         "with 'class_name' and 'config'")
+        raise ValueError(
+            f"Could not deserialize metric {config!r}: expected a name or a dict "
+            "with 'class_name' and 'config'"
+        )
     if config["class_name"] == "function":
         return _deserialize_function(config)
-    cls = MeanMetricWrapper if config["class_name"] == "MeanMetricWrapper" else \
-        _lookup(config["class_name"])
+    cls = (
+        MeanMetricWrapper
+        if config["class_name"] == "MeanMetricWrapper"
+        else _lookup(config["class_name"])
+    )
     return cls.from_config(dict(config.get("config") or {}))
 
 
@@ -184,15 +226,48 @@ def get(identifier: Any) -> Metric | None:
 
 
 __all__ = [
-    "ACCURACY_NAMES", "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy",
-    "CategoricalAccuracy", "CategoricalCrossentropy", "CategoricalHinge", "CosineSimilarity",
-    "FalseNegatives", "FalsePositives", "Hinge", "KLDivergence", "LogCoshError", "Mean",
-    "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanMetricWrapper",
-    "MeanSquaredError", "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision",
-    "Recall", "RootMeanSquaredError", "SparseCategoricalAccuracy",
-    "SparseCategoricalCrossentropy", "SparseTopKCategoricalAccuracy", "SquaredHinge", "Sum",
-    "TopKCategoricalAccuracy", "TrueNegatives", "TruePositives", "accuracy",
-    "binary_accuracy", "categorical_accuracy", "cosine_similarity", "deserialize", "get",
-    "resolve_accuracy", "serialize", "sparse_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy",
+    "ACCURACY_NAMES",
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "Poisson",
+    "Precision",
+    "Recall",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
+    "Sum",
+    "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "cosine_similarity",
+    "deserialize",
+    "get",
+    "resolve_accuracy",
+    "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "top_k_categorical_accuracy",
 ]

@@ -43,8 +43,9 @@ class BinaryAccuracy(MeanMetricWrapper):
         0.75
     """
 
-    def __init__(self, name: str = "binary_accuracy", dtype: Any = None,
-                 threshold: float = 0.5) -> None:
+    def __init__(
+        self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5
+    ) -> None:
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=threshold)
 
 
@@ -82,8 +83,9 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
         0.5
     """
 
-    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy",
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None
+    ) -> None:
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
 
 
@@ -96,10 +98,20 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
         0.5
     """
 
-    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy",
-                 dtype: Any = None, from_sorted_ids: bool = False) -> None:
-        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
-                         from_sorted_ids=from_sorted_ids)
+    def __init__(
+        self,
+        k: int = 5,
+        name: str = "sparse_top_k_categorical_accuracy",
+        dtype: Any = None,
+        from_sorted_ids: bool = False,
+    ) -> None:
+        super().__init__(
+            sparse_top_k_categorical_accuracy,
+            name=name,
+            dtype=dtype,
+            k=k,
+            from_sorted_ids=from_sorted_ids,
+        )
 
 
 ACCURACY_NAMES = ("accuracy", "acc")
@@ -113,15 +125,20 @@ def _crossentropy_kind(loss: Any) -> str | None:
         except ValueError:
             return None
     fn = getattr(loss, "fn", loss)
-    kinds = {losses_module.binary_crossentropy: "binary",
-             losses_module.categorical_crossentropy: "categorical",
-             losses_module.sparse_categorical_crossentropy: "sparse"}
+    kinds = {
+        losses_module.binary_crossentropy: "binary",
+        losses_module.categorical_crossentropy: "categorical",
+        losses_module.sparse_categorical_crossentropy: "sparse",
+    }
     return kinds.get(fn) if callable(fn) else None
 
 
-def resolve_accuracy(loss: Any = None, y_true_shape: Sequence[int] | None = None,
-                     y_pred_shape: Sequence[int] | None = None,
-                     name: str = "accuracy") -> Metric:
+def resolve_accuracy(
+    loss: Any = None,
+    y_true_shape: Sequence[int] | None = None,
+    y_pred_shape: Sequence[int] | None = None,
+    name: str = "accuracy",
+) -> Metric:
     """The accuracy metric ``"accuracy"`` means for this loss and these shapes.
 
     A cross-entropy loss decides: binary -> `BinaryAccuracy` (threshold 0 when the loss
@@ -154,8 +171,10 @@ def resolve_accuracy(loss: Any = None, y_true_shape: Sequence[int] | None = None
         return BinaryAccuracy(name=name, threshold=0.0 if from_logits else 0.5)
     if kind is None:
         if y_true_shape is None or y_pred_shape is None:
-            raise ValueError(f"resolve_accuracy: cannot choose the accuracy for loss {loss!r} "
-                             "without the shapes of y_true and y_pred")
+            raise ValueError(
+                f"resolve_accuracy: cannot choose the accuracy for loss {loss!r} "
+                "without the shapes of y_true and y_pred"
+            )
         t_shape, p_shape = tuple(y_true_shape), tuple(y_pred_shape)
         if len(p_shape) <= 1 or p_shape[-1] == 1:
             return BinaryAccuracy(name=name)

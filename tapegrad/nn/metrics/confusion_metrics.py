@@ -24,11 +24,15 @@ from tapegrad.nn.validation import (
 
 def _thresholds(thresholds: Any, default: float, owner: str) -> list[float]:
     try:
-        values = [default] if thresholds is None else \
-            [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=np.float64))]
+        values = (
+            [default]
+            if thresholds is None
+            else [float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=np.float64))]
+        )
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}: thresholds must be numbers in [0, 1], got "
-                         f"{thresholds!r}") from None
+        raise ValueError(
+            f"{owner}: thresholds must be numbers in [0, 1], got {thresholds!r}"
+        ) from None
     if not values:
         raise ValueError(f"{owner}: thresholds must not be empty, got {thresholds!r}")
     if thresholds is not None and any(not 0.0 <= t <= 1.0 for t in values):
@@ -43,17 +47,26 @@ def _filter_top_k(x: Any, k: int) -> Any:
     return tnp.where(ranks < k, x, -1e10)
 
 
-def _confusion_counts(y_true: Any, y_pred: Any, thresholds: np.ndarray, sample_weight: Any,
-                      dtype: str, top_k: int | None = None, class_id: int | None = None,
-                      owner: str = "metric") -> dict[str, Any]:
+def _confusion_counts(
+    y_true: Any,
+    y_pred: Any,
+    thresholds: np.ndarray,
+    sample_weight: Any,
+    dtype: str,
+    top_k: int | None = None,
+    class_id: int | None = None,
+    owner: str = "metric",
+) -> dict[str, Any]:
     """Weighted true/false positives/negatives at each threshold (``pred > threshold``)."""
     y_pred = tnp.asarray(y_pred, dtype=dtype)
     y_true = tnp.asarray(y_true, dtype=dtype)
     given = (tuple(y_true.shape), tuple(y_pred.shape))
     y_pred, y_true = squeeze_or_expand_to_same_rank(y_pred, y_true)
     if tuple(y_true.shape) != tuple(y_pred.shape):
-        raise ValueError(f"{owner}: y_true and y_pred need equal shapes, got "
-                         f"y_true.shape={given[0]} and y_pred.shape={given[1]}")
+        raise ValueError(
+            f"{owner}: y_true and y_pred need equal shapes, got "
+            f"y_true.shape={given[0]} and y_pred.shape={given[1]}"
+        )
     weights = None
     if sample_weight is not None:
         weights = tnp.expand_dims(tnp.asarray(sample_weight, dtype=dtype), -1)
@@ -62,15 +75,21 @@ def _confusion_counts(y_true: Any, y_pred: Any, thresholds: np.ndarray, sample_w
         y_pred = _filter_top_k(y_pred, top_k)
     if class_id is not None:
         if y_pred.ndim < 2:
-            raise ValueError(f"{owner}: class_id needs y_pred of shape (batch, num_classes), "
-                             f"got {tuple(y_pred.shape)}")
+            raise ValueError(
+                f"{owner}: class_id needs y_pred of shape (batch, num_classes), "
+                f"got {tuple(y_pred.shape)}"
+            )
         y_true, y_pred = y_true[..., class_id, None], y_pred[..., class_id, None]
     if weights is not None:
         weights = tnp.reshape(tnp.broadcast_to(weights, y_pred.shape), (1, -1))
     predicted = tnp.reshape(y_pred, (1, -1)) > tnp.asarray(thresholds, dtype=dtype)[:, None]
     actual = tnp.reshape(y_true != 0, (1, -1))
-    cells = {"tp": (actual, predicted), "fp": (~actual, predicted),
-             "fn": (actual, ~predicted), "tn": (~actual, ~predicted)}
+    cells = {
+        "tp": (actual, predicted),
+        "fp": (~actual, predicted),
+        "fn": (actual, ~predicted),
+        "tn": (~actual, ~predicted),
+    }
     counts = {}
     for key, (label, pred) in cells.items():
         hits = (label & pred).astype(dtype)
@@ -82,30 +101,53 @@ class _ConfusionMetric(Metric):
     """Accumulates confusion-matrix cells per threshold."""
 
     _CELLS: tuple[str, ...] = ()
-    _NAMES = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives",
-              "fn": "false_negatives"}
+    _NAMES = {
+        "tp": "true_positives",
+        "fp": "false_positives",
+        "tn": "true_negatives",
+        "fn": "false_negatives",
+    }
 
-    def __init__(self, thresholds: Any = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str | None = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        thresholds: Any = None,
+        top_k: int | None = None,
+        class_id: int | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__(name=name, dtype=dtype)
         _thresholds(thresholds, 0.5, type(self).__name__)  # refuses bad ones before use
         if thresholds is not None:  # JSON-friendly Python floats in the config
-            thresholds = float(thresholds) if np.ndim(thresholds) == 0 else \
-                [float(t) for t in np.ravel(thresholds)]
+            thresholds = (
+                float(thresholds)
+                if np.ndim(thresholds) == 0
+                else [float(t) for t in np.ravel(thresholds)]
+            )
         self.init_thresholds = thresholds
         # With top_k, every kept prediction counts as positive (Keras' default).
         default = 0.5 if top_k is None else -1e10
         self.thresholds = _thresholds(thresholds, default, type(self).__name__)
         self.top_k = check_positive_int(type(self).__name__, "top_k", top_k, allow_none=True)
-        self.class_id = check_non_negative_int(type(self).__name__, "class_id", class_id,
-                                               allow_none=True)
-        self._cells = {cell: self.add_variable((len(self.thresholds),), name=self._NAMES[cell])
-                       for cell in self._CELLS}
+        self.class_id = check_non_negative_int(
+            type(self).__name__, "class_id", class_id, allow_none=True
+        )
+        self._cells = {
+            cell: self.add_variable((len(self.thresholds),), name=self._NAMES[cell])
+            for cell in self._CELLS
+        }
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        counts = _confusion_counts(y_true, y_pred, np.asarray(self.thresholds), sample_weight,
-                                   self.dtype, self.top_k, self.class_id, type(self).__name__)
+        counts = _confusion_counts(
+            y_true,
+            y_pred,
+            np.asarray(self.thresholds),
+            sample_weight,
+            self.dtype,
+            self.top_k,
+            self.class_id,
+            type(self).__name__,
+        )
         for cell, variable in self._cells.items():
             variable.assign_add(counts[cell])
 
@@ -113,8 +155,12 @@ class _ConfusionMetric(Metric):
         return per_threshold[0] if len(self.thresholds) == 1 else per_threshold
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "thresholds": self.init_thresholds,
-                "top_k": self.top_k, "class_id": self.class_id}
+        return {
+            **super().get_config(),
+            "thresholds": self.init_thresholds,
+            "top_k": self.top_k,
+            "class_id": self.class_id,
+        }
 
 
 class Precision(_ConfusionMetric):
@@ -135,8 +181,14 @@ class Precision(_ConfusionMetric):
 
     _CELLS = ("tp", "fp")
 
-    def __init__(self, thresholds: Any = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str = "precision", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        thresholds: Any = None,
+        top_k: int | None = None,
+        class_id: int | None = None,
+        name: str = "precision",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
 
     def result(self) -> Any:
@@ -161,8 +213,14 @@ class Recall(_ConfusionMetric):
 
     _CELLS = ("tp", "fn")
 
-    def __init__(self, thresholds: Any = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str = "recall", dtype: Any = None) -> None:
+    def __init__(
+        self,
+        thresholds: Any = None,
+        top_k: int | None = None,
+        class_id: int | None = None,
+        name: str = "recall",
+        dtype: Any = None,
+    ) -> None:
         super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
 
     def result(self) -> Any:
@@ -173,8 +231,7 @@ class Recall(_ConfusionMetric):
 class _ConfusionCount(_ConfusionMetric):
     """The weighted count of one confusion-matrix cell at each threshold."""
 
-    def __init__(self, thresholds: Any = None, name: str | None = None,
-                 dtype: Any = None) -> None:
+    def __init__(self, thresholds: Any = None, name: str | None = None, dtype: Any = None) -> None:
         super().__init__(thresholds, name=name, dtype=dtype)
 
     def result(self) -> Any:
@@ -246,24 +303,36 @@ class AUC(Metric):
         0.75
     """
 
-    def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
-                 summation_method: str = "interpolation", name: str | None = None,
-                 dtype: Any = None, thresholds: Sequence[float] | None = None,
-                 from_logits: bool = False) -> None:
+    def __init__(
+        self,
+        num_thresholds: int = 200,
+        curve: str = "ROC",
+        summation_method: str = "interpolation",
+        name: str | None = None,
+        dtype: Any = None,
+        thresholds: Sequence[float] | None = None,
+        from_logits: bool = False,
+    ) -> None:
         super().__init__(name=check_name("AUC", name) or "auc", dtype=dtype)
         check_int("AUC", "num_thresholds", num_thresholds, minimum=2)
         check_bool("AUC", "from_logits", from_logits)
         if not isinstance(curve, str) or curve.upper() not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
         if not isinstance(summation_method, str) or summation_method.lower() not in (
-                "interpolation", "minoring", "majoring"):
-            raise ValueError(f"AUC: summation_method must be 'interpolation', 'minoring' or "
-                             f"'majoring', got {summation_method!r}")
+            "interpolation",
+            "minoring",
+            "majoring",
+        ):
+            raise ValueError(
+                f"AUC: summation_method must be 'interpolation', 'minoring' or "
+                f"'majoring', got {summation_method!r}"
+            )
         self.curve = curve.upper()
         self.summation_method = summation_method.lower()
         self.from_logits = from_logits
-        self._init_thresholds = None if thresholds is None else sorted(
-            _thresholds(thresholds, 0.5, "AUC"))
+        self._init_thresholds = (
+            None if thresholds is None else sorted(_thresholds(thresholds, 0.5, "AUC"))
+        )
         if thresholds is None:
             if num_thresholds <= 1:
                 raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
@@ -273,13 +342,16 @@ class AUC(Metric):
         # The end points sit just outside [0, 1] so predictions of exactly 0 or 1 count.
         self.thresholds = [0.0 - 1e-7] + inner + [1.0 + 1e-7]
         self.num_thresholds = len(self.thresholds)
-        self._cells = {cell: self.add_variable((self.num_thresholds,), name=name_)
-                       for cell, name_ in _ConfusionMetric._NAMES.items()}
+        self._cells = {
+            cell: self.add_variable((self.num_thresholds,), name=name_)
+            for cell, name_ in _ConfusionMetric._NAMES.items()
+        }
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         y_pred = ops.sigmoid(tnp.asarray(y_pred)) if self.from_logits else y_pred
-        counts = _confusion_counts(y_true, y_pred, np.asarray(self.thresholds), sample_weight,
-                                   self.dtype, owner="AUC")
+        counts = _confusion_counts(
+            y_true, y_pred, np.asarray(self.thresholds), sample_weight, self.dtype, owner="AUC"
+        )
         for cell, variable in self._cells.items():
             variable.assign_add(counts[cell])
 
@@ -292,8 +364,9 @@ class AUC(Metric):
         intercept = tp[1:] - slope * p[1:]
         both = (p[:-1] > 0) & (p[1:] > 0)
         ratio = tnp.where(both, _divide_no_nan(p[:-1], tnp.maximum(p[1:], 0.0)), 1.0)
-        increment = _divide_no_nan(slope * (dtp + intercept * tnp.log(ratio)),
-                                   tnp.maximum(tp[1:] + fn[1:], 0.0))
+        increment = _divide_no_nan(
+            slope * (dtp + intercept * tnp.log(ratio)), tnp.maximum(tp[1:] + fn[1:], 0.0)
+        )
         return tnp.sum(increment)
 
     def result(self) -> Any:
@@ -314,6 +387,11 @@ class AUC(Metric):
         return tnp.sum((x[:-1] - x[1:]) * heights)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_thresholds": self.num_thresholds,
-                "curve": self.curve, "summation_method": self.summation_method,
-                "thresholds": self._init_thresholds, "from_logits": self.from_logits}
+        return {
+            **super().get_config(),
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "summation_method": self.summation_method,
+            "thresholds": self._init_thresholds,
+            "from_logits": self.from_logits,
+        }

@@ -56,10 +56,12 @@ def _sparse_label_tensor(name: str, y_true: Any, y_pred: Any) -> Any:
     if y_true.ndim == y_pred.ndim and y_true.ndim and y_true.shape[-1] == 1:
         y_true = tnp.squeeze(y_true, axis=-1)
     if tuple(y_true.shape) != tuple(y_pred.shape[:-1]):
-        raise ValueError(f"{name}: y_true of shape {given} does not fit y_pred of shape "
-                         f"{tuple(y_pred.shape)}: integer labels need shape "
-                         f"{tuple(y_pred.shape[:-1])} (one-hot targets need a categorical "
-                         "metric)")
+        raise ValueError(
+            f"{name}: y_true of shape {given} does not fit y_pred of shape "
+            f"{tuple(y_pred.shape)}: integer labels need shape "
+            f"{tuple(y_pred.shape[:-1])} (one-hot targets need a categorical "
+            "metric)"
+        )
     return y_true
 
 
@@ -72,10 +74,12 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> Any:
     """
     y_true, y_pred = tnp.asarray(y_true), tnp.asarray(y_pred)
     if tuple(y_true.shape) != tuple(y_pred.shape):
-        raise ValueError(f"categorical_accuracy: y_true and y_pred need equal shapes, got "
-                         f"y_true.shape={tuple(y_true.shape)} and y_pred.shape="
-                         f"{tuple(y_pred.shape)} (integer labels need "
-                         "sparse_categorical_accuracy)")
+        raise ValueError(
+            f"categorical_accuracy: y_true and y_pred need equal shapes, got "
+            f"y_true.shape={tuple(y_true.shape)} and y_pred.shape="
+            f"{tuple(y_pred.shape)} (integer labels need "
+            "sparse_categorical_accuracy)"
+        )
     return _float32(tnp.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1)))
 
 
@@ -91,8 +95,9 @@ def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> Any:
     return _float32(tnp.equal(labels, ops.argmax(y_pred, axis=-1)))
 
 
-def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5,
-                                      from_sorted_ids: bool = False) -> Any:
+def sparse_top_k_categorical_accuracy(
+    y_true: Any, y_pred: Any, k: int = 5, from_sorted_ids: bool = False
+) -> Any:
     """1.0 where the integer label is among the ``k`` largest predictions.
 
     Ties at the k-th score count as hits (as ``in_top_k``).
@@ -118,8 +123,10 @@ def sparse_top_k_categorical_accuracy(y_true: Any, y_pred: Any, k: int = 5,
     labels = np.asarray(_sparse_label_tensor(name, y_true, y_pred)).astype(np.int64)
     num_classes = y_pred.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{name}: labels must be in [0, {num_classes}) for {num_classes} "
-                         f"classes, got labels in [{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"{name}: labels must be in [0, {num_classes}) for {num_classes} "
+            f"classes, got labels in [{labels.min()}, {labels.max()}]"
+        )
     target = tnp.take_along_axis(y_pred, labels[..., None], axis=-1)
     higher = tnp.sum((y_pred > target).astype("int32"), axis=-1)
     return _float32(higher < k)

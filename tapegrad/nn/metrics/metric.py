@@ -56,13 +56,22 @@ class Metric:
         self.dtype = np.dtype(dtype or "float32").name
         self._variables: list[tg.Variable] = []
 
-    def add_variable(self, shape: Sequence[int], initializer: Any = "zeros", dtype: Any = None,
-                     name: str | None = None) -> tg.Variable:
+    def add_variable(
+        self,
+        shape: Sequence[int],
+        initializer: Any = "zeros",
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> tg.Variable:
         """Create a non-trainable state Variable (part of `variables`)."""
         dtype = np.dtype(dtype or self.dtype)
         value = initializers.get(initializer)(tuple(shape), dtype=dtype)
-        variable = tg.Variable(np.asarray(value, dtype=dtype), trainable=False,
-                               name=f"{self.name}/{name or 'variable'}", dtype=dtype)
+        variable = tg.Variable(
+            np.asarray(value, dtype=dtype),
+            trainable=False,
+            name=f"{self.name}/{name or 'variable'}",
+            dtype=dtype,
+        )
         self._variables.append(variable)
         return variable
 

@@ -26,8 +26,9 @@ from tapegrad.nn.validation import check_function_arguments, check_name
 _MODULE = "tapegrad.nn.metrics"
 
 
-def reduce_to_samplewise_values(values: Any, sample_weight: Any, reduce_fn: Callable[..., Any],
-                                dtype: Any) -> tuple[Any, Any]:
+def reduce_to_samplewise_values(
+    values: Any, sample_weight: Any, reduce_fn: Callable[..., Any], dtype: Any
+) -> tuple[Any, Any]:
     """Per-sample values (and weights) from per-element ones (Keras' rule).
 
     Values are reduced with ``reduce_fn`` over the axes the weights lack, multiplied by
@@ -87,8 +88,9 @@ class Mean(Metric):
         self.count = self.add_variable((), name="count")
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
-        values, sample_weight = reduce_to_samplewise_values(values, sample_weight, tnp.mean,
-                                                            self.dtype)
+        values, sample_weight = reduce_to_samplewise_values(
+            values, sample_weight, tnp.mean, self.dtype
+        )
         self.total.assign_add(tnp.sum(values))
         if sample_weight is not None:
             self.count.assign_add(tnp.sum(sample_weight))
@@ -114,8 +116,9 @@ class MeanMetricWrapper(Mean):
         ('mean_absolute_error', 1.0)
     """
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, dtype: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], name: str | None = None, dtype: Any = None, **kwargs: Any
+    ) -> None:
         # A function is named by __name__, a Loss object by its name.
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}: `fn` must be callable, got {fn!r}")
@@ -145,9 +148,18 @@ class MeanMetricWrapper(Mean):
         return cls(**config)
 
 
-_FUNCTIONS = {fn.__name__: fn for fn in (
-    accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
-    top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, cosine_similarity)}
+_FUNCTIONS = {
+    fn.__name__: fn
+    for fn in (
+        accuracy,
+        binary_accuracy,
+        categorical_accuracy,
+        sparse_categorical_accuracy,
+        top_k_categorical_accuracy,
+        sparse_top_k_categorical_accuracy,
+        cosine_similarity,
+    )
+}
 
 
 def _deserialize_function(config: Any) -> Callable[..., Any]:

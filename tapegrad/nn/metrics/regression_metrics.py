@@ -81,8 +81,7 @@ class CosineSimilarity(MeanMetricWrapper):
         0.5
     """
 
-    def __init__(self, name: str = "cosine_similarity", dtype: Any = None,
-                 axis: int = -1) -> None:
+    def __init__(self, name: str = "cosine_similarity", dtype: Any = None, axis: int = -1) -> None:
         super().__init__(cosine_similarity, name=name, dtype=dtype, axis=axis)
 
 

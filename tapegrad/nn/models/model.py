@@ -41,8 +41,9 @@ class Model(Trainer, Layer):
         (2, 1)
     """
 
-    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
+    ) -> None:
         trainable = kwargs.pop("trainable", True)
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._init_trainer()
@@ -59,8 +60,10 @@ class Model(Trainer, Layer):
         flat_inputs = _flatten(inputs)
         self._several_inputs = len(flat_inputs) > 1
         if not flat_inputs or not _flatten(outputs):
-            raise ValueError(f"Model '{self.name}': needs at least one input and one output, "
-                             f"got inputs={inputs!r} and outputs={outputs!r}"[:300])
+            raise ValueError(
+                f"Model '{self.name}': needs at least one input and one output, "
+                f"got inputs={inputs!r} and outputs={outputs!r}"[:300]
+            )
         for tensor in flat_inputs + _flatten(outputs):
             if not isinstance(tensor, KerasTensor):
                 raise TypeError(
@@ -73,10 +76,17 @@ class Model(Trainer, Layer):
             for tensor in node.flat_inputs:
                 if tensor.history is None:
                     raise ValueError(f"Model '{self.name}': a tensor has no producing layer")
-        used_inputs = {id(t.history[0]) for n in self._graph_nodes for t in n.flat_inputs
-                       if isinstance(t.history[0], InputLayer)}
-        missing = [layer.name for layer in _reachable_inputs(_flatten(outputs))
-                   if id(layer) not in {id(x) for x in input_layers}]
+        used_inputs = {
+            id(t.history[0])
+            for n in self._graph_nodes
+            for t in n.flat_inputs
+            if isinstance(t.history[0], InputLayer)
+        }
+        missing = [
+            layer.name
+            for layer in _reachable_inputs(_flatten(outputs))
+            if id(layer) not in {id(x) for x in input_layers}
+        ]
         if missing:
             raise ValueError(
                 f"Model '{self.name}': outputs depend on Input(s) {missing} that are not "
@@ -105,12 +115,13 @@ class Model(Trainer, Layer):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not self._functional:
-            raise NotImplementedError(
-                f"Model '{self.name}': a subclassed model must define call()"
-            )
+            raise NotImplementedError(f"Model '{self.name}': a subclassed model must define call()")
         values: dict[int, Any] = {}
-        for tensor, value in zip(_flatten(self._inputs_struct), _flatten_inputs(
-                inputs, self._inputs_struct, self.name), strict=True):
+        for tensor, value in zip(
+            _flatten(self._inputs_struct),
+            _flatten_inputs(inputs, self._inputs_struct, self.name),
+            strict=True,
+        ):
             self._check_input(tensor, value)
             values[id(tensor)] = value
         for node in self._graph_nodes:
@@ -137,8 +148,11 @@ class Model(Trainer, Layer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         inputs = args[0] if args else kwargs.get("inputs")
-        if self._functional and self._several_inputs and not isinstance(
-                inputs, list | tuple | dict):
+        if (
+            self._functional
+            and self._several_inputs
+            and not isinstance(inputs, list | tuple | dict)
+        ):
             raise ValueError(
                 f"Model '{self.name}' has {len(_flatten(self._inputs_struct))} inputs; "
                 "pass a list of arrays"
@@ -163,16 +177,24 @@ class Model(Trainer, Layer):
             for node in layer._inbound_nodes:
                 if node not in self._graph_nodes:
                     continue
-                inbound.append({
-                    "args": _map_structure(
-                        lambda t: _tensor_ref(t) if isinstance(t, KerasTensor) else t,
-                        node.inputs,
-                    ),
-                    "kwargs": node.call_kwargs,
-                })
-            layers.append({"class_name": type(layer).__name__, "name": layer.name,
-                           "config": layer.get_config(), "inbound_nodes": inbound,
-                           "index": index[id(layer)]})
+                inbound.append(
+                    {
+                        "args": _map_structure(
+                            lambda t: _tensor_ref(t) if isinstance(t, KerasTensor) else t,
+                            node.inputs,
+                        ),
+                        "kwargs": node.call_kwargs,
+                    }
+                )
+            layers.append(
+                {
+                    "class_name": type(layer).__name__,
+                    "name": layer.name,
+                    "config": layer.get_config(),
+                    "inbound_nodes": inbound,
+                    "index": index[id(layer)],
+                }
+            )
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -204,17 +226,20 @@ def _flatten_inputs(inputs: Any, structure: Any, model: str) -> list[Any]:
             raise ValueError(f"Model '{model}': its inputs are a dict: pass a dict of arrays")
         missing = sorted(set(structure) - set(inputs))
         if missing:
-            raise ValueError(f"Model '{model}': its inputs are a dict with keys "
-                             f"{sorted(structure)}; the keys {missing} are missing from the "
-                             f"data (got keys {sorted(inputs)})")
+            raise ValueError(
+                f"Model '{model}': its inputs are a dict with keys "
+                f"{sorted(structure)}; the keys {missing} are missing from the "
+                f"data (got keys {sorted(inputs)})"
+            )
         return [inputs[k] for k in sorted(structure)]
     if isinstance(structure, list | tuple) and not isinstance(inputs, list | tuple):
         return [inputs]
     flat = _flatten(inputs)
     expected = len(_flatten(structure))
     if len(flat) != expected:
-        raise ValueError(f"Model '{model}' has {expected} input(s) but was called with "
-                         f"{len(flat)} arrays")
+        raise ValueError(
+            f"Model '{model}' has {expected} input(s) but was called with {len(flat)} arrays"
+        )
     return flat
 
 

@@ -26,15 +26,18 @@ class Sequential(Model):
         (3, 2)
     """
 
-    def __init__(self, layers: Sequence[Any] | None = None, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, layers: Sequence[Any] | None = None, name: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(name=name, **kwargs)
         self._stack: list[Layer] = []
         self._input: KerasTensor | None = None
         self._output: KerasTensor | None = None
         if layers is not None and not isinstance(layers, list | tuple):
-            raise TypeError(f"Sequential '{self.name}': `layers` must be a list of layers, got "
-                            f"{type(layers).__name__}")
+            raise TypeError(
+                f"Sequential '{self.name}': `layers` must be a list of layers, got "
+                f"{type(layers).__name__}"
+            )
         for layer in layers or []:
             self.add(layer, rebuild=False)
         if self._input is not None and self._stack:
@@ -119,10 +122,14 @@ class Sequential(Model):
         return list(self._stack)
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
-                                  "layers": [{"class_name": type(layer).__name__,
-                                              "config": layer.get_config()}
-                                             for layer in self._stack]}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self._stack
+            ],
+        }
         if self._input is not None:
             config["input_shape"] = list(self._input.shape[1:])
             config["input_dtype"] = self._input.dtype.name

@@ -27,16 +27,25 @@ def summary_lines(model: Any) -> list[str]:
     from tapegrad.nn.layers.core import InputLayer
 
     rule = "=" * sum(_WIDTHS)
-    lines = [f'Model: "{model.name}"', "-" * sum(_WIDTHS),
-             _row(("Layer (type)", "Output Shape", "Param #")), rule]
+    lines = [
+        f'Model: "{model.name}"',
+        "-" * sum(_WIDTHS),
+        _row(("Layer (type)", "Output Shape", "Param #")),
+        rule,
+    ]
     layers = [layer for layer in model.layers if not isinstance(layer, InputLayer)]
     for layer in layers:
-        params = (sum(int(np.prod(w.shape)) for w in layer.weights) if layer.built else 0)
-        lines.append(_row((f"{layer.name} ({type(layer).__name__})", _shape_text(layer),
-                           f"{params:,}")))
+        params = sum(int(np.prod(w.shape)) for w in layer.weights) if layer.built else 0
+        lines.append(
+            _row((f"{layer.name} ({type(layer).__name__})", _shape_text(layer), f"{params:,}"))
+        )
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
-    lines += [rule, f" Total params: {trainable + frozen:,}",
-              f" Trainable params: {trainable:,}", f" Non-trainable params: {frozen:,}",
-              "-" * sum(_WIDTHS)]
+    lines += [
+        rule,
+        f" Total params: {trainable + frozen:,}",
+        f" Trainable params: {trainable:,}",
+        f" Non-trainable params: {frozen:,}",
+        "-" * sum(_WIDTHS),
+    ]
     return lines

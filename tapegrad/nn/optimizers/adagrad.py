@@ -60,7 +60,8 @@ class Adagrad(Optimizer):
             **kwargs,
         )
         self.initial_accumulator_value = check_number(
-            "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0)
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0
+        )
         self.epsilon = check_number("Adagrad", "epsilon", epsilon, low=0.0)
 
     def build(self, var_list: list[tg.Variable]) -> None:

@@ -401,7 +401,8 @@ class Optimizer:
             variables = [v for _, v in kept]
             grads = [g for g, _ in kept]
         grads = self._clip_gradients(
-            [self._as_gradient(g, v) for g, v in zip(grads, variables, strict=True)])
+            [self._as_gradient(g, v) for g, v in zip(grads, variables, strict=True)]
+        )
         # The rate cast once per variable dtype, not once per variable: update steps get it
         # in their variable's dtype (their own cast is then no op).
         learning_rate = self.learning_rate
@@ -420,8 +421,11 @@ class Optimizer:
         self._iterations.assign_add(_ONE_STEP)
 
     def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
-        if type(gradient) is tg.Tensor and gradient.dtype == variable.dtype and (
-                gradient.shape == variable.shape):
+        if (
+            type(gradient) is tg.Tensor
+            and gradient.dtype == variable.dtype
+            and (gradient.shape == variable.shape)
+        ):
             return gradient  # what a tape gives (the common case: two checks)
         if not isinstance(gradient, tg.Tensor):
             gradient = tg.tensor(gradient)

@@ -108,9 +108,12 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
             "(use save_weights for weights only)"
         )
     saver = _Saver(model)
-    config = {"class_name": type(model).__name__, "config": saver.model_config(model, None),
-              "compile_config": _compile_config(model),
-              "random_state": random_state.capture(model)}
+    config = {
+        "class_name": type(model).__name__,
+        "config": saver.model_config(model, None),
+        "compile_config": _compile_config(model),
+        "random_state": random_state.capture(model),
+    }
     arrays = {**saver.arrays, **_weight_arrays(model)}
     optimizer = getattr(model, "optimizer", None)
     optional = {}
@@ -118,12 +121,19 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
         optional["optimizer.json"] = _json_bytes(_optimizer_document(optimizer), "optimizer.json")
         for k, variable in enumerate(optimizer.variables):
             arrays[f"optimizer/{k}"] = np.asarray(variable.numpy())
-    checksums = {"weights": {key: tensor_sha256(array) for key, array in sorted(arrays.items())},
-                 "lambdas": saver.lambdas.checksums}
+    checksums = {
+        "weights": {key: tensor_sha256(array) for key, array in sorted(arrays.items())},
+        "lambdas": saver.lambdas.checksums,
+    }
     members = {
-        "metadata.json": _json_bytes({"format": FORMAT, "version": VERSION,
-                                      "tapegrad_version": tg.__version__,
-                                      "checksums": checksums}),
+        "metadata.json": _json_bytes(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "tapegrad_version": tg.__version__,
+                "checksums": checksums,
+            }
+        ),
         "config.json": _json_bytes(config, "config.json"),
         **optional,
         "weights.safetensors": _safetensors_bytes(arrays, {"format": FORMAT}),
@@ -131,10 +141,15 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
     _atomic_write(path, lambda file: _write_members(file, members))
 
 
-def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None,
-               compile: bool = True, safe_mode: bool = True, *,  # noqa: A002
-               verify: bool = True,
-               max_tensor_elements: int = MAX_TENSOR_ELEMENTS) -> Model:
+def load_model(
+    filepath: str | os.PathLike[str],
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = True,  # noqa: A002
+    safe_mode: bool = True,
+    *,
+    verify: bool = True,
+    max_tensor_elements: int = MAX_TENSOR_ELEMENTS,
+) -> Model:
     """Load a model saved by `save_model`; nothing from the file is executed.
 
     Loading is bounded: sizes the zip declares are checked against the file (a member
@@ -184,10 +199,14 @@ def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] 
         True
     """
     del safe_mode  # always safe: see the docstring
-    if isinstance(max_tensor_elements, bool) or not isinstance(max_tensor_elements, int) \
-            or max_tensor_elements < 1:
-        raise ValueError(f"load_model: max_tensor_elements must be a positive int, got "
-                         f"{max_tensor_elements!r}")
+    if (
+        isinstance(max_tensor_elements, bool)
+        or not isinstance(max_tensor_elements, int)
+        or max_tensor_elements < 1
+    ):
+        raise ValueError(
+            f"load_model: max_tensor_elements must be a positive int, got {max_tensor_elements!r}"
+        )
     path = os.fspath(filepath)
     classes = _layer_classes(custom_objects)  # TypeError: the caller's mistake, not the file's
     members = _read_archive(path)  # OSError when the file cannot be opened
@@ -197,12 +216,19 @@ def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] 
     except ArchiveError:
         raise
     except Exception as err:  # anything else a hostile file provokes: named, one type
-        raise ArchiveError(f"{path}: {progress['where']}: {type(err).__name__}: "
-                           f"{str(err)[:500]}") from err
+        raise ArchiveError(
+            f"{path}: {progress['where']}: {type(err).__name__}: {str(err)[:500]}"
+        ) from err
 
 
-def _load(members: dict[str, bytes], classes: dict[str, type[Layer]], recompile: bool,
-          verify: bool, max_tensor_elements: int, progress: dict[str, str]) -> Model:
+def _load(
+    members: dict[str, bytes],
+    classes: dict[str, type[Layer]],
+    recompile: bool,
+    verify: bool,
+    max_tensor_elements: int,
+    progress: dict[str, str],
+) -> Model:
     metadata = _parse_json(members["metadata.json"], "metadata.json")
     _check_header(metadata, "metadata.json", FORMAT)
     checksums = _checksums(metadata, "metadata.json") if verify else None
@@ -217,11 +243,9 @@ def _load(members: dict[str, bytes], classes: dict[str, type[Layer]], recompile:
     arrays = _load_safetensors(weights, "weights.safetensors")
     if checksums is not None:
         _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
-    loader = _Loader(arrays, classes, None if checksums is None else checksums["lambdas"],
-                     progress)
+    loader = _Loader(arrays, classes, None if checksums is None else checksums["lambdas"], progress)
     with budget.checking():  # every weight a layer creates is counted before allocation
-        model = loader.model_from_config(document["class_name"], document["config"],
-                                         "config.json")
+        model = loader.model_from_config(document["class_name"], document["config"], "config.json")
     loader.lambdas.check_all_verified()
     progress["where"] = "config.json: the Variables Lambdas share"
     loader.lambdas.resolve_shared_variables(model)
@@ -230,8 +254,7 @@ def _load(members: dict[str, bytes], classes: dict[str, type[Layer]], recompile:
     compile_config = document["compile_config"]
     if recompile and compile_config is not None:
         if "optimizer.json" not in members:
-            raise ArchiveError("archive: compile_config is present but optimizer.json is "
-                               "missing")
+            raise ArchiveError("archive: compile_config is present but optimizer.json is missing")
         progress["where"] = "optimizer.json and config.json compile_config"
         optimizer_doc = _parse_json(members["optimizer.json"], "optimizer.json")
         _restore_compiled(model, compile_config, optimizer_doc, arrays)
@@ -248,8 +271,10 @@ def save_weights(model: Layer, filepath: str | os.PathLike[str]) -> None:
     with each tensor's SHA-256 in the safetensors metadata (``checksums``)."""
     arrays = _weight_arrays(model)
     checksums = {key: tensor_sha256(array) for key, array in sorted(arrays.items())}
-    data = _safetensors_bytes(arrays, {"format": WEIGHTS_FORMAT, "version": str(VERSION),
-                                       "checksums": json.dumps(checksums)})
+    data = _safetensors_bytes(
+        arrays,
+        {"format": WEIGHTS_FORMAT, "version": str(VERSION), "checksums": json.dumps(checksums)},
+    )
     _atomic_write(os.fspath(filepath), lambda file: file.write(data))
 
 
@@ -292,24 +317,31 @@ def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
     with open(path, "rb") as file:
         data = file.read(MEMBER_LIMITS["weights.safetensors"] + 1)
     if len(data) > MEMBER_LIMITS["weights.safetensors"]:
-        raise ArchiveError(f"{path}: larger than the {MEMBER_LIMITS['weights.safetensors']} "
-                           "bytes accepted")
+        raise ArchiveError(
+            f"{path}: larger than the {MEMBER_LIMITS['weights.safetensors']} bytes accepted"
+        )
     arrays = _load_safetensors(data, path)
     metadata = _safetensors_metadata(data)
     if metadata.get("format", WEIGHTS_FORMAT) != WEIGHTS_FORMAT:
-        raise ArchiveError(f"{path}: format {metadata['format'][:100]!r} is not "
-                           f"{WEIGHTS_FORMAT!r}")
+        raise ArchiveError(f"{path}: format {metadata['format'][:100]!r} is not {WEIGHTS_FORMAT!r}")
     if metadata.get("version", "1") not in {str(v) for v in READ_VERSIONS}:
-        raise ArchiveError(f"{path}: unsupported version {metadata['version'][:100]!r} (this "
-                           f"tapegrad reads versions {list(READ_VERSIONS)})")
+        raise ArchiveError(
+            f"{path}: unsupported version {metadata['version'][:100]!r} (this "
+            f"tapegrad reads versions {list(READ_VERSIONS)})"
+        )
     if verify and "checksums" in metadata:
         expected = _parse_json(metadata["checksums"].encode(), f"{path} checksums")
-        if not isinstance(expected, dict) or not all(isinstance(v, str)
-                                                     for v in expected.values()):
+        if not isinstance(expected, dict) or not all(isinstance(v, str) for v in expected.values()):
             raise ArchiveError(f"{path}: checksums: expected {{tensor name: SHA-256 hex}}")
         _verify_tensors(arrays, expected, path)
     _assign_weights(model, arrays, path, archive=False)
 
 
-__all__ = ["ArchiveError", "GraphFunction", "load_model", "load_weights", "save_model",
-           "save_weights"]
+__all__ = [
+    "ArchiveError",
+    "GraphFunction",
+    "load_model",
+    "load_weights",
+    "save_model",
+    "save_weights",
+]

@@ -68,8 +68,7 @@ def _temporary_name(path: str) -> str:
     """``.<name>.<pid>-<thread>.tmp-tapegrad`` beside ``path``: unique per writer, and
     recognisable, so that a later save removes what a killed writer left."""
     directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory,
-                        f".{name}.{os.getpid()}-{threading.get_ident()}{_TEMP_SUFFIX}")
+    return os.path.join(directory, f".{name}.{os.getpid()}-{threading.get_ident()}{_TEMP_SUFFIX}")
 
 
 def _remove_stale_temporaries(path: str) -> None:
@@ -130,15 +129,30 @@ def _write_members(file: IO[bytes], members: dict[str, bytes]) -> None:
     with zipfile.ZipFile(file, "w") as archive:
         for name, data in members.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = (zipfile.ZIP_STORED if name.endswith(".safetensors")
-                                  else zipfile.ZIP_DEFLATED)
+            info.compress_type = (
+                zipfile.ZIP_STORED if name.endswith(".safetensors") else zipfile.ZIP_DEFLATED
+            )
             archive.writestr(info, data)
 
 
 # What zipfile and the codecs raise for a corrupt archive, beyond ValueError.
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, struct.error,
-               NotImplementedError, OSError, OverflowError, IndexError, KeyError,
-               UnicodeError, RuntimeError, TypeError, ValueError, MemoryError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    zlib.error,
+    struct.error,
+    NotImplementedError,
+    OSError,
+    OverflowError,
+    IndexError,
+    KeyError,
+    UnicodeError,
+    RuntimeError,
+    TypeError,
+    ValueError,
+    MemoryError,
+)
 
 
 def _read_archive(path: str) -> dict[str, bytes]:
@@ -155,8 +169,10 @@ def _read_archive(path: str) -> dict[str, bytes]:
         try:
             archive = zipfile.ZipFile(file)
         except _ZIP_ERRORS as err:
-            raise ArchiveError(f"{path}: not a tapegrad model archive (not a valid zip file: "
-                               f"{type(err).__name__}: {err})") from err
+            raise ArchiveError(
+                f"{path}: not a tapegrad model archive (not a valid zip file: "
+                f"{type(err).__name__}: {err})"
+            ) from err
         with archive:
             members = {}
             for info in archive.infolist():
@@ -168,43 +184,61 @@ def _read_archive(path: str) -> dict[str, bytes]:
     return members
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str,
-                 archive_size: int, members: dict[str, bytes]) -> bytes:
+def _read_member(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    path: str,
+    archive_size: int,
+    members: dict[str, bytes],
+) -> bytes:
     name = info.filename
     if name not in MEMBER_LIMITS:
-        raise ArchiveError(f"{path}: unexpected member {name!r} (an archive holds only "
-                           f"{sorted(MEMBER_LIMITS)})")
+        raise ArchiveError(
+            f"{path}: unexpected member {name!r} (an archive holds only {sorted(MEMBER_LIMITS)})"
+        )
     if name in members:
         raise ArchiveError(f"{path}: member {name!r} appears twice")
     if info.flag_bits & 0x1:
         raise ArchiveError(f"{path}: member {name!r} is encrypted")
     limit = MEMBER_LIMITS[name]
     if info.file_size > limit:
-        raise ArchiveError(f"{path}: member {name!r} is {info.file_size} bytes, more than "
-                           f"the {limit} accepted")
+        raise ArchiveError(
+            f"{path}: member {name!r} is {info.file_size} bytes, more than the {limit} accepted"
+        )
     if info.compress_size > archive_size:
-        raise ArchiveError(f"{path}: member {name!r} field compress_size declares "
-                           f"{info.compress_size} bytes, more than the file's {archive_size}")
+        raise ArchiveError(
+            f"{path}: member {name!r} field compress_size declares "
+            f"{info.compress_size} bytes, more than the file's {archive_size}"
+        )
     if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
-        raise ArchiveError(f"{path}: member {name!r} is stored, but its field file_size "
-                           f"({info.file_size}) differs from compress_size "
-                           f"({info.compress_size})")
+        raise ArchiveError(
+            f"{path}: member {name!r} is stored, but its field file_size "
+            f"({info.file_size}) differs from compress_size "
+            f"({info.compress_size})"
+        )
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise ArchiveError(f"{path}: member {name!r} uses compression method "
-                           f"{info.compress_type} (stored or deflated only)")
+        raise ArchiveError(
+            f"{path}: member {name!r} uses compression method "
+            f"{info.compress_type} (stored or deflated only)"
+        )
     if info.file_size > max(_SMALL_MEMBER, MAX_COMPRESSION_RATIO * info.compress_size):
-        raise ArchiveError(f"{path}: member {name!r} field file_size declares "
-                           f"{info.file_size} bytes from {info.compress_size} compressed "
-                           f"(more than {MAX_COMPRESSION_RATIO} times: a zip bomb?)")
+        raise ArchiveError(
+            f"{path}: member {name!r} field file_size declares "
+            f"{info.file_size} bytes from {info.compress_size} compressed "
+            f"(more than {MAX_COMPRESSION_RATIO} times: a zip bomb?)"
+        )
     try:
         with archive.open(info) as stream:
             data = stream.read(info.file_size + 1)
     except _ZIP_ERRORS as err:
-        raise ArchiveError(f"{path}: member {name!r} is corrupt ({type(err).__name__}: "
-                           f"{err})") from err
+        raise ArchiveError(
+            f"{path}: member {name!r} is corrupt ({type(err).__name__}: {err})"
+        ) from err
     if len(data) != info.file_size:
-        raise ArchiveError(f"{path}: member {name!r} holds {len(data)} bytes, its field "
-                           f"file_size declares {info.file_size}")
+        raise ArchiveError(
+            f"{path}: member {name!r} holds {len(data)} bytes, its field "
+            f"file_size declares {info.file_size}"
+        )
     return data
 
 
@@ -219,11 +253,13 @@ def _parse_json(data: bytes, member: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates,
-                          parse_constant=no_constants)
+        return json.loads(
+            data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants
+        )
     except (UnicodeDecodeError, ValueError, RecursionError, MemoryError) as err:
-        raise ArchiveError(f"{member}: not valid JSON ({type(err).__name__}: "
-                           f"{str(err)[:200]})") from err
+        raise ArchiveError(
+            f"{member}: not valid JSON ({type(err).__name__}: {str(err)[:200]})"
+        ) from err
 
 
 def _json_bytes(document: Any, what: str = "document") -> bytes:
@@ -245,12 +281,15 @@ def _check_header(metadata: Any, member: str, expected_format: str) -> None:
     if not isinstance(metadata, dict) or "format" not in metadata or "version" not in metadata:
         raise ArchiveError(f"{member}: expected an object with 'format' and 'version'")
     if metadata["format"] != expected_format:
-        raise ArchiveError(f"{member}: format {_short(metadata['format'])} is not "
-                           f"{expected_format!r}")
+        raise ArchiveError(
+            f"{member}: format {_short(metadata['format'])} is not {expected_format!r}"
+        )
     version = metadata["version"]
     if isinstance(version, bool) or version not in READ_VERSIONS:
-        raise ArchiveError(f"{member}: unsupported version {_short(version)} (this "
-                           f"tapegrad reads versions {list(READ_VERSIONS)})")
+        raise ArchiveError(
+            f"{member}: unsupported version {_short(version)} (this "
+            f"tapegrad reads versions {list(READ_VERSIONS)})"
+        )
 
 
 # -- integrity --------------------------------------------------------------------------------
@@ -292,22 +331,25 @@ def _checksums(metadata: dict[str, Any], member: str) -> dict[str, Any] | None:
     if not isinstance(checksums, dict) or set(checksums) != {"weights", "lambdas"}:
         raise ArchiveError(f"{where}: expected an object with 'weights' and 'lambdas'")
     weights, lambdas = checksums["weights"], checksums["lambdas"]
-    if not isinstance(weights, dict) or not all(isinstance(v, str) and _HEX.match(v)
-                                                for v in weights.values()):
+    if not isinstance(weights, dict) or not all(
+        isinstance(v, str) and _HEX.match(v) for v in weights.values()
+    ):
         raise ArchiveError(f"{where}.weights: expected {{tensor name: SHA-256 hex}}")
-    if not isinstance(lambdas, list) or not all(isinstance(v, str) and _HEX.match(v)
-                                                for v in lambdas):
+    if not isinstance(lambdas, list) or not all(
+        isinstance(v, str) and _HEX.match(v) for v in lambdas
+    ):
         raise ArchiveError(f"{where}.lambdas: expected a list of SHA-256 hex digests")
     return checksums
 
 
-def _verify_tensors(arrays: dict[str, np.ndarray], expected: dict[str, str],
-                    source: str) -> None:
+def _verify_tensors(arrays: dict[str, np.ndarray], expected: dict[str, str], source: str) -> None:
     """Refuse tensors whose SHA-256 differs from ``expected`` (or that it does not list)."""
     missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
     if missing or extra:
-        raise ArchiveError(f"{source}: the stored tensors do not match the checksum list: "
-                           f"missing {missing[:5]}, unlisted {extra[:5]}")
+        raise ArchiveError(
+            f"{source}: the stored tensors do not match the checksum list: "
+            f"missing {missing[:5]}, unlisted {extra[:5]}"
+        )
     for key in sorted(arrays):
         if tensor_sha256(arrays[key]) != expected[key]:
             raise ArchiveError(
@@ -319,15 +361,30 @@ def _verify_tensors(arrays: dict[str, np.ndarray], expected: dict[str, str],
 # -- safetensors ------------------------------------------------------------------------------
 def _safetensors_bytes(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
     try:
-        return bytes(safetensors.numpy.save(
-            {k: np.array(v, order="C") for k, v in arrays.items()}, metadata=metadata))
+        return bytes(
+            safetensors.numpy.save(
+                {k: np.array(v, order="C") for k, v in arrays.items()}, metadata=metadata
+            )
+        )
     except Exception as err:  # safetensors raises its own (non-ValueError) error type
         raise ValueError(f"cannot store the weights as safetensors: {err}") from err
 
 
 # Bytes per element of each safetensors dtype NumPy can hold.
-_ITEMSIZES = {"BOOL": 1, "U8": 1, "I8": 1, "U16": 2, "I16": 2, "F16": 2, "U32": 4, "I32": 4,
-              "F32": 4, "U64": 8, "I64": 8, "F64": 8}
+_ITEMSIZES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "U16": 2,
+    "I16": 2,
+    "F16": 2,
+    "U32": 4,
+    "I32": 4,
+    "F32": 4,
+    "U64": 8,
+    "I64": 8,
+    "F64": 8,
+}
 
 
 def _safetensors_header(data: bytes, source: str) -> dict[str, Any]:
@@ -337,17 +394,18 @@ def _safetensors_header(data: bytes, source: str) -> dict[str, Any]:
         raise ArchiveError(f"{source}: truncated safetensors data ({len(data)} bytes)")
     (header_size,) = struct.unpack("<Q", data[:8])
     if header_size > min(len(data) - 8, 100 * _MiB):
-        raise ArchiveError(f"{source}: corrupt safetensors header (its size field declares "
-                           f"{header_size} bytes; the data has {len(data) - 8})")
-    header = _parse_json(data[8:8 + header_size], source)
+        raise ArchiveError(
+            f"{source}: corrupt safetensors header (its size field declares "
+            f"{header_size} bytes; the data has {len(data) - 8})"
+        )
+    header = _parse_json(data[8 : 8 + header_size], source)
     if not isinstance(header, dict):
         raise ArchiveError(f"{source}: corrupt safetensors header (not an object)")
     body = len(data) - 8 - header_size
     ranges = []
     for name, entry in header.items():
         if name == "__metadata__":
-            if not isinstance(entry, dict) or not all(isinstance(v, str)
-                                                      for v in entry.values()):
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise ArchiveError(f"{source}: __metadata__ must map names to strings")
             continue
         ranges.append(_tensor_range(name, entry, body, source))
@@ -355,8 +413,10 @@ def _safetensors_header(data: bytes, source: str) -> dict[str, Any]:
     position = 0
     for begin, end, name in ranges:
         if begin != position:
-            raise ArchiveError(f"{source}: tensor {name!r} starts at byte {begin}, expected "
-                               f"{position} (tensors must be contiguous, not overlapping)")
+            raise ArchiveError(
+                f"{source}: tensor {name!r} starts at byte {begin}, expected "
+                f"{position} (tensors must be contiguous, not overlapping)"
+            )
         position = end
     if position != body:
         raise ArchiveError(f"{source}: the tensors cover {position} of the {body} data bytes")
@@ -371,18 +431,27 @@ def _tensor_range(name: str, entry: Any, body: int, source: str) -> tuple[int, i
     if itemsize is None:
         raise ArchiveError(f"{where}: unsupported dtype {str(entry['dtype'])[:50]!r}")
     shape, offsets = entry["shape"], entry["data_offsets"]
-    if not isinstance(shape, list) or len(shape) > 64 or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    if (
+        not isinstance(shape, list)
+        or len(shape) > 64
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+    ):
         raise ArchiveError(f"{where}: bad shape {str(shape)[:100]}")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(
-            isinstance(o, int) and not isinstance(o, bool) for o in offsets) \
-            or not 0 <= offsets[0] <= offsets[1] <= body:
-        raise ArchiveError(f"{where}: data_offsets {str(offsets)[:100]} lie outside the "
-                           f"{body} data bytes")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+        or not 0 <= offsets[0] <= offsets[1] <= body
+    ):
+        raise ArchiveError(
+            f"{where}: data_offsets {str(offsets)[:100]} lie outside the {body} data bytes"
+        )
     if offsets[1] - offsets[0] != itemsize * math.prod(shape):
-        raise ArchiveError(f"{where}: dtype {entry['dtype']} and shape {shape} need "
-                           f"{itemsize * math.prod(shape)} bytes; data_offsets give "
-                           f"{offsets[1] - offsets[0]}")
+        raise ArchiveError(
+            f"{where}: dtype {entry['dtype']} and shape {shape} need "
+            f"{itemsize * math.prod(shape)} bytes; data_offsets give "
+            f"{offsets[1] - offsets[0]}"
+        )
     return offsets[0], offsets[1], name
 
 
@@ -403,8 +472,11 @@ def _load_safetensors(data: bytes, source: str) -> dict[str, np.ndarray]:
 def _stored_elements(data: bytes, prefix: str = "layers/") -> int:
     """How many values the (checked) safetensors data stores under ``prefix``."""
     header = _safetensors_header(data, "weights.safetensors")
-    return sum(math.prod(entry["shape"]) for name, entry in header.items()
-               if name != "__metadata__" and name.startswith(prefix))
+    return sum(
+        math.prod(entry["shape"])
+        for name, entry in header.items()
+        if name != "__metadata__" and name.startswith(prefix)
+    )
 
 
 # -- small helpers ----------------------------------------------------------------------------

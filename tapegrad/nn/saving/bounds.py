@@ -24,12 +24,29 @@ from tapegrad.nn.saving.archive import ArchiveError
 MAX_TENSOR_ELEMENTS = 1 << 28
 
 # Layer config fields that size a weight or an activation: an int or a list of ints.
-_SIZE_FIELDS = ("units", "filters", "kernel_size", "strides", "pool_size", "dilation_rate",
-                "input_dim", "output_dim", "num_heads", "key_dim", "value_dim")
+_SIZE_FIELDS = (
+    "units",
+    "filters",
+    "kernel_size",
+    "strides",
+    "pool_size",
+    "dilation_rate",
+    "input_dim",
+    "output_dim",
+    "num_heads",
+    "key_dim",
+    "value_dim",
+)
 # Layer config fields holding a shape (a list of ints, None for unknown axes; -1 allowed
 # in ``target_shape``).
-_SHAPE_FIELDS = ("shape", "batch_shape", "input_shape", "batch_input_shape",
-                 "build_input_shape", "target_shape")
+_SHAPE_FIELDS = (
+    "shape",
+    "batch_shape",
+    "input_shape",
+    "batch_input_shape",
+    "build_input_shape",
+    "target_shape",
+)
 
 
 def check_config_sizes(document: Any, limit: int, where: str = "config.json") -> None:
@@ -82,8 +99,11 @@ def _check_param(where: str, value: Any, limit: int) -> None:
             if abs(item) > limit:
                 _refuse(where, item, limit)
         _check_product(where, plain, limit)
-    elif isinstance(plain, list) and plain and all(
-            isinstance(v, list) and all(isinstance(i, int) for i in v) for v in plain):
+    elif (
+        isinstance(plain, list)
+        and plain
+        and all(isinstance(v, list) and all(isinstance(i, int) for i in v) for v in plain)
+    ):
         for inner in plain:
             for item in inner:
                 if abs(item) > limit:
@@ -116,8 +136,10 @@ def _check_product(where: str, dims: list[Any], limit: int) -> None:
 
 
 def _refuse(where: str, value: Any, limit: int) -> None:
-    raise ArchiveError(f"{where}: {value} exceeds the limit of {limit} elements "
-                       "(load_model(..., max_tensor_elements=...) raises it)")
+    raise ArchiveError(
+        f"{where}: {value} exceeds the limit of {limit} elements "
+        "(load_model(..., max_tensor_elements=...) raises it)"
+    )
 
 
 def _walk(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
@@ -167,11 +189,15 @@ class WeightBudget:
             raise ArchiveError(f"{who}: a weight of shape {shape!r}: {err}") from err
         size = math.prod(max(d, 0) for d in dims)
         if size > self.per_tensor:
-            raise ArchiveError(f"{who}: a weight of shape {tuple(dims)} exceeds the limit of "
-                               f"{self.per_tensor} elements (load_model(..., "
-                               "max_tensor_elements=...) raises it)")
+            raise ArchiveError(
+                f"{who}: a weight of shape {tuple(dims)} exceeds the limit of "
+                f"{self.per_tensor} elements (load_model(..., "
+                "max_tensor_elements=...) raises it)"
+            )
         self.used += size
         if self.used > self.total:
-            raise ArchiveError(f"{who}: a weight of shape {tuple(dims)} brings the model to "
-                               f"{self.used} weight values, more than the {self.total} the "
-                               "archive stores")
+            raise ArchiveError(
+                f"{who}: a weight of shape {tuple(dims)} brings the model to "
+                f"{self.used} weight values, more than the {self.total} the "
+                "archive stores"
+            )

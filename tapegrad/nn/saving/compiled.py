@@ -31,8 +31,12 @@ _COMPILE_KEYS_V2 = _COMPILE_KEYS | {"jit_compile"}
 def _compile_config(model: Model) -> dict[str, Any] | None:
     if not getattr(model, "compiled", False):
         return None
-    config: dict[str, Any] = {"loss": None, "loss_weights": None, "metrics": [],
-                              "jit_compile": getattr(model, "jit_compile", "auto")}
+    config: dict[str, Any] = {
+        "loss": None,
+        "loss_weights": None,
+        "metrics": [],
+        "jit_compile": getattr(model, "jit_compile", "auto"),
+    }
     loss = getattr(model, "loss", None)
     if loss is not None:
         config["loss"] = _serialized_or_none(loss, losses_module, "loss")
@@ -50,6 +54,7 @@ def _serialized_or_none(item: Any, module: Any, what: str) -> Any:
 
     Names stay names: ``compile`` resolves them (``"accuracy"`` against the loss), so the
     loaded model is compiled with the same strings."""
+
     def one(value: Any) -> Any:
         encoded = value if isinstance(value, str) else module.serialize(value)
         module.deserialize(encoded)
@@ -66,8 +71,11 @@ def _serialized_or_none(item: Any, module: Any, what: str) -> Any:
             return encoded
     except (ValueError, TypeError):
         pass
-    warnings.warn(f"save_model: the {what} {item!r} cannot be saved; the loaded model will "
-                  f"be compiled without it", stacklevel=3)
+    warnings.warn(
+        f"save_model: the {what} {item!r} cannot be saved; the loaded model will "
+        f"be compiled without it",
+        stacklevel=3,
+    )
     return None
 
 
@@ -79,31 +87,47 @@ def _optimizer_document(optimizer: Any) -> dict[str, Any]:
     return {
         "optimizer": serialized,
         "built": bool(optimizer.built),
-        "variables": [{"name": str(v.name), "shape": list(v.shape), "dtype": v.dtype.name}
-                      for v in optimizer.variables],
+        "variables": [
+            {"name": str(v.name), "shape": list(v.shape), "dtype": v.dtype.name}
+            for v in optimizer.variables
+        ],
     }
 
 
-def _restore_compiled(model: Model, compile_config: Any, optimizer_doc: Any,
-                      arrays: dict[str, np.ndarray]) -> None:
+def _restore_compiled(
+    model: Model, compile_config: Any, optimizer_doc: Any, arrays: dict[str, np.ndarray]
+) -> None:
     where = "config.json compile_config"
     if not isinstance(compile_config, dict) or set(compile_config) != _COMPILE_KEYS:
         _expect_keys(compile_config, where, _COMPILE_KEYS_V2)
     _expect_keys(optimizer_doc, "optimizer.json", {"optimizer", "built", "variables"})
     optimizer = _optimizer_from_file(optimizer_doc["optimizer"])
     jit_compile = compile_config.get("jit_compile", "auto")
-    if jit_compile not in ("auto", True, False) or isinstance(jit_compile, int | float) and \
-            not isinstance(jit_compile, bool):
-        raise ArchiveError(f"{where}.jit_compile: expected 'auto', true or false, got "
-                           f"{jit_compile!r}")
+    if (
+        jit_compile not in ("auto", True, False)
+        or isinstance(jit_compile, int | float)
+        and not isinstance(jit_compile, bool)
+    ):
+        raise ArchiveError(
+            f"{where}.jit_compile: expected 'auto', true or false, got {jit_compile!r}"
+        )
     loss = _loss_or_metric(compile_config["loss"], losses_module, "loss")
-    metrics = [m for m in (_loss_or_metric(spec, metrics_module, "metric")
-                           for spec in _expect_list(compile_config["metrics"],
-                                                    f"{where}.metrics"))
-               if m is not None]
+    metrics = [
+        m
+        for m in (
+            _loss_or_metric(spec, metrics_module, "metric")
+            for spec in _expect_list(compile_config["metrics"], f"{where}.metrics")
+        )
+        if m is not None
+    ]
     loss_weights = _loss_weights(compile_config["loss_weights"], f"{where}.loss_weights")
-    model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
-                  metrics=metrics or None, jit_compile=jit_compile)
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        loss_weights=loss_weights,
+        metrics=metrics or None,
+        jit_compile=jit_compile,
+    )
     if optimizer_doc["built"] is True:
         optimizer.build(list(model.trainable_weights))
     specs = _expect_list(optimizer_doc["variables"], "optimizer.json variables")
@@ -117,8 +141,9 @@ def _restore_compiled(model: Model, compile_config: Any, optimizer_doc: Any,
         key = f"optimizer/{k}"
         if key not in arrays:
             name = spec.get("name") if isinstance(spec, dict) else None
-            raise ArchiveError(f"weights.safetensors: optimizer variable {key!r} ({name}) is "
-                               "missing")
+            raise ArchiveError(
+                f"weights.safetensors: optimizer variable {key!r} ({name}) is missing"
+            )
         _check_array(arrays[key], variable, key, "weights.safetensors")
         variable.assign(arrays[key])
 
@@ -145,8 +170,11 @@ def _loss_or_metric(encoded: Any, module: Any, what: str) -> Any:
             return {k: one(v) for k, v in encoded.items()}
         return one(encoded)
     except (ValueError, TypeError, KeyError, AttributeError) as err:
-        warnings.warn(f"load_model: the saved {what} cannot be restored ({err}); compile the "
-                      "model again to train it", stacklevel=4)
+        warnings.warn(
+            f"load_model: the saved {what} cannot be restored ({err}); compile the "
+            "model again to train it",
+            stacklevel=4,
+        )
         return None
 
 
@@ -158,11 +186,11 @@ def _loss_weights(value: Any, where: str) -> Any:
         return None
     if isinstance(value, list) and all(number(x) for x in value):
         return value
-    if isinstance(value, dict) and all(isinstance(k, str) and number(x)
-                                       for k, x in value.items()):
+    if isinstance(value, dict) and all(isinstance(k, str) and number(x) for k, x in value.items()):
         return value
-    raise ArchiveError(f"{where}: expected null, a list of numbers or an object of numbers, "
-                       f"got {value!r}"[:300])
+    raise ArchiveError(
+        f"{where}: expected null, a list of numbers or an object of numbers, got {value!r}"[:300]
+    )
 
 
 # Hyper-parameters an optimizer config may hold, with the range a file's value must lie
@@ -205,8 +233,9 @@ def _optimizer_from_file(document: Any) -> Any:
             continue
         spec = _OPTIMIZER_FIELDS.get(field)
         if spec is None:
-            raise ArchiveError(f"{where}.config: unknown hyper-parameter {field!r} of "
-                               f"optimizer {name!r}")
+            raise ArchiveError(
+                f"{where}.config: unknown hyper-parameter {field!r} of optimizer {name!r}"
+            )
         if value is None and field in _OPTIONAL:
             continue
         _check_value(value, spec, f"{where}.config.{field} (optimizer {name!r})")
@@ -224,8 +253,13 @@ def _check_value(value: Any, spec: tuple[str, float, float, bool, bool], where: 
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ArchiveError(f"{where}: expected a number, got {value!r}"[:300])
-    if not math.isfinite(value) or value < low or value > high or \
-            (value == low and not low_closed) or (value == high and not high_closed):
+    if (
+        not math.isfinite(value)
+        or value < low
+        or value > high
+        or (value == low and not low_closed)
+        or (value == high and not high_closed)
+    ):
         interval = f"{'[' if low_closed else '('}{low}, {high}{']' if high_closed else ')'}"
         raise ArchiveError(f"{where}: {value!r} is outside {interval}")
 
@@ -243,8 +277,7 @@ def _check_schedule(document: dict[str, Any], where: str) -> None:
         values = value if isinstance(value, list) else [value]
         for item in values:
             if isinstance(item, bool) or not isinstance(item, int | float):
-                raise ArchiveError(f"{where}.config.{field}: expected numbers, got "
-                                   f"{value!r}"[:300])
+                raise ArchiveError(f"{where}.config.{field}: expected numbers, got {value!r}"[:300])
             _check_value(item, _REAL, f"{where}.config.{field}")
             if abs(item) > 1e15:
                 raise ArchiveError(f"{where}.config.{field}: {item!r} is out of range")

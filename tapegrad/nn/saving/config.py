@@ -86,8 +86,10 @@ def _renumber_nodes(config: dict[str, Any], model_name: str) -> None:
     used: dict[str, set[int]] = {}
     for name, node_index, _ in refs:
         used.setdefault(name, set()).add(node_index)
-    ranks = {name: {old: new for new, old in enumerate(sorted(indices))}
-             for name, indices in used.items()}
+    ranks = {
+        name: {old: new for new, old in enumerate(sorted(indices))}
+        for name, indices in used.items()
+    }
     for entry in config["layers"]:
         listed = len(entry["inbound_nodes"])
         if entry["class_name"] != "InputLayer" and listed != len(used.get(entry["name"], ())):
@@ -100,8 +102,12 @@ def _renumber_nodes(config: dict[str, Any], model_name: str) -> None:
 
 
 def _is_ref(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:])
+    )
 
 
 def _collect_refs(structure: Any, out: list[list[Any]]) -> None:
@@ -118,8 +124,13 @@ def _collect_refs(structure: Any, out: list[list[Any]]) -> None:
 class _Loader:
     """Rebuilds models from configs: registry of layer classes, Lambda graphs, wiring."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], classes: dict[str, type[Layer]],
-                 lambda_checksums: list[str] | None, progress: dict[str, str]) -> None:
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        classes: dict[str, type[Layer]],
+        lambda_checksums: list[str] | None,
+        progress: dict[str, str],
+    ) -> None:
         self.arrays = arrays
         self.classes = classes
         self.lambdas = LambdaLoader(arrays, lambda_checksums)
@@ -155,12 +166,19 @@ class _Loader:
 
     def _sequential(self, config: dict[str, Any], path: str) -> Model:
         entries = _expect_list(config.get("layers"), f"{path}.layers")
-        model = _construct(Sequential, {"name": config.get("name"),
-                                        "trainable": config.get("trainable", True)}, path)
+        model = _construct(
+            Sequential,
+            {"name": config.get("name"), "trainable": config.get("trainable", True)},
+            path,
+        )
         if "input_shape" in config:
             self.progress["where"] = f"{path}.input_shape"
-            model.add(tg.layers.Input(shape=_shape(config["input_shape"], path),
-                                      dtype=_dtype(config.get("input_dtype"), path)))
+            model.add(
+                tg.layers.Input(
+                    shape=_shape(config["input_shape"], path),
+                    dtype=_dtype(config.get("input_dtype"), path),
+                )
+            )
         for k, entry in enumerate(entries):
             where = f"{path}.layers[{k}]"
             layer = self.layer_from_entry(entry, where)
@@ -170,48 +188,71 @@ class _Loader:
             except ArchiveError:
                 raise
             except Exception as err:
-                raise ArchiveError(f"{where} ({type(layer).__name__} '{layer.name}'): "
-                                   f"building it fails: {type(err).__name__}: "
-                                   f"{str(err)[:300]}") from err
+                raise ArchiveError(
+                    f"{where} ({type(layer).__name__} '{layer.name}'): "
+                    f"building it fails: {type(err).__name__}: "
+                    f"{str(err)[:300]}"
+                ) from err
         if "build_input_shape" in config and "input_shape" not in config:
             shape = _shape(config["build_input_shape"], path, batch=True)
             model(tg.tensor(np.zeros((1,) + tuple(shape[1:]), np.float32)))
         return model
 
     def _functional(self, config: dict[str, Any], path: str) -> Model:
-        _expect_keys(config, path, {"name", "trainable", "layers", "input_layers",
-                                    "output_layers"})
+        _expect_keys(config, path, {"name", "trainable", "layers", "input_layers", "output_layers"})
         entries = _expect_list(config["layers"], f"{path}.layers")
         layers: dict[str, Layer] = {}
         inbound: dict[str, list[Any]] = {}
         for k, entry in enumerate(entries):
             where = f"{path}.layers[{k}]"
             layer = self.layer_from_entry(entry, where)
-            if not isinstance(entry.get("name"), str) or entry["name"] != layer.name \
-                    or layer.name in layers:
+            if (
+                not isinstance(entry.get("name"), str)
+                or entry["name"] != layer.name
+                or layer.name in layers
+            ):
                 raise ArchiveError(f"{where}: missing, inconsistent or duplicate layer name")
             layers[layer.name] = layer
-            inbound[layer.name] = _expect_list(entry.get("inbound_nodes"),
-                                               f"{where}.inbound_nodes")
+            inbound[layer.name] = _expect_list(entry.get("inbound_nodes"), f"{where}.inbound_nodes")
         outputs: dict[tuple[str, int], list[Any]] = {
-            (name, 0): [layer.output] for name, layer in layers.items()
-            if isinstance(layer, InputLayer)}
+            (name, 0): [layer.output]
+            for name, layer in layers.items()
+            if isinstance(layer, InputLayer)
+        }
         self._wire(layers, inbound, outputs, path)
         self.progress["where"] = f"{path}.input_layers/output_layers"
         input_refs = _flat_refs(config["input_layers"], f"{path}.input_layers")
-        listed = [] if _is_ref(input_refs) else list(
-            input_refs.values() if isinstance(input_refs, dict) else input_refs)
+        listed = (
+            []
+            if _is_ref(input_refs)
+            else list(input_refs.values() if isinstance(input_refs, dict) else input_refs)
+        )
         if len({tuple(r) for r in listed}) != len(listed):
             raise ArchiveError(f"{path}.input_layers: an input is listed twice")
         inputs = _resolve(input_refs, outputs, f"{path}.input_layers")
-        model_outputs = _resolve(_flat_refs(config["output_layers"], f"{path}.output_layers"),
-                                 outputs, f"{path}.output_layers")
-        return _construct(Model, {"inputs": inputs, "outputs": model_outputs,
-                                  "name": config["name"], "trainable": config["trainable"]},
-                          f"{path} (input_layers/output_layers)")
+        model_outputs = _resolve(
+            _flat_refs(config["output_layers"], f"{path}.output_layers"),
+            outputs,
+            f"{path}.output_layers",
+        )
+        return _construct(
+            Model,
+            {
+                "inputs": inputs,
+                "outputs": model_outputs,
+                "name": config["name"],
+                "trainable": config["trainable"],
+            },
+            f"{path} (input_layers/output_layers)",
+        )
 
-    def _wire(self, layers: dict[str, Layer], inbound: dict[str, list[Any]],
-              outputs: dict[tuple[str, int], list[Any]], path: str) -> None:
+    def _wire(
+        self,
+        layers: dict[str, Layer],
+        inbound: dict[str, list[Any]],
+        outputs: dict[tuple[str, int], list[Any]],
+        path: str,
+    ) -> None:
         """Call each layer on the symbolic tensors its ``inbound_nodes`` name."""
         for name, k, node in _wire_order(inbound, set(outputs), path):
             where = f"{path}: layer '{name}' call {k}"
@@ -222,13 +263,15 @@ class _Loader:
             except ArchiveError:
                 raise
             except Exception as err:  # a file can make a layer call fail any way
-                raise ArchiveError(f"{where}: the call fails: {type(err).__name__}: "
-                                   f"{str(err)[:300]}") from err
+                raise ArchiveError(
+                    f"{where}: the call fails: {type(err).__name__}: {str(err)[:300]}"
+                ) from err
             outputs[(name, k)] = tree_flatten(out)[0]
 
 
-def _wire_order(inbound: dict[str, list[Any]], produced: set[tuple[str, int]],
-                path: str) -> list[tuple[str, int, Any]]:
+def _wire_order(
+    inbound: dict[str, list[Any]], produced: set[tuple[str, int]], path: str
+) -> list[tuple[str, int, Any]]:
     """The layer calls of ``inbound`` in an order where each call's inputs (and the same
     layer's earlier call) come first; in linear time, whatever order the file lists them."""
     calls: list[tuple[str, int, Any]] = []
@@ -237,12 +280,16 @@ def _wire_order(inbound: dict[str, list[Any]], produced: set[tuple[str, int]],
     for name, nodes in inbound.items():
         for k, node in enumerate(nodes):
             where = f"{path}: layer '{name}' call {k}"
-            if not isinstance(node, dict) or set(node) != {"args", "kwargs"} \
-                    or not isinstance(node["kwargs"], dict):
+            if (
+                not isinstance(node, dict)
+                or set(node) != {"args", "kwargs"}
+                or not isinstance(node["kwargs"], dict)
+            ):
                 raise ArchiveError(f"{where}: expected {{'args', 'kwargs'}}")
             args = _flat_refs(node["args"], f"{where}.args")
-            refs = [args] if _is_ref(args) else list(
-                args.values() if isinstance(args, dict) else args)
+            refs = (
+                [args] if _is_ref(args) else list(args.values() if isinstance(args, dict) else args)
+            )
             needs = {(ref[0], ref[1]) for ref in refs} | ({(name, k - 1)} if k else set())
             needs -= produced
             for need in needs:
@@ -261,8 +308,10 @@ def _wire_order(inbound: dict[str, list[Any]], produced: set[tuple[str, int]],
                 heapq.heappush(ready, follower)
     if len(order) != len(calls):
         stuck = next(call for index, call in enumerate(calls) if unmet[index] > 0)
-        raise ArchiveError(f"{path}: inbound_nodes reference tensors that are never produced "
-                           f"(layer '{stuck[0]}' call {stuck[1]})")
+        raise ArchiveError(
+            f"{path}: inbound_nodes reference tensors that are never produced "
+            f"(layer '{stuck[0]}' call {stuck[1]})"
+        )
     return order
 
 
@@ -288,8 +337,9 @@ def _construct(cls: Any, config: dict[str, Any], where: str) -> Any:
     except ArchiveError:
         raise
     except Exception as err:  # a constructor's check, or worse: name the layer and field
-        raise ArchiveError(f"{where}: invalid config: {type(err).__name__}: "
-                           f"{str(err)[:300]}") from err
+        raise ArchiveError(
+            f"{where}: invalid config: {type(err).__name__}: {str(err)[:300]}"
+        ) from err
 
 
 def _flat_refs(structure: Any, where: str) -> Any:
@@ -298,11 +348,18 @@ def _flat_refs(structure: Any, where: str) -> Any:
     wired to nested or plain values that its symbolic probe accepts by chance."""
     if _is_ref(structure):
         return structure
-    values = structure if isinstance(structure, list) else \
-        list(structure.values()) if isinstance(structure, dict) else None
+    values = (
+        structure
+        if isinstance(structure, list)
+        else list(structure.values())
+        if isinstance(structure, dict)
+        else None
+    )
     if not values or not all(_is_ref(v) for v in values):
-        raise ArchiveError(f"{where}: expected a tensor reference [layer name, node, index] "
-                           f"or a flat list of them, got {str(structure)[:200]}")
+        raise ArchiveError(
+            f"{where}: expected a tensor reference [layer name, node, index] "
+            f"or a flat list of them, got {str(structure)[:200]}"
+        )
     return structure
 
 
@@ -322,7 +379,6 @@ def _resolve(structure: Any, outputs: dict[tuple[str, int], list[Any]], where: s
     raise ArchiveError(f"{where}: unexpected value {structure!r}")
 
 
-
 def _shape(value: Any, where: str, batch: bool = False) -> tuple[Any, ...]:
     dims = _expect_list(value, where)
     for k, d in enumerate(dims):
@@ -336,14 +392,23 @@ def _shape(value: Any, where: str, batch: bool = False) -> tuple[Any, ...]:
 def _dtype(value: Any, where: str) -> str:
     if value is None:
         return "float32"
-    if not isinstance(value, str) or value not in {"float16", "float32", "float64", "int32",
-                                                   "int64", "bool", "uint8", "int8"}:
+    if not isinstance(value, str) or value not in {
+        "float16",
+        "float32",
+        "float64",
+        "int32",
+        "int64",
+        "bool",
+        "uint8",
+        "int8",
+    }:
         raise ArchiveError(f"{where}: bad input dtype {value!r}")
     return value
 
 
 def _jsonable_shape(shapes: Any) -> Any:
-    if isinstance(shapes, tuple | list) and all(d is None or isinstance(d, int | np.integer)
-                                                for d in shapes):
+    if isinstance(shapes, tuple | list) and all(
+        d is None or isinstance(d, int | np.integer) for d in shapes
+    ):
         return [None if d is None else int(d) for d in shapes]
     raise ValueError("save_model: a Sequential built on several inputs cannot be saved")

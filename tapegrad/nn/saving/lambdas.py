@@ -54,9 +54,9 @@ class LambdaSaver:
         try:
             encoded_arguments = encode_value(arguments, f"Lambda '{layer.name}' arguments")
             graph = trace_checked(
-                function, (_probe(spec, 1, None),),
-                [(_probe(spec, batch, np.random.default_rng(batch)),)
-                 for batch in _PROBE_BATCHES],
+                function,
+                (_probe(spec, 1, None),),
+                [(_probe(spec, batch, np.random.default_rng(batch)),) for batch in _PROBE_BATCHES],
             )
         except Exception as err:  # the user's function may raise anything on a probe
             raise ValueError(
@@ -71,8 +71,9 @@ class LambdaSaver:
         config = {**layer.get_config(), "arguments": encoded_arguments}
         config["function"] = {
             "graph": document,
-            "captured_variables": [self._variable_key(layer, top, v)
-                                   for v in graph.captured_variables or []],
+            "captured_variables": [
+                self._variable_key(layer, top, v) for v in graph.captured_variables or []
+            ],
         }
         self.checksums.append(_lambda_sha256(config["function"], encoded_arguments))
         return config
@@ -80,8 +81,12 @@ class LambdaSaver:
     def _variable_key(self, layer: Lambda, top: Layer, variable: tg.Variable) -> str:
         """The weight key of a Variable a Lambda reads: the first non-Lambda top-level
         layer holding it, else the first top-level layer holding it."""
-        holders = [(key, other, i) for key, other in self._keys
-                   for i, weight in enumerate(other.weights) if weight is variable]
+        holders = [
+            (key, other, i)
+            for key, other in self._keys
+            for i, weight in enumerate(other.weights)
+            if weight is variable
+        ]
         if not holders:
             raise ValueError(
                 f"save_model: Lambda '{layer.name}' reads Variable '{variable.name}', which is "
@@ -135,6 +140,7 @@ def _spec_of(tensor: Any, layer: Lambda) -> tuple[tuple[Any, ...], np.dtype]:
 def _probe(spec: Any, batch: int, rng: np.random.Generator | None) -> Any:
     """Inputs for a trace: zeros (``rng`` None) or seeded random values; unknown axes and
     the batch axis get size ``batch``."""
+
     def make(leaf: tuple[tuple[Any, ...], np.dtype]) -> np.ndarray:
         shape = (batch,) + tuple(batch if d is None else int(d) for d in leaf[0])
         dtype = np.dtype(leaf[1])
@@ -145,12 +151,17 @@ def _probe(spec: Any, batch: int, rng: np.random.Generator | None) -> Any:
         if dtype.kind == "b":
             return rng.random(shape) < 0.5
         return rng.integers(0, 3, shape).astype(dtype)
-    return _map_leaves(make, spec, is_leaf=lambda x: isinstance(x, tuple) and len(x) == 2
-                       and isinstance(x[1], np.dtype))
+
+    return _map_leaves(
+        make,
+        spec,
+        is_leaf=lambda x: isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], np.dtype),
+    )
 
 
-def _map_leaves(func: Callable[[Any], Any], structure: Any,
-                is_leaf: Callable[[Any], bool] | None = None) -> Any:
+def _map_leaves(
+    func: Callable[[Any], Any], structure: Any, is_leaf: Callable[[Any], bool] | None = None
+) -> Any:
     if is_leaf is not None and is_leaf(structure):
         return func(structure)
     if isinstance(structure, list):
@@ -163,8 +174,9 @@ def _map_leaves(func: Callable[[Any], Any], structure: Any,
 
 
 def _map_shapes(func: Callable[[Any], Any], shapes: Any) -> Any:
-    if isinstance(shapes, tuple | list) and all(d is None or isinstance(d, int | np.integer)
-                                                for d in shapes):
+    if isinstance(shapes, tuple | list) and all(
+        d is None or isinstance(d, int | np.integer) for d in shapes
+    ):
         return func(shapes)
     if isinstance(shapes, list | tuple):
         return type(shapes)(_map_shapes(func, s) for s in shapes)
@@ -180,8 +192,9 @@ class GraphFunction:
     other values raises instead of silently ignoring them.
     """
 
-    def __init__(self, graph: Graph, variables: list[tg.Variable],
-                 arguments: dict[str, Any]) -> None:
+    def __init__(
+        self, graph: Graph, variables: list[tg.Variable], arguments: dict[str, Any]
+    ) -> None:
         self.graph = graph
         self.variables = variables
         self.arguments = arguments
@@ -195,7 +208,6 @@ class GraphFunction:
         return self.graph(inputs, variables=self.variables)
 
 
-
 class LambdaLoader:
     """Rebuilds Lambdas from their graphs, then re-links the Variables they share."""
 
@@ -205,19 +217,27 @@ class LambdaLoader:
         # (lambda layer, its graph function, the weight key of each graph variable)
         self.lambdas: list[tuple[Lambda, GraphFunction, list[str]]] = []
 
-    def from_config(self, config: dict[str, Any], path: str,
-                    construct: Callable[[Any, dict[str, Any], str], Any]) -> Lambda:
+    def from_config(
+        self,
+        config: dict[str, Any],
+        path: str,
+        construct: Callable[[Any, dict[str, Any], str], Any],
+    ) -> Lambda:
         config = dict(config)
         function = config.pop("function", None)
         if not isinstance(function, dict) or set(function) != {"graph", "captured_variables"}:
             raise ArchiveError(f"{path}.function: expected {{'graph', 'captured_variables'}}")
         self._verify(function, config.get("arguments", {}), config["name"], path)
         try:
-            graph = graph_from_dict(function["graph"], {k: v for k, v in self.arrays.items()
-                                                         if k.startswith("lambdas/")})
+            graph = graph_from_dict(
+                function["graph"],
+                {k: v for k, v in self.arrays.items() if k.startswith("lambdas/")},
+            )
         except Exception as err:  # the graph decoder's checks, or worse: name the Lambda
-            raise ArchiveError(f"{path}.function (Lambda '{config['name']}'): "
-                               f"{type(err).__name__}: {str(err)[:300]}") from err
+            raise ArchiveError(
+                f"{path}.function (Lambda '{config['name']}'): "
+                f"{type(err).__name__}: {str(err)[:300]}"
+            ) from err
         keys = _expect_list(function["captured_variables"], f"{path}.captured_variables")
         specs = graph.variable_inputs
         if len(keys) != len(specs) or not all(isinstance(k, str) for k in keys):
@@ -238,8 +258,10 @@ class LambdaLoader:
             return
         index = len(self.lambdas)
         if index >= len(self.checksums):
-            raise ArchiveError(f"{path}: Lambda '{name}' (graph {index}) has no checksum in "
-                               "metadata.json (the file was altered)")
+            raise ArchiveError(
+                f"{path}: Lambda '{name}' (graph {index}) has no checksum in "
+                "metadata.json (the file was altered)"
+            )
         if _lambda_sha256(function, arguments) != self.checksums[index]:
             raise ArchiveError(
                 f"{path}.function: the graph of Lambda '{name}' (graph {index}) does not match "
@@ -250,8 +272,10 @@ class LambdaLoader:
     def check_all_verified(self) -> None:
         """Refuse a checksum list longer than the Lambdas found (one was removed)."""
         if self.checksums is not None and len(self.checksums) != len(self.lambdas):
-            raise ArchiveError(f"config.json: {len(self.lambdas)} Lambda graphs, but "
-                               f"metadata.json lists {len(self.checksums)} checksums")
+            raise ArchiveError(
+                f"config.json: {len(self.lambdas)} Lambda graphs, but "
+                f"metadata.json lists {len(self.checksums)} checksums"
+            )
 
     def resolve_shared_variables(self, model: Model) -> None:
         """Point each Lambda at the Variables of other layers it shared when saved."""
@@ -265,13 +289,19 @@ class LambdaLoader:
                     continue  # the Lambda's own Variable: its value comes with the weights
                 owner = by_key.get(owner_key)
                 if owner is None or index >= len(owner.weights):
-                    raise ArchiveError(f"Lambda '{layer.name}': captured variable {key!r} "
-                                     "is not a weight of the model")
+                    raise ArchiveError(
+                        f"Lambda '{layer.name}': captured variable {key!r} "
+                        "is not a weight of the model"
+                    )
                 variable = owner.weights[index]
-                if variable.shape != graph_function.variables[j].shape or \
-                        variable.dtype != graph_function.variables[j].dtype:
-                    raise ArchiveError(f"Lambda '{layer.name}': captured variable {key!r} has "
-                                     "another shape or dtype than its graph reads")
+                if (
+                    variable.shape != graph_function.variables[j].shape
+                    or variable.dtype != graph_function.variables[j].dtype
+                ):
+                    raise ArchiveError(
+                        f"Lambda '{layer.name}': captured variable {key!r} has "
+                        "another shape or dtype than its graph reads"
+                    )
                 graph_function.variables[j] = variable
             layer.captured_variables = list(graph_function.variables)
 
@@ -281,7 +311,6 @@ def _parse_key(key: str) -> tuple[str, int]:
     if len(parts) != 3 or parts[0] != "layers" or not parts[2].isdigit():
         raise ArchiveError(f"weight key {key!r} is not 'layers/<key>/<index>'")
     return parts[1], int(parts[2])
-
 
 
 def _lambda_sha256(function: Any, arguments: Any) -> str:

@@ -13,8 +13,11 @@ from tapegrad.nn.saving.archive import ArchiveError
 
 def _weight_arrays(model: Layer) -> dict[str, np.ndarray]:
     """Every weight under ``layers/<key>/<index>`` (a shared one under each holder)."""
-    return {f"layers/{key}/{i}": np.asarray(weight.numpy())
-            for key, layer in _layer_keys(model) for i, weight in enumerate(layer.weights)}
+    return {
+        f"layers/{key}/{i}": np.asarray(weight.numpy())
+        for key, layer in _layer_keys(model)
+        for i, weight in enumerate(layer.weights)
+    }
 
 
 def _layer_keys(model: Layer) -> list[tuple[str, Layer]]:
@@ -35,15 +38,19 @@ def _layer_keys(model: Layer) -> list[tuple[str, Layer]]:
 
 
 def _contains(container: Layer, layer: Layer) -> bool:
-    return any(inner is layer or _contains(inner, layer)
-               for inner in getattr(container, "layers", []))
+    return any(
+        inner is layer or _contains(inner, layer) for inner in getattr(container, "layers", [])
+    )
 
 
-def _assign_weights(model: Layer, arrays: dict[str, np.ndarray], source: str,
-                    archive: bool) -> None:
+def _assign_weights(
+    model: Layer, arrays: dict[str, np.ndarray], source: str, archive: bool
+) -> None:
     expected: dict[str, tg.Variable] = {
         f"layers/{key}/{i}": weight
-        for key, layer in _layer_keys(model) for i, weight in enumerate(layer.weights)}
+        for key, layer in _layer_keys(model)
+        for i, weight in enumerate(layer.weights)
+    }
     stored = {k for k in arrays if k.startswith("layers/")}
     allowed = ("lambdas/", "optimizer/") if archive else ()
     others = sorted(k for k in set(arrays) - stored if not k.startswith(allowed))
@@ -68,4 +75,3 @@ def _check_array(array: np.ndarray, variable: tg.Variable, key: str, source: str
             f"{array.dtype.name}{list(array.shape)}, but the model expects "
             f"{variable.dtype.name}{list(variable.shape)}"
         )
-

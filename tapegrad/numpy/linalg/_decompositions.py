@@ -24,8 +24,17 @@ from tapegrad.numpy.linalg._checks import check_square as _square
 from tapegrad.numpy.linalg._checks import check_stacked as _stacked
 from tapegrad.numpy.linalg._checks import float_dtype as _float_dtype
 
-__all__ = ["EighResult", "QRResult", "SVDResult", "cholesky", "eigh", "eigvalsh", "qr", "svd",
-           "svdvals"]
+__all__ = [
+    "EighResult",
+    "QRResult",
+    "SVDResult",
+    "cholesky",
+    "eigh",
+    "eigvalsh",
+    "qr",
+    "svd",
+    "svdvals",
+]
 
 
 class EighResult(NamedTuple):
@@ -102,8 +111,9 @@ def _hermitian_svd(a: Any, compute_uv: bool) -> Any:
     return SVDResult(u, s, _mT(u * P.reshape_p(sorted_signs, shape=row)))
 
 
-def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
-        hermitian: bool = False) -> Any:
+def svd(
+    a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False
+) -> Any:
     """Singular value decomposition (``numpy.linalg.svd``), reduced form.
 
     Singular-vector gradients need distinct singular values; singular values alone have

@@ -35,8 +35,16 @@ from tapegrad.numpy.linalg._checks import check_stacked as _stacked
 from tapegrad.numpy.linalg._solvers import inv
 
 __all__ = [
-    "cross", "diagonal", "matmul", "matrix_power", "matrix_transpose", "multi_dot", "outer",
-    "tensordot", "trace", "vecdot",
+    "cross",
+    "diagonal",
+    "matmul",
+    "matrix_power",
+    "matrix_transpose",
+    "multi_dot",
+    "outer",
+    "tensordot",
+    "trace",
+    "vecdot",
 ]
 
 

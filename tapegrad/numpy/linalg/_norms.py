@@ -206,8 +206,13 @@ def cond(x: Any, p: Any = None) -> Any:
     return P.where_p(singular, np.inf, result)
 
 
-def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *,  # noqa: N803
-                rtol: Any = None) -> Any:
+def matrix_rank(
+    A: Any,  # noqa: N803
+    tol: Any = None,
+    hermitian: bool = False,
+    *,
+    rtol: Any = None,
+) -> Any:
     """Rank by SVD (``numpy.linalg.matrix_rank``): an integer, not differentiable.
 
     With Tensors, NumPy's count of singular values above the tolerance in primitives

@@ -31,8 +31,16 @@ from tapegrad.numpy.linalg._checks import check_stacked as _stacked
 from tapegrad.numpy.linalg._checks import float_dtype as _float_dtype
 
 __all__ = [
-    "LstsqResult", "SlogdetResult", "det", "inv", "lstsq", "pinv", "slogdet", "solve",
-    "tensorinv", "tensorsolve",
+    "LstsqResult",
+    "SlogdetResult",
+    "det",
+    "inv",
+    "lstsq",
+    "pinv",
+    "slogdet",
+    "solve",
+    "tensorinv",
+    "tensorsolve",
 ]
 
 
@@ -82,7 +90,7 @@ def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
             order.remove(k % an)
             order.insert(an, k % an)
         a = P.transpose_p(a, axes=tuple(order))
-    old_shape = _shape(a)[-(an - _ndim(b)):]
+    old_shape = _shape(a)[-(an - _ndim(b)) :]
     size = int(np.prod(old_shape, dtype=np.int64))
     if int(np.prod(_shape(a), dtype=np.int64)) != size * size:
         raise LinAlgError(
@@ -169,6 +177,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> LstsqResult:
         r = P.matmul_p(a, x) - b
         residuals = P.sum_p(r * r, axis=(0,), keepdims=_ndim(b) == 1)
     return LstsqResult(x, residuals, rank, s)
+
 
 def det(a: Any) -> Any:
     """Determinant of each square matrix (``numpy.linalg.det``).
