@@ -96,10 +96,9 @@ def run_framework(
     """
     spec = FRAMEWORKS[name]
     report: dict[str, Any] = {"framework": name, "status": "ok", "results": {}}
-    # Every process starts with the same NumPy product tapegrad runs at import (see
-    # `tapegrad.core.prims.products.warm_blas`): on one thread OpenBLAS runs small products
-    # 2-3x slower until one about this large has run, which would otherwise depend on the
-    # workloads that happened to run first and favour tapegrad over numpy-hand.
+    # Every process starts with the same large NumPy product: on one thread OpenBLAS has
+    # run small products 2-3x slower until one about this large has run, which would
+    # otherwise depend on the workloads that happened to run first (benchmarks/README.md).
     np.matmul(np.ones((64, 512), np.float32), np.ones((512, 1024), np.float32))
     try:
         module = importlib.import_module(spec.module)
