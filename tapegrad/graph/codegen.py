@@ -64,10 +64,9 @@ from tapegrad.graph.codegen_analysis import (
     find_paired,
     find_scatter_adds,
     live_nodes,
-    value_names,
 )
 from tapegrad.graph.compiled import CompiledGraph
-from tapegrad.graph.ir import Atom, Graph, Literal, Node
+from tapegrad.graph.ir import Atom, Graph, Literal, Node, value_names
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
 from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
 from tapegrad.graph.signatures import keyword_name

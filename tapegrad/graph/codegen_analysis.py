@@ -140,23 +140,6 @@ def _basic_index(index: Any) -> bool:
     )
 
 
-def value_names(graph: Graph) -> dict[int, str]:
-    """The printer's names: x0.. arguments, w0.. variables, c0.. constants, t0.. results."""
-    names: dict[int, str] = {}
-    for k, spec in enumerate(graph.arg_inputs):
-        names[spec.id] = f"x{k}"
-    for k, spec in enumerate(graph.variable_inputs):
-        names[spec.id] = f"w{k}"
-    for k, value_id in enumerate(graph.constants):
-        names[value_id] = f"c{k}"
-    count = 0
-    for node in graph.nodes:
-        for out in node.outputs:
-            names[out] = f"t{count}"
-            count += 1
-    return names
-
-
 def avals_of(graph: Graph) -> dict[int, tuple[Shape, np.dtype]]:
     avals: dict[int, tuple[Shape, np.dtype]] = {
         spec.id: (tuple(spec.shape), np.dtype(spec.dtype)) for spec in graph.inputs
@@ -176,5 +159,4 @@ __all__ = [
     "find_paired",
     "find_scatter_adds",
     "live_nodes",
-    "value_names",
 ]

@@ -532,7 +532,8 @@ def _aval(shape: Sequence[int], dtype: Any) -> str:
     return f"{_SHORT_DTYPES.get(name, name)}[{','.join(str(int(d)) for d in shape)}]"
 
 
-def _value_names(graph: Graph) -> dict[int, str]:
+def value_names(graph: Graph) -> dict[int, str]:
+    """The printer's names: x0.. arguments, w0.. variables, c0.. constants, t0.. results."""
     names: dict[int, str] = {}
     for k, spec in enumerate(graph.arg_inputs):
         names[spec.id] = f"x{k}"
@@ -575,7 +576,7 @@ def _short(value: Any) -> str:
 
 def format_graph(graph: Graph) -> str:
     """A JAX-jaxpr-like listing: constants ; args | variables, one line per node."""
-    names = _value_names(graph)
+    names = value_names(graph)
 
     def decl(value_id: int, shape: Sequence[int], dtype: Any) -> str:
         return f"{names[value_id]}:{_aval(shape, dtype)}"
