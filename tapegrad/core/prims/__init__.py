@@ -2,17 +2,7 @@
 """The table of primitives, one module per family; everything is re-exported here."""
 
 from tapegrad.core.prims.checks import class_indices_p
-from tapegrad.core.prims.conv import (
-    avg_pool_p,
-    avg_pool_transpose_p,
-    conv_input_grad_p,
-    conv_kernel_grad_p,
-    conv_p,
-    max_pool_p,
-    pool_argmax_p,
-    pool_gather_p,
-    pool_scatter_p,
-)
+from tapegrad.core.prims.conv import conv_input_grad_p, conv_kernel_grad_p, conv_p
 from tapegrad.core.prims.elementwise import *  # noqa: F403
 from tapegrad.core.prims.gather import take_add_p, take_p
 from tapegrad.core.prims.linalg import (
@@ -27,6 +17,14 @@ from tapegrad.core.prims.linalg import (
     svd_p,
 )
 from tapegrad.core.prims.lstm import lstm_grad_p, lstm_p
+from tapegrad.core.prims.pool import (
+    avg_pool_p,
+    avg_pool_transpose_p,
+    max_pool_p,
+    pool_argmax_p,
+    pool_gather_p,
+    pool_scatter_p,
+)
 from tapegrad.core.prims.products import dense_p, einsum_p, matmul_p
 from tapegrad.core.prims.random import dropout_mask_p
 from tapegrad.core.prims.reduction import cumprod_p, cumsum_p, max_p, min_p, prod_p, sum_p

@@ -1,151 +1,34 @@
-"""Convolution and pooling primitives (one family: the same window geometry), channels-last:
-``x (N, *spatial, C)``, any number of spatial dims.
-
-Params are canonical tuples (the ops layer builds them): ``strides``, ``dilation`` and
-``window`` hold one int per spatial dim, ``padding`` one ``(lo, hi)`` pair per spatial dim
-(negative values crop). ``None`` means strides of 1 (pools: the window), no padding, no
-dilation.
+"""Convolution primitives, channels-last: ``x (N, *spatial, C)``, kernel
+``(*window, C_in / groups, C_out)``, any number of spatial dims; params as in `windows.py`.
 
 Convolution is im2col (a strided view of every window, copied once) + one GEMM. Its two
 VJPs are primitives of their own, `conv_input_grad` (col2im by one slice-add per kernel
 offset) and `conv_kernel_grad` (im2col + GEMM); all three are bilinear and each one's
-derivatives are the other two, so derivatives of any order stay in this family.
-
-Pools loop over the window offsets (a few strided slices each), never over pixels. Max
-pooling routes each window's cotangent to its first maximum (PyTorch, Keras): the choice
-is `pool_argmax` (not differentiable), and the routing is the linear pair
-`pool_gather` / `pool_scatter`, each the other's transpose. Average pooling divides by the
-number of real (unpadded) elements in each window, like Keras and TF, and pairs with
-`avg_pool_transpose`.
+derivatives are the other two, so derivatives of any order stay in this family. The
+pooling primitives, which share the window geometry, are in `pool.py`.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from tapegrad.core.primitive import Primitive
 from tapegrad.core.prims.products import matmul_p
 from tapegrad.core.prims.shape import broadcast_to_p, reshape_p
+from tapegrad.core.prims.windows import (
+    canonical_params,
+    output_shape,
+    pad_spatial,
+    spatial_shape,
+    strided_windows,
+    unpad_spatial,
+    window_slots,
+)
 from tapegrad.core.tensor import dtype_of, shape_of
 
-
-# -- geometry ----------------------------------------------------------------------------
-def _defaults(nd: int, strides: Any, padding: Any, dilation: Any) -> tuple[Any, Any, Any]:
-    return (
-        (1,) * nd if strides is None else strides,
-        ((0, 0),) * nd if padding is None else padding,
-        (1,) * nd if dilation is None else dilation,
-    )
-
-
-def _out_shape(
-    op: str,
-    spatial: tuple[int, ...],
-    window: tuple[int, ...],
-    strides: Any,
-    padding: Any,
-    dilation: Any,
-) -> tuple[int, ...]:
-    """Output spatial shape; a clear error when a window does not fit the padded input."""
-    if not len(window) == len(strides) == len(padding) == len(dilation) == len(spatial):
-        raise ValueError(
-            f"{op}: {len(spatial)} spatial dims but window {window}, strides {strides}, "
-            f"padding {padding}, dilation {dilation}"
-        )
-    out = []
-    for n, k, s, (lo, hi), d in zip(spatial, window, strides, padding, dilation, strict=True):
-        span = n + lo + hi - d * (k - 1)
-        if span < 1 or s < 1:
-            raise ValueError(
-                f"{op}: window {window} (dilation {dilation}) does not fit spatial shape "
-                f"{spatial} padded by {padding} with strides {strides}"
-            )
-        out.append((span - 1) // s + 1)
-    return tuple(out)
-
-
-def _pad(x: np.ndarray, padding: Any, value: Any = 0) -> np.ndarray:
-    """Pad (or, for negative widths, crop) the spatial dims of a channels-last array."""
-    if not any(lo or hi for lo, hi in padding):
-        return x
-    crop = tuple(
-        slice(max(-lo, 0), n - max(-hi, 0))
-        for (lo, hi), n in zip(padding, x.shape[1:-1], strict=True)
-    )
-    x = x[(slice(None),) + crop]
-    grow = [(max(lo, 0), max(hi, 0)) for lo, hi in padding]
-    if not any(lo or hi for lo, hi in grow):
-        return x
-    spatial = x.shape[1:-1]
-    shape = (
-        x.shape[0],
-        *(n + lo + hi for n, (lo, hi) in zip(spatial, grow, strict=True)),
-        x.shape[-1],
-    )
-    out = np.full(shape, value, dtype=x.dtype)
-    inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, spatial, strict=True))
-    out[(slice(None),) + inner] = x
-    return out
-
-
-def _unpad(xp: np.ndarray, padding: Any, spatial: tuple[int, ...]) -> np.ndarray:
-    """The transpose of `_pad`: the cotangent of the unpadded input."""
-    if not any(lo or hi for lo, hi in padding):
-        return xp
-    inner = tuple(
-        slice(max(lo, 0), n - max(hi, 0))
-        for (lo, hi), n in zip(padding, xp.shape[1:-1], strict=True)
-    )
-    if all(lo >= 0 and hi >= 0 for lo, hi in padding):
-        return xp[(slice(None),) + inner]
-    out = np.zeros((xp.shape[0], *spatial, xp.shape[-1]), dtype=xp.dtype)
-    kept = tuple(
-        slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(padding, spatial, strict=True)
-    )
-    out[(slice(None),) + kept] = xp[(slice(None),) + inner]
-    return out
-
-
-def _windows(
-    xp: np.ndarray, window: tuple[int, ...], out: tuple[int, ...], strides: Any, dilation: Any
-) -> np.ndarray:
-    """A read-only view ``(N, *out, *window, C)`` of every window of ``xp`` (no copy)."""
-    st = xp.strides
-    spatial_st = st[1:-1]
-    shape = (xp.shape[0], *out, *window, xp.shape[-1])
-    view_st = (
-        st[0],
-        *(a * s for a, s in zip(spatial_st, strides, strict=True)),
-        *(a * d for a, d in zip(spatial_st, dilation, strict=True)),
-        st[-1],
-    )
-    return as_strided(xp, shape, view_st, writeable=False)
-
-
-def _slots(
-    window: tuple[int, ...], out: tuple[int, ...], strides: Any, dilation: Any
-) -> list[tuple[Any, ...]]:
-    """For each window offset, the index of the padded-input elements it sees in every
-    window: a strided slice shaped like the output."""
-    return [
-        (
-            slice(None),
-            *(
-                slice(o * d, o * d + s * (m - 1) + 1, s)
-                for o, d, s, m in zip(offset, dilation, strides, out, strict=True)
-            ),
-        )
-        for offset in itertools.product(*(range(k) for k in window))
-    ]
-
-
-# -- convolution -------------------------------------------------------------------------
 _FEW_CHANNELS = 4  # up to this many input channels, im2col copies in transposed order
 # The convolutions work through the batch in chunks of up to 16 MB of patches (the im2col
 # copy), which bounds the memory a large batch takes; much smaller chunks cost speed (BLAS,
@@ -163,8 +46,8 @@ def _window_view(
     x: np.ndarray, window: tuple[int, ...], strides: Any, padding: Any, dilation: Any, op: str
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """The windows ``(N, *out, *window, C)`` of the padded input (a view) and ``out``."""
-    out = _out_shape(op, x.shape[1:-1], window, strides, padding, dilation)
-    return _windows(_pad(x, padding), window, out, strides, dilation), out
+    out = output_shape(op, x.shape[1:-1], window, strides, padding, dilation)
+    return strided_windows(pad_spatial(x, padding), window, out, strides, dilation), out
 
 
 def _patches(view: np.ndarray, groups: int) -> np.ndarray:
@@ -236,7 +119,7 @@ def _conv_impl(
                 f"conv: bias shape {bias.shape} must be (C_out,) = "
                 f"{kernel.shape[-1:]} for kernel {kernel.shape}"
             )
-    strides, padding, dilation = _defaults(kernel.ndim - 2, strides, padding, dilation)
+    strides, padding, dilation = canonical_params(kernel.ndim - 2, strides, padding, dilation)
     return _correlate(x, kernel, strides, padding, dilation, groups, "conv", bias)
 
 
@@ -295,10 +178,10 @@ def _conv_input_grad_impl(
     """Transposed convolution: the cotangent of ``x`` (spatial shape ``input_shape``)."""
     g, kernel = np.asarray(g), np.asarray(kernel)
     window = kernel.shape[:-2]
-    strides, padding, dilation = _defaults(len(window), strides, padding, dilation)
+    strides, padding, dilation = canonical_params(len(window), strides, padding, dilation)
     x_shape = (g.shape[0], *input_shape, kernel.shape[-2] * groups)
     _check_conv("conv_input_grad", x_shape, kernel.shape, groups)
-    out = _out_shape("conv_input_grad", input_shape, window, strides, padding, dilation)
+    out = output_shape("conv_input_grad", input_shape, window, strides, padding, dilation)
     if g.shape != (g.shape[0], *out, kernel.shape[-1]):
         raise ValueError(
             f"conv_input_grad: cotangent shape {g.shape} does not match the output "
@@ -323,9 +206,9 @@ def _conv_input_grad_impl(
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(input_shape, padding, strict=True))
     dxp = np.zeros((g.shape[0], *padded, groups, c_group), dtype=cols.dtype)
     # col2im: one strided slice-add per kernel offset (windows overlap in general).
-    for j, slot in enumerate(_slots(window, out, strides, dilation)):
+    for j, slot in enumerate(window_slots(window, out, strides, dilation)):
         dxp[slot] += np.moveaxis(cols[j].reshape(groups, *g.shape[:-1], c_group), 0, -2)
-    return _unpad(dxp.reshape(*dxp.shape[:-2], -1), padding, input_shape)
+    return unpad_spatial(dxp.reshape(*dxp.shape[:-2], -1), padding, input_shape)
 
 
 def _conv_kernel_grad_impl(
@@ -339,7 +222,7 @@ def _conv_kernel_grad_impl(
 ) -> np.ndarray:
     """The cotangent of the kernel (spatial shape ``window``): patches^T @ cotangent."""
     x, g = np.asarray(x), np.asarray(g)
-    strides, padding, dilation = _defaults(len(window), strides, padding, dilation)
+    strides, padding, dilation = canonical_params(len(window), strides, padding, dilation)
     c_out = g.shape[-1]
     _check_conv("conv_kernel_grad", x.shape, (*window, x.shape[-1] // groups, c_out), groups)
     view, out = _window_view(x, window, strides, padding, dilation, "conv_kernel_grad")
@@ -366,10 +249,6 @@ conv_input_grad_p = Primitive("conv_input_grad", _conv_input_grad_impl, returns=
 conv_kernel_grad_p = Primitive("conv_kernel_grad", _conv_kernel_grad_impl, returns="fresh")
 
 
-def _spatial(x: Any) -> tuple[int, ...]:
-    return tuple(shape_of(x)[1:-1])
-
-
 def _window(kernel: Any) -> tuple[int, ...]:
     return tuple(shape_of(kernel)[:-2])
 
@@ -378,7 +257,7 @@ def _window(kernel: Any) -> tuple[int, ...]:
 # cotangent or tangent (<c, conv(x, k)> = <input_grad(c, k), x> = <kernel_grad(x, c), k>).
 # The optional bias is added to every output position.
 def _conv_vjp_x(g: Any, ans: Any, x: Any, kernel: Any, *bias: Any, **params: Any) -> Any:
-    return conv_input_grad_p(g, kernel, input_shape=_spatial(x), **params)
+    return conv_input_grad_p(g, kernel, input_shape=spatial_shape(x), **params)
 
 
 def _conv_vjp_kernel(g: Any, ans: Any, x: Any, kernel: Any, *bias: Any, **params: Any) -> Any:
@@ -431,7 +310,7 @@ conv_input_grad_p.defjvp(
 
 
 def _kernel_grad_vjp_x(c: Any, ans: Any, x: Any, g: Any, window: Any, **params: Any) -> Any:
-    return conv_input_grad_p(g, c, input_shape=_spatial(x), **params)
+    return conv_input_grad_p(g, c, input_shape=spatial_shape(x), **params)
 
 
 def _kernel_grad_vjp_g(c: Any, ans: Any, x: Any, g: Any, window: Any, **params: Any) -> Any:
@@ -443,221 +322,3 @@ conv_kernel_grad_p.defjvp(
     lambda t, ans, x, g, **params: conv_kernel_grad_p(t, g, **params),
     lambda t, ans, x, g, **params: conv_kernel_grad_p(x, t, **params),
 )
-
-
-# -- pooling -----------------------------------------------------------------------------
-def _pool_geometry(
-    op: str, x_spatial: tuple[int, ...], window: tuple[int, ...], strides: Any, padding: Any
-) -> tuple[Any, Any, tuple[int, ...], list[Any]]:
-    strides, padding, dilation = _defaults(len(window), strides or window, padding, None)
-    out = _out_shape(op, x_spatial, window, strides, padding, dilation)
-    return strides, padding, out, _slots(window, out, strides, dilation)
-
-
-def _lowest(dtype: np.dtype) -> Any:
-    return -np.inf if dtype.kind in "fc" else np.iinfo(dtype).min
-
-
-def _max_pool_impl(
-    x: Any, window: tuple[int, ...], strides: Any = None, padding: Any = None
-) -> np.ndarray:
-    x = np.asarray(x)
-    strides, padding, _, slots = _pool_geometry("max_pool", x.shape[1:-1], window, strides, padding)
-    # Padding never wins a max. Strided-slice maxima beat reshape + max(axis) several times
-    # over, also when strides == window.
-    xp = _pad(x, padding, _lowest(x.dtype))
-    if len(slots) == 1:
-        return xp[slots[0]].copy()
-    out = np.maximum(xp[slots[0]], xp[slots[1]])
-    for slot in slots[2:]:
-        np.maximum(out, xp[slot], out=out)
-    return out
-
-
-def _pool_argmax_impl(
-    x: Any, maxima: Any = None, *, window: tuple[int, ...], strides: Any = None, padding: Any = None
-) -> np.ndarray:
-    """Each window's first maximum, as an offset into the window (row-major).
-
-    ``maxima``, the max pool of ``x`` when the caller has it, saves recomputing it.
-    """
-    x = np.asarray(x)
-    strides, padding, _, slots = _pool_geometry(
-        "pool_argmax", x.shape[1:-1], window, strides, padding
-    )
-    xp = _pad(x, padding, _lowest(x.dtype))
-    dtype = np.uint8 if len(slots) <= 256 else np.intp
-    if len(slots) == 1:
-        return np.zeros(
-            _out_shape("pool_argmax", x.shape[1:-1], window, strides, padding, (1,) * len(window)),
-            dtype,
-        )
-    if maxima is None:
-        maxima = _max_pool_impl(x, window, strides, padding)
-    # The offset of the first maximum is the number of leading offsets whose element is
-    # not the maximum: boolean ands and byte adds, several times cheaper than tracking a
-    # running argmax. (A NaN maximum equals nothing: the last offset, where it may be.)
-    index = np.not_equal(xp[slots[0]], maxima)
-    ahead = index.copy()
-    index = index.astype(dtype)
-    differs = np.empty(ahead.shape, bool)
-    for slot in slots[1:-1]:
-        np.not_equal(xp[slot], maxima, out=differs)
-        ahead &= differs
-        index += ahead
-    return index
-
-
-def _all_finite(a: np.ndarray) -> bool:
-    """Whether every element is finite: one sum, no temporaries (NaN and inf survive a sum;
-    a sum that overflows only sends finite values down the slow, exact path)."""
-    if a.dtype.kind not in "fc":
-        return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.add.reduce(a, axis=None)))
-
-
-def _masked(values: np.ndarray, mask: np.ndarray, finite: bool) -> np.ndarray:
-    """``values`` where ``mask``, else 0. Multiplying by the mask is several times faster
-    than ``np.where``, but 0 * inf is NaN: non-finite values take ``np.where``."""
-    return values * mask if finite else np.where(mask, values, 0)
-
-
-def _pool_gather_impl(
-    x: Any, index: Any, window: tuple[int, ...], strides: Any = None, padding: Any = None
-) -> np.ndarray:
-    """The element of each window that ``index`` selects (max pooling given its argmax)."""
-    x, index = np.asarray(x), np.asarray(index)
-    strides, padding, _, slots = _pool_geometry(
-        "pool_gather", x.shape[1:-1], window, strides, padding
-    )
-    xp = _pad(x, padding)
-    finite = _all_finite(x)
-    out = _masked(xp[slots[0]], index == 0, finite)
-    for j, slot in enumerate(slots[1:], start=1):
-        out += _masked(xp[slot], index == j, finite)
-    return out
-
-
-def _pool_scatter_impl(
-    g: Any,
-    index: Any,
-    window: tuple[int, ...],
-    input_shape: tuple[int, ...],
-    strides: Any = None,
-    padding: Any = None,
-) -> np.ndarray:
-    """The transpose of `pool_gather`: each window's ``g`` at its selected element."""
-    g, index = np.asarray(g), np.asarray(index)
-    strides, padding, _, slots = _pool_geometry(
-        "pool_scatter", input_shape, window, strides, padding
-    )
-    padded = tuple(n + lo + hi for n, (lo, hi) in zip(input_shape, padding, strict=True))
-    finite = _all_finite(g)
-    disjoint = all(s >= k for s, k in zip(strides, window, strict=True))
-    out = shape_of(g)[1:-1]
-    tiled = disjoint and all(
-        s == k and m * s == n for s, k, m, n in zip(strides, window, out, padded, strict=True)
-    )
-    # Windows that tile the padded input write every element once below: no zero fill.
-    empty = np.empty if tiled and finite else np.zeros
-    dxp = empty((g.shape[0], *padded, g.shape[-1]), dtype=g.dtype)
-    for j, slot in enumerate(slots):
-        if disjoint and finite:  # each element is in one window at most: write, no add
-            np.multiply(g, index == j, out=dxp[slot])
-        else:
-            dxp[slot] += _masked(g, index == j, finite)
-    return _unpad(dxp, padding, input_shape)
-
-
-max_pool_p = Primitive("max_pool", _max_pool_impl, returns="fresh")
-pool_argmax_p = Primitive("pool_argmax", _pool_argmax_impl, differentiable=False, returns="fresh")
-pool_gather_p = Primitive("pool_gather", _pool_gather_impl, returns="fresh")
-pool_scatter_p = Primitive("pool_scatter", _pool_scatter_impl, returns="fresh")
-
-
-def _max_pool_vjp(g: Any, ans: Any, x: Any, **params: Any) -> Any:
-    index = pool_argmax_p(x, ans, **params)
-    return pool_scatter_p(g, index, input_shape=_spatial(x), **params)
-
-
-def _max_pool_jvp(t: Any, ans: Any, x: Any, **params: Any) -> Any:
-    return pool_gather_p(t, pool_argmax_p(x, ans, **params), **params)
-
-
-max_pool_p.defvjp(_max_pool_vjp)
-max_pool_p.defjvp(_max_pool_jvp)
-pool_gather_p.defvjp(
-    lambda c, ans, x, index, **params: pool_scatter_p(c, index, input_shape=_spatial(x), **params),
-    None,
-)
-pool_gather_p.defjvp(lambda t, ans, x, index, **params: pool_gather_p(t, index, **params), None)
-pool_scatter_p.defvjp(
-    lambda c, ans, g, index, input_shape, **params: pool_gather_p(c, index, **params), None
-)
-pool_scatter_p.defjvp(lambda t, ans, g, index, **params: pool_scatter_p(t, index, **params), None)
-
-
-@functools.lru_cache(maxsize=64)
-def _window_counts(
-    spatial: tuple[int, ...], window: tuple[int, ...], strides: Any, padding: Any
-) -> np.ndarray:
-    """Real (unpadded) elements per window, shaped ``(1, *out, 1)``; read-only (cached)."""
-    _, padding, _, slots = _pool_geometry("avg_pool", spatial, window, strides, padding)
-    ones = _pad(np.ones((1, *spatial, 1)), padding)
-    counts = sum(ones[slot] for slot in slots)
-    counts.flags.writeable = False
-    return counts
-
-
-def _inverse_counts(
-    spatial: tuple[int, ...], window: tuple[int, ...], strides: Any, padding: Any, dtype: np.dtype
-) -> Any:
-    if not any(lo or hi for lo, hi in padding):
-        return dtype.type(1 / math.prod(window))
-    key = (tuple(spatial), tuple(window), tuple(strides), tuple(tuple(p) for p in padding))
-    return (1 / _window_counts(*key)).astype(dtype)
-
-
-def _avg_pool_impl(
-    x: Any, window: tuple[int, ...], strides: Any = None, padding: Any = None
-) -> np.ndarray:
-    x = np.asarray(x)
-    dtype = x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
-    strides, pads, _, slots = _pool_geometry("avg_pool", x.shape[1:-1], window, strides, padding)
-    xp = _pad(x, pads)
-    out = xp[slots[0]].astype(dtype)
-    for slot in slots[1:]:
-        out += xp[slot]
-    out *= _inverse_counts(x.shape[1:-1], window, strides, pads, dtype)
-    return out
-
-
-def _avg_pool_transpose_impl(
-    g: Any,
-    window: tuple[int, ...],
-    input_shape: tuple[int, ...],
-    strides: Any = None,
-    padding: Any = None,
-) -> np.ndarray:
-    """The transpose of `avg_pool`: ``g / count`` spread over each window."""
-    g = np.asarray(g)
-    strides, pads, _, slots = _pool_geometry(
-        "avg_pool_transpose", input_shape, window, strides, padding
-    )
-    share = g * _inverse_counts(input_shape, window, strides, pads, g.dtype)
-    padded = tuple(n + lo + hi for n, (lo, hi) in zip(input_shape, pads, strict=True))
-    dxp = np.zeros((g.shape[0], *padded, g.shape[-1]), dtype=share.dtype)
-    for slot in slots:
-        dxp[slot] += share
-    return _unpad(dxp, pads, input_shape)
-
-
-avg_pool_p = Primitive("avg_pool", _avg_pool_impl, returns="fresh")
-avg_pool_transpose_p = Primitive("avg_pool_transpose", _avg_pool_transpose_impl, returns="fresh")
-avg_pool_p.defvjp(
-    lambda g, ans, x, **params: avg_pool_transpose_p(g, input_shape=_spatial(x), **params)
-)
-avg_pool_p.defjvp(lambda t, ans, x, **params: avg_pool_p(t, **params))
-avg_pool_transpose_p.defvjp(lambda c, ans, g, input_shape, **params: avg_pool_p(c, **params))
-avg_pool_transpose_p.defjvp(lambda t, ans, g, **params: avg_pool_transpose_p(t, **params))
