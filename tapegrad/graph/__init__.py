@@ -12,8 +12,9 @@ straight-line generated code.
 
 from tapegrad.core.tracing import is_traced
 from tapegrad.graph.autodiff import gradients
+from tapegrad.graph.compare import values_equal
 from tapegrad.graph.function import ConcreteFunction, Function, TracerValueError
-from tapegrad.graph.ir import Graph, Input, Literal, Node, evaluate, values_equal
+from tapegrad.graph.ir import Graph, Input, Literal, Node, evaluate
 from tapegrad.graph.passes import optimize
 from tapegrad.graph.serialize import decode_value, encode_value, graph_from_dict, graph_to_dict
 from tapegrad.graph.trace import UntraceableError, trace, trace_checked

@@ -246,8 +246,8 @@ def _check_input(spec: Input, value: Any) -> None:
     if raw.dtype != spec.dtype or raw.ndim != len(spec.shape):
         raise ValueError(
             f"graph: {spec.kind} input {spec.name or spec.id} must be a {spec.dtype.name} "
-            f"array of rank {len(spec.shape)} (traced as {_aval(spec.shape, spec.dtype)}), "
-            f"got {_aval(raw.shape, raw.dtype)}"
+            f"array of rank {len(spec.shape)} (traced as {format_aval(spec.shape, spec.dtype)}), "
+            f"got {format_aval(raw.shape, raw.dtype)}"
         )
 
 
@@ -306,8 +306,8 @@ def verify(graph: Graph, example_args: Sequence[Any] | None = None) -> None:
         spec = variable_ids[key]
         if not isinstance(atom, Literal) and avals[atom] != (tuple(spec.shape), spec.dtype):
             raise ValueError(
-                f"graph: variable {spec.name or key} ({_aval(spec.shape, spec.dtype)}) is "
-                f"updated with a {_aval(*avals[atom])} value"
+                f"graph: variable {spec.name or key} ({format_aval(spec.shape, spec.dtype)}) is "
+                f"updated with a {format_aval(*avals[atom])} value"
             )
     if graph.in_tree is not None and count_leaves(graph.in_tree) != len(graph.arg_inputs):
         raise ValueError("graph: the argument structure does not match the 'arg' inputs")
@@ -379,8 +379,8 @@ def _verify_by_running(graph: Graph, example_args: Sequence[Any] | None) -> None
                 if value.shape != tuple(shape) or value.dtype != dtype:
                     raise ValueError(
                         f"graph: node {index} ({node.primitive}) computes "
-                        f"{_aval(value.shape, value.dtype)} but records "
-                        f"{_aval(shape, dtype)}"
+                        f"{format_aval(value.shape, value.dtype)} but records "
+                        f"{format_aval(shape, dtype)}"
                     )
                 env[out_id] = value
 
@@ -390,122 +390,6 @@ def _example(spec: Input, rng: np.random.Generator) -> np.ndarray:
     if spec.dtype.kind in "fc":
         return rng.standard_normal(spec.shape).astype(spec.dtype)
     return np.zeros(spec.shape, spec.dtype)
-
-
-# -- comparison -----------------------------------------------------------------------------
-def describe_difference(first: Graph, second: Graph) -> str | None:
-    """How two graphs compute differently (None if they compute the same thing).
-
-    Compares structure, primitives, params, literals and constant values, and the
-    inputs' kinds, ranks and dtypes; sizes of axes are ignored, so two traces at
-    different batch sizes of a batch-independent function compare equal.
-    """
-    if [(i.kind, len(i.shape), i.dtype) for i in first.inputs] != [
-        (i.kind, len(i.shape), i.dtype) for i in second.inputs
-    ]:
-        return "the inputs differ (kinds, ranks or dtypes)"
-    if first.in_tree != second.in_tree or first.out_tree != second.out_tree:
-        return "the argument or result structures differ"
-    if len(first.nodes) != len(second.nodes):
-        return f"{len(first.nodes)} vs {len(second.nodes)} primitive calls"
-    names_a, names_b = _canonical_ids(first), _canonical_ids(second)
-    consts_a, consts_b = first.constants, second.constants
-    for index, (a, b) in enumerate(zip(first.nodes, second.nodes, strict=True)):
-        where = f"node {index} ({a.primitive})"
-        if a.primitive != b.primitive:
-            return f"node {index} calls {a.primitive!r} vs {b.primitive!r}"
-        if len(a.inputs) != len(b.inputs):
-            return f"{where}: a different number of arguments"
-        for k, (x, y) in enumerate(zip(a.inputs, b.inputs, strict=True)):
-            problem = _atom_difference(x, y, names_a, names_b, consts_a, consts_b)
-            if problem:
-                return f"{where}, argument {k}: {problem}"
-        if sorted(a.params) != sorted(b.params):
-            return f"{where}: different params"
-        for key in a.params:
-            if not values_equal(a.params[key], b.params[key]):
-                return f"{where}: param {key}={_short(a.params[key])} vs {_short(b.params[key])}"
-    if len(first.outputs) != len(second.outputs):
-        return "a different number of outputs"
-    for k, (x, y) in enumerate(zip(first.outputs, second.outputs, strict=True)):
-        problem = _atom_difference(x, y, names_a, names_b, consts_a, consts_b)
-        if problem:
-            return f"output {k}: {problem}"
-    return None
-
-
-def _canonical_ids(graph: Graph) -> dict[int, tuple[Any, ...]]:
-    """Value id -> (role, position): comparable across independently traced graphs."""
-    names: dict[int, tuple[Any, ...]] = {}
-    for k, spec in enumerate(graph.inputs):
-        names[spec.id] = ("input", k)
-    for k, value_id in enumerate(graph.constants):
-        names[value_id] = ("constant", k)
-    for k, node in enumerate(graph.nodes):
-        for j, out_id in enumerate(node.outputs):
-            names[out_id] = ("node", k, j)
-    return names
-
-
-def _atom_difference(
-    x: Atom,
-    y: Atom,
-    names_a: dict[int, Any],
-    names_b: dict[int, Any],
-    consts_a: dict[int, Any],
-    consts_b: dict[int, Any],
-) -> str | None:
-    if isinstance(x, Literal) or isinstance(y, Literal):
-        if not (isinstance(x, Literal) and isinstance(y, Literal)) or not values_equal(
-            x.value, y.value
-        ):
-            return f"{_short(x)} vs {_short(y)}"
-        return None
-    role_a, role_b = names_a.get(x), names_b.get(y)
-    if role_a is None or role_b is None or role_a[0] != role_b[0]:
-        return f"reads a {role_a and role_a[0]} vs a {role_b and role_b[0]}"
-    if role_a[0] == "constant":
-        a, b = consts_a[x], consts_b[y]
-        if not values_equal(a, b):
-            return (
-                f"a constant {_aval(np.shape(a), np.asarray(a).dtype)} with different "
-                f"values or shape ({_aval(np.shape(b), np.asarray(b).dtype)})"
-            )
-        return None
-    if role_a != role_b:
-        return "reads a different value"
-    return None
-
-
-def values_equal(a: Any, b: Any) -> bool:
-    """Exact equality of params, literals and constants (arrays by dtype, shape, values)."""
-    if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
-        a_arr, b_arr = np.asarray(a), np.asarray(b)
-        return (
-            type(a) is type(b)
-            and a_arr.dtype == b_arr.dtype
-            and a_arr.shape == b_arr.shape
-            and bool(np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind in "fc"))
-        )
-    if isinstance(a, tuple | list):
-        return (
-            type(a) is type(b)
-            and len(a) == len(b)
-            and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
-        )
-    if isinstance(a, dict):
-        return (
-            isinstance(b, dict)
-            and sorted(a) == sorted(b)
-            and all(values_equal(a[k], b[k]) for k in a)
-        )
-    if isinstance(a, slice):
-        return isinstance(b, slice) and values_equal(
-            (a.start, a.stop, a.step), (b.start, b.stop, b.step)
-        )
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
-        return True  # NaN literals compare equal
-    return type(a) is type(b) and bool(a == b)
 
 
 # -- printing -------------------------------------------------------------------------------
@@ -527,7 +411,7 @@ _SHORT_DTYPES = {
 }
 
 
-def _aval(shape: Sequence[int], dtype: Any) -> str:
+def format_aval(shape: Sequence[int], dtype: Any) -> str:
     name = np.dtype(dtype).name
     return f"{_SHORT_DTYPES.get(name, name)}[{','.join(str(int(d)) for d in shape)}]"
 
@@ -549,14 +433,14 @@ def value_names(graph: Graph) -> dict[int, str]:
     return names
 
 
-def _short(value: Any) -> str:
+def format_value(value: Any) -> str:
     """A compact rendering of a param or literal (arrays by dtype and shape)."""
     if isinstance(value, Literal):
         value = value.value
     if isinstance(value, np.ndarray):
         if value.size <= 6:
-            return f"{_aval(value.shape, value.dtype)}{{{','.join(map(str, value.ravel()))}}}"
-        return _aval(value.shape, value.dtype)
+            return f"{format_aval(value.shape, value.dtype)}{{{','.join(map(str, value.ravel()))}}}"
+        return format_aval(value.shape, value.dtype)
     if isinstance(value, np.generic):
         return repr(value.item())
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
@@ -567,10 +451,10 @@ def _short(value: Any) -> str:
     if value is Ellipsis:
         return "..."
     if isinstance(value, tuple):
-        inner = ", ".join(_short(v) for v in value)
+        inner = ", ".join(format_value(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, list):
-        return "[" + ", ".join(_short(v) for v in value) + "]"
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -579,10 +463,10 @@ def format_graph(graph: Graph) -> str:
     names = value_names(graph)
 
     def decl(value_id: int, shape: Sequence[int], dtype: Any) -> str:
-        return f"{names[value_id]}:{_aval(shape, dtype)}"
+        return f"{names[value_id]}:{format_aval(shape, dtype)}"
 
     def atom(a: Atom) -> str:
-        return _short(a) if isinstance(a, Literal) else names.get(a, f"?{a}")
+        return format_value(a) if isinstance(a, Literal) else names.get(a, f"?{a}")
 
     consts = " ".join(decl(i, np.shape(v), np.asarray(v).dtype) for i, v in graph.constants.items())
     args = " ".join(decl(s.id, s.shape, s.dtype) for s in graph.arg_inputs)
@@ -594,7 +478,7 @@ def format_graph(graph: Graph) -> str:
         outs = " ".join(
             decl(o, s, d) for o, s, d in zip(node.outputs, node.shapes, node.dtypes, strict=True)
         )
-        params = ", ".join(f"{k}={_short(v)}" for k, v in node.params.items())
+        params = ", ".join(f"{k}={format_value(v)}" for k, v in node.params.items())
         call = node.primitive + (f"[{params}]" if params else "")
         lines.append(f"    {outs} = {' '.join([call, *map(atom, node.inputs)])}")
     results = [atom(a) for a in graph.outputs]

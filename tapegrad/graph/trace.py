@@ -26,7 +26,8 @@ from tapegrad.core import primitive as _primitive
 from tapegrad.core.primitive import PRIMITIVES, Primitive, set_recorders
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tree import tree_flatten, tree_unflatten
-from tapegrad.graph.ir import Atom, Graph, Input, Literal, Node, describe_difference
+from tapegrad.graph.compare import describe_difference
+from tapegrad.graph.ir import Atom, Graph, Input, Literal, Node
 
 
 class UntraceableError(ValueError):

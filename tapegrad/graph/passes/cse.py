@@ -36,7 +36,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
     Two nodes merge when they call the same primitive on the same values with the same
     params (and record the same shapes and dtypes); the later one's results are replaced
     by the earlier one's. Literals and params compare *bit for bit* with their type —
-    stricter than `ir.values_equal`, which treats ``-0.0`` and ``0.0`` as equal, so
+    stricter than `compare.values_equal`, which treats ``-0.0`` and ``0.0`` as equal, so
     ``x * -0.0`` never merges with ``x * 0.0``. Arguments of `COMMUTATIVE` ops are
     compared as a set. Constants merge when dtype, shape, strides and bytes are equal. Stateful
     primitives (random draws) never merge: two draws are two different values.
