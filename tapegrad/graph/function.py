@@ -32,7 +32,7 @@ import linecache
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,8 @@ from tapegrad.core.primitive import active_recorders, set_recorders
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tracing import current_tracer, is_traced, set_tracer
 from tapegrad.core.tree import tree_flatten, tree_unflatten
-from tapegrad.graph.ir import Atom, Graph, Input, Literal, evaluate
+from tapegrad.graph.concrete import ConcreteFunction
+from tapegrad.graph.ir import Atom, Graph, Input, Literal
 from tapegrad.graph.trace import UntraceableError, _Tracer
 
 logger = logging.getLogger("tapegrad.function")
@@ -221,141 +222,6 @@ def _source_text(where: str) -> str:
     except ValueError:
         return ""
     return f": `{text}`" if text else ""
-
-
-class ConcreteFunction:
-    """One trace of a `Function`: its graph (optimized) and the compiled code running it.
-
-    Attributes:
-        graph: The optimized graph that runs.
-        traced_graph: The graph as traced, before the passes.
-        trace_seconds, compile_seconds: How long tracing and optimizing + compiling took.
-    """
-
-    def __init__(
-        self,
-        graph: Graph,
-        traced_graph: Graph,
-        out_tree: Any,
-        arg_positions: list[int],
-        static_leaves: list[Any],
-        in_tree: Any,
-        jit: bool,
-        trace_seconds: float,
-        lock: Any = None,
-    ) -> None:
-        self.graph = graph
-        self._lock = lock if lock is not None else threading.RLock()
-        self.traced_graph = traced_graph
-        self._out_tree = out_tree
-        self._arg_positions = arg_positions
-        self._static_leaves = static_leaves
-        self._in_tree = in_tree
-        self._variables: list[Variable] = list(graph.captured_variables or [])
-        variable_ids = [spec.id for spec in graph.variable_inputs]
-        position = {value_id: k for k, value_id in enumerate(variable_ids)}
-        self._updated = [self._variables[position[key]] for key in graph.updates]
-        # Calls that update Variables take turns (their Function's lock): each reads the
-        # Variables, runs and writes them back, which must not interleave with another
-        # call's. Other calls need no lock of their own (the compiled code has one).
-        self._call_flat: Callable[[list[Any]], Any] = (
-            self._call_locked if self._updated else self._call_unlocked
-        )
-        self.trace_seconds = trace_seconds
-        # A `where` usually guards a branch that is invalid where it is not selected (a
-        # sqrt of negatives, its infinite derivative): like the backward walk, silence
-        # NumPy's warnings for graphs that can compute such masked values.
-        self._quiet = any(node.primitive == "where" for node in graph.nodes)
-        start = time.perf_counter()
-        self._compiled: Callable[..., Any] | None = None
-        if jit:
-            from tapegrad.graph.codegen import compile_graph
-
-            self._compiled = compile_graph(graph)
-        self.compile_seconds = time.perf_counter() - start
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        leaves = tree_flatten((args, kwargs))[0]
-        return self._call_flat([leaves[k] for k in self._arg_positions])
-
-    def _call_locked(self, array_leaves: list[Any]) -> Any:
-        with self._lock:
-            return self._call_unlocked(array_leaves)
-
-    def _call_unlocked(self, array_leaves: list[Any]) -> Any:
-        # The per-call path of every compiled step: kept lean (no tree walks, no context
-        # managers unless needed).
-        recorders = active_recorders()
-        if recorders and self._recorded_by(recorders, array_leaves):
-            return self._call_recorded(array_leaves)
-        arrays = []
-        for x in array_leaves:
-            if type(x) is not np.ndarray:
-                x = x._value if isinstance(x, Tensor) else x
-                if type(x) is not np.ndarray:
-                    x = np.asarray(x)
-            arrays.append(x)
-        variables = [v._value for v in self._variables]
-        if self._quiet:
-            saved = np.seterr(all="ignore")
-            try:
-                outputs, new_values = self._run(arrays, variables)
-            finally:
-                np.seterr(**saved)
-        else:
-            outputs, new_values = self._run(arrays, variables)
-        for variable, new in zip(self._updated, new_values, strict=True):
-            variable._value = new
-        if self._out_tree is None:
-            out = outputs[0]
-            return Tensor._wrap(out) if type(out) is np.ndarray else self._result(outputs)
-        return self._result(outputs)
-
-    def _run(self, arrays: list[Any], variables: list[Any]) -> tuple[list[Any], list[Any]]:
-        if self._compiled is not None:
-            return self._compiled(arrays, variables)  # type: ignore[no-any-return]
-        with _NoRecorders():
-            outputs, updates = evaluate(self.graph, arrays, variables, with_updates=True)
-        return outputs, list(updates.values())
-
-    def _recorded_by(self, recorders: Sequence[Any], leaves: list[Any]) -> bool:
-        """Whether an outer tape (or tracer) follows an argument or a captured Variable."""
-        for recorder in recorders:
-            for leaf in leaves:
-                if isinstance(leaf, Tensor) and recorder.tracks(leaf):
-                    return True
-            for variable in self._variables:
-                if variable.trainable and getattr(recorder, "watch_accessed_variables", True):
-                    return True
-        return False
-
-    def _call_recorded(self, array_leaves: list[Any]) -> Any:
-        # An outer GradientTape differentiates through the call: replay the graph on
-        # Tensors so each node's primitive is recorded with its VJP rule.
-        tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in array_leaves]
-        # The graph as traced: its gradients are then the eager ones, bit for bit (passes
-        # reorder sums of cotangents and drop the stop_gradient markers of raw values).
-        outputs, updates = evaluate(self.traced_graph, tensors, self._variables, with_updates=True)
-        for variable, new in zip(self._updated, updates.values(), strict=True):
-            variable._value = new._value if isinstance(new, Tensor) else np.asarray(new)
-        return self._result(outputs)
-
-    def _result(self, outputs: list[Any]) -> Any:
-        leaves = [
-            o
-            if isinstance(o, Tensor) or not isinstance(o, np.ndarray | np.generic)
-            else Tensor._wrap(o)
-            for o in outputs
-        ]
-        return tree_unflatten(self._out_tree, leaves)
-
-
-class _NoRecorders:
-    def __enter__(self) -> None:
-        self._previous = set_recorders(())
-
-    def __exit__(self, *exc: object) -> None:
-        set_recorders(self._previous)
 
 
 class Function:
