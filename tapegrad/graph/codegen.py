@@ -65,13 +65,13 @@ from tapegrad.graph.codegen_analysis import (
     find_scatter_adds,
     live_nodes,
 )
+from tapegrad.graph.codegen_fused import fused_kernel_call, fused_units
 from tapegrad.graph.compiled import CompiledGraph
 from tapegrad.graph.ir import Atom, Graph, Literal, Node, value_names
 from tapegrad.graph.passes.buffers import BufferPlan, Step, plan_buffers
-from tapegrad.graph.passes.fusion import FusionGroup, Unit, fuse_elementwise
+from tapegrad.graph.passes.fusion import FusionGroup, Unit
 from tapegrad.graph.signatures import keyword_name
 from tapegrad.graph.source_text import check_source, identifier, plain
-from tapegrad.graph.source_text import comment as _comment
 from tapegrad.graph.source_text import describe as _describe
 from tapegrad.kernels import kernels_of
 from tapegrad.kernels.numpy_fast import relu_zeros_for
@@ -204,29 +204,7 @@ class _Compiler:
     def build(self) -> CompiledGraph:
         live = live_nodes(self.graph)
         self.layout = c_ordered(self.graph, self.avals)
-        groups: list[FusionGroup] = []
-        units: list[Unit] = list(live)
-        kernels: dict[int, Any] = {}
-        if self.fuse:
-            from tapegrad.graph import fused
-
-            if fused.available() or self.fuse is True:
-                fused.require()
-                groups, units = fuse_elementwise(
-                    self.graph,
-                    live=live,
-                    key=lambda n: fused.group_key(n, self.avals),
-                    max_inputs=fused.MAX_INPUTS + fused.MAX_BOOL_INPUTS,
-                    max_outputs=fused.MAX_OUTPUTS + 1,
-                )
-                chosen = [
-                    g
-                    for g in groups
-                    if fused.fits(g, self.avals)
-                    and (self.fuse is True or fused.worth_fusing(self.graph, g))
-                ]
-                kernels = {id(g): g for g in chosen}
-                units = _expand_unchosen(units, kernels)
+        units = fused_units(self.graph, live, self.avals, self.fuse)
         # add(x, index_add(g, idx)) as "x[idx] += g" in x's buffer (a slice's gradient
         # accumulated into the whole tensor's): the index_add's zeros are never built.
         self.scatter_adds = find_scatter_adds(self.graph, units, self.avals, self.layout)
@@ -478,54 +456,12 @@ class _Compiler:
         self.lines.append(f"    {multiply}({name}, {k(0.5)}{again})")
 
     def emit_kernel(self, group: FusionGroup) -> str:
-        """One call of the fused-kernel interpreter for a group."""
-        from tapegrad.graph import fused
-
-        kernel = fused.build_kernel(self.graph, group, self.avals)
-        vm = self.bind("fused_kernel", fused.interpreter())
-        program = self.bind("_program", kernel.program)
-        constants = self.bind("_constants", kernel.constants)
-        dtype = kernel.constants.dtype
-        empty = self.bind("_empty", np.empty(0, dtype), key=("empty", dtype.str))
-        empty_bool = self.bind("_empty", np.empty(0, bool), key=("empty", "bool"))
-        self.lines.append(f"    # fused: {_comment(kernel.description)}")
-        for index in group.nodes:
-            self.lines.append(f"    #   {_describe(self.graph.nodes[index], self.names)}")
-        for value in group.outputs:
-            where = self.plan.placement.get(value, ("new",))
-            name = self.names[value]
-            if where[0] == "slot":
-                self.lines.append(f"    {name} = _s{where[1]}")
-            elif where[0] == "share":
-                self.lines.append(f"    {name} = {self.names[where[1]]}")
-            else:
-                shape, out_dtype = self.avals[value]
-                shape_text = self.param(tuple(int(d) for d in shape))
-                self.lines.append(
-                    f"    {name} = np.empty({shape_text}, {self.bind('_dtype', out_dtype)})"
-                )
-        for value, slot in zip(kernel.scalar_inputs, kernel.scalar_slots, strict=True):
-            self.lines.append(f"    {constants}[{int(slot)}] = {self.names[value]}.item()")
-
-        def flat(values: list[int], count: int, filler: str) -> list[str]:
-            return [f"{self.names[v]}.reshape(-1)" for v in values] + [filler] * (
-                count - len(values)
-            )
-
-        args = [
-            program,
-            str(int(kernel.n_pre)),
-            constants,
-            str(int(kernel.size)),
-            str(int(kernel.tile)),
-            str(int(kernel.n_regs)),
-            *flat(kernel.float_inputs, fused.MAX_INPUTS, empty),
-            *flat(kernel.bool_inputs, fused.MAX_BOOL_INPUTS, empty_bool),
-            *flat(kernel.float_outputs, fused.MAX_OUTPUTS, empty),
-            *flat(kernel.bool_outputs, 1, empty_bool),
-        ]
-        self.lines.append(f"    {vm}({', '.join(args)})")
-        return kernel.description
+        """One call of the fused-kernel interpreter for a group (`codegen_fused`)."""
+        lines, description = fused_kernel_call(
+            self.graph, group, self.avals, self.names, self.plan.placement, self.bind, self.param
+        )
+        self.lines.extend(lines)
+        return description
 
     def emit_return(self, plan: BufferPlan) -> None:
         graph = self.graph
@@ -597,25 +533,8 @@ class _Compiler:
 _compiled_ids = itertools.count()
 
 
-def _expand_unchosen(units: list[Unit], chosen: dict[int, FusionGroup]) -> list[Unit]:
-    """Groups not worth a kernel run as their nodes, in the scheduled order."""
-    result: list[Unit] = []
-    for unit in units:
-        if isinstance(unit, FusionGroup) and id(unit) not in chosen:
-            result.extend(unit.nodes)
-        else:
-            result.append(unit)
-    return result
-
-
 def _copy(value: Any) -> Any:
     return np.array(value, copy=True)
-
-
-# Primitive pairs computed together when a graph has both on the same inputs: the first
-# primitive's name -> (the second's name, a function returning both results bit for bit).
-# View primitives whose impl is this ndarray method with this param (arrays and NumPy
-# scalars both have it; the impl's fallback is for other inputs).
 
 
 def _own(array: np.ndarray) -> np.ndarray:
