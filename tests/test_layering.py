@@ -51,7 +51,7 @@ BY_NAME_LOOKUPS = {
 NN_INSIDE_IMPORTS = {
     "tapegrad/nn/layers/attention.py": {"tapegrad.ops.random"},
     "tapegrad/nn/layers/core.py": {"tapegrad.ops.nn"},
-    "tapegrad/nn/layers/recurrent.py": {"tapegrad.ops.nn", "tapegrad.ops.random"},
+    "tapegrad/nn/layers/recurrent/cells.py": {"tapegrad.ops.nn", "tapegrad.ops.random"},
 }
 
 # Files over MAX_LINES, with their line count today as a ceiling. This list must only
@@ -65,7 +65,6 @@ OVERSIZED = {
     "tapegrad/graph/ir.py": 624,
     "tapegrad/graph/serialize.py": 634,
     "tapegrad/nn/initializers.py": 623,
-    "tapegrad/nn/layers/recurrent.py": 1033,
     "tapegrad/random.py": 682,
 }
 

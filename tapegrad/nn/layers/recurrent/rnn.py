@@ -1,0 +1,304 @@
+"""`RNN`: runs a cell over the time axis; and the base of the built-in `SimpleRNN`, `LSTM`
+and `GRU` layers (an `RNN` owning its cell, with a flat config)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import tapegrad.numpy as tnp
+from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.layers.recurrent.cells import (
+    _CELLS,
+    LSTMCell,
+    SimpleRNNCell,
+    _as_list,
+    _deserialize_cell_arguments,
+    _dtype_of,
+    _RecurrentCell,
+)
+from tapegrad.nn.validation import (
+    check_bool,
+    layer_owner,
+    require_rank,
+)
+
+
+class RNN(Layer):
+    """Runs a cell over the time axis of ``(batch, time, features)`` inputs.
+
+    Built-in cells take a fast path: the inputs of all steps are projected with one
+    matmul before the loop. Any other cell (a `Layer` with ``state_size`` and
+    ``call(inputs, states) -> (output, new_states)``) is called once per step.
+
+    Args:
+        cell: The cell (`SimpleRNNCell`, `LSTMCell`, `GRUCell` or a custom cell).
+        return_sequences: Return the outputs of every step ``(batch, time, units)``
+            instead of the last one ``(batch, units)``.
+        return_state: Also return the final states: ``(output, *states)``.
+        go_backwards: Process the sequence in reverse (outputs stay in processing order,
+            as in Keras).
+        stateful: Not supported (must be False).
+        unroll: Accepted for Keras compatibility; the loop is always a Python loop.
+        zero_output_for_mask: Accepted for Keras compatibility (masks are not supported).
+
+    Call arguments:
+        sequences: ``(batch, time, features)``; or a list ``[sequences, *initial_states]``.
+        initial_state: Optional list of initial states (default zeros).
+        training: Whether dropout is active.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.RNN(tg.layers.LSTMCell(4), return_state=True)
+        >>> out, h, c = layer(np.ones((2, 5, 3), np.float32))
+        >>> out.shape, bool(np.allclose(out.numpy(), h.numpy()))
+        ((2, 4), True)
+    """
+
+    _check_input_shape = False  # a call may pass [sequences, *states]: checked in call
+
+    def __init__(
+        self,
+        cell: Layer,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if check_bool(layer_owner(self), "stateful", stateful):
+            raise NotImplementedError(
+                f"{type(self).__name__} '{self.name}': stateful=True is not supported"
+            )
+        if not hasattr(cell, "state_size"):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the cell must have a "
+                f"state_size attribute, got {type(cell).__name__}"
+            )
+        self.cell = cell
+        owner = layer_owner(self)
+        self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
+        self.return_state = check_bool(owner, "return_state", return_state)
+        self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
+        self.stateful = stateful
+        self.unroll = check_bool(owner, "unroll", unroll)
+        self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
+
+    def __call__(self, inputs: Any = None, initial_state: Any = None, **kwargs: Any) -> Any:
+        if inputs is None:
+            inputs = kwargs.pop("sequences")
+        # Initial states join the inputs, so a functional graph records them as inputs.
+        if initial_state is not None:
+            inputs = [inputs, *_as_list(initial_state)]
+        return super().__call__(inputs, **kwargs)
+
+    def build(self, input_shape: Any) -> None:
+        if input_shape and isinstance(input_shape[0], list | tuple):
+            input_shape = input_shape[0]
+        require_rank(layer_owner(self), input_shape, 3, "(batch, time, features)")
+        if not self.cell.built:
+            self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
+            self.cell.built = True
+
+    def call(self, sequences: Any, initial_state: Any = None, training: bool | None = None) -> Any:
+        if isinstance(sequences, list | tuple):
+            sequences, *given = sequences
+            initial_state = given or initial_state
+        shape = shape_of(sequences)
+        if len(shape) != 3:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': expected inputs of shape "
+                f"(batch, time, features), got shape {shape}"
+            )
+        kernel = self.cell.kernel if isinstance(self.cell, _RecurrentCell) else None
+        if kernel is not None and shape_of(kernel)[0] != shape[2]:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': inputs have {shape[2]} "
+                f"features, but the layer was built for {shape_of(kernel)[0]}"
+            )
+        if shape[1] == 0:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': the sequences are empty (shape {shape})"
+            )
+        if isinstance(self.cell, _RecurrentCell):
+            last, outputs, states = self._run_fused(sequences, initial_state, training)
+        else:
+            last, outputs, states = self._run_cell(sequences, initial_state, training)
+        output = outputs if self.return_sequences else last
+        return (output, *states) if self.return_state else output
+
+    def _initial_states(self, given: Any, batch: int, dtype: Any) -> list[Any]:
+        cell = self.cell
+        sizes = _as_list(cell.state_size)
+        if given is None:
+            if hasattr(cell, "get_initial_state"):
+                return list(cell.get_initial_state(batch, dtype))
+            return [np.zeros((batch, size), dtype) for size in sizes]
+        states = _as_list(given)
+        got = [tuple(shape_of(s)) for s in states]
+        if got != [(batch, size) for size in sizes]:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': initial_state must be "
+                f"{len(sizes)} tensor(s) of shapes "
+                f"{[(batch, size) for size in sizes]}, got shapes {got}"
+            )
+        return states
+
+    def _run_fused(
+        self, sequences: Any, initial_state: Any, training: bool | None
+    ) -> tuple[Any, Any, list[Any]]:
+        """The built-in cells: every step's input projection at once, then the steps (or,
+        where the cell can, the whole sequence as one op). Returns ``(last output, every
+        output stacked on axis 1 or None, final states)``."""
+        cell = self.cell
+        batch, steps, features = shape_of(sequences)
+        dtype = np.result_type(_dtype_of(sequences), cell.dtype)
+        if training and cell.dropout > 0:
+            # One mask for every step of the sequence, as Keras does.
+            sequences = sequences * cell.dropout_mask(sequences, (batch, 1, features), cell.dropout)
+        if isinstance(cell, LSTMCell) and cell.fuses_sequence(training):
+            if self.go_backwards:
+                sequences = sequences[:, ::-1]
+            states = self._initial_states(initial_state, batch, dtype)
+            outputs, states = cell.run_sequence(sequences, states)
+            return states[0], outputs, states
+        # Time-major before the projection: each step's slice is then one contiguous block.
+        projected = cell.project_inputs(tnp.swapaxes(sequences, 0, 1))
+        states = self._initial_states(initial_state, batch, dtype)
+        recurrent_mask = None
+        if training and cell.recurrent_dropout > 0:
+            # Tied to the projected inputs, which a compiled step traces (the zero initial
+            # state is a constant: a mask drawn for it would be frozen into the graph).
+            recurrent_mask = cell.dropout_mask(
+                projected, (batch, cell.units), cell.recurrent_dropout
+            )
+        # The steps' slices as one unstack: where the engine makes unstack a single op, its
+        # backward is one stack instead of a full-size scatter per step.
+        inputs = tnp.unstack(projected, axis=0)
+        outputs = []
+        out = None
+        for projected_t in reversed(inputs) if self.go_backwards else inputs:
+            if recurrent_mask is not None:
+                states = [states[0] * recurrent_mask, *states[1:]]
+            out, states = cell.step(projected_t, states)
+            if self.return_sequences:
+                outputs.append(out)
+        return out, tnp.stack(outputs, axis=1) if outputs else None, states
+
+    def _run_cell(
+        self, sequences: Any, initial_state: Any, training: bool | None
+    ) -> tuple[Any, Any, list[Any]]:
+        batch, steps, _ = shape_of(sequences)
+        dtype = np.result_type(_dtype_of(sequences), self.cell.dtype)
+        states = self._initial_states(initial_state, batch, dtype)
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        outputs = []
+        out = None
+        for t in order:
+            # Always a list of states, as Keras passes them (custom cells read states[0]).
+            out, new_states = self.cell(sequences[:, t], states, training=training)
+            states = _as_list(new_states)
+            if self.return_sequences:
+                outputs.append(out)
+        return out, tnp.stack(outputs, axis=1) if outputs else None, states
+
+    # -- configuration --------------------------------------------------------------------
+    def _rnn_config(self) -> dict[str, Any]:
+        return {
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        cell = {"class_name": type(self.cell).__name__, "config": self.cell.get_config()}
+        return {**super().get_config(), **self._rnn_config(), "cell": cell}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        config = dict(config)
+        cell = config.pop("cell")
+        if not isinstance(cell, Layer):
+            name = cell.get("class_name") if isinstance(cell, dict) else None
+            if name not in _CELLS:
+                raise ValueError(
+                    f"RNN.from_config: unknown cell {name!r}; only the built-in "
+                    f"cells ({', '.join(_CELLS)}) are restored from a config"
+                )
+            cell = _CELLS[name].from_config(cell["config"])
+        return cls(cell, **config)
+
+
+class _BuiltinRNN(RNN):
+    """`SimpleRNN`, `LSTM` and `GRU`: an `RNN` owning a built-in cell, with a flat config."""
+
+    _cell_class: type[_RecurrentCell] = SimpleRNNCell
+    _cell_name = "simple_rnn_cell"
+
+    def __init__(
+        self,
+        cell_arguments: dict[str, Any],
+        rnn_arguments: dict[str, Any],
+        activity_regularizer: Any,
+        kwargs: dict[str, Any],
+    ) -> None:
+        if activity_regularizer is not None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: activity_regularizer is not supported"
+            )
+        kwargs.pop("use_cudnn", None)
+        kwargs.pop("implementation", None)
+        cell = self._cell_class(**cell_arguments, name=self._cell_name, dtype=kwargs.get("dtype"))
+        super().__init__(cell, **rnn_arguments, **kwargs)
+        # Weight names like Keras' paths: "lstm/lstm_cell/kernel".
+        cell.name = f"{self.name}/{self._cell_name}"
+
+    def __getattr__(self, name: str) -> Any:
+        # The cell's arguments (units, activation, ...) read through, as in Keras.
+        cell = vars(self).get("cell")
+        if name in _CELL_ATTRIBUTES and cell is not None and hasattr(cell, name):
+            return getattr(cell, name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def get_config(self) -> dict[str, Any]:
+        config = Layer.get_config(self)
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype", "input_shape"):
+            cell_config.pop(key, None)
+        return {**config, **cell_config, **self._rnn_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**_deserialize_cell_arguments(config))
+
+
+_CELL_ATTRIBUTES = frozenset(
+    {
+        "units",
+        "activation",
+        "recurrent_activation",
+        "use_bias",
+        "unit_forget_bias",
+        "reset_after",
+        "kernel_initializer",
+        "recurrent_initializer",
+        "bias_initializer",
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "kernel_constraint",
+        "recurrent_constraint",
+        "bias_constraint",
+        "dropout",
+        "recurrent_dropout",
+        "seed",
+    }
+)
