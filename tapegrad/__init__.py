@@ -48,6 +48,7 @@ _LAZY_MODULES = (
     "datasets",
     "graph",
     "random",
+    "tree",
 )
 _LAZY_NAMES = {
     "Model": "tapegrad.nn.models",

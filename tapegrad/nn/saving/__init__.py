@@ -80,7 +80,7 @@ from tapegrad.nn.saving.archive import (
     tensor_sha256,
 )
 from tapegrad.nn.saving.bounds import MAX_TENSOR_ELEMENTS, WeightBudget, check_config_sizes
-from tapegrad.nn.saving.compiled import _compile_config, _optimizer_document, _restore_compiled
+from tapegrad.nn.saving.compiled import compile_config, optimizer_document, restore_compiled
 from tapegrad.nn.saving.config import _layer_classes, _Loader, _Saver
 from tapegrad.nn.saving.lambdas import GraphFunction
 from tapegrad.nn.saving.weights import _assign_weights, _weight_arrays
@@ -111,14 +111,14 @@ def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
     config = {
         "class_name": type(model).__name__,
         "config": saver.model_config(model, None),
-        "compile_config": _compile_config(model),
+        "compile_config": compile_config(model),
         "random_state": random_state.capture(model),
     }
     arrays = {**saver.arrays, **_weight_arrays(model)}
     optimizer = getattr(model, "optimizer", None)
     optional = {}
     if getattr(model, "compiled", False) and optimizer is not None:
-        optional["optimizer.json"] = _json_bytes(_optimizer_document(optimizer), "optimizer.json")
+        optional["optimizer.json"] = _json_bytes(optimizer_document(optimizer), "optimizer.json")
         for k, variable in enumerate(optimizer.variables):
             arrays[f"optimizer/{k}"] = np.asarray(variable.numpy())
     checksums = {
@@ -251,13 +251,13 @@ def _load(
     loader.lambdas.resolve_shared_variables(model)
     progress["where"] = "weights.safetensors: assigning the weights"
     _assign_weights(model, arrays, "weights.safetensors", archive=True)
-    compile_config = document["compile_config"]
-    if recompile and compile_config is not None:
+    saved_compile = document["compile_config"]
+    if recompile and saved_compile is not None:
         if "optimizer.json" not in members:
             raise ArchiveError("archive: compile_config is present but optimizer.json is missing")
         progress["where"] = "optimizer.json and config.json compile_config"
         optimizer_doc = _parse_json(members["optimizer.json"], "optimizer.json")
-        _restore_compiled(model, compile_config, optimizer_doc, arrays)
+        restore_compiled(model, saved_compile, optimizer_doc, arrays)
     if "random_state" in document:  # archives before version 2 have none
         try:
             random_state.restore(model, document["random_state"])

@@ -21,14 +21,14 @@ from tapegrad.nn import metrics as metrics_module
 from tapegrad.nn import optimizers as optimizers_module
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.saving.archive import ArchiveError, _expect_keys, _expect_list, _is_json
-from tapegrad.nn.saving.weights import _check_array
+from tapegrad.nn.saving.weights import check_array
 
 _COMPILE_KEYS = {"loss", "loss_weights", "metrics"}
 # Written since archive version 2; version 1 archives have only _COMPILE_KEYS.
 _COMPILE_KEYS_V2 = _COMPILE_KEYS | {"jit_compile"}
 
 
-def _compile_config(model: Model) -> dict[str, Any] | None:
+def compile_config(model: Model) -> dict[str, Any] | None:
     if not getattr(model, "compiled", False):
         return None
     config: dict[str, Any] = {
@@ -79,7 +79,7 @@ def _serialized_or_none(item: Any, module: Any, what: str) -> Any:
     return None
 
 
-def _optimizer_document(optimizer: Any) -> dict[str, Any]:
+def optimizer_document(optimizer: Any) -> dict[str, Any]:
     try:
         serialized = optimizers_module.serialize(optimizer)
     except (ValueError, TypeError) as err:
@@ -94,7 +94,7 @@ def _optimizer_document(optimizer: Any) -> dict[str, Any]:
     }
 
 
-def _restore_compiled(
+def restore_compiled(
     model: Model, compile_config: Any, optimizer_doc: Any, arrays: dict[str, np.ndarray]
 ) -> None:
     where = "config.json compile_config"
@@ -144,7 +144,7 @@ def _restore_compiled(
             raise ArchiveError(
                 f"weights.safetensors: optimizer variable {key!r} ({name}) is missing"
             )
-        _check_array(arrays[key], variable, key, "weights.safetensors")
+        check_array(arrays[key], variable, key, "weights.safetensors")
         variable.assign(arrays[key])
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
-from tapegrad.core import tree_flatten
+from tapegrad import tree
 from tapegrad.nn import layers as layers_module
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.core import InputLayer, Lambda
@@ -266,7 +266,7 @@ class _Loader:
                 raise ArchiveError(
                     f"{where}: the call fails: {type(err).__name__}: {str(err)[:300]}"
                 ) from err
-            outputs[(name, k)] = tree_flatten(out)[0]
+            outputs[(name, k)] = tree.flatten(out)
 
 
 def _wire_order(

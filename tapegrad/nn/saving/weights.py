@@ -63,12 +63,12 @@ def _assign_weights(
             f"{missing[:5]}, unexpected {extra[:5]} (is the model built, with the same layers?)"
         )
     for key, variable in expected.items():
-        _check_array(arrays[key], variable, key, source)
+        check_array(arrays[key], variable, key, source)
     for key, variable in expected.items():
         variable.assign(arrays[key])
 
 
-def _check_array(array: np.ndarray, variable: tg.Variable, key: str, source: str) -> None:
+def check_array(array: np.ndarray, variable: tg.Variable, key: str, source: str) -> None:
     if array.shape != tuple(variable.shape) or array.dtype != variable.dtype:
         raise ArchiveError(
             f"{source}: weight {key!r} ({variable.name}) is stored as "
