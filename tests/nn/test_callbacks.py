@@ -207,7 +207,7 @@ def test_checkpoint_save_best_only(tmp_path, monitor, mode, values, saved_epochs
 
 
 def test_checkpoint_fixed_path_is_overwritten_with_the_best(tmp_path):
-    path = tmp_path / "best.tapegrad"
+    path = tmp_path / "best.weights.h5"
     checkpoint = ModelCheckpoint(path, save_best_only=True, save_weights_only=True)
     model, _ = fit([checkpoint], losses(1.0, 0.5, 0.9))
     assert model.saved == [("weights", str(path))] * 2
@@ -246,9 +246,9 @@ def test_checkpoint_errors(tmp_path):
         fit([ModelCheckpoint(str(tmp_path / "{val_acc:.2f}.tapegrad"))], losses(1.0))
     with pytest.raises(ValueError, match="save_freq must be 'epoch' or a positive int"):
         ModelCheckpoint("m.tapegrad", save_freq="batch")
-    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder.keras").mkdir()
     with pytest.raises(IsADirectoryError, match="existing directory"):
-        fit([ModelCheckpoint(tmp_path / "folder")], losses(1.0))
+        fit([ModelCheckpoint(tmp_path / "folder.keras")], losses(1.0))
 
 
 def test_checkpoint_verbose(tmp_path, capsys):

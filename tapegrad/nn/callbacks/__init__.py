@@ -24,6 +24,8 @@ from tapegrad.nn.callbacks.learning_rate_scheduler import LearningRateScheduler
 from tapegrad.nn.callbacks.model_checkpoint import ModelCheckpoint
 from tapegrad.nn.callbacks.monitor_callback import MonitorCallback
 from tapegrad.nn.callbacks.progbar_logger import ProgbarLogger
+from tapegrad.nn.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from tapegrad.nn.callbacks.remote_monitor import RemoteMonitor
 from tapegrad.nn.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -37,5 +39,7 @@ __all__ = [
     "ModelCheckpoint",
     "MonitorCallback",
     "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "RemoteMonitor",
     "TerminateOnNaN",
 ]

@@ -102,8 +102,13 @@ class CallbackList(Callback):
     def _call(self, hook: str, *args: Any, logs: Logs | None = None) -> None:
         # One dict shared by all, so a callback's additions reach the callbacks after it.
         logs = {} if logs is None else logs
-        for callback in self.callbacks:
-            getattr(callback, hook)(*args, logs=logs)
+        if "batch" in hook:
+            for callback in self.callbacks:
+                getattr(callback, hook)(*args, logs=logs)
+        else:
+            # Positionally, as Keras calls them: an override may name the parameter `log`.
+            for callback in self.callbacks:
+                getattr(callback, hook)(*args, logs)
 
     def on_train_begin(self, logs=None):
         self._call("on_train_begin", logs=logs)

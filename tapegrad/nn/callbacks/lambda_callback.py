@@ -9,14 +9,25 @@ from tapegrad.nn.callbacks.callback import _HOOKS, Callback, Logs
 
 
 class LambdaCallback(Callback):
-    """A callback made of plain functions, for quick one-offs.
+    """A callback made of plain functions, for quick one-offs (Keras 3's signature).
 
-    Each keyword names a hook and gives the function to run there, with the hook's arguments:
+    Each hook argument gives the function to run there, with the hook's arguments:
     ``on_epoch_begin(epoch, logs)``, ``on_train_batch_end(batch, logs)``,
-    ``on_train_begin(logs)``, ... (any hook of ``Callback``).
+    ``on_train_begin(logs)``, ... The six named arguments can be passed by position, in
+    Keras' order; any other hook of ``Callback`` (``on_test_begin``, ``on_predict_end``,
+    ``on_batch_end``, ...) is accepted by keyword, and other keywords become attributes of
+    the callback, as in Keras.
 
     Args:
-        **hooks: hook name to function; unknown names raise ``TypeError``.
+        on_epoch_begin: ``f(epoch, logs)``.
+        on_epoch_end: ``f(epoch, logs)``.
+        on_train_begin: ``f(logs)``.
+        on_train_end: ``f(logs)``.
+        on_train_batch_begin: ``f(batch, logs)``.
+        on_train_batch_end: ``f(batch, logs)``.
+        **kwargs: other hooks (name to function), or attributes to set. A keyword that
+            starts with ``on_`` but names no hook raises ``TypeError`` (a typo would
+            otherwise never run).
 
     Examples:
         >>> log = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]),
@@ -27,17 +38,45 @@ class LambdaCallback(Callback):
         done
     """
 
-    def __init__(self, **hooks: Callable[..., Any] | None) -> None:
+    def __init__(
+        self,
+        on_epoch_begin: Callable[..., Any] | None = None,
+        on_epoch_end: Callable[..., Any] | None = None,
+        on_train_begin: Callable[..., Any] | None = None,
+        on_train_end: Callable[..., Any] | None = None,
+        on_train_batch_begin: Callable[..., Any] | None = None,
+        on_train_batch_end: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
-        unknown = sorted(set(hooks) - set(_HOOKS))
+        unknown = sorted(k for k in kwargs if k.startswith("on_") and k not in _HOOKS)
         if unknown:
             raise TypeError(
                 f"LambdaCallback: unknown hook(s) {', '.join(unknown)}; "
                 f"expected some of {', '.join(_HOOKS)}"
             )
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+        }
+        for name, value in kwargs.items():
+            if name in _HOOKS:
+                hooks[name] = value
+            else:
+                setattr(self, name, value)
         for name, function in hooks.items():
-            if function is not None:
-                setattr(self, name, _adapt_hook(name, function))
+            if function is None:
+                continue
+            if not callable(function):
+                raise TypeError(
+                    f"LambdaCallback: {name} must be callable, got "
+                    f"{type(function).__name__}: {function!r}"
+                )
+            setattr(self, name, _adapt_hook(name, function))
 
 
 def _adapt_hook(name: str, function: Callable[..., Any]) -> Callable[..., None]:

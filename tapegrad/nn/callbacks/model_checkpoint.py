@@ -16,12 +16,17 @@ class ModelCheckpoint(MonitorCallback):
     ``"ckpt/model-{epoch:02d}-{val_loss:.2f}.tapegrad"``. Missing folders are created.
 
     Args:
-        filepath: the path, or a pattern as above.
+        filepath: the path, or a pattern as above (its ending is checked at construction).
         monitor: the log key that decides what "best" means.
         verbose: ``1`` prints a line for each save (or skip).
         save_best_only: only save when ``monitor`` improved on the best saved value (with no
             ``monitor`` in the logs it warns and saves anyway, as Keras does).
         save_weights_only: call ``model.save_weights(path)`` instead of ``model.save(path)``.
+            The path must then end in ``.weights.h5`` (Keras' name, kept so Keras programs
+            run unchanged) or ``.safetensors``; either way the file is tapegrad's weights
+            file, safetensors with a SHA-256 per tensor, not HDF5: ``model.load_weights``
+            reads it back, h5py does not. Otherwise the path must end in ``.keras`` or
+            ``.tapegrad`` (a tapegrad model archive).
         mode: ``"auto"``, ``"min"`` or ``"max"`` (see ``MonitorCallback``).
         save_freq: ``"epoch"``, or an integer: save every that many training batches.
         initial_value_threshold: a best value to beat before the first ``save_best_only`` save.
@@ -58,6 +63,7 @@ class ModelCheckpoint(MonitorCallback):
                 f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, got {save_freq!r}"
             )
         self.filepath = os.fspath(filepath)
+        _check_extension(self.filepath, save_weights_only)
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
@@ -136,3 +142,27 @@ class ModelCheckpoint(MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+
+_WEIGHTS_ENDINGS = (".weights.h5", ".safetensors")
+_MODEL_ENDINGS = (".keras", ".tapegrad")
+
+
+def _check_extension(filepath: str, save_weights_only: bool) -> None:
+    """Keras 3 checks the file name when the callback is made, not at the first save."""
+    if save_weights_only:
+        if not filepath.endswith(_WEIGHTS_ENDINGS):
+            raise ValueError(
+                "ModelCheckpoint: with save_weights_only=True the filepath must end in "
+                f"'.weights.h5' or '.safetensors' (tapegrad's weights file), got {filepath!r}"
+            )
+    elif not filepath.endswith(_MODEL_ENDINGS):
+        hint = (
+            " (tapegrad does not write Keras' legacy HDF5 model files)"
+            if filepath.endswith(".h5")
+            else ""
+        )
+        raise ValueError(
+            "ModelCheckpoint: the filepath must end in '.keras' or '.tapegrad' (a model "
+            f"archive){hint}, got {filepath!r}"
+        )

@@ -69,7 +69,7 @@ class MonitorCallback(Callback):
         if self.mode != "auto":
             return self.mode
         name = self.monitor.removeprefix("val_")
-        for metric in getattr(self.model, "metrics", None) or ():
+        for metric in _flat_metrics(getattr(self.model, "metrics", None) or ()):
             if getattr(metric, "name", None) == name and hasattr(metric, "_direction"):
                 return "max" if metric._direction == "up" else "min"
         words = set(name.lower().replace("-", "_").split("_"))
@@ -103,3 +103,14 @@ class MonitorCallback(Callback):
             )
             return None
         return float(value)
+
+
+def _flat_metrics(metrics: Any) -> list[Any]:
+    """The metrics, with containers (Keras' ``CompileMetrics``: a ``metrics`` list) opened."""
+    flat: list[Any] = []
+    for metric in metrics:
+        inner = getattr(metric, "metrics", None)
+        if isinstance(inner, list | tuple) and inner is not metrics:
+            flat.extend(_flat_metrics(inner))
+        flat.append(metric)
+    return flat
