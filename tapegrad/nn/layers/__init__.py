@@ -56,6 +56,8 @@ from tapegrad.nn.layers.recurrent import (
     SimpleRNN,
     SimpleRNNCell,
 )
+from tapegrad.nn.layers.serialization import deserialize, serialize
+from tapegrad.nn.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "Activation",
@@ -65,6 +67,7 @@ __all__ = [
     "AveragePooling2D",
     "AveragePooling3D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Conv1D",
     "Conv2D",
@@ -102,12 +105,15 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "Subtract",
+    "TimeDistributed",
     "add",
     "average",
     "concatenate",
+    "deserialize",
     "dot",
     "maximum",
     "minimum",
     "multiply",
+    "serialize",
     "subtract",
 ]
