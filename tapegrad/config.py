@@ -1,10 +1,12 @@
 """Global switches, as Keras keeps them in ``keras.config``.
 
-Engines are the providers of kernels (`tapegrad.kernels`): ``"numpy"`` fast paths,
-``"numba"`` compiled loops (the `jit` extra), later a GPU array library. Every engine is on
-unless turned off here; turning one off makes every primitive fall back to the next engine's
-kernel or to its reference implementation (same results; the kernels' docstrings say where
-they differ in the last ulps).
+Keras 3's settings (`floatx`, `epsilon`, `image_data_format` and their setters, `backend`)
+are the ones of `tapegrad.backend`, shared with it. Next to them, tapegrad's engine
+switches: engines are the providers of kernels (`tapegrad.kernels`): ``"numpy"`` fast
+paths, ``"numba"`` compiled loops (the `jit` extra), later a GPU array library. Every
+engine is on unless turned off here; turning one off makes every primitive fall back to the
+next engine's kernel or to its reference implementation (same results; the kernels'
+docstrings say where they differ in the last ulps).
 
 Examples:
     >>> import tapegrad.config
@@ -14,8 +16,91 @@ Examples:
     >>> "numba" in tapegrad.config.enabled_engines()
     False
     >>> tapegrad.config.enable_engine("numba")
+    >>> tapegrad.config.floatx(), tapegrad.config.image_data_format()
+    ('float32', 'channels_last')
 """
 
+from __future__ import annotations
+
+from tapegrad.backend import (
+    backend,
+    epsilon,
+    floatx,
+    image_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)
 from tapegrad.kernels import disable_engine, enable_engine, enabled_engines
 
-__all__ = ["disable_engine", "enable_engine", "enabled_engines"]
+_UNSAFE_DESERIALIZATION = [False]
+
+
+def enable_unsafe_deserialization() -> None:
+    """Keras' switch allowing code (lambdas) to be loaded from saved models.
+
+    In tapegrad it changes nothing and is accepted so Keras programs run: an archive never
+    contains code (a `Lambda` is saved as a graph of primitives and replayed through the
+    primitive table; custom functions are looked up by registered name among the objects
+    you register or pass as ``custom_objects``), so every load is already what Keras
+    calls safe, and nothing unsafe is there to enable.
+
+    Examples:
+        >>> enable_unsafe_deserialization()
+        >>> is_unsafe_deserialization_enabled()
+        True
+    """
+    _UNSAFE_DESERIALIZATION[0] = True
+
+
+def is_unsafe_deserialization_enabled() -> bool:
+    """Whether `enable_unsafe_deserialization` was called (it has no effect on loading)."""
+    return _UNSAFE_DESERIALIZATION[0]
+
+
+def disable_traceback_filtering() -> None:
+    """Keras' switch to show full tracebacks: tapegrad never filters them, so they are
+    always full (a no-op, accepted so Keras programs run).
+
+    Examples:
+        >>> disable_traceback_filtering()
+        >>> is_traceback_filtering_enabled()
+        False
+    """
+
+
+def enable_traceback_filtering() -> None:
+    """Refused: tapegrad does not filter tracebacks (its errors name the op, layer and
+    argument instead).
+
+    Raises:
+        NotImplementedError: Always.
+    """
+    raise NotImplementedError(
+        "enable_traceback_filtering: tapegrad does not filter tracebacks; they are always "
+        "shown in full"
+    )
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """Always False: tapegrad shows full tracebacks."""
+    return False
+
+
+__all__ = [
+    "backend",
+    "disable_engine",
+    "disable_traceback_filtering",
+    "enable_engine",
+    "enable_traceback_filtering",
+    "enable_unsafe_deserialization",
+    "enabled_engines",
+    "epsilon",
+    "floatx",
+    "image_data_format",
+    "is_traceback_filtering_enabled",
+    "is_unsafe_deserialization_enabled",
+    "set_epsilon",
+    "set_floatx",
+    "set_image_data_format",
+]

@@ -191,6 +191,12 @@ class OrthogonalRegularizer(Regularizer):
         return {"factor": self.factor, "mode": self.mode}
 
 
+# Keras 3 exports each class under a lowercase alias too (``keras.regularizers.l2(1e-4)``).
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+orthogonal_regularizer = OrthogonalRegularizer
+
 _CLASSES: tuple[type[Regularizer], ...] = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
 _BY_NAME: dict[str, type[Regularizer]] = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update(
@@ -275,5 +281,9 @@ __all__ = [
     "Regularizer",
     "deserialize",
     "get",
+    "l1",
+    "l1_l2",
+    "l2",
+    "orthogonal_regularizer",
     "serialize",
 ]
