@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad import backend
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.numpy._reductions import logsumexp
@@ -180,7 +181,7 @@ def sparse_categorical_crossentropy(
     labels = _labels(target, num_classes)
     if from_logits:
         return P.sparse_softmax_cross_entropy_p(output, labels)
-    eps = 1e-7
+    eps = backend.epsilon()  # Keras clips probabilities by its epsilon
     log_probs = P.log_p(
         P.clip_p(output / P.sum_p(output, axis=_axis(output, -1), keepdims=True), eps, 1 - eps)
     )
@@ -201,7 +202,7 @@ def categorical_crossentropy(
     if from_logits:
         log_probs = log_softmax(output, axis=axis)
     else:
-        eps = 1e-7
+        eps = backend.epsilon()  # Keras clips probabilities by its epsilon
         probs = output / P.sum_p(output, axis=axes, keepdims=True)
         log_probs = P.log_p(P.clip_p(probs, eps, 1 - eps))
     return -P.sum_p(target * log_probs, axis=axes, keepdims=False)
@@ -211,6 +212,6 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
     """Elementwise binary cross-entropy."""
     if from_logits:
         return softplus(output) - target * output
-    eps = 1e-7
+    eps = backend.epsilon()  # Keras clips probabilities by its epsilon
     p = P.clip_p(output, eps, 1 - eps)
     return -(target * P.log_p(p) + (1 - target) * P.log1p_p(-p))

@@ -9,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad import backend
+
 
 def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     return (int(shape),) if isinstance(shape, int | np.integer) else tuple(int(s) for s in shape)
 
 
 def _dtype(dtype: Any) -> np.dtype:
-    return np.dtype(np.float32 if dtype is None else dtype)
+    return np.dtype(backend.floatx() if dtype is None else dtype)
 
 
 def compute_fans(shape: Sequence[int]) -> tuple[int, int]:

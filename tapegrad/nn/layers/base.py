@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import itertools
 import re
 import threading
 import weakref
@@ -23,12 +22,11 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
+from tapegrad import backend
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
-# (dict.setdefault and next() on a count are atomic: threads never share a name.)
-_NAME_COUNTS: dict[str, itertools.count] = {}
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
 # The lock keeps the bumps of several threads from losing one another (`+=` is not atomic):
 # a lost or reordered bump could make a stale cache look current again.
@@ -53,8 +51,8 @@ def unique_name(base: str) -> str:
     # Keras' to_snake_case: acronyms stay whole (LSTM -> lstm, SimpleRNN -> simple_rnn).
     snake = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", base)
     snake = re.sub("([a-z])([A-Z])", r"\1_\2", snake).lower()
-    counter = _NAME_COUNTS.setdefault(snake, itertools.count())
-    index = next(counter)
+    # The counters are tapegrad.backend's: clear_session() starts the names over.
+    index = backend.get_uid(snake) - 1
     return snake if index == 0 else f"{snake}_{index}"
 
 
@@ -202,7 +200,7 @@ class Layer:
         object.__setattr__(self, "_tracking_ready", False)
         self.name = name or unique_name(type(self).__name__)
         self._trainable = trainable
-        self.dtype = np.dtype(dtype or "float32")
+        self.dtype = np.dtype(dtype or backend.floatx())
         self.built = False
         self._weights_list: list[tg.Variable] = []
         self._regularized: list[tuple[Any, tg.Variable]] = []

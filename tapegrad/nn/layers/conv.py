@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import tapegrad.numpy as tnp
-from tapegrad import ops
+from tapegrad import backend, ops
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.validation import check_bool, check_constraint, check_int_tuple, check_positive_int
@@ -31,8 +31,9 @@ def normalize_tuple(value: Any, rank: int, name: str, layer: str) -> tuple[int, 
 
 
 def normalize_data_format(value: str | None, layer: str) -> str:
-    """``None`` → ``"channels_last"``; anything else must be one of the two formats."""
-    data_format = "channels_last" if value is None else str(value).lower()
+    """``None`` → `tapegrad.backend.image_data_format` (``"channels_last"`` unless set);
+    anything else must be one of the two formats."""
+    data_format = backend.image_data_format() if value is None else str(value).lower()
     if data_format not in _DATA_FORMATS:
         raise ValueError(
             f"{layer}: data_format must be 'channels_last' or 'channels_first', got {value!r}"

@@ -10,6 +10,7 @@ import numpy as np
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
+from tapegrad import backend
 from tapegrad.nn import activations, initializers, regularizers
 from tapegrad.nn.layers.base import KerasTensor, Layer, _flatten, shape_of
 from tapegrad.nn.validation import (
@@ -260,7 +261,7 @@ class Flatten(Layer):
         self.data_format = check_choice(
             layer_owner(self),
             "data_format",
-            "channels_last" if data_format is None else data_format,
+            backend.image_data_format() if data_format is None else data_format,
             ("channels_last", "channels_first"),
         )
 

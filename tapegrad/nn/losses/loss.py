@@ -13,7 +13,8 @@ import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.validation import check_name
 
-EPSILON = 1e-7  # Keras' backend.epsilon(): clips probabilities away from 0 and 1.
+# The default of tapegrad.backend.epsilon(), which the losses read when they run.
+EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 

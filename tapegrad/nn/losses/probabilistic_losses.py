@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
-from tapegrad import ops
+from tapegrad import backend, ops
 from tapegrad.core import is_traced
-from tapegrad.nn.losses.loss import EPSILON, _as_float, _pair
+from tapegrad.nn.losses.loss import _as_float, _pair
 
 
 def kl_divergence(y_true: Any, y_pred: Any) -> Any:
@@ -25,8 +25,8 @@ def kl_divergence(y_true: Any, y_pred: Any) -> Any:
         array([0.], dtype=float32)
     """
     y_true, y_pred = _pair("kl_divergence", y_true, y_pred)
-    y_true = tnp.clip(y_true, EPSILON, 1.0)
-    y_pred = tnp.clip(y_pred, EPSILON, 1.0)
+    y_true = tnp.clip(y_true, backend.epsilon(), 1.0)
+    y_pred = tnp.clip(y_pred, backend.epsilon(), 1.0)
     return tnp.sum(y_true * tnp.log(y_true / y_pred), axis=-1)
 
 
@@ -38,7 +38,7 @@ def poisson(y_true: Any, y_pred: Any) -> Any:
         array([1.], dtype=float32)
     """
     y_true, y_pred = _pair("poisson", y_true, y_pred)
-    return tnp.mean(y_pred - y_true * tnp.log(y_pred + EPSILON), axis=-1)
+    return tnp.mean(y_pred - y_true * tnp.log(y_pred + backend.epsilon()), axis=-1)
 
 
 def binary_crossentropy(

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
-from tapegrad import ops
-from tapegrad.nn.losses.loss import EPSILON, _pair
+from tapegrad import backend, ops
+from tapegrad.nn.losses.loss import _pair
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
@@ -50,7 +50,7 @@ def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Any:
         array([25.], dtype=float32)
     """
     y_true, y_pred = _pair("mean_absolute_percentage_error", y_true, y_pred)
-    diff = tnp.abs((y_true - y_pred) / tnp.maximum(tnp.abs(y_true), EPSILON))
+    diff = tnp.abs((y_true - y_pred) / tnp.maximum(tnp.abs(y_true), backend.epsilon()))
     return 100.0 * tnp.mean(diff, axis=-1)
 
 
@@ -62,14 +62,14 @@ def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Any:
         array([1.], dtype=float32)
     """
     y_true, y_pred = _pair("mean_squared_logarithmic_error", y_true, y_pred)
-    first = tnp.log1p(tnp.maximum(y_pred, EPSILON))
-    second = tnp.log1p(tnp.maximum(y_true, EPSILON))
+    first = tnp.log1p(tnp.maximum(y_pred, backend.epsilon()))
+    second = tnp.log1p(tnp.maximum(y_true, backend.epsilon()))
     return tnp.mean(tnp.square(first - second), axis=-1)
 
 
 def _l2_normalize(x: Any, axis: int) -> Any:
     norm = tnp.sqrt(tnp.sum(tnp.square(x), axis=axis, keepdims=True))
-    return x / tnp.maximum(norm, EPSILON)
+    return x / tnp.maximum(norm, backend.epsilon())
 
 
 def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Any:
