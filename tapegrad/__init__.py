@@ -49,6 +49,9 @@ _LAZY_MODULES = (
     "graph",
     "random",
     "tree",
+    "backend",
+    "config",
+    "utils",
 )
 _LAZY_NAMES = {
     "Model": "tapegrad.nn.models",
