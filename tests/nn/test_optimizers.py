@@ -586,8 +586,8 @@ def test_invalid_hyperparameters():
 
 def test_keras_only_arguments():
     Adam(use_ema=False, ema_momentum=0.99, loss_scale_factor=None)  # Keras defaults load
-    with pytest.raises(NotImplementedError, match="use_ema"):
-        Adam(use_ema=True)
+    with pytest.raises(NotImplementedError, match="loss_scale_factor"):
+        Adam(loss_scale_factor=2.0)
     with pytest.raises(ValueError, match="not recognized"):
         Adam(beta_3=0.5)
     with pytest.warns(UserWarning, match="decay"):
@@ -664,6 +664,9 @@ def test_config_carries_keras_keys():
         "clipnorm": None,
         "global_clipnorm": None,
         "clipvalue": None,
+        "use_ema": False,
+        "ema_momentum": 0.99,
+        "ema_overwrite_frequency": None,
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1e-7,

@@ -26,6 +26,7 @@ from tapegrad.nn.callbacks.monitor_callback import MonitorCallback
 from tapegrad.nn.callbacks.progbar_logger import ProgbarLogger
 from tapegrad.nn.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from tapegrad.nn.callbacks.remote_monitor import RemoteMonitor
+from tapegrad.nn.callbacks.swap_ema_weights import SwapEMAWeights
 from tapegrad.nn.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "ProgbarLogger",
     "ReduceLROnPlateau",
     "RemoteMonitor",
+    "SwapEMAWeights",
     "TerminateOnNaN",
 ]

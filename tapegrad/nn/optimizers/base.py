@@ -19,7 +19,7 @@ import numpy as np
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.nn.optimizers import schedules
+from tapegrad.nn.optimizers import ema, schedules
 from tapegrad.nn.optimizers.clipping import cast_to, clip_by_global_norm, clip_by_norm
 from tapegrad.nn.validation import check_number
 
@@ -28,9 +28,6 @@ __all__ = ["Optimizer", "cast_to", "clip_by_global_norm", "clip_by_norm"]
 # Keras 3 arguments tapegrad does not implement yet. Their default values are accepted so
 # that Keras configs load; any other value raises rather than being silently ignored.
 _UNSUPPORTED_DEFAULTS = {
-    "use_ema": False,
-    "ema_momentum": 0.99,
-    "ema_overwrite_frequency": None,
     "loss_scale_factor": None,
     "gradient_accumulation_steps": None,
 }
@@ -68,7 +65,8 @@ class Optimizer:
 
     Each call of ``apply_gradients`` (or ``apply``) clips the gradients, applies decoupled
     weight decay ``w -= w * weight_decay * learning_rate``, calls ``update_step`` for every
-    variable that has a gradient, and increments ``iterations``.
+    variable that has a gradient, updates the moving averages (``use_ema``) and increments
+    ``iterations``.
 
     Args:
         learning_rate: A float, a ``LearningRateSchedule`` (called with ``iterations``), or
@@ -78,10 +76,14 @@ class Optimizer:
         clipvalue: If set, each gradient is clipped elementwise to ``[-clipvalue, clipvalue]``.
         global_clipnorm: If set, all gradients are rescaled together so that their joint
             norm is at most this. At most one of the three clipping arguments may be set.
+        use_ema: Keep a moving average of the weights (`tapegrad.nn.optimizers.ema`).
+        ema_momentum: The average's momentum, in ``[0, 1]``.
+        ema_overwrite_frequency: Overwrite the weights with their averages every that many
+            updates (``None``: only in ``finalize_variable_values``, at the end of ``fit``).
         name: Name of the optimizer, used in messages and configs.
-        **kwargs: Keras 3 arguments that are accepted at their defaults only (``use_ema``,
-            ``ema_momentum``, ``ema_overwrite_frequency``, ``loss_scale_factor``,
-            ``gradient_accumulation_steps``), and the ignored legacy ``decay``.
+        **kwargs: Keras 3 arguments that are accepted at their defaults only
+            (``loss_scale_factor``, ``gradient_accumulation_steps``), and the ignored
+            legacy ``decay``.
 
     Examples:
         >>> import tapegrad as tg
@@ -104,10 +106,14 @@ class Optimizer:
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        use_ema: bool = False,
+        ema_momentum: float = 0.99,
+        ema_overwrite_frequency: int | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
         owner = type(self).__name__
+        ema.check_ema_arguments(owner, use_ema, ema_momentum, ema_overwrite_frequency)
         if kwargs.pop("decay", None) is not None:
             warnings.warn(
                 f"{owner}: argument `decay` is no longer supported and is ignored "
@@ -132,6 +138,9 @@ class Optimizer:
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
+        self.use_ema = use_ema
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
         self.built = False
         self._variables: list[tg.Variable] = []
         self._trainable_variables: list[tg.Variable] = []
@@ -294,6 +303,9 @@ class Optimizer:
             index[id(variable)] = i
         self._variable_index = index
         self._trainable_variables = var_list
+        if self.use_ema:
+            # Created before the subclass's slots, as Keras does (same variable order).
+            self._model_variables_moving_average = self.add_optimizer_variables(var_list, "average")
         self.built = True
 
     def _get_variable_index(self, variable: tg.Variable) -> int:
@@ -418,7 +430,18 @@ class Optimizer:
         for variable in variables:
             if variable.constraint is not None:
                 variable.assign(variable.constraint(variable))
+        if self.use_ema:
+            ema.update_moving_average(self)
         self._iterations.assign_add(_ONE_STEP)
+
+    def finalize_variable_values(self, var_list: Sequence[tg.Variable]) -> None:
+        """Set the final weights (``fit`` calls it at its end): with ``use_ema``, the averages.
+
+        Args:
+            var_list: The model's trainable variables, in the order the optimizer was built.
+        """
+        if self.use_ema and self.built:
+            ema.overwrite_with_average(self, var_list)
 
     def _as_gradient(self, gradient: Any, variable: tg.Variable) -> Any:
         if (
@@ -546,6 +569,9 @@ class Optimizer:
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
         }
 
     @classmethod
