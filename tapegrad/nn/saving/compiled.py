@@ -212,9 +212,12 @@ _OPTIMIZER_FIELDS: dict[str, tuple[str, float, float, bool, bool]] = {
     "nesterov": ("bool", 0, 0, True, True),
     "amsgrad": ("bool", 0, 0, True, True),
     "centered": ("bool", 0, 0, True, True),
+    "use_ema": ("bool", 0, 0, True, True),
+    "ema_momentum": ("real", 0.0, 1.0, True, True),
+    "ema_overwrite_frequency": ("real", 1.0, math.inf, True, False),
 }
 # May be null (off).
-_OPTIONAL = {"weight_decay", "clipnorm", "global_clipnorm", "clipvalue"}
+_OPTIONAL = {"weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "ema_overwrite_frequency"}
 
 
 def _optimizer_from_file(document: Any) -> Any:
