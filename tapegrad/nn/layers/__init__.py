@@ -1,5 +1,6 @@
 """Keras-style layers."""
 
+from tapegrad.nn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from tapegrad.nn.layers.attention import MultiHeadAttention
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.conv import Conv1D, Conv2D, Conv3D
@@ -14,6 +15,7 @@ from tapegrad.nn.layers.core import (
     Reshape,
 )
 from tapegrad.nn.layers.embedding import Embedding
+from tapegrad.nn.layers.identity import Identity, Masking
 from tapegrad.nn.layers.merge import (
     Add,
     Average,
@@ -56,6 +58,19 @@ from tapegrad.nn.layers.recurrent import (
     SimpleRNN,
     SimpleRNNCell,
 )
+from tapegrad.nn.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
 from tapegrad.nn.layers.serialization import deserialize, serialize
 from tapegrad.nn.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -72,9 +87,13 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv3D",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
     "Dense",
     "Dot",
     "Dropout",
+    "ELU",
     "Embedding",
     "Flatten",
     "GRU",
@@ -85,6 +104,7 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
+    "Identity",
     "Input",
     "InputLayer",
     "KerasTensor",
@@ -93,6 +113,8 @@ __all__ = [
     "Lambda",
     "Layer",
     "LayerNormalization",
+    "LeakyReLU",
+    "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
     "MaxPooling3D",
@@ -100,12 +122,23 @@ __all__ = [
     "Minimum",
     "MultiHeadAttention",
     "Multiply",
+    "PReLU",
+    "Permute",
     "RNN",
+    "ReLU",
+    "RepeatVector",
     "Reshape",
     "SimpleRNN",
     "SimpleRNNCell",
+    "Softmax",
     "Subtract",
     "TimeDistributed",
+    "UpSampling1D",
+    "UpSampling2D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
     "add",
     "average",
     "concatenate",
