@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import tapegrad.numpy as tnp
-from tapegrad.nn.layers.base import Layer, _map_structure, shape_of
+from tapegrad import tree
+from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.serialization import deserialize, serialize
 from tapegrad.nn.validation import layer_owner, require_rank
 
@@ -241,7 +242,7 @@ class TimeDistributed(Layer):
         batch, steps = shape[0], shape[1]
         folded = tnp.reshape(inputs, (batch * steps, *shape[2:]))
         outputs = self.layer(folded, training=training)
-        return _map_structure(
+        return tree.map_structure(
             lambda out: tnp.reshape(out, (batch, steps, *shape_of(out)[1:])), outputs
         )
 
