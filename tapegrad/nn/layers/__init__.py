@@ -4,6 +4,13 @@ from tapegrad.nn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, So
 from tapegrad.nn.layers.attention import MultiHeadAttention
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.conv import Conv1D, Conv2D, Conv3D
+from tapegrad.nn.layers.conv_depthwise import (
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
+from tapegrad.nn.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from tapegrad.nn.layers.core import (
     Activation,
     Dense,
@@ -49,6 +56,7 @@ from tapegrad.nn.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from tapegrad.nn.layers.operation import OpLayer
 from tapegrad.nn.layers.recurrent import (
     GRU,
     LSTM,
@@ -85,12 +93,17 @@ __all__ = [
     "Bidirectional",
     "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
     "Conv3D",
+    "Conv3DTranspose",
     "Cropping1D",
     "Cropping2D",
     "Cropping3D",
     "Dense",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
     "Dot",
     "Dropout",
     "ELU",
@@ -121,6 +134,7 @@ __all__ = [
     "Maximum",
     "Minimum",
     "MultiHeadAttention",
+    "OpLayer",
     "Multiply",
     "PReLU",
     "Permute",
@@ -128,6 +142,8 @@ __all__ = [
     "ReLU",
     "RepeatVector",
     "Reshape",
+    "SeparableConv1D",
+    "SeparableConv2D",
     "SimpleRNN",
     "SimpleRNNCell",
     "Softmax",
