@@ -282,7 +282,12 @@ def test_csv_logger_separator_and_missing_keys(tmp_path):
     path = tmp_path / "log.tsv"
     fit([CSVLogger(str(path), separator="\t")], [{"loss": 1.0, "lr": 0.1}, {"loss": 0.5}])
     rows = list(csv.reader(path.open(newline=""), delimiter="\t"))
-    assert rows == [["epoch", "loss", "lr"], ["0", "1.0", "0.1"], ["1", "0.5", "NA"]]
+    # No val_ key in the first logs: Keras 3 adds a val_ column for each key.
+    assert rows == [
+        ["epoch", "loss", "lr", "val_loss", "val_lr"],
+        ["0", "1.0", "0.1", "NA", "NA"],
+        ["1", "0.5", "NA", "NA", "NA"],
+    ]
 
 
 def test_csv_logger_append_and_overwrite(tmp_path):
@@ -361,6 +366,15 @@ def test_terminate_on_nan(loss, stops, capsys):
     assert model.stop_training is stops
     expected = "Batch 4: Invalid loss, terminating training\n" if stops else ""
     assert capsys.readouterr().out == expected
+
+
+def test_terminate_on_nan_raise_error():
+    model = FakeModel()
+    guard = TerminateOnNaN(raise_error=True)
+    guard.set_model(model)
+    guard.on_train_batch_end(0, {"loss": 1.0})
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 3"):
+        guard.on_train_batch_end(3, {"loss": math.inf})
 
 
 def test_terminate_on_nan_stops_fit_after_the_epoch():

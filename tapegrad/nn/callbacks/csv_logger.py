@@ -13,8 +13,10 @@ from tapegrad.nn.callbacks.callback import Callback, _scalar
 class CSVLogger(Callback):
     """Streams each epoch's logs to a CSV file: an ``epoch`` column, then the log keys sorted.
 
-    The columns are fixed by the first epoch's keys; a key missing later is written ``NA``.
-    The file is flushed after every row, so it can be watched while training runs.
+    The columns are fixed by the first epoch's keys; when these hold no ``val_`` key, a
+    ``val_<key>`` column is added for each (as Keras 3 does, so that validation run every
+    few epochs has its columns). A key missing from an epoch's logs is written ``NA``. The
+    file is flushed after every row, so it can be watched while training runs.
 
     Args:
         filename: the CSV file's path.
@@ -30,8 +32,8 @@ class CSVLogger(Callback):
         >>> logger.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.75})
         >>> logger.on_train_end()
         >>> print(open(path).read().strip())
-        epoch,accuracy,loss
-        0,0.75,0.5
+        epoch,accuracy,loss,val_accuracy,val_loss
+        0,0.75,0.5,NA,NA
     """
 
     def __init__(
@@ -67,6 +69,8 @@ class CSVLogger(Callback):
             self.on_train_begin()
         if self.keys is None:
             self.keys = sorted(logs)
+            if self.keys and not any(key.startswith("val_") for key in self.keys):
+                self.keys += [f"val_{key}" for key in self.keys]
         if self._writer is None:
             self._writer = csv.writer(self._file, delimiter=self.sep, lineterminator="\n")
             if self._write_header:
