@@ -42,6 +42,7 @@ from tapegrad.nn.layers.merge import (
     subtract,
 )
 from tapegrad.nn.layers.normalization import BatchNormalization, LayerNormalization
+from tapegrad.nn.layers.operation import OpLayer
 from tapegrad.nn.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -56,7 +57,6 @@ from tapegrad.nn.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from tapegrad.nn.layers.operation import OpLayer
 from tapegrad.nn.layers.recurrent import (
     GRU,
     LSTM,
@@ -65,6 +65,14 @@ from tapegrad.nn.layers.recurrent import (
     LSTMCell,
     SimpleRNN,
     SimpleRNNCell,
+)
+from tapegrad.nn.layers.regularization import (
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
 )
 from tapegrad.nn.layers.reshaping import (
     Cropping1D,
@@ -85,6 +93,7 @@ from tapegrad.nn.layers.wrappers import Bidirectional, TimeDistributed
 __all__ = [
     "Activation",
     "Add",
+    "AlphaDropout",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
@@ -111,6 +120,8 @@ __all__ = [
     "Flatten",
     "GRU",
     "GRUCell",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
@@ -134,8 +145,8 @@ __all__ = [
     "Maximum",
     "Minimum",
     "MultiHeadAttention",
-    "OpLayer",
     "Multiply",
+    "OpLayer",
     "PReLU",
     "Permute",
     "RNN",
@@ -147,6 +158,9 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "Softmax",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
     "Subtract",
     "TimeDistributed",
     "UpSampling1D",
