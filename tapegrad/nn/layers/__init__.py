@@ -2,6 +2,7 @@
 
 from tapegrad.nn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from tapegrad.nn.layers.attention import MultiHeadAttention
+from tapegrad.nn.layers.attention_layers import AdditiveAttention, Attention
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.conv import Conv1D, Conv2D, Conv3D
 from tapegrad.nn.layers.conv_depthwise import (
@@ -93,7 +94,9 @@ from tapegrad.nn.layers.wrappers import Bidirectional, TimeDistributed
 __all__ = [
     "Activation",
     "Add",
+    "AdditiveAttention",
     "AlphaDropout",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",

@@ -44,15 +44,23 @@ def _projection_equation(free_dims: int, bound_dims: int, output_dims: int) -> s
     return f"{free}{bound},{bound}{out}->{free}{out}"
 
 
-def _attention_equations(rank: int) -> tuple[str, str]:
+def _attention_equations(rank: int, attention_axes: Sequence[int]) -> tuple[str, str]:
     """Score and combine einsums for projected tensors ``(batch, *positions, heads, dim)``
-    of rank ``rank``, attending over all position axes (Keras' default axes)."""
+    of rank ``rank``, attending over ``attention_axes`` (Keras' construction): scores are
+    ``(batch, other positions..., heads, target attended..., source attended...)``."""
     letters = string.ascii_lowercase
     target = letters[:rank]
-    positions = rank - 3
-    source = target[0] + letters[rank : rank + positions] + target[rank - 2 :]
-    scores = target[0] + target[rank - 2] + target[1 : rank - 2] + source[1 : rank - 2]
-    return f"{source},{target}->{scores}", f"{scores},{source}->{target}"
+    batch_dims = [i for i in range(rank - 1) if i not in attention_axes]  # heads included
+    source = list(target)
+    for offset, axis in enumerate(attention_axes):
+        source[axis] = letters[rank + offset]
+    source_notation = "".join(source)
+    scores = (
+        "".join(target[i] for i in batch_dims)
+        + "".join(target[i] for i in attention_axes)
+        + "".join(source[i] for i in attention_axes)
+    )
+    return f"{source_notation},{target}->{scores}", f"{scores},{source_notation}->{target}"
 
 
 def _clone(initializer: Any) -> Any:
@@ -139,8 +147,10 @@ class MultiHeadAttention(Layer):
         dropout: Dropout rate on the attention probabilities while training.
         use_bias: Whether the projections have biases.
         output_shape: Output feature shape (int or tuple; default the query's last dim).
-        attention_axes: Only the default (``None``: every axis between batch and
-            features) is supported.
+        attention_axes: Axes of the query attended over (an int or ints, counted on the
+            query; negative ones from its end): None (default) attends over every axis
+            between batch and features; e.g. ``(2,)`` on ``(batch, rows, cols, dim)``
+            attends along each row separately.
         flash_attention: Accepted for Keras compatibility (ignored).
         kernel_initializer: Initializer of the projection kernels (``"glorot_uniform"``).
         bias_initializer: Initializer of the projection biases (``"zeros"``).
@@ -313,16 +323,19 @@ class MultiHeadAttention(Layer):
                 f"(batch, positions..., features) of one rank, got shapes "
                 f"{query_shape} and {value_shape}"
             )
-        default_axes = tuple(range(1, len(query_shape) - 1))
-        if (
-            self.attention_axes is not None
-            and tuple(a % len(query_shape) for a in self.attention_axes) != default_axes
-        ):
-            raise NotImplementedError(
-                f"MultiHeadAttention '{self.name}': only the default "
-                f"attention_axes {default_axes} are supported, got "
-                f"{self.attention_axes}"
+        rank = len(query_shape)
+        axes = (
+            tuple(range(1, rank - 1))
+            if self.attention_axes is None
+            else tuple(sorted({a % rank for a in self.attention_axes}))
+        )
+        if not axes or axes[0] < 1 or axes[-1] > rank - 2:
+            raise ValueError(
+                f"MultiHeadAttention '{self.name}': attention_axes {self.attention_axes} "
+                f"must be position axes of queries of shape {query_shape} (not the batch "
+                "or feature axis)"
             )
+        self._attended_axes = axes
         self.query_dense = self._projection("query", (self.num_heads, self.key_dim), 1)
         self.key_dense = self._projection("key", (self.num_heads, self.key_dim), 1)
         self.value_dense = self._projection("value", (self.num_heads, self.value_dim), 1)
@@ -338,7 +351,7 @@ class MultiHeadAttention(Layer):
         ):
             layer.build(shape)
             layer.built = True
-        self._dot_equation, self._combine_equation = _attention_equations(len(query_shape) + 1)
+        self._dot_equation, self._combine_equation = _attention_equations(rank + 1, axes)
 
     def compute_output_shape(
         self, query_shape: Any, value_shape: Any = None, key_shape: Any = None
@@ -370,14 +383,14 @@ class MultiHeadAttention(Layer):
         q = self.query_dense(query) * (1.0 / math.sqrt(self.key_dim))
         k = self.key_dense(key)
         v = self.value_dense(value)
-        scores = tnp.einsum(self._dot_equation, k, q)  # (batch, heads, T..., S...)
+        scores = tnp.einsum(self._dot_equation, k, q)  # (batch, ..., heads, T..., S...)
         shape = shape_of(scores)
-        positions = (len(shape) - 2) // 2
+        positions = len(self._attended_axes)
         if mask is not None:
             while len(shape_of(mask)) < len(shape):
                 mask = tnp.expand_dims(mask, -2 * positions - 1)  # the heads axis
             scores = tnp.where(mask, scores, _MASKED_SCORE)
-        # Several position axes (rank > 3 inputs): one softmax over all key positions.
+        # Several attended axes: one softmax over all their key positions.
         flat = tnp.reshape(scores, shape[:-positions] + (-1,)) if positions > 1 else scores
         probabilities = ops.softmax(flat, axis=-1)
         if positions > 1:
