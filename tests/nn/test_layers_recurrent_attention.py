@@ -515,8 +515,8 @@ def test_errors_name_the_layer_and_the_problem():
         lstm(np.zeros((B, T, F), np.float32), initial_state=[np.zeros((B, 2))])
     with pytest.raises(ValueError, match=r"\(batch, time, features\)"):
         lstm(np.zeros((B, F), np.float32))
-    mha = layers.MultiHeadAttention(2, 2, attention_axes=(2,))
-    with pytest.raises(NotImplementedError, match="attention_axes"):
+    mha = layers.MultiHeadAttention(2, 2, attention_axes=(3,))  # the feature axis
+    with pytest.raises(ValueError, match="attention_axes"):
         mha(np.zeros((B, 2, 3, F)), np.zeros((B, 2, 3, F)))
     with pytest.raises(ValueError, match="value is required"):
         layers.MultiHeadAttention(2, 2)(np.zeros((B, T, F)))
