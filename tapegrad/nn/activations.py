@@ -19,6 +19,7 @@ from typing import Any
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
+from tapegrad.nn import object_registration
 
 # Klambauer et al. (2017), the fixed point of self-normalizing networks.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -286,8 +287,9 @@ _NAMES = {fn: name for name, fn in _ALL.items() if name == fn.__name__}
 
 # The error says how to fix it: tapegrad never saves or loads code.
 _CUSTOM_HINT = (
-    "only the built-in activations ({names}) are known by name; pass custom "
-    "activations as callables (they are not restored from a saved config)"
+    "the built-in activations ({names}) and the functions you register "
+    "(tapegrad.saving.register_keras_serializable) or pass as custom_objects are known by "
+    "name; a custom function is looked up by name, never restored from a saved config"
 )
 
 
@@ -314,6 +316,9 @@ def get(identifier: Any) -> Callable[..., Any]:
         return deserialize(identifier)
     if isinstance(identifier, str):
         if identifier not in _ALL:
+            custom = object_registration.find_custom_object(identifier)
+            if callable(custom):
+                return custom
             raise ValueError(
                 f"Could not interpret activation function identifier "
                 f"{identifier!r}: " + _CUSTOM_HINT.format(names=", ".join(_ALL))
@@ -344,11 +349,13 @@ def serialize(activation: Callable[..., Any] | None) -> Any:
     name = _NAMES.get(activation)
     if name is not None:
         return name
+    registered = object_registration.get_registered_name(activation)
+    name = getattr(activation, "__name__", type(activation).__name__)
     return {
         "module": getattr(activation, "__module__", None),
         "class_name": "function",
-        "config": getattr(activation, "__name__", type(activation).__name__),
-        "registered_name": None,
+        "config": name,
+        "registered_name": registered if registered != name else None,
     }
 
 
@@ -361,6 +368,9 @@ def deserialize(config: Any) -> Callable[..., Any]:
     """
     if isinstance(config, dict):
         name = config.get("config")
+        custom = object_registration.find_custom_object(config)
+        if callable(custom) and (name not in _ALL or config.get("registered_name")):
+            return custom
         if (
             not isinstance(name, str)
             or name not in _ALL

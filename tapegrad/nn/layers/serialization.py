@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tapegrad.nn import object_registration
 from tapegrad.nn.layers.base import Layer
 
 
@@ -28,7 +29,11 @@ def serialize(layer: Layer) -> dict[str, Any]:
     """
     if not isinstance(layer, Layer):
         raise TypeError(f"layers.serialize: expected a Layer, got {type(layer).__name__}")
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    config = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    registered = object_registration.get_registered_name(type(layer))
+    if registered != type(layer).__name__:  # registered: found by this name again
+        config["registered_name"] = registered
+    return config
 
 
 def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Layer:
@@ -53,13 +58,26 @@ def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = 
             f"got {config!r}"[:200]
         )
     class_name = config.get("class_name")
-    cls = (custom_objects or {}).get(class_name) or _layer_class(class_name)
+    cls = (
+        (custom_objects or {}).get(class_name)
+        or _layer_class(class_name)
+        or _registered_layer_class(config, custom_objects)
+    )
     if cls is None:
         raise ValueError(
             f"layers.deserialize: unknown layer class {class_name!r} "
             "(pass custom_objects={name: class} for your own layers)"
         )
     return cls.from_config(dict(config["config"]))
+
+
+def _registered_layer_class(
+    config: dict[str, Any], custom_objects: dict[str, Any] | None
+) -> type[Layer] | None:
+    """A Layer subclass registered (``register_keras_serializable``) or in a custom-object
+    scope under the config's registered name or class name."""
+    found = object_registration.find_custom_object(config, custom_objects)
+    return found if isinstance(found, type) and issubclass(found, Layer) else None
 
 
 def _layer_class(name: Any) -> type[Layer] | None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
+from tapegrad.nn._config import rebuild_custom
 from tapegrad.nn.losses.hinge_losses import categorical_hinge, hinge, squared_hinge
 from tapegrad.nn.losses.loss import Loss, squeeze_or_expand_to_same_rank
 from tapegrad.nn.losses.probabilistic_losses import (
@@ -502,6 +503,9 @@ def deserialize(config: Any) -> Any:
         >>> deserialize("mse") is mean_squared_error
         True
     """
+    custom = rebuild_custom(config, _BY_NAME.__contains__)  # registered or custom_objects
+    if custom is not None:
+        return custom
     if isinstance(config, str):
         found = _lookup(config)
         return found() if inspect.isclass(found) else found
@@ -519,7 +523,8 @@ def deserialize(config: Any) -> Any:
         ):
             raise ValueError(
                 f"Cannot deserialize the custom loss function {name!r}: tapegrad "
-                "never restores code; subclass Loss and implement get_config"
+                "never restores code; register it (tapegrad.saving."
+                "register_keras_serializable) or pass it in custom_objects"
             )
         return _BY_NAME[name]
     if config["class_name"] == "LossFunctionWrapper":

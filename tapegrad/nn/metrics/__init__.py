@@ -27,6 +27,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from tapegrad.nn._config import rebuild_custom
 from tapegrad.nn.metrics.accuracy_metrics import (
     ACCURACY_NAMES,
     Accuracy,
@@ -171,6 +172,9 @@ def deserialize(config: Any) -> Any:
         >>> deserialize(serialize(Precision(thresholds=0.7))).thresholds
         [0.7]
     """
+    custom = rebuild_custom(config, lambda name: name in _BY_NAME or name in _FUNCTIONS)
+    if custom is not None:  # registered, or passed in custom_objects
+        return custom
     if isinstance(config, str):
         return _lookup(config)()
     if not isinstance(config, dict) or "class_name" not in config:
@@ -214,6 +218,9 @@ def get(identifier: Any) -> Metric | None:
     if isinstance(identifier, str):
         if identifier in _FUNCTIONS and identifier not in _BY_NAME:
             return MeanMetricWrapper(_FUNCTIONS[identifier], name=identifier)
+        if identifier not in _BY_NAME:  # a registered or custom_objects metric, or the error
+            found = deserialize(identifier)
+            return found if isinstance(found, Metric) else MeanMetricWrapper(found, name=identifier)
         return _lookup(identifier)(name=identifier)
     if isinstance(identifier, dict):
         found = deserialize(identifier)

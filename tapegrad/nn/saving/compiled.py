@@ -57,7 +57,13 @@ def _serialized_or_none(item: Any, module: Any, what: str) -> Any:
 
     def one(value: Any) -> Any:
         encoded = value if isinstance(value, str) else module.serialize(value)
-        module.deserialize(encoded)
+        try:
+            module.deserialize(encoded)
+        except ValueError:
+            # A custom function or class is saved by name, as Keras saves it: loading finds
+            # it among the registered objects or the custom_objects given, or warns.
+            if not (isinstance(encoded, dict) and isinstance(encoded.get("class_name"), str)):
+                raise
         return encoded
 
     try:
