@@ -1,11 +1,61 @@
-"""Keras-style utilities: gradient checking (`check_grads`) and `set_random_seed`."""
+"""`tapegrad.utils` (Keras 3's ``keras.utils``): data helpers (`to_categorical`,
+`pad_sequences`, `normalize`, `timeseries_dataset_from_array`, `PyDataset`, ...), model
+drawing (`plot_model`), the serialization registry (`register_keras_serializable`, ...),
+`set_random_seed`, and tapegrad's gradient checking (`check_grads` in `gradcheck`).
+
+The names that need the Keras-style API load on first use, so ``import tapegrad`` (which
+imports `gradcheck` from here) stays light.
+
+Examples:
+    >>> import tapegrad as tg
+    >>> tg.utils.to_categorical([1, 0], num_classes=2)
+    array([[0., 1.],
+           [1., 0.]])
+"""
 
 from __future__ import annotations
 
+import importlib
 import random as _python_random
 from typing import Any
 
 import numpy as np
+
+# name -> the module defining it, imported on first use.
+_LAZY = {
+    "to_categorical": "tapegrad.utils.numerical_utils",
+    "normalize": "tapegrad.utils.numerical_utils",
+    "pad_sequences": "tapegrad.utils.sequence_utils",
+    "get_file": "tapegrad.utils.file_utils",
+    "timeseries_dataset_from_array": "tapegrad.utils.timeseries_dataset_utils",
+    "plot_model": "tapegrad.utils.model_visualization",
+    "model_to_dot": "tapegrad.utils.model_visualization",
+    "PyDataset": "tapegrad.nn.trainers.py_dataset",
+    "Sequence": "tapegrad.nn.trainers.py_dataset",
+    "pack_x_y_sample_weight": "tapegrad.nn.trainers.data_adapters",
+    "unpack_x_y_sample_weight": "tapegrad.nn.trainers.data_adapters",
+    "CustomObjectScope": "tapegrad.saving",
+    "custom_object_scope": "tapegrad.saving",
+    "get_custom_objects": "tapegrad.saving",
+    "get_registered_name": "tapegrad.saving",
+    "get_registered_object": "tapegrad.saving",
+    "register_keras_serializable": "tapegrad.saving",
+    "serialize_keras_object": "tapegrad.saving",
+    "deserialize_keras_object": "tapegrad.saving",
+    "clear_session": "tapegrad.backend",
+    "is_keras_tensor": "tapegrad.backend",
+    "standardize_dtype": "tapegrad.backend",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tapegrad.utils' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def set_random_seed(seed: Any) -> None:
@@ -53,4 +103,4 @@ def get_random_seed() -> int | None:
     return tapegrad_random.get_global_seed()
 
 
-__all__ = ["get_random_seed", "set_random_seed"]
+__all__ = ["get_random_seed", "set_random_seed", *sorted(_LAZY)]

@@ -55,6 +55,7 @@ import tapegrad as tg
 from tapegrad.nn import random_state
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.models.model import Model
+from tapegrad.nn.object_registration import CustomObjectScope
 from tapegrad.nn.saving.archive import (
     _ZIP_MAGIC,
     EXTENSIONS,
@@ -83,6 +84,13 @@ from tapegrad.nn.saving.bounds import MAX_TENSOR_ELEMENTS, WeightBudget, check_c
 from tapegrad.nn.saving.compiled import compile_config, optimizer_document, restore_compiled
 from tapegrad.nn.saving.config import _layer_classes, _Loader, _Saver
 from tapegrad.nn.saving.lambdas import GraphFunction
+from tapegrad.nn.saving.model_config import (
+    clone_model,
+    model_from_config,
+    model_from_json,
+    model_to_config,
+    model_to_json,
+)
 from tapegrad.nn.saving.weights import _assign_weights, _weight_arrays
 
 _DOCUMENT_KEYS = {"class_name", "config", "compile_config"}
@@ -163,8 +171,10 @@ def load_model(
 
     Args:
         filepath: The archive.
-        custom_objects: ``{class name: Layer subclass}`` for your own layers (classes you
-            pass, never code from the file).
+        custom_objects: ``{name: object}``: your own layers, losses, metrics,
+            activations, initializers, regularizers or plain functions, found by the
+            names the file gives them (objects you pass, never code from the file); names
+            registered with `register_keras_serializable` need no entry.
         compile: Recompile with the saved loss, metrics (given as names, they resolve as
             ``compile`` resolves them), loss weights and jit setting, and restore the
             optimizer state.
@@ -212,7 +222,8 @@ def load_model(
     members = _read_archive(path)  # OSError when the file cannot be opened
     progress = {"where": "metadata.json"}  # what was being read, for unexpected errors
     try:
-        return _load(members, classes, compile, verify, max_tensor_elements, progress)
+        with CustomObjectScope(custom_objects):
+            return _load(members, classes, compile, verify, max_tensor_elements, progress)
     except ArchiveError:
         raise
     except Exception as err:  # anything else a hostile file provokes: named, one type
@@ -340,8 +351,13 @@ def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
 __all__ = [
     "ArchiveError",
     "GraphFunction",
+    "clone_model",
     "load_model",
     "load_weights",
+    "model_from_config",
+    "model_from_json",
+    "model_to_config",
+    "model_to_json",
     "save_model",
     "save_weights",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 import tapegrad as tg
 from tapegrad import tree
 from tapegrad.nn import layers as layers_module
+from tapegrad.nn import object_registration
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.core import InputLayer, Lambda
 from tapegrad.nn.models.model import Model
@@ -50,8 +51,9 @@ class _Saver:
                     config["build_input_shape"] = _jsonable_shape(shapes)
         elif type(model) is Model and model.inputs:
             config = model.get_config()
-            by_name = {layer.name: layer for layer in model.layers}
-            if len(by_name) != len(model.layers):
+            # Every node: layers and op nodes (which `layers` leaves out, as Keras does).
+            by_name = {layer.name: layer for layer in model.operations}
+            if len(by_name) != len(model.operations):
                 raise ValueError(f"save_model: model '{model.name}' has two layers with one name")
             pairs = [(by_name[entry["name"]], entry) for entry in config["layers"]]
             _renumber_nodes(config, model.name)
@@ -67,6 +69,9 @@ class _Saver:
                 entry["config"] = self.model_config(layer, owner)
             elif isinstance(layer, Lambda):
                 entry["config"] = self.lambdas.config(layer, owner)
+            registered = object_registration.get_registered_name(type(layer))
+            if registered != type(layer).__name__:  # found by this name when loading
+                entry["registered_name"] = registered
             _json_bytes(entry["config"], f"the config of layer '{layer.name}'")
         return config
 
@@ -135,25 +140,40 @@ class _Loader:
         self.classes = classes
         self.lambdas = LambdaLoader(arrays, lambda_checksums)
         self.progress = progress  # where loading is, for messages of unexpected errors
+        #: Cloning (`clone_model`) makes each layer of a functional config from the
+        #: original layer of that name, and may wire the graph to new input tensors.
+        self.clone_layer: Any = None
+        self.input_tensors: dict[str, Any] = {}
 
     def layer_from_entry(self, entry: Any, path: str) -> Layer:
         self.progress["where"] = path
         if not isinstance(entry, dict) or "class_name" not in entry or "config" not in entry:
             raise ArchiveError(f"{path}: a layer entry needs 'class_name' and 'config'")
         class_name, config = entry["class_name"], entry["config"]
-        if not isinstance(config, dict) or not isinstance(config.get("name"), str):
-            raise ArchiveError(f"{path}.config: expected an object with a string 'name'")
+        # A user layer's get_config may leave out "name" (Keras loads it): the entry's
+        # name, when the file has one, is the layer's.
+        if not isinstance(config, dict) or not isinstance(config.get("name", ""), str):
+            raise ArchiveError(f"{path}.config: expected an object (with a string 'name')")
         if class_name in ("Sequential", "Model"):
             return self.model_from_config(class_name, config, f"{path}.config")
         if class_name == "Lambda":
             return self.lambdas.from_config(config, f"{path}.config", _construct)
         cls = self.classes.get(class_name) if isinstance(class_name, str) else None
+        if cls is None:  # registered (register_keras_serializable) or in a custom-object scope
+            found = object_registration.find_custom_object(
+                {"class_name": class_name, "registered_name": entry.get("registered_name")}
+            )
+            cls = found if isinstance(found, type) and issubclass(found, Layer) else None
         if cls is None:
             raise ArchiveError(
                 f"{path}: unknown layer class {class_name!r}; known: {sorted(self.classes)} "
-                "(pass custom_objects={name: class} for your own layers)"
+                "(register it with tapegrad.saving.register_keras_serializable or pass "
+                "custom_objects={name: class} for your own layers)"
             )
-        return _construct(cls, config, f"{path} ({class_name} '{config['name']}')")
+        layer = _construct(cls, config, f"{path} ({class_name} '{config.get('name', '')}')")
+        if "name" not in config and isinstance(entry.get("name"), str):
+            layer.name = entry["name"]
+        return layer
 
     def model_from_config(self, class_name: Any, config: Any, path: str) -> Model:
         if not isinstance(config, dict):
@@ -205,17 +225,18 @@ class _Loader:
         inbound: dict[str, list[Any]] = {}
         for k, entry in enumerate(entries):
             where = f"{path}.layers[{k}]"
-            layer = self.layer_from_entry(entry, where)
-            if (
-                not isinstance(entry.get("name"), str)
-                or entry["name"] != layer.name
-                or layer.name in layers
-            ):
+            if self.clone_layer is not None and isinstance(entry, dict):
+                layer = self.clone_layer(entry)
+                name = entry.get("name")
+            else:
+                layer = self.layer_from_entry(entry, where)
+                name = layer.name if entry.get("name") == layer.name else None
+            if not isinstance(name, str) or name in layers:
                 raise ArchiveError(f"{where}: missing, inconsistent or duplicate layer name")
-            layers[layer.name] = layer
-            inbound[layer.name] = _expect_list(entry.get("inbound_nodes"), f"{where}.inbound_nodes")
+            layers[name] = layer
+            inbound[name] = _expect_list(entry.get("inbound_nodes"), f"{where}.inbound_nodes")
         outputs: dict[tuple[str, int], list[Any]] = {
-            (name, 0): [layer.output]
+            (name, 0): [self.input_tensors.get(name, layer.output)]
             for name, layer in layers.items()
             if isinstance(layer, InputLayer)
         }
@@ -316,16 +337,20 @@ def _wire_order(
 
 
 def _layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
-    """The allowed layer classes: `tapegrad.nn.layers.__all__`, plus ``custom_objects``."""
+    """The allowed layer classes: `tapegrad.nn.layers.__all__`, plus the Layer subclasses
+    of ``custom_objects`` (its functions, losses, metrics... are found through the
+    custom-object scope that loading opens)."""
     classes: dict[str, type[Layer]] = {}
     for name in layers_module.__all__:
         value = getattr(layers_module, name, None)
         if isinstance(value, type) and issubclass(value, Layer) and value is not Layer:
             classes[name] = value
-    for name, value in (custom_objects or {}).items():
-        if not (isinstance(value, type) and issubclass(value, Layer)):
-            raise TypeError(f"load_model: custom_objects[{name!r}] must be a Layer subclass")
-        classes[name] = value
+    for name, value in object_registration.check_custom_objects(
+        custom_objects, "load_model"
+    ).items():
+        if isinstance(value, type) and issubclass(value, Layer):
+            classes[name] = value
+            classes.setdefault(value.__name__, value)
     return classes
 
 

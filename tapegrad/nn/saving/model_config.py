@@ -1,0 +1,289 @@
+"""A model's architecture as a config or JSON string and back, and `clone_model`
+(Keras 3's ``model.to_json``, ``models.model_from_json``, ``Model.from_config``,
+``models.clone_model``).
+
+The config is the one `save_model` writes in ``config.json`` (a `Lambda` as a graph of
+primitives, never code); no weights. Rebuilding uses the built-in layer classes, the
+registered ones (`register_keras_serializable`) and the ``custom_objects`` given.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Callable
+from typing import Any
+
+from tapegrad import tree
+from tapegrad.nn.layers.base import Layer
+from tapegrad.nn.layers.core import Input, InputLayer, Lambda
+from tapegrad.nn.models.model import Model
+from tapegrad.nn.models.sequential import Sequential
+from tapegrad.nn.object_registration import CustomObjectScope
+from tapegrad.nn.saving.config import _layer_classes, _Loader, _Saver
+
+_MODEL_CLASSES = ("Sequential", "Model", "Functional")
+
+
+def model_to_config(model: Model) -> dict[str, Any]:
+    """``{"module", "class_name", "config", "registered_name"}`` of a Sequential or
+    functional model, JSON-compatible (Keras' ``serialize_keras_object(model)``).
+
+    Args:
+        model: A `Sequential` or functional `Model`.
+
+    Returns:
+        The config; its Lambdas hold their functions as graphs.
+
+    Raises:
+        ValueError: A subclassed model, or a Lambda whose graph holds constants too large
+            for a config (`save_model` stores those in the archive).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2)])
+        >>> model_to_config(model)["class_name"]
+        'Sequential'
+    """
+    saver = _Saver(model)
+    config = saver.model_config(model, None)
+    if saver.arrays:
+        raise ValueError(
+            f"to_json: model '{model.name}' has Lambda layers whose graphs hold large "
+            f"constants ({sorted(saver.arrays)[:3]}...), which a config cannot hold; save "
+            "the model with model.save(path) instead"
+        )
+    return {
+        "module": "tapegrad",
+        "class_name": type(model).__name__,
+        "config": config,
+        "registered_name": None,
+    }
+
+
+def model_from_config(
+    config: dict[str, Any],
+    custom_objects: dict[str, Any] | None = None,
+    cls: type[Model] | None = None,
+) -> Model:
+    """A new model (fresh weights) from `model_to_config`'s output or ``get_config()``.
+
+    Args:
+        config: ``{"class_name": "Sequential" | "Model" | "Functional", "config": ...}``
+            (what `model_to_config` and Keras' ``to_json`` write), or the bare
+            ``get_config()`` of a model of class ``cls``.
+        custom_objects: ``{name: class or function}`` for your own layers, activations,
+            initializers, ... (names registered with `register_keras_serializable`
+            need none).
+        cls: The class of a bare ``get_config()`` (`Model.from_config`).
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: A config that does not describe a model (naming the field), or an
+            unknown layer class.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2)])
+        >>> model_from_config(model_to_config(model)).output_shape
+        (None, 2)
+    """
+    if cls is not None:
+        class_name = "Sequential" if issubclass(cls, Sequential) else "Model"
+        inner = config
+    elif isinstance(config, dict) and config.get("class_name") in _MODEL_CLASSES:
+        class_name = "Model" if config["class_name"] == "Functional" else config["class_name"]
+        inner = config.get("config")
+    else:
+        raise ValueError(
+            "model_from_config: expected {'class_name': 'Sequential' | 'Model', "
+            f"'config': ...}}, got {str(config)[:200]}"
+        )
+    classes = _layer_classes(custom_objects)
+    with CustomObjectScope(custom_objects):
+        loader = _Loader({}, classes, None, {"where": "config"})
+        model = loader.model_from_config(class_name, inner, "config")
+        loader.lambdas.resolve_shared_variables(model)
+    return model
+
+
+def model_to_json(model: Model, **kwargs: Any) -> str:
+    """`model_to_config` as a JSON string (``kwargs`` go to `json.dumps`).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> text = model_to_json(tg.Sequential([tg.Input((3,)), tg.layers.Dense(2)]))
+        >>> text.startswith('{"module": "tapegrad", "class_name": "Sequential"')
+        True
+    """
+    return json.dumps(model_to_config(model), **kwargs)
+
+
+def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Model:
+    """A new model (fresh weights) from `model_to_json`'s string (Keras'
+    ``keras.models.model_from_json``).
+
+    Args:
+        json_string: The JSON text.
+        custom_objects: ``{name: class or function}`` for your own objects.
+
+    Returns:
+        The model.
+
+    Raises:
+        ValueError: Not JSON, or not a model's config.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2, name="out")])
+        >>> model_from_json(model_to_json(model)).layers[-1].name
+        'out'
+    """
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"model_from_json: not a JSON string: {err}") from err
+    return model_from_config(config, custom_objects)
+
+
+def clone_model(
+    model: Model,
+    input_tensors: Any = None,
+    clone_function: Callable[[Layer], Layer] | None = None,
+) -> Model:
+    """A new model with the same architecture and new layers (fresh weights), Keras'
+    ``keras.models.clone_model``.
+
+    Args:
+        model: A `Sequential` or functional `Model`.
+        input_tensors: Optional symbolic tensors (from `Input`) to build the clone on, in
+            the structure of the model's inputs; a Sequential cloned on them becomes a
+            functional `Model`.
+        clone_function: ``f(layer) -> new layer`` applied to every layer but the inputs
+            (default: ``layer.__class__.from_config(layer.get_config())``; a `Lambda`
+            keeps its function; a nested model is cloned). Returning the layer itself
+            shares it (and its weights) with the original.
+
+    Returns:
+        The clone, not compiled.
+
+    Raises:
+        ValueError: A subclassed model (its architecture is Python code), or
+            ``input_tensors`` that do not match the model's inputs.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2)])
+        >>> clone = clone_model(model)
+        >>> clone.layers[0] is model.layers[0], clone.output_shape
+        (False, (None, 2))
+    """
+    if not isinstance(model, Model):
+        raise ValueError(f"clone_model: expected a Model, got {type(model).__name__}")
+    clone = clone_function or _clone_layer
+    if not callable(clone):
+        raise ValueError(f"clone_model: clone_function must be callable, got {clone!r}")
+    if isinstance(model, Sequential) and type(model) is Sequential:
+        return _clone_sequential(model, input_tensors, clone)
+    if type(model) is not Model or not model.inputs:
+        raise ValueError(
+            f"clone_model: '{model.name}' is a subclassed {type(model).__name__}; only "
+            "Sequential and functional models can be cloned (a subclassed model's call() "
+            "is Python code)"
+        )
+    by_name = {layer.name: layer for layer in model.layers}
+    config = model.get_config()
+    loader = _Loader({}, _layer_classes(None), None, {"where": "clone_model"})
+
+    def clone_entry(entry: dict[str, Any]) -> Layer:
+        original = by_name[entry["name"]]
+        if isinstance(original, InputLayer):
+            return InputLayer.from_config(original.get_config())
+        return _checked(clone(original), original)
+
+    loader.clone_layer = clone_entry
+    if input_tensors is not None:
+        loader.input_tensors = _input_overrides(model, config, input_tensors)
+    return loader.model_from_config("Model", config, "clone_model")
+
+
+def _clone_sequential(model: Sequential, input_tensors: Any, clone: Callable[..., Any]) -> Model:
+    layers = [_checked(clone(layer), layer) for layer in model.layers]
+    if input_tensors is not None:
+        flat = tree.flatten(input_tensors)
+        if len(flat) != 1:
+            raise ValueError(
+                f"clone_model: Sequential '{model.name}' takes one input, got {len(flat)} "
+                "input_tensors"
+            )
+        outputs = flat[0]
+        for layer in layers:
+            outputs = layer(outputs)
+        return Model(flat[0], outputs, name=model.name)
+    clone_of = Sequential(name=model.name, trainable=model.trainable)
+    if model.inputs:
+        shape, dtype = tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype
+        clone_of.add(Input(shape=shape, dtype=dtype))
+    for layer in layers:
+        clone_of.add(layer)
+    return clone_of
+
+
+def _clone_layer(layer: Layer) -> Layer:
+    """Keras' default: a new layer of the same class and config (fresh weights)."""
+    if isinstance(layer, Model):
+        return clone_model(layer)
+    if isinstance(layer, Lambda):  # its function is Python, not config: reuse it
+        config = layer.get_config()
+        config.pop("arguments", None)
+        return Lambda(layer.function, arguments=dict(layer.arguments), **config)
+    with CustomObjectScope(_held_objects(layer)):
+        return type(layer).from_config(layer.get_config())
+
+
+def _held_objects(layer: Layer) -> dict[str, Any]:
+    """The user's functions and objects a layer holds (its activation, initializers...),
+    by the names its config gives them: the clone finds them without registration."""
+    held: dict[str, Any] = {}
+    for value in vars(layer).values():
+        if isinstance(value, types.FunctionType):
+            held[value.__name__] = value
+        elif callable(getattr(value, "get_config", None)) and not isinstance(value, Layer):
+            held[type(value).__name__] = type(value)
+    return held
+
+
+def _checked(new: Any, original: Layer) -> Layer:
+    if not isinstance(new, Layer):
+        raise ValueError(
+            f"clone_model: clone_function must return a Layer, got {type(new).__name__} for "
+            f"layer '{original.name}'"
+        )
+    return new
+
+
+def _input_overrides(model: Model, config: dict[str, Any], input_tensors: Any) -> dict[str, Any]:
+    refs = tree.flatten(config["input_layers"]) if config["input_layers"] else []
+    names = [refs[k] for k in range(0, len(refs), 3)]
+    given = (
+        [input_tensors[key] for key in sorted(input_tensors)]
+        if isinstance(input_tensors, dict)
+        else tree.flatten(input_tensors)
+    )
+    if len(given) != len(names):
+        raise ValueError(
+            f"clone_model: model '{model.name}' has {len(names)} inputs, got {len(given)} "
+            "input_tensors"
+        )
+    return dict(zip(names, given, strict=True))
+
+
+__all__ = [
+    "clone_model",
+    "model_from_config",
+    "model_from_json",
+    "model_to_config",
+    "model_to_json",
+]
