@@ -134,3 +134,28 @@ class Sequential(Model):
             config["input_shape"] = list(self._input.shape[1:])
             config["input_dtype"] = self._input.dtype.name
         return config
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Sequential:
+        """A new Sequential (fresh weights) from `get_config` (Keras' signature).
+
+        Args:
+            config: ``model.get_config()``.
+            custom_objects: ``{name: class or function}`` for your own layers,
+                activations, ... (registered ones need none).
+
+        Returns:
+            The model.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> model = tg.Sequential([tg.Input((3,)), tg.layers.Dense(2)])
+            >>> Sequential.from_config(model.get_config()).output_shape
+            (None, 2)
+        """
+        # tapegrad.nn.saving builds on the models: looked up when called.
+        from tapegrad.nn.saving import model_from_config
+
+        return model_from_config(config, custom_objects, cls=cls)
