@@ -23,6 +23,7 @@ from tapegrad.nn.layers.core import (
     Reshape,
 )
 from tapegrad.nn.layers.embedding import Embedding
+from tapegrad.nn.layers.group_normalization import GroupNormalization, UnitNormalization
 from tapegrad.nn.layers.identity import Identity, Masking
 from tapegrad.nn.layers.merge import (
     Add,
@@ -131,6 +132,7 @@ __all__ = [
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
+    "GroupNormalization",
     "Identity",
     "Input",
     "InputLayer",
@@ -166,6 +168,7 @@ __all__ = [
     "SpatialDropout3D",
     "Subtract",
     "TimeDistributed",
+    "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
     "UpSampling3D",
