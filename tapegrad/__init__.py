@@ -54,6 +54,10 @@ _LAZY_MODULES = (
     "utils",
 )
 _LAZY_NAMES = {
+    "Input": "tapegrad.nn.layers",
+    "InputLayer": "tapegrad.nn.layers",
+    "KerasTensor": "tapegrad.nn.layers",
+    "Layer": "tapegrad.nn.layers",
     "Model": "tapegrad.nn.models",
     "Sequential": "tapegrad.nn.models",
     "function": "tapegrad.graph.function",
@@ -93,6 +97,10 @@ int64 = _np.int64
 
 __all__ = [
     "ForwardAccumulator",
+    "Input",
+    "InputLayer",
+    "KerasTensor",
+    "Layer",
     "Model",
     "Sequential",
     "GradientTape",

@@ -37,6 +37,7 @@ from tapegrad.numpy._rearranging import *  # noqa: F403
 from tapegrad.numpy._reductions import *  # noqa: F403
 from tapegrad.numpy._signals import *  # noqa: F403
 from tapegrad.numpy._value_only import *  # noqa: F403
+from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
 pi = _np.pi
 e = _np.e
@@ -56,3 +57,6 @@ dtype = _np.dtype
 ndarray = _np.ndarray
 finfo = _np.finfo
 iinfo = _np.iinfo
+
+# Calls on symbolic tensors (Keras' functional API) record graph nodes: see tapegrad.symbolic.
+_wrap_namespace(globals(), "tapegrad.numpy")

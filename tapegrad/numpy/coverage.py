@@ -53,6 +53,7 @@ def classify(name: str, module: str = "numpy") -> str:
     func = getattr(importlib.import_module(target), name, None)
     if func is None or not callable(func):
         return "unsupported"
+    func = getattr(func, "__tapegrad_raw__", func)  # (the namespace's symbolic-aware wrapper)
     if isinstance(func, Primitive) and not func.differentiable:
         return "pass-through"
     if name in PASS_THROUGH:

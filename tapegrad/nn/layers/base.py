@@ -25,6 +25,7 @@ import tapegrad as tg
 from tapegrad import backend
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
+from tapegrad.nn.layers.keras_tensor import PROBE_BATCH, KerasTensor, Node, flatten, map_structure
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
@@ -42,8 +43,9 @@ _BUILD_LOCKS_GUARD = threading.Lock()
 #: thread and task): `tapegrad.nn.saving` bounds what a loaded config makes layers allocate.
 WEIGHT_CHECK: contextvars.ContextVar[Any] = contextvars.ContextVar("WEIGHT_CHECK", default=None)
 
-# The batch size used to run a layer once on zeros when inferring symbolic output shapes.
-_PROBE_BATCH = 2
+_PROBE_BATCH = PROBE_BATCH
+_flatten = flatten
+_map_structure = map_structure
 
 
 def unique_name(base: str) -> str:
@@ -72,75 +74,6 @@ def _build_lock(layer: Any) -> threading.RLock:
 def shape_of(x: Any) -> tuple[Any, ...]:
     """Shape of a Tensor, array or KerasTensor."""
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
-
-
-class KerasTensor:
-    """A symbolic tensor of the functional API: shape (batch dimension ``None``) and dtype,
-    plus the layer call that produced it.
-
-    Examples:
-        >>> import tapegrad as tg
-        >>> x = tg.layers.Input(shape=(3,))
-        >>> x.shape
-        (None, 3)
-    """
-
-    def __init__(
-        self,
-        shape: Sequence[int | None],
-        dtype: Any = "float32",
-        history: tuple[Layer, int, int] | None = None,
-        name: str | None = None,
-    ) -> None:
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        self.ndim = len(self.shape)
-        # (layer, node index in layer._inbound_nodes, output index)
-        self.history = history
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-    def zeros(self, batch: int = _PROBE_BATCH) -> np.ndarray:
-        """A concrete batch of zeros with this tensor's shape (``None`` → ``batch``)."""
-        shape = tuple(batch if d is None else d for d in self.shape)
-        return np.zeros(shape, self.dtype)
-
-
-class Node:
-    """One call of a layer in a functional graph: its input and output KerasTensors."""
-
-    def __init__(
-        self, layer: Layer, inputs: Any, outputs: list[KerasTensor], call_kwargs: dict[str, Any]
-    ) -> None:
-        self.layer = layer
-        self.inputs = inputs  # the nested structure the layer was called with
-        self.outputs = outputs
-        self.call_kwargs = call_kwargs
-
-    @property
-    def flat_inputs(self) -> list[KerasTensor]:
-        return [x for x in _flatten(self.inputs) if isinstance(x, KerasTensor)]
-
-
-def _flatten(structure: Any) -> list[Any]:
-    # core's tree_flatten without the tree definition, which every layer call would pay for.
-    if isinstance(structure, list | tuple):
-        return [leaf for item in structure for leaf in _flatten(item)]
-    if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in _flatten(structure[key])]
-    return [structure]
-
-
-def _map_structure(func: Any, structure: Any) -> Any:
-    if isinstance(structure, list):
-        return [_map_structure(func, s) for s in structure]
-    if isinstance(structure, tuple):
-        return tuple(_map_structure(func, s) for s in structure)
-    if isinstance(structure, dict):
-        return {k: _map_structure(func, v) for k, v in structure.items()}
-    return func(structure)
 
 
 class Layer:

@@ -34,7 +34,16 @@ class InputLayer(Layer):
         shape: Shape without the batch axis.
         batch_size: Optional fixed batch size.
         dtype: Input dtype (float32 by default).
+        sparse: Only False/None (tapegrad has no sparse tensors).
+        batch_shape: Shape with the batch axis (instead of ``shape`` and ``batch_size``).
+        input_tensor: Not supported (an existing tensor as the input).
+        optional: Only False (an input that may be None is not supported).
         name: Layer name.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.layers.InputLayer(batch_shape=(None, 5), name="x").output.shape
+        (None, 5)
     """
 
     def __init__(
@@ -42,6 +51,10 @@ class InputLayer(Layer):
         shape: Sequence[int | None] | None = None,
         batch_size: int | None = None,
         dtype: Any = None,
+        sparse: bool | None = None,
+        batch_shape: Sequence[int | None] | None = None,
+        input_tensor: Any = None,
+        optional: bool = False,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -49,12 +62,40 @@ class InputLayer(Layer):
             shape = kwargs.pop("input_shape")
         super().__init__(name=name, dtype=dtype, **kwargs)
         owner = layer_owner(self)
+        if sparse:
+            raise ValueError(
+                f"{owner}: sparse=True is not supported (tapegrad has no sparse tensors)"
+            )
+        if input_tensor is not None:
+            raise ValueError(
+                f"{owner}: input_tensor= / tensor= (wrapping an existing tensor) is not "
+                "supported; pass shape= and dtype="
+            )
+        if optional:
+            raise ValueError(f"{owner}: optional=True (an input that may be None) is not supported")
+        if batch_shape is not None:
+            if shape is not None or batch_size is not None:
+                raise ValueError(
+                    f"{owner}: pass either batch_shape= or shape=/batch_size=, got "
+                    f"batch_shape={batch_shape!r}, shape={shape!r}, batch_size={batch_size!r}"
+                )
+            full = check_shape(owner, "batch_shape", batch_shape, minimum=0, allow_unknown=True)
+            if not full:
+                raise ValueError(f"{owner}: batch_shape must include the batch axis, got ()")
+            batch_size, shape = full[0], full[1:]
         self.shape = check_shape(owner, "shape", shape or (), minimum=0, allow_unknown=True)
         self.batch_size = check_positive_int(owner, "batch_size", batch_size, allow_none=True)
+        self.sparse = False
+        self.optional = False
         self.built = True
         self.output = KerasTensor(
             (batch_size,) + self.shape, self.dtype, history=(self, 0, 0), name=self.name
         )
+
+    @property
+    def batch_shape(self) -> tuple[int | None, ...]:
+        """The input's shape with the batch axis."""
+        return (self.batch_size, *self.shape)
 
     def call(self, inputs: Any) -> Any:
         return inputs
@@ -68,22 +109,51 @@ class InputLayer(Layer):
         }
 
 
-def Input(
+def Input(  # noqa: N802  (Keras' name)
     shape: Sequence[int | None] | None = None,
-    batch_size: int | None = None,  # noqa: N802
+    batch_size: int | None = None,
     dtype: Any = None,
+    sparse: bool | None = None,
+    batch_shape: Sequence[int | None] | None = None,
     name: str | None = None,
+    tensor: Any = None,
+    optional: bool = False,
 ) -> KerasTensor:
-    """A symbolic input for the functional API (Keras' ``keras.Input``).
+    """A symbolic input for the functional API (Keras 3's ``keras.Input``).
+
+    Args:
+        shape: Shape without the batch axis (None entries for unknown sizes).
+        batch_size: Optional fixed batch size.
+        dtype: dtype of the data (default float32).
+        sparse: Only False/None (tapegrad has no sparse tensors).
+        batch_shape: The shape with the batch axis, instead of shape/batch_size.
+        name: Name; data dicts are keyed by it (``model.input_names``).
+        tensor: Not supported (an existing tensor as the input).
+        optional: Only False.
+
+    Returns:
+        A KerasTensor to build a model from.
 
     Examples:
         >>> import tapegrad as tg
-        >>> inputs = tg.layers.Input(shape=(4,))
+        >>> inputs = tg.Input(shape=(4,))
         >>> outputs = tg.layers.Dense(2)(inputs)
         >>> outputs.shape
         (None, 2)
+        >>> tg.Input(batch_shape=(8, 3), name="title").shape
+        (8, 3)
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output
+    layer = InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        dtype=dtype,
+        sparse=sparse,
+        batch_shape=batch_shape,
+        input_tensor=tensor,
+        optional=optional,
+        name=name,
+    )
+    return layer.output
 
 
 class Dense(Layer):

@@ -1,8 +1,8 @@
 """Model: functional (``Model(inputs, outputs)``) and subclassed models, with training.
 
-A functional model keeps the graph of layer calls recorded by `KerasTensor`s and replays
-it in topological order; a subclassed model is a `Layer` whose ``call`` the user writes.
-Both get ``compile``/``fit``/``evaluate``/``predict`` from `Trainer`.
+A functional model keeps the graph of layer and op calls recorded by `KerasTensor`s and
+replays it in topological order; a subclassed model is a `Layer` whose ``call`` the user
+writes. Both get ``compile``/``fit``/``evaluate``/``predict`` from `Trainer`.
 """
 
 from __future__ import annotations
@@ -11,130 +11,259 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.nn.layers.base import (
-    KerasTensor,
-    Layer,
-    Node,
-    _flatten,
-    _map_structure,
-    shape_of,
-)
+import tapegrad as tg
+from tapegrad.nn.layers.base import KerasTensor, Layer, _flatten, _map_structure, unique_name
 from tapegrad.nn.layers.core import InputLayer
+from tapegrad.nn.layers.operation import OpLayer
+from tapegrad.nn.models.functional import (
+    adjust_input,
+    reachable_inputs,
+    standardize_inputs,
+    topological_nodes,
+    unique_layers,
+)
 from tapegrad.nn.trainer import Trainer
 
 
 class Model(Trainer, Layer):
-    """A trainable stack of layers: functional or subclassed (Keras 3 ``keras.Model``).
+    """A trainable graph of layers: functional or subclassed (Keras 3 ``keras.Model``).
+
+    Functional: ``Model(inputs, outputs)`` where ``inputs`` are `Input` tensors (one, a
+    list or a dict keyed by name) and ``outputs`` the tensors computed from them (one, a
+    list or a dict) by layers, ops and Python operators. Subclassed: define ``call`` (and
+    create layers in ``__init__``), or build the graph in ``__init__`` and pass it to
+    ``super().__init__(inputs, outputs)``.
 
     Args:
-        inputs: For the functional API, the `Input` tensor(s) (a KerasTensor, list or dict).
+        inputs: The `Input` tensor(s) of a functional model.
         outputs: The KerasTensor(s) computed from them.
         name: Model name.
+        trainable: Whether the weights are trained.
 
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
-        >>> inputs = tg.layers.Input(shape=(3,))
+        >>> inputs = tg.Input(shape=(3,), name="features")
         >>> hidden = tg.layers.Dense(4, activation="relu")(inputs)
-        >>> model = tg.Model(inputs, tg.layers.Dense(1)(hidden))
+        >>> outputs = tg.layers.Dense(1, name="score")(hidden + tg.ops.mean(hidden))
+        >>> model = tg.Model(inputs, outputs)
         >>> model.predict(np.ones((2, 3)), verbose=0).shape
         (2, 1)
+        >>> model.input_names, model.output_names
+        (['features'], ['score'])
     """
 
-    def __init__(
-        self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        inputs = kwargs.pop("inputs", args[0] if args else None)
+        outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
+        if len(args) > 2:
+            raise TypeError(
+                f"Model: at most two positional arguments (inputs, outputs), got {len(args)}"
+            )
         trainable = kwargs.pop("trainable", True)
-        super().__init__(name=name, trainable=trainable, **kwargs)
+        if type(self) is Model and inputs is not None and kwargs.get("name") is None:
+            kwargs["name"] = unique_name("Functional")  # Keras 3's default name
+        super().__init__(trainable=trainable, **kwargs)
         self._init_trainer()
         self._functional = inputs is not None
         if self._functional:
             if outputs is None:
                 raise ValueError(f"Model '{self.name}': outputs are required with inputs")
             self._init_graph(inputs, outputs)
+        elif outputs is not None:
+            raise ValueError(f"Model '{self.name}': inputs are required with outputs")
 
     # -- functional graph ---------------------------------------------------------------
     def _init_graph(self, inputs: Any, outputs: Any) -> None:
-        self._inputs_struct = inputs
-        self._outputs_struct = outputs
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        if isinstance(outputs, tuple):
+            outputs = list(outputs)
         flat_inputs = _flatten(inputs)
-        self._several_inputs = len(flat_inputs) > 1
-        if not flat_inputs or not _flatten(outputs):
+        flat_outputs = _flatten(outputs)
+        if not flat_inputs or not flat_outputs:
             raise ValueError(
                 f"Model '{self.name}': needs at least one input and one output, "
                 f"got inputs={inputs!r} and outputs={outputs!r}"[:300]
             )
-        for tensor in flat_inputs + _flatten(outputs):
-            if not isinstance(tensor, KerasTensor):
-                raise TypeError(
-                    f"Model '{self.name}': inputs and outputs must be KerasTensors (from "
-                    f"tapegrad.layers.Input and layer calls), got {type(tensor).__name__}"
+        for which, flat in (("inputs", flat_inputs), ("outputs", flat_outputs)):
+            for tensor in flat:
+                if not isinstance(tensor, KerasTensor):
+                    raise ValueError(
+                        f"Model '{self.name}': all `{which}` values must be KerasTensors "
+                        "(from tapegrad.Input and layer or op calls), got "
+                        f"{type(tensor).__name__}"
+                    )
+        for tensor in flat_inputs:
+            if tensor.history is None or not isinstance(tensor.history[0], InputLayer):
+                raise ValueError(
+                    f"Model '{self.name}': the input {tensor!r} is not an Input tensor "
+                    "(made by tapegrad.Input)"
                 )
-        self._graph_nodes = _topological_nodes(_flatten(outputs))
-        input_layers = [t.history[0] for t in flat_inputs]
-        for node in self._graph_nodes:
-            for tensor in node.flat_inputs:
-                if tensor.history is None:
-                    raise ValueError(f"Model '{self.name}': a tensor has no producing layer")
-        used_inputs = {
-            id(t.history[0])
-            for n in self._graph_nodes
-            for t in n.flat_inputs
-            if isinstance(t.history[0], InputLayer)
-        }
-        missing = [
-            layer.name
-            for layer in _reachable_inputs(_flatten(outputs))
-            if id(layer) not in {id(x) for x in input_layers}
-        ]
+        if len({id(t) for t in flat_inputs}) != len(flat_inputs):
+            raise ValueError(f"Model '{self.name}': an input is listed twice")
+        if isinstance(inputs, dict):
+            wrong = {k: t.name for k, t in inputs.items() if k != t.name}
+            if wrong:
+                # Keras warns; data dicts are keyed by the keys, names then differ.
+                import warnings
+
+                warnings.warn(
+                    f"Model '{self.name}': when `inputs` is a dict, its keys should be the "
+                    f"Input names; got keys mapping to other names: {wrong}",
+                    stacklevel=3,
+                )
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._graph_nodes = topological_nodes(flat_outputs)
+        input_layers = [t.history[0] for t in flat_inputs]  # type: ignore[index]
+        known = {id(layer) for layer in input_layers}
+        missing = [layer.name for layer in reachable_inputs(flat_outputs) if id(layer) not in known]
         if missing:
             raise ValueError(
                 f"Model '{self.name}': outputs depend on Input(s) {missing} that are not "
                 "in the model's inputs"
             )
-        del used_inputs
-        self._layers = _unique_layers([*input_layers, *(n.layer for n in self._graph_nodes)])
-        check_unique_names(self, self._layers)
+        self._operations = unique_layers([*input_layers, *(n.layer for n in self._graph_nodes)])
+        # Saved for attribute tracking (weights): ops have none, but nested models do.
+        self._layers = list(self._operations)
+        check_unique_names(self, self._operations)
+        self._several_inputs = len(flat_inputs) > 1
         self.built = True
         self._build_shapes = None
 
     @property
     def layers(self) -> list[Layer]:
-        """The model's layers (functional: in graph order, inputs first)."""
+        """The model's layers (functional: in graph order, inputs first; no op nodes)."""
         if self._functional:
-            return list(self._layers)
+            return [op for op in self._operations if not isinstance(op, OpLayer)]
+        return self._sublayers()
+
+    @layers.setter
+    def layers(self, _: Any) -> None:
+        raise AttributeError(
+            "`Model.layers` attribute is reserved and should not be used. Please use another name."
+        )
+
+    @property
+    def operations(self) -> list[Layer]:
+        """Every node of the graph: layers and op nodes (Keras 3's ``operations``)."""
+        if self._functional:
+            return list(self._operations)
         return self._sublayers()
 
     @property
     def inputs(self) -> list[KerasTensor]:
+        """The Input tensors, flat (dicts by sorted key)."""
         return _flatten(self._inputs_struct) if self._functional else []
 
     @property
     def outputs(self) -> list[KerasTensor]:
+        """The output tensors, flat (dicts by sorted key)."""
         return _flatten(self._outputs_struct) if self._functional else []
+
+    @property
+    def input(self) -> Any:
+        """The inputs as given to the constructor (a tensor, list or dict)."""
+        self._require_graph("input")
+        return self._inputs_struct
+
+    @property
+    def output(self) -> Any:
+        """The outputs as given to the constructor (a tensor, list or dict)."""
+        self._require_graph("output")
+        return self._outputs_struct
+
+    @property
+    def input_names(self) -> list[str]:
+        """The names of the Input tensors, in `inputs` order."""
+        return [str(t.name) for t in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the layers producing the outputs, in `outputs` order (as Keras 3)."""
+        return [t.history[0].name for t in self.outputs]  # type: ignore[index]
+
+    @property
+    def input_shape(self) -> Any:
+        """The Inputs' shapes (one shape for a single input)."""
+        self._require_graph("input_shape")
+        shapes = _map_structure(lambda t: t.shape, self._inputs_struct)
+        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        """The outputs' shapes (one shape for a single output)."""
+        self._require_graph("output_shape")
+        shapes = _map_structure(lambda t: t.shape, self._outputs_struct)
+        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+    def _require_graph(self, what: str) -> None:
+        if not self._functional:
+            raise AttributeError(
+                f"Model '{self.name}' has no `{what}`: it is not a functional model (no "
+                "Input); call it on data, or build it with tapegrad.Input"
+            )
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name (unique) or index (Keras' rules and errors).
+
+        Args:
+            name: The layer's name.
+            index: Its position in `layers`.
+
+        Returns:
+            The layer.
+        """
+        if index is not None and name is not None:
+            raise ValueError(
+                f"Provide only a layer name or a layer index. Received: index={index}, name={name}."
+            )
+        layers = self.layers
+        if index is not None:
+            if len(layers) <= index:
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(layers)} layers."
+                )
+            return layers[index]
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(
+                f"No such layer: {name}. Existing layers are: {[x.name for x in layers]}."
+            )
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not self._functional:
             raise NotImplementedError(f"Model '{self.name}': a subclassed model must define call()")
-        values: dict[int, Any] = {}
-        for tensor, value in zip(
-            _flatten(self._inputs_struct),
-            _flatten_inputs(inputs, self._inputs_struct, self.name),
-            strict=True,
-        ):
-            self._check_input(tensor, value)
-            values[id(tensor)] = value
+        if not self._several_inputs and type(inputs) is tg.Tensor:
+            flat = [adjust_input(self, self.inputs[0], inputs)]
+        else:
+            flat = standardize_inputs(self, inputs)
+        values: dict[int, Any] = {
+            id(tensor): value for tensor, value in zip(self.inputs, flat, strict=True)
+        }
         for node in self._graph_nodes:
             args = _map_structure(
                 lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.inputs
             )
-            out = node.layer(args, **node.call_kwargs)
+            layer = node.layer
+            if type(layer) is OpLayer:
+                out = layer.call(args)  # (an op: no build, shape check or training flag)
+            else:
+                out = layer(args, **node.call_kwargs)
             for tensor, value in zip(node.outputs, _flatten(out), strict=True):
                 values[id(tensor)] = value
-        return _map_structure(lambda t: values[id(t)], self._outputs_struct)
+        outputs = self._outputs_struct
+        if isinstance(outputs, list) and len(outputs) == 1:
+            return values[id(outputs[0])]  # Keras unpacks a one-element output list
+        return _map_structure(lambda t: values[id(t)], outputs)
 
     def _check_input(self, tensor: KerasTensor, value: Any) -> None:
-        got = shape_of(value)
+        got = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
         expected = tensor.shape
         if got[1:] == expected[1:] and len(got) == len(expected):
             return  # (the check of every step: two tuple comparisons)
@@ -147,16 +276,12 @@ class Model(Trainer, Layer):
             )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        inputs = args[0] if args else kwargs.get("inputs")
-        if (
-            self._functional
-            and self._several_inputs
-            and not isinstance(inputs, list | tuple | dict)
-        ):
-            raise ValueError(
-                f"Model '{self.name}' has {len(_flatten(self._inputs_struct))} inputs; "
-                "pass a list of arrays"
-            )
+        if self._functional and isinstance(args[0] if args else kwargs.get("inputs"), dict):
+            # Dict data keyed by input name: matched here, the layer machinery sees a list.
+            inputs = args[0] if args else kwargs.pop("inputs")
+            if not any(isinstance(x, KerasTensor) for x in _flatten(inputs)):
+                ordered = standardize_inputs(self, inputs)
+                args = (ordered if self._several_inputs else ordered[0], *args[1:])
         return super().__call__(*args, **kwargs)
 
     def _maybe_build(self, inputs: Any) -> None:
@@ -167,15 +292,16 @@ class Model(Trainer, Layer):
 
     # -- configuration --------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """Functional models: layers and their connections (Keras' layout)."""
+        """Functional models: layers, op nodes and their connections (Keras' layout)."""
         if not self._functional:
             return {"name": self.name, "trainable": self.trainable}
-        index = {id(layer): i for i, layer in enumerate(self._layers)}
+        index = {id(layer): i for i, layer in enumerate(self._operations)}
+        graph_nodes = {id(node) for node in self._graph_nodes}
         layers = []
-        for layer in self._layers:
+        for layer in self._operations:
             inbound = []
             for node in layer._inbound_nodes:
-                if node not in self._graph_nodes:
+                if id(node) not in graph_nodes:
                     continue
                 inbound.append(
                     {
@@ -218,84 +344,3 @@ def check_unique_names(model: Layer, layers: list[Layer]) -> None:
 def _tensor_ref(tensor: KerasTensor) -> list[Any]:
     layer, node_index, out_index = tensor.history  # type: ignore[misc]
     return [layer.name, node_index, out_index]
-
-
-def _flatten_inputs(inputs: Any, structure: Any, model: str) -> list[Any]:
-    if isinstance(structure, dict):
-        if not isinstance(inputs, dict):
-            raise ValueError(f"Model '{model}': its inputs are a dict: pass a dict of arrays")
-        missing = sorted(set(structure) - set(inputs))
-        if missing:
-            raise ValueError(
-                f"Model '{model}': its inputs are a dict with keys "
-                f"{sorted(structure)}; the keys {missing} are missing from the "
-                f"data (got keys {sorted(inputs)})"
-            )
-        return [inputs[k] for k in sorted(structure)]
-    if isinstance(structure, list | tuple) and not isinstance(inputs, list | tuple):
-        return [inputs]
-    flat = _flatten(inputs)
-    expected = len(_flatten(structure))
-    if len(flat) != expected:
-        raise ValueError(
-            f"Model '{model}' has {expected} input(s) but was called with {len(flat)} arrays"
-        )
-    return flat
-
-
-def _producer(tensor: KerasTensor) -> Node | None:
-    layer, node_index, _ = tensor.history  # type: ignore[misc]
-    if isinstance(layer, InputLayer):
-        return None
-    return layer._inbound_nodes[node_index]
-
-
-def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
-    """Nodes from the inputs to ``outputs``, each after the nodes it depends on."""
-    order: list[Node] = []
-    state: dict[int, int] = {}  # 1 visiting, 2 done
-
-    def visit(node: Node) -> None:
-        mark = state.get(id(node))
-        if mark == 2:
-            return
-        if mark == 1:
-            raise ValueError("the functional graph has a cycle")
-        state[id(node)] = 1
-        for tensor in node.flat_inputs:
-            parent = _producer(tensor)
-            if parent is not None:
-                visit(parent)
-        state[id(node)] = 2
-        order.append(node)
-
-    for tensor in outputs:
-        node = _producer(tensor)
-        if node is not None:
-            visit(node)
-    return order
-
-
-def _reachable_inputs(outputs: list[KerasTensor]) -> list[InputLayer]:
-    found: dict[int, InputLayer] = {}
-    stack = list(outputs)
-    while stack:
-        tensor = stack.pop()
-        layer = tensor.history[0]  # type: ignore[index]
-        if isinstance(layer, InputLayer):
-            found.setdefault(id(layer), layer)
-            continue
-        stack.extend(_producer(tensor).flat_inputs)  # type: ignore[union-attr]
-    return list(found.values())
-
-
-def _unique_layers(layers: list[Layer]) -> list[Layer]:
-    seen: dict[int, Layer] = {}
-    for layer in layers:
-        seen.setdefault(id(layer), layer)
-    return list(seen.values())
-
-
-def as_array(x: Any) -> np.ndarray:
-    """Plain NumPy view of a Tensor or array-like."""
-    return np.asarray(x)

@@ -33,12 +33,13 @@ def summary_lines(model: Any) -> list[str]:
         _row(("Layer (type)", "Output Shape", "Param #")),
         rule,
     ]
-    layers = [layer for layer in model.layers if not isinstance(layer, InputLayer)]
+    # A functional model lists its op nodes too (as Keras 3's summary does).
+    operations = getattr(model, "operations", model.layers)
+    layers = [layer for layer in operations if not isinstance(layer, InputLayer)]
     for layer in layers:
         params = sum(int(np.prod(w.shape)) for w in layer.weights) if layer.built else 0
-        lines.append(
-            _row((f"{layer.name} ({type(layer).__name__})", _shape_text(layer), f"{params:,}"))
-        )
+        kind = getattr(layer, "summary_type", type(layer).__name__)
+        lines.append(_row((f"{layer.name} ({kind})", _shape_text(layer), f"{params:,}")))
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
     lines += [

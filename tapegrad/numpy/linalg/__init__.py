@@ -62,6 +62,7 @@ from tapegrad.numpy.linalg._solvers import (
     tensorinv,
     tensorsolve,
 )
+from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
 __all__ = [
     "EighResult",
@@ -100,3 +101,6 @@ __all__ = [
     "vecdot",
     "vector_norm",
 ]
+
+# Calls on symbolic tensors record graph nodes (see tapegrad.symbolic).
+_wrap_namespace(globals(), "tapegrad.numpy.linalg")
