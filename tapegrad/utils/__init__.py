@@ -32,7 +32,7 @@ _LAZY = {
     "model_to_dot": "tapegrad.utils.model_visualization",
     "PyDataset": "tapegrad.nn.trainers.py_dataset",
     "Sequence": "tapegrad.nn.trainers.py_dataset",
-    "pack_x_y_sample_weight": "tapegrad.nn.trainers.data_adapters",
+    "pack_x_y_sample_weight": "tapegrad.utils.dataset_utils",
     "unpack_x_y_sample_weight": "tapegrad.nn.trainers.data_adapters",
     "CustomObjectScope": "tapegrad.saving",
     "custom_object_scope": "tapegrad.saving",

@@ -1,0 +1,287 @@
+"""`tapegrad.utils` as Keras 3's ``keras.utils``: expected values are Keras 3.15's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad import utils
+
+
+# -- to_categorical, normalize, pad_sequences ------------------------------------------------
+def test_to_categorical_matches_keras():
+    expected = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    got = utils.to_categorical([[1], [2], [0]])  # a trailing axis of 1 is replaced
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)
+    assert utils.to_categorical(np.array([[0, 1], [2, 1]]), 4).shape == (2, 2, 4)
+    tensor = utils.to_categorical(tg.tensor(np.array([2, 0])), num_classes=3)
+    assert isinstance(tensor, tg.Tensor)
+    np.testing.assert_array_equal(tensor.numpy(), [[0, 0, 1], [1, 0, 0]])
+
+
+@pytest.mark.parametrize(
+    ("labels", "num_classes", "match"),
+    [
+        ([0, 3], 3, "label 3 is outside"),
+        ([-1], 2, "label -1"),
+        ([0.5], 2, "integers"),
+        ([1], 0, "positive"),
+        ([1], 2.0, "positive int"),
+    ],
+)
+def test_to_categorical_refuses_bad_labels(labels, num_classes, match):
+    with pytest.raises(ValueError, match=match):
+        utils.to_categorical(labels, num_classes)
+
+
+def test_normalize_matches_keras():
+    x = np.array([[1.0, 2.0, 2.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(utils.normalize(x, order=1), [[0.2, 0.4, 0.4], [0, 0, 0]])
+    np.testing.assert_allclose(utils.normalize(x), [[1 / 3, 2 / 3, 2 / 3], [0, 0, 0]])
+    tensor = utils.normalize(tg.tensor(np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)))
+    np.testing.assert_allclose(tensor.numpy(), [[0.6, 0.8], [0.0, 0.0]], rtol=1e-6)
+    # differentiable on Tensors
+    grad = tg.grad(lambda t: tg.numpy.sum(utils.normalize(t)[0, 0]))(tg.tensor([[3.0, 4.0]]))
+    np.testing.assert_allclose(grad.numpy(), [[16 / 125, -12 / 125]], rtol=1e-5)
+
+
+def test_pad_sequences_matches_keras():
+    got = utils.pad_sequences(
+        [[1, 2, 3], [4, 5], [], [6, 7, 8, 9]], maxlen=3, padding="post", value=-1
+    )
+    expected = [[1, 2, 3], [4, 5, -1], [-1, -1, -1], [7, 8, 9]]
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)
+    items = utils.pad_sequences([[[1, 2], [3, 4]], [[5, 6]]], dtype="float32")
+    np.testing.assert_array_equal(items, [[[1, 2], [3, 4]], [[0, 0], [5, 6]]])
+    truncated = utils.pad_sequences([[1, 2, 3, 4]], maxlen=2, truncating="post")
+    np.testing.assert_array_equal(truncated, [[1, 2]])
+    words = utils.pad_sequences([["a", "b"], ["c"]], dtype=object, value="")
+    assert words.tolist() == [["a", "b"], ["", "c"]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"padding": "mid"}, "padding type"),
+        ({"truncating": "x"}, "truncating type"),
+        ({"maxlen": -1}, "maxlen"),
+        ({"value": "x"}, "not compatible"),
+    ],
+)
+def test_pad_sequences_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        utils.pad_sequences([[1, 2]], **kwargs)
+    with pytest.raises(ValueError, match="non-iterable"):
+        utils.pad_sequences([[1], 3])
+
+
+def test_pack_and_unpack_follow_keras():
+    assert utils.unpack_x_y_sample_weight((1, 2)) == (1, 2, None)
+    assert utils.unpack_x_y_sample_weight([1, 2, 3]) == (1, 2, 3)
+    assert utils.unpack_x_y_sample_weight("x") == ("x", None, None)
+    assert utils.pack_x_y_sample_weight([1, 2]) == ([1, 2],)
+    assert utils.pack_x_y_sample_weight(1, 2, 3) == (1, 2, 3)
+    assert utils.pack_x_y_sample_weight("x") == "x"
+    x, y, w = utils.unpack_x_y_sample_weight(utils.pack_x_y_sample_weight((1, 2)))
+    assert (x, y, w) == ((1, 2), None, None)
+
+
+def test_utils_names_are_keras_names():
+    for name in (
+        "PyDataset",
+        "Sequence",
+        "set_random_seed",
+        "custom_object_scope",
+        "register_keras_serializable",
+        "serialize_keras_object",
+        "clear_session",
+        "is_keras_tensor",
+        "standardize_dtype",
+        "model_to_dot",
+        "get_file",
+    ):
+        assert name in dir(utils) and getattr(utils, name) is not None
+    assert utils.Sequence is utils.PyDataset
+    with pytest.raises(AttributeError, match="nope"):
+        utils.nope  # noqa: B018
+
+
+# -- timeseries_dataset_from_array --------------------------------------------------------
+def test_timeseries_windows_and_targets_follow_keras():
+    data = utils.timeseries_dataset_from_array(
+        np.arange(20),
+        np.arange(20) * 10,
+        sequence_length=4,
+        sequence_stride=2,
+        sampling_rate=2,
+        batch_size=3,
+        start_index=1,
+        end_index=18,
+    )
+    batches = [(x.tolist(), y.tolist()) for x, y in data]
+    # window i starts at 1 + 2 i, takes every 2nd step; its target is targets[start]
+    assert batches[0] == ([[1, 3, 5, 7], [3, 5, 7, 9], [5, 7, 9, 11]], [10, 30, 50])
+    assert batches[-1] == ([[7, 9, 11, 13], [9, 11, 13, 15], [11, 13, 15, 17]], [70, 90, 110])
+    assert len(data) == 2 and isinstance(data, utils.PyDataset)
+    unbatched = utils.timeseries_dataset_from_array(np.arange(10), None, 5, batch_size=None)
+    assert len(unbatched) == 6 and unbatched[1].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_timeseries_shuffle_is_seeded():
+    first = utils.timeseries_dataset_from_array(
+        np.arange(50), None, 3, batch_size=100, shuffle=True, seed=7
+    )[0]
+    again = utils.timeseries_dataset_from_array(
+        np.arange(50), None, 3, batch_size=100, shuffle=True, seed=7
+    )[0]
+    np.testing.assert_array_equal(first, again)
+    starts = np.arange(48)
+    np.random.RandomState(7).shuffle(starts)  # Keras' shuffle of the start positions
+    np.testing.assert_array_equal(first[:, 0], starts)
+
+
+def test_timeseries_dataset_feeds_fit():
+    series = np.sin(np.arange(200, dtype=np.float32) / 5.0)[:, None]
+    data = utils.timeseries_dataset_from_array(
+        series[:-4], series[4:, 0], sequence_length=4, batch_size=32
+    )
+    model = tg.Sequential([tg.Input((4, 1)), tg.layers.Flatten(), tg.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(data, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert model.predict(data, verbose=0).shape == (193, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sampling_rate": 0}, "sampling_rate"),
+        ({"sequence_stride": 100}, "sequence_stride"),
+        ({"start_index": 50}, "start_index"),
+        ({"end_index": 25}, "end_index"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_timeseries_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        utils.timeseries_dataset_from_array(np.arange(20), None, 3, **kwargs)
+
+
+# -- get_file --------------------------------------------------------------------------------
+def test_get_file_refuses_to_download(tmp_path):
+    with pytest.raises(RuntimeError, match="never downloads.*data.npz"):
+        utils.get_file("data.npz", "https://example.com/data.npz", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="origin"):
+        utils.get_file("data.npz")
+
+
+def test_get_file_serves_cache_and_local_files(tmp_path):
+    cached = tmp_path / "datasets" / "data.txt"
+    cached.parent.mkdir()
+    cached.write_text("cached")
+    assert utils.get_file("data.txt", "https://x/data.txt", cache_dir=tmp_path) == str(cached)
+    source = tmp_path / "source.txt"
+    source.write_text("local")
+    path = utils.get_file(origin=source.as_uri(), cache_dir=tmp_path / "c", cache_subdir="s")
+    assert path == str(tmp_path / "c" / "s" / "source.txt") and open(path).read() == "local"
+    import hashlib
+
+    good = hashlib.sha256(b"local").hexdigest()
+    assert utils.get_file(origin=source.as_uri(), file_hash=good, cache_dir=tmp_path / "d")
+    with pytest.raises(ValueError, match="hash"):
+        utils.get_file(origin=source.as_uri(), file_hash="0" * 64, cache_dir=tmp_path / "e")
+    with pytest.raises(RuntimeError, match="force_download"):
+        utils.get_file("data.txt", "https://x/data.txt", cache_dir=tmp_path, force_download=True)
+
+
+def test_get_file_extracts_local_archives_safely(tmp_path):
+    member = tmp_path / "inner.txt"
+    member.write_text("inside")
+    archive = tmp_path / "pack.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(member, arcname="inner.txt")
+    folder = utils.get_file("pack.tar.gz", archive.as_uri(), extract=True, cache_dir=tmp_path)
+    assert folder == str(tmp_path / "datasets" / "pack_extracted")
+    assert open(os.path.join(folder, "inner.txt")).read() == "inside"
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../escape.txt", "x")
+    with pytest.raises(ValueError, match="outside"):
+        utils.get_file("evil.zip", evil.as_uri(), extract=True, cache_dir=tmp_path / "z")
+
+
+# -- plot_model ------------------------------------------------------------------------------
+def _two_branch_model():
+    inputs = tg.Input(shape=(4,), name="features")
+    left = tg.layers.Dense(3, activation="relu", name="left")(inputs)
+    right = tg.layers.Dense(3, name="right")(inputs)
+    merged = tg.layers.Concatenate(name="merge")([left, right])
+    return tg.Model(inputs, tg.layers.Dense(1, name="out")(merged))
+
+
+def test_model_to_dot_draws_layers_edges_and_details():
+    dot = utils.model_to_dot(
+        _two_branch_model(),
+        show_shapes=True,
+        show_dtype=True,
+        show_layer_activations=True,
+        show_trainable=True,
+        rankdir="LR",
+    ).to_string()
+    for edge in (
+        '"features" -> "left"',
+        '"features" -> "right"',
+        '"left" -> "merge"',
+        '"right" -> "merge"',
+        '"merge" -> "out"',
+    ):
+        assert edge in dot
+    assert "rankdir=LR" in dot and "left (Dense)" in dot and "activation: relu" in dot
+    assert "Output shape: (None, 6)" in dot and "dtype: float32" in dot and "Trainable: T" in dot
+    plain = utils.model_to_dot(_two_branch_model(), show_layer_names=False).to_string()
+    assert "left (Dense)" not in plain and "Output shape" not in plain
+
+
+def test_model_to_dot_expands_nested_models():
+    inner = tg.Sequential([tg.Input((4,)), tg.layers.Dense(2, name="inner_dense")], name="inner")
+    inputs = tg.Input(shape=(4,), name="x")
+    model = tg.Model(inputs, tg.layers.Dense(1, name="head")(inner(inputs)))
+    flat = utils.model_to_dot(model).to_string()
+    assert '"x" -> "inner"' in flat and "inner_dense" not in flat
+    nested = utils.model_to_dot(model, expand_nested=True).to_string()
+    assert "subgraph cluster_" in nested and '"inner/inner_dense" -> "head"' in nested
+
+
+def test_plot_model_writes_dot_without_graphviz(tmp_path):
+    path = tmp_path / "model.dot"
+    assert utils.plot_model(_two_branch_model(), to_file=str(path)) is None
+    assert path.read_text().startswith("digraph G {")
+    with pytest.raises(ValueError, match="format"):
+        utils.plot_model(_two_branch_model(), to_file=str(tmp_path / "model.xyz"))
+    with pytest.raises(ValueError, match="rankdir"):
+        utils.model_to_dot(_two_branch_model(), rankdir="BT")
+    with pytest.raises(ValueError, match="not built"):
+        utils.model_to_dot(tg.Sequential([tg.layers.Dense(1)]))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+@pytest.mark.parametrize("extension", ["png", "svg"])
+def test_plot_model_renders_images_with_graphviz(tmp_path, extension):
+    path = tmp_path / f"model.{extension}"
+    utils.plot_model(_two_branch_model(), to_file=str(path), show_shapes=True, dpi=50)
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") if extension == "png" else b"<svg" in data
+
+
+def test_plot_model_names_the_missing_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        utils.plot_model(_two_branch_model(), to_file=str(tmp_path / "m.png"))
