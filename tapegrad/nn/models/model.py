@@ -329,6 +329,26 @@ class Model(Trainer, Layer):
             "output_layers": _map_structure(_tensor_ref, self._outputs_struct),
         }
 
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+    ) -> Any:
+        """A new model (fresh weights) from `get_config` (Keras' signature); a subclass's
+        config goes to its constructor, as in Keras."""
+        if not {"layers", "input_layers", "output_layers"} <= set(config):
+            return super().from_config(config)
+        # tapegrad.nn.saving builds on the models: looked up when called.
+        from tapegrad.nn.saving import model_from_config
+
+        return model_from_config(config, custom_objects, cls=cls)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (Keras' ``to_json``; ``kwargs`` go to `json.dumps`);
+        `tapegrad.models.model_from_json` rebuilds it."""
+        from tapegrad.nn.saving import model_to_json
+
+        return model_to_json(self, **kwargs)
+
 
 def check_unique_names(model: Layer, layers: list[Layer]) -> None:
     """Refuse two different layers of one name: saved configs refer to layers by name."""
