@@ -52,6 +52,7 @@ _LAZY_MODULES = (
     "backend",
     "config",
     "utils",
+    "saving",
 )
 _LAZY_NAMES = {
     "Input": "tapegrad.nn.layers",
