@@ -308,8 +308,10 @@ def test_from_config_with_custom_objects():
     assert type(clone) is tg.Sequential and clone.output_shape == (None, 2)
     assert clone.layers[0].activation is half_relu and clone.layers[0] is not model.layers[0]
     custom = {"Scale": Scale, "Offset": Offset, "half_relu": half_relu}
-    functional = tg.nn.saving.model_from_config(_functional().get_config(), custom, cls=tg.Model)
+    functional = tg.Model.from_config(_functional().get_config(), custom_objects=custom)
     assert [layer.name for layer in functional.layers] == ["x", "hidden", "scale", "offset"]
+    with saving.custom_object_scope(custom):  # Keras' other way of passing them
+        assert tg.Model.from_config(_functional().get_config()).name == "custom"
 
 
 def test_json_round_trip_keeps_architecture_and_lambdas():
@@ -317,7 +319,7 @@ def test_json_round_trip_keeps_architecture_and_lambdas():
     hidden = tg.layers.Dense(3, name="d")(inputs)
     outputs = tg.layers.Lambda(lambda t: tg.ops.tanh(t) * 2.0, name="lam")(hidden)
     model = tg.Model(inputs, outputs)
-    text = tg.nn.saving.model_to_json(model)
+    text = model.to_json()
     assert json.loads(text)["class_name"] == "Model"
     rebuilt = tg.models.model_from_json(text)
     rebuilt.set_weights(model.get_weights())
@@ -379,6 +381,18 @@ def test_clone_model_refuses_subclassed_models():
 
     with pytest.raises(ValueError, match="subclassed"):
         tg.models.clone_model(Custom())
+
+
+def test_ops_on_symbolic_tensors_clone_and_round_trip():
+    inputs = tg.Input(shape=(3,))
+    hidden = tg.layers.Dense(3, name="d")(inputs)
+    model = tg.Model(inputs, hidden + inputs)
+    clone = tg.models.clone_model(model)
+    rebuilt = tg.models.model_from_json(model.to_json())
+    x = np.ones((2, 3), np.float32)
+    for other in (clone, rebuilt):
+        other.set_weights(model.get_weights())
+        np.testing.assert_allclose(other.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 def test_models_namespace_is_keras():

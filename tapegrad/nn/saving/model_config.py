@@ -198,7 +198,9 @@ def clone_model(
     loader = _Loader({}, _layer_classes(None), None, {"where": "clone_model"})
 
     def clone_entry(entry: dict[str, Any]) -> Layer:
-        original = by_name[entry["name"]]
+        original = by_name.get(entry.get("name"))
+        if original is None:  # an op of the functional graph (x + y, ops.mean on inputs)
+            return loader.layer_from_entry(entry, f"clone_model: {entry.get('name')}")
         if isinstance(original, InputLayer):
             return InputLayer.from_config(original.get_config())
         return _checked(clone(original), original)
