@@ -59,6 +59,12 @@ from tapegrad.nn.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from tapegrad.nn.layers.preprocessing import (
+    CategoryEncoding,
+    Normalization,
+    Rescaling,
+    Resizing,
+)
 from tapegrad.nn.layers.recurrent import (
     GRU,
     LSTM,
@@ -104,6 +110,7 @@ __all__ = [
     "AveragePooling3D",
     "BatchNormalization",
     "Bidirectional",
+    "CategoryEncoding",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -151,13 +158,16 @@ __all__ = [
     "Minimum",
     "MultiHeadAttention",
     "Multiply",
+    "Normalization",
     "OpLayer",
     "PReLU",
     "Permute",
     "RNN",
     "ReLU",
     "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv1D",
     "SeparableConv2D",
     "SimpleRNN",
