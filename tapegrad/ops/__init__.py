@@ -1,7 +1,12 @@
-"""tapegrad.ops: Keras-3-style ops — everything in `tapegrad.numpy` plus neural-net ops.
+"""tapegrad.ops: Keras 3's ``keras.ops`` — everything in `tapegrad.numpy` plus Keras's ops.
 
-Convolution and pooling (`conv`, `depthwise_conv`, `separable_conv`, `conv_transpose`,
-`max_pool`, `average_pool`) are in `tapegrad.ops.conv`, re-exported here.
+The Keras names live in modules by topic, all re-exported here: `tapegrad.ops.nn`
+(activations, losses, normalizations, attention, convolution and pooling), `core`
+(conversions, ``cast``, ``slice``, ``scatter``), `control_flow` (``cond``, ``while_loop``,
+``scan``, ``fori_loop``, ...), `math` (segment reductions, ``top_k``, ``erfinv``, ...);
+``tapegrad.ops.linalg``, ``tapegrad.ops.image`` and ``tapegrad.ops.numpy`` are Keras's
+``keras.ops.linalg``, ``keras.ops.image`` and ``keras.ops.numpy``. A Keras op tapegrad does
+not have raises `NotImplementedError` with the reason (`UNSUPPORTED`).
 
 Examples:
     >>> import tapegrad as tg
@@ -9,11 +14,21 @@ Examples:
     array([-0.6931, -0.6931], dtype=float32)
 """
 
+from typing import Any
+
+import tapegrad.numpy as _tapegrad_numpy
 from tapegrad.numpy import *  # noqa: F403
-from tapegrad.numpy import abs, all, any, linalg, max, min, pow, round, sum  # noqa: A004, F401
+from tapegrad.numpy import abs, all, any, max, min, pow, round, sum  # noqa: A004, F401
 from tapegrad.numpy._reductions import logsumexp  # noqa: F401
+from tapegrad.ops import image, linalg  # noqa: F401
+from tapegrad.ops.activations import *  # noqa: F403
+from tapegrad.ops.attention import *  # noqa: F403
 from tapegrad.ops.checks import class_indices  # noqa: F401
+from tapegrad.ops.control_flow import *  # noqa: F403
 from tapegrad.ops.conv import *  # noqa: F403
+from tapegrad.ops.core import *  # noqa: F403
+from tapegrad.ops.linalg import *  # noqa: F403
+from tapegrad.ops.math import *  # noqa: F403
 from tapegrad.ops.nn import (  # noqa: F401
     binary_crossentropy,
     categorical_crossentropy,
@@ -22,6 +37,7 @@ from tapegrad.ops.nn import (  # noqa: F401
     gelu,
     leaky_relu,
     log_softmax,
+    multi_hot,
     one_hot,
     relu,
     relu6,
@@ -34,4 +50,38 @@ from tapegrad.ops.nn import (  # noqa: F401
     swish,
     tanh,
 )
+from tapegrad.ops.normalization import *  # noqa: F403
+from tapegrad.ops.numpy_ops import *  # noqa: F403
 from tapegrad.ops.random import dropout  # noqa: F401
+from tapegrad.ops.spatial import *  # noqa: F403
+
+numpy = _tapegrad_numpy  # keras.ops.numpy
+
+# Keras ops tapegrad does not have, with the reason (read by tapegrad.keras_coverage).
+_FFT = (
+    "not implemented yet: Keras's FFT ops take and return (real, imaginary) pairs; tapegrad "
+    "has no FFT primitive (a DFT by matrix products would be the composite)"
+)
+UNSUPPORTED: dict[str, str] = {
+    "ctc_decode": "not implemented yet (greedy and beam-search CTC decoding)",
+    "ctc_loss": "not implemented yet (the CTC forward-backward recursion)",
+    "fft": _FFT,
+    "fft2": _FFT,
+    "ifft2": _FFT,
+    "irfft": _FFT,
+    "rfft": _FFT,
+    "stft": _FFT,
+    "istft": _FFT,
+    "polar": "complex results are not supported by tapegrad's differentiable ops",
+    "view_as_complex": "complex results are not supported by tapegrad's differentiable ops",
+    "view_as_real": "complex inputs are not supported by tapegrad's differentiable ops",
+    "rearrange": "not implemented yet (einops patterns); use reshape and transpose",
+    "vectorize": "not implemented yet; use ops.map or ops.vectorized_map over the batch axis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in UNSUPPORTED:
+        raise NotImplementedError(f"tapegrad.ops.{name} is not supported: {UNSUPPORTED[name]}")
+    raise AttributeError(f"module 'tapegrad.ops' has no attribute {name!r}")
+

@@ -1,4 +1,10 @@
-"""Neural-network ops (Keras 3 ``keras.ops`` names), composites of the primitive table."""
+"""Neural-network ops (Keras 3 ``keras.ops`` names), composites of the primitive table.
+
+`tapegrad.ops.nn` also re-exports the rest of ``keras.ops.nn``: the activations of
+`tapegrad.ops.activations`, the normalizations of `tapegrad.ops.normalization`,
+`dot_product_attention`, the convolutions and pools of `tapegrad.ops.conv` and the
+rearrangements of `tapegrad.ops.spatial`.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,51 @@ from tapegrad import backend
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.numpy._reductions import logsumexp
+from tapegrad.ops.activations import (  # noqa: F401  (keras.ops.nn's names)
+    celu,
+    glu,
+    hard_shrink,
+    hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
+    log_sigmoid,
+    selu,
+    soft_shrink,
+    sparse_plus,
+    sparse_sigmoid,
+    sparsemax,
+    squareplus,
+    tanh_shrink,
+    threshold,
+)
+from tapegrad.ops.attention import dot_product_attention  # noqa: F401
+from tapegrad.ops.conv import (  # noqa: F401
+    average_pool,
+    conv,
+    conv_transpose,
+    depthwise_conv,
+    max_pool,
+    separable_conv,
+)
 from tapegrad.ops.dense import dense  # noqa: F401  (re-exported: tapegrad.ops.nn.dense)
 from tapegrad.ops.lstm import lstm  # noqa: F401  (re-exported: tapegrad.ops.nn.lstm)
+from tapegrad.ops.normalization import (  # noqa: F401
+    batch_normalization,
+    layer_normalization,
+    moments,
+    normalize,
+    psnr,
+    rms_normalization,
+)
+from tapegrad.ops.spatial import (  # noqa: F401
+    adaptive_average_pool,
+    adaptive_max_pool,
+    depth_to_space,
+    fold,
+    space_to_depth,
+    unfold,
+)
 
 
 def erf(x: Any) -> Any:
@@ -123,6 +172,51 @@ def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -
         )
     out = np.eye(num_classes, dtype=dtype)[labels]
     return np.moveaxis(out, -1, axis) if axis != -1 else out
+
+
+def multi_hot(
+    inputs: Any,
+    num_classes: int | None = None,
+    axis: int = -1,
+    dtype: Any = None,
+    sparse: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Multi-hot encoding: 1 for every class present in each row of integer ``inputs``.
+
+    A 1-D input is one row; an input of rank >= 2 encodes each row of its second axis
+    (Keras's rule: the one-hot encodings are combined with a max over axis 1).
+
+    Args:
+        inputs: Integer labels.
+        num_classes: Number of classes (Keras's older ``num_tokens`` is accepted too).
+        axis: Where the class axis goes in the one-hot encoding before the reduction.
+        dtype: The result's dtype (default float32).
+        sparse: Only False (tapegrad has no sparse tensors).
+        **kwargs: ``num_tokens``, the older name of ``num_classes``.
+
+    Returns:
+        The multi-hot encoding.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.ops.multi_hot(tg.tensor([[0, 2], [1, 1]]), 3).numpy()
+        array([[1., 0., 1.],
+               [0., 1., 0.]], dtype=float32)
+    """
+    if sparse:
+        raise ValueError("ops.multi_hot: sparse=True is not supported (no sparse tensors)")
+    if num_classes is None:
+        num_classes = kwargs.pop("num_tokens", None)
+    if kwargs:
+        raise TypeError(f"ops.multi_hot: unexpected arguments {sorted(kwargs)}")
+    if num_classes is None:
+        raise ValueError("ops.multi_hot: num_classes is required")
+    if not isinstance(inputs, Tensor):
+        inputs = Tensor(np.asarray(inputs))
+    hot = one_hot(inputs, int(num_classes), axis=axis, dtype=np.float32 if dtype is None else dtype)
+    reduce_axis = 1 if len(shape_of(inputs)) > 1 else 0
+    return P.max_p(hot, axis=(reduce_axis,), keepdims=False)
 
 
 def _one_hot_computed(x: Tensor, num_classes: int, axis: int, dtype: np.dtype) -> Any:
