@@ -274,6 +274,10 @@ class LayerNormalization(Layer):
         center: Whether to add the learned offset ``beta``.
         scale: Whether to multiply by the learned scale ``gamma``.
         rms_scaling: Use RMS normalization (``center`` and ``scale`` are then ignored).
+            Differs from Keras 3.15 on purpose: Keras divides by
+            ``sqrt(variance + epsilon)`` (the centered variance, while not subtracting the
+            mean) and warns that the argument is deprecated; tapegrad computes true RMS
+            normalization, ``x / sqrt(mean(x**2) + epsilon)``.
         beta_initializer: Initializer of ``beta``.
         gamma_initializer: Initializer of ``gamma``.
         beta_regularizer: Optional regularizer of ``beta``.
