@@ -285,3 +285,41 @@ def test_plot_model_names_the_missing_graphviz(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         utils.plot_model(_two_branch_model(), to_file=str(tmp_path / "m.png"))
+
+
+# -- split_dataset -------------------------------------------------------------------------
+def test_split_dataset_sizes_follow_keras():
+    x = np.arange(10)
+    assert [len(part) for part in utils.split_dataset(x, left_size=0.33)] == [3, 7]
+    assert [len(part) for part in utils.split_dataset(x, right_size=3)] == [7, 3]
+    left, right = utils.split_dataset(x, left_size=2, right_size=0.5)  # the middle is left out
+    assert left.tolist() == [0, 1] and right.tolist() == [5, 6, 7, 8, 9]
+
+
+def test_split_dataset_keeps_structure_and_shuffles_as_keras():
+    x, y = np.arange(10) * 2, np.arange(10)
+    (x_left, y_left), (x_right, y_right) = utils.split_dataset(
+        (x, y), left_size=4, shuffle=True, seed=3
+    )
+    # Keras: random.seed(3); random.shuffle(samples) -> [1, 5, 6, 0, 9, 4, 7, 2, 8, 3]
+    assert y_left.tolist() == [1, 5, 6, 0] and y_right.tolist() == [9, 4, 7, 2, 8, 3]
+    np.testing.assert_array_equal(x_left, 2 * y_left)
+    left, _ = utils.split_dataset({"a": x, "b": y}, left_size=0.5)
+    assert sorted(left) == ["a", "b"] and left["b"].tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({}, ValueError, "at least one"),
+        ({"left_size": 10}, ValueError, "left_size"),
+        ({"left_size": 1.5}, ValueError, "left_size"),
+        ({"left_size": "a"}, TypeError, "int"),
+        ({"left_size": 6, "right_size": 6}, ValueError, "more than"),
+    ],
+)
+def test_split_dataset_refuses_bad_sizes(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        utils.split_dataset(np.arange(10), **kwargs)
+    with pytest.raises(ValueError, match="different lengths"):
+        utils.split_dataset((np.arange(3), np.arange(4)), left_size=1)

@@ -33,6 +33,7 @@ _LAZY = {
     "PyDataset": "tapegrad.nn.trainers.py_dataset",
     "Sequence": "tapegrad.nn.trainers.py_dataset",
     "pack_x_y_sample_weight": "tapegrad.utils.dataset_utils",
+    "split_dataset": "tapegrad.utils.dataset_utils",
     "unpack_x_y_sample_weight": "tapegrad.nn.trainers.data_adapters",
     "CustomObjectScope": "tapegrad.saving",
     "custom_object_scope": "tapegrad.saving",
