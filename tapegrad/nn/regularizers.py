@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 import tapegrad.numpy as tnp
+from tapegrad.nn import object_registration
 from tapegrad.nn._config import deserialize_object
 
 
@@ -223,18 +224,28 @@ def serialize(regularizer: Any) -> Any:
     if regularizer is None:
         return None
     if isinstance(regularizer, Regularizer):
+        cls = type(regularizer)
         return {
-            "module": __name__,
-            "class_name": type(regularizer).__name__,
+            "module": __name__ if cls in _CLASSES else cls.__module__,
+            "class_name": cls.__name__,
             "config": regularizer.get_config(),
-            "registered_name": None,
+            "registered_name": _registered_name(cls),
         }
     return {
         "module": getattr(regularizer, "__module__", None),
         "class_name": "function",
         "config": getattr(regularizer, "__name__", repr(regularizer)),
-        "registered_name": None,
+        "registered_name": _registered_name(regularizer),
     }
+
+
+def _registered_name(obj: Any) -> str | None:
+    """The name `register_keras_serializable` gave ``obj`` (None if it gave none)."""
+    try:
+        name = object_registration.get_registered_name(obj)
+    except AttributeError:  # a callable object without a __name__ is never registered
+        return None
+    return name if ">" in name else None
 
 
 def deserialize(config: Any) -> Regularizer:

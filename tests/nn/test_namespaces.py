@@ -133,3 +133,23 @@ def test_orthogonal_regularizer_matches_keras_formula(mode):
     expected = 0.2 * 0.5 * np.abs(product * (1 - np.eye(size))).sum() / (size * (size - 1) / 2)
     value = float(tg.regularizers.OrthogonalRegularizer(0.2, mode=mode)(tg.tensor(w)))
     assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_registered_regularizer_serializes_with_its_registered_name():
+    from tapegrad.nn.object_registration import _GLOBAL_CUSTOM_NAMES, _GLOBAL_CUSTOM_OBJECTS
+
+    class Total(tg.regularizers.Regularizer):
+        def __call__(self, x):
+            return tg.numpy.sum(x)
+
+        def get_config(self):
+            return {}
+
+    tg.saving.register_keras_serializable("ns_test")(Total)
+    try:
+        config = tg.regularizers.serialize(Total())
+        assert config["registered_name"] == "ns_test>Total" and config["module"] == __name__
+        assert isinstance(tg.regularizers.deserialize(config), Total)
+        assert tg.regularizers.serialize(tg.regularizers.L2())["registered_name"] is None
+    finally:
+        del _GLOBAL_CUSTOM_OBJECTS["ns_test>Total"], _GLOBAL_CUSTOM_NAMES[Total]
