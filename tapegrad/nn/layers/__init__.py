@@ -25,6 +25,7 @@ from tapegrad.nn.layers.core import (
 from tapegrad.nn.layers.embedding import Embedding
 from tapegrad.nn.layers.group_normalization import GroupNormalization, UnitNormalization
 from tapegrad.nn.layers.identity import Identity, Masking
+from tapegrad.nn.layers.image_preprocessing import CenterCrop, RandomFlip
 from tapegrad.nn.layers.merge import (
     Add,
     Average,
@@ -111,6 +112,7 @@ __all__ = [
     "BatchNormalization",
     "Bidirectional",
     "CategoryEncoding",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv1DTranspose",
@@ -163,6 +165,7 @@ __all__ = [
     "PReLU",
     "Permute",
     "RNN",
+    "RandomFlip",
     "ReLU",
     "RepeatVector",
     "Rescaling",
