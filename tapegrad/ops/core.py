@@ -27,11 +27,13 @@ from tapegrad.core.tracing import is_traced
 from tapegrad.core.transforms import jvp as _jvp
 
 __all__ = [
+    "arange",
     "cast",
     "convert_to_numpy",
     "convert_to_tensor",
     "custom_gradient",
     "dtype",
+    "full",
     "get_item",
     "is_tensor",
     "jvp",
@@ -216,6 +218,50 @@ def saturate_cast(x: Any, dtype: Any) -> Tensor:
         high = builtins.min(float(info.max), float(source.max))
         x = P.clip_p(x, np.asarray(low, x.dtype), np.asarray(high, x.dtype))
     return cast(x, target)
+
+
+def _keras_dtype(dtype: Any, values: Sequence[Any], op: str) -> Any:
+    """Keras's default dtype: floatx when a Python float is given (NumPy would pick float64)."""
+    if dtype is not None:
+        return standardize_dtype(dtype, op)
+    if builtins.any(isinstance(v, float) for v in values):
+        return floatx_dtype()
+    return None
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Tensor:
+    """An array of ``shape`` filled with ``fill_value`` (a Python float gives floatx).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.ops.full((2,), 1.5)
+        Tensor([1.5, 1.5], dtype=float32)
+    """
+    target = _keras_dtype(dtype, [fill_value], "full")
+    if isinstance(fill_value, Tensor):
+        return P.broadcast_to_p(
+            fill_value if target is None else cast(fill_value, target),
+            shape=tuple(shape) if not isinstance(shape, int) else (shape,),
+        )
+    return Tensor(np.full(shape, fill_value, dtype=target))
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> Tensor:
+    """Evenly spaced values in ``[start, stop)`` (Python floats give floatx, as Keras).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.ops.arange(0.0, 1.0, 0.25)
+        Tensor([0.  , 0.25, 0.5 , 0.75], dtype=float32)
+        >>> tg.ops.arange(3).numpy()
+        array([0, 1, 2])
+    """
+    start, stop, step = (v.numpy() if isinstance(v, Tensor) else v for v in (start, stop, step))
+    bounds = [v for v in (start, stop, step) if v is not None]
+    target = _keras_dtype(dtype, bounds, "arange")
+    if stop is None:
+        start, stop = 0, start
+    return Tensor(np.arange(start, stop, 1 if step is None else step, dtype=target))
 
 
 def get_item(x: Any, key: Any) -> Any:

@@ -131,11 +131,14 @@ def tanh(x: Any) -> Any:
     return P.tanh_p(x)
 
 
-def _axis(x: Any, axis: int) -> tuple[int, ...]:
-    return (axis % max(np.ndim(getattr(x, "_value", x)), 1),)
+def _axis(x: Any, axis: int | tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    ndim = max(np.ndim(getattr(x, "_value", x)), 1)
+    if isinstance(axis, tuple | list):  # Keras's softmax takes several axes too
+        return tuple(sorted({int(a) % ndim for a in axis}))
+    return (axis % ndim,)
 
 
-def softmax(x: Any, axis: int = -1) -> Any:
+def softmax(x: Any, axis: int | tuple[int, ...] = -1) -> Any:
     """Softmax along ``axis``, stable for large logits.
 
     Examples:

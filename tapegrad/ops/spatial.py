@@ -288,7 +288,7 @@ def adaptive_average_pool(inputs: Any, output_size: Any, data_format: str | None
         >>> import tapegrad as tg
         >>> x = tg.ops.arange(5.0).reshape(1, 5, 1)
         >>> tg.ops.adaptive_average_pool(x, 2).numpy().ravel()
-        array([1., 3.])
+        array([1., 3.], dtype=float32)
     """
     return _adaptive_pool("adaptive_average_pool", inputs, output_size, data_format)
 
@@ -300,6 +300,6 @@ def adaptive_max_pool(inputs: Any, output_size: Any, data_format: str | None = N
         >>> import tapegrad as tg
         >>> x = tg.ops.arange(5.0).reshape(1, 5, 1)
         >>> tg.ops.adaptive_max_pool(x, 2).numpy().ravel()
-        array([2., 4.])
+        array([2., 4.], dtype=float32)
     """
     return _adaptive_pool("adaptive_max_pool", inputs, output_size, data_format)

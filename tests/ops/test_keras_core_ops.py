@@ -263,3 +263,21 @@ def test_unsupported_names_raise_clearly() -> None:
         ops.no_such_op  # noqa: B018
     with pytest.raises(NotImplementedError, match="ops.image.ssim is not supported"):
         ops.image.ssim  # noqa: B018
+
+
+def test_creation_dtypes_follow_keras() -> None:
+    assert ops.full((2,), 1.5).dtype == np.float32  # NumPy would give float64
+    assert ops.full((2,), 1).dtype.kind == "i"
+    assert ops.full((2,), 1, dtype="float64").dtype == np.float64
+    np.testing.assert_array_equal(ops.full((2, 2), tg.tensor(3.0)).numpy(), np.full((2, 2), 3.0))
+    np.testing.assert_array_equal(ops.arange(start=0, stop=5, step=2).numpy(), [0, 2, 4])
+    assert ops.arange(2.0).dtype == np.float32 and ops.arange(0, 1, 0.5).dtype == np.float32
+    assert ops.arange(tg.tensor(3)).shape == (3,)
+
+
+def test_softmax_over_several_axes() -> None:
+    x = tg.tensor(RNG.normal(size=(2, 3, 4)))
+    out = ops.softmax(x, axis=(1, 2)).numpy()
+    e = np.exp(x.numpy() - x.numpy().max((1, 2), keepdims=True))
+    np.testing.assert_allclose(out, e / e.sum((1, 2), keepdims=True), rtol=1e-12)
+    tg.check_grads(lambda t: ops.softmax(t, axis=[0, 2]), (x,), order=2)
