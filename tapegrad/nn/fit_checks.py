@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.nn import metrics as metrics_module
+from tapegrad.nn.trainers.data_adapters import is_stream
 from tapegrad.nn.validation import (
     check_bool,
     check_non_negative_int,
@@ -66,15 +67,24 @@ def check_fit(model: Any, arguments: dict[str, Any]) -> None:
     split = check_number(
         owner, "validation_split", a["validation_split"], low=0.0, high=1.0, high_open=True
     )
-    n = _check_xy(model, owner, a["x"], a["y"], a["sample_weight"], "x", "y")
+    check_positive_int(owner, "validation_steps", a["validation_steps"], allow_none=True)
+    if is_stream(a["x"]):  # a PyDataset or a generator: checked batch by batch
+        if split:
+            raise ValueError(
+                f"{owner}: `validation_split` is only supported for Tensors or NumPy "
+                f"arrays, found the input of type {type(a['x']).__name__}"
+            )
+        n = 0
+    else:
+        n = _check_xy(model, owner, a["x"], a["y"], a["sample_weight"], "x", "y")
     if a["class_weight"] is not None:
         _check_class_weight(owner, a["class_weight"], a["y"])
     validation = a["validation_data"]
-    if validation is not None:
+    if validation is not None and not is_stream(validation):
         if not isinstance(validation, tuple | list) or len(validation) not in (2, 3):
             raise ValueError(
                 f"{owner}: `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-                f"sample_weight_val), got {_describe(validation)}"
+                f"sample_weight_val), a PyDataset or a generator, got {_describe(validation)}"
             )
         _check_xy(
             model,
@@ -85,7 +95,7 @@ def check_fit(model: Any, arguments: dict[str, Any]) -> None:
             "validation_data[0]",
             "validation_data[1]",
         )
-    elif split:
+    elif validation is None and split:
         split_at = int(math.floor(n * (1.0 - split)))  # as fit splits (the last samples)
         if split_at in (0, n):
             raise ValueError(
@@ -110,7 +120,8 @@ def check_evaluate(model: Any, arguments: dict[str, Any]) -> None:
     check_positive_int(owner, "steps", a["steps"], allow_none=True)
     _check_verbose(owner, a["verbose"])
     _check_callbacks(owner, a["callbacks"])
-    _check_xy(model, owner, a["x"], a["y"], a["sample_weight"], "x", "y")
+    if not is_stream(a["x"]):
+        _check_xy(model, owner, a["x"], a["y"], a["sample_weight"], "x", "y")
 
 
 def check_predict(model: Any, arguments: dict[str, Any]) -> None:
@@ -126,7 +137,8 @@ def check_predict(model: Any, arguments: dict[str, Any]) -> None:
     check_positive_int(owner, "steps", a["steps"], allow_none=True)
     _check_verbose(owner, a["verbose"])
     _check_callbacks(owner, a["callbacks"])
-    _check_samples(owner, "x", a["x"])
+    if not is_stream(a["x"]):
+        _check_samples(owner, "x", a["x"])
 
 
 def check_batch(model: Any, method: str, arguments: dict[str, Any]) -> None:
@@ -171,15 +183,12 @@ def check_compile(model: Any, arguments: dict[str, Any]) -> None:
                 f"dict. Received instead: {name}={value!r} of type "
                 f"{type(value).__name__}"
             )
-        if isinstance(value, dict):
-            raise NotImplementedError(
-                f"{owner}: per-output `{name}` (a dict) are not "
-                f"supported; pass a list. Received: {name}={value!r}"
-            )
-        for spec in value or []:
-            # Resolved now, not at the end of the first training step (after an update).
-            if spec not in ("accuracy", "acc"):
-                metrics_module.get(spec)
+        entries = list(value.values()) if isinstance(value, dict) else list(value or [])
+        for entry in entries:
+            for spec in entry if isinstance(entry, list | tuple) else [entry]:
+                # Resolved now, not at the end of the first training step (after an update).
+                if spec is not None and spec not in ("accuracy", "acc"):
+                    metrics_module.get(spec)
     weights = arguments["loss_weights"]
     if weights is not None:
         values = (
@@ -315,11 +324,11 @@ def _check_samples(owner: str, name: str, data: Any) -> int:
 
 def _needs_targets(model: Any) -> bool:
     """Whether the model's loss reads ``y``: the trainer's own steps and loss do."""
-    from tapegrad.nn.trainer import Trainer
+    from tapegrad.nn.trainers.trainer import Trainer
 
     kind = type(model)
     return (
-        getattr(model, "_loss_objects", None) is not None
+        getattr(model, "_compile_loss", None) is not None
         and getattr(kind, "compute_loss", None) is Trainer.compute_loss
         and getattr(kind, "train_step", None) is Trainer.train_step
         and getattr(kind, "test_step", None) is Trainer.test_step

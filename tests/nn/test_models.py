@@ -63,9 +63,10 @@ def test_functional_multi_input_multi_output():
     b = RNG.standard_normal((64, 3)).astype(np.float32)
     y1, y2 = a.sum(1, keepdims=True) + b.sum(1, keepdims=True), a[:, :1] - b[:, :1]
     model.compile(optimizer=optimizers.Adam(0.05), loss=["mse", "mse"])
-    first = model.evaluate([a, b], [y1, y2], verbose=0)
+    # Keras 3: [loss, <output>_loss for each output] for a model with several losses.
+    first = model.evaluate([a, b], [y1, y2], verbose=0)[0]
     model.fit([a, b], [y1, y2], epochs=20, batch_size=16, verbose=0)
-    assert model.evaluate([a, b], [y1, y2], verbose=0) < 0.3 * first
+    assert model.evaluate([a, b], [y1, y2], verbose=0)[0] < 0.3 * first
     p1, p2 = model.predict([a, b], verbose=0)
     assert p1.shape == (64, 1) and p2.shape == (64, 1)
 

@@ -110,7 +110,7 @@ def test_loss_weights_of_several_outputs_survive(tmp_path):
         "sgd",
         ["sparse_categorical_crossentropy", "mse"],
         loss_weights=[0.3, 2.0],
-        metrics=["accuracy"],
+        metrics=["accuracy", "mae"],  # Keras 3: a list as long as the outputs is per output
     )
     model.save(tmp_path / "two.tapegrad")
     loaded = tg.models.load_model(tmp_path / "two.tapegrad")

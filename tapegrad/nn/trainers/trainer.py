@@ -1,0 +1,560 @@
+"""The `Trainer` mixin: Keras 3's ``compile`` and Model protocol over a GradientTape step.
+
+``train_step(data)``, ``test_step(data)``, ``predict_step(data)``, ``compute_loss(x, y,
+y_pred, sample_weight, training)`` and ``compute_metrics(x, y, y_pred, sample_weight)`` have
+Keras 3's signatures and may be overridden; ``metrics`` lists the loss tracker (a ``Mean``
+named ``"loss"``), the compiled metrics and the `Metric` attributes of the model, as Keras
+3 lists them. The loops (`fit`, `evaluate`, `predict`) live in `loops.py`.
+
+Steps run compiled by `tapegrad.function` unless ``run_eagerly=True`` or
+``jit_compile=False``. A user's step that cannot be traced (it reads a value with
+``float(...)``, say) runs eagerly after a one-time warning with ``jit_compile="auto"`` (the
+default); with ``jit_compile=True`` the tracing error is raised.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+
+import tapegrad as tg
+import tapegrad.numpy as tnp
+from tapegrad.graph import TracerValueError, UntraceableError, is_traced
+from tapegrad.nn import fit_checks
+from tapegrad.nn import losses as losses_module
+from tapegrad.nn import metrics as metrics_module
+from tapegrad.nn import optimizers as optimizers_module
+from tapegrad.nn.trainers.compile_utils import CompileLoss, CompileMetrics
+from tapegrad.nn.trainers.data_adapters import (
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
+)
+from tapegrad.nn.trainers.loops import TrainingLoops
+
+logger = logging.getLogger("tapegrad")
+
+# Attributes holding the trainer's own metrics (not user metrics found on the model).
+_OWN_METRICS = frozenset({"_loss_tracker", "_compile_metrics"})
+
+
+def _pythonify(value: Any) -> Any:
+    """A scalar result as a Python float; traced values (inside a compiled step) unchanged."""
+    if isinstance(value, dict):
+        return {key: _pythonify(item) for key, item in value.items()}
+    if is_traced(value):
+        return value
+    array = np.asarray(value)
+    return float(array) if array.ndim == 0 else array
+
+
+def _batch_size(x: Any) -> int:
+    if isinstance(x, np.ndarray):
+        return x.shape[0]
+    return int(np.shape(tg.tree.flatten(x)[0])[0])
+
+
+class Trainer(TrainingLoops):
+    """Mixin giving a model Keras' training API. ``self`` is a `Layer` (the model)."""
+
+    def _init_trainer(self) -> None:
+        self.optimizer: Any = None
+        self.loss: Any = None
+        self.compiled = False
+        self.stop_training = False
+        self.stop_evaluating = False
+        self.stop_predicting = False
+        self.history: Any = None
+        self._loss_tracker: Any = None
+        self._compile_loss: Any = None
+        self._compile_metrics: Any = None
+        self._metric_specs: Any = None
+        self._loss_weights: Any = None
+        self.jit_compile: Any = False
+        self.run_eagerly = False
+        # Set by a callback's on_train_begin (BackupAndRestore): the epoch fit starts at
+        # and the batches of it already done; fit reads and clears them.
+        self._initial_epoch: int | None = None
+        self._initial_step: int | None = None
+        # fit's shuffling generator (made at the first fit), the next epoch and the steps
+        # taken: random state that `tapegrad.nn.random_state` saves for exact resume.
+        self._fit_seed_generator: Any = None
+        self._fit_epoch = 0
+        self._fit_step = 0
+
+    # -- compile ------------------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        loss_weights: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        run_eagerly: bool = False,
+        jit_compile: Any = "auto",
+        **kwargs: Any,
+    ) -> None:
+        """Configure training (Keras 3 ``Model.compile``).
+
+        Args:
+            optimizer: Optimizer instance or name (``"adam"``, ``"sgd"``, ...).
+            loss: Loss (instance, function or name); a list or a dict keyed by output name
+                for several outputs; None when ``add_loss`` terms or an overridden
+                ``compute_loss`` / ``train_step`` provide the loss.
+            loss_weights: A list or dict (per output) of numbers weighting the losses.
+            metrics: Metrics (instances, functions or names such as ``"accuracy"``): a list
+                for every output, or a list / dict per output; they ignore sample weights.
+            weighted_metrics: Metrics that use ``sample_weight``, in the same forms.
+            run_eagerly: True runs every step eagerly (like ``jit_compile=False``).
+            jit_compile: ``"auto"`` (default) compiles the steps with `tapegrad.function`
+                and runs a step eagerly when it cannot be traced (logged, or warned once
+                for a user's step); ``True`` raises instead; ``False`` is eager.
+            **kwargs: ``steps_per_execution`` and ``auto_scale_loss`` at their defaults.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> model = tg.Sequential([tg.layers.Input((2,)), tg.layers.Dense(1)])
+            >>> model.compile("sgd", "mse", metrics=["mae"])
+            >>> model.metrics_names
+            ['loss', 'compile_metrics']
+        """
+        fit_checks.check_compile(self, locals())
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(
+                f"compile: jit_compile must be 'auto', True or False, got {jit_compile!r}"
+            )
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss
+        if loss is not None:
+            tg.tree.map_structure(losses_module.get, loss)  # unknown names fail here
+        self._loss_weights = loss_weights
+        flat = [metrics, weighted_metrics]
+        simple = all(isinstance(m, list | tuple) or m is None for m in flat)
+        specs = [s for m in flat for s in (m or [])] if simple else []
+        # Saved with the model (compile_config); per-output forms are not.
+        self._metric_specs = [s for s in specs if not isinstance(s, list | tuple | dict)]
+        output_names = self._output_names_or_none()
+        self._compile_loss = (
+            CompileLoss(loss, loss_weights, output_names) if loss is not None else None
+        )
+        self._compile_metrics = (
+            CompileMetrics(metrics, weighted_metrics, output_names, losses=loss)
+            if metrics is not None or weighted_metrics is not None
+            else None
+        )
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self.run_eagerly = bool(run_eagerly)
+        self.jit_compile = False if run_eagerly else jit_compile
+        # Compiled step per kind ("train", "test", "predict", "user_train", ...); None once
+        # it fell back to eager.
+        self._compiled_steps: dict[str, Any] = {}
+        self._compiled_for: tuple[int, ...] | None = None
+        self.stop_training = False
+        self.compiled = True
+
+    def _output_names_or_none(self) -> list[str] | None:
+        try:
+            names = getattr(self, "output_names", None)
+        except (AttributeError, ValueError, NotImplementedError):
+            return None
+        return list(names) if names else None
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call `compile()` before using the model. Model '{self.name}' "  # type: ignore[attr-defined]
+                f"{what}() was called before compile()"
+            )
+
+    # -- losses and metrics -------------------------------------------------------------
+    @property
+    def metrics(self) -> list[Any]:
+        """The loss tracker, compiled metrics, per-output loss trackers and the model's own
+        `Metric` attributes (Keras 3's order)."""
+        found: list[Any] = []
+        if self.compiled:
+            found.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                found.append(self._compile_metrics)
+            if self._compile_loss is not None:
+                found.extend(self._compile_loss.metrics)
+        found.extend(self._user_metrics())
+        return found
+
+    def _user_metrics(self) -> list[Any]:
+        found: dict[int, Any] = {}
+        for name, value in vars(self).items():
+            if name in _OWN_METRICS:
+                continue
+            items = value if isinstance(value, list | tuple) else [value]
+            for item in items:
+                if isinstance(item, metrics_module.Metric):
+                    found.setdefault(id(item), item)
+        return list(found.values())
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of `metrics` (Keras 3)."""
+        return [m.name for m in self.metrics]
+
+    @property
+    def _metric_objects(self) -> list[Any]:
+        """The compiled metric objects (built at the first batch)."""
+        return [] if self._compile_metrics is None else self._compile_metrics.metrics
+
+    def reset_metrics(self) -> None:
+        """Reset the state of every metric in `metrics`."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _loop_metrics(self) -> list[Any]:
+        """`metrics`, looked up once per state of the compiled metrics while a loop runs
+        (the per-batch logs would otherwise walk the model's attributes every step)."""
+        if not self.__dict__.get("_in_loop"):
+            return self.metrics
+        key = (
+            self._compile_loss is not None and self._compile_loss.built,
+            self._compile_metrics is not None and self._compile_metrics.built,
+        )
+        cached = self.__dict__.get("_metrics_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self.metrics)
+            self.__dict__["_metrics_cache"] = cached
+        return cached[1]
+
+    def get_metrics_result(self) -> dict[str, Any]:
+        """``{name: value}`` of every metric (a compiled-metrics dict flattened into it)."""
+        logs: dict[str, Any] = {}
+        tracker = self._loss_tracker
+        for metric in self._loop_metrics():
+            if metric is tracker and not is_traced(tracker.total.value):
+                # The mean in NumPy: the same number as Mean.result(), cheaper per batch.
+                count = float(tracker.count.numpy())
+                logs[metric.name] = float(tracker.total.numpy()) / count if count else 0.0
+                continue
+            if isinstance(metric, CompileMetrics) and not metric.built:
+                continue
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return _pythonify(logs)
+
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        """The compiled loss (weighted over outputs) plus `losses` (regularization and
+        ``add_loss`` terms), as Keras 3 computes it.
+
+        Args:
+            x: Inputs (unused by the default).
+            y: Targets.
+            y_pred: The model's outputs.
+            sample_weight: Per-sample weights.
+            training: Whether the loss is for a training step (unused by the default).
+
+        Returns:
+            A scalar Tensor.
+
+        Raises:
+            ValueError: No loss at all (no ``loss`` compiled and no ``add_loss`` terms).
+        """
+        del x, training
+        losses = []
+        if self._compile_loss is not None:
+            value = self._compile_loss(y, y_pred, sample_weight)
+            if value is not None:
+                losses.append(value)
+        for extra in self.losses:  # type: ignore[attr-defined]
+            losses.append(tnp.sum(tnp.asarray(extra, dtype="float32")))
+        if not losses:
+            raise ValueError(
+                f"Model '{self.name}': no loss to compute. Provide a `loss` argument in "  # type: ignore[attr-defined]
+                "`compile()`."
+            )
+        total = losses[0]
+        for value in losses[1:]:
+            total = total + value
+        return total
+
+    def _compute_loss(self, **arguments: Any) -> Any:
+        # An override written before Keras 3.3 may lack ``training``.
+        if "training" not in _parameters(type(self).compute_loss):
+            arguments.pop("training")
+        return self.compute_loss(**arguments)
+
+    def compute_metrics(
+        self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None
+    ) -> dict[str, Any]:
+        """Update the compiled metrics with a batch; returns `get_metrics_result`.
+
+        Args:
+            x: Inputs (unused by the default).
+            y: Targets.
+            y_pred: The model's outputs.
+            sample_weight: Per-sample weights (used by ``weighted_metrics``).
+
+        Returns:
+            ``{name: value}`` for every metric in `metrics`.
+        """
+        del x
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def _get_metrics_result_or_logs(self, logs: Any) -> Any:
+        # A custom step may return other keys than `metrics` has: its logs are kept.
+        results = self.get_metrics_result()
+        if isinstance(logs, dict) and set(logs) == set(results):
+            return results
+        return logs
+
+    def _flatten_metrics_in_order(self, logs: dict[str, Any]) -> Any:
+        names: list[str] = []
+        for metric in self.metrics:
+            if isinstance(metric, CompileMetrics):
+                names.extend(metric.result() if metric.built else [])
+            else:
+                names.append(metric.name)
+        values = [logs[name] for name in names if name in logs]
+        values += [logs[key] for key in sorted(logs) if key not in names]
+        return values[0] if len(values) == 1 else values
+
+    # -- the Model protocol (Keras 3 signatures; overridable) ----------------------------
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One optimizer step on a batch (Keras 3): forward under a tape, `compute_loss`,
+        gradients, ``optimizer.apply_gradients``, then `compute_metrics`.
+
+        Args:
+            data: What the dataset yields: ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+        Returns:
+            ``{name: value}`` of the metrics (`fit` logs it).
+        """
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        with tg.GradientTape() as tape:
+            y_pred = self(x, training=True)  # type: ignore[operator]
+            loss = self._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        variables = self.trainable_weights  # type: ignore[attr-defined]
+        if variables:
+            grads = tape.gradient(loss, variables)
+            self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        else:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """Loss and metrics of a batch without training (Keras 3).
+
+        Args:
+            data: ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+        Returns:
+            ``{name: value}`` of the metrics.
+        """
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)  # type: ignore[operator]
+        loss = self._compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        )
+        self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for a batch (Keras 3).
+
+        Args:
+            data: ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (only ``x`` used).
+
+        Returns:
+            The outputs.
+        """
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)  # type: ignore[operator]
+
+    # -- step functions: the built-in steps' fast path, or the user's steps -------------
+    def _overridden(self, kind: str) -> bool:
+        name = f"{kind}_step"
+        return getattr(type(self), name) is not getattr(Trainer, name)
+
+    def _step_function(self, kind: str, variables: list[Any] | None = None) -> Any:
+        """A function of one batch ``(x, y, sample_weight)`` running the ``kind`` step."""
+        if not self._overridden(kind):
+            fast = {"train": self._fast_train, "test": self._fast_test}.get(kind)
+            if fast is None:
+                return self._fast_predict
+            if kind == "train":
+                return lambda batch: fast(batch, variables)
+            return fast
+        user = getattr(self, f"{kind}_step")
+
+        def run(batch: Any) -> Any:
+            data = pack_x_y_sample_weight(*batch)
+            compiled = self._compiled_step(f"user_{kind}", user)
+            if compiled is not None:
+                try:
+                    return _check_logs(self, kind, compiled(data))
+                except (TracerValueError, UntraceableError) as err:
+                    if self.jit_compile is True:
+                        raise
+                    warnings.warn(
+                        f"Model '{self.name}': {type(self).__name__}.{kind}_step cannot be "  # type: ignore[attr-defined]
+                        f"compiled by tapegrad.function, it runs eagerly: {err}",
+                        stacklevel=2,
+                    )
+                    self._compiled_steps[f"user_{kind}"] = None
+            return _check_logs(self, kind, user(data))
+
+        return run
+
+    def _sync_trainable(self) -> None:
+        """Drop compiled training steps traced with another set of trainable weights."""
+        now = tuple(id(v) for v in self.trainable_weights)  # type: ignore[attr-defined]
+        if self._compiled_for is not None and now != self._compiled_for:
+            for key in ("train", "user_train"):
+                self._compiled_steps.pop(key, None)
+        self._compiled_for = now
+
+    def _compiled_step(self, kind: str, body: Any) -> Any:
+        """The compiled ``body`` for ``kind``, or None when steps run eagerly."""
+        if not self.jit_compile:
+            return None
+        steps = self._compiled_steps
+        if kind not in steps:
+            steps[kind] = tg.function(body)
+        return steps[kind]
+
+    def _run_compiled(self, kind: str, body: Any, *args: Any) -> Any:
+        """Run the compiled built-in ``kind`` step; None means "run it eagerly"."""
+        step = self._compiled_step(kind, body)
+        if step is None:
+            return None
+        try:
+            return step(*args)
+        except (TracerValueError, UntraceableError) as err:
+            if self.jit_compile is True:
+                raise
+            logger.warning(
+                "Model '%s': the %s step cannot be compiled, it runs eagerly: %s",
+                self.name,  # type: ignore[attr-defined]
+                kind,
+                err,
+            )
+            self._compiled_steps[kind] = None
+            return None
+
+    def _track_loss(self, loss: Any, x: Any) -> None:
+        # Mean.update_state(loss, sample_weight=batch size), written out: it runs every step.
+        size = _batch_size(x)
+        self._loss_tracker.total.assign_add(loss * size)
+        self._loss_tracker.count.assign_add(size)
+
+    def _train_step_body(
+        self, x: Any, y: Any, sample_weight: Any = None, variables: list[Any] | None = None
+    ) -> tuple[Any, Any]:
+        """Forward, backward, update and loss tracking (eagerly, or traced by
+        `tapegrad.function`)."""
+        with tg.GradientTape() as tape:
+            y_pred = self(x, training=True)  # type: ignore[operator]
+            loss = self._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        self._track_loss(loss, x)
+        if variables is None:
+            variables = self.trainable_weights  # type: ignore[attr-defined]
+        if variables:
+            grads = tape.gradient(loss, variables)
+            self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss, y_pred
+
+    def _test_step_body(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[Any, Any]:
+        y_pred = self(x, training=False)  # type: ignore[operator]
+        loss = self._compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        )
+        self._track_loss(loss, x)
+        return loss, y_pred
+
+    def _predict_body(self, x: Any) -> Any:
+        return self(x, training=False)  # type: ignore[operator]
+
+    def _fast_train(self, batch: Any, variables: list[Any] | None = None) -> dict[str, Any]:
+        """The built-in train step: the forward/backward/update compiled as one function;
+        the metrics updated from its outputs."""
+        x, y, sample_weight = batch
+        compiled = self._run_compiled("train", self._train_step_body, x, y, sample_weight)
+        _, y_pred = (
+            compiled
+            if compiled is not None
+            else self._train_step_body(x, y, sample_weight, variables)
+        )
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _fast_test(self, batch: Any) -> dict[str, Any]:
+        x, y, sample_weight = batch
+        compiled = self._run_compiled("test", self._test_step_body, x, y, sample_weight)
+        _, y_pred = compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _fast_predict(self, batch: Any) -> Any:
+        x = batch[0]
+        result = self._run_compiled("predict", self._predict_body, x)
+        return result if result is not None else self._predict_body(x)
+
+    # -- weights I/O (the archive format lives in nn/saving) ----------------------------
+    def save(self, filepath: str) -> None:
+        """Save architecture, weights and optimizer state to a ``.tapegrad`` archive."""
+        from tapegrad.nn import saving
+
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath: str) -> None:
+        """Save the weights only (safetensors)."""
+        from tapegrad.nn import saving
+
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        """Load weights saved by `save_weights` (or from a model archive)."""
+        from tapegrad.nn import saving
+
+        saving.load_weights(self, filepath)
+
+    def summary(self, print_fn: Any = None) -> None:
+        """Print Keras' summary table: layers, output shapes, parameter counts."""
+        from tapegrad.nn.models.summary import summary_lines
+
+        for line in summary_lines(self):
+            (print_fn or print)(line)
+
+
+def _parameters(function: Any) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return {"training"}
+
+
+def _check_logs(model: Any, kind: str, logs: Any) -> Any:
+    """A user's train/test step must return a dict of metric values (Keras 3)."""
+    if kind == "predict":
+        return logs
+    if not isinstance(logs, dict):
+        raise TypeError(
+            f"Model '{model.name}': {type(model).__name__}.{kind}_step must return a dict "
+            f"of metric values ({{name: value}}, e.g. `{{m.name: m.result() for m in "
+            f"self.metrics}}`), got {type(logs).__name__}: {str(logs)[:80]}"
+        )
+    return _pythonify(logs)
