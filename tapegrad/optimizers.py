@@ -1,3 +1,17 @@
 """`tapegrad.optimizers` (Keras' `keras.optimizers`): re-exports `tapegrad.nn.optimizers`."""
 
+from typing import Any
+
 from tapegrad.nn.optimizers import *  # noqa: F403
+
+# Keras names tapegrad does not have and will not soon, with why (read by
+# tapegrad.keras_coverage); any other missing Keras name is "not implemented yet".
+UNSUPPORTED: dict[str, str] = {
+    "LossScaleOptimizer": "mixed precision (float16 loss scaling) is not supported",
+}
+
+
+def __getattr__(name: str) -> Any:
+    from tapegrad.keras_coverage import missing_name_error
+
+    raise missing_name_error("keras.optimizers", name, UNSUPPORTED)
