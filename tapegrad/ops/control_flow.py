@@ -5,8 +5,9 @@ They run as Python control flow over tapegrad ops, so eagerly every step is reco
 tapes and gradients flow through every iteration. Inside `tapegrad.function` they unroll
 while the predicate, the branch index and the trip count are concrete (Python values or
 tensors computed outside the traced function); a predicate computed inside the traced
-function raises a `NotImplementedError` saying so: data-dependent control flow is not
-traced into the graph yet (use ``tapegrad.numpy.where`` for value-dependent choices).
+function raises the tracer's `TracerValueError` saying so (a compiled Keras step then runs
+eagerly): data-dependent control flow is not traced into the graph yet (use
+``tapegrad.numpy.where`` for value-dependent choices).
 
 Examples:
     >>> import tapegrad as tg
@@ -25,10 +26,9 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.tensor import Tensor, shape_of
-from tapegrad.core.tracing import is_traced
+from tapegrad.core.tensor import shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
-from tapegrad.ops.core import convert_to_tensor
+from tapegrad.ops.core import concrete_value, convert_to_tensor
 
 __all__ = [
     "associative_scan",
@@ -44,16 +44,11 @@ __all__ = [
 
 def _concrete(op: str, what: str, value: Any) -> Any:
     """The value of a predicate/index/trip count, refusing one computed by a traced graph."""
-    if isinstance(value, Tensor):
-        if is_traced(value):
-            raise NotImplementedError(
-                f"ops.{op}: the {what} is computed inside tapegrad.function, and "
-                f"data-dependent control flow does not trace into the graph yet; pass it as a "
-                f"Python value (one trace per value), use tapegrad.numpy.where for a "
-                f"value-dependent choice, or call the function eagerly"
-            )
-        return value.numpy()
-    return np.asarray(value) if not isinstance(value, bool | int) else value
+    if isinstance(value, bool | int):
+        return value
+    # Data-dependent control flow does not trace into the graph yet: a value computed
+    # inside tapegrad.function gets the tracer's error (compiled Keras steps run eagerly).
+    return concrete_value(value, f"ops.{op}'s {what} (data-dependent control flow)")
 
 
 def _truth(op: str, what: str, value: Any) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 from tapegrad.core import prims as P
 from tapegrad.core.custom import custom_gradient, stop_gradient
 from tapegrad.core.tensor import Tensor, Variable, shape_of
-from tapegrad.core.tracing import is_traced
+from tapegrad.core.tracing import current_tracer
 from tapegrad.core.transforms import jvp as _jvp
 
 __all__ = [
@@ -69,6 +69,26 @@ def default_epsilon() -> float:
     backend = sys.modules.get("tapegrad.backend")
     epsilon = getattr(backend, "epsilon", None)
     return float(epsilon()) if callable(epsilon) else 1e-7
+
+
+def concrete_value(value: Any, what: str) -> Any:
+    """The value of ``value`` as NumPy data, for an op that decides from values.
+
+    Inside `tapegrad.function` a tensor computed by the traced function has no value yet:
+    the tracer's `TracerValueError` is raised, naming ``what`` and the user's source line
+    (a compiled Keras step then falls back to running eagerly).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> concrete_value(tg.tensor([1, 2]), "ops.example's indices")
+        array([1, 2])
+    """
+    if isinstance(value, Tensor):
+        tracer = current_tracer()
+        if tracer is not None:
+            tracer.refuse_value(value, what)
+        return value.numpy()
+    return np.asarray(value)
 
 
 def standardize_dtype(dtype: Any, op: str = "cast") -> np.dtype:
@@ -279,14 +299,8 @@ def _start_indices(
     op: str, start_indices: Any, shape: tuple[int, ...], sizes: Sequence[int]
 ) -> list[int]:
     """Concrete start indices, clamped so the window fits (as ``lax.dynamic_slice``)."""
-    if isinstance(start_indices, Tensor) and is_traced(start_indices):
-        raise NotImplementedError(
-            f"ops.{op}: start_indices computed inside tapegrad.function are not supported yet; "
-            "pass Python ints (one trace per value) or call it eagerly"
-        )
-    if isinstance(start_indices, Tensor):
-        start_indices = start_indices.numpy()
-    starts = [int(s) for s in np.asarray(start_indices).reshape(-1)]
+    values = concrete_value(start_indices, f"ops.{op}'s start_indices (not traced yet)")
+    starts = [int(s) for s in np.asarray(values).reshape(-1)]
     if len(starts) != len(shape) or len(sizes) != len(shape):
         raise ValueError(
             f"ops.{op}: start_indices {tuple(starts)} and the sizes {tuple(sizes)} must have one "
@@ -427,12 +441,8 @@ def scatter_update(inputs: Any, indices: Any, updates: Any, reduction: str | Non
             f"ops.scatter_update: reduction must be None, 'add', 'max', 'min' or 'mul', "
             f"got {reduction!r}"
         )
-    if isinstance(indices, Tensor) and is_traced(indices):
-        raise NotImplementedError(
-            f"ops.scatter_update(reduction={reduction!r}): indices computed inside "
-            "tapegrad.function are not supported yet (reduction='add' and ops.scatter are)"
-        )
-    idx = np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices)
+    # Which update wins is decided from the indices (reduction="add" and ops.scatter trace).
+    idx = concrete_value(indices, f"ops.scatter_update(reduction={reduction!r})'s indices")
     if idx.ndim != 2:
         raise ValueError(f"ops.scatter_update: indices must have shape (n, k), got {idx.shape}")
     flat_idx, k = _flat_positions("scatter_update", idx, shape)

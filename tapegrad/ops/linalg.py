@@ -22,11 +22,10 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
-from tapegrad.core.tracing import is_traced
 from tapegrad.numpy import linalg as _linalg
 from tapegrad.numpy import matrix_transpose, tril, triu
 from tapegrad.ops.activations import float_input
-from tapegrad.ops.core import jvp
+from tapegrad.ops.core import concrete_value, jvp
 
 __all__ = [
     "cholesky",
@@ -138,12 +137,7 @@ def eig(x: Any) -> tuple[Tensor, Tensor]:
         array([2., 3.], dtype=float32)
     """
     x = _square("eig", x)
-    if is_traced(x):
-        raise NotImplementedError(
-            "ops.eig: not supported inside tapegrad.function (it is computed from values); "
-            "call it eagerly, or use ops.eigh for symmetric matrices"
-        )
-    w, v = np.linalg.eig(x.numpy())
+    w, v = np.linalg.eig(concrete_value(x, "ops.eig (computed from values; ops.eigh traces)"))
     return Tensor(w), Tensor(v)
 
 
@@ -165,12 +159,7 @@ def lu_factor(x: Any) -> tuple[Tensor, Tensor]:
     shape = shape_of(x)
     if len(shape) < 2:
         raise ValueError(f"ops.lu_factor: expected matrices (..., m, n), got shape {shape}")
-    if is_traced(x):
-        raise NotImplementedError(
-            "ops.lu_factor: not supported inside tapegrad.function (pivots are chosen from "
-            "values); call it eagerly"
-        )
-    values = x.numpy()
+    values = concrete_value(x, "ops.lu_factor (pivots are chosen from values)")
     flat = values.reshape((-1,) + shape[-2:]).copy()
     steps = min(shape[-2:])
     pivots = np.zeros((flat.shape[0], steps), dtype=np.int32)

@@ -24,6 +24,7 @@ from tapegrad.core.tracing import is_traced
 from tapegrad.numpy import argsort, take_along_axis
 from tapegrad.numpy.linalg import slogdet
 from tapegrad.ops.activations import float_input
+from tapegrad.ops.core import concrete_value
 
 __all__ = [
     "divide_no_nan",
@@ -54,12 +55,7 @@ def _segments(
         )
     traced = isinstance(ids, Tensor) and is_traced(ids)
     if num_segments is None:
-        if traced:
-            raise ValueError(
-                f"ops.{op}: num_segments is required inside tapegrad.function (the ids are "
-                "computed when the graph runs)"
-            )
-        values = np.asarray(ids.numpy() if isinstance(ids, Tensor) else ids)
+        values = concrete_value(ids, f"ops.{op} without num_segments (pass num_segments)")
         num_segments = int(values.max()) + 1 if values.size else 0
     if not traced:
         values = np.asarray(ids.numpy() if isinstance(ids, Tensor) else ids)

@@ -19,10 +19,9 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
-from tapegrad.core.tracing import is_traced
 from tapegrad.numpy import linalg as _linalg
 from tapegrad.ops.activations import float_input
-from tapegrad.ops.core import floatx_dtype, standardize_dtype
+from tapegrad.ops.core import concrete_value, floatx_dtype, standardize_dtype
 
 __all__ = [
     "bartlett",
@@ -227,13 +226,7 @@ def i0(x: Any) -> Any:
 
 
 def _values(op: str, *xs: Any) -> list[np.ndarray]:
-    for x in xs:
-        if isinstance(x, Tensor) and is_traced(x):
-            raise NotImplementedError(
-                f"ops.{op}: not supported inside tapegrad.function (it reads values); "
-                "call it eagerly"
-            )
-    return [x.numpy() if isinstance(x, Tensor) else np.asarray(x) for x in xs]
+    return [concrete_value(x, f"ops.{op} (computed from values)") for x in xs]
 
 
 def nextafter(x1: Any, x2: Any) -> Tensor:
