@@ -66,6 +66,7 @@ from tapegrad.nn.layers.preprocessing import (
     Rescaling,
     Resizing,
 )
+from tapegrad.nn.layers.random_affine import RandomRotation
 from tapegrad.nn.layers.recurrent import (
     GRU,
     LSTM,
@@ -166,6 +167,7 @@ __all__ = [
     "Permute",
     "RNN",
     "RandomFlip",
+    "RandomRotation",
     "ReLU",
     "RepeatVector",
     "Rescaling",
