@@ -1,4 +1,4 @@
-"""RandomRotation and the affine sampler under it: the sampler against Keras 3.15's
+"""RandomRotation, RandomZoom, RandomTranslation and the affine sampler under them: the sampler against Keras 3.15's
 ops.image.affine_transform (JAX backend) for every interpolation and fill mode, rotations
 against Keras with fixed angles, the draws (fresh in compiled steps, none in inference),
 gradients, configs."""
@@ -132,3 +132,83 @@ def test_random_rotation_config_and_errors():
         layers.RandomRotation(1.5)
     with pytest.raises(ValueError, match="fill_mode"):
         layers.RandomRotation(0.1, fill_mode="mirror_ish")
+
+
+# -- RandomZoom and RandomTranslation ----------------------------------------------------
+ZT_IMAGE = [
+    [0, 1, 2.46229, 4.17117, 6.06287, 1.10328],
+    [3.27062, 5.54953, 0.928527, 3.39864, 5.95262, 1.5845],
+    [4.28923, 0.062496, 2.90056, 5.80014, 1.75834, 4.77256],
+    [0.840469, 3.95996, 0.129116, 3.34618, 6.60955, 2.91775],
+    [6.26938, 2.66318, 6.09797, 2.57262, 6.08611, 2.63744],
+]
+# Keras 3.15 (JAX backend), fixed draws, [0, :, :, 0] of the output on ZT_IMAGE:
+# RandomZoom((0.5, 0.5), (-0.3, -0.3)) (reflect, bilinear).
+KERAS_ZOOM = [
+    [0.75, 1.65803, 2.71862, 3.91484, 5.2116, 4.82297],
+    [2.8649, 2.56405, 2.00883, 3.47148, 5.00746, 4.84178],
+    [1.11918, 1.33963, 3.3355, 5.36521, 3.57715, 2.51189],
+    [3.37241, 3.22246, 3.09042, 2.98253, 4.82304, 5.45527],
+    [3.56473, 4.20884, 5.56917, 3.10143, 4.50504, 5.22394],
+]
+# RandomZoom((-0.4, -0.4), fill_mode="constant", interpolation="nearest").
+KERAS_ZOOM_NEAREST = [
+    [5.54953, 0.928527, 0.928527, 3.39864, 3.39864, 5.95262],
+    [5.54953, 0.928527, 0.928527, 3.39864, 3.39864, 5.95262],
+    [0.062496, 2.90056, 2.90056, 5.80014, 5.80014, 1.75834],
+    [3.95996, 0.129116, 0.129116, 3.34618, 3.34618, 6.60955],
+    [3.95996, 0.129116, 0.129116, 3.34618, 3.34618, 6.60955],
+]
+# RandomTranslation((0.2, 0.2), (-0.1, -0.1), fill_mode="wrap").
+KERAS_TRANSLATION = [
+    [4.10566, 4.72406, 3.98276, 4.68071, 4.01691, 4.81661],
+    [0.6, 1.87737, 3.48762, 5.30619, 3.08712, 0.441313],
+    [4.63796, 2.77693, 2.41059, 4.93103, 3.33175, 2.59617],
+    [1.75319, 1.76534, 4.64031, 3.37506, 3.56687, 4.48256],
+    [2.71216, 1.66145, 2.05936, 5.30421, 4.39447, 1.67138],
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "args", "kwargs", "expected"),
+    [
+        (layers.RandomZoom, ((0.5, 0.5), (-0.3, -0.3)), {}, KERAS_ZOOM),
+        (
+            layers.RandomZoom,
+            ((-0.4, -0.4),),
+            {"fill_mode": "constant", "interpolation": "nearest"},
+            KERAS_ZOOM_NEAREST,
+        ),
+        (
+            layers.RandomTranslation,
+            ((0.2, 0.2), (-0.1, -0.1)),
+            {"fill_mode": "wrap"},
+            KERAS_TRANSLATION,
+        ),
+    ],
+)
+def test_zoom_and_translation_match_keras(cls, args, kwargs, expected):
+    image = np.asarray(ZT_IMAGE, np.float32).reshape(1, 5, 6, 1)
+    out = cls(*args, **kwargs)(image).numpy()
+    np.testing.assert_allclose(out[0, :, :, 0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_zoom_and_translation_draws_configs_and_errors():
+    x = tg.tensor(np.random.default_rng(2).standard_normal((4, 6, 6, 1)).astype(np.float32))
+    for layer in (layers.RandomZoom(0.3, seed=1), layers.RandomTranslation(0.2, 0.2, seed=1)):
+        np.testing.assert_array_equal(layer(x, training=False).numpy(), x.numpy())
+        step = tg.function(lambda v, layer=layer: layer(v, training=True))
+        assert not np.array_equal(step(x).numpy(), step(x).numpy())
+    zoom = layers.RandomZoom(0.2).get_config()
+    assert (zoom["height_factor"], zoom["width_factor"], zoom["fill_mode"]) == (
+        0.2,
+        None,
+        "reflect",
+    )
+    translation = layers.RandomTranslation(0.1, (0.2, 0.3)).get_config()
+    assert (translation["height_factor"], translation["width_factor"]) == (0.1, [0.2, 0.3])
+    assert layers.RandomTranslation.from_config(translation).width_range == (0.2, 0.3)
+    with pytest.raises(ValueError, match="height_factor"):
+        layers.RandomZoom(-1.0)
+    with pytest.raises(ValueError, match="width_factor"):
+        layers.RandomTranslation(0.1, 1.5)

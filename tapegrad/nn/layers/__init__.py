@@ -66,7 +66,7 @@ from tapegrad.nn.layers.preprocessing import (
     Rescaling,
     Resizing,
 )
-from tapegrad.nn.layers.random_affine import RandomRotation
+from tapegrad.nn.layers.random_affine import RandomRotation, RandomTranslation, RandomZoom
 from tapegrad.nn.layers.recurrent import (
     GRU,
     LSTM,
@@ -168,6 +168,8 @@ __all__ = [
     "RNN",
     "RandomFlip",
     "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
     "Rescaling",

@@ -1,4 +1,5 @@
-"""Random affine augmentation layers (Keras 3): `RandomRotation`.
+"""Random affine augmentation layers (Keras 3): `RandomRotation`, `RandomZoom`,
+`RandomTranslation`.
 
 The sampling is Keras' ``ops.image.affine_transform`` on the JAX backend (SciPy's
 ``map_coordinates`` conventions): output pixel ``(y, x)`` reads the input at
@@ -132,24 +133,105 @@ def rotation_transform(angles: Any, height: int, width: int) -> Any:
     return tnp.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
-def _factor_range(owner: str, name: str, factor: Any) -> tuple[float, float]:
-    """Keras' factor forms: ``f`` (``[-f, f]``) or ``(lower, upper)``, within [-1, 1]."""
+def _factor_range(
+    owner: str, name: str, factor: Any, low_open: bool = False
+) -> tuple[float, float]:
+    """Keras' factor forms: ``f`` (``[-f, f]``) or ``(lower, upper)``, within [-1, 1]
+    (``(-1, 1]`` for zoom factors, ``low_open``)."""
     bad = ValueError(
-        f"{owner}: {name} must be a number or a pair of numbers in [-1, 1], got {factor!r}"
+        f"{owner}: {name} must be a number or a pair of numbers in "
+        f"{'(' if low_open else '['}-1, 1], got {factor!r}"
     )
-    if isinstance(factor, list | tuple):
-        if len(factor) != 2 or not all(isinstance(f, int | float) for f in factor):
-            raise bad
-        if factor[0] > 1 or factor[1] < -1:
-            raise bad
-        low, high = sorted(float(f) for f in factor)
-        return low, high
-    if isinstance(factor, bool) or not isinstance(factor, int | float) or abs(factor) > 1:
+    values = list(factor) if isinstance(factor, list | tuple) else [factor]
+    if len(values) not in (1, 2) or (isinstance(factor, list | tuple) and len(values) != 2):
         raise bad
-    return max(-abs(float(factor)), -1.0), abs(float(factor))
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise bad
+        if value > 1 or value < -1 or (low_open and value == -1):
+            raise bad
+    if len(values) == 2:
+        low, high = sorted(float(v) for v in values)
+        return low, high
+    return -abs(float(values[0])), abs(float(values[0]))
 
 
-class RandomRotation(Layer):
+class _RandomAffine(Layer):
+    """An augmentation drawing one affine map per image while training; subclasses say
+    how to draw it (`_transform`)."""
+
+    _check_input_shape = False
+
+    def __init__(
+        self,
+        fill_mode: str,
+        interpolation: str,
+        seed: int | None,
+        fill_value: float,
+        data_format: str | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        self.fill_mode = check_choice(owner, "fill_mode", fill_mode, _FILL_MODES)
+        self.interpolation = check_choice(
+            owner, "interpolation", interpolation, ("nearest", "bilinear")
+        )
+        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
+        self.fill_value = float(fill_value)
+        self.data_format = normalize_data_format(data_format, owner)
+        self.generator = random.SeedGenerator(seed, name=f"{self.name}_generator")
+
+    def _uniform(self, batch: int, low: float, high: float) -> Any:
+        """``(batch,)`` draws in ``[low, high)`` (constant when the range is empty)."""
+        if low == high:
+            return tnp.full((batch,), low, dtype=self.dtype)
+        return random.uniform((batch,), low, high, dtype=self.dtype, seed=self.generator)
+
+    def _transform(self, batch: int, height: int, width: int) -> Any:
+        raise NotImplementedError
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        shape = tuple(shape_of(inputs))
+        if len(shape) not in (3, 4):
+            raise ValueError(
+                f"{layer_owner(self)}: expects images (batch, height, width, channels) or "
+                f"one image ({self.data_format}), got shape {shape}"
+            )
+        inputs = tnp.asarray(inputs, dtype=self.dtype)
+        if training is False:
+            return inputs
+        images = inputs if len(shape) == 4 else tnp.expand_dims(inputs, 0)
+        if self.data_format == "channels_first":
+            images = tnp.transpose(images, (0, 2, 3, 1))
+        batch, height, width, _ = shape_of(images)
+        out = affine_transform(
+            images,
+            self._transform(batch, height, width),
+            self.interpolation,
+            self.fill_mode,
+            self.fill_value,
+        )
+        if self.data_format == "channels_first":
+            out = tnp.transpose(out, (0, 3, 1, 2))
+        return out if len(shape) == 4 else out[0]
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "data_format": self.data_format,
+            "fill_mode": self.fill_mode,
+            "fill_value": self.fill_value,
+            "interpolation": self.interpolation,
+            "seed": self.seed,
+        }
+
+
+class RandomRotation(_RandomAffine):
     """Rotates each image by a random angle while training (Keras' ``RandomRotation``).
 
     Args:
@@ -176,8 +258,6 @@ class RandomRotation(Layer):
                [0., 3., 6.]], dtype=float32)
     """
 
-    _check_input_shape = False
-
     def __init__(
         self,
         factor: Any,
@@ -188,62 +268,139 @@ class RandomRotation(Layer):
         data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        self.factor = _factor_range(layer_owner(self), "factor", factor)
+
+    def _transform(self, batch: int, height: int, width: int) -> Any:
+        angles = self._uniform(batch, self.factor[0] * 360.0, self.factor[1] * 360.0)
+        return rotation_transform(angles, height, width)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "factor": list(self.factor)}
+
+
+class RandomZoom(_RandomAffine):
+    """Zooms each image by random factors while training (Keras' ``RandomZoom``): the
+    image is sampled over ``1 + f`` times its height (and width), about its centre, so a
+    positive ``f`` zooms out and a negative one zooms in.
+
+    Args:
+        height_factor: ``f`` (``[-f, f]``) or ``(lower, upper)``, within (-1, 1].
+        width_factor: Like ``height_factor``; None keeps the aspect ratio (one draw).
+        fill_mode: ``"reflect"`` (default), ``"wrap"``, ``"constant"`` or ``"nearest"``.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+        seed: Seed of the layer's generator.
+        fill_value: The value of outside points for ``fill_mode="constant"``.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.RandomZoom((1.0, 1.0), fill_mode="constant")
+        >>> layer(np.ones((1, 3, 3, 1), np.float32)).numpy()[0, :, :, 0]  # zoomed out 2x
+        array([[0., 0., 0.],
+               [0., 1., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        height_factor: Any,
+        width_factor: Any = None,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        fill_value: float = 0.0,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         owner = layer_owner(self)
-        self.factor = _factor_range(owner, "factor", factor)
-        self.fill_mode = check_choice(owner, "fill_mode", fill_mode, _FILL_MODES)
-        self.interpolation = check_choice(
-            owner, "interpolation", interpolation, ("nearest", "bilinear")
+        self.height_factor = height_factor
+        self.height_range = _factor_range(owner, "height_factor", height_factor, low_open=True)
+        self.width_factor = width_factor
+        self.width_range = (
+            None
+            if width_factor is None
+            else _factor_range(owner, "width_factor", width_factor, low_open=True)
         )
-        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
-        self.fill_value = float(fill_value)
-        self.data_format = normalize_data_format(data_format, owner)
-        self.generator = random.SeedGenerator(seed, name=f"{self.name}_generator")
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        shape = tuple(shape_of(inputs))
-        if len(shape) not in (3, 4):
-            raise ValueError(
-                f"{layer_owner(self)}: expects images (batch, height, width, channels) or "
-                f"one image ({self.data_format}), got shape {shape}"
-            )
-        inputs = tnp.asarray(inputs, dtype=self.dtype)
-        if training is False:
-            return inputs
-        images = inputs if len(shape) == 4 else tnp.expand_dims(inputs, 0)
-        if self.data_format == "channels_first":
-            images = tnp.transpose(images, (0, 2, 3, 1))
-        batch, height, width, _ = shape_of(images)
-        low, high = self.factor[0] * 360.0, self.factor[1] * 360.0
-        if low == high:
-            angles = tnp.full((batch,), low, dtype=self.dtype)
-        else:
-            angles = random.uniform((batch,), low, high, dtype=self.dtype, seed=self.generator)
-        out = affine_transform(
-            images,
-            rotation_transform(angles, height, width),
-            self.interpolation,
-            self.fill_mode,
-            self.fill_value,
+    def _transform(self, batch: int, height: int, width: int) -> Any:
+        zoom_y = self._uniform(batch, 1.0 + self.height_range[0], 1.0 + self.height_range[1])
+        zoom_x = (
+            zoom_y
+            if self.width_range is None
+            else self._uniform(batch, 1.0 + self.width_range[0], 1.0 + self.width_range[1])
         )
-        if self.data_format == "channels_first":
-            out = tnp.transpose(out, (0, 3, 1, 2))
-        return out if len(shape) == 4 else out[0]
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        """The input shape."""
-        return tuple(input_shape)
+        zeros = tnp.zeros_like(zoom_x)
+        x_offset = (width - 1.0) / 2.0 * (1.0 - zoom_x)
+        y_offset = (height - 1.0) / 2.0 * (1.0 - zoom_y)
+        return tnp.stack([zoom_x, zeros, x_offset, zeros, zoom_y, y_offset, zeros, zeros], 1)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "factor": list(self.factor),
-            "data_format": self.data_format,
-            "fill_mode": self.fill_mode,
-            "fill_value": self.fill_value,
-            "interpolation": self.interpolation,
-            "seed": self.seed,
+            "height_factor": _to_list(self.height_factor),
+            "width_factor": _to_list(self.width_factor),
         }
 
 
-__all__ = ["RandomRotation"]
+class RandomTranslation(_RandomAffine):
+    """Shifts each image by random fractions of its height and width while training
+    (Keras' ``RandomTranslation``).
+
+    Args:
+        height_factor: ``f`` (shifts in ``[-f, f] * height``) or ``(lower, upper)``,
+            within [-1, 1]; positive values move the image down.
+        width_factor: Like ``height_factor``, for the width (positive: right).
+        fill_mode: ``"reflect"`` (default), ``"wrap"``, ``"constant"`` or ``"nearest"``.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+        seed: Seed of the layer's generator.
+        fill_value: The value of outside points for ``fill_mode="constant"``.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.RandomTranslation(0.0, (0.25, 0.25), fill_mode="constant")
+        >>> layer(np.arange(4, dtype=np.float32).reshape(1, 1, 4, 1)).numpy().ravel()
+        array([0., 0., 1., 2.], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        height_factor: Any,
+        width_factor: Any,
+        fill_mode: str = "reflect",
+        interpolation: str = "bilinear",
+        seed: int | None = None,
+        fill_value: float = 0.0,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        owner = layer_owner(self)
+        self.height_factor = height_factor
+        self.height_range = _factor_range(owner, "height_factor", height_factor)
+        self.width_factor = width_factor
+        self.width_range = _factor_range(owner, "width_factor", width_factor)
+
+    def _transform(self, batch: int, height: int, width: int) -> Any:
+        shift_y = self._uniform(batch, *self.height_range) * height
+        shift_x = self._uniform(batch, *self.width_range) * width
+        ones, zeros = tnp.ones_like(shift_x), tnp.zeros_like(shift_x)
+        return tnp.stack([ones, zeros, -shift_x, zeros, ones, -shift_y, zeros, zeros], 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "height_factor": _to_list(self.height_factor),
+            "width_factor": _to_list(self.width_factor),
+        }
+
+
+def _to_list(factor: Any) -> Any:
+    return list(factor) if isinstance(factor, list | tuple) else factor
+
+
+__all__ = ["RandomRotation", "RandomTranslation", "RandomZoom"]
