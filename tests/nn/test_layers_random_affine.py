@@ -1,7 +1,7 @@
-"""RandomRotation, RandomZoom, RandomTranslation and the affine sampler under them: the sampler against Keras 3.15's
-ops.image.affine_transform (JAX backend) for every interpolation and fill mode, rotations
-against Keras with fixed angles, the draws (fresh in compiled steps, none in inference),
-gradients, configs."""
+"""RandomRotation, RandomZoom, RandomTranslation and the affine sampler under them: the
+sampler against Keras 3.15's ops.image.affine_transform (JAX backend) for every
+interpolation and fill mode, the layers against Keras with fixed draws, the draws (fresh
+in compiled steps, none in inference), gradients, configs."""
 
 import numpy as np
 import pytest
