@@ -226,12 +226,19 @@ class Trainer(TrainingLoops):
         return cached[1]
 
     def get_metrics_result(self) -> dict[str, Any]:
-        """``{name: value}`` of every metric (a compiled-metrics dict flattened into it)."""
+        """``{name: value}`` of every metric (a compiled-metrics dict flattened into it).
+
+        Returns:
+            Python floats (traced values inside a compiled step).
+        """
+        return self._metrics_result(fast_loss=False)
+
+    def _metrics_result(self, fast_loss: bool) -> dict[str, Any]:
         logs: dict[str, Any] = {}
         tracker = self._loss_tracker
         for metric in self._loop_metrics():
-            if metric is tracker and not is_traced(tracker.total.value):
-                # The mean in NumPy: the same number as Mean.result(), cheaper per batch.
+            if fast_loss and metric is tracker:
+                # The mean in NumPy (outside any trace): Mean.result()'s number, cheaper.
                 count = float(tracker.count.numpy())
                 logs[metric.name] = float(tracker.total.numpy()) / count if count else 0.0
                 continue
@@ -322,7 +329,8 @@ class Trainer(TrainingLoops):
         names: list[str] = []
         for metric in self.metrics:
             if isinstance(metric, CompileMetrics):
-                names.extend(metric.result() if metric.built else [])
+                # Keras lists the sub-metrics' own names: prefixed ones land in the sorted tail.
+                names.extend(m.name for m in metric.metrics)
             else:
                 names.append(metric.name)
         values = [logs[name] for name in names if name in logs]
@@ -500,13 +508,21 @@ class Trainer(TrainingLoops):
             if compiled is not None
             else self._train_step_body(x, y, sample_weight, variables)
         )
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return self._fast_metrics(x, y, y_pred, sample_weight)
 
     def _fast_test(self, batch: Any) -> dict[str, Any]:
         x, y, sample_weight = batch
         compiled = self._run_compiled("test", self._test_step_body, x, y, sample_weight)
         _, y_pred = compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return self._fast_metrics(x, y, y_pred, sample_weight)
+
+    def _fast_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
+        """`compute_metrics` of the built-in steps (which run outside any trace)."""
+        if type(self).compute_metrics is not Trainer.compute_metrics:
+            return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self._metrics_result(fast_loss=True)
 
     def _fast_predict(self, batch: Any) -> Any:
         x = batch[0]
