@@ -210,3 +210,81 @@ def test_serialize_deserialize():
     assert layers.deserialize(config).units == 2
     with pytest.raises(ValueError, match="unknown layer class"):
         layers.deserialize({"class_name": "os.system", "config": {}})
+
+
+# -- SpectralNormalization and Wrapper ---------------------------------------------------
+SN_X = np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)
+SN_KERNEL = np.linspace(-1.5, 2.0, 12, dtype=np.float32).reshape(4, 3)
+SN_BIAS = np.array([0.1, 0.2, 0.3], np.float32)
+SN_U = np.array([[0.3, -0.2, 0.5]], np.float32)
+# Keras 3.15: SpectralNormalization(Dense(3), power_iterations=2) with the weights above,
+# after one training call on SN_X.
+KERAS_SN_OUTPUT = [[0.499564, 0.40832, 0.317075], [0.417602, 0.708847, 1.000092]]
+KERAS_SN_KERNEL = [
+    [-0.394442, -0.310772, -0.227103],
+    [-0.143433, -0.059764, 0.023906],
+    [0.107575, 0.191245, 0.274914],
+    [0.358583, 0.442253, 0.525922],
+]
+KERAS_SN_U = [[0.535398, 0.57638, 0.617361]]
+
+
+def _spectral(power_iterations=2):
+    layer = layers.SpectralNormalization(layers.Dense(3), power_iterations=power_iterations)
+    layer(SN_X)
+    layer.layer.kernel.assign(SN_KERNEL)
+    layer.layer.bias.assign(SN_BIAS)
+    layer.vector_u.assign(SN_U)
+    return layer
+
+
+def test_spectral_normalization_matches_keras():
+    layer = _spectral()
+    np.testing.assert_allclose(layer(SN_X, training=True).numpy(), KERAS_SN_OUTPUT, rtol=1e-5)
+    np.testing.assert_allclose(layer.layer.kernel.numpy(), KERAS_SN_KERNEL, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.vector_u.numpy(), KERAS_SN_U, rtol=1e-5)
+    before = layer.layer.kernel.numpy()
+    layer(SN_X)  # inference: the kernel is used as it is
+    np.testing.assert_array_equal(layer.layer.kernel.numpy(), before)
+    assert layer.get_config()["power_iterations"] == 2
+    assert [w.name.split("/")[-1] for w in layer.non_trainable_weights] == ["vector_u"]
+
+
+def test_spectral_normalization_compiled_training_and_layer_test(tmp_path):
+    layer = _spectral()
+    step = tg.function(lambda x: layer(x, training=True))
+    np.testing.assert_allclose(step(tg.tensor(SN_X)).numpy(), KERAS_SN_OUTPUT, rtol=1e-5)
+    np.testing.assert_allclose(layer.layer.kernel.numpy(), KERAS_SN_KERNEL, rtol=1e-5, atol=1e-6)
+    run_layer_test(
+        layers.SpectralNormalization,
+        {"layer": layers.Conv2D(2, 2, dtype="float64")},
+        input_shape=(2, 3, 3, 1),
+        expected_output_shape=(2, 2, 2, 2),
+        expected_num_trainable_weights=2,
+        expected_num_non_trainable_weights=1,
+    )
+    model = tg.Sequential([layers.Input((4,)), layers.SpectralNormalization(layers.Dense(1))])
+    model.compile("adam", "mse")
+    model.fit(SN_X, np.ones((2, 1), np.float32), epochs=3, verbose=0)
+    model.save(tmp_path / "sn.keras")
+    loaded = tg.models.load_model(tmp_path / "sn.keras")
+    np.testing.assert_allclose(loaded.predict(SN_X, verbose=0), model.predict(SN_X, verbose=0))
+    with pytest.raises(ValueError, match="kernel"):
+        layers.SpectralNormalization(layers.ReLU())(SN_X)
+    with pytest.raises(ValueError, match="power_iterations"):
+        layers.SpectralNormalization(layers.Dense(2), power_iterations=0)
+
+
+def test_wrapper_base_builds_and_configures_the_layer():
+    class Doubled(layers.Wrapper):
+        def call(self, inputs):
+            return 2 * self.layer(inputs)
+
+    wrapped = Doubled(layers.Dense(2, kernel_initializer="ones"))
+    np.testing.assert_allclose(wrapped(np.ones((1, 3), np.float32)).numpy(), [[6.0, 6.0]])
+    config = wrapped.get_config()
+    assert config["layer"]["class_name"] == "Dense"
+    assert Doubled.from_config(config).layer.units == 2
+    assert isinstance(layers.TimeDistributed(layers.Dense(1)), layers.Wrapper)
+    with pytest.raises(ValueError, match="must be a Layer"):
+        Doubled("dense")

@@ -98,7 +98,12 @@ from tapegrad.nn.layers.reshaping import (
     ZeroPadding3D,
 )
 from tapegrad.nn.layers.serialization import deserialize, serialize
-from tapegrad.nn.layers.wrappers import Bidirectional, TimeDistributed
+from tapegrad.nn.layers.wrappers import (
+    Bidirectional,
+    SpectralNormalization,
+    TimeDistributed,
+    Wrapper,
+)
 
 __all__ = [
     "Activation",
@@ -183,12 +188,14 @@ __all__ = [
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",
+    "SpectralNormalization",
     "Subtract",
     "TimeDistributed",
     "UnitNormalization",
     "UpSampling1D",
     "UpSampling2D",
     "UpSampling3D",
+    "Wrapper",
     "ZeroPadding1D",
     "ZeroPadding2D",
     "ZeroPadding3D",

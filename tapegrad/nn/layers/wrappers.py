@@ -1,15 +1,18 @@
-"""Layer wrappers (Keras 3): `Bidirectional` (a recurrent layer both ways) and
-`TimeDistributed` (one layer applied to every time step)."""
+"""Layer wrappers (Keras 3): the `Wrapper` base, `Bidirectional` (a recurrent layer both
+ways), `TimeDistributed` (one layer applied to every time step) and
+`SpectralNormalization` (a layer's kernel divided by its largest singular value)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad import tree
+from tapegrad.nn import initializers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.serialization import deserialize, serialize
-from tapegrad.nn.validation import layer_owner, require_rank
+from tapegrad.nn.validation import check_positive_int, layer_owner, require_rank
 
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
@@ -20,6 +23,45 @@ def _renamed_copy(layer: Layer, prefix: str, **overrides: Any) -> Layer:
     name = layer.name[len(prefix) :] if layer.name.startswith(prefix) else layer.name
     config["config"] = {**config["config"], "name": prefix + name, **overrides}
     return deserialize(config)
+
+
+class Wrapper(Layer):
+    """Base of layers that wrap another layer (Keras' ``Wrapper``): holds ``layer``,
+    builds it with the wrapper, and keeps it in the config.
+
+    Args:
+        layer: The wrapped layer.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> class Doubled(tg.layers.Wrapper):
+        ...     def call(self, inputs):
+        ...         return 2 * self.layer(inputs)
+        >>> Doubled(tg.layers.Dense(1, kernel_initializer="ones"))(tg.tensor([[1.0]])).numpy()
+        array([[2.]], dtype=float32)
+    """
+
+    _check_input_shape = False
+
+    def __init__(self, layer: Layer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{layer_owner(self)}: layer must be a Layer, got {layer!r}"[:200])
+        self.layer = layer
+
+    def build(self, input_shape: Any = None) -> None:
+        if not self.layer.built:
+            self.layer.build(input_shape)
+            self.layer.built = True
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "layer": serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Wrapper:
+        config = dict(config)
+        config["layer"] = deserialize(config["layer"])
+        return cls(**config)
 
 
 class Bidirectional(Layer):
@@ -48,7 +90,7 @@ class Bidirectional(Layer):
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
-        >>> layer = tg.layers.Bidirectional(tg.layers.LSTM(3, return_sequences=True))
+        >>> layer = tg.layers.Bidirectional(tg.layers.LSTM(3, return_sequences=True, name="lstm"))
         >>> layer(np.ones((2, 5, 4), np.float32)).shape
         (2, 5, 6)
         >>> [w.name for w in layer.weights][:1]
@@ -195,7 +237,7 @@ class Bidirectional(Layer):
         return cls(**config)
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """Applies ``layer`` to every time step (axis 1) of its inputs, with shared weights.
 
     The time axis is folded into the batch axis for one call of ``layer``, so the result
@@ -214,14 +256,6 @@ class TimeDistributed(Layer):
         >>> layer.layer.kernel.shape
         (4, 3)
     """
-
-    _check_input_shape = False
-
-    def __init__(self, layer: Layer, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if not isinstance(layer, Layer):
-            raise ValueError(f"{layer_owner(self)}: layer must be a Layer, got {layer!r}"[:200])
-        self.layer = layer
 
     def _child_shape(self, input_shape: Any) -> tuple[Any, ...]:
         if not isinstance(input_shape, tuple | list) or len(input_shape) < 3:
@@ -251,14 +285,89 @@ class TimeDistributed(Layer):
         child = self.layer.compute_output_shape(self._child_shape(tuple(input_shape)))
         return (input_shape[0], input_shape[1], *tuple(child)[1:])
 
+
+class SpectralNormalization(Wrapper):
+    """Divides the wrapped layer's kernel by its spectral norm (largest singular value),
+    estimated by power iteration, at every training call (Keras'
+    ``SpectralNormalization``, used to constrain GAN discriminators).
+
+    As in Keras, a training call assigns the normalized kernel to the layer's kernel and
+    the new estimate to ``vector_u``; inference calls use the kernel as it is.
+
+    Args:
+        layer: A layer with a ``kernel`` (or ``embeddings``) weight.
+        power_iterations: Power-iteration steps per training call.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.SpectralNormalization(tg.layers.Dense(3))
+        >>> for _ in range(20):  # each training call refines the estimate
+        ...     _ = layer(np.ones((2, 4), np.float32), training=True)
+        >>> round(float(np.linalg.norm(layer.layer.kernel.numpy(), 2)), 2)
+        1.0
+    """
+
+    def __init__(self, layer: Layer, power_iterations: int = 1, **kwargs: Any) -> None:
+        super().__init__(layer, **kwargs)
+        self.power_iterations = check_positive_int(
+            layer_owner(self), "power_iterations", power_iterations
+        )
+
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
+        kernel = getattr(self.layer, "kernel", None)
+        if kernel is None:
+            kernel = getattr(self.layer, "embeddings", None)
+        if kernel is None:
+            raise ValueError(
+                f"{layer_owner(self)}: {type(self.layer).__name__} has no 'kernel' nor "
+                "'embeddings' weight to normalize"
+            )
+        self.kernel = kernel
+        self.kernel_shape = tuple(kernel.shape)
+        self.vector_u = self.add_weight(
+            (1, self.kernel_shape[-1]),
+            initializers.TruncatedNormal(stddev=0.02),
+            dtype=kernel.dtype,
+            trainable=False,
+            name="vector_u",
+        )
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if training:
+            vector_u, kernel = self.normalized_weights()
+            # An all-zero kernel has no direction to normalize: both stay (Keras' cond).
+            zero = tnp.all(tnp.equal(self.kernel.value, 0))
+            self.vector_u.assign(tnp.where(zero, self.vector_u.value, vector_u))
+            self.kernel.assign(tnp.where(zero, self.kernel.value, kernel))
+        return self.layer(inputs, training=training)
+
+    def normalized_weights(self) -> tuple[Any, Any]:
+        """The new ``vector_u`` and the kernel divided by its estimated spectral norm."""
+        weights = tnp.reshape(self.kernel.value, (-1, self.kernel_shape[-1]))
+        vector_u = self.vector_u.value
+        vector_v = None
+        for _ in range(self.power_iterations):
+            vector_v = _unit(tnp.matmul(vector_u, tnp.transpose(weights)))
+            vector_u = _unit(tnp.matmul(vector_v, weights))
+        vector_u, vector_v = tg.stop_gradient(vector_u), tg.stop_gradient(vector_v)
+        sigma = tnp.matmul(tnp.matmul(vector_v, weights), tnp.transpose(vector_u))
+        kernel = tnp.reshape(self.kernel.value / sigma, self.kernel_shape)
+        return vector_u, kernel
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The wrapped layer's output shape."""
+        return self.layer.compute_output_shape(input_shape)
+
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "layer": serialize(self.layer)}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TimeDistributed:
-        config = dict(config)
-        config["layer"] = deserialize(config["layer"])
-        return cls(**config)
+        return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
-__all__ = ["Bidirectional", "TimeDistributed"]
+def _unit(x: Any) -> Any:
+    """``x`` scaled to unit L2 norm (Keras' ops.normalize: epsilon 1e-7 on the norm)."""
+    inverse = tnp.minimum(1.0 / tnp.sqrt(tnp.sum(tnp.square(x))), 1e7)
+    return x * inverse
+
+
+__all__ = ["Bidirectional", "SpectralNormalization", "TimeDistributed", "Wrapper"]
