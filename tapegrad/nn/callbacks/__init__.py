@@ -13,6 +13,7 @@ Logs are plain dicts of metric name to value; values may be Python floats, NumPy
 scalar Tensors (anything ``float()`` accepts).
 """
 
+from tapegrad.nn.callbacks.backup_and_restore import BackupAndRestore
 from tapegrad.nn.callbacks.callback import Callback
 from tapegrad.nn.callbacks.callback import Logs as Logs  # the type of ``logs`` (not in __all__)
 from tapegrad.nn.callbacks.callback_list import CallbackList
@@ -31,6 +32,7 @@ from tapegrad.nn.callbacks.tensorboard import TensorBoard
 from tapegrad.nn.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",
