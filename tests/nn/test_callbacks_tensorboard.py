@@ -176,3 +176,15 @@ def test_missing_writer_library_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(ImportError, match=r"tensorboardX.*tapegrad\[tensorboard\]"):
         TensorBoard("logs")
+
+
+def test_validation_inside_fit_writes_evaluation_vs_iterations(tmp_path):
+    _, history = fitted(TensorBoard(tmp_path), epochs=2, validation_data=(X, Y))
+    validation = scalars(tmp_path / "validation")
+    # One validation pass per epoch, after 4 and 8 optimizer steps.
+    assert [step for step, _ in validation["evaluation_loss_vs_iterations"]] == [4, 8]
+    np.testing.assert_allclose(
+        [v for _, v in validation["evaluation_loss_vs_iterations"]],
+        history.history["val_loss"],
+        rtol=1e-6,
+    )

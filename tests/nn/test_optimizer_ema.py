@@ -11,6 +11,7 @@ import pytest
 import tapegrad as tg
 from tapegrad import optimizers
 from tapegrad.callbacks import ModelCheckpoint, SwapEMAWeights
+from tests.nn import archive_tools
 
 W0 = np.array([1.0, -2.0, 0.5], np.float32)
 B0 = np.array([0.25], np.float32)
@@ -249,3 +250,67 @@ def test_swap_on_epoch_shows_checkpoints_the_averages(tmp_path):
     # After the last epoch the averages stay in the model and in the optimizer.
     for a, b in zip(model.get_weights(), seen[-1][1], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_swap_ema_weights_in_evaluate_predict_and_validation():
+    model = ema_model()
+    model.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    raw = model.get_weights()
+    averaged = ema_model()
+    averaged.set_weights([a.numpy() for a in model.optimizer._model_variables_moving_average])
+    want_loss = averaged.evaluate(X, Y, verbose=0)
+    want_pred = averaged.predict(X, verbose=0)
+    assert model.evaluate(X, Y, verbose=0, callbacks=[SwapEMAWeights()]) == pytest.approx(
+        want_loss, rel=1e-6
+    )
+    np.testing.assert_allclose(
+        model.predict(X, verbose=0, callbacks=[SwapEMAWeights()]), want_pred, rtol=1e-6
+    )
+    for got, want in zip(model.get_weights(), raw, strict=True):
+        np.testing.assert_array_equal(got, want)  # swapped back after each
+
+    # Inside fit, the validation pass runs on the averages of that epoch's end.
+    model = ema_model()
+    seen = []
+
+    class AveragesAtEpochEnd(tg.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            averages = [a.numpy() for a in model.optimizer._model_variables_moving_average]
+            check = ema_model()
+            check.set_weights(averages)
+            seen.append((check.evaluate(X, Y, verbose=0), logs["val_loss"]))
+
+    model.fit(
+        X,
+        Y,
+        epochs=2,
+        batch_size=4,
+        verbose=0,
+        validation_data=(X, Y),
+        callbacks=[SwapEMAWeights(), AveragesAtEpochEnd()],
+    )
+    for expected, logged in seen:
+        assert logged == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("use_ema", "yes", "use_ema.*expected true or false"),
+        ("ema_momentum", 1.5, r"ema_momentum.*outside \[0.0, 1.0\]"),
+        ("ema_overwrite_frequency", 0, "ema_overwrite_frequency.*outside"),
+        ("ema_overwrite_frequency", 2.5, "ema_overwrite_frequency.*int >= 1 or None"),
+    ],
+)
+def test_archive_with_bad_ema_settings_is_refused(tmp_path, field, value, message):
+    model = ema_model()
+    model.fit(X, Y, epochs=1, batch_size=4, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+
+    def edit(document):
+        document["optimizer"]["config"][field] = value
+
+    path.write_bytes(archive_tools.edit_json(path.read_bytes(), "optimizer.json", edit))
+    with pytest.raises(ValueError, match=message):  # ArchiveError, a ValueError
+        tg.models.load_model(path)
