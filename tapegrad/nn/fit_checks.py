@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 
 from tapegrad.nn import metrics as metrics_module
-from tapegrad.nn.trainers.data_adapters import is_stream
+from tapegrad.nn.trainers.data_adapters import (
+    is_array_data,
+    is_pandas,
+    is_stream,
+    unrecognized_message,
+)
 from tapegrad.nn.validation import (
     check_bool,
     check_non_negative_int,
@@ -272,6 +277,8 @@ def _arrays(structure: Any) -> list[tuple[str, Any]]:
 def _shape_and_kind(owner: str, name: str, value: Any) -> tuple[tuple[int, ...], str]:
     if value is None:
         raise ValueError(f"{owner}: `{name}` is None; expected an array of numbers")
+    if is_pandas(value):
+        value = value.to_numpy()
     if isinstance(value, str | bytes):
         raise TypeError(
             f"{owner}: `{name}` must be an array of numbers, got the string {value!r}"[:200]
@@ -302,6 +309,8 @@ def _check_samples(owner: str, name: str, data: Any) -> int:
     """The number of samples of ``data`` (all its arrays agree, at least one sample)."""
     if data is None:
         raise ValueError(f"{owner}: `{name}` is None; expected input data")
+    if not is_array_data(data) and not isinstance(data, str | bytes):
+        raise TypeError(unrecognized_message(owner, data).replace("x=", f"{name}=", 1))
     arrays = _arrays(data)
     if not arrays:
         raise ValueError(

@@ -35,6 +35,7 @@ __all__ = [
     "class_weight_to_sample_weights",
     "get_data_adapter",
     "is_array_data",
+    "is_pandas",
     "is_stream",
     "pack_x_y_sample_weight",
     "to_arrays",
@@ -100,14 +101,15 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
     return (x, y, sample_weight)
 
 
-def _is_pandas(value: Any) -> bool:
+def is_pandas(value: Any) -> bool:
+    """Whether ``value`` is a pandas object (duck-typed: pandas is never imported)."""
     return type(value).__module__.split(".")[0] == "pandas" and hasattr(value, "to_numpy")
 
 
 def _is_array_leaf(value: Any) -> bool:
     return (
         isinstance(value, np.ndarray | tg.Tensor | np.generic | int | float | bool)
-        or _is_pandas(value)
+        or is_pandas(value)
         or hasattr(value, "__array__")
     )
 
@@ -139,7 +141,7 @@ def _convert(value: Any) -> Any:
     # float64 becomes float32 (the model's dtype), as Keras converts inputs to floatx.
     if isinstance(value, tg.Tensor):
         return value
-    if _is_pandas(value):
+    if is_pandas(value):
         value = value.to_numpy()
     array = np.asarray(value)
     return array.astype(np.float32) if array.dtype == np.float64 else array
@@ -409,6 +411,15 @@ def is_stream(x: Any) -> bool:
     )
 
 
+def unrecognized_message(owner: str, x: Any) -> str:
+    """The error for data that no adapter reads, naming its type."""
+    return (
+        f"{owner}: unrecognized data type: x={str(x)[:60]!r} (of type "
+        f"{type(x).__name__}); expected NumPy arrays, lists or dicts of arrays, pandas "
+        "objects, a PyDataset, or a generator yielding batches"
+    )
+
+
 def get_data_adapter(
     x: Any,
     y: Any = None,
@@ -460,9 +471,5 @@ batches
             return PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight)
         return GeneratorDataAdapter(x, class_weight=class_weight)
     if not is_array_data(x) or isinstance(x, str | bytes):
-        raise TypeError(
-            f"{owner}: unrecognized data type: x={str(x)[:60]!r} (of type "
-            f"{type(x).__name__}); expected NumPy arrays, lists or dicts of arrays, pandas "
-            "objects, a PyDataset, or a generator yielding batches"
-        )
+        raise TypeError(unrecognized_message(owner, x))
     return ArrayDataAdapter(x, y, sample_weight, batch_size or 32, shuffle, class_weight)
