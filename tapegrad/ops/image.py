@@ -1,4 +1,7 @@
-"""``keras.ops.image``: resizing, cropping, padding, grayscale and patches, differentiable.
+"""``keras.ops.image``: resizing, cropping, padding, grayscale and patches, differentiable;
+with `tapegrad.ops.image_sampling` (``affine_transform``, ``map_coordinates``) and
+`tapegrad.ops.image_color` (``rgb_to_hsv``, ``hsv_to_rgb``, ``gaussian_blur``,
+``sobel_edges``) re-exported here.
 
 Images are ``(H, W, C)`` or batches ``(N, H, W, C)`` (``data_format="channels_first"``:
 ``(C, H, W)`` / ``(N, C, H, W)``). ``resize`` samples as ``jax.image.resize`` (half-pixel
@@ -22,27 +25,29 @@ from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.ops.activations import float_input
 from tapegrad.ops.conv import conv
+from tapegrad.ops.image_color import gaussian_blur, hsv_to_rgb, rgb_to_hsv, sobel_edges
+from tapegrad.ops.image_sampling import affine_transform, map_coordinates
 
 __all__ = [
+    "affine_transform",
     "crop_images",
     "extract_patches",
+    "gaussian_blur",
+    "hsv_to_rgb",
+    "map_coordinates",
     "pad_images",
     "resize",
     "rgb_to_grayscale",
+    "rgb_to_hsv",
+    "sobel_edges",
 ]
 
 # Keras image ops not implemented here, with the reason (read by the coverage report).
 UNSUPPORTED: dict[str, str] = {
-    "affine_transform": "not implemented yet (needs general bilinear resampling with fill modes)",
     "elastic_transform": "not implemented yet (random displacement fields with resampling)",
     "extract_patches_3d": "not implemented yet (3-D volumes; 2-D extract_patches works)",
-    "gaussian_blur": "not implemented yet",
-    "hsv_to_rgb": "not implemented yet",
-    "map_coordinates": "not implemented yet (general interpolation at arbitrary coordinates)",
     "perspective_transform": "not implemented yet (needs general resampling)",
-    "rgb_to_hsv": "not implemented yet",
     "scale_and_translate": "not implemented yet (antialiased kernels of jax.image)",
-    "sobel_edges": "not implemented yet",
     "ssim": "not implemented yet",
 }
 
