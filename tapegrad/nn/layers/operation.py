@@ -104,6 +104,7 @@ class OpLayer(Layer):
     ) -> None:
         self._fn = lookup_op(op)
         self.op = op
+        given = arguments is not None
         arguments = {"args": [], "kwargs": {}} if arguments is None else arguments
         if not isinstance(arguments, dict) or set(arguments) != {"args", "kwargs"}:
             raise ValueError(
@@ -115,6 +116,17 @@ class OpLayer(Layer):
             raise ValueError(f"{where}: 'args' must be a list and 'kwargs' a dict")
         args = decode_literal(arguments["args"], where)
         call_kwargs = {str(k): decode_literal(v, where) for k, v in arguments["kwargs"].items()}
+        if given:
+            slots: list[int] = []
+            _fill(
+                [args, call_kwargs], lambda v: slots.append(v.index) if isinstance(v, _Slot) else v
+            )
+            if not slots or sorted(slots) != list(range(len(slots))):
+                # A node computes from symbolic inputs: never an op run on literals alone.
+                raise ValueError(
+                    f"{where}: the arguments must hold the symbolic inputs as slots 0..n-1, "
+                    f"got slots {sorted(slots)}"
+                )
         super().__init__(name=name or unique_name(short_name(op)), **kwargs)
         self._args_template = args
         self._kwargs_template = call_kwargs
@@ -143,6 +155,11 @@ class OpLayer(Layer):
 
     def _call_symbolic(self, inputs: Any, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Record the node; output shapes from runs on zeros with two batch sizes."""
+        if not isinstance(inputs, list) or rest or kwargs:
+            raise ValueError(
+                f"OpLayer '{self.name}' ({self.op}): call it with one list of symbolic "
+                f"tensors (its slots), got {type(inputs).__name__}"
+            )
         with np.errstate(all="ignore"):  # zeros make log/divide warn; only shapes matter
             outputs = self(_probe(inputs, _PROBES[0]))
             try:

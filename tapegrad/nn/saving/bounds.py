@@ -83,6 +83,31 @@ exceeds the limit of 100 elements (load_model(..., max_tensor_elements=...) rais
         elif key == "params" and isinstance(value, dict):
             for name, param in value.items():
                 _check_param(f"{path}.params.{name}", param, limit)
+        elif key == "arguments" and isinstance(value, dict):
+            _check_arguments(f"{path}.arguments", value, limit)
+
+
+def _check_arguments(where: str, arguments: Any, limit: int) -> None:
+    """An op node's literal arguments (`OpLayer`) may size its result (``tile`` reps,
+    ``repeat`` counts, ``one_hot`` classes, pad widths): every int, every list or tuple
+    of ints (their product) and every small int array in them stays within ``limit``."""
+    stack = [(arguments, where)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict) and set(value) == {"__array__", "dtype", "shape"}:
+            values = value["__array__"]
+            # A shape-sized int array could be reps or widths; a longer one is data.
+            if isinstance(values, list) and len(values) <= 64:
+                _check_param(path, values, limit)
+            continue
+        if isinstance(value, dict) and set(value) == {"__tuple__"}:
+            value = value["__tuple__"]
+        if isinstance(value, int | list):
+            _check_param(path, value, limit)
+        if isinstance(value, list):
+            stack.extend((item, f"{path}[{k}]") for k, item in enumerate(value))
+        elif isinstance(value, dict):
+            stack.extend((item, f"{path}.{key}") for key, item in value.items())
 
 
 def _check_param(where: str, value: Any, limit: int) -> None:
