@@ -176,6 +176,9 @@ class TrainingLoops:
             training_logs = epoch_logs
             if self.stop_training or iterator.insufficient_data:
                 break
+        if getattr(self.optimizer, "use_ema", False) and epochs > start:
+            # As Keras 3: with use_ema=True training ends with the weights' moving averages.
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         callback_list.on_train_end(logs=training_logs)
         self.history = callback_list.history
         return self.history
