@@ -195,9 +195,11 @@ def test_swap_ema_weights_needs_an_ema_optimizer():
 def test_swap_ema_weights_around_test_and_predict_restores_raw_weights():
     model = ema_model()
     model.fit(X, Y, epochs=1, batch_size=4, verbose=0)
+    model.train_on_batch(X, Y)  # fit ended on the averages: one more step moves off them
     swap = SwapEMAWeights()
     swap.set_model(model)
     raw = model.get_weights()
+    assert not np.array_equal(raw[0], model.optimizer._model_variables_moving_average[0].numpy())
     averages = [a.numpy().copy() for a in model.optimizer._model_variables_moving_average]
     for begin, end in [
         (swap.on_test_begin, swap.on_test_end),
@@ -255,6 +257,7 @@ def test_swap_on_epoch_shows_checkpoints_the_averages(tmp_path):
 def test_swap_ema_weights_in_evaluate_predict_and_validation():
     model = ema_model()
     model.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    model.train_on_batch(X, Y)  # off the averages fit ended on
     raw = model.get_weights()
     averaged = ema_model()
     averaged.set_weights([a.numpy() for a in model.optimizer._model_variables_moving_average])
@@ -314,3 +317,17 @@ def test_archive_with_bad_ema_settings_is_refused(tmp_path, field, value, messag
     path.write_bytes(archive_tools.edit_json(path.read_bytes(), "optimizer.json", edit))
     with pytest.raises(ValueError, match=message):  # ArchiveError, a ValueError
         tg.models.load_model(path)
+
+
+def test_fit_ends_with_the_moving_averages_as_keras():
+    model = ema_model()
+    model.fit(X, Y, epochs=2, batch_size=4, verbose=0)
+    for weight, average in zip(
+        model.trainable_weights, model.optimizer._model_variables_moving_average, strict=True
+    ):
+        np.testing.assert_array_equal(weight.numpy(), average.numpy())
+    # Without EMA, fit leaves the last step's weights.
+    plain = tg.Sequential([tg.layers.Input((3,)), tg.layers.Dense(1)])
+    plain.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+    plain.fit(X, Y, epochs=1, batch_size=8, verbose=0)
+    assert not hasattr(plain.optimizer, "_model_variables_moving_average")
