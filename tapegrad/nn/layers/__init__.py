@@ -22,6 +22,7 @@ from tapegrad.nn.layers.core import (
     Lambda,
     Reshape,
 )
+from tapegrad.nn.layers.einsum_dense import EinsumDense
 from tapegrad.nn.layers.embedding import Embedding
 from tapegrad.nn.layers.group_normalization import GroupNormalization, UnitNormalization
 from tapegrad.nn.layers.identity import Identity, Masking
@@ -135,6 +136,7 @@ __all__ = [
     "Dot",
     "Dropout",
     "ELU",
+    "EinsumDense",
     "Embedding",
     "Flatten",
     "GRU",
