@@ -5,6 +5,8 @@ The ReduceLROnPlateau rates were recorded with Keras 3.15 (JAX backend) driving 
 callback with the same logs (a float32 rate there, hence the tolerance).
 """
 
+import os
+
 import numpy as np
 import pytest
 
@@ -254,4 +256,46 @@ def test_checkpoint_keras_name_writes_a_loadable_archive_every_two_batches(tmp_p
     loaded = tg.models.load_model(tmp_path / "m-1-4.keras")
     np.testing.assert_array_equal(
         loaded.predict(DATA[0], verbose=0), model.predict(DATA[0], verbose=0)
+    )
+
+
+def test_a_keras_style_fit_with_every_callback(tmp_path):
+    """The callbacks of a Keras 3 guide together in one fit, as a Keras program writes them."""
+    keras = tg  # the program's `import tapegrad as keras`
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-1.0], [0.5], [2.0]], np.float32)).astype(np.float32)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, "relu"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01, use_ema=True), loss="mse", metrics=["mae"])
+    epochs_seen = []
+    callbacks = [
+        # First, so that the callbacks after it (checkpoints) see the averaged weights.
+        keras.callbacks.SwapEMAWeights(swap_on_epoch=True),
+        keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), save_best_only=True),
+        keras.callbacks.ModelCheckpoint(
+            str(tmp_path / "w-{epoch:02d}.weights.h5"), save_weights_only=True
+        ),
+        keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1),
+        keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+        keras.callbacks.TensorBoard(str(tmp_path / "tb")),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch)),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
+    ]
+    history = model.fit(
+        x, y, epochs=4, batch_size=16, validation_split=0.25, verbose=0, callbacks=callbacks
+    )
+    assert epochs_seen == history.epoch == list(range(len(epochs_seen)))
+    assert set(history.history) >= {"loss", "mae", "val_loss", "val_mae", "learning_rate"}
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0] == "epoch,learning_rate,loss,mae,val_loss,val_mae"
+    assert len(rows) == len(epochs_seen) + 1
+    assert sorted(os.listdir(tmp_path / "tb")) == ["train", "validation"]
+    assert not (tmp_path / "backup").exists()
+    best = keras.models.load_model(tmp_path / "best.keras")
+    assert best.evaluate(x[48:], y[48:], verbose=0)[0] == pytest.approx(
+        min(history.history["val_loss"]), rel=1e-5
     )
