@@ -27,6 +27,7 @@ from tapegrad.ops.checks import class_indices  # noqa: F401
 from tapegrad.ops.control_flow import *  # noqa: F403
 from tapegrad.ops.conv import *  # noqa: F403
 from tapegrad.ops.core import *  # noqa: F403
+from tapegrad.ops.ctc import *  # noqa: F403
 from tapegrad.ops.linalg import *  # noqa: F403
 from tapegrad.ops.math import *  # noqa: F403
 from tapegrad.ops.nn import (  # noqa: F401
@@ -63,8 +64,6 @@ _FFT = (
     "has no FFT primitive (a DFT by matrix products would be the composite)"
 )
 UNSUPPORTED: dict[str, str] = {
-    "ctc_decode": "not implemented yet (greedy and beam-search CTC decoding)",
-    "ctc_loss": "not implemented yet (the CTC forward-backward recursion)",
     "fft": _FFT,
     "fft2": _FFT,
     "ifft2": _FFT,

@@ -44,6 +44,7 @@ from tapegrad.ops.conv import (  # noqa: F401
     max_pool,
     separable_conv,
 )
+from tapegrad.ops.ctc import ctc_decode, ctc_loss  # noqa: F401
 from tapegrad.ops.dense import dense  # noqa: F401  (re-exported: tapegrad.ops.nn.dense)
 from tapegrad.ops.lstm import lstm  # noqa: F401  (re-exported: tapegrad.ops.nn.lstm)
 from tapegrad.ops.normalization import (  # noqa: F401
