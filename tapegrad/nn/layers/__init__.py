@@ -26,7 +26,13 @@ from tapegrad.nn.layers.einsum_dense import EinsumDense
 from tapegrad.nn.layers.embedding import Embedding
 from tapegrad.nn.layers.group_normalization import GroupNormalization, UnitNormalization
 from tapegrad.nn.layers.identity import Identity, Masking
-from tapegrad.nn.layers.image_preprocessing import CenterCrop, RandomFlip
+from tapegrad.nn.layers.image_preprocessing import (
+    CenterCrop,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+)
 from tapegrad.nn.layers.merge import (
     Add,
     Average,
@@ -173,6 +179,9 @@ __all__ = [
     "PReLU",
     "Permute",
     "RNN",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
     "RandomFlip",
     "RandomRotation",
     "RandomTranslation",
