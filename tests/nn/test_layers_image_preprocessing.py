@@ -1,6 +1,6 @@
 """CenterCrop, RandomFlip, RandomCrop, RandomContrast, RandomBrightness: values against
-Keras 3.15 (JAX backend), the draws
-(per image, fresh in compiled steps, inactive in inference), configs, models."""
+Keras 3.15 (JAX backend), the draws (per image, fresh in compiled steps, inactive in
+inference), configs, models."""
 
 import numpy as np
 import pytest
