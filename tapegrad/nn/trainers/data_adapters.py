@@ -414,7 +414,7 @@ def is_stream(x: Any) -> bool:
 def unrecognized_message(owner: str, x: Any) -> str:
     """The error for data that no adapter reads, naming its type."""
     return (
-        f"{owner}: unrecognized data type: x={str(x)[:60]!r} (of type "
+        f"{owner}: Unrecognized data type: x={str(x)[:60]!r} (of type "
         f"{type(x).__name__}); expected NumPy arrays, lists or dicts of arrays, pandas "
         "objects, a PyDataset, or a generator yielding batches"
     )
@@ -444,8 +444,7 @@ def get_data_adapter(
         An `ArrayDataAdapter`, `PyDatasetAdapter` or `GeneratorDataAdapter`.
 
     Raises:
-        ValueError: ``y``/``sample_weight`` given with a stream, or ``batch_size`` with a
-            `PyDataset` or generator (they make their own batches).
+        ValueError: ``y``/``sample_weight`` given with a stream.
         TypeError: ``x`` of a type that cannot be consumed (named in the message).
 
     Examples:
@@ -454,18 +453,20 @@ def get_data_adapter(
         >>> get_data_adapter("abc")
         Traceback (most recent call last):
         ...
-        TypeError: fit(): unrecognized data type: x='abc' (of type str); expected NumPy \
+        TypeError: fit(): Unrecognized data type: x='abc' (of type str); expected NumPy \
 arrays, lists or dicts of arrays, pandas objects, a PyDataset, or a generator yielding \
 batches
     """
     if is_stream(x):
-        kind = "a PyDataset" if isinstance(x, PyDataset) else "a generator or iterable"
-        for name, value in (("y", y), ("sample_weight", sample_weight)):
+        kind = "PyDataset" if isinstance(x, PyDataset) else "generator"
+        for name, value, what in (
+            ("y", y, "the targets"),
+            ("sample_weights", sample_weight, "the sample weights"),
+        ):
             if value is not None:
                 raise ValueError(
-                    f"{owner}: `{name}` argument is not supported when using {kind} as "
-                    f"input (it yields its own targets and weights). Received: "
-                    f"x={type(x).__name__}, {name}={type(value).__name__}"
+                    f"{owner}: when providing `x` as a {kind}, `{name}` should not be "
+                    f"passed. Instead, {what} should be included as part of the {kind}."
                 )
         if isinstance(x, PyDataset):
             return PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight)

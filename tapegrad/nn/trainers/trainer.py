@@ -14,6 +14,7 @@ default); with ``jit_compile=True`` the tracing error is raised.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import warnings
@@ -45,8 +46,10 @@ def _pythonify(value: Any) -> Any:
     """A scalar result as a Python float; traced values (inside a compiled step) unchanged."""
     if isinstance(value, dict):
         return {key: _pythonify(item) for key, item in value.items()}
-    if is_traced(value):
-        return value
+    return value if is_traced(value) else _concrete(value)
+
+
+def _concrete(value: Any) -> Any:
     array = np.asarray(value)
     return float(array) if array.ndim == 0 else array
 
@@ -249,6 +252,8 @@ class Trainer(TrainingLoops):
                 logs.update(result)
             else:
                 logs[metric.name] = result
+        if fast_loss:  # outside any trace: every value is concrete
+            return {key: _concrete(value) for key, value in logs.items()}
         return _pythonify(logs)
 
     def compute_loss(
@@ -404,7 +409,7 @@ class Trainer(TrainingLoops):
             if fast is None:
                 return self._fast_predict
             if kind == "train":
-                return lambda batch: fast(batch, variables)
+                return functools.partial(fast, variables=variables)
             return fast
         user = getattr(self, f"{kind}_step")
 
