@@ -25,7 +25,15 @@ import tapegrad as tg
 from tapegrad import backend
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
-from tapegrad.nn.layers.keras_tensor import PROBE_BATCH, KerasTensor, Node, flatten, map_structure
+from tapegrad.nn.layers.keras_tensor import (
+    PROBE_BATCH,
+    PROBE_BATCH_AGAIN,
+    PROBE_LENGTH_AGAIN,
+    KerasTensor,
+    Node,
+    flatten,
+    map_structure,
+)
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
@@ -420,13 +428,32 @@ class Layer:
         # statistics) even when the recorded call asks for ``training=True``.
         probe_kwargs = {**kwargs, "training": False}
         outputs = self(concrete, *rest, **probe_kwargs)
-        node_index = len(self._inbound_nodes)
         flat = _flatten(outputs)
+        # Unknown axes past the batch (variable-length sequences): a second probe with
+        # another size tells which output axes follow them.
+        second = None
+        if any(None in x.shape[1:] for x in _flatten(inputs) if isinstance(x, KerasTensor)):
+            again = _map_structure(
+                lambda x: (
+                    tg.tensor(x.zeros(PROBE_BATCH_AGAIN, PROBE_LENGTH_AGAIN))
+                    if isinstance(x, KerasTensor)
+                    else x
+                ),
+                inputs,
+            )
+            try:
+                second = [shape_of(out) for out in _flatten(self(again, *rest, **probe_kwargs))]
+            except Exception:  # a layer fixing a length: the batch rule below still holds
+                second = None
+        node_index = len(self._inbound_nodes)
         symbolic = []
         for i, out in enumerate(flat):
             shape = shape_of(out)
-            # The probe ran with batch _PROBE_BATCH: the batch axis stays symbolic.
-            shape = (None,) + tuple(shape[1:]) if shape else shape
+            if second is not None and len(second) == len(flat) and len(second[i]) == len(shape):
+                shape = tuple(None if a != b else a for a, b in zip(shape, second[i], strict=True))
+            if shape:
+                # The probe ran with batch _PROBE_BATCH: the batch axis stays symbolic.
+                shape = (None,) + tuple(shape[1:])
             dtype = np.result_type(out.numpy() if hasattr(out, "numpy") else out)
             symbolic.append(
                 KerasTensor(

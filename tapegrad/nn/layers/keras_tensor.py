@@ -18,8 +18,13 @@ import numpy as np
 # (The producing layer is typed Any: base.py, which defines Layer, imports this module.)
 Layer = Any
 
-# The batch size used to run a layer once on zeros when inferring symbolic output shapes.
+# The sizes given to unknown axes when a layer or op runs on zeros to infer symbolic output
+# shapes: the batch axis, and the others (a second probe uses the ``_AGAIN`` sizes: the
+# output axes that change with them are unknown too).
 PROBE_BATCH = 2
+PROBE_LENGTH = 64
+PROBE_BATCH_AGAIN = 3
+PROBE_LENGTH_AGAIN = 96
 
 
 def _symbolic_value_error(what: str) -> TypeError:
@@ -83,20 +88,24 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
-    def zeros(self, batch: int = PROBE_BATCH) -> np.ndarray:
-        """A concrete batch of zeros with this tensor's shape (``None`` → ``batch``).
+    def zeros(self, batch: int = PROBE_BATCH, length: int = PROBE_LENGTH) -> np.ndarray:
+        """A concrete batch of zeros with this tensor's shape.
 
         Args:
-            batch: The size given to unknown axes.
+            batch: The size given to an unknown first (batch) axis.
+            length: The size given to the other unknown axes (sequence lengths, image
+                sides): large enough for the windows and strides of a conv stack.
 
         Returns:
             A NumPy array of zeros.
 
         Examples:
-            >>> KerasTensor((None, 3)).zeros().shape
-            (2, 3)
+            >>> KerasTensor((None, None, 3)).zeros().shape
+            (2, 64, 3)
         """
-        shape = tuple(batch if d is None else d for d in self.shape)
+        shape = tuple(
+            (batch if i == 0 else length) if d is None else d for i, d in enumerate(self.shape)
+        )
         return np.zeros(shape, self.dtype)
 
     # -- symbolic calls -------------------------------------------------------------------

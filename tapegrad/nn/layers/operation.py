@@ -20,7 +20,16 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad.nn.layers.base import Layer, unique_name
-from tapegrad.nn.layers.keras_tensor import KerasTensor, Node, flatten, map_structure
+from tapegrad.nn.layers.keras_tensor import (
+    PROBE_BATCH,
+    PROBE_BATCH_AGAIN,
+    PROBE_LENGTH,
+    PROBE_LENGTH_AGAIN,
+    KerasTensor,
+    Node,
+    flatten,
+    map_structure,
+)
 from tapegrad.symbolic import lookup_op, op_name
 
 # Keras 3's names of the nodes Python operators make.
@@ -56,8 +65,8 @@ _STATIC = {
 }
 # Arrays kept in a config as literals up to this many elements (larger: a layer weight).
 _MAX_LITERAL_SIZE = 65536
-# The two batch sizes of the shape probes.
-_PROBES = (2, 3)
+# The sizes of unknown axes in the two shape probes: (batch axis, other axes).
+_PROBES = ((PROBE_BATCH, PROBE_LENGTH), (PROBE_BATCH_AGAIN, PROBE_LENGTH_AGAIN))
 
 
 class _Slot:
@@ -230,7 +239,12 @@ def symbolic_call(op: Any, args: Any, kwargs: Any) -> Any:
     args_template = [_fill(a, take) for a in args]
     kwargs_template = {k: _fill(v, take) for k, v in kwargs.items()}
     layer = OpLayer.for_call(op, args_template, kwargs_template)
-    return layer(inputs)
+    try:
+        return layer(inputs)
+    except (ValueError, TypeError, IndexError) as err:
+        shapes = ", ".join(str(x.shape) for x in inputs)
+        # Same type, the op and the symbolic shapes first (the probes' sizes show in the message).
+        raise type(err)(f"{name} on symbolic tensors of shapes {shapes}: {err}") from err
 
 
 def short_name(op: str) -> str:
@@ -248,8 +262,8 @@ def _fill(value: Any, leaf: Any) -> Any:
     return leaf(value)
 
 
-def _probe(inputs: list[Any], batch: int) -> list[Any]:
-    return [tg.tensor(x.zeros(batch)) if isinstance(x, KerasTensor) else x for x in inputs]
+def _probe(inputs: list[Any], sizes: tuple[int, int]) -> list[Any]:
+    return [tg.tensor(x.zeros(*sizes)) if isinstance(x, KerasTensor) else x for x in inputs]
 
 
 # -- literal arguments as tagged JSON --------------------------------------------------------
