@@ -28,6 +28,7 @@ from tapegrad.ops.control_flow import *  # noqa: F403
 from tapegrad.ops.conv import *  # noqa: F403
 from tapegrad.ops.core import *  # noqa: F403
 from tapegrad.ops.ctc import *  # noqa: F403
+from tapegrad.ops.fft import *  # noqa: F403
 from tapegrad.ops.linalg import *  # noqa: F403
 from tapegrad.ops.math import *  # noqa: F403
 from tapegrad.ops.nn import (  # noqa: F401
@@ -59,18 +60,7 @@ from tapegrad.ops.spatial import *  # noqa: F403
 numpy = _tapegrad_numpy  # keras.ops.numpy
 
 # Keras ops tapegrad does not have, with the reason (read by tapegrad.keras_coverage).
-_FFT = (
-    "not implemented yet: Keras's FFT ops take and return (real, imaginary) pairs; tapegrad "
-    "has no FFT primitive (a DFT by matrix products would be the composite)"
-)
 UNSUPPORTED: dict[str, str] = {
-    "fft": _FFT,
-    "fft2": _FFT,
-    "ifft2": _FFT,
-    "irfft": _FFT,
-    "rfft": _FFT,
-    "stft": _FFT,
-    "istft": _FFT,
     "polar": "complex results are not supported by tapegrad's differentiable ops",
     "view_as_complex": "complex results are not supported by tapegrad's differentiable ops",
     "view_as_real": "complex inputs are not supported by tapegrad's differentiable ops",
