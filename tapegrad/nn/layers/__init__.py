@@ -22,6 +22,7 @@ from tapegrad.nn.layers.core import (
     Lambda,
     Reshape,
 )
+from tapegrad.nn.layers.discretization import Discretization
 from tapegrad.nn.layers.einsum_dense import EinsumDense
 from tapegrad.nn.layers.embedding import Embedding
 from tapegrad.nn.layers.group_normalization import GroupNormalization, UnitNormalization
@@ -139,6 +140,7 @@ __all__ = [
     "Dense",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "Discretization",
     "Dot",
     "Dropout",
     "ELU",
