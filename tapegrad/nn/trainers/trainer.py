@@ -534,38 +534,51 @@ class Trainer(TrainingLoops):
         result = self._run_compiled("predict", self._predict_body, x)
         return result if result is not None else self._predict_body(x)
 
-    # -- weights I/O (the archive format lives in nn/saving) ----------------------------
+    # -- weights I/O: through the public tapegrad.saving (which imports the models), so
+    # the trainer needs no import of its own and the module graph has no cycle.
     def save(self, filepath: str) -> None:
-        """Save architecture, weights and optimizer state to a ``.tapegrad`` archive."""
-        from tapegrad.nn import saving
+        """Save architecture, weights and optimizer state to a ``.tapegrad`` archive.
 
-        saving.save_model(self, filepath)
+        Args:
+            filepath: Where to write (``tapegrad.saving.save_model``).
+        """
+        tg.saving.save_model(self, filepath)
 
     def save_weights(self, filepath: str) -> None:
-        """Save the weights only (safetensors)."""
-        from tapegrad.nn import saving
+        """Save the weights only (safetensors; ``tapegrad.saving.save_weights``).
 
-        saving.save_weights(self, filepath)
+        Args:
+            filepath: Where to write.
+        """
+        tg.saving.save_weights(self, filepath)
 
     def load_weights(self, filepath: str) -> None:
-        """Load weights saved by `save_weights` (or from a model archive)."""
-        from tapegrad.nn import saving
+        """Load weights saved by `save_weights` (or from a model archive).
 
-        saving.load_weights(self, filepath)
+        Args:
+            filepath: The file (``tapegrad.saving.load_weights``).
+        """
+        tg.saving.load_weights(self, filepath)
 
     def summary(self, print_fn: Any = None) -> None:
-        """Print Keras' summary table: layers, output shapes, parameter counts."""
+        """Print Keras' summary table: layers, output shapes, parameter counts.
+
+        Args:
+            print_fn: Called with each line (default `print`).
+        """
+        # (Imported here: the models package imports this module while it loads.)
         from tapegrad.nn.models.summary import summary_lines
 
         for line in summary_lines(self):
             (print_fn or print)(line)
 
 
-def _parameters(function: Any) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _parameters(function: Any) -> frozenset[str]:
     try:
-        return set(inspect.signature(function).parameters)
+        return frozenset(inspect.signature(function).parameters)
     except (TypeError, ValueError):
-        return {"training"}
+        return frozenset({"training"})
 
 
 def _check_logs(model: Any, kind: str, logs: Any) -> Any:
