@@ -333,15 +333,8 @@ def _check_samples(owner: str, name: str, data: Any) -> int:
 
 def _needs_targets(model: Any) -> bool:
     """Whether the model's loss reads ``y``: the trainer's own steps and loss do."""
-    from tapegrad.nn.trainers.trainer import Trainer
-
-    kind = type(model)
-    return (
-        getattr(model, "_compile_loss", None) is not None
-        and getattr(kind, "compute_loss", None) is Trainer.compute_loss
-        and getattr(kind, "train_step", None) is Trainer.train_step
-        and getattr(kind, "test_step", None) is Trainer.test_step
-    )
+    uses_compiled_loss = getattr(model, "_uses_compiled_loss", None)
+    return bool(uses_compiled_loss and uses_compiled_loss())
 
 
 def _check_xy(

@@ -398,6 +398,17 @@ class Trainer(TrainingLoops):
         return self(x, training=False)  # type: ignore[operator]
 
     # -- step functions: the built-in steps' fast path, or the user's steps -------------
+    def _uses_compiled_loss(self) -> bool:
+        """Whether training reads ``y`` through the compiled loss (built-in steps and
+        `compute_loss`), so that targets are required."""
+        kind = type(self)
+        return (
+            self._compile_loss is not None
+            and kind.compute_loss is Trainer.compute_loss
+            and not self._overridden("train")
+            and not self._overridden("test")
+        )
+
     def _overridden(self, kind: str) -> bool:
         name = f"{kind}_step"
         return getattr(type(self), name) is not getattr(Trainer, name)
