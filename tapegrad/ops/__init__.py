@@ -28,6 +28,7 @@ from tapegrad.ops.control_flow import *  # noqa: F403
 from tapegrad.ops.conv import *  # noqa: F403
 from tapegrad.ops.core import *  # noqa: F403
 from tapegrad.ops.ctc import *  # noqa: F403
+from tapegrad.ops.einops import *  # noqa: F403
 from tapegrad.ops.fft import *  # noqa: F403
 from tapegrad.ops.linalg import *  # noqa: F403
 from tapegrad.ops.math import *  # noqa: F403
@@ -60,12 +61,11 @@ from tapegrad.ops.spatial import *  # noqa: F403
 numpy = _tapegrad_numpy  # keras.ops.numpy
 
 # Keras ops tapegrad does not have, with the reason (read by tapegrad.keras_coverage).
+_COMPLEX = "tapegrad's differentiable ops are real-valued: complex tensors are not supported"
 UNSUPPORTED: dict[str, str] = {
-    "polar": "complex results are not supported by tapegrad's differentiable ops",
-    "view_as_complex": "complex results are not supported by tapegrad's differentiable ops",
-    "view_as_real": "complex inputs are not supported by tapegrad's differentiable ops",
-    "rearrange": "not implemented yet (einops patterns); use reshape and transpose",
-    "vectorize": "not implemented yet; use ops.map or ops.vectorized_map over the batch axis",
+    "polar": _COMPLEX,
+    "view_as_complex": _COMPLEX,
+    "view_as_real": _COMPLEX,
 }
 
 

@@ -20,6 +20,7 @@ Examples:
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "map",
     "scan",
     "switch",
+    "vectorize",
     "vectorized_map",
     "while_loop",
 ]
@@ -310,3 +312,101 @@ def associative_scan(
         outputs.reverse()
     columns = [P.concatenate_p(*column, axis=axis) for column in zip(*outputs, strict=True)]
     return tree_unflatten(treedef, columns)
+
+
+_DIMS = r"\((?:\w+(?:,\w+)*)?\)"
+_SIGNATURE = re.compile(rf"^{_DIMS}(?:,{_DIMS})*->{_DIMS}(?:,{_DIMS})*$")
+
+
+def _parse_signature(signature: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """``"(m,n),(n)->(m)"`` as core dimension names per input and per output."""
+    compact = signature.replace(" ", "")
+    if not _SIGNATURE.match(compact):
+        raise ValueError(f"ops.vectorize: not a valid gufunc signature: {signature!r}")
+    inputs, outputs = compact.split("->")
+
+    def groups(part: str) -> list[tuple[str, ...]]:
+        return [tuple(g for g in group.split(",") if g) for group in re.findall(r"\((.*?)\)", part)]
+
+    return groups(inputs), groups(outputs)
+
+
+def vectorize(
+    pyfunc: Callable[..., Any], *, excluded: Any = None, signature: str | None = None
+) -> Callable[..., Any]:
+    """``pyfunc`` made to map over the leading (broadcast) axes of its arguments, as
+    ``numpy.vectorize`` / ``jax.numpy.vectorize``.
+
+    ``pyfunc`` is called once per element (or per core block of a gufunc ``signature``
+    such as ``"(n),(n)->()"``) and the results are stacked, so it may use any tapegrad op
+    and the result is differentiable. Keyword arguments and the positions in
+    ``excluded`` are passed through unchanged.
+
+    Args:
+        pyfunc: The function of one element (or core block) per argument.
+        excluded: Positions (ints) of positional arguments not to vectorize.
+        signature: A generalized-ufunc signature; default: scalar core dims.
+
+    Returns:
+        The vectorized function.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> dot = tg.ops.vectorize(lambda a, b: (a * b).sum(), signature="(n),(n)->()")
+        >>> dot(tg.tensor([[1.0, 2.0], [3.0, 4.0]]), tg.tensor([1.0, 1.0])).numpy()
+        array([3., 7.], dtype=float32)
+        >>> tg.ops.vectorize(lambda x: x * 2 if x > 0 else -x)(tg.tensor([-1.0, 3.0])).numpy()
+        array([1., 6.], dtype=float32)
+    """
+    if not callable(pyfunc):
+        raise TypeError(f"ops.vectorize: pyfunc must be a callable, got {pyfunc!r}")
+    skip = set(excluded or ())
+    cores, outputs = _parse_signature(signature) if signature is not None else (None, None)
+
+    def vectorized(*args: Any, **kwargs: Any) -> Any:
+        positions = [i for i in range(len(args)) if i not in skip]
+        if cores is not None and len(cores) != len(positions):
+            raise ValueError(
+                f"ops.vectorize: the signature {signature!r} has {len(cores)} inputs, got "
+                f"{len(positions)} vectorized arguments"
+            )
+        tensors = {i: convert_to_tensor(args[i]) for i in positions}
+        core_ndim = {i: len(cores[k]) if cores else 0 for k, i in enumerate(positions)}
+        loops = []
+        for i in positions:
+            shape = shape_of(tensors[i])
+            if len(shape) < core_ndim[i]:
+                raise ValueError(
+                    f"ops.vectorize: argument {i} of shape {shape} has fewer axes than its "
+                    f"core dimensions in {signature!r}"
+                )
+            loops.append(shape[: len(shape) - core_ndim[i]])
+        try:
+            loop_shape = tuple(np.broadcast_shapes(*loops)) if loops else ()
+        except ValueError:
+            raise ValueError(
+                f"ops.vectorize: the loop axes of the arguments do not broadcast: {loops}"
+            ) from None
+        count = int(np.prod(loop_shape))
+        flat = {}
+        for i in positions:
+            core_shape = shape_of(tensors[i])[len(shape_of(tensors[i])) - core_ndim[i] :]
+            full = P.broadcast_to_p(tensors[i], shape=loop_shape + core_shape)
+            flat[i] = P.reshape_p(full, shape=(count, *core_shape))
+        results = []
+        for n in range(count):
+            call = [flat[i][n] if i in flat else args[i] for i in range(len(args))]
+            results.append(pyfunc(*call, **kwargs))
+        if not results:
+            raise ValueError("ops.vectorize: the broadcast arguments have no elements")
+        stacked = _stack("vectorize", results)
+        leaves, treedef = tree_flatten(stacked)
+        shaped = [P.reshape_p(leaf, shape=loop_shape + shape_of(leaf)[1:]) for leaf in leaves]
+        if outputs is not None and len(outputs) != len(shaped):
+            raise ValueError(
+                f"ops.vectorize: pyfunc returned {len(shaped)} outputs, the signature "
+                f"{signature!r} declares {len(outputs)}"
+            )
+        return tree_unflatten(treedef, shaped)
+
+    return vectorized
