@@ -268,11 +268,65 @@ Conv2DTranspose = _transpose_class(
     "        >>> layer.kernel.shape\n"
     "        (3, 3, 4, 2)",
 )
-Conv3DTranspose = _transpose_class(
-    3,
-    "Conv3DTranspose",
-    "        >>> tg.layers.Conv3DTranspose(2, 2, strides=2)(np.ones((1, 2, 2, 2, 1))).shape\n"
-    "        (1, 4, 4, 4, 2)",
-)
+
+
+class Conv3DTranspose(BaseConvTranspose):
+    """3-D transposed convolution (Keras' ``Conv3DTranspose``; as in Keras, its
+    ``data_format`` comes before ``output_padding`` in the positional order).
+
+    Args:
+        filters, kernel_size, strides, padding, data_format, output_padding,
+        dilation_rate, activation, use_bias, kernel_initializer, bias_initializer,
+        kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint,
+        bias_constraint: As in `BaseConvTranspose`.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> tg.layers.Conv3DTranspose(2, 2, strides=2)(np.ones((1, 2, 2, 2, 1))).shape
+        (1, 4, 4, 4, 2)
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: Any = (1, 1, 1),
+        padding: str = "valid",
+        data_format: str | None = None,
+        output_padding: Any = None,
+        dilation_rate: Any = (1, 1, 1),
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            3,
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            output_padding,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            kernel_constraint,
+            bias_constraint,
+            **kwargs,
+        )
+
 
 __all__ = ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"]
