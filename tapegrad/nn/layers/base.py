@@ -468,6 +468,34 @@ class Layer:
         iterator = iter(symbolic)
         return _map_structure(lambda _: next(iterator), outputs)
 
+    # -- the functional graph -------------------------------------------------------------
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's first call in a functional graph (Keras')."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output(s) of the layer's first call in a functional graph (Keras').
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> dense = tg.layers.Dense(2)
+            >>> _ = dense(tg.Input(shape=(3,)))
+            >>> dense.output.shape
+            (None, 2)
+        """
+        outputs = self._first_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def _first_node(self, what: str) -> Node:
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on symbolic tensors (from "
+                f"tapegrad.Input) and thus has no defined {what}."
+            )
+        return self._inbound_nodes[0]
+
     # -- configuration ------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments as JSON-compatible values (override to add your own)."""

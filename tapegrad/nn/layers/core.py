@@ -88,9 +88,19 @@ class InputLayer(Layer):
         self.sparse = False
         self.optional = False
         self.built = True
-        self.output = KerasTensor(
+        self._output = KerasTensor(
             (batch_size,) + self.shape, self.dtype, history=(self, 0, 0), name=self.name
         )
+
+    @property
+    def output(self) -> KerasTensor:
+        """The symbolic input tensor this layer holds (what `Input` returns)."""
+        return self._output
+
+    @property
+    def input(self) -> KerasTensor:
+        """The same tensor as `output` (an input layer passes its data through)."""
+        return self._output
 
     @property
     def batch_shape(self) -> tuple[int | None, ...]:

@@ -164,14 +164,18 @@ class Model(Trainer, Layer):
 
     @property
     def input(self) -> Any:
-        """The inputs as given to the constructor (a tensor, list or dict)."""
-        self._require_graph("input")
+        """The inputs as given to the constructor (a tensor, list or dict); a subclassed
+        model: its first call's symbolic input, as any layer."""
+        if not self._functional:
+            return Layer.input.fget(self)  # type: ignore[attr-defined]
         return self._inputs_struct
 
     @property
     def output(self) -> Any:
-        """The outputs as given to the constructor (a tensor, list or dict)."""
-        self._require_graph("output")
+        """The outputs as given to the constructor (a tensor, list or dict); a subclassed
+        model: its first call's symbolic output, as any layer."""
+        if not self._functional:
+            return Layer.output.fget(self)  # type: ignore[attr-defined]
         return self._outputs_struct
 
     @property
