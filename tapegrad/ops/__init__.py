@@ -57,6 +57,7 @@ from tapegrad.ops.normalization import *  # noqa: F403
 from tapegrad.ops.numpy_ops import *  # noqa: F403
 from tapegrad.ops.random import dropout  # noqa: F401
 from tapegrad.ops.spatial import *  # noqa: F403
+from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
 numpy = _tapegrad_numpy  # keras.ops.numpy
 
@@ -74,3 +75,9 @@ def __getattr__(name: str) -> Any:
         raise NotImplementedError(f"tapegrad.ops.{name} is not supported: {UNSUPPORTED[name]}")
     raise AttributeError(f"module 'tapegrad.ops' has no attribute {name!r}")
 
+
+# Calls on symbolic tensors (Keras' functional API) record graph nodes: see
+# tapegrad.symbolic. Keep these the module's last statements.
+_wrap_namespace(vars(image), "tapegrad.ops.image")
+_wrap_namespace(vars(linalg), "tapegrad.ops.linalg")
+_wrap_namespace(globals(), "tapegrad.ops")
