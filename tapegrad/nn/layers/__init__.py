@@ -1,6 +1,14 @@
 """Keras-style layers."""
 
 from tapegrad.nn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from tapegrad.nn.layers.adaptive_pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
 from tapegrad.nn.layers.attention import MultiHeadAttention
 from tapegrad.nn.layers.attention_layers import AdditiveAttention, Attention
 from tapegrad.nn.layers.base import KerasTensor, Layer
@@ -25,7 +33,11 @@ from tapegrad.nn.layers.core import (
 from tapegrad.nn.layers.discretization import Discretization
 from tapegrad.nn.layers.einsum_dense import EinsumDense
 from tapegrad.nn.layers.embedding import Embedding
-from tapegrad.nn.layers.group_normalization import GroupNormalization, UnitNormalization
+from tapegrad.nn.layers.group_normalization import (
+    GroupNormalization,
+    RMSNormalization,
+    UnitNormalization,
+)
 from tapegrad.nn.layers.identity import Identity, Masking
 from tapegrad.nn.layers.image_preprocessing import (
     CenterCrop,
@@ -137,6 +149,12 @@ SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
     "Activation",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
     "Add",
     "AdditiveAttention",
     "AlphaDropout",
@@ -220,6 +238,7 @@ __all__ = [
     "OpLayer",
     "PReLU",
     "Permute",
+    "RMSNormalization",
     "RNN",
     "RandomBrightness",
     "RandomContrast",

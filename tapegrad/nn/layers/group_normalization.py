@@ -1,4 +1,4 @@
-"""`GroupNormalization` and `UnitNormalization` (Keras 3)."""
+"""`GroupNormalization`, `UnitNormalization` and `RMSNormalization` (Keras 3)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
+from tapegrad import ops
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.validation import check_bool, check_constraint, check_number, layer_owner
@@ -210,4 +211,66 @@ class UnitNormalization(Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
-__all__ = ["GroupNormalization", "UnitNormalization"]
+class RMSNormalization(Layer):
+    """Root-mean-square normalization with a learned ``scale``:
+    ``x / sqrt(mean(x**2, axis) + epsilon) * scale`` (Keras' ``RMSNormalization``).
+
+    Args:
+        axis: The axis or axes normalized over (and given a scale).
+        epsilon: Added to the mean square.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.RMSNormalization(epsilon=0.0)
+        >>> layer(tg.tensor([[3.0, 4.0]])).numpy().round(4)
+        array([[0.8485, 1.1314]], dtype=float32)
+        >>> layer.scale.shape
+        (2,)
+    """
+
+    _check_input_shape = False
+
+    def __init__(
+        self, axis: int | Sequence[int] = -1, epsilon: float = 1e-6, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        axes = list(axis) if isinstance(axis, list | tuple) else [axis]
+        if not axes or not all(
+            isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes
+        ):
+            raise ValueError(f"{owner}: axis must be an int or ints, got {axis!r}")
+        self.axis = sorted(int(a) for a in axis) if isinstance(axis, list | tuple) else int(axis)
+        self.epsilon = check_number(owner, "epsilon", epsilon, low=0)
+
+    def build(self, input_shape: Any) -> None:
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        rank = len(input_shape)
+        if any(not -rank <= a < rank for a in axes):
+            raise ValueError(
+                f"{layer_owner(self)}: axis {self.axis} is out of range for inputs of shape "
+                f"{tuple(input_shape)}"
+            )
+        self.scale = self.add_weight(tuple(input_shape[a] for a in axes), "ones", name="scale")
+
+    def call(self, inputs: Any) -> Any:
+        shape = tuple(shape_of(inputs))
+        axes = sorted(
+            a % len(shape) for a in (self.axis if isinstance(self.axis, list) else [self.axis])
+        )
+        # The scale broadcast from the first normalized axis on (Keras fails on axes that
+        # are not the trailing ones; here they work too).
+        scale = tnp.reshape(
+            self.scale, [shape[d] if d in axes else 1 for d in range(axes[0], len(shape))]
+        )
+        return ops.rms_normalization(inputs, scale, self.axis, self.epsilon)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+__all__ = ["GroupNormalization", "RMSNormalization", "UnitNormalization"]
