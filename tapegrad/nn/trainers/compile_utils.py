@@ -184,6 +184,16 @@ class CompileLoss:
         """
         if not self.built:
             self.build(y_true, y_pred)
+        structured = (list, tuple, dict)
+        if (
+            len(self._losses) == 1
+            and not isinstance(y_pred, structured)
+            and not isinstance(y_true, structured)
+        ):
+            # One output (the common case, every step): no structure to match.
+            fn, weight = self._losses[0], self._weights[0]
+            value = fn(y_true, y_pred, sample_weight=sample_weight)
+            return value if weight is None else value * weight
         outputs, names = flat_outputs(y_pred, self.output_names)
         targets = _targets(y_true, outputs, names, y_pred)
         if isinstance(sample_weight, list | tuple | dict) and len(outputs) > 1:

@@ -453,7 +453,7 @@ class Trainer(TrainingLoops):
 
     def _compiled_step(self, kind: str, body: Any) -> Any:
         """The compiled ``body`` for ``kind``, or None when steps run eagerly."""
-        if not self.jit_compile:
+        if not self.jit_compile or self.run_eagerly:  # (run_eagerly may be set after compile)
             return None
         steps = self._compiled_steps
         if kind not in steps:
@@ -482,8 +482,10 @@ class Trainer(TrainingLoops):
     def _track_loss(self, loss: Any, x: Any) -> None:
         # Mean.update_state(loss, sample_weight=batch size), written out: it runs every step.
         size = _batch_size(x)
-        self._loss_tracker.total.assign_add(loss * size)
-        self._loss_tracker.count.assign_add(size)
+        tracker = self._loss_tracker
+        # Eagerly the loss is a number (cheaper to add as a float than as a Tensor op).
+        tracker.total.assign_add(loss * size if is_traced(loss) else float(loss) * size)
+        tracker.count.assign_add(size)
 
     def _train_step_body(
         self, x: Any, y: Any, sample_weight: Any = None, variables: list[Any] | None = None
