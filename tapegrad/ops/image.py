@@ -25,30 +25,30 @@ from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.ops.activations import float_input
 from tapegrad.ops.conv import conv
-from tapegrad.ops.image_color import gaussian_blur, hsv_to_rgb, rgb_to_hsv, sobel_edges
-from tapegrad.ops.image_sampling import affine_transform, map_coordinates
+from tapegrad.ops.image_color import gaussian_blur, hsv_to_rgb, rgb_to_hsv, sobel_edges, ssim
+from tapegrad.ops.image_sampling import affine_transform, map_coordinates, perspective_transform
 
 __all__ = [
     "affine_transform",
     "crop_images",
     "extract_patches",
+    "extract_patches_3d",
     "gaussian_blur",
     "hsv_to_rgb",
     "map_coordinates",
     "pad_images",
+    "perspective_transform",
     "resize",
     "rgb_to_grayscale",
     "rgb_to_hsv",
     "sobel_edges",
+    "ssim",
 ]
 
 # Keras image ops not implemented here, with the reason (read by the coverage report).
 UNSUPPORTED: dict[str, str] = {
     "elastic_transform": "not implemented yet (random displacement fields with resampling)",
-    "extract_patches_3d": "not implemented yet (3-D volumes; 2-D extract_patches works)",
-    "perspective_transform": "not implemented yet (needs general resampling)",
     "scale_and_translate": "not implemented yet (antialiased kernels of jax.image)",
-    "ssim": "not implemented yet",
 }
 
 
@@ -291,6 +291,47 @@ def rgb_to_grayscale(images: Any, data_format: str | None = None) -> Any:
     return gray if gray.dtype == original else P.cast_p(gray, dtype=original)
 
 
+def _patches(
+    op: str,
+    images: Any,
+    size: Any,
+    strides: Any,
+    dilation_rate: Any,
+    padding: str,
+    data_format: str | None,
+    spatial: int,
+) -> Any:
+    """Patches as channels: a convolution with an identity kernel (as Keras computes it)."""
+    patch = (size,) * spatial if isinstance(size, int) else tuple(int(s) for s in size)
+    if len(patch) != spatial or min(patch) < 1:
+        raise ValueError(
+            f"ops.image.{op}: size must be a positive int or {spatial} positive ints, got {size!r}"
+        )
+    images = float_input(images)
+    rank = len(shape_of(images))
+    if rank not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"ops.image.{op}: expected rank {spatial + 1} or {spatial + 2} inputs, got shape "
+            f"{shape_of(images)}"
+        )
+    fmt = "channels_last" if data_format is None else data_format
+    channels = shape_of(images)[-1 if fmt == "channels_last" else -(spatial + 1)]
+    depth = int(np.prod(patch)) * channels
+    kernel = np.eye(depth, dtype=images.dtype).reshape(*patch, channels, depth)
+    unbatched = rank == spatial + 1
+    if unbatched:
+        images = P.reshape_p(images, shape=(1, *shape_of(images)))
+    out = conv(
+        images,
+        kernel,
+        strides=patch if not strides else strides,
+        padding=padding,
+        data_format=data_format,
+        dilation_rate=dilation_rate,
+    )
+    return P.reshape_p(out, shape=shape_of(out)[1:]) if unbatched else out
+
+
 def extract_patches(
     images: Any,
     size: Any,
@@ -302,36 +343,37 @@ def extract_patches(
     """Patches of ``size`` as channels: ``(N, out_h, out_w, size_h * size_w * C)``.
 
     Each patch is flattened in (row, column, channel) order, as Keras (a convolution with
-    an identity kernel). ``strides`` defaults to ``size`` (non-overlapping patches).
+    an identity kernel). ``strides`` defaults to ``size`` (non-overlapping patches). A
+    ``size`` of 3 ints extracts 3-D patches of volumes (`extract_patches_3d`), as Keras.
 
     Examples:
         >>> import tapegrad as tg
         >>> tg.ops.image.extract_patches(tg.ops.ones((1, 4, 4, 3)), 2).shape
         (1, 2, 2, 12)
     """
-    if isinstance(size, int):
-        patch = (size, size)
-    elif len(size) == 2:
-        patch = (int(size[0]), int(size[1]))
-    else:
-        raise ValueError(
-            f"ops.image.extract_patches: size must be an int or 2 ints, got {size!r} "
-            "(3-D patches: extract_patches_3d is not supported)"
-        )
-    images = float_input(images)
-    _, _, c_axis = _image_axes("extract_patches", images, data_format)
-    channels = shape_of(images)[c_axis]
-    depth = patch[0] * patch[1] * channels
-    kernel = np.eye(depth, dtype=images.dtype).reshape(patch[0], patch[1], channels, depth)
-    unbatched = len(shape_of(images)) == 3
-    if unbatched:
-        images = P.reshape_p(images, shape=(1, *shape_of(images)))
-    patches = conv(
-        images,
-        kernel,
-        strides=patch if not strides else strides,
-        padding=padding,
-        data_format=data_format,
-        dilation_rate=dilation_rate,
+    if not isinstance(size, int) and len(size) == 3:
+        return extract_patches_3d(images, size, strides, dilation_rate, padding, data_format)
+    return _patches(
+        "extract_patches", images, size, strides, dilation_rate, padding, data_format, 2
     )
-    return P.reshape_p(patches, shape=shape_of(patches)[1:]) if unbatched else patches
+
+
+def extract_patches_3d(
+    volumes: Any,
+    size: Any,
+    strides: Any = None,
+    dilation_rate: int = 1,
+    padding: str = "valid",
+    data_format: str | None = None,
+) -> Any:
+    """3-D patches of volumes ``(N, D, H, W, C)`` as channels (depth, row, column, channel
+    order): ``(N, out_d, out_h, out_w, size_d * size_h * size_w * C)``.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.ops.image.extract_patches_3d(tg.ops.ones((1, 4, 4, 4, 2)), 2).shape
+        (1, 2, 2, 2, 16)
+    """
+    return _patches(
+        "extract_patches_3d", volumes, size, strides, dilation_rate, padding, data_format, 3
+    )

@@ -1,5 +1,6 @@
 """Colour-space conversions and filters of ``keras.ops.image``: ``rgb_to_hsv``,
-``hsv_to_rgb`` (dm_pix's formulas, as Keras), ``gaussian_blur`` and ``sobel_edges``.
+``hsv_to_rgb`` (dm_pix's formulas, as Keras), ``gaussian_blur``, ``sobel_edges`` and
+``ssim``.
 
 Elementwise primitives and depthwise convolutions, so all are differentiable and trace.
 
@@ -20,7 +21,7 @@ from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.ops.activations import float_input
 from tapegrad.ops.conv import depthwise_conv
 
-__all__ = ["gaussian_blur", "hsv_to_rgb", "rgb_to_hsv", "sobel_edges"]
+__all__ = ["gaussian_blur", "hsv_to_rgb", "rgb_to_hsv", "sobel_edges", "ssim"]
 
 
 def _channel_axis(op: str, images: Any, data_format: str | None) -> int:
@@ -186,3 +187,81 @@ def sobel_edges(images: Any, data_format: str | None = None) -> Any:
     gy = _depthwise("sobel_edges", images, along_y, data_format)
     gx = _depthwise("sobel_edges", images, np.ascontiguousarray(along_y.T), data_format)
     return _stack([gy, gx], len(shape_of(gy)))
+
+
+def ssim(
+    image1: Any,
+    image2: Any,
+    max_val: float = 1.0,
+    filter_size: int = 11,
+    filter_sigma: float = 1.5,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    data_format: str | None = None,
+) -> Any:
+    """Structural similarity of two images (or batches), as Keras computes it: Gaussian
+    local statistics over ``filter_size`` windows (``"valid"`` positions), the SSIM map
+    averaged over positions and channels.
+
+    Args:
+        image1: ``(H, W, C)`` or ``(N, H, W, C)`` (or channels-first).
+        image2: The same shape.
+        max_val: The dynamic range (1 for images in ``[0, 1]``).
+        filter_size: The Gaussian window's size.
+        filter_sigma: Its standard deviation.
+        k1: The luminance constant factor.
+        k2: The contrast constant factor.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Returns:
+        A scalar, or one value per image.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> image = tg.ops.linspace(0.0, 1.0, 12 * 12 * 3).reshape(12, 12, 3)
+        >>> float(tg.ops.image.ssim(image, image))
+        1.0
+    """
+    original = image1.dtype if isinstance(image1, Tensor) else np.asarray(image1).dtype
+    x, y = float_input(image1), float_input(image2)
+    if y.dtype != x.dtype:
+        y = P.cast_p(y, dtype=x.dtype)
+    _channel_axis("ssim", x, data_format)
+    if shape_of(x) != shape_of(y):
+        raise ValueError(
+            f"ops.image.ssim: the images differ in shape: {shape_of(x)} and {shape_of(y)}"
+        )
+    unbatched = len(shape_of(x)) == 3
+    if unbatched:
+        x, y = P.reshape_p(x, shape=(1, *shape_of(x))), P.reshape_p(y, shape=(1, *shape_of(y)))
+    if data_format == "channels_first":
+        x, y = P.transpose_p(x, axes=(0, 2, 3, 1)), P.transpose_p(y, axes=(0, 2, 3, 1))
+    n, h, w, c = shape_of(x)
+    if min(h, w) < filter_size:
+        raise ValueError(
+            f"ops.image.ssim: images of {h}x{w} are smaller than filter_size={filter_size}"
+        )
+    dtype = x.dtype
+    offsets = np.arange(filter_size) - (filter_size - 1) / 2
+    g = np.exp(-(offsets**2) / (2.0 * filter_sigma**2))
+    g = g / g.sum()
+    kernel = np.broadcast_to(np.outer(g, g)[:, :, None, None], (filter_size, filter_size, c, 1))
+    kernel = np.ascontiguousarray(kernel, dtype=dtype)
+
+    def local_mean(t: Any) -> Any:
+        return depthwise_conv(t, kernel, padding="valid")
+
+    mu1, mu2 = local_mean(x), local_mean(y)
+    var1 = local_mean(x * x) - mu1 * mu1
+    var2 = local_mean(y * y) - mu2 * mu2
+    covariance = local_mean(x * y) - mu1 * mu2
+    c1, c2 = np.asarray((k1 * max_val) ** 2, dtype), np.asarray((k2 * max_val) ** 2, dtype)
+    two = np.asarray(2, dtype)
+    ssim_map = ((two * mu1 * mu2 + c1) * (two * covariance + c2)) / (
+        (mu1 * mu1 + mu2 * mu2 + c1) * (var1 + var2 + c2)
+    )
+    per_image = P.sum_p(ssim_map, axis=(1, 2, 3), keepdims=False) / np.asarray(
+        int(np.prod(shape_of(ssim_map)[1:])), dtype
+    )
+    result = P.reshape_p(per_image, shape=()) if unbatched else per_image
+    return result if original.kind == "f" else P.cast_p(result, dtype=original)

@@ -1,5 +1,6 @@
-"""Resampling at computed coordinates: ``map_coordinates`` and ``affine_transform``
-(``keras.ops.image``), as ``jax.scipy.ndimage.map_coordinates`` computes them.
+"""Resampling at computed coordinates: ``map_coordinates``, ``affine_transform`` and
+``perspective_transform`` (``keras.ops.image``), as ``jax.scipy.ndimage.map_coordinates``
+computes them.
 
 Each output value is a weighted sum of gathered input values: order 0 takes the nearest
 sample (rounded half away from zero), order 1 the ``2**ndim`` corners with linear
@@ -24,9 +25,10 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
+from tapegrad.numpy.linalg import solve
 from tapegrad.ops.activations import float_input
 
-__all__ = ["affine_transform", "map_coordinates"]
+__all__ = ["affine_transform", "map_coordinates", "perspective_transform"]
 
 FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
 _INT = np.dtype(np.int64)
@@ -226,6 +228,112 @@ def affine_transform(
     order = orders[interpolation]
     per_axis = [[(batch, None)], _corners(row, order), _corners(column, order), [(channel, None)]]
     out = _sample(images, per_axis, fill_mode, fill_value)
+    if fmt == "channels_first":
+        out = P.transpose_p(out, axes=(0, 3, 1, 2))
+    return P.reshape_p(out, shape=shape_of(out)[1:]) if rank == 3 else out
+
+
+def _homographies(start: Any, end: Any) -> Any:
+    """The 8 coefficients mapping ``end`` points to ``start`` points (Keras's system)."""
+    sx, sy, ex, ey = start[..., 0], start[..., 1], end[..., 0], end[..., 1]
+    zeros, ones = ex * 0, ex * 0 + 1
+    x_rows = [ex, ey, ones, zeros, zeros, zeros, -sx * ex, -sx * ey]
+    y_rows = [zeros, zeros, zeros, ex, ey, ones, -sy * ex, -sy * ey]
+
+    def stack_last(parts: list[Any]) -> Any:
+        shape = shape_of(parts[0])
+        return P.concatenate_p(*[P.reshape_p(p, shape=(*shape, 1)) for p in parts], axis=-1)
+
+    matrix = P.concatenate_p(stack_last(x_rows), stack_last(y_rows), axis=1)  # (B, 8, 8)
+    target = P.reshape_p(P.concatenate_p(sx, sy, axis=-1), shape=(shape_of(sx)[0], 8, 1))
+    return P.reshape_p(solve(matrix, target), shape=(shape_of(sx)[0], 8))
+
+
+def perspective_transform(
+    images: Any,
+    start_points: Any,
+    end_points: Any,
+    interpolation: str = "bilinear",
+    fill_value: float = 0,
+    data_format: str | None = None,
+) -> Any:
+    """Warp images so the 4 ``start_points`` land on the 4 ``end_points`` (``(x, y)``
+    pixel coordinates, ``(4, 2)`` or ``(N, 4, 2)``), as ``keras.ops.image``.
+
+    Each output pixel samples the input at the homography of its position (constant
+    ``fill_value`` outside). Differentiable with respect to the images and the points.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> corners = [[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]]
+        >>> image = tg.ops.arange(9.0).reshape(3, 3, 1)
+        >>> out = tg.ops.image.perspective_transform(image, corners, corners)
+        >>> bool((out.numpy() == image.numpy()).all())
+        True
+    """
+    orders = {"nearest": 0, "bilinear": 1}
+    if interpolation not in orders:
+        raise ValueError(
+            "ops.image.perspective_transform: interpolation must be 'nearest' or 'bilinear', "
+            f"got {interpolation!r}"
+        )
+    fmt = "channels_last" if data_format is None else data_format
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "ops.image.perspective_transform: data_format must be 'channels_last' or "
+            f"'channels_first', got {data_format!r}"
+        )
+    images = float_input(images)
+    start, end = float_input(start_points), float_input(end_points)
+    for name, points in (("start_points", start), ("end_points", end)):
+        if shape_of(points)[-2:] != (4, 2) or len(shape_of(points)) not in (2, 3):
+            raise ValueError(
+                f"ops.image.perspective_transform: {name} must have shape (4, 2) or "
+                f"(N, 4, 2), got {shape_of(points)}"
+            )
+    if shape_of(start) != shape_of(end):
+        raise ValueError(
+            "ops.image.perspective_transform: start_points and end_points differ in shape: "
+            f"{shape_of(start)} and {shape_of(end)}"
+        )
+    rank = len(shape_of(images))
+    if rank not in (3, 4):
+        raise ValueError(
+            "ops.image.perspective_transform: expected images of rank 3 or 4, got shape "
+            f"{shape_of(images)}"
+        )
+    if rank == 3:
+        images = P.reshape_p(images, shape=(1, *shape_of(images)))
+    if fmt == "channels_first":
+        images = P.transpose_p(images, axes=(0, 2, 3, 1))
+    if len(shape_of(start)) == 2:
+        start, end = P.reshape_p(start, shape=(1, 4, 2)), P.reshape_p(end, shape=(1, 4, 2))
+    n, h, w, c = shape_of(images)
+    # Keras solves for the homography in float32.
+    f32 = np.dtype(np.float32)
+    t = _homographies(P.cast_p(start, dtype=f32), P.cast_p(end, dtype=f32))
+    if t.dtype != images.dtype:
+        t = P.cast_p(t, dtype=images.dtype)
+    if shape_of(t)[0] not in (1, n):
+        raise ValueError(
+            f"ops.image.perspective_transform: {shape_of(t)[0]} point sets for {n} images"
+        )
+    coefficient = [P.reshape_p(t[:, k], shape=(-1, 1, 1, 1)) for k in range(8)]
+    y = np.arange(h, dtype=images.dtype).reshape(1, h, 1, 1)
+    x = np.arange(w, dtype=images.dtype).reshape(1, 1, w, 1)
+    denominator = coefficient[6] * x + coefficient[7] * y + np.asarray(1, images.dtype)
+    full = (n, h, w, c)
+    column = P.broadcast_to_p(
+        (coefficient[0] * x + coefficient[1] * y + coefficient[2]) / denominator, shape=full
+    )
+    row = P.broadcast_to_p(
+        (coefficient[3] * x + coefficient[4] * y + coefficient[5]) / denominator, shape=full
+    )
+    batch = np.broadcast_to(np.arange(n).reshape(n, 1, 1, 1), full)
+    channel = np.broadcast_to(np.arange(c).reshape(1, 1, 1, c), full)
+    order = orders[interpolation]
+    per_axis = [[(batch, None)], _corners(row, order), _corners(column, order), [(channel, None)]]
+    out = _sample(images, per_axis, "constant", fill_value)
     if fmt == "channels_first":
         out = P.transpose_p(out, axes=(0, 3, 1, 2))
     return P.reshape_p(out, shape=shape_of(out)[1:]) if rank == 3 else out

@@ -164,3 +164,87 @@ def test_gaussian_blur_and_sobel_edges() -> None:
         ndimage.correlate(images, sobel_y.T[None, :, :, None], mode="constant"),
         rtol=1e-12,
     )
+
+
+def _homography(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    rows = []
+    rhs = []
+    for (sx, _), (ex, ey) in zip(start, end, strict=True):
+        rows.append([ex, ey, 1, 0, 0, 0, -sx * ex, -sx * ey])
+        rhs.append(sx)
+    for (_, sy), (ex, ey) in zip(start, end, strict=True):
+        rows.append([0, 0, 0, ex, ey, 1, -sy * ex, -sy * ey])
+        rhs.append(sy)
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float))
+
+
+def test_perspective_transform() -> None:
+    images = RNG.uniform(size=(2, 7, 8, 2))
+    start = np.array([[[0, 0], [7, 0], [0, 6], [7, 6]], [[1, 1], [6, 0], [0, 5], [7, 6]]], float)
+    end = np.array(
+        [[[0.5, 0.2], [6.5, 0], [0.3, 6], [7, 5.5]], [[0, 0], [7, 0.4], [0.6, 6], [6.8, 6]]], float
+    )
+    got = ops.image.perspective_transform(images, start, end).numpy()
+    y, x, ch = np.meshgrid(np.arange(7), np.arange(8), np.arange(2), indexing="ij")
+    for i in range(2):
+        t = _homography(start[i].astype(np.float32), end[i].astype(np.float32))
+        denominator = t[6] * x + t[7] * y + 1
+        cols = (t[0] * x + t[1] * y + t[2]) / denominator
+        rows = (t[3] * x + t[4] * y + t[5]) / denominator
+        expected = ndimage.map_coordinates(
+            images[i], [rows, cols, ch], order=1, mode="grid-constant"
+        )
+        np.testing.assert_allclose(got[i], expected, atol=1e-5)  # the homography is float32
+    same = ops.image.perspective_transform(images[0], start[0], start[0]).numpy()
+    np.testing.assert_allclose(same, images[0], atol=1e-6)
+    tg.check_grads(
+        lambda im: ops.image.perspective_transform(im, start[0], end[0]),
+        (tg.tensor(images[:1]),),
+        order=1,
+    )
+    # The points' gradient, against a central difference of a scalar loss (the homography
+    # is solved in float32, as Keras, so the step is large and the tolerance loose).
+    weights = RNG.normal(size=(1, 7, 8, 2))
+
+    def loss(e):
+        return (ops.image.perspective_transform(images[:1], start[0], e) * weights).sum()
+
+    direction = RNG.normal(size=(4, 2))
+    analytic = float((tg.grad(loss)(tg.tensor(end[0])) * direction).sum())
+    step = 1e-3
+    numeric = (float(loss(end[0] + step * direction)) - float(loss(end[0] - step * direction))) / (
+        2 * step
+    )
+    assert analytic == pytest.approx(numeric, rel=2e-2)
+    with pytest.raises(ValueError, match="perspective_transform: start_points must have shape"):
+        ops.image.perspective_transform(images, start[:, :3], end[:, :3])
+
+
+def test_ssim_and_3d_patches() -> None:
+    a = RNG.uniform(size=(2, 14, 13, 3))
+    b = np.clip(a + RNG.normal(scale=0.1, size=a.shape), 0, 1)
+    offsets = np.arange(11) - 5
+    g = np.exp(-(offsets**2) / (2 * 1.5**2))
+    kernel = np.outer(g, g) / g.sum() ** 2
+
+    def local(t: np.ndarray) -> np.ndarray:
+        full = ndimage.correlate(t, kernel[None, :, :, None], mode="constant")
+        return full[:, 5:-5, 5:-5]
+
+    mu1, mu2 = local(a), local(b)
+    c1, c2 = 0.01**2, 0.03**2
+    ssim_map = ((2 * mu1 * mu2 + c1) * (2 * (local(a * b) - mu1 * mu2) + c2)) / (
+        (mu1**2 + mu2**2 + c1) * (local(a * a) - mu1**2 + local(b * b) - mu2**2 + c2)
+    )
+    np.testing.assert_allclose(ops.image.ssim(a, b).numpy(), ssim_map.mean((1, 2, 3)), rtol=1e-10)
+    assert float(ops.image.ssim(a[0], a[0])) == pytest.approx(1.0)
+    tg.check_grads(
+        lambda t: ops.image.ssim(t, b[0, :6, :6], filter_size=3),
+        (tg.tensor(a[0, :6, :6]),),
+        order=1,
+    )
+    volumes = RNG.uniform(size=(2, 4, 6, 5, 2))
+    patches = ops.image.extract_patches_3d(volumes, (2, 3, 2)).numpy()
+    assert patches.shape == (2, 2, 2, 2, 24)
+    np.testing.assert_array_equal(patches[1, 1, 0, 1], volumes[1, 2:4, 0:3, 2:4].reshape(-1))
+    np.testing.assert_array_equal(ops.image.extract_patches(volumes, (2, 3, 2)).numpy(), patches)
