@@ -221,6 +221,7 @@ def test_summary_lists_op_nodes_keras_style(capsys):
     _residual_model().summary()
     text = capsys.readouterr().out
     assert "hidden (Dense)" in text and "(Mean)" in text and "(GetItem)" in text
+    assert "features (InputLayer)" in text  # as Keras lists a functional model's inputs
     assert "(None, 9)" in text  # the concatenation
 
 

@@ -35,7 +35,9 @@ def summary_lines(model: Any) -> list[str]:
     ]
     # A functional model lists its op nodes too (as Keras 3's summary does).
     operations = getattr(model, "operations", model.layers)
-    layers = [layer for layer in operations if not isinstance(layer, InputLayer)]
+    # Keras lists a functional model's Input layers, not a Sequential's.
+    functional = getattr(model, "_functional", False) and not hasattr(model, "_stack")
+    layers = [op for op in operations if functional or not isinstance(op, InputLayer)]
     for layer in layers:
         params = sum(int(np.prod(w.shape)) for w in layer.weights) if layer.built else 0
         kind = getattr(layer, "summary_type", type(layer).__name__)
