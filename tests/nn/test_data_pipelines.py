@@ -271,6 +271,11 @@ def test_what_cannot_be_consumed_is_a_clear_error(
         assert fragment in str(info.value), str(info.value)
 
 
+def test_batches_without_targets_for_a_compiled_loss_are_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"compiled loss 'mse' needs targets.*yield"):
+        _model().fit((x for x, _ in _batches()), verbose=0)
+
+
 def test_stream_arguments_that_keras_refuses() -> None:
     with pytest.raises(ValueError, match="`validation_split` is only supported"):
         _model().fit(_batches(), validation_split=0.2, verbose=0)

@@ -409,6 +409,15 @@ class Trainer(TrainingLoops):
             and not self._overridden("test")
         )
 
+    def _check_targets(self, method: str) -> None:
+        """A batch without targets is an error when the compiled loss reads them."""
+        if self._uses_compiled_loss():
+            raise ValueError(
+                f"Model '{self.name}' {method}(): the compiled loss {self.loss!r} needs "  # type: ignore[attr-defined]
+                "targets, but a batch has none (a generator or PyDataset must yield "
+                "`(x, y)` or `(x, y, sample_weight)`)"[:300]
+            )
+
     def _overridden(self, kind: str) -> bool:
         name = f"{kind}_step"
         return getattr(type(self), name) is not getattr(Trainer, name)
@@ -520,6 +529,8 @@ class Trainer(TrainingLoops):
         """The built-in train step: the forward/backward/update compiled as one function;
         the metrics updated from its outputs."""
         x, y, sample_weight = batch
+        if y is None:
+            self._check_targets("fit")
         compiled = self._run_compiled("train", self._train_step_body, x, y, sample_weight)
         _, y_pred = (
             compiled
@@ -530,6 +541,8 @@ class Trainer(TrainingLoops):
 
     def _fast_test(self, batch: Any) -> dict[str, Any]:
         x, y, sample_weight = batch
+        if y is None:
+            self._check_targets("evaluate")
         compiled = self._run_compiled("test", self._test_step_body, x, y, sample_weight)
         _, y_pred = compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
         return self._fast_metrics(x, y, y_pred, sample_weight)
