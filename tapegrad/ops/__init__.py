@@ -16,11 +16,10 @@ Examples:
 
 from typing import Any
 
-import tapegrad.numpy as _tapegrad_numpy
 from tapegrad.numpy import *  # noqa: F403
 from tapegrad.numpy import abs, all, any, max, min, pow, round, sum  # noqa: A004, F401
 from tapegrad.numpy._reductions import logsumexp  # noqa: F401
-from tapegrad.ops import image, linalg  # noqa: F401
+from tapegrad.ops import image, linalg, numpy_namespace  # noqa: F401
 from tapegrad.ops.activations import *  # noqa: F403
 from tapegrad.ops.attention import *  # noqa: F403
 from tapegrad.ops.checks import class_indices  # noqa: F401
@@ -59,7 +58,7 @@ from tapegrad.ops.random import dropout  # noqa: F401
 from tapegrad.ops.spatial import *  # noqa: F403
 from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
-numpy = _tapegrad_numpy  # keras.ops.numpy
+numpy = numpy_namespace  # keras.ops.numpy
 
 # Keras ops tapegrad does not have, with the reason (read by tapegrad.keras_coverage).
 _COMPLEX = "tapegrad's differentiable ops are real-valued: complex tensors are not supported"
@@ -80,4 +79,5 @@ def __getattr__(name: str) -> Any:
 # tapegrad.symbolic. Keep these the module's last statements.
 _wrap_namespace(vars(image), "tapegrad.ops.image")
 _wrap_namespace(vars(linalg), "tapegrad.ops.linalg")
+_wrap_namespace(vars(numpy_namespace), "tapegrad.ops.numpy")
 _wrap_namespace(globals(), "tapegrad.ops")

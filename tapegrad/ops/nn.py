@@ -64,6 +64,17 @@ from tapegrad.ops.spatial import (  # noqa: F401
     unfold,
 )
 
+# keras.ops.nn names tapegrad does not have, with the reason (also in ops.UNSUPPORTED).
+UNSUPPORTED: dict[str, str] = {
+    "polar": "tapegrad's differentiable ops are real-valued: complex tensors are not supported",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in UNSUPPORTED:
+        raise NotImplementedError(f"tapegrad.ops.nn.{name} is not supported: {UNSUPPORTED[name]}")
+    raise AttributeError(f"module 'tapegrad.ops.nn' has no attribute {name!r}")
+
 
 def erf(x: Any) -> Any:
     """The error function, differentiable."""

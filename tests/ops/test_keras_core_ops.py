@@ -286,3 +286,15 @@ def test_softmax_over_several_axes() -> None:
     e = np.exp(x.numpy() - x.numpy().max((1, 2), keepdims=True))
     np.testing.assert_allclose(out, e / e.sum((1, 2), keepdims=True), rtol=1e-12)
     tg.check_grads(lambda t: ops.softmax(t, axis=[0, 2]), (x,), order=2)
+
+
+def test_keras_submodules() -> None:
+    assert ops.numpy.full((2,), 0.5).dtype == np.float32  # Keras's version, not NumPy's
+    np.testing.assert_array_equal(
+        ops.numpy.divide_no_nan(np.array([1.0]), np.array([0.0])).numpy(), [0.0]
+    )
+    assert float(ops.numpy.mean(tg.tensor([1.0, 3.0]))) == 2.0
+    assert ops.numpy.get_item is not None and ops.numpy.vectorize is not None
+    assert ops.linalg.solve_triangular is not None and ops.image.resize is not None
+    with pytest.raises(NotImplementedError, match="tapegrad.ops.nn.polar is not supported"):
+        ops.nn.polar  # noqa: B018
