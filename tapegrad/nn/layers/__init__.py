@@ -118,6 +118,7 @@ from tapegrad.nn.layers.reshaping import (
     ZeroPadding3D,
 )
 from tapegrad.nn.layers.serialization import deserialize, serialize
+from tapegrad.nn.layers.stacked_cells import StackedRNNCells
 from tapegrad.nn.layers.wrappers import (
     Bidirectional,
     SpectralNormalization,
@@ -263,6 +264,7 @@ __all__ = [
     "SpatialDropout2D",
     "SpatialDropout3D",
     "SpectralNormalization",
+    "StackedRNNCells",
     "Subtract",
     "TimeDistributed",
     "UnitNormalization",
