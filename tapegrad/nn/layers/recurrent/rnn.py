@@ -18,6 +18,7 @@ from tapegrad.nn.layers.recurrent.cells import (
     _dtype_of,
     _RecurrentCell,
 )
+from tapegrad.nn.layers.serialization import deserialize
 from tapegrad.nn.validation import (
     check_bool,
     layer_owner,
@@ -228,12 +229,16 @@ class RNN(Layer):
         cell = config.pop("cell")
         if not isinstance(cell, Layer):
             name = cell.get("class_name") if isinstance(cell, dict) else None
-            if name not in _CELLS:
+            if name == "StackedRNNCells":  # cells of built-in cells, restored by name
+                cell = deserialize(cell)
+            elif name not in _CELLS:
                 raise ValueError(
                     f"RNN.from_config: unknown cell {name!r}; only the built-in "
-                    f"cells ({', '.join(_CELLS)}) are restored from a config"
+                    f"cells ({', '.join(_CELLS)}) and StackedRNNCells of them are "
+                    "restored from a config"
                 )
-            cell = _CELLS[name].from_config(cell["config"])
+            else:
+                cell = _CELLS[name].from_config(cell["config"])
         return cls(cell, **config)
 
 
