@@ -26,11 +26,17 @@ from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.ops.activations import float_input
 from tapegrad.ops.conv import conv
 from tapegrad.ops.image_color import gaussian_blur, hsv_to_rgb, rgb_to_hsv, sobel_edges, ssim
-from tapegrad.ops.image_sampling import affine_transform, map_coordinates, perspective_transform
+from tapegrad.ops.image_sampling import (
+    affine_transform,
+    elastic_transform,
+    map_coordinates,
+    perspective_transform,
+)
 
 __all__ = [
     "affine_transform",
     "crop_images",
+    "elastic_transform",
     "extract_patches",
     "extract_patches_3d",
     "gaussian_blur",
@@ -47,7 +53,6 @@ __all__ = [
 
 # Keras image ops not implemented here, with the reason (read by the coverage report).
 UNSUPPORTED: dict[str, str] = {
-    "elastic_transform": "not implemented yet (random displacement fields with resampling)",
     "scale_and_translate": "not implemented yet (antialiased kernels of jax.image)",
 }
 

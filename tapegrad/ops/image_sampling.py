@@ -27,8 +27,11 @@ from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.numpy.linalg import solve
 from tapegrad.ops.activations import float_input
+from tapegrad.ops.core import concrete_value
+from tapegrad.ops.image_color import gaussian_blur
+from tapegrad.random import normal
 
-__all__ = ["affine_transform", "map_coordinates", "perspective_transform"]
+__all__ = ["affine_transform", "elastic_transform", "map_coordinates", "perspective_transform"]
 
 FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
 _INT = np.dtype(np.int64)
@@ -334,6 +337,77 @@ def perspective_transform(
     order = orders[interpolation]
     per_axis = [[(batch, None)], _corners(row, order), _corners(column, order), [(channel, None)]]
     out = _sample(images, per_axis, "constant", fill_value)
+    if fmt == "channels_first":
+        out = P.transpose_p(out, axes=(0, 3, 1, 2))
+    return P.reshape_p(out, shape=shape_of(out)[1:]) if rank == 3 else out
+
+
+def elastic_transform(
+    images: Any,
+    alpha: float = 20.0,
+    sigma: float = 5.0,
+    interpolation: str = "bilinear",
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+    seed: Any = None,
+    data_format: str | None = None,
+) -> Any:
+    """Elastic distortion: each pixel samples the input displaced by a random field,
+    normal noise (``stddev=sigma``) smoothed by a Gaussian of ``sigma`` (kernel
+    ``int(6 sigma) | 1``) and scaled by ``alpha``, as ``keras.ops.image``.
+
+    The two displacement components are independent draws (Keras 3.15's JAX backend
+    draws both from one seed, so its fields are equal). ``seed`` is an int, a
+    `tapegrad.random.SeedGenerator` or None (the global generator), as in
+    `tapegrad.random`.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> image = tg.ops.ones((6, 6, 1))
+        >>> out = tg.ops.image.elastic_transform(image, alpha=2.0, sigma=1.0, seed=1)
+        >>> out.shape, bool((out.numpy() == 1.0).all())  # a constant image stays constant
+        ((6, 6, 1), True)
+    """
+    orders = {"nearest": 0, "bilinear": 1}
+    if interpolation not in orders:
+        raise ValueError(
+            "ops.image.elastic_transform: interpolation must be 'nearest' or 'bilinear', "
+            f"got {interpolation!r}"
+        )
+    if fill_mode not in FILL_MODES:
+        raise ValueError(
+            f"ops.image.elastic_transform: fill_mode must be one of {FILL_MODES}, got {fill_mode!r}"
+        )
+    fmt = "channels_last" if data_format is None else data_format
+    images = float_input(images)
+    rank = len(shape_of(images))
+    if rank not in (3, 4):
+        raise ValueError(
+            "ops.image.elastic_transform: expected images of rank 3 or 4, got shape "
+            f"{shape_of(images)}"
+        )
+    if rank == 3:
+        images = P.reshape_p(images, shape=(1, *shape_of(images)))
+    if fmt == "channels_first":
+        images = P.transpose_p(images, axes=(0, 2, 3, 1))
+    n, h, w, c = shape_of(images)
+    spread = float(concrete_value(sigma, "ops.image.elastic_transform's sigma"))
+    size = int(6 * spread) | 1
+    fields = []
+    for _ in range(2):
+        noise = normal((n, h, w, 1), stddev=spread, dtype=images.dtype, seed=seed)
+        smooth = gaussian_blur(noise, kernel_size=(size, size), sigma=(spread, spread))
+        fields.append(P.reshape_p(smooth, shape=(n, h, w, 1)) * np.asarray(alpha, images.dtype))
+    y = np.arange(h, dtype=images.dtype).reshape(1, h, 1, 1)
+    x = np.arange(w, dtype=images.dtype).reshape(1, 1, w, 1)
+    full = (n, h, w, c)
+    column = P.broadcast_to_p(x + fields[0], shape=full)
+    row = P.broadcast_to_p(y + fields[1], shape=full)
+    batch = np.broadcast_to(np.arange(n).reshape(n, 1, 1, 1), full)
+    channel = np.broadcast_to(np.arange(c).reshape(1, 1, 1, c), full)
+    order = orders[interpolation]
+    per_axis = [[(batch, None)], _corners(row, order), _corners(column, order), [(channel, None)]]
+    out = _sample(images, per_axis, fill_mode, fill_value)
     if fmt == "channels_first":
         out = P.transpose_p(out, axes=(0, 3, 1, 2))
     return P.reshape_p(out, shape=shape_of(out)[1:]) if rank == 3 else out

@@ -248,3 +248,21 @@ def test_ssim_and_3d_patches() -> None:
     assert patches.shape == (2, 2, 2, 2, 24)
     np.testing.assert_array_equal(patches[1, 1, 0, 1], volumes[1, 2:4, 0:3, 2:4].reshape(-1))
     np.testing.assert_array_equal(ops.image.extract_patches(volumes, (2, 3, 2)).numpy(), patches)
+
+
+def test_elastic_transform() -> None:
+    images = RNG.uniform(size=(2, 8, 9, 3)).astype(np.float32)
+    first = ops.image.elastic_transform(images, alpha=5.0, sigma=2.0, seed=3)
+    again = ops.image.elastic_transform(images, alpha=5.0, sigma=2.0, seed=3)
+    assert first.shape == images.shape and first.dtype == np.float32
+    np.testing.assert_array_equal(first.numpy(), again.numpy())  # a seed fixes the field
+    assert np.abs(first.numpy() - images).max() > 0.01
+    still = ops.image.elastic_transform(images, alpha=0.0, sigma=2.0, seed=3)
+    np.testing.assert_allclose(still.numpy(), images, atol=1e-6)  # no displacement
+    flat = ops.image.elastic_transform(np.full((5, 5, 2), 0.7), seed=1, fill_mode="nearest")
+    np.testing.assert_allclose(flat.numpy(), 0.7)
+    # Inside tapegrad.function the field is drawn anew on every run (never frozen).
+    warp = tg.function(lambda t: ops.image.elastic_transform(t, sigma=1.0))
+    assert np.abs(warp(images).numpy() - warp(images).numpy()).max() > 0
+    with pytest.raises(ValueError, match="elastic_transform: fill_mode"):
+        ops.image.elastic_transform(images, fill_mode="edge")
