@@ -298,3 +298,18 @@ def test_keras_submodules() -> None:
     assert ops.linalg.solve_triangular is not None and ops.image.resize is not None
     with pytest.raises(NotImplementedError, match="tapegrad.ops.nn.polar is not supported"):
         ops.nn.polar  # noqa: B018
+
+
+def test_loops_unroll_inside_tapegrad_function() -> None:
+    def body(x):
+        carry, ys = ops.scan(lambda c, e: (c * e, c + e), tg.tensor(1.0), x)
+        mapped = ops.map(lambda e: e * e, x)
+        prefix = ops.associative_scan(lambda a, b: a + b, x)
+        return carry + ys.sum() + mapped.sum() + prefix.sum()
+
+    x = tg.tensor([1.5, -0.5, 2.0])
+    compiled = tg.function(body)
+    assert float(compiled(x)) == pytest.approx(float(body(x)))
+    assert float(compiled(tg.tensor([2.0, 1.0, 1.0]))) == pytest.approx(
+        float(body(tg.tensor([2.0, 1.0, 1.0])))
+    )
