@@ -249,6 +249,7 @@ class CompileMetrics(metrics_module.Metric):
         self._flat: list[list[Any]] = []
         self._flat_weighted: list[list[Any]] = []
         self._names: list[Any] = []
+        self._any = False
 
     def build(self, y_true: Any, y_pred: Any) -> None:
         """Make the metric objects for the outputs seen first."""
@@ -265,6 +266,7 @@ class CompileMetrics(metrics_module.Metric):
         self._flat_weighted = self._build_set(
             self._user_weighted_metrics, names, targets, outputs, losses, "weighted_metrics"
         )
+        self._any = bool(self.metrics)
         self.built = True
 
     def _build_set(
@@ -289,6 +291,11 @@ class CompileMetrics(metrics_module.Metric):
         return built
 
     @property
+    def empty(self) -> bool:
+        """Whether it is built and holds no metric (nothing to update or log)."""
+        return self.built and not self._any
+
+    @property
     def metrics(self) -> list[Any]:
         """Every metric object (empty until the first batch built them)."""
         return [m for group in self._flat + self._flat_weighted for m in group]
@@ -302,6 +309,8 @@ class CompileMetrics(metrics_module.Metric):
         """Update every metric with one batch (weighted metrics with ``sample_weight``)."""
         if not self.built:
             self.build(y_true, y_pred)
+        if not self._any:
+            return
         outputs, names = flat_outputs(y_pred, self.output_names)
         targets = _targets(y_true, outputs, names, y_pred)
         for group, target, pred in zip(self._flat, targets, outputs, strict=True):

@@ -224,7 +224,9 @@ class Trainer(TrainingLoops):
         )
         cached = self.__dict__.get("_metrics_cache")
         if cached is None or cached[0] != key:
-            cached = (key, self.metrics)
+            # (A built CompileMetrics without metrics adds nothing to the logs.)
+            found = [m for m in self.metrics if not (isinstance(m, CompileMetrics) and m.empty)]
+            cached = (key, found)
             self.__dict__["_metrics_cache"] = cached
         return cached[1]
 
@@ -242,8 +244,10 @@ class Trainer(TrainingLoops):
         for metric in self._loop_metrics():
             if fast_loss and metric is tracker:
                 # The mean in NumPy (outside any trace): Mean.result()'s number, cheaper.
-                count = float(tracker.count.numpy())
-                logs[metric.name] = float(tracker.total.numpy()) / count if count else 0.0
+                # (float() reads the value without handing the array out, so the next
+                # assign_add stays in place.)
+                count = float(tracker.count)
+                logs[metric.name] = float(tracker.total) / count if count else 0.0
                 continue
             if isinstance(metric, CompileMetrics) and not metric.built:
                 continue
@@ -551,8 +555,9 @@ class Trainer(TrainingLoops):
         """`compute_metrics` of the built-in steps (which run outside any trace)."""
         if type(self).compute_metrics is not Trainer.compute_metrics:
             return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        if self._compile_metrics is not None:
-            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        compiled_metrics = self._compile_metrics
+        if compiled_metrics is not None and not compiled_metrics.empty:
+            compiled_metrics.update_state(y, y_pred, sample_weight)
         return self._metrics_result(fast_loss=True)
 
     def _fast_predict(self, batch: Any) -> Any:
