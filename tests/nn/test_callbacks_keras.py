@@ -14,6 +14,7 @@ import tapegrad as tg
 from tapegrad.nn.callbacks import (
     Callback,
     CallbackList,
+    EarlyStopping,
     LambdaCallback,
     ModelCheckpoint,
     ReduceLROnPlateau,
@@ -299,3 +300,19 @@ def test_a_keras_style_fit_with_every_callback(tmp_path):
     assert best.evaluate(x[48:], y[48:], verbose=0)[0] == pytest.approx(
         min(history.history["val_loss"]), rel=1e-5
     )
+
+
+@pytest.mark.parametrize("direction, mode", [("up", "max"), ("down", "min")])
+def test_auto_mode_reads_the_direction_of_a_compiled_metric(direction, mode):
+    """As Keras: mode='auto' looks through the compiled metrics (CompileMetrics) for one of
+    the monitored name and uses its ``_direction``."""
+
+    class Score(tg.metrics.Mean):
+        _direction = direction
+
+    model = small_model()
+    model.compile(optimizer="sgd", loss="mse", metrics=[Score(name="score")])
+    model.fit(*DATA, epochs=1, verbose=0)
+    for callback in (EarlyStopping(monitor="val_score"), ReduceLROnPlateau(monitor="score")):
+        callback.set_model(model)
+        assert callback.direction() == mode
