@@ -331,3 +331,16 @@ def test_fit_ends_with_the_moving_averages_as_keras():
     plain.compile(optimizer=optimizers.SGD(0.1), loss="mse")
     plain.fit(X, Y, epochs=1, batch_size=8, verbose=0)
     assert not hasattr(plain.optimizer, "_model_variables_moving_average")
+
+
+def test_ema_fit_compiled_equals_eager_bit_for_bit():
+    def run(jit_compile):
+        tg.utils.set_random_seed(0)
+        model = tg.Sequential([tg.layers.Input((3,)), tg.layers.Dense(2), tg.layers.Dense(1)])
+        optimizer = optimizers.Adam(0.05, use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=3)
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
+        model.fit(X, Y, epochs=3, batch_size=4, verbose=0)
+        return [*model.get_weights(), *(v.numpy() for v in optimizer.variables)]
+
+    for compiled, eager in zip(run(True), run(False), strict=True):
+        np.testing.assert_array_equal(compiled, eager)
