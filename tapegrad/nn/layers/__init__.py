@@ -19,6 +19,7 @@ from tapegrad.nn.layers.conv_depthwise import (
     SeparableConv1D,
     SeparableConv2D,
 )
+from tapegrad.nn.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from tapegrad.nn.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from tapegrad.nn.layers.core import (
     Activation,
@@ -178,6 +179,9 @@ __all__ = [
     "Conv2DTranspose",
     "Conv3D",
     "Conv3DTranspose",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
     "Convolution1D",
     "Convolution1DTranspose",
     "Convolution2D",
