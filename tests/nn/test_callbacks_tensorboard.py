@@ -1,6 +1,7 @@
 """TensorBoard: the event files are written as Keras 3 lays them out and read back here
 through the TFRecord framing (with its CRCs) and tensorboardX's own protobuf classes."""
 
+import json
 import os
 import struct
 import sys
@@ -188,3 +189,18 @@ def test_validation_inside_fit_writes_evaluation_vs_iterations(tmp_path):
         history.history["val_loss"],
         rtol=1e-6,
     )
+
+
+def test_fit_writes_the_models_json_for_the_graph_plugin(tmp_path):
+    model, _ = fitted(TensorBoard(tmp_path), epochs=1)
+    (graph,) = [
+        value
+        for event in read_events(tmp_path / "train")
+        for value in event.summary.value
+        if value.tag == "keras"
+    ]
+    assert graph.metadata.plugin_data.plugin_name == "graph_keras_model"
+    assert json.loads(graph.tensor.string_val[0]) == json.loads(model.to_json())
+    fitted(TensorBoard(tmp_path / "no_graph", write_graph=False), epochs=1)
+    tags = {v.tag for e in read_events(tmp_path / "no_graph" / "train") for v in e.summary.value}
+    assert "keras" not in tags
