@@ -39,6 +39,7 @@ from tapegrad.nn.layers.group_normalization import (
     RMSNormalization,
     UnitNormalization,
 )
+from tapegrad.nn.layers.group_query_attention import GroupedQueryAttention
 from tapegrad.nn.layers.identity import Identity, Masking
 from tapegrad.nn.layers.image_preprocessing import (
     CenterCrop,
@@ -128,6 +129,7 @@ from tapegrad.nn.layers.wrappers import (
 )
 
 # Keras' alternative names for the same classes.
+GroupQueryAttention = GroupedQueryAttention
 AvgPool1D = AveragePooling1D
 AvgPool2D = AveragePooling2D
 AvgPool3D = AveragePooling3D
@@ -218,6 +220,8 @@ __all__ = [
     "GlobalMaxPooling2D",
     "GlobalMaxPooling3D",
     "GroupNormalization",
+    "GroupQueryAttention",
+    "GroupedQueryAttention",
     "Identity",
     "Input",
     "InputLayer",
