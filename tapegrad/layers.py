@@ -11,6 +11,17 @@ UNSUPPORTED: dict[str, str] = {
     "TextVectorization": "string tensors: tapegrad's tensors are numeric",
     "Hashing": "string tensors: tapegrad's tensors are numeric",
     "HashedCrossing": "string tensors: tapegrad's tensors are numeric",
+    "IntegerLookup": "not implemented yet (Keras 3.15's IntegerLookup itself needs TensorFlow)",
+    "ActivityRegularization": "not implemented yet: needs Layer.add_loss, which the base "
+    "Layer does not have yet",
+}
+
+# Keras names tapegrad has, with how they differ from Keras (read by tapegrad.keras_coverage).
+DIFFERS: dict[str, str] = {
+    "StackedRNNCells": "the states are one flat list in cell order (Keras nests them per cell)",
+    "TimeDistributed": "one call of the layer on the steps folded into the batch: equal to "
+    "Keras' per-step calls except BatchNormalization's training statistics",
+    "RMSNormalization": "also works on non-trailing axes (Keras fails there)",
 }
 
 
