@@ -139,6 +139,13 @@ def test_unknown_lengths_stay_unknown_through_layers_and_ops():
     assert model(np.zeros((1, 9, 13, 3), np.float32)).shape == (1, 4)
 
 
+def test_a_fixed_batch_size_stays_known():
+    x = tg.Input(batch_shape=(4, 3))
+    hidden = layers.Dense(2)(x)
+    assert hidden.shape == (4, 2) and (hidden + 1.0).shape == (4, 2)
+    assert layers.Dense(2)(tg.Input(shape=(3,))).shape == (None, 2)
+
+
 def test_shape_ndim_and_dtype_are_static_as_in_keras():
     x = tg.Input(shape=(3, 4))
     assert ops.shape(x) == (None, 3, 4)
@@ -218,6 +225,9 @@ def test_models_with_op_nodes_train_eagerly_and_compiled(jit):
 
 
 def test_summary_lists_op_nodes_keras_style(capsys):
+    inputs = tg.Input(shape=(4,))
+    tg.Model(inputs, _residual_model()(inputs), name="outer").summary()
+    assert "(Functional)" in capsys.readouterr().out  # a nested graph model, as Keras
     _residual_model().summary()
     text = capsys.readouterr().out
     assert "hidden (Dense)" in text and "(Mean)" in text and "(GetItem)" in text

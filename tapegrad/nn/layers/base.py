@@ -432,7 +432,10 @@ class Layer:
         # Unknown axes past the batch (variable-length sequences): a second probe with
         # another size tells which output axes follow them.
         second = None
-        if any(None in x.shape[1:] for x in _flatten(inputs) if isinstance(x, KerasTensor)):
+        symbolic_inputs = [x for x in _flatten(inputs) if isinstance(x, KerasTensor)]
+        # A batch size fixed by every input (Input(batch_shape=(8, ...))) stays known.
+        batch_known = all(x.shape[:1] != (None,) for x in symbolic_inputs)
+        if any(None in x.shape[1:] for x in symbolic_inputs):
             again = _map_structure(
                 lambda x: (
                     tg.tensor(x.zeros(PROBE_BATCH_AGAIN, PROBE_LENGTH_AGAIN))
@@ -451,7 +454,7 @@ class Layer:
             shape = shape_of(out)
             if second is not None and len(second) == len(flat) and len(second[i]) == len(shape):
                 shape = tuple(None if a != b else a for a, b in zip(shape, second[i], strict=True))
-            if shape:
+            if shape and not batch_known:
                 # The probe ran with batch _PROBE_BATCH: the batch axis stays symbolic.
                 shape = (None,) + tuple(shape[1:])
             dtype = np.result_type(out.numpy() if hasattr(out, "numpy") else out)

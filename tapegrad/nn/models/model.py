@@ -146,6 +146,13 @@ class Model(Trainer, Layer):
         )
 
     @property
+    def summary_type(self) -> str:
+        """The type a summary shows: ``Functional`` for a graph model (as Keras)."""
+        if type(self) is Model and self._functional:
+            return "Functional"
+        return type(self).__name__
+
+    @property
     def operations(self) -> list[Layer]:
         """Every node of the graph: layers and op nodes (Keras 3's ``operations``)."""
         if self._functional:
