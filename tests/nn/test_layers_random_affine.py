@@ -212,3 +212,27 @@ def test_zoom_and_translation_draws_configs_and_errors():
         layers.RandomZoom(-1.0)
     with pytest.raises(ValueError, match="width_factor"):
         layers.RandomTranslation(0.1, 1.5)
+
+
+# Keras 3.15: RandomShear((0.3, 0.3), (0.2, 0.2)) on ZT_IMAGE[0:1, :, :6] (first 8 pixels);
+# the two outcomes are the two random signs.
+KERAS_SHEAR_OUTCOMES = [
+    [0.0, 1.90991, 1.84878, 3.70765, 5.97467, 1.5845, 3.95429, 3.51337],
+    [0.0, 1.0, 2.46229, 4.17117, 6.06287, 1.10328, 3.27062, 4.03268],
+]
+
+
+def test_random_shear_matches_keras():
+    image = np.asarray(ZT_IMAGE, np.float32).reshape(1, 5, 6, 1)
+    layer = layers.RandomShear((0.3, 0.3), (0.2, 0.2), seed=0)
+    seen = set()
+    for _ in range(12):
+        first = layer(image).numpy()[0, :, :, 0].ravel()[:8]
+        matches = [np.allclose(first, o, rtol=1e-4, atol=1e-4) for o in KERAS_SHEAR_OUTCOMES]
+        assert any(matches)
+        seen.add(matches.index(True))
+    assert seen == {0, 1}
+    config = layers.RandomShear(0.2).get_config()
+    assert (config["x_factor"], config["y_factor"]) == ([-0.2, 0.2], [-0.0, 0.0])
+    with pytest.raises(ValueError, match="x_factor"):
+        layers.RandomShear(-0.1)

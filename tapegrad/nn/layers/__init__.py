@@ -12,6 +12,7 @@ from tapegrad.nn.layers.adaptive_pooling import (
 from tapegrad.nn.layers.attention import MultiHeadAttention
 from tapegrad.nn.layers.attention_layers import AdditiveAttention, Attention
 from tapegrad.nn.layers.base import KerasTensor, Layer
+from tapegrad.nn.layers.color_augmentation import RandomGrayscale, RandomInvert
 from tapegrad.nn.layers.conv import Conv1D, Conv2D, Conv3D
 from tapegrad.nn.layers.conv_depthwise import (
     DepthwiseConv1D,
@@ -88,7 +89,12 @@ from tapegrad.nn.layers.preprocessing import (
     Rescaling,
     Resizing,
 )
-from tapegrad.nn.layers.random_affine import RandomRotation, RandomTranslation, RandomZoom
+from tapegrad.nn.layers.random_affine import (
+    RandomRotation,
+    RandomShear,
+    RandomTranslation,
+    RandomZoom,
+)
 from tapegrad.nn.layers.recurrent import (
     GRU,
     LSTM,
@@ -253,7 +259,10 @@ __all__ = [
     "RandomContrast",
     "RandomCrop",
     "RandomFlip",
+    "RandomGrayscale",
+    "RandomInvert",
     "RandomRotation",
+    "RandomShear",
     "RandomTranslation",
     "RandomZoom",
     "ReLU",

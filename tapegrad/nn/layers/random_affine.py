@@ -1,5 +1,5 @@
 """Random affine augmentation layers (Keras 3): `RandomRotation`, `RandomZoom`,
-`RandomTranslation`.
+`RandomTranslation`, `RandomShear`.
 
 The sampling is Keras' ``ops.image.affine_transform`` on the JAX backend (SciPy's
 ``map_coordinates`` conventions): output pixel ``(y, x)`` reads the input at
@@ -399,8 +399,76 @@ class RandomTranslation(_RandomAffine):
         }
 
 
+class RandomShear(_RandomAffine):
+    """Shears each image by random factors while training (Keras' ``RandomShear``): the
+    output pixel ``(x, y)`` reads the input at ``(x + s_x y, s_y x + y)``, with one random
+    sign per image for both factors.
+
+    Args:
+        x_factor: ``f`` (``s_x`` in ``[-f, f]``) or ``(lower, upper)``, within [0, 1].
+        y_factor: Like ``x_factor``, for ``s_y``.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+        fill_mode: ``"reflect"`` (default), ``"wrap"``, ``"constant"`` or ``"nearest"``.
+        fill_value: The value of outside points for ``fill_mode="constant"``.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: Seed of the layer's generator.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> tg.layers.RandomShear(0.3, 0.2, seed=0)(np.ones((2, 5, 5, 3), np.float32)).shape
+        (2, 5, 5, 3)
+    """
+
+    def __init__(
+        self,
+        x_factor: Any = 0.0,
+        y_factor: Any = 0.0,
+        interpolation: str = "bilinear",
+        fill_mode: str = "reflect",
+        fill_value: float = 0.0,
+        data_format: str | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        owner = layer_owner(self)
+        self.x_factor = _shear_range(owner, "x_factor", x_factor)
+        self.y_factor = _shear_range(owner, "y_factor", y_factor)
+
+    def _transform(self, batch: int, height: int, width: int) -> Any:
+        sign = tnp.where(self._uniform(batch, 0.0, 1.0) > 0.5, -1.0, 1.0)
+        shear_y = self._uniform(batch, *self.y_factor) * sign
+        shear_x = self._uniform(batch, *self.x_factor) * sign
+        ones, zeros = tnp.ones_like(shear_x), tnp.zeros_like(shear_x)
+        return tnp.stack([ones, shear_x, zeros, shear_y, ones, zeros, zeros, zeros], 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "x_factor": list(self.x_factor),
+            "y_factor": list(self.y_factor),
+        }
+
+
+def _shear_range(owner: str, name: str, factor: Any) -> tuple[float, float]:
+    """Keras' shear factors: every given number within [0, 1]; ``f`` gives ``[-f, f]``."""
+    values = list(factor) if isinstance(factor, list | tuple) else [factor]
+    if (isinstance(factor, list | tuple) and len(values) != 2) or not all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool) and 0 <= v <= 1
+        for v in values
+    ):
+        raise ValueError(
+            f"{owner}: {name} must be a number or a pair of numbers in [0, 1], got {factor!r}"
+        )
+    if len(values) == 2:
+        low, high = sorted(float(v) for v in values)
+        return low, high
+    return -float(values[0]), float(values[0])
+
+
 def _to_list(factor: Any) -> Any:
     return list(factor) if isinstance(factor, list | tuple) else factor
 
 
-__all__ = ["RandomRotation", "RandomTranslation", "RandomZoom"]
+__all__ = ["RandomRotation", "RandomShear", "RandomTranslation", "RandomZoom"]

@@ -1,0 +1,166 @@
+"""Colour augmentation layers (Keras 3): `RandomInvert` and `RandomGrayscale`.
+
+Both draw per image through `tapegrad.random` with their own `SeedGenerator`
+(``generator``), are active when called directly and return their inputs in inference
+(`predict`, ``training=False``), as in Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import tapegrad.numpy as tnp
+from tapegrad import ops, random
+from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.layers.conv import normalize_data_format
+from tapegrad.nn.validation import check_int, check_number, layer_owner
+
+
+def _check_images(layer: Layer, shape: tuple[Any, ...]) -> None:
+    if len(shape) not in (3, 4):
+        raise ValueError(
+            f"{layer_owner(layer)}: expects images (batch, height, width, channels) or one "
+            f"image, got shape {shape}"
+        )
+
+
+def _draw(layer: Any, batch: int, low: float, high: float) -> Any:
+    if low == high:
+        return tnp.full((batch,), low, dtype=layer.dtype)
+    return random.uniform((batch,), low, high, layer.dtype, layer.generator)
+
+
+class RandomInvert(Layer):
+    """Inverts images (``value_range[1] - x``) with a random probability while training.
+
+    Args:
+        factor: ``f`` draws each image's inversion probability in ``[0, f]`` (Keras'
+            bounds); ``(lower, upper)`` in that range; within [0, 1].
+        value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
+        seed: Seed of the layer's generator.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> out = tg.layers.RandomInvert(seed=0)(np.zeros((100, 1, 1, 1), np.float32)).numpy()
+        >>> sorted(set(out.ravel().tolist()))
+        [0.0, 255.0]
+    """
+
+    _check_input_shape = False
+
+    def __init__(
+        self,
+        factor: Any = 1.0,
+        value_range: Any = (0, 255),
+        seed: int | None = None,
+        data_format: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        values = list(factor) if isinstance(factor, list | tuple) else [factor]
+        if (isinstance(factor, list | tuple) and len(values) != 2) or not all(
+            isinstance(v, int | float | np.number) and not isinstance(v, bool) and 0 <= v <= 1
+            for v in values
+        ):
+            raise ValueError(
+                f"{owner}: factor must be a number or a pair of numbers in [0, 1], got {factor!r}"
+            )
+        low, high = sorted(float(v) for v in values) if len(values) == 2 else (0.0, values[0])
+        self.factor = (float(low), float(high))
+        if not isinstance(value_range, list | tuple) or len(value_range) != 2:
+            raise ValueError(f"{owner}: value_range must be (low, high), got {value_range!r}")
+        self.value_range = [float(v) for v in value_range]
+        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
+        self.data_format = normalize_data_format(data_format, owner)
+        self.generator = random.SeedGenerator(seed, name=f"{self.name}_generator")
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        shape = tuple(shape_of(inputs))
+        _check_images(self, shape)
+        if training is False:
+            return inputs
+        images = tnp.asarray(inputs, dtype=self.dtype)
+        batch = shape[0] if len(shape) == 4 else 1
+        probability = _draw(self, batch, *self.factor)
+        invert = _draw(self, batch, 0.0, 1.0) < probability
+        invert = tnp.reshape(invert, (batch, 1, 1, 1) if len(shape) == 4 else (1, 1, 1))
+        return tnp.where(invert, self.value_range[1] - images, images)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "factor": list(self.factor),
+            "value_range": self.value_range,
+            "seed": self.seed,
+            "data_format": self.data_format,
+        }
+
+
+class RandomGrayscale(Layer):
+    """Turns images grey (luma ``0.2989 R + 0.5870 G + 0.1140 B`` in every channel) with
+    probability ``factor`` while training.
+
+    Args:
+        factor: Probability per image, in [0, 1].
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: Seed of the layer's generator.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> rgb = np.array([[[[255.0, 0.0, 0.0]]]], np.float32)
+        >>> tg.layers.RandomGrayscale(1.0)(rgb).numpy().round(2)
+        array([[[[76.22, 76.22, 76.22]]]], dtype=float32)
+    """
+
+    _check_input_shape = False
+
+    def __init__(
+        self,
+        factor: float = 0.5,
+        data_format: str | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        self.factor = check_number(owner, "factor", factor, low=0, high=1)
+        self.data_format = normalize_data_format(data_format, owner)
+        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
+        self.generator = random.SeedGenerator(seed, name=f"{self.name}_generator")
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        shape = tuple(shape_of(inputs))
+        _check_images(self, shape)
+        if training is False:
+            return inputs
+        images = tnp.asarray(inputs, dtype=self.dtype)
+        batch = shape[0] if len(shape) == 4 else 1
+        apply = _draw(self, batch, 0.0, 1.0) < self.factor
+        apply = tnp.reshape(apply, (batch, 1, 1, 1) if len(shape) == 4 else (1, 1, 1))
+        grey = ops.image.rgb_to_grayscale(images, data_format=self.data_format)
+        return tnp.where(apply, grey, images)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "factor": self.factor,
+            "data_format": self.data_format,
+            "seed": self.seed,
+        }
+
+
+__all__ = ["RandomGrayscale", "RandomInvert"]

@@ -1,0 +1,44 @@
+"""RandomInvert and RandomGrayscale: values against Keras 3.15 (JAX backend), the draws
+(per image, fresh in compiled steps, none in inference), configs."""
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad import layers
+
+
+def test_grayscale_and_invert_match_keras():
+    rgb = np.array([[[[255.0, 0.0, 0.0], [10.0, 20.0, 30.0]]]], np.float32)
+    out = layers.RandomGrayscale(1.0)(rgb).numpy()
+    expected = [[[[76.219505] * 3, [18.149] * 3]]]  # Keras 3.15
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    out = layers.RandomInvert((1.0, 1.0), value_range=(0, 1))(np.array([[[[0.25]]]], np.float32))
+    np.testing.assert_allclose(out.numpy(), [[[[0.75]]]])  # Keras 3.15
+
+
+def test_draws_per_image_and_inference():
+    images = np.random.default_rng(0).uniform(0, 255, (64, 2, 2, 3)).astype(np.float32)
+    inverted = layers.RandomInvert(seed=1)(images).numpy()
+    flipped = np.isclose(inverted, 255.0 - images).all(axis=(1, 2, 3))
+    kept = np.isclose(inverted, images).all(axis=(1, 2, 3))
+    assert (flipped | kept).all() and 0.3 < flipped.mean() < 0.7  # Keras: probability 1/2
+    grey = layers.RandomGrayscale(0.5, seed=1)(images).numpy()
+    is_grey = np.isclose(grey, grey[..., :1]).all(axis=(1, 2, 3))
+    assert 0.3 < is_grey.mean() < 0.7
+    np.testing.assert_array_equal(grey[~is_grey], images[~is_grey])
+    for layer in (layers.RandomInvert(), layers.RandomGrayscale()):
+        np.testing.assert_array_equal(layer(images, training=False).numpy(), images)
+        step = tg.function(lambda v, layer=layer: layer(v, training=True))
+        assert not np.array_equal(step(tg.tensor(images)).numpy(), step(tg.tensor(images)).numpy())
+    assert layers.RandomInvert()(images[0]).shape == (2, 2, 3)
+
+
+def test_configs_and_errors():
+    config = layers.RandomInvert().get_config()
+    assert (config["factor"], config["value_range"]) == ([0.0, 1.0], [0.0, 255.0])
+    assert layers.RandomGrayscale(0.3).get_config()["factor"] == 0.3
+    with pytest.raises(ValueError, match="factor"):
+        layers.RandomInvert(1.5)
+    with pytest.raises(ValueError, match="factor"):
+        layers.RandomGrayscale(-0.5)
