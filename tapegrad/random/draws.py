@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad import backend
 from tapegrad.core.tensor import Tensor
 from tapegrad.random.seed_generator import _draw
 
@@ -25,6 +26,8 @@ def _shape(shape: Any, where: str) -> tuple[int, ...]:
 
 
 def _dtype(dtype: Any, where: str, kind: str, default: str) -> np.dtype:
+    if dtype is None and kind == "f":  # Keras: float draws default to floatx()
+        default = backend.floatx()
     try:
         resolved = np.dtype(default if dtype is None else dtype)
     except TypeError as err:
