@@ -122,6 +122,28 @@ def test_test_step_and_predict_step_overrides_are_used() -> None:
     np.testing.assert_allclose(model.predict(X, verbose=0), plain * 10.0, rtol=1e-5)
 
 
+def test_step_logs_are_flattened_and_sorted_like_keras_pythonify_logs() -> None:
+    # The Keras guide's evaluation step returns {m.name: m.result() for m in self.metrics},
+    # where "compile_metrics" is itself a dict: Keras flattens it into the logs.
+    class Guide(tg.Sequential):
+        def test_step(self, data: Any) -> dict[str, Any]:
+            x, y = data
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    model = Guide([L.Input(shape=(4,)), L.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mse", "mae"])
+    logs = model.evaluate(X, Y, batch_size=48, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "mae", "mse"]
+    assert logs["loss"] == pytest.approx(logs["mse"], rel=1e-5)
+
+
 def test_train_step_returning_a_non_dict_is_a_clear_error() -> None:
     class Bad(tg.Sequential):
         def train_step(self, data: Any) -> Any:

@@ -42,11 +42,17 @@ logger = logging.getLogger("tapegrad")
 _OWN_METRICS = frozenset({"_loss_tracker", "_compile_metrics"})
 
 
-def _pythonify(value: Any) -> Any:
-    """A scalar result as a Python float; traced values (inside a compiled step) unchanged."""
-    if isinstance(value, dict):
-        return {key: _pythonify(item) for key, item in value.items()}
-    return value if is_traced(value) else _concrete(value)
+def _pythonify(logs: dict[str, Any]) -> dict[str, Any]:
+    """Logs as Keras' ``pythonify_logs`` makes them: keys sorted, nested dicts (a
+    ``CompileMetrics`` result) flattened in, scalars as Python floats; traced values
+    (inside a compiled step) unchanged."""
+    result: dict[str, Any] = {}
+    for key, value in sorted(logs.items()):
+        if isinstance(value, dict):
+            result.update(_pythonify(value))
+        else:
+            result[key] = value if is_traced(value) else _concrete(value)
+    return result
 
 
 def _concrete(value: Any) -> Any:
@@ -257,7 +263,7 @@ class Trainer(TrainingLoops):
             else:
                 logs[metric.name] = result
         if fast_loss:  # outside any trace: every value is concrete
-            return {key: _concrete(value) for key, value in logs.items()}
+            return {key: _concrete(logs[key]) for key in sorted(logs)}
         return _pythonify(logs)
 
     def compute_loss(
