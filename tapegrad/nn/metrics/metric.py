@@ -12,6 +12,7 @@ import numpy as np
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
+from tapegrad import backend
 from tapegrad.nn import initializers
 from tapegrad.nn.validation import check_name
 
@@ -53,7 +54,7 @@ class Metric:
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         self.name = check_name(type(self).__name__, name) or _snake_case(type(self).__name__)
-        self.dtype = np.dtype(dtype or "float32").name
+        self.dtype = np.dtype(dtype or backend.floatx()).name
         self._variables: list[tg.Variable] = []
 
     def add_variable(
