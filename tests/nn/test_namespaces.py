@@ -39,6 +39,7 @@ def test_floatx_is_the_default_dtype_of_layers_weights_and_inputs(restore_settin
     assert tg.initializers.GlorotUniform()((2, 2)).dtype == np.float64
     assert tg.layers.Input(shape=(3,)).dtype == np.float64
     assert tg.random.normal((2,)).dtype == np.float64
+    assert tg.metrics.Mean().dtype == "float64"
     assert tg.random.uniform((2,), dtype="float32").dtype == np.float32
     backend.set_floatx(np.float16)
     assert backend.floatx() == "float16"
