@@ -26,8 +26,9 @@ The archive is a zip with exactly these members:
 Loading validates the zip (expected members only; sizes the zip declares checked against
 the file and a compression-ratio bound before reading), parses the JSON, checks every
 size in the config against ``max_tensor_elements``, verifies the checksums, rebuilds
-layers only from the classes of `tapegrad.nn.layers` (and ``custom_objects`` the caller
-passes), rebuilds each Lambda's function as a replay of its graph through the primitive
+layers only from the classes of `tapegrad.nn.layers`, the classes registered with
+``register_keras_serializable`` and the ``custom_objects`` the caller passes (custom
+functions, losses, metrics... are found by name the same way, never as code), rebuilds each Lambda's function as a replay of its graph through the primitive
 table, re-wires functional models, checks and assigns every weight, and restores the
 optimizer and the random state so training resumes exactly. Every problem with a file
 raises `ArchiveError` (a ValueError) naming the member and field; failing to open the
@@ -40,7 +41,8 @@ saves of the same path left behind.
 
 The package: `archive` (zip, JSON, safetensors, checksums, atomic writes), `bounds` (size
 limits), `config` (model and layer configs), `lambdas` (Lambda graphs), `weights` (weight
-keys and assignment), `compiled` (compile configuration and optimizer).
+keys and assignment), `compiled` (compile configuration and optimizer), `model_config`
+(a model's config and JSON without weights, `clone_model`).
 """
 
 from __future__ import annotations
