@@ -323,3 +323,13 @@ def test_split_dataset_refuses_bad_sizes(kwargs, error, match):
         utils.split_dataset(np.arange(10), **kwargs)
     with pytest.raises(ValueError, match="different lengths"):
         utils.split_dataset((np.arange(3), np.arange(4)), left_size=1)
+
+
+def test_get_source_inputs_walks_the_functional_graph():
+    a, b = tg.Input((3,), name="src_a"), tg.Input((3,), name="src_b")
+    hidden = tg.layers.Dense(3)(b)
+    merged = tg.layers.Add()([hidden + a, hidden])  # a shared branch, an op node
+    sources = utils.get_source_inputs(merged)
+    assert len(sources) == 2 and sources[0] is b and sources[1] is a
+    assert utils.get_source_inputs(a)[0] is a
+    assert utils.get_source_inputs(3) == 3
