@@ -110,8 +110,8 @@ def test_test_step_and_predict_step_overrides_are_used() -> None:
             return {"gap": tg.numpy.mean(tg.numpy.abs(self(x, training=False) - y))}
 
         def predict_step(self, data: Any) -> Any:
-            (x,) = data
-            return self(x, training=False) * 10.0
+            assert not isinstance(data, tuple)  # Keras: x alone, not (x,)
+            return self(data, training=False) * 10.0
 
     model = Scaled([L.Input(shape=(4,)), L.Dense(1)])
     model.compile("sgd", "mse")

@@ -87,15 +87,15 @@ def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> 
         sample_weight: Weights, or None.
 
     Returns:
-        ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (``x`` itself when it is a list
-        or tuple and there are no targets: Keras' rule, so it is not taken for ``(x, y)``).
+        ``x`` alone without targets (``(x,)`` when ``x`` is a list or tuple, so that it is
+        not taken for ``(x, y)``: Keras' rule), else ``(x, y)`` or ``(x, y, sample_weight)``.
 
     Examples:
-        >>> pack_x_y_sample_weight(1, 2)
-        (1, 2)
+        >>> pack_x_y_sample_weight(1, 2), pack_x_y_sample_weight(1), pack_x_y_sample_weight([1])
+        ((1, 2), 1, ([1],))
     """
     if y is None:
-        return x if isinstance(x, list | tuple) else (x,)
+        return (x,) if isinstance(x, list | tuple) else x
     if sample_weight is None:
         return (x, y)
     return (x, y, sample_weight)
