@@ -333,3 +333,21 @@ def test_get_source_inputs_walks_the_functional_graph():
     assert len(sources) == 2 and sources[0] is b and sources[1] is a
     assert utils.get_source_inputs(a)[0] is a
     assert utils.get_source_inputs(3) == 3
+
+
+# -- Progbar ---------------------------------------------------------------------------------
+def test_progbar_averages_as_keras(capsys):
+    bar = utils.Progbar(target=10, verbose=1, interval=0.0, stateful_metrics=["acc"])
+    bar.update(2, values=[("loss", 1.0), ("acc", 0.5)])
+    bar.update(5, values=[("loss", 2.0), ("acc", 0.7)])
+    assert bar.average("loss") == pytest.approx(1.6)  # (1 * 2 + 2 * 3) / 5, Keras' average
+    assert bar.average("acc") == pytest.approx(0.7)  # stateful: shown as given
+    bar.add(5, values=[("loss", 4.0)])  # the final update shows the value as given
+    assert bar.average("loss") == pytest.approx(4.0)
+    out = capsys.readouterr().out
+    assert "10/10" in out and "loss: 4.0000" in out and "acc: 0.7000" in out
+    quiet = utils.Progbar(target=None, verbose=2)
+    quiet.update(3, values=[("loss", 1.0)])
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ValueError, match="verbose"):
+        utils.Progbar(10, verbose=3)

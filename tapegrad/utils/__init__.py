@@ -35,6 +35,7 @@ _LAZY = {
     "pack_x_y_sample_weight": "tapegrad.utils.dataset_utils",
     "split_dataset": "tapegrad.utils.dataset_utils",
     "get_source_inputs": "tapegrad.utils.graph_utils",
+    "Progbar": "tapegrad.utils.progbar",
     "unpack_x_y_sample_weight": "tapegrad.nn.trainers.data_adapters",
     "CustomObjectScope": "tapegrad.saving",
     "custom_object_scope": "tapegrad.saving",
