@@ -34,6 +34,31 @@ from tapegrad.backend import (
 from tapegrad.kernels import disable_engine, enable_engine, enabled_engines
 
 _UNSAFE_DESERIALIZATION = [False]
+_INTERACTIVE_LOGGING = [True]
+
+
+def enable_interactive_logging() -> None:
+    """Progress messages go to standard output (the default), as in Keras.
+
+    Examples:
+        >>> disable_interactive_logging()
+        >>> is_interactive_logging_enabled()
+        False
+        >>> enable_interactive_logging()
+    """
+    _INTERACTIVE_LOGGING[0] = True
+
+
+def disable_interactive_logging() -> None:
+    """Progress messages (`tapegrad.utils.Progbar`) go to the ``logging`` module
+    (logger ``"tapegrad"``, level INFO) instead of standard output, as Keras sends them to
+    its logger: for jobs whose output is a log file."""
+    _INTERACTIVE_LOGGING[0] = False
+
+
+def is_interactive_logging_enabled() -> bool:
+    """Whether progress messages go to standard output (see `disable_interactive_logging`)."""
+    return _INTERACTIVE_LOGGING[0]
 
 
 def enable_unsafe_deserialization() -> None:
@@ -90,14 +115,17 @@ def is_traceback_filtering_enabled() -> bool:
 __all__ = [
     "backend",
     "disable_engine",
+    "disable_interactive_logging",
     "disable_traceback_filtering",
     "enable_engine",
+    "enable_interactive_logging",
     "enable_traceback_filtering",
     "enable_unsafe_deserialization",
     "enabled_engines",
     "epsilon",
     "floatx",
     "image_data_format",
+    "is_interactive_logging_enabled",
     "is_traceback_filtering_enabled",
     "is_unsafe_deserialization_enabled",
     "set_epsilon",

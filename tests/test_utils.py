@@ -351,3 +351,15 @@ def test_progbar_averages_as_keras(capsys):
     assert capsys.readouterr().out == ""
     with pytest.raises(ValueError, match="verbose"):
         utils.Progbar(10, verbose=3)
+
+
+def test_progbar_logs_when_interactive_logging_is_off(capsys, caplog):
+    tg.config.disable_interactive_logging()
+    try:
+        assert not utils.is_interactive_logging_enabled()
+        with caplog.at_level("INFO", logger="tapegrad"):
+            utils.Progbar(2, interval=0.0).update(2, values=[("loss", 0.5)])
+    finally:
+        tg.config.enable_interactive_logging()
+    assert capsys.readouterr().out == ""
+    assert "2/2" in caplog.text and "loss: 0.5000" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -54,6 +55,8 @@ class Progbar:
         self.unit_name = unit_name
         self.stateful_metrics = set(stateful_metrics or ())
         self._dynamic_display = bool(getattr(sys.stdout, "isatty", lambda: False)())
+        # Keras draws its bar in place on terminals and in notebooks.
+        self._dynamic_display |= "ipykernel" in sys.modules
         self._seen_so_far = 0
         self._values: dict[str, list[Any]] = {}
         self._start = time.time()
@@ -91,8 +94,7 @@ class Progbar:
             digits = int(math.log10(self.target)) + 1
             line = f"{current:{digits}d}/{self.target} - {now - self._start:.0f}s -"
             line += _format_time(per_step, self.unit_name) + self._metrics_text()
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+            _print(line + "\n")
         self._last_update = now
 
     def add(self, n: int, values: Iterable[tuple[str, Any]] | None = None) -> None:
@@ -125,8 +127,7 @@ class Progbar:
             line += "\n" if not finalize else ""
         if finalize:
             line += "\n"
-        sys.stdout.write(line)
-        sys.stdout.flush()
+        _print(line)
         self._prev_total_width = width
 
     def _metrics_text(self) -> str:
@@ -148,6 +149,18 @@ class Progbar:
         if current == 1:
             self._time_after_first_step = now
         return per_step
+
+
+def _print(message: str) -> None:
+    """To standard output, or to the ``tapegrad`` logger when interactive logging is off
+    (`tapegrad.config.disable_interactive_logging`), as Keras' ``print_msg``."""
+    from tapegrad import config
+
+    if config.is_interactive_logging_enabled():
+        sys.stdout.write(message)
+        sys.stdout.flush()
+    else:
+        logging.getLogger("tapegrad").info(message.strip("\r\n"))
 
 
 def _format_time(seconds: float, unit: str) -> str:
