@@ -314,6 +314,13 @@ def test_from_config_with_custom_objects():
         assert tg.Model.from_config(_functional().get_config()).name == "custom"
 
 
+def test_from_config_names_the_lambda_it_cannot_rebuild():
+    model = tg.Sequential([tg.Input((2,)), tg.layers.Lambda(lambda x: x * 2, name="twice")])
+    with pytest.raises(ValueError, match="'twice' has no function.*to_json"):
+        tg.Sequential.from_config(model.get_config())
+    assert tg.models.model_from_json(model.to_json()).layers[0].name == "twice"
+
+
 def test_json_round_trip_keeps_architecture_and_lambdas():
     inputs = tg.Input(shape=(4,))
     hidden = tg.layers.Dense(3, name="d")(inputs)

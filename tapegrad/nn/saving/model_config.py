@@ -101,12 +101,31 @@ def model_from_config(
             "model_from_config: expected {'class_name': 'Sequential' | 'Model', "
             f"'config': ...}}, got {str(config)[:200]}"
         )
+    _check_lambdas(inner)
     classes = _layer_classes(custom_objects)
     with CustomObjectScope(custom_objects):
         loader = _Loader({}, classes, None, {"where": "config"})
         model = loader.model_from_config(class_name, inner, "config")
         loader.lambdas.resolve_shared_variables(model)
     return model
+
+
+def _check_lambdas(config: Any) -> None:
+    """Refuse, with the way out, a `Lambda` whose config has no function: ``get_config``
+    leaves it out (tapegrad never writes code); `model_to_config` adds it as a graph."""
+    layers = config.get("layers") if isinstance(config, dict) else None
+    for entry in layers if isinstance(layers, list) else []:
+        inner = entry.get("config") if isinstance(entry, dict) else None
+        if not isinstance(inner, dict):
+            continue
+        if entry.get("class_name") == "Lambda" and "function" not in inner:
+            raise ValueError(
+                f"from_config: the Lambda layer '{inner.get('name')}' has no function in this "
+                "config (get_config() leaves it out: tapegrad never writes code); rebuild from "
+                "model.to_json() or tapegrad.nn.saving.model_to_config(model), which hold it as "
+                "a graph, or use tapegrad.models.clone_model(model)"
+            )
+        _check_lambdas(inner)
 
 
 def model_to_json(model: Model, **kwargs: Any) -> str:
@@ -185,7 +204,7 @@ def clone_model(
     clone = clone_function or _clone_layer
     if not callable(clone):
         raise ValueError(f"clone_model: clone_function must be callable, got {clone!r}")
-    if isinstance(model, Sequential) and type(model) is Sequential:
+    if type(model) is Sequential:
         return _clone_sequential(model, input_tensors, clone)
     if type(model) is not Model or not model.inputs:
         raise ValueError(
