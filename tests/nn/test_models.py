@@ -241,10 +241,21 @@ def test_fit_with_validation_data_and_sample_weight():
     assert zero == 0.0
 
 
-def test_symbolic_tensor_in_a_second_argument_is_refused():
-    a, b = layers.Input(shape=(3,)), layers.Input(shape=(3,))
-    with pytest.raises(TypeError, match="as one list in the first argument"):
+def test_symbolic_tensors_in_other_arguments_are_graph_inputs():
+    """Keras 3: a layer may take symbolic tensors in any argument (``Decoder()(x, enc)``)."""
+
+    class Blend(tg.layers.Layer):
+        def call(self, inputs, other, scale=None):
+            return inputs + other * scale
+
+    a, b, c = (layers.Input(shape=(3,)) for _ in range(3))
+    model = models.Model([a, b, c], Blend()(a, b, scale=c))
+    ones = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(model([ones, 2 * ones, 3 * ones]).numpy(), 7 * ones)
+    with pytest.raises(TypeError):  # Dense.call takes one tensor, as in Keras
         layers.Dense(2)(a, b)
+    with pytest.raises(ValueError, match="cannot be saved in a config yet"):
+        model.get_config()
 
 
 def test_sequential_add_calls_only_the_new_layer():

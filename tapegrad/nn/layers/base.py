@@ -28,6 +28,7 @@ from tapegrad.nn import regularizers as regularizers_module
 from tapegrad.nn.layers.keras_tensor import (
     PROBE_BATCH,
     PROBE_BATCH_AGAIN,
+    PROBE_LENGTH,
     PROBE_LENGTH_AGAIN,
     KerasTensor,
     Node,
@@ -408,44 +409,38 @@ class Layer:
             )
 
     def _call_symbolic(self, inputs: Any, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Record a functional-graph node; infer output shapes by a probe run on zeros."""
-        extra = [
-            x
-            for x in _flatten(list(rest)) + _flatten(list(kwargs.values()))
-            if isinstance(x, KerasTensor)
-        ]
-        if extra:
-            # Nodes record the first argument only: a second symbolic tensor would be lost.
-            raise TypeError(
-                f"Layer '{self.name}' ({type(self).__name__}): pass several symbolic inputs "
-                "as one list in the first argument (got symbolic tensors in other "
-                "arguments)"
+        """Record a functional-graph node; infer output shapes by a probe run on zeros.
+
+        Symbolic tensors may be in any argument (Keras 3): each becomes a graph input.
+        """
+
+        def probe(batch: int, length: int) -> Any:
+            def concrete(x: Any) -> Any:
+                return tg.tensor(x.zeros(batch, length)) if isinstance(x, KerasTensor) else x
+
+            # The probe only infers shapes: in inference mode it updates no state (moving
+            # statistics) even when the recorded call asks for ``training=True``.
+            return self(
+                _map_structure(concrete, inputs),
+                *_map_structure(concrete, list(rest)),
+                **{**_map_structure(concrete, kwargs), "training": False},
             )
-        concrete = _map_structure(
-            lambda x: tg.tensor(x.zeros()) if isinstance(x, KerasTensor) else x, inputs
-        )
-        # The probe only infers shapes: in inference mode it updates no state (moving
-        # statistics) even when the recorded call asks for ``training=True``.
-        probe_kwargs = {**kwargs, "training": False}
-        outputs = self(concrete, *rest, **probe_kwargs)
+
+        outputs = probe(PROBE_BATCH, PROBE_LENGTH)
         flat = _flatten(outputs)
-        # Unknown axes past the batch (variable-length sequences): a second probe with
-        # another size tells which output axes follow them.
-        second = None
-        symbolic_inputs = [x for x in _flatten(inputs) if isinstance(x, KerasTensor)]
+        symbolic_inputs = [
+            x for x in _flatten([inputs, list(rest), kwargs]) if isinstance(x, KerasTensor)
+        ]
         # A batch size fixed by every input (Input(batch_shape=(8, ...))) stays known.
         batch_known = all(x.shape[:1] != (None,) for x in symbolic_inputs)
+        # Unknown axes past the batch (variable-length sequences): a second probe with
+        # other sizes tells which output axes follow them.
+        second = None
         if any(None in x.shape[1:] for x in symbolic_inputs):
-            again = _map_structure(
-                lambda x: (
-                    tg.tensor(x.zeros(PROBE_BATCH_AGAIN, PROBE_LENGTH_AGAIN))
-                    if isinstance(x, KerasTensor)
-                    else x
-                ),
-                inputs,
-            )
             try:
-                second = [shape_of(out) for out in _flatten(self(again, *rest, **probe_kwargs))]
+                second = [
+                    shape_of(out) for out in _flatten(probe(PROBE_BATCH_AGAIN, PROBE_LENGTH_AGAIN))
+                ]
             except Exception:  # a layer fixing a length: the batch rule below still holds
                 second = None
         node_index = len(self._inbound_nodes)
@@ -466,7 +461,7 @@ class Layer:
                     name=f"{self.name}/out{i}" if len(flat) > 1 else self.name,
                 )
             )
-        node = Node(self, inputs, symbolic, dict(kwargs))
+        node = Node(self, inputs, symbolic, dict(kwargs), tuple(rest))
         self._inbound_nodes.append(node)
         iterator = iter(symbolic)
         return _map_structure(lambda _: next(iterator), outputs)

@@ -252,20 +252,36 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer in a functional graph: its input and output KerasTensors."""
+    """One call of a layer in a functional graph: its input and output KerasTensors.
+
+    ``inputs`` is the call's first argument; ``call_args`` its other positional arguments
+    and ``call_kwargs`` its keyword arguments, where symbolic tensors may appear too
+    (``TransformerDecoder()(x, encoder_outputs)``).
+    """
 
     def __init__(
-        self, layer: Layer, inputs: Any, outputs: list[KerasTensor], call_kwargs: dict[str, Any]
+        self,
+        layer: Layer,
+        inputs: Any,
+        outputs: list[KerasTensor],
+        call_kwargs: dict[str, Any],
+        call_args: tuple[Any, ...] = (),
     ) -> None:
         self.layer = layer
         self.inputs = inputs  # the nested structure the layer was called with
         self.outputs = outputs
         self.call_kwargs = call_kwargs
+        self.call_args = tuple(call_args)
+        # Whether replaying the call must fill symbolic tensors into the other arguments.
+        self.symbolic_arguments = any(
+            isinstance(x, KerasTensor) for x in flatten([list(call_args), call_kwargs])
+        )
 
     @property
     def flat_inputs(self) -> list[KerasTensor]:
-        """The symbolic tensors among the call's inputs, in flattening order."""
-        return [x for x in flatten(self.inputs) if isinstance(x, KerasTensor)]
+        """The symbolic tensors among the call's arguments, in flattening order."""
+        every = [self.inputs, list(self.call_args), self.call_kwargs]
+        return [x for x in flatten(every) if isinstance(x, KerasTensor)]
 
 
 def flatten(structure: Any) -> list[Any]:

@@ -257,15 +257,20 @@ class Model(Trainer, Layer):
         values: dict[int, Any] = {
             id(tensor): value for tensor, value in zip(self.inputs, flat, strict=True)
         }
+
+        def value_of(t: Any) -> Any:
+            return values[id(t)] if isinstance(t, KerasTensor) else t
+
         for node in self._graph_nodes:
-            args = _map_structure(
-                lambda t: values[id(t)] if isinstance(t, KerasTensor) else t, node.inputs
-            )
+            args = _map_structure(value_of, node.inputs)
             layer = node.layer
             if type(layer) is OpLayer:
                 out = layer.call(args)  # (an op: no build, shape check or training flag)
+            elif node.symbolic_arguments:  # symbolic tensors in other arguments too
+                rest = _map_structure(value_of, list(node.call_args))
+                out = layer(args, *rest, **_map_structure(value_of, node.call_kwargs))
             else:
-                out = layer(args, **node.call_kwargs)
+                out = layer(args, *node.call_args, **node.call_kwargs)
             for tensor, value in zip(node.outputs, _flatten(out), strict=True):
                 values[id(tensor)] = value
         outputs = self._outputs_struct
@@ -314,6 +319,13 @@ class Model(Trainer, Layer):
             for node in layer._inbound_nodes:
                 if id(node) not in graph_nodes:
                     continue
+                if node.call_args or node.symbolic_arguments:
+                    raise ValueError(
+                        f"Model '{self.name}': layer '{layer.name}' is called with more than "
+                        "one positional argument or with symbolic keyword arguments; such a "
+                        "call cannot be saved in a config yet (pass its tensors as one list "
+                        "in the first argument to save the model)"
+                    )
                 inbound.append(
                     {
                         "args": _map_structure(
