@@ -377,17 +377,67 @@ def test_clone_model_with_clone_function_and_input_tensors():
         tg.models.clone_model(model, clone_function=lambda layer: None)
 
 
-def test_clone_model_refuses_subclassed_models():
+def test_clone_model_of_subclassed_models_uses_from_config():
     class Custom(tg.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = tg.layers.Dense(1)
+        def __init__(self, units=2, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.dense = tg.layers.Dense(units)
 
         def call(self, x):
             return self.dense(x)
 
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    original = Custom(3, name="mine")
+    clone = tg.models.clone_model(original)
+    assert type(clone) is Custom and clone.units == 3 and clone.name == "mine"
+    assert clone.dense is not original.dense
     with pytest.raises(ValueError, match="subclassed"):
-        tg.models.clone_model(Custom())
+        tg.models.clone_model(original, clone_function=lambda layer: layer)
+
+
+def test_clone_model_call_function_and_recursive():
+    inputs = tg.Input(shape=(3,), name="in")
+    hidden = tg.layers.Dense(4, name="d1")(inputs)
+    model = tg.Model(inputs, tg.layers.Dense(1, name="d2")(hidden))
+
+    def with_dropout(layer, *args, **kwargs):  # Keras' example: a Dropout after each Dense
+        out = layer(*args, **kwargs)
+        return tg.layers.Dropout(0.5)(out) if isinstance(layer, tg.layers.Dense) else out
+
+    clone = tg.models.clone_model(model, call_function=with_dropout)
+    kinds = [type(layer).__name__ for layer in clone.layers]
+    assert kinds.count("Dropout") == 2 and kinds.count("Dense") == 2
+    with pytest.raises(ValueError, match="Sequential"):
+        tg.models.clone_model(tg.Sequential([tg.Input((2,))]), call_function=with_dropout)
+
+    inner = tg.Sequential([tg.Input((3,)), tg.layers.Dense(3, name="inner_d")], name="inner")
+    outer_in = tg.Input(shape=(3,))
+    outer = tg.Model(outer_in, tg.layers.Dense(1, name="top")(inner(outer_in)))
+    seen = []
+
+    def record(layer):
+        seen.append(layer.name)
+        return type(layer).from_config(layer.get_config())
+
+    tg.models.clone_model(outer, clone_function=record, recursive=True)
+    assert "inner_d" in seen and "inner" not in seen  # the nested model cloned layer by layer
+    seen.clear()
+    tg.models.clone_model(outer, clone_function=record)
+    assert "inner" in seen and "inner_d" not in seen
+    with pytest.raises(ValueError, match="unexpected keyword"):
+        tg.models.clone_model(outer, nonsense=1)
+
+
+def test_clone_model_clones_a_shared_layer_once():
+    shared = tg.layers.Dense(2, name="shared")
+    a, b = tg.Input((2,), name="a"), tg.Input((2,), name="b")
+    model = tg.Model([a, b], tg.layers.Add()([shared(a), shared(b)]))
+    clone = tg.models.clone_model(model)
+    dense = [layer for layer in clone.layers if isinstance(layer, tg.layers.Dense)]
+    assert len(dense) == 1 and dense[0] is not shared
 
 
 def test_ops_on_symbolic_tensors_clone_and_round_trip():

@@ -28,8 +28,9 @@ the file and a compression-ratio bound before reading), parses the JSON, checks 
 size in the config against ``max_tensor_elements``, verifies the checksums, rebuilds
 layers only from the classes of `tapegrad.nn.layers`, the classes registered with
 ``register_keras_serializable`` and the ``custom_objects`` the caller passes (custom
-functions, losses, metrics... are found by name the same way, never as code), rebuilds each Lambda's function as a replay of its graph through the primitive
-table, re-wires functional models, checks and assigns every weight, and restores the
+functions, losses, metrics... are found by name the same way, never as code), rebuilds
+each Lambda's function as a replay of its graph through the primitive table, re-wires
+functional models, checks and assigns every weight, and restores the
 optimizer and the random state so training resumes exactly. Every problem with a file
 raises `ArchiveError` (a ValueError) naming the member and field; failing to open the
 file raises OSError.

@@ -144,6 +144,9 @@ class _Loader:
         #: original layer of that name, and may wire the graph to new input tensors.
         self.clone_layer: Any = None
         self.input_tensors: dict[str, Any] = {}
+        #: clone_model's ``call_function(layer, *args, **kwargs)``, called instead of the
+        #: layer when wiring.
+        self.call_layer: Any = None
 
     def layer_from_entry(self, entry: Any, path: str) -> Layer:
         self.progress["where"] = path
@@ -280,7 +283,10 @@ class _Loader:
             args = _resolve(node["args"], outputs, where)
             self.progress["where"] = where
             try:
-                out = layers[name](args, **node["kwargs"])
+                if self.call_layer is None:
+                    out = layers[name](args, **node["kwargs"])
+                else:
+                    out = self.call_layer(layers[name], args, **node["kwargs"])
             except ArchiveError:
                 raise
             except Exception as err:  # a file can make a layer call fail any way

@@ -171,25 +171,38 @@ def clone_model(
     model: Model,
     input_tensors: Any = None,
     clone_function: Callable[[Layer], Layer] | None = None,
+    call_function: Callable[..., Any] | None = None,
+    recursive: bool = False,
+    **kwargs: Any,
 ) -> Model:
     """A new model with the same architecture and new layers (fresh weights), Keras'
     ``keras.models.clone_model``.
 
     Args:
-        model: A `Sequential` or functional `Model`.
+        model: A `Sequential` or functional `Model` (a subclassed model is rebuilt with
+            ``type(model).from_config(model.get_config())``, as Keras does, and takes
+            none of the other arguments).
         input_tensors: Optional symbolic tensors (from `Input`) to build the clone on, in
             the structure of the model's inputs; a Sequential cloned on them becomes a
             functional `Model`.
         clone_function: ``f(layer) -> new layer`` applied to every layer but the inputs
             (default: ``layer.__class__.from_config(layer.get_config())``; a `Lambda`
             keeps its function; a nested model is cloned). Returning the layer itself
-            shares it (and its weights) with the original.
+            shares it (and its weights) with the original. A layer used several times
+            is cloned once.
+        call_function: Functional models only: ``f(layer, *args, **kwargs)`` called
+            instead of ``layer(*args, **kwargs)`` when the clone is wired (to insert layers
+            or change call arguments).
+        recursive: Clone the layers of nested Sequential and functional models with
+            ``clone_function`` too (else a nested model goes to ``clone_function``
+            whole).
+        **kwargs: Refused (named).
 
     Returns:
         The clone, not compiled.
 
     Raises:
-        ValueError: A subclassed model (its architecture is Python code), or
+        ValueError: Arguments a model kind does not take (as in Keras), or
             ``input_tensors`` that do not match the model's inputs.
 
     Examples:
@@ -199,19 +212,68 @@ def clone_model(
         >>> clone.layers[0] is model.layers[0], clone.output_shape
         (False, (None, 2))
     """
+    cache = kwargs.pop("cache", None)
+    if kwargs:
+        raise ValueError(f"clone_model: unexpected keyword argument(s) {tuple(kwargs)}")
     if not isinstance(model, Model):
         raise ValueError(f"clone_model: expected a Model, got {type(model).__name__}")
-    clone = clone_function or _clone_layer
-    if not callable(clone):
-        raise ValueError(f"clone_model: clone_function must be callable, got {clone!r}")
-    if type(model) is Sequential:
-        return _clone_sequential(model, input_tensors, clone)
-    if type(model) is not Model or not model.inputs:
+    if clone_function is not None and not callable(clone_function):
+        raise ValueError(f"clone_model: clone_function must be callable, got {clone_function!r}")
+    if call_function is not None and not callable(call_function):
+        raise ValueError(f"clone_model: call_function must be callable, got {call_function!r}")
+    functional = type(model) is Model and bool(model.inputs)
+    if type(model) is Sequential or functional:
+        clone = _wrapped_clone_function(clone_function, call_function, recursive, cache)
+        if type(model) is Sequential:
+            if call_function is not None:
+                raise ValueError(
+                    "clone_model: call_function is not supported with Sequential models (their "
+                    "layers are listed, not called, when the model is made); use it with "
+                    "functional models"
+                )
+            return _clone_sequential(model, input_tensors, clone)
+        return _clone_functional(model, input_tensors, clone, call_function)
+    if clone_function is not None or input_tensors is not None or call_function is not None:
         raise ValueError(
-            f"clone_model: '{model.name}' is a subclassed {type(model).__name__}; only "
-            "Sequential and functional models can be cloned (a subclassed model's call() "
-            "is Python code)"
+            f"clone_model: '{model.name}' is a subclassed {type(model).__name__}: "
+            "clone_function, call_function and input_tensors are only supported for "
+            "Sequential and functional models (a subclassed model's call() is Python code)"
         )
+    with CustomObjectScope({type(model).__name__: type(model)}):
+        return type(model).from_config(model.get_config())
+
+
+def _wrapped_clone_function(
+    clone_function: Any, call_function: Any, recursive: bool, cache: dict[int, Any] | None
+) -> Callable[[Layer], Layer]:
+    """Keras' wrapper: one clone per layer (shared layers stay shared), nested models
+    cloned layer by layer when ``recursive``."""
+    cache = {} if cache is None else cache
+    clone = clone_function or _clone_layer
+
+    def wrapped(layer: Layer) -> Layer:
+        if id(layer) in cache:
+            return cache[id(layer)]
+        nested = isinstance(layer, Model) and (type(layer) is Sequential or type(layer) is Model)
+        if recursive and nested:
+            result = clone_model(
+                layer,
+                clone_function=clone,
+                call_function=None if type(layer) is Sequential else call_function,
+                recursive=True,
+                cache=cache,
+            )
+        else:
+            result = _checked(clone(layer), layer)
+        cache[id(layer)] = result
+        return result
+
+    return wrapped
+
+
+def _clone_functional(
+    model: Model, input_tensors: Any, clone: Callable[[Layer], Layer], call_function: Any
+) -> Model:
     by_name = {layer.name: layer for layer in model.layers}
     config = model.get_config()
     loader = _Loader({}, _layer_classes(None), None, {"where": "clone_model"})
@@ -222,16 +284,17 @@ def clone_model(
             return loader.layer_from_entry(entry, f"clone_model: {entry.get('name')}")
         if isinstance(original, InputLayer):
             return InputLayer.from_config(original.get_config())
-        return _checked(clone(original), original)
+        return clone(original)
 
     loader.clone_layer = clone_entry
+    loader.call_layer = call_function
     if input_tensors is not None:
         loader.input_tensors = _input_overrides(model, config, input_tensors)
     return loader.model_from_config("Model", config, "clone_model")
 
 
 def _clone_sequential(model: Sequential, input_tensors: Any, clone: Callable[..., Any]) -> Model:
-    layers = [_checked(clone(layer), layer) for layer in model.layers]
+    layers = [clone(layer) for layer in model.layers]
     if input_tensors is not None:
         flat = tree.flatten(input_tensors)
         if len(flat) != 1:
