@@ -456,3 +456,30 @@ def test_models_namespace_is_keras():
     for name in ("Model", "Sequential", "load_model", "save_model", "clone_model"):
         assert hasattr(tg.models, name)
     assert tg.models.model_from_json is tg.nn.saving.model_from_json
+
+
+def test_save_and_load_functions_take_keras_arguments(tmp_path, monkeypatch):
+    model = tg.Sequential([tg.Input((2,)), tg.layers.Dense(1)])
+    path = tmp_path / "m.keras"
+    saving.save_model(model, path, overwrite=True, zipped=True, include_optimizer=True)
+    before = path.read_bytes()
+    answers = iter(["maybe", "n"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    other = tg.Sequential([tg.Input((2,)), tg.layers.Dense(1)])
+    saving.save_model(other, path, overwrite=False)  # asked twice, answered no: kept
+    assert path.read_bytes() == before
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    saving.save_model(other, path, overwrite=False)
+    assert path.read_bytes() != before
+    with pytest.raises(ValueError, match="zipped=False"):
+        saving.save_model(model, path, zipped=False)
+    with pytest.raises(ValueError, match="unsupported argument"):
+        saving.save_model(model, path, save_format="h5")
+    weights = tmp_path / "w.weights.h5"
+    saving.save_weights(model, weights, overwrite=True)
+    saving.load_weights(other, weights, False)  # Keras' positional skip_mismatch
+    np.testing.assert_array_equal(other.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(ValueError, match="skip_mismatch"):
+        saving.load_weights(other, weights, skip_mismatch=True)
+    with pytest.raises(ValueError, match="max_shard_size"):
+        saving.save_weights(model, weights, max_shard_size="1GB")

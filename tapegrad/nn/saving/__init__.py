@@ -100,19 +100,40 @@ _DOCUMENT_KEYS = {"class_name", "config", "compile_config"}
 
 
 # -- public API -------------------------------------------------------------------------------
-def save_model(model: Model, filepath: str | os.PathLike[str]) -> None:
+def save_model(
+    model: Model,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    zipped: bool | None = None,
+    **kwargs: Any,
+) -> None:
     """Save architecture, weights and optimizer state to a ``.tapegrad`` archive.
 
     Args:
         model: A `Sequential` or functional `Model`.
         filepath: Path ending in ``.tapegrad`` (or ``.keras``).
+        overwrite: Replace an existing file (else ask on the terminal, as Keras does).
+        zipped: Keras' choice of a zip (True, the default) or a folder; tapegrad archives
+            are always zip files, so False is refused.
+        **kwargs: Keras' ``include_optimizer`` (the optimizer is always saved when the
+            model is compiled); other names are refused.
 
     Raises:
         ValueError: the model cannot be saved (a subclassed model, a Lambda that cannot
             be traced into primitives, a config that is not JSON, ...), naming why.
         OSError: the file cannot be written (any previous file is left untouched).
     """
+    kwargs.pop("include_optimizer", None)
+    if kwargs:
+        raise ValueError(f"save_model: unsupported argument(s) {sorted(kwargs)}")
+    if zipped is False:
+        raise ValueError(
+            "save_model: zipped=False (an unzipped folder) is not supported: a tapegrad "
+            "archive is always one zip file"
+        )
     path = os.fspath(filepath)
+    if not _may_write(path, overwrite):
+        return
     if not path.endswith(EXTENSIONS):
         raise ValueError(
             f"save_model: the file name must end in {' or '.join(EXTENSIONS)}, got {path!r} "
@@ -280,9 +301,31 @@ def _load(
     return model
 
 
-def save_weights(model: Layer, filepath: str | os.PathLike[str]) -> None:
+def save_weights(
+    model: Layer,
+    filepath: str | os.PathLike[str],
+    overwrite: bool = True,
+    max_shard_size: Any = None,
+    **kwargs: Any,
+) -> None:
     """Save the weights only, as safetensors (keys ``layers/<key>/<index>``, see above),
-    with each tensor's SHA-256 in the safetensors metadata (``checksums``)."""
+    with each tensor's SHA-256 in the safetensors metadata (``checksums``).
+
+    Args:
+        model: The built model (or layer).
+        filepath: The file to write.
+        overwrite: Replace an existing file (else ask on the terminal, as Keras does).
+        max_shard_size: Keras' sharding of large files: not supported (None only).
+        **kwargs: Refused (named).
+    """
+    if kwargs:
+        raise ValueError(f"save_weights: unsupported argument(s) {sorted(kwargs)}")
+    if max_shard_size is not None:
+        raise ValueError(
+            "save_weights: max_shard_size is not supported: the weights go to one file"
+        )
+    if not _may_write(os.fspath(filepath), overwrite):
+        return
     arrays = _weight_arrays(model)
     checksums = {key: tensor_sha256(array) for key, array in sorted(arrays.items())}
     data = _safetensors_bytes(
@@ -292,20 +335,37 @@ def save_weights(model: Layer, filepath: str | os.PathLike[str]) -> None:
     _atomic_write(os.fspath(filepath), lambda file: file.write(data))
 
 
-def load_weights(model: Layer, filepath: str | os.PathLike[str], verify: bool = True) -> None:
+def load_weights(
+    model: Layer,
+    filepath: str | os.PathLike[str],
+    skip_mismatch: bool = False,
+    *,
+    verify: bool = True,
+    **kwargs: Any,
+) -> None:
     """Load weights saved by `save_weights` (or from a `save_model` archive).
 
     Args:
         model: The built model (or layer) to assign to.
         filepath: A weights file or a model archive.
+        skip_mismatch: Keras' option to skip layers whose weights do not match: not
+            supported (False only; a mismatch raises, naming the weight).
         verify: Check each tensor's SHA-256 where the file records them (files written
             before version 2 do not); ``False`` skips it.
+        **kwargs: Refused (named).
 
     Raises:
         ArchiveError: (a `ValueError`) a corrupt or altered file, a missing or unexpected
             weight, or a shape/dtype mismatch (named).
         OSError: the file cannot be opened.
     """
+    if kwargs:
+        raise ValueError(f"load_weights: unsupported argument(s) {sorted(kwargs)}")
+    if skip_mismatch:
+        raise ValueError(
+            "load_weights: skip_mismatch=True is not supported: every weight must match "
+            "(the error names the one that does not)"
+        )
     path = os.fspath(filepath)
     with open(path, "rb") as file:  # OSError here: the file cannot be read at all
         magic = file.read(4)
@@ -315,6 +375,22 @@ def load_weights(model: Layer, filepath: str | os.PathLike[str], verify: bool = 
         raise
     except Exception as err:  # anything else a damaged file provokes: named, one type
         raise ArchiveError(f"{path}: {type(err).__name__}: {str(err)[:500]}") from err
+
+
+def _may_write(path: str, overwrite: bool) -> bool:
+    """Whether to write ``path``: yes when it is new or ``overwrite``; else the user is
+    asked, as Keras asks (no answer, as in a job without a terminal, is no)."""
+    if overwrite or not os.path.exists(path):
+        return True
+    prompt = f"[WARNING] {path} already exists - overwrite? [y/n] "
+    while True:
+        try:
+            answer = input(prompt).strip().lower()
+        except EOFError:
+            return False
+        if answer in ("y", "n"):
+            return answer == "y"
+        prompt = 'Enter "y" (overwrite) or "n" (cancel). '
 
 
 def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
