@@ -76,7 +76,6 @@ OUT_OF_SCOPE: dict[str, str] = {
     "keras.layers.JaxLayer": "out of scope: wraps a JAX function (another framework)",
     "keras.layers.FlaxLayer": "out of scope: wraps a Flax module (another framework)",
     "keras.layers.TorchModuleWrapper": "out of scope: wraps a PyTorch module",
-    "keras.utils.get_source_inputs": "out of scope: a Keras 2 (tf.keras) graph utility",
     "keras.optimizers.legacy": "out of scope: Keras 2 (tf.keras) optimizers",
     "keras.utils.legacy": "out of scope: Keras 2 (tf.keras) compatibility shims",
     "keras.callbacks.OrbaxCheckpoint": "out of scope: checkpoints through Orbax (a JAX library)",

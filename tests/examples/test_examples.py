@@ -56,20 +56,11 @@ LOSS_RATIOS = {
 # Examples that do not run on tapegrad yet, with what they are waiting for.
 PENDING: dict[str, str] = {
     "variational_autoencoder": "Layer.add_loss / Model.losses (issue 11, Model protocol)",
-    "vae_train_step": (
-        "fit(x) without targets hands train_step the tuple (x,); Keras hands it x "
-        "(keras.utils.pack_x_y_sample_weight)"
-    ),
 }
 
 # Known differences from Keras the parity test finds, until they are fixed (strict: a fix
 # makes the test fail, so that its entry is removed).
-DIFFERS_FROM_KERAS: dict[str, str] = {
-    "customizing_fit": (
-        "evaluate(return_dict=True) after a test_step returning {m.name: m.result() for m "
-        "in self.metrics} keeps the key 'compile_metrics'; Keras flattens it to 'mae'"
-    ),
-}
+DIFFERS_FROM_KERAS: dict[str, str] = {}
 
 
 def _params(parity: bool = False) -> list:
