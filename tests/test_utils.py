@@ -363,3 +363,21 @@ def test_progbar_logs_when_interactive_logging_is_off(capsys, caplog):
         tg.config.enable_interactive_logging()
     assert capsys.readouterr().out == ""
     assert "2/2" in caplog.text and "loss: 0.5000" in caplog.text
+
+
+def test_keras_signatures_of_the_smaller_utilities(tmp_path):
+    bar = utils.Progbar(10, verbose=0, stateless_metrics=["loss"])
+    bar.update(2, values=[("loss", 1.0), ("lr", 0.1)])
+    bar.update(4, values=[("loss", 3.0), ("lr", 0.2)])
+    assert bar.average("loss") == pytest.approx(2.0) and bar.average("lr") == pytest.approx(0.2)
+    grain = utils.timeseries_dataset_from_array(np.arange(6), None, 2, format="grain")
+    assert grain[0].shape == (5, 2)
+    with pytest.raises(ValueError, match="format"):
+        utils.timeseries_dataset_from_array(np.arange(6), None, 2, format="torch")
+    left, _ = utils.split_dataset(np.arange(4), left_size=2, preferred_backend="torch")
+    assert left.tolist() == [0, 1]
+    path = tmp_path / "model.dot"
+    utils.plot_model(_two_branch_model(), to_file=str(path), splines="spline")
+    text = path.read_text()
+    assert 'splines="spline"' in text and "(Dense)" not in text  # Keras: no names by default
+    assert "left (Dense)" in utils.model_to_dot(_two_branch_model()).to_string()

@@ -39,9 +39,8 @@ class CustomObjectScope:
     """Makes ``custom_objects`` known to every deserialization inside a ``with`` block.
 
     Args:
-        custom_objects: ``{name: class or function}`` (``None`` is an empty dict). Several
-            dicts may be given; later ones win. Inside nested scopes the inner names are
-            added to the outer ones'.
+        custom_objects: ``{name: class or function}`` (``None`` is an empty dict). Inside
+            nested scopes the inner names are added to the outer ones'.
 
     Raises:
         TypeError: ``custom_objects`` is not a dict with string keys.
@@ -56,11 +55,8 @@ class CustomObjectScope:
         True
     """
 
-    def __init__(self, *custom_objects: dict[str, Any] | None) -> None:
-        merged: dict[str, Any] = {}
-        for objects in custom_objects:
-            merged.update(check_custom_objects(objects, "CustomObjectScope"))
-        self.custom_objects = merged
+    def __init__(self, custom_objects: dict[str, Any] | None) -> None:
+        self.custom_objects = check_custom_objects(custom_objects, "CustomObjectScope")
         self._backup: dict[str, Any] | None = None
 
     def __enter__(self) -> CustomObjectScope:

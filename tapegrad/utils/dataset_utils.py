@@ -41,6 +41,7 @@ def split_dataset(
     right_size: int | float | None = None,
     shuffle: bool = False,
     seed: int | None = None,
+    preferred_backend: str | None = None,
 ) -> tuple[Any, Any]:
     """Split arrays into a left and a right part along the first axis (Keras' sizes and
     shuffle; NumPy arrays instead of Keras' ``tf.data`` datasets).
@@ -53,6 +54,8 @@ def split_dataset(
         shuffle: Shuffle the samples first (Python's ``random`` seeded with ``seed``, the
             permutation Keras draws).
         seed: The shuffle's seed.
+        preferred_backend: Keras' choice of the returned datasets' kind (``"tensorflow"``
+            or ``"torch"``); accepted and unused: tapegrad returns NumPy arrays.
 
     Returns:
         ``(left, right)``, each of ``dataset``'s structure. With both sizes given, the

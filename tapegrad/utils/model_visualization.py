@@ -85,6 +85,7 @@ def model_to_dot(
     subgraph: bool = False,
     show_layer_activations: bool = False,
     show_trainable: bool = False,
+    splines: str = "ortho",
     **kwargs: Any,
 ) -> DotGraph:
     """The layer graph of ``model`` as DOT (Keras' arguments).
@@ -100,6 +101,7 @@ def model_to_dot(
         subgraph: Accepted for Keras compatibility (used by Keras internally).
         show_layer_activations: Show the activation of layers that have one.
         show_trainable: Show whether each layer is trainable.
+        splines: Graphviz's edge style (``"ortho"``: right angles, ``"spline"``, ...).
         **kwargs: Refused (named).
 
     Returns:
@@ -130,7 +132,8 @@ def model_to_dot(
     }
     lines = [
         "digraph G {",
-        f"  graph [rankdir={rankdir}, dpi={int(dpi)}, concentrate=true];",
+        f'  graph [rankdir={rankdir}, dpi={int(dpi)}, splines="{_quoted(splines)}", '
+        "concentrate=true];",
         '  node [shape=record, fontname="Helvetica", fontsize=11];',
     ]
     _draw(model, "", lines, options, "  ")
@@ -143,12 +146,13 @@ def plot_model(
     to_file: str = "model.png",
     show_shapes: bool = False,
     show_dtype: bool = False,
-    show_layer_names: bool = True,
+    show_layer_names: bool = False,
     rankdir: str = "TB",
     expand_nested: bool = False,
     dpi: int = 200,
     show_layer_activations: bool = False,
     show_trainable: bool = False,
+    splines: str = "ortho",
     **kwargs: Any,
 ) -> Any:
     """Draw the layer graph of ``model`` to an image file (Keras' ``plot_model``).
@@ -160,7 +164,8 @@ def plot_model(
         model: A built `Sequential` or functional `Model`.
         to_file: The file to write.
         show_shapes, show_dtype, show_layer_names, rankdir, expand_nested, dpi,
-        show_layer_activations, show_trainable: As in `model_to_dot`.
+        show_layer_activations, show_trainable, splines: As in `model_to_dot`
+        (``show_layer_names`` defaults to False here, as in Keras 3).
         **kwargs: Refused (named).
 
     Returns:
@@ -189,6 +194,7 @@ def plot_model(
         dpi=dpi,
         show_layer_activations=show_layer_activations,
         show_trainable=show_trainable,
+        splines=splines,
         **kwargs,
     )
     path = os.fspath(to_file)
@@ -303,6 +309,10 @@ def _layer_output(layer: Any) -> list[Any]:
     if output is None:
         return []
     return list(output) if isinstance(output, list | tuple) else [output]
+
+
+def _quoted(text: str) -> str:
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _escape(text: str) -> str:

@@ -24,7 +24,10 @@ class Progbar:
         verbose: 0 silent, 1 a live bar (redrawn in place on a terminal, a line per update
             otherwise), 2 one line when finished.
         interval: Least seconds between two redraws.
-        stateful_metrics: Names whose values are shown as they are.
+        stateful_metrics: Names whose values are shown as they are (all others are
+            averaged).
+        stateless_metrics: Used when ``stateful_metrics`` is None: the only names that
+            are averaged (all others are shown as they are).
         unit_name: The name of a step in the time per step.
 
     Examples:
@@ -42,6 +45,7 @@ class Progbar:
         verbose: int = 1,
         interval: float = 0.05,
         stateful_metrics: Iterable[str] | None = None,
+        stateless_metrics: Iterable[str] | None = None,
         unit_name: str = "step",
     ) -> None:
         if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
@@ -54,6 +58,12 @@ class Progbar:
         self.interval = interval
         self.unit_name = unit_name
         self.stateful_metrics = set(stateful_metrics or ())
+        # Keras: stateless_metrics is read only when stateful_metrics is not given.
+        self.stateless_metrics = (
+            set(stateless_metrics)
+            if stateful_metrics is None and stateless_metrics is not None
+            else None
+        )
         self._dynamic_display = bool(getattr(sys.stdout, "isatty", lambda: False)())
         # Keras draws its bar in place on terminals and in notebooks.
         self._dynamic_display |= "ipykernel" in sys.modules
@@ -77,7 +87,11 @@ class Progbar:
         if finalize is None:
             finalize = self.target is not None and current >= self.target
         for name, value in values or []:
-            if name in self.stateful_metrics or finalize:
+            if self.stateless_metrics is not None:
+                stateless = name in self.stateless_metrics
+            else:
+                stateless = name not in self.stateful_metrics
+            if not stateless or finalize:
                 self._values[name] = [value, 1]
                 continue
             # Averaged over the steps this update covers (at least one).

@@ -63,6 +63,7 @@ def timeseries_dataset_from_array(
     seed: int | None = None,
     start_index: int | None = None,
     end_index: int | None = None,
+    format: str = "tf",  # noqa: A002 (Keras' name)
 ) -> TimeseriesDataset:
     """Sliding windows over a timeseries, in batches (Keras' arguments and windows).
 
@@ -82,6 +83,8 @@ def timeseries_dataset_from_array(
         seed: Seed of the shuffle.
         start_index: The first timestep used (default 0).
         end_index: One past the last timestep used (default ``len(data)``).
+        format: Keras' kind of dataset, ``"tf"`` or ``"grain"``; both give the same
+            `TimeseriesDataset` here.
 
     Returns:
         A `TimeseriesDataset` (a `PyDataset`) of ``windows`` or ``(windows, targets)``
@@ -100,6 +103,8 @@ def timeseries_dataset_from_array(
         >>> windows.tolist(), targets.tolist()
         ([[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5]], [0, 10, 20, 30])
     """
+    if format not in ("tf", "grain"):
+        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
     data = np.asarray(data)
     length = len(data)
     for name, value in (
