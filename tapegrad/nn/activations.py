@@ -359,13 +359,16 @@ def serialize(activation: Callable[..., Any] | None) -> Any:
     }
 
 
-def deserialize(config: Any) -> Callable[..., Any]:
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Callable[..., Any]:
     """Inverse of `serialize`: the activation function for a name or serialized dict.
 
     Examples:
         >>> deserialize("tanh") is tanh
         True
     """
+    if custom_objects:  # Keras' argument: the names it gives are known while decoding
+        with object_registration.CustomObjectScope(custom_objects):
+            return deserialize(config)
     if isinstance(config, dict):
         name = config.get("config")
         custom = object_registration.find_custom_object(config)

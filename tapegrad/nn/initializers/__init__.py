@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from tapegrad.nn import object_registration
 from tapegrad.nn._config import deserialize_object
 from tapegrad.nn.initializers.constant_initializers import Constant, Identity, Ones, Zeros
 from tapegrad.nn.initializers.initializer import Initializer, compute_fans
@@ -127,13 +128,16 @@ def serialize(initializer: Any) -> Any:
     }
 
 
-def deserialize(config: Any) -> Initializer:
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Initializer:
     """An initializer from `serialize`'s dict, ``{"class_name", "config"}``, or a name.
 
     Examples:
         >>> deserialize({"class_name": "RandomNormal", "config": {"stddev": 2.0}}).stddev
         2.0
     """
+    if custom_objects:  # Keras' argument: the names it gives are known while decoding
+        with object_registration.CustomObjectScope(custom_objects):
+            return deserialize(config)
     return deserialize_object(config, "initializer", "Initializer", _lookup)
 
 

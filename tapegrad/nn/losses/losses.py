@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
+from tapegrad.nn import object_registration
 from tapegrad.nn._config import rebuild_custom
 from tapegrad.nn.losses.hinge_losses import categorical_hinge, hinge, squared_hinge
 from tapegrad.nn.losses.loss import Loss, squeeze_or_expand_to_same_rank
@@ -494,7 +495,7 @@ def serialize(loss: Any) -> Any:
     }
 
 
-def deserialize(config: Any) -> Any:
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
     """A `Loss` instance (or loss function) from `serialize`'s output or a name.
 
     Examples:
@@ -503,6 +504,9 @@ def deserialize(config: Any) -> Any:
         >>> deserialize("mse") is mean_squared_error
         True
     """
+    if custom_objects:  # Keras' argument: the names it gives are known while decoding
+        with object_registration.CustomObjectScope(custom_objects):
+            return deserialize(config)
     custom = rebuild_custom(config, _BY_NAME.__contains__)  # registered or custom_objects
     if custom is not None:
         return custom

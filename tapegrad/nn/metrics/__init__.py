@@ -27,6 +27,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from tapegrad.nn import object_registration
 from tapegrad.nn._config import rebuild_custom
 from tapegrad.nn.metrics.accuracy_metrics import (
     ACCURACY_NAMES,
@@ -165,13 +166,16 @@ def serialize(metric: Metric) -> dict[str, Any]:
     return _serialize_function(metric)
 
 
-def deserialize(config: Any) -> Any:
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
     """A metric (with fresh state) from `serialize`'s output or a name.
 
     Examples:
         >>> deserialize(serialize(Precision(thresholds=0.7))).thresholds
         [0.7]
     """
+    if custom_objects:  # Keras' argument: the names it gives are known while decoding
+        with object_registration.CustomObjectScope(custom_objects):
+            return deserialize(config)
     custom = rebuild_custom(config, lambda name: name in _BY_NAME or name in _FUNCTIONS)
     if custom is not None:  # registered, or passed in custom_objects
         return custom
