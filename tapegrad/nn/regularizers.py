@@ -248,13 +248,16 @@ def _registered_name(obj: Any) -> str | None:
     return name if ">" in name else None
 
 
-def deserialize(config: Any) -> Regularizer:
+def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Regularizer:
     """A regularizer from `serialize`'s dict, ``{"class_name", "config"}``, or a name.
 
     Examples:
         >>> deserialize(serialize(L1L2(0.1, 0.2))).get_config()
         {'l1': 0.1, 'l2': 0.2}
     """
+    if custom_objects:  # Keras' argument: the names it gives are known while decoding
+        with object_registration.CustomObjectScope(custom_objects):
+            return deserialize(config)
     return deserialize_object(config, "regularizer", "Regularizer", _lookup)
 
 

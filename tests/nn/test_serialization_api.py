@@ -483,3 +483,23 @@ def test_save_and_load_functions_take_keras_arguments(tmp_path, monkeypatch):
         saving.load_weights(other, weights, skip_mismatch=True)
     with pytest.raises(ValueError, match="max_shard_size"):
         saving.save_weights(model, weights, max_shard_size="1GB")
+
+
+def test_registries_deserialize_take_custom_objects():
+    class Doubling(tg.initializers.Initializer):
+        def __call__(self, shape, dtype=None):
+            return np.full(shape, 2.0, dtype or "float32")
+
+        def get_config(self):
+            return {}
+
+    fn = {"class_name": "function", "config": "max_error", "module": __name__}
+    assert tg.activations.deserialize(fn, custom_objects={"max_error": max_error}) is max_error
+    assert tg.losses.deserialize(fn, custom_objects={"max_error": max_error}) is max_error
+    metric = tg.metrics.deserialize("max_error", custom_objects={"max_error": max_error})
+    assert metric is max_error
+    init = {"class_name": "Doubling", "config": {}}
+    assert isinstance(tg.initializers.deserialize(init, {"Doubling": Doubling}), Doubling)
+    assert tg.regularizers.deserialize("l2", custom_objects={}).l2 == 0.01
+    with pytest.raises(ValueError):
+        tg.activations.deserialize(fn)  # the scope ended with the call
