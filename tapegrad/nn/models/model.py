@@ -115,6 +115,7 @@ class Model(Trainer, Layer):
                 )
         self._inputs_struct = inputs
         self._outputs_struct = outputs
+        self._flat_inputs = flat_inputs
         self._graph_nodes = topological_nodes(flat_outputs)
         input_layers = [t.history[0] for t in flat_inputs]  # type: ignore[index]
         known = {id(layer) for layer in input_layers}
@@ -250,19 +251,29 @@ class Model(Trainer, Layer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if not self._functional:
             raise NotImplementedError(f"Model '{self.name}': a subclassed model must define call()")
+        # (Every step runs this: the common cases skip the structure walks.)
         if not self._several_inputs and type(inputs) is tg.Tensor:
-            flat = [adjust_input(self, self.inputs[0], inputs)]
+            tensor = self._flat_inputs[0]
+            shape = inputs.shape
+            if not (
+                len(shape) == tensor.ndim
+                and shape[1:] == tensor.shape[1:]
+                and inputs.dtype == tensor.dtype
+            ):
+                inputs = adjust_input(self, tensor, inputs)
+            values: dict[int, Any] = {id(tensor): inputs}
         else:
             flat = standardize_inputs(self, inputs)
-        values: dict[int, Any] = {
-            id(tensor): value for tensor, value in zip(self.inputs, flat, strict=True)
-        }
+            values = {id(t): v for t, v in zip(self._flat_inputs, flat, strict=True)}
 
         def value_of(t: Any) -> Any:
             return values[id(t)] if isinstance(t, KerasTensor) else t
 
         for node in self._graph_nodes:
-            args = _map_structure(value_of, node.inputs)
+            first = node.inputs
+            args = (
+                values[id(first)] if type(first) is KerasTensor else _map_structure(value_of, first)
+            )
             layer = node.layer
             if type(layer) is OpLayer:
                 out = layer.call(args)  # (an op: no build, shape check or training flag)
@@ -271,8 +282,12 @@ class Model(Trainer, Layer):
                 out = layer(args, *rest, **_map_structure(value_of, node.call_kwargs))
             else:
                 out = layer(args, *node.call_args, **node.call_kwargs)
-            for tensor, value in zip(node.outputs, _flatten(out), strict=True):
-                values[id(tensor)] = value
+            produced = node.outputs
+            if len(produced) == 1 and not isinstance(out, list | tuple | dict):
+                values[id(produced[0])] = out
+            else:
+                for tensor, value in zip(produced, _flatten(out), strict=True):
+                    values[id(tensor)] = value
         outputs = self._outputs_struct
         if isinstance(outputs, list) and len(outputs) == 1:
             return values[id(outputs[0])]  # Keras unpacks a one-element output list
