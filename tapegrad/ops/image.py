@@ -1,12 +1,14 @@
 """``keras.ops.image``: resizing, cropping, padding, grayscale and patches, differentiable;
-with `tapegrad.ops.image_sampling` (``affine_transform``, ``map_coordinates``) and
-`tapegrad.ops.image_color` (``rgb_to_hsv``, ``hsv_to_rgb``, ``gaussian_blur``,
-``sobel_edges``) re-exported here.
+with `tapegrad.ops.image_sampling` (``affine_transform``, ``map_coordinates``,
+``perspective_transform``, ``elastic_transform``), `tapegrad.ops.image_scaling`
+(``scale_and_translate``) and `tapegrad.ops.image_color` (``rgb_to_hsv``, ``hsv_to_rgb``,
+``gaussian_blur``, ``sobel_edges``, ``ssim``) re-exported here.
 
 Images are ``(H, W, C)`` or batches ``(N, H, W, C)`` (``data_format="channels_first"``:
 ``(C, H, W)`` / ``(N, C, H, W)``). ``resize`` samples as ``jax.image.resize`` (half-pixel
-centres; bilinear clamps at the border, nearest takes ``floor((i + 0.5) * in / out)``),
-with gathers and constant weights, so gradients flow to the input pixels.
+centres; bilinear clamps at the border, nearest takes ``floor((i + 0.5) * in / out)``;
+bicubic, Lanczos and antialiased resizing use ``jax.image``'s kernel weight matrices),
+with gathers or constant weights, so gradients flow to the input pixels.
 Keras image ops tapegrad does not have raise an error naming them (`UNSUPPORTED`).
 
 Examples:
@@ -32,6 +34,7 @@ from tapegrad.ops.image_sampling import (
     map_coordinates,
     perspective_transform,
 )
+from tapegrad.ops.image_scaling import resample_axis, scale_and_translate
 
 __all__ = [
     "affine_transform",
@@ -45,6 +48,7 @@ __all__ = [
     "pad_images",
     "perspective_transform",
     "resize",
+    "scale_and_translate",
     "rgb_to_grayscale",
     "rgb_to_hsv",
     "sobel_edges",
@@ -52,9 +56,7 @@ __all__ = [
 ]
 
 # Keras image ops not implemented here, with the reason (read by the coverage report).
-UNSUPPORTED: dict[str, str] = {
-    "scale_and_translate": "not implemented yet (antialiased kernels of jax.image)",
-}
+UNSUPPORTED: dict[str, str] = {}
 
 
 def __getattr__(name: str) -> Any:
@@ -120,8 +122,10 @@ def resize(
     Args:
         images: An image or a batch of images.
         size: ``(height, width)`` of the result.
-        interpolation: ``"bilinear"`` or ``"nearest"``.
-        antialias: Only False (no antialiasing filter when downsampling).
+        interpolation: ``"bilinear"``, ``"nearest"``, ``"bicubic"``, ``"lanczos3"`` or
+            ``"lanczos5"`` (the kernels of ``jax.image.resize``).
+        antialias: Low-pass filter when downsampling (the kernel stretched by the
+            downscaling factor), as ``jax.image.resize``; ignored by ``"nearest"``.
         crop_to_aspect_ratio: Crop the centre to the target aspect ratio first.
         pad_to_aspect_ratio: Pad (with ``fill_value``) to the target aspect ratio first.
         fill_mode: Only ``"constant"``.
@@ -137,13 +141,11 @@ def resize(
         >>> tg.ops.image.resize(x, (1, 4)).numpy().ravel()
         array([0. , 0.5, 1.5, 2. ], dtype=float32)
     """
-    if interpolation not in ("bilinear", "nearest"):
+    if interpolation not in ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5"):
         raise ValueError(
-            f"ops.image.resize: interpolation {interpolation!r} is not supported "
-            "('bilinear' and 'nearest' are)"
+            f"ops.image.resize: interpolation {interpolation!r} is not supported ('bilinear', "
+            "'nearest', 'bicubic', 'lanczos3' and 'lanczos5' are)"
         )
-    if antialias:
-        raise ValueError("ops.image.resize: antialias=True is not supported")
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError(
             "ops.image.resize: only one of crop_to_aspect_ratio and pad_to_aspect_ratio"
@@ -173,8 +175,16 @@ def resize(
         widths = [(0, 0)] * len(shape_of(images))
         widths[h_axis], widths[w_axis] = (top, top), (left, left)
         images = P.pad_p(images, pad_width=tuple(widths), constant_values=fill_value)
-    out = _resample(images, h_axis, sizes[0], interpolation)
-    return _resample(out, w_axis, sizes[1], interpolation)
+    if interpolation == "nearest" or (interpolation == "bilinear" and not antialias):
+        out = _resample(images, h_axis, sizes[0], interpolation)
+        return _resample(out, w_axis, sizes[1], interpolation)
+    # Other kernels (and antialiasing): jax.image.resize's weight matrices.
+    out = images
+    for axis, size in ((h_axis, sizes[0]), (w_axis, sizes[1])):
+        if shape_of(out)[axis] != size:
+            scale = size / shape_of(out)[axis]
+            out = resample_axis(out, axis, size, scale, 0.0, interpolation, antialias)
+    return out
 
 
 def _sides(op: str, kind: str, before: Any, after: Any, target: Any, size: int) -> tuple[int, int]:

@@ -266,8 +266,8 @@ def test_resize() -> None:
     )
     tg.check_grads(lambda t: ops.image.resize(t, (4, 7)), (tg.tensor(images[:1]),), order=2)
     assert ops.image.resize(np.ones((4, 4, 1), np.uint8), (2, 2)).dtype == np.float32
-    with pytest.raises(ValueError, match="resize: interpolation 'lanczos3'"):
-        ops.image.resize(images, (2, 2), interpolation="lanczos3")
+    with pytest.raises(ValueError, match="resize: interpolation .area."):
+        ops.image.resize(images, (2, 2), interpolation="area")
     with pytest.raises(ValueError, match="resize: expected an image"):
         ops.image.resize(images[0, 0], (2, 2))
 
@@ -350,3 +350,52 @@ def test_depth_space_unfold_fold_adaptive() -> None:
     ).numpy()
     np.testing.assert_allclose(biggest[:, :, 1, 2], images[:, 1:4, 3:5].max((1, 2)))
     tg.check_grads(lambda t: ops.adaptive_average_pool(t, 2), (tg.tensor(images[:1, 0]),), order=2)
+
+
+# Keras 3.15 (JAX backend: jax.image.resize) numbers for one row of 8 pixels resized to 5.
+SIGNAL = np.array([0.0, 1.0, 4.0, 2.0, -1.0, 3.0, 5.0, 0.5], np.float32).reshape(1, 8, 1)
+KERAS_DOWN = {
+    ("bicubic", False): [0.152306, 3.893499, 0.125, 3.310248, 1.640194],
+    ("bicubic", True): [0.311721, 3.130899, 0.476486, 2.972782, 2.41877],
+    ("lanczos3", False): [0.021433, 3.869071, -0.192935, 3.514419, 1.662627],
+    ("lanczos3", True): [0.194642, 3.339604, 0.319651, 3.006027, 2.574944],
+    ("lanczos5", False): [0.002533, 3.862103, -0.182333, 3.585324, 1.55797],
+    ("lanczos5", True): [0.022733, 3.538024, 0.184458, 3.00768, 2.70158],
+    ("bilinear", True): [0.409091, 2.851852, 0.75, 2.777778, 2.340908],
+}
+
+
+@pytest.mark.parametrize(("interpolation", "antialias"), sorted(KERAS_DOWN))
+def test_resize_kernels_match_keras(interpolation: str, antialias: bool) -> None:
+    out = ops.image.resize(SIGNAL, (1, 5), interpolation=interpolation, antialias=antialias)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy().ravel(), KERAS_DOWN[interpolation, antialias], atol=2e-6)
+    # Upsampling: antialias changes nothing (the kernel is stretched only when downsampling).
+    up = ops.image.resize(SIGNAL, (1, 11), interpolation=interpolation, antialias=antialias)
+    same = ops.image.resize(SIGNAL, (1, 11), interpolation=interpolation, antialias=not antialias)
+    np.testing.assert_allclose(up.numpy(), same.numpy(), atol=1e-6)
+    tg.check_grads(
+        lambda t: ops.image.resize(t, (3, 5), interpolation=interpolation, antialias=antialias),
+        (tg.tensor(RNG.uniform(size=(4, 8, 1))),),
+        order=1,
+    )
+
+
+def test_scale_and_translate() -> None:
+    out = ops.image.scale_and_translate(SIGNAL, (1, 6, 1), [0.7], [0.4], (1,), "cubic")
+    # Keras 3.15 (JAX backend) numbers.
+    np.testing.assert_allclose(
+        out.numpy().ravel(), [-0.151004, 1.510276, 3.14443, -0.166603, 3.918706, 1.99268], atol=2e-6
+    )
+    # Without antialiasing, "linear" at scale out/in and no shift is bilinear resizing.
+    images = RNG.uniform(size=(2, 5, 6, 3))
+    linear = ops.image.scale_and_translate(
+        images, (2, 8, 4, 3), [8 / 5, 4 / 6], [0.0, 0.0], (1, 2), "linear", antialias=False
+    )
+    np.testing.assert_allclose(linear.numpy(), ops.image.resize(images, (8, 4)).numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="scale_and_translate: method must be one of"):
+        ops.image.scale_and_translate(
+            images, (2, 8, 4, 3), [1.0, 1.0], [0.0, 0.0], (1, 2), "nearest"
+        )
+    with pytest.raises(ValueError, match="scale_and_translate: axis 3 is not spatial"):
+        ops.image.scale_and_translate(images, (2, 8, 4, 1), [1.0, 1.0], [0.0, 0.0], (1, 2), "cubic")
