@@ -69,6 +69,7 @@ from tapegrad.nn.layers.merge import (
 )
 from tapegrad.nn.layers.normalization import BatchNormalization, LayerNormalization
 from tapegrad.nn.layers.operation import OpLayer
+from tapegrad.nn.layers.pipeline import Pipeline
 from tapegrad.nn.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -253,6 +254,7 @@ __all__ = [
     "OpLayer",
     "PReLU",
     "Permute",
+    "Pipeline",
     "RMSNormalization",
     "RNN",
     "RandomBrightness",
