@@ -28,13 +28,14 @@ def test_top_level_names_are_the_layers_and_models():
     assert tg.Model is tg.models.Model and tg.Sequential is tg.models.Sequential
 
 
-def test_input_has_keras_3_signature():
+def test_input_has_keras_3_signature():  # (Keras 3.15's, which has ``ragged``)
     parameters = inspect.signature(tg.Input).parameters
     assert list(parameters) == [
         "shape",
         "batch_size",
         "dtype",
         "sparse",
+        "ragged",
         "batch_shape",
         "name",
         "tensor",
@@ -54,6 +55,7 @@ def test_input_batch_shape_name_and_dtype():
     "kwargs, problem",
     [
         ({"shape": (3,), "sparse": True}, "sparse=True is not supported"),
+        ({"shape": (3,), "ragged": True}, "ragged=True is not supported"),
         ({"shape": (3,), "tensor": np.zeros((1, 3))}, "tensor= .* not supported"),
         ({"shape": (3,), "optional": True}, "optional=True .* not supported"),
         ({"shape": (3,), "batch_shape": (None, 3)}, "either batch_shape= or shape="),

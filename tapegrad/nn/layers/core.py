@@ -35,6 +35,7 @@ class InputLayer(Layer):
         batch_size: Optional fixed batch size.
         dtype: Input dtype (float32 by default).
         sparse: Only False/None (tapegrad has no sparse tensors).
+        ragged: Only False/None (tapegrad has no ragged tensors).
         batch_shape: Shape with the batch axis (instead of ``shape`` and ``batch_size``).
         input_tensor: Not supported (an existing tensor as the input).
         optional: Only False (an input that may be None is not supported).
@@ -52,6 +53,7 @@ class InputLayer(Layer):
         batch_size: int | None = None,
         dtype: Any = None,
         sparse: bool | None = None,
+        ragged: bool | None = None,
         batch_shape: Sequence[int | None] | None = None,
         input_tensor: Any = None,
         optional: bool = False,
@@ -65,6 +67,11 @@ class InputLayer(Layer):
         if sparse:
             raise ValueError(
                 f"{owner}: sparse=True is not supported (tapegrad has no sparse tensors)"
+            )
+        if ragged:
+            raise ValueError(
+                f"{owner}: ragged=True is not supported (tapegrad has no ragged tensors; "
+                "pad the sequences, e.g. with tapegrad.utils.pad_sequences)"
             )
         if input_tensor is not None:
             raise ValueError(
@@ -124,6 +131,7 @@ def Input(  # noqa: N802  (Keras' name)
     batch_size: int | None = None,
     dtype: Any = None,
     sparse: bool | None = None,
+    ragged: bool | None = None,
     batch_shape: Sequence[int | None] | None = None,
     name: str | None = None,
     tensor: Any = None,
@@ -136,6 +144,7 @@ def Input(  # noqa: N802  (Keras' name)
         batch_size: Optional fixed batch size.
         dtype: dtype of the data (default float32).
         sparse: Only False/None (tapegrad has no sparse tensors).
+        ragged: Only False/None (tapegrad has no ragged tensors).
         batch_shape: The shape with the batch axis, instead of shape/batch_size.
         name: Name; data dicts are keyed by it (``model.input_names``).
         tensor: Not supported (an existing tensor as the input).
@@ -158,6 +167,7 @@ def Input(  # noqa: N802  (Keras' name)
         batch_size=batch_size,
         dtype=dtype,
         sparse=sparse,
+        ragged=ragged,
         batch_shape=batch_shape,
         input_tensor=tensor,
         optional=optional,
