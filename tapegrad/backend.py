@@ -22,6 +22,16 @@ from typing import Any
 
 import numpy as np
 
+# Keras names tapegrad has, with how they differ (read by tapegrad.keras_coverage).
+DIFFERS: dict[str, str] = {
+    "result_type": "NumPy's promotion, as tapegrad's arithmetic (int32 with float32 gives "
+    "float64; Keras's JAX-like rules give float32)",
+    "standardize_dtype": "a Python int is int64 (as in Keras's TensorFlow backend; its JAX "
+    "backend says int32); no bfloat16",
+    "set_floatx": "bfloat16 is refused (NumPy has no such type)",
+}
+UNSUPPORTED: dict[str, str] = {}
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _IMAGE_DATA_FORMAT = "channels_last"
@@ -327,6 +337,12 @@ def _dtype_name(value: Any) -> str:
         return np.dtype(value).name
     except TypeError:
         return str(value)
+
+
+def __getattr__(name: str) -> Any:
+    from tapegrad.keras_coverage import missing_name_error
+
+    raise missing_name_error("keras.backend", name, UNSUPPORTED)
 
 
 __all__ = [

@@ -22,6 +22,8 @@ Examples:
 
 from __future__ import annotations
 
+from typing import Any
+
 from tapegrad.backend import (
     backend,
     epsilon,
@@ -32,6 +34,25 @@ from tapegrad.backend import (
     set_image_data_format,
 )
 from tapegrad.kernels import disable_engine, enable_engine, enabled_engines
+
+# Keras names tapegrad does not have, with why (read by tapegrad.keras_coverage).
+UNSUPPORTED: dict[str, str] = {
+    "enable_flash_attention": "tapegrad has no flash-attention kernel",
+    "disable_flash_attention": "tapegrad has no flash-attention kernel",
+    "is_flash_attention_enabled": "tapegrad has no flash-attention kernel",
+    "dtype_policy": "not implemented yet (mixed precision)",
+    "set_dtype_policy": "not implemented yet (mixed precision)",
+    "max_epochs": "not implemented yet (fit does not read a global cap)",
+    "set_max_epochs": "not implemented yet (fit does not read a global cap)",
+    "max_steps_per_epoch": "not implemented yet (fit does not read a global cap)",
+    "set_max_steps_per_epoch": "not implemented yet (fit does not read a global cap)",
+}
+# Keras names tapegrad has, with how they differ (read by tapegrad.keras_coverage).
+DIFFERS: dict[str, str] = {
+    "enable_traceback_filtering": "refused: tapegrad never filters tracebacks",
+    "enable_unsafe_deserialization": "changes nothing: archives never hold code",
+    "set_floatx": "bfloat16 is refused (NumPy has no such type)",
+}
 
 _UNSAFE_DESERIALIZATION = [False]
 _INTERACTIVE_LOGGING = [True]
@@ -110,6 +131,12 @@ def enable_traceback_filtering() -> None:
 def is_traceback_filtering_enabled() -> bool:
     """Always False: tapegrad shows full tracebacks."""
     return False
+
+
+def __getattr__(name: str) -> Any:
+    from tapegrad.keras_coverage import missing_name_error
+
+    raise missing_name_error("keras.config", name, UNSUPPORTED)
 
 
 __all__ = [

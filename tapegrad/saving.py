@@ -35,6 +35,22 @@ from tapegrad.nn.object_registration import (
 )
 from tapegrad.nn.saving import load_model, load_weights, save_model, save_weights
 
+# Keras names tapegrad does not have, with why (read by tapegrad.keras_coverage).
+UNSUPPORTED: dict[str, str] = {
+    "KerasFileEditor": "not implemented yet (it edits Keras's own .keras / .weights.h5 files)",
+}
+# Keras names tapegrad has, with how they differ (read by tapegrad.keras_coverage).
+DIFFERS: dict[str, str] = {
+    "load_model": "reads tapegrad archives (not Keras's .keras files); never runs code from "
+    "the file, so safe_mode changes nothing",
+    "save_model": "writes a tapegrad archive; zipped=False (a folder) is refused",
+    "save_weights": "one safetensors file; max_shard_size is refused",
+    "load_weights": "skip_mismatch=True is refused (a mismatch raises, naming the weight); "
+    "adds verify=",
+    "serialize_keras_object": "a lambda is refused (tapegrad never saves code)",
+    "deserialize_keras_object": "never rebuilds code: functions and classes are found by "
+    "name (built in, registered or custom_objects); safe_mode changes nothing",
+}
 _PLAIN = (str, int, float, bool)
 _MODEL_CLASSES = ("Sequential", "Model", "Functional")
 # The built-in namespaces a config's class may come from, in the order they are tried
@@ -253,6 +269,12 @@ def _is_tensor(obj: Any) -> bool:
     import tapegrad as tg
 
     return isinstance(obj, tg.Tensor)
+
+
+def __getattr__(name: str) -> Any:
+    from tapegrad.keras_coverage import missing_name_error
+
+    raise missing_name_error("keras.saving", name, UNSUPPORTED)
 
 
 __all__ = [

@@ -54,10 +54,40 @@ _LAZY = {
 }
 
 
+_NEEDS_PILLOW = "needs an image library (Pillow), which is not a dependency of tapegrad"
+# Keras names tapegrad does not have, with why (read by tapegrad.keras_coverage).
+UNSUPPORTED: dict[str, str] = {
+    "array_to_img": _NEEDS_PILLOW,
+    "img_to_array": _NEEDS_PILLOW,
+    "load_img": _NEEDS_PILLOW,
+    "save_img": _NEEDS_PILLOW,
+    "image_dataset_from_directory": f"not implemented yet ({_NEEDS_PILLOW})",
+    "audio_dataset_from_directory": "not implemented yet (needs an audio decoder)",
+    "text_dataset_from_directory": "not implemented yet",
+    "FeatureSpace": "not implemented yet (needs the string preprocessing layers)",
+    "Config": "not implemented yet",
+    "bounding_boxes": "not implemented yet",
+}
+# Keras names tapegrad has, with how they differ (read by tapegrad.keras_coverage).
+DIFFERS: dict[str, str] = {
+    "timeseries_dataset_from_array": "returns a PyDataset of NumPy batches (Keras: a "
+    "tf.data.Dataset); shuffle=True shuffles the start positions as Keras first does, "
+    "without Keras's second, buffered tf.data shuffle",
+    "split_dataset": "returns NumPy arrays in the input's structure (Keras: tf.data or torch "
+    "datasets); preferred_backend is accepted and unused",
+    "plot_model": "plain Graphviz record nodes (Keras draws HTML tables); needs the system "
+    "`dot` program except for .dot files",
+    "Progbar": "an ASCII bar (Keras draws coloured box characters)",
+    "to_categorical": "a Tensor in gives a Tensor out (tapegrad.ops.one_hot)",
+}
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tapegrad.utils' has no attribute {name!r}")
+    from tapegrad.keras_coverage import missing_name_error
+
+    raise missing_name_error("keras.utils", name, UNSUPPORTED)
 
 
 def __dir__() -> list[str]:

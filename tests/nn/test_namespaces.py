@@ -156,3 +156,21 @@ def test_registered_regularizer_serializes_with_its_registered_name():
         assert tg.regularizers.serialize(tg.regularizers.L2())["registered_name"] is None
     finally:
         del _GLOBAL_CUSTOM_OBJECTS["ns_test>Total"], _GLOBAL_CUSTOM_NAMES[Total]
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "why"),
+    [
+        ("utils", "load_img", "Pillow"),
+        ("saving", "KerasFileEditor", "not implemented yet"),
+        ("config", "set_dtype_policy", "mixed precision"),
+        ("config", "enable_flash_attention", "flash-attention"),
+        ("config", "set_backend", "tapegrad is the backend"),
+    ],
+)
+def test_unsupported_keras_names_say_so(module, name, why):
+    with pytest.raises(AttributeError, match=f"tapegrad.{module}.{name} is not supported.*{why}"):
+        getattr(getattr(tg, module), name)
+    assert not hasattr(getattr(tg, module), name)
+    with pytest.raises(AttributeError, match="has no attribute 'nonesuch'"):
+        tg.backend.nonesuch  # noqa: B018
