@@ -44,6 +44,7 @@ __all__ = [
     "slice_update",
     "standardize_dtype",
     "stop_gradient",
+    "unstack",
 ]
 
 
@@ -282,6 +283,26 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
     if stop is None:
         start, stop = 0, start
     return Tensor(np.arange(start, stop, 1 if step is None else step, dtype=target))
+
+
+def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Any]:
+    """The slices of ``x`` along ``axis``, as a list (Keras's ``num`` is checked if given).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> [t.numpy().tolist() for t in tg.ops.unstack(tg.tensor([[1, 2], [3, 4]]), 2, axis=1)]
+        [[1, 3], [2, 4]]
+    """
+    x = convert_to_tensor(x)
+    shape = x.shape
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"ops.unstack: axis {axis} is out of range for shape {shape}")
+    if num is not None and int(num) != shape[axis]:
+        raise ValueError(
+            f"ops.unstack: num={num} does not match the size {shape[axis]} of axis {axis}"
+        )
+    index = (builtins.slice(None),) * (axis % len(shape))
+    return [x[index + (i,)] for i in range(shape[axis])]
 
 
 def get_item(x: Any, key: Any) -> Any:

@@ -44,6 +44,7 @@ from tapegrad.ops.conv import (  # noqa: F401
     max_pool,
     separable_conv,
 )
+from tapegrad.ops.core import floatx_dtype
 from tapegrad.ops.ctc import ctc_decode, ctc_loss  # noqa: F401
 from tapegrad.ops.dense import dense  # noqa: F401  (re-exported: tapegrad.ops.nn.dense)
 from tapegrad.ops.lstm import lstm  # noqa: F401  (re-exported: tapegrad.ops.nn.lstm)
@@ -169,12 +170,19 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
-def one_hot(x: Any, num_classes: int, axis: int = -1, dtype: Any = np.float32) -> Any:
+def one_hot(
+    x: Any, num_classes: int, axis: int = -1, dtype: Any = None, sparse: bool = False
+) -> Any:
     """One-hot encoding of integer labels (a constant: no gradient).
 
     Tensor labels are compared with every class by primitives and range-checked by
     `class_indices` when the op runs, so a traced graph encodes the labels it gets.
+    ``dtype`` defaults to floatx (float32); ``sparse=True`` is refused (no sparse tensors).
     """
+    if sparse:
+        raise ValueError("one_hot: sparse=True is not supported (tapegrad has no sparse tensors)")
+    if dtype is None:
+        dtype = floatx_dtype()
     if isinstance(x, Tensor):
         return _one_hot_computed(x, int(num_classes), axis, np.dtype(dtype))
     labels = np.asarray(x)

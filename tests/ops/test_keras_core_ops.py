@@ -313,3 +313,17 @@ def test_loops_unroll_inside_tapegrad_function() -> None:
     assert float(compiled(tg.tensor([2.0, 1.0, 1.0]))) == pytest.approx(
         float(body(tg.tensor([2.0, 1.0, 1.0])))
     )
+
+
+def test_keras_signatures_of_unstack_and_one_hot() -> None:
+    parts = ops.unstack(tg.tensor([[1.0, 2.0], [3.0, 4.0]]), 2, axis=1)
+    assert isinstance(parts, list) and [p.numpy().tolist() for p in parts] == [
+        [1.0, 3.0],
+        [2.0, 4.0],
+    ]
+    with pytest.raises(ValueError, match="unstack: num=3"):
+        ops.unstack(tg.tensor([1.0, 2.0]), num=3)
+    assert ops.one_hot(tg.tensor([2]), 3).dtype == np.float32
+    assert ops.one_hot(tg.tensor([2]), 3, dtype="int32").dtype == np.int32
+    with pytest.raises(ValueError, match="one_hot: sparse=True"):
+        ops.one_hot(tg.tensor([2]), 3, sparse=True)
