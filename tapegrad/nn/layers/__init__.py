@@ -126,6 +126,7 @@ from tapegrad.nn.layers.reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from tapegrad.nn.layers.reversible_embedding import ReversibleEmbedding
 from tapegrad.nn.layers.serialization import deserialize, serialize
 from tapegrad.nn.layers.stacked_cells import StackedRNNCells
 from tapegrad.nn.layers.wrappers import (
@@ -272,6 +273,7 @@ __all__ = [
     "Rescaling",
     "Reshape",
     "Resizing",
+    "ReversibleEmbedding",
     "SeparableConv1D",
     "SeparableConv2D",
     "SeparableConvolution1D",
