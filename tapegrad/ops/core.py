@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.custom import custom_gradient, stop_gradient
+from tapegrad.core.custom import custom_gradient
+from tapegrad.core.custom import stop_gradient as _stop_gradient
 from tapegrad.core.tensor import Tensor, Variable, shape_of
 from tapegrad.core.tracing import current_tracer
 from tapegrad.core.transforms import jvp as _jvp
@@ -303,6 +304,17 @@ def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Any]:
         )
     index = (builtins.slice(None),) * (axis % len(shape))
     return [x[index + (i,)] for i in range(shape[axis])]
+
+
+def stop_gradient(variable: Any) -> Any:
+    """The value of ``variable`` (a tensor), with no gradient flowing back through it.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.grad(lambda x: x * tg.ops.stop_gradient(x))(tg.tensor(3.0)).numpy()
+        array(3., dtype=float32)
+    """
+    return _stop_gradient(variable)
 
 
 def get_item(x: Any, key: Any) -> Any:
