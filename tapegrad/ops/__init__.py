@@ -1,12 +1,15 @@
 """tapegrad.ops: Keras 3's ``keras.ops`` — everything in `tapegrad.numpy` plus Keras's ops.
 
 The Keras names live in modules by topic, all re-exported here: `tapegrad.ops.nn`
-(activations, losses, normalizations, attention, convolution and pooling), `core`
-(conversions, ``cast``, ``slice``, ``scatter``), `control_flow` (``cond``, ``while_loop``,
-``scan``, ``fori_loop``, ...), `math` (segment reductions, ``top_k``, ``erfinv``, ...);
-``tapegrad.ops.linalg``, ``tapegrad.ops.image`` and ``tapegrad.ops.numpy`` are Keras's
-``keras.ops.linalg``, ``keras.ops.image`` and ``keras.ops.numpy``. A Keras op tapegrad does
-not have raises `NotImplementedError` with the reason (`UNSUPPORTED`).
+(activations of `activations`, losses, `normalization`, `attention`, `conv`olution and
+pooling, `spatial` rearrangements, `ctc`), `core` (conversions, ``cast``, ``slice``,
+``scatter``), `control_flow` (``cond``, ``while_loop``, ``scan``, ``fori_loop``, ``map``,
+``vectorize``, ...), `math` (segment reductions, ``top_k``, ``erfinv``, ...), `fourier`
+(``fft``, ``rfft``, ``stft``, ...), `einops` (``rearrange``) and `numpy_ops` (Keras's
+NumPy-flavoured additions); ``tapegrad.ops.linalg``, ``tapegrad.ops.image`` and
+``tapegrad.ops.numpy`` are Keras's ``keras.ops.linalg``, ``keras.ops.image`` and
+``keras.ops.numpy``. A Keras op tapegrad does not have raises `NotImplementedError` with
+the reason (`UNSUPPORTED`, read by the coverage report).
 
 Examples:
     >>> import tapegrad as tg
