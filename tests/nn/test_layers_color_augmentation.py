@@ -1,5 +1,5 @@
-"""RandomInvert and RandomGrayscale: values against Keras 3.15 (JAX backend), the draws
-(per image, fresh in compiled steps, none in inference), configs."""
+"""AutoContrast, RandomInvert and RandomGrayscale: values against Keras 3.15 (JAX
+backend), the draws (per image, fresh in compiled steps, none in inference), configs."""
 
 import numpy as np
 import pytest
@@ -42,3 +42,18 @@ def test_configs_and_errors():
         layers.RandomInvert(1.5)
     with pytest.raises(ValueError, match="factor"):
         layers.RandomGrayscale(-0.5)
+
+
+def test_auto_contrast_matches_keras():
+    x = (np.arange(2 * 3 * 3 * 2, dtype=np.float32) ** 1.4 % 13).reshape(2, 3, 3, 2) / 13
+    x[1, :, :, 1] = 0.4  # a constant channel stays as it is
+    out = layers.AutoContrast(value_range=(0, 1))(x).numpy()
+    # Keras 3.15, image 1, channel 0 (its other channel is constant 0.4).
+    expected = [[0.335459, 0.0, 0.812043], [0.538573, 0.293675, 0.076005], [1.0, 0.83336, 0.690757]]
+    np.testing.assert_allclose(out[1, :, :, 0], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[1, :, :, 1], 0.4)
+    np.testing.assert_allclose(out[0].min(axis=(0, 1)), [0.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(out[0].max(axis=(0, 1)), [1.0, 1.0], rtol=1e-6)
+    assert layers.AutoContrast().get_config()["value_range"] == [0.0, 255.0]
+    with pytest.raises(ValueError, match="value_range"):
+        layers.AutoContrast(value_range=(1,))

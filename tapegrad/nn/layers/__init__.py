@@ -12,7 +12,7 @@ from tapegrad.nn.layers.adaptive_pooling import (
 from tapegrad.nn.layers.attention import MultiHeadAttention
 from tapegrad.nn.layers.attention_layers import AdditiveAttention, Attention
 from tapegrad.nn.layers.base import KerasTensor, Layer
-from tapegrad.nn.layers.color_augmentation import RandomGrayscale, RandomInvert
+from tapegrad.nn.layers.color_augmentation import AutoContrast, RandomGrayscale, RandomInvert
 from tapegrad.nn.layers.conv import Conv1D, Conv2D, Conv3D
 from tapegrad.nn.layers.conv_depthwise import (
     DepthwiseConv1D,
@@ -171,6 +171,7 @@ __all__ = [
     "AdditiveAttention",
     "AlphaDropout",
     "Attention",
+    "AutoContrast",
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",

@@ -1,6 +1,7 @@
-"""Colour augmentation layers (Keras 3): `RandomInvert` and `RandomGrayscale`.
+"""Colour layers (Keras 3): `AutoContrast` and the augmentations `RandomInvert` and
+`RandomGrayscale`.
 
-Both draw per image through `tapegrad.random` with their own `SeedGenerator`
+The random layers draw per image through `tapegrad.random` with their own `SeedGenerator`
 (``generator``), are active when called directly and return their inputs in inference
 (`predict`, ``training=False``), as in Keras.
 """
@@ -163,4 +164,55 @@ class RandomGrayscale(Layer):
         }
 
 
-__all__ = ["RandomGrayscale", "RandomInvert"]
+class AutoContrast(Layer):
+    """Stretches each image's channels to the full ``value_range``: per image and
+    channel, the smallest value becomes the range's low end and the largest its high end
+    (Keras' ``AutoContrast``; a constant channel is left as it is).
+
+    Args:
+        value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> x = np.array([[[[50.0], [100.0]], [[150.0], [75.0]]]], np.float32)
+        >>> tg.layers.AutoContrast()(x).numpy().ravel().tolist()
+        [0.0, 127.5, 255.0, 63.75]
+    """
+
+    _check_input_shape = False
+
+    def __init__(self, value_range: Any = (0, 255), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        if not isinstance(value_range, list | tuple) or len(value_range) != 2:
+            raise ValueError(f"{owner}: value_range must be (low, high), got {value_range!r}")
+        self.value_range = sorted(float(v) for v in value_range)
+
+    def call(self, inputs: Any) -> Any:
+        shape = tuple(shape_of(inputs))
+        _check_images(self, shape)
+        low, high = self.value_range
+        images = tnp.asarray(inputs, dtype=self.dtype)
+        # In Keras' working range [0, 255], then back.
+        scaled = (images - low) * (255.0 / (high - low))
+        axes = (1, 2) if len(shape) == 4 else (0, 1)
+        smallest = tnp.min(scaled, axis=axes, keepdims=True)
+        largest = tnp.max(scaled, axis=axes, keepdims=True)
+        spread = largest - smallest
+        constant = spread == 0
+        # A constant channel would divide by zero (Keras' NaN, then the original value).
+        scale = 255.0 / tnp.where(constant, 1.0, spread)
+        stretched = tnp.clip((scaled - smallest) * scale, 0.0, 255.0)
+        result = stretched * ((high - low) / 255.0) + low
+        return tnp.where(constant, images, result)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "value_range": self.value_range}
+
+
+__all__ = ["AutoContrast", "RandomGrayscale", "RandomInvert"]
