@@ -1,4 +1,4 @@
-"""AutoContrast, RandomInvert and RandomGrayscale: values against Keras 3.15 (JAX
+"""AutoContrast, RandomInvert, RandomGrayscale, Solarization: values against Keras 3.15 (JAX
 backend), the draws (per image, fresh in compiled steps, none in inference), configs."""
 
 import numpy as np
@@ -57,3 +57,22 @@ def test_auto_contrast_matches_keras():
     assert layers.AutoContrast().get_config()["value_range"] == [0.0, 255.0]
     with pytest.raises(ValueError, match="value_range"):
         layers.AutoContrast(value_range=(1,))
+
+
+def test_solarization_matches_keras():
+    x = np.array([[[[10.0, 200.0], [100.0, 140.0]]], [[[0.0, 255.0], [60.0, 130.0]]]], np.float32)
+    # Keras 3.15: the default factors invert every pixel.
+    expected = [245.0, 55.0, 155.0, 115.0, 255.0, 0.0, 195.0, 125.0]
+    np.testing.assert_allclose(layers.Solarization()(x).numpy().ravel(), expected)
+    layer = layers.Solarization(threshold_factor=(0.5, 0.5), value_range=(0, 1))
+    out = layer(np.array([[[[0.2], [0.9]]]], np.float32)).numpy().ravel()
+    np.testing.assert_allclose(out, [0.2, 0.1], rtol=1e-6)  # Keras 3.15
+    shifted = layers.Solarization(addition_factor=(0.1, 0.1), threshold_factor=1.0, seed=3)
+    out = shifted(np.zeros((64, 1, 1, 1), np.float32)).numpy().ravel()
+    # Keras' draw range for (0.1, 0.1): additions in [0.1, 25.5]; thresholds in [0, 255].
+    assert out.min() >= 0.0 and out.max() <= 255.0 and len(np.unique(out)) > 10
+    np.testing.assert_array_equal(layers.Solarization()(x, training=False).numpy(), x)
+    config = layers.Solarization(0.2).get_config()
+    assert (config["addition_factor"], config["threshold_factor"]) == ([0.0, 0.2], [0.0, 0.0])
+    with pytest.raises(ValueError, match="threshold_factor"):
+        layers.Solarization(threshold_factor=2.0)

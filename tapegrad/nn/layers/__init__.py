@@ -12,7 +12,12 @@ from tapegrad.nn.layers.adaptive_pooling import (
 from tapegrad.nn.layers.attention import MultiHeadAttention
 from tapegrad.nn.layers.attention_layers import AdditiveAttention, Attention
 from tapegrad.nn.layers.base import KerasTensor, Layer
-from tapegrad.nn.layers.color_augmentation import AutoContrast, RandomGrayscale, RandomInvert
+from tapegrad.nn.layers.color_augmentation import (
+    AutoContrast,
+    RandomGrayscale,
+    RandomInvert,
+    Solarization,
+)
 from tapegrad.nn.layers.conv import Conv1D, Conv2D, Conv3D
 from tapegrad.nn.layers.conv_depthwise import (
     DepthwiseConv1D,
@@ -282,6 +287,7 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "Softmax",
+    "Solarization",
     "SpatialDropout1D",
     "SpatialDropout2D",
     "SpatialDropout3D",

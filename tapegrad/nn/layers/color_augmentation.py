@@ -1,5 +1,5 @@
-"""Colour layers (Keras 3): `AutoContrast` and the augmentations `RandomInvert` and
-`RandomGrayscale`.
+"""Colour layers (Keras 3): `AutoContrast` and the augmentations `RandomInvert`,
+`RandomGrayscale` and `Solarization`.
 
 The random layers draw per image through `tapegrad.random` with their own `SeedGenerator`
 (``generator``), are active when called directly and return their inputs in inference
@@ -215,4 +215,100 @@ class AutoContrast(Layer):
         return {**super().get_config(), "value_range": self.value_range}
 
 
-__all__ = ["AutoContrast", "RandomGrayscale", "RandomInvert"]
+def _unit_range(owner: str, name: str, factor: Any) -> tuple[float, float]:
+    """Keras' ``Solarization`` factors: ``f`` gives ``(0, f)``, a pair is sorted; in [0, 1]."""
+    values = list(factor) if isinstance(factor, list | tuple) else [factor]
+    if (isinstance(factor, list | tuple) and len(values) != 2) or not all(
+        isinstance(v, int | float | np.number) and not isinstance(v, bool) and 0 <= v <= 1
+        for v in values
+    ):
+        raise ValueError(
+            f"{owner}: {name} must be a number or a pair of numbers in [0, 1], got {factor!r}"
+        )
+    if len(values) == 2:
+        low, high = sorted(float(v) for v in values)
+        return low, high
+    return 0.0, float(values[0])
+
+
+class Solarization(Layer):
+    """Adds a random offset to each image and inverts the pixels above a random
+    threshold, while training (Keras' ``Solarization``).
+
+    Working in ``[0, 255]``: ``y = clip(x + a, 0, 255)``, then ``y`` below the threshold
+    ``t`` and ``255 - y`` from it on. As in Keras 3.15, ``a`` is drawn in
+    ``[addition_factor[0], addition_factor[1] * 255]`` and ``t`` in
+    ``[threshold_factor[0], threshold_factor[1] * 255]`` (so the defaults invert every
+    pixel).
+
+    Args:
+        addition_factor: ``f`` (``(0, f)``) or ``(lower, upper)``, within [0, 1].
+        threshold_factor: Like ``addition_factor``.
+        value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
+        seed: Seed of the layer's generator.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.Solarization(threshold_factor=(0.5, 0.5), value_range=(0, 1))
+        >>> out = layer(np.array([[[[0.2], [0.9]]]], np.float32)).numpy().ravel()
+        >>> [round(float(v), 4) for v in out]
+        [0.2, 0.1]
+    """
+
+    _check_input_shape = False
+
+    def __init__(
+        self,
+        addition_factor: Any = 0.0,
+        threshold_factor: Any = 0.0,
+        value_range: Any = (0, 255),
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        self.addition_factor = _unit_range(owner, "addition_factor", addition_factor)
+        self.threshold_factor = _unit_range(owner, "threshold_factor", threshold_factor)
+        if not isinstance(value_range, list | tuple) or len(value_range) != 2:
+            raise ValueError(f"{owner}: value_range must be (low, high), got {value_range!r}")
+        self.value_range = sorted(float(v) for v in value_range)
+        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
+        self.generator = random.SeedGenerator(seed, name=f"{self.name}_generator")
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        shape = tuple(shape_of(inputs))
+        _check_images(self, shape)
+        images = tnp.asarray(inputs, dtype=self.dtype)
+        if training is False:
+            return images
+        batch = shape[0] if len(shape) == 4 else 1
+        draw_shape = (batch, 1, 1, 1) if len(shape) == 4 else (1, 1, 1)
+        additions = tnp.reshape(
+            _draw(self, batch, self.addition_factor[0], self.addition_factor[1] * 255), draw_shape
+        )
+        thresholds = tnp.reshape(
+            _draw(self, batch, self.threshold_factor[0], self.threshold_factor[1] * 255),
+            draw_shape,
+        )
+        low, high = self.value_range
+        scaled = (images - low) * (255.0 / (high - low))
+        shifted = tnp.clip(scaled + additions, 0.0, 255.0)
+        solarized = tnp.where(shifted < thresholds, shifted, 255.0 - shifted)
+        return solarized * ((high - low) / 255.0) + low
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "addition_factor": list(self.addition_factor),
+            "threshold_factor": list(self.threshold_factor),
+            "value_range": self.value_range,
+            "seed": self.seed,
+        }
+
+
+__all__ = ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
