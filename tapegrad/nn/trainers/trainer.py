@@ -4,7 +4,8 @@
 y_pred, sample_weight, training)`` and ``compute_metrics(x, y, y_pred, sample_weight)`` have
 Keras 3's signatures and may be overridden; ``metrics`` lists the loss tracker (a ``Mean``
 named ``"loss"``), the compiled metrics and the `Metric` attributes of the model, as Keras
-3 lists them. The loops (`fit`, `evaluate`, `predict`) live in `loops.py`.
+3 lists them. The loops (`fit`, `evaluate`, `predict`) live in `loops.py`, the per-batch
+step functions in `steps.py`.
 
 Steps run compiled by `tapegrad.function` unless ``run_eagerly=True`` or
 ``jit_compile=False``. A user's step that cannot be traced (it reads a value with
@@ -16,57 +17,25 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import warnings
 from typing import Any
 
-import numpy as np
-
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.graph import TracerValueError, UntraceableError, is_traced
 from tapegrad.nn import fit_checks
 from tapegrad.nn import losses as losses_module
 from tapegrad.nn import metrics as metrics_module
 from tapegrad.nn import optimizers as optimizers_module
 from tapegrad.nn.trainers.compile_utils import CompileLoss, CompileMetrics
-from tapegrad.nn.trainers.data_adapters import (
-    pack_x_y_sample_weight,
-    unpack_x_y_sample_weight,
-)
+from tapegrad.nn.trainers.data_adapters import unpack_x_y_sample_weight
 from tapegrad.nn.trainers.loops import TrainingLoops
-
-logger = logging.getLogger("tapegrad")
+from tapegrad.nn.trainers.steps import StepFunctions, batch_size, concrete, pythonify_logs
 
 # Attributes holding the trainer's own metrics (not user metrics found on the model).
 _OWN_METRICS = frozenset({"_loss_tracker", "_compile_metrics"})
 
 
-def _pythonify(logs: dict[str, Any]) -> dict[str, Any]:
-    """Logs as Keras' ``pythonify_logs`` makes them: keys sorted, nested dicts (a
-    ``CompileMetrics`` result) flattened in, scalars as Python floats; traced values
-    (inside a compiled step) unchanged."""
-    result: dict[str, Any] = {}
-    for key, value in sorted(logs.items()):
-        if isinstance(value, dict):
-            result.update(_pythonify(value))
-        else:
-            result[key] = value if is_traced(value) else _concrete(value)
-    return result
-
-
-def _concrete(value: Any) -> Any:
-    array = np.asarray(value)
-    return float(array) if array.ndim == 0 else array
-
-
-def _batch_size(x: Any) -> int:
-    if isinstance(x, np.ndarray):
-        return x.shape[0]
-    return int(np.shape(tg.tree.flatten(x)[0])[0])
-
-
-class Trainer(TrainingLoops):
+class Trainer(StepFunctions, TrainingLoops):
     """Mixin giving a model Keras' training API. ``self`` is a `Layer` (the model)."""
 
     def _init_trainer(self) -> None:
@@ -263,8 +232,8 @@ class Trainer(TrainingLoops):
             else:
                 logs[metric.name] = result
         if fast_loss:  # outside any trace: every value is concrete
-            return {key: _concrete(logs[key]) for key in sorted(logs)}
-        return _pythonify(logs)
+            return {key: concrete(logs[key]) for key in sorted(logs)}
+        return pythonify_logs(logs)
 
     def compute_loss(
         self,
@@ -369,7 +338,7 @@ class Trainer(TrainingLoops):
             loss = self._compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
-        self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        self._loss_tracker.update_state(loss, sample_weight=batch_size(x))
         variables = self.trainable_weights  # type: ignore[attr-defined]
         if variables:
             grads = tape.gradient(loss, variables)
@@ -392,7 +361,7 @@ class Trainer(TrainingLoops):
         loss = self._compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
         )
-        self._loss_tracker.update_state(loss, sample_weight=_batch_size(x))
+        self._loss_tracker.update_state(loss, sample_weight=batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data: Any) -> Any:
@@ -407,7 +376,7 @@ class Trainer(TrainingLoops):
         x, _, _ = unpack_x_y_sample_weight(data)
         return self(x, training=False)  # type: ignore[operator]
 
-    # -- step functions: the built-in steps' fast path, or the user's steps -------------
+    # -- what the step functions (steps.py) ask of the model --------------------------
     def _uses_compiled_loss(self) -> bool:
         """Whether training reads ``y`` through the compiled loss (built-in steps and
         `compute_loss`), so that targets are required."""
@@ -429,147 +398,9 @@ class Trainer(TrainingLoops):
             )
 
     def _overridden(self, kind: str) -> bool:
-        name = f"{kind}_step"
+        """Whether the model's class overrides ``<kind>_step`` (or the method ``kind``)."""
+        name = kind if kind.startswith("compute_") else f"{kind}_step"
         return getattr(type(self), name) is not getattr(Trainer, name)
-
-    def _step_function(self, kind: str, variables: list[Any] | None = None) -> Any:
-        """A function of one batch ``(x, y, sample_weight)`` running the ``kind`` step."""
-        if not self._overridden(kind):
-            fast = {"train": self._fast_train, "test": self._fast_test}.get(kind)
-            if fast is None:
-                return self._fast_predict
-            if kind == "train":
-                return functools.partial(fast, variables=variables)
-            return fast
-        user = getattr(self, f"{kind}_step")
-
-        def run(batch: Any) -> Any:
-            data = pack_x_y_sample_weight(*batch)
-            compiled = self._compiled_step(f"user_{kind}", user)
-            if compiled is not None:
-                try:
-                    return _check_logs(self, kind, compiled(data))
-                except (TracerValueError, UntraceableError) as err:
-                    if self.jit_compile is True:
-                        raise
-                    warnings.warn(
-                        f"Model '{self.name}': {type(self).__name__}.{kind}_step cannot be "  # type: ignore[attr-defined]
-                        f"compiled by tapegrad.function, it runs eagerly: {err}",
-                        stacklevel=2,
-                    )
-                    self._compiled_steps[f"user_{kind}"] = None
-            return _check_logs(self, kind, user(data))
-
-        return run
-
-    def _sync_trainable(self) -> None:
-        """Drop compiled training steps traced with another set of trainable weights."""
-        now = tuple(id(v) for v in self.trainable_weights)  # type: ignore[attr-defined]
-        if self._compiled_for is not None and now != self._compiled_for:
-            for key in ("train", "user_train"):
-                self._compiled_steps.pop(key, None)
-        self._compiled_for = now
-
-    def _compiled_step(self, kind: str, body: Any) -> Any:
-        """The compiled ``body`` for ``kind``, or None when steps run eagerly."""
-        if not self.jit_compile or self.run_eagerly:  # (run_eagerly may be set after compile)
-            return None
-        steps = self._compiled_steps
-        if kind not in steps:
-            steps[kind] = tg.function(body)
-        return steps[kind]
-
-    def _run_compiled(self, kind: str, body: Any, *args: Any) -> Any:
-        """Run the compiled built-in ``kind`` step; None means "run it eagerly"."""
-        step = self._compiled_step(kind, body)
-        if step is None:
-            return None
-        try:
-            return step(*args)
-        except (TracerValueError, UntraceableError) as err:
-            if self.jit_compile is True:
-                raise
-            logger.warning(
-                "Model '%s': the %s step cannot be compiled, it runs eagerly: %s",
-                self.name,  # type: ignore[attr-defined]
-                kind,
-                err,
-            )
-            self._compiled_steps[kind] = None
-            return None
-
-    def _track_loss(self, loss: Any, x: Any) -> None:
-        # Mean.update_state(loss, sample_weight=batch size), written out: it runs every step.
-        size = _batch_size(x)
-        tracker = self._loss_tracker
-        # Eagerly the loss is a number (cheaper to add as a float than as a Tensor op).
-        tracker.total.assign_add(loss * size if is_traced(loss) else float(loss) * size)
-        tracker.count.assign_add(size)
-
-    def _train_step_body(
-        self, x: Any, y: Any, sample_weight: Any = None, variables: list[Any] | None = None
-    ) -> tuple[Any, Any]:
-        """Forward, backward, update and loss tracking (eagerly, or traced by
-        `tapegrad.function`)."""
-        with tg.GradientTape() as tape:
-            y_pred = self(x, training=True)  # type: ignore[operator]
-            loss = self._compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-            )
-        self._track_loss(loss, x)
-        if variables is None:
-            variables = self.trainable_weights  # type: ignore[attr-defined]
-        if variables:
-            grads = tape.gradient(loss, variables)
-            self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return loss, y_pred
-
-    def _test_step_body(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[Any, Any]:
-        y_pred = self(x, training=False)  # type: ignore[operator]
-        loss = self._compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
-        )
-        self._track_loss(loss, x)
-        return loss, y_pred
-
-    def _predict_body(self, x: Any) -> Any:
-        return self(x, training=False)  # type: ignore[operator]
-
-    def _fast_train(self, batch: Any, variables: list[Any] | None = None) -> dict[str, Any]:
-        """The built-in train step: the forward/backward/update compiled as one function;
-        the metrics updated from its outputs."""
-        x, y, sample_weight = batch
-        if y is None:
-            self._check_targets("fit")
-        compiled = self._run_compiled("train", self._train_step_body, x, y, sample_weight)
-        _, y_pred = (
-            compiled
-            if compiled is not None
-            else self._train_step_body(x, y, sample_weight, variables)
-        )
-        return self._fast_metrics(x, y, y_pred, sample_weight)
-
-    def _fast_test(self, batch: Any) -> dict[str, Any]:
-        x, y, sample_weight = batch
-        if y is None:
-            self._check_targets("evaluate")
-        compiled = self._run_compiled("test", self._test_step_body, x, y, sample_weight)
-        _, y_pred = compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
-        return self._fast_metrics(x, y, y_pred, sample_weight)
-
-    def _fast_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
-        """`compute_metrics` of the built-in steps (which run outside any trace)."""
-        if type(self).compute_metrics is not Trainer.compute_metrics:
-            return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        compiled_metrics = self._compile_metrics
-        if compiled_metrics is not None and not compiled_metrics.empty:
-            compiled_metrics.update_state(y, y_pred, sample_weight)
-        return self._metrics_result(fast_loss=True)
-
-    def _fast_predict(self, batch: Any) -> Any:
-        x = batch[0]
-        result = self._run_compiled("predict", self._predict_body, x)
-        return result if result is not None else self._predict_body(x)
 
     # -- weights I/O: through the public tapegrad.saving (which imports the models), so
     # the trainer needs no import of its own and the module graph has no cycle.
@@ -616,16 +447,3 @@ def _parameters(function: Any) -> frozenset[str]:
         return frozenset(inspect.signature(function).parameters)
     except (TypeError, ValueError):
         return frozenset({"training"})
-
-
-def _check_logs(model: Any, kind: str, logs: Any) -> Any:
-    """A user's train/test step must return a dict of metric values (Keras 3)."""
-    if kind == "predict":
-        return logs
-    if not isinstance(logs, dict):
-        raise TypeError(
-            f"Model '{model.name}': {type(model).__name__}.{kind}_step must return a dict "
-            f"of metric values ({{name: value}}, e.g. `{{m.name: m.result() for m in "
-            f"self.metrics}}`), got {type(logs).__name__}: {str(logs)[:80]}"
-        )
-    return _pythonify(logs)
