@@ -32,6 +32,7 @@ from tapegrad.ops.core import *  # noqa: F403
 from tapegrad.ops.ctc import *  # noqa: F403
 from tapegrad.ops.einops import *  # noqa: F403
 from tapegrad.ops.fourier import *  # noqa: F403
+from tapegrad.ops.keras_numpy import *  # noqa: F403
 from tapegrad.ops.linalg import *  # noqa: F403
 from tapegrad.ops.math import *  # noqa: F403
 from tapegrad.ops.nn import (  # noqa: F401

@@ -327,3 +327,29 @@ def test_keras_signatures_of_unstack_and_one_hot() -> None:
     assert ops.one_hot(tg.tensor([2]), 3, dtype="int32").dtype == np.int32
     with pytest.raises(ValueError, match="one_hot: sparse=True"):
         ops.one_hot(tg.tensor([2]), 3, sparse=True)
+
+
+def test_numpy_named_ops_with_keras_signatures() -> None:
+    m = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(ops.prod(m, 1, True).numpy(), [[2.0], [12.0]])  # keepdims third
+    np.testing.assert_array_equal(ops.prod(m, axis=[0, 1]).numpy(), 24.0)
+    np.testing.assert_array_equal(ops.take_along_axis(m, tg.tensor([3, 0])).numpy(), [4.0, 1.0])
+    np.testing.assert_array_equal(
+        ops.take_along_axis(m, tg.tensor([[1], [0]]), axis=1).numpy(), [[2.0], [3.0]]
+    )
+    np.testing.assert_array_equal(
+        ops.bincount(tg.tensor([0, 2, 2]), minlength=4).numpy(), [1, 0, 2, 0]
+    )
+    with pytest.raises(ValueError, match="bincount: sparse=True"):
+        ops.bincount(tg.tensor([0]), sparse=True)
+    for make in (
+        lambda: ops.zeros((2,)),
+        lambda: ops.ones((2,)),
+        lambda: ops.empty((2,)),
+        lambda: ops.eye(2),
+        lambda: ops.identity(2),
+        lambda: ops.tri(2),
+    ):
+        assert make().dtype == np.float32
+    assert ops.zeros((2,), "int32").dtype == np.int32 and ops.eye(2, 3, k=1).shape == (2, 3)
+    tg.check_grads(lambda t: ops.prod(t, 0, True), (tg.tensor([[1.5, 2.0], [0.5, -1.0]]),), order=2)
