@@ -64,9 +64,14 @@ def test_solarization_matches_keras():
     # Keras 3.15: the default factors invert every pixel.
     expected = [245.0, 55.0, 155.0, 115.0, 255.0, 0.0, 195.0, 125.0]
     np.testing.assert_allclose(layers.Solarization()(x).numpy().ravel(), expected)
-    layer = layers.Solarization(threshold_factor=(0.5, 0.5), value_range=(0, 1))
-    out = layer(np.array([[[[0.2], [0.9]]]], np.float32)).numpy().ravel()
-    np.testing.assert_allclose(out, [0.2, 0.1], rtol=1e-6)  # Keras 3.15
+    layer = layers.Solarization(threshold_factor=(0.5, 0.5), value_range=(0, 1), seed=2)
+    pixels = np.linspace(0.0, 1.0, 64, dtype=np.float32).reshape(64, 1, 1, 1)
+    out = layer(pixels).numpy()
+    # Keras' thresholds for (0.5, 0.5) lie in [0.5, 127.5] (of 255): each pixel is kept
+    # below its image's threshold and inverted from it on.
+    kept = np.isclose(out, pixels)
+    assert (kept | np.isclose(out, 1.0 - pixels)).all()
+    assert kept[pixels * 255 < 0.5].all() and not kept[pixels * 255 >= 127.5].any()
     shifted = layers.Solarization(addition_factor=(0.1, 0.1), threshold_factor=1.0, seed=3)
     out = shifted(np.zeros((64, 1, 1, 1), np.float32)).numpy().ravel()
     # Keras' draw range for (0.1, 0.1): additions in [0.1, 25.5]; thresholds in [0, 255].
@@ -76,3 +81,18 @@ def test_solarization_matches_keras():
     assert (config["addition_factor"], config["threshold_factor"]) == ([0.0, 0.2], [0.0, 0.0])
     with pytest.raises(ValueError, match="threshold_factor"):
         layers.Solarization(threshold_factor=2.0)
+
+
+def test_color_degeneration_matches_keras():
+    x = np.array([[[[200.0, 30.0, 90.0], [10.0, 250.0, 120.0]]]], np.float32)
+    out = layers.RandomColorDegeneration((0.5, 0.5))(x).numpy()
+    expected = [[[[143.825, 58.825, 88.825], [86.7095, 206.7095, 141.7095]]]]  # Keras 3.15
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    out = layers.RandomColorDegeneration((-0.8, -0.8))(x).numpy()
+    expected = [[[[255.0, 0.0, 91.88], [0.0, 255.0, 85.2648]]]]  # Keras 3.15: clipped
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    layer = layers.RandomColorDegeneration(0.3, seed=0)
+    assert layer.get_config()["factor"] == [-0.3, 0.3]
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
+    with pytest.raises(ValueError, match="factor"):
+        layers.RandomColorDegeneration(2.0)

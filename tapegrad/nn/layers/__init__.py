@@ -14,6 +14,7 @@ from tapegrad.nn.layers.attention_layers import AdditiveAttention, Attention
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.color_augmentation import (
     AutoContrast,
+    RandomColorDegeneration,
     RandomGrayscale,
     RandomInvert,
     Solarization,
@@ -265,6 +266,7 @@ __all__ = [
     "RMSNormalization",
     "RNN",
     "RandomBrightness",
+    "RandomColorDegeneration",
     "RandomContrast",
     "RandomCrop",
     "RandomFlip",

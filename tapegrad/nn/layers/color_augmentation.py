@@ -1,5 +1,5 @@
 """Colour layers (Keras 3): `AutoContrast` and the augmentations `RandomInvert`,
-`RandomGrayscale` and `Solarization`.
+`RandomGrayscale`, `RandomColorDegeneration` and `Solarization`.
 
 The random layers draw per image through `tapegrad.random` with their own `SeedGenerator`
 (``generator``), are active when called directly and return their inputs in inference
@@ -16,6 +16,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops, random
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.conv import normalize_data_format
+from tapegrad.nn.layers.image_preprocessing import _pair
 from tapegrad.nn.validation import check_int, check_number, layer_owner
 
 
@@ -215,6 +216,72 @@ class AutoContrast(Layer):
         return {**super().get_config(), "value_range": self.value_range}
 
 
+class RandomColorDegeneration(Layer):
+    """Blends each image towards its greyscale version by a random factor while training,
+    then clips to ``value_range`` (Keras' ``RandomColorDegeneration``).
+
+    Args:
+        factor: ``f`` draws blend factors in ``[-f, f]``; ``(lower, upper)`` in that
+            range; within [-1, 1] (negative factors push colours away from grey).
+        value_range: ``(low, high)`` of the pixel values (default ``(0, 255)``).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: Seed of the layer's generator.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.RandomColorDegeneration((1.0, 1.0))
+        >>> layer(np.array([[[[255.0, 0.0, 0.0]]]], np.float32)).numpy().round(2)
+        array([[[[76.22, 76.22, 76.22]]]], dtype=float32)
+    """
+
+    _check_input_shape = False
+
+    def __init__(
+        self,
+        factor: Any,
+        value_range: Any = (0, 255),
+        data_format: str | None = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        self.factor = _pair(owner, "factor", factor, (-1.0, 1.0))
+        if not isinstance(value_range, list | tuple) or len(value_range) != 2:
+            raise ValueError(f"{owner}: value_range must be (low, high), got {value_range!r}")
+        self.value_range = sorted(float(v) for v in value_range)
+        self.data_format = normalize_data_format(data_format, owner)
+        self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
+        self.generator = random.SeedGenerator(seed, name=f"{self.name}_generator")
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        shape = tuple(shape_of(inputs))
+        _check_images(self, shape)
+        if training is False:
+            return inputs
+        images = tnp.asarray(inputs, dtype=self.dtype)
+        batch = shape[0] if len(shape) == 4 else 1
+        factor = tnp.reshape(
+            _draw(self, batch, *self.factor), (batch, 1, 1, 1) if len(shape) == 4 else (1, 1, 1)
+        )
+        grey = ops.image.rgb_to_grayscale(images, data_format=self.data_format)
+        return tnp.clip(images + factor * (grey - images), *self.value_range)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "factor": list(self.factor),
+            "value_range": self.value_range,
+            "data_format": self.data_format,
+            "seed": self.seed,
+        }
+
+
 def _unit_range(owner: str, name: str, factor: Any) -> tuple[float, float]:
     """Keras' ``Solarization`` factors: ``f`` gives ``(0, f)``, a pair is sorted; in [0, 1]."""
     values = list(factor) if isinstance(factor, list | tuple) else [factor]
@@ -250,10 +317,10 @@ class Solarization(Layer):
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
-        >>> layer = tg.layers.Solarization(threshold_factor=(0.5, 0.5), value_range=(0, 1))
+        >>> layer = tg.layers.Solarization(value_range=(0, 1))  # threshold 0: all inverted
         >>> out = layer(np.array([[[[0.2], [0.9]]]], np.float32)).numpy().ravel()
         >>> [round(float(v), 4) for v in out]
-        [0.2, 0.1]
+        [0.8, 0.1]
     """
 
     _check_input_shape = False
@@ -311,4 +378,10 @@ class Solarization(Layer):
         }
 
 
-__all__ = ["AutoContrast", "RandomGrayscale", "RandomInvert", "Solarization"]
+__all__ = [
+    "AutoContrast",
+    "RandomColorDegeneration",
+    "RandomGrayscale",
+    "RandomInvert",
+    "Solarization",
+]
