@@ -32,6 +32,7 @@ from tapegrad.ops.core import *  # noqa: F403
 from tapegrad.ops.ctc import *  # noqa: F403
 from tapegrad.ops.einops import *  # noqa: F403
 from tapegrad.ops.fourier import *  # noqa: F403
+from tapegrad.ops.keras_names import apply_keras_names as _apply_keras_names
 from tapegrad.ops.keras_numpy import *  # noqa: F403
 from tapegrad.ops.linalg import *  # noqa: F403
 from tapegrad.ops.math import *  # noqa: F403
@@ -63,6 +64,8 @@ from tapegrad.ops.spatial import *  # noqa: F403
 from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
 numpy = numpy_namespace  # keras.ops.numpy
+# NumPy-named ops accept Keras's argument names too (ops.mean(x=...), ops.clip(x_min=...)).
+_apply_keras_names(globals())
 
 # Keras ops tapegrad does not have, with the reason (read by tapegrad.keras_coverage).
 _COMPLEX = "tapegrad's differentiable ops are real-valued: complex tensors are not supported"

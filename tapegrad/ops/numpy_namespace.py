@@ -17,6 +17,9 @@ from tapegrad.numpy import *  # noqa: F403
 from tapegrad.numpy import abs, all, any, max, min, pow, round, sum  # noqa: A004, F401
 from tapegrad.ops.control_flow import vectorize  # noqa: F401
 from tapegrad.ops.core import arange, full, get_item  # noqa: F401
+from tapegrad.ops.keras_names import apply_keras_names as _apply_keras_names
 from tapegrad.ops.keras_numpy import *  # noqa: F403
 from tapegrad.ops.math import divide_no_nan  # noqa: F401
 from tapegrad.ops.numpy_ops import *  # noqa: F403
+
+_apply_keras_names(globals())

@@ -353,3 +353,19 @@ def test_numpy_named_ops_with_keras_signatures() -> None:
         assert make().dtype == np.float32
     assert ops.zeros((2,), "int32").dtype == np.int32 and ops.eye(2, 3, k=1).shape == (2, 3)
     tg.check_grads(lambda t: ops.prod(t, 0, True), (tg.tensor([[1.5, 2.0], [0.5, -1.0]]),), order=2)
+
+
+def test_numpy_named_ops_take_keras_keywords() -> None:
+    x = tg.tensor([[1.0, -2.0], [3.0, 4.0]])
+    assert float(ops.mean(x=x)) == 1.5
+    np.testing.assert_array_equal(
+        ops.clip(x, x_min=0.0, x_max=3.0).numpy(), [[1.0, 0.0], [3.0, 3.0]]
+    )
+    np.testing.assert_array_equal(ops.where(x > 0, x1=x, x2=0.0).numpy(), [[1.0, 0.0], [3.0, 4.0]])
+    assert ops.concatenate(xs=[x, x], axis=0).shape == (4, 2)
+    assert ops.expand_dims(x=x, axis=0).shape == (1, 2, 2)
+    np.testing.assert_array_equal(ops.numpy.sum(x=x, axis=0).numpy(), [4.0, 2.0])
+    assert list(__import__("inspect").signature(ops.sum).parameters)[0] == "x"
+    tg.check_grads(lambda t: ops.sum(x=ops.square(t), axis=1), (tg.tensor([[1.5, 2.0]]),), order=2)
+    with pytest.raises(TypeError, match="got both 'x_min' and 'a_min'"):
+        ops.clip(x, x_min=0.0, a_min=1.0, x_max=2.0)
