@@ -55,6 +55,7 @@ from tapegrad.nn.layers.image_preprocessing import (
     RandomCrop,
     RandomFlip,
 )
+from tapegrad.nn.layers.input_spec import InputSpec
 from tapegrad.nn.layers.merge import (
     Add,
     Average,
@@ -240,6 +241,7 @@ __all__ = [
     "Identity",
     "Input",
     "InputLayer",
+    "InputSpec",
     "KerasTensor",
     "LSTM",
     "LSTMCell",
