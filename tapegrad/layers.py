@@ -22,6 +22,8 @@ DIFFERS: dict[str, str] = {
     "TimeDistributed": "one call of the layer on the steps folded into the batch: equal to "
     "Keras' per-step calls except BatchNormalization's training statistics",
     "RMSNormalization": "also works on non-trailing axes (Keras fails there)",
+    "InputSpec": "a layer's input_spec is not checked on each call yet "
+    "(tapegrad.nn.layers.input_spec.assert_input_compatibility checks it on request)",
 }
 
 
