@@ -74,6 +74,7 @@ from tapegrad.nn.layers.merge import (
     multiply,
     subtract,
 )
+from tapegrad.nn.layers.mix_up import MixUp
 from tapegrad.nn.layers.normalization import BatchNormalization, LayerNormalization
 from tapegrad.nn.layers.operation import OpLayer
 from tapegrad.nn.layers.pipeline import Pipeline
@@ -258,6 +259,7 @@ __all__ = [
     "MaxPooling3D",
     "Maximum",
     "Minimum",
+    "MixUp",
     "MultiHeadAttention",
     "Multiply",
     "Normalization",
