@@ -343,7 +343,7 @@ def test_dict_outputs_and_the_names_of_inputs_and_outputs():
     "data, problem",
     [
         ({"title": TITLE, "body": BODY, "extra": BODY}, "unknown key.*'extra'.*'body', 'title'"),
-        ({"title": TITLE}, "missing key.*'body'"),
+        ({"title": TITLE}, "the keys \\['body'\\] are missing"),
         ([TITLE], "has 2 input"),
         (TITLE, "has 2 inputs"),
         ({"title": TITLE, "body": TITLE}, "input 'body': expected \\(None, 2\\), got \\(6, 3\\)"),

@@ -110,10 +110,12 @@ def standardize_inputs(model: Any, inputs: Any) -> list[Any]:
         unknown = [k for k in inputs if k not in expected]
         missing = [k for k in expected if k not in inputs]
         if unknown or missing:
-            problem = f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}"
+            problems = ([f"has unknown key(s) {unknown}"] if unknown else []) + (
+                [f"the keys {missing} are missing"] if missing else []
+            )
             raise ValueError(
-                f"Model '{model.name}': the input dict has {problem}; expected the keys "
-                f"{sorted(expected)} (got {sorted(map(str, inputs))})"
+                f"Model '{model.name}': the input dict {' and '.join(problems)}; expected "
+                f"the keys {sorted(expected)} (got {sorted(map(str, inputs))})"
             )
         if isinstance(structure, dict):
             flat = [inputs[k] for k in sorted(structure)]
