@@ -196,39 +196,72 @@ class Layer:
     def _own_variables(self) -> list[tg.Variable]:
         return self._scan()[0]
 
+    def _weight_entries(self) -> list[tuple[tg.Variable, bool]]:
+        """``(weight, trained)`` pairs in Keras 3's `weights` order.
+
+        Keras 3 lists a layer's own trainable weights, then its own non-trainable ones
+        (each in `add_weight` order), then each sublayer's `weights`, in tracking order;
+        a weight held twice counts where it first appears. ``trained`` is False when the
+        weight or any layer holding it is frozen.
+        """
+        # Cached until any layer attribute changes (see __setattr__): user training loops
+        # read the weight lists twice per step, and walking a model's attributes costs
+        # more than a small model's arithmetic. A Variable's own ``trainable`` flag is not
+        # an attribute of a layer, so the cache also compares the flags it was built with.
+        # (A list attribute mutated in place with an existing layer or Variable is not
+        # noticed until another attribute is set.)
+        version = _STRUCTURE_VERSION[0]  # read before the walk: a change during it shows
+        cached = self.__dict__.get("_weights_cache")
+        if (
+            cached is not None
+            and cached[0] == version
+            and [v.trainable for v, _ in cached[1]] == cached[2]
+        ):
+            return cached[1]
+        own = self._own_variables()
+        on = self.trainable
+        found: dict[int, tuple[tg.Variable, bool]] = {}
+        for v in own:
+            if v.trainable:
+                found.setdefault(id(v), (v, on))
+        for v in own:
+            if not v.trainable:
+                found.setdefault(id(v), (v, False))
+        for layer in self._sublayers():
+            for v, trained in layer._weight_entries():
+                found.setdefault(id(v), (v, trained and on))
+        entries = list(found.values())
+        object.__setattr__(
+            self, "_weights_cache", (version, entries, [v.trainable for v, _ in entries])
+        )
+        return entries
+
     @property
     def weights(self) -> list[tg.Variable]:
-        """All weights: trainable first, then non-trainable (Keras order)."""
-        return self.trainable_weights + self.non_trainable_weights
+        """All weights, in Keras 3 order: layer by layer in tracking order.
+
+        Each layer lists its own trainable weights, then its own non-trainable ones (in
+        `add_weight` order), then its sublayers' weights; so a model's `get_weights` lines
+        up with the same Keras 3 model's.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> model = tg.Sequential([tg.Input(shape=(3,)), tg.layers.BatchNormalization(),
+            ...                        tg.layers.Dense(2)])
+            >>> [w.name.split("/")[-1] for w in model.weights]
+            ['gamma', 'beta', 'moving_mean', 'moving_variance', 'kernel', 'bias']
+        """
+        return [v for v, _ in self._weight_entries()]
 
     @property
     def trainable_weights(self) -> list[tg.Variable]:
-        # Cached until any layer attribute changes (see __setattr__): user training loops
-        # read this twice per step, and walking a model's attributes costs more than a
-        # small model's arithmetic. (A list attribute mutated in place with an existing
-        # layer or Variable is not noticed until another attribute is set.)
-        version = _STRUCTURE_VERSION[0]  # read before the walk: a change during it shows
-        cached = self.__dict__.get("_trainable_cache")
-        if cached is not None and cached[0] == version and all(v.trainable for v in cached[1]):
-            return list(cached[1])
-        if not self.trainable:
-            found: list[tg.Variable] = []
-        else:
-            own, _ = self._scan()
-            found = [v for v in own if v.trainable]
-            for layer in self._sublayers():
-                found.extend(layer.trainable_weights)
-            found = _unique(found)
-        object.__setattr__(self, "_trainable_cache", (version, found))
-        return list(found)
+        """The weights optimizers train, in `weights` order (empty for a frozen layer)."""
+        return [v for v, trained in self._weight_entries() if trained]
 
     @property
     def non_trainable_weights(self) -> list[tg.Variable]:
-        own = self._own_variables()
-        found = [v for v in own if not v.trainable or not self.trainable]
-        for layer in self._sublayers():
-            found.extend(layer.non_trainable_weights if self.trainable else layer.weights)
-        return _unique(found)
+        """The weights optimizers leave alone (frozen or non-trainable), in `weights` order."""
+        return [v for v, trained in self._weight_entries() if not trained]
 
     trainable_variables = trainable_weights
     non_trainable_variables = non_trainable_weights
