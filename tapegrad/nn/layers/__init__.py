@@ -114,6 +114,7 @@ from tapegrad.nn.layers.recurrent import (
     SimpleRNNCell,
 )
 from tapegrad.nn.layers.regularization import (
+    ActivityRegularization,
     AlphaDropout,
     GaussianDropout,
     GaussianNoise,
@@ -168,6 +169,7 @@ SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "ActivityRegularization",
     "Activation",
     "AdaptiveAveragePooling1D",
     "AdaptiveAveragePooling2D",

@@ -35,6 +35,7 @@ from tapegrad.nn.layers.keras_tensor import (
     flatten,
     map_structure,
 )
+from tapegrad.nn.layers.layer_losses import CALL_CONTEXT, LossesMixin, next_loss_epoch
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
@@ -42,9 +43,9 @@ from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 # a lost or reordered bump could make a stale cache look current again.
 _STRUCTURE_VERSION = [0]
 _VERSION_LOCK = threading.Lock()
-# The training flag of the layer calls in progress, per thread (a layer's call never
-# awaits, so asyncio tasks cannot interleave inside one).
-_CALL_CONTEXT = threading.local()
+# The training flag of the layer calls in progress, per thread, and the outermost call's
+# loss epoch (see layer_losses).
+_CALL_CONTEXT = CALL_CONTEXT
 # One lock per layer being built (first calls from several threads build it once).
 _BUILD_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
 _BUILD_LOCKS_GUARD = threading.Lock()
@@ -85,7 +86,7 @@ def shape_of(x: Any) -> tuple[Any, ...]:
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-class Layer:
+class Layer(LossesMixin):
     """Base class of all layers (Keras 3 semantics).
 
     Subclasses create weights in ``build(input_shape)`` with `add_weight` and compute in
@@ -96,6 +97,8 @@ class Layer:
         trainable: Whether the layer's weights are trained (``False`` freezes them all).
         name: Unique name (default: from the class name).
         dtype: Weight dtype (default float32).
+        activity_regularizer: Regularizer (or name) of the layer's outputs: each call adds
+            its penalty, divided by the batch size, with `add_loss`.
         input_shape: Shape without the batch axis, for the first layer of a `Sequential`.
 
     Examples:
@@ -112,6 +115,8 @@ class Layer:
         [(2,)]
     """
 
+    # Read on every call; the class default covers layers that skipped Layer.__init__.
+    activity_regularizer: Any = None
     # Layers whose call accepts any input shape after the first (Lambda) switch this off.
     _check_input_shape = True
     # Layers that accept more leading axes than they were built with (Dense: Keras' input
@@ -132,6 +137,7 @@ class Layer:
         name: str | None = None,
         dtype: Any = None,
         input_shape: Sequence[int | None] | None = None,
+        activity_regularizer: Any = None,
         **kwargs: Any,
     ) -> None:
         batch_input_shape = kwargs.pop("batch_input_shape", None)
@@ -146,6 +152,10 @@ class Layer:
         self.built = False
         self._weights_list: list[tg.Variable] = []
         self._regularized: list[tuple[Any, tg.Variable]] = []
+        self._losses: list[Any] = []
+        self._losses_epoch = 0
+        self._entry_epoch = 0
+        self.activity_regularizer = regularizers_module.get(activity_regularizer)
         self._inbound_nodes: list[Node] = []
         self._build_shapes: Any = None
         if batch_input_shape is not None:
@@ -267,14 +277,6 @@ class Layer:
     non_trainable_variables = non_trainable_weights
     variables = weights
 
-    @property
-    def losses(self) -> list[Any]:
-        """Regularization losses of this layer and its sublayers (recomputed per access)."""
-        out = [regularizer(variable) for regularizer, variable in self._regularized]
-        for layer in self._sublayers():
-            out.extend(layer.losses)
-        return out
-
     def count_params(self) -> int:
         """Number of scalars in all weights."""
         if not self.built:
@@ -375,7 +377,7 @@ class Layer:
             )
         training = kwargs.pop("training", None)
         context = _CALL_CONTEXT
-        previous = getattr(context, "training", None)
+        previous = context.training
         if training is None:
             training = previous
         if not self.built:
@@ -390,10 +392,21 @@ class Layer:
         # Nested layer calls inherit the training flag (set/restore, no contextmanager:
         # this runs for every layer of every step).
         context.training = training
+        outermost = context.epoch is None
+        if outermost:  # a new outermost call: earlier add_loss terms go stale
+            epoch = next_loss_epoch()
+            context.epoch = epoch
+            self.__dict__["_entry_epoch"] = epoch
+            self.__dict__["_losses"] = []
         try:
-            return self.call(inputs, *rest, **kwargs)
+            outputs = self.call(inputs, *rest, **kwargs)
+            if self.activity_regularizer is not None:
+                self._add_activity_loss(outputs)
+            return outputs
         finally:
             context.training = previous
+            if outermost:
+                context.epoch = None
 
     def _accepts(self, argument: str) -> bool:
         cache = type(self).__dict__.get("_call_arguments_cache")
@@ -537,6 +550,10 @@ class Layer:
         }
         if self._declared_input_shape is not None:
             config["input_shape"] = list(self._declared_input_shape)
+        if self.__dict__.get("activity_regularizer") is not None:
+            config["activity_regularizer"] = regularizers_module.serialize(
+                self.activity_regularizer
+            )
         return config
 
     @classmethod
@@ -573,13 +590,6 @@ def _trackables(value: Any) -> Iterator[Any]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _trackables(item)
-
-
-def _unique(values: list[tg.Variable]) -> list[tg.Variable]:
-    seen: dict[int, tg.Variable] = {}
-    for v in values:
-        seen.setdefault(id(v), v)
-    return list(seen.values())
 
 
 def _is_shape(value: Any) -> bool:

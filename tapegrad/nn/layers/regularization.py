@@ -17,6 +17,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import random
+from tapegrad.nn import regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.conv import normalize_data_format
 from tapegrad.nn.validation import check_int, check_number, check_shape, layer_owner
@@ -289,3 +290,42 @@ __all__ = [
     "SpatialDropout2D",
     "SpatialDropout3D",
 ]
+
+
+class ActivityRegularization(Layer):
+    """Passes its inputs through and adds ``l1 * sum(|x|) + l2 * sum(x**2)`` of them,
+    divided by the batch size, to the losses (Keras 3's layer, through `Layer.add_loss`).
+
+    Args:
+        l1: L1 factor (a number >= 0).
+        l2: L2 factor (a number >= 0).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> layer = tg.layers.ActivityRegularization(l2=0.5)
+        >>> layer(tg.tensor([[1.0, 2.0], [3.0, 0.0]])).numpy()
+        array([[1., 2.],
+               [3., 0.]], dtype=float32)
+        >>> [float(loss) for loss in layer.losses]  # 0.5 * (1 + 4 + 9) / 2
+        [3.5]
+    """
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs: Any) -> None:
+        kwargs.pop("activity_regularizer", None)  # Keras' get_config leaves it out too
+        super().__init__(**kwargs)
+        owner = layer_owner(self)
+        self.l1 = check_number(owner, "l1", l1, low=0)
+        self.l2 = check_number(owner, "l2", l2, low=0)
+        self.activity_regularizer = regularizers.L1L2(l1=self.l1, l2=self.l2)
+        self.supports_masking = True
+
+    def call(self, inputs: Any) -> Any:
+        return inputs
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("activity_regularizer", None)
+        return {**config, "l1": self.l1, "l2": self.l2}
