@@ -12,8 +12,6 @@ UNSUPPORTED: dict[str, str] = {
     "Hashing": "string tensors: tapegrad's tensors are numeric",
     "HashedCrossing": "string tensors: tapegrad's tensors are numeric",
     "IntegerLookup": "not implemented yet (Keras 3.15's IntegerLookup itself needs TensorFlow)",
-    "ActivityRegularization": "not implemented yet: needs Layer.add_loss, which the base "
-    "Layer does not have yet",
 }
 
 # Keras names tapegrad has, with how they differ from Keras (read by tapegrad.keras_coverage).

@@ -187,7 +187,7 @@ class Dense(Layer):
         bias_initializer: Bias initializer (default "zeros").
         kernel_regularizer: Optional regularizer of the kernel.
         bias_regularizer: Optional regularizer of the bias.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Regularizer of the outputs (its penalty joins `losses`).
         kernel_constraint: Optional constraint applied after updates.
         bias_constraint: Optional constraint applied after updates.
 
@@ -216,9 +216,7 @@ class Dense(Layer):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        if activity_regularizer is not None:
-            raise NotImplementedError("Dense: activity_regularizer is not supported")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = check_positive_int(layer_owner(self), "units", units)
         self.activation = activations.get(activation)
         self.use_bias = check_bool(layer_owner(self), "use_bias", use_bias)
