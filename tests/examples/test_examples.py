@@ -54,9 +54,7 @@ LOSS_RATIOS = {
 }
 
 # Examples that do not run on tapegrad yet, with what they are waiting for.
-PENDING: dict[str, str] = {
-    "variational_autoencoder": "Layer.add_loss / Model.losses (issue 11, Model protocol)",
-}
+PENDING: dict[str, str] = {}
 
 # Known differences from Keras the parity test finds, until they are fixed (strict: a fix
 # makes the test fail, so that its entry is removed).
