@@ -133,7 +133,9 @@ class StepFunctions:
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
         self._track_loss(loss, x)
-        if variables is None:
+        if not variables:
+            # Also when fit listed them before the first batch built the model (an empty
+            # list then): the eager fallback of an untraceable step must update them.
             variables = self.trainable_weights  # type: ignore[attr-defined]
         if variables:
             grads = tape.gradient(loss, variables)
