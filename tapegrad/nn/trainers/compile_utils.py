@@ -311,6 +311,18 @@ class CompileMetrics(metrics_module.Metric):
             self.build(y_true, y_pred)
         if not self._any:
             return
+        structured = (list, tuple, dict)
+        if (
+            len(self._names) == 1
+            and not isinstance(y_pred, structured)
+            and not isinstance(y_true, structured)
+        ):
+            # One output (the common case, every step): no structure to match.
+            for metric in self._flat[0]:
+                metric.update_state(y_true, y_pred)
+            for metric in self._flat_weighted[0]:
+                metric.update_state(y_true, y_pred, sample_weight=sample_weight)
+            return
         outputs, names = flat_outputs(y_pred, self.output_names)
         targets = _targets(y_true, outputs, names, y_pred)
         for group, target, pred in zip(self._flat, targets, outputs, strict=True):
@@ -336,19 +348,30 @@ class CompileMetrics(metrics_module.Metric):
     def result(self) -> dict[str, Any]:
         """``{name: value}``: ``<output>_<metric>`` with several outputs; a repeated name
         gets ``_1``, ``_2``; a weighted metric named like a plain one gets ``weighted_``."""
-        results: dict[str, Any] = {}
+        if not self.built:
+            return {}
+        named = self.__dict__.get("_named")
+        if named is None:  # the names depend only on the metrics built: found once
+            named = self._log_names()
+            self._named = named
+        return {name: metric.result() for name, metric in named}
+
+    def _log_names(self) -> list[tuple[str, Any]]:
+        named: list[tuple[str, Any]] = []
+        taken: set[str] = set()
         for weighted, groups in ((False, self._flat), (True, self._flat_weighted)):
             for output, group in zip(self._names, groups, strict=True):
                 for metric in group:
                     prefix = f"{output}_" if output is not None and len(self._names) > 1 else ""
                     name = prefix + metric.name
-                    if name in results and weighted:
+                    if name in taken and weighted:
                         name = f"{prefix}weighted_{metric.name}"
                     base, index = name, 1
-                    while name in results:
+                    while name in taken:
                         name, index = f"{base}_{index}", index + 1
-                    results[name] = metric.result()
-        return results
+                    taken.add(name)
+                    named.append((name, metric))
+        return named
 
     def get_config(self) -> dict[str, Any]:
         """Not serializable on its own (as in Keras): ``compile`` arguments are saved."""
