@@ -151,7 +151,7 @@ def test_uncompiled_model_has_no_optimizer_member(tmp_path):
     checksums = metadata.pop("checksums")
     assert metadata == {
         "format": "tapegrad-model",
-        "version": 2,
+        "version": 3,
         "tapegrad_version": tg.__version__,
     }
     assert sorted(checksums["weights"]) == [

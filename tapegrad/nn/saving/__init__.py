@@ -3,7 +3,7 @@ weights-only safetensors files. Nothing in a file is ever executed.
 
 The archive is a zip with exactly these members:
 
-* ``metadata.json`` — ``{"format": "tapegrad-model", "version": 2, "tapegrad_version",
+* ``metadata.json`` — ``{"format": "tapegrad-model", "version": 3, "tapegrad_version",
   "checksums": {"weights": {tensor name: SHA-256}, "lambdas": [SHA-256 per Lambda]}}``
   (version 1 archives, without checksums, still load).
 * ``config.json`` — ``{"class_name": "Sequential" | "Model", "config", "compile_config",
@@ -283,9 +283,9 @@ def _load(
         model = loader.model_from_config(document["class_name"], document["config"], "config.json")
     loader.lambdas.check_all_verified()
     progress["where"] = "config.json: the Variables Lambdas share"
-    loader.lambdas.resolve_shared_variables(model)
+    loader.lambdas.resolve_shared_variables(model, metadata["version"])
     progress["where"] = "weights.safetensors: assigning the weights"
-    _assign_weights(model, arrays, "weights.safetensors", archive=True)
+    _assign_weights(model, arrays, "weights.safetensors", True, metadata["version"])
     saved_compile = document["compile_config"]
     if recompile and saved_compile is not None:
         if "optimizer.json" not in members:
@@ -402,7 +402,7 @@ def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
         arrays = _load_safetensors(members["weights.safetensors"], "weights.safetensors")
         if checksums is not None:
             _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
-        _assign_weights(model, arrays, path, archive=True)
+        _assign_weights(model, arrays, path, True, metadata["version"])
         return
     with open(path, "rb") as file:
         data = file.read(MEMBER_LIMITS["weights.safetensors"] + 1)
@@ -424,7 +424,7 @@ def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
         if not isinstance(expected, dict) or not all(isinstance(v, str) for v in expected.values()):
             raise ArchiveError(f"{path}: checksums: expected {{tensor name: SHA-256 hex}}")
         _verify_tensors(arrays, expected, path)
-    _assign_weights(model, arrays, path, archive=False)
+    _assign_weights(model, arrays, path, False, int(metadata.get("version", "1")))
 
 
 __all__ = [

@@ -39,8 +39,8 @@ class ArchiveError(ValueError):
 FORMAT = "tapegrad-model"
 WEIGHTS_FORMAT = "tapegrad-weights"
 #: The version this tapegrad writes; it reads every version in `READ_VERSIONS`.
-VERSION = 2
-READ_VERSIONS = (1, 2)
+VERSION = 3
+READ_VERSIONS = (1, 2, 3)
 EXTENSIONS = (".tapegrad", ".keras")
 
 _MiB = 1 << 20
@@ -323,7 +323,7 @@ _HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _checksums(metadata: dict[str, Any], member: str) -> dict[str, Any] | None:
-    """The ``checksums`` of a version 2 header (None for version 1), checked for form."""
+    """The ``checksums`` of a version 2+ header (None for version 1), checked for form."""
     if metadata["version"] == 1:
         return None
     checksums = metadata.get("checksums")

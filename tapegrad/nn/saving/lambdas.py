@@ -27,7 +27,7 @@ from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.core import Lambda
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.saving.archive import ArchiveError, _expect_list, json_sha256
-from tapegrad.nn.saving.weights import _contains, _layer_keys
+from tapegrad.nn.saving.weights import _contains, _layer_keys, stored_order
 
 # Probe batch sizes for Lambda traces: the graph must not depend on them.
 _PROBE_BATCHES = (2, 3)
@@ -277,7 +277,7 @@ class LambdaLoader:
                 f"metadata.json lists {len(self.checksums)} checksums"
             )
 
-    def resolve_shared_variables(self, model: Model) -> None:
+    def resolve_shared_variables(self, model: Model, version: int) -> None:
         """Point each Lambda at the Variables of other layers it shared when saved."""
         keyed = _layer_keys(model)
         by_key = dict(keyed)
@@ -288,12 +288,13 @@ class LambdaLoader:
                 if owner_key == top_key:
                     continue  # the Lambda's own Variable: its value comes with the weights
                 owner = by_key.get(owner_key)
-                if owner is None or index >= len(owner.weights):
+                weights = [] if owner is None else stored_order(owner, version)
+                if index >= len(weights):
                     raise ArchiveError(
                         f"Lambda '{layer.name}': captured variable {key!r} "
                         "is not a weight of the model"
                     )
-                variable = owner.weights[index]
+                variable = weights[index]
                 if (
                     variable.shape != graph_function.variables[j].shape
                     or variable.dtype != graph_function.variables[j].dtype

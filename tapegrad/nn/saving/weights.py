@@ -8,7 +8,20 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad.nn.layers.base import Layer
-from tapegrad.nn.saving.archive import ArchiveError
+from tapegrad.nn.saving.archive import VERSION, ArchiveError
+
+
+def stored_order(layer: Layer, version: int = VERSION) -> list[tg.Variable]:
+    """A layer's weights in the order a file of ``version`` indexes them.
+
+    Since version 3 that is ``layer.weights`` (Keras 3's order: layer by layer, each layer's
+    trainable then non-trainable weights). Versions 1 and 2 were written while ``weights``
+    listed every trainable weight first: their indices keep that meaning, so an old file
+    never puts a value into another slot of the same shape.
+    """
+    if version >= 3:
+        return layer.weights
+    return layer.trainable_weights + layer.non_trainable_weights
 
 
 def _weight_arrays(model: Layer) -> dict[str, np.ndarray]:
@@ -44,12 +57,12 @@ def _contains(container: Layer, layer: Layer) -> bool:
 
 
 def _assign_weights(
-    model: Layer, arrays: dict[str, np.ndarray], source: str, archive: bool
+    model: Layer, arrays: dict[str, np.ndarray], source: str, archive: bool, version: int
 ) -> None:
     expected: dict[str, tg.Variable] = {
         f"layers/{key}/{i}": weight
         for key, layer in _layer_keys(model)
-        for i, weight in enumerate(layer.weights)
+        for i, weight in enumerate(stored_order(layer, version))
     }
     stored = {k for k in arrays if k.startswith("layers/")}
     allowed = ("lambdas/", "optimizer/") if archive else ()
