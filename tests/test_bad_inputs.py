@@ -412,9 +412,9 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
     ("mha-use-bias", lambda: _mha(use_bias="yes"), ValueError, _invalid("use_bias", "'yes'")),
     (
         "dense-constraint",
-        lambda: L.Dense(2, kernel_constraint="non_neg"),
+        lambda: L.Dense(2, kernel_constraint="nonneg"),
         ValueError,
-        _invalid("kernel_constraint", "'non_neg'"),
+        _invalid("kernel_constraint", "'nonneg'"),
     ),
     (
         "conv-constraint",
@@ -436,9 +436,9 @@ CONSTRUCTOR_CASES: list[tuple[str, Callable[[], Any], type[Exception], tuple[str
     ),
     (
         "lstm-constraint",
-        lambda: L.LSTM(2, recurrent_constraint="max_norm"),
+        lambda: L.LSTM(2, recurrent_constraint="maxnorm"),
         ValueError,
-        _invalid("recurrent_constraint", "'max_norm'"),
+        _invalid("recurrent_constraint", "'maxnorm'"),
     ),
     (
         "mha-constraint",

@@ -365,21 +365,36 @@ def check_name(owner: str, name: Any) -> Any:
 
 
 def check_constraint(layer: Any, name: str, value: Any) -> Any:
-    """A weight constraint: None or a callable (a string would fail only in `fit`).
+    """A weight constraint resolved by `constraints.get`: None, a name, a config or a callable.
 
     Examples:
         >>> import tapegrad as tg
-        >>> tg.layers.Dense(2, kernel_constraint="non_neg")
+        >>> type(tg.layers.Dense(2, kernel_constraint="non_neg").kernel_constraint).__name__
+        'NonNeg'
+        >>> tg.layers.Dense(2, kernel_constraint=3)
         Traceback (most recent call last):
         ...
         ValueError: Dense 'dense...': received an invalid value for `kernel_constraint`, \
-expected None or a callable (variable -> new value). Received: kernel_constraint='non_neg'
+expected None, a constraint name or a callable (variable -> new value). Received: \
+kernel_constraint=3
     """
+    from tapegrad.nn import constraints  # lazily: constraints imports this package's peers
+
+    if isinstance(value, str | dict):
+        try:
+            return constraints.get(value)
+        except ValueError as error:
+            raise _invalid(
+                layer_owner(layer), name, f"a known constraint ({error})", value
+            ) from None
     if value is not None and not callable(value):
         raise _invalid(
-            layer_owner(layer), name, "None or a callable (variable -> new value)", value
+            layer_owner(layer),
+            name,
+            "None, a constraint name or a callable (variable -> new value)",
+            value,
         )
-    return value
+    return constraints.get(value)
 
 
 def require_rank(owner: str, shape: Sequence[Any], min_rank: int, what: str) -> None:
