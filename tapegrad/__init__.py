@@ -43,6 +43,7 @@ _LAZY_MODULES = (
     "callbacks",
     "initializers",
     "regularizers",
+    "constraints",
     "activations",
     "models",
     "datasets",
