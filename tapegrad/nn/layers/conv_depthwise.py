@@ -13,7 +13,7 @@ from typing import Any
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
-from tapegrad.nn import activations, initializers, regularizers
+from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.layers.conv import check_rank, normalize_data_format, normalize_tuple
 from tapegrad.nn.validation import check_bool, check_constraint, check_positive_int
@@ -194,12 +194,15 @@ class BaseDepthwiseConv(Layer):
             "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+            "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
         if self.filters is not None:
             config["filters"] = self.filters
             config["pointwise_initializer"] = initializers.serialize(self.pointwise_initializer)
             config["pointwise_regularizer"] = regularizers.serialize(self.pointwise_regularizer)
+            config["pointwise_constraint"] = constraints.serialize(self.pointwise_constraint)
         return config
 
     @classmethod

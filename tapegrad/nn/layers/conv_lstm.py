@@ -17,7 +17,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import ops, random
-from tapegrad.nn import activations, initializers, regularizers
+from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.conv import normalize_data_format, normalize_tuple
 from tapegrad.nn.validation import (
@@ -303,8 +303,11 @@ class ConvLSTM(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

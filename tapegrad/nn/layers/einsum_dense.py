@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import tapegrad.numpy as tnp
-from tapegrad.nn import activations, initializers, regularizers
+from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.validation import check_constraint, layer_owner
 
@@ -208,7 +208,9 @@ class EinsumDense(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
     @classmethod
