@@ -22,15 +22,25 @@ from typing import Any
 from tapegrad.nn.optimizers import schedules
 from tapegrad.nn.optimizers.adagrad import Adagrad
 from tapegrad.nn.optimizers.adam import Adam, AdamW
+from tapegrad.nn.optimizers.adam_variants import Adamax, Lamb, Nadam
+from tapegrad.nn.optimizers.adaptive import Adadelta, Adafactor
 from tapegrad.nn.optimizers.base import Optimizer
+from tapegrad.nn.optimizers.lion_ftrl import Ftrl, Lion
 from tapegrad.nn.optimizers.rmsprop import RMSprop
 from tapegrad.nn.optimizers.sgd import SGD
 
 __all__ = [
     "SGD",
+    "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "Ftrl",
+    "Lamb",
+    "Lion",
+    "Nadam",
     "Optimizer",
     "RMSprop",
     "deserialize",
@@ -41,7 +51,21 @@ __all__ = [
 
 # Lower-cased class names, so "adam", "Adam" and "ADAM" all work (as in Keras).
 _OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)
+    cls.__name__.lower(): cls
+    for cls in (
+        SGD,
+        Adam,
+        AdamW,
+        RMSprop,
+        Adagrad,
+        Adadelta,
+        Adafactor,
+        Adamax,
+        Ftrl,
+        Lamb,
+        Lion,
+        Nadam,
+    )
 }
 
 
@@ -104,7 +128,7 @@ def get(identifier: Any) -> Optimizer:
     """Resolve an optimizer from a name, a config dict or an optimizer instance.
 
     Args:
-        identifier: ``"adam"``, ``"sgd"``, ``"rmsprop"``, ``"adagrad"``, ``"adamw"`` (any
+        identifier: An optimizer's class name (``"adam"``, ``"sgd"``, ``"nadam"``, ...; any
             case, default hyperparameters), a ``serialize`` dict, or an ``Optimizer``
             (returned as is).
 
