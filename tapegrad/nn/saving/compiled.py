@@ -221,6 +221,18 @@ _OPTIMIZER_FIELDS: dict[str, tuple[str, float, float, bool, bool]] = {
     "use_ema": ("bool", 0, 0, True, True),
     "ema_momentum": ("real", 0.0, 1.0, True, True),
     "ema_overwrite_frequency": ("real", 1.0, math.inf, True, False),
+    # Ftrl
+    "learning_rate_power": ("real", -math.inf, 0.0, False, True),
+    "l1_regularization_strength": ("real", 0.0, math.inf, True, False),
+    "l2_regularization_strength": ("real", 0.0, math.inf, True, False),
+    "l2_shrinkage_regularization_strength": ("real", 0.0, math.inf, True, False),
+    "beta": ("real", 0.0, math.inf, True, False),
+    # Adafactor
+    "beta_2_decay": _REAL,
+    "epsilon_1": ("real", 0.0, math.inf, True, False),
+    "epsilon_2": ("real", 0.0, math.inf, True, False),
+    "clip_threshold": ("real", 0.0, math.inf, False, False),
+    "relative_step": ("bool", 0, 0, True, True),
 }
 # May be null (off).
 _OPTIONAL = {"weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "ema_overwrite_frequency"}
