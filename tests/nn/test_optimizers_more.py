@@ -240,3 +240,197 @@ def test_fit_compiled_equals_eager_and_state_survives_save(name, tmp_path):
     loaded.fit(X, Y, epochs=1, batch_size=8, verbose=0)
     for a, b in zip(loaded.get_weights(), compiled.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# Schedule values at SCHEDULE_STEPS, recorded with Keras 3.15 (float32 there, float64 here).
+SCHEDULE_STEPS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 14, 20, 33]
+SCHEDULES = {
+    "poly": (
+        "PolynomialDecay",
+        {"initial_learning_rate": 0.1, "decay_steps": 7, "end_learning_rate": 0.01, "power": 0.5},
+        [
+            0.10000000149011612,
+            0.09332381188869476,
+            0.08606388419866562,
+            0.07803360372781754,
+            0.06891883164644241,
+            0.05810702592134476,
+            0.044016800820827484,
+            0.009999999776482582,
+            0.009999999776482582,
+            0.009999999776482582,
+            0.009999999776482582,
+            0.009999999776482582,
+            0.009999999776482582,
+        ],
+    ),
+    "poly_cycle": (
+        "PolynomialDecay",
+        {"initial_learning_rate": 0.1, "decay_steps": 7, "power": 2.0, "cycle": True},
+        [
+            0.10000000149011612,
+            0.07349591702222824,
+            0.051069390028715134,
+            0.032720405608415604,
+            0.018448976799845695,
+            0.008255100809037685,
+            0.002138775307685137,
+            9.999999747378752e-05,
+            0.018448976799845695,
+            0.004687245469540358,
+            9.999999747378752e-05,
+            0.00032653060043230653,
+            0.00042620403110049665,
+        ],
+    ),
+    "inverse": (
+        "InverseTimeDecay",
+        {"initial_learning_rate": 0.1, "decay_steps": 3, "decay_rate": 0.7},
+        [
+            0.10000000149011612,
+            0.0810810849070549,
+            0.06818182021379471,
+            0.05882352963089943,
+            0.051724135875701904,
+            0.046153850853443146,
+            0.0416666641831398,
+            0.03797468543052673,
+            0.03488371893763542,
+            0.028037384152412415,
+            0.02343750186264515,
+            0.01764705963432789,
+            0.011494253762066364,
+        ],
+    ),
+    "inverse_stair": (
+        "InverseTimeDecay",
+        {"initial_learning_rate": 0.1, "decay_steps": 3, "decay_rate": 0.7, "staircase": True},
+        [
+            0.10000000149011612,
+            0.10000000149011612,
+            0.10000000149011612,
+            0.05882352963089943,
+            0.05882352963089943,
+            0.05882352963089943,
+            0.0416666641831398,
+            0.0416666641831398,
+            0.0416666641831398,
+            0.03225806728005409,
+            0.02631578966975212,
+            0.01923076994717121,
+            0.011494253762066364,
+        ],
+    ),
+    "restarts": (
+        "CosineDecayRestarts",
+        {"initial_learning_rate": 0.1, "first_decay_steps": 4},
+        [
+            0.10000000149011612,
+            0.08535534143447876,
+            0.04999999701976776,
+            0.014644661918282509,
+            0.10000000149011612,
+            0.09619397670030594,
+            0.08535534143447876,
+            0.0691341683268547,
+            0.04999999701976776,
+            0.0038060189690440893,
+            0.09619397670030594,
+            0.04999999701976776,
+            0.09409606456756592,
+        ],
+    ),
+    "restarts_mul": (
+        "CosineDecayRestarts",
+        {
+            "initial_learning_rate": 0.1,
+            "first_decay_steps": 3,
+            "t_mul": 1.0,
+            "m_mul": 0.7,
+            "alpha": 0.1,
+        },
+        [
+            0.10000000149011612,
+            0.07750000059604645,
+            0.032499995082616806,
+            0.07300000637769699,
+            0.0572500005364418,
+            0.02575000189244747,
+            0.054100003093481064,
+            0.04307500272989273,
+            0.02102499268949032,
+            0.017717495560646057,
+            0.015402254648506641,
+            0.012647104449570179,
+            0.011779594235122204,
+        ],
+    ),
+    "restarts_t": (
+        "CosineDecayRestarts",
+        {
+            "initial_learning_rate": 0.1,
+            "first_decay_steps": 2,
+            "t_mul": 1.5,
+            "m_mul": 0.9,
+            "alpha": 0.05,
+        },
+        [
+            0.10000000149011612,
+            0.05249999836087227,
+            0.09049999713897705,
+            0.06912499666213989,
+            0.026374995708465576,
+            0.08195000141859055,
+            0.07294855266809464,
+            0.050156112760305405,
+            0.02423749677836895,
+            0.06615369766950607,
+            0.022313745692372322,
+            0.04850847274065018,
+            0.038631316274404526,
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEDULES))
+def test_schedule_values_match_keras(case):
+    name, kwargs, expected = SCHEDULES[case]
+    schedule = getattr(optimizers.schedules, name)(**kwargs)
+    values = [float(schedule(step)) for step in SCHEDULE_STEPS]
+    np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-7)
+    # A step Variable (what the optimizer passes) and a traced call give the same values.
+    traced = tg.function(lambda step: schedule(step))
+    for step, value in zip(SCHEDULE_STEPS[:6], expected[:6], strict=True):
+        as_variable = tg.Variable(np.array(step, np.int64))
+        assert float(schedule(as_variable)) == pytest.approx(value, rel=1e-5)
+        assert float(traced(tg.tensor(np.array(step, np.int64)))) == pytest.approx(value, rel=1e-5)
+    again = optimizers.schedules.deserialize(optimizers.schedules.serialize(schedule))
+    assert type(again) is type(schedule) and again.get_config() == schedule.get_config()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: optimizers.schedules.PolynomialDecay(0.1, 0), "decay_steps"),
+        (lambda: optimizers.schedules.PolynomialDecay(0.1, 5, cycle=1), "cycle"),
+        (lambda: optimizers.schedules.InverseTimeDecay(0.1, -1, 0.5), "decay_steps"),
+        (lambda: optimizers.schedules.CosineDecayRestarts(0.1, 0), "first_decay_steps"),
+        (lambda: optimizers.schedules.CosineDecayRestarts(0.1, 5, alpha=2.0), "alpha"),
+    ],
+)
+def test_schedule_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_schedule_drives_a_saved_optimizer(tmp_path):
+    schedule = optimizers.schedules.CosineDecayRestarts(0.05, first_decay_steps=3, m_mul=0.5)
+    model = fit_model(optimizers.Nadam(learning_rate=schedule), jit_compile=True)
+    path = tmp_path / "restarts.keras"
+    model.save(path)
+    loaded = tg.models.load_model(path)
+    assert loaded.optimizer.get_config()["learning_rate"] == optimizers.schedules.serialize(
+        schedule
+    )
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(float(schedule(4)))

@@ -17,9 +17,12 @@ from tapegrad.nn.validation import check_bool, check_number
 
 __all__ = [
     "CosineDecay",
+    "CosineDecayRestarts",
     "ExponentialDecay",
+    "InverseTimeDecay",
     "LearningRateSchedule",
     "PiecewiseConstantDecay",
+    "PolynomialDecay",
     "deserialize",
     "serialize",
 ]
@@ -277,9 +280,218 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
+class PolynomialDecay(LearningRateSchedule):
+    """A polynomial decay from ``initial_learning_rate`` to ``end_learning_rate``.
+
+    ``(initial - end) * (1 - s / decay_steps) ** power + end`` with ``s = min(step,
+    decay_steps)``; with ``cycle``, ``decay_steps`` is instead multiplied by
+    ``ceil(step / decay_steps)`` (1 at step 0), so the decay restarts from a lower rate.
+
+    Args:
+        initial_learning_rate: The rate at step 0.
+        decay_steps: Number of steps to decay over (> 0).
+        end_learning_rate: The final rate.
+        power: The polynomial's power.
+        cycle: Whether to cycle beyond ``decay_steps``.
+        name: Name of the schedule.
+
+    Returns:
+        Called with a step, a float64 scalar Tensor.
+
+    Examples:
+        >>> from tapegrad.nn.optimizers.schedules import PolynomialDecay
+        >>> schedule = PolynomialDecay(1.0, decay_steps=10, end_learning_rate=0.0)
+        >>> [float(schedule(s)) for s in (0, 5, 10, 20)]
+        [1.0, 0.5, 0.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        end_learning_rate: float = 0.0001,
+        power: float = 1.0,
+        cycle: bool = False,
+        name: str = "PolynomialDecay",
+    ) -> None:
+        owner = type(self).__name__
+        _check_positive(owner, "decay_steps", decay_steps)
+        check_number(owner, "initial_learning_rate", initial_learning_rate, low=0.0)
+        check_number(owner, "end_learning_rate", end_learning_rate, low=0.0)
+        check_number(owner, "power", power)
+        check_bool(owner, "cycle", cycle)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = name
+
+    def __call__(self, step: Any) -> Any:
+        step = _as_float(step)
+        decay_steps = float(self.decay_steps)
+        if self.cycle:
+            multiplier = tnp.where(step == 0, 1.0, tnp.ceil(step / decay_steps))
+            fraction = step / (decay_steps * multiplier)
+        else:
+            fraction = tnp.minimum(step, decay_steps) / decay_steps
+        initial, end = float(self.initial_learning_rate), float(self.end_learning_rate)
+        return (initial - end) * tnp.power(1.0 - fraction, float(self.power)) + end
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as a dict."""
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``.
+
+    Args:
+        initial_learning_rate: The rate at step 0.
+        decay_steps: How often the decay is applied (> 0).
+        decay_rate: The decay factor.
+        staircase: If True, ``step / decay_steps`` is floored.
+        name: Name of the schedule.
+
+    Returns:
+        Called with a step, a float64 scalar Tensor.
+
+    Examples:
+        >>> from tapegrad.nn.optimizers.schedules import InverseTimeDecay
+        >>> schedule = InverseTimeDecay(1.0, decay_steps=2, decay_rate=0.5, staircase=True)
+        >>> [float(schedule(s)) for s in (0, 1, 2, 5)]
+        [1.0, 1.0, 0.6666666666666666, 0.5]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        decay_rate: float,
+        staircase: bool = False,
+        name: str = "InverseTimeDecay",
+    ) -> None:
+        owner = type(self).__name__
+        _check_positive(owner, "decay_steps", decay_steps)
+        check_number(owner, "initial_learning_rate", initial_learning_rate, low=0.0)
+        check_number(owner, "decay_rate", decay_rate, low=0.0)
+        check_bool(owner, "staircase", staircase)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step: Any) -> Any:
+        p = _as_float(step) / float(self.decay_steps)
+        if self.staircase:
+            p = tnp.floor(p)
+        return float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as a dict."""
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Loshchilov & Hutter, 2017).
+
+    The first period lasts ``first_decay_steps``; each next one ``t_mul`` times longer and
+    starts from ``m_mul`` times the previous starting rate; within a period the rate
+    follows ``CosineDecay`` down to ``alpha`` times that period's starting rate.
+
+    Args:
+        initial_learning_rate: The rate at step 0.
+        first_decay_steps: Length of the first period (> 0).
+        t_mul: Factor of each period's length over the previous one.
+        m_mul: Factor of each period's starting rate over the previous one.
+        alpha: Minimum rate as a fraction of ``initial_learning_rate``.
+        name: Name of the schedule.
+
+    Returns:
+        Called with a step, a float64 scalar Tensor.
+
+    Examples:
+        >>> from tapegrad.nn.optimizers.schedules import CosineDecayRestarts
+        >>> schedule = CosineDecayRestarts(1.0, first_decay_steps=2, m_mul=0.5)
+        >>> [round(float(schedule(s)), 4) for s in (0, 1, 2, 4, 6)]
+        [1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: int,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+    ) -> None:
+        owner = type(self).__name__
+        _check_positive(owner, "first_decay_steps", first_decay_steps)
+        check_number(owner, "initial_learning_rate", initial_learning_rate, low=0.0)
+        _check_positive(owner, "t_mul", t_mul)
+        check_number(owner, "m_mul", m_mul, low=0.0)
+        check_number(owner, "alpha", alpha, low=0.0, high=1.0)
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self._t_mul = t_mul
+        self._m_mul = m_mul
+        self.alpha = alpha
+        self.name = name
+
+    def __call__(self, step: Any) -> Any:
+        completed = _as_float(step) / float(self.first_decay_steps)
+        t_mul = float(self._t_mul)
+        # t_mul is a Python number: the branch is chosen here, not traced.
+        if t_mul == 1.0:
+            i_restart = tnp.floor(completed)
+            completed = completed - i_restart
+        else:
+            i_restart = tnp.floor(tnp.log(1.0 - completed * (1.0 - t_mul)) / math.log(t_mul))
+            sum_r = (1.0 - tnp.power(t_mul, i_restart)) / (1.0 - t_mul)
+            completed = (completed - sum_r) / tnp.power(t_mul, i_restart)
+        m_fac = tnp.power(float(self._m_mul), i_restart)
+        cosine = 0.5 * m_fac * (1.0 + tnp.cos(math.pi * completed))
+        alpha = float(self.alpha)
+        return float(self.initial_learning_rate) * ((1.0 - alpha) * cosine + alpha)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as a dict."""
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self._t_mul,
+            "m_mul": self._m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 _SCHEDULES = {
     cls.__name__: cls
-    for cls in (LearningRateSchedule, ExponentialDecay, CosineDecay, PiecewiseConstantDecay)
+    for cls in (
+        LearningRateSchedule,
+        ExponentialDecay,
+        CosineDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+        InverseTimeDecay,
+        CosineDecayRestarts,
+    )
 }
 
 
