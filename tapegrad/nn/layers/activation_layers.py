@@ -31,6 +31,9 @@ class ReLU(Layer):
         array([0., 3., 6.], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     def __init__(
         self,
         max_value: float | None = None,
@@ -81,6 +84,9 @@ class LeakyReLU(Layer):
         array([-0.3,  2. ], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
@@ -122,6 +128,9 @@ class PReLU(Layer):
         >>> layer.alpha.shape
         (1, 1, 3)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     def __init__(
         self,
@@ -204,6 +213,9 @@ class ELU(Layer):
         array([0., 1.], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.alpha = check_number(layer_owner(self), "alpha", alpha)
@@ -236,6 +248,9 @@ class Softmax(Layer):
         >>> tg.layers.Softmax()(tg.tensor([1.0, 2.0, 1.0])).numpy().round(4)
         array([0.2119, 0.5761, 0.2119], dtype=float32)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     def __init__(self, axis: int | Sequence[int] = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)

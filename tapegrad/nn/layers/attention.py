@@ -184,6 +184,9 @@ class MultiHeadAttention(Layer):
         [(8, 2, 4), (2, 4), (8, 2, 4), (2, 4), (8, 2, 4), (2, 4), (2, 4, 8), (8,)]
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     _check_input_shape = False  # the inputs are packed in a dict; checked in build
 
     def __init__(

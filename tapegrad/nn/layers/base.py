@@ -36,15 +36,14 @@ from tapegrad.nn.layers.keras_tensor import (
     map_structure,
 )
 from tapegrad.nn.layers.layer_losses import CALL_CONTEXT, LossesMixin, next_loss_epoch
+from tapegrad.nn.layers.layer_masks import MASKS, MasksMixin
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
 # Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
-# The lock keeps the bumps of several threads from losing one another (`+=` is not atomic):
-# a lost or reordered bump could make a stale cache look current again.
+# The lock keeps threads' bumps (`+=` is not atomic) from losing one another.
 _STRUCTURE_VERSION = [0]
 _VERSION_LOCK = threading.Lock()
-# The training flag of the layer calls in progress, per thread, and the outermost call's
-# loss epoch (see layer_losses).
+# Per thread: the calls' training flag and the outermost call's epoch (layer_losses).
 _CALL_CONTEXT = CALL_CONTEXT
 # One lock per layer being built (first calls from several threads build it once).
 _BUILD_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
@@ -53,7 +52,6 @@ _BUILD_LOCKS_GUARD = threading.Lock()
 #: thread and task): `tapegrad.nn.saving` bounds what a loaded config makes layers allocate.
 WEIGHT_CHECK: contextvars.ContextVar[Any] = contextvars.ContextVar("WEIGHT_CHECK", default=None)
 
-_PROBE_BATCH = PROBE_BATCH
 _flatten = flatten
 _map_structure = map_structure
 
@@ -86,7 +84,7 @@ def shape_of(x: Any) -> tuple[Any, ...]:
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-class Layer(LossesMixin):
+class Layer(LossesMixin, MasksMixin):
     """Base class of all layers (Keras 3 semantics).
 
     Subclasses create weights in ``build(input_shape)`` with `add_weight` and compute in
@@ -115,7 +113,7 @@ class Layer(LossesMixin):
         [(2,)]
     """
 
-    # Read on every call; the class default covers layers that skipped Layer.__init__.
+    # Read on every call; the class defaults cover layers that skipped Layer.__init__.
     activity_regularizer: Any = None
     # Layers whose call accepts any input shape after the first (Lambda) switch this off.
     _check_input_shape = True
@@ -130,6 +128,7 @@ class Layer(LossesMixin):
         build = cls.__dict__.get("build")
         if build is not None:
             cls.build = _marking_built(build)  # type: ignore[method-assign]
+        cls._makes_masks = cls.compute_mask is not MasksMixin.compute_mask
 
     def __init__(
         self,
@@ -389,8 +388,10 @@ class Layer(LossesMixin):
             takes_training = self._accepts("training")
         if takes_training:
             kwargs["training"] = training
-        # Nested layer calls inherit the training flag (set/restore, no contextmanager:
-        # this runs for every layer of every step).
+        # Mask work only where masks exist, are passed, or the layer makes its own.
+        masked = MASKS or self._makes_masks or kwargs.get("mask") is not None
+        previous_mask = self._fill_masks(inputs, rest, kwargs) if masked else None
+        # Nested calls inherit the training flag (set/restore: no contextmanager per call).
         context.training = training
         outermost = context.epoch is None
         if outermost:  # a new outermost call: earlier add_loss terms go stale
@@ -400,6 +401,8 @@ class Layer(LossesMixin):
             self.__dict__["_losses"] = []
         try:
             outputs = self.call(inputs, *rest, **kwargs)
+            if masked:
+                self._set_output_masks(inputs, outputs, previous_mask)
             if self.activity_regularizer is not None:
                 self._add_activity_loss(outputs)
             return outputs
@@ -438,9 +441,8 @@ class Layer(LossesMixin):
         expected = self._build_shapes
         if not self._check_input_shape or expected is None:
             return
-        # Whether the build shape is one shape (not a structure of them), decided once.
         flat = self.__dict__.get("_flat_build_shape")
-        if flat is None or flat[0] is not expected:
+        if flat is None or flat[0] is not expected:  # one shape, not a structure? (once)
             flat = (expected, _is_shape(expected))
             self.__dict__["_flat_build_shape"] = flat
         if not flat[1]:
@@ -479,8 +481,7 @@ class Layer(LossesMixin):
         ]
         # A batch size fixed by every input (Input(batch_shape=(8, ...))) stays known.
         batch_known = all(x.shape[:1] != (None,) for x in symbolic_inputs)
-        # Unknown axes past the batch (variable-length sequences): a second probe with
-        # other sizes tells which output axes follow them.
+        # Unknown axes past the batch: a second probe tells which output axes follow them.
         second = None
         if any(None in x.shape[1:] for x in symbolic_inputs):
             try:
@@ -496,7 +497,7 @@ class Layer(LossesMixin):
             if second is not None and len(second) == len(flat) and len(second[i]) == len(shape):
                 shape = tuple(None if a != b else a for a, b in zip(shape, second[i], strict=True))
             if shape and not batch_known:
-                # The probe ran with batch _PROBE_BATCH: the batch axis stays symbolic.
+                # The probe ran with batch PROBE_BATCH: the batch axis stays symbolic.
                 shape = (None,) + tuple(shape[1:])
             dtype = np.result_type(out.numpy() if hasattr(out, "numpy") else out)
             symbolic.append(

@@ -200,6 +200,9 @@ class Dense(Layer):
         9
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     _check_input_rank = False  # (..., features) of any rank >= 2 once built, as in Keras
 
     def __init__(
@@ -287,6 +290,9 @@ class Activation(Layer):
         array([0., 2.], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -307,6 +313,9 @@ class Dropout(Layer):
         noise_shape: Optional shape of the binary mask (broadcast over the inputs).
         seed: Seed of the layer's random generator.
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     def __init__(
         self,
@@ -410,6 +419,9 @@ class Lambda(Layer):
         >>> double(tg.tensor([[1.0, 2.0]])).numpy()
         array([[2., 4.]], dtype=float32)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     _check_input_shape = False
 

@@ -117,12 +117,11 @@ class Embedding(Layer):
         return values
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        """``inputs != 0`` when ``mask_zero`` (a boolean array), else ``None``."""
+        """``inputs != 0`` when ``mask_zero`` (a boolean tensor), else ``None``."""
         if not self.mask_zero:
             return None
-        if is_traced(inputs):
-            return tnp.not_equal(inputs, 0)
-        return np.asarray(inputs) != 0
+        # An op (not NumPy): the mask travels with the output, also in traced graphs.
+        return tnp.not_equal(tnp.asarray(inputs), 0)
 
     def get_config(self) -> dict[str, Any]:
         return {

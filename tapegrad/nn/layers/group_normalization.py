@@ -39,6 +39,9 @@ class GroupNormalization(Layer):
         (True, (2, 5, 4))
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     _check_input_shape = False
 
     def __init__(
@@ -185,6 +188,9 @@ class UnitNormalization(Layer):
         >>> tg.layers.UnitNormalization()(tg.tensor([[3.0, 4.0]])).numpy()
         array([[0.6, 0.8]], dtype=float32)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     _check_input_shape = False
 

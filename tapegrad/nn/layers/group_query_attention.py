@@ -71,6 +71,9 @@ class GroupedQueryAttention(Layer):
         ((2, 5, 8), (2, 4, 5, 5))
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     _check_input_shape = False
 
     def __init__(

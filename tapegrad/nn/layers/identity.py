@@ -18,6 +18,9 @@ class Identity(Layer):
         array([1., 2.], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     _check_input_shape = False
 
     def call(self, inputs: Any) -> Any:

@@ -37,6 +37,9 @@ class Merge(Layer):
     Subclasses implement ``_merge_function(inputs)`` and may override ``_check_shapes_of``.
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     # A merge layer takes a list: `call` checks the shapes of every call itself.
     _check_input_shape = False
     _num_inputs: int | None = None  # exact count, where the layer needs one

@@ -298,6 +298,9 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
         array([[2., 3.]], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     def __init__(
         self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
     ) -> None:

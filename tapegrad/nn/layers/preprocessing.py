@@ -42,6 +42,9 @@ class Rescaling(Layer):
         array([-1.,  1.], dtype=float32)
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     _check_input_shape = False
 
     def __init__(self, scale: Any, offset: Any = 0.0, **kwargs: Any) -> None:
@@ -95,6 +98,9 @@ class Normalization(Layer):
         >>> [w.name.split("/")[-1] for w in layer.weights]
         ['mean', 'variance', 'count']
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     _check_input_shape = False
 

@@ -45,6 +45,9 @@ class _RandomLayer(Layer):
 class _SpatialDropout(_RandomLayer):
     """Drops whole channels: one keep/drop draw per (example, channel)."""
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     rank = 1
 
     def __init__(
@@ -163,6 +166,9 @@ class GaussianNoise(_RandomLayer):
         (True, array([0., 0.], dtype=float32))
     """
 
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
+
     def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed, **kwargs)
         self.stddev = check_number(layer_owner(self), "stddev", stddev, low=0, high=1)
@@ -194,6 +200,9 @@ class GaussianDropout(_RandomLayer):
         >>> bool(0.9 < out.mean() < 1.1), bool(0.9 < out.std() < 1.1)
         (True, True)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed, **kwargs)
@@ -229,6 +238,9 @@ class AlphaDropout(_RandomLayer):
         >>> bool(abs(out.mean()) < 0.05), bool(abs(out.std() - 1) < 0.05)
         (True, True)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     def __init__(
         self,

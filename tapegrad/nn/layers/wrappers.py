@@ -80,6 +80,8 @@ class Bidirectional(Layer):
         sequences: ``(batch, time, features)``.
         initial_state: Optional list of the forward layer's states followed by the
             backward layer's.
+        mask: Optional boolean ``(batch, time)``, passed to both directions (by default
+            the inputs' mask).
         training: Whether dropout is active.
 
     Returns:
@@ -96,6 +98,9 @@ class Bidirectional(Layer):
         >>> [w.name for w in layer.weights][:1]
         ['forward_lstm/lstm_cell/kernel']
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     _check_input_shape = False  # a call may pass [sequences, *states]
 
@@ -173,8 +178,10 @@ class Bidirectional(Layer):
             self.forward_layer.set_weights(initial[0])
             self.backward_layer.set_weights(initial[1])
 
-    def call(self, sequences: Any, training: bool | None = None) -> Any:
+    def call(self, sequences: Any, mask: Any = None, training: bool | None = None) -> Any:
         forward_state = backward_state = None
+        if isinstance(mask, list | tuple):  # initial states joined the inputs
+            mask = mask[0] if mask else None
         if isinstance(sequences, list | tuple):
             sequences, *states = sequences
             if len(states) % 2:
@@ -185,8 +192,11 @@ class Bidirectional(Layer):
             if states:
                 half = len(states) // 2
                 forward_state, backward_state = states[:half], states[half:]
-        y = self.forward_layer(sequences, initial_state=forward_state, training=training)
-        y_rev = self.backward_layer(sequences, initial_state=backward_state, training=training)
+        # Keras passes the mask to both directions.
+        y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
+        y_rev = self.backward_layer(
+            sequences, initial_state=backward_state, mask=mask, training=training
+        )
         states: list[Any] = []
         if self.return_state:
             states = [*y[1:], *y_rev[1:]]
@@ -206,6 +216,17 @@ class Bidirectional(Layer):
         if not self.return_state:
             return output
         return [*output, *states] if self.merge_mode is None else [output, *states]
+
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        """The time mask of the output(s) when ``return_sequences``, None for states."""
+        if isinstance(mask, list | tuple):
+            mask = mask[0] if mask else None
+        output_mask = mask if self.return_sequences else None
+        masks = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
+        if not self.return_state:
+            return masks if self.merge_mode is None else output_mask
+        states = len(tree.flatten(self.forward_layer.cell.state_size)) * 2
+        return masks + [None] * states
 
     def compute_output_shape(self, sequences_shape: Any, initial_state_shape: Any = None) -> Any:
         """Output shape(s) for ``(batch, time, features)`` inputs, as Keras gives them."""
@@ -256,6 +277,9 @@ class TimeDistributed(Wrapper):
         >>> layer.layer.kernel.shape
         (4, 3)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     def _child_shape(self, input_shape: Any) -> tuple[Any, ...]:
         if not isinstance(input_shape, tuple | list) or len(input_shape) < 3:

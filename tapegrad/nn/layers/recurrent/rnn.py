@@ -42,11 +42,15 @@ class RNN(Layer):
             as in Keras).
         stateful: Not supported (must be False).
         unroll: Accepted for Keras compatibility; the loop is always a Python loop.
-        zero_output_for_mask: Accepted for Keras compatibility (masks are not supported).
+        zero_output_for_mask: At masked steps, output zeros instead of the previous
+            output (the state is carried through either way).
 
     Call arguments:
         sequences: ``(batch, time, features)``; or a list ``[sequences, *initial_states]``.
         initial_state: Optional list of initial states (default zeros).
+        mask: Optional boolean ``(batch, time)``: masked steps are skipped as in Keras
+            (the states carried through, the output the previous one). By default the
+            mask of the inputs (`Embedding(mask_zero=True)`, `Masking`).
         training: Whether dropout is active.
 
     Examples:
@@ -57,6 +61,9 @@ class RNN(Layer):
         >>> out.shape, bool(np.allclose(out.numpy(), h.numpy()))
         ((2, 4), True)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     _check_input_shape = False  # a call may pass [sequences, *states]: checked in call
 
@@ -106,7 +113,13 @@ class RNN(Layer):
             self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
             self.cell.built = True
 
-    def call(self, sequences: Any, initial_state: Any = None, training: bool | None = None) -> Any:
+    def call(
+        self,
+        sequences: Any,
+        initial_state: Any = None,
+        mask: Any = None,
+        training: bool | None = None,
+    ) -> Any:
         if isinstance(sequences, list | tuple):
             sequences, *given = sequences
             initial_state = given or initial_state
@@ -126,12 +139,43 @@ class RNN(Layer):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': the sequences are empty (shape {shape})"
             )
+        steps = self._step_masks(mask, shape)
         if isinstance(self.cell, _RecurrentCell):
-            last, outputs, states = self._run_fused(sequences, initial_state, training)
+            last, outputs, states = self._run_fused(sequences, initial_state, training, steps)
         else:
-            last, outputs, states = self._run_cell(sequences, initial_state, training)
+            last, outputs, states = self._run_cell(sequences, initial_state, training, steps)
         output = outputs if self.return_sequences else last
         return (output, *states) if self.return_state else output
+
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        """The input's time mask when ``return_sequences`` (else None); None for states."""
+        if isinstance(mask, list | tuple):
+            mask = mask[0] if mask else None
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(_as_list(self.cell.state_size))
+        return output_mask
+
+    def _step_masks(self, mask: Any, shape: tuple[Any, ...]) -> list[Any] | None:
+        """Per step, a boolean ``(batch, 1)`` (None without a mask), in time order."""
+        if isinstance(mask, list | tuple):  # initial states joined the inputs
+            mask = mask[0] if mask else None
+        if mask is None:
+            return None
+        if tuple(shape_of(mask)) != tuple(shape[:2]):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': mask must have shape (batch, time) = "
+                f"{tuple(shape[:2])}, got shape {tuple(shape_of(mask))}"
+            )
+        mask = tnp.not_equal(tnp.asarray(mask), 0)
+        return tnp.unstack(tnp.expand_dims(mask, -1), axis=1)
+
+    def _masked(self, keep: Any, out: Any, new: list[Any], old: list[Any]) -> tuple[Any, list]:
+        """Keras' masked step: the old states, and the previous output (the first state)
+        or zeros, where ``keep`` is False."""
+        previous = tnp.zeros_like(out) if self.zero_output_for_mask else old[0]
+        states = [tnp.where(keep, n, o) for n, o in zip(new, old, strict=True)]
+        return tnp.where(keep, out, previous), states
 
     def _initial_states(self, given: Any, batch: int, dtype: Any) -> list[Any]:
         cell = self.cell
@@ -151,7 +195,7 @@ class RNN(Layer):
         return states
 
     def _run_fused(
-        self, sequences: Any, initial_state: Any, training: bool | None
+        self, sequences: Any, initial_state: Any, training: bool | None, masks: Any = None
     ) -> tuple[Any, Any, list[Any]]:
         """The built-in cells: every step's input projection at once, then the steps (or,
         where the cell can, the whole sequence as one op). Returns ``(last output, every
@@ -162,7 +206,8 @@ class RNN(Layer):
         if training and cell.dropout > 0:
             # One mask for every step of the sequence, as Keras does.
             sequences = sequences * cell.dropout_mask(sequences, (batch, 1, features), cell.dropout)
-        if isinstance(cell, LSTMCell) and cell.fuses_sequence(training):
+        # The fused sequence op has no mask: masked sequences take the step loop.
+        if masks is None and isinstance(cell, LSTMCell) and cell.fuses_sequence(training):
             if self.go_backwards:
                 sequences = sequences[:, ::-1]
             states = self._initial_states(initial_state, batch, dtype)
@@ -183,16 +228,20 @@ class RNN(Layer):
         inputs = tnp.unstack(projected, axis=0)
         outputs = []
         out = None
-        for projected_t in reversed(inputs) if self.go_backwards else inputs:
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            old = states
             if recurrent_mask is not None:
                 states = [states[0] * recurrent_mask, *states[1:]]
-            out, states = cell.step(projected_t, states)
+            out, states = cell.step(inputs[t], states)
+            if masks is not None:
+                out, states = self._masked(masks[t], out, list(states), list(old))
             if self.return_sequences:
                 outputs.append(out)
         return out, tnp.stack(outputs, axis=1) if outputs else None, states
 
     def _run_cell(
-        self, sequences: Any, initial_state: Any, training: bool | None
+        self, sequences: Any, initial_state: Any, training: bool | None, masks: Any = None
     ) -> tuple[Any, Any, list[Any]]:
         batch, steps, _ = shape_of(sequences)
         dtype = np.result_type(_dtype_of(sequences), self.cell.dtype)
@@ -203,7 +252,10 @@ class RNN(Layer):
         for t in order:
             # Always a list of states, as Keras passes them (custom cells read states[0]).
             out, new_states = self.cell(sequences[:, t], states, training=training)
-            states = _as_list(new_states)
+            if masks is None:
+                states = _as_list(new_states)
+            else:
+                out, states = self._masked(masks[t], out, _as_list(new_states), states)
             if self.return_sequences:
                 outputs.append(out)
         return out, tnp.stack(outputs, axis=1) if outputs else None, states

@@ -1,0 +1,201 @@
+"""Keras 3 masks: propagation through layers, eagerly, in traces and in functional models."""
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.nn.layers.layer_masks import get_keras_mask
+
+TOKENS = np.array([[3, 1, 0, 0], [2, 4, 1, 0]])
+EXPECTED = TOKENS != 0
+
+
+class SeesMask(tg.layers.Layer):
+    """Records the mask its call receives; the masked mean over time."""
+
+    def call(self, inputs, mask=None):
+        self.seen = mask
+        if mask is None:
+            return tg.numpy.mean(inputs, axis=1)
+        weights = tg.numpy.expand_dims(tg.numpy.asarray(mask, "float32"), -1)
+        return tg.numpy.sum(inputs * weights, axis=1) / tg.numpy.sum(weights, axis=1)
+
+
+def test_embedding_mask_zero_attaches_a_mask_that_dense_and_dropout_pass_on():
+    out = tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS)
+    np.testing.assert_array_equal(get_keras_mask(out).numpy(), EXPECTED)
+    for layer in (tg.layers.Dense(2), tg.layers.Dropout(0.5), tg.layers.Activation("tanh")):
+        np.testing.assert_array_equal(get_keras_mask(layer(out)).numpy(), EXPECTED)
+
+
+def test_layers_without_masking_support_drop_the_mask():
+    out = tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS)
+    assert get_keras_mask(tg.layers.Flatten()(out)) is None
+    assert not tg.layers.Flatten().supports_masking
+    assert tg.layers.Dense(1).supports_masking and tg.layers.Masking().supports_masking
+
+
+def test_embedding_without_mask_zero_makes_no_mask():
+    assert get_keras_mask(tg.layers.Embedding(5, 3)(TOKENS)) is None
+
+
+def test_masking_layer_mask_reaches_a_call_with_a_mask_argument():
+    x = np.ones((2, 3, 2), np.float32)
+    x[0, 2] = 0.0
+    masked = tg.layers.Masking(0.0)(x)
+    layer = SeesMask()
+    layer(masked)
+    np.testing.assert_array_equal(layer.seen.numpy(), [[True, True, False], [True] * 3])
+
+
+def test_a_mask_given_by_the_caller_is_kept_and_is_the_previous_mask():
+    out = tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS)
+    given = np.ones(TOKENS.shape, bool)
+    layer = SeesMask()
+    layer(out, mask=given)
+    np.testing.assert_array_equal(np.asarray(layer.seen), given)
+
+
+def test_masked_mean_matches_keras_semantics_eagerly_and_traced():
+    embed = tg.layers.Embedding(5, 3, mask_zero=True)
+    layer = SeesMask()
+    eager = layer(embed(TOKENS)).numpy()
+    table = embed.get_weights()[0]
+    rows = [table[t[t != 0]].mean(axis=0) for t in TOKENS]
+    np.testing.assert_allclose(eager, np.stack(rows), rtol=1e-6)
+
+    @tg.function
+    def step(tokens):
+        return layer(embed(tokens))
+
+    np.testing.assert_allclose(step(TOKENS).numpy(), eager, rtol=1e-6)
+    np.testing.assert_allclose(step(np.array([[1, 0, 0, 0], [2, 2, 0, 0]])).numpy()[0], table[1])
+
+
+def test_functional_model_passes_masks_between_layers():
+    inputs = tg.Input((4,), dtype="int32")
+    hidden = tg.layers.Embedding(5, 3, mask_zero=True)(inputs)
+    hidden = tg.layers.Dense(3)(hidden)
+    outputs = SeesMask()(hidden)
+    model = tg.Model(inputs, outputs)
+    got = model(TOKENS).numpy()
+    embed, dense = model.layers[1], model.layers[2]
+    full = dense(embed(TOKENS)).numpy()
+    want = np.stack([full[i][EXPECTED[i]].mean(axis=0) for i in range(2)])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(model.predict(TOKENS, verbose=0), want, rtol=1e-5)
+
+
+def test_sequential_model_passes_masks():
+    model = tg.models.Sequential(
+        [tg.layers.Embedding(5, 3, mask_zero=True), tg.layers.Dropout(0.1), SeesMask()]
+    )
+    model(TOKENS)
+    np.testing.assert_array_equal(model.layers[-1].seen.numpy(), EXPECTED)
+
+
+def test_several_tensor_arguments_fill_their_own_mask_arguments():
+    class Pair(tg.layers.Layer):
+        def call(self, query, value, query_mask=None, value_mask=None, mask=None):
+            self.seen = (query_mask, value_mask, mask)
+            return query
+
+    embed = tg.layers.Embedding(5, 3, mask_zero=True)
+    q, v = embed(TOKENS), embed(TOKENS[:, :3])
+    layer = Pair()
+    out = layer(q, v)
+    np.testing.assert_array_equal(layer.seen[0].numpy(), EXPECTED)
+    np.testing.assert_array_equal(layer.seen[1].numpy(), EXPECTED[:, :3])
+    assert layer.seen[2] is None  # Keras: ``mask`` only for a single tensor argument
+    assert get_keras_mask(out) is get_keras_mask(q)  # the same tensor came back
+
+
+@pytest.mark.parametrize("supports", [True, False])
+def test_supports_masking_can_be_set_per_instance(supports):
+    layer = tg.layers.Activation("relu")
+    layer.supports_masking = supports
+    out = layer(tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS))
+    assert (get_keras_mask(out) is not None) is supports
+
+
+def _masked_reference(layer, x, keep, zero_output):
+    """Keras' masked run, built from unmasked runs: each sample's kept steps alone (the
+    states skip masked steps); a masked step repeats the previous output (zeros before
+    the first kept step, or with ``zero_output_for_mask``)."""
+    units = layer.cell.units
+    outputs = np.zeros((x.shape[0], x.shape[1], units), np.float32)
+    order = list(range(x.shape[1]))[:: -1 if layer.go_backwards else 1]
+    for i in range(x.shape[0]):
+        kept = [t for t in order if keep[i, t]]
+        run = layer.__class__.from_config(
+            {**layer.get_config(), "return_sequences": True, "go_backwards": False}
+        )
+        run(x[i : i + 1, kept])
+        run.set_weights(layer.get_weights())
+        steps = run(x[i : i + 1, kept]).numpy()[0]
+        previous, k = np.zeros(units, np.float32), 0
+        for position, t in enumerate(order):
+            if keep[i, t]:
+                previous = steps[k]
+                k += 1
+                outputs[i, position] = previous
+            else:
+                outputs[i, position] = 0.0 if zero_output else previous
+    # Keras' last output is the last processed step's (zeros there with zero_output).
+    return outputs, outputs[:, -1]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output", [False, True])
+def test_recurrent_layers_skip_masked_steps(kind, go_backwards, zero_output):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 5, 2)).astype(np.float32)
+    keep = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 0], [0, 1, 0, 1, 1]], bool)
+    layer = getattr(tg.layers, kind)(
+        4, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=zero_output
+    )
+    outputs = layer(x, mask=keep)
+    want_outputs, want_last = _masked_reference(layer, x, keep, zero_output)
+    np.testing.assert_allclose(outputs.numpy(), want_outputs, atol=1e-5)
+    np.testing.assert_array_equal(get_keras_mask(outputs).numpy(), keep)
+
+    final = layer.__class__.from_config({**layer.get_config(), "return_sequences": False})
+    final(x)
+    final.set_weights(layer.get_weights())
+    x_masked = tg.layers.Masking(0.0)(np.where(keep[..., None], x, 0.0))
+    np.testing.assert_allclose(final(x_masked).numpy(), want_last, atol=1e-5)
+    traced = tg.function(lambda data, m: final(data, mask=m))
+    np.testing.assert_allclose(traced(x, keep).numpy(), want_last, atol=1e-5)
+
+
+def test_rnn_with_a_custom_cell_and_initial_state_carries_states_through_masked_steps():
+    x = np.random.default_rng(2).normal(size=(2, 4, 3)).astype(np.float32)
+    keep = np.array([[1, 0, 1, 0], [1, 1, 1, 1]], bool)
+    cell = tg.layers.SimpleRNNCell(3)
+    layer = tg.layers.RNN(cell, return_sequences=True, return_state=True)
+    h0 = np.full((2, 3), 0.5, np.float32)
+    outputs, state = layer(x, initial_state=[h0], mask=keep)
+    h = h0
+    for t in range(4):
+        out, (new,) = cell(x[:, t], [h])
+        h = np.where(keep[:, t : t + 1], new.numpy(), h)
+        # A masked step outputs the previous output (here the carried state, h0 at first).
+        np.testing.assert_allclose(outputs.numpy()[:, t], h, atol=1e-6)
+    np.testing.assert_allclose(state.numpy(), h, atol=1e-6)
+
+
+def test_bidirectional_passes_the_mask_to_both_directions():
+    x = np.random.default_rng(3).normal(size=(2, 4, 3)).astype(np.float32)
+    keep = np.array([[1, 1, 0, 0], [1, 1, 1, 0]], bool)
+    bi = tg.layers.Bidirectional(tg.layers.GRU(2, return_sequences=True))
+    out = bi(tg.layers.Masking(0.0)(np.where(keep[..., None], x, 0.0)))
+    forward = bi.forward_layer(x, mask=keep).numpy()
+    backward = bi.backward_layer(x, mask=keep).numpy()[:, ::-1]
+    np.testing.assert_allclose(out.numpy(), np.concatenate([forward, backward], -1), atol=1e-6)
+    np.testing.assert_array_equal(get_keras_mask(out).numpy(), keep)
+
+
+def test_recurrent_mask_of_the_wrong_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match="mask must have shape"):
+        tg.layers.LSTM(2)(np.ones((2, 4, 3), np.float32), mask=np.ones((2, 3), bool))
