@@ -20,6 +20,20 @@ from typing import Any
 import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import object_registration
+from tapegrad.nn.activations_extra import (
+    celu,
+    glu,
+    hard_shrink,
+    hard_tanh,
+    log_sigmoid,
+    soft_shrink,
+    sparse_plus,
+    sparse_sigmoid,
+    sparsemax,
+    squareplus,
+    tanh_shrink,
+    threshold,
+)
 
 # Klambauer et al. (2017), the fixed point of self-normalizing networks.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -280,6 +294,18 @@ _ALL: dict[str, Callable[..., Any]] = {
         mish,
         exponential,
         linear,
+        celu,
+        glu,
+        hard_shrink,
+        hard_tanh,
+        log_sigmoid,
+        soft_shrink,
+        sparse_plus,
+        sparse_sigmoid,
+        sparsemax,
+        squareplus,
+        tanh_shrink,
+        threshold,
     )
 }
 _ALL.update({"swish": silu, "hard_swish": hard_silu})
@@ -388,16 +414,21 @@ def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Ca
 
 
 __all__ = [
+    "celu",
     "deserialize",
     "elu",
     "exponential",
     "gelu",
     "get",
+    "glu",
+    "hard_shrink",
     "hard_sigmoid",
     "hard_silu",
     "hard_swish",
+    "hard_tanh",
     "leaky_relu",
     "linear",
+    "log_sigmoid",
     "log_softmax",
     "mish",
     "relu",
@@ -406,9 +437,16 @@ __all__ = [
     "serialize",
     "sigmoid",
     "silu",
+    "soft_shrink",
     "softmax",
     "softplus",
     "softsign",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "squareplus",
     "swish",
     "tanh",
+    "tanh_shrink",
+    "threshold",
 ]
