@@ -25,6 +25,18 @@ Examples:
     1.0
 """
 
+from tapegrad.nn.losses.focal_and_overlap import (
+    CTC,
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    Dice,
+    Tversky,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    ctc,
+    dice,
+    tversky,
+)
 from tapegrad.nn.losses.hinge_losses import categorical_hinge, hinge, squared_hinge
 
 # The ``X as X`` names are public helpers outside `__all__`, importable from here as before
@@ -93,6 +105,16 @@ from tapegrad.nn.losses.regression_losses import (
 
 __all__ = [
     "BCE",
+    "CTC",
+    "BinaryFocalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "Dice",
+    "Tversky",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
+    "ctc",
+    "dice",
+    "tversky",
     "KLD",
     "MAE",
     "MAPE",

@@ -460,6 +460,14 @@ _BY_NAME.update(
 )
 
 
+def register_builtin(fn: Callable[..., Any], cls: type[Loss]) -> None:
+    """Make a built-in per-sample function and its `Loss` class known by name (for `get`,
+    `serialize` and `deserialize`); used by the loss modules outside this file."""
+    _FUNCTIONS[fn] = cls
+    _BY_NAME[fn.__name__] = fn
+    _BY_NAME[cls.__name__] = cls
+
+
 def _lookup(name: str) -> Any:
     if name not in _BY_NAME or name in ("Loss", "LossFunctionWrapper"):
         known = ", ".join(sorted(n for n in _BY_NAME if n.islower()))
