@@ -41,6 +41,29 @@ from tapegrad.nn.initializers.random_initializers import (
     TruncatedNormal,
     VarianceScaling,
 )
+from tapegrad.nn.initializers.stft_initializer import STFT
+
+# Keras 3 exports each class under more names: ``keras.initializers.glorot_uniform`` is
+# the class `GlorotUniform` (called as ``glorot_uniform(seed=1)``), not a function.
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+STFTInitializer = STFT
+constant = Constant
+zeros = Zeros
+ones = Ones
+identity = Identity
+orthogonal = Orthogonal
+random_normal = RandomNormal
+random_uniform = RandomUniform
+truncated_normal = TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_normal = GlorotNormal
+glorot_uniform = GlorotUniform
+he_normal = HeNormal
+he_uniform = HeUniform
+lecun_normal = LecunNormal
+lecun_uniform = LecunUniform
+stft = STFT
 
 _CLASSES: tuple[type[Initializer], ...] = (
     Constant,
@@ -58,6 +81,7 @@ _CLASSES: tuple[type[Initializer], ...] = (
     LecunUniform,
     LecunNormal,
     Orthogonal,
+    STFT,
 )
 _BY_NAME: dict[str, type[Initializer]] = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update(
@@ -83,6 +107,8 @@ _BY_NAME.update(
         "lecun_normal": LecunNormal,
         "orthogonal": Orthogonal,
         "OrthogonalInitializer": Orthogonal,
+        "stft": STFT,
+        "STFTInitializer": STFT,
     }
 )
 
@@ -174,19 +200,39 @@ __all__ = [
     "HeNormal",
     "HeUniform",
     "Identity",
+    "IdentityInitializer",
     "Initializer",
     "LecunNormal",
     "LecunUniform",
     "Ones",
     "Orthogonal",
+    "OrthogonalInitializer",
     "RandomInitializer",
     "RandomNormal",
     "RandomUniform",
+    "STFT",
+    "STFTInitializer",
     "TruncatedNormal",
     "VarianceScaling",
     "Zeros",
     "compute_fans",
+    "constant",
     "deserialize",
     "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "lecun_normal",
+    "lecun_uniform",
+    "ones",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
     "serialize",
+    "stft",
+    "truncated_normal",
+    "variance_scaling",
+    "zeros",
 ]
