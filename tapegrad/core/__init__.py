@@ -9,7 +9,7 @@ from tapegrad.core.custom import custom_gradient, defjvp, defvjp, stop_gradient
 from tapegrad.core.forward import ForwardAccumulator
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.tape import GradientTape
-from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tensor import Tensor
 from tapegrad.core.tracing import is_traced
 from tapegrad.core.transforms import (
     grad,
@@ -22,6 +22,7 @@ from tapegrad.core.transforms import (
     vjp,
 )
 from tapegrad.core.tree import tree_flatten, tree_map, tree_unflatten
+from tapegrad.core.variable import Variable
 
 __all__ = [
     "PRIMITIVES",

@@ -20,8 +20,9 @@ from tapegrad.core.primitive import (
     symbolic_recorder,
 )
 from tapegrad.core.prims.shape import stop_gradient_p
-from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tensor import Tensor
 from tapegrad.core.tree import tree_flatten, tree_unflatten
+from tapegrad.core.variable import Variable, mark_shared
 
 
 def stop_gradient(x: Any) -> Any:
@@ -202,6 +203,9 @@ def custom_gradient(f: Callable[..., Any]) -> Callable[..., Any]:
         rule = _GradientRule(f, grad_fn, args, reads, out)
         inputs = rule.inputs
         out_values = [o._value if isinstance(o, Tensor) else np.asarray(o) for o in rule.out_leaves]
+        for leaf in rule.out_leaves:
+            if isinstance(leaf, Variable):  # (its array becomes the result's)
+                mark_shared(leaf)
         multiple = rule.multiple
         prim = Primitive(
             rule.name,

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.tensor import Tensor
+from tapegrad.core.variable import note_views
 
 Rule = Callable[..., Any]
 _new = object.__new__
@@ -67,7 +68,8 @@ class Primitive:
         differentiable: ``False`` for ops whose outputs carry no gradient (comparisons,
             ``argmax``, ``floor``): they are never recorded and their result gets ``None``.
         returns, reduce_ufunc, view_method, scatter_index: Facts about the impl that the
-            code generator reads (see the attributes of the same names).
+            code generator reads (see the attributes of the same names); ``returns`` also
+            sets ``may_alias``, which tells Variables about views of their arrays.
 
     Examples:
         >>> import numpy as np
@@ -93,7 +95,8 @@ class Primitive:
         "ufunc",
         "kernels",
         "paired_with",
-        "returns",
+        "_returns",
+        "may_alias",
         "reduce_ufunc",
         "view_method",
         "scatter_index",
@@ -154,7 +157,7 @@ class Primitive:
         # "fresh_like_inputs": a new array, laid out as NumPy lays out a ufunc's result
         # (C order for C-ordered inputs); "fresh": a new array of any layout;
         # "unknown": may be a view, of any layout.
-        self.returns = returns
+        self.returns = returns  # (also sets `may_alias`)
         # The ufunc whose ``reduce(x, axis=axis, keepdims=keepdims)`` the impl is (sum: add):
         # generated code calls it with ``out=`` into a reused buffer.
         self.reduce_ufunc = reduce_ufunc
@@ -168,6 +171,18 @@ class Primitive:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")
             PRIMITIVES[name] = self
+
+    @property
+    def returns(self) -> str | None:
+        """What the impl returns (see ``__init__``); None: undeclared ("unknown")."""
+        return self._returns
+
+    @returns.setter
+    def returns(self, returns: str | None) -> None:
+        self._returns = returns
+        # The result may share memory with an input: a call with a Variable argument
+        # tells the Variable (`note_views`), whose next update then allocates.
+        self.may_alias = returns not in ("fresh", "fresh_like_inputs")
 
     def defvjp(self, *rules: Rule | None) -> None:
         """Set the VJP rule of each positional argument (``None``: not differentiable)."""
@@ -255,6 +270,8 @@ class Primitive:
             raise _shape_error(self, values, err) from err
         if _anomaly_blocks and _ANOMALY.get():
             _check_finite(self, raw, "forward")
+        if self.may_alias:  # (a view of a Variable's array must keep its value)
+            note_views(raw, args)
         if self.multiple_results:
             result = tuple(_wrap(r) for r in raw)
         else:

@@ -17,8 +17,9 @@ from tapegrad.core import primitive as _primitive
 from tapegrad.core import prims
 from tapegrad.core.backward import Entry, backward
 from tapegrad.core.primitive import Primitive, active_recorders, set_recorders
-from tapegrad.core.tensor import Tensor, Variable, dtype_of, shape_of
+from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
+from tapegrad.core.variable import Variable, lease, lease_all, release, release_all
 
 _INEXACT = "fc"
 
@@ -52,10 +53,24 @@ class GradientTape:
         self._tracked: dict[int, Tensor] = {}
         # Kept after a non-persistent gradient releases the record (as in TensorFlow).
         self._variables: dict[int, Variable] = {}
+        # Leases keep the arrays this tape's record holds as they are (updates allocate)
+        # until the tape is done with its record (`_release`, `reset`, garbage collection):
+        # one on every Variable (`lease_all`) from the first op recording a Variable (a tape
+        # not watching accessed Variables: from `__enter__`, its hot loop never looks for
+        # them), and one per Variable `watch`ed (`lease`; id -> Variable).
+        self._leased: dict[int, Variable] = {}
+        self._leases_all = False
         self._used = False
+
+    def __del__(self) -> None:
+        if hasattr(self, "_leases_all"):  # (not: __init__ did not finish)
+            self._release_leases()
 
     # -- recording ----------------------------------------------------------------------
     def __enter__(self) -> GradientTape:
+        if not self._watch_variables and not self._leases_all:
+            self._leases_all = True
+            lease_all(self)
         set_recorders(active_recorders() + (self,))
         return self
 
@@ -77,6 +92,26 @@ class GradientTape:
             self._tracked[id(leaf)] = leaf
             if isinstance(leaf, Variable):
                 self._variables[id(leaf)] = leaf
+                self.retain(leaf)
+
+    def retain(self, variable: Variable) -> None:
+        """Keep ``variable``'s arrays as they are while this tape holds its record: its
+        updates allocate new arrays instead (the record may hold the current one). Taken
+        for every Variable an op recorded here reads; the transforms take it for a
+        Variable they differentiate through a new Tensor on its array.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> v = tg.Variable([1.0])
+            >>> with tg.GradientTape(persistent=True) as tape:
+            ...     y = v * v
+            >>> _ = v.assign_add([1.0])  # a new array: the record keeps the old one
+            >>> tape.gradient(y, v).numpy()  # 2 v, with v as the op read it
+            array([2.], dtype=float32)
+        """
+        if id(variable) not in self._leased:
+            self._leased[id(variable)] = variable
+            lease(variable, self)
 
     @property
     def watch_accessed_variables(self) -> bool:
@@ -104,6 +139,9 @@ class GradientTape:
         """Forget everything recorded so far."""
         self._entries.clear()
         self._tracked.clear()
+        # (a tape watching accessed Variables leases them again when it records one; one
+        # that does not keeps its lease: it may record on)
+        self._release_leases(every=self._watch_variables)
 
     def record(
         self,
@@ -116,14 +154,23 @@ class GradientTape:
         """Called for every op run while this tape is active (the hot path: keep lean)."""
         tracked = self._tracked
         hit = False
+        # A non-trainable Variable argument (untracked: leased if the op is recorded).
+        unleased = False
         if self._watch_variables:
             for arg in args:
                 if id(arg) in tracked:
                     hit = True
-                elif type(arg) is Variable and arg.trainable:
-                    tracked[id(arg)] = arg
-                    self._variables[id(arg)] = arg
-                    hit = True
+                elif type(arg) is Variable:
+                    if arg.trainable:
+                        tracked[id(arg)] = arg
+                        self._variables[id(arg)] = arg
+                        # (once per Variable: later ops find it tracked)
+                        if not self._leases_all:
+                            self._leases_all = True
+                            lease_all(self)
+                        hit = True
+                    else:
+                        unleased = True
         else:
             # Ids of live non-Tensor objects can never match a live tracked Tensor's id.
             for arg in args:
@@ -132,6 +179,9 @@ class GradientTape:
                     break
         if not hit:
             return
+        if unleased and not self._leases_all:
+            self._leases_all = True
+            lease_all(self)
         line = (
             _primitive.user_source_line()
             if _primitive._anomaly_blocks and _primitive.anomaly_enabled()
@@ -288,6 +338,16 @@ class GradientTape:
         self._used = True
         self._entries = []
         self._tracked = {}
+        self._release_leases()
+
+    def _release_leases(self, every: bool = True) -> None:
+        leased = self._leased
+        if leased:
+            self._leased = {}
+            release(leased.values(), self)
+        if every and self._leases_all:
+            self._leases_all = False
+            release_all(self)
 
     def _backward(
         self, targets: list[Any], seeds: list[Any], sources: list[Any], unconnected: str

@@ -1,14 +1,14 @@
-"""Tensor and Variable: array wrappers whose operators and NumPy protocols dispatch to ops.
+"""Tensor: the array wrapper whose operators and NumPy protocols dispatch to ops.
 
-A Tensor is immutable and holds a NumPy array (``_value``). Every operator, method and
-NumPy protocol call (``np.sin(t)``, ``np.sum(t, axis=0)``) goes through a primitive or a
-composite of primitives, so all of them are recorded by tapes and differentiable.
+A Tensor is immutable and holds a NumPy array (``_value``); its mutable subclass, Variable,
+is in `tapegrad.core.variable`. Every operator, method and NumPy protocol call
+(``np.sin(t)``, ``np.sum(t, axis=0)``) goes through a primitive or a composite of
+primitives, so all of them are recorded by tapes and differentiable.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,11 +35,29 @@ def __getattr__(name: str) -> Any:
     # value of their own thread.
     if name == "_trace_hook":
         return _hook()
+    if name == "Variable":
+        # Variable lives in `tapegrad.core.variable` (it imports this module); modules
+        # written before the move import it from here: looked up by name, then kept.
+        variable = importlib.import_module("tapegrad.core.variable").Variable
+        globals()["Variable"] = variable
+        return variable
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _default_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert data to an array; Python floats default to float32 (like TF and torch)."""
+def default_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert data to an array; Python floats default to float32 (like TF and torch).
+
+    Args:
+        data: Array-like data (a NumPy array is returned as it is when ``dtype`` allows).
+        dtype: Optional NumPy dtype.
+
+    Returns:
+        A NumPy array.
+
+    Examples:
+        >>> default_array([1.0, 2.0]).dtype, default_array([1, 2]).dtype
+        (dtype('float32'), dtype('int64'))
+    """
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     if isinstance(data, np.ndarray | np.generic):
@@ -76,8 +94,14 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
-            data = data._value
-        self._value = _default_array(data, dtype)
+            self._value = default_array(data._value, dtype)
+            data._lend(self._value)
+            return
+        self._value = default_array(data, dtype)
+
+    def _lend(self, array: Any) -> None:
+        """A new Tensor holds ``array``, made from this one's value (a Variable, whose
+        array it may be, takes note: `tapegrad.core.variable`)."""
 
     @staticmethod
     def _wrap(value: Any) -> Tensor:
@@ -109,8 +133,7 @@ class Tensor:
         return _ops.transpose_p(self, axes=None)
 
     def numpy(self) -> np.ndarray:
-        """The value as a NumPy array (a view of the stored array: do not mutate it; for a
-        Variable, a compiled training step may update it in place — copy to keep it)."""
+        """The value as a NumPy array (the stored array itself: do not mutate it)."""
         hook = _hook()
         if hook is not None:
             hook.refuse_value(self, ".numpy()")
@@ -364,157 +387,6 @@ _METHODS = frozenset(
 )
 _UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATIONS = {"add": "cumsum", "multiply": "cumprod"}
-
-
-class Variable(Tensor):
-    """A mutable tensor holding model state; trainable Variables are watched automatically.
-
-    Args:
-        initial_value: Array-like initial value (or a callable returning one).
-        trainable: Whether tapes watch it automatically and optimizers update it.
-        name: Optional name, used in messages and saved models.
-        dtype: Optional dtype (default: float32 for Python floats, else the array's).
-
-    Examples:
-        >>> import tapegrad as tg
-        >>> v = tg.Variable([1.0, 2.0], name="w")
-        >>> v.assign_add([1.0, 1.0]).numpy()
-        array([2., 3.], dtype=float32)
-    """
-
-    # `constraint`: set by Layer.add_weight, applied by the optimizer after each update.
-    __slots__ = ("trainable", "name", "constraint")
-
-    def __init__(
-        self,
-        initial_value: Any,
-        trainable: bool = True,
-        name: str | None = None,
-        dtype: Any = None,
-    ) -> None:
-        if callable(initial_value):
-            initial_value = initial_value()
-        super().__init__(initial_value, dtype)
-        # A Variable owns its buffer: never alias the caller's array.
-        if isinstance(initial_value, np.ndarray) and self._value is initial_value:
-            self._value = initial_value.copy()
-        self.trainable = trainable
-        self.name = name or "Variable"
-        self.constraint: Any = None
-
-    @property
-    def value(self) -> Tensor:
-        """A snapshot of the current value as an immutable Tensor (a copy: compiled steps
-        update Variables in place)."""
-        return Tensor._wrap(self._value.copy())
-
-    def _checked(self, value: Any) -> np.ndarray:
-        current = self._value
-        if type(value) is Tensor:
-            new = value._value
-            # The optimizers' case: a Tensor of the variable's shape and dtype, as is.
-            if (
-                type(new) is np.ndarray
-                and new.dtype == current.dtype
-                and new.shape == current.shape
-            ):
-                return new
-        new = np.asarray(value._value if isinstance(value, Tensor) else value)
-        if new.shape != self._value.shape:
-            raise ValueError(
-                f"Variable '{self.name}': cannot assign a value of shape {new.shape} "
-                f"to a variable of shape {self._value.shape}"
-            )
-        return new.astype(self._value.dtype, copy=False)
-
-    def _exclusive(self) -> bool:
-        """Whether nothing but this Variable can see its array, so an update may overwrite
-        it: no tape entry, view, snapshot or user reference holds it (any of those would see
-        the new value)."""
-        value = self._value
-        return (
-            type(value) is np.ndarray
-            and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
-            and value.base is None
-            and value.flags.writeable
-        )
-
-    def _update_in_place(self, delta: Tensor, ufunc: Any) -> bool:
-        """An optimizer's update (every variable, every step) in one test: a Tensor of the
-        variable's shape and dtype into an array nothing else holds (`_checked` and
-        `_exclusive` inlined: the same tests). False: nothing done."""
-        value = self._value
-        new = delta._value
-        if (
-            type(value) is np.ndarray
-            and type(new) is np.ndarray
-            and new.dtype == value.dtype
-            and new.shape == value.shape
-            and sys.getrefcount(value) == _EXCLUSIVE_REFCOUNT
-            and value.base is None
-            and value.flags.writeable
-        ):
-            ufunc(value, new, out=value)
-            return True
-        return False
-
-    def assign(self, value: Any) -> Variable:
-        """Replace the value (same shape; cast to the variable's dtype)."""
-        hook = _hook()
-        if hook is not None and hook.assign(self, value, "assign"):
-            return self
-        new = self._checked(value)
-        if self._exclusive():  # (a view of the array would hold a reference to it)
-            np.copyto(self._value, new)
-        else:
-            # A fresh array where anything else sees the old one (a tape keeps it alive).
-            self._value = np.array(new, copy=True)
-        return self
-
-    def assign_add(self, delta: Any) -> Variable:
-        """Add ``delta`` to the value."""
-        hook = _hook()
-        if hook is not None and hook.assign(self, delta, "assign_add"):
-            return self
-        if type(delta) is Tensor and self._update_in_place(delta, np.add):
-            return self
-        delta = self._checked(delta)
-        if self._exclusive():  # in place: no allocation (a large weight's fresh pages)
-            np.add(self._value, delta, out=self._value)
-        else:
-            self._value = self._value + delta
-        return self
-
-    def assign_sub(self, delta: Any) -> Variable:
-        """Subtract ``delta`` from the value."""
-        hook = _hook()
-        if hook is not None and hook.assign(self, delta, "assign_sub"):
-            return self
-        if type(delta) is Tensor and self._update_in_place(delta, np.subtract):
-            return self
-        delta = self._checked(delta)
-        if self._exclusive():
-            np.subtract(self._value, delta, out=self._value)
-        else:
-            self._value = self._value - delta
-        return self
-
-    def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self._value), separator=", ", prefix="Variable(")
-        return f"Variable({body}, name={self.name!r}, dtype={self.dtype})"
-
-
-def _exclusive_refcount() -> int:
-    """`Variable._exclusive`'s count for an array only the Variable holds, measured on this
-    interpreter (the attribute, the local name, getrefcount's argument: 3 on CPython 3.10-3.13;
-    interpreters that borrow stack references count fewer). Measured the same way: an
-    attribute and one local name."""
-    probe = Variable(np.zeros(1))
-    value = probe._value
-    return sys.getrefcount(value)
-
-
-_EXCLUSIVE_REFCOUNT = _exclusive_refcount()
 
 
 def shape_of(x: Any) -> tuple[int, ...]:

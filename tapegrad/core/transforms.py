@@ -22,6 +22,7 @@ from tapegrad.core.prims.shape import identity_p
 from tapegrad.core.tape import GradientTape, stack_new_axis
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 from tapegrad.core.tree import tree_flatten, tree_unflatten
+from tapegrad.core.variable import Variable, mark_shared
 
 
 def _fresh(leaf: Any) -> Any:
@@ -34,6 +35,10 @@ def _fresh(leaf: Any) -> Any:
         if any(r.tracks(leaf) for r in active_recorders()):
             return identity_p(leaf)
         # No outer transform sees this tensor: a new wrapper suffices (nothing to record).
+        if isinstance(leaf, Variable):
+            # The wrapper shares the Variable's array (a tape records it, the function may
+            # return it): the Variable's next update must leave that array as it is.
+            mark_shared(leaf)
         return Tensor._wrap(leaf._value)
     if leaf is None or isinstance(leaf, str | bytes):
         return leaf  # not an array: passed through untouched

@@ -468,7 +468,6 @@ class _Compiler:
         roots = self.roots()
         claimed: set[Any] = set()
         updates = []
-        updated = {("external", key) for key in graph.updates}
         for key, atom in graph.updates.items():
             if isinstance(atom, Literal):
                 updates.append(self.param(atom.value))
@@ -485,14 +484,17 @@ class _Compiler:
                 updates.append(name)
         outputs = []
         constants = {("external", c) for c in graph.constants}
+        # The Variables' input arrays (the updated ones among them).
+        variables = {("external", s.id) for s in graph.variable_inputs}
         for atom in graph.outputs:
             if isinstance(atom, Literal):
                 outputs.append(self.param(atom.value))
                 continue
             name = self.names[atom]
             mine = roots(atom)
-            # Arrays the next call writes into, and our constants, go out as copies.
-            unsafe = mine & (claimed | constants | updated)
+            # Arrays the next call writes into, our constants and the Variables' arrays
+            # (which their owners may update in place) go out as copies.
+            unsafe = mine & (claimed | constants | variables)
             outputs.append(f"_copy({name})" if unsafe else name)
         self.lines.append(f"    return [{', '.join(outputs)}], [{', '.join(updates)}]")
 

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import active_recorders, set_recorders
-from tapegrad.core.tensor import Tensor, Variable
+from tapegrad.core.tensor import Tensor
 from tapegrad.core.tree import tree_flatten, tree_unflatten
-from tapegrad.graph.ir import Graph, evaluate
+from tapegrad.core.variable import Variable, note_views, set_value, writable_value
+from tapegrad.graph.ir import Graph, Literal, evaluate
 
 
 class ConcreteFunction:
@@ -54,6 +55,12 @@ class ConcreteFunction:
         variable_ids = [spec.id for spec in graph.variable_inputs]
         position = {value_id: k for k, value_id in enumerate(variable_ids)}
         self._updated = [self._variables[position[key]] for key in graph.updates]
+        # Where the updated Variables' arrays go in the compiled code's `variables`: it may
+        # write an update into its Variable's array, which must then be the Variable's own.
+        self._written = [position[key] for key in graph.updates]
+        # Whether each update comes back as an array nothing else holds (the generated code
+        # copies what another value may share); the interpreter's results may be shared.
+        self._exclusive = [jit and not isinstance(atom, Literal) for atom in graph.updates.values()]
         # Calls that update Variables take turns (their Function's lock): each reads the
         # Variables, runs and writes them back, which must not interleave with another
         # call's. Other calls need no lock of their own (the compiled code has one).
@@ -94,7 +101,11 @@ class ConcreteFunction:
                 if type(x) is not np.ndarray:
                     x = np.asarray(x)
             arrays.append(x)
-        variables = [v._value for v in self._variables]
+        captured = self._variables
+        variables = [v._value for v in captured]
+        for k in self._written:
+            # (a copy where something else holds the array: a view, a tape, a `.numpy()`)
+            variables[k] = writable_value(captured[k])
         if self._quiet:
             saved = np.seterr(all="ignore")
             try:
@@ -103,8 +114,10 @@ class ConcreteFunction:
                 np.seterr(**saved)
         else:
             outputs, new_values = self._run(arrays, variables)
-        for variable, new in zip(self._updated, new_values, strict=True):
-            variable._value = new
+        for variable, new, exclusive in zip(
+            self._updated, new_values, self._exclusive, strict=True
+        ):
+            set_value(variable, new, exclusive)
         if self._out_tree is None:
             out = outputs[0]
             return Tensor._wrap(out) if type(out) is np.ndarray else self._result(outputs)
@@ -115,6 +128,8 @@ class ConcreteFunction:
             return self._compiled(arrays, variables)  # type: ignore[no-any-return]
         with _NoRecorders():
             outputs, updates = evaluate(self.graph, arrays, variables, with_updates=True)
+        # The interpreter's outputs may be views of the Variables' arrays.
+        note_views(outputs, self._variables)
         return outputs, list(updates.values())
 
     def _recorded_by(self, recorders: Sequence[Any], leaves: list[Any]) -> bool:
@@ -136,7 +151,8 @@ class ConcreteFunction:
         # reorder sums of cotangents and drop the stop_gradient markers of raw values).
         outputs, updates = evaluate(self.traced_graph, tensors, self._variables, with_updates=True)
         for variable, new in zip(self._updated, updates.values(), strict=True):
-            variable._value = new._value if isinstance(new, Tensor) else np.asarray(new)
+            # (the outer tape's record holds the new array too)
+            set_value(variable, new._value if isinstance(new, Tensor) else np.asarray(new), False)
         return self._result(outputs)
 
     def _result(self, outputs: list[Any]) -> Any:
