@@ -226,6 +226,8 @@ class BatchNormalization(Layer):
     def _broadcast(self, vector: Any) -> Any:
         if vector is None:
             return None
+        if _broadcasts_as_is(vector, self._broadcast_shape):
+            return vector
         return tnp.reshape(vector, self._broadcast_shape)
 
     def get_config(self) -> dict[str, Any]:
@@ -386,6 +388,8 @@ class LayerNormalization(Layer):
     def _broadcast(self, weight: Any) -> Any:
         if weight is None:
             return None
+        if _broadcasts_as_is(weight, self._broadcast_shape):
+            return weight
         return tnp.reshape(weight, self._broadcast_shape)
 
     def get_config(self) -> dict[str, Any]:
@@ -410,6 +414,15 @@ class LayerNormalization(Layer):
             ("beta_initializer", "gamma_initializer"),
             ("beta_regularizer", "gamma_regularizer"),
         )
+
+
+def _broadcasts_as_is(weight: Any, shape: tuple[int, ...]) -> bool:
+    """Whether ``weight`` broadcasts to ``shape`` without a reshape (the last axis is the
+    normalized one): a reshape would be a view of the Variable's array, which makes its
+    next update allocate instead of writing in place."""
+    return tuple(weight.shape) == shape[len(shape) - weight.ndim :] and all(
+        d == 1 for d in shape[: len(shape) - weight.ndim]
+    )
 
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
