@@ -29,6 +29,26 @@ from typing import Any
 
 from tapegrad.nn import object_registration
 from tapegrad.nn._config import rebuild_custom
+
+# Keras' keras.metrics exports these loss functions too (the same objects).
+from tapegrad.nn.losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 from tapegrad.nn.metrics.accuracy_metrics import (
     ACCURACY_NAMES,
     Accuracy,
@@ -237,6 +257,22 @@ def get(identifier: Any) -> Metric | None:
 
 
 __all__ = [
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "poisson",
+    "sparse_categorical_crossentropy",
+    "squared_hinge",
     "ACCURACY_NAMES",
     "AUC",
     "Accuracy",

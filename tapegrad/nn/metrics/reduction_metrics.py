@@ -158,6 +158,23 @@ _FUNCTIONS = {
         top_k_categorical_accuracy,
         sparse_top_k_categorical_accuracy,
         cosine_similarity,
+        # Keras' keras.metrics also exports these loss functions (the same objects).
+        losses_module.binary_crossentropy,
+        losses_module.binary_focal_crossentropy,
+        losses_module.categorical_crossentropy,
+        losses_module.categorical_focal_crossentropy,
+        losses_module.categorical_hinge,
+        losses_module.hinge,
+        losses_module.huber,
+        losses_module.kl_divergence,
+        losses_module.log_cosh,
+        losses_module.mean_absolute_error,
+        losses_module.mean_absolute_percentage_error,
+        losses_module.mean_squared_error,
+        losses_module.mean_squared_logarithmic_error,
+        losses_module.poisson,
+        losses_module.sparse_categorical_crossentropy,
+        losses_module.squared_hinge,
     )
 }
 
