@@ -4,6 +4,8 @@ Every basic op carries its derivative rules (the primitive table); tapes record 
 ran and backprop chains those rules. See ``docs/architecture.md``.
 """
 
+import contextlib as _contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as _np
@@ -56,8 +58,14 @@ _LAZY_MODULES = (
     "saving",
 )
 _LAZY_NAMES = {
+    "Initializer": "tapegrad.nn.initializers",
     "Input": "tapegrad.nn.layers",
     "InputLayer": "tapegrad.nn.layers",
+    "InputSpec": "tapegrad.nn.layers",
+    "Loss": "tapegrad.nn.losses",
+    "Metric": "tapegrad.nn.metrics",
+    "Optimizer": "tapegrad.nn.optimizers",
+    "Regularizer": "tapegrad.nn.regularizers",
     "KerasTensor": "tapegrad.nn.layers",
     "Layer": "tapegrad.nn.layers",
     "Model": "tapegrad.nn.models",
@@ -75,6 +83,51 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY_NAMES:
         return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
+
+def version() -> str:
+    """tapegrad's version (Keras 3's ``keras.version()`` gives Keras' own).
+
+    Returns:
+        The version string.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> tg.version() == tg.__version__
+        True
+    """
+    return __version__
+
+
+@_contextlib.contextmanager
+def device(device_name: str) -> Iterator[None]:
+    """Keras 3's ``keras.device``: run the enclosed code on a device. tapegrad has one, the CPU.
+
+    Args:
+        device_name: ``"cpu"`` or ``"cpu:0"`` (any case); other devices are refused.
+
+    Yields:
+        Nothing: the enclosed code runs as it would outside.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> with tg.device("cpu:0"):
+        ...     print(tg.tensor([1.0]).numpy())
+        [1.]
+        >>> with tg.device("gpu:0"):
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        ValueError: device: tapegrad computes with NumPy on the CPU only; \
+expected 'cpu' or 'cpu:0'. Received: device_name='gpu:0'
+    """
+    name = device_name.lower() if isinstance(device_name, str) else device_name
+    if name not in ("cpu", "cpu:0", "/cpu:0", "/device:cpu:0"):
+        raise ValueError(
+            "device: tapegrad computes with NumPy on the CPU only; expected 'cpu' or "
+            f"'cpu:0'. Received: device_name={device_name!r}"
+        )
+    yield
 
 
 def tensor(data: Any, dtype: Any = None) -> Tensor:
@@ -129,4 +182,12 @@ __all__ = [
     "tensor",
     "value_and_grad",
     "vjp",
+    "Initializer",
+    "InputSpec",
+    "Loss",
+    "Metric",
+    "Optimizer",
+    "Regularizer",
+    "device",
+    "version",
 ]

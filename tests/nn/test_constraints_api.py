@@ -161,3 +161,18 @@ def test_constraint_enforced_in_fit() -> None:
     x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
     model.fit(x, -np.ones((16, 3), "float32") * 5, epochs=2, verbose=0)
     assert np.asarray(model.layers[-1].kernel).min() >= 0.0
+
+
+def test_top_level_keras_names() -> None:
+    """`keras.Loss`, `keras.Metric`, ... and `keras.constraints` at the top level."""
+    assert tg.Loss is tg.losses.Loss and tg.Metric is tg.metrics.Metric
+    assert tg.Optimizer is tg.optimizers.Optimizer
+    assert tg.Regularizer is tg.regularizers.Regularizer
+    assert tg.Initializer is tg.initializers.Initializer
+    assert tg.InputSpec is tg.layers.InputSpec
+    assert tg.constraints.MaxNorm is constraints.MaxNorm
+    assert tg.version() == tg.__version__
+    with tg.device("CPU:0"):
+        assert float(tg.numpy.sum(tg.tensor([1.0, 2.0]))) == 3.0
+    with pytest.raises(ValueError, match="device_name='gpu:0'"), tg.device("gpu:0"):
+        pass
