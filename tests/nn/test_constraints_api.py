@@ -176,3 +176,37 @@ def test_top_level_keras_names() -> None:
         assert float(tg.numpy.sum(tg.tensor([1.0, 2.0]))) == 3.0
     with pytest.raises(ValueError, match="device_name='gpu:0'"), tg.device("gpu:0"):
         pass
+
+
+ROUND_TRIP = [
+    (lambda: layers.Dense(2, kernel_constraint="max_norm", bias_constraint="non_neg"), None),
+    (lambda: layers.PReLU(alpha_constraint="non_neg"), None),
+    (lambda: layers.Embedding(5, 2, embeddings_constraint="unit_norm"), None),
+    (
+        lambda: layers.BatchNormalization(beta_constraint="non_neg", gamma_constraint="max_norm"),
+        None,
+    ),
+    (lambda: layers.LayerNormalization(gamma_constraint="unit_norm"), None),
+    (lambda: layers.GroupNormalization(groups=1, beta_constraint="max_norm"), None),
+    (lambda: layers.DepthwiseConv2D(3, depthwise_constraint="non_neg"), None),
+    (lambda: layers.SeparableConv2D(2, 3, pointwise_constraint="unit_norm"), None),
+    (lambda: layers.Conv2DTranspose(2, 3, bias_constraint="non_neg"), None),
+    (lambda: layers.ConvLSTM2D(2, 3, recurrent_constraint="max_norm"), None),
+    (lambda: layers.GRU(2, kernel_constraint="min_max_norm"), "cell"),
+]
+
+
+@pytest.mark.parametrize("index", range(len(ROUND_TRIP)))
+def test_constraints_round_trip_through_layer_configs(index: int) -> None:
+    make, holder = ROUND_TRIP[index]
+    layer = make()
+    back = layers.deserialize(json.loads(json.dumps(layers.serialize(layer))))
+    src = getattr(layer, holder) if holder and hasattr(layer, holder) else layer
+    dst = getattr(back, holder) if holder and hasattr(back, holder) else back
+    names = [n for n in vars(src) if n.endswith("_constraint")]
+    assert any(getattr(src, n) is not None for n in names)
+    for name in names:
+        a, b = getattr(src, name), getattr(dst, name)
+        assert type(a) is type(b), name
+        if a is not None:
+            assert a.get_config() == b.get_config(), name

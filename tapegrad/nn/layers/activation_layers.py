@@ -9,7 +9,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
-from tapegrad.nn import activations, initializers, regularizers
+from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.validation import check_constraint, check_number, layer_owner
 
@@ -189,6 +189,7 @@ class PReLU(Layer):
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
             "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+            "alpha_constraint": constraints.serialize(self.alpha_constraint),
             "shared_axes": self.shared_axes,
         }
 

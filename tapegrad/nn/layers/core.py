@@ -11,7 +11,7 @@ import numpy as np
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad import backend
-from tapegrad.nn import activations, initializers, regularizers
+from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import KerasTensor, Layer, _flatten, shape_of
 from tapegrad.nn.validation import (
     check_bool,
@@ -267,7 +267,9 @@ class Dense(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
     @classmethod

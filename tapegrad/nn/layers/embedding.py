@@ -10,7 +10,7 @@ import numpy as np
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.core import is_traced
-from tapegrad.nn import initializers, regularizers
+from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.validation import check_bool, check_constraint, check_positive_int, layer_owner
 
@@ -130,6 +130,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
 

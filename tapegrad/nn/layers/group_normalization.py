@@ -9,7 +9,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
-from tapegrad.nn import initializers, regularizers
+from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.validation import check_bool, check_constraint, check_number, layer_owner
 
@@ -162,7 +162,9 @@ class GroupNormalization(Layer):
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
 
     @classmethod

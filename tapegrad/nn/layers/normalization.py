@@ -8,7 +8,7 @@ from typing import Any
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.nn import initializers, regularizers
+from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.validation import (
     check_bool,
@@ -243,7 +243,9 @@ class BatchNormalization(Layer):
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
         }
 
@@ -403,7 +405,9 @@ class LayerNormalization(Layer):
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }
 
     @classmethod
