@@ -78,7 +78,7 @@ def gru_reference(x, kernel, recurrent, bias, reset_after=True, h0=None, go_back
     return _run(step, x, [h0], go_backwards)
 
 
-def mha_reference(query, value, key, weights, key_dim, mask=None):
+def mha_reference(query, value, key, weights, key_dim, mask=None, zero_masked=False):
     wq, bq, wk, bk, wv, bv, wo, bo = weights
     q = (np.einsum("btd,dnh->btnh", query, wq) + bq) / np.sqrt(key_dim)
     k = np.einsum("bsd,dnh->bsnh", key, wk) + bk
@@ -88,6 +88,8 @@ def mha_reference(query, value, key, weights, key_dim, mask=None):
         scores = np.where(mask[:, None], scores, -1e9)
     scores = np.exp(scores - scores.max(-1, keepdims=True))
     probabilities = scores / scores.sum(-1, keepdims=True)
+    if zero_masked:  # Keras' softmax path (scores returned, dropout): masked weights are 0
+        probabilities = np.where(mask[:, None], probabilities, 0.0)
     combined = np.einsum("bnts,bsnh->btnh", probabilities, v)
     return np.einsum("btnh,nhd->btd", combined, wo) + bo, probabilities
 
@@ -368,7 +370,7 @@ def test_attention_matches_numpy_with_mask_and_scores():
         RNG.standard_normal((B, 5, 2)),
     )
     mask = RNG.random((B, T, 5)) > 0.4
-    mask[0, 1] = False  # a fully masked query row: uniform weights, as in Keras
+    mask[0, 1] = False  # a fully masked query row: zero weights, as in Keras 3.15
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2, dtype="float64")
     layer(query, value, key)
     weights = _randomize(layer)
@@ -383,10 +385,13 @@ def test_attention_matches_numpy_with_mask_and_scores():
         (4,),
     ]
     out, scores = layer(query, value, key, attention_mask=mask, return_attention_scores=True)
-    ref_out, ref_scores = mha_reference(query, value, key, weights, 3, mask)
+    ref_out, ref_scores = mha_reference(query, value, key, weights, 3, mask, zero_masked=True)
     np.testing.assert_allclose(out.numpy(), ref_out, rtol=1e-10)
     np.testing.assert_allclose(scores.numpy(), ref_scores, rtol=1e-10, atol=1e-300)
-    np.testing.assert_allclose(scores.numpy()[0, :, 1], 0.2)
+    np.testing.assert_array_equal(scores.numpy()[0, :, 1], 0.0)
+    # Without the scores Keras takes its fused path: a fully masked row attends uniformly.
+    plain = layer(query, value, key, attention_mask=mask).numpy()
+    np.testing.assert_allclose(plain, mha_reference(query, value, key, weights, 3, mask)[0])
 
 
 def test_causal_attention_matches_numpy_and_ignores_the_future():

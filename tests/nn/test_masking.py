@@ -199,3 +199,81 @@ def test_bidirectional_passes_the_mask_to_both_directions():
 def test_recurrent_mask_of_the_wrong_shape_is_a_clear_error():
     with pytest.raises(ValueError, match="mask must have shape"):
         tg.layers.LSTM(2)(np.ones((2, 4, 3), np.float32), mask=np.ones((2, 3), bool))
+
+
+def _embedded(tokens, seed=4):
+    embed = tg.layers.Embedding(5, 6, mask_zero=True)
+    embed.build((None,))
+    embed.set_weights([np.random.default_rng(seed).normal(size=(5, 6)).astype(np.float32)])
+    return embed, embed(tokens)
+
+
+def test_global_average_pooling_1d_leaves_masked_steps_out():
+    embed, x = _embedded(TOKENS)
+    table = embed.get_weights()[0]
+    want = np.stack([table[t[t != 0]].mean(axis=0) for t in TOKENS])
+    out = tg.layers.GlobalAveragePooling1D()(x)
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-6)
+    assert get_keras_mask(out) is None
+    first = tg.layers.GlobalAveragePooling1D(data_format="channels_first", keepdims=True)
+    swapped = first(np.swapaxes(x.numpy(), 1, 2), mask=EXPECTED).numpy()
+    np.testing.assert_allclose(swapped[..., 0], want, rtol=1e-6)
+    # Keras' GlobalMaxPooling1D does not support masking: it takes every step.
+    np.testing.assert_allclose(tg.layers.GlobalMaxPooling1D()(x).numpy(), x.numpy().max(1))
+
+
+def test_multi_head_attention_masks_keys_from_the_inputs_masks():
+    queries, values = np.array([[1, 2, 0], [3, 0, 0]]), np.array([[1, 0, 2, 0], [4, 4, 0, 0]])
+    embed, q = _embedded(queries)
+    v = embed(values)
+    layer = tg.layers.MultiHeadAttention(2, 3)
+    out, scores = layer(q, v, return_attention_scores=True)
+    keep = (queries != 0)[:, None, :, None] & (values != 0)[:, None, None, :]
+    # Masked keys (and rows of masked queries) get no weight; the rest sum to one.
+    np.testing.assert_array_equal(scores.numpy()[~np.broadcast_to(keep, scores.shape)], 0.0)
+    np.testing.assert_allclose(scores.numpy().sum(-1)[:, :, queries[0] != 0][0], 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(get_keras_mask(out).numpy(), queries != 0)
+    assert get_keras_mask(q) is None  # Keras' MultiHeadAttention uses the masks up
+    explicit = layer(q.numpy(), v.numpy(), query_mask=queries != 0, value_mask=values != 0).numpy()
+    np.testing.assert_allclose(layer(embed(queries), embed(values)).numpy(), explicit, rtol=1e-6)
+
+
+def test_attention_layers_take_the_masks_of_their_inputs():
+    queries, values = np.array([[1, 2, 0], [3, 0, 0]]), np.array([[1, 0, 2, 0], [4, 4, 0, 0]])
+    for layer in (tg.layers.Attention(), tg.layers.AdditiveAttention()):
+        embed, q = _embedded(queries)
+        out = layer([q, embed(values)])
+        explicit = layer(
+            [embed(queries).numpy(), embed(values).numpy()], mask=[queries != 0, values != 0]
+        )
+        np.testing.assert_allclose(out.numpy(), explicit.numpy(), rtol=1e-6)
+        np.testing.assert_array_equal(get_keras_mask(out).numpy(), queries != 0)
+        np.testing.assert_array_equal(out.numpy()[1, 1:], 0.0)  # masked query steps
+
+
+def test_merge_layers_combine_masks_as_keras():
+    first, second = np.array([[1, 2, 0, 0], [3, 0, 0, 0]]), np.array([[1, 0, 0, 0], [3, 3, 3, 0]])
+    embed, a = _embedded(first)
+    b = embed(second)
+    either = (first != 0) | (second != 0)
+    np.testing.assert_array_equal(get_keras_mask(tg.layers.Add()([a, b])).numpy(), either)
+    plain = tg.tensor(np.ones((2, 4, 6), np.float32))
+    assert get_keras_mask(tg.layers.Multiply()([a, plain])) is None
+    joined = get_keras_mask(tg.layers.Concatenate(axis=1)([a, b])).numpy()
+    np.testing.assert_array_equal(joined, np.concatenate([first != 0, second != 0], axis=1))
+    beside = get_keras_mask(tg.layers.Concatenate()([a, plain])).numpy()
+    np.testing.assert_array_equal(beside, np.ones((2, 4), bool))
+    assert get_keras_mask(tg.layers.Dot(axes=2)([a, b])) is None
+
+
+def test_functional_text_classifier_with_masks_is_traced_like_eager():
+    inputs = tg.Input((None,), dtype="int32")
+    x = tg.layers.Embedding(5, 6, mask_zero=True)(inputs)
+    x = tg.layers.LSTM(3, return_sequences=True)(x)
+    x = tg.layers.MultiHeadAttention(2, 3)(x, x)
+    x = tg.layers.GlobalAveragePooling1D()(x)
+    model = tg.Model(inputs, tg.layers.Dense(1)(x))
+    eager = model(TOKENS).numpy()
+    np.testing.assert_allclose(model.predict(TOKENS, verbose=0), eager, rtol=1e-5, atol=1e-6)
+    # The padded steps are skipped throughout: sample 0 alone, unpadded, gives the same.
+    np.testing.assert_allclose(model(TOKENS[:1, :2]).numpy(), eager[:1], rtol=1e-5, atol=1e-6)

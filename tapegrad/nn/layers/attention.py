@@ -19,6 +19,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.layers.layer_masks import input_masks, set_keras_mask
 from tapegrad.nn.validation import (
     check_bool,
     check_constraint,
@@ -167,6 +168,9 @@ class MultiHeadAttention(Layer):
         key: Optional ``(batch, S, dim_k)`` (default ``value``).
         attention_mask: Optional boolean ``(batch, T, S)`` (broadcast over missing batch
             and head axes): True where a query position may attend to a key position.
+        query_mask, value_mask, key_mask: Optional boolean ``(batch, T)`` / ``(batch, S)``;
+            by default the masks the inputs carry (`Embedding(mask_zero=True)`): masked
+            keys get no attention, and the output carries the query's mask, as in Keras.
         return_attention_scores: Also return the attention probabilities
             ``(batch, heads, T, S)``.
         training: Whether dropout is active.
@@ -280,6 +284,7 @@ class MultiHeadAttention(Layer):
                     "(pass the query again for self-attention)"
                 )
             given = {"query": query, "value": value, "key": key, "attention_mask": attention_mask}
+            given.update({name: kwargs.pop(name, None) for name in _MASK_ARGUMENTS})
             query = {name: x for name, x in given.items() if x is not None}
         return super().__call__(query, **kwargs)
 
@@ -377,12 +382,16 @@ class MultiHeadAttention(Layer):
     ) -> Any:
         if isinstance(query, list | tuple):
             query = dict(zip(("query", "value", "key"), query, strict=False))
-        if isinstance(query, dict):
-            packed = query
-            query, value = packed["query"], packed["value"]
-            key, attention_mask = packed.get("key"), packed.get("attention_mask")
+        packed = query if isinstance(query, dict) else {"query": query, "value": value}
+        query, value = packed["query"], packed["value"]
+        key, attention_mask = packed.get("key"), packed.get("attention_mask")
+        masks = input_masks(packed)
+        # As Keras' MultiHeadAttention does: the inputs' masks are used up here (a later
+        # layer given the same query tensor sees no mask).
+        for name in ("query", "value", "key"):
+            set_keras_mask(packed.get(name), None)
         key = value if key is None else key
-        mask = self._attention_mask(query, value, attention_mask, use_causal_mask)
+        mask = self._attention_mask(query, value, attention_mask, use_causal_mask, masks)
         q = self.query_dense(query) * (1.0 / math.sqrt(self.key_dim))
         k = self.key_dense(key)
         v = self.value_dense(value)
@@ -398,6 +407,10 @@ class MultiHeadAttention(Layer):
         probabilities = ops.softmax(flat, axis=-1)
         if positions > 1:
             probabilities = tnp.reshape(probabilities, shape)
+        if mask is not None and (return_attention_scores or self.dropout > 0 or positions > 1):
+            # Keras' softmax path (taken in these cases, not its fused one) zeroes masked
+            # positions: a fully masked row attends to nothing instead of uniformly.
+            probabilities = tnp.where(mask, probabilities, 0.0)
         weights = probabilities
         if training and self.dropout > 0:
             # The dropout_mask op: a compiled step draws a new mask every run.
@@ -407,11 +420,20 @@ class MultiHeadAttention(Layer):
         output = self.output_dense(tnp.einsum(self._combine_equation, weights, v))
         return (output, probabilities) if return_attention_scores else output
 
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        """The query's mask (Keras: the output is masked like the query)."""
+        return mask.get("query") if isinstance(mask, dict) else None
+
     def _attention_mask(
-        self, query: Any, value: Any, attention_mask: Any, use_causal_mask: bool
+        self, query: Any, value: Any, attention_mask: Any, use_causal_mask: bool, masks: Any
     ) -> Any:
         # Ops rather than NumPy calls, so that a traced graph takes the mask as an input.
         mask = None if attention_mask is None else tnp.not_equal(attention_mask, 0)
+        # Keras' automatic mask: query (batch, T, 1) & value and key (batch, 1, S).
+        for name, axis in (("query", -1), ("value", -2), ("key", -2)):
+            if masks.get(name) is not None:
+                extra = tnp.expand_dims(tnp.not_equal(masks[name], 0), axis)
+                mask = extra if mask is None else tnp.logical_and(mask, extra)
         if use_causal_mask:
             steps, source = shape_of(query)[1], shape_of(value)[1]
             causal = np.tril(np.ones((1, steps, source), bool))
@@ -448,3 +470,6 @@ class MultiHeadAttention(Layer):
 
 
 __all__ = ["MultiHeadAttention"]
+
+
+_MASK_ARGUMENTS = ("query_mask", "value_mask", "key_mask")

@@ -389,7 +389,7 @@ class Layer(LossesMixin, MasksMixin):
         if takes_training:
             kwargs["training"] = training
         # Mask work only where masks exist, are passed, or the layer makes its own.
-        masked = MASKS or self._makes_masks or kwargs.get("mask") is not None
+        masked = bool(MASKS) or self._makes_masks or kwargs.get("mask") is not None
         previous_mask = self._fill_masks(inputs, rest, kwargs) if masked else None
         # Nested calls inherit the training flag (set/restore: no contextmanager per call).
         context.training = training

@@ -14,6 +14,7 @@ from tapegrad.nn import initializers, regularizers
 from tapegrad.nn.layers.activation_layers import Softmax
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.einsum_dense import EinsumDense
+from tapegrad.nn.layers.layer_masks import input_masks
 from tapegrad.nn.validation import (
     check_bool,
     check_constraint,
@@ -190,15 +191,20 @@ class GroupedQueryAttention(Layer):
         )
         self.output_dense.build((None, None, heads, dim))
 
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        """The query's mask (Keras: the output is masked like the query)."""
+        return mask.get("query") if isinstance(mask, dict) else None
+
     def _mask(self, tensors: dict[str, Any], use_causal_mask: bool) -> Any:
         """Keras' merged boolean mask ``(batch or 1, T, S)``, or None."""
         steps_q, steps_v = shape_of(tensors["query"])[1], shape_of(tensors["value"])[1]
         masks = []
-        if tensors.get("query_mask") is not None:
-            masks.append(tnp.expand_dims(tnp.asarray(tensors["query_mask"], dtype=bool), -1))
-        for name in ("value_mask", "key_mask"):
-            if tensors.get(name) is not None:
-                masks.append(tnp.expand_dims(tnp.asarray(tensors[name], dtype=bool), -2))
+        given = input_masks(tensors)  # the inputs' own masks where none is passed
+        if given["query"] is not None:
+            masks.append(tnp.expand_dims(tnp.asarray(given["query"], dtype=bool), -1))
+        for name in ("value", "key"):
+            if given[name] is not None:
+                masks.append(tnp.expand_dims(tnp.asarray(given[name], dtype=bool), -2))
         if use_causal_mask:
             masks.append(np.tril(np.ones((1, steps_q, steps_v), bool)))
         if self.sliding_window is not None:

@@ -84,6 +84,29 @@ def _forget(key: int) -> None:
             del MASKS[key]
 
 
+def input_masks(packed: dict[str, Any]) -> dict[str, Any]:
+    """Per attention input (``query``, ``value``, ``key``): the mask given as
+    ``<name>_mask``, else the one the tensor carries (Keras fills those arguments from the
+    inputs' masks).
+
+    Args:
+        packed: The attention layer's inputs by name.
+
+    Returns:
+        ``{"query": mask or None, "value": ..., "key": ...}``.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> input_masks({"query": tg.tensor([[1.0]]), "value_mask": [[True]]})["value"]
+        [[True]]
+    """
+    masks = {}
+    for name in ("query", "value", "key"):
+        given = packed.get(f"{name}_mask")
+        masks[name] = given if given is not None else get_keras_mask(packed.get(name))
+    return masks
+
+
 class MasksMixin:
     """`compute_mask`, `supports_masking` and the mask handling of `Layer.__call__`."""
 

@@ -37,7 +37,7 @@ class Merge(Layer):
     Subclasses implement ``_merge_function(inputs)`` and may override ``_check_shapes_of``.
     """
 
-    # Keras 3: the output keeps the input's mask.
+    # Keras 3: the output's mask combines the inputs' (compute_mask).
     supports_masking = True
 
     # A merge layer takes a list: `call` checks the shapes of every call itself.
@@ -66,6 +66,16 @@ class Merge(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': got an empty list of inputs")
         self._check_shapes_of(shapes)
         return self._merge_function(inputs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras' merged mask: where every input has one, their logical OR, else None."""
+        masks = _input_masks(self, inputs, mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        output = tnp.asarray(masks[0])
+        for m in masks[1:]:
+            output = tnp.logical_or(output, m)
+        return output
 
     def _check_shapes_of(self, shapes: list[tuple[Any, ...]]) -> None:
         """Equal batch sizes; the other axes broadcast from the right."""
@@ -222,8 +232,34 @@ class Concatenate(Merge):
     def _merge_function(self, inputs: list[Any]) -> Any:
         return tnp.concatenate(inputs, axis=self.axis)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras': the inputs' masks (all True for an unmasked input) concatenated like
+        the inputs, then any over the last axis; None when no input has a mask."""
+        masks = _input_masks(self, inputs, mask)
+        if masks is None or all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks, strict=True):
+            x = tnp.asarray(x)
+            if m is None:
+                m = tnp.ones_like(x, dtype=bool)
+            elif tnp.ndim(m) < tnp.ndim(x):
+                m = tnp.logical_or(tnp.expand_dims(m, -1), tnp.zeros_like(x, dtype=bool))
+            full.append(tnp.asarray(m, dtype=bool))
+        return tnp.any(tnp.concatenate(full, axis=self.axis), axis=-1)
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}
+
+
+def _input_masks(layer: Merge, inputs: Any, mask: Any) -> list[Any] | None:
+    if mask is None:
+        return None
+    if not isinstance(mask, list | tuple) or not isinstance(inputs, list | tuple):
+        raise ValueError(f"{layer_owner(layer)}: mask must be a list like the inputs, got {mask}")
+    if len(mask) != len(inputs):
+        raise ValueError(f"{layer_owner(layer)}: got {len(mask)} masks for {len(inputs)} inputs")
+    return list(mask)
 
 
 class Dot(Merge):
@@ -309,6 +345,10 @@ class Dot(Merge):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """None: the dot product has no time axis to mask (Keras)."""
+        return None
 
 
 def _l2_normalize(x: Any, axis: int) -> Any:

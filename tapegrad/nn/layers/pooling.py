@@ -284,7 +284,8 @@ class BaseGlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(BaseGlobalPooling):
-    """The mean over the steps (Keras' ``GlobalAveragePooling1D``).
+    """The mean over the steps (Keras' ``GlobalAveragePooling1D``); masked steps (the
+    inputs' mask, e.g. from `Embedding(mask_zero=True)`, or ``mask=``) are left out.
 
     Args:
         data_format: ``"channels_last"`` (default) or ``"channels_first"``.
@@ -298,13 +299,30 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
         array([[2., 3.]], dtype=float32)
     """
 
-    # Keras 3: the output keeps the input's mask.
+    # Keras 3: takes the steps' mask (and gives none: the steps axis is gone).
     supports_masking = True
 
     def __init__(
         self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(1, tnp.mean, data_format, keepdims, **kwargs)
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        """The mean over the steps; with ``mask`` (``(batch, steps)``, by default the
+        inputs' own), over the unmasked steps only, as Keras does."""
+        if mask is None:
+            return super().call(inputs)
+        check_rank(self, inputs, self.rank, self.data_format)
+        inputs = tnp.asarray(inputs)
+        axis = 2 if self.data_format == "channels_first" else 1
+        keep = tnp.expand_dims(tnp.not_equal(tnp.asarray(mask), 0), 3 - axis)
+        total = tnp.sum(tnp.where(keep, inputs, 0.0), axis=axis, keepdims=self.keepdims)
+        count = tnp.sum(tnp.asarray(keep, dtype=inputs.dtype), axis=axis, keepdims=self.keepdims)
+        return total / count
+
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        """None: the steps axis is reduced away."""
+        return None
 
 
 class GlobalAveragePooling2D(BaseGlobalPooling):
