@@ -110,3 +110,20 @@ def test_alias_in_a_layer_round_trips() -> None:
     config = json.loads(json.dumps(layer.get_config()))
     assert config["kernel_initializer"]["class_name"] == "HeNormal"
     assert isinstance(tg.layers.Dense.from_config(config).kernel_initializer, I.HeNormal)
+
+
+def test_fans_from_input_and_output_axes_like_keras() -> None:
+    assert I.compute_fans((4, 2, 8), input_axes=[0], output_axes=[1, 2]) == (4, 16)
+    init = I.VarianceScaling(2.0, "fan_in", "uniform", seed=0, input_axes=[0], output_axes=[1, 2])
+    values = init((4, 2, 8))
+    limit = (3 * 2.0 / 4) ** 0.5  # fan_in 4, not the rank-3 guess 4 * 2 = 8
+    assert np.abs(values).max() <= limit and np.abs(values).max() > (3 * 2.0 / 8) ** 0.5
+    glorot = I.GlorotUniform(seed=1, input_axes=[0], output_axes=[1])
+    # Keras 3.15: GlorotUniform(seed=1).get_config() has the axes too.
+    assert glorot.get_config() == {"seed": 1, "input_axes": [0], "output_axes": [1]}
+    back = I.deserialize(json.loads(json.dumps(I.serialize(glorot))))
+    np.testing.assert_array_equal(back((3, 5)), glorot((3, 5)))
+    with pytest.raises(ValueError, match="input_axes"):
+        I.HeNormal(input_axes="a")
+    with pytest.raises(ValueError, match="must be lists of axes"):
+        I.LecunNormal(input_axes=[5], output_axes=[0])((2, 2))

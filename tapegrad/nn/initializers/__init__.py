@@ -135,7 +135,7 @@ def serialize(initializer: Any) -> Any:
     Examples:
         >>> serialize(GlorotUniform(seed=3))
         {'module': 'tapegrad.nn.initializers', 'class_name': 'GlorotUniform', \
-'config': {'seed': 3}, 'registered_name': None}
+'config': {'seed': 3, 'input_axes': None, 'output_axes': None}, 'registered_name': None}
     """
     if initializer is None:
         return None

@@ -20,13 +20,39 @@ def _dtype(dtype: Any) -> np.dtype:
     return np.dtype(backend.floatx() if dtype is None else dtype)
 
 
-def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
+def compute_fans(
+    shape: Sequence[int],
+    input_axes: Sequence[int] | None = None,
+    output_axes: Sequence[int] | None = None,
+) -> tuple[int, int]:
     """Fan-in and fan-out of a weight shape (dense ``(in, out)`` or conv ``(..., in, out)``).
+
+    Args:
+        shape: The weight's shape.
+        input_axes: With ``output_axes``, the axes whose sizes multiply into the fan-in
+            (an `EinsumDense` kernel's layout, say); by default the layout is guessed.
+        output_axes: With ``input_axes``, the axes of the fan-out.
+
+    Returns:
+        ``(fan_in, fan_out)``.
 
     Examples:
         >>> compute_fans((3, 3, 16, 32))
         (144, 288)
+        >>> compute_fans((4, 2, 8), input_axes=[0], output_axes=[1, 2])
+        (4, 16)
     """
+    if input_axes is not None and output_axes is not None:
+        shape = tuple(shape)
+        try:
+            fan_in = math.prod(shape[axis] for axis in input_axes)
+            fan_out = math.prod(shape[axis] for axis in output_axes)
+        except (IndexError, TypeError):
+            raise ValueError(
+                f"compute_fans: input_axes={input_axes!r} and output_axes={output_axes!r} "
+                f"must be lists of axes of the shape {shape}"
+            ) from None
+        return int(fan_in), int(fan_out)
     shape = tuple(shape)
     if len(shape) < 1:
         return 1, 1

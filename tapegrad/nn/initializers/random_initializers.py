@@ -139,6 +139,21 @@ class RandomUniform(RandomInitializer):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
 
 
+def _axes(owner: str, name: str, axes: Any) -> list[int] | None:
+    """``axes`` as a list of ints (None stays None); anything else is refused by name."""
+    if axes is None:
+        return None
+    if isinstance(axes, int | np.integer) and not isinstance(axes, bool):
+        return [int(axes)]
+    try:
+        out = [int(a) for a in axes if not isinstance(a, bool) and int(a) == a]
+    except (TypeError, ValueError):
+        out = None
+    if out is None or len(out) != len(axes):
+        raise ValueError(f"{owner}: {name} must be a list of ints, got {name}={axes!r}")
+    return out
+
+
 class VarianceScaling(RandomInitializer):
     """Samples scaled to the weight's fans: variance ``scale / n``.
 
@@ -153,6 +168,9 @@ class VarianceScaling(RandomInitializer):
         distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``
             (``"normal"`` means truncated, as in Keras).
         seed: Int seed (``None``: drawn once at construction).
+        input_axes: With ``output_axes``, the axes of the weight whose sizes make the
+            fan-in (see `compute_fans`); by default the layout is guessed from the rank.
+        output_axes: With ``input_axes``, the axes of the fan-out.
 
     Examples:
         >>> init = VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=0)
@@ -169,6 +187,8 @@ class VarianceScaling(RandomInitializer):
         mode: str = "fan_in",
         distribution: str = "truncated_normal",
         seed: int | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
     ) -> None:
         super().__init__(seed)
         name = type(self).__name__
@@ -186,11 +206,13 @@ class VarianceScaling(RandomInitializer):
         self.scale = scale
         self.mode = mode
         self.distribution = distribution
+        self.input_axes = _axes(name, "input_axes", input_axes)
+        self.output_axes = _axes(name, "output_axes", output_axes)
 
     def __call__(self, shape: int | Sequence[int], dtype: Any = None) -> np.ndarray:
         dtype = self._float_dtype(dtype)
         shape = _shape(shape)
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
         variance = self.scale / max(1.0, fan[self.mode])
         rng = self._generator()
@@ -209,6 +231,8 @@ class VarianceScaling(RandomInitializer):
             "mode": self.mode,
             "distribution": self.distribution,
             **super().get_config(),
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
         }
 
 
@@ -217,12 +241,28 @@ class _FixedVarianceScaling(VarianceScaling):
 
     _PRESET: tuple[float, str, str] = (1.0, "fan_in", "truncated_normal")
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        seed: int | None = None,
+        input_axes: Sequence[int] | None = None,
+        output_axes: Sequence[int] | None = None,
+    ) -> None:
         scale, mode, distribution = self._PRESET
-        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+        super().__init__(
+            scale=scale,
+            mode=mode,
+            distribution=distribution,
+            seed=seed,
+            input_axes=input_axes,
+            output_axes=output_axes,
+        )
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": self._init_seed}
+        return {
+            "seed": self._init_seed,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class GlorotUniform(_FixedVarianceScaling):
