@@ -68,6 +68,14 @@ from tapegrad.nn.metrics.confusion_metrics import (
     TrueNegatives,
     TruePositives,
 )
+from tapegrad.nn.metrics.correlation_metrics import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    R2Score,
+    concordance_correlation,
+    pearson_correlation,
+)
+from tapegrad.nn.metrics.f_score_metrics import F1Score, FBetaScore
 from tapegrad.nn.metrics.functions import (
     accuracy,
     binary_accuracy,
@@ -78,6 +86,7 @@ from tapegrad.nn.metrics.functions import (
     top_k_categorical_accuracy,
 )
 from tapegrad.nn.metrics.hinge_metrics import CategoricalHinge, Hinge, SquaredHinge
+from tapegrad.nn.metrics.iou_metrics import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from tapegrad.nn.metrics.metric import Metric, _snake_case
 from tapegrad.nn.metrics.probabilistic_metrics import (
     BinaryCrossentropy,
@@ -140,7 +149,18 @@ _CLASSES: tuple[type[Metric], ...] = (
     FalsePositives,
     TrueNegatives,
     FalseNegatives,
+    F1Score,
+    FBetaScore,
+    R2Score,
+    PearsonCorrelation,
+    ConcordanceCorrelation,
+    IoU,
+    MeanIoU,
+    BinaryIoU,
+    OneHotIoU,
+    OneHotMeanIoU,
 )
+_FUNCTIONS.update({fn.__name__: fn for fn in (pearson_correlation, concordance_correlation)})
 _BY_NAME: dict[str, type[Metric]] = {cls.__name__: cls for cls in _CLASSES}
 _BY_NAME.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update(
@@ -257,6 +277,18 @@ def get(identifier: Any) -> Metric | None:
 
 
 __all__ = [
+    "BinaryIoU",
+    "ConcordanceCorrelation",
+    "F1Score",
+    "FBetaScore",
+    "IoU",
+    "MeanIoU",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "PearsonCorrelation",
+    "R2Score",
+    "concordance_correlation",
+    "pearson_correlation",
     "binary_crossentropy",
     "binary_focal_crossentropy",
     "categorical_crossentropy",
