@@ -193,6 +193,11 @@ ROUND_TRIP = [
     (lambda: layers.Conv2DTranspose(2, 3, bias_constraint="non_neg"), None),
     (lambda: layers.ConvLSTM2D(2, 3, recurrent_constraint="max_norm"), None),
     (lambda: layers.GRU(2, kernel_constraint="min_max_norm"), "cell"),
+    (lambda: layers.MultiHeadAttention(2, 4, kernel_constraint="max_norm"), None),
+    (
+        lambda: layers.GroupQueryAttention(4, 2, 1, bias_constraint="non_neg"),
+        None,
+    ),
 ]
 
 

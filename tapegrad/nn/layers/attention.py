@@ -17,7 +17,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import ops
-from tapegrad.nn import initializers, regularizers
+from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.layer_masks import input_masks, set_keras_mask
 from tapegrad.nn.validation import (
@@ -453,7 +453,9 @@ class MultiHeadAttention(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
         }
 

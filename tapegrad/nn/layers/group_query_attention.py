@@ -10,7 +10,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import random
-from tapegrad.nn import initializers, regularizers
+from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.activation_layers import Softmax
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.einsum_dense import EinsumDense
@@ -265,7 +265,9 @@ class GroupedQueryAttention(Layer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
         }
 
