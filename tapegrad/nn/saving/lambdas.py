@@ -26,7 +26,7 @@ from tapegrad.graph import (
 from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.core import Lambda
 from tapegrad.nn.models.model import Model
-from tapegrad.nn.saving.archive import ArchiveError, _expect_list, json_sha256
+from tapegrad.nn.saving.archive import VERSION, ArchiveError, _expect_list, json_sha256
 from tapegrad.nn.saving.weights import _contains, _layer_keys, stored_order
 
 # Probe batch sizes for Lambda traces: the graph must not depend on them.
@@ -277,8 +277,9 @@ class LambdaLoader:
                 f"metadata.json lists {len(self.checksums)} checksums"
             )
 
-    def resolve_shared_variables(self, model: Model, version: int) -> None:
-        """Point each Lambda at the Variables of other layers it shared when saved."""
+    def resolve_shared_variables(self, model: Model, version: int = VERSION) -> None:
+        """Point each Lambda at the Variables of other layers it shared when saved (keys
+        index weights in the order of format ``version``: `stored_order`)."""
         keyed = _layer_keys(model)
         by_key = dict(keyed)
         for layer, graph_function, keys in self.lambdas:
