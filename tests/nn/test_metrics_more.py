@@ -264,3 +264,120 @@ def test_fit_metrics_compiled_equal_eager(metric_list, y, units, activation):
     assert set(compiled) == set(eager) and len(compiled) == len(metric_list) + 1
     for key in compiled:
         np.testing.assert_allclose(compiled[key], eager[key], rtol=1e-5, atol=1e-6)
+
+
+# At-constraint metrics: two batches (halves) of YT2 / YP2, recorded with Keras 3.15.
+YT2 = [
+    [0.0, 0.0, 1.0],
+    [0.0, 1.0, 1.0],
+    [0.0, 0.0, 0.0],
+    [1.0, 1.0, 0.0],
+    [0.0, 1.0, 0.0],
+    [1.0, 1.0, 1.0],
+    [0.0, 0.0, 0.0],
+    [1.0, 1.0, 1.0],
+    [0.0, 1.0, 0.0],
+    [1.0, 0.0, 0.0],
+]
+YP2 = [
+    [0.2019074, 0.8844497, 0.6798115],
+    [0.8492363, 0.6444362, 0.4065424],
+    [0.5165782, 0.5934435, 0.862118],
+    [0.4381862, 0.8922401, 0.613717],
+    [0.8293561, 0.4980561, 0.6925181],
+    [0.3390254, 0.5228285, 0.2162234],
+    [0.1007036, 0.0386041, 0.7019495],
+    [0.4564306, 0.8977342, 0.8351832],
+    [0.3850951, 0.9736788, 0.592062],
+    [0.7658833, 0.4071943, 0.1961699],
+]
+SW2 = [
+    0.171777,
+    0.1812062,
+    0.6038055,
+    0.1126329,
+    0.0199107,
+    0.832997,
+    0.0994111,
+    0.4505845,
+    0.4884986,
+    0.6202724,
+]
+AT_CONSTRAINT = {
+    "sens_at_spec": ("SensitivityAtSpecificity", {"specificity": 0.6}, False, 0.5),
+    "sens_at_spec_cls": (
+        "SensitivityAtSpecificity",
+        {"specificity": 0.3, "num_thresholds": 7, "class_id": 1},
+        True,
+        0.9904543,
+    ),
+    "spec_at_sens": ("SpecificityAtSensitivity", {"sensitivity": 0.7}, True, 0.2956135),
+    "spec_at_sens_cls": (
+        "SpecificityAtSensitivity",
+        {"sensitivity": 0.4, "class_id": 2},
+        False,
+        0.5,
+    ),
+    "prec_at_rec": ("PrecisionAtRecall", {"recall": 0.8}, False, 0.5384616),
+    "prec_at_rec_sw": ("PrecisionAtRecall", {"recall": 0.5, "num_thresholds": 11}, True, 0.5782719),
+    "rec_at_prec": ("RecallAtPrecision", {"precision": 0.6}, False, 0.2142857),
+    "rec_at_prec_cls": ("RecallAtPrecision", {"precision": 0.5, "class_id": 0}, True, 1.0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AT_CONSTRAINT))
+def test_at_constraint_metrics_match_keras(case):
+    name, kwargs, use_sw, expected = AT_CONSTRAINT[case]
+    y_true, y_pred, weights = (np.array(a, np.float32) for a in (YT2, YP2, SW2))
+    metric = getattr(metrics, name)(**kwargs)
+    for part in (slice(0, 5), slice(5, 10)):
+        metric.update_state(
+            y_true[part], y_pred[part], sample_weight=weights[part] if use_sw else None
+        )
+    assert float(metric.result()) == pytest.approx(expected, rel=2e-5, abs=1e-6)
+    config = metric.get_config()
+    assert config["num_thresholds"] == kwargs.get("num_thresholds", 200)
+    again = metrics.deserialize(metrics.serialize(metric))
+    assert type(again) is type(metric) and again.get_config() == config
+    # A traced update equals the eager one.
+    traced = getattr(metrics, name)(**kwargs)
+    step = tg.function(lambda t, p, w: traced.update_state(t, p, sample_weight=w))
+    for part in (slice(0, 5), slice(5, 10)):
+        w = tg.tensor(weights[part]) if use_sw else None
+        step(tg.tensor(y_true[part]), tg.tensor(y_pred[part]), w)
+    assert float(traced.result()) == pytest.approx(expected, rel=2e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: metrics.PrecisionAtRecall(1.5), "recall"),
+        (lambda: metrics.RecallAtPrecision(-0.1), "precision"),
+        (lambda: metrics.SensitivityAtSpecificity(0.5, num_thresholds=0), "num_thresholds"),
+        (lambda: metrics.SpecificityAtSensitivity(0.5, class_id=-1), "class_id"),
+    ],
+)
+def test_at_constraint_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_at_constraint_in_fit_compiled_equals_eager():
+    x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(8, 3)
+    y = (x.sum(axis=1, keepdims=True) > 0).astype(np.float32)
+
+    def run(jit_compile):
+        tg.utils.set_random_seed(0)
+        model = tg.Sequential([tg.layers.Input((3,)), tg.layers.Dense(1, activation="sigmoid")])
+        model.compile(
+            optimizer="adam",
+            loss="binary_crossentropy",
+            metrics=[metrics.PrecisionAtRecall(0.5), metrics.SensitivityAtSpecificity(0.5)],
+            jit_compile=jit_compile,
+        )
+        return model.fit(x, y, epochs=2, batch_size=4, verbose=0).history
+
+    compiled, eager = run(True), run(False)
+    assert set(compiled) == {"loss", "precision_at_recall", "sensitivity_at_specificity"}
+    for key in compiled:
+        np.testing.assert_allclose(compiled[key], eager[key], rtol=1e-5)

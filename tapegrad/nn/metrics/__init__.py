@@ -116,6 +116,12 @@ from tapegrad.nn.metrics.regression_metrics import (
     MeanSquaredLogarithmicError,
     RootMeanSquaredError,
 )
+from tapegrad.nn.metrics.threshold_metrics import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 
 _CLASSES: tuple[type[Metric], ...] = (
     Mean,
@@ -159,6 +165,10 @@ _CLASSES: tuple[type[Metric], ...] = (
     BinaryIoU,
     OneHotIoU,
     OneHotMeanIoU,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
 )
 _FUNCTIONS.update({fn.__name__: fn for fn in (pearson_correlation, concordance_correlation)})
 _BY_NAME: dict[str, type[Metric]] = {cls.__name__: cls for cls in _CLASSES}
@@ -277,6 +287,10 @@ def get(identifier: Any) -> Metric | None:
 
 
 __all__ = [
+    "PrecisionAtRecall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
     "BinaryIoU",
     "ConcordanceCorrelation",
     "F1Score",
