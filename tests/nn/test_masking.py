@@ -277,3 +277,29 @@ def test_functional_text_classifier_with_masks_is_traced_like_eager():
     np.testing.assert_allclose(model.predict(TOKENS, verbose=0), eager, rtol=1e-5, atol=1e-6)
     # The padded steps are skipped throughout: sample 0 alone, unpadded, gives the same.
     np.testing.assert_allclose(model(TOKENS[:1, :2]).numpy(), eager[:1], rtol=1e-5, atol=1e-6)
+
+
+def _sequence_model():
+    inputs = tg.Input((4,), dtype="int32")
+    x = tg.layers.Embedding(5, 3, mask_zero=True)(inputs)
+    x = tg.layers.SimpleRNN(4, return_sequences=True)(x)
+    return tg.Model(inputs, tg.layers.Dense(1)(x))
+
+
+def test_losses_and_metrics_leave_out_the_masked_steps_of_the_predictions():
+    model = _sequence_model()
+    y = np.random.default_rng(5).normal(size=(2, 4, 1)).astype(np.float32)
+    pred = model(TOKENS)
+    errors = (pred.numpy() - y)[..., 0] ** 2
+    want = errors[EXPECTED].mean()
+    np.testing.assert_allclose(float(tg.losses.MeanSquaredError()(y, pred)), want, rtol=1e-6)
+    # The same loss on the bare array (no mask) averages over every step.
+    plain = float(tg.losses.MeanSquaredError()(y, pred.numpy()))
+    np.testing.assert_allclose(plain, errors.mean(), rtol=1e-6)
+    weights = np.random.default_rng(6).uniform(size=(2, 4)).astype(np.float32)  # per step
+    weighted = float(tg.losses.MeanSquaredError()(y, model(TOKENS), sample_weight=weights))
+    np.testing.assert_allclose(weighted, (errors * weights)[EXPECTED].mean(), rtol=1e-6)
+    metric = tg.metrics.MeanAbsoluteError()
+    metric.update_state(y, model(TOKENS))
+    absolute = np.abs(pred.numpy() - y)[..., 0]
+    np.testing.assert_allclose(float(metric.result()), absolute[EXPECTED].mean(), rtol=1e-6)

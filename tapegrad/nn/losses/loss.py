@@ -11,6 +11,7 @@ import numpy as np
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
+from tapegrad.nn.layers.layer_masks import get_keras_mask
 from tapegrad.nn.validation import check_name
 
 # The default of tapegrad.backend.epsilon(), which the losses read when they run.
@@ -217,10 +218,16 @@ class Loss:
             sample_weight: Optional per-sample weights (broadcastable to the per-sample
                 losses).
         """
+        # Keras 3: the mask a layer attached to the predictions (Embedding(mask_zero=True)
+        # through return_sequences layers) leaves masked steps out of the loss.
+        in_mask = get_keras_mask(y_pred)
         y_pred = _as_float(y_pred, self.dtype)
         values = self.call(y_true, y_pred)
+        mask = self._mask(y_true, y_pred)
+        if in_mask is not None:
+            mask = in_mask if mask is None else tnp.logical_and(in_mask, mask)
         return reduce_weighted_values(
-            values, sample_weight, self._mask(y_true, y_pred), self.reduction, self.dtype, self.name
+            values, sample_weight, mask, self.reduction, self.dtype, self.name
         )
 
     def call(self, y_true: Any, y_pred: Any) -> Any:

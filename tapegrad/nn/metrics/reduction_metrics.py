@@ -9,7 +9,9 @@ from typing import Any
 
 import tapegrad.numpy as tnp
 from tapegrad.nn import losses as losses_module
+from tapegrad.nn.layers.layer_masks import get_keras_mask
 from tapegrad.nn.losses import squeeze_or_expand_to_same_rank
+from tapegrad.nn.losses.loss import apply_mask
 from tapegrad.nn.metrics.functions import (
     accuracy,
     binary_accuracy,
@@ -131,7 +133,12 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        mask = get_keras_mask(y_pred)  # Keras 3: masked predictions are left out
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None:
+            if sample_weight is not None:
+                sample_weight = tnp.asarray(sample_weight, dtype=tnp.asarray(values).dtype)
+            sample_weight = apply_mask(sample_weight, mask, tnp.asarray(values).dtype, "sum")
         super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict[str, Any]:
