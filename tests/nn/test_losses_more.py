@@ -243,3 +243,51 @@ def test_compiled_loss_survives_save_and_load(loss, tmp_path):
     np.testing.assert_allclose(
         loaded.evaluate(X, Y_BIN, verbose=0), model.evaluate(X, Y_BIN, verbose=0), rtol=1e-6
     )
+
+
+# Circle loss: labels and L2-normalized embeddings, results recorded with Keras 3.15.
+CE = [
+    [0.610006, -0.763858, 0.124965, -0.1697],
+    [-0.216148, -0.102952, -0.96458, -0.110752],
+    [-0.250118, 0.960619, 0.065271, -0.101939],
+    [-0.210157, -0.499115, -0.788331, -0.291978],
+    [0.431687, -0.213677, 0.857881, -0.178966],
+    [0.014142, 0.901151, 0.317774, -0.294528],
+]
+CLAB = [0, 1, 0, 2, 1, 3]
+CIRCLE = {
+    "circle": [276.893127, 320.151245, 318.103699, 0.0, 282.305481, 0.0],
+    "circle_kw": [36.738258, 41.970459, 41.7141, 6.666971, 37.421566, 7.086171],
+    "Circle": 299.363373,
+    "Circle_sw": 84.933746,
+}
+CE, CLAB = np.array(CE, np.float32), np.array(CLAB)
+
+
+def test_circle_matches_keras():
+    np.testing.assert_allclose(losses.circle(CLAB, CE).numpy(), CIRCLE["circle"], rtol=2e-5)
+    kw = losses.circle(CLAB, CE, remove_diagonal=False, gamma=10.0, margin=0.25).numpy()
+    np.testing.assert_allclose(kw, CIRCLE["circle_kw"], rtol=2e-5)
+    # The mean is over the samples with a positive loss (Keras masks the others out).
+    assert float(losses.Circle()(CLAB, CE)) == pytest.approx(CIRCLE["Circle"], rel=2e-5)
+    weights = np.array([1, 2, 0.5, 1, 1, 3], np.float32)
+    weighted = losses.Circle(gamma=20.0)(CLAB, CE, sample_weight=weights)
+    assert float(weighted) == pytest.approx(CIRCLE["Circle_sw"], rel=2e-5)
+
+
+def test_circle_gradients_are_finite_with_lonely_labels():
+    # Labels 2 and 3 have no positive pair: their rows are masked, their gradients finite.
+    emb = tg.Variable(CE)
+    with tg.GradientTape() as tape:
+        loss = losses.Circle()(CLAB, emb)
+    grad = tape.gradient(loss, emb).numpy()
+    assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
+    traced = tg.function(lambda labels, e: losses.Circle()(labels, e))
+    assert float(traced(tg.tensor(CLAB), tg.tensor(CE))) == pytest.approx(
+        CIRCLE["Circle"], rel=2e-5
+    )
+    config = losses.Circle(margin=0.3).get_config()
+    assert (config["gamma"], config["margin"], config["remove_diagonal"]) == (80.0, 0.3, True)
+    assert type(losses.get("circle")) is losses.Circle
+    with pytest.raises(ValueError, match="y_pred.shape"):
+        losses.circle(CLAB, CE[0])

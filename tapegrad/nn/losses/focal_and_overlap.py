@@ -19,10 +19,12 @@ __all__ = [
     "CTC",
     "BinaryFocalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "Circle",
     "Dice",
     "Tversky",
     "binary_focal_crossentropy",
     "categorical_focal_crossentropy",
+    "circle",
     "ctc",
     "dice",
     "tversky",
@@ -218,6 +220,71 @@ def ctc(y_true: Any, y_pred: Any) -> Any:
     return ops.ctc_loss(labels, y_pred, label_length, input_length, mask_index=0)
 
 
+# Stands in for -inf in the masked log-sum-exps: exp() of it is exactly 0, like -inf, but
+# its gradients stay finite when a row has no positive (or no negative) pair.
+_NEG_LARGE = -1e9
+
+
+def circle(
+    y_true: Any,
+    y_pred: Any,
+    ref_labels: Any = None,
+    ref_embeddings: Any = None,
+    remove_diagonal: bool = True,
+    gamma: float = 80.0,
+    margin: float = 0.4,
+) -> Any:
+    """Circle loss (Sun et al., 2020) of L2-normalized embeddings, on cosine distances.
+
+    Pairs with equal labels are positives (without the self-pairs when
+    ``remove_diagonal``), others negatives; each sample's loss is
+    ``softplus(logsumexp(pos) + logsumexp(neg))`` of the margin-weighted distances.
+
+    Args:
+        y_true: Integer labels ``(batch,)``.
+        y_pred: Embeddings ``(batch, dim)``, L2-normalized.
+        ref_labels: Labels of the reference embeddings (default ``y_true``).
+        ref_embeddings: Reference embeddings (default ``y_pred``).
+        remove_diagonal: Whether a sample is not its own positive.
+        gamma: Scale factor.
+        margin: Relaxation margin.
+
+    Returns:
+        Per-sample losses ``(batch,)`` (0 where a sample has no positive or no negative).
+
+    Examples:
+        >>> import numpy as np
+        >>> emb = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32)
+        >>> circle([0, 0, 1], emb).numpy().round(4)
+        array([0., 0., 0.], dtype=float32)
+    """
+    y_pred = _as_float(y_pred)
+    if y_pred.ndim != 2:
+        raise ValueError(
+            f"circle: embeddings `y_pred` must have shape (batch_size, dim), got "
+            f"y_pred.shape={tuple(y_pred.shape)}"
+        )
+    labels = tnp.reshape(tnp.asarray(y_true).astype(np.int64), (-1, 1))
+    ref_embeddings = y_pred if ref_embeddings is None else _as_float(ref_embeddings)
+    ref_labels = (
+        labels
+        if ref_labels is None
+        else tnp.reshape(tnp.asarray(ref_labels).astype(np.int64), (-1, 1))
+    )
+    distances = tnp.maximum(1 - tnp.matmul(y_pred, tnp.transpose(ref_embeddings)), 0.0)
+    positive = labels == tnp.transpose(ref_labels)
+    negative = ~positive
+    if remove_diagonal:
+        positive = positive & ~tnp.eye(labels.shape[0], ref_labels.shape[0], dtype=bool)
+    pos_weights = tnp.maximum((margin + distances) * positive.astype(distances.dtype), 0.0)
+    neg_weights = tnp.maximum((1 + margin - distances) * negative.astype(distances.dtype), 0.0)
+    pos_terms = -gamma * pos_weights * (margin - distances)
+    neg_terms = gamma * neg_weights * (1 - margin - distances)
+    p_loss = ops.logsumexp(tnp.where(positive, pos_terms, _NEG_LARGE), axis=1)
+    n_loss = ops.logsumexp(tnp.where(negative, neg_terms, _NEG_LARGE), axis=1)
+    return ops.softplus(p_loss + n_loss)
+
+
 class BinaryFocalCrossentropy(LossFunctionWrapper):
     """Binary focal cross-entropy (see `binary_focal_crossentropy`).
 
@@ -401,11 +468,61 @@ class CTC(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
+class Circle(LossFunctionWrapper):
+    """The Circle loss (see `circle`); as in Keras, the mean reductions average over the
+    samples whose loss is positive only.
+
+    Args:
+        gamma: Scale factor.
+        margin: Relaxation margin.
+        remove_diagonal: Whether a sample is not its own positive.
+        reduction, name, dtype: See `Loss`.
+
+    Examples:
+        >>> import numpy as np
+        >>> emb = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]], np.float32)
+        >>> round(float(Circle()([0, 0, 1], emb)), 4)
+        19.2
+    """
+
+    def __init__(
+        self,
+        gamma: float = 80.0,
+        margin: float = 0.4,
+        remove_diagonal: bool = True,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "circle",
+        dtype: Any = None,
+    ) -> None:
+        owner = type(self).__name__
+        check_number(owner, "gamma", gamma, low=0.0)
+        check_number(owner, "margin", margin)
+        check_bool(owner, "remove_diagonal", remove_diagonal)
+        super().__init__(
+            circle,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            gamma=gamma,
+            margin=margin,
+            remove_diagonal=remove_diagonal,
+        )
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        # Labels (batch,) and embeddings (batch, dim): no rank matching.
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
+    def _mask(self, y_true: Any, y_pred: Any) -> Any:
+        # Keras masks the samples without a positive loss out of the reduction.
+        return self.fn(y_true, y_pred, **self._fn_kwargs) > 0
+
+
 for _fn, _cls in (
     (binary_focal_crossentropy, BinaryFocalCrossentropy),
     (categorical_focal_crossentropy, CategoricalFocalCrossentropy),
     (dice, Dice),
     (tversky, Tversky),
     (ctc, CTC),
+    (circle, Circle),
 ):
     register_builtin(_fn, _cls)
