@@ -303,3 +303,16 @@ def test_losses_and_metrics_leave_out_the_masked_steps_of_the_predictions():
     metric.update_state(y, model(TOKENS))
     absolute = np.abs(pred.numpy() - y)[..., 0]
     np.testing.assert_allclose(float(metric.result()), absolute[EXPECTED].mean(), rtol=1e-6)
+
+
+def test_batch_normalization_statistics_leave_out_masked_steps_while_training():
+    embed, x = _embedded(TOKENS)
+    layer = tg.layers.BatchNormalization(momentum=0.0)
+    out = layer(x, training=True)
+    kept = x.numpy()[EXPECTED]
+    np.testing.assert_allclose(layer.moving_mean.numpy(), kept.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), kept.var(0), rtol=1e-4)
+    np.testing.assert_array_equal(get_keras_mask(out).numpy(), EXPECTED)
+    assert get_keras_mask(tg.layers.LayerNormalization()(x)) is not None
+    with pytest.raises(ValueError, match="one axis less"):
+        layer(x, training=True, mask=np.ones((2, 4, 6), bool))

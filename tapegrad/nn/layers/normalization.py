@@ -97,6 +97,12 @@ class BatchNormalization(Layer):
         gamma_constraint: Optional constraint applied to ``gamma`` after updates.
         synchronized: Cross-device statistics; only ``False`` (one process) is supported.
 
+    Call arguments:
+        inputs: The batch.
+        training: Whether to use (and update) the batch statistics.
+        mask: Optional boolean of the inputs' shape without the last axis (by default the
+            inputs' mask): while training, only unmasked entries enter the statistics.
+
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
@@ -111,6 +117,9 @@ class BatchNormalization(Layer):
         array([[-0.5 ,  0.  ],
                [ 1.5 ,  2.53]], dtype=float32)
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     # Only the rank and the features axis are fixed (checked in `call`).
     _check_input_shape = False
@@ -198,9 +207,17 @@ class BatchNormalization(Layer):
         # Per-feature vectors broadcast against the inputs along `axis`.
         self._broadcast_shape = tuple(features if i == axis else 1 for i in range(ndim))
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         _check_inputs(self, inputs, (self._axis,), self._broadcast_shape)
-        if training and self.trainable:
+        if mask is not None and tnp.ndim(mask) != tnp.ndim(inputs) - 1:
+            raise ValueError(
+                f"BatchNormalization '{self.name}': the mask must have one axis less than "
+                f"the inputs, got mask shape {tnp.shape(mask)} for inputs {tnp.shape(inputs)}"
+            )
+        if training and self.trainable and mask is not None:
+            mean, variance = self._masked_moments(inputs, mask)
+            self._update_moving_statistics(mean, variance)
+        elif training and self.trainable:
             mean = tnp.mean(inputs, axis=self._reduction_axes, keepdims=True)
             variance = tnp.mean(tnp.square(inputs - mean), axis=self._reduction_axes, keepdims=True)
             self._update_moving_statistics(mean, variance)
@@ -215,6 +232,15 @@ class BatchNormalization(Layer):
             self._broadcast(self.beta),
             self.epsilon,
         )
+
+    def _masked_moments(self, inputs: Any, mask: Any) -> tuple[Any, Any]:
+        """Keras' masked moments: weighted by the mask, epsilon-guarded counts."""
+        keep = tnp.broadcast_to(tnp.expand_dims(tnp.not_equal(mask, 0), -1), tnp.shape(inputs))
+        axes, eps = self._reduction_axes, tg.backend.epsilon()
+        count = tnp.sum(tnp.asarray(keep, dtype=inputs.dtype), axis=axes, keepdims=True) + eps
+        mean = tnp.sum(tnp.where(keep, inputs, 0.0), axis=axes, keepdims=True) / count
+        squares = tnp.square(tnp.where(keep, inputs - mean, 0.0))
+        return mean, tnp.sum(squares, axis=axes, keepdims=True) / count
 
     def _update_moving_statistics(self, mean: Any, variance: Any) -> None:
         # Statistics are state, not part of the differentiated computation.
@@ -298,6 +324,9 @@ class LayerNormalization(Layer):
         >>> [w.shape for w in layer.weights]
         [(2,), (2,)]
     """
+
+    # Keras 3: the output keeps the input's mask.
+    supports_masking = True
 
     # Only the rank and the normalized axes are fixed (checked in `call`).
     _check_input_shape = False
