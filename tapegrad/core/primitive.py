@@ -100,6 +100,7 @@ class Primitive:
         "reduce_ufunc",
         "view_method",
         "scatter_index",
+        "ufunc_steps",
     )
 
     def __init__(
@@ -167,6 +168,10 @@ class Primitive:
         # The impl is zeros with argument 0 added at ``params[scatter_index]`` (index_add):
         # generated code writes ``x + op(g)`` as ``x[index] += g`` where that is exact.
         self.scatter_index = scatter_index
+        # ``((ufunc, constant or None), ...)``: the impl of one argument is these ufunc calls
+        # in order (``y = ufunc(y, constant)``, or ``ufunc(y)``), starting from ``y = x``
+        # (relu: maximum with 0): generated code writes them into one buffer with ``out=``.
+        self.ufunc_steps: tuple[tuple[Any, Any], ...] | None = None
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

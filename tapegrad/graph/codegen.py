@@ -73,8 +73,7 @@ from tapegrad.graph.passes.fusion import FusionGroup, Unit
 from tapegrad.graph.signatures import keyword_name
 from tapegrad.graph.source_text import check_source, identifier, plain
 from tapegrad.graph.source_text import describe as _describe
-from tapegrad.kernels import kernels_of
-from tapegrad.kernels.numpy_fast import relu_zeros_for
+from tapegrad.kernels import kernels_of, operand_for
 
 Shape = tuple[int, ...]
 
@@ -308,7 +307,12 @@ class _Compiler:
             and set(node.params) <= {"axis", "keepdims"}
         ):
             return "reduce"
-        if node.primitive in ("relu", "sigmoid") and self.avals[reads[0]][1] == node.dtype:
+        if (
+            prim.ufunc_steps is not None
+            and len(reads) == 1
+            and not node.params
+            and self.avals[reads[0]][1] == node.dtype
+        ):
             return "expand"
         return None
 
@@ -424,36 +428,42 @@ class _Compiler:
         return ""
 
     def emit_expansion(self, node: Node, x: str, out: str, comment: str) -> None:
-        """relu and sigmoid as the ufunc calls their impls make, into one buffer."""
+        """A primitive's ``ufunc_steps`` (relu, sigmoid) as ufunc calls into one buffer."""
         name = self.names[node.outputs[0]]
         dtype = node.dtype
+        steps = PRIMITIVES[node.primitive].ufunc_steps
+        assert steps is not None  # (out_form checked it)
 
-        def k(value: Any) -> str:
-            return self.literal(value, dtype)
+        def call(ufunc: Any, operand: str, constant: Any, tail: str) -> str:
+            callee = self.bind(f"np_{ufunc.__name__}", ufunc)
+            if constant is None:
+                return f"{callee}({operand}{tail})"
+            return f"{callee}({operand}, {self.literal(constant, dtype)}{tail})"
 
-        maximum = self.bind("np_maximum", np.maximum)
-        if node.primitive == "relu":
-            zero = k(0)
-            # As the numpy engine's relu kernel: a zeros array keeps np.maximum on its
-            # fast SIMD loop.
-            zeros = relu_zeros_for(tuple(node.shape), np.dtype(dtype))
-            if zeros is not None:
-                zero = self.bind("_zeros", zeros, key=("zeros", zeros.shape, zeros.dtype.str))
-            self.lines.append(f"    {name} = {maximum}({x}, {zero}{out})  # {comment}")
+        (ufunc, constant), rest = steps[0], steps[1:]
+        operand = operand_for(node.primitive, tuple(node.shape), np.dtype(dtype))
+        if not rest and operand is not None:
+            # A kernel's array in place of the constant (relu: zeros of the result's shape
+            # keep np.maximum on its fast SIMD loop).
+            array = self.bind(
+                "_operand", operand, key=("operand", operand.shape, operand.dtype.str)
+            )
+            callee = self.bind(f"np_{ufunc.__name__}", ufunc)
+            self.lines.append(f"    {name} = {callee}({x}, {array}{out})  # {comment}")
             return
-        multiply, tanh, add = (
-            self.bind(f"np_{u.__name__}", u) for u in (np.multiply, np.tanh, np.add)
-        )
-        first = out or ""
-        again = out or f", out={name}"
-        self.lines.append(f"    {name} = {multiply}({x}, {k(0.5)}{first})  # {comment}")
+        self.lines.append(f"    {name} = {call(ufunc, x, constant, out)}  # {comment}")
+        if not rest:
+            return
         if not node.shape and not out:
             # 0-d: NumPy scalars cannot be written into; chain the calls as the impl does.
-            self.lines.append(f"    {name} = {multiply}({add}({tanh}({name}), {k(1)}), {k(0.5)})")
+            chained = name
+            for ufunc, constant in rest:
+                chained = call(ufunc, chained, constant, "")
+            self.lines.append(f"    {name} = {chained}")
             return
-        self.lines.append(f"    {tanh}({name}{again})")
-        self.lines.append(f"    {add}({name}, {k(1)}{again})")
-        self.lines.append(f"    {multiply}({name}, {k(0.5)}{again})")
+        again = out or f", out={name}"
+        for ufunc, constant in rest:
+            self.lines.append(f"    {call(ufunc, name, constant, again)}")
 
     def emit_kernel(self, group: FusionGroup) -> str:
         """One call of the fused-kernel interpreter for a group (`codegen_fused`)."""

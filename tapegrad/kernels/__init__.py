@@ -19,7 +19,9 @@ from tapegrad.kernels.registry import (
     enabled_engines,
     kernel_for,
     kernels_of,
+    operand_for,
     register_kernel,
+    register_operand,
 )
 
 __all__ = [
@@ -32,5 +34,7 @@ __all__ = [
     "numba_lstm",
     "numba_xent",
     "numpy_fast",
+    "operand_for",
     "register_kernel",
+    "register_operand",
 ]

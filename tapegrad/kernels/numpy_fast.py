@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.prims.elementwise import relu_p
-from tapegrad.kernels.registry import enabled_engines, register_kernel
+from tapegrad.kernels.registry import register_kernel, register_operand
 
 #: Float arrays from this size on meet a zeros array (below it the scalar loop is as fast).
 RELU_ZEROS_MIN_SIZE = 4096
@@ -42,9 +42,11 @@ def relu_against_zeros(x: Any) -> Any:
 
 def relu_zeros_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
     """The zeros array generated code passes to relu's maximum for a value of this shape
-    and dtype, or None where the kernel does not apply (small, not float, engine off)."""
-    if "numpy" not in enabled_engines():
-        return None
+    and dtype, or None where the kernel does not apply (small, not float).
+
+    Registered as relu's operand (`register_operand`): the code generator asks the
+    registry, which skips it while the numpy engine is off.
+    """
     dtype = np.dtype(dtype)
     if dtype.kind != "f" or int(np.prod(shape, dtype=np.int64)) < RELU_ZEROS_MIN_SIZE:
         return None
@@ -52,5 +54,6 @@ def relu_zeros_for(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None
 
 
 register_kernel(relu_p, "numpy", relu_against_zeros)
+register_operand(relu_p, "numpy", relu_zeros_for)
 
 __all__ = ["RELU_ZEROS_MIN_SIZE", "relu_against_zeros", "relu_zeros", "relu_zeros_for"]

@@ -36,6 +36,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from tapegrad.core.primitive import PRIMITIVES, Primitive, select_kernel
 
 Predicate = Callable[..., bool]
@@ -57,6 +59,8 @@ _SHIPPED = ("numba", "numpy")
 _ENGINES: dict[str, bool] = dict.fromkeys(_SHIPPED, True)
 # Primitive -> {engine: Kernel}, in registration order of the engines.
 _KERNELS: dict[Primitive, dict[str, Kernel]] = {}
+# Primitive -> {engine: operand(shape, dtype) -> array or None} (see `register_operand`).
+_OPERANDS: dict[Primitive, dict[str, Callable[..., Any]]] = {}
 _lock = threading.Lock()
 
 
@@ -143,6 +147,48 @@ def kernels_of(primitive: Primitive | str) -> list[Kernel]:
     return [by_engine[engine] for engine in _ENGINES if engine in by_engine]
 
 
+def register_operand(primitive: Primitive | str, engine: str, operand: Callable[..., Any]) -> None:
+    """Register what generated code passes instead of the constant of ``primitive``'s
+    one-step ``ufunc_steps`` (relu's ``maximum(x, 0)``), for ``engine``.
+
+    Args:
+        primitive: A `Primitive` (or its name) whose ``ufunc_steps`` is one binary step.
+        engine: The engine's name; its operand is used only while it is enabled.
+        operand: ``operand(shape, dtype) -> array | None``: an array of the result's shape
+            and dtype equal to the constant there (the same values and bits), or None where
+            the scalar is as good.
+
+    Examples:
+        >>> import numpy as np
+        >>> from tapegrad.core.prims import relu_p
+        >>> operand_for(relu_p, (64, 64), np.dtype(np.float32)).shape
+        (64, 64)
+        >>> operand_for(relu_p, (3,), np.dtype(np.float32)) is None
+        True
+    """
+    prim = _primitive(primitive)
+    steps = prim.ufunc_steps
+    if steps is None or len(steps) != 1 or steps[0][1] is None:
+        raise ValueError(
+            f"register_operand: primitive {prim.name!r} is not one ufunc step with a constant"
+        )
+    with _lock:
+        _add_engine(engine, True)
+        _OPERANDS.setdefault(prim, {})[engine] = operand
+
+
+def operand_for(primitive: Primitive | str, shape: tuple[int, ...], dtype: Any) -> Any:
+    """The first enabled engine's replacement for ``primitive``'s step constant on a
+    result of ``shape`` and ``dtype``, or None (use the constant)."""
+    by_engine = _OPERANDS.get(_primitive(primitive), {})
+    for engine, on in _ENGINES.items():
+        if on and engine in by_engine:
+            array = by_engine[engine](tuple(shape), np.dtype(dtype))
+            if array is not None:
+                return array
+    return None
+
+
 def enable_engine(name: str) -> None:
     """Turn engine ``name`` on (engines are on unless turned off)."""
     _set_engine(name, True)
@@ -182,5 +228,7 @@ __all__ = [
     "enabled_engines",
     "kernel_for",
     "kernels_of",
+    "operand_for",
     "register_kernel",
+    "register_operand",
 ]

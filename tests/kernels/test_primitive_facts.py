@@ -71,3 +71,27 @@ def test_paired_primitives_compute_both_results() -> None:
         loss, other = both.impl(logits, labels)
         assert loss.tobytes() == prim.impl(logits, labels).tobytes()
         assert other.tobytes() == partner.impl(logits, labels).tobytes()
+
+
+@pytest.mark.parametrize(
+    "prim", [p for p in TABLE if p.ufunc_steps is not None], ids=lambda p: p.name
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ufunc_steps_are_the_impl(prim: Primitive, dtype: Any) -> None:
+    # As generated code runs them: into one buffer of the result's dtype, constants typed.
+    x = np.concatenate([X.ravel(), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30]]).astype(dtype)
+    want = prim.impl(x)
+    buffer = np.empty_like(x)
+    for i, (ufunc, constant) in enumerate(prim.ufunc_steps):
+        source = x if i == 0 else buffer
+        if constant is None:
+            ufunc(source, out=buffer)
+        else:
+            ufunc(source, np.dtype(dtype).type(constant), out=buffer)
+    assert buffer.dtype == want.dtype
+    assert buffer.tobytes() == want.tobytes()
+
+
+def test_a_primitive_declares_ufunc_steps_not_a_name_list() -> None:
+    # The code generator's "expand" form reads the fact (relu and sigmoid declare it).
+    assert {p.name for p in TABLE if p.ufunc_steps is not None} >= {"relu", "sigmoid"}

@@ -340,6 +340,7 @@ def _relu_impl(x: Any) -> Any:
 
 
 relu_p = _elementwise("relu", _relu_impl, returns="fresh_like_inputs")
+relu_p.ufunc_steps = ((np.maximum, 0),)
 relu_p.defvjp(lambda g, ans, x: g * (x > 0))  # (operators: NumPy's own calls on arrays)
 relu_p.defjvp(lambda t, ans, x: t * greater_p(x, 0))
 
@@ -353,6 +354,7 @@ def _sigmoid_impl(x: Any) -> Any:
 # sigmoid: one primitive instead of four ops (scale, tanh, add, scale) in every gate of
 # every recurrent step (for speed); its derivative needs only the output.
 sigmoid_p = _elementwise("sigmoid", _sigmoid_impl, returns="fresh_like_inputs")
+sigmoid_p.ufunc_steps = ((np.multiply, 0.5), (np.tanh, None), (np.add, 1), (np.multiply, 0.5))
 sigmoid_p.defvjp(lambda g, ans, x: g * (ans * (1 - ans)))
 sigmoid_p.defjvp(lambda t, ans, x: t * (ans * (1 - ans)))
 
