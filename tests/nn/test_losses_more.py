@@ -291,3 +291,29 @@ def test_circle_gradients_are_finite_with_lonely_labels():
     assert type(losses.get("circle")) is losses.Circle
     with pytest.raises(ValueError, match="y_pred.shape"):
         losses.circle(CLAB, CE[0])
+
+
+# Generalized cross-entropy, recorded with Keras 3.15.
+GP = [
+    [0.3755006, 0.2035975, 0.3887151, 0.0321868],
+    [0.3098325, 0.1920584, 0.4090766, 0.0890325],
+    [0.3118613, 0.1946161, 0.3228024, 0.1707202],
+    [0.1672921, 0.3065869, 0.3824446, 0.1436765],
+    [0.3609356, 0.3460701, 0.066192, 0.2268023],
+]
+GLAB = [0, 3, 1, 1, 2]
+GCE = [0.848702, 1.719929, 1.293323, 0.9953316, 1.8572179]
+GCE_SW = 0.8138272
+
+
+def test_categorical_generalized_cross_entropy_matches_keras():
+    probs, labels = np.array(GP, np.float32), np.array(GLAB)
+    values = losses.categorical_generalized_cross_entropy(labels, probs, q=0.3).numpy()
+    np.testing.assert_allclose(values, GCE, rtol=2e-5)
+    weights = np.array([1, 0, 2, 1, 0.5], np.float32)
+    loss = losses.CategoricalGeneralizedCrossEntropy(q=0.7)
+    assert float(loss(labels, probs, sample_weight=weights)) == pytest.approx(GCE_SW, rel=2e-5)
+    assert loss.get_config()["q"] == 0.7
+    assert type(losses.get("categorical_generalized_cross_entropy")) is type(loss)
+    with pytest.raises(ValueError, match="q"):
+        losses.CategoricalGeneralizedCrossEntropy(q=1.0)

@@ -19,11 +19,13 @@ __all__ = [
     "CTC",
     "BinaryFocalCrossentropy",
     "CategoricalFocalCrossentropy",
+    "CategoricalGeneralizedCrossEntropy",
     "Circle",
     "Dice",
     "Tversky",
     "binary_focal_crossentropy",
     "categorical_focal_crossentropy",
+    "categorical_generalized_cross_entropy",
     "circle",
     "ctc",
     "dice",
@@ -218,6 +220,32 @@ def ctc(y_true: Any, y_pred: Any) -> Any:
     label_length = tnp.sum(tnp.astype(labels != 0, "int32"), axis=-1)
     input_length = tnp.full((y_pred.shape[0],), y_pred.shape[1], dtype=np.int32)
     return ops.ctc_loss(labels, y_pred, label_length, input_length, mask_index=0)
+
+
+def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float) -> Any:
+    """Generalized cross-entropy (Zhang & Sabuncu, 2018), robust to noisy labels:
+    ``(1 - p ** q) / q`` with ``p`` the predicted probability of the true class.
+
+    Args:
+        y_true: Integer class labels ``(batch,)``.
+        y_pred: Probabilities ``(batch, num_classes)``.
+        q: In ``(0, 1)``; towards 0 the loss approaches cross-entropy, at 1 it is MAE-like.
+
+    Returns:
+        Per-sample losses.
+
+    Examples:
+        >>> import numpy as np
+        >>> categorical_generalized_cross_entropy(
+        ...     np.array([1]), np.array([[0.75, 0.25]], np.float32), q=0.5).numpy()
+        array([1.], dtype=float32)
+    """
+    y_pred = _as_float(y_pred)
+    labels = tnp.asarray(y_true).astype(np.int64)
+    classes = tnp.arange(y_pred.shape[-1])
+    one_hot = (labels[..., None] == classes).astype(y_pred.dtype)
+    p = tnp.sum(y_pred * one_hot, axis=-1)
+    return (1 - tnp.power(p, q)) / q
 
 
 # Stands in for -inf in the masked log-sum-exps: exp() of it is exactly 0, like -inf, but
@@ -468,6 +496,38 @@ class CTC(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross-entropy of integer labels (see
+    `categorical_generalized_cross_entropy`).
+
+    Args:
+        q: In ``(0, 1)``.
+        reduction, name, dtype: See `Loss`.
+
+    Examples:
+        >>> import numpy as np
+        >>> loss = CategoricalGeneralizedCrossEntropy(q=0.5)
+        >>> round(float(loss(np.array([0, 1]), np.array([[1.0, 0.0], [0.75, 0.25]]))), 4)
+        0.5
+    """
+
+    def __init__(
+        self,
+        q: float = 0.5,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "categorical_generalized_cross_entropy",
+        dtype: Any = None,
+    ) -> None:
+        check_number(type(self).__name__, "q", q, low=0.0, high=1.0, low_open=True, high_open=True)
+        super().__init__(
+            categorical_generalized_cross_entropy,
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            q=q,
+        )
+
+
 class Circle(LossFunctionWrapper):
     """The Circle loss (see `circle`); as in Keras, the mean reductions average over the
     samples whose loss is positive only.
@@ -524,5 +584,6 @@ for _fn, _cls in (
     (tversky, Tversky),
     (ctc, CTC),
     (circle, Circle),
+    (categorical_generalized_cross_entropy, CategoricalGeneralizedCrossEntropy),
 ):
     register_builtin(_fn, _cls)
