@@ -316,3 +316,18 @@ def test_batch_normalization_statistics_leave_out_masked_steps_while_training():
     assert get_keras_mask(tg.layers.LayerNormalization()(x)) is not None
     with pytest.raises(ValueError, match="one axis less"):
         layer(x, training=True, mask=np.ones((2, 4, 6), bool))
+
+
+def test_time_distributed_passes_each_steps_mask_to_a_layer_that_takes_one():
+    x = np.random.default_rng(7).normal(size=(2, 3, 4, 2)).astype(np.float32)
+    keep = np.random.default_rng(8).uniform(size=(2, 3, 4)) > 0.3
+    keep[..., 0] = True
+    inner = SeesMask()
+    out = tg.layers.TimeDistributed(inner)(x, mask=keep)
+    weights = keep[..., None].astype(np.float32)
+    want = (x * weights).sum(2) / weights.sum(2)
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(inner.seen), keep.reshape(6, 4))
+    embedded = tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS)
+    dense = tg.layers.TimeDistributed(tg.layers.Dense(2))(embedded)
+    np.testing.assert_array_equal(get_keras_mask(dense).numpy(), EXPECTED)

@@ -4,6 +4,7 @@ ways), `TimeDistributed` (one layer applied to every time step) and
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import tapegrad as tg
@@ -268,6 +269,13 @@ class TimeDistributed(Wrapper):
     Args:
         layer: The layer applied to each ``inputs[:, t]``.
 
+    Call arguments:
+        inputs: ``(batch, time, ...)``.
+        training: Passed to ``layer``.
+        mask: Optional ``(batch, time, ...)`` boolean (by default the inputs' mask):
+            passed on to ``layer`` per step where its call takes a ``mask``; the output
+            keeps the ``(batch, time)`` mask.
+
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
@@ -294,12 +302,22 @@ class TimeDistributed(Wrapper):
         if not self.layer.built:
             self.layer.build(child)
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
         shape = tuple(shape_of(inputs))
         self._child_shape(shape)
         batch, steps = shape[0], shape[1]
         folded = tnp.reshape(inputs, (batch * steps, *shape[2:]))
-        outputs = self.layer(folded, training=training)
+        extra = {}
+        # Keras hands each step's slice of the mask to a layer whose call takes one.
+        if mask is not None and "mask" in inspect.signature(self.layer.call).parameters:
+            mask_shape = tuple(shape_of(mask))
+            if mask_shape[:2] != (batch, steps):
+                raise ValueError(
+                    f"{layer_owner(self)}: the mask must start with the inputs' (batch, "
+                    f"time) = {(batch, steps)}, got mask shape {mask_shape}"
+                )
+            extra["mask"] = tnp.reshape(mask, (batch * steps, *mask_shape[2:]))
+        outputs = self.layer(folded, training=training, **extra)
         return tree.map_structure(
             lambda out: tnp.reshape(out, (batch, steps, *shape_of(out)[1:])), outputs
         )
