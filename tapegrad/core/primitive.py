@@ -101,6 +101,7 @@ class Primitive:
         "view_method",
         "scatter_index",
         "ufunc_steps",
+        "c_order",
     )
 
     def __init__(
@@ -172,6 +173,10 @@ class Primitive:
         # in order (``y = ufunc(y, constant)``, or ``ufunc(y)``), starting from ``y = x``
         # (relu: maximum with 0): generated code writes them into one buffer with ``out=``.
         self.ufunc_steps: tuple[tuple[Any, Any], ...] | None = None
+        # ``c_order(inputs_c, input_shapes, out_shape, params) -> bool``: whether the result
+        # is C-ordered, where `returns` says less (a transpose is a view, C-ordered only
+        # for the identity permutation; a 2-D matmul is C-ordered whatever its inputs).
+        self.c_order: Rule | None = None
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

@@ -39,11 +39,9 @@ def c_ordered(graph: Graph, avals: Avals) -> dict[int, bool]:
         reads = [a for a in node.inputs if not isinstance(a, Literal)]
         inputs_c = all(layout.get(v, False) for v in reads)
         prim = PRIMITIVES[node.primitive]
-        if node.primitive == "matmul":
-            c = inputs_c or all(len(avals[v][0]) <= 2 for v in reads)
-        elif node.primitive == "transpose":
-            axes = node.params.get("axes")
-            c = inputs_c and (len(node.shape) <= 1 or axes == tuple(range(len(node.shape))))
+        if prim.c_order is not None:
+            shapes = [avals[v][0] for v in reads]
+            c = bool(prim.c_order(inputs_c, shapes, tuple(node.shape), node.params))
         elif prim.ufunc is not None or prim.returns in ("fresh_like_inputs", "view", "input"):
             c = inputs_c
         else:

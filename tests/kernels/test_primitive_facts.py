@@ -95,3 +95,26 @@ def test_ufunc_steps_are_the_impl(prim: Primitive, dtype: Any) -> None:
 def test_a_primitive_declares_ufunc_steps_not_a_name_list() -> None:
     # The code generator's "expand" form reads the fact (relu and sigmoid declare it).
     assert {p.name for p in TABLE if p.ufunc_steps is not None} >= {"relu", "sigmoid"}
+
+
+C_ORDER_CASES: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("matmul", (np.ones((3, 4)), np.ones((4, 5))), {}),
+    ("matmul", (np.ones((4, 3)).T, np.ones((5, 4)).T), {}),
+    ("matmul", (np.ones((2, 3, 4)), np.ones((2, 4, 5))), {}),
+    ("matmul", (np.ones((4, 3, 2)).T, np.ones((2, 4, 5))), {}),
+    ("transpose", (np.ones((2, 3)),), {"axes": (1, 0)}),
+    ("transpose", (np.ones((2, 3)),), {"axes": (0, 1)}),
+    ("transpose", (np.ones((2, 3, 4)),), {"axes": (0, 2, 1)}),
+    ("transpose", (np.ones((3, 2)).T,), {"axes": (0, 1)}),
+]
+
+
+@pytest.mark.parametrize("name, args, params", C_ORDER_CASES)
+def test_c_order_holds_for_the_impl(name: str, args: tuple[Any, ...], params: Any) -> None:
+    prim = next(p for p in TABLE if p.name == name)
+    assert prim.c_order is not None
+    inputs_c = all(a.ndim <= 1 or a.flags.c_contiguous for a in args)
+    result = prim.impl(*args, **params)
+    declared = prim.c_order(inputs_c, [a.shape for a in args], result.shape, params)
+    if declared:  # (False promises nothing: the generator then plans for any layout)
+        assert result.flags.c_contiguous

@@ -69,6 +69,10 @@ def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 matmul_p = Primitive("matmul", np.matmul, returns="fresh_like_inputs")
 # The same BLAS call with out= (graph codegen writes into a reused buffer).
 matmul_p.ufunc = np.matmul
+# BLAS writes a fresh C-ordered matrix; stacked products follow their inputs' layout.
+matmul_p.c_order = lambda inputs_c, shapes, out_shape, params: (
+    inputs_c or all(len(shape) <= 2 for shape in shapes)
+)
 matmul_p.defvjp(_matmul_vjp_a, _matmul_vjp_b)
 matmul_p.defjvp(
     lambda t, ans, a, b: matmul_p(t, b),

@@ -52,6 +52,10 @@ def _transpose_impl(x: Any, axes: Any = None) -> Any:
 transpose_p = Primitive(
     "transpose", _transpose_impl, returns="view", view_method=("transpose", "axes")
 )
+# A view: C-ordered only when nothing moves (or at most one axis).
+transpose_p.c_order = lambda inputs_c, shapes, out_shape, params: (
+    inputs_c and (len(out_shape) <= 1 or params.get("axes") == tuple(range(len(out_shape))))
+)
 transpose_p.defvjp(
     lambda g, ans, x, axes=None: transpose_p(g, axes=_inverse_perm(axes, ndim_of(x)))
 )
