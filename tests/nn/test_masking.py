@@ -31,6 +31,7 @@ def test_embedding_mask_zero_attaches_a_mask_that_dense_and_dropout_pass_on():
 def test_layers_without_masking_support_drop_the_mask():
     out = tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS)
     assert get_keras_mask(tg.layers.Flatten()(out)) is None
+    assert get_keras_mask(tg.layers.Lambda(lambda t: t * 2)(out)) is None  # Keras: no mask=
     assert not tg.layers.Flatten().supports_masking
     assert tg.layers.Dense(1).supports_masking and tg.layers.Masking().supports_masking
 

@@ -422,9 +422,6 @@ class Lambda(Layer):
         array([[2., 4.]], dtype=float32)
     """
 
-    # Keras 3: the output keeps the input's mask.
-    supports_masking = True
-
     _check_input_shape = False
 
     def __init__(
