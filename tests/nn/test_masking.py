@@ -332,3 +332,17 @@ def test_time_distributed_passes_each_steps_mask_to_a_layer_that_takes_one():
     embedded = tg.layers.Embedding(5, 3, mask_zero=True)(TOKENS)
     dense = tg.layers.TimeDistributed(tg.layers.Dense(2))(embedded)
     np.testing.assert_array_equal(get_keras_mask(dense).numpy(), EXPECTED)
+
+
+def test_stacked_cells_repeat_the_last_cells_output_at_masked_steps():
+    x = np.random.default_rng(9).normal(size=(2, 4, 3)).astype(np.float32)
+    keep = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
+    cells = tg.layers.StackedRNNCells([tg.layers.LSTMCell(2), tg.layers.GRUCell(3)])
+    layer = tg.layers.RNN(cells, return_sequences=True, return_state=True)
+    outputs, *states = layer(x, mask=keep)
+    np.testing.assert_allclose(outputs.numpy()[0, 2:], outputs.numpy()[[0, 0], [1, 1]])
+    short = tg.layers.RNN(cells, return_sequences=True, return_state=True)
+    short_out, *short_states = short(x[:1, :2])
+    np.testing.assert_allclose(outputs.numpy()[0, :2], short_out.numpy()[0], rtol=1e-6)
+    for state, want in zip(states, short_states, strict=True):
+        np.testing.assert_allclose(state.numpy()[:1], want.numpy(), rtol=1e-6)

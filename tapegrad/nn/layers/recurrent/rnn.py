@@ -173,7 +173,14 @@ class RNN(Layer):
     def _masked(self, keep: Any, out: Any, new: list[Any], old: list[Any]) -> tuple[Any, list]:
         """Keras' masked step: the old states, and the previous output (the first state)
         or zeros, where ``keep`` is False."""
-        previous = tnp.zeros_like(out) if self.zero_output_for_mask else old[0]
+        if self.zero_output_for_mask:
+            previous = tnp.zeros_like(out)
+        else:  # the first state; a stack of cells: the last cell's first state (Keras)
+            cells = getattr(self.cell, "cells", None)
+            first = 0
+            if isinstance(cells, list | tuple) and cells:
+                first = sum(len(_as_list(c.state_size)) for c in cells[:-1])
+            previous = old[first]
         states = [tnp.where(keep, n, o) for n, o in zip(new, old, strict=True)]
         return tnp.where(keep, out, previous), states
 
