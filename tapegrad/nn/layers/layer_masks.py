@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import warnings
 import weakref
 from typing import Any
 
@@ -179,8 +180,16 @@ class MasksMixin:
 
     def _set_output_masks(self, inputs: Any, outputs: Any, previous_mask: Any) -> None:
         """Attach `compute_mask`'s masks to outputs that have none (layers that do not
-        support masking drop the mask, as in Keras)."""
+        support masking drop the mask with Keras' warning)."""
         if not self.supports_masking:
+            if any(m is not None for m in flatten(previous_mask)):
+                warnings.warn(
+                    f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input "
+                    "with a mask attached to it. However, this layer does not support "
+                    "masking and will therefore destroy the mask information. Downstream "
+                    "layers will not see the mask.",
+                    stacklevel=3,
+                )
             return
         flat_outputs = flatten(outputs)
         if all(get_keras_mask(x) is not None for x in flat_outputs):
