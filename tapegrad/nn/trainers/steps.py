@@ -81,10 +81,14 @@ class StepFunctions:
     def _sync_trainable(self) -> None:
         """Drop compiled training steps traced with another set of trainable weights."""
         now = tuple(id(v) for v in self.trainable_weights)  # type: ignore[attr-defined]
-        if self._compiled_for is not None and now != self._compiled_for:
+        if now == self._compiled_for:
+            return
+        if self._compiled_for is not None:
             for key in ("train", "user_train"):
                 self._compiled_steps.pop(key, None)
-        self._compiled_for = now
+        # Bookkeeping, not structure: set without Layer.__setattr__, whose bump of the
+        # structure version would drop every layer's cached weight lists at each step.
+        self.__dict__["_compiled_for"] = now
 
     def _compiled_step(self, kind: str, body: Any) -> Any:
         """The compiled ``body`` for ``kind``, or None when steps run eagerly."""
