@@ -350,3 +350,17 @@ def test_stacked_cells_repeat_the_last_cells_output_at_masked_steps():
     np.testing.assert_allclose(outputs.numpy()[0, :2], short_out.numpy()[0], rtol=1e-6)
     for state, want in zip(states, short_states, strict=True):
         np.testing.assert_allclose(state.numpy()[:1], want.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_fit_and_evaluate_weight_loss_and_metrics_by_the_output_mask(run_eagerly):
+    model = _sequence_model()
+    y = np.random.default_rng(10).normal(size=(2, 4, 1)).astype(np.float32)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], run_eagerly=run_eagerly)
+    pred = model.predict(TOKENS, verbose=0)[..., 0]
+    loss, mae = model.evaluate(TOKENS, y, verbose=0)
+    np.testing.assert_allclose(loss, ((pred - y[..., 0]) ** 2)[EXPECTED].mean(), rtol=1e-5)
+    np.testing.assert_allclose(mae, np.abs(pred - y[..., 0])[EXPECTED].mean(), rtol=1e-5)
+    history = model.fit(TOKENS, y, epochs=1, batch_size=2, verbose=0)
+    np.testing.assert_allclose(history.history["mae"][0], mae, rtol=1e-5)
+    np.testing.assert_allclose(history.history["loss"][0], loss, rtol=1e-5)

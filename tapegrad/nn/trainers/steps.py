@@ -19,6 +19,8 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad.graph import TracerValueError, UntraceableError, is_traced
+from tapegrad.nn.layers.keras_tensor import flatten, map_structure
+from tapegrad.nn.layers.layer_masks import get_keras_mask, set_keras_mask
 from tapegrad.nn.trainers.data_adapters import pack_x_y_sample_weight
 
 logger = logging.getLogger("tapegrad")
@@ -144,7 +146,8 @@ class StepFunctions:
         if variables:
             grads = tape.gradient(loss, variables)
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return loss, y_pred
+        # The output masks leave a compiled step with y_pred (the metrics read them).
+        return loss, y_pred, map_structure(get_keras_mask, y_pred)
 
     def _test_step_body(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[Any, Any]:
         y_pred = self(x, training=False)  # type: ignore[operator]
@@ -152,7 +155,7 @@ class StepFunctions:
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
         )
         self._track_loss(loss, x)
-        return loss, y_pred
+        return loss, y_pred, map_structure(get_keras_mask, y_pred)
 
     def _predict_body(self, x: Any) -> Any:
         return self(x, training=False)  # type: ignore[operator]
@@ -164,20 +167,22 @@ class StepFunctions:
         if y is None:
             self._check_targets("fit")
         compiled = self._run_compiled("train", self._train_step_body, x, y, sample_weight)
-        _, y_pred = (
+        _, y_pred, masks = (
             compiled
             if compiled is not None
             else self._train_step_body(x, y, sample_weight, variables)
         )
-        return self._fast_metrics(x, y, y_pred, sample_weight)
+        return self._fast_metrics(x, y, _with_masks(y_pred, masks), sample_weight)
 
     def _fast_test(self, batch: Any) -> dict[str, Any]:
         x, y, sample_weight = batch
         if y is None:
             self._check_targets("evaluate")
         compiled = self._run_compiled("test", self._test_step_body, x, y, sample_weight)
-        _, y_pred = compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
-        return self._fast_metrics(x, y, y_pred, sample_weight)
+        _, y_pred, masks = (
+            compiled if compiled is not None else self._test_step_body(x, y, sample_weight)
+        )
+        return self._fast_metrics(x, y, _with_masks(y_pred, masks), sample_weight)
 
     def _fast_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any) -> dict[str, Any]:
         """`compute_metrics` of the built-in steps (which run outside any trace)."""
@@ -192,6 +197,17 @@ class StepFunctions:
         x = batch[0]
         result = self._run_compiled("predict", self._predict_body, x)
         return result if result is not None else self._predict_body(x)
+
+
+def _with_masks(y_pred: Any, masks: Any) -> Any:
+    """``y_pred`` with the output masks a compiled step returned attached again (Keras'
+    metrics leave masked steps out)."""
+    if masks is None or not any(m is not None for m in flatten(masks)):
+        return y_pred
+    for tensor, mask in zip(flatten(y_pred), flatten(masks), strict=False):
+        if mask is not None and get_keras_mask(tensor) is None:
+            set_keras_mask(tensor, mask)
+    return y_pred
 
 
 def batch_size(x: Any) -> int:
