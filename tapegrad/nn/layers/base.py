@@ -37,12 +37,9 @@ from tapegrad.nn.layers.keras_tensor import (
 )
 from tapegrad.nn.layers.layer_losses import CALL_CONTEXT, LossesMixin, next_loss_epoch
 from tapegrad.nn.layers.layer_masks import MASKS, MasksMixin
+from tapegrad.nn.layers.structure import bump_structure_version, structure_version
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
-# Bumped whenever any layer's attributes or weights change; cached weight lists compare it.
-# The lock keeps threads' bumps (`+=` is not atomic) from losing one another.
-_STRUCTURE_VERSION = [0]
-_VERSION_LOCK = threading.Lock()
 # Per thread: the calls' training flag and the outermost call's epoch (layer_losses).
 _CALL_CONTEXT = CALL_CONTEXT
 # One lock per layer being built (first calls from several threads build it once).
@@ -64,11 +61,6 @@ def unique_name(base: str) -> str:
     # The counters are tapegrad.backend's: clear_session() starts the names over.
     index = backend.get_uid(snake) - 1
     return snake if index == 0 else f"{snake}_{index}"
-
-
-def _bump_structure_version() -> None:
-    with _VERSION_LOCK:
-        _STRUCTURE_VERSION[0] += 1
 
 
 def _build_lock(layer: Any) -> threading.RLock:
@@ -219,7 +211,7 @@ class Layer(LossesMixin, MasksMixin):
         # an attribute of a layer, so the cache also compares the flags it was built with.
         # (A list attribute mutated in place with an existing layer or Variable is not
         # noticed until another attribute is set.)
-        version = _STRUCTURE_VERSION[0]  # read before the walk: a change during it shows
+        version = structure_version()  # read before the walk: a change during it shows
         cached = self.__dict__.get("_weights_cache")
         if (
             cached is not None
@@ -334,7 +326,7 @@ class Layer(LossesMixin, MasksMixin):
         if constraint is not None:
             variable.constraint = constraint
         self._weights_list.append(variable)
-        _bump_structure_version()
+        bump_structure_version()
         if regularizer is not None:
             self._regularized.append((regularizers_module.get(regularizer), variable))
         return variable
@@ -564,7 +556,7 @@ class Layer(LossesMixin, MasksMixin):
 
     def __setattr__(self, key: str, value: Any) -> None:
         object.__setattr__(self, key, value)
-        _bump_structure_version()  # invalidates every layer's cached weight lists
+        bump_structure_version()  # invalidates every layer's cached weight lists
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -26,6 +26,7 @@ from tapegrad.nn import fit_checks
 from tapegrad.nn import losses as losses_module
 from tapegrad.nn import metrics as metrics_module
 from tapegrad.nn import optimizers as optimizers_module
+from tapegrad.nn.layers.structure import structure_version
 from tapegrad.nn.trainers.compile_utils import CompileLoss, CompileMetrics
 from tapegrad.nn.trainers.data_adapters import unpack_x_y_sample_weight
 from tapegrad.nn.trainers.loops import TrainingLoops
@@ -163,6 +164,13 @@ class Trainer(StepFunctions, TrainingLoops):
         return found
 
     def _user_metrics(self) -> list[Any]:
+        # Cached against the structure version (any layer attribute set bumps it): `metrics`
+        # is read several times per step, and walking the model's attributes costs more
+        # than a small model's step.
+        version = structure_version()
+        cached = self.__dict__.get("_user_metrics_cache")
+        if cached is not None and cached[0] == version:
+            return cached[1]
         found: dict[int, Any] = {}
         for name, value in vars(self).items():
             if name in _OWN_METRICS:
@@ -171,7 +179,9 @@ class Trainer(StepFunctions, TrainingLoops):
             for item in items:
                 if isinstance(item, metrics_module.Metric):
                     found.setdefault(id(item), item)
-        return list(found.values())
+        result = list(found.values())
+        self.__dict__["_user_metrics_cache"] = (version, result)  # (not a structure change)
+        return result
 
     @property
     def metrics_names(self) -> list[str]:
