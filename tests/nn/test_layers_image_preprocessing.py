@@ -162,7 +162,9 @@ def test_random_contrast_and_brightness():
     factor = ((out - mean) / (images - mean)).reshape(64, -1)
     np.testing.assert_allclose(factor, factor[:, :1].repeat(factor.shape[1], 1), rtol=1e-3)
     # Keras 3.15: a single factor f draws contrast factors in [1, 1 + f].
-    assert 1.0 <= factor.min() and factor.max() <= 1.5 and factor.std() > 0.05
+    assert factor.min() >= 1.0, factor.min()
+    assert factor.max() <= 1.5, factor.max()
+    assert factor.std() > 0.05, factor.std()  # (the 64 images drew different factors)
     for layer in (layers.RandomContrast(0.3), layers.RandomBrightness(0.3)):
         np.testing.assert_array_equal(layer(images, training=False).numpy(), images)
         step = tg.function(lambda v, layer=layer: layer(v, training=True))

@@ -85,7 +85,7 @@ from tapegrad.nn.saving.archive import (
 )
 from tapegrad.nn.saving.bounds import MAX_TENSOR_ELEMENTS, WeightBudget, check_config_sizes
 from tapegrad.nn.saving.compiled import compile_config, optimizer_document, restore_compiled
-from tapegrad.nn.saving.config import _layer_classes, _Loader, _Saver
+from tapegrad.nn.saving.config import Loader, Saver, layer_classes
 from tapegrad.nn.saving.lambdas import GraphFunction
 from tapegrad.nn.saving.model_config import (
     clone_model,
@@ -94,7 +94,7 @@ from tapegrad.nn.saving.model_config import (
     model_to_config,
     model_to_json,
 )
-from tapegrad.nn.saving.weights import _assign_weights, _weight_arrays
+from tapegrad.nn.saving.weights import assign_weights, weight_arrays
 
 _DOCUMENT_KEYS = {"class_name", "config", "compile_config"}
 
@@ -139,14 +139,14 @@ def save_model(
             f"save_model: the file name must end in {' or '.join(EXTENSIONS)}, got {path!r} "
             "(use save_weights for weights only)"
         )
-    saver = _Saver(model)
+    saver = Saver(model)
     config = {
         "class_name": type(model).__name__,
         "config": saver.model_config(model, None),
         "compile_config": compile_config(model),
         "random_state": random_state.capture(model),
     }
-    arrays = {**saver.arrays, **_weight_arrays(model)}
+    arrays = {**saver.arrays, **weight_arrays(model)}
     optimizer = getattr(model, "optimizer", None)
     optional = {}
     if getattr(model, "compiled", False) and optimizer is not None:
@@ -242,7 +242,7 @@ def load_model(
             f"load_model: max_tensor_elements must be a positive int, got {max_tensor_elements!r}"
         )
     path = os.fspath(filepath)
-    classes = _layer_classes(custom_objects)  # TypeError: the caller's mistake, not the file's
+    classes = layer_classes(custom_objects)  # TypeError: the caller's mistake, not the file's
     members = _read_archive(path)  # OSError when the file cannot be opened
     progress = {"where": "metadata.json"}  # what was being read, for unexpected errors
     try:
@@ -278,14 +278,14 @@ def _load(
     arrays = _load_safetensors(weights, "weights.safetensors")
     if checksums is not None:
         _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
-    loader = _Loader(arrays, classes, None if checksums is None else checksums["lambdas"], progress)
+    loader = Loader(arrays, classes, None if checksums is None else checksums["lambdas"], progress)
     with budget.checking():  # every weight a layer creates is counted before allocation
         model = loader.model_from_config(document["class_name"], document["config"], "config.json")
     loader.lambdas.check_all_verified()
     progress["where"] = "config.json: the Variables Lambdas share"
     loader.lambdas.resolve_shared_variables(model, metadata["version"])
     progress["where"] = "weights.safetensors: assigning the weights"
-    _assign_weights(model, arrays, "weights.safetensors", True, metadata["version"])
+    assign_weights(model, arrays, "weights.safetensors", True, metadata["version"])
     saved_compile = document["compile_config"]
     if recompile and saved_compile is not None:
         if "optimizer.json" not in members:
@@ -326,7 +326,7 @@ def save_weights(
         )
     if not _may_write(os.fspath(filepath), overwrite):
         return
-    arrays = _weight_arrays(model)
+    arrays = weight_arrays(model)
     checksums = {key: tensor_sha256(array) for key, array in sorted(arrays.items())}
     data = _safetensors_bytes(
         arrays,
@@ -402,7 +402,7 @@ def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
         arrays = _load_safetensors(members["weights.safetensors"], "weights.safetensors")
         if checksums is not None:
             _verify_tensors(arrays, checksums["weights"], "weights.safetensors")
-        _assign_weights(model, arrays, path, True, metadata["version"])
+        assign_weights(model, arrays, path, True, metadata["version"])
         return
     with open(path, "rb") as file:
         data = file.read(MEMBER_LIMITS["weights.safetensors"] + 1)
@@ -424,7 +424,7 @@ def _load_weights(model: Layer, path: str, archive: bool, verify: bool) -> None:
         if not isinstance(expected, dict) or not all(isinstance(v, str) for v in expected.values()):
             raise ArchiveError(f"{path}: checksums: expected {{tensor name: SHA-256 hex}}")
         _verify_tensors(arrays, expected, path)
-    _assign_weights(model, arrays, path, False, int(metadata.get("version", "1")))
+    assign_weights(model, arrays, path, False, int(metadata.get("version", "1")))
 
 
 __all__ = [

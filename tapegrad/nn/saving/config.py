@@ -24,7 +24,7 @@ from tapegrad.nn.saving.archive import ArchiveError, _expect_keys, _expect_list,
 from tapegrad.nn.saving.lambdas import LambdaLoader, LambdaSaver
 
 
-class _Saver:
+class Saver:
     """Builds the config of a model (and of nested models), tracing every Lambda."""
 
     def __init__(self, model: Model) -> None:
@@ -126,7 +126,7 @@ def _collect_refs(structure: Any, out: list[list[Any]]) -> None:
             _collect_refs(item, out)
 
 
-class _Loader:
+class Loader:
     """Rebuilds models from configs: registry of layer classes, Lambda graphs, wiring."""
 
     def __init__(
@@ -342,7 +342,7 @@ def _wire_order(
     return order
 
 
-def _layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
+def layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer]]:
     """The allowed layer classes: `tapegrad.nn.layers.__all__`, plus the Layer subclasses
     of ``custom_objects`` (its functions, losses, metrics... are found through the
     custom-object scope that loading opens)."""

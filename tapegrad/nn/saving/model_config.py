@@ -20,7 +20,7 @@ from tapegrad.nn.layers.core import Input, InputLayer, Lambda
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.models.sequential import Sequential
 from tapegrad.nn.object_registration import CustomObjectScope
-from tapegrad.nn.saving.config import _layer_classes, _Loader, _Saver
+from tapegrad.nn.saving.config import Loader, Saver, layer_classes
 
 _MODEL_CLASSES = ("Sequential", "Model", "Functional")
 
@@ -45,7 +45,7 @@ def model_to_config(model: Model) -> dict[str, Any]:
         >>> model_to_config(model)["class_name"]
         'Sequential'
     """
-    saver = _Saver(model)
+    saver = Saver(model)
     config = saver.model_config(model, None)
     if saver.arrays:
         raise ValueError(
@@ -102,9 +102,9 @@ def model_from_config(
             f"'config': ...}}, got {str(config)[:200]}"
         )
     _check_lambdas(inner)
-    classes = _layer_classes(custom_objects)
+    classes = layer_classes(custom_objects)
     with CustomObjectScope(custom_objects):
-        loader = _Loader({}, classes, None, {"where": "config"})
+        loader = Loader({}, classes, None, {"where": "config"})
         model = loader.model_from_config(class_name, inner, "config")
         loader.lambdas.resolve_shared_variables(model)
     return model
@@ -276,7 +276,7 @@ def _clone_functional(
 ) -> Model:
     by_name = {layer.name: layer for layer in model.layers}
     config = model.get_config()
-    loader = _Loader({}, _layer_classes(None), None, {"where": "clone_model"})
+    loader = Loader({}, layer_classes(None), None, {"where": "clone_model"})
 
     def clone_entry(entry: dict[str, Any]) -> Layer:
         original = by_name.get(entry.get("name"))

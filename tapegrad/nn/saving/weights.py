@@ -24,7 +24,7 @@ def stored_order(layer: Layer, version: int = VERSION) -> list[tg.Variable]:
     return layer.trainable_weights + layer.non_trainable_weights
 
 
-def _weight_arrays(model: Layer) -> dict[str, np.ndarray]:
+def weight_arrays(model: Layer) -> dict[str, np.ndarray]:
     """Every weight under ``layers/<key>/<index>`` (a shared one under each holder)."""
     return {
         f"layers/{key}/{i}": np.asarray(weight.numpy())
@@ -56,7 +56,7 @@ def _contains(container: Layer, layer: Layer) -> bool:
     )
 
 
-def _assign_weights(
+def assign_weights(
     model: Layer, arrays: dict[str, np.ndarray], source: str, archive: bool, version: int
 ) -> None:
     expected: dict[str, tg.Variable] = {
