@@ -65,6 +65,8 @@ _LAUNCHER_SIZE_VARIABLES = (
     "MV2_COMM_WORLD_SIZE",
     "SLURM_NTASKS",
 )
+# How long a waiting collective polls without sleeping.
+_SPIN_SECONDS = 0.05
 # The longest shape a header carries (NumPy's own limit on dimensions is 64).
 _MAX_NDIM = 64
 # Array dtypes sent as themselves; anything else travels pickled.
@@ -209,21 +211,24 @@ class MPICommunicator:
         """Poll ``request`` until it completes or the deadline passes."""
         if request.Test():
             return
-        deadline = time.monotonic() + self.timeout
+        start = time.monotonic()
+        deadline = start + self.timeout
         delay = 0.0
-        spins = 0
         while not request.Test():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise CollectiveTimeoutError(
                     f"tapegrad.distribution: {collective} timed out after {self.timeout:g} s "
                     f"on process {self.rank} of {self.size}: another process died, is stuck, "
                     "or called the collectives in another order (set TAPEGRAD_DIST_TIMEOUT "
                     "or the communicator's timeout if a step legitimately takes longer)"
                 )
-            # Spin briefly (a collective usually completes in microseconds), then back off
-            # so a waiting process leaves the cores to the ones still computing.
-            spins += 1
-            if spins > 100:
+            # MPI moves data only while a process polls: poll without sleeping while the
+            # others are likely to arrive (yielding the core to them when oversubscribed),
+            # then back off so a process that waits long leaves the cores to the others.
+            if now - start < _SPIN_SECONDS:
+                os.sched_yield()
+            else:
                 time.sleep(delay)
                 delay = min(2 * delay + 1e-5, 1e-3)
 
