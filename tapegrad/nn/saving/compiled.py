@@ -221,6 +221,8 @@ _OPTIMIZER_FIELDS: dict[str, tuple[str, float, float, bool, bool]] = {
     "use_ema": ("bool", 0, 0, True, True),
     "ema_momentum": ("real", 0.0, 1.0, True, True),
     "ema_overwrite_frequency": ("real", 1.0, math.inf, True, False),
+    "loss_scale_factor": ("real", 0.0, math.inf, False, False),
+    "gradient_accumulation_steps": ("real", 0.0, math.inf, True, False),
     # Ftrl
     "learning_rate_power": ("real", -math.inf, 0.0, False, True),
     "l1_regularization_strength": ("real", 0.0, math.inf, True, False),
@@ -235,7 +237,15 @@ _OPTIMIZER_FIELDS: dict[str, tuple[str, float, float, bool, bool]] = {
     "relative_step": ("bool", 0, 0, True, True),
 }
 # May be null (off).
-_OPTIONAL = {"weight_decay", "clipnorm", "global_clipnorm", "clipvalue", "ema_overwrite_frequency"}
+_OPTIONAL = {
+    "weight_decay",
+    "clipnorm",
+    "global_clipnorm",
+    "clipvalue",
+    "ema_overwrite_frequency",
+    "loss_scale_factor",
+    "gradient_accumulation_steps",
+}
 
 
 def _optimizer_from_file(document: Any) -> Any:
