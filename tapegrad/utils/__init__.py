@@ -75,8 +75,9 @@ DIFFERS: dict[str, str] = {
     "without Keras's second, buffered tf.data shuffle",
     "split_dataset": "returns NumPy arrays in the input's structure (Keras: tf.data or torch "
     "datasets); preferred_backend is accepted and unused",
-    "plot_model": "plain Graphviz record nodes (Keras draws HTML tables); needs the system "
-    "`dot` program except for .dot files",
+    "plot_model": "Keras's HTML-table boxes, rendered without pydot by Graphviz's `dot` "
+    "program or else pygraphviz (the viz extra, no system package); also writes .dot (the "
+    "DOT text, needs nothing) and .html (a self-contained page, hover a layer for details)",
     "Progbar": "an ASCII bar (Keras draws coloured box characters)",
     "to_categorical": "a Tensor in gives a Tensor out (tapegrad.ops.one_hot)",
 }

@@ -1,17 +1,25 @@
-"""`plot_model` and `model_to_dot` (Keras 3's ``keras.utils``): the layer graph of a model,
-drawn with the system's Graphviz ``dot`` program (no Python dependency). A ``.dot`` file
-name writes the DOT text itself, which needs nothing installed."""
+"""`plot_model` and `model_to_dot` (Keras 3's ``keras.utils``): the layer graph of a model.
+
+Each layer is drawn as Keras draws it, an HTML-like table (a black title row, then the
+activation, shapes, dtype and trainable cells that were asked for), and Graphviz lays the
+graph out through `tapegrad.utils.graphviz.render`: the system ``dot`` program, else
+pygraphviz from the ``viz`` extra, so no system package is needed. A ``.dot`` file name
+writes the DOT text itself and needs nothing; ``.html`` writes a self-contained page where
+hovering a layer shows its details.
+"""
 
 from __future__ import annotations
 
-import html
+import math
 import os
-import shutil
-import subprocess
+import re
 from typing import Any
 
+from tapegrad.utils import graphviz
+from tapegrad.utils.graphviz import dot_quote, html_label_escape
+
 _RANKDIRS = ("TB", "LR")
-_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "gif", "ps", "dot")
+_FORMATS = (*graphviz.FORMATS, "dot", "html")
 
 
 class DotGraph:
@@ -21,11 +29,13 @@ class DotGraph:
     Args:
         source: The DOT text.
         dpi: Resolution of raster images.
+        details: Hover text per node name, for the ``html`` format.
     """
 
-    def __init__(self, source: str, dpi: int = 200) -> None:
+    def __init__(self, source: str, dpi: int = 200, details: dict[str, str] | None = None):
         self.source = source
         self.dpi = dpi
+        self.details = dict(details or {})
 
     def to_string(self) -> str:
         """The DOT text."""
@@ -35,31 +45,24 @@ class DotGraph:
         return self.source
 
     def create(self, prog: str = "dot", format: str = "png") -> bytes:  # noqa: A002
-        """The image rendered by Graphviz (``format``: png, svg, pdf, ...).
+        """The image rendered by Graphviz (``format``: png, svg, pdf, ..., dot or html).
 
         Raises:
-            RuntimeError: Graphviz is not installed, or fails (with its message).
+            RuntimeError: No Graphviz renderer is installed (the message says how to get
+                one), or ``prog`` is not ``"dot"``.
+            ValueError: An unknown format.
         """
+        if prog != "dot":
+            raise RuntimeError(f"plot_model: only Graphviz's 'dot' layout is used, not {prog!r}")
         if format == "dot":
             return self.source.encode()
-        program = shutil.which(prog)
-        if program is None:
-            raise RuntimeError(
-                f"plot_model: the Graphviz program {prog!r} was not found; install "
-                "Graphviz (apt-get install graphviz, brew install graphviz, or "
-                "conda install graphviz), or save to a '.dot' file name instead"
-            )
-        done = subprocess.run(  # noqa: S603 (a fixed program, our own DOT text on stdin)
-            [program, f"-T{format}", f"-Gdpi={self.dpi}"],
-            input=self.source.encode(),
-            capture_output=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"plot_model: Graphviz failed: {done.stderr.decode(errors='replace')[:500]}"
-            )
-        return done.stdout
+        if format == "html":
+            from tapegrad.utils.svg_view import html_page
+
+            svg = graphviz.render(self.source, "svg").decode("utf-8")
+            return html_page(svg, "model", self.details).encode("utf-8")
+        dpi = self.dpi if format not in ("svg", "pdf", "ps") else None
+        return graphviz.render(self.source, format, dpi=dpi)
 
     def write(self, path: str | os.PathLike[str], format: str = "png") -> None:  # noqa: A002
         """Render and write the image to ``path``."""
@@ -69,7 +72,7 @@ class DotGraph:
 
     def _repr_svg_(self) -> str | None:
         try:
-            return self.create(format="svg").decode()
+            return self.create(format="svg").decode("utf-8")
         except RuntimeError:
             return None
 
@@ -91,18 +94,19 @@ def model_to_dot(
     """The layer graph of ``model`` as DOT (Keras' arguments).
 
     Args:
-        model: A built `Sequential` or functional `Model`.
-        show_shapes: Show each layer's output shape.
+        model: A built `Sequential` or functional `Model` (a built subclassed model is one
+            box, as in Keras).
+        show_shapes: Show each layer's input and output shapes.
         show_dtype: Show each layer's output dtype.
         show_layer_names: Show layer names (else class names only).
         rankdir: ``"TB"`` (top to bottom) or ``"LR"`` (left to right).
-        expand_nested: Draw the layers of nested models inside a box.
+        expand_nested: Draw the layers of nested models inside a dashed box.
         dpi: Resolution of raster images.
         subgraph: Accepted for Keras compatibility (used by Keras internally).
         show_layer_activations: Show the activation of layers that have one.
-        show_trainable: Show whether each layer is trainable.
+        show_trainable: Show whether each layer with weights is trainable.
         splines: Graphviz's edge style (``"ortho"``: right angles, ``"spline"``, ...).
-        **kwargs: Refused (named).
+        **kwargs: Refused, as Keras does (``layer_range`` is no longer supported).
 
     Returns:
         A `DotGraph`.
@@ -118,8 +122,7 @@ def model_to_dot(
         True
     """
     del subgraph
-    if kwargs:
-        raise TypeError(f"model_to_dot: unexpected arguments {sorted(kwargs)}")
+    _refuse(kwargs)
     if rankdir not in _RANKDIRS:
         raise ValueError(f"model_to_dot: rankdir must be 'TB' or 'LR', got {rankdir!r}")
     options = {
@@ -132,18 +135,24 @@ def model_to_dot(
     }
     lines = [
         "digraph G {",
-        f'  graph [rankdir={rankdir}, dpi={int(dpi)}, splines="{_quoted(splines)}", '
+        f"  graph [rankdir={rankdir}, dpi={int(dpi)}, splines={dot_quote(splines)}, "
         "concentrate=true];",
-        '  node [shape=record, fontname="Helvetica", fontsize=11];',
+        '  node [shape=plaintext, margin=0, fontname="Helvetica"];',
+        "  edge [penwidth=2];",
     ]
-    _draw(model, "", lines, options, "  ")
+    details: dict[str, str] = {}
+    if _is_model(model) and not _is_graph_model(model):
+        _require_built(model)
+        lines.append(_node_line("", model, None, None, options, "  ", details))
+    else:
+        _draw(model, "", lines, options, "  ", details)
     lines.append("}")
-    return DotGraph("\n".join(lines) + "\n", dpi=int(dpi))
+    return DotGraph("\n".join(lines) + "\n", dpi=int(dpi), details=details)
 
 
 def plot_model(
     model: Any,
-    to_file: str = "model.png",
+    to_file: str | os.PathLike[str] = "model.png",
     show_shapes: bool = False,
     show_dtype: bool = False,
     show_layer_names: bool = False,
@@ -157,23 +166,26 @@ def plot_model(
 ) -> Any:
     """Draw the layer graph of ``model`` to an image file (Keras' ``plot_model``).
 
-    The image format is the file's extension (png, svg, pdf, jpg, ...), rendered by the
-    Graphviz ``dot`` program; a ``.dot`` file gets the DOT text and needs no Graphviz.
+    The format is the file's extension: png, svg, pdf, jpg, gif, ps (rendered by Graphviz:
+    the ``dot`` program, else pygraphviz from ``pip install "tapegrad[viz]"``), ``.dot``
+    (the DOT text, needs nothing) or ``.html`` (a self-contained page: hover a layer for
+    its details).
 
     Args:
         model: A built `Sequential` or functional `Model`.
-        to_file: The file to write.
+        to_file: The file to write (no extension: png).
         show_shapes, show_dtype, show_layer_names, rankdir, expand_nested, dpi,
         show_layer_activations, show_trainable, splines: As in `model_to_dot`
         (``show_layer_names`` defaults to False here, as in Keras 3).
-        **kwargs: Refused (named).
+        **kwargs: Refused, as Keras does.
 
     Returns:
-        In a notebook (IPython available), an ``IPython.display.Image`` of a PNG file;
-        else None, as Keras does.
+        In a notebook (IPython available), an ``IPython.display.Image`` of a png, jpg or gif
+        file, or an ``IPython.display.SVG``; else None, as Keras does.
 
     Raises:
-        RuntimeError: Graphviz is missing (the message says how to install it).
+        RuntimeError: No Graphviz renderer is installed (the message says how to get one).
+        ValueError: An unknown file extension, or a model that is not built.
 
     Examples:
         >>> import os, tempfile
@@ -205,58 +217,95 @@ def plot_model(
             f"use one of {list(_FORMATS)}"
         )
     graph.write(path, format=extension)
-    if extension == "png":
-        try:
-            from IPython import display  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-        return display.Image(filename=path)
-    return None
+    if extension not in ("png", "jpg", "jpeg", "gif", "svg"):
+        return None
+    try:
+        from IPython import display  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return display.SVG(filename=path) if extension == "svg" else display.Image(filename=path)
 
 
-def _draw(model: Any, prefix: str, lines: list[str], options: dict[str, Any], indent: str) -> None:
+def _refuse(kwargs: dict[str, Any]) -> None:
+    if kwargs.pop("layer_range", None) is not None:
+        raise ValueError("plot_model: the argument `layer_range` is no longer supported")
+    if kwargs:
+        raise ValueError(f"plot_model: unrecognized keyword arguments: {sorted(kwargs)}")
+
+
+def _draw(
+    model: Any,
+    prefix: str,
+    lines: list[str],
+    options: dict[str, Any],
+    indent: str,
+    details: dict[str, str],
+) -> None:
     """Add the nodes and edges of ``model`` (ids prefixed, for nested models)."""
     nodes = _graph_nodes(model)
     layers: list[Any] = []
     edges: list[tuple[Any, Any]] = []
+    calls = {}
     for node in nodes:
-        sources = [tensor.history[0] for tensor in node.flat_inputs]
-        for source in sources:
+        for tensor in node.flat_inputs:
+            source = tensor.history[0]
             if source not in layers:
                 layers.append(source)
-            edges.append((source, node.layer))
+            if (source, node.layer) not in edges:
+                edges.append((source, node.layer))
         if node.layer not in layers:
             layers.append(node.layer)
+        calls.setdefault(id(node.layer), node)
     for layer in model.layers:
         if layer not in layers:
             layers.append(layer)
-    outputs = {id(node.layer): node.outputs for node in nodes}
     for layer in layers:
-        if options["expand_nested"] and _is_model(layer) and _graph_nodes(layer):
-            name = html.escape(layer.name)
-            lines.append(f"{indent}subgraph cluster_{_node_id(prefix, layer)} {{")
-            lines.append(f'{indent}  label="{name} ({type(layer).__name__})";')
-            _draw(layer, prefix + layer.name + "/", lines, options, indent + "  ")
+        if options["expand_nested"] and _is_graph_model(layer):
+            # Graphviz boxes a subgraph whose name starts with "cluster".
+            cluster = "cluster_" + re.sub(r"\W", "_", prefix + layer.name)
+            lines.append(f"{indent}subgraph {cluster} {{")
+            title = f"{layer.name} ({type(layer).__name__})"
+            lines.append(f"{indent}  graph [label={dot_quote(title)}, labeljust=l, style=dashed];")
+            _draw(layer, prefix + layer.name + "/", lines, options, indent + "  ", details)
             lines.append(f"{indent}}}")
             continue
-        label = _label(layer, outputs.get(id(layer)), options)
-        lines.append(f'{indent}{_node_id(prefix, layer)} [label="{label}"];')
+        node = calls.get(id(layer))
+        inputs = node.flat_inputs if node is not None else None
+        outputs = node.outputs if node is not None else None
+        lines.append(_node_line(prefix, layer, inputs, outputs, options, indent, details))
     for source, target in edges:
         tail = _edge_end(source, prefix, options, last=True)
         head = _edge_end(target, prefix, options, last=False)
         lines.append(f"{indent}{tail} -> {head};")
 
 
+def _node_line(
+    prefix: str,
+    layer: Any,
+    inputs: Any,
+    outputs: Any,
+    options: dict[str, Any],
+    indent: str,
+    details: dict[str, str],
+) -> str:
+    name = prefix + layer.name
+    outputs = outputs if outputs is not None else _layer_output(layer)
+    summary = _details(layer, inputs, outputs)
+    details[name] = summary
+    label = _label(layer, inputs, outputs, options)
+    return f"{indent}{dot_quote(name)} [label=<{label}>, tooltip={dot_quote(summary)}];"
+
+
 def _edge_end(layer: Any, prefix: str, options: dict[str, Any], last: bool) -> str:
     """The node an edge to or from ``layer`` attaches to (inside an expanded model: its
     first input or its last layer)."""
-    if options["expand_nested"] and _is_model(layer) and _graph_nodes(layer):
+    if options["expand_nested"] and _is_graph_model(layer):
         inner = _graph_nodes(layer)
         if last:
             return _edge_end(inner[-1].layer, prefix + layer.name + "/", options, last)
         first = inner[0].flat_inputs[0].history[0] if inner[0].flat_inputs else inner[0].layer
-        return _node_id(prefix + layer.name + "/", first)
-    return _node_id(prefix, layer)
+        return _edge_end(first, prefix + layer.name + "/", options, last)
+    return dot_quote(prefix + layer.name)
 
 
 def _graph_nodes(model: Any) -> list[Any]:
@@ -264,11 +313,20 @@ def _graph_nodes(model: Any) -> list[Any]:
         return []
     nodes = getattr(model, "_graph_nodes", None)
     if nodes is None or (not nodes and model.layers):
+        _require_built(model)
         raise ValueError(
             f"plot_model: model '{model.name}' is not built: its layer graph is unknown "
             "(give it an Input, or call it on data first)"
         )
     return list(nodes)
+
+
+def _require_built(model: Any) -> None:
+    if not getattr(model, "built", False):
+        raise ValueError(
+            f"plot_model: model '{model.name}' is not built: its layer graph is unknown "
+            "(give it an Input, or call it on data first)"
+        )
 
 
 def _is_model(layer: Any) -> bool:
@@ -277,28 +335,91 @@ def _is_model(layer: Any) -> bool:
     return isinstance(layer, Model)
 
 
-def _node_id(prefix: str, layer: Any) -> str:
-    return '"' + (prefix + layer.name).replace('"', "'") + '"'
+def _is_graph_model(layer: Any) -> bool:
+    """A Sequential or functional model (a subclassed one has no layer graph to draw)."""
+    return _is_model(layer) and bool(getattr(layer, "_graph_nodes", None))
 
 
-def _label(layer: Any, outputs: Any, options: dict[str, Any]) -> str:
+def _activation_name(layer: Any) -> str | None:
+    activation = getattr(layer, "activation", None)
+    if activation is None or not callable(activation):
+        return None
+    return str(getattr(activation, "name", None) or getattr(activation, "__name__", activation))
+
+
+def _shape_text(tensors: Any) -> str:
+    if not tensors:
+        return "?"
+    shapes = [tuple(t.shape) for t in tensors]
+    return str(shapes[0] if len(shapes) == 1 else shapes)
+
+
+def _dtype_text(tensors: Any) -> str:
+    dtypes = sorted({str(t.dtype) for t in tensors}) if tensors else ["?"]
+    return ", ".join(dtypes)
+
+
+def _label(layer: Any, inputs: Any, outputs: Any, options: dict[str, Any]) -> str:
+    """Keras's table: the title row, then one row of the cells asked for."""
     kind = type(layer).__name__
     title = f"{layer.name} ({kind})" if options["show_layer_names"] else kind
-    parts = [_escape(title)]
-    activation = getattr(layer, "activation", None)
-    if options["show_layer_activations"] and callable(activation):
-        parts.append(_escape(f"activation: {getattr(activation, '__name__', activation)}"))
-    tensors = outputs if outputs is not None else _layer_output(layer)
+    cells = []
     if options["show_shapes"]:
-        shapes = [tuple(t.shape) for t in tensors] if tensors else ["?"]
-        shown = shapes[0] if len(shapes) == 1 else shapes
-        parts.append(_escape(f"Output shape: {shown}"))
+        if kind != "InputLayer":
+            cells.append(("white", "black", f"Input shape: {_shape_text(inputs)}"))
+        cells.append(("white", "black", f"Output shape: {_shape_text(outputs)}"))
     if options["show_dtype"]:
-        dtypes = sorted({str(t.dtype) for t in tensors}) if tensors else ["?"]
-        parts.append(_escape(f"dtype: {', '.join(dtypes)}"))
-    if options["show_trainable"]:
-        parts.append(_escape(f"Trainable: {'T' if layer.trainable else 'F'}"))
-    return "{" + "|".join(parts) + "}"
+        cells.append(("white", "black", f"Output dtype: {_dtype_text(outputs)}"))
+    if options["show_trainable"] and getattr(layer, "weights", None):
+        trainable = bool(layer.trainable)
+        cells.append(
+            (
+                "forestgreen" if trainable else "firebrick",
+                "white",
+                "Trainable" if trainable else "Non-trainable",
+            )  # fmt: skip
+        )
+    span = max(1, len(cells))
+    rows = [
+        f'<tr><td colspan="{span}" bgcolor="black"><font point-size="16" color="white">'
+        f"<b>{html_label_escape(title)}</b></font></td></tr>"
+    ]
+    activation = _activation_name(layer)
+    if options["show_layer_activations"] and activation is not None:
+        rows.append(
+            f'<tr><td colspan="{span}" bgcolor="white"><font point-size="14">'
+            f"Activation: <b>{html_label_escape(activation)}</b></font></td></tr>"
+        )
+    if cells:
+        rows.append(
+            "<tr>"
+            + "".join(
+                f'<td bgcolor="{background}"><font point-size="14" color="{color}">'
+                f"{html_label_escape(text)}</font></td>"
+                for background, color, text in cells
+            )
+            + "</tr>"
+        )
+    table = '<table border="0" cellborder="1" cellspacing="0" cellpadding="10">'
+    return table + "".join(rows) + "</table>"
+
+
+def _details(layer: Any, inputs: Any, outputs: Any) -> str:
+    """The hover text of a layer: every fact, whatever the drawing shows."""
+    lines = [f"layer: {layer.name}", f"class: {type(layer).__name__}"]
+    activation = _activation_name(layer)
+    if activation is not None:
+        lines.append(f"activation: {activation}")
+    if inputs:
+        lines.append(f"input shape: {_shape_text(inputs)}")
+    if outputs:
+        lines.append(f"output shape: {_shape_text(outputs)}  dtype: {_dtype_text(outputs)}")
+    weights = getattr(layer, "weights", None) or []
+    if weights:
+        count = sum(math.prod(tuple(w.shape)) for w in weights)
+        state = "trainable" if layer.trainable else "non-trainable"
+        lines.append(f"params: {count:,} ({state})")
+    return "\n".join(lines)
 
 
 def _layer_output(layer: Any) -> list[Any]:
@@ -309,17 +430,6 @@ def _layer_output(layer: Any) -> list[Any]:
     if output is None:
         return []
     return list(output) if isinstance(output, list | tuple) else [output]
-
-
-def _quoted(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _escape(text: str) -> str:
-    """Text in a DOT record label: its special characters escaped."""
-    for char in '\\{}|<>"':
-        text = text.replace(char, "\\" + char)
-    return text
 
 
 __all__ = ["DotGraph", "model_to_dot", "plot_model"]
