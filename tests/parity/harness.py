@@ -21,6 +21,7 @@ The helpers, from small to large:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,11 @@ def keras_run(
     non_trainable = [v.value for v in layer.non_trainable_variables]
     flat = leaves(args)
     float_at = [i for i, x in enumerate(flat) if is_float(x)]
+    # stateless_call hands its keywords to ``call`` as they are; not every call takes these.
+    parameters = inspect.signature(layer.call).parameters
+    takes_training = "training" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
     def rebuild(float_inputs: list[Any]) -> Any:
         it = iter(range(len(flat)))
@@ -145,8 +151,9 @@ def keras_run(
         return map_tree(take, args)
 
     def forward(weights: list[Any], float_inputs: list[Any]) -> Any:
+        extra = {"training": training} if takes_training else {}
         out, new_state = layer.stateless_call(
-            weights, non_trainable, *rebuild(float_inputs), training=training, **call_kwargs
+            weights, non_trainable, *rebuild(float_inputs), **extra, **call_kwargs
         )
         return out, new_state
 
@@ -235,7 +242,10 @@ def check_weight_names(keras_obj: Any, tg_obj: Any) -> None:
 def check_config_keys(keras_obj: Any, tg_obj: Any) -> None:
     """``get_config`` has Keras's keys (less the documented Keras-only ones)."""
     expected = set(keras_obj.get_config()) - KERAS_ONLY_CONFIG_KEYS
-    assert set(tg_obj.get_config()) == expected
+    got = set(tg_obj.get_config())
+    assert got == expected, (
+        f"get_config: tapegrad lacks {sorted(expected - got)}, adds {sorted(got - expected)}"
+    )
 
 
 def check_round_trips(keras_obj: Any, tg_obj: Any) -> None:
