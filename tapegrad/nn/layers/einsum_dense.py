@@ -99,7 +99,7 @@ class EinsumDense(Layer):
             from the kernel's shape).
         bias_initializer: Bias initializer.
         kernel_regularizer, bias_regularizer: Optional regularizers.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Regularizer of the outputs (its penalty joins `losses`).
         kernel_constraint, bias_constraint: Optional constraints.
         lora_rank: Not supported (must be None).
 
@@ -131,10 +131,8 @@ class EinsumDense(Layer):
     ) -> None:
         kwargs.pop("lora_alpha", None)
         kwargs.pop("quantization_config", None)
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = layer_owner(self)
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{owner}: activity_regularizer is not supported")
         if lora_rank is not None:
             raise NotImplementedError(f"{owner}: lora_rank (LoRA) is not supported")
         if not isinstance(equation, str):
@@ -211,6 +209,8 @@ class EinsumDense(Layer):
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            # Keras writes the key even when unset (Layer's own config only when set).
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
 
     @classmethod

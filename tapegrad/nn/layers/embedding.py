@@ -132,6 +132,8 @@ class Embedding(Layer):
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
+            # Keras writes the key even when unset (Layer's own config only when set).
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
 
     @classmethod
