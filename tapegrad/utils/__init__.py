@@ -1,7 +1,8 @@
 """`tapegrad.utils` (Keras 3's ``keras.utils``): data helpers (`to_categorical`,
 `pad_sequences`, `normalize`, `timeseries_dataset_from_array`, `PyDataset`, ...), model
-drawing (`plot_model`), the serialization registry (`register_keras_serializable`, ...),
-`set_random_seed`, and tapegrad's gradient checking (`check_grads` in `gradcheck`).
+drawing (`plot_model`), training curves (`plot_history`), the serialization registry
+(`register_keras_serializable`, ...), `set_random_seed`, and tapegrad's gradient checking
+(`check_grads` in `gradcheck`).
 
 The names that need the Keras-style API load on first use, so ``import tapegrad`` (which
 imports `gradcheck` from here) stays light.
@@ -30,6 +31,7 @@ _LAZY = {
     "timeseries_dataset_from_array": "tapegrad.utils.timeseries_dataset_utils",
     "plot_model": "tapegrad.utils.model_visualization",
     "model_to_dot": "tapegrad.utils.model_visualization",
+    "plot_history": "tapegrad.utils.history_plot",
     "PyDataset": "tapegrad.nn.trainers.py_dataset",
     "Sequence": "tapegrad.nn.trainers.py_dataset",
     "pack_x_y_sample_weight": "tapegrad.utils.dataset_utils",
