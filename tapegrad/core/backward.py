@@ -13,6 +13,12 @@ It runs in one of two modes (`WalkOptions`):
 Masked branches: the cotangent that `where` sends to its unselected elements is a
 *structural* zero. The walk remembers those positions and re-zeroes them after every
 elementwise VJP, so ``where(x > 0, sqrt(x), 0)`` has gradient 0 (not 0 * inf = NaN) at 0.
+
+Observers: a graph tracer with a true ``observes_backward`` attribute (`tapegrad.explain`'s)
+is told, through its ``step`` attribute, which part of the sweep runs while it records the
+ops of a tensor-mode walk: ``(entry, argnum, part)`` with ``part`` one of ``"vjp"`` (the
+rule of argument ``argnum`` of ``entry``), ``"mask"``, ``"unbroadcast"``, ``"accumulate"``,
+or ``(None, -1, "result")`` while the gradients are cast to their sources' dtypes.
 """
 
 from __future__ import annotations
@@ -105,21 +111,29 @@ def backward(
     saved_err = np.seterr(all="ignore") if quiet else None
     # Under graph tracing, `where` masks must be graph values too (not arrays computed
     # from the trace-time values), so the rules get the recorded Tensors.
-    lift = (
-        next((r.lift for r in _primitive.active_recorders() if getattr(r, "symbolic", False)), None)
+    symbolic = (
+        next((r for r in _primitive.active_recorders() if getattr(r, "symbolic", False)), None)
         if tensor_mode
         else None
     )
+    lift = symbolic.lift if symbolic is not None else None
+    observer = symbolic if getattr(symbolic, "observes_backward", False) else None
+    previous_step = observer.step if observer is not None else None
     anomaly = _primitive.anomaly_enabled()
     try:
         if tensor_mode or quiet or anomaly:
-            _walk(needed, cotangents, source_ids, WalkOptions(tensor_mode, quiet, anomaly, lift))
+            options = WalkOptions(tensor_mode, quiet, anomaly, lift, observer)
+            _walk(needed, cotangents, source_ids, options)
         else:
             _walk_arrays(needed, cotangents, source_ids)
+        if observer is not None:
+            observer.step = (None, -1, "result")
+        return _collect(sources, cotangents, unconnected)
     finally:
         if saved_err is not None:
             np.seterr(**saved_err)
-    return _collect(sources, cotangents, unconnected)
+        if observer is not None:
+            observer.step = previous_step
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,12 +150,14 @@ class WalkOptions:
             structural zeros and re-zero them after every elementwise VJP.
         anomaly: Check every cotangent for NaN/inf (`detect_anomaly`).
         lift: Under graph tracing, maps an argument to the traced value the rules must see.
+        observer: A tracer told which part of the sweep runs (its ``step``), see above.
     """
 
     tensor_mode: bool = False
     masks: bool = False
     anomaly: bool = False
     lift: Any = None
+    observer: Any = None
 
 
 ARRAYS = WalkOptions()
@@ -165,6 +181,7 @@ def _walk(
     track_masks = options.masks
     anomaly = options.anomaly
     lift = options.lift
+    observer = options.observer
     # Scatter-style cotangents add into a buffer in place only on plain arrays.
     in_place = not (tensor_mode or anomaly)
     get = cotangents.get
@@ -172,7 +189,8 @@ def _walk(
     masks: dict[int, Any] = {}
     # Cotangent buffers this walk allocated itself, by key: safe to add into in place.
     owned: dict[int, np.ndarray] = {}
-    for (prim, args, values, params, result, line), argnums in reversed(needed):
+    for entry, argnums in reversed(needed):
+        prim, args, values, params, result, line = entry
         if prim.multiple_results:
             g = tuple(_take(cotangents, id(o), source_ids) for o in result)
             if all(part is None for part in g):
@@ -204,10 +222,14 @@ def _walk(
             rule = rules[i] if i < len(rules) else None
             if rule is None:
                 rule = prim.vjp_rule(i)  # a variadic rule, or the "not differentiable" error
+            if observer is not None:
+                observer.step = (entry, i, "vjp")
             grad = rule(g, ans, *inputs, **params)
             if grad is None:
                 continue
             if track_masks:
+                if observer is not None:
+                    observer.step = (entry, i, "mask")
                 mask = None
                 if prim.elementwise:
                     mask = incoming_mask
@@ -224,15 +246,21 @@ def _walk(
                         grad = prims.where_p(mask, 0, grad)
                     shape = values[i].shape
                     if grad.shape != shape:
+                        if observer is not None:
+                            observer.step = (entry, i, "unbroadcast")
                         grad = unbroadcast(grad, shape)
                         mask = None  # a summed cotangent has no structural zeros left
             elif prim.elementwise:
                 shape = values[i].shape
                 if grad.shape != shape:
+                    if observer is not None:
+                        observer.step = (entry, i, "unbroadcast")
                     grad = unbroadcast(grad, shape)
             if anomaly:
                 _check_backward(prim, grad, line)
             key = id(args[i])
+            if observer is not None:
+                observer.step = (entry, i, "accumulate")
             if track_masks:
                 _accumulate(cotangents, masks, key, grad, mask)
             else:

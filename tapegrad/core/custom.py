@@ -110,14 +110,24 @@ def _traced_call(
     several = len(outs) > 1
     # The rule takes a tuple of cotangents when f returns a structure: a lone output of
     # one (a 1-tuple) gets its cotangent wrapped.
-    _TRACED_GRADIENTS.setdefault(tracer, {})[key] = lambda g: rule.grads(
-        (g,) if rule.multiple and not several else g
-    )
+    grads_of = functools.partial(_traced_grads, rule, rule.multiple and not several)
+    _TRACED_GRADIENTS.setdefault(tracer, {})[key] = grads_of
     prim = custom_gradient_multi_p if several else custom_gradient_p
     result = prim(*rule.inputs, *outs, key=key, n_inputs=len(rule.inputs))
     if not rule.multiple:
         return result
     return tree_unflatten(rule.out_tree, list(result) if several else [result])
+
+
+def _traced_grads(rule: _GradientRule, wrap: bool, g: Any) -> list[Any]:
+    return rule.grads((g,) if wrap else g)
+
+
+def traced_gradient_function(tracer: Any, key: int) -> Callable[..., Any] | None:
+    """The user's ``grad_fn`` behind a traced ``custom_gradient`` node (``key`` param) of
+    ``tracer``'s trace, or None (`tapegrad.explain` shows its source)."""
+    grads_of = _TRACED_GRADIENTS.get(tracer, {}).get(key)
+    return grads_of.args[0].grad_fn if isinstance(grads_of, functools.partial) else None
 
 
 class _GradientRule:
@@ -282,7 +292,9 @@ def defvjp(prim: Primitive, *vjp_makers: Callable[..., Any] | None) -> None:
     def flat(maker: Callable[..., Any] | None) -> Callable[..., Any] | None:
         if maker is None:
             return None
-        return lambda g, ans, *args, **kw: maker(ans, *args, **kw)(g)
+        rule = lambda g, ans, *args, **kw: maker(ans, *args, **kw)(g)  # noqa: E731
+        rule.__wrapped__ = maker  # type: ignore[attr-defined]  # (explain shows the maker)
+        return rule
 
     prim.defvjp(*[flat(m) for m in vjp_makers])
 
@@ -292,4 +304,11 @@ def defjvp(prim: Primitive, *jvp_rules: Callable[..., Any] | None) -> None:
     prim.defjvp(*jvp_rules)
 
 
-__all__ = ["custom_gradient", "defjvp", "defvjp", "primitive", "stop_gradient"]
+__all__ = [
+    "custom_gradient",
+    "defjvp",
+    "defvjp",
+    "primitive",
+    "stop_gradient",
+    "traced_gradient_function",
+]
