@@ -26,7 +26,6 @@ from tapegrad.core import (
     jacobian,
     jacrev,
     jvp,
-    name_scope,
     stop_gradient,
     value_and_grad,
     vjp,
