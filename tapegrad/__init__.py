@@ -178,7 +178,6 @@ __all__ = [
     "jacobian",
     "jacrev",
     "jvp",
-    "name_scope",
     "primitive",
     "stop_gradient",
     "tensor",
