@@ -21,9 +21,10 @@ The helpers, from small to large:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +128,7 @@ def keras_run(
     call_kwargs: dict[str, Any] | None = None,
     training: bool = False,
     grads: bool = True,
+    jit: bool = True,
 ) -> RunResult:
     """Keras forward (and gradients through `jax.value_and_grad` of a stateless call)."""
     call_kwargs = call_kwargs or {}
@@ -158,22 +160,35 @@ def keras_run(
         return out, new_state
 
     float_inputs = [jnp.asarray(flat[i]) for i in float_at]
-    out, new_state = forward(trainable, float_inputs)
-    outputs = [np.asarray(o) for o in leaves(out)]
-    result = RunResult(outputs, non_trainable=[np.asarray(v) for v in new_state])
     if not grads:
-        return result
-    cots = cotangents(outputs)
-    used = _float_outputs(outputs)
+        out, new_state = forward(trainable, float_inputs)
+        outputs = [np.asarray(o) for o in leaves(out)]
+        return RunResult(outputs, non_trainable=[np.asarray(v) for v in new_state])
+    # Shapes first (tracing only), then one compiled program for values and gradients:
+    # compiling op by op costs several times more than the whole case at once.
+    shapes = leaves(jax.eval_shape(forward, trainable, float_inputs)[0])
+    cots = [
+        cot.astype(np.float32)
+        for cot in cotangents([np.zeros(o.shape, np.float32) for o in shapes])
+    ]
+    used = [i for i, o in enumerate(shapes) if jnp.issubdtype(o.dtype, jnp.floating)]
 
     def objective(weights: list[Any], inputs: list[Any]) -> Any:
-        outs = leaves(forward(weights, inputs)[0])
-        return sum(jnp.sum(outs[i] * cots[i]) for i in used)
+        out, new_state = forward(weights, inputs)
+        outs = leaves(out)
+        total = sum(jnp.sum(outs[i] * cots[i]) for i in used)
+        return total, (out, new_state)
 
-    w_grads, x_grads = jax.grad(objective, argnums=(0, 1))(trainable, float_inputs)
-    result.weight_grads = [np.asarray(g) for g in w_grads]
-    result.input_grads = [np.asarray(g) for g in x_grads]
-    return result
+    step = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)
+    (_, (out, new_state)), (w_grads, x_grads) = (jax.jit(step) if jit else step)(
+        trainable, float_inputs
+    )
+    return RunResult(
+        [np.asarray(o) for o in leaves(out)],
+        [np.asarray(g) for g in x_grads],
+        [np.asarray(g) for g in w_grads],
+        [np.asarray(v) for v in new_state],
+    )
 
 
 def tapegrad_run(
@@ -308,10 +323,44 @@ class LayerCase:
         return self.id or self.name
 
 
+@contextlib.contextmanager
+def numpy_initial_values(seed: int = 0) -> Iterator[None]:
+    """Keras draws initial weights with NumPy while this is open, not with JAX's sampler.
+
+    JAX compiles its sampler anew for every weight shape (seconds per layer on a shared
+    2-core machine, most of the suite's time). The suite copies the initial values to
+    tapegrad rather than comparing them, so where they come from does not matter here.
+    """
+    rng = np.random.default_rng(seed)
+    module = keras.src.backend.jax.random
+
+    def uniform(shape: Any, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Any:
+        del seed
+        return jnp.asarray(rng.uniform(minval, maxval, shape), dtype or "float32")
+
+    def normal(shape: Any, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Any:
+        del seed
+        return jnp.asarray(rng.normal(mean, stddev, shape), dtype or "float32")
+
+    def truncated_normal(shape: Any, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Any:
+        del seed
+        draws = np.clip(rng.normal(0.0, 1.0, shape), -2.0, 2.0)
+        return jnp.asarray(draws * stddev + mean, dtype or "float32")
+
+    saved = {name: getattr(module, name) for name in ("uniform", "normal", "truncated_normal")}
+    module.uniform, module.normal, module.truncated_normal = uniform, normal, truncated_normal
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(module, name, fn)
+
+
 def build_layers(case: LayerCase) -> tuple[Any, Any]:
     """Both layers built on the case's inputs, tapegrad's weights copied from Keras's."""
-    k_layer, t_layer = make_pair(case.name, case.kwargs)
-    k_layer(*map_tree(jnp.asarray, case.args), **_call_kwargs(case, jnp))
+    with numpy_initial_values():
+        k_layer, t_layer = make_pair(case.name, case.kwargs)
+        k_layer(*map_tree(jnp.asarray, case.args), **_call_kwargs(case, jnp))
     t_layer(*map_tree(lambda a: tg.tensor(np.asarray(a)), case.args), **_call_kwargs(case, tg))
     copy_weights(k_layer, t_layer)
     return k_layer, t_layer
