@@ -97,8 +97,11 @@ def test_layer(case: LayerCase) -> None:
         ("EinsumDense", {"equation": "ab,bc->ac", "output_shape": 4}, X2),
         ("Embedding", {"input_dim": 5, "output_dim": 3}, IDS),
         ("Dense", {"units": 2}, X2),
+        ("Conv1D", {"filters": 2, "kernel_size": 2}, X3),
+        ("SeparableConv1D", {"filters": 2, "kernel_size": 2}, X3),
+        ("Conv1DTranspose", {"filters": 2, "kernel_size": 2}, X3),
     ],
-    ids=["EinsumDense", "Embedding", "Dense"],
+    ids=["EinsumDense", "Embedding", "Dense", "Conv1D", "SeparableConv1D", "Conv1DTranspose"],
 )
 def test_activity_regularizer_loss(name: str, kwargs: dict, x: np.ndarray) -> None:
     case = LayerCase(name, {**kwargs, "activity_regularizer": "l2"}, (x,))

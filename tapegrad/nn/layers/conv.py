@@ -77,7 +77,7 @@ class BaseConv(Layer):
         bias_initializer: Bias initializer (default "zeros").
         kernel_regularizer: Optional regularizer of the kernel.
         bias_regularizer: Optional regularizer of the bias.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Regularizer of the outputs (its penalty joins `losses`).
         kernel_constraint: Optional constraint applied to the kernel after updates.
         bias_constraint: Optional constraint applied to the bias after updates.
     """
@@ -106,10 +106,8 @@ class BaseConv(Layer):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         layer = f"{type(self).__name__} '{self.name}'"
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{layer}: activity_regularizer is not supported")
         self.rank = rank
         self.filters = check_positive_int(layer, "filters", filters)
         self.groups = check_positive_int(layer, "groups", groups)
@@ -214,6 +212,8 @@ class BaseConv(Layer):
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            # Keras writes the key even when unset (Layer's own config only when set).
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
 
     @classmethod

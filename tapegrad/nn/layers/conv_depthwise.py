@@ -41,7 +41,7 @@ class BaseDepthwiseConv(Layer):
         depthwise_initializer, pointwise_initializer, bias_initializer: Initializers.
         depthwise_regularizer, pointwise_regularizer, bias_regularizer: Optional
             regularizers.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Regularizer of the outputs (its penalty joins `losses`).
         depthwise_constraint, pointwise_constraint, bias_constraint: Optional constraints.
     """
 
@@ -71,10 +71,8 @@ class BaseDepthwiseConv(Layer):
         bias_constraint: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         layer = f"{type(self).__name__} '{self.name}'"
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{layer}: activity_regularizer is not supported")
         self.rank = rank
         self.filters = None if filters is None else check_positive_int(layer, "filters", filters)
         self.depth_multiplier = check_positive_int(layer, "depth_multiplier", depth_multiplier)
@@ -197,6 +195,8 @@ class BaseDepthwiseConv(Layer):
             "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "bias_constraint": constraints.serialize(self.bias_constraint),
+            # Keras writes the key even when unset (Layer's own config only when set).
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
         if self.filters is not None:
             config["filters"] = self.filters
