@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad import ops
+from tapegrad import distribution, ops
 
 Draw = Callable[[np.random.Generator, tuple[int, ...], Any], np.ndarray]
 
@@ -1917,4 +1917,26 @@ RECURRENT = [
 ]
 SAMPLES.extend(RECURRENT)
 DIFFERENTIABLE.extend(s for s in RECURRENT if s.differentiable)
+
+
+# -- collectives: on one process each is the identity on a copy --------------------------
+def _mean_over_one(x: Any) -> np.ndarray:
+    return np.array(x, dtype=np.float64 if np.asarray(x).dtype.kind in "biu" else None)
+
+
+COLLECTIVES = [
+    sample("all_sum", distribution.all_sum, np.copy),
+    sample("all_mean", distribution.all_mean, _mean_over_one),
+    sample("all_gather", distribution.all_gather, np.copy, shapes=AT_LEAST_1D),
+    sample(
+        "reduce_scatter",
+        lambda x: distribution.reduce_scatter(x, rows=x.shape[0]),
+        np.copy,
+        shapes=AT_LEAST_1D,
+    ),
+    sample("broadcast", distribution.broadcast, np.copy),
+    sample("broadcast_root", lambda x: distribution.broadcast(x, root=0), np.copy),
+]
+SAMPLES.extend(COLLECTIVES)
+DIFFERENTIABLE.extend(COLLECTIVES)
 _check_unique_names()

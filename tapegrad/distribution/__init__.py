@@ -19,12 +19,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from tapegrad.core.prims.collective import set_communicator
+from tapegrad.distribution.collectives import (
+    all_gather,
+    all_mean,
+    all_sum,
+    average_gradients,
+    broadcast,
+    reduce_scatter,
+)
 from tapegrad.distribution.comm import (
     CollectiveTimeoutError,
     MPICommunicator,
     SingleProcess,
     world,
 )
+
+# The collective primitives ask this package's communicator (created on their first call).
+set_communicator(world)
 
 # Keras names tapegrad does not have, with why (read by tapegrad.keras_coverage, which
 # keeps the reasons for keras.distribution's model-parallel names in OUT_OF_SCOPE).
@@ -145,6 +157,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CollectiveTimeoutError",
+    "all_gather",
+    "all_mean",
+    "all_sum",
+    "average_gradients",
+    "broadcast",
+    "reduce_scatter",
     "MPICommunicator",
     "SingleProcess",
     "get_device_count",

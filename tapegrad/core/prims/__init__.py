@@ -2,6 +2,13 @@
 """The table of primitives, one module per family; everything is re-exported here."""
 
 from tapegrad.core.prims.checks import class_indices_p
+from tapegrad.core.prims.collective import (
+    all_gather_p,
+    all_mean_p,
+    all_sum_p,
+    broadcast_p,
+    reduce_scatter_p,
+)
 from tapegrad.core.prims.conv import conv_input_grad_p, conv_kernel_grad_p, conv_p
 from tapegrad.core.prims.elementwise import *  # noqa: F403
 from tapegrad.core.prims.gather import take_add_p, take_p
