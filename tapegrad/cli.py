@@ -1,4 +1,5 @@
-"""The ``tapegrad`` command line: ``tapegrad demo`` (also ``python -m tapegrad demo``)."""
+"""The ``tapegrad`` command line: ``tapegrad demo`` (also ``python -m tapegrad demo``),
+``tapegrad launch -n N script.py`` (`tapegrad.distribution.launch`)."""
 
 from __future__ import annotations
 
@@ -171,6 +172,8 @@ def _logits_loss() -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tapegrad`` command."""
+    from tapegrad.distribution import launch as launch_cli
+
     parser = argparse.ArgumentParser(prog="tapegrad", description=__doc__)
     parser.add_argument("--version", action="version", version=f"tapegrad {tg.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -185,7 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     tape_parser.add_argument("--steps", type=int, default=200)
     tape_parser.add_argument("--seed", type=int, default=0)
+    launch_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "launch":
+        return launch_cli.run_from_args(args)
     if args.command == "demo":
         accuracy = keras_demo(epochs=args.epochs, seed=args.seed, output=args.output)
         return _check(accuracy, 0.95, "demo", "try more --epochs")

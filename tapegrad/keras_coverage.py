@@ -81,6 +81,20 @@ OUT_OF_SCOPE: dict[str, str] = {
     "keras.callbacks.OrbaxCheckpoint": "out of scope: checkpoints through Orbax (a JAX library)",
     "keras.config.set_backend": "out of scope: tapegrad is the backend",
     "keras.config.is_nnx_enabled": "out of scope: Flax NNX is a JAX-backend feature",
+    **{
+        f"keras.distribution.{name}": (
+            "model and sharded parallelism (device meshes, tensor layouts) are not "
+            "implemented: tapegrad.distribution is data parallelism over MPI processes, "
+            "a full model copy on each"
+        )
+        for name in (
+            "DeviceMesh",
+            "LayoutMap",
+            "ModelParallel",
+            "TensorLayout",
+            "distribute_tensor",
+        )
+    },
 }
 
 # Known differences of names tapegrad has, with how they differ (qualified name -> how).

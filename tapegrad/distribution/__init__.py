@@ -34,6 +34,7 @@ from tapegrad.distribution.comm import (
     SingleProcess,
     world,
 )
+from tapegrad.distribution.data_parallel import DataParallel, distribution, set_distribution
 
 # The collective primitives ask this package's communicator (created on their first call).
 set_communicator(world)
@@ -157,6 +158,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CollectiveTimeoutError",
+    "DataParallel",
+    "distribution",
+    "set_distribution",
     "all_gather",
     "all_mean",
     "all_sum",

@@ -27,14 +27,17 @@ Examples:
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import pathlib
+import shlex
 import shutil
 import subprocess
 import sys
 import sysconfig
 from collections.abc import Sequence
+from typing import Any
 
 
 def find_mpiexec() -> str | None:
@@ -172,4 +175,65 @@ def launch(
     return subprocess.call(command, env=env)
 
 
-__all__ = ["find_mpiexec", "launch", "launch_command", "mpi_flavor", "program_command"]
+def add_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``launch`` subcommand to the ``tapegrad`` command's subparsers.
+
+    Args:
+        commands: What ``ArgumentParser.add_subparsers`` returned.
+
+    Returns:
+        The subcommand's parser.
+    """
+    parser = commands.add_parser(
+        "launch",
+        help="run a script (or `tapegrad demo`) on N processes through mpiexec",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("-n", "--num-processes", dest="n", type=int, required=True)
+    parser.add_argument("--hostfile", help="the machines to run on (default: this one)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a collective waits for the others before failing "
+        "(TAPEGRAD_DIST_TIMEOUT; default 300)",
+    )
+    parser.add_argument(
+        "--mpiexec-args", default="", help="more mpiexec options, as one quoted string"
+    )
+    parser.add_argument(
+        "program", nargs=argparse.REMAINDER, help="script.py and its arguments, or tapegrad ..."
+    )
+    return parser
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run ``tapegrad launch`` with parsed arguments; returns the exit status.
+
+    Args:
+        args: What the parser of `add_parser` parsed.
+
+    Returns:
+        ``mpiexec``'s exit status, or 2 (with the reason on stderr) when it cannot start.
+    """
+    try:
+        return launch(
+            args.n,
+            args.program,
+            hostfile=args.hostfile,
+            timeout=args.timeout,
+            extra=shlex.split(args.mpiexec_args),
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(err, file=sys.stderr)
+        return 2
+
+
+__all__ = [
+    "add_parser",
+    "find_mpiexec",
+    "launch",
+    "launch_command",
+    "mpi_flavor",
+    "program_command",
+    "run_from_args",
+]
