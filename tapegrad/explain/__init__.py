@@ -65,6 +65,7 @@ from typing import Any
 
 from tapegrad.explain import build as _build
 from tapegrad.explain.explanation import PARTS, Explanation, Source, Step
+from tapegrad.explain.model import explain_model, synthetic_batch
 from tapegrad.explain.recorder import ValueSummary
 from tapegrad.explain.rules import RuleText, describe_rule
 
@@ -125,4 +126,6 @@ __all__ = [
     "ValueSummary",
     "describe_rule",
     "explain",
+    "explain_model",
+    "synthetic_batch",
 ]

@@ -42,21 +42,21 @@ SourcePicker = Callable[[list[Any]], tuple[list[Any], list[str], TreeDef]]
 
 def record_explanation(
     title: str,
-    compute: Callable[..., Any],
+    make_compute: Callable[[ExplainTracer], Callable[..., Any]],
     args: Sequence[Any],
     pick_sources: SourcePicker,
-    extra_scope: Callable[[ExplainTracer, Callable[..., Any]], Callable[..., Any]] | None = None,
 ) -> Explanation:
     """Trace ``compute(*args)`` and the gradient of the sum of its float outputs.
 
     Args:
         title: What is explained (for listings and drawings).
-        compute: The function; it receives ``args`` with every array, Tensor and Python
-            number leaf replaced by a traced Tensor holding the same value.
+        make_compute: Given the tracer (whose ``extra_scope`` groups ops, as
+            `Model.explain` groups its loss), the function to explain; it receives
+            ``args`` with every array, Tensor and Python number leaf replaced by a traced
+            Tensor holding the same value.
         args: The arguments (nested lists/tuples/dicts allowed).
         pick_sources: Given the traced arguments, the Tensors or Variables to
             differentiate with respect to, their names, and the result's structure.
-        extra_scope: Wraps ``compute`` given the tracer (`Model.explain` marks its loss).
 
     Returns:
         The `Explanation`.
@@ -67,8 +67,7 @@ def record_explanation(
     previous = set_recorders(active_recorders() + (tracer,))
     try:
         with np.errstate(all="ignore"):
-            body = extra_scope(tracer, compute) if extra_scope is not None else compute
-            result = body(*traced_args)
+            result = make_compute(tracer)(*traced_args)
             out_leaves, _ = tree_flatten(result)
             targets = [
                 leaf
@@ -169,7 +168,10 @@ def explain(
                 names.append(f"x{k}" if tree is None else f"x{k}[{j}]")
         return flat, names, _grad_tree(trees, several)
 
-    return record_explanation(title, lambda *a: fn(*a, **kwargs), args, pick)
+    def call(*traced: Any) -> Any:
+        return fn(*traced, **kwargs)
+
+    return record_explanation(title, lambda tracer: call, args, pick)
 
 
 # -- pieces ----------------------------------------------------------------------------------
