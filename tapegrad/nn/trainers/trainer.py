@@ -245,6 +245,42 @@ class Trainer(StepFunctions, TrainingLoops):
             return {key: concrete(logs[key]) for key in sorted(logs)}
         return pythonify_logs(logs)
 
+    def explain(self, x: Any, y: Any = None, sample_weight: Any = None) -> Any:
+        """How the gradient of one training step is computed, op by op and rule by rule.
+
+        Records the model called on ``(x, y)`` with ``training=True``, its compiled loss
+        (`compute_loss`: the compiled losses plus regularization and ``add_loss``
+        terms) and the gradient of that loss with respect to `trainable_weights`, the
+        gradient ``fit`` applies. Layers (``Lambda`` included) are drawn as groups.
+
+        Args:
+            x: One batch of inputs (``tapegrad.explain.synthetic_batch`` makes one).
+            y: Its targets (None if the loss needs none).
+            sample_weight: Per-sample weights, or None.
+
+        Returns:
+            A `tapegrad.explain.Explanation`: ``.text()``, ``.to_dot()``,
+            ``.save("grad.html")``, ``.gradients()`` (one array per trainable weight,
+            equal to the tape's gradient bit for bit).
+
+        Raises:
+            ValueError: the model is not compiled or has no trainable weights.
+
+        Examples:
+            >>> import numpy as np
+            >>> import tapegrad as tg
+            >>> model = tg.Sequential([tg.Input((2,)), tg.layers.Dense(1, name="out")])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> e = model.explain(np.ones((3, 2), "float32"), np.zeros((3, 1), "float32"))
+            >>> [g.shape for g in e.gradients()]
+            [(2, 1), (1,)]
+            >>> e.backward[0].rule.text
+            'g / y'
+        """
+        from tapegrad.explain import explain_model
+
+        return explain_model(self, x, y, sample_weight)
+
     def compute_loss(
         self,
         x: Any = None,
