@@ -5,8 +5,10 @@ Generated here rather than committed, so that the site never drifts from the cod
 - ``reference/numpy_coverage.md``: ``python -m tapegrad.numpy.coverage --markdown``;
 - ``keras_coverage.md``: its text is replaced by ``python -m tapegrad.keras_coverage
   --markdown --source snapshot`` (the committed copy serves readers of the repository);
-- the ``explain`` pictures of the tutorial "How tapegrad computes your Lambda's gradient"
-  (``tutorials/explain/*.svg``), drawn by `tapegrad.explain` from the tutorial's model.
+- the pictures of the pages in `PICTURE_PAGES` (the ``tapegrad.explain`` drawings of "How
+  tapegrad computes your Lambda's gradient", ``plot_model``/``plot_history`` in the Keras
+  tutorial): the hook runs the page's own code blocks, and what they save lands beside
+  the page, so a picture is always what the code above it draws.
 
 MkDocs loads this file by path (``hooks:`` in ``mkdocs.yml``); it is not part of the site
 (``exclude_docs``).
@@ -27,7 +29,7 @@ NUMPY_COVERAGE = "reference/numpy_coverage.md"
 KERAS_COVERAGE = "keras_coverage.md"
 #: Pages whose code blocks run at build time; the pictures (and HTML pages) they write
 #: become files of the site beside the page.
-PICTURE_PAGES = ("tutorials/lambda_gradient.md",)
+PICTURE_PAGES = ("tutorials/keras_models.md", "tutorials/lambda_gradient.md")
 PICTURE_SUFFIXES = (".svg", ".html")
 
 
