@@ -31,6 +31,19 @@ Notes for code built on this layer (``DataParallel``, the ``fit`` integration):
   last bits; ``gather`` then a sum on each process in rank order is reproducible to the bit.
 * ``bcast`` sends an array (receivers pass anything, e.g. None) or any picklable object.
 * ``rank``/``size`` never change within a process; a `SingleProcess` has rank 0, size 1.
+* The collective *primitives* (``tapegrad.core.prims.collective``: ``all_sum_p``,
+  ``all_mean_p``, ``all_gather_p``, ``reduce_scatter_p``, ``broadcast_p``; wrapped with
+  docstrings in `tapegrad.distribution.collectives`) call `world()` through the hook that
+  importing ``tapegrad.distribution`` installs; use them where a value must differentiate
+  or sit in a traced graph, and this layer's NumPy methods elsewhere (fused buffers).
+* Tracing a `tapegrad.function` runs the Python code once on values, so a compiled function
+  runs each of its collectives once more on every call that traces: every process must
+  trace at the same calls (the same input shapes everywhere, e.g. pad a last partial shard,
+  or trace each shape on every process); otherwise the processes' collectives no longer
+  pair up and they fail with `CollectiveTimeoutError`.
+* A VJP rule must record the same ops on every process (a rank-dependent result is
+  selected with ``where``, never returned as a constant), or the derivative of the
+  backward pass runs different collectives on different processes.
 
 Examples:
     >>> import numpy as np
@@ -220,8 +233,10 @@ class MPICommunicator:
                 raise CollectiveTimeoutError(
                     f"tapegrad.distribution: {collective} timed out after {self.timeout:g} s "
                     f"on process {self.rank} of {self.size}: another process died, is stuck, "
-                    "or called the collectives in another order (set TAPEGRAD_DIST_TIMEOUT "
-                    "or the communicator's timeout if a step legitimately takes longer)"
+                    "or called the collectives in another order (a compiled function that "
+                    "traced on some processes only: same input shapes everywhere); set "
+                    "TAPEGRAD_DIST_TIMEOUT or the communicator's timeout if a step "
+                    "legitimately takes longer"
                 )
             # MPI moves data only while a process polls: poll without sleeping while the
             # others are likely to arrive (yielding the core to them when oversubscribed),
