@@ -131,7 +131,8 @@ def _unstorable(name: str, path: str) -> str | None:
         )
     if PRIMITIVES[name].stateful:
         return (
-            f"{path} is a random op ({name!r}), whose generator state cannot be stored in a graph"
+            f"{path} is a stateful op ({name!r}): random draws (their generator state) and "
+            "collectives across processes cannot be stored in a graph"
         )
     return None
 
