@@ -94,8 +94,9 @@ def test_tapegrad_launch_runs_a_program_on_each_process() -> None:
     mpi_or_skip()
     code = (
         "import os, tapegrad.distribution as d; d.initialize(); "
-        "print('rank', d.process_id(), 'of', d.num_processes(), "
-        "os.environ['TAPEGRAD_DIST_TIMEOUT'], os.environ['TAPEGRAD_TEST_MARK'], d.world().timeout)"
+        "os.write(1, f'rank {d.process_id()} of {d.num_processes()} "
+        '{os.environ["TAPEGRAD_DIST_TIMEOUT"]} {os.environ["TAPEGRAD_TEST_MARK"]} '
+        "{d.world().timeout}\\n'.encode())"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TAPEGRAD_TEST_MARK": "passed-through"}
     command = [sys.executable, "-m", "tapegrad", "launch", "-n", "2", "--timeout", "7"]

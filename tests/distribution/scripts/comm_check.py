@@ -3,6 +3,8 @@ accept (ragged gathers, objects, in-place variants); prints ``OK <rank> of <size
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from tapegrad.distribution.comm import MPICommunicator, world
@@ -61,4 +63,4 @@ into = np.full(3, float(RANK))
 check(comm.bcast_into(into, root=SIZE - 1) is into and into.tolist() == [SIZE - 1.0] * 3, "into")
 comm.barrier()
 check(world() is comm, "world() is one communicator")
-print(f"OK {RANK} of {SIZE}", flush=True)
+os.write(1, f"OK {RANK} of {SIZE}\n".encode())  # (one write: lines never interleave)
