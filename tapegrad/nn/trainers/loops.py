@@ -12,6 +12,7 @@ import numpy as np
 import tapegrad as tg
 from tapegrad.nn import callbacks as callbacks_module
 from tapegrad.nn import fit_checks
+from tapegrad.nn.trainers import distributed
 from tapegrad.nn.trainers.data_adapters import (
     class_weight_to_sample_weights,
     get_data_adapter,
@@ -120,7 +121,11 @@ class TrainingLoops:
         )
         self.stop_training = False
         self._sync_trainable()
+        run = distributed.current_run(self)  # None unless a distribution is set
+        if run is not None:
+            run.keep_writers_on_process_0(callback_list)
         self.__dict__["_in_loop"] = True
+        self.__dict__["_data_parallel"] = run
         try:
             return self._fit_epochs(
                 callback_list, iterator, validation, initial_epoch, epochs, validation_freq
@@ -128,6 +133,7 @@ class TrainingLoops:
         finally:
             self.__dict__["_in_loop"] = False
             self.__dict__["_metrics_cache"] = None
+            self.__dict__["_data_parallel"] = None
 
     def _fit_epochs(
         self,
@@ -140,7 +146,10 @@ class TrainingLoops:
     ) -> Any:
         adapter = iterator.adapter
         shuffler = self._shuffle_generator()
+        run = self.__dict__.get("_data_parallel")
         callback_list.on_train_begin()
+        if run is not None:
+            run.begin_fit(shuffler)
         # A callback (BackupAndRestore) may have restored an interrupted run.
         start = initial_epoch if self._initial_epoch is None else int(self._initial_epoch)
         skip = int(self._initial_step or 0)
@@ -154,7 +163,11 @@ class TrainingLoops:
             state = shuffler.get_state()
             epoch_seed = np.asarray(shuffler.next())
             shuffler.set_state(state)
-            train_function = self._step_function("train", self.trainable_weights)
+            train_function = (
+                self._step_function("train", self.trainable_weights)
+                if run is None
+                else run.train_function()
+            )
             adapter.on_epoch_begin()
             logs: Any = {}
             for step, batch in iterator.epoch(epoch_seed, skip):
@@ -162,7 +175,7 @@ class TrainingLoops:
                 logs = train_function(batch)
                 self.__dict__["_fit_step"] = self.__dict__.get("_fit_step", 0) + 1
                 callback_list.on_train_batch_end(step, logs)
-                if self.stop_training:
+                if self.stop_training if run is None else run.agree_stop():
                     break
             skip = 0
             adapter.on_epoch_end()
@@ -174,7 +187,8 @@ class TrainingLoops:
             self.__dict__["_fit_epoch"] = epoch + 1  # before the callbacks: checkpoints save it
             callback_list.on_epoch_end(epoch, epoch_logs)
             training_logs = epoch_logs
-            if self.stop_training or iterator.insufficient_data:
+            stop = self.stop_training if run is None else run.end_epoch(epoch)
+            if stop or iterator.insufficient_data:
                 break
         if getattr(self.optimizer, "use_ema", False) and epochs > start:
             # As Keras 3: with use_ema=True training ends with the weights' moving averages.
@@ -187,7 +201,8 @@ class TrainingLoops:
         """One pass of test steps with the test hooks; returns the logs."""
         self.reset_metrics()
         self.stop_evaluating = False
-        test_function = self._step_function("test")
+        run = self.__dict__.get("_data_parallel")
+        test_function = self._step_function("test") if run is None else run.test_function()
         callback_list.on_test_begin()
         logs: Any = {}
         iterator.adapter.on_epoch_begin()
@@ -195,7 +210,7 @@ class TrainingLoops:
             callback_list.on_test_batch_begin(step)
             logs = test_function(batch)
             callback_list.on_test_batch_end(step, logs)
-            if self.stop_evaluating:
+            if self.stop_evaluating if run is None else run.agree_stop("stop_evaluating"):
                 break
         iterator.adapter.on_epoch_end()
         logs = dict(self._get_metrics_result_or_logs(logs))
@@ -238,12 +253,14 @@ class TrainingLoops:
             callbacks, model=self, verbose=0, epochs=1, steps=iterator.num_steps
         )
         self.__dict__["_in_loop"] = True
+        self.__dict__["_data_parallel"] = distributed.current_run(self)
         try:
             logs = self._evaluate_loop(iterator, callback_list)
         finally:
             self.__dict__["_in_loop"] = False
             self.__dict__["_metrics_cache"] = None
-        if verbose and verbose != "auto":
+            self.__dict__["_data_parallel"] = None
+        if verbose and verbose != "auto" and distributed.is_writer():
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
@@ -276,7 +293,8 @@ class TrainingLoops:
             callbacks, model=self, verbose=0, epochs=1, steps=iterator.num_steps
         )
         self.stop_predicting = False
-        predict_function = self._step_function("predict")
+        run = distributed.current_run(self)
+        predict_function = self._step_function("predict") if run is None else run.predict_function()
         callback_list.on_predict_begin()
         outputs = []
         adapter.on_epoch_begin()
@@ -285,7 +303,7 @@ class TrainingLoops:
             result = tg.tree.map_structure(np.asarray, predict_function(batch))
             outputs.append(result)
             callback_list.on_predict_batch_end(step, {"outputs": result})
-            if self.stop_predicting:
+            if self.stop_predicting if run is None else run.agree_stop("stop_predicting"):
                 break
         adapter.on_epoch_end()
         callback_list.on_predict_end()

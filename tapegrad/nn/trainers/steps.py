@@ -50,12 +50,20 @@ def concrete(value: Any) -> Any:
 class StepFunctions:
     """The per-batch step functions of `Trainer` (``self`` is the model)."""
 
-    def _step_function(self, kind: str, variables: list[Any] | None = None) -> Any:
-        """A function of one batch ``(x, y, sample_weight)`` running the ``kind`` step."""
+    def _step_function(
+        self, kind: str, variables: list[Any] | None = None, gradient_reducer: Any = None
+    ) -> Any:
+        """A function of one batch ``(x, y, sample_weight)`` running the ``kind`` step
+        (with a ``gradient_reducer``, a `DataParallel`: the built-in train step sums the
+        processes' gradients; a user's ``train_step`` calls ``average_gradients`` itself)."""
         if not self._overridden(kind):
             fast = {"train": self._fast_train, "test": self._fast_test}.get(kind)
             if fast is None:
                 return self._fast_predict
+            if kind == "train" and gradient_reducer is not None:
+                return functools.partial(
+                    fast, variables=variables, gradient_reducer=gradient_reducer
+                )
             if kind == "train":
                 return functools.partial(fast, variables=variables)
             return fast
@@ -86,7 +94,7 @@ class StepFunctions:
         if now == self._compiled_for:
             return
         if self._compiled_for is not None:
-            for key in ("train", "user_train"):
+            for key in ("train", "user_train", "dp_train"):
                 self._compiled_steps.pop(key, None)
         # Bookkeeping, not structure: set without Layer.__setattr__, whose bump of the
         # structure version would drop every layer's cached weight lists at each step.
@@ -129,22 +137,31 @@ class StepFunctions:
         tracker.count.assign_add(size)
 
     def _train_step_body(
-        self, x: Any, y: Any, sample_weight: Any = None, variables: list[Any] | None = None
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any = None,
+        variables: list[Any] | None = None,
+        gradient_reducer: Any = None,
     ) -> tuple[Any, Any]:
         """Forward, backward, update and loss tracking (eagerly, or traced by
-        `tapegrad.function`)."""
+        `tapegrad.function`); with a ``gradient_reducer`` (data parallel), the gradients
+        of this process's share of the loss are summed over processes before the update."""
         with tg.GradientTape() as tape:
             y_pred = self(x, training=True)  # type: ignore[operator]
             loss = self._compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
+            target = loss if gradient_reducer is None else gradient_reducer.scale_loss(loss)
         self._track_loss(loss, x)
         if not variables:
             # Also when fit listed them before the first batch built the model (an empty
             # list then): the eager fallback of an untraceable step must update them.
             variables = self.trainable_weights  # type: ignore[attr-defined]
         if variables:
-            grads = tape.gradient(loss, variables)
+            grads = tape.gradient(target, variables)
+            if gradient_reducer is not None:
+                grads = gradient_reducer.reduce_gradients(grads)
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         # The output masks leave a compiled step with y_pred (the metrics read them).
         return loss, y_pred, map_structure(get_keras_mask, y_pred)
@@ -160,17 +177,23 @@ class StepFunctions:
     def _predict_body(self, x: Any) -> Any:
         return self(x, training=False)  # type: ignore[operator]
 
-    def _fast_train(self, batch: Any, variables: list[Any] | None = None) -> dict[str, Any]:
+    def _fast_train(
+        self, batch: Any, variables: list[Any] | None = None, gradient_reducer: Any = None
+    ) -> dict[str, Any]:
         """The built-in train step: the forward/backward/update compiled as one function;
         the metrics updated from its outputs."""
         x, y, sample_weight = batch
         if y is None:
             self._check_targets("fit")
-        compiled = self._run_compiled("train", self._train_step_body, x, y, sample_weight)
+        if gradient_reducer is None:
+            compiled = self._run_compiled("train", self._train_step_body, x, y, sample_weight)
+        else:
+            body = functools.partial(self._train_step_body, gradient_reducer=gradient_reducer)
+            compiled = self._run_compiled("dp_train", body, x, y, sample_weight)
         _, y_pred, masks = (
             compiled
             if compiled is not None
-            else self._train_step_body(x, y, sample_weight, variables)
+            else self._train_step_body(x, y, sample_weight, variables, gradient_reducer)
         )
         return self._fast_metrics(x, y, _with_masks(y_pred, masks), sample_weight)
 

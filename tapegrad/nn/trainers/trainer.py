@@ -29,6 +29,7 @@ from tapegrad.nn import optimizers as optimizers_module
 from tapegrad.nn.layers.structure import structure_version
 from tapegrad.nn.trainers.compile_utils import CompileLoss, CompileMetrics
 from tapegrad.nn.trainers.data_adapters import unpack_x_y_sample_weight
+from tapegrad.nn.trainers.distributed import is_writer
 from tapegrad.nn.trainers.loops import TrainingLoops
 from tapegrad.nn.trainers.steps import StepFunctions, batch_size, concrete, pythonify_logs
 
@@ -454,9 +455,11 @@ class Trainer(StepFunctions, TrainingLoops):
         """Save architecture, weights and optimizer state to a ``.tapegrad`` archive.
 
         Args:
-            filepath: Where to write (``tapegrad.saving.save_model``).
+            filepath: Where to write (``tapegrad.saving.save_model``); under a
+                `DataParallel`, only process 0 writes (the replicas are identical).
         """
-        tg.saving.save_model(self, filepath)
+        if is_writer():
+            tg.saving.save_model(self, filepath)
 
     def save_weights(self, filepath: str) -> None:
         """Save the weights only (safetensors; ``tapegrad.saving.save_weights``).
