@@ -99,12 +99,19 @@ def keras_demo(epochs: int = 20, seed: int = 0, output: str | None = None) -> fl
     One line per epoch (train and validation metrics, under 80 columns); the same ``seed``
     prints the same numbers. Returns the held-out accuracy. The reloaded model must
     predict exactly like the trained one (its Lambda functions are rebuilt from their
-    saved graphs).
+    saved graphs). Launched on several processes (``tapegrad launch -n 2 tapegrad demo``)
+    it trains data-parallel; process 0 prints and checks the saved model.
     """
     import tempfile
     from pathlib import Path
 
-    from tapegrad import callbacks, datasets, models
+    from tapegrad import callbacks, datasets, distribution, models
+
+    distribution.initialize()
+    processes = distribution.num_processes()
+    if processes > 1 and distribution.distribution() is None:
+        distribution.set_distribution(distribution.DataParallel())
+    show = print if distribution.process_id() == 0 else _quiet
 
     images, labels = datasets.load_digits()
     rng = np.random.default_rng(seed)
@@ -112,11 +119,12 @@ def keras_demo(epochs: int = 20, seed: int = 0, output: str | None = None) -> fl
     split = int(0.8 * len(labels))
     train, test = order[:split], order[split:]
     model, temperature = demo_model(seed)
-    print(
+    show(
         f"tapegrad {tg.__version__} demo: Sequential with Lambda layers on the 8x8 digits "
-        f"({len(train)} train, {len(test)} test, seed {seed})"
+        f"({len(train)} train, {len(test)} test, seed {seed}"
+        + (f", data parallel on {processes} processes)" if processes > 1 else ")")
     )
-    model.summary()
+    model.summary(print_fn=show)
     start = time.perf_counter()
     model.fit(
         images[train],
@@ -125,14 +133,18 @@ def keras_demo(epochs: int = 20, seed: int = 0, output: str | None = None) -> fl
         epochs=epochs,
         validation_split=0.1,
         verbose=0,
-        callbacks=[callbacks.LambdaCallback(on_epoch_end=_epoch_printer(epochs))],
+        callbacks=[callbacks.LambdaCallback(on_epoch_end=_epoch_printer(epochs, show))],
     )
     elapsed = time.perf_counter() - start
     _, accuracy = model.evaluate(images[test], labels[test], verbose=0)
-    print(
+    show(
         f"held-out accuracy {accuracy:.3f}; learned temperature "
         f"{float(temperature.numpy()):.3f}; trained in {elapsed:.1f} s"
     )
+    if processes > 1:  # every process holds the same weights: process 0 checks the saving
+        distribution.set_distribution(None)
+        if distribution.process_id() != 0:
+            return float(accuracy)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(output) if output else Path(tmp) / "digits.tapegrad"
         model.save(str(path))
@@ -149,7 +161,11 @@ def keras_demo(epochs: int = 20, seed: int = 0, output: str | None = None) -> fl
     return float(accuracy)
 
 
-def _epoch_printer(epochs: int) -> Any:
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """Where ``print`` was: the processes other than 0 of a data-parallel demo say nothing."""
+
+
+def _epoch_printer(epochs: int, show: Any = print) -> Any:
     """A per-epoch line short enough for an 80-column terminal, val metrics included."""
     short = {"accuracy": "acc", "val_accuracy": "val_acc"}
     width = len(str(epochs))
@@ -159,7 +175,7 @@ def _epoch_printer(epochs: int) -> Any:
         # loss first, then the metrics; the validation ones after, in the same order.
         names = sorted(logs, key=lambda k: (k.startswith("val_"), k != "loss" and k != "val_loss"))
         shown = "  ".join(f"{short.get(k, k)} {float(logs[k]):.4f}" for k in names)
-        print(f"epoch {epoch + 1:>{width}}/{epochs}  {shown}", flush=True)
+        show(f"epoch {epoch + 1:>{width}}/{epochs}  {shown}", flush=True)
 
     return print_epoch
 
