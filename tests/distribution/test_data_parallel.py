@@ -6,7 +6,8 @@ default all-reduce allclose to one process, ``deterministic=True`` bit for bit t
 single process that accumulates the same micro-batches, History / evaluate / predict
 equal everywhere, checkpoint and resume exact, stop_training and EarlyStopping agreed,
 check_weights naming a drifted weight, a custom GradientTape loop with
-``average_gradients`` — eager and compiled steps. The rest runs in this process, where a
+``average_gradients`` — eager and compiled steps; and ``tapegrad launch -n 2 tapegrad
+demo`` trains the demo data-parallel. The rest runs in this process, where a
 `DataParallel` has one process and must change nothing.
 """
 
@@ -58,6 +59,26 @@ def test_fit_under_mpiexec(processes: int, tmp_path: pathlib.Path) -> None:
     for check in CHECKS:
         assert f"ok {check}" in done.stdout, output[-4000:]
     assert f"done {processes}" in done.stdout
+
+
+def test_launch_trains_the_demo_data_parallel(tmp_path: pathlib.Path) -> None:
+    mpiexec()
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", TAPEGRAD_DIST_TIMEOUT="60")
+    command = [sys.executable, "-m", "tapegrad", "launch", "-n", "2", "tapegrad", "demo"]
+    done = subprocess.run(
+        [*command, "--epochs", "8"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "data parallel on 2 processes" in done.stdout, output[-4000:]
+    for epoch in range(1, 9):  # process 0 alone prints
+        assert done.stdout.count(f"epoch {epoch}/8 ") == 1, output[-4000:]
+    assert "predictions identical" in done.stdout, output[-4000:]
 
 
 def small_model(jit: bool) -> tg.Model:
