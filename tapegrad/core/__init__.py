@@ -22,7 +22,7 @@ from tapegrad.core.transforms import (
     vjp,
 )
 from tapegrad.core.tree import tree_flatten, tree_map, tree_unflatten
-from tapegrad.core.variable import Variable
+from tapegrad.core.variable import Variable, current_path, name_scope
 
 __all__ = [
     "PRIMITIVES",
@@ -31,6 +31,7 @@ __all__ = [
     "Primitive",
     "Tensor",
     "Variable",
+    "current_path",
     "custom_gradient",
     "defjvp",
     "defvjp",
@@ -41,6 +42,7 @@ __all__ = [
     "jacobian",
     "jacrev",
     "jvp",
+    "name_scope",
     "stop_gradient",
     "tree_flatten",
     "tree_map",

@@ -22,6 +22,7 @@ update) writes in place.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,6 +33,92 @@ from tapegrad.core.tracing import current_tracer as _hook
 
 # The ids of the holders of a lease on every Variable (`lease_all`).
 _LEASES_ON_ALL: dict[int, None] = {}
+# Per thread (as Keras' global state): the open `name_scope`s, innermost last.
+_SCOPES = threading.local()
+
+
+class name_scope:  # noqa: N801 (Keras 3's name, used as a context manager)
+    """A scope of Variable paths, as Keras 3's ``keras.name_scope``.
+
+    A Variable made inside takes the path ``<scope path>/<name>``. A layer opens its scope
+    while it builds and on its first call (and `Layer.add_weight` while it creates a
+    weight), so a weight's `Variable.path` reads ``sequential/dense/kernel``.
+
+    Args:
+        name: The scope's name (no ``/``).
+        caller: The object opening it (a layer): a scope of the same caller and name
+            directly inside it is not opened twice.
+        deduplicate: Whether that merging (and a caller's fixed ``_parent_path``) applies.
+        override_parent: A path that replaces the enclosing scopes' path.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> with name_scope("block"):
+        ...     with name_scope("dense"):
+        ...         v = tg.Variable([1.0], name="kernel")
+        >>> v.path, v.name
+        ('block/dense/kernel', 'kernel')
+    """
+
+    def __init__(
+        self,
+        name: str,
+        caller: Any = None,
+        deduplicate: bool = True,
+        override_parent: str | None = None,
+    ) -> None:
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError(f"name_scope: name must be a string without '/', got {name!r}")
+        self.name = name
+        self.caller = caller
+        self.deduplicate = deduplicate
+        if override_parent is None and deduplicate:
+            # A layer keeps the place where it first opened its scope (Keras' _parent_path).
+            override_parent = getattr(caller, "_parent_path", None)
+        self.override_parent = override_parent
+        self.path = ""
+        self._pushed = False
+
+    def __enter__(self) -> name_scope:
+        stack = _scope_stack()
+        if self.deduplicate and stack and self.caller is not None:
+            top = stack[-1]
+            if top.caller is self.caller and top.name == self.name:
+                self.path = top.path
+                return self
+        parent = self.override_parent if self.override_parent is not None else current_path()
+        self.path = f"{parent}/{self.name}" if parent else self.name
+        stack.append(self)
+        self._pushed = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._pushed:
+            self._pushed = False
+            stack = _scope_stack()
+            if stack and stack[-1] is self:
+                stack.pop()
+
+
+def _scope_stack() -> list[name_scope]:
+    stack = getattr(_SCOPES, "stack", None)
+    if stack is None:
+        stack = _SCOPES.stack = []
+    return stack
+
+
+def current_path() -> str:
+    """The path of the innermost open `name_scope` ('' outside any).
+
+    Examples:
+        >>> with name_scope("outer"):
+        ...     current_path()
+        'outer'
+        >>> current_path()
+        ''
+    """
+    stack = getattr(_SCOPES, "stack", None)
+    return stack[-1].path if stack else ""
 
 
 class Variable(Tensor):
@@ -53,8 +140,12 @@ class Variable(Tensor):
         initial_value: Array-like initial value (or a callable returning one); copied when
             the Variable would otherwise share the caller's array.
         trainable: Whether tapes watch it automatically and optimizers update it.
-        name: Optional name, used in messages and saved models.
+        name: Optional short name (``kernel``), used in messages.
         dtype: Optional dtype (default: float32 for Python floats, else the array's).
+
+    The Variable's `path` is its name inside the `name_scope`s open when it is made: a
+    layer's weight reads ``sequential/dense/kernel`` (Keras 3's ``Variable.path``), its
+    ``name`` ``kernel``; outside any scope the path is the name.
 
     Examples:
         >>> import tapegrad as tg
@@ -71,7 +162,8 @@ class Variable(Tensor):
     # `_shared`: the array may be seen outside the Variable (it escaped). `_leases`: the
     # ids of the live tapes whose records may hold the Variable's arrays (a dict: single
     # insertions and removals are atomic, so tapes of several threads may lease at once).
-    __slots__ = ("trainable", "name", "constraint", "_shared", "_leases")
+    # `path`: the name inside the scopes open at creation (Keras 3's, fixed from then on).
+    __slots__ = ("trainable", "name", "path", "constraint", "_shared", "_leases")
 
     def __init__(
         self,
@@ -92,6 +184,8 @@ class Variable(Tensor):
         self._leases: dict[int, None] = {}
         self.trainable = trainable
         self.name = name or "Variable"
+        parent = current_path()
+        self.path = f"{parent}/{self.name}" if parent else self.name
         self.constraint: Any = None
 
     @property
@@ -211,7 +305,7 @@ class Variable(Tensor):
 
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self._value), separator=", ", prefix="Variable(")
-        return f"Variable({body}, name={self.name!r}, dtype={self.dtype})"
+        return f"Variable({body}, path={self.path!r}, dtype={self.dtype})"
 
 
 # -- ownership: what the tape, the primitives and compiled functions tell a Variable ------

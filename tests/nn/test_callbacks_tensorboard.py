@@ -119,7 +119,7 @@ def png_pixels(encoded):
 def test_histograms_and_images(tmp_path):
     model, _ = fitted(TensorBoard(tmp_path, histogram_freq=2, write_images=True), epochs=3)
     histograms = summaries(tmp_path / "train", "histo")
-    names = [w.name for layer in model.layers for w in layer.weights]
+    names = [w.path for layer in model.layers for w in layer.weights]
     assert histograms == {f"{name}/histogram": 2 for name in names}  # epochs 0 and 2: last 2
     images = {
         value.tag: (event.step, value.image)

@@ -73,7 +73,7 @@ def test_conv_lstm_weights_initial_state_dropout_and_config(tmp_path):
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 5, 2)).astype(np.float32)
     out = layer(x)
     assert out.shape == (2, 5, 5, 4)
-    assert [w.name for w in layer.weights] == [
+    assert [w.path for w in layer.weights] == [
         "clstm/conv_lstm_cell/kernel",
         "clstm/conv_lstm_cell/recurrent_kernel",
         "clstm/conv_lstm_cell/bias",

@@ -22,7 +22,7 @@ def _sigmoid(x):
 
 def reference(layer, q, v, k, mask=None):
     """Keras' grouped-query attention in NumPy (float64)."""
-    weights = {w.name.split("/", 1)[1]: w.numpy() for w in layer.weights}
+    weights = {w.path.split("/", 1)[1]: w.numpy() for w in layer.weights}
 
     def dense(name, x, equation):
         out = np.einsum(equation, x, weights[f"{name}/kernel"])
@@ -73,7 +73,7 @@ def test_grouped_query_attention_values(init, call, mask):
 def test_weights_gradients_and_compiled():
     layer = layers.GroupQueryAttention(2, 4, 1, use_gate=True, dtype="float64")
     layer(Q, V)
-    names = [w.name.split("/", 1)[1] for w in layer.weights]
+    names = [w.path.split("/", 1)[1] for w in layer.weights]
     assert names == [
         f"{part}/{kind}"
         for part in ("query", "key", "gate", "value", "attention_output")

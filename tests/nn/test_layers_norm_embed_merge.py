@@ -114,7 +114,7 @@ def test_batch_norm_training_and_moving_statistics_match_numpy():
         )
     # Inference leaves the moving statistics alone.
     np.testing.assert_allclose(layer.moving_mean.numpy(), moving_mean, rtol=1e-12)
-    assert [w.name for w in layer.non_trainable_weights] == [
+    assert [w.path for w in layer.non_trainable_weights] == [
         f"{layer.name}/moving_mean",
         f"{layer.name}/moving_variance",
     ]
@@ -201,7 +201,7 @@ def test_layer_norm_rms_scaling_and_float32():
     assert out.dtype == np.float32
     expected = x / np.sqrt((x**2).mean(-1, keepdims=True) + 1e-3)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5)
-    assert [w.name for w in layer.weights] == [f"{layer.name}/gamma"]
+    assert [w.path for w in layer.weights] == [f"{layer.name}/gamma"]
 
 
 def test_layer_norm_errors():

@@ -346,7 +346,7 @@ def test_keras_weight_layouts_and_initial_values():
     assert [w.shape for w in gru.weights] == [(F, 3 * U), (U, 3 * U), (2, 3 * U)]
     recurrent = lstm.weights[1].numpy()
     np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(U), atol=1e-5)  # orthogonal
-    assert lstm.name.startswith("lstm") and lstm.weights[0].name.endswith("lstm_cell/kernel")
+    assert lstm.name.startswith("lstm") and lstm.weights[0].path.endswith("lstm_cell/kernel")
     assert (lstm.units, lstm.activation, gru.reset_after) == (U, tg.activations.tanh, True)
 
 

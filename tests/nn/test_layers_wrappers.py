@@ -66,8 +66,8 @@ def test_bidirectional_return_state_matches_keras():
 def test_bidirectional_weights_and_config_as_keras():
     layer = layers.Bidirectional(layers.LSTM(2), name="bi")
     layer(X)
-    names = [w.name for w in layer.weights]
-    assert names[0].startswith("forward_lstm") and names[3].startswith("backward_lstm")
+    names = [w.path for w in layer.weights]
+    assert names[0].startswith("bi/forward_lstm") and names[3].startswith("bi/backward_lstm")
     assert len(names) == 6
     config = layer.get_config()
     assert {"merge_mode", "layer", "backward_layer"} <= set(config)

@@ -23,6 +23,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import backend
+from tapegrad.core import name_scope
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
 from tapegrad.nn.layers.keras_tensor import (
@@ -37,6 +38,7 @@ from tapegrad.nn.layers.keras_tensor import (
 )
 from tapegrad.nn.layers.layer_losses import CALL_CONTEXT, LossesMixin, next_loss_epoch
 from tapegrad.nn.layers.layer_masks import MASKS, MasksMixin
+from tapegrad.nn.layers.layer_paths import PathsMixin, scope_name
 from tapegrad.nn.layers.structure import bump_structure_version, structure_version
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
@@ -76,7 +78,7 @@ def shape_of(x: Any) -> tuple[Any, ...]:
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-class Layer(LossesMixin, MasksMixin):
+class Layer(LossesMixin, MasksMixin, PathsMixin):
     """Base class of all layers (Keras 3 semantics).
 
     Subclasses create weights in ``build(input_shape)`` with `add_weight` and compute in
@@ -249,7 +251,7 @@ class Layer(LossesMixin, MasksMixin):
             >>> import tapegrad as tg
             >>> model = tg.Sequential([tg.Input(shape=(3,)), tg.layers.BatchNormalization(),
             ...                        tg.layers.Dense(2)])
-            >>> [w.name.split("/")[-1] for w in model.weights]
+            >>> [w.name for w in model.weights]
             ['gamma', 'beta', 'moving_mean', 'moving_variance', 'kernel', 'bias']
         """
         return [v for v, _ in self._weight_entries()]
@@ -310,7 +312,8 @@ class Layer(LossesMixin, MasksMixin):
             trainable: Trained by optimizers and watched by tapes.
             regularizer: Regularizer or name; its penalty joins `losses`.
             constraint: Callable applied to the value after each optimizer update.
-            name: Weight name (prefixed with the layer's name).
+            name: Weight name (``kernel``); its `Variable.path` is the layer's path and
+                the name (``sequential/dense/kernel``).
 
         Returns:
             The new `tapegrad.Variable`.
@@ -322,7 +325,8 @@ class Layer(LossesMixin, MasksMixin):
         dtype = np.dtype(dtype or self.dtype)
         init = initializers_module.get(initializer)
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
-        variable = tg.Variable(value, trainable=trainable, name=f"{self.name}/{name or 'weight'}")
+        with name_scope(scope_name(self), caller=self):
+            variable = tg.Variable(value, trainable=trainable, name=name or "weight")
         if constraint is not None:
             variable.constraint = constraint
         self._weights_list.append(variable)
@@ -366,13 +370,13 @@ class Layer(LossesMixin, MasksMixin):
                 lambda x: tg.Tensor(x) if isinstance(x, np.ndarray | np.generic) else x,
                 inputs,
             )
+        if not self._path_settled or not self.built:
+            return self._call_in_scope(inputs, rest, kwargs)
         training = kwargs.pop("training", None)
         context = _CALL_CONTEXT
         previous = context.training
         if training is None:
             training = previous
-        if not self.built:
-            self._maybe_build(inputs)
         if self._check_input_shape:
             self._check_shapes(inputs)
         takes_training = type(self).__dict__.get("_call_takes_training")
@@ -565,7 +569,11 @@ class Layer(LossesMixin, MasksMixin):
 def _marking_built(build: Any) -> Any:
     @functools.wraps(build)
     def build_and_mark(self: Layer, input_shape: Any, *args: Any, **kwargs: Any) -> None:
-        build(self, input_shape, *args, **kwargs)
+        # In the layer's scope (Keras' build wrapper): its weights' and sublayers' paths.
+        with self.open_name_scope() as scope:
+            if self._path is None:
+                self.__dict__["_path"] = scope.path
+            build(self, input_shape, *args, **kwargs)
         self.built = True
 
     return build_and_mark

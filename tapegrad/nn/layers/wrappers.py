@@ -93,11 +93,12 @@ class Bidirectional(Layer):
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
-        >>> layer = tg.layers.Bidirectional(tg.layers.LSTM(3, return_sequences=True, name="lstm"))
+        >>> lstm = tg.layers.LSTM(3, return_sequences=True, name="lstm")
+        >>> layer = tg.layers.Bidirectional(lstm, name="bi")
         >>> layer(np.ones((2, 5, 4), np.float32)).shape
         (2, 5, 6)
-        >>> [w.name for w in layer.weights][:1]
-        ['forward_lstm/lstm_cell/kernel']
+        >>> [w.path for w in layer.weights][:1]
+        ['bi/forward_lstm/lstm_cell/kernel']
     """
 
     # Keras 3: the output keeps the input's mask.

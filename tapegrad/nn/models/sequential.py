@@ -78,7 +78,8 @@ class Sequential(Model):
             # Only the new layer is called on the wired graph's output: adding n layers
             # one by one (as loading does) calls each layer once, not n times.
             assert self._output is not None
-            self._output = layer(self._output)
+            with self.open_name_scope():  # its weights' paths start with the model's
+                self._output = layer(self._output)
             self._init_graph(self._input, self._output)
             self._functional = True
         else:
@@ -96,8 +97,9 @@ class Sequential(Model):
     def _build_graph(self) -> None:
         """With a known input shape, wire the stack as a functional graph (shapes known)."""
         out: Any = self._input
-        for layer in self._stack:
-            out = layer(out)
+        with self.open_name_scope():  # the layers' weight paths start with the model's
+            for layer in self._stack:
+                out = layer(out)
         self._init_graph(self._input, out)
         self._output = out
         self._functional = True

@@ -322,8 +322,6 @@ class _BuiltinRNN(RNN):
         kwargs.pop("implementation", None)
         cell = self._cell_class(**cell_arguments, name=self._cell_name, dtype=kwargs.get("dtype"))
         super().__init__(cell, **rnn_arguments, **kwargs)
-        # Weight names like Keras' paths: "lstm/lstm_cell/kernel".
-        cell.name = f"{self.name}/{self._cell_name}"
 
     def __getattr__(self, name: str) -> Any:
         # The cell's arguments (units, activation, ...) read through, as in Keras.
