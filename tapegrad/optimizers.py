@@ -6,9 +6,7 @@ from tapegrad.nn.optimizers import *  # noqa: F403
 
 # Keras names tapegrad does not have and will not soon, with why (read by
 # tapegrad.keras_coverage); any other missing Keras name is "not implemented yet".
-UNSUPPORTED: dict[str, str] = {
-    "LossScaleOptimizer": "mixed precision (float16 loss scaling) is not supported",
-}
+UNSUPPORTED: dict[str, str] = {}
 
 
 def __getattr__(name: str) -> Any:

@@ -515,7 +515,7 @@ def test_none_gradients_are_skipped_with_a_warning():
         opt.apply_gradients([(tg.tensor([1.0]), w), (None, frozen)])
     assert float(frozen[0]) == 5.0 and float(w[0]) == pytest.approx(0.9, rel=1e-5)
     assert int(opt.iterations) == 1
-    slots_of_frozen = opt.variables[3::2]
+    slots_of_frozen = opt.variables[4:]  # Keras 3's order: w_m, w_v, frozen_m, frozen_v
     assert all(np.all(s.numpy() == 0) for s in slots_of_frozen)
 
 
@@ -586,8 +586,10 @@ def test_invalid_hyperparameters():
 
 def test_keras_only_arguments():
     Adam(use_ema=False, ema_momentum=0.99, loss_scale_factor=None)  # Keras defaults load
-    with pytest.raises(NotImplementedError, match="loss_scale_factor"):
-        Adam(loss_scale_factor=2.0)
+    with pytest.raises(ValueError, match="loss_scale_factor"):
+        Adam(loss_scale_factor=-2.0)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        Adam(gradient_accumulation_steps=1)
     with pytest.raises(ValueError, match="not recognized"):
         Adam(beta_3=0.5)
     with pytest.warns(UserWarning, match="decay"):
@@ -667,6 +669,8 @@ def test_config_carries_keras_keys():
         "use_ema": False,
         "ema_momentum": 0.99,
         "ema_overwrite_frequency": None,
+        "loss_scale_factor": None,
+        "gradient_accumulation_steps": None,
         "beta_1": 0.9,
         "beta_2": 0.999,
         "epsilon": 1e-7,

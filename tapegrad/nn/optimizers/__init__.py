@@ -26,7 +26,10 @@ from tapegrad.nn.optimizers.adam_variants import Adamax, Lamb, Nadam
 from tapegrad.nn.optimizers.adaptive import Adadelta, Adafactor
 from tapegrad.nn.optimizers.base import Optimizer
 from tapegrad.nn.optimizers.lion_ftrl import Ftrl, Lion
+from tapegrad.nn.optimizers.loss_scale import LossScaleOptimizer
+from tapegrad.nn.optimizers.muon import Muon
 from tapegrad.nn.optimizers.rmsprop import RMSprop
+from tapegrad.nn.optimizers.schedule_free import ScheduleFreeAdamW
 from tapegrad.nn.optimizers.sgd import SGD
 
 __all__ = [
@@ -40,9 +43,12 @@ __all__ = [
     "Ftrl",
     "Lamb",
     "Lion",
+    "LossScaleOptimizer",
+    "Muon",
     "Nadam",
     "Optimizer",
     "RMSprop",
+    "ScheduleFreeAdamW",
     "deserialize",
     "get",
     "schedules",
@@ -65,6 +71,9 @@ _OPTIMIZERS: dict[str, type[Optimizer]] = {
         Lamb,
         Lion,
         Nadam,
+        LossScaleOptimizer,
+        Muon,
+        ScheduleFreeAdamW,
     )
 }
 

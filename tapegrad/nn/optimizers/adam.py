@@ -76,8 +76,10 @@ class Adam(Optimizer):
         if self.built:
             return
         super().build(var_list)
-        self._momentums = self.add_optimizer_variables(var_list, "momentum")
-        self._velocities = self.add_optimizer_variables(var_list, "velocity")
+        # Each variable's two slots together, in Keras 3's order.
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            var_list, ["momentum", "velocity"]
+        )
         self._velocity_hats = (
             self.add_optimizer_variables(var_list, "velocity_hat") if self.amsgrad else []
         )

@@ -100,8 +100,9 @@ class Nadam(_MomentOptimizer):
         var_list = list(var_list)
         dtype = var_list[0].dtype if var_list else "float32"
         super().build(var_list)
-        self._momentums = self.add_optimizer_variables(var_list, "momentum")
-        self._velocities = self.add_optimizer_variables(var_list, "velocity")
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            var_list, ["momentum", "velocity"]
+        )
         self._u_product = self.add_variable((), initializer=1.0, dtype=dtype, name="u_product")
 
     def apply(
@@ -199,8 +200,7 @@ class Adamax(_MomentOptimizer):
         if self.built:
             return
         super().build(var_list)
-        self._m = self.add_optimizer_variables(var_list, "momentum")
-        self._u = self.add_optimizer_variables(var_list, "norm")
+        self._m, self._u = self.add_optimizer_variables(var_list, ["momentum", "norm"])
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one Adamax step to ``variable``."""
@@ -273,8 +273,9 @@ class Lamb(_MomentOptimizer):
         if self.built:
             return
         super().build(var_list)
-        self._momentums = self.add_optimizer_variables(var_list, "momentum")
-        self._velocities = self.add_optimizer_variables(var_list, "velocity")
+        self._momentums, self._velocities = self.add_optimizer_variables(
+            var_list, ["momentum", "velocity"]
+        )
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one LAMB step to ``variable``."""

@@ -70,9 +70,8 @@ class Adadelta(Optimizer):
         if self.built:
             return
         super().build(var_list)
-        self._accumulated_grads = self.add_optimizer_variables(var_list, "accumulated_grad")
-        self._accumulated_delta_vars = self.add_optimizer_variables(
-            var_list, "accumulated_delta_var"
+        self._accumulated_grads, self._accumulated_delta_vars = self.add_optimizer_variables(
+            var_list, ["accumulated_grad", "accumulated_delta_var"]
         )
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
@@ -174,18 +173,23 @@ class Adafactor(Optimizer):
         super().build(var_list)
         self._r: list[tg.Variable | None] = []
         self._c: list[tg.Variable | None] = []
+        self._v: list[tg.Variable] = []
+        # Per variable r, c, velocity: Keras 3's order (so saved states line up).
         for var in var_list:
             shape = tuple(var.shape)
+            base = str(var.name).replace("/", "_")
             if len(shape) < 2:
+                # Unused placeholders, kept because Keras creates (and saves) them.
+                self.add_variable((), dtype="int32", name=f"{base}_r")
+                self.add_variable((), dtype="int32", name=f"{base}_c")
                 self._r.append(None)
                 self._c.append(None)
-                continue
-            base = str(var.name).replace("/", "_")
-            self._r.append(self.add_variable(shape[:-1], dtype=var.dtype, name=f"{base}_r"))
-            self._c.append(
-                self.add_variable(shape[:-2] + shape[-1:], dtype=var.dtype, name=f"{base}_c")
-            )
-        self._v = self.add_optimizer_variables(var_list, "velocity")
+            else:
+                self._r.append(self.add_variable(shape[:-1], dtype=var.dtype, name=f"{base}_r"))
+                self._c.append(
+                    self.add_variable(shape[:-2] + shape[-1:], dtype=var.dtype, name=f"{base}_c")
+                )
+            self._v.append(self.add_variable_from_reference(var, "velocity"))
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one Adafactor step to ``variable``."""

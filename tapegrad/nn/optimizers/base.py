@@ -12,25 +12,20 @@ from __future__ import annotations
 import numbers
 import re
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.nn.optimizers import ema, schedules
+from tapegrad.nn.optimizers import accumulation, ema, schedules
 from tapegrad.nn.optimizers.clipping import cast_to, clip_by_global_norm, clip_by_norm
+from tapegrad.nn.optimizers.gradients import GradientMethods
+from tapegrad.nn.optimizers.slots import make_initial_value, slot_name
 from tapegrad.nn.validation import check_number
 
 __all__ = ["Optimizer", "cast_to", "clip_by_global_norm", "clip_by_norm"]
-
-# Keras 3 arguments tapegrad does not implement yet. Their default values are accepted so
-# that Keras configs load; any other value raises rather than being silently ignored.
-_UNSUPPORTED_DEFAULTS = {
-    "loss_scale_factor": None,
-    "gradient_accumulation_steps": None,
-}
 
 
 def _snake_case(name: str) -> str:
@@ -41,26 +36,7 @@ def _snake_case(name: str) -> str:
 _ONE_STEP = tg.Tensor(np.array(1, np.int64))
 
 
-def _make_initial_value(initializer: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    if isinstance(initializer, str):
-        fills = {"zeros": 0.0, "ones": 1.0}
-        if initializer not in fills:
-            raise ValueError(
-                f"Optimizer.add_variable: unknown initializer {initializer!r}; use 'zeros', "
-                "'ones', a number or a callable (shape, dtype) -> array"
-            )
-        return np.full(shape, fills[initializer], dtype=dtype)
-    if isinstance(initializer, numbers.Number):
-        return np.full(shape, initializer, dtype=dtype)
-    if callable(initializer):
-        return np.asarray(initializer(shape, dtype), dtype=dtype)
-    raise TypeError(
-        f"Optimizer.add_variable: initializer must be a string, a number or a callable, "
-        f"got {type(initializer).__name__}"
-    )
-
-
-class Optimizer:
+class Optimizer(GradientMethods):
     """Base class of all optimizers (Keras 3's ``BaseOptimizer``).
 
     Each call of ``apply_gradients`` (or ``apply``) clips the gradients, applies decoupled
@@ -80,10 +56,13 @@ class Optimizer:
         ema_momentum: The average's momentum, in ``[0, 1]``.
         ema_overwrite_frequency: Overwrite the weights with their averages every that many
             updates (``None``: only in ``finalize_variable_values``, at the end of ``fit``).
+        loss_scale_factor: If set, ``scale_loss`` multiplies the loss by it (the built-in
+            train steps call it) and ``apply`` divides the gradients by it.
+        gradient_accumulation_steps: If set (an int >= 2), the gradients of that many
+            ``apply`` calls are averaged into one update, made at every that-many-th call
+            (`tapegrad.nn.optimizers.accumulation`); ``iterations`` then counts updates.
         name: Name of the optimizer, used in messages and configs.
-        **kwargs: Keras 3 arguments that are accepted at their defaults only
-            (``loss_scale_factor``, ``gradient_accumulation_steps``), and the ignored
-            legacy ``decay``.
+        **kwargs: The ignored legacy ``decay``.
 
     Examples:
         >>> import tapegrad as tg
@@ -109,6 +88,8 @@ class Optimizer:
         use_ema: bool = False,
         ema_momentum: float = 0.99,
         ema_overwrite_frequency: int | None = None,
+        loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -120,7 +101,12 @@ class Optimizer:
                 "(use a learning rate schedule)",
                 stacklevel=2,
             )
-        self._check_keras_arguments(kwargs)
+        if kwargs:
+            raise ValueError(f"{owner}: argument(s) not recognized: {kwargs}")
+        accumulation.check_steps(owner, gradient_accumulation_steps)
+        check_number(
+            owner, "loss_scale_factor", loss_scale_factor, low=0.0, low_open=True, allow_none=True
+        )
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         given = {k: v for k, v in clips.items() if v is not None}
         if len(given) > 1:
@@ -141,6 +127,8 @@ class Optimizer:
         self.use_ema = use_ema
         self.ema_momentum = ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.built = False
         self._variables: list[tg.Variable] = []
         self._trainable_variables: list[tg.Variable] = []
@@ -149,18 +137,6 @@ class Optimizer:
         self._exclude_pattern: re.Pattern[str] | None = None
         self._iterations = self.add_variable((), dtype=np.int64, name="iteration")
         self._learning_rate = self._make_learning_rate(learning_rate)
-
-    def _check_keras_arguments(self, kwargs: dict[str, Any]) -> None:
-        owner = type(self).__name__
-        unknown = {k: v for k, v in kwargs.items() if k not in _UNSUPPORTED_DEFAULTS}
-        if unknown:
-            raise ValueError(f"{owner}: argument(s) not recognized: {unknown}")
-        for key, value in kwargs.items():
-            if value != _UNSUPPORTED_DEFAULTS[key]:
-                raise NotImplementedError(
-                    f"{owner}: `{key}={value!r}` is not supported by tapegrad yet "
-                    f"(only the default {_UNSUPPORTED_DEFAULTS[key]!r})"
-                )
 
     def _make_learning_rate(self, learning_rate: Any) -> Any:
         if isinstance(learning_rate, schedules.LearningRateSchedule) or callable(learning_rate):
@@ -181,9 +157,34 @@ class Optimizer:
 
     # -- state ------------------------------------------------------------------------
     @property
-    def iterations(self) -> tg.Variable:
-        """The number of updates applied so far (an int64 Variable)."""
+    def iterations(self) -> Any:
+        """The number of updates applied so far (an int64 Variable; with
+        ``gradient_accumulation_steps``, the calls of ``apply`` divided by it, a Tensor)."""
+        steps = self.gradient_accumulation_steps
+        if steps:
+            return self._iterations // steps
         return self._iterations
+
+    def scale_loss(self, loss: Any) -> Any:
+        """The loss times ``loss_scale_factor`` (the loss itself when that is None).
+
+        A train step differentiates the scaled loss; ``apply`` divides the gradients back.
+
+        Args:
+            loss: The loss Tensor.
+
+        Returns:
+            The scaled loss.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> from tapegrad.nn.optimizers import SGD
+            >>> SGD(loss_scale_factor=8.0).scale_loss(tg.tensor(0.5)).numpy()
+            array(4., dtype=float32)
+        """
+        if self.loss_scale_factor is not None:
+            return loss * self.loss_scale_factor
+        return loss
 
     @property
     def variables(self) -> list[tg.Variable]:
@@ -240,7 +241,7 @@ class Optimizer:
             The new Variable, also listed in ``variables``.
         """
         dtype = np.dtype(np.float32 if dtype is None else dtype)
-        value = _make_initial_value(initializer, tuple(shape), dtype)
+        value = make_initial_value(initializer, tuple(shape), dtype)
         variable = tg.Variable(value, trainable=False, name=name, dtype=dtype)
         self._variables.append(variable)
         return variable
@@ -253,31 +254,58 @@ class Optimizer:
         Args:
             reference_variable: The model Variable the slot belongs to.
             name: Slot name (``"momentum"``, ``"velocity"``, ...); the Variable is named
-                ``f"{reference_variable.name}_{name}"``.
+                as Keras 3 names it, ``dense_kernel_momentum`` for ``dense/kernel``.
             initializer: As in ``add_variable``.
 
         Returns:
             The new slot Variable.
         """
-        slot_name = f"{str(reference_variable.name).replace('/', '_')}_{name or 'var'}"
         return self.add_variable(
-            reference_variable.shape, initializer, reference_variable.dtype, slot_name
+            reference_variable.shape,
+            initializer,
+            reference_variable.dtype,
+            slot_name(reference_variable, name),
         )
 
     def add_optimizer_variables(
-        self, trainable_variables: Sequence[tg.Variable], name: str, initializer: Any = "zeros"
-    ) -> list[tg.Variable]:
+        self,
+        trainable_variables: Sequence[tg.Variable],
+        name: str | Sequence[str],
+        initializer: Any = "zeros",
+    ) -> Any:
         """One slot Variable per model variable (see ``add_variable_from_reference``).
 
         Args:
             trainable_variables: The model Variables.
-            name: Slot name.
-            initializer: As in ``add_variable``.
+            name: Slot name, or a list of names: then the slots of each model variable are
+                created together (Keras 3's order: ``w0_m, w0_v, w1_m, w1_v``).
+            initializer: As in ``add_variable``; with a list of names, one initializer
+                for all or a list of one per name.
 
         Returns:
-            The slot Variables, in the order of ``trainable_variables``.
+            The slot Variables in the order of ``trainable_variables``; a tuple of such
+            lists, one per name, when ``name`` is a list.
         """
-        return [self.add_variable_from_reference(v, name, initializer) for v in trainable_variables]
+        if isinstance(name, str):
+            return [
+                self.add_variable_from_reference(v, name, initializer) for v in trainable_variables
+            ]
+        names = list(name)
+        inits = (
+            list(initializer)
+            if isinstance(initializer, list | tuple)
+            else [initializer] * len(names)
+        )
+        if len(inits) != len(names):
+            raise ValueError(
+                f"{type(self).__name__}.add_optimizer_variables: {len(names)} names but "
+                f"{len(inits)} initializers"
+            )
+        slots: tuple[list[tg.Variable], ...] = tuple([] for _ in names)
+        for variable in trainable_variables:
+            for i, (slot, init) in enumerate(zip(names, inits, strict=True)):
+                slots[i].append(self.add_variable_from_reference(variable, slot, init))
+        return slots
 
     def build(self, var_list: Sequence[tg.Variable]) -> None:
         """Record the model variables this optimizer updates; subclasses add their slots.
@@ -306,6 +334,10 @@ class Optimizer:
         if self.use_ema:
             # Created before the subclass's slots, as Keras does (same variable order).
             self._model_variables_moving_average = self.add_optimizer_variables(var_list, "average")
+        if self.gradient_accumulation_steps:
+            self._accumulated_gradients = self.add_optimizer_variables(
+                var_list, "gradient_accumulator"
+            )
         self.built = True
 
     def _get_variable_index(self, variable: tg.Variable) -> int:
@@ -412,9 +444,39 @@ class Optimizer:
             )
             variables = [v for _, v in kept]
             grads = [g for g, _ in kept]
-        grads = self._clip_gradients(
-            [self._as_gradient(g, v) for g, v in zip(grads, variables, strict=True)]
-        )
+        grads = [self._as_gradient(g, v) for g, v in zip(grads, variables, strict=True)]
+        scale = self.loss_scale_factor
+        if scale is not None:
+            grads = [g / scale for g in grads]
+        if self.gradient_accumulation_steps:
+            accumulation.accumulate_or_update(
+                self.gradient_accumulation_steps,
+                self._iterations,
+                [self._accumulated_gradients[self._get_variable_index(v)] for v in variables],
+                grads,
+                variables,
+                self._variables,
+                self.update_variables,
+            )
+        else:
+            self.update_variables(grads, variables)
+        # As Keras 3: constraints project each updated weight, in custom loops too.
+        for variable in variables:
+            if variable.constraint is not None:
+                variable.assign(variable.constraint(variable))
+        if self.use_ema:
+            ema.update_moving_average(self)
+        self._iterations.assign_add(_ONE_STEP)
+
+    def update_variables(self, grads: list[Any], variables: list[tg.Variable]) -> None:
+        """Clip ``grads``, apply weight decay and ``update_step`` each variable (what one
+        ``apply`` does between unscaling the gradients and the constraints).
+
+        Args:
+            grads: Gradients with the variables' shapes and dtypes.
+            variables: The model Variables, one per gradient.
+        """
+        grads = self._clip_gradients(grads)
         # The rate cast once per variable dtype, not once per variable: update steps get it
         # in their variable's dtype (their own cast is then no op).
         learning_rate = self.learning_rate
@@ -426,13 +488,6 @@ class Optimizer:
         update_step = self.update_step
         for gradient, variable in zip(grads, variables, strict=True):
             update_step(gradient, variable, rates[variable.dtype])
-        # As Keras 3: constraints project each updated weight, in custom loops too.
-        for variable in variables:
-            if variable.constraint is not None:
-                variable.assign(variable.constraint(variable))
-        if self.use_ema:
-            ema.update_moving_average(self)
-        self._iterations.assign_add(_ONE_STEP)
 
     def finalize_variable_values(self, var_list: Sequence[tg.Variable]) -> None:
         """Set the final weights (``fit`` calls it at its end): with ``use_ema``, the averages.
@@ -480,72 +535,6 @@ class Optimizer:
                 lr = rates[variable.dtype]
                 variable.assign(variable - variable * self.weight_decay * lr)
 
-    # -- gradients --------------------------------------------------------------------
-    def minimize(
-        self,
-        loss: Any,
-        var_list: Sequence[tg.Variable] | Callable[[], Sequence[tg.Variable]],
-        tape: tg.GradientTape | None = None,
-    ) -> None:
-        """Compute the gradients of ``loss`` and apply one update.
-
-        Args:
-            loss: A zero-argument callable returning the loss, or a loss Tensor together
-                with the ``tape`` that recorded it.
-            var_list: The Variables to update, or a zero-argument callable returning them.
-            tape: The GradientTape that recorded a Tensor ``loss``.
-        """
-        if tape is None and not callable(loss):
-            raise ValueError(
-                f"{type(self).__name__}.minimize: a Tensor `loss` needs the `tape` that "
-                "recorded it; or pass the loss as a zero-argument callable"
-            )
-        if not callable(var_list):
-            var_list = list(var_list)
-        if tape is None:
-            tape = tg.GradientTape()
-        if callable(loss):
-            with tape:
-                if not callable(var_list):
-                    for variable in var_list:
-                        tape.watch(variable)
-                loss = loss()
-        variables = list(var_list() if callable(var_list) else var_list)
-        grads = tape.gradient(loss, variables)
-        self.apply(grads, variables)
-
-    def get_gradients(self, loss: Callable[[], Any], params: Sequence[tg.Variable]) -> list[Any]:
-        """Gradients of ``loss()`` with respect to ``params``, clipped as configured.
-
-        Args:
-            loss: A zero-argument callable returning a scalar loss.
-            params: The Variables to differentiate with respect to.
-
-        Returns:
-            One gradient per parameter.
-        """
-        owner = type(self).__name__
-        if not callable(loss):
-            raise TypeError(
-                f"{owner}.get_gradients: `loss` must be a zero-argument callable (got "
-                f"{type(loss).__name__}); for a recorded loss use GradientTape.gradient"
-            )
-        params = list(params)
-        with tg.GradientTape() as tape:
-            for param in params:
-                tape.watch(param)
-            value = loss()
-        grads = tape.gradient(value, params)
-        missing = [p.name for g, p in zip(grads, params, strict=True) if g is None]
-        if missing:
-            raise ValueError(
-                f"{owner}.get_gradients: variable(s) {missing} have no gradient; the loss does "
-                "not depend on them through differentiable ops"
-            )
-        return self._clip_gradients(
-            [self._as_gradient(g, p) for g, p in zip(grads, params, strict=True)]
-        )
-
     # -- configuration ----------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments as a JSON-friendly dict (subclasses add theirs).
@@ -572,6 +561,8 @@ class Optimizer:
             "use_ema": self.use_ema,
             "ema_momentum": self.ema_momentum,
             "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
         }
 
     @classmethod

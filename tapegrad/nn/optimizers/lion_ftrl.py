@@ -165,10 +165,9 @@ class Ftrl(Optimizer):
         if self.built:
             return
         super().build(var_list)
-        self._accumulators = self.add_optimizer_variables(
-            var_list, "accumulator", initializer=self.initial_accumulator_value
+        self._accumulators, self._linears = self.add_optimizer_variables(
+            var_list, ["accumulator", "linear"], [self.initial_accumulator_value, "zeros"]
         )
-        self._linears = self.add_optimizer_variables(var_list, "linear")
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one FTRL step to ``variable``."""
