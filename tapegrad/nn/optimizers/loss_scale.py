@@ -102,15 +102,18 @@ class LossScaleOptimizer(Optimizer):
         self.dynamic_growth_steps = int(dynamic_growth_steps)
         # Otherwise the gradients would be unscaled twice.
         self.inner_optimizer.loss_scale_factor = None
-
-    def build(self, var_list: Sequence[tg.Variable]) -> None:
-        """Create ``step_counter`` and ``dynamic_scale``, then build the inner optimizer."""
-        if self.built:
-            return
+        # Created here, not in build as Keras does (same order: after iteration and
+        # learning_rate), so a train step compiled before the first update already reads
+        # the scale Variable rather than a constant initial_scale.
         self.step_counter = self.add_variable((), dtype=np.int64, name="step_counter")
         self.dynamic_scale = self.add_variable(
-            (), initializer=float(self.initial_scale), dtype=np.float32, name="dynamic_scale"
+            (), initializer=float(initial_scale), dtype=np.float32, name="dynamic_scale"
         )
+
+    def build(self, var_list: Sequence[tg.Variable]) -> None:
+        """Build the inner optimizer (this optimizer's Variables exist from the start)."""
+        if self.built:
+            return
         self.inner_optimizer.build(var_list)
         super().build(var_list)
 
@@ -134,7 +137,7 @@ class LossScaleOptimizer(Optimizer):
         return self.inner_optimizer.iterations
 
     def scale_loss(self, loss: Any) -> Any:
-        """``loss * dynamic_scale`` (``initial_scale`` before the optimizer is built).
+        """``loss * dynamic_scale``.
 
         Args:
             loss: The loss Tensor.
@@ -142,7 +145,7 @@ class LossScaleOptimizer(Optimizer):
         Returns:
             The scaled loss.
         """
-        return loss * (self.dynamic_scale if self.built else self.initial_scale)
+        return loss * self.dynamic_scale
 
     def apply(
         self, grads: Sequence[Any], trainable_variables: Sequence[tg.Variable] | None = None

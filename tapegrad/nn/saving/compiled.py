@@ -235,6 +235,23 @@ _OPTIMIZER_FIELDS: dict[str, tuple[str, float, float, bool, bool]] = {
     "epsilon_2": ("real", 0.0, math.inf, True, False),
     "clip_threshold": ("real", 0.0, math.inf, False, False),
     "relative_step": ("bool", 0, 0, True, True),
+    # Muon
+    "adam_beta_1": ("real", 0.0, 1.0, True, False),
+    "adam_beta_2": ("real", 0.0, 1.0, True, False),
+    "adam_weight_decay": ("real", 0.0, math.inf, True, False),
+    "exclude_layers": ("strings", 0, 0, True, True),
+    "exclude_embeddings": ("bool", 0, 0, True, True),
+    "muon_a": _REAL,
+    "muon_b": _REAL,
+    "muon_c": _REAL,
+    "adam_lr_ratio": ("real", 0.0, math.inf, True, False),
+    "ns_steps": ("real", 0.0, math.inf, True, False),
+    "rms_rate": ("real", 0.0, math.inf, True, False),
+    # ScheduleFreeAdamW
+    "warmup_steps": ("real", 0.0, math.inf, True, False),
+    # LossScaleOptimizer (its inner_optimizer is checked as an optimizer of its own)
+    "initial_scale": ("real", 0.0, math.inf, False, False),
+    "dynamic_growth_steps": ("real", 1.0, math.inf, True, False),
 }
 # May be null (off).
 _OPTIONAL = {
@@ -245,6 +262,8 @@ _OPTIONAL = {
     "ema_overwrite_frequency",
     "loss_scale_factor",
     "gradient_accumulation_steps",
+    "adam_weight_decay",
+    "rms_rate",
 }
 
 
@@ -262,6 +281,9 @@ def _optimizer_from_file(document: Any) -> Any:
         if field == "learning_rate" and isinstance(value, dict):
             _check_schedule(value, f"{where}.config.learning_rate")
             continue
+        if field == "inner_optimizer":
+            _optimizer_from_file(value)  # checked (and built) as an optimizer of its own
+            continue
         spec = _OPTIMIZER_FIELDS.get(field)
         if spec is None:
             raise ArchiveError(
@@ -278,6 +300,10 @@ def _optimizer_from_file(document: Any) -> Any:
 
 def _check_value(value: Any, spec: tuple[str, float, float, bool, bool], where: str) -> None:
     kind, low, high, low_closed, high_closed = spec
+    if kind == "strings":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ArchiveError(f"{where}: expected a list of strings, got {value!r}"[:300])
+        return
     if kind == "bool":
         if not isinstance(value, bool):
             raise ArchiveError(f"{where}: expected true or false, got {value!r}"[:300])

@@ -153,6 +153,9 @@ class StepFunctions:
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
             target = loss if gradient_reducer is None else gradient_reducer.scale_loss(loss)
+            # As Keras' trainers: the optimizer scales the differentiated loss
+            # (loss_scale_factor, LossScaleOptimizer) and unscales the gradients in apply.
+            target = self.optimizer.scale_loss(target)
         self._track_loss(loss, x)
         if not variables:
             # Also when fit listed them before the first batch built the model (an empty

@@ -385,10 +385,12 @@ class Trainer(StepFunctions, TrainingLoops):
             loss = self._compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
+            # As Keras: the optimizer's loss scaling, undone on the gradients in apply.
+            scaled_loss = self.optimizer.scale_loss(loss)
         self._loss_tracker.update_state(loss, sample_weight=batch_size(x))
         variables = self.trainable_weights  # type: ignore[attr-defined]
         if variables:
-            grads = tape.gradient(loss, variables)
+            grads = tape.gradient(scaled_loss, variables)
             self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         else:
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)
