@@ -34,6 +34,7 @@ CHECKS = [
     "deterministic compiled",
     "checkpoint resume",
     "callbacks",
+    "pre-sharded",
     "custom loop",
 ]
 

@@ -240,6 +240,31 @@ def check_callbacks(directory: str) -> None:
     report("callbacks")
 
 
+def check_presharded(directory: str) -> None:
+    """auto_shard_dataset=False: each process passes only its own share of every batch
+    (its batch_size is its share): the same training as splitting the global batches;
+    model.save writes on process 0 only."""
+    rows = np.concatenate([np.arange(s, s + BATCH)[shard(BATCH, RANK)] for s in (0, 16, 32)])
+    results = []
+    for auto in (True, False):
+        dist.set_distribution(dist.DataParallel(auto_shard_dataset=auto, deterministic=True))
+        model = build(RANK, "eager")
+        if auto:
+            model.fit(X[:48], Y[:48], batch_size=BATCH, epochs=2, verbose=0, shuffle=False)
+        else:
+            local = shard(BATCH, RANK).stop - shard(BATCH, RANK).start
+            model.fit(X[rows], Y[rows], batch_size=local, epochs=2, verbose=0, shuffle=False)
+        results.append(arrays(model))
+    for index, (a, b) in enumerate(zip(*results, strict=True)):
+        assert a.tobytes() == b.tobytes(), f"rank {RANK}: pre-sharded weight {index} differs"
+    model.save(os.path.join(directory, f"saved_by_{RANK}.tapegrad"))
+    dist.set_distribution(None)
+    dist.world().barrier()
+    saved = sorted(name for name in os.listdir(directory) if name.startswith("saved_by_"))
+    assert saved == ["saved_by_0.tapegrad"], saved
+    report("pre-sharded")
+
+
 def check_custom_loop() -> None:
     """A user's GradientTape loop: each process's half of the batch, average_gradients,
     apply: the full-batch step (the shares are equal)."""
@@ -275,6 +300,7 @@ def main() -> None:
         check_deterministic()
         check_resume(directory)
         check_callbacks(directory)
+        check_presharded(directory)
         check_custom_loop()
         dist.world().barrier()  # nobody removes the directory while others read it
     if RANK == 0:
