@@ -58,6 +58,7 @@ _LAZY_MODULES = (
     "config",
     "utils",
     "saving",
+    "distribution",
 )
 _LAZY_NAMES = {
     "Initializer": "tapegrad.nn.initializers",
