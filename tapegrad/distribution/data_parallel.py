@@ -48,6 +48,9 @@ from tapegrad.distribution.comm import world
 
 #: Bytes of gradients fused into one collective (PyTorch DDP's default bucket size).
 DEFAULT_BUCKET_BYTES = 25 * 2**20
+#: A gradient this large is reduced on its own: it is one contiguous buffer already, and
+#: copying it into a fused one would cost more than the latency fusion saves.
+SOLO_BYTES = 2**20
 
 _current: DataParallel | None = None
 
@@ -216,7 +219,8 @@ class DataParallel:
     # -- collectives ----------------------------------------------------------------------
     def buckets(self, shapes_dtypes: Sequence[tuple[tuple[int, ...], Any]]) -> list[list[int]]:
         """Indices of the arrays fused into each collective, in order: consecutive arrays of
-        one dtype, at most `bucket_bytes` each (a larger array is a bucket of its own).
+        one dtype, at most `bucket_bytes` each; an array of `SOLO_BYTES` or more (or more
+        than `bucket_bytes`) is a bucket of its own.
 
         Args:
             shapes_dtypes: ``(shape, dtype)`` of each array, in the fixed variable order.
@@ -236,6 +240,12 @@ class DataParallel:
         for index, (shape, dtype) in enumerate(shapes_dtypes):
             kind = np.dtype(dtype)
             nbytes = int(np.prod(shape, dtype=np.int64)) * kind.itemsize
+            if nbytes >= SOLO_BYTES:
+                if current:
+                    result.append(current)
+                result.append([index])
+                current, current_bytes = [], 0
+                continue
             if current and (kind != current_dtype or current_bytes + nbytes > self.bucket_bytes):
                 result.append(current)
                 current, current_bytes = [], 0
@@ -307,8 +317,8 @@ class DataParallel:
         """
         present = [i for i, g in enumerate(grads) if g is not None]
         out: list[Any] = list(grads)
-        if not present:
-            return out
+        if not present or self.comm.size == 1:
+            return out  # (a sum over one process: the gradients themselves)
         if any(is_traced(grads[i]) for i in present):
             reduced = self._reduce_traced([grads[i] for i in present])
         else:
@@ -321,24 +331,34 @@ class DataParallel:
         # (Imported here: the collectives and the numpy namespace sit above core, and
         # tapegrad.distribution imports this module while it loads.)
         import tapegrad.numpy as tnp
-        from tapegrad.distribution import all_gather, all_sum
 
         out: list[Any] = [None] * len(grads)
         for bucket in self.buckets([(tuple(g.shape), g.dtype) for g in grads]):
+            if len(bucket) == 1:  # reduced as it is: no copy into a fused buffer
+                grad = grads[bucket[0]]
+                out[bucket[0]] = self._sum_traced(grad, tnp)
+                continue
             flat = tnp.concatenate([tnp.reshape(grads[i], (-1,)) for i in bucket])
-            if self.deterministic:
-                rows = all_gather(tnp.reshape(flat, (1, -1)))
-                total = rows[0]
-                for rank in range(1, self.comm.size):
-                    total = total + rows[rank]
-            else:
-                total = all_sum(flat)
+            total = self._sum_traced(flat, tnp)
             offset = 0
             for i in bucket:
                 size = int(np.prod(grads[i].shape, dtype=np.int64))
                 out[i] = tnp.reshape(total[offset : offset + size], tuple(grads[i].shape))
                 offset += size
         return out
+
+    def _sum_traced(self, value: Any, tnp: Any) -> Any:
+        """The collective sum of one traced array: all_sum, or (deterministic) all_gather
+        and a sum in rank order."""
+        from tapegrad.distribution import all_gather, all_sum
+
+        if not self.deterministic:
+            return all_sum(value)
+        rows = all_gather(tnp.reshape(value, (1, *value.shape)))
+        total = rows[0]
+        for rank in range(1, self.comm.size):
+            total = total + rows[rank]
+        return total
 
     def broadcast_variables(self, variables: Sequence[Variable], root: int = 0) -> None:
         """Give every process ``root``'s values of ``variables`` (one message per dtype).

@@ -141,6 +141,9 @@ def test_buckets_keep_order_dtype_and_size() -> None:
     dp = DataParallel(bucket_bytes=100)
     specs = [((10,), "float32"), ((10,), "float32"), ((30,), "float32"), ((2,), "float64")]
     assert dp.buckets(specs) == [[0, 1], [2], [3]]
+    # A gradient of a MiB or more is reduced alone (it needs no copy into a fused buffer).
+    large = [((4,), "float32"), ((2**18,), "float32"), ((4,), "float32"), ((4,), "float32")]
+    assert DataParallel().buckets(large) == [[0], [1], [2, 3]]
     arrays = [np.full(shape, i, dtype) for i, (shape, dtype) in enumerate(specs)]
     summed = dp.sum_arrays(arrays)
     for got, want in zip(summed, arrays, strict=True):
