@@ -242,8 +242,8 @@ def check_callbacks(directory: str) -> None:
 
 def check_presharded(directory: str) -> None:
     """auto_shard_dataset=False: each process passes only its own share of every batch
-    (its batch_size is its share): the same training as splitting the global batches;
-    model.save writes on process 0 only."""
+    (its batch_size is its share), and a generator of the global batches: the same
+    training as splitting array data; model.save writes on process 0 only."""
     rows = np.concatenate([np.arange(s, s + BATCH)[shard(BATCH, RANK)] for s in (0, 16, 32)])
     results = []
     for auto in (True, False):
@@ -257,6 +257,13 @@ def check_presharded(directory: str) -> None:
         results.append(arrays(model))
     for index, (a, b) in enumerate(zip(*results, strict=True)):
         assert a.tobytes() == b.tobytes(), f"rank {RANK}: pre-sharded weight {index} differs"
+    # A generator of global batches: each process reads the same stream and takes its share.
+    stream = ((X[s : s + BATCH], Y[s : s + BATCH]) for s in (0, 16, 32, 0, 16, 32))
+    dist.set_distribution(dist.DataParallel(deterministic=True))
+    model = build(RANK, "eager")
+    model.fit(stream, epochs=1, verbose=0)
+    for index, (a, b) in enumerate(zip(arrays(model), results[0], strict=True)):
+        assert a.tobytes() == b.tobytes(), f"rank {RANK}: generator weight {index} differs"
     model.save(os.path.join(directory, f"saved_by_{RANK}.tapegrad"))
     dist.set_distribution(None)
     dist.world().barrier()
