@@ -106,8 +106,10 @@ class DataParallelRun:
 
     def agree_stop(self, flag_name: str = "stop_training") -> bool:
         """Whether any process set ``model.<flag_name>``; sets it on all to the answer."""
-        stop = self.dp.agree(bool(getattr(self.model, flag_name)))
-        setattr(self.model, flag_name, stop)
+        mine = bool(getattr(self.model, flag_name))
+        stop = self.dp.agree(mine)
+        if stop != mine:  # (only on a change: a Layer attribute set bumps its structure)
+            setattr(self.model, flag_name, stop)
         return stop
 
     def end_epoch(self, epoch: int) -> bool:
