@@ -55,3 +55,57 @@ def test_failing_tape_demo_says_why(capsys):
     err = capsys.readouterr().err
     assert err.startswith("tapegrad tape-demo: held-out accuracy")
     assert "--steps" in err
+
+
+# -- tapegrad explain ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved_demo_model(tmp_path_factory):
+    model, _ = cli.demo_model(seed=0)
+    path = tmp_path_factory.mktemp("explain") / "digits.tapegrad"
+    model.save(str(path))
+    return path
+
+
+def test_explain_saved_model_prints_forward_and_backward(saved_demo_model, capsys):
+    assert cli.main(["explain", str(saved_demo_model), "--batch-size", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("explain model digits")
+    assert "x0:f32[3,8,8]" in out  # the synthetic batch follows the input spec
+    forward = re.search(r"forward \((\d+) ops\)", out)
+    backward = re.search(r"backward \((\d+) ops\)", out)
+    assert int(forward.group(1)) > 0
+    assert int(backward.group(1)) > 0
+    assert "[digits/sqrt_intensity]" in out  # a Lambda layer groups its ops
+    # The temperature Lambda's multiply, differentiated by the table's rule for its Variable.
+    assert "d t8/d temperature: multiply rule: g * x" in out
+
+
+@pytest.mark.skipif(
+    tg.utils.graphviz.available() is None, reason="no Graphviz renderer (dot or the viz extra)"
+)
+def test_explain_writes_html_and_svg(saved_demo_model, tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    page = tmp_path / "digits.html"
+    assert cli.main(["explain", str(saved_demo_model), "-o", str(page)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {page}"
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "multiply rule" in html
+    picture = tmp_path / "demo.svg"
+    assert cli.main(["explain", "--demo", "-o", str(picture)]) == 0
+    root = ET.fromstring(picture.read_bytes())
+    titles = [g.get("class") for g in root.iter("{http://www.w3.org/2000/svg}g")]
+    assert titles.count("node") > 20  # forward ops, backward steps, weights
+
+
+def test_explain_says_what_is_wrong(tmp_path, capsys):
+    assert cli.main(["explain", str(tmp_path / "missing.tapegrad")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tapegrad explain: ")
+    assert "missing.tapegrad" in err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["explain"])
+    assert exited.value.code == 2
+    assert "either a saved model's file or --demo" in capsys.readouterr().err
+    assert cli.main(["explain", "--demo", "-o", str(tmp_path / "x.bmp")]) == 1
+    assert "unknown extension" in capsys.readouterr().err

@@ -85,9 +85,15 @@ DIFFERS: dict[str, str] = {
 }
 
 
+# tapegrad's own submodules, reachable as attributes (tg.utils.graphviz.available()).
+_SUBMODULES = ("graphviz", "svg_view")
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name.startswith("__"):  # a protocol probe (doctest's __wrapped__): no Keras name
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from tapegrad.keras_coverage import missing_name_error
