@@ -176,11 +176,50 @@ def check_resume(directory: str) -> None:
     same_object(written, "files written")
     resumed = tg.models.load_model(path)
     resumed.fit(X, Y, batch_size=BATCH, epochs=2, initial_epoch=1, verbose=0)
+    # BackupAndRestore (process 0 writes and restores; the others take its state): a run
+    # interrupted mid-epoch resumes to the same weights.
+    backup = os.path.join(directory, "backup")
+    interrupted = build(RANK, "compiled", optimizer="adam")
+    try:
+        interrupted.fit(
+            X,
+            Y,
+            batch_size=BATCH,
+            epochs=2,
+            verbose=0,
+            callbacks=[tg.callbacks.BackupAndRestore(backup, save_freq=1), Interrupt()],
+        )
+    except KeyboardInterrupt:
+        pass
+    else:
+        raise AssertionError("the interruption did not happen")
+    dist.world().barrier()
+    restarted = build(RANK + 10, "compiled", optimizer="adam")
+    restarted.fit(
+        X,
+        Y,
+        batch_size=BATCH,
+        epochs=2,
+        verbose=0,
+        callbacks=[tg.callbacks.BackupAndRestore(backup, save_freq=1)],
+    )
     dist.set_distribution(None)
-    same_everywhere(arrays(resumed), "resumed weights")
-    for index, (a, b) in enumerate(zip(arrays(resumed), arrays(straight), strict=True)):
-        assert a.tobytes() == b.tobytes(), f"rank {RANK}: resumed weight {index} differs"
+    for model, what in ((resumed, "resumed"), (restarted, "restored")):
+        same_everywhere(arrays(model), f"{what} weights")
+        for index, (a, b) in enumerate(zip(arrays(model), arrays(straight), strict=True)):
+            assert a.tobytes() == b.tobytes(), f"rank {RANK}: {what} weight {index} differs"
     report("checkpoint resume")
+
+
+class Interrupt(tg.callbacks.Callback):
+    """Interrupts every process before the third batch of the second epoch."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if self.epoch == 1 and batch == 2:
+            raise KeyboardInterrupt("interrupted")
 
 
 class StopOnOneProcess(tg.callbacks.Callback):
