@@ -87,10 +87,21 @@ def _gradient_text(explanation: Explanation, source: Any) -> str:
     return text
 
 
-def explanation_dot(explanation: Explanation, rankdir: str = "TB") -> str:
+#: Up to this many ops, kept values are drawn as dashed edges from the forward node itself;
+#: beyond it, as a dashed reference node beside the reader (Graphviz routes a long edge
+#: through every rank it spans, which made a 785-node drawing take minutes instead of a
+#: fraction of a second).
+DIRECT_RESIDUAL_EDGES = 250
+
+
+def explanation_dot(
+    explanation: Explanation, rankdir: str = "TB", residual_edges: bool | None = None
+) -> str:
     """See `Explanation.to_dot`."""
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"to_dot: rankdir must be 'TB', 'LR', 'BT' or 'RL', got {rankdir!r}")
+    if residual_edges is None:
+        residual_edges = len(explanation.steps) <= DIRECT_RESIDUAL_EDGES
     details = node_details(explanation)
     names = explanation.names
     lines = [
@@ -115,8 +126,8 @@ def explanation_dot(explanation: Explanation, rankdir: str = "TB") -> str:
         label = f"{names.get(value_id, value_id)}\n{format_aval(value.shape, value.dtype)}"
         lines.append(f"  v{value_id} " + _attrs(label=label, shape="note", fillcolor="white") + ";")
     lines += _forward_cluster(explanation, details)
-    lines += _backward_cluster(explanation, details, seeds)
-    lines += _edges(explanation)
+    lines += _backward_cluster(explanation, details, seeds, residual_edges)
+    lines += _edges(explanation, residual_edges)
     for source in explanation.sources:
         name = f"grad{source.value_id}"
         label = f"d/d {source.name}"
@@ -176,7 +187,7 @@ def _forward_cluster(explanation: Explanation, details: dict[str, str]) -> list[
 
 
 def _backward_cluster(
-    explanation: Explanation, details: dict[str, str], seeds: set[int]
+    explanation: Explanation, details: dict[str, str], seeds: set[int], residual_edges: bool
 ) -> list[str]:
     lines = [
         "  subgraph cluster_backward {",
@@ -195,11 +206,21 @@ def _backward_cluster(
             )
     for step in explanation.backward:
         lines.append(_step_line(explanation, step, details, "    "))
+    if not residual_edges:
+        for value_id, readers in explanation.residuals().items():
+            name = explanation.names.get(value_id, str(value_id))
+            kept = f"{name}, kept from the forward pass"
+            for reader in readers:
+                lines.append(
+                    f"    kept{value_id}_{reader} "
+                    + _attrs(label=f"{name}\n(kept)", style="dashed,rounded", tooltip=kept)
+                    + ";"
+                )
     lines.append("  }")
     return lines
 
 
-def _edges(explanation: Explanation) -> list[str]:
+def _edges(explanation: Explanation, residual_edges: bool) -> list[str]:
     kept = explanation.residuals()
     lines = []
     for step in explanation.steps:
@@ -210,10 +231,21 @@ def _edges(explanation: Explanation) -> list[str]:
                 continue
             seen.add(atom)
             source = node_name(explanation, atom)
-            if step.backward and step.index in kept.get(atom, ()):
+            if step.backward and step.index in kept.get(atom, ()) and not residual_edges:
+                lines.append(
+                    f"  kept{atom}_{step.index} -> {target} " + _attrs(style="dashed") + ";"
+                )
+            elif step.backward and step.index in kept.get(atom, ()):
                 lines.append(
                     f"  {source} -> {target} "
-                    + _attrs(style="dashed", color="#8c8c8c", tooltip="kept for the backward pass")
+                    # (constraint=false: residuals do not rank the backward pass below
+                    # each forward op, which keeps Graphviz's layout fast on large graphs)
+                    + _attrs(
+                        style="dashed",
+                        color="#8c8c8c",
+                        constraint="false",
+                        tooltip="kept for the backward pass",
+                    )
                     + ";"
                 )
             else:

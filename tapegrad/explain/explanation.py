@@ -211,23 +211,26 @@ class Explanation:
 
         return explanation_text(self, values=values, sources=sources)
 
-    def to_dot(self, rankdir: str = "TB") -> str:
+    def to_dot(self, rankdir: str = "TB", residual_edges: bool | None = None) -> str:
         """The explanation as a Graphviz DOT graph (no dependency needed).
 
         Forward and backward ops sit in two clusters, layers in nested clusters; each
-        node is labelled ``name shape dtype`` (a backward node also with its rule), its
-        tooltip carries rule, shapes and values; dashed edges are forward values kept
-        for the backward pass.
+        node is labelled with its primitive, output name, dtype and shape (a backward
+        node also with its rule and ``d t1/d t0``), its tooltip carries rule, shapes and
+        values; dashed edges are forward values kept for the backward pass.
 
         Args:
-            rankdir: Graphviz's direction, ``"TB"`` (top to bottom) or ``"LR"``.
+            rankdir: Graphviz's direction: ``"TB"`` (top to bottom), ``"LR"``, ...
+            residual_edges: Draw each kept value as a dashed edge from the forward node
+                (True) or from a dashed ``(kept)`` node beside its reader (False, which
+                Graphviz lays out much faster). Default: edges up to 250 ops.
 
         Returns:
             The DOT text.
         """
         from tapegrad.explain.dot import explanation_dot
 
-        return explanation_dot(self, rankdir=rankdir)
+        return explanation_dot(self, rankdir=rankdir, residual_edges=residual_edges)
 
     def node_details(self) -> dict[str, str]:
         """Hover text of each DOT node, keyed by its DOT name (for the HTML page)."""

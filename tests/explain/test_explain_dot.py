@@ -48,8 +48,8 @@ SIN_TIMES_DOT = r"""digraph explanation {
   n0 -> n1;
   v1 -> n1;
   v4 -> n2;
-  v1 -> n2 [style="dashed", color="#8c8c8c", tooltip="kept for the backward pass"];
-  v0 -> n3 [style="dashed", color="#8c8c8c", tooltip="kept for the backward pass"];
+  v1 -> n2 [style="dashed", color="#8c8c8c", constraint="false", tooltip="kept for the backward pass"];
+  v0 -> n3 [style="dashed", color="#8c8c8c", constraint="false", tooltip="kept for the backward pass"];
   n2 -> n4;
   n3 -> n4;
   grad0 [label="d/d x0", shape="box", style="bold", tooltip="gradient of x0 = t4\nvalue: min 1.621 max 2 mean 1.81"];
@@ -161,3 +161,15 @@ def test_html_page_is_self_contained_and_hover_shows_rule_shapes_and_values(tmp_
     svg = e._repr_svg_()
     assert svg is not None
     assert "<svg" in svg
+
+
+def test_large_graphs_draw_kept_values_as_reference_nodes() -> None:
+    e = _explanation()
+    dot = e.to_dot(residual_edges=False)
+    # x1 is read by t2 (n2) and x0 by t3 (n3): a dashed "(kept)" node beside each reader.
+    assert 'kept1_2 [label="x1\\n(kept)", style="dashed,rounded"' in dot
+    assert 'kept0_3 [label="x0\\n(kept)", style="dashed,rounded"' in dot
+    assert '  kept1_2 -> n2 [style="dashed"];' in dot
+    assert "v1 -> n2" not in dot
+    assert dot.index("kept0_3 [") < dot.index("  v0 -> n0;")  # declared inside the cluster
+    assert e.to_dot() == e.to_dot(residual_edges=True)
