@@ -92,8 +92,11 @@ def test_loss_scale_optimizer_skips_non_finite_steps_compiled():
         lambda: optimizers.Muon(exclude_layers=["dense_1"]),
         lambda: optimizers.ScheduleFreeAdamW(warmup_steps=2),
         lambda: optimizers.Adam(gradient_accumulation_steps=2, loss_scale_factor=4.0),
+        lambda: optimizers.MultiOptimizer(
+            optimizers.OptimizerMap(optimizers.SGD(0.1), {"(.*/)?kernel": optimizers.Adam()})
+        ),
     ],
-    ids=["loss-scale", "muon", "schedule-free", "accumulation"],
+    ids=["loss-scale", "muon", "schedule-free", "accumulation", "multi"],
 )
 def test_new_optimizers_save_and_load_with_their_state(optimizer, tmp_path):
     model, _ = _fit(optimizer(), run_eagerly=False)
@@ -105,6 +108,8 @@ def test_new_optimizers_save_and_load_with_their_state(optimizer, tmp_path):
     saved = [v.numpy() for v in model.optimizer.variables]
     restored = [v.numpy() for v in loaded.optimizer.variables]
     assert len(restored) == len(saved)
+    if isinstance(model.optimizer, optimizers.MultiOptimizer):  # kernels: Adam, biases: SGD
+        assert [len(o.variables) for o in loaded.optimizer.optimizers] == [6, 2]
     for a, b in zip(saved, restored, strict=True):
         np.testing.assert_array_equal(a, b)
 

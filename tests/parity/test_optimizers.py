@@ -273,3 +273,32 @@ def test_config_keys_match_keras(case: tuple[str, str, dict[str, Any], bool]) ->
         )
     )
     assert type(rebuilt) is type(t_opt)
+
+
+def _multi(module: Any) -> Any:
+    opts = module.optimizers
+    mapping = opts.OptimizerMap(
+        opts.SGD(learning_rate=0.1, momentum=0.5),
+        {"kernel": opts.Adam(learning_rate=0.01), "emb.*|conv": opts.RMSprop(learning_rate=0.01)},
+    )
+    return opts.MultiOptimizer(mapping, loss_scale_factor=2.0)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_multi_optimizer_matches_keras(compiled: bool) -> None:
+    grads = _gradients()
+    expected = _keras_run(_multi(keras), grads)
+    _compare(expected, _tapegrad_run(_multi(tg), grads, compiled=compiled))
+
+
+def test_multi_optimizer_config_matches_keras() -> None:
+    k_config, t_config = _multi(keras).get_config(), _multi(tg).get_config()
+    assert sorted(t_config) == sorted(k_config)
+    k_map, t_map = k_config["optimizer_map"]["config"], t_config["optimizer_map"]["config"]
+    assert sorted(t_map) == sorted(k_map)
+    assert sorted(t_map["optimizer_map"]) == sorted(k_map["optimizer_map"])
+    # Keras' serialized MultiOptimizer loads in tapegrad.
+    loaded = tg.optimizers.deserialize(keras.optimizers.serialize(_multi(keras)))
+    assert isinstance(loaded, tg.optimizers.MultiOptimizer)
+    assert loaded.loss_scale_factor == 2.0
+    assert sorted(type(o).__name__ for o in loaded.optimizers) == ["Adam", "RMSprop", "SGD"]

@@ -27,6 +27,7 @@ from tapegrad.nn.optimizers.adaptive import Adadelta, Adafactor
 from tapegrad.nn.optimizers.base import Optimizer
 from tapegrad.nn.optimizers.lion_ftrl import Ftrl, Lion
 from tapegrad.nn.optimizers.loss_scale import LossScaleOptimizer
+from tapegrad.nn.optimizers.multi import MultiOptimizer, OptimizerMap
 from tapegrad.nn.optimizers.muon import Muon
 from tapegrad.nn.optimizers.rmsprop import RMSprop
 from tapegrad.nn.optimizers.schedule_free import ScheduleFreeAdamW
@@ -44,9 +45,11 @@ __all__ = [
     "Lamb",
     "Lion",
     "LossScaleOptimizer",
+    "MultiOptimizer",
     "Muon",
     "Nadam",
     "Optimizer",
+    "OptimizerMap",
     "RMSprop",
     "ScheduleFreeAdamW",
     "deserialize",
@@ -72,6 +75,7 @@ _OPTIMIZERS: dict[str, type[Optimizer]] = {
         Lion,
         Nadam,
         LossScaleOptimizer,
+        MultiOptimizer,
         Muon,
         ScheduleFreeAdamW,
     )

@@ -284,6 +284,9 @@ def _optimizer_from_file(document: Any) -> Any:
         if field == "inner_optimizer":
             _optimizer_from_file(value)  # checked (and built) as an optimizer of its own
             continue
+        if field == "optimizer_map":  # MultiOptimizer's: each optimizer checked as above
+            _check_optimizer_map(value, f"{where}.config.optimizer_map")
+            continue
         spec = _OPTIMIZER_FIELDS.get(field)
         if spec is None:
             raise ArchiveError(
@@ -296,6 +299,15 @@ def _optimizer_from_file(document: Any) -> Any:
         return optimizers_module.deserialize(document)
     except Exception as err:  # a constructor's own check: name the optimizer
         raise ArchiveError(f"{where}: cannot rebuild optimizer {name!r}: {err}") from err
+
+
+def _check_optimizer_map(document: Any, where: str) -> None:
+    config = document.get("config") if isinstance(document, dict) else None
+    inner = config.get("optimizer_map") if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or "default_optimizer" not in config:
+        raise ArchiveError(f"{where}: expected an OptimizerMap's {{'class_name', 'config'}}")
+    for optimizer in [config["default_optimizer"], *inner.values()]:
+        _optimizer_from_file(optimizer)
 
 
 def _check_value(value: Any, spec: tuple[str, float, float, bool, bool], where: str) -> None:
