@@ -128,6 +128,14 @@ def explanation_dot(
     lines += _forward_cluster(explanation, details)
     lines += _backward_cluster(explanation, details, seeds, residual_edges)
     lines += _edges(explanation, residual_edges)
+    # The sweep starts from each target's seed (ones): drawing that link puts the
+    # backward pass below the forward one.
+    for target, seed in zip(explanation.targets, explanation.seeds, strict=False):
+        lines.append(
+            f"  {node_name(explanation, target)} -> v{seed} "
+            + _attrs(style="dotted", arrowhead="none", tooltip="the gradient starts here: ones")
+            + ";"
+        )
     for source in explanation.sources:
         name = f"grad{source.value_id}"
         label = f"d/d {source.name}"

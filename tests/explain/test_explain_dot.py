@@ -52,6 +52,7 @@ SIN_TIMES_DOT = r"""digraph explanation {
   v0 -> n3 [style="dashed", color="#8c8c8c", constraint="false", tooltip="kept for the backward pass"];
   n2 -> n4;
   n3 -> n4;
+  n1 -> v4 [style="dotted", arrowhead="none", tooltip="the gradient starts here: ones"];
   grad0 [label="d/d x0", shape="box", style="bold", tooltip="gradient of x0 = t4\nvalue: min 1.621 max 2 mean 1.81"];
   n4 -> grad0;
 }
