@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,12 @@ import pytest
 import tapegrad as tg
 
 os.environ["KERAS_BACKEND"] = "jax"
+if "jax" not in sys.modules:
+    # XLA's LLVM optimizations cost most of each case's compile and buy nothing for arrays
+    # this small (the float semantics stay the same).
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+    ).strip()
 keras = pytest.importorskip("keras")
 jax = pytest.importorskip("jax")
 if keras.backend.backend() != "jax":
@@ -66,10 +73,43 @@ def tapegrad_class(name: str, module: str = "layers") -> Any:
     return getattr(getattr(tg, module), name)
 
 
+@dataclass
+class Sub:
+    """An argument that is itself an object (a wrapped layer, a cell): built per library.
+
+    ``name`` is a class name in ``module``; a callable ``name`` is called with the library
+    (``keras`` or ``tapegrad``) and the built keyword arguments instead.
+    """
+
+    name: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    module: str = "layers"
+
+    def build(self, lib: Any) -> Any:
+        kwargs = resolve(self.kwargs, lib)
+        if callable(self.name):
+            return self.name(lib, **kwargs)
+        return getattr(getattr(lib, self.module), self.name)(**kwargs)
+
+
+def resolve(value: Any, lib: Any) -> Any:
+    """``value`` with every `Sub` in it built for ``lib``."""
+    if isinstance(value, Sub):
+        return value.build(lib)
+    if isinstance(value, list | tuple):
+        return type(value)(resolve(item, lib) for item in value)
+    if isinstance(value, dict):
+        return {key: resolve(item, lib) for key, item in value.items()}
+    return value
+
+
 def make_pair(name: str, kwargs: dict[str, Any] | None = None, module: str = "layers") -> Any:
     """The Keras and the tapegrad object built from one class name and the same arguments."""
     kwargs = kwargs or {}
-    return keras_class(name, module)(**kwargs), tapegrad_class(name, module)(**kwargs)
+    return (
+        keras_class(name, module)(**resolve(kwargs, keras)),
+        tapegrad_class(name, module)(**resolve(kwargs, tg)),
+    )
 
 
 def copy_weights(keras_obj: Any, tg_obj: Any) -> None:
@@ -315,6 +355,8 @@ class LayerCase:
     grads: bool = True
     training_step: bool = False
     mask: Any = None
+    # False where the case's get_config keys are checked by a test of their own.
+    config: bool = True
     rtol: float = RTOL
     atol: float = ATOL
     id: str = ""
@@ -360,14 +402,27 @@ def build_layers(case: LayerCase) -> tuple[Any, Any]:
     """Both layers built on the case's inputs, tapegrad's weights copied from Keras's."""
     with numpy_initial_values():
         k_layer, t_layer = make_pair(case.name, case.kwargs)
-        k_layer(*map_tree(jnp.asarray, case.args), **_call_kwargs(case, jnp))
+        # A symbolic call builds the Keras layer by tracing only (an eager call compiles).
+        k_layer(*map_tree(symbolic, case.args), **map_tree(symbolic, _call_kwargs(case, jnp)))
     t_layer(*map_tree(lambda a: tg.tensor(np.asarray(a)), case.args), **_call_kwargs(case, tg))
     copy_weights(k_layer, t_layer)
     return k_layer, t_layer
 
 
+def symbolic(value: Any) -> Any:
+    """An array as a Keras symbolic tensor of its shape and dtype (anything else as is)."""
+    if isinstance(value, np.ndarray | jax.Array):
+        return keras.KerasTensor(value.shape, dtype=str(value.dtype))
+    return value
+
+
 def _call_kwargs(case: LayerCase, lib: Any) -> dict[str, Any]:
-    kwargs = dict(case.call_kwargs)
+    def convert(value: Any) -> Any:
+        if not isinstance(value, np.ndarray):
+            return value
+        return jnp.asarray(value) if lib is jnp else tg.tensor(value)
+
+    kwargs = {key: map_tree(convert, value) for key, value in case.call_kwargs.items()}
     if case.mask is not None:
         kwargs["mask"] = mask_tree(case.mask, lib)
     return kwargs
@@ -377,7 +432,8 @@ def check_layer(case: LayerCase) -> tuple[Any, Any]:
     """Every check of the suite for one layer case; returns the two layers."""
     k_layer, t_layer = build_layers(case)
     check_weight_names(k_layer, t_layer)
-    check_config_keys(k_layer, t_layer)
+    if case.config:
+        check_config_keys(k_layer, t_layer)
     k_run = keras_run(k_layer, case.args, _call_kwargs(case, jnp), grads=case.grads)
     t_run = tapegrad_run(t_layer, case.args, _call_kwargs(case, tg), grads=case.grads)
     tol = {"rtol": case.rtol, "atol": case.atol}
@@ -402,3 +458,8 @@ def check_layer(case: LayerCase) -> tuple[Any, Any]:
         check_masks(k_layer, t_layer, case.args, case.mask)
     check_round_trips(k_layer, t_layer)
     return k_layer, t_layer
+
+
+def xfail(case: Any, reason: str) -> Any:
+    """A case that differs from Keras today, documented: strict, so a fix must remove it."""
+    return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason), id=str(case))
