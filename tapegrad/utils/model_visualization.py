@@ -245,7 +245,7 @@ def _draw(
     nodes = _graph_nodes(model)
     layers: list[Any] = []
     edges: list[tuple[Any, Any]] = []
-    calls = {}
+    calls: dict[int, Any] = {}
     for node in nodes:
         for tensor in node.flat_inputs:
             source = tensor.history[0]
