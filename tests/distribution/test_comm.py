@@ -93,11 +93,11 @@ def test_the_communicator_under_mpiexec() -> None:
 @pytest.mark.parametrize("mode", ["stuck", "killed", "raises"])
 def test_a_failed_process_stops_the_others(mode: str) -> None:
     start = time.monotonic()
-    result = run_mpi(2, "failure.py", mode, limit=60, dist_timeout=2)
+    result = run_mpi(2, "failure.py", mode, limit=90, dist_timeout=2)
     elapsed = time.monotonic() - start
     assert result.returncode != 0, report(result)
     assert "UNREACHED" not in result.stdout, report(result)
-    assert elapsed < 30, f"{mode}: the job took {elapsed:.0f} s to stop\n{report(result)}"
+    assert elapsed < 60, f"{mode}: the job took {elapsed:.0f} s to stop\n{report(result)}"
     if mode == "stuck":  # process 0 waited for process 1 in vain, and said so
         assert "allreduce_sum timed out after 2 s on process 0 of 2" in result.stderr, report(
             result
