@@ -142,9 +142,9 @@ def explain(
 ) -> Explanation:
     """See `tapegrad.explain.explain` (the package's documented entry point)."""
     several = not isinstance(argnums, int)
-    chosen = tuple(argnums) if several else (argnums,)  # type: ignore[arg-type]
+    chosen: tuple[int, ...] = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for k in chosen:
-        if not -len(args) <= k < len(args):
+        if k >= len(args) or k < -len(args):
             raise ValueError(
                 f"explain: argnums {argnums!r} out of range for {len(args)} positional arguments"
             )

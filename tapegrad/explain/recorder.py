@@ -162,6 +162,7 @@ class ExplainTracer(FunctionTracer):
         where = user_source_line()
         for index in range(count, len(self.nodes)):
             node = self.nodes[index]
+            summaries: tuple[ValueSummary | None, ...]
             if index == last:
                 summaries = tuple(summarize(o._value) for o in outs)
             else:  # a stop_gradient the tracer put in front of a raw read
