@@ -200,3 +200,19 @@ def test_headless_browser_shows_the_page(tmp_path):
         text=True,
     ).stdout
     assert "rule: g * cos(x)" in dom
+
+
+def test_page_script_parses_where_node_is_installed(tmp_path):
+    import re
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (only used to syntax-check the page's script)")
+    page = svg_view.html_page('<svg viewBox="0 0 1 1"></svg>', "t", {"a": "b"})
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert len(scripts) == 1
+    path = tmp_path / "page.js"
+    path.write_text(scripts[0], encoding="utf-8")
+    done = subprocess.run([node, "--check", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
