@@ -165,7 +165,10 @@ def explain(
                         "differentiate with respect to arrays, Tensors or numbers"
                     )
                 flat.append(leaf)
-                names.append(f"x{k}" if tree is None else f"x{k}[{j}]")
+                if isinstance(leaf, Variable):
+                    names.append(_variable_name(leaf))
+                else:
+                    names.append(f"x{k}" if tree is None else f"x{k}[{j}]")
         return flat, names, _grad_tree(trees, several)
 
     def call(*traced: Any) -> Any:

@@ -262,3 +262,25 @@ def test_top_level_name_is_the_callable_package() -> None:
     assert repr(tg.explain(sin_times, np.ones(1), np.ones(1))).startswith(
         "<Explanation of sin_times: 2 forward ops, 3 backward ops"
     )
+
+
+def test_variables_and_nested_gradients() -> None:
+    v = tg.Variable(np.array([1.0, 2.0]), name="scale")
+    e = tg.explain(lambda v: tnp.sum(tnp.exp(v)), v)
+    assert [s.name for s in e.sources] == [getattr(v, "path", None) or v.name]
+    np.testing.assert_array_equal(e.gradients(), np.exp([1.0, 2.0]))
+
+    def penalty(x):  # a gradient inside the function: its rule's ops are forward ops
+        g = tg.grad(lambda y: tnp.sum(tnp.sin(y) * y))(x)
+        return tnp.sum(g * g)
+
+    x = np.array([0.3, 1.2])
+    e = tg.explain(penalty, x)
+    inner = [s for s in e.forward if s.part == "vjp"]
+    assert inner
+    assert all(s.rule is not None for s in inner)
+    xt = tg.tensor(x)
+    with tg.GradientTape() as tape:
+        tape.watch(xt)
+        out = penalty(xt)
+    assert e.gradients().tobytes() == tape.gradient(out, xt)._value.tobytes()
