@@ -151,7 +151,7 @@ def get(identifier: Any) -> Optimizer:
     Examples:
         >>> from tapegrad.nn import optimizers
         >>> optimizers.get("rmsprop")
-        <RMSprop name='rmsprop' built=False>
+        <RMSprop name='rm_sprop' built=False>
     """
     if isinstance(identifier, Optimizer):
         return identifier

@@ -52,7 +52,7 @@ class Adam(Optimizer):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
-        name: str | None = "adam",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -147,7 +147,7 @@ class AdamW(Adam):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
-        name: str | None = "adamw",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         if weight_decay is None:

@@ -29,7 +29,9 @@ __all__ = ["Optimizer", "cast_to", "clip_by_global_norm", "clip_by_norm"]
 
 
 def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower()
+    # Keras' to_snake_case: the default names Keras gives (without its _1, _2 suffixes).
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # The step counter's increment (a Tensor of its dtype: assign_add converts nothing).

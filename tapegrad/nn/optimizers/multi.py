@@ -57,9 +57,9 @@ class OptimizerMap(MutableMapping):  # type: ignore[type-arg]
         >>> mapping["encoder/.*"] = optimizers.SGD()
         >>> mapping["decoder"] = optimizers.Adam()
         >>> mapping["encoder/dense/kernel"].name, mapping["decoder"].name
-        ('SGD', 'adam')
+        ('sgd', 'adam')
         >>> mapping["decoder/dense/kernel"].name    # "decoder" matches only itself
-        'rmsprop'
+        'rm_sprop'
     """
 
     def __init__(

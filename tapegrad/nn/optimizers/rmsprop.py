@@ -55,7 +55,7 @@ class RMSprop(Optimizer):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
-        name: str | None = "rmsprop",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(

@@ -48,7 +48,7 @@ class SGD(Optimizer):
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
-        name: str | None = "SGD",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
