@@ -127,6 +127,8 @@ class Explanation:
         self._variable_values = list(variable_values)
         self._n_outputs = n_outputs
         self._grad_tree = grad_tree
+        # Rendered images by (format, dpi): an explanation never changes once made.
+        self.drawings: dict[tuple[str, float | None], bytes] = {}
         self.names = dict(value_names(graph))
         self.names.update(names or {})
 

@@ -65,13 +65,19 @@ def notebook_html(explanation: Explanation) -> str:
 
 
 def _render(explanation: Explanation, fmt: str, dpi: float | None) -> bytes:
+    # A notebook asks for the SVG and the HTML of one explanation: lay it out once.
+    cached = explanation.drawings.get((fmt, dpi))
+    if cached is not None:
+        return cached
     try:
-        return graphviz.render(explanation.to_dot(), fmt, dpi)
+        drawn = graphviz.render(explanation.to_dot(), fmt, dpi)
     except graphviz.GraphvizNotFoundError:
         raise graphviz.GraphvizNotFoundError(
             f"Explanation.save: drawing a .{fmt} needs Graphviz; {graphviz.INSTALL_HINT}. "
             "Without it, .to_dot() and .text() (and saving .dot or .txt) still work."
         ) from None
+    explanation.drawings[(fmt, dpi)] = drawn
+    return drawn
 
 
 def _write(path: str, data: bytes) -> None:
