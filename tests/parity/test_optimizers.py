@@ -118,6 +118,12 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
     ("adagrad", "Adagrad", {**LR, "initial_accumulator_value": 0.2}, False),
     ("adamax", "Adamax", LR, False),
     ("adafactor", "Adafactor", LR, False),
+    (
+        "adafactor-options",
+        "Adafactor",
+        {**LR, "beta_2_decay": -0.5, "clip_threshold": 0.5, "relative_step": False},
+        False,
+    ),
     ("nadam", "Nadam", LR, False),
     ("ftrl", "Ftrl", {**LR, "l1_regularization_strength": 0.01}, False),
     (
@@ -132,6 +138,8 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
         False,
     ),
     ("lion", "Lion", LR, False),
+    ("lion-betas", "Lion", {**LR, "beta_1": 0.5, "beta_2": 0.9}, False),
+    ("rmsprop-rho-epsilon", "RMSprop", {**LR, "rho": 0.5, "epsilon": 1e-3}, False),
     ("lamb", "Lamb", LR, False),
     ("muon", "Muon", LR, True),
     (
