@@ -246,9 +246,13 @@ def _draw(
     layers: list[Any] = []
     edges: list[tuple[Any, Any]] = []
     calls: dict[int, Any] = {}
+    # Keras draws no InputLayer for a Sequential (nested: the outer edge reaches its first layer).
+    hidden_input = _is_sequential(model)
     for node in nodes:
         for tensor in node.flat_inputs:
             source = tensor.history[0]
+            if hidden_input and _is_input_layer(source):
+                continue
             if source not in layers:
                 layers.append(source)
             if (source, node.layer) not in edges:
@@ -257,7 +261,7 @@ def _draw(
             layers.append(node.layer)
         calls.setdefault(id(node.layer), node)
     for layer in model.layers:
-        if layer not in layers:
+        if layer not in layers and not (hidden_input and _is_input_layer(layer)):
             layers.append(layer)
     for layer in layers:
         if options["expand_nested"] and _is_graph_model(layer):
@@ -303,7 +307,9 @@ def _edge_end(layer: Any, prefix: str, options: dict[str, Any], last: bool) -> s
         inner = _graph_nodes(layer)
         if last:
             return _edge_end(inner[-1].layer, prefix + layer.name + "/", options, last)
-        first = inner[0].flat_inputs[0].history[0] if inner[0].flat_inputs else inner[0].layer
+        first = inner[0].layer
+        if inner[0].flat_inputs and not _is_sequential(layer):  # a functional model's Input
+            first = inner[0].flat_inputs[0].history[0]
         return _edge_end(first, prefix + layer.name + "/", options, last)
     return dot_quote(prefix + layer.name)
 
@@ -333,6 +339,18 @@ def _is_model(layer: Any) -> bool:
     from tapegrad.nn.models import Model
 
     return isinstance(layer, Model)
+
+
+def _is_sequential(layer: Any) -> bool:
+    from tapegrad.nn.models import Sequential
+
+    return isinstance(layer, Sequential)
+
+
+def _is_input_layer(layer: Any) -> bool:
+    from tapegrad.nn.layers import InputLayer
+
+    return isinstance(layer, InputLayer)
 
 
 def _is_graph_model(layer: Any) -> bool:

@@ -63,6 +63,8 @@ def test_expand_nested_draws_a_cluster_with_its_layers(tmp_path):
     nodes, edges, clusters, texts = _svg_graph(path.read_bytes())
     assert {"inner/inner_a", "inner/inner_b", "head"} <= set(nodes)
     assert "inner" not in nodes
+    assert not [n for n in nodes if n.startswith("inner/input")]  # as Keras: no InputLayer
+    assert "x->inner/inner_a" in edges
     assert len(clusters) == 1
     assert "inner/inner_b->add" in edges
     assert "inner (Sequential)" in texts
@@ -79,6 +81,15 @@ def test_plot_model_png_and_html(tmp_path):
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html
     assert "params: 10 (non-trainable)" in html  # the hover text: Dense(2) on 4 features
     assert "class: Dense" in html and "activation: sigmoid" in html
+
+
+def test_sequential_has_no_input_box_as_in_keras():
+    model = tg.Sequential(
+        [tg.Input((4,)), tg.layers.Dense(3, name="a"), tg.layers.Dense(1, name="b")]
+    )
+    dot = utils.model_to_dot(model).to_string()
+    assert "InputLayer" not in dot
+    assert [line.strip() for line in dot.splitlines() if "->" in line] == ['"a" -> "b";']
 
 
 def test_model_to_dot_follows_keras_arguments():
