@@ -76,6 +76,8 @@ class _SpatialDropout(_RandomLayer):
 
     def get_config(self) -> dict[str, Any]:
         config = {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        # Keras 3's spatial dropouts leave "trainable" out of their configs.
+        config.pop("trainable", None)
         if self.rank > 1:
             config["data_format"] = self.data_format
         return config
