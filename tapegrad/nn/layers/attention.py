@@ -152,14 +152,20 @@ class MultiHeadAttention(Layer):
             query; negative ones from its end): None (default) attends over every axis
             between batch and features; e.g. ``(2,)`` on ``(batch, rows, cols, dim)``
             attends along each row separately.
+        sliding_window: Optional positive int: query ``i`` attends only to keys ``j`` with
+            ``|i - j| < sliding_window`` (a band; with ``use_causal_mask``, the causal
+            sliding window), as Keras 3.15.
         flash_attention: Accepted for Keras compatibility (ignored).
         kernel_initializer: Initializer of the projection kernels (``"glorot_uniform"``).
         bias_initializer: Initializer of the projection biases (``"zeros"``).
         kernel_regularizer: Optional regularizer of the kernels.
         bias_regularizer: Optional regularizer of the biases.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Regularizer of the outputs (its penalty joins `losses`).
         kernel_constraint: Optional constraint of the kernels.
         bias_constraint: Optional constraint of the biases.
+        use_gate: Multiply the attended values by a sigmoid gate projected from the query
+            (its own ``gate`` kernel and bias, created after ``key``) before the output
+            projection, as Keras 3.15.
         seed: Seed of the dropout masks.
 
     Call arguments:
@@ -202,6 +208,7 @@ class MultiHeadAttention(Layer):
         use_bias: bool = True,
         output_shape: int | Sequence[int] | None = None,
         attention_axes: Any = None,
+        sliding_window: int | None = None,
         flash_attention: bool | None = None,
         kernel_initializer: Any = "glorot_uniform",
         bias_initializer: Any = "zeros",
@@ -210,12 +217,11 @@ class MultiHeadAttention(Layer):
         activity_regularizer: Any = None,
         kernel_constraint: Any = None,
         bias_constraint: Any = None,
+        use_gate: bool = False,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        if activity_regularizer is not None:
-            raise NotImplementedError("MultiHeadAttention: activity_regularizer is not supported")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = layer_owner(self)
         self.num_heads = check_positive_int(owner, "num_heads", num_heads)
         self.key_dim = check_positive_int(owner, "key_dim", key_dim)
@@ -240,6 +246,10 @@ class MultiHeadAttention(Layer):
             if attention_axes is None
             else tuple(check_int(owner, "attention_axes", axis) for axis in attention_axes)
         )
+        self.sliding_window = check_positive_int(
+            owner, "sliding_window", sliding_window, allow_none=True
+        )
+        self.use_gate = check_bool(owner, "use_gate", use_gate)
         check_int(owner, "seed", seed, minimum=0, allow_none=True)
         self.flash_attention = (
             None
@@ -256,6 +266,8 @@ class MultiHeadAttention(Layer):
         self._rng = layer_generator(seed)
         self.query_dense: _Projection | None = None
         self.key_dense: _Projection | None = None
+        # Keras creates the gate between key and value: weights keep that order.
+        self.gate_dense: _Projection | None = None
         self.value_dense: _Projection | None = None
         self.output_dense: _Projection | None = None
 
@@ -346,6 +358,8 @@ class MultiHeadAttention(Layer):
         self._attended_axes = axes
         self.query_dense = self._projection("query", (self.num_heads, self.key_dim), 1)
         self.key_dense = self._projection("key", (self.num_heads, self.key_dim), 1)
+        if self.use_gate:
+            self.gate_dense = self._projection("gate", (self.num_heads, self.value_dim), 1)
         self.value_dense = self._projection("value", (self.num_heads, self.value_dim), 1)
         self.output_dense = self._projection(
             "attention_output", self._output_shape or (query_shape[-1],), 2
@@ -354,6 +368,7 @@ class MultiHeadAttention(Layer):
         for layer, shape in (
             (self.query_dense, query_shape),
             (self.key_dense, key_shape),
+            *([(self.gate_dense, query_shape)] if self.gate_dense is not None else []),
             (self.value_dense, value_shape),
             (self.output_dense, projected),
         ):
@@ -417,7 +432,10 @@ class MultiHeadAttention(Layer):
             weights = probabilities * dropout_mask(
                 probabilities, self.dropout, shape_of(probabilities), self._rng
             )
-        output = self.output_dense(tnp.einsum(self._combine_equation, weights, v))
+        combined = tnp.einsum(self._combine_equation, weights, v)
+        if self.gate_dense is not None:
+            combined = combined * ops.sigmoid(self.gate_dense(query))
+        output = self.output_dense(combined)
         return (output, probabilities) if return_attention_scores else output
 
     def compute_mask(self, inputs: Any, mask: Any) -> Any:
@@ -438,6 +456,12 @@ class MultiHeadAttention(Layer):
             steps, source = shape_of(query)[1], shape_of(value)[1]
             causal = np.tril(np.ones((1, steps, source), bool))
             mask = causal if mask is None else tnp.logical_and(mask, causal)
+        if self.sliding_window is not None:
+            # Keras' band: query i attends to keys j with |i - j| < sliding_window.
+            steps, source = shape_of(query)[1], shape_of(value)[1]
+            distance = np.abs(np.arange(steps)[:, None] - np.arange(source)[None, :])
+            band = (distance < self.sliding_window)[None]
+            mask = band if mask is None else tnp.logical_and(mask, band)
         return mask
 
     def get_config(self) -> dict[str, Any]:
@@ -450,6 +474,8 @@ class MultiHeadAttention(Layer):
             "use_bias": self.use_bias,
             "output_shape": list(self._output_shape) if self._output_shape else None,
             "attention_axes": list(self.attention_axes) if self.attention_axes else None,
+            "sliding_window": self.sliding_window,
+            "use_gate": self.use_gate,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
@@ -457,6 +483,8 @@ class MultiHeadAttention(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
+            # Keras writes the key even when unset (Layer's own config only when set).
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
 
     @classmethod

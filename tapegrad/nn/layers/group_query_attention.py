@@ -47,7 +47,7 @@ class GroupedQueryAttention(Layer):
         flash_attention: Accepted for Keras compatibility (ignored).
         kernel_initializer, bias_initializer: Initializers of the projections.
         kernel_regularizer, bias_regularizer: Optional regularizers.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Regularizer of the outputs (its penalty joins `losses`).
         kernel_constraint, bias_constraint: Optional constraints.
         use_gate: Multiply the attention output by a sigmoid gate computed from the query.
         seed: Seed of the dropout draws.
@@ -97,10 +97,8 @@ class GroupedQueryAttention(Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = layer_owner(self)
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{owner}: activity_regularizer is not supported")
         self.head_dim = check_positive_int(owner, "head_dim", head_dim)
         self.num_query_heads = check_positive_int(owner, "num_query_heads", num_query_heads)
         self.num_key_value_heads = check_positive_int(
@@ -269,6 +267,8 @@ class GroupedQueryAttention(Layer):
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
+            # Keras writes the key even when unset (Layer's own config only when set).
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
         }
 
     @classmethod
