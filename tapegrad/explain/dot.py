@@ -111,8 +111,9 @@ def explanation_dot(
         f"  edge {_attrs(fontname='Helvetica', fontsize='9', arrowsize='0.7')};",
     ]
     seeds = set(explanation.seeds)
+    read = {a for s in explanation.steps for a in s.node.inputs if not isinstance(a, Literal)}
     for spec in explanation.graph.inputs:
-        if spec.id in seeds:
+        if spec.id in seeds or (explanation.focused and spec.id not in read):
             continue
         label = f"{names.get(spec.id, spec.id)}\n{format_aval(spec.shape, spec.dtype)}"
         lines.append(
@@ -123,8 +124,12 @@ def explanation_dot(
             + ";"
         )
     for value_id, value in explanation.graph.constants.items():
+        if explanation.focused and value_id not in read:
+            continue
         label = f"{names.get(value_id, value_id)}\n{format_aval(value.shape, value.dtype)}"
         lines.append(f"  v{value_id} " + _attrs(label=label, shape="note", fillcolor="white") + ";")
+    if explanation.focused:
+        lines += _outside_values(explanation, read)
     lines += _forward_cluster(explanation, details)
     lines += _backward_cluster(explanation, details, seeds, residual_edges)
     lines += _edges(explanation, residual_edges)
@@ -150,6 +155,24 @@ def explanation_dot(
             lines.append(f"  {node_name(explanation, source.gradient)} -> {name};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _outside_values(explanation: Explanation, read: set[int]) -> list[str]:
+    """A focused view's values computed outside it: drawn as inputs of the view."""
+    declared = {spec.id for spec in explanation.graph.inputs} | set(explanation.graph.constants)
+    lines = []
+    for node in explanation.graph.nodes:
+        for out, shape, dtype in zip(node.outputs, node.shapes, node.dtypes, strict=True):
+            if out in read and out not in declared and explanation.step_of(out) is None:
+                name = explanation.names.get(out, str(out))
+                label = f"{name}\n{format_aval(shape, dtype)}"
+                tooltip = f"{name}: computed by {node.primitive} outside this view"
+                lines.append(
+                    f"  v{out} "
+                    + _attrs(label=label, shape="ellipse", fillcolor=_INPUT_FILL, tooltip=tooltip)
+                    + ";"
+                )
+    return lines
 
 
 def _step_line(explanation: Explanation, step: Step, details: dict[str, str], indent: str) -> str:

@@ -127,6 +127,13 @@ class Explanation:
         self._variable_values = list(variable_values)
         self._n_outputs = n_outputs
         self._grad_tree = grad_tree
+        #: A view of some layers only (`focus`): drawable, not replayable.
+        self.focused = False
+        #: Value ids of the forward pass: inputs (not the seeds) and forward results.
+        self.forward_values = {spec.id for spec in graph.inputs} - set(self.seeds)
+        for step in self.steps:
+            if not step.backward:
+                self.forward_values.update(step.node.outputs)
         # Rendered images by (format, dpi): an explanation never changes once made.
         self.drawings: dict[tuple[str, float | None], bytes] = {}
         self.names = dict(value_names(graph))
@@ -150,9 +157,7 @@ class Explanation:
             Value id (an argument, a Variable or a forward result) -> the indices of the
             backward steps that read it.
         """
-        forward_ids = {spec.id for spec in self.graph.inputs} - set(self.seeds)
-        for step in self.forward:
-            forward_ids.update(step.node.outputs)
+        forward_ids = self.forward_values
         kept: dict[int, list[int]] = {}
         for step in self.backward:
             for atom in step.node.inputs:
@@ -178,6 +183,60 @@ class Explanation:
         """The step of graph node ``index``."""
         return self._by_index[index]
 
+    def layers(self) -> list[str]:
+        """Names of the layers the forward ops ran in (outer layers first, each once)."""
+        found: dict[str, None] = {}
+        for step in self.forward:
+            for name in step.scope:
+                found.setdefault(name, None)
+        return list(found)
+
+    def focus(self, layer: str) -> Explanation:
+        """A view of one layer: its forward ops and the backward ops differentiating them.
+
+        Values computed outside the layer appear as inputs of the view; the gradients
+        listed are those of weights whose gradient the layer's backward ops produce. The
+        view draws and lists like an explanation (`text`, `to_dot`, `save`) but does not
+        replay (`gradients` needs the whole graph).
+
+        Args:
+            layer: A layer name (one of `layers`), e.g. a ``Lambda``'s.
+
+        Returns:
+            The focused `Explanation`.
+
+        Raises:
+            ValueError: no forward op ran in a layer of that name.
+        """
+        forward = {s.index for s in self.forward if layer in s.scope}
+        if not forward:
+            raise ValueError(
+                f"Explanation.focus: no op ran in a layer named {layer!r}; the layers are "
+                f"{self.layers()}"
+            )
+        kept = [
+            s
+            for s in self.steps
+            if s.index in forward or (s.backward and s.differentiates in forward)
+        ]
+        produced = {o for s in kept for o in s.node.outputs}
+        view = Explanation(
+            f"{self.title}, layer {layer}",
+            self.graph,
+            kept,
+            [s for s in self.sources if s.gradient in produced],
+            [],
+            self._arg_values,
+            self._variable_values,
+            self._n_outputs,
+            self._grad_tree,
+            self.names,
+            [],
+        )
+        view.focused = True
+        view.forward_values = self.forward_values
+        return view
+
     # -- faithful replay ------------------------------------------------------------------------
     def gradients(self) -> Any:
         """Re-run the drawn graph on the explained call's values; return its gradients.
@@ -190,6 +249,11 @@ class Explanation:
             The gradients with the structure of the sources (arrays; None where a source
             has no gradient).
         """
+        if self.focused:
+            raise ValueError(
+                f"Explanation of {self.title} is a focused view (some layers only): call "
+                "gradients() on the whole explanation"
+            )
         with np.errstate(all="ignore"):
             flat = evaluate(self.graph, self._arg_values, self._variable_values)
         grads = [

@@ -42,7 +42,10 @@ def explanation_text(explanation: Explanation, values: bool = True, sources: boo
     lines += _aligned(rows, [s for s in forward], values)
     targets = " + ".join(f"sum({names.get(t, t)})" for t in explanation.targets)
     wrt = ", ".join(s.name for s in explanation.sources)
-    lines.append(f"backward ({len(backward)} ops): gradient of {targets} with respect to {wrt}")
+    if explanation.focused:
+        lines.append(f"backward ({len(backward)} ops): the ops differentiating those above")
+    else:
+        lines.append(f"backward ({len(backward)} ops): gradient of {targets} with respect to {wrt}")
     rows = [(_assignment(explanation, s), _backward_note(explanation, s)) for s in backward]
     lines += _aligned(rows, backward, values)
     kept = explanation.residuals()
@@ -61,6 +64,8 @@ def explanation_text(explanation: Explanation, values: bool = True, sources: boo
             )
         )
     grads = []
+    if explanation.focused and not explanation.sources:
+        grads.append("none computed here")
     for source in explanation.sources:
         if source.gradient is None:
             grads.append(f"{source.name} = None ({source.reason})")

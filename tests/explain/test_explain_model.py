@@ -127,3 +127,33 @@ def test_integer_inputs_and_errors() -> None:
     frozen.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="no trainable weights"):
         frozen.explain(np.ones((2, 2), "float32"), np.ones((2, 1), "float32"))
+
+
+def test_focus_on_one_lambda_layer() -> None:
+    model, temperature = demo_model(seed=0)
+    x, y = synthetic_batch(model, batch_size=2)
+    e = model.explain(x, y)
+    assert e.layers() == [
+        "digits",
+        "sqrt_intensity",
+        "flatten",
+        "hidden",
+        "logits",
+        "temperature",
+        "loss",
+    ]
+    view = e.focus("temperature")
+    assert [s.node.primitive for s in view.forward] == ["multiply"]
+    assert [s.node.primitive for s in view.backward] == ["multiply", "multiply", "sum"]
+    assert [s.part for s in view.backward] == ["vjp", "vjp", "unbroadcast"]
+    assert [s.name for s in view.sources] == [getattr(temperature, "path", None) or "temperature"]
+    listing = view.text(values=False, sources=False)
+    assert "backward (3 ops): the ops differentiating those above" in listing
+    dot = view.to_dot()
+    outside = [line for line in dot.splitlines() if "outside this view" in line]
+    assert len(outside) == 2  # the logits (t7) and the incoming cotangent
+    assert "cluster_backward" in dot
+    with pytest.raises(ValueError, match="focused view"):
+        view.gradients()
+    with pytest.raises(ValueError, match="the layers are"):
+        e.focus("no_such_layer")
