@@ -174,7 +174,7 @@ class Discretization(Layer):
         return (shape[0], *shape[2:], depth) if len(shape) >= 2 else (depth,)
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             **super().get_config(),
             "bin_boundaries": self.bin_boundaries,
             "num_bins": self.num_bins,
@@ -182,6 +182,9 @@ class Discretization(Layer):
             "output_mode": self.output_mode,
             "sparse": self.sparse,
         }
+        # Keras 3's Discretization writes no "trainable" (it has no weights to train).
+        config.pop("trainable", None)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Discretization:
