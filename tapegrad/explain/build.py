@@ -134,6 +134,7 @@ def record_explanation(
         grad_tree,
         names,
         [spec.id for spec in graph.arg_inputs[len(graph.arg_inputs) - len(seeds) :]],
+        tracer.drawn,
     )
 
 

@@ -114,6 +114,7 @@ class Explanation:
         grad_tree: TreeDef,
         names: dict[int, str] | None = None,
         seeds: Sequence[int] = (),
+        drawn: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.title = title
         self.graph = graph
@@ -123,6 +124,7 @@ class Explanation:
         self.sources = list(sources)
         self.targets = list(targets)
         self.seeds = list(seeds)
+        self._drawn = dict(drawn or {})
         self._arg_values = list(arg_values)
         self._variable_values = list(variable_values)
         self._n_outputs = n_outputs
@@ -243,7 +245,8 @@ class Explanation:
 
         The graph is replayed node by node (`tapegrad.graph.evaluate`): the forward ops,
         then the backward ones exactly as drawn, so the result equals what
-        `GradientTape.gradient` returns for the same call, bit for bit.
+        `GradientTape.gradient` returns for the same call, bit for bit. Random draws
+        (dropout masks) are those of the explained call.
 
         Returns:
             The gradients with the structure of the sources (arrays; None where a source
@@ -254,8 +257,18 @@ class Explanation:
                 f"Explanation of {self.title} is a focused view (some layers only): call "
                 "gradients() on the whole explanation"
             )
+        graph = self.graph
+        if self._drawn:
+            # Random draws (dropout masks) replay as the explained call drew them.
+            graph = Graph(
+                graph.inputs,
+                [n for n in graph.nodes if not set(n.outputs) <= set(self._drawn)],
+                graph.outputs,
+                {**graph.constants, **self._drawn},
+                captured_variables=graph.captured_variables,
+            )
         with np.errstate(all="ignore"):
-            flat = evaluate(self.graph, self._arg_values, self._variable_values)
+            flat = evaluate(graph, self._arg_values, self._variable_values)
         grads = [
             None if g is None else np.asarray(g._value if isinstance(g, Tensor) else g)
             for g in flat[self._n_outputs :]

@@ -135,6 +135,8 @@ class ExplainTracer(FunctionTracer):
         self.backward_phase = False
         self.extra_scope: tuple[str, ...] = ()
         self.producer: dict[int, int] = {}  # value id -> index of the node computing it
+        # Results of stateful primitives (dropout masks) as drawn: the replay reuses them.
+        self.drawn: dict[int, np.ndarray] = {}
 
     # Explaining one call on its data: Python may read values (control flow, index arrays
     # computed from the data); the graph is then the graph of this call.
@@ -165,6 +167,9 @@ class ExplainTracer(FunctionTracer):
             summaries: tuple[ValueSummary | None, ...]
             if index == last:
                 summaries = tuple(summarize(o._value) for o in outs)
+                if prim.stateful:
+                    for out_id, out in zip(node.outputs, outs, strict=True):
+                        self.drawn[out_id] = np.array(out._value, copy=True)
             else:  # a stop_gradient the tracer put in front of a raw read
                 summaries = (None,) * len(node.outputs)
             for out_id in node.outputs:

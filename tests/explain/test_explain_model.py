@@ -157,3 +157,18 @@ def test_focus_on_one_lambda_layer() -> None:
         view.gradients()
     with pytest.raises(ValueError, match="the layers are"):
         e.focus("no_such_layer")
+
+
+def test_dropout_masks_replay_as_drawn_and_equal_the_next_eager_step() -> None:
+    layers = tg.layers
+    tg.utils.set_random_seed(3)
+    model = tg.Sequential([tg.Input((4,)), layers.Dense(8), layers.Dropout(0.5), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = synthetic_batch(model, batch_size=3)
+    e = model.explain(x, y)
+    assert "dropout_mask" in [s.node.primitive for s in e.forward]
+    first, second = e.gradients(), e.gradients()
+    for a, b in zip(first, second, strict=True):
+        assert a.tobytes() == b.tobytes()
+    # Tracing drew the mask from a copy of the generator: the eager step draws it again.
+    _assert_bits(first, _tape_gradients(model, x, y))
