@@ -5,7 +5,7 @@ primitive table (``sin_p.defvjp(lambda g, ans, x: g * cos_p(x))`` gives the text
 ``g * cos_p(x)``), a `tapegrad.defvjp` maker of a user primitive, or the ``grad_fn`` of a
 `tapegrad.custom_gradient`. `describe_rule` finds the function's own source: a lambda's
 body (the span its bytecode covers), a function's returned expression when its body is
-one ``return``, else the function's name and parameters (its source is kept for tooltips).
+one ``return``, else the function's name and its source location.
 
 Examples:
     >>> from tapegrad.core.prims.elementwise import sin_p
@@ -37,7 +37,7 @@ class RuleText:
 
     Attributes:
         text: One line: a lambda's body or a function's returned expression (or
-            ``name(parameters)`` for a longer function).
+            ``name(...)`` for a longer function).
         location: ``file:line`` of its definition (paths inside tapegrad relative to the
             package's parent folder, e.g. ``tapegrad/core/prims/elementwise.py:124``).
         source: The whole definition (the statement holding a lambda), for tooltips.
@@ -81,8 +81,7 @@ def _describe_code(code: Any, name: str) -> RuleText:
         text = _lambda_body(code)
         source = linecache.getline(code.co_filename, code.co_firstlineno).strip()
         return RuleText(text or source, location, source, name)
-    arguments = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    return RuleText(f"{name}({', '.join(arguments)})", location, "", name)
+    return RuleText(f"{name}(...)", location, "", name)
 
 
 def describe_rule(rule: Callable[..., Any] | None) -> RuleText:

@@ -61,7 +61,7 @@ forward (4 ops):
 backward (6 ops): gradient of sum(t3) with respect to x0
   t4:f64[3] = broadcast_to[shape=(3,)] g  # d t3/d t2: sum rule: _expand(g, shape_of(x), axis, keepdims)
   t5:f64[3] = where t0 t4 0               # d t2/d t1: where rule: where_p(c, g, 0)
-  t6:bool[3] = logical_not t0             # d t2/d t1: mask: _where_zero_mask(argnum, ans, c, x, y)
+  t6:bool[3] = logical_not t0             # d t2/d t1: mask: _where_zero_mask(...)
   t7:f64[3] = multiply t5 0.5             # d t1/d x0: sqrt rule: g * 0.5 / ans
   t8:f64[3] = divide t7 t1                # d t1/d x0: sqrt rule: g * 0.5 / ans
   t9:f64[3] = where t6 0 t8               # d t1/d x0: mask: where(mask, 0, g)
