@@ -510,8 +510,8 @@ def test_config_round_trip(layer):
 
 
 def test_errors_name_the_layer_and_the_problem():
-    with pytest.raises(NotImplementedError, match="stateful"):
-        layers.LSTM(2, stateful=True)
+    with pytest.raises(ValueError, match="stateful=True the batch size must be static"):
+        layers.LSTM(2, stateful=True)(layers.Input((T, F)))
     lstm = layers.LSTM(2, name="enc")
     lstm(np.zeros((B, T, F), np.float32))
     with pytest.raises(ValueError, match="'enc'.*5 features"):

@@ -35,9 +35,10 @@ from tapegrad.nn.layers.keras_tensor import (
     Node,
     flatten,
     map_structure,
+    probing,
 )
 from tapegrad.nn.layers.layer_losses import CALL_CONTEXT, LossesMixin, next_loss_epoch
-from tapegrad.nn.layers.layer_masks import MASKS, MasksMixin
+from tapegrad.nn.layers.layer_masks import MASKS, MasksMixin, get_keras_mask, set_keras_mask
 from tapegrad.nn.layers.layer_paths import PathsMixin, scope_name
 from tapegrad.nn.layers.structure import bump_structure_version, structure_version
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
@@ -51,8 +52,7 @@ _BUILD_LOCKS_GUARD = threading.Lock()
 #: thread and task): `tapegrad.nn.saving` bounds what a loaded config makes layers allocate.
 WEIGHT_CHECK: contextvars.ContextVar[Any] = contextvars.ContextVar("WEIGHT_CHECK", default=None)
 
-_flatten = flatten
-_map_structure = map_structure
+_flatten, _map_structure = flatten, map_structure
 
 
 def unique_name(base: str) -> str:
@@ -458,25 +458,32 @@ class Layer(LossesMixin, MasksMixin, PathsMixin):
         Symbolic tensors may be in any argument (Keras 3): each becomes a graph input.
         """
 
-        def probe(batch: int, length: int) -> Any:
-            def concrete(x: Any) -> Any:
-                return tg.tensor(x.zeros(batch, length)) if isinstance(x, KerasTensor) else x
-
-            # The probe only infers shapes: in inference mode it updates no state (moving
-            # statistics) even when the recorded call asks for ``training=True``.
-            return self(
-                _map_structure(concrete, inputs),
-                *_map_structure(concrete, list(rest)),
-                **{**_map_structure(concrete, kwargs), "training": False},
-            )
-
-        outputs = probe(PROBE_BATCH, PROBE_LENGTH)
-        flat = _flatten(outputs)
         symbolic_inputs = [
             x for x in _flatten([inputs, list(rest), kwargs]) if isinstance(x, KerasTensor)
         ]
         # A batch size fixed by every input (Input(batch_shape=(8, ...))) stays known.
         batch_known = all(x.shape[:1] != (None,) for x in symbolic_inputs)
+
+        def probe(batch: int, length: int) -> Any:
+            def concrete(x: Any) -> Any:
+                if not isinstance(x, KerasTensor):
+                    return x
+                value = tg.tensor(x.zeros(batch, length))
+                if x.mask_rank is not None:  # masked inputs: the outputs' masks are known
+                    set_keras_mask(value, tg.tensor(np.ones(value.shape[: x.mask_rank], bool)))
+                return value
+
+            # The probe only infers shapes: in inference mode it updates no state (moving
+            # statistics) even when the recorded call asks for ``training=True``.
+            with probing(batch_known):
+                return self(
+                    _map_structure(concrete, inputs),
+                    *_map_structure(concrete, list(rest)),
+                    **{**_map_structure(concrete, kwargs), "training": False},
+                )
+
+        outputs = probe(PROBE_BATCH, PROBE_LENGTH)
+        flat = _flatten(outputs)
         # Unknown axes past the batch: a second probe tells which output axes follow them.
         second = None
         if any(None in x.shape[1:] for x in symbolic_inputs):
@@ -496,14 +503,10 @@ class Layer(LossesMixin, MasksMixin, PathsMixin):
                 # The probe ran with batch PROBE_BATCH: the batch axis stays symbolic.
                 shape = (None,) + tuple(shape[1:])
             dtype = np.result_type(out.numpy() if hasattr(out, "numpy") else out)
-            symbolic.append(
-                KerasTensor(
-                    shape,
-                    dtype,
-                    history=(self, node_index, i),
-                    name=f"{self.name}/out{i}" if len(flat) > 1 else self.name,
-                )
-            )
+            mask = get_keras_mask(out)
+            name = f"{self.name}/out{i}" if len(flat) > 1 else self.name
+            rank = None if mask is None else len(shape_of(mask))
+            symbolic.append(KerasTensor(shape, dtype, (self, node_index, i), name, rank))
         node = Node(self, inputs, symbolic, dict(kwargs), tuple(rest))
         self._inbound_nodes.append(node)
         iterator = iter(symbolic)
@@ -569,10 +572,8 @@ class Layer(LossesMixin, MasksMixin, PathsMixin):
 def _marking_built(build: Any) -> Any:
     @functools.wraps(build)
     def build_and_mark(self: Layer, input_shape: Any, *args: Any, **kwargs: Any) -> None:
-        # In the layer's scope (Keras' build wrapper): its weights' and sublayers' paths.
-        with self.open_name_scope() as scope:
-            if self._path is None:
-                self.__dict__["_path"] = scope.path
+        with self.open_name_scope() as scope:  # (Keras' build wrapper: the paths)
+            self.__dict__.setdefault("_path", scope.path)
             build(self, input_shape, *args, **kwargs)
         self.built = True
 

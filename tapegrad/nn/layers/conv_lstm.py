@@ -110,11 +110,15 @@ class ConvLSTM(Layer):
     Call arguments:
         sequences: ``(batch, time, *spatial, channels)`` (or channels first).
         initial_state: Optional ``[hidden, cell]`` states.
+        mask: Optional boolean ``(batch, time)`` (by default the inputs' mask): masked
+            steps keep the states and repeat the previous output, as Keras' RNN does.
         training: Whether dropout is active.
     """
 
     rank = 2
     _check_input_shape = False
+    # Keras 3: the output keeps the input's time mask (return_sequences).
+    supports_masking = True
 
     def __init__(
         self,
@@ -223,10 +227,19 @@ class ConvLSTM(Layer):
             return ops.conv(x, kernel, 1, "same", self.data_format)
         return ops.conv(x, kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
 
-    def call(self, sequences: Any, training: bool | None = None) -> Any:
+    def compute_mask(self, inputs: Any, mask: Any) -> Any:
+        """The input's time mask when ``return_sequences`` (else None); None for states."""
+        if isinstance(mask, list | tuple):
+            mask = mask[0] if mask else None
+        output_mask = mask if self.return_sequences else None
+        return [output_mask, None, None] if self.return_state else output_mask
+
+    def call(self, sequences: Any, mask: Any = None, training: bool | None = None) -> Any:
         initial = None
         if isinstance(sequences, list | tuple):
             sequences, *initial = sequences
+        if isinstance(mask, list | tuple):  # initial states joined the inputs
+            mask = mask[0] if mask else None
         shape = tuple(shape_of(sequences))
         if len(shape) != self.rank + 3 or shape[self._channel_axis()] != self.input_dim:
             raise ValueError(
@@ -237,12 +250,12 @@ class ConvLSTM(Layer):
         cell = self.cell
         step_shape = shape[2:]
         if training and self.dropout > 0:
-            mask = random.dropout(
+            dropped = random.dropout(
                 tnp.ones((batch, *step_shape), dtype=self.dtype),
                 self.dropout,
                 seed=self.seed_generator,
             )
-            sequences = sequences * tnp.expand_dims(mask, 1)
+            sequences = sequences * tnp.expand_dims(dropped, 1)
         # Every step's input convolution at once: time folded into the batch.
         folded = tnp.reshape(sequences, (batch * steps, *step_shape))
         projected = self._conv(folded, cell.kernel, recurrent=False)
@@ -272,8 +285,12 @@ class ConvLSTM(Layer):
                 self.recurrent_dropout,
                 seed=self.seed_generator,
             )
+        keeps = self._step_masks(mask, batch, steps)
         outputs = []
-        for x_t in reversed(projected) if self.go_backwards else projected:
+        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
+        for t in order:
+            x_t = projected[t]
+            h_old, c_old = h, c
             h_in = h if recurrent_mask is None else h * recurrent_mask
             z = x_t + self._conv(h_in, cell.recurrent_kernel, recurrent=True)
             z_i, z_f, z_c, z_o = tnp.split(z, 4, axis=axis)
@@ -281,10 +298,24 @@ class ConvLSTM(Layer):
             f = self.recurrent_activation(z_f)
             c = f * c + i * self.activation(z_c)
             h = self.recurrent_activation(z_o) * self.activation(c)
+            if keeps is not None:  # a masked step: the states (and output) carried through
+                h, c = tnp.where(keeps[t], h, h_old), tnp.where(keeps[t], c, c_old)
             if self.return_sequences:
                 outputs.append(h)
         output = tnp.stack(outputs, axis=1) if self.return_sequences else h
         return [output, h, c] if self.return_state else output
+
+    def _step_masks(self, mask: Any, batch: int, steps: int) -> list[Any] | None:
+        """Per step, a boolean broadcasting against the states (None without a mask)."""
+        if mask is None:
+            return None
+        if tuple(shape_of(mask)) != (batch, steps):
+            raise ValueError(
+                f"{layer_owner(self)}: mask must have shape (batch, time) = "
+                f"{(batch, steps)}, got shape {tuple(shape_of(mask))}"
+            )
+        mask = tnp.not_equal(tnp.asarray(mask), 0)
+        return tnp.unstack(tnp.reshape(mask, (batch, steps) + (1,) * (self.rank + 1)), axis=1)
 
     def get_config(self) -> dict[str, Any]:
         return {

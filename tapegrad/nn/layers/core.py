@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ import tapegrad.numpy as tnp
 from tapegrad import backend
 from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import KerasTensor, Layer, _flatten, shape_of
+from tapegrad.nn.layers.layer_masks import get_keras_mask
 from tapegrad.nn.validation import (
     check_bool,
     check_choice,
@@ -413,6 +415,11 @@ class Lambda(Layer):
         function: A function of the input tensor(s) written with tapegrad ops,
             ``tapegrad.numpy`` or NumPy calls on Tensors.
         output_shape: Optional expected output shape without the batch axis.
+        mask: Keras' argument: None (the layer does not support masking: an input mask is
+            dropped), a function ``(inputs, mask) -> output mask`` (like `compute_mask`),
+            or a tensor returned as the output's mask whatever the input. A ``function``
+            with a ``mask`` parameter receives the inputs' mask (and ``training``, the
+            flag, where it has that parameter).
         arguments: Optional keyword arguments passed to ``function``.
 
     Examples:
@@ -420,6 +427,10 @@ class Lambda(Layer):
         >>> double = tg.layers.Lambda(lambda x: x * 2)
         >>> double(tg.tensor([[1.0, 2.0]])).numpy()
         array([[2., 4.]], dtype=float32)
+        >>> from tapegrad.nn.layers.layer_masks import get_keras_mask
+        >>> keep = tg.layers.Lambda(lambda x: x, mask=lambda x, m: tg.ops.greater(x, 1.5))
+        >>> get_keras_mask(keep(tg.tensor([[1.0, 2.0]]))).numpy()
+        array([[False,  True]])
     """
 
     _check_input_shape = False
@@ -428,6 +439,7 @@ class Lambda(Layer):
         self,
         function: Callable[..., Any],
         output_shape: Any = None,
+        mask: Any = None,
         arguments: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -450,20 +462,40 @@ class Lambda(Layer):
                 f"arguments, got {arguments!r}"[:200]
             )
         self.arguments = dict(arguments or {})
+        self.mask = mask if mask is None or callable(mask) else tg.tensor(mask)
+        # Keras: a Lambda passes masks on only with its mask argument; without one the
+        # calls do no mask work unless the inputs carry masks.
+        self.supports_masking = mask is not None
+        self.__dict__["_makes_masks"] = mask is not None
+        try:
+            parameters = inspect.signature(function).parameters
+        except (TypeError, ValueError):  # (builtins without a signature)
+            parameters = {}  # type: ignore[assignment]
+        self._function_takes = {n for n in ("mask", "training") if n in parameters}
         # Trainable Variables the function reads (found on the first call): tracked weights.
         self.captured_variables: list[tg.Variable] = []
         self._checked_output = False
 
-    def call(self, inputs: Any) -> Any:
+    def call(self, inputs: Any, mask: Any = None, training: Any = None) -> Any:
+        arguments = self.arguments
+        if self._function_takes:
+            given = {"mask": mask, "training": training}
+            arguments = {**arguments, **{n: given[n] for n in self._function_takes}}
         if not self._checked_output:
             # The first call finds the Variables the function reads: they become weights.
             with tg.GradientTape() as tape:
-                out = self.function(inputs, **self.arguments)
+                out = self.function(inputs, **arguments)
             self.captured_variables = list(tape.watched_variables())
             self._check_output(out)
             self._checked_output = True
             return out
-        return self.function(inputs, **self.arguments)
+        return self.function(inputs, **arguments)
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """The ``mask`` argument's output mask: its function's result, or the tensor."""
+        if callable(self.mask):
+            return self.mask(inputs, previous_mask)
+        return self.mask
 
     def _check_output(self, out: Any) -> None:
         for leaf in _flatten(out):
@@ -496,7 +528,44 @@ class Lambda(Layer):
         config = {**super().get_config(), "arguments": self.arguments}
         if self.output_shape is not None:
             config["output_shape"] = list(self.output_shape)
+        if self.mask is not None and not callable(self.mask):
+            config["mask"] = self.mask.numpy().tolist()  # (a function is not data)
         return config
+
+
+class KerasMask(Layer):
+    """The mask attached to a tensor, as a graph node: what a symbolic tensor's
+    ``_keras_mask`` is made of (made by `KerasTensor._keras_mask`, rarely by hand).
+
+    Args:
+        rank: The mask's rank (its leading axes are the tensor's).
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> embedded = tg.layers.Embedding(10, 2, mask_zero=True)(np.array([[3, 0]]))
+        >>> KerasMask(2)(embedded).numpy()
+        array([[ True, False]])
+    """
+
+    _check_input_shape = False
+    supports_masking = True  # reads the mask; its own output has none
+
+    def __init__(self, rank: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rank = int(rank)
+
+    def call(self, inputs: Any) -> Any:
+        mask = get_keras_mask(inputs)
+        if mask is None:  # (a shape probe's zeros carry no mask: nothing masked)
+            return tnp.ones(tuple(shape_of(inputs))[: self.rank], dtype=bool)
+        return mask
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rank": self.rank}
 
 
 __all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Lambda", "Reshape"]

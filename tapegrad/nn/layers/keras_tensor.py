@@ -9,8 +9,10 @@ with an error that says so.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,33 @@ PROBE_BATCH = 2
 PROBE_LENGTH = 64
 PROBE_BATCH_AGAIN = 3
 PROBE_LENGTH_AGAIN = 96
+#: Set while a layer runs on zeros to infer its output shapes (`Layer` on KerasTensors):
+#: True where the batch size is the inputs' own (``Input(batch_size=)``), False where the
+#: probe made it up. A layer with state (a stateful RNN) neither updates it nor sizes it
+#: by a made-up batch then.
+PROBING: contextvars.ContextVar[bool | None] = contextvars.ContextVar("PROBING", default=None)
+
+
+@contextlib.contextmanager
+def probing(batch_known: bool) -> Iterator[None]:
+    """Mark a shape probe (see `PROBING`); a probe inside another keeps the outer mark.
+
+    Args:
+        batch_known: Whether the probe's batch size is the inputs' own.
+
+    Examples:
+        >>> with probing(False):
+        ...     PROBING.get()
+        False
+        >>> print(PROBING.get())
+        None
+    """
+    token = PROBING.set(batch_known) if PROBING.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            PROBING.reset(token)
 
 
 def _symbolic_value_error(what: str) -> TypeError:
@@ -47,6 +76,8 @@ class KerasTensor:
         dtype: dtype.
         history: ``(layer, node index, output index)`` of the call producing it.
         name: Name (the Input's or the producing layer's).
+        mask_rank: The rank of the mask the producing layer attaches to this output
+            (Keras 3's symbolic ``_keras_mask``), or None: it has no mask.
 
     Examples:
         >>> import tapegrad as tg
@@ -71,6 +102,7 @@ class KerasTensor:
         dtype: Any = "float32",
         history: tuple[Layer, int, int] | None = None,
         name: str | None = None,
+        mask_rank: int | None = None,
     ) -> None:
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = np.dtype(dtype)
@@ -79,6 +111,35 @@ class KerasTensor:
         self.history = history
         self.name = name
         self.sparse = False
+        self.mask_rank = mask_rank
+        self._mask_tensor: KerasTensor | None = None
+
+    @property
+    def _keras_mask(self) -> KerasTensor | None:
+        """The symbolic mask of this output (Keras 3's ``_keras_mask``), or None.
+
+        It is a node of the graph (a `KerasMask` layer reading the mask the producing
+        layer attaches at run time), so it can be passed on, as in
+        ``Attention()([q, v], mask=[None, v._keras_mask])``. Functional models also pass
+        masks from layer to layer by themselves.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> tokens = tg.Input((5,), dtype="int32")
+            >>> embedded = tg.layers.Embedding(10, 4, mask_zero=True)(tokens)
+            >>> embedded._keras_mask.shape, embedded._keras_mask.dtype
+            ((None, 5), dtype('bool'))
+            >>> print(tokens._keras_mask)
+            None
+        """
+        if self.mask_rank is None:
+            return None
+        if self._mask_tensor is None:
+            # (core imports base, which imports this module: looked up when first needed)
+            from tapegrad.nn.layers.core import KerasMask
+
+            self._mask_tensor = KerasMask(self.mask_rank)(self)
+        return self._mask_tensor
 
     @property
     def _keras_history(self) -> tuple[Layer, int, int] | None:

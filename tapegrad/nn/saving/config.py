@@ -17,7 +17,7 @@ from tapegrad import tree
 from tapegrad.nn import layers as layers_module
 from tapegrad.nn import object_registration
 from tapegrad.nn.layers.base import Layer
-from tapegrad.nn.layers.core import InputLayer, Lambda
+from tapegrad.nn.layers.core import InputLayer, KerasMask, Lambda
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.models.sequential import Sequential
 from tapegrad.nn.saving.archive import ArchiveError, _expect_keys, _expect_list, _json_bytes
@@ -351,6 +351,7 @@ def layer_classes(custom_objects: dict[str, Any] | None) -> dict[str, type[Layer
         value = getattr(layers_module, name, None)
         if isinstance(value, type) and issubclass(value, Layer) and value is not Layer:
             classes[name] = value
+    classes.setdefault("KerasMask", KerasMask)  # (a symbolic tensor's _keras_mask node)
     for name, value in object_registration.check_custom_objects(
         custom_objects, "load_model"
     ).items():

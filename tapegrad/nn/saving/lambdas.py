@@ -45,6 +45,13 @@ class LambdaSaver:
 
     def config(self, layer: Lambda, top: Layer) -> dict[str, Any]:
         """The Lambda's config plus its function as a checked graph and its variables."""
+        if callable(getattr(layer, "mask", None)):
+            # The mask function is Python code: stored it could not be loaded without
+            # running bytecode. A mask tensor is data and is stored.
+            raise ValueError(
+                f"save_model: Lambda '{layer.name}' has a mask function, which cannot be "
+                "saved; give the Lambda a mask tensor or compute the mask in a layer"
+            )
         spec = _lambda_input_spec(layer)
         arguments = dict(layer.arguments)
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.layers.keras_tensor import PROBING
 from tapegrad.nn.layers.recurrent.cells import (
     _CELLS,
     LSTMCell,
@@ -40,7 +42,11 @@ class RNN(Layer):
         return_state: Also return the final states: ``(output, *states)``.
         go_backwards: Process the sequence in reverse (outputs stay in processing order,
             as in Keras).
-        stateful: Not supported (must be False).
+        stateful: Keep the final states of each batch as the initial states of the next
+            (sample ``i`` of a batch continues sample ``i`` of the previous one): they live
+            in `states` (non-trainable Variables, not among the weights, as in Keras) until
+            `reset_states`. The batch size must be fixed: ``Input(batch_size=)`` or
+            ``batch_shape=``, or the first batch's when the layer is built by a call.
         unroll: Accepted for Keras compatibility; the loop is always a Python loop.
         zero_output_for_mask: At masked steps, output zeros instead of the previous
             output (the state is carried through either way).
@@ -79,10 +85,6 @@ class RNN(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if check_bool(layer_owner(self), "stateful", stateful):
-            raise NotImplementedError(
-                f"{type(self).__name__} '{self.name}': stateful=True is not supported"
-            )
         if not hasattr(cell, "state_size"):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': the cell must have a "
@@ -93,7 +95,9 @@ class RNN(Layer):
         self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
         self.return_state = check_bool(owner, "return_state", return_state)
         self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
-        self.stateful = stateful
+        self.stateful = check_bool(owner, "stateful", stateful)
+        # A stateful layer's states (Variables, private: not weights, as in Keras).
+        self._states: list[tg.Variable] | None = None
         self.unroll = check_bool(owner, "unroll", unroll)
         self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
 
@@ -112,6 +116,55 @@ class RNN(Layer):
         if not self.cell.built:
             self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
             self.cell.built = True
+        if self.stateful:
+            batch = input_shape[0]
+            if batch is None or PROBING.get() is False:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': with stateful=True the batch "
+                    "size must be static: give it to the first layer, e.g. "
+                    "Input(shape, batch_size=...), or call the layer on data first"
+                )
+            if self._states is not None and shape_of(self._states[0])[0] == batch:
+                self.reset_states()
+            else:
+                dtype = self.cell.dtype
+                self._states = [
+                    tg.Variable(np.asarray(s, dtype), trainable=False, name="rnn_state")
+                    for s in self._initial_states(None, int(batch), dtype)
+                ]
+
+    @property
+    def states(self) -> list[tg.Variable] | None:
+        """A stateful layer's current states (Variables), else None (Keras')."""
+        return self._states
+
+    def reset_states(self, states: Any = None) -> None:
+        """Set a stateful layer's states to zeros (or to ``states``, one array each).
+
+        Args:
+            states: Optional values, one per state, of the states' shapes.
+
+        Examples:
+            >>> import numpy as np
+            >>> import tapegrad as tg
+            >>> layer = tg.layers.GRU(2, stateful=True)
+            >>> _ = layer(np.ones((3, 4, 5), np.float32))
+            >>> layer.reset_states()
+            >>> float(np.abs(layer.states[0].numpy()).sum())
+            0.0
+        """
+        if self._states is None:
+            return
+        values = _as_list(states) if states is not None else [None] * len(self._states)
+        if len(values) != len(self._states):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}': reset_states got {len(values)} "
+                f"state(s) for {len(self._states)}"
+            )
+        for variable, value in zip(self._states, values, strict=True):
+            variable.assign(np.zeros(variable.shape, variable.dtype) if value is None else value)
+
+    reset_state = reset_states
 
     def call(
         self,
@@ -140,10 +193,22 @@ class RNN(Layer):
                 f"{type(self).__name__} '{self.name}': the sequences are empty (shape {shape})"
             )
         steps = self._step_masks(mask, shape)
+        stateful = self.stateful and self._states is not None
+        if stateful and initial_state is None:
+            expected = shape_of(self._states[0])[0]  # type: ignore[index]
+            if shape[0] != expected:
+                raise ValueError(
+                    f"{type(self).__name__} '{self.name}': a stateful layer's batch size "
+                    f"is fixed: expected {expected} sequences, got {shape[0]}"
+                )
+            initial_state = list(self._states)  # type: ignore[arg-type]
         if isinstance(self.cell, _RecurrentCell):
             last, outputs, states = self._run_fused(sequences, initial_state, training, steps)
         else:
             last, outputs, states = self._run_cell(sequences, initial_state, training, steps)
+        if stateful and PROBING.get() is None:  # (a shape probe leaves the states alone)
+            for variable, state in zip(self._states, states, strict=True):  # type: ignore[arg-type]
+                variable.assign(state)
         output = outputs if self.return_sequences else last
         return (output, *states) if self.return_state else output
 
