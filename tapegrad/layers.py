@@ -11,7 +11,6 @@ UNSUPPORTED: dict[str, str] = {
     "TextVectorization": "string tensors: tapegrad's tensors are numeric",
     "Hashing": "string tensors: tapegrad's tensors are numeric",
     "HashedCrossing": "string tensors: tapegrad's tensors are numeric",
-    "IntegerLookup": "not implemented yet (Keras 3.15's IntegerLookup itself needs TensorFlow)",
 }
 
 # Keras names tapegrad has, with how they differ from Keras (read by tapegrad.keras_coverage).
@@ -20,6 +19,9 @@ DIFFERS: dict[str, str] = {
     "TimeDistributed": "one call of the layer on the steps folded into the batch: equal to "
     "Keras' per-step calls except BatchNormalization's training statistics",
     "RMSNormalization": "also works on non-trailing axes (Keras fails there)",
+    "IntegerLookup": "needs no TensorFlow; sparse=True and oov_method='farmhash' are refused "
+    "(no sparse tensors, no TensorFlow fingerprints); an adapted vocabulary is saved in the "
+    "config (tapegrad archives have no assets folder)",
     "InputSpec": "a layer's input_spec is not checked on each call yet "
     "(tapegrad.nn.layers.input_spec.assert_input_compatibility checks it on request)",
 }

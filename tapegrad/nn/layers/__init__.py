@@ -56,6 +56,7 @@ from tapegrad.nn.layers.image_preprocessing import (
     RandomFlip,
 )
 from tapegrad.nn.layers.input_spec import InputSpec
+from tapegrad.nn.layers.lookup import IntegerLookup
 from tapegrad.nn.layers.merge import (
     Add,
     Average,
@@ -216,6 +217,7 @@ __all__ = [
     "DepthwiseConv1D",
     "DepthwiseConv2D",
     "Discretization",
+    "IntegerLookup",
     "Dot",
     "Dropout",
     "ELU",
