@@ -39,7 +39,9 @@ def explain_model(model: Any, x: Any, y: Any = None, sample_weight: Any = None) 
 
     Returns:
         The `Explanation`; its sources are the trainable weights, named by their paths,
-        and `Explanation.gradients` returns one array per weight.
+        and `Explanation.gradients` returns one array per weight. Explaining changes no
+        Variable: updates the step makes (BatchNormalization's moving statistics) are
+        recorded in the graph and undone.
 
     Raises:
         ValueError: the model is not compiled, or has no trainable weights.
