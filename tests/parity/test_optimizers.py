@@ -8,6 +8,7 @@ trainer takes) and compares the model variables and every optimizer variable: na
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -88,10 +89,15 @@ def _compare(keras_result: tuple, tg_result: tuple, rtol: float = RTOL, atol: fl
 _RENAMED = {"u_product": "variable"}
 
 
+def _keras_default_name(name: str) -> str:
+    # Keras numbers its unnamed Variables in a process: variable, variable_1, ...
+    return re.sub(r"^variable_\d+$", "variable", name)
+
+
 def _comparable_names(names: list[str]) -> list[str]:
     out = []
     for name in names:
-        name = _RENAMED.get(name, name)
+        name = _keras_default_name(_RENAMED.get(name, name))
         for suffix in ("_r", "_c"):
             if name.endswith(suffix) and name[: -len(suffix)] in SHAPES:
                 name = name[: -len(suffix)]
@@ -125,6 +131,7 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
         False,
     ),
     ("nadam", "Nadam", LR, False),
+    ("nadam-accumulation", "Nadam", {**LR, "gradient_accumulation_steps": 2}, True),
     ("ftrl", "Ftrl", {**LR, "l1_regularization_strength": 0.01}, False),
     (
         "ftrl-shrinkage-beta",

@@ -105,22 +105,15 @@ class Nadam(_MomentOptimizer):
         )
         self._u_product = self.add_variable((), initializer=1.0, dtype=dtype, name="u_product")
 
-    def apply(
-        self, grads: Sequence[Any], trainable_variables: Sequence[tg.Variable] | None = None
-    ) -> None:
-        """As ``Optimizer.apply``; first advances the momentum-schedule product once per step
-        (not once per variable), as Keras does."""
-        grads = list(grads)
-        if not grads:
-            return
-        if not self.built and trainable_variables is not None:
-            self.build(list(trainable_variables))
-        if self.built:
-            dtype = self._u_product.dtype
-            step = tnp.astype(self.iterations + 1, dtype)
-            u_t = self.beta_1 * (1.0 - 0.5 * tnp.power(tnp.astype(0.96, dtype), step))
-            self._u_product.assign(self._u_product * u_t)
-        super().apply(grads, trainable_variables)
+    def update_variables(self, grads: list[Any], variables: list[tg.Variable]) -> None:
+        """As ``Optimizer.update_variables``; first advances the momentum-schedule product
+        once per update (not once per variable, nor on calls that only accumulate), as
+        Keras' ``_backend_update_step`` does."""
+        dtype = self._u_product.dtype
+        step = tnp.astype(self.iterations + 1, dtype)
+        u_t = self.beta_1 * (1.0 - 0.5 * tnp.power(tnp.astype(0.96, dtype), step))
+        self._u_product.assign(self._u_product * u_t)
+        super().update_variables(grads, variables)
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one Nadam step to ``variable``."""
