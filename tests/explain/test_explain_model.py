@@ -172,3 +172,17 @@ def test_dropout_masks_replay_as_drawn_and_equal_the_next_eager_step() -> None:
         assert a.tobytes() == b.tobytes()
     # Tracing drew the mask from a copy of the generator: the eager step draws it again.
     _assert_bits(first, _tape_gradients(model, x, y))
+
+
+def test_explaining_changes_no_variable() -> None:
+    layers = tg.layers
+    model = tg.Sequential(
+        [tg.Input((4,)), layers.Dense(3), layers.BatchNormalization(), layers.Dense(1)]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = synthetic_batch(model, batch_size=5)
+    before = [np.array(v.numpy()) for v in model.weights]
+    e = model.explain(x, y)
+    for old, new in zip(before, model.weights, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())
+    _assert_bits(e.gradients(), _tape_gradients(model, x, y))
