@@ -94,5 +94,5 @@ def test_conv_lstm_weights_initial_state_dropout_and_config(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = tg.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    with pytest.raises(NotImplementedError, match="stateful"):
-        layers.ConvLSTM2D(2, 3, stateful=True)
+    with pytest.raises(ValueError, match="stateful=True the batch size must be static"):
+        layers.ConvLSTM2D(2, 3, stateful=True)(tg.Input((3, 5, 5, 2)))

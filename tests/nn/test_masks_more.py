@@ -203,3 +203,26 @@ def test_stateful_rnn_equals_keras_over_two_batches_with_masks(kind):
     layer.reset_states()
     want = np.asarray(reference([X2, M2]))
     np.testing.assert_allclose(ours([X2, M2]).numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_stateful_conv_lstm_carries_states_across_batches():
+    x1, x2 = RNG.standard_normal((2, 2, 3, 6, 2)).astype(np.float32)
+
+    def build():
+        inputs = tg.Input((3, 6, 2), batch_size=2)
+        layer = layers.ConvLSTM1D(2, 3, padding="same", stateful=True)
+        return tg.Model(inputs, layer(inputs)), layer
+
+    model, layer = build()
+    assert [s.shape for s in layer.states] == [(2, 6, 2), (2, 6, 2)]
+    model(x1)
+    second = model(x2).numpy()
+    fresh, _ = build()
+    fresh.set_weights(model.get_weights())
+    joined = np.concatenate([x1, x2], axis=1)  # one sequence of both batches' steps
+    unrolled = layers.ConvLSTM1D(2, 3, padding="same")
+    unrolled.build(joined.shape)
+    unrolled.set_weights(model.get_weights())
+    np.testing.assert_allclose(unrolled(joined).numpy(), second, rtol=1e-5, atol=1e-6)
+    layer.reset_states()
+    np.testing.assert_allclose(model(x2).numpy(), fresh(x2).numpy(), rtol=1e-6)

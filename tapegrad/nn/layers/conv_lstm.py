@@ -20,6 +20,7 @@ from tapegrad import ops, random
 from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.conv import normalize_data_format, normalize_tuple
+from tapegrad.nn.layers.recurrent.states import StatefulMixin
 from tapegrad.nn.validation import (
     check_bool,
     check_constraint,
@@ -78,7 +79,7 @@ class ConvLSTMCell(Layer):
             )
 
 
-class ConvLSTM(Layer):
+class ConvLSTM(StatefulMixin, Layer):
     """N-D convolutional LSTM over ``(batch, time, *spatial, channels)``; subclassed by rank.
 
     Args:
@@ -105,7 +106,8 @@ class ConvLSTM(Layer):
         return_sequences: Return every step's output ``(batch, time, ...)``.
         return_state: Also return the final hidden and cell states.
         go_backwards: Process the sequence in reverse.
-        stateful: Not supported (must be False).
+        stateful: Carry the final states of each batch to the next (see `RNN`; reset
+            with `reset_states`); the batch size must be static.
 
     Call arguments:
         sequences: ``(batch, time, *spatial, channels)`` (or channels first).
@@ -157,8 +159,6 @@ class ConvLSTM(Layer):
         owner = layer_owner(self)
         if activity_regularizer is not None:
             raise NotImplementedError(f"{owner}: activity_regularizer is not supported")
-        if check_bool(owner, "stateful", stateful):
-            raise NotImplementedError(f"{owner}: stateful=True is not supported")
         self.rank = rank
         self.filters = check_positive_int(owner, "filters", filters)
         self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", owner)
@@ -189,7 +189,7 @@ class ConvLSTM(Layer):
         self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
         self.return_state = check_bool(owner, "return_state", return_state)
         self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
-        self.stateful = False
+        self.stateful = check_bool(owner, "stateful", stateful)
         self.seed_generator = random.SeedGenerator(seed, name=f"{self.name}_seed_generator")
         self.cell = ConvLSTMCell(self, name=f"{self.name}/conv_lstm_cell", dtype=self.dtype)
 
@@ -221,6 +221,12 @@ class ConvLSTM(Layer):
         self.input_dim = int(shape[self._channel_axis()])
         self.cell.build(shape)
         self.cell.built = True
+        if self.stateful:
+            # The states' shape: one step's input convolution (on zeros, once).
+            step = np.zeros((1, *shape[2:]), self.dtype)
+            out = list(tuple(shape_of(self._conv(step, self.cell.kernel, recurrent=False)))[1:])
+            out[0 if self.data_format == "channels_first" else -1] = self.filters
+            self.build_states(shape[0], lambda batch: [np.zeros((batch, *out), self.dtype)] * 2)
 
     def _conv(self, x: Any, kernel: Any, recurrent: bool) -> Any:
         if recurrent:  # as Keras: stride 1, "same", no dilation
@@ -267,6 +273,7 @@ class ConvLSTM(Layer):
         axis = 1 if self.data_format == "channels_first" else -1
         state_shape = list(out_step)
         state_shape[0 if axis == 1 else -1] = self.filters
+        initial = initial or self.initial_states_of_batch(batch)
         if initial:
             if len(initial) != 2 or any(
                 tuple(shape_of(s)) != (batch, *state_shape) for s in initial
@@ -303,6 +310,7 @@ class ConvLSTM(Layer):
             if self.return_sequences:
                 outputs.append(h)
         output = tnp.stack(outputs, axis=1) if self.return_sequences else h
+        self.keep_states([h, c])
         return [output, h, c] if self.return_state else output
 
     def _step_masks(self, mask: Any, batch: int, steps: int) -> list[Any] | None:

@@ -7,10 +7,8 @@ from typing import Any
 
 import numpy as np
 
-import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.layers.base import Layer, shape_of
-from tapegrad.nn.layers.keras_tensor import PROBING
 from tapegrad.nn.layers.recurrent.cells import (
     _CELLS,
     LSTMCell,
@@ -20,6 +18,7 @@ from tapegrad.nn.layers.recurrent.cells import (
     _dtype_of,
     _RecurrentCell,
 )
+from tapegrad.nn.layers.recurrent.states import StatefulMixin
 from tapegrad.nn.layers.serialization import deserialize
 from tapegrad.nn.validation import (
     check_bool,
@@ -28,7 +27,7 @@ from tapegrad.nn.validation import (
 )
 
 
-class RNN(Layer):
+class RNN(StatefulMixin, Layer):
     """Runs a cell over the time axis of ``(batch, time, features)`` inputs.
 
     Built-in cells take a fast path: the inputs of all steps are projected with one
@@ -96,8 +95,6 @@ class RNN(Layer):
         self.return_state = check_bool(owner, "return_state", return_state)
         self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
         self.stateful = check_bool(owner, "stateful", stateful)
-        # A stateful layer's states (Variables, private: not weights, as in Keras).
-        self._states: list[tg.Variable] | None = None
         self.unroll = check_bool(owner, "unroll", unroll)
         self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
 
@@ -117,54 +114,12 @@ class RNN(Layer):
             self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
             self.cell.built = True
         if self.stateful:
-            batch = input_shape[0]
-            if batch is None or PROBING.get() is False:
-                raise ValueError(
-                    f"{type(self).__name__} '{self.name}': with stateful=True the batch "
-                    "size must be static: give it to the first layer, e.g. "
-                    "Input(shape, batch_size=...), or call the layer on data first"
-                )
-            if self._states is not None and shape_of(self._states[0])[0] == batch:
-                self.reset_states()
-            else:
-                dtype = self.cell.dtype
-                self._states = [
-                    tg.Variable(np.asarray(s, dtype), trainable=False, name="rnn_state")
-                    for s in self._initial_states(None, int(batch), dtype)
-                ]
+            dtype = self.cell.dtype
 
-    @property
-    def states(self) -> list[tg.Variable] | None:
-        """A stateful layer's current states (Variables), else None (Keras')."""
-        return self._states
+            def zeros(batch: int) -> list[Any]:
+                return [np.asarray(s, dtype) for s in self._initial_states(None, batch, dtype)]
 
-    def reset_states(self, states: Any = None) -> None:
-        """Set a stateful layer's states to zeros (or to ``states``, one array each).
-
-        Args:
-            states: Optional values, one per state, of the states' shapes.
-
-        Examples:
-            >>> import numpy as np
-            >>> import tapegrad as tg
-            >>> layer = tg.layers.GRU(2, stateful=True)
-            >>> _ = layer(np.ones((3, 4, 5), np.float32))
-            >>> layer.reset_states()
-            >>> float(np.abs(layer.states[0].numpy()).sum())
-            0.0
-        """
-        if self._states is None:
-            return
-        values = _as_list(states) if states is not None else [None] * len(self._states)
-        if len(values) != len(self._states):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': reset_states got {len(values)} "
-                f"state(s) for {len(self._states)}"
-            )
-        for variable, value in zip(self._states, values, strict=True):
-            variable.assign(np.zeros(variable.shape, variable.dtype) if value is None else value)
-
-    reset_state = reset_states
+            self.build_states(input_shape[0], zeros)
 
     def call(
         self,
@@ -193,22 +148,13 @@ class RNN(Layer):
                 f"{type(self).__name__} '{self.name}': the sequences are empty (shape {shape})"
             )
         steps = self._step_masks(mask, shape)
-        stateful = self.stateful and self._states is not None
-        if stateful and initial_state is None:
-            expected = shape_of(self._states[0])[0]  # type: ignore[index]
-            if shape[0] != expected:
-                raise ValueError(
-                    f"{type(self).__name__} '{self.name}': a stateful layer's batch size "
-                    f"is fixed: expected {expected} sequences, got {shape[0]}"
-                )
-            initial_state = list(self._states)  # type: ignore[arg-type]
+        if initial_state is None:
+            initial_state = self.initial_states_of_batch(shape[0])
         if isinstance(self.cell, _RecurrentCell):
             last, outputs, states = self._run_fused(sequences, initial_state, training, steps)
         else:
             last, outputs, states = self._run_cell(sequences, initial_state, training, steps)
-        if stateful and PROBING.get() is None:  # (a shape probe leaves the states alone)
-            for variable, state in zip(self._states, states, strict=True):  # type: ignore[arg-type]
-                variable.assign(state)
+        self.keep_states(list(states))
         output = outputs if self.return_sequences else last
         return (output, *states) if self.return_state else output
 
