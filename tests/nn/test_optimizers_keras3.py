@@ -149,3 +149,50 @@ def test_argument_checks_name_the_argument():
         optimizers.ScheduleFreeAdamW(beta_1=0.0)
     with pytest.raises(ValueError, match="exclude_layers"):
         optimizers.Muon(exclude_layers="dense")
+
+
+def test_a_keras_style_custom_optimizer_runs_unchanged():
+    # update_step written for Keras 3: self.assign_* and add_optimizer_variables with a list.
+    class MomentumSign(optimizers.Optimizer):
+        def build(self, var_list):
+            if self.built:
+                return
+            super().build(var_list)
+            self.m, self.count = self.add_optimizer_variables(var_list, ["m", "count"])
+
+        def update_step(self, gradient, variable, learning_rate):
+            index = self._get_variable_index(variable)
+            self.assign(self.m[index], 0.5 * self.m[index] + gradient)
+            self.assign_add(self.count[index], tg.numpy.ones_like(gradient))
+            self.assign_sub(variable, learning_rate * tg.numpy.sign(self.m[index]))
+
+    w = tg.Variable([1.0, -1.0], name="w")
+    opt = MomentumSign(learning_rate=0.25)
+    opt.apply([tg.tensor([2.0, -4.0])], [w])
+    opt.apply([tg.tensor([-1.0, 1.0])], [w])
+    assert [v.name for v in opt.variables] == ["iteration", "learning_rate", "w_m", "w_count"]
+    # w[0]: m = 2 (step 0.25), then m = 0.5 * 2 - 1 = 0 (no step); w[1]: two steps up.
+    np.testing.assert_array_equal(w.numpy(), [0.75, -0.5])
+    np.testing.assert_array_equal(opt.variables[3].numpy(), [2.0, 2.0])
+
+
+def test_set_weights_and_own_variables_round_trip():
+    w = tg.Variable(np.ones((2, 2), "float32"), name="w")
+    opt = optimizers.Adam(0.1)
+    opt.apply([tg.tensor(np.ones((2, 2), "float32"))], [w])
+    store: dict = {}
+    opt.save_own_variables(store)
+    assert sorted(store) == ["0", "1", "2", "3"]
+    other = optimizers.Adam(0.1)
+    with pytest.warns(UserWarning, match="Skipping"):
+        other.load_own_variables(store)  # not built: 2 variables, 4 stored
+    other.build([tg.Variable(np.zeros((2, 2), "float32"), name="w")])
+    other.load_own_variables(store)
+    for a, b in zip(opt.variables, other.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    third = optimizers.Adam(0.1)
+    third.build([tg.Variable(np.zeros((2, 2), "float32"), name="w")])
+    third.set_weights([v.numpy() for v in opt.variables])
+    assert int(third.iterations) == 1
+    with pytest.raises(ValueError, match="shape"):
+        third.set_weights([np.zeros(()), np.zeros(()), np.zeros(3), np.zeros(3)])

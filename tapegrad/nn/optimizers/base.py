@@ -23,6 +23,7 @@ from tapegrad.nn.optimizers import accumulation, ema, schedules
 from tapegrad.nn.optimizers.clipping import cast_to, clip_by_global_norm, clip_by_norm
 from tapegrad.nn.optimizers.gradients import GradientMethods
 from tapegrad.nn.optimizers.slots import make_initial_value, slot_name
+from tapegrad.nn.optimizers.state import StateMethods
 from tapegrad.nn.validation import check_number
 
 __all__ = ["Optimizer", "cast_to", "clip_by_global_norm", "clip_by_norm"]
@@ -38,7 +39,7 @@ def _snake_case(name: str) -> str:
 _ONE_STEP = tg.Tensor(np.array(1, np.int64))
 
 
-class Optimizer(GradientMethods):
+class Optimizer(GradientMethods, StateMethods):
     """Base class of all optimizers (Keras 3's ``BaseOptimizer``).
 
     Each call of ``apply_gradients`` (or ``apply``) clips the gradients, applies decoupled
