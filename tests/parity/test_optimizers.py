@@ -317,3 +317,27 @@ def test_multi_optimizer_config_matches_keras() -> None:
     assert isinstance(loaded, tg.optimizers.MultiOptimizer)
     assert loaded.loss_scale_factor == 2.0
     assert sorted(type(o).__name__ for o in loaded.optimizers) == ["Adam", "RMSprop", "SGD"]
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["adam", "loss-scale-adam"])
+def test_stateless_apply_matches_keras_and_leaves_the_variables(wrapped: bool) -> None:
+    def make(module: Any) -> Any:
+        inner = module.optimizers.Adam(learning_rate=0.01)
+        if not wrapped:
+            return inner
+        return module.optimizers.LossScaleOptimizer(inner, initial_scale=4.0)
+
+    grads = _gradients(bad_step=2 if wrapped else None)
+    expected = _keras_run(make(keras), grads)
+    optimizer = make(tg)
+    variables = [tg.Variable(v, name=n) for n, v in zip(SHAPES, _values(0), strict=True)]
+    optimizer.build(variables)
+    before = [v.numpy().copy() for v in [*variables, *optimizer.variables]]
+    trainable, state = list(variables), list(optimizer.variables)
+    for step in grads:
+        trainable, state = optimizer.stateless_apply(state, [tg.tensor(g) for g in step], trainable)
+    names = [v.name for v in optimizer.variables]
+    result = ([t.numpy() for t in trainable], names, [s.numpy() for s in state])
+    _compare(expected, result)
+    for old, variable in zip(before, [*variables, *optimizer.variables], strict=True):
+        np.testing.assert_array_equal(variable.numpy(), old)

@@ -1,6 +1,6 @@
 """The optimizer methods Keras 3 offers for its state: ``assign``/``assign_add``/
-``assign_sub`` (what a Keras optimizer's ``update_step`` calls), ``set_weights`` and
-``save_own_variables``/``load_own_variables``. A mixin of `Optimizer`."""
+``assign_sub`` (what a Keras optimizer's ``update_step`` calls), ``stateless_apply``,
+``set_weights`` and ``save_own_variables``/``load_own_variables``. A mixin of `Optimizer`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad as tg
+import tapegrad.numpy as tnp
 
 __all__ = ["StateMethods"]
 
@@ -32,6 +33,60 @@ class StateMethods:
 
     variables: list[tg.Variable]
     built: bool
+    _trainable_variables: list[tg.Variable]
+    apply: Any
+
+    def stateless_apply(
+        self,
+        optimizer_variables: Sequence[Any],
+        grads: Sequence[Any],
+        trainable_variables: Sequence[Any],
+    ) -> tuple[list[Any], list[Any]]:
+        """One update computed from given values, the Variables left as they were (Keras
+        3's JAX-style API).
+
+        Args:
+            optimizer_variables: Values of ``variables``, in order.
+            grads: Gradients, one per variable the optimizer was built with.
+            trainable_variables: Values of those variables, in order.
+
+        Returns:
+            ``(new trainable values, new optimizer values)``, Tensors.
+
+        Examples:
+            >>> import tapegrad as tg
+            >>> from tapegrad.nn.optimizers import SGD
+            >>> w = tg.Variable([1.0])
+            >>> opt = SGD(learning_rate=0.5)
+            >>> opt.build([w])
+            >>> new_w, new_state = opt.stateless_apply(opt.variables, [tg.tensor([2.0])], [w])
+            >>> new_w[0].numpy(), int(new_state[0]), w.numpy()
+            (array([0.], dtype=float32), 1, array([1.], dtype=float32))
+        """
+        owner = type(self).__name__
+        if not self.built:
+            raise ValueError(
+                f"{owner}.stateless_apply: the optimizer must be built; call "
+                "optimizer.build(trainable_variables) first"
+            )
+        state, model = self.variables, list(self._trainable_variables)
+        if len(optimizer_variables) != len(state) or len(trainable_variables) != len(model):
+            raise ValueError(
+                f"{owner}.stateless_apply: expected {len(state)} optimizer values and "
+                f"{len(model)} trainable values, got {len(optimizer_variables)} and "
+                f"{len(trainable_variables)}"
+            )
+        # Copies (ops, so a traced step records them) of what is given and of what to restore.
+        given = [tnp.copy(v) for v in [*optimizer_variables, *trainable_variables]]
+        originals = [tnp.copy(v) for v in [*state, *model]]
+        try:
+            for variable, value in zip([*state, *model], given, strict=True):
+                variable.assign(value)
+            self.apply(list(grads))
+            return [tnp.copy(v) for v in model], [tnp.copy(v) for v in state]
+        finally:
+            for variable, value in zip([*state, *model], originals, strict=True):
+                variable.assign(value)
 
     def assign(self, variable: tg.Variable, value: Any) -> None:
         """``variable.assign(value)`` (Keras' spelling inside ``update_step``)."""
