@@ -196,3 +196,26 @@ def test_set_weights_and_own_variables_round_trip():
     assert int(third.iterations) == 1
     with pytest.raises(ValueError, match="shape"):
         third.set_weights([np.zeros(()), np.zeros(()), np.zeros(3), np.zeros(3)])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optimizers.ScheduleFreeAdamW(0.01, warmup_steps=2),
+        lambda: optimizers.Muon(learning_rate=0.01),
+        lambda: optimizers.LossScaleOptimizer(optimizers.Adam(0.01), dynamic_growth_steps=2),
+        lambda: optimizers.Nadam(0.01, gradient_accumulation_steps=2, use_ema=True),
+        lambda: optimizers.MultiOptimizer(
+            optimizers.OptimizerMap(optimizers.SGD(0.1), {"(.*/)?bias": optimizers.Lion(0.01)})
+        ),
+    ],
+    ids=["schedule-free", "muon", "loss-scale", "nadam-accumulation-ema", "multi"],
+)
+def test_compiled_fit_equals_eager_fit(make):
+    # The optimizer is built inside the first compiled step: what build does must not
+    # become part of every step.
+    eager, eager_loss = _fit(make(), run_eagerly=True, epochs=2)
+    compiled, compiled_loss = _fit(make(), run_eagerly=False, epochs=2)
+    np.testing.assert_allclose(compiled_loss, eager_loss, rtol=1e-6)
+    for a, b in zip(eager.weights, compiled.weights, strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)

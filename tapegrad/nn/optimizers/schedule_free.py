@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
@@ -94,11 +96,18 @@ class ScheduleFreeAdamW(Optimizer):
             return
         var_list = list(var_list)
         super().build(var_list)
-        self._momentums, self._velocities = self.add_optimizer_variables(
-            var_list, ["momentum", "velocity"]
-        )
-        for momentum, variable in zip(self._momentums, var_list, strict=True):
-            momentum.assign(tnp.copy(variable))
+        self._momentums: list[tg.Variable] = []
+        self._velocities: list[tg.Variable] = []
+        for variable in var_list:
+            # The initial value, not an assignment: built inside a compiled step, an
+            # assignment would be part of the step and reset the momentum at every call.
+            start = np.asarray(variable.value)
+            self._momentums.append(
+                self.add_variable_from_reference(
+                    variable, "momentum", initializer=lambda shape, dtype, v=start: v
+                )
+            )
+            self._velocities.append(self.add_variable_from_reference(variable, "velocity"))
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one Schedule-Free AdamW step to ``variable``."""
