@@ -21,8 +21,11 @@ seconds (printed as ``> timeout``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 
@@ -79,6 +82,7 @@ def _select(renderer: str) -> None:
 
 
 def _child(source: str, fmt: str, renderer: str, queue: multiprocessing.Queue) -> None:
+    os.setpgrp()  # its own process group: a timeout ends the dot program it starts too
     _select(renderer)
     queue.put(_best(lambda: graphviz.render(source, fmt, dpi=72)))
 
@@ -89,7 +93,8 @@ def _timed(source: str, fmt: str, renderer: str, timeout: float) -> float | None
     child.start()
     child.join(timeout)
     if child.is_alive():
-        child.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
         child.join()
         return None
     return queue.get() if not queue.empty() else None
