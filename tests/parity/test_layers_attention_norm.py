@@ -37,7 +37,7 @@ QUERY_MASK = xfail(
     ),
     "Keras 3.15's MultiHeadAttention.call ignores an explicit query_mask= (it re-reads the "
     "query tensor's own mask); tapegrad applies it: a masked query row differs (a query "
-    "carrying its mask, e.g. from Embedding(mask_zero=True), agrees: test_masks.py)",
+    "carrying its mask, e.g. from Embedding(mask_zero=True), agrees: test_models.py)",
 )
 ATTENTION = [
     LayerCase("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, (Q, V)),
