@@ -156,3 +156,29 @@ def test_train_on_batch(optimizer: str, kwargs: dict[str, Any]) -> None:
         [np.asarray(k_model.predict(X_TRAIN, verbose=0))],
         "predictions after training",
     )
+
+
+def named_models(lib: Any) -> dict[str, Any]:
+    """Models whose layers are all named, so Keras's and tapegrad's paths can agree."""
+    seq = lib.Sequential(
+        [lib.Input((3,)), lib.layers.Dense(2, name="d"), lib.layers.BatchNormalization(name="bn")],
+        name="seq",
+    )
+    inputs = lib.Input((4, 3), name="x")
+    x = lib.layers.MultiHeadAttention(2, 2, name="mha")(inputs, inputs)
+    x = lib.layers.Bidirectional(lib.layers.LSTM(2, name="lstm"), name="bi")(x)
+    inner = lib.Sequential([lib.Input((4,)), lib.layers.Dense(2, name="inner_dense")], name="inner")
+    functional = lib.Model(inputs, inner(x), name="func")
+    return {"Sequential": seq, "functional-nested": functional}
+
+
+def test_weight_paths_and_names() -> None:
+    """Every weight's ``path`` and ``name`` as Keras 3 writes them (what moves weights by
+    name between the two, and what checkpoints and optimizer slots are keyed by)."""
+    with numpy_initial_values():
+        k_models = named_models(keras)
+    t_models = named_models(tg)
+    for key, k_model in k_models.items():
+        t_model = t_models[key]
+        assert [w.path for w in t_model.weights] == [w.path for w in k_model.weights], key
+        assert [w.name for w in t_model.weights] == [w.name for w in k_model.weights], key
