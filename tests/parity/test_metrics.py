@@ -77,6 +77,26 @@ CASES: list[tuple[str, str, dict[str, Any], str, bool]] = [
         True,
     ),
     (
+        "AUC-multi_label-PR-label_weights",
+        "AUC",
+        {
+            "multi_label": True,
+            "num_labels": C,
+            "curve": "PR",
+            "num_thresholds": 15,
+            "label_weights": [1.0, 0.5, 2.0, 0.0],
+        },
+        "binary",
+        True,
+    ),
+    (
+        "AUC-label_weights-logits",
+        "AUC",
+        {"label_weights": [1.0, 0.5, 2.0, 0.0], "from_logits": True, "num_thresholds": 15},
+        "regression",
+        True,
+    ),
+    (
         "AUC-thresholds-majoring",
         "AUC",
         {"thresholds": [0.2, 0.5, 0.7], "summation_method": "majoring"},
@@ -184,19 +204,11 @@ CASES: list[tuple[str, str, dict[str, Any], str, bool]] = [
     ),
 ]
 IOU_FAMILY = {"IoU", "MeanIoU", "BinaryIoU", "OneHotIoU", "OneHotMeanIoU"}
-AUC_ARGS = (
-    "Keras 3.15's AUC takes multi_label, num_labels and label_weights (per-label curves, "
-    "config keys); tapegrad's AUC has none of them"
-)
 XFAIL = {
     "SparseCategoricalCrossentropy-ignore_class": "Keras 3.15 leaves samples labelled "
     "ignore_class out of the mean only when a sample_weight is given (unweighted, they "
     "count as 0 losses); tapegrad always leaves them out (test_ignore_class_weighted: "
     "equal with weights)",
-    "AUC": AUC_ARGS,
-    "AUC-PR-interpolation": AUC_ARGS,
-    "AUC-multi_label-minoring": AUC_ARGS,
-    "AUC-thresholds-majoring": AUC_ARGS,
 }
 PARAMS = [
     pytest.param(

@@ -56,8 +56,12 @@ def _confusion_counts(
     top_k: int | None = None,
     class_id: int | None = None,
     owner: str = "metric",
+    multi_label: bool = False,
+    label_weights: Any = None,
 ) -> dict[str, Any]:
-    """Weighted true/false positives/negatives at each threshold (``pred > threshold``)."""
+    """Weighted true/false positives/negatives at each threshold (``pred > threshold``):
+    shape ``(thresholds,)``, or ``(thresholds, labels)`` with ``multi_label`` (the last
+    axis holds the labels); ``label_weights`` weighs each label's entries."""
     y_pred = tnp.asarray(y_pred, dtype=dtype)
     y_true = tnp.asarray(y_true, dtype=dtype)
     given = (tuple(y_true.shape), tuple(y_pred.shape))
@@ -80,10 +84,16 @@ def _confusion_counts(
                 f"got {tuple(y_pred.shape)}"
             )
         y_true, y_pred = y_true[..., class_id, None], y_pred[..., class_id, None]
+    if label_weights is not None:
+        per_label = tnp.broadcast_to(tnp.asarray(label_weights, dtype=dtype), y_pred.shape)
+        weights = per_label if weights is None else weights * per_label
+    # (1, entries[, labels]) against thresholds on the first axis.
+    flat = (1, -1, y_pred.shape[-1]) if multi_label else (1, -1)
     if weights is not None:
-        weights = tnp.reshape(tnp.broadcast_to(weights, y_pred.shape), (1, -1))
-    predicted = tnp.reshape(y_pred, (1, -1)) > tnp.asarray(thresholds, dtype=dtype)[:, None]
-    actual = tnp.reshape(y_true != 0, (1, -1))
+        weights = tnp.reshape(tnp.broadcast_to(weights, y_pred.shape), flat)
+    cut = tnp.reshape(tnp.asarray(thresholds, dtype=dtype), (-1,) + (1,) * (len(flat) - 1))
+    predicted = tnp.reshape(y_pred, flat) > cut
+    actual = tnp.reshape(y_true != 0, flat)
     cells = {
         "tp": (actual, predicted),
         "fp": (~actual, predicted),
@@ -296,11 +306,21 @@ class AUC(Metric):
         name: Name.
         dtype: dtype of the state.
         thresholds: Explicit thresholds in ``[0, 1]`` (replaces ``num_thresholds``).
+        multi_label: Treat the last axis as independent labels: one curve per label (the
+            counts have shape ``(thresholds, labels)``), the result their mean (or their
+            ``label_weights``-weighted mean). Otherwise all entries form one curve.
+        num_labels: Number of labels with ``multi_label`` (default: taken from the first
+            batch).
+        label_weights: Non-negative weight per label: weighs the labels' entries in the
+            counts, or (``multi_label``) the labels' AUCs in the mean.
         from_logits: Whether predictions are logits (a sigmoid is applied).
 
     Examples:
         >>> float(AUC(num_thresholds=3)([0, 0, 1, 1], [0, 0.5, 0.3, 0.9]))
         0.75
+        >>> auc = AUC(num_thresholds=3, multi_label=True)
+        >>> float(auc([[0, 1], [1, 0]], [[0.2, 0.9], [0.8, 0.4]]))
+        1.0
     """
 
     def __init__(
@@ -311,11 +331,19 @@ class AUC(Metric):
         name: str | None = None,
         dtype: Any = None,
         thresholds: Sequence[float] | None = None,
+        multi_label: bool = False,
+        num_labels: int | None = None,
+        label_weights: Any = None,
         from_logits: bool = False,
     ) -> None:
         super().__init__(name=check_name("AUC", name) or "auc", dtype=dtype)
         check_int("AUC", "num_thresholds", num_thresholds, minimum=2)
         check_bool("AUC", "from_logits", from_logits)
+        self.multi_label = check_bool("AUC", "multi_label", multi_label)
+        self.num_labels = check_int("AUC", "num_labels", num_labels, minimum=1, allow_none=True)
+        self.label_weights = None if label_weights is None else np.asarray(label_weights, float)
+        if self.label_weights is not None and (self.label_weights < 0).any():
+            raise ValueError(f"AUC: label_weights must be non-negative, got {label_weights!r}")
         if not isinstance(curve, str) or curve.upper() not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
         if not isinstance(summation_method, str) or summation_method.lower() not in (
@@ -342,18 +370,45 @@ class AUC(Metric):
         # The end points sit just outside [0, 1] so predictions of exactly 0 or 1 count.
         self.thresholds = [0.0 - 1e-7] + inner + [1.0 + 1e-7]
         self.num_thresholds = len(self.thresholds)
+        self._cells: dict[str, Any] = {}
+        if not self.multi_label or self.num_labels is not None:
+            self._build_cells()
+
+    def _build_cells(self) -> None:
+        # Keras builds a multi-label AUC's counts once the number of labels is known.
+        shape = (self.num_thresholds,) + ((self.num_labels,) if self.multi_label else ())
         self._cells = {
-            cell: self.add_variable((self.num_thresholds,), name=name_)
+            cell: self.add_variable(shape, name=name_)
             for cell, name_ in _ConfusionMetric._NAMES.items()
         }
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        y_pred = ops.sigmoid(tnp.asarray(y_pred)) if self.from_logits else y_pred
+        y_pred = ops.sigmoid(tnp.asarray(y_pred)) if self.from_logits else tnp.asarray(y_pred)
+        if not self._cells:
+            self.num_labels = int(y_pred.shape[-1])
+            self._build_cells()
         counts = _confusion_counts(
-            y_true, y_pred, np.asarray(self.thresholds), sample_weight, self.dtype, owner="AUC"
+            y_true,
+            y_pred,
+            np.asarray(self.thresholds),
+            sample_weight,
+            self.dtype,
+            owner="AUC",
+            multi_label=self.multi_label,
+            # Multi-label: label_weights weigh the labels' AUCs instead (result).
+            label_weights=None if self.multi_label else self.label_weights,
         )
         for cell, variable in self._cells.items():
             variable.assign_add(counts[cell])
+
+    def _label_mean(self, by_label: Any) -> Any:
+        """One number from per-label areas: their mean, or label_weights-weighted mean."""
+        if not self.multi_label:
+            return by_label
+        if self.label_weights is None:
+            return tnp.mean(by_label)
+        weights = tnp.asarray(self.label_weights, dtype=self.dtype)
+        return _divide_no_nan(tnp.sum(by_label * weights), tnp.sum(weights))
 
     def _interpolate_pr_auc(self) -> Any:
         tp, fp, fn = (self._cells[c].value for c in ("tp", "fp", "fn"))
@@ -367,9 +422,11 @@ class AUC(Metric):
         increment = _divide_no_nan(
             slope * (dtp + intercept * tnp.log(ratio)), tnp.maximum(tp[1:] + fn[1:], 0.0)
         )
-        return tnp.sum(increment)
+        return self._label_mean(tnp.sum(increment, axis=0))
 
     def result(self) -> Any:
+        if not self._cells:  # a multi-label AUC before its first batch
+            return tnp.asarray(0.0, dtype=self.dtype)
         if self.curve == "PR" and self.summation_method == "interpolation":
             return self._interpolate_pr_auc()
         tp, fp, tn, fn = (self._cells[c].value for c in ("tp", "fp", "tn", "fn"))
@@ -384,14 +441,20 @@ class AUC(Metric):
             heights = tnp.minimum(y[:-1], y[1:])
         else:
             heights = tnp.maximum(y[:-1], y[1:])
-        return tnp.sum((x[:-1] - x[1:]) * heights)
+        return self._label_mean(tnp.sum((x[:-1] - x[1:]) * heights, axis=0))
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             **super().get_config(),
             "num_thresholds": self.num_thresholds,
             "curve": self.curve,
             "summation_method": self.summation_method,
-            "thresholds": self._init_thresholds,
+            "multi_label": self.multi_label,
+            "num_labels": self.num_labels,
+            "label_weights": None if self.label_weights is None else self.label_weights.tolist(),
             "from_logits": self.from_logits,
         }
+        # As Keras: explicit thresholds only (generated ones are rebuilt from the count).
+        if self._init_thresholds is not None:
+            config["thresholds"] = self._init_thresholds
+        return config
