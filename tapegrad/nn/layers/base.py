@@ -43,11 +43,9 @@ from tapegrad.nn.layers.layer_paths import PathsMixin, scope_name
 from tapegrad.nn.layers.structure import bump_structure_version, structure_version
 from tapegrad.nn.validation import check_call_inputs, check_layer_arguments
 
-# Per thread: the calls' training flag and the outermost call's epoch (layer_losses).
-_CALL_CONTEXT = CALL_CONTEXT
-# One lock per layer being built (first calls from several threads build it once).
+_CALL_CONTEXT = CALL_CONTEXT  # per thread: the training flag, the outermost call's epoch
 _BUILD_LOCKS: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDictionary()
-_BUILD_LOCKS_GUARD = threading.Lock()
+_BUILD_LOCKS_GUARD = threading.Lock()  # (one lock per layer: concurrent first calls build once)
 #: Called as ``check(layer, shape)`` before `Layer.add_weight` allocates, while set (per
 #: thread and task): `tapegrad.nn.saving` bounds what a loaded config makes layers allocate.
 WEIGHT_CHECK: contextvars.ContextVar[Any] = contextvars.ContextVar("WEIGHT_CHECK", default=None)
@@ -370,7 +368,7 @@ class Layer(LossesMixin, MasksMixin, PathsMixin):
                 lambda x: tg.Tensor(x) if isinstance(x, np.ndarray | np.generic) else x,
                 inputs,
             )
-        if not self._path_settled or not self.built:
+        if not self._path_settled:  # (False while not built: see __setattr__)
             return self._call_in_scope(inputs, rest, kwargs)
         training = kwargs.pop("training", None)
         context = _CALL_CONTEXT
@@ -563,6 +561,8 @@ class Layer(LossesMixin, MasksMixin, PathsMixin):
 
     def __setattr__(self, key: str, value: Any) -> None:
         object.__setattr__(self, key, value)
+        if key == "built" and not value:  # the next call builds, in the layer's scope
+            self.__dict__["_path_settled"] = False
         bump_structure_version()  # invalidates every layer's cached weight lists
 
     def __repr__(self) -> str:

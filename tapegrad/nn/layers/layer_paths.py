@@ -42,7 +42,8 @@ class PathsMixin:
     name: str
     built: bool
     # Where the layer first opened its name scope, its own path once built, and whether
-    # its first call since it was (un)built ran inside its scope.
+    # its first call since it was (un)built ran inside its scope (setting ``built`` to
+    # False clears it: `Layer.__call__` reads this one flag).
     _parent_path: str | None = None
     _path: str | None = None
     _path_settled = False
