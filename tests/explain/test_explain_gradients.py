@@ -14,7 +14,7 @@ import pytest
 
 import tapegrad as tg
 from tapegrad.core.tree import tree_flatten
-from tests.graph.test_parity import _shapes
+from tests.graph.test_parity import sample_shapes
 from tests.opsamples import DIFFERENTIABLE, OpSample
 
 
@@ -22,7 +22,7 @@ def _args(sample: OpSample) -> list[np.ndarray]:
     rng = np.random.default_rng(7)
     return [
         np.asarray(domain.draw(rng, shape, np.float64))
-        for domain, shape in zip(sample.domains, _shapes(sample.name), strict=True)
+        for domain, shape in zip(sample.domains, sample_shapes(sample.name), strict=True)
     ]
 
 

@@ -110,7 +110,8 @@ def _richness(shapes: tuple[tuple[int, ...], ...]) -> tuple[Any, ...]:
 
 
 @functools.cache
-def _shapes(name: str) -> tuple[tuple[int, ...], ...]:
+def sample_shapes(name: str) -> tuple[tuple[int, ...], ...]:
+    """The argument shapes an op sample is checked at here (also used by tests/explain)."""
     sample = SAMPLE_BY_NAME[name]
     candidates = _candidates(repr(sample.shapes), sample.nargs)
     top = [c for c in candidates[:_TOP] if _richness(c)[0] == _richness(candidates[0])[0]]
@@ -121,7 +122,7 @@ def _values(sample: OpSample, seed_: int, integers: bool = False) -> list[np.nda
     """One array per argument from its domain (float32; integers in 1..3 if asked)."""
     rng = np.random.default_rng(seed_)
     args = []
-    for domain, shape in zip(sample.domains, _shapes(sample.name), strict=True):
+    for domain, shape in zip(sample.domains, sample_shapes(sample.name), strict=True):
         if not domain.differentiable:
             args.append(np.asarray(domain.draw(rng, shape, np.float64)))
         elif integers:
