@@ -181,7 +181,7 @@ def average_gradients(grads: Sequence[Any]) -> list[Any]:
             *[reshape_p(grads[i], shape=(n,)) for i, n in zip(indices, sizes, strict=True)]
         )
         mean = all_mean_p(flat)
-        if len(indices) == 1:  # (graphs hold a split of several pieces only)
+        if len(indices) == 1:  # one gradient of this dtype: nothing to split
             pieces: Any = (mean,)
         else:
             bounds = tuple((sum(sizes[:k]), sum(sizes[: k + 1])) for k in range(len(sizes)))

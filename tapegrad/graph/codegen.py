@@ -295,7 +295,7 @@ class _Compiler:
     def out_form(self, node: Node) -> str | None:
         """How a node writes into a given array: "ufunc", "reduce", "expand" or None."""
         prim = PRIMITIVES[node.primitive]
-        if len(node.outputs) != 1:
+        if prim.multiple_results:
             return None
         if prim.ufunc is not None and not node.params:
             return "ufunc"
@@ -415,7 +415,7 @@ class _Compiler:
         else:
             params = self.keyword_args(prim, node.params)
             call = f"{self.callee(prim, False)}({', '.join([*args, *params])})"
-        if len(node.outputs) > 1:
+        if prim.multiple_results:
             outs += ","
         self.lines.append(f"    {outs} = {call}  # {comment}")
 

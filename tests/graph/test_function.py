@@ -439,3 +439,19 @@ def test_fast_path_takes_none_arguments() -> None:
     np.testing.assert_array_equal(step(x, None).numpy(), [2.0, 2.0, 2.0])
     assert calls == [True, False]  # one trace per signature
     assert len(step._fast_cache) == 2
+
+
+def test_a_split_into_one_piece_compiles_as_a_one_tuple() -> None:
+    """A multiple-results primitive may return one piece; the graph keeps it a tuple."""
+
+    def f(x):
+        (piece,) = tnp.split(x, 1)
+        return piece * 2.0
+
+    x = np.arange(3.0)
+    compiled = tg.function(f)
+    np.testing.assert_array_equal(compiled(x), f(x))
+    assert compiled(x).shape == (3,)
+    np.testing.assert_array_equal(tg.graph.evaluate(compiled.graph, [x])[0], f(x))
+    grad = tg.function(tg.grad(lambda v: tnp.sum(tnp.split(v, 1)[0] ** 2)))
+    np.testing.assert_array_equal(grad(x), 2 * x)
