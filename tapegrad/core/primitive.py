@@ -398,12 +398,18 @@ def anomaly_enabled() -> bool:
     return bool(_anomaly_blocks) and _ANOMALY.get() > 0
 
 
+# Programs shipped inside the package (the demo's model and its Lambdas): their lines
+# are the user's code of that program, so they are named rather than skipped.
+_APPLICATION_MODULES = frozenset({"tapegrad.cli"})
+
+
 def user_source_line() -> str:
     """The innermost stack frame outside tapegrad, as ``file:line in function``."""
     frame: Any = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if not (module == "tapegrad" or module.startswith("tapegrad.")):
+        engine = module == "tapegrad" or module.startswith("tapegrad.")
+        if not engine or module in _APPLICATION_MODULES:
             code = frame.f_code
             return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
         frame = frame.f_back

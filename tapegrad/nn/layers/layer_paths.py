@@ -88,7 +88,6 @@ class PathsMixin:
     def _call_in_scope(self, inputs: Any, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A first call (since the layer was built or un-built): inside the layer's scope,
         as Keras 3 opens it on every call, so layers built by ``call`` get their paths."""
-        self.__dict__["_path_settled"] = True
         try:
             with self.open_name_scope() as scope:
                 if not self.built:
@@ -97,6 +96,9 @@ class PathsMixin:
                         self.built = True
                 if self._path is None:
                     self.__dict__["_path"] = scope.path
+                # Settled only once built: a concurrent first call that saw the flag
+                # would take the fast path into ``call`` while this thread still builds.
+                self.__dict__["_path_settled"] = True
                 return self.__call__(inputs, *rest, **kwargs)
         except BaseException:
             self.__dict__["_path_settled"] = False
