@@ -204,18 +204,14 @@ def keras_run(
         out, new_state = forward(trainable, float_inputs)
         outputs = [np.asarray(o) for o in leaves(out)]
         return RunResult(outputs, non_trainable=[np.asarray(v) for v in new_state])
-    # Shapes first (tracing only), then one compiled program for values and gradients:
-    # compiling op by op costs several times more than the whole case at once.
-    shapes = leaves(jax.eval_shape(forward, trainable, float_inputs)[0])
-    cots = [
-        cot.astype(np.float32)
-        for cot in cotangents([np.zeros(o.shape, np.float32) for o in shapes])
-    ]
-    used = [i for i, o in enumerate(shapes) if jnp.issubdtype(o.dtype, jnp.floating)]
+    # One compiled program for values and gradients (compiling op by op costs several
+    # times more); the output weights are constants made from the traced shapes.
 
     def objective(weights: list[Any], inputs: list[Any]) -> Any:
         out, new_state = forward(weights, inputs)
         outs = leaves(out)
+        cots = cotangents([np.zeros(o.shape, np.float32) for o in outs])
+        used = [i for i, o in enumerate(outs) if jnp.issubdtype(o.dtype, jnp.floating)]
         total = sum(jnp.sum(outs[i] * cots[i]) for i in used)
         return total, (out, new_state)
 
