@@ -149,6 +149,24 @@ NORMALIZATION = [
         mask=np.array([[1, 1, 0]] * 4, bool),
         id="BatchNormalization-mask",
     ),
+    LayerCase(
+        "BatchNormalization",
+        {"renorm": True, "renorm_momentum": 0.5, "momentum": 0.7},
+        (X3,),
+        training_step=True,
+        id="BatchNormalization-renorm",
+    ),
+    LayerCase(
+        "BatchNormalization",
+        {
+            "renorm": True,
+            "renorm_clipping": {"rmax": 1.1, "rmin": 0.9, "dmax": 0.1},
+            "center": False,
+        },
+        (X4 * 3.0 + 1.0,),
+        training_step=True,
+        id="BatchNormalization-renorm-clipping",
+    ),
     LayerCase("LayerNormalization", {}, (X3,)),
     LayerCase(
         "LayerNormalization",
@@ -194,11 +212,7 @@ REGULARIZATION = [
 ]
 
 
-BN_CONFIG = xfail(
-    LayerCase("BatchNormalization", {}, (X3,)),
-    "Keras 3.15's BatchNormalization has batch renormalization (renorm, renorm_clipping, "
-    "renorm_momentum: arguments and config keys); tapegrad's has not",
-)
+BN_CONFIG = LayerCase("BatchNormalization", {}, (X3,))
 
 
 @pytest.mark.parametrize("case", [BN_CONFIG], ids=str)

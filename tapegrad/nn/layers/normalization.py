@@ -96,6 +96,13 @@ class BatchNormalization(Layer):
         beta_constraint: Optional constraint applied to ``beta`` after updates.
         gamma_constraint: Optional constraint applied to ``gamma`` after updates.
         synchronized: Cross-device statistics; only ``False`` (one process) is supported.
+        renorm: Batch renormalization (Ioffe 2017), as Keras 3.15: while training, the
+            normalized batch is corrected by ``r = std / renorm_std`` and ``d = (mean -
+            renorm_mean) / renorm_std`` (no gradient through them) against moving
+            ``renorm_mean``/``renorm_stddev``; ``moving_stddev`` is tracked and
+            ``moving_variance = moving_stddev**2 - epsilon``.
+        renorm_clipping: Optional dict with ``rmin``, ``rmax``, ``dmax`` bounds of r and d.
+        renorm_momentum: Momentum of ``renorm_mean``/``renorm_stddev``.
 
     Call arguments:
         inputs: The batch.
@@ -140,6 +147,9 @@ class BatchNormalization(Layer):
         beta_constraint: Any = None,
         gamma_constraint: Any = None,
         synchronized: bool = False,
+        renorm: bool = False,
+        renorm_clipping: dict[str, float] | None = None,
+        renorm_momentum: float = 0.99,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -163,6 +173,16 @@ class BatchNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint = check_constraint(self, "beta_constraint", beta_constraint)
         self.gamma_constraint = check_constraint(self, "gamma_constraint", gamma_constraint)
+        self.renorm = check_bool(owner, "renorm", renorm)
+        clipping = dict(renorm_clipping or {}) if self.renorm else renorm_clipping
+        if self.renorm and set(clipping) - {"rmax", "rmin", "dmax"}:
+            raise ValueError(
+                f"{owner}: renorm_clipping takes the keys rmax, rmin and dmax, got {clipping!r}"
+            )
+        self.renorm_clipping = clipping
+        self.renorm_momentum = check_probability(
+            owner, "renorm_momentum", renorm_momentum, include_one=True
+        )
 
     def build(self, input_shape: Any) -> None:
         ndim = len(input_shape)
@@ -202,6 +222,20 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight(
             shape, self.moving_variance_initializer, trainable=False, name="moving_variance"
         )
+        if self.renorm:
+            # Keras' order: the stddev twin of the moving variance, then renorm's own.
+            def stddev_initializer(shape: Any, dtype: Any = None) -> Any:
+                return tnp.sqrt(self.moving_variance_initializer(shape, dtype=dtype))
+
+            self.moving_stddev = self.add_weight(
+                shape, stddev_initializer, trainable=False, name="moving_stddev"
+            )
+            self.renorm_mean = self.add_weight(
+                shape, self.moving_mean_initializer, trainable=False, name="renorm_mean"
+            )
+            self.renorm_stddev = self.add_weight(
+                shape, stddev_initializer, trainable=False, name="renorm_stddev"
+            )
         self._axis = axis
         self._reduction_axes = tuple(i for i in range(ndim) if i != axis)
         # Per-feature vectors broadcast against the inputs along `axis`.
@@ -214,24 +248,52 @@ class BatchNormalization(Layer):
                 f"BatchNormalization '{self.name}': the mask must have one axis less than "
                 f"the inputs, got mask shape {tnp.shape(mask)} for inputs {tnp.shape(inputs)}"
             )
+        gamma, beta = self._broadcast(self.gamma), self._broadcast(self.beta)
         if training and self.trainable and mask is not None:
             mean, variance = self._masked_moments(inputs, mask)
-            self._update_moving_statistics(mean, variance)
         elif training and self.trainable:
             mean = tnp.mean(inputs, axis=self._reduction_axes, keepdims=True)
             variance = tnp.mean(tnp.square(inputs - mean), axis=self._reduction_axes, keepdims=True)
-            self._update_moving_statistics(mean, variance)
         else:
             mean = self._broadcast(self.moving_mean)
             variance = self._broadcast(self.moving_variance)
-        return _normalize(
-            inputs,
-            mean,
-            variance,
-            self._broadcast(self.gamma),
-            self._broadcast(self.beta),
-            self.epsilon,
-        )
+        if training and self.trainable and self.renorm:
+            gamma, beta = self._renormalize(mean, variance, gamma, beta)
+        elif training and self.trainable:
+            self._update_moving_statistics(mean, variance)
+        return _normalize(inputs, mean, variance, gamma, beta, self.epsilon)
+
+    def _renormalize(self, mean: Any, variance: Any, gamma: Any, beta: Any) -> tuple[Any, Any]:
+        """Keras' batch renormalization: the corrected (gamma, beta); statistics updated."""
+        mean, variance = tg.stop_gradient(mean), tg.stop_gradient(variance)
+        stddev = tnp.sqrt(variance + self.epsilon)
+        renorm_mean = self._broadcast(self.renorm_mean)
+        # Floored: no division by zero early in training.
+        renorm_stddev = tnp.maximum(self._broadcast(self.renorm_stddev), self.epsilon**0.5)
+        r = stddev / renorm_stddev
+        d = (mean - renorm_mean) / renorm_stddev
+        clipping = self.renorm_clipping
+        if clipping.get("rmin") is not None:
+            r = tnp.maximum(r, clipping["rmin"])
+        if clipping.get("rmax") is not None:
+            r = tnp.minimum(r, clipping["rmax"])
+        if clipping.get("dmax") is not None:
+            d = tnp.clip(d, -clipping["dmax"], clipping["dmax"])
+        # (x_hat * r + d) * gamma + beta = x_hat * (r * gamma) + (d * gamma + beta).
+        new_beta = d if gamma is None else d * gamma
+        new_gamma = r if gamma is None else r * gamma
+        new_beta = new_beta if beta is None else new_beta + beta
+        shape = tnp.shape(self.moving_mean)
+        mean, stddev = tnp.reshape(mean, shape), tnp.reshape(stddev, shape)
+        rm, m = self.renorm_momentum, self.momentum
+        self.renorm_mean.assign(self.renorm_mean * rm + mean * (1.0 - rm))
+        self.renorm_stddev.assign(self.renorm_stddev * rm + stddev * (1.0 - rm))
+        self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+        moving_stddev = self.moving_stddev * m + stddev * (1.0 - m)
+        self.moving_stddev.assign(moving_stddev)
+        # Rounding may take it below zero: clamped, as Keras' relu.
+        self.moving_variance.assign(tnp.maximum(moving_stddev * moving_stddev - self.epsilon, 0.0))
+        return new_gamma, new_beta
 
     def _masked_moments(self, inputs: Any, mask: Any) -> tuple[Any, Any]:
         """Keras' masked moments: weighted by the mask, epsilon-guarded counts."""
@@ -273,6 +335,9 @@ class BatchNormalization(Layer):
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
             "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
+            "renorm": self.renorm,
+            "renorm_clipping": self.renorm_clipping,
+            "renorm_momentum": self.renorm_momentum,
         }
 
     @classmethod
