@@ -95,7 +95,6 @@ class BatchNormalization(Layer):
         gamma_regularizer: Optional regularizer of ``gamma``.
         beta_constraint: Optional constraint applied to ``beta`` after updates.
         gamma_constraint: Optional constraint applied to ``gamma`` after updates.
-        synchronized: Cross-device statistics; only ``False`` (one process) is supported.
         renorm: Batch renormalization (Ioffe 2017), as Keras 3.15: while training, the
             normalized batch is corrected by ``r = std / renorm_std`` and ``d = (mean -
             renorm_mean) / renorm_std`` (no gradient through them) against moving
@@ -103,6 +102,7 @@ class BatchNormalization(Layer):
             ``moving_variance = moving_stddev**2 - epsilon``.
         renorm_clipping: Optional dict with ``rmin``, ``rmax``, ``dmax`` bounds of r and d.
         renorm_momentum: Momentum of ``renorm_mean``/``renorm_stddev``.
+        synchronized: Cross-device statistics; only ``False`` (one process) is supported.
 
     Call arguments:
         inputs: The batch.
@@ -146,10 +146,10 @@ class BatchNormalization(Layer):
         gamma_regularizer: Any = None,
         beta_constraint: Any = None,
         gamma_constraint: Any = None,
-        synchronized: bool = False,
         renorm: bool = False,
         renorm_clipping: dict[str, float] | None = None,
         renorm_momentum: float = 0.99,
+        synchronized: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
