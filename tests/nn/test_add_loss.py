@@ -114,3 +114,19 @@ def test_activity_regularizer_round_trips_through_config() -> None:
     clone = layers.Dense.from_config(layer.get_config())
     assert isinstance(clone.activity_regularizer, tg.regularizers.L2)
     assert clone.activity_regularizer.l2 == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_recurrent_activity_regularizer_penalizes_outputs_and_states(name: str) -> None:
+    x = np.random.default_rng(1).standard_normal((3, 4, 2)).astype("float32")
+    layer = getattr(layers, name)(2, return_state=True, activity_regularizer="l1", seed=3)
+    outputs = layer(x)
+    # Keras 3 penalizes every output of the call (the returned states too), each / batch.
+    expected = [0.01 * float(np.abs(t.numpy()).sum()) / 3 for t in outputs]
+    np.testing.assert_allclose([float(v) for v in layer.losses], expected, rtol=1e-6)
+    config = layer.get_config()
+    # Keras 3.15 writes activity_regularizer always, and SimpleRNN's config has no seed.
+    assert ("seed" in config) == (name != "SimpleRNN")
+    clone = type(layer).from_config(config)
+    assert isinstance(clone.activity_regularizer, tg.regularizers.L1)
+    assert getattr(layers, name)(2).get_config()["activity_regularizer"] is None

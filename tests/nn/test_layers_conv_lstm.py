@@ -96,3 +96,43 @@ def test_conv_lstm_weights_initial_state_dropout_and_config(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with pytest.raises(ValueError, match="stateful=True the batch size must be static"):
         layers.ConvLSTM2D(2, 3, stateful=True)(tg.Input((3, 5, 5, 2)))
+
+
+def test_conv_lstm_zero_output_for_mask_unroll_and_activity_regularizer():
+    # Keras 3.15's own ConvLSTM fails on a mask with zero_output_for_mask (its masked step
+    # does not broadcast), so the semantics are checked against the carried-output run.
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 2)).astype(np.float32)
+    mask = np.array([[1, 0, 1, 0], [1, 1, 1, 1]], bool)
+    kwargs = {"filters": 3, "kernel_size": 2, "return_sequences": True, "return_state": True}
+    carried = layers.ConvLSTM1D(**kwargs)
+    zeroed = layers.ConvLSTM1D(**kwargs, unroll=True, zero_output_for_mask=True)
+    carried(x)
+    zeroed(x)
+    zeroed.set_weights(carried.get_weights())
+    seq_c, h_c, c_c = (t.numpy() for t in carried(x, mask=mask))
+    seq_z, h_z, c_z = (t.numpy() for t in zeroed(x, mask=mask))
+    assert np.all(seq_z[~mask] == 0.0)
+    np.testing.assert_allclose(seq_z[mask], seq_c[mask], rtol=1e-6)
+    # The states are carried through masked steps either way.
+    np.testing.assert_allclose(h_z, h_c, rtol=1e-6)
+    np.testing.assert_allclose(c_z, c_c, rtol=1e-6)
+    last = layers.ConvLSTM1D(3, 2, zero_output_for_mask=True)
+    last(x)
+    out = last(x, mask=mask).numpy()
+    assert np.all(out[0] == 0.0)  # the last step of sequence 0 is masked
+    assert np.any(out[1] != 0.0)
+
+    config = zeroed.get_config()
+    assert config["unroll"] is True
+    assert config["zero_output_for_mask"] is True
+    assert config["activity_regularizer"] is None
+    restored = layers.ConvLSTM1D.from_config(config)
+    assert restored.zero_output_for_mask is True
+
+    reg = layers.ConvLSTM1D(3, 2, activity_regularizer="l2")
+    out = reg(x)
+    expected = 0.01 * float(np.sum(np.square(out.numpy()))) / x.shape[0]
+    assert len(reg.losses) == 1
+    np.testing.assert_allclose(float(reg.losses[0].numpy()), expected, rtol=1e-5)
+    rebuilt = layers.ConvLSTM1D.from_config(reg.get_config())
+    assert rebuilt.activity_regularizer is not None

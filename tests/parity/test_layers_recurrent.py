@@ -165,18 +165,14 @@ def test_layer(case: LayerCase) -> None:
     check_layer(dataclasses.replace(case, config=False))
 
 
-RNN_CONFIG = "get_config lacks Keras' activity_regularizer key (Keras 3 writes it, None when unset)"
 CONFIG_CASES = [
-    xfail(LayerCase("SimpleRNN", {"units": 2}, (X,)), RNN_CONFIG + "; and adds 'seed'"),
-    xfail(LayerCase("LSTM", {"units": 2}, (X,)), RNN_CONFIG),
-    xfail(LayerCase("GRU", {"units": 2}, (X,)), RNN_CONFIG),
+    LayerCase("SimpleRNN", {"units": 2}, (X,)),
+    LayerCase("LSTM", {"units": 2}, (X,)),
+    LayerCase("GRU", {"units": 2}, (X,)),
     LayerCase("RNN", {"cell": Sub("LSTMCell", {"units": 2})}, (X,)),
     LayerCase("Bidirectional", {"layer": Sub("LSTM", {"units": 2})}, (X,)),
     LayerCase("TimeDistributed", {"layer": Sub("Dense", {"units": 2})}, (X,)),
-    xfail(
-        LayerCase("ConvLSTM1D", {"filters": 2, "kernel_size": 2}, (arr(2, 3, 5, 2),)),
-        RNN_CONFIG + "; and lacks unroll, zero_output_for_mask",
-    ),
+    LayerCase("ConvLSTM1D", {"filters": 2, "kernel_size": 2}, (arr(2, 3, 5, 2),)),
 ]
 
 

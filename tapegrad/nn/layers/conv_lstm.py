@@ -97,7 +97,8 @@ class ConvLSTM(StatefulMixin, Layer):
             (defaults glorot_uniform, orthogonal, zeros).
         unit_forget_bias: Start the forget gate's bias at 1.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: Regularizers.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Optional regularizer of the outputs (and returned states),
+            added to the layer's losses on each call.
         kernel_constraint, recurrent_constraint, bias_constraint: Constraints.
         dropout: Dropout rate of the inputs while training (one mask for every gate
             and time step).
@@ -108,6 +109,9 @@ class ConvLSTM(StatefulMixin, Layer):
         go_backwards: Process the sequence in reverse.
         stateful: Carry the final states of each batch to the next (see `RNN`; reset
             with `reset_states`); the batch size must be static.
+        unroll: Accepted for Keras compatibility (the loop is a Python loop either way).
+        zero_output_for_mask: At masked steps, output zeros instead of the previous
+            output (the states are carried through either way), as Keras' RNN does.
 
     Call arguments:
         sequences: ``(batch, time, *spatial, channels)`` (or channels first).
@@ -152,13 +156,13 @@ class ConvLSTM(StatefulMixin, Layer):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
         **kwargs: Any,
     ) -> None:
-        kwargs.pop("unroll", None)
-        super().__init__(**kwargs)
+        # The base Layer adds the penalty of every output (states too), as Keras does.
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = layer_owner(self)
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{owner}: activity_regularizer is not supported")
         self.rank = rank
         self.filters = check_positive_int(owner, "filters", filters)
         self.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", owner)
@@ -190,6 +194,8 @@ class ConvLSTM(StatefulMixin, Layer):
         self.return_state = check_bool(owner, "return_state", return_state)
         self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
         self.stateful = check_bool(owner, "stateful", stateful)
+        self.unroll = check_bool(owner, "unroll", unroll)
+        self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
         self.seed_generator = random.SeedGenerator(seed, name=f"{self.name}_seed_generator")
         self.cell = ConvLSTMCell(self, name=f"{self.name}/conv_lstm_cell", dtype=self.dtype)
 
@@ -305,11 +311,16 @@ class ConvLSTM(StatefulMixin, Layer):
             f = self.recurrent_activation(z_f)
             c = f * c + i * self.activation(z_c)
             h = self.recurrent_activation(z_o) * self.activation(c)
+            out = h
             if keeps is not None:  # a masked step: the states (and output) carried through
                 h, c = tnp.where(keeps[t], h, h_old), tnp.where(keeps[t], c, c_old)
+                # Keras: zeros or the previous output; the states are carried either way.
+                out = tnp.where(
+                    keeps[t], out, tnp.zeros_like(h) if self.zero_output_for_mask else h_old
+                )
             if self.return_sequences:
-                outputs.append(h)
-        output = tnp.stack(outputs, axis=1) if self.return_sequences else h
+                outputs.append(out)
+        output = tnp.stack(outputs, axis=1) if self.return_sequences else out
         self.keep_states([h, c])
         return [output, h, c] if self.return_state else output
 
@@ -346,6 +357,7 @@ class ConvLSTM(StatefulMixin, Layer):
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
@@ -354,6 +366,8 @@ class ConvLSTM(StatefulMixin, Layer):
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
             "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
         }
 
     @classmethod
@@ -362,7 +376,12 @@ class ConvLSTM(StatefulMixin, Layer):
         for key in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
             if key in config:
                 config[key] = initializers.deserialize(config[key])
-        for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer"):
+        for key in (
+            "kernel_regularizer",
+            "recurrent_regularizer",
+            "bias_regularizer",
+            "activity_regularizer",
+        ):
             if config.get(key) is not None:
                 config[key] = regularizers.deserialize(config[key])
         return cls(**config)
@@ -421,6 +440,8 @@ def _conv_lstm_class(rank: int, example: str) -> type[ConvLSTM]:
         bias_regularizer, activity_regularizer, kernel_constraint, recurrent_constraint,
         bias_constraint, dropout, recurrent_dropout, seed, return_sequences, return_state,
         go_backwards, stateful: As in `ConvLSTM`.
+        **kwargs: ``unroll``, ``zero_output_for_mask`` (as in `ConvLSTM`), ``name``,
+            ``dtype``, ``trainable``.
 
     Examples:
         >>> import numpy as np

@@ -213,7 +213,12 @@ def _deserialize_cell_arguments(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
         if config.get(key) is not None:
             config[key] = initializers.deserialize(config[key])
-    for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer"):
+    for key in (
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "activity_regularizer",
+    ):
         if config.get(key) is not None:
             config[key] = regularizers.deserialize(config[key])
     return config

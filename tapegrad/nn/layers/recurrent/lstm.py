@@ -26,7 +26,8 @@ class LSTM(_BuiltinRNN):
         kernel_regularizer: Optional regularizer of ``kernel``.
         recurrent_regularizer: Optional regularizer of ``recurrent_kernel``.
         bias_regularizer: Optional regularizer of ``bias``.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Optional regularizer of the outputs (and returned states),
+            added to the layer's losses on each call.
         kernel_constraint: Optional constraint of ``kernel``.
         recurrent_constraint: Optional constraint of ``recurrent_kernel``.
         bias_constraint: Optional constraint of ``bias``.

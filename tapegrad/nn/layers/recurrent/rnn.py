@@ -317,6 +317,8 @@ class _BuiltinRNN(RNN):
 
     _cell_class: type[_RecurrentCell] = SimpleRNNCell
     _cell_name = "simple_rnn_cell"
+    # Cell arguments Keras 3.15 leaves out of the layer's config (SimpleRNN: seed).
+    _config_omits: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -325,14 +327,11 @@ class _BuiltinRNN(RNN):
         activity_regularizer: Any,
         kwargs: dict[str, Any],
     ) -> None:
-        if activity_regularizer is not None:
-            raise NotImplementedError(
-                f"{type(self).__name__}: activity_regularizer is not supported"
-            )
         kwargs.pop("use_cudnn", None)
         kwargs.pop("implementation", None)
         cell = self._cell_class(**cell_arguments, name=self._cell_name, dtype=kwargs.get("dtype"))
-        super().__init__(cell, **rnn_arguments, **kwargs)
+        # The base Layer adds the penalty of every output (states too), as Keras does.
+        super().__init__(cell, **rnn_arguments, activity_regularizer=activity_regularizer, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         # The cell's arguments (units, activation, ...) read through, as in Keras.
@@ -344,8 +343,10 @@ class _BuiltinRNN(RNN):
     def get_config(self) -> dict[str, Any]:
         config = Layer.get_config(self)
         cell_config = self.cell.get_config()
-        for key in ("name", "trainable", "dtype", "input_shape"):
+        for key in ("name", "trainable", "dtype", "input_shape", *self._config_omits):
             cell_config.pop(key, None)
+        # Keras 3 writes the key even when unset.
+        config.setdefault("activity_regularizer", None)
         return {**config, **cell_config, **self._rnn_config()}
 
     @classmethod

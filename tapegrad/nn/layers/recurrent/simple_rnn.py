@@ -21,13 +21,14 @@ class SimpleRNN(_BuiltinRNN):
         kernel_regularizer: Optional regularizer of ``kernel``.
         recurrent_regularizer: Optional regularizer of ``recurrent_kernel``.
         bias_regularizer: Optional regularizer of ``bias``.
-        activity_regularizer: Not supported (raises).
+        activity_regularizer: Optional regularizer of the outputs (and returned states),
+            added to the layer's losses on each call.
         kernel_constraint: Optional constraint of ``kernel``.
         recurrent_constraint: Optional constraint of ``recurrent_kernel``.
         bias_constraint: Optional constraint of ``bias``.
         dropout: Fraction of the inputs dropped while training (one mask per sequence).
         recurrent_dropout: Fraction of the state dropped while training.
-        seed: Seed of the dropout masks.
+        seed: Seed of the dropout masks (left out of `get_config`, as Keras 3 does).
         return_sequences: Return every step's output ``(batch, time, units)``.
         return_state: Also return the final state: ``(output, h)``.
         go_backwards: Process the sequence in reverse.
@@ -51,6 +52,7 @@ class SimpleRNN(_BuiltinRNN):
 
     _cell_class = SimpleRNNCell
     _cell_name = "simple_rnn_cell"
+    _config_omits = ("seed",)
 
     def __init__(
         self,
