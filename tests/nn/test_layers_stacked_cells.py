@@ -62,3 +62,22 @@ def test_stacked_cells_layer_test_states_and_config():
         layers.StackedRNNCells([])
     with pytest.raises(ValueError, match="states"):
         stack.call(X[:, 0], [np.zeros((2, 3), np.float32)])
+
+
+def test_rnn_takes_a_list_of_cells_as_keras() -> None:
+    x = np.random.default_rng(4).standard_normal((2, 5, 3)).astype(np.float32)
+    cells = [layers.GRUCell(3), layers.SimpleRNNCell(2)]
+    listed = layers.RNN(cells, return_sequences=True, return_state=True)
+    assert isinstance(listed.cell, layers.StackedRNNCells)
+    stacked = layers.RNN(
+        layers.StackedRNNCells([layers.GRUCell(3), layers.SimpleRNNCell(2)]),
+        return_sequences=True,
+        return_state=True,
+    )
+    listed(x)
+    stacked(x)
+    stacked.set_weights(listed.get_weights())
+    for got, want in zip(listed(x), stacked(x), strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    clone = layers.RNN.from_config(listed.get_config())
+    assert [type(c).__name__ for c in clone.cell.cells] == ["GRUCell", "SimpleRNNCell"]

@@ -14,7 +14,6 @@ from tests.parity.harness import (
     build_layers,
     check_config_keys,
     check_layer,
-    xfail,
 )
 
 RNG = np.random.default_rng(2)
@@ -152,14 +151,7 @@ WRAPPERS = [
 ]
 
 
-STACKED_LIST = (
-    "Keras' RNN takes a list of cells (it wraps them in StackedRNNCells); tapegrad's RNN "
-    "raises 'the cell must have a state_size attribute, got list'"
-)
-CASES = [xfail(c, STACKED_LIST) if str(c) == "RNN-stacked-cells" else c for c in RECURRENT]
-
-
-@pytest.mark.parametrize("case", CASES + WRAPPERS, ids=str)
+@pytest.mark.parametrize("case", RECURRENT + WRAPPERS, ids=str)
 def test_layer(case: LayerCase) -> None:
     """Outputs, gradients, masks and weights (configs: `test_config_keys`)."""
     check_layer(dataclasses.replace(case, config=False))

@@ -20,6 +20,7 @@ from tapegrad.nn.layers.recurrent.cells import (
 )
 from tapegrad.nn.layers.recurrent.states import StatefulMixin
 from tapegrad.nn.layers.serialization import deserialize
+from tapegrad.nn.layers.stacked_cells import StackedRNNCells
 from tapegrad.nn.validation import (
     check_bool,
     layer_owner,
@@ -35,7 +36,8 @@ class RNN(StatefulMixin, Layer):
     ``call(inputs, states) -> (output, new_states)``) is called once per step.
 
     Args:
-        cell: The cell (`SimpleRNNCell`, `LSTMCell`, `GRUCell` or a custom cell).
+        cell: The cell (`SimpleRNNCell`, `LSTMCell`, `GRUCell` or a custom cell), or a
+            list of cells, run as one `StackedRNNCells` (as Keras does).
         return_sequences: Return the outputs of every step ``(batch, time, units)``
             instead of the last one ``(batch, units)``.
         return_state: Also return the final states: ``(output, *states)``.
@@ -74,7 +76,7 @@ class RNN(StatefulMixin, Layer):
 
     def __init__(
         self,
-        cell: Layer,
+        cell: Layer | list[Layer] | tuple[Layer, ...],
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -84,6 +86,8 @@ class RNN(StatefulMixin, Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(cell, list | tuple):  # Keras: a list of cells runs as one stacked cell
+            cell = StackedRNNCells(cell)
         if not hasattr(cell, "state_size"):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': the cell must have a "
