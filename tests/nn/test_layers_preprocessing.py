@@ -187,3 +187,12 @@ def test_rescaling_matches_keras():
     run_layer_test(layers.Rescaling, {"scale": 2.0, "offset": 1.0}, input_shape=(2, 3))
     with pytest.raises(ValueError, match="scale"):
         layers.Rescaling("x")
+
+
+def test_resizing_pads_floor_half_the_difference_on_each_side_as_keras():
+    row = np.array([[[[1.0], [2.0]]]], np.float32)  # (1, 1, 2, 1)
+    even = layers.Resizing(3, 2, interpolation="nearest", pad_to_aspect_ratio=True, fill_value=9)
+    np.testing.assert_array_equal(even(row).numpy()[0, :, :, 0], [[9, 9], [1, 2], [9, 9]])
+    # 3 rows missing: one on each side (Keras drops the odd one), then 3 rows resized to 4.
+    odd = layers.Resizing(4, 2, interpolation="nearest", pad_to_aspect_ratio=True, fill_value=9)
+    np.testing.assert_array_equal(odd(row).numpy()[0, :, :, 0], [[9, 9], [1, 2], [1, 2], [9, 9]])

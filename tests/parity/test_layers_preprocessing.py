@@ -14,7 +14,6 @@ from tests.parity.harness import (
     check_layer,
     keras,
     numpy_initial_values,
-    xfail,
 )
 
 RNG = np.random.default_rng(4)
@@ -44,16 +43,17 @@ CASES = [
         (IMAGES,),
         id="Resizing-crop",
     ),
-    xfail(
-        LayerCase(
-            "Resizing",
-            {"height": 4, "width": 6, "pad_to_aspect_ratio": True, "fill_value": 1.0},
-            (IMAGES,),
-            id="Resizing-pad",
-        ),
-        "Resizing(pad_to_aspect_ratio=True) pads an odd leftover row/column at the bottom/"
-        "right; Keras 3.15 pads floor(difference / 2) on both sides and drops the odd one "
-        "(tapegrad.ops.image.resize already pads as Keras)",
+    LayerCase(
+        "Resizing",
+        {"height": 4, "width": 6, "pad_to_aspect_ratio": True, "fill_value": 1.0},
+        (IMAGES,),
+        id="Resizing-pad",
+    ),
+    LayerCase(
+        "Resizing",
+        {"height": 2, "width": 5, "pad_to_aspect_ratio": True, "fill_value": -2.0},
+        (IMAGES,),
+        id="Resizing-pad-odd-width",
     ),
     LayerCase(
         "Normalization",

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
+from tapegrad import ops
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.conv import normalize_data_format
-from tapegrad.nn.layers.reshaping import resample_axis
 from tapegrad.nn.validation import check_bool, check_choice, check_positive_int, layer_owner
 
 # Keras' backend.epsilon(): the smallest standard deviation `Normalization` divides by.
@@ -342,7 +342,8 @@ class Resizing(Layer):
         crop_to_aspect_ratio: Crop the largest centred window of the target aspect
             ratio first (no distortion).
         pad_to_aspect_ratio: Pad the image to the target aspect ratio first, with
-            ``fill_value``.
+            ``fill_value``: ``floor(difference / 2)`` rows/columns on each side (an odd
+            difference leaves the result one short, resized away, as Keras does).
         fill_mode: ``"constant"`` (the only mode, as in Keras).
         fill_value: Padding value for ``pad_to_aspect_ratio``.
         antialias: Must be False.
@@ -404,26 +405,16 @@ class Resizing(Layer):
             )
         if np.dtype(inputs.dtype).kind != "f":
             inputs = tnp.asarray(inputs, dtype=self.dtype)
-        h_axis, w_axis = self._axes(len(shape))
-        height, width = shape[h_axis], shape[w_axis]
-        if self.crop_to_aspect_ratio:
-            crop_h = max(min(height, int(width * self.height / self.width)), 1)
-            crop_w = max(min(width, int(height * self.width / self.height)), 1)
-            index = [slice(None)] * len(shape)
-            top, left = int((height - crop_h) / 2), int((width - crop_w) / 2)
-            index[h_axis] = slice(top, top + crop_h)
-            index[w_axis] = slice(left, left + crop_w)
-            inputs = inputs[tuple(index)]
-        elif self.pad_to_aspect_ratio:
-            pad_h = max(height, int(width * self.height / self.width))
-            pad_w = max(width, int(height * self.width / self.height))
-            widths = [(0, 0)] * len(shape)
-            top, left = int((pad_h - height) / 2), int((pad_w - width) / 2)
-            widths[h_axis] = (top, pad_h - height - top)
-            widths[w_axis] = (left, pad_w - width - left)
-            inputs = tnp.pad(inputs, widths, constant_values=self.fill_value)
-        inputs = resample_axis(inputs, h_axis, self.height, self.interpolation)
-        return resample_axis(inputs, w_axis, self.width, self.interpolation)
+        # ops.image.resize crops and pads (floor(difference / 2) on each side) as Keras.
+        return ops.image.resize(
+            inputs,
+            (self.height, self.width),
+            interpolation=self.interpolation,
+            crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+            pad_to_aspect_ratio=self.pad_to_aspect_ratio,
+            fill_value=self.fill_value,
+            data_format=self.data_format,
+        )
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """The input shape with height and width replaced."""
