@@ -95,7 +95,9 @@ def test_normalization_adapt_matches_keras(batched):
     np.testing.assert_allclose(layer.adapt_variance.numpy(), KERAS_VARIANCE, rtol=1e-5)
     np.testing.assert_allclose(layer(DATA[:1]).numpy()[0], KERAS_NORMALIZED_0, rtol=1e-5)
     assert [w.name.split("/")[-1] for w in layer.weights] == ["mean", "variance", "count"]
-    assert int(layer.count.numpy()) == 8 and not layer.trainable_weights
+    # Keras 3.15 keeps count only for older saved files: adapt leaves it at 0.
+    assert int(layer.count.numpy()) == 0
+    assert not layer.trainable_weights
 
 
 def test_normalization_given_statistics_invert_and_axis_none():

@@ -88,6 +88,10 @@ class Normalization(Layer):
         variance: Optional variance, like ``mean``.
         invert: Undo a normalization instead: ``mean + inputs * sqrt(variance)``.
 
+    Without ``mean``, the layer's weights are ``mean``, ``variance`` and ``count`` (as in
+    Keras 3, ``count`` is kept for older saved files and stays 0: `adapt` sets only the
+    mean and variance).
+
     Examples:
         >>> import numpy as np
         >>> import tapegrad as tg
@@ -215,7 +219,8 @@ class Normalization(Layer):
             raise ValueError(f"{owner}: adapt received no data")
         self.adapt_mean.assign(total_mean.astype(self.dtype))
         self.adapt_variance.assign(total_var.astype(self.dtype))
-        self.count.assign(np.asarray(total_count, np.int32))
+        # `count` stays as it is: Keras 3 keeps the weight for older saved models only and
+        # never updates it, so the saved state matches Keras's.
 
     def call(self, inputs: Any) -> Any:
         if self.input_mean is None:
