@@ -37,7 +37,8 @@ class LSTM(_BuiltinRNN):
         return_sequences: Return every step's output ``(batch, time, units)``.
         return_state: Also return the final states: ``(output, h, c)``.
         go_backwards: Process the sequence in reverse.
-        stateful: Not supported (must be False).
+        stateful: Carry the final states of each batch into the next call (see `RNN`;
+            reset with `reset_states`); the batch size must be static.
         unroll: Accepted for Keras compatibility.
 
     Call arguments:

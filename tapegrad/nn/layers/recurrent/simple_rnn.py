@@ -28,12 +28,13 @@ class SimpleRNN(_BuiltinRNN):
         bias_constraint: Optional constraint of ``bias``.
         dropout: Fraction of the inputs dropped while training (one mask per sequence).
         recurrent_dropout: Fraction of the state dropped while training.
-        seed: Seed of the dropout masks (left out of `get_config`, as Keras 3 does).
         return_sequences: Return every step's output ``(batch, time, units)``.
         return_state: Also return the final state: ``(output, h)``.
         go_backwards: Process the sequence in reverse.
-        stateful: Not supported (must be False).
+        stateful: Carry the final states of each batch into the next call (see `RNN`;
+            reset with `reset_states`); the batch size must be static.
         unroll: Accepted for Keras compatibility.
+        seed: Seed of the dropout masks (last, and left out of `get_config`, as in Keras 3).
 
     Call arguments:
         sequences: ``(batch, time, features)``.
@@ -71,12 +72,12 @@ class SimpleRNN(_BuiltinRNN):
         bias_constraint: Any = None,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
-        seed: int | None = None,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
         unroll: bool = False,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
