@@ -84,17 +84,27 @@ def _prepare(args: tuple[Any, ...], argnums: tuple[int, ...]) -> tuple[list[Any]
     return new_args, leaves_per_arg
 
 
-def _check_numeric(out: Any, name: str) -> None:
-    """Text or objects have no gradient: refuse them instead of differentiating to 0."""
+def _check_numeric(out: Any, name: str, float_arguments: bool = True) -> None:
+    """Only a float (or complex) output has a gradient: refuse bools, integers, text and
+    objects instead of differentiating them to 0 (as JAX and HIPS autograd refuse them).
+    Integer outputs are accepted when no differentiated argument is a float (they all get
+    None gradients)."""
     try:
-        kind = out.dtype.kind if isinstance(out, Tensor) else np.asarray(out).dtype.kind
+        dtype = out.dtype if isinstance(out, Tensor) else np.asarray(out).dtype
     except (TypeError, ValueError):  # a ragged list or other non-array
-        kind = "O"
-    if kind not in "biufc":
+        dtype = np.dtype(object)
+    if dtype.kind not in ("fc" if float_arguments else "biufc"):
+        what = f"dtype {dtype}" if dtype.kind in "biu" else type(out).__name__
         raise TypeError(
-            f"{name} requires the function to return a number (a scalar Tensor), "
-            f"got {type(out).__name__} {out!r:.60}"
+            f"{name} requires the function to return a float number (a scalar Tensor), "
+            f"got {what} {out!r:.60}; a comparison or count has no gradient (cast to a "
+            "float first if the value is meant to be differentiated)"
         )
+
+
+def _inexact(leaf: Any) -> bool:
+    dtype = getattr(leaf, "dtype", None)
+    return dtype is not None and np.dtype(dtype).kind in "fc"
 
 
 def _check_scalar(out: Any, name: str) -> None:
@@ -136,11 +146,13 @@ def value_and_grad(
                 tape.watch(_tensors(fresh))
             out = fun(*new_args, **kwargs)
         value, aux = out if has_aux else (out, None)
-        _check_numeric(value, "grad")
+        all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
+        # Integer and bool arguments get None gradients (the output of such a function may
+        # be an integer); with a float argument, the output must be a float too.
+        _check_numeric(value, "grad", any(_inexact(leaf) for leaf in all_leaves))
         if not isinstance(value, Tensor):
             value = Tensor(value)
         _check_scalar(value, "grad")
-        all_leaves = [leaf for fresh, _ in prepared for leaf in fresh]
         flat_grads = _gradients(tape, value, all_leaves, unconnected_gradients="zero")
         grads = []
         start = 0

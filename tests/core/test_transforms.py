@@ -218,3 +218,19 @@ def test_check_grads_reaches_backward_rules_through_the_cotangent():
     tg.check_grads(double, (x,), order=1)
     with pytest.raises(AssertionError, match="order 1"):
         tg.check_grads(double, (x,), order=2)
+
+
+@pytest.mark.parametrize(
+    ("fun", "named"),
+    [
+        (lambda x: np.allclose(x, 1.0), "dtype bool"),  # a NumPy bool, as HIPS autograd refuses
+        (lambda x: tnp.sum(x) > 0, "dtype bool"),
+        (lambda x: tnp.argmax(x), "dtype int"),
+        (lambda x: "text", "got str"),
+    ],
+)
+def test_grad_of_a_non_float_output_is_a_type_error_naming_it(fun, named) -> None:
+    with pytest.raises(TypeError, match=named):
+        tg.grad(fun)(np.ones(3))
+    with pytest.raises(TypeError, match="float number"):
+        tg.value_and_grad(fun)(np.ones(3))
