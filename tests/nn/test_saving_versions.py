@@ -11,7 +11,7 @@ from safetensors.numpy import load_file, save_file
 import tapegrad as tg
 from tapegrad import layers
 from tapegrad.nn.saving.archive import VERSION
-from tapegrad.nn.saving.weights import _layer_keys
+from tapegrad.nn.saving.weights import layer_keys
 
 WEIGHTS_FORMAT = "tapegrad-weights"
 
@@ -47,7 +47,7 @@ def test_a_version_2_weights_file_loads_in_its_own_order(tmp_path: Any) -> None:
     # Rewrite the file as version 2 wrote it: indices into trainable + non-trainable.
     new = load_file(path)
     old = {}
-    for key, layer in _layer_keys(source):
+    for key, layer in layer_keys(source):
         old_order = layer.trainable_weights + layer.non_trainable_weights
         if isinstance(layer, Block):  # (the case this test is about: the orders differ)
             assert [id(w) for w in old_order] != [id(w) for w in layer.weights]

@@ -9,7 +9,7 @@ import numpy as np
 
 import tapegrad as tg
 import tapegrad.numpy as tnp
-from tapegrad.core import is_traced
+from tapegrad.graph import is_traced
 from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer
 from tapegrad.nn.validation import check_bool, check_constraint, check_positive_int, layer_owner

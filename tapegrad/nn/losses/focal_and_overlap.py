@@ -11,7 +11,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import backend, ops
-from tapegrad.nn.losses.loss import Loss, _as_float, _pair
+from tapegrad.nn.losses.loss import Loss, as_float, prediction_pair
 from tapegrad.nn.losses.losses import LossFunctionWrapper, register_builtin
 from tapegrad.nn.validation import check_bool, check_function_arguments, check_number
 
@@ -67,7 +67,7 @@ def binary_focal_crossentropy(
         >>> binary_focal_crossentropy([[0.0, 1.0]], [[0.4, 0.6]], gamma=2.0).numpy().round(4)
         array([0.0817], dtype=float32)
     """
-    y_true, y_pred = _pair("binary_focal_crossentropy", y_true, y_pred, same_shape=True)
+    y_true, y_pred = prediction_pair("binary_focal_crossentropy", y_true, y_pred, same_shape=True)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
@@ -109,7 +109,9 @@ def categorical_focal_crossentropy(
     """
     if isinstance(axis, bool):
         raise ValueError(f"categorical_focal_crossentropy: axis must be an int, got axis={axis}")
-    y_true, y_pred = _pair("categorical_focal_crossentropy", y_true, y_pred, same_shape=True)
+    y_true, y_pred = prediction_pair(
+        "categorical_focal_crossentropy", y_true, y_pred, same_shape=True
+    )
     if y_pred.shape and y_pred.shape[-1] == 1:
         warnings.warn(
             "categorical_focal_crossentropy: expected y_pred of shape (batch, num_classes) "
@@ -148,7 +150,7 @@ def dice(y_true: Any, y_pred: Any, axis: Any = None) -> Any:
         >>> float(dice([[1.0, 0.0]], [[1.0, 0.0]])) < 1e-6
         True
     """
-    y_true, y_pred = _pair("dice", y_true, y_pred)
+    y_true, y_pred = prediction_pair("dice", y_true, y_pred)
     axis = _axes(axis)
     intersection = tnp.sum(y_true * y_pred, axis=axis)
     total = tnp.sum(y_true, axis=axis) + tnp.sum(y_pred, axis=axis) + backend.epsilon()
@@ -177,7 +179,7 @@ def tversky(
         >>> round(float(tversky([[1.0, 0.0]], [[0.5, 0.5]])), 4)
         0.5
     """
-    y_true, y_pred = _pair("tversky", y_true, y_pred)
+    y_true, y_pred = prediction_pair("tversky", y_true, y_pred)
     axis = _axes(axis)
     intersection = tnp.sum(y_true * y_pred, axis=axis)
     fp = tnp.sum((1 - y_pred) * y_true, axis=axis)
@@ -205,7 +207,7 @@ def ctc(y_true: Any, y_pred: Any) -> Any:
         True
     """
     y_true = tnp.asarray(y_true)
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     if y_true.ndim != 2:
         raise ValueError(
             "ctc: targets `y_true` must have shape (batch_size, max_length) of integer "
@@ -240,7 +242,7 @@ def categorical_generalized_cross_entropy(y_true: Any, y_pred: Any, q: float) ->
         ...     np.array([1]), np.array([[0.75, 0.25]], np.float32), q=0.5).numpy()
         array([1.], dtype=float32)
     """
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     labels = tnp.asarray(y_true).astype(np.int64)
     classes = tnp.arange(y_pred.shape[-1])
     one_hot = (labels[..., None] == classes).astype(y_pred.dtype)
@@ -286,14 +288,14 @@ def circle(
         >>> circle([0, 0, 1], emb).numpy().round(4)
         array([0., 0., 0.], dtype=float32)
     """
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     if y_pred.ndim != 2:
         raise ValueError(
             f"circle: embeddings `y_pred` must have shape (batch_size, dim), got "
             f"y_pred.shape={tuple(y_pred.shape)}"
         )
     labels = tnp.reshape(tnp.asarray(y_true).astype(np.int64), (-1, 1))
-    ref_embeddings = y_pred if ref_embeddings is None else _as_float(ref_embeddings)
+    ref_embeddings = y_pred if ref_embeddings is None else as_float(ref_embeddings)
     ref_labels = (
         labels
         if ref_labels is None

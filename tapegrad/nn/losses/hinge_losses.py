@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tapegrad.numpy as tnp
-from tapegrad.nn.losses.loss import _pair
+from tapegrad.nn.losses.loss import prediction_pair
 
 
 def _hinge_labels(y_true: Any) -> Any:
@@ -21,7 +21,7 @@ def hinge(y_true: Any, y_pred: Any) -> Any:
         >>> hinge([[1.0, 0.0]], [[0.5, -2.0]]).numpy()
         array([0.25], dtype=float32)
     """
-    y_true, y_pred = _pair("hinge", y_true, y_pred)
+    y_true, y_pred = prediction_pair("hinge", y_true, y_pred)
     return tnp.mean(tnp.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0), axis=-1)
 
 
@@ -32,7 +32,7 @@ def squared_hinge(y_true: Any, y_pred: Any) -> Any:
         >>> squared_hinge([[1.0]], [[0.5]]).numpy()
         array([0.25], dtype=float32)
     """
-    y_true, y_pred = _pair("squared_hinge", y_true, y_pred)
+    y_true, y_pred = prediction_pair("squared_hinge", y_true, y_pred)
     margin = tnp.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)
     return tnp.mean(tnp.square(margin), axis=-1)
 
@@ -44,7 +44,7 @@ def categorical_hinge(y_true: Any, y_pred: Any) -> Any:
         >>> categorical_hinge([[0.0, 1.0]], [[0.3, 0.8]]).numpy()
         array([0.5], dtype=float32)
     """
-    y_true, y_pred = _pair("categorical_hinge", y_true, y_pred, same_shape=True)
+    y_true, y_pred = prediction_pair("categorical_hinge", y_true, y_pred, same_shape=True)
     positive = tnp.sum(y_true * y_pred, axis=-1)
     negative = tnp.max((1.0 - y_true) * y_pred, axis=-1)
     return tnp.maximum(negative - positive + 1.0, 0.0)

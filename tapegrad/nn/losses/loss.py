@@ -29,7 +29,7 @@ def standardize_reduction(reduction: str | None) -> str | None:
     return reduction
 
 
-def _as_float(x: Any, dtype: Any = None) -> Any:
+def as_float(x: Any, dtype: Any = None) -> Any:
     if isinstance(x, tg.Tensor):  # (every step: the predictions, then the losses)
         kind = x.dtype
         if (kind.kind == "f" and dtype is None) or kind == dtype:
@@ -66,9 +66,11 @@ def squeeze_or_expand_to_same_rank(x1: Any, x2: Any, expand_rank_1: bool = True)
     return x1, x2
 
 
-def _pair(name: str, y_true: Any, y_pred: Any, same_shape: bool = False) -> tuple[Any, Any]:
+def prediction_pair(
+    name: str, y_true: Any, y_pred: Any, same_shape: bool = False
+) -> tuple[Any, Any]:
     """``y_true`` and ``y_pred`` as float Tensors of one dtype and matching ranks, checked."""
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     y_true = tnp.asarray(y_true)
     shapes = (tuple(y_true.shape), tuple(y_pred.shape))
     if y_true.dtype != y_pred.dtype:
@@ -159,7 +161,7 @@ def reduce_weighted_values(
         0.5
     """
     reduction = standardize_reduction(reduction)
-    values = _as_float(values, dtype)
+    values = as_float(values, dtype)
     if sample_weight is not None:
         sample_weight = tnp.asarray(sample_weight, dtype=values.dtype)
     sample_weight = apply_mask(sample_weight, mask, values.dtype, reduction)
@@ -221,7 +223,7 @@ class Loss:
         # Keras 3: the mask a layer attached to the predictions (Embedding(mask_zero=True)
         # through return_sequences layers) leaves masked steps out of the loss.
         in_mask = get_keras_mask(y_pred)
-        y_pred = _as_float(y_pred, self.dtype)
+        y_pred = as_float(y_pred, self.dtype)
         values = self.call(y_true, y_pred)
         mask = self._mask(y_true, y_pred)
         if in_mask is not None:

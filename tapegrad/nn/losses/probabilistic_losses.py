@@ -11,8 +11,8 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import backend, ops
-from tapegrad.core import is_traced
-from tapegrad.nn.losses.loss import _as_float, _pair
+from tapegrad.graph import is_traced
+from tapegrad.nn.losses.loss import as_float, prediction_pair
 
 
 def kl_divergence(y_true: Any, y_pred: Any) -> Any:
@@ -24,7 +24,7 @@ def kl_divergence(y_true: Any, y_pred: Any) -> Any:
         >>> kl_divergence([[0.5, 0.5]], [[0.5, 0.5]]).numpy()
         array([0.], dtype=float32)
     """
-    y_true, y_pred = _pair("kl_divergence", y_true, y_pred)
+    y_true, y_pred = prediction_pair("kl_divergence", y_true, y_pred)
     y_true = tnp.clip(y_true, backend.epsilon(), 1.0)
     y_pred = tnp.clip(y_pred, backend.epsilon(), 1.0)
     return tnp.sum(y_true * tnp.log(y_true / y_pred), axis=-1)
@@ -37,7 +37,7 @@ def poisson(y_true: Any, y_pred: Any) -> Any:
         >>> poisson([[1.0]], [[1.0]]).numpy().round(6)
         array([1.], dtype=float32)
     """
-    y_true, y_pred = _pair("poisson", y_true, y_pred)
+    y_true, y_pred = prediction_pair("poisson", y_true, y_pred)
     return tnp.mean(y_pred - y_true * tnp.log(y_pred + backend.epsilon()), axis=-1)
 
 
@@ -64,7 +64,7 @@ def binary_crossentropy(
         >>> binary_crossentropy([[1.0, 0.0]], [[0.0, 0.0]], from_logits=True).numpy().round(4)
         array([0.6931], dtype=float32)
     """
-    y_true, y_pred = _pair("binary_crossentropy", y_true, y_pred, same_shape=True)
+    y_true, y_pred = prediction_pair("binary_crossentropy", y_true, y_pred, same_shape=True)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     return tnp.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
@@ -95,7 +95,7 @@ def categorical_crossentropy(
     """
     if isinstance(axis, bool):
         raise ValueError(f"categorical_crossentropy: axis must be an int, got axis={axis}")
-    y_true, y_pred = _pair("categorical_crossentropy", y_true, y_pred, same_shape=True)
+    y_true, y_pred = prediction_pair("categorical_crossentropy", y_true, y_pred, same_shape=True)
     if y_pred.shape and y_pred.shape[-1] == 1:
         warnings.warn(
             f"categorical_crossentropy: expected y_pred of shape (batch, "
@@ -199,7 +199,7 @@ def sparse_categorical_crossentropy(
         >>> sparse_categorical_crossentropy([1], [[0.0, 0.0]], from_logits=True).numpy().round(4)
         array([0.6931], dtype=float32)
     """
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     if axis not in (-1, y_pred.ndim - 1):
         y_pred = tnp.moveaxis(y_pred, axis, -1)
     labels, valid = _sparse_labels(

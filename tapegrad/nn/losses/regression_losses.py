@@ -10,7 +10,7 @@ import numpy as np
 
 import tapegrad.numpy as tnp
 from tapegrad import backend, ops
-from tapegrad.nn.losses.loss import _pair
+from tapegrad.nn.losses.loss import prediction_pair
 
 
 def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
@@ -27,7 +27,7 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> Any:
         >>> mean_squared_error([[0.0, 2.0]], [[1.0, 1.0]]).numpy()
         array([1.], dtype=float32)
     """
-    y_true, y_pred = _pair("mean_squared_error", y_true, y_pred)
+    y_true, y_pred = prediction_pair("mean_squared_error", y_true, y_pred)
     return tnp.mean(tnp.square(y_true - y_pred), axis=-1)
 
 
@@ -38,7 +38,7 @@ def mean_absolute_error(y_true: Any, y_pred: Any) -> Any:
         >>> mean_absolute_error([[0.0, 2.0]], [[1.0, 1.0]]).numpy()
         array([1.], dtype=float32)
     """
-    y_true, y_pred = _pair("mean_absolute_error", y_true, y_pred)
+    y_true, y_pred = prediction_pair("mean_absolute_error", y_true, y_pred)
     return tnp.mean(tnp.abs(y_true - y_pred), axis=-1)
 
 
@@ -49,7 +49,7 @@ def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> Any:
         >>> mean_absolute_percentage_error([[2.0, 4.0]], [[1.0, 4.0]]).numpy()
         array([25.], dtype=float32)
     """
-    y_true, y_pred = _pair("mean_absolute_percentage_error", y_true, y_pred)
+    y_true, y_pred = prediction_pair("mean_absolute_percentage_error", y_true, y_pred)
     diff = tnp.abs((y_true - y_pred) / tnp.maximum(tnp.abs(y_true), backend.epsilon()))
     return 100.0 * tnp.mean(diff, axis=-1)
 
@@ -61,7 +61,7 @@ def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> Any:
         >>> mean_squared_logarithmic_error([[0.0]], [[np.e - 1]]).numpy().round(4)
         array([1.], dtype=float32)
     """
-    y_true, y_pred = _pair("mean_squared_logarithmic_error", y_true, y_pred)
+    y_true, y_pred = prediction_pair("mean_squared_logarithmic_error", y_true, y_pred)
     first = tnp.log1p(tnp.maximum(y_pred, backend.epsilon()))
     second = tnp.log1p(tnp.maximum(y_true, backend.epsilon()))
     return tnp.mean(tnp.square(first - second), axis=-1)
@@ -79,7 +79,7 @@ def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> Any:
         >>> cosine_similarity([[1.0, 0.0]], [[2.0, 0.0]]).numpy()
         array([-1.], dtype=float32)
     """
-    y_true, y_pred = _pair("cosine_similarity", y_true, y_pred)
+    y_true, y_pred = prediction_pair("cosine_similarity", y_true, y_pred)
     return -tnp.sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
 
 
@@ -90,7 +90,7 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> Any:
         >>> huber([[0.0, 0.0]], [[0.5, 3.0]]).numpy()
         array([1.3125], dtype=float32)
     """
-    y_true, y_pred = _pair("huber", y_true, y_pred)
+    y_true, y_pred = prediction_pair("huber", y_true, y_pred)
     error = y_pred - y_true
     abs_error = tnp.abs(error)
     quadratic = 0.5 * tnp.square(error)
@@ -105,7 +105,7 @@ def log_cosh(y_true: Any, y_pred: Any) -> Any:
         >>> log_cosh([[0.0]], [[1.0]]).numpy().round(4)
         array([0.4338], dtype=float32)
     """
-    y_true, y_pred = _pair("log_cosh", y_true, y_pred)
+    y_true, y_pred = prediction_pair("log_cosh", y_true, y_pred)
     x = y_pred - y_true
     # log(cosh(x)) = x + softplus(-2x) - log(2): no overflow of cosh.
     return tnp.mean(x + ops.softplus(-2.0 * x) - float(np.log(2.0)), axis=-1)

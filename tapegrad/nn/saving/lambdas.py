@@ -27,7 +27,7 @@ from tapegrad.nn.layers.base import KerasTensor, Layer
 from tapegrad.nn.layers.core import Lambda
 from tapegrad.nn.models.model import Model
 from tapegrad.nn.saving.archive import VERSION, ArchiveError, _expect_list, json_sha256
-from tapegrad.nn.saving.weights import _contains, _layer_keys, stored_order
+from tapegrad.nn.saving.weights import contains_layer, layer_keys, stored_order
 
 # Probe batch sizes for Lambda traces: the graph must not depend on them.
 _PROBE_BATCHES = (2, 3)
@@ -38,7 +38,7 @@ class LambdaSaver:
 
     def __init__(self, model: Model) -> None:
         self.arrays: dict[str, np.ndarray] = {}
-        self._keys = _layer_keys(model)
+        self._keys = layer_keys(model)
         self._lambda_count = 0
         #: SHA-256 of each Lambda's function and arguments, in config order.
         self.checksums: list[str] = []
@@ -287,10 +287,10 @@ class LambdaLoader:
     def resolve_shared_variables(self, model: Model, version: int = VERSION) -> None:
         """Point each Lambda at the Variables of other layers it shared when saved (keys
         index weights in the order of format ``version``: `stored_order`)."""
-        keyed = _layer_keys(model)
+        keyed = layer_keys(model)
         by_key = dict(keyed)
         for layer, graph_function, keys in self.lambdas:
-            top_key = next(key for key, top in keyed if top is layer or _contains(top, layer))
+            top_key = next(key for key, top in keyed if top is layer or contains_layer(top, layer))
             for j, key in enumerate(keys):
                 owner_key, index = _parse_key(key)
                 if owner_key == top_key:

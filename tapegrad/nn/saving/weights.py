@@ -28,12 +28,12 @@ def weight_arrays(model: Layer) -> dict[str, np.ndarray]:
     """Every weight under ``layers/<key>/<index>`` (a shared one under each holder)."""
     return {
         f"layers/{key}/{i}": np.asarray(weight.numpy())
-        for key, layer in _layer_keys(model)
+        for key, layer in layer_keys(model)
         for i, weight in enumerate(layer.weights)
     }
 
 
-def _layer_keys(model: Layer) -> list[tuple[str, Layer]]:
+def layer_keys(model: Layer) -> list[tuple[str, Layer]]:
     """Top-level layers keyed by class and position: ``dense``, ``dense_1``, ``lambda``.
 
     Unlike layer names (numbered process-wide), these keys are the same for every model
@@ -50,9 +50,9 @@ def _layer_keys(model: Layer) -> list[tuple[str, Layer]]:
     return keyed
 
 
-def _contains(container: Layer, layer: Layer) -> bool:
+def contains_layer(container: Layer, layer: Layer) -> bool:
     return any(
-        inner is layer or _contains(inner, layer) for inner in getattr(container, "layers", [])
+        inner is layer or contains_layer(inner, layer) for inner in getattr(container, "layers", [])
     )
 
 
@@ -61,7 +61,7 @@ def assign_weights(
 ) -> None:
     expected: dict[str, tg.Variable] = {
         f"layers/{key}/{i}": weight
-        for key, layer in _layer_keys(model)
+        for key, layer in layer_keys(model)
         for i, weight in enumerate(stored_order(layer, version))
     }
     stored = {k for k in arrays if k.startswith("layers/")}
