@@ -78,9 +78,9 @@ CNN_PARAM_NAMES = ("k1", "b1", "k2", "b2", "w3", "b3")
 WORKLOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "W1": ("W1", "W1-fwd", "W1-tape"),
     "W6": ("W6-revrev", "W6-fwdrev"),
-    "W2": ("W2", "W2-tob"),
-    "W3": ("W3", "W3-tob"),
-    "W4": ("W4", "W4-nchw"),
+    "W2": ("W2", "W2-tob", "W2-ops"),
+    "W3": ("W3", "W3-tob", "W3-ops"),
+    "W4": ("W4", "W4-nchw", "W4-ops"),
     "G0": ("G0",),
     "W5": ("W5-unrolled", "W5-layer"),
 }
@@ -92,6 +92,9 @@ REFERENCE_WORKLOAD: dict[str, str] = {
     "W1-tape": "W1",
     "W2-tob": "W2",
     "W3-tob": "W3",
+    "W2-ops": "W2",
+    "W3-ops": "W3",
+    "W4-ops": "W4",
     "W5-layer": "W5-unrolled",
 }
 
@@ -105,6 +108,9 @@ WORKLOAD_DESCRIPTIONS: dict[str, str] = {
     "W2-tob": "W2 through model.train_on_batch (tapegrad only)",
     "W3": "MLP step 784-1024-1024-10, batch 256, softmax CE, SGD 0.1",
     "W3-tob": "W3 through model.train_on_batch (tapegrad only)",
+    "W2-ops": "W2 written with ops (x @ W + b, ops.relu, GradientTape, optimizer.apply)",
+    "W3-ops": "W3 written with ops (x @ W + b, ops.relu, GradientTape, optimizer.apply)",
+    "W4-ops": "W4 written with ops (ops.conv, ops.max_pool, GradientTape, optimizer.apply)",
     "W4": "CNN step conv16-pool-conv32-pool-dense10, batch 32, 28x28, SGD 0.1",
     "W4-nchw": "W4 with channels_first layers fed NCHW as is (tapegrad only)",
     "G0": "GEMM peak: 2048x2048 @ 2048x2048, float32",
@@ -125,6 +131,8 @@ WORKLOAD_FLOPS: dict[str, float] = {
     "W2-tob": _mlp_flops("W2"),
     "W3": _mlp_flops("W3"),
     "W3-tob": _mlp_flops("W3"),
+    "W2-ops": _mlp_flops("W2"),
+    "W3-ops": _mlp_flops("W3"),
     "G0": 2.0 * G0_SIZE**3,
 }
 

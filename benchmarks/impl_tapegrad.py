@@ -27,6 +27,7 @@ from benchmarks.harness import (
     Builder,
     cnn_channels_last,
 )
+from tapegrad import ops
 
 if getattr(tg, "__file__", None) is None:
     # A folder without __init__.py imports as an empty namespace package.
@@ -292,6 +293,56 @@ def _build_cnn_channels_first(data: Mapping[str, np.ndarray]) -> Callable[[], An
     return step
 
 
+def _ops_step(
+    loss_of: Callable[[list[Any], Any, Any], Any],
+    params: list[Any],
+    batches: Any,
+    learning_rate: float,
+) -> Callable[[], Any]:
+    """A Keras-3 custom training loop: ``GradientTape`` over a loss written with ops, then
+    ``optimizer.apply(grads, variables)``."""
+    optimizer = tg.optimizers.SGD(learning_rate)
+
+    def step() -> Any:
+        x, y = next(batches)
+        with tg.GradientTape() as tape:
+            loss = loss_of(params, x, y)
+        grads = tape.gradient(loss, params)
+        optimizer.apply(grads, params)
+        return loss
+
+    return step
+
+
+def _mlp_ops_loss(params: list[Any], x: Any, y: Any) -> Any:
+    """W2/W3's loss written with ops: ``x @ W + b``, ``ops.relu``, sparse softmax CE."""
+    w1, b1, w2, b2, w3, b3 = params
+    h = ops.relu(x @ w1 + b1)
+    h = ops.relu(h @ w2 + b2)
+    logits = h @ w3 + b3
+    return ops.mean(ops.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+
+def _build_mlp_ops(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    params = [tg.Variable(data[name]) for name in MLP_PARAM_NAMES]
+    return _ops_step(_mlp_ops_loss, params, _mlp_batches(data), MLP_LEARNING_RATE)
+
+
+def _cnn_ops_loss(params: list[Any], x: Any, y: Any) -> Any:
+    """W4's loss written with ops (channels-last, as ``keras.ops.conv`` defaults to)."""
+    k1, b1, k2, b2, w3, b3 = params
+    h = ops.max_pool(ops.relu(ops.conv(x, k1, padding="same") + b1), 2)
+    h = ops.max_pool(ops.relu(ops.conv(h, k2, padding="same") + b2), 2)
+    logits = ops.reshape(h, (h.shape[0], -1)) @ w3 + b3
+    return ops.mean(ops.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+
+def _build_cnn_ops(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    nhwc = cnn_channels_last(data)
+    params = [tg.Variable(nhwc[name]) for name in CNN_PARAM_NAMES]
+    return _ops_step(_cnn_ops_loss, params, _cnn_batches(data), CNN_LEARNING_RATE)
+
+
 def builders(variant: str | None = None) -> dict[str, Builder]:
     """Return the workload builders, including the tapegrad-only ``W1-tape`` row."""
     del variant
@@ -309,6 +360,9 @@ def builders(variant: str | None = None) -> dict[str, Builder]:
         "W4-nchw": _build_cnn_channels_first,
         "W5-unrolled": _build_lstm_unrolled,
         "W5-layer": _build_lstm_layer,
+        "W2-ops": _build_mlp_ops,
+        "W3-ops": _build_mlp_ops,
+        "W4-ops": _build_cnn_ops,
     }
 
 

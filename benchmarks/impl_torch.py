@@ -22,6 +22,7 @@ from benchmarks.harness import (
     LSTM_LEARNING_RATE,
     LSTM_PARAM_NAMES,
     MLP_LEARNING_RATE,
+    MLP_PARAM_NAMES,
     W1_ITERS,
     Builder,
 )
@@ -170,6 +171,54 @@ def _build_cnn(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
     return step
 
 
+def _ops_step(
+    loss_of: Callable[..., torch.Tensor], params: list[torch.Tensor], batches: Any, lr: float
+) -> Callable[[], Any]:
+    """A custom training loop on leaf tensors: loss, ``backward``, ``torch.optim.SGD``."""
+    optimizer = torch.optim.SGD(params, lr=lr)
+
+    def step() -> torch.Tensor:
+        x, y = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_of(*params, x, y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def _mlp_ops_loss(w1, b1, w2, b2, w3, b3, x, y):  # type: ignore[no-untyped-def]
+    h = torch.relu(x @ w1 + b1)
+    h = torch.relu(h @ w2 + b2)
+    return torch.nn.functional.cross_entropy(h @ w3 + b3, y)
+
+
+def _build_mlp_ops(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    """W2/W3 written with tensor ops on ``(in, out)`` kernels, as tapegrad's ``-ops`` rows."""
+    params = [_tensor(data[name]).requires_grad_(True) for name in MLP_PARAM_NAMES]
+    batches = itertools.cycle(
+        [(_tensor(x), _tensor(y)) for x, y in zip(data["x"], data["y"], strict=True)]
+    )
+    return _ops_step(_mlp_ops_loss, params, batches, MLP_LEARNING_RATE)
+
+
+def _cnn_ops_loss(k1, b1, k2, b2, w3, b3, x, y):  # type: ignore[no-untyped-def]
+    f = torch.nn.functional
+    h = f.max_pool2d(torch.relu(f.conv2d(x, k1, b1, padding=1)), 2)
+    h = f.max_pool2d(torch.relu(f.conv2d(h, k2, b2, padding=1)), 2)
+    return f.cross_entropy(h.flatten(1) @ w3 + b3, y)
+
+
+def _build_cnn_ops(data: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    """W4 with ``torch.nn.functional`` on NCHW data (torch's own layout)."""
+    params = [_tensor(data[name]).requires_grad_(True) for name in CNN_PARAM_NAMES]
+    batches = itertools.cycle(
+        [(_tensor(x), _tensor(y)) for x, y in zip(data["x"], data["y"], strict=True)]
+    )
+    return _ops_step(_cnn_ops_loss, params, batches, CNN_LEARNING_RATE)
+
+
 def _lstm_batches(data: Mapping[str, np.ndarray]) -> Any:
     return itertools.cycle(
         [(_tensor(x), _tensor(y)) for x, y in zip(data["x"], data["y"], strict=True)]
@@ -247,6 +296,9 @@ def builders(variant: str | None = None) -> dict[str, Builder]:
         "G0": _build_g0,
         "W5-unrolled": _build_lstm_unrolled,
         "W5-layer": _build_lstm_layer,
+        "W2-ops": _build_mlp_ops,
+        "W3-ops": _build_mlp_ops,
+        "W4-ops": _build_cnn_ops,
     }
 
 
