@@ -16,6 +16,11 @@ the other, each with one BLAS thread per process:
 * ``independent``: ``mpiexec -n N`` without a distribution, each process training on its
   share (the global batch / N) with no communication — ``T_N``, what ``dp`` would cost
   if communication were free (same cores, same contention);
+* ``lockstep``: as ``independent``, with an 8-byte all-reduce after every step —
+  ``T_lock``: the processes wait for each other every step but move no data. It splits
+  the overhead ``T_dp - T_N`` into waiting in lock-step (``T_lock - T_N``: the slower
+  process sets each step's pace, and the processes' compute phases line up) and moving
+  the gradients (``T_dp - T_lock``);
 * ``allreduce``: ``mpiexec -n N``, the model's gradient buffer (float32, all weights)
   all-reduced alone, and an 8-byte one (the latency).
 
@@ -77,15 +82,22 @@ def build(workload: str) -> tuple[Any, np.ndarray, np.ndarray, int]:
 
 
 class StepClock:
-    """Times each step of ``fit``: from one batch's end to the next."""
+    """Times each step of ``fit``: from one batch's end to the next.
 
-    def __init__(self) -> None:
+    Args:
+        comm: A communicator to wait on after each step (an 8-byte all-reduce), or None.
+    """
+
+    def __init__(self, comm: Any = None) -> None:
         import tapegrad as tg
 
         clock = self
+        token = np.zeros(2, np.float32)
 
         class Callback(tg.callbacks.Callback):
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                if comm is not None:
+                    comm.allreduce_sum_inplace(token)
                 clock.marks.append(time.perf_counter())
 
         self.marks: list[float] = []
@@ -131,7 +143,7 @@ def worker(mode: str, workload: str, steps: int) -> dict[str, Any]:
             "latency_ms": small[0],
             "latency_min_ms": small[1],
         }
-    if mode == "independent":
+    if mode in ("independent", "lockstep"):
         x, y, batch = local_share(x, y, batch, comm)
     spent = [0.0]
     if mode == "dp":
@@ -142,13 +154,15 @@ def worker(mode: str, workload: str, steps: int) -> dict[str, Any]:
     # SGD 0.1 amplify the rounding differences of another summation order).
     sums = [float(np.abs(np.asarray(w)).sum()) for w in model.weights]
     comm.barrier()  # every process starts timing together
-    clock = StepClock()
+    clock = StepClock(comm if mode == "lockstep" else None)
     spent[0] = 0.0
     model.fit(x, y, batch_size=batch, verbose=0, shuffle=False, callbacks=[clock.callback])
     times = clock.steps()
     result = {"median_ms": 1e3 * float(np.median(times)), "min_ms": 1e3 * float(times.min())}
+    in_allreduce = comm.allgather(np.array([1e3 * spent[0] / len(clock.marks)]))
     if mode == "dp":
-        result["in_allreduce_ms"] = 1e3 * spent[0] / len(clock.marks)
+        result["in_allreduce_ms"] = float(in_allreduce[0][0])
+        result["in_allreduce_ms_per_process"] = [float(t[0]) for t in in_allreduce]
     result["weight_sums"] = sums
     # The slowest process sets the pace (of the independent runs, which do not wait).
     every = comm.allgather(np.array([result["median_ms"], result["min_ms"]]))
@@ -225,13 +239,21 @@ def main(argv: list[str] | None = None) -> None:
         return
     report: dict[str, Any] = {"cpu": cpu_name(), "cores": os.cpu_count(), "rows": {}}
     print(f"{report['cpu']}, {report['cores']} cores; {args.processes} processes, 1 thread each")
-    print("workload  stat    T_1 ms  T_dp ms  T_N ms  speed-up  overhead  in-allreduce ms")
+    print(
+        "workload  stat    T_1 ms  T_dp ms  T_N ms  T_lock ms  speed-up  overhead  in-allreduce ms"
+    )
     for workload in args.workloads.split(","):
         one = launch("one", workload, 1, args.steps)
         dp = launch("dp", workload, args.processes, args.steps)
         independent = launch("independent", workload, args.processes, args.steps)
+        lockstep = launch("lockstep", workload, args.processes, args.steps)
         alone = launch("allreduce", workload, args.processes, args.steps)
-        row: dict[str, Any] = {"one": one, "dp": dp, "independent": independent}
+        row: dict[str, Any] = {
+            "one": one,
+            "dp": dp,
+            "independent": independent,
+            "lockstep": lockstep,
+        }
         error = max(
             abs(a - b) / max(abs(b), 1e-6)
             for a, b in zip(dp["weight_sums"], one["weight_sums"], strict=True)
@@ -239,12 +261,13 @@ def main(argv: list[str] | None = None) -> None:
         if error > harness.MAX_REL_ERR:
             raise SystemExit(f"{workload}: data-parallel weights differ from one process's")
         for stat in ("median", "min"):
-            t1, tdp, tn = (run[f"{stat}_ms"] for run in (one, dp, independent))
+            t1, tdp, tn, tlock = (run[f"{stat}_ms"] for run in (one, dp, independent, lockstep))
             row[f"speedup_{stat}"] = t1 / tdp
             row[f"overhead_fraction_{stat}"] = (tdp - tn) / tdp
+            row[f"lockstep_fraction_{stat}"] = (tlock - tn) / tdp
             print(
-                f"{workload:8s}  {stat:6s}  {t1:6.2f}  {tdp:7.2f}  {tn:6.2f}  {t1 / tdp:8.2f}  "
-                f"{100 * (tdp - tn) / tdp:7.1f}%  {dp['in_allreduce_ms']:15.2f}"
+                f"{workload:8s}  {stat:6s}  {t1:6.2f}  {tdp:7.2f}  {tn:6.2f}  {tlock:9.2f}  "
+                f"{t1 / tdp:8.2f}  {100 * (tdp - tn) / tdp:7.1f}%  {dp['in_allreduce_ms']:15.2f}"
             )
         row["allreduce"] = alone
         row["bandwidth_GBps"] = allreduce_bandwidth(alone, args.processes)
