@@ -6,6 +6,15 @@ get when none is given), `epsilon` (the fuzz factor losses and metrics clip with
 are read when an object is created or a loss is computed, so change them before building
 a model. `clear_session` resets the automatic layer names (`get_uid`'s counters).
 
+`floatx` is also the dtype of Python floats (``tg.tensor(1.0)``, ``tnp.array([1.0])``)
+and of dtype-less float creations (``tnp.zeros``, ``tnp.linspace``, random draws).
+``set_floatx("float64")`` is the NumPy-user setting: every default becomes NumPy's
+float64. Three ways to ask for it, as JAX has ``jax_enable_x64`` and ``enable_x64()``:
+`set_floatx` (process-wide, Keras's name, also ``tapegrad.config.set_floatx``), the
+environment variable ``TAPEGRAD_FLOATX=float64`` (read at ``import tapegrad``), and the
+context manager `floatx_scope`, which holds for the current thread (or asyncio task)
+only.
+
 Examples:
     >>> import tapegrad as tg
     >>> tg.backend.backend(), tg.backend.floatx(), tg.backend.epsilon()
@@ -18,9 +27,13 @@ from __future__ import annotations
 
 import gc
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
+from tapegrad.core.floatx import default_float, scoped_default_float, set_default_float
 
 # Keras names tapegrad has, with how they differ (read by tapegrad.keras_coverage).
 DIFFERS: dict[str, str] = {
@@ -32,7 +45,6 @@ DIFFERS: dict[str, str] = {
 }
 UNSUPPORTED: dict[str, str] = {}
 
-_FLOATX = "float32"
 _EPSILON = 1e-7
 _IMAGE_DATA_FORMAT = "channels_last"
 # dict.setdefault and next() on a count are atomic: threads never share a uid.
@@ -86,7 +98,8 @@ def backend() -> str:
 
 
 def floatx() -> str:
-    """The default float dtype, as a string (``"float32"`` unless `set_floatx` changed it).
+    """The default float dtype, as a string (``"float32"`` unless `set_floatx`,
+    `floatx_scope` or ``TAPEGRAD_FLOATX`` changed it).
 
     Returns:
         The dtype name.
@@ -95,11 +108,16 @@ def floatx() -> str:
         >>> floatx()
         'float32'
     """
-    return _FLOATX
+    return default_float().name
 
 
 def set_floatx(value: Any) -> None:
-    """Set the default float dtype of layers, weights, inputs and initializers.
+    """Set the default float dtype, process-wide: of Python floats, dtype-less float
+    creations, random draws, layer weights, inputs, initializers and optimizer state.
+
+    ``set_floatx("float64")`` is the NumPy-user setting (NumPy's dtypes everywhere).
+    Objects already made keep their dtype, so set it before building a model. Called
+    inside a `floatx_scope`, the new value also holds for the rest of the scope.
 
     Args:
         value: ``"float16"``, ``"float32"`` or ``"float64"`` (a NumPy dtype is accepted
@@ -109,20 +127,53 @@ def set_floatx(value: Any) -> None:
         ValueError: Another value.
 
     Examples:
+        >>> import tapegrad.numpy as tnp
         >>> set_floatx("float64")
-        >>> floatx()
-        'float64'
+        >>> floatx(), tnp.array([1.0, 2.0]).dtype
+        ('float64', dtype('float64'))
         >>> set_floatx("float32")
     """
-    global _FLOATX
+    set_default_float(_checked_floatx("set_floatx", value))
+
+
+@contextmanager
+def floatx_scope(value: Any) -> Iterator[str]:
+    """Inside the block, `floatx` is ``value`` for this thread (or asyncio task) only.
+
+    Like JAX's ``jax.experimental.enable_x64()``: code run in the block (and the objects
+    it builds) gets ``value`` as its default float; other threads keep the process-wide
+    `floatx`, and the previous value returns when the block ends, even on an error.
+
+    Args:
+        value: ``"float16"``, ``"float32"`` or ``"float64"`` (or a NumPy dtype).
+
+    Yields:
+        The dtype's name.
+
+    Raises:
+        ValueError: Another value.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> with floatx_scope("float64"):
+        ...     tg.tensor(1.0).dtype, tg.random.normal((2,)).dtype
+        (dtype('float64'), dtype('float64'))
+        >>> floatx()
+        'float32'
+    """
+    with scoped_default_float(_checked_floatx("floatx_scope", value)) as dtype:
+        yield dtype.name
+
+
+def _checked_floatx(where: str, value: Any) -> str:
     name = _dtype_name(value)
     if name not in _FLOATX_DTYPES:
         hint = " (NumPy has no bfloat16)" if name == "bfloat16" else ""
         raise ValueError(
-            f"set_floatx: unknown `floatx` value: {value!r}{hint}. "
+            f"{where}: unknown `floatx` value: {value!r}{hint}. "
             f"Expected one of {list(_FLOATX_DTYPES)}"
         )
-    _FLOATX = name
+    return name
 
 
 def epsilon() -> float:
@@ -352,6 +403,7 @@ __all__ = [
     "clear_session",
     "epsilon",
     "floatx",
+    "floatx_scope",
     "get_uid",
     "image_data_format",
     "is_float_dtype",

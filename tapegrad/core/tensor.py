@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tapegrad.core.floatx import default_complex, default_float
 from tapegrad.core.tracing import current_tracer, set_tracer
 
 _FLOAT_KINDS = "fc"
@@ -45,7 +46,9 @@ def __getattr__(name: str) -> Any:
 
 
 def default_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Convert data to an array; Python floats default to float32 (like TF and torch).
+    """Convert data to an array; Python floats get the default float (`floatx`: float32,
+    like TF and torch, unless ``tapegrad.backend.set_floatx`` or ``floatx_scope`` says
+    otherwise).
 
     Args:
         data: Array-like data (a NumPy array is returned as it is when ``dtype`` allows).
@@ -64,9 +67,9 @@ def default_array(data: Any, dtype: Any = None) -> np.ndarray:
         return np.asarray(data)
     arr = np.asarray(data)
     if arr.dtype == np.float64:
-        return arr.astype(np.float32)
+        return arr.astype(default_float(), copy=False)
     if arr.dtype == np.complex128:
-        return arr.astype(np.complex64)
+        return arr.astype(default_complex(), copy=False)
     return arr
 
 
