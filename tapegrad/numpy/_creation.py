@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
+from tapegrad.core.floatx import default_float
 from tapegrad.core.tensor import Tensor, Variable
 from tapegrad.core.tracing import is_traced
 from tapegrad.numpy._arguments import read as _read
@@ -48,6 +49,11 @@ def array(object: Any, dtype: Any = None, copy: bool = True, **kwargs: Any) -> T
     return Tensor(object, dtype)
 
 
+def _float(dtype: Any) -> Any:
+    """``dtype``, or floatx when None (NumPy's float64 is tapegrad's `set_floatx` choice)."""
+    return default_float() if dtype is None else dtype
+
+
 def _contains_tensor(seq: Any) -> bool:
     return any(
         isinstance(o, Tensor) or (isinstance(o, list | tuple) and _contains_tensor(o)) for o in seq
@@ -61,14 +67,14 @@ def asarray(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
     return array(a, dtype)
 
 
-def zeros(shape: Any, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
-    """Zeros (float32 by default)."""
-    return Tensor._wrap(np.zeros(shape, dtype))
+def zeros(shape: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
+    """Zeros (floatx by default: float32, or float64 after ``set_floatx("float64")``)."""
+    return Tensor._wrap(np.zeros(shape, _float(dtype)))
 
 
-def ones(shape: Any, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
-    """Ones (float32 by default)."""
-    return Tensor._wrap(np.ones(shape, dtype))
+def ones(shape: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
+    """Ones (floatx by default)."""
+    return Tensor._wrap(np.ones(shape, _float(dtype)))
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
@@ -78,7 +84,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, **kwargs: Any) -> Tenso
     return Tensor(np.full(shape, fill_value, dtype))
 
 
-def empty(shape: Any, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
+def empty(shape: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
     """Zeros (Tensors are immutable, so 'empty' is initialised)."""
     return zeros(shape, dtype)
 
@@ -116,39 +122,39 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, **kwar
     out = np.linspace(_read(start), _read(stop), num, endpoint, **kwargs)
     if isinstance(out, tuple):
         return Tensor(out[0]), out[1]
-    return Tensor(out, kwargs.get("dtype") or np.float32)
+    return Tensor(out, _float(kwargs.get("dtype")))
 
 
 def logspace(start: Any, stop: Any, num: int = 50, **kwargs: Any) -> Tensor:
     """``numpy.logspace`` as a Tensor."""
-    return Tensor(np.logspace(_read(start), _read(stop), num, **kwargs), np.float32)
+    return Tensor(np.logspace(_read(start), _read(stop), num, **kwargs), default_float())
 
 
 def eye(
     N: int,  # noqa: N803
     M: int | None = None,  # noqa: N803
     k: int = 0,
-    dtype: Any = np.float32,
+    dtype: Any = None,
     **kwargs: Any,
 ) -> Tensor:
-    """Identity-like matrix (float32 by default)."""
-    return Tensor._wrap(np.eye(N, M, k, dtype=dtype))
+    """Identity-like matrix (floatx by default)."""
+    return Tensor._wrap(np.eye(N, M, k, dtype=_float(dtype)))
 
 
-def identity(n: int, dtype: Any = np.float32, **kwargs: Any) -> Tensor:
-    """Identity matrix (float32 by default)."""
-    return Tensor._wrap(np.identity(n, dtype=dtype))
+def identity(n: int, dtype: Any = None, **kwargs: Any) -> Tensor:
+    """Identity matrix (floatx by default)."""
+    return Tensor._wrap(np.identity(n, dtype=_float(dtype)))
 
 
 def tri(
     N: int,  # noqa: N803
     M: int | None = None,  # noqa: N803
     k: int = 0,
-    dtype: Any = np.float32,
+    dtype: Any = None,
     **kwargs: Any,
 ) -> Tensor:
-    """Lower-triangular ones."""
-    return Tensor._wrap(np.tri(N, M, k, dtype=dtype))
+    """Lower-triangular ones (floatx by default)."""
+    return Tensor._wrap(np.tri(N, M, k, dtype=_float(dtype)))
 
 
 def meshgrid(*xi: Any, **kwargs: Any) -> list[Tensor]:
