@@ -237,13 +237,13 @@ class Optimizer(GradientMethods, StateMethods):
         Args:
             shape: Shape of the Variable.
             initializer: ``"zeros"``, ``"ones"``, a number, or ``f(shape, dtype) -> array``.
-            dtype: dtype of the Variable (default float32).
+            dtype: dtype of the Variable (default floatx, as Keras).
             name: Name of the Variable.
 
         Returns:
             The new Variable, also listed in ``variables``.
         """
-        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        dtype = np.dtype(tg.backend.floatx() if dtype is None else dtype)
         value = make_initial_value(initializer, tuple(shape), dtype)
         variable = tg.Variable(value, trainable=False, name=name, dtype=dtype)
         self._variables.append(variable)

@@ -138,17 +138,17 @@ def is_array_data(x: Any) -> bool:
 
 
 def _convert(value: Any) -> Any:
-    # float64 becomes float32 (the model's dtype), as Keras converts inputs to floatx.
+    # float64 becomes floatx (the model's dtype), as Keras converts inputs to floatx.
     if isinstance(value, tg.Tensor):
         return value
     if is_pandas(value):
         value = value.to_numpy()
     array = np.asarray(value)
-    return array.astype(np.float32) if array.dtype == np.float64 else array
+    return array.astype(tg.backend.floatx()) if array.dtype == np.float64 else array
 
 
 def to_arrays(x: Any) -> Any:
-    """``x`` with every leaf a NumPy array (pandas converted, float64 as float32).
+    """``x`` with every leaf a NumPy array (pandas converted, float64 as floatx).
 
     Args:
         x: Array data (see `is_array_data`), or None.
@@ -199,7 +199,7 @@ def class_weight_to_sample_weights(y: Any, class_weight: dict[int, float]) -> np
         class_weight: Weight per class index (classes not listed weigh 1).
 
     Returns:
-        A float32 array with one weight per sample.
+        A floatx array with one weight per sample.
 
     Examples:
         >>> class_weight_to_sample_weights(np.array([0, 1, 1]), {1: 2.0})
@@ -209,7 +209,7 @@ def class_weight_to_sample_weights(y: Any, class_weight: dict[int, float]) -> np
     if labels.ndim > 1:
         labels = labels.argmax(-1) if labels.shape[-1] != 1 else labels.squeeze(-1)
     labels = np.round(labels.reshape(len(labels), -1)[:, 0]).astype(np.int64)
-    return np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
+    return np.array([class_weight.get(int(c), 1.0) for c in labels], tg.backend.floatx())
 
 
 class ArrayDataAdapter:
@@ -234,7 +234,7 @@ class ArrayDataAdapter:
         class_weight: dict[int, float] | None = None,
     ) -> None:
         self.x, self.y = to_arrays(x), to_arrays(y)
-        weights = None if sample_weight is None else np.asarray(sample_weight, np.float32)
+        weights = None if sample_weight is None else np.asarray(sample_weight, tg.backend.floatx())
         if class_weight is not None and y is not None:
             per_class = class_weight_to_sample_weights(self.y, class_weight)
             weights = per_class if weights is None else per_class * weights

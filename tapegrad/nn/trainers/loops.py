@@ -335,7 +335,7 @@ class TrainingLoops:
         self._require_compiled("train_on_batch")
         fit_checks.check_batch(self, "train_on_batch", locals())
         x, y = to_arrays(x), to_arrays(y)
-        weights = None if sample_weight is None else np.asarray(sample_weight, np.float32)
+        weights = None if sample_weight is None else np.asarray(sample_weight, tg.backend.floatx())
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError(
@@ -366,7 +366,7 @@ class TrainingLoops:
         """
         self._require_compiled("test_on_batch")
         fit_checks.check_batch(self, "test_on_batch", locals())
-        weights = None if sample_weight is None else np.asarray(sample_weight, np.float32)
+        weights = None if sample_weight is None else np.asarray(sample_weight, tg.backend.floatx())
         self.reset_metrics()
         logs = self._step_function("test")((to_arrays(x), to_arrays(y), weights))
         return logs if return_dict else self._flatten_metrics_in_order(logs)

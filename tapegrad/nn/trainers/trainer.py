@@ -313,7 +313,7 @@ class Trainer(StepFunctions, TrainingLoops):
             if value is not None:
                 losses.append(value)
         for extra in self.losses:  # type: ignore[attr-defined]
-            losses.append(tnp.sum(tnp.asarray(extra, dtype="float32")))
+            losses.append(tnp.sum(tnp.asarray(extra, dtype=tg.backend.floatx())))
         if not losses:
             raise ValueError(
                 f"Model '{self.name}': no loss to compute. Provide a `loss` argument in "  # type: ignore[attr-defined]
