@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,7 @@ def _on_values(func: Callable[..., Any], what: str) -> Callable[..., Any]:
         f"``numpy.{func.__name__}`` on the values ({what}, no gradient; the shape depends "
         "on them, so traced tensors are refused)."
     )
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]  (all to NumPy)
     return wrapper
 
 
@@ -94,6 +96,7 @@ def _on_shapes(func: Callable[..., Any], what: str) -> Callable[..., Any]:
 
     wrapper.__name__ = wrapper.__qualname__ = func.__name__
     wrapper.__doc__ = f"``numpy.{func.__name__}`` ({what}, from shapes and dtypes)."
+    wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]  (all to NumPy)
     return wrapper
 
 
