@@ -1939,4 +1939,34 @@ COLLECTIVES = [
 ]
 SAMPLES.extend(COLLECTIVES)
 DIFFERENTIABLE.extend(COLLECTIVES)
+
+
+# -- complex numbers: real arguments through complex intermediates -------------------------
+def _cplx(xp: Any) -> Callable[..., Any]:
+    def parts(x: Any, y: Any) -> Any:
+        z = x + 1j * y
+        return xp.real(z * z) - xp.imag(xp.conj(z) * (x + 2j)) + xp.angle(z)
+
+    return parts
+
+
+COMPLEX = [
+    binary(
+        "complex_abs",
+        lambda x, y: tnp.abs(x + 1j * y),
+        lambda x, y: np.abs(x + 1j * y),
+        NONZERO,
+        NONZERO,
+        int_inputs=False,
+    ),
+    binary("complex_parts", _cplx(tnp), _cplx(np), NONZERO, NONZERO, int_inputs=False),
+    binary(
+        "complex_exp",
+        lambda x, y: tnp.exp(x + 1j * y),
+        lambda x, y: np.exp(x + 1j * y),
+        int_inputs=False,
+    ),
+]
+SAMPLES.extend(COMPLEX)
+DIFFERENTIABLE.extend(COMPLEX)
 _check_unique_names()

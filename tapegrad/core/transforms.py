@@ -102,6 +102,40 @@ def _check_numeric(out: Any, name: str, float_arguments: bool = True) -> None:
         )
 
 
+def _check_complex(out: Any, leaves: list[Any], holomorphic: bool) -> None:
+    """JAX's rule: a complex output needs ``holomorphic=True``, which needs complex
+    inputs and a complex output (the gradient is then f'(z), not a real function's)."""
+    kind = _dtype_kind(out)
+    if not holomorphic:
+        if kind == "c":
+            raise TypeError(
+                "grad requires real-valued outputs (a float dtype), but got "
+                f"{dtype_of(out._value if isinstance(out, Tensor) else out)}. For "
+                "holomorphic differentiation, pass holomorphic=True. For differentiation of "
+                "non-holomorphic functions involving complex outputs, use vjp directly."
+            )
+        return
+    for leaf in leaves:
+        if isinstance(leaf, Tensor) and leaf._value.dtype.kind != "c":
+            raise TypeError(
+                "grad with holomorphic=True requires inputs with complex dtype, but got "
+                f"{leaf._value.dtype}."
+            )
+    if kind != "c":
+        raise TypeError(
+            "grad with holomorphic=True requires outputs with complex dtype, but got "
+            f"{dtype_of(out._value if isinstance(out, Tensor) else out)}."
+        )
+
+
+def _dtype_kind(out: Any) -> str:
+    value = out._value if isinstance(out, Tensor) else out
+    try:
+        return dtype_of(value).kind
+    except (TypeError, ValueError):
+        return "O"
+
+
 def _inexact(leaf: Any) -> bool:
     dtype = getattr(leaf, "dtype", None)
     return dtype is not None and np.dtype(dtype).kind in "fc"
@@ -117,14 +151,23 @@ def _check_scalar(out: Any, name: str) -> None:
 
 
 def value_and_grad(
-    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
 ) -> Callable[..., Any]:
     """Make a function returning ``(fun(*args), gradient)`` (JAX conventions).
+
+    Complex numbers follow JAX: for a real-valued ``fun`` of a complex ``z`` the
+    gradient is ``conj(df/dz)`` in Wirtinger terms (the c with ``df = Re(c dz)``, so
+    ``|z|**2`` gives ``2 conj(z)``); a complex output needs ``holomorphic=True``.
 
     Args:
         fun: Scalar-valued function of arrays/Tensors (or nested structures).
         argnums: Which positional argument(s) to differentiate.
         has_aux: ``fun`` returns ``(value, aux)``; the result is ``((value, aux), grad)``.
+        holomorphic: ``fun`` is holomorphic in complex arguments and returns a complex
+            number: the gradient is the complex derivative ``f'(z)``.
 
     Returns:
         A function with the same arguments as ``fun``. The gradient has the structure
@@ -150,6 +193,7 @@ def value_and_grad(
         # Integer and bool arguments get None gradients (the output of such a function may
         # be an integer); with a float argument, the output must be a float too.
         _check_numeric(value, "grad", any(_inexact(leaf) for leaf in all_leaves))
+        _check_complex(value, all_leaves, holomorphic)
         if not isinstance(value, Tensor):
             value = Tensor(value)
         _check_scalar(value, "grad")
@@ -166,9 +210,21 @@ def value_and_grad(
 
 
 def grad(
-    fun: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+    fun: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    holomorphic: bool = False,
 ) -> Callable[..., Any]:
     """Make a function returning the gradient of scalar ``fun`` (see `value_and_grad`).
+
+    Args:
+        fun: Scalar-valued function of arrays/Tensors (or nested structures).
+        argnums: Which positional argument(s) to differentiate.
+        has_aux: ``fun`` returns ``(value, aux)``; the result is ``(grad, aux)``.
+        holomorphic: Differentiate a holomorphic complex-valued ``fun`` (JAX's flag).
+
+    Returns:
+        The gradient function.
 
     Examples:
         >>> import tapegrad as tg
@@ -177,8 +233,12 @@ def grad(
         array(1., dtype=float32)
         >>> tg.grad(tg.grad(lambda x: x ** 3))(2.0).numpy()
         array(12., dtype=float32)
+        >>> tg.grad(lambda z: tnp.abs(z) ** 2)(tg.tensor(3 + 4j)).numpy()
+        array(6.-8.j, dtype=complex64)
+        >>> tg.grad(lambda z: z ** 2, holomorphic=True)(tg.tensor(3 + 4j)).numpy()
+        array(6.+8.j, dtype=complex64)
     """
-    vg = value_and_grad(fun, argnums, has_aux)
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic)
 
     @functools.wraps(fun)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -130,21 +130,30 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     if _dtype(a).kind != "c":
         return a
     if isinstance(a, Tensor):
-        raise NotImplementedError("tapegrad.numpy.real_if_close: complex Tensors")
+        # The decision reads the values (as NumPy's); the result is differentiable.
+        dtype = _dtype(a)
+        if np.all(np.abs(np.imag(_read(a))) < tol * np.finfo(dtype).eps):
+            return P.real_p(a)
+        return a
     return np.real_if_close(a, tol)
 
 
-def imag(val: Any) -> np.ndarray:
-    """``numpy.imag`` of the values (zeros for real inputs; no gradient)."""
+def imag(val: Any) -> Any:
+    """``numpy.imag``: differentiable for complex inputs (JAX's cotangent ``-1j g``);
+    zeros for real inputs."""
     if _dtype(val).kind == "c":
-        return np.imag(_read(val))
+        return P.imag_p(val) if isinstance(val, Tensor) else np.imag(val)
     return np.imag(np.zeros(_shape(val), _dtype(val)))
 
 
 def angle(z: Any, deg: bool = False) -> Any:
-    """``numpy.angle`` (0 or pi for real inputs; no gradient)."""
+    """``numpy.angle``: ``arctan2(imag, real)``, differentiable for complex inputs (0 or
+    pi for real inputs; no gradient)."""
     if _dtype(z).kind == "c":
-        return np.angle(_read(z), deg)
+        if not isinstance(z, Tensor):
+            return np.angle(z, deg)
+        a = P.arctan2_p(P.imag_p(z), P.real_p(z))
+        return a * (180 / np.pi) if deg else a
     # NumPy's arctan2(0, z), with the primitive: traced graphs see the signs they run on.
     if isinstance(z, Tensor):
         z = P.stop_gradient_p(z)

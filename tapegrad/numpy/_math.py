@@ -189,13 +189,14 @@ degrees = rad2deg
 
 
 def real(x: Any) -> Any:
-    """``numpy.real`` (real inputs: the identity)."""
-    return x
+    """``numpy.real``: differentiable (real inputs: the identity)."""
+    return P.real_p(x) if dtype_of(x).kind == "c" else x
 
 
 def conj(x: Any) -> Any:
-    """``numpy.conj`` (real inputs: the identity)."""
-    return x
+    """``numpy.conj``: differentiable, JAX's cotangent ``conj(g)`` (real inputs: the
+    identity)."""
+    return P.conj_p(x) if dtype_of(x).kind == "c" else x
 
 
 conjugate = conj

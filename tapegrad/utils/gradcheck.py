@@ -4,6 +4,10 @@ Forward mode: the JVP in a random direction against a central difference.
 Reverse mode: the VJP of a random cotangent against the JVP (``<u, J v> == <J^T u, v>``),
 which ties both modes to the finite difference. Higher orders apply the same checks to
 the JVP and VJP functions themselves.
+
+Complex arguments get complex directions (so the difference moves both the real and the
+imaginary parts) and the pairing of cotangents with tangents is JAX's, ``Re(sum(u * v))``
+(no conjugate).
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ _DEFAULTS = {  # dtype -> (eps, atol, rtol)
     np.dtype(np.float64): (1e-6, 1e-5, 1e-5),
     np.dtype(np.float32): (2e-3, 5e-2, 5e-2),
 }
+_REAL = {
+    np.dtype(np.complex64): np.dtype(np.float32),
+    np.dtype(np.complex128): np.dtype(np.float64),
+}
 
 
 def _array(x: Any) -> np.ndarray:
@@ -28,14 +36,28 @@ def _array(x: Any) -> np.ndarray:
 
 
 def _is_float(x: Any) -> bool:
-    return _array(x).dtype.kind == "f"
+    return _array(x).dtype.kind in "fc"
 
 
 def _flat_out(out: Any) -> np.ndarray:
+    """All output leaves in one vector (complex128 where any leaf is complex)."""
     leaves = [leaf for leaf in tree_flatten(out)[0] if leaf is not None]
     if not leaves:
         return np.zeros(0)
-    return np.concatenate([_array(o).astype(np.float64).ravel() for o in leaves])
+    arrays = [_array(o) for o in leaves]
+    dtype = np.complex128 if any(a.dtype.kind == "c" for a in arrays) else np.float64
+    return np.concatenate([a.astype(dtype).ravel() for a in arrays])
+
+
+def _real_view(x: np.ndarray) -> np.ndarray:
+    # A complex vector compares as its real parts followed by its imaginary parts.
+    return np.concatenate([x.real, x.imag]) if np.iscomplexobj(x) else x
+
+
+def _pairing(cotangent: Any, tangent: Any) -> float:
+    """JAX's pairing of a cotangent with a tangent: ``Re(sum(u * v))``."""
+    product = np.asarray(cotangent).astype(np.complex128) * np.asarray(tangent)
+    return float(np.sum(product).real)
 
 
 def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray | None:
@@ -43,6 +65,9 @@ def _random_like(x: Any, rng: np.random.Generator) -> np.ndarray | None:
         # A None output (the gradient of a non-float argument) gets no cotangent.
         return None
     arr = _array(x)
+    if arr.dtype.kind == "c":
+        parts = rng.standard_normal((2, *arr.shape))
+        return (parts[0] + 1j * parts[1]).astype(arr.dtype)
     return rng.standard_normal(arr.shape).astype(arr.dtype)
 
 
@@ -80,7 +105,7 @@ def check_grads(
     rng = np.random.default_rng(seed)
     args = tuple(args)
     leaves = tree_flatten(args)[0]
-    dtypes = [_array(leaf).dtype for leaf in leaves if _is_float(leaf)]
+    dtypes = [_REAL.get(_array(leaf).dtype, _array(leaf).dtype) for leaf in leaves]
     dtype = np.dtype(np.float32) if np.dtype(np.float32) in dtypes else np.dtype(np.float64)
     d_eps, d_atol, d_rtol = _DEFAULTS[dtype]
     tolerances = (eps or d_eps, atol or d_atol, rtol or d_rtol)
@@ -109,8 +134,8 @@ def _shift(args: tuple[Any, ...], tangents: tuple[Any, ...], step: float) -> tup
 def _compare(
     name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
 ) -> None:
-    analytic = np.asarray(analytic, np.float64)
-    numeric = np.asarray(numeric, np.float64)
+    analytic = np.asarray(_real_view(np.asarray(analytic)), np.float64)
+    numeric = np.asarray(_real_view(np.asarray(numeric)), np.float64)
     if analytic.shape != numeric.shape:
         raise AssertionError(f"{name}: shape {analytic.shape} != expected {numeric.shape}")
     if analytic.size == 0:
@@ -150,9 +175,9 @@ def _check(
         out_leaves, out_tree = tree_flatten(out)
         cotangent = tree_unflatten(out_tree, [_random_like(o, rng) for o in out_leaves])
         cotangent_args = vjp_fn(cotangent)
-        lhs = float(np.dot(_flat_out(cotangent), numeric))
+        lhs = _pairing(_flat_out(cotangent), numeric)
         rhs = sum(
-            float(np.sum(_array(c).astype(np.float64) * np.asarray(t, np.float64)))
+            _pairing(_array(c), t)
             for c, t in zip(tree_flatten(cotangent_args)[0], tree_flatten(tangents)[0], strict=True)
             if c is not None
         )

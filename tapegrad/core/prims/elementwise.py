@@ -76,6 +76,9 @@ def _power_dbase(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 def _power_dexponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if dtype_of(ans).kind == "c":
+        # Complex powers: the principal branch x**y = exp(y log x) everywhere but x == 0.
+        return g * ans * log_p(where_p(equal_p(x, 0), 1, x))
     # x**y for x <= 0 is only real for integer y; there the exponent has no derivative.
     positive = greater_p(x, 0)
     return g * ans * log_p(where_p(positive, x, 1)) * positive
@@ -178,10 +181,77 @@ arctanh_p.defjvp(lambda t, ans, x: t / (1 - x * x))
 # -- piecewise ---------------------------------------------------------------------------
 sign_p = _nondiff("sign", np.sign)
 
+
+def _abs_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if dtype_of(x).kind != "c":
+        # The subgradient at 0 is 0 (sign(0) == 0), as in NumPy-based peers.
+        return g * sign_p(x)
+    # d|z| = Re(conj(z) / |z| dz): JAX's cotangent g conj(z) / |z| (0 at 0).
+    return real_part(g) * (conj_p(x) / where_p(equal_p(ans, 0), 1, ans))
+
+
+def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
+    if dtype_of(x).kind != "c":
+        return t * sign_p(x)
+    return real_p(t * (conj_p(x) / where_p(equal_p(ans, 0), 1, ans)))
+
+
 abs_p = _elementwise("absolute", np.abs)
-# The subgradient at 0 is 0 (sign(0) == 0), as in NumPy-based peers.
-abs_p.defvjp(lambda g, ans, x: g * sign_p(x))
-abs_p.defjvp(lambda t, ans, x: t * sign_p(x))
+abs_p.defvjp(_abs_vjp)
+abs_p.defjvp(_abs_jvp)
+
+# -- complex parts ---------------------------------------------------------------------
+# Cotangents follow JAX: a cotangent c of a complex value z pairs with a tangent t as
+# Re(c t) (no conjugate), so a holomorphic op's rule is g * f'(z) as for real numbers,
+# and a real value's cotangent is real (see `real_part`).
+
+
+def _real_impl(x: Any) -> Any:
+    return np.real(x)
+
+
+def _imag_impl(x: Any) -> Any:
+    return np.imag(x)
+
+
+def real_part(g: Any) -> Any:
+    """``g`` itself if real, else its real part: the cotangent of a real value.
+
+    A real value's cotangent may arrive complex from an op that made a complex result
+    from it (``x * 1j``); JAX keeps only its real part, and so does every op whose
+    output is real but an input complex (abs, real, imag), before its rule.
+
+    Examples:
+        >>> real_part(np.array([1 + 2j]))
+        array([1.])
+    """
+    return real_p(g) if dtype_of(g).kind == "c" else g
+
+
+def _real_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if dtype_of(x).kind != "c":
+        return g
+    return cast_p(real_part(g), dtype=dtype_of(x))
+
+
+def _imag_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if dtype_of(x).kind != "c":
+        return g * 0  # numpy.imag of a real array is zeros
+    # imag(z) = Re(-1j z): the cotangent is -1j g.
+    return cast_p(real_part(g), dtype=dtype_of(x)) * -1j
+
+
+conj_p = _elementwise("conjugate", np.conjugate)
+conj_p.defvjp(lambda g, ans, x: conj_p(g))
+conj_p.defjvp(lambda t, ans, x: conj_p(t))
+
+real_p = _elementwise("real", _real_impl, returns="unknown")
+real_p.defvjp(_real_vjp)
+real_p.defjvp(lambda t, ans, x: real_p(t))
+
+imag_p = _elementwise("imag", _imag_impl, returns="unknown")
+imag_p.defvjp(_imag_vjp)
+imag_p.defjvp(lambda t, ans, x: imag_p(t))
 
 
 def _max_vjp_first(g: Any, ans: Any, x: Any, y: Any) -> Any:
@@ -279,12 +349,22 @@ def _cast_impl(x: Any, dtype: Any) -> Any:
 
 def _cast_back(g: Any, ans: Any, x: Any, dtype: Any) -> Any:
     source = dtype_of(x)
-    return cast_p(g, dtype=source) if source.kind in "fc" else None
+    if source.kind not in "fc":
+        return None
+    # A real source keeps the real part of a complex cotangent (JAX's convention).
+    return cast_p(real_part(g) if source.kind == "f" else g, dtype=source)
+
+
+def _cast_jvp(t: Any, ans: Any, x: Any, dtype: Any) -> Any:
+    kind = ans.dtype.kind
+    if kind not in "fc":
+        return None
+    return cast_p(real_part(t) if kind == "f" else t, dtype=dtype)
 
 
 cast_p = Primitive("cast", _cast_impl, returns="view")
 cast_p.defvjp(_cast_back)
-cast_p.defjvp(lambda t, ans, x, dtype: cast_p(t, dtype=dtype) if ans.dtype.kind in "fc" else None)
+cast_p.defjvp(_cast_jvp)
 
 # -- not differentiable: integer-valued or boolean results -------------------------------
 floor_p = _nondiff("floor", np.floor)
@@ -374,5 +454,5 @@ erf_p.defvjp(lambda g, ans, x: g * (_TWO_OVER_SQRT_PI * exp_p(-(x * x))))
 erf_p.defjvp(lambda t, ans, x: t * (_TWO_OVER_SQRT_PI * exp_p(-(x * x))))
 
 # Linear VJPs with constant coefficients keep masked zeros exact (see tape.backward).
-for _prim in (add_p, subtract_p, negative_p, where_p, cast_p, relu_p):
+for _prim in (add_p, subtract_p, negative_p, where_p, cast_p, relu_p, conj_p, real_p):
     _prim.zero_preserving = True

@@ -1,0 +1,206 @@
+"""Complex numbers: values and gradients follow JAX's convention exactly.
+
+JAX is the oracle (skipped where it is not installed): a real-valued function of a
+complex ``z`` has the gradient ``c`` with ``df = Re(c dz)`` (``|z|**2`` gives
+``2 conj(z)``), ``holomorphic=True`` gives ``f'(z)``, and VJPs pair cotangents with
+tangents as ``Re(sum(u * v))``. Finite differences (`check_grads`, real and imaginary
+directions, both modes, second order) check the same rules without JAX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.numpy as tnp
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+
+COMPLEX = [np.complex64, np.complex128]
+TOL = {np.complex64: 2e-4, np.complex128: 1e-10, np.float32: 2e-4, np.float64: 1e-10}
+
+
+def _z(shape: tuple[int, ...], dtype: Any, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    parts = rng.uniform(0.3, 1.2, (2, *shape)) * np.where(rng.random((2, *shape)) < 0.5, -1, 1)
+    return (scale * (parts[0] + 1j * parts[1])).astype(dtype)
+
+
+def _close(got: Any, expected: Any, dtype: Any) -> None:
+    got = np.asarray(got._value if isinstance(got, tg.Tensor) else got)
+    expected = np.asarray(expected)
+    assert got.shape == expected.shape
+    assert got.dtype == expected.dtype
+    tol = TOL[np.dtype(dtype).type]
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+def _loss(f: Callable[..., Any], xp: Any, weight: np.ndarray) -> Callable[..., Any]:
+    """A real-valued function of f's complex output (pairs it with a complex weight)."""
+
+    def loss(*args: Any) -> Any:
+        return xp.sum(xp.real(f(*args) * weight))
+
+    return loss
+
+
+# (name, tapegrad function, JAX function, values' scale): elementwise math on complex
+ELEMENTWISE: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
+    ("add", lambda z: z + (0.5 - 1j) * z, lambda z: z + (0.5 - 1j) * z),
+    ("subtract", lambda z: z - z * z, lambda z: z - z * z),
+    ("divide", lambda z: (z + 2) / z, lambda z: (z + 2) / z),
+    ("exp", tnp.exp, jnp.exp),
+    ("log", tnp.log, jnp.log),
+    ("sqrt", tnp.sqrt, jnp.sqrt),
+    ("sin", tnp.sin, jnp.sin),
+    ("cos", tnp.cos, jnp.cos),
+    ("tan", tnp.tan, jnp.tan),
+    ("sinh", tnp.sinh, jnp.sinh),
+    ("cosh", tnp.cosh, jnp.cosh),
+    ("tanh", tnp.tanh, jnp.tanh),
+    ("arctan", tnp.arctan, jnp.arctan),
+    ("arcsinh", tnp.arcsinh, jnp.arcsinh),
+    ("log1p", tnp.log1p, jnp.log1p),
+    ("expm1", tnp.expm1, jnp.expm1),
+    ("square", tnp.square, jnp.square),
+    ("reciprocal", tnp.reciprocal, jnp.reciprocal),
+    ("power_int", lambda z: z**3, lambda z: z**3),
+    ("power_complex", lambda z: z ** (0.5 + 0.25j), lambda z: z ** (0.5 + 0.25j)),
+    ("power_both", lambda z: tnp.power(z, z), lambda z: jnp.power(z, z)),
+]
+# Not holomorphic: only real-valued losses and VJPs have a gradient.
+NON_HOLOMORPHIC = [
+    ("abs", tnp.abs, jnp.abs),
+    ("real", tnp.real, jnp.real),
+    ("imag", tnp.imag, jnp.imag),
+    ("conj", tnp.conj, jnp.conj),
+    ("angle", tnp.angle, jnp.angle),
+    ("abs_squared", lambda z: tnp.abs(z) ** 2, lambda z: jnp.abs(z) ** 2),
+    ("conj_product", lambda z: tnp.conj(z) * tnp.sin(z), lambda z: jnp.conj(z) * jnp.sin(z)),
+]
+
+
+def _ids(table: list[Any]) -> list[str]:
+    return [row[0] for row in table]
+
+
+def _jax_oracle(jf: Any, holomorphic: bool) -> dict[str, np.ndarray]:
+    """JAX's value, real-loss gradient, VJP, JVP (and f', f'') in complex128, once."""
+    z, weight = _z((2, 2), np.complex128), _z((2, 2), np.complex128, seed=1)
+    direction = _z((2, 2), np.complex128, seed=2)
+    with jax.enable_x64(True):
+        out, back = jax.vjp(jf, jnp.asarray(z))
+        cotangent = _z((2, 2), np.complex128, seed=3)
+        cotangent = cotangent.real if out.dtype.kind == "f" else cotangent
+        found = {
+            "value": out,
+            "grad": jax.grad(_loss(jf, jnp, weight))(jnp.asarray(z)),
+            "vjp": back(jnp.asarray(cotangent))[0],
+            "jvp": jax.jvp(jf, (jnp.asarray(z),), (jnp.asarray(direction),))[1],
+        }
+        if holomorphic:
+            first = jax.grad(jf, holomorphic=True)
+            found["holomorphic"] = first(jnp.asarray(z[0, 0]))
+            found["holomorphic2"] = jax.grad(first, holomorphic=True)(jnp.asarray(z[0, 0]))
+    found = {key: np.asarray(value) for key, value in found.items()}
+    found.update(z=z, weight=weight, direction=direction, cotangent=cotangent)
+    return found
+
+
+def _check_against(f: Any, oracle: dict[str, np.ndarray], dtype: Any) -> None:
+    def cast(x: np.ndarray) -> np.ndarray:
+        if x.dtype.kind == "c":
+            return x.astype(dtype)
+        return x.astype(np.float32 if dtype == np.complex64 else np.float64)
+
+    z = tg.Tensor(cast(oracle["z"]))
+    _close(f(z), cast(oracle["value"]), dtype)
+    _close(tg.grad(_loss(f, tnp, cast(oracle["weight"])))(z), cast(oracle["grad"]), dtype)
+    _, back = tg.vjp(f, z)
+    _close(back(tg.Tensor(cast(oracle["cotangent"])))[0], cast(oracle["vjp"]), dtype)
+    _close(tg.jvp(f, (z,), (cast(oracle["direction"]),))[1], cast(oracle["jvp"]), dtype)
+    if "holomorphic" in oracle:
+        first = tg.grad(f, holomorphic=True)
+        z0 = tg.Tensor(cast(oracle["z"][0, 0]))
+        _close(first(z0), cast(oracle["holomorphic"]), dtype)
+        _close(tg.grad(first, holomorphic=True)(z0), cast(oracle["holomorphic2"]), dtype)
+
+
+@pytest.mark.parametrize(("name", "f", "jf"), ELEMENTWISE, ids=_ids(ELEMENTWISE))
+def test_holomorphic_functions_equal_jax(name: str, f: Any, jf: Any) -> None:
+    # Values, a real loss's gradient, VJP and JVP in complex directions, f' and f''.
+    oracle = _jax_oracle(jf, holomorphic=True)
+    for dtype in COMPLEX:
+        _check_against(f, oracle, dtype)
+
+
+@pytest.mark.parametrize(("name", "f", "jf"), NON_HOLOMORPHIC, ids=_ids(NON_HOLOMORPHIC))
+def test_non_holomorphic_functions_equal_jax(name: str, f: Any, jf: Any) -> None:
+    oracle = _jax_oracle(jf, holomorphic=False)
+    for dtype in COMPLEX:
+        _check_against(f, oracle, dtype)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX, ids=["c64", "c128"])
+@pytest.mark.parametrize(
+    ("name", "f", "jf"), ELEMENTWISE + NON_HOLOMORPHIC, ids=_ids(ELEMENTWISE + NON_HOLOMORPHIC)
+)
+def test_derivatives_match_finite_differences(name: str, f: Any, jf: Any, dtype: Any) -> None:
+    # Complex directions move the real and the imaginary parts; both modes, second order.
+    tg.check_grads(f, (_z((3,), dtype, seed=4),), order=2)
+
+
+def test_real_argument_of_complex_intermediates_gets_a_real_gradient() -> None:
+    x = np.array([0.3, -0.7, 1.1])
+    weight = _z((3,), np.complex128, seed=5)
+
+    def f(xp: Any) -> Callable[..., Any]:
+        def loss(x: Any) -> Any:
+            z = xp.exp(1j * x) * weight
+            return xp.sum(xp.abs(z * x) + xp.real(z) * xp.imag(z))
+
+        return loss
+
+    got = tg.grad(f(tnp))(x)
+    with jax.enable_x64(True):
+        expected = jax.grad(f(jnp))(jnp.asarray(x))
+    assert got.dtype == np.float64
+    _close(got, expected, np.float64)
+    tg.check_grads(f(tnp), (x,), order=2)
+
+
+def test_mixed_real_and_complex_arguments_promote_as_numpy() -> None:
+    x = np.array([0.5, 1.5], np.float32)
+    z = _z((2,), np.complex64)
+    assert (tg.Tensor(x) * tg.Tensor(z)).dtype == np.result_type(x, z)
+    assert (tg.Tensor(x.astype(np.float64)) + tg.Tensor(z)).dtype == np.complex128
+    gx, gz = tg.grad(lambda x, z: tnp.sum(tnp.abs(x * z) ** 2), argnums=(0, 1))(x, z)
+    assert gx.dtype == np.float32
+    assert gz.dtype == np.complex64
+    with jax.enable_x64(True):
+        ex, ez = jax.grad(lambda x, z: jnp.sum(jnp.abs(x * z) ** 2), argnums=(0, 1))(x, z)
+    _close(gx, ex, np.float32)
+    _close(gz, ez, np.complex64)
+
+
+def test_complex_output_needs_holomorphic_like_jax() -> None:
+    z = tg.Tensor(np.complex64(1 + 2j))
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        tg.grad(tnp.exp)(z)
+    with pytest.raises(TypeError, match="requires inputs with complex dtype"):
+        tg.grad(tnp.exp, holomorphic=True)(np.float32(1.0))
+    with pytest.raises(TypeError, match="requires outputs with complex dtype"):
+        tg.grad(tnp.abs, holomorphic=True)(z)
+    with pytest.raises(TypeError, match="holomorphic=True"):
+        tg.value_and_grad(lambda z: z * z)(z)
+
+
+def test_gradient_of_abs_squared_is_twice_the_conjugate() -> None:
+    z = tg.Tensor(np.complex128(3 + 4j))
+    assert complex(tg.grad(lambda z: tnp.abs(z) ** 2)(z)) == pytest.approx(6 - 8j)
+    assert complex(tg.grad(lambda z: z * z, holomorphic=True)(z)) == pytest.approx(6 + 8j)
