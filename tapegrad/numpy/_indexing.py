@@ -146,6 +146,8 @@ def extract(condition: Any, arr: Any) -> Any:
 
 def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None) -> Any:
     """Differentiable ``numpy.sort``: a gather by ``argsort``, so gradients follow values."""
+    if order is not None:
+        raise TypeError("tapegrad.numpy.sort: order= (structured dtype fields) is not supported")
     if axis is None:
         a = P.reshape_p(a, shape=(-1,))
         axis = -1

@@ -164,7 +164,7 @@ def hypot(x: Any, y: Any, /) -> Any:
     return P.sqrt_p(xs * xs + ys * ys) * scale
 
 
-def sinc(x: Any, /) -> Any:
+def sinc(x: Any) -> Any:
     """Differentiable ``numpy.sinc``: sin(pi x) / (pi x), 1 at 0."""
     nonzero = P.not_equal_p(x, 0)
     safe = P.where_p(nonzero, x, 1) * math.pi
@@ -188,9 +188,9 @@ radians = deg2rad
 degrees = rad2deg
 
 
-def real(x: Any) -> Any:
+def real(val: Any) -> Any:
     """``numpy.real``: differentiable (real inputs: the identity)."""
-    return P.real_p(x) if dtype_of(x).kind == "c" else x
+    return P.real_p(val) if dtype_of(val).kind == "c" else val
 
 
 def conj(x: Any) -> Any:
