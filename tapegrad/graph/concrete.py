@@ -80,6 +80,11 @@ class ConcreteFunction:
             self._compiled = compile_graph(graph)
         self.compile_seconds = time.perf_counter() - start
 
+    @property
+    def out_tree(self) -> Any:
+        """The structure of the result (None: a single leaf)."""
+        return self._out_tree
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         leaves = tree_flatten((args, kwargs))[0]
         return self._call_flat([leaves[k] for k in self._arg_positions])

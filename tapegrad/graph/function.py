@@ -46,6 +46,7 @@ from tapegrad.core.tracing import current_tracer, is_traced, set_tracer
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.concrete import ConcreteFunction
 from tapegrad.graph.ir import Atom, Graph, Input, Literal
+from tapegrad.graph.polymorphic import BatchTemplates, batch_key
 from tapegrad.graph.trace import UntraceableError, _Tracer
 
 logger = logging.getLogger("tapegrad.function")
@@ -231,7 +232,11 @@ class Function:
 
     Attributes:
         python_function: The wrapped function.
-        tracing_count: How many times it has been traced.
+        tracing_count: How many times it has been traced (Python run on traced tensors).
+        batch_polymorphic: Whether a new size of the arguments' leading axis reuses a
+            trace (`tapegrad.graph.polymorphic`) instead of tracing again.
+        specialization_count: How many graphs were made from a trace for another batch
+            size, without running Python.
     """
 
     def __init__(
@@ -241,11 +246,15 @@ class Function:
         jit: bool = True,
         optimize: bool = True,
         name: str | None = None,
+        batch_polymorphic: bool = False,
     ) -> None:
         self.python_function = python_function
         self.jit = jit
         self.optimize = optimize
+        self.batch_polymorphic = batch_polymorphic
         self.name: str = str(name or getattr(python_function, "__name__", "function"))
+        self._templates = BatchTemplates(self.name)
+        self.specialization_count = 0
         self._cache: dict[Any, ConcreteFunction] = {}
         self._fast_cache: dict[Any, ConcreteFunction] = {}
         self._last: ConcreteFunction | None = None
@@ -300,7 +309,22 @@ class Function:
             concrete = self._cache.get(key)
             if concrete is not None:
                 return concrete
-            concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
+            batched = batch_key(key) if self.batch_polymorphic else None
+            if batched is not None:
+                concrete = self._templates.concrete(
+                    batched,
+                    positions,
+                    in_tree,
+                    _describe_key(key),
+                    self.optimize,
+                    self.jit,
+                    self._lock,
+                )
+                self.specialization_count += concrete is not None
+            if concrete is None:
+                concrete = self._trace(args, kwargs, leaves, in_tree, positions, key)
+                if batched is not None:
+                    self._templates.keep(batched, concrete)
             self._cache[key] = concrete
             fast_key = None if kwargs else _array_key(args)
             arrays = [a for a in args if a is not None]
@@ -338,6 +362,7 @@ class Function:
         with self._lock:
             self._cache.clear()
             self._fast_cache.clear()
+            self._templates.clear()
             self._last = None
 
     def _trace(
@@ -493,7 +518,11 @@ def _describe_key(key: Any) -> str:
 
 
 def function(
-    func: Callable[..., Any] | None = None, *, jit: bool = True, optimize: bool = True
+    func: Callable[..., Any] | None = None,
+    *,
+    jit: bool = True,
+    optimize: bool = True,
+    batch_polymorphic: bool = False,
 ) -> Any:
     """Compile ``func`` into graphs: traced once per input signature, optimized, compiled.
 
@@ -506,6 +535,12 @@ def function(
             optimized graph with the interpreter.
         optimize: Run the graph passes (dead code, common subexpressions, constant
             folding, simplification) before compiling.
+        batch_polymorphic: Reuse a trace when only the leading size of the array
+            arguments changes (a smaller last batch): the graph is re-specialized to the
+            new size without running Python, and traced again where that cannot be
+            proven right (`tapegrad.graph.polymorphic`). Off by default, as in
+            ``jax.jit``: a number in the program equal to the batch size would be taken
+            for it. ``Model.fit``/``evaluate``/``predict`` turn it on.
 
     Returns:
         A `Function` (or a decorator making one when ``func`` is omitted).
@@ -526,8 +561,10 @@ def function(
         1
     """
     if func is None:
-        return functools.partial(function, jit=jit, optimize=optimize)
-    return Function(func, jit=jit, optimize=optimize)
+        return functools.partial(
+            function, jit=jit, optimize=optimize, batch_polymorphic=batch_polymorphic
+        )
+    return Function(func, jit=jit, optimize=optimize, batch_polymorphic=batch_polymorphic)
 
 
 __all__ = [

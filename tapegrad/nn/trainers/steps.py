@@ -106,7 +106,9 @@ class StepFunctions:
             return None
         steps = self._compiled_steps
         if kind not in steps:
-            steps[kind] = tg.function(body)
+            # One trace per phase: a smaller last batch or another evaluation batch
+            # size re-specializes the trace instead of running Python again.
+            steps[kind] = tg.function(body, batch_polymorphic=True)
         return steps[kind]
 
     def _run_compiled(self, kind: str, body: Any, *args: Any) -> Any:
