@@ -2,7 +2,9 @@
 
 Shapes follow Keras (and ``jax.nn.dot_product_attention``): query ``(B, T, N, H)``, key and
 value ``(B, S, N, H)``, the result ``(B, T, N, H)``. Masked logits get a large negative
-number (``-0.7 * float32 max``, as Keras), so a fully masked row gives a uniform average.
+number (``0.7 * finfo(dtype).min``, Keras's stand-in for -inf), so a fully masked row gives
+a uniform average. The scores' softmax is one fused primitive (`attention_softmax`) between
+two products on BLAS.
 
 Examples:
     >>> import tapegrad as tg
@@ -19,13 +21,10 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims as P
-from tapegrad.core.tensor import shape_of
+from tapegrad.core.tensor import Tensor, shape_of
 from tapegrad.ops.activations import float_input
 
-__all__ = ["dot_product_attention"]
-
-# Keras's stand-in for -inf in masked logits: finite, so fully masked rows stay finite.
-_LARGE_NEGATIVE = -0.7 * 3.38953e38
+__all__ = ["attention_softmax", "dot_product_attention"]
 
 
 def dot_product_attention(
@@ -81,24 +80,52 @@ def dot_product_attention(
             f"key {shape_of(key)}, value {shape_of(value)}"
         )
     head_dim = shape_of(key)[3]
-    factor = np.asarray(1.0 / math.sqrt(head_dim) if scale is None else scale, query.dtype)
-    logits = P.einsum_p(query, key, subscripts="BTNH,BSNH->BNTS") * factor
+    factor = 1.0 / math.sqrt(head_dim) if scale is None else float(scale)
+    logits = P.einsum_p(query, key, subscripts="BTNH,BSNH->BNTS")
+    if bias is not None or attn_logits_soft_cap is not None:
+        # The scale goes before the bias and the cap: the fused softmax then scales by 1.
+        logits = logits * np.asarray(factor, logits.dtype)
+        factor = 1.0
     if bias is not None:
         logits = logits + float_input(bias)
     if attn_logits_soft_cap is not None:
         cap = np.asarray(attn_logits_soft_cap, logits.dtype)
         logits = cap * P.tanh_p(logits / cap)
-    keep = None
-    if mask is not None:
-        keep = np.asarray(mask, dtype=bool) if not hasattr(mask, "_value") else mask
-    if is_causal:
-        t, s = shape_of(logits)[2], shape_of(logits)[3]
-        causal = np.tril(np.ones((t, s), dtype=bool))
-        keep = causal if keep is None else P.logical_and_p(keep, causal)
-    if keep is not None:
-        logits = P.where_p(keep, logits, np.asarray(_LARGE_NEGATIVE, logits.dtype))
-    # Softmax over the keys, shifted by the row max (stable for large logits).
-    shift = P.stop_gradient_p(P.max_p(logits, axis=(3,), keepdims=True))
-    weights = P.exp_p(logits - shift)
-    probs = weights / P.sum_p(weights, axis=(3,), keepdims=True)
+    probs = attention_softmax(logits, mask, scale=factor, is_causal=is_causal)
     return P.einsum_p(probs, value, subscripts="BNTS,BSNH->BTNH")
+
+
+def attention_softmax(
+    scores: Any, mask: Any = None, scale: float = 1.0, is_causal: bool = False
+) -> Any:
+    """Attention probabilities: ``softmax(where(mask, scores * scale, -big))`` over the last
+    (key) axis, as one fused op (one scores-sized array forward and backward).
+
+    Args:
+        scores: ``(..., T, S)`` float attention scores (``q k^T``).
+        mask: Optional, broadcastable to ``scores``: False (or 0) hides a key. A query
+            whose keys are all hidden attends uniformly (as Keras).
+        scale: Multiplies the scores before masking.
+        is_causal: Also hide the keys after each query position (``j > i``).
+
+    Returns:
+        Probabilities of ``scores``' shape and dtype, rows summing to one.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> s = np.array([[0.0, 0.0, 5.0]], np.float32)
+        >>> tg.ops.attention_softmax(s, mask=np.array([True, True, False])).numpy()
+        array([[0.5, 0.5, 0. ]], dtype=float32)
+        >>> tg.ops.attention_softmax(np.zeros((2, 2)), is_causal=True).numpy()
+        array([[1. , 0. ],
+               [0.5, 0.5]])
+    """
+    scores = float_input(scores)
+    if mask is None:
+        keep: Any = np.True_
+    elif isinstance(mask, Tensor):
+        keep = mask
+    else:
+        keep = np.asarray(mask, dtype=bool)
+    return P.attention_softmax_p(scores, keep, scale=float(scale), causal=bool(is_causal))

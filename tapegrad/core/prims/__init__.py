@@ -1,6 +1,7 @@
 # ruff: noqa: F401  (re-exports the whole table)
 """The table of primitives, one module per family; everything is re-exported here."""
 
+from tapegrad.core.prims.attention import attention_softmax_grad_p, attention_softmax_p
 from tapegrad.core.prims.checks import class_indices_p
 from tapegrad.core.prims.collective import (
     all_gather_p,

@@ -416,12 +416,15 @@ class MultiHeadAttention(Layer):
         if mask is not None:
             while len(shape_of(mask)) < len(shape):
                 mask = tnp.expand_dims(mask, -2 * positions - 1)  # the heads axis
-            scores = tnp.where(mask, scores, _MASKED_SCORE)
-        # Several attended axes: one softmax over all their key positions.
-        flat = tnp.reshape(scores, shape[:-positions] + (-1,)) if positions > 1 else scores
-        probabilities = ops.softmax(flat, axis=-1)
-        if positions > 1:
-            probabilities = tnp.reshape(probabilities, shape)
+        if positions == 1:
+            # Mask and softmax as one fused op: one scores-sized array forward and backward.
+            probabilities = ops.attention_softmax(scores, mask)
+        else:
+            if mask is not None:
+                scores = tnp.where(mask, scores, _MASKED_SCORE)
+            # Several attended axes: one softmax over all their key positions.
+            flat = tnp.reshape(scores, shape[:-positions] + (-1,))
+            probabilities = tnp.reshape(ops.softmax(flat, axis=-1), shape)
         if mask is not None and (return_attention_scores or self.dropout > 0 or positions > 1):
             # Keras' softmax path (taken in these cases, not its fused one) zeroes masked
             # positions: a fully masked row attends to nothing instead of uniformly.
