@@ -97,12 +97,22 @@ def symbolic_handler(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return None
 
 
-def symbolic_aware(fn: Callable[..., Any], public_name: str) -> Callable[..., Any]:
+def symbolic_aware(
+    fn: Callable[..., Any],
+    public_name: str,
+    prepare: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None,
+    keywords: Callable[..., Any] | None = None,
+) -> Callable[..., Any]:
     """``fn`` that records a graph node when called on symbolic tensors.
 
     Args:
         fn: A public op (a function of arrays and Tensors).
         public_name: Its public name, e.g. ``"tapegrad.numpy.mean"``.
+        prepare: Rewrites the positional arguments when one of them is a list or tuple
+            (NumPy's ``array_like``: `tapegrad.numpy` stacks lists holding Tensors).
+        keywords: Called instead of ``fn`` when a call names one of its ``handled``
+            keywords (NumPy's keywords ``fn`` lacks: `tapegrad.numpy._keywords`); its
+            ``__signature__`` becomes the wrapper's.
 
     Returns:
         The wrapped function (``fn`` itself if it is already wrapped).
@@ -115,10 +125,18 @@ def symbolic_aware(fn: Callable[..., Any], public_name: str) -> Callable[..., An
     """
     if hasattr(fn, "__tapegrad_op__"):
         return fn
+    handled = frozenset(getattr(keywords, "handled", ()))
 
     @functools.wraps(fn)
     def op(*args: Any, **kwargs: Any) -> Any:
         try:
+            if kwargs and keywords is not None and not handled.isdisjoint(kwargs):
+                return keywords(*(args if prepare is None else prepare(args)), **kwargs)
+            if prepare is not None:
+                # (A class check per argument: the lists are rare, the calls many.)
+                for arg in args:
+                    if arg.__class__ is list or arg.__class__ is tuple:
+                        return fn(*prepare(args), **kwargs)
             return fn(*args, **kwargs)
         except Exception:
             handler = symbolic_handler(args, kwargs)
@@ -135,10 +153,18 @@ def symbolic_aware(fn: Callable[..., Any], public_name: str) -> Callable[..., An
     op.__module__, op.__qualname__ = public_name.rsplit(".", 1)
     op.__tapegrad_op__ = public_name  # type: ignore[attr-defined]
     op.__tapegrad_raw__ = fn  # type: ignore[attr-defined]
+    if keywords is not None:
+        op.__signature__ = keywords.__signature__  # type: ignore[attr-defined]
     return op
 
 
-def wrap_namespace(namespace: dict[str, Any], prefix: str) -> None:
+def wrap_namespace(
+    namespace: dict[str, Any],
+    prefix: str,
+    prepare: Callable[[str, Any], Callable[[tuple[Any, ...]], tuple[Any, ...]] | None]
+    | None = None,
+    keywords: Callable[[str, Any], Callable[..., Any] | None] | None = None,
+) -> None:
     """Wrap every public function of a namespace's globals with `symbolic_aware`.
 
     Only the names of the namespace's ``__all__`` when it has one (a module that defines
@@ -147,6 +173,10 @@ def wrap_namespace(namespace: dict[str, Any], prefix: str) -> None:
     Args:
         namespace: A module's ``globals()`` (or ``vars(module)``).
         prefix: The module's public name (``"tapegrad.numpy"``).
+        prepare: Given a name and its function, the argument rewriter its wrapper uses
+            (`symbolic_aware`'s ``prepare``), or None.
+        keywords: Given a name and its function, the handler of the keywords it lacks
+            (`symbolic_aware`'s ``keywords``), or None.
 
     Examples:
         >>> import numpy as np
@@ -161,7 +191,9 @@ def wrap_namespace(namespace: dict[str, Any], prefix: str) -> None:
             continue
         if name.startswith("_") or not _is_plain_function(value):
             continue
-        namespace[name] = symbolic_aware(value, f"{prefix}.{name}")
+        rewrite = None if prepare is None else prepare(name, value)
+        handler = None if keywords is None else keywords(name, value)
+        namespace[name] = symbolic_aware(value, f"{prefix}.{name}", rewrite, handler)
 
 
 def _is_plain_function(value: Any) -> bool:

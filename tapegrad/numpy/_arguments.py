@@ -12,10 +12,21 @@ Examples:
     ((1, 2), dtype('int64'), 2)
     >>> along(1, 3, slice(1, None))
     (slice(None, None, None), slice(1, None, None), slice(None, None, None))
+
+NumPy's ``array_like``: a nested list or tuple that holds Tensors is one array, stacked
+differentiably by `array_like` (every public function gets its array arguments through it,
+see `prepare_arguments`):
+
+    >>> x = tg.tensor([1.0, 2.0])
+    >>> array_like([x, [3.0, 4.0]])
+    Tensor([[1., 2.],
+            [3., 4.]], dtype=float32)
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,6 +36,7 @@ from tapegrad.core.prims.reduction import normalize_axis
 from tapegrad.core.tensor import Tensor
 
 PY_SCALAR = (bool, int, float, complex)
+SEQUENCES = (list, tuple)
 
 
 def unwrap(x: Any) -> Any:
@@ -110,3 +122,138 @@ def unwrap_tree(x: Any) -> Any:
     if isinstance(x, list | tuple):
         return type(x)(unwrap_tree(item) for item in x)
     return unwrap(x)
+
+
+def holds_tensor(seq: Any) -> bool:
+    """Whether a (nested) list or tuple holds a Tensor anywhere."""
+    return any(isinstance(o, Tensor) or (o.__class__ in SEQUENCES and holds_tensor(o)) for o in seq)
+
+
+def array_like(x: Any) -> Any:
+    """NumPy's ``array_like`` as one array: a nested list or tuple holding Tensors is
+    stacked differentiably into one Tensor; anything else is returned as it is.
+
+    Python numbers in it are weakly typed (NumPy's rule), so ``[x, 1.0]`` with a float32
+    Tensor ``x`` stays float32.
+
+    Args:
+        x: A Tensor, array, Python scalar, or nested list/tuple of them.
+
+    Returns:
+        ``x`` itself, or the Tensor stacking it (gradients flow to every Tensor in it).
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> x = tg.tensor(2.0)
+        >>> tg.grad(lambda x: (array_like([x, x * x, 1.0]) * 1.0).sum())(x)
+        Tensor(5., dtype=float32)
+    """
+    if x.__class__ in SEQUENCES and holds_tensor(x):
+        leaves: list[Any] = []
+        _flatten(x, leaves)
+        dtype = np.result_type(*[unwrap(leaf) for leaf in leaves])
+        return _stacked(x, dtype)
+    return x
+
+
+def _flatten(seq: Any, leaves: list[Any]) -> None:
+    for item in seq:
+        if item.__class__ in SEQUENCES:
+            _flatten(item, leaves)
+        else:
+            leaves.append(item)
+
+
+def _stacked(seq: Any, dtype: np.dtype) -> Any:
+    """``seq`` (nested lists of Tensors and values) as one Tensor of ``dtype``."""
+    items = []
+    for item in seq:
+        if item.__class__ in SEQUENCES:
+            item = _stacked(item, dtype) if holds_tensor(item) else np.asarray(item, dtype)
+        elif isinstance(item, Tensor):
+            item = item if item.dtype == dtype else P.cast_p(item, dtype=dtype)
+        else:
+            item = np.asarray(unwrap(item), dtype)
+        items.append(item)
+    shapes = {shape_of(item) for item in items}
+    if len(shapes) > 1:
+        raise ValueError(
+            "setting an array element with a sequence: the nested sequence has an "
+            f"inhomogeneous shape (items of shapes {sorted(shapes)})"
+        )
+    (shape,) = shapes
+    return P.concatenate_p(*[P.reshape_p(item, shape=(1, *shape)) for item in items], axis=0)
+
+
+def array_like_first(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with the first one through `array_like` (a function's array argument)."""
+    first = array_like(args[0])
+    return args if first is args[0] else (first, *args[1:])
+
+
+def array_like_all(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Every one of ``args`` through `array_like` (a primitive's arguments are all arrays)."""
+    return tuple(array_like(a) for a in args)
+
+
+# Parameter names NumPy documents as ``array_like`` (a list or tuple there is one array).
+ARRAY_PARAMETERS = frozenset(
+    """a b x y z x1 x2 a1 a2 A v m arr ary array val object condition element
+    test_elements sample start stop indices fp xp p c ar ar1 ar2 values vals mask dst src
+    weights""".split()
+)
+
+
+def argument_preparer(name: str, fn: Any) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    """How the public function ``name`` takes ``array_like`` positional arguments.
+
+    A primitive's positional arguments are all arrays; a function's are those named as
+    NumPy's array parameters (`ARRAY_PARAMETERS`) and its ``*args``. Sequences of arrays
+    (``concatenate``'s ``arrays``, ``select``'s ``condlist``) and shapes are left alone.
+
+    Args:
+        name: The public name (for the error of a signature that cannot be read).
+        fn: The function or primitive.
+
+    Returns:
+        A rewriter of the positional arguments (see `tapegrad.symbolic.symbolic_aware`),
+        or None when no positional argument is an array.
+
+    Examples:
+        >>> import tapegrad as tg
+        >>> def f(a, shape):
+        ...     return a
+        >>> prepare = argument_preparer("f", f)
+        >>> x = tg.tensor(1.0)
+        >>> prepare(([x, x], [2, 3]))[0].shape, argument_preparer("g", lambda shape: 0)
+        ((2,), None)
+    """
+    if isinstance(fn, P.Primitive):
+        return array_like_all
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positions: list[int] = []
+    for i, param in enumerate(parameters):
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            return _prepare_from(tuple(positions), i)
+        if param.kind is not inspect.Parameter.KEYWORD_ONLY and param.name in ARRAY_PARAMETERS:
+            positions.append(i)
+    if positions == [0]:
+        return array_like_first
+    return _prepare_from(tuple(positions), None) if positions else None
+
+
+def _prepare_from(
+    positions: tuple[int, ...], rest: int | None
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A rewriter of the arguments at ``positions`` and every one from ``rest`` on."""
+
+    def prepare(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(
+            array_like(a) if i in positions or (rest is not None and i >= rest) else a
+            for i, a in enumerate(args)
+        )
+
+    return prepare

@@ -8,6 +8,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.prims.reduction import all_p, any_p, count_nonzero_p, normalize_axis
+from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import shape_of as _shape
 
@@ -44,7 +45,7 @@ def _count(a: Any, axis: tuple[int, ...] | None) -> int:
 
 def _float(a: Any) -> Any:
     # Means of integers are floating point (float64, as in NumPy).
-    kind = np.result_type(getattr(a, "_value", a)).kind
+    kind = _dtype(a).kind
     return a if kind in "fc" else P.cast_p(a, dtype=np.float64)
 
 
@@ -80,6 +81,8 @@ def var(
     a = _float(_as_dtype(a, dtype))
     axes = normalize_axis(axis, _ndim(a))
     centered = a - mean(a, axis=axes, keepdims=True)
+    if _dtype(centered).kind == "c":  # NumPy's var of complex numbers: mean |x - m|^2
+        centered = P.abs_p(centered)
     squares = P.sum_p(centered * centered, axis=axes, keepdims=keepdims)
     count = _count(a, axes) - ddof
     return squares / count if count > 0 else squares * np.nan
@@ -216,9 +219,7 @@ def nansum(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def nanmean(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Differentiable ``numpy.nanmean``."""
     valid = P.logical_not_p(P.isnan_p(a))
-    count = sum(
-        P.cast_p(valid, dtype=np.result_type(getattr(a, "_value", a))), axis=axis, keepdims=keepdims
-    )
+    count = sum(P.cast_p(valid, dtype=_dtype(a)), axis=axis, keepdims=keepdims)
     return nansum(a, axis=axis, keepdims=keepdims) / count
 
 
