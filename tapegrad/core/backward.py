@@ -295,8 +295,10 @@ def _collect(sources: list[Any], cotangents: dict[int, Any], unconnected: str) -
                 grads.append(None)
             continue
         if grad.dtype != source_dtype:
-            # A real source keeps the real part of a complex cotangent (JAX's convention).
-            grad = prims.cast_p(prims.real_part(grad), dtype=source_dtype)
+            if source_dtype.kind == "f":
+                # A real source keeps the real part of a complex cotangent (JAX's rule).
+                grad = prims.real_part(grad)
+            grad = prims.cast_p(grad, dtype=source_dtype)
         if grad.shape != source._value.shape:
             grad = prims.broadcast_to_p(grad, shape=shape_of(source._value))
         grads.append(grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad)))

@@ -34,7 +34,9 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
 
 
 def vdot(a: Any, b: Any, /) -> Any:
-    """Differentiable ``numpy.vdot`` (real inputs)."""
+    """Differentiable ``numpy.vdot``: conjugates ``a`` when it is complex (as NumPy)."""
+    if _dtype(a).kind == "c":
+        a = P.conj_p(a)
     if _ndim(a) == 1 and _ndim(b) == 1:
         return P.sum_p(a * b, axis=None, keepdims=False)  # no reshapes to record
     return P.sum_p(

@@ -204,3 +204,48 @@ def test_gradient_of_abs_squared_is_twice_the_conjugate() -> None:
     z = tg.Tensor(np.complex128(3 + 4j))
     assert complex(tg.grad(lambda z: tnp.abs(z) ** 2)(z)) == pytest.approx(6 - 8j)
     assert complex(tg.grad(lambda z: z * z, holomorphic=True)(z)) == pytest.approx(6 + 8j)
+
+
+_B = _z((3, 3), np.complex128, seed=6)
+_V = _z((3,), np.complex128, seed=7)
+# (name, function of the namespace, argument): reductions, products and linalg
+MATRIX_FUNCTIONS: list[tuple[str, Callable[[Any], Callable[..., Any]], np.ndarray]] = [
+    ("sum", lambda xp: lambda a: xp.sum(a, axis=0), _z((3, 3), np.complex128)),
+    ("mean", lambda xp: lambda a: xp.mean(a, axis=1), _z((3, 3), np.complex128)),
+    ("prod", lambda xp: lambda a: xp.prod(a, axis=0), _z((3, 3), np.complex128)),
+    ("cumsum", lambda xp: lambda a: xp.cumsum(a, axis=1), _z((3, 3), np.complex128)),
+    ("cumprod", lambda xp: lambda a: xp.cumprod(a, axis=1), _z((3, 3), np.complex128)),
+    ("var", lambda xp: lambda a: xp.var(a, axis=0), _z((3, 3), np.complex128)),
+    ("std", lambda xp: xp.std, _z((3, 3), np.complex128)),
+    ("matmul", lambda xp: lambda a: a @ _B + _B @ a, _z((3, 3), np.complex128)),
+    ("dot", lambda xp: lambda a: xp.dot(a, _V), _z((3, 3), np.complex128)),
+    ("vdot", lambda xp: lambda a: xp.vdot(a, _V) * xp.vdot(_V, a), _z((3,), np.complex128)),
+    ("inner", lambda xp: lambda a: xp.inner(a, _V), _z((3, 3), np.complex128)),
+    ("outer", lambda xp: lambda a: xp.outer(a, _V), _z((3,), np.complex128)),
+    ("tensordot", lambda xp: lambda a: xp.tensordot(a, _B, axes=1), _z((3, 3), np.complex128)),
+    ("einsum", lambda xp: lambda a: xp.einsum("ij,jk->ik", a, _B), _z((3, 3), np.complex128)),
+    ("inv", lambda xp: xp.linalg.inv, _z((3, 3), np.complex128)),
+    ("solve", lambda xp: lambda a: xp.linalg.solve(a, _V), _z((3, 3), np.complex128)),
+    ("det", lambda xp: xp.linalg.det, _z((3, 3), np.complex128)),
+    ("slogdet_sign", lambda xp: lambda a: xp.linalg.slogdet(a)[0], _z((3, 3), np.complex128)),
+    ("slogdet_log", lambda xp: lambda a: xp.linalg.slogdet(a)[1], _z((3, 3), np.complex128)),
+    ("norm", lambda xp: xp.linalg.norm, _z((3, 3), np.complex128)),
+    ("norm_axis", lambda xp: lambda a: xp.linalg.norm(a, axis=0), _z((3, 3), np.complex128)),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "a"), MATRIX_FUNCTIONS, ids=_ids(MATRIX_FUNCTIONS))
+def test_reductions_products_and_linalg_equal_jax(name: str, make: Any, a: np.ndarray) -> None:
+    f, jf = make(tnp), make(jnp)
+    direction = _z(a.shape, np.complex128, seed=8)
+    with jax.enable_x64(True):
+        out, back = jax.vjp(jf, jnp.asarray(a))
+        cotangent = _z(out.shape, np.complex128, seed=9)
+        cotangent = cotangent.real if out.dtype.kind == "f" else cotangent
+        expected_vjp = back(jnp.asarray(cotangent))[0]
+        expected_jvp = jax.jvp(jf, (jnp.asarray(a),), (jnp.asarray(direction),))[1]
+    _close(f(tg.Tensor(a)), out, np.complex128)
+    _close(tg.vjp(f, tg.Tensor(a))[1](tg.Tensor(cotangent))[0], expected_vjp, np.complex128)
+    _close(tg.jvp(f, (tg.Tensor(a),), (direction,))[1], expected_jvp, np.complex128)
+    tg.check_grads(f, (a,), order=2)
+    tg.check_grads(f, (a.astype(np.complex64),), order=1)

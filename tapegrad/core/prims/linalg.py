@@ -22,7 +22,13 @@ import numpy as np
 
 from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive, symbolic_recorder
-from tapegrad.core.prims.elementwise import equal_p, where_p
+from tapegrad.core.prims.elementwise import (
+    equal_p,
+    imag_p,
+    real_p,
+    real_part,
+    where_p,
+)
 from tapegrad.core.prims.products import matmul_p
 from tapegrad.core.prims.reduction import product_of_others, sum_p
 from tapegrad.core.prims.shape import (
@@ -31,7 +37,7 @@ from tapegrad.core.prims.shape import (
     reshape_p,
     transpose_p,
 )
-from tapegrad.core.tensor import Tensor, shape_of
+from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 
 
 # -- helpers (all work on arrays and Tensors) ---------------------------------------------
@@ -238,12 +244,21 @@ det_p.defjvp(lambda t, ans, a: _sum_matrix(cofactor(a) * t))
 
 
 def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
-    # The sign is piecewise constant: its cotangent g[0] contributes nothing.
-    return _expand(_expand(g[1], -1), -1) * _inv_transpose(a)
+    g_sign, g_log = g
+    if dtype_of(ans[0]).kind != "c":
+        # A real sign is piecewise constant: its cotangent contributes nothing.
+        return _expand(_expand(g_log, -1), -1) * _inv_transpose(a)
+    # With tr = trace(inv(a) da): d sign = 1j Im(tr) sign, d log|det| = Re(tr) (as JAX's).
+    k = -imag_p(g_sign * ans[0])
+    weight = real_part(g_log) - 1j * k
+    return _expand(_expand(weight, -1), -1) * _inv_transpose(a)
 
 
 def _slogdet_jvp(t: Any, ans: Any, a: Any) -> Any:
-    return None, _sum_matrix(_inv_transpose(a) * t)
+    trace = _sum_matrix(_inv_transpose(a) * t)
+    if dtype_of(ans[0]).kind != "c":
+        return None, trace
+    return 1j * imag_p(trace) * ans[0], real_p(trace)
 
 
 slogdet_p = Primitive(

@@ -48,11 +48,18 @@ def _last(x: Any, index: int) -> Any:
     return P.getitem_p(x, index=(Ellipsis, index))
 
 
+def _squares(x: Any) -> Any:
+    """``|x|**2`` elementwise (``x * x`` for real numbers)."""
+    if np.result_type(_value(x)).kind == "c":
+        return P.real_p(x * P.conj_p(x))
+    return x * x
+
+
 def _vector_norm(x: Any, ord: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
     if isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
     if ord is None or ord == 2:
-        return _safe_sqrt(P.sum_p(x * x, axis=axis, keepdims=keepdims))
+        return _safe_sqrt(P.sum_p(_squares(x), axis=axis, keepdims=keepdims))
     if ord == np.inf:
         return P.max_p(P.abs_p(x), axis=axis, keepdims=keepdims)
     if ord == -np.inf:
@@ -94,7 +101,7 @@ def _matrix_norm(x: Any, ord: Any, row: int, col: int) -> Any:
     if ord == -np.inf:
         return _abs_sums(x, col, row, P.min_p)
     if ord in (None, "fro", "f"):
-        return _safe_sqrt(P.sum_p(x * x, axis=tuple(sorted((row, col))), keepdims=False))
+        return _safe_sqrt(P.sum_p(_squares(x), axis=tuple(sorted((row, col))), keepdims=False))
     raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
 
 
@@ -126,7 +133,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     if axis is None:
         if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
             flat = P.reshape_p(x, shape=(-1,))
-            ret = _safe_sqrt(P.sum_p(flat * flat, axis=None, keepdims=False))
+            ret = _safe_sqrt(P.sum_p(_squares(flat), axis=None, keepdims=False))
             return P.reshape_p(ret, shape=(1,) * nd) if keepdims else ret
         axis = tuple(range(nd))
     elif not isinstance(axis, tuple):
