@@ -11,6 +11,10 @@ For each training workload of :mod:`benchmarks.impl_tapegrad_compiled` (the same
   tensors, and the graph passes; ``passes s``: the passes alone (run again on the traced
   graph); ``compile s``: `ConcreteFunction.compile_seconds` (code generation);
   ``1st run s``: the first call after that (numba compiles fused kernels lazily, there).
+- ``ragged s``: a batch-polymorphic twin (``tapegrad.function(batch_polymorphic=True)``,
+  what ``fit`` uses) traced on the batch, then given a smaller last batch: the time to
+  re-specialize its trace to that size (shape checks, passes, code generation) without
+  running Python; ``(retraced)`` where the trace could not be reused.
 - ``nodes``: graph nodes as traced, and after the passes.
 - steady-state allocations of one step after warm-up, from :mod:`tracemalloc`: ``peak``,
   the most memory the step held at once above what was live before it (the temporaries
@@ -77,6 +81,20 @@ def step_allocations(step: Any, batch: tuple[Any, Any]) -> dict[str, int]:
     }
 
 
+def ragged_batch_seconds(step: Any, batch: tuple[Any, ...]) -> tuple[float, bool]:
+    """Seconds to make a polymorphic twin of ``step`` serve a smaller last batch, and
+    whether it did so without tracing again."""
+    import tapegrad as tg
+
+    twin = tg.function(step.python_function, jit=step.jit, batch_polymorphic=True)
+    twin.get_concrete_function(*batch)
+    size = len(batch[0])
+    smaller = tuple(np.asarray(a)[: size - 1 - size // 4] for a in batch)
+    t0 = time.perf_counter()
+    twin.get_concrete_function(*smaller)
+    return time.perf_counter() - t0, twin.tracing_count == 1
+
+
 def measure(workload: str) -> dict[str, Any]:
     """Trace, compile, warm up and measure one workload's compiled train step."""
     step, batches = TRAIN_STEPS[workload](harness.make_data(workload))
@@ -99,12 +117,15 @@ def measure(workload: str) -> dict[str, Any]:
         step(*next(batches))
         times.append(time.perf_counter() - t0)
     step_s = statistics.median(times)
+    ragged_s, reused = ragged_batch_seconds(step, batch)
     fresh_bytes, fresh_count = fresh_outputs(concrete.graph)
     return {
         "trace_s": concrete.trace_seconds,
         "passes_s": passes_s,
         "compile_s": concrete.compile_seconds,
         "first_run_s": first_run_s,
+        "ragged_s": ragged_s,
+        "ragged_reused": reused,
         "nodes_traced": len(concrete.traced_graph.nodes),
         "nodes_optimized": len(concrete.graph.nodes),
         "step_ms": step_s * 1e3,
@@ -140,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"graph execution: {impl_tapegrad_compiled.info()['graph_execution']}")
     header = (
         f"{'workload':<12} {'trace s':>8} {'passes s':>9} {'compile s':>10} {'t+c s':>7}"
-        f" {'1st run s':>9} {'nodes':>12} {'median ms':>9} {'peak':>10} {'net':>18} {'fresh':>20}"
+        f" {'1st run s':>9} {'ragged s':>15} {'nodes':>12} {'median ms':>9} {'peak':>10}"
+        f" {'net':>18} {'fresh':>20}"
     )
     print(header)
     print("-" * len(header))
@@ -149,9 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         nodes = f"{r['nodes_traced']} -> {r['nodes_optimized']}"
         net = f"{_mb(r['net_bytes'])}, {r['net_blocks']} blk"
         fresh = f"{_mb(r['fresh_bytes'])} in {r['fresh_count']}"
+        ragged = f"{r['ragged_s']:.3f}" + ("" if r["ragged_reused"] else " (retraced)")
         print(
             f"{w:<12} {r['trace_s']:8.3f} {r['passes_s']:9.3f} {r['compile_s']:10.3f}"
-            f" {r['trace_s'] + r['compile_s']:7.3f} {r['first_run_s']:9.3f} {nodes:>12}"
+            f" {r['trace_s'] + r['compile_s']:7.3f} {r['first_run_s']:9.3f} {ragged:>15}"
+            f" {nodes:>12}"
             f" {r['step_ms']:9.3f}"
             f" {_mb(r['peak_bytes']):>10} {net:>18} {fresh:>20}",
             flush=True,

@@ -413,8 +413,9 @@ def _traced_shapes(graph: Graph) -> dict[int, tuple[int, ...]]:
 
 
 def _example(spec: Input, rng: np.random.Generator) -> np.ndarray:
-    # Random floats, zero integers (valid indices and labels).
-    if spec.dtype.kind in "fc":
+    # Random floats, zero integers (valid indices and labels); zero Variables (large
+    # weights: only shapes are checked, and drawing them cost more than the run).
+    if spec.dtype.kind in "fc" and spec.kind == "arg":
         return rng.standard_normal(spec.shape).astype(spec.dtype)
     return np.zeros(spec.shape, spec.dtype)
 
