@@ -1969,4 +1969,107 @@ COMPLEX = [
 ]
 SAMPLES.extend(COMPLEX)
 DIFFERENTIABLE.extend(COMPLEX)
+
+
+# -- pad's modes and einsum's diagonals and sublists (issue 16) ---------------------------
+LINES = shapes(min_dims=1, max_dims=3, min_side=1, max_side=3)  # pad modes read the axis
+
+
+def _pad_sample(name: str, width: Any, mode: str, domain: Domain = REAL, **kw: Any) -> OpSample:
+    return sample(
+        f"pad_{name}",
+        lambda x: tnp.pad(x, width, mode, **kw),
+        lambda x: np.pad(x, width, mode, **kw),
+        domain,
+        shapes=LINES,
+        rtol=_LOOSE,
+    )
+
+
+PAD_EINSUM = [
+    _pad_sample("edge", (2, 1), "edge"),
+    _pad_sample("reflect_wider_than_axis", 5, "reflect"),
+    _pad_sample("reflect_odd", (3, 1), "reflect", reflect_type="odd"),
+    _pad_sample("symmetric_wider_than_axis", (4, 7), "symmetric"),
+    _pad_sample("symmetric_odd", 4, "symmetric", reflect_type="odd"),
+    _pad_sample("wrap_wider_than_axis", (7, 2), "wrap"),
+    _pad_sample("linear_ramp", (2, 3), "linear_ramp", end_values=(1.5, -2.0)),
+    _pad_sample("mean", 2, "mean"),
+    _pad_sample("mean_stat_length", (1, 3), "mean", stat_length=2),
+    _pad_sample("maximum", 2, "maximum", DISTINCT),
+    _pad_sample("minimum_stat_length", (2, 1), "minimum", DISTINCT, stat_length=(1, 2)),
+    _pad_sample("median", (1, 2), "median", DISTINCT),
+    sample(
+        "pad_constant_per_axis",
+        lambda x: tnp.pad(x, ((1, 2), (2, 0)), constant_values=((1.0, 2.0), (3.0, 4.0))),
+        lambda x: np.pad(x, ((1, 2), (2, 0)), constant_values=((1.0, 2.0), (3.0, 4.0))),
+        shapes=MATRICES,
+    ),
+    sample(
+        "pad_linear_ramp_end_value_argument",
+        lambda x, v: tnp.pad(x, (2, 1), "linear_ramp", end_values=v),
+        lambda x, v: np.pad(x, (2, 1), "linear_ramp", end_values=v),
+        REAL,
+        REAL,
+        shapes=cases(((3,), ()), ((2, 3), ())),
+        rtol=_LOOSE,
+        int_inputs=False,
+    ),
+    sample(
+        "pad_constant_value_argument",
+        lambda x, v: tnp.pad(x, 1, constant_values=v),
+        lambda x, v: np.pad(x, 1, constant_values=v),
+        REAL,
+        REAL,
+        shapes=cases(((3,), ()), ((2, 3), ())),
+        int_inputs=False,
+    ),
+    sample(
+        "einsum_diagonal",
+        lambda a: tnp.einsum("ii->i", a),
+        lambda a: np.einsum("ii->i", a),
+        shapes=cases(((3, 3),), ((1, 1),), ((0, 0),)),
+    ),
+    sample(
+        "einsum_trace",
+        lambda a: tnp.einsum("ii", a),
+        lambda a: np.einsum("ii", a),
+        shapes=cases(((3, 3),), ((1, 1),)),
+    ),
+    sample(
+        "einsum_diagonal_contracted",
+        lambda a, b: tnp.einsum("iij,jk->ik", a, b),
+        lambda a, b: np.einsum("iij,jk->ik", a, b),
+        REAL,
+        REAL,
+        shapes=cases(((3, 3, 2), (2, 4)), ((2, 2, 1), (1, 3))),
+        rtol=_LOOSE,
+    ),
+    sample(
+        "einsum_batched_diagonal",
+        lambda a: tnp.einsum("...ii->...i", a),
+        lambda a: np.einsum("...ii->...i", a),
+        shapes=cases(((2, 3, 3),), ((3, 3),)),
+    ),
+    sample(
+        "einsum_sublists",
+        lambda a, b: tnp.einsum(a, [0, 1], b, [1, 2], [0, 2]),
+        lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [0, 2]),
+        REAL,
+        REAL,
+        shapes=cases(((2, 3), (3, 4)), ((1, 3), (3, 1))),
+        rtol=_LOOSE,
+    ),
+    sample(
+        "einsum_sublists_implicit_ellipsis",
+        lambda a, b: tnp.einsum(a, [Ellipsis, 0], b, [0]),
+        lambda a, b: np.einsum(a, [Ellipsis, 0], b, [0]),
+        REAL,
+        REAL,
+        shapes=cases(((2, 3), (3,)), ((2, 2, 3), (3,))),
+        rtol=_LOOSE,
+    ),
+]
+SAMPLES.extend(PAD_EINSUM)
+DIFFERENTIABLE.extend(PAD_EINSUM)
 _check_unique_names()

@@ -1,4 +1,5 @@
-"""Shape manipulation: reshape, transpose, stacking, splitting, padding, tiling, ..."""
+"""Shape manipulation: reshape, transpose, stacking, splitting, tiling, padding, ...
+(``pad``, in every mode, lives in `_padding`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import shape_of as _shape
 from tapegrad.numpy._arguments import unwrap as _value
 from tapegrad.numpy._axes import axis_index, axis_indices, dimension
+from tapegrad.numpy._padding import pad
 
 
 def shape(a: Any) -> tuple[int, ...]:
@@ -363,24 +365,6 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
         index[ax] = (np.arange(n) - s) % n if n else np.arange(0)
         out = P.getitem_p(out, index=tuple(index))
     return out
-
-
-def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
-    """Differentiable ``numpy.pad`` (constant mode)."""
-    if mode != "constant":
-        raise NotImplementedError(
-            f"tapegrad.numpy.pad: mode={mode!r} is not supported (only 'constant')"
-        )
-    n = _ndim(array)
-    given = np.asarray(pad_width)
-    if given.dtype.kind not in "iu":  # 1.5 was truncated to 1
-        raise TypeError(f"pad: `pad_width` must be of integral type, got {pad_width!r}")
-    widths = np.broadcast_to(given.astype(np.int64), (n, 2))
-    widths_tuple = tuple((int(lo), int(hi)) for lo, hi in widths)
-    constant = kwargs.get("constant_values", 0)
-    if not np.isscalar(constant):
-        raise NotImplementedError("tapegrad.numpy.pad: constant_values must be a scalar")
-    return P.pad_p(array, pad_width=widths_tuple, constant_values=constant)
 
 
 def _tri_mask(shape_: tuple[int, ...], k: int, upper: bool) -> np.ndarray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.numpy._arguments import as_array as _array
+from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import one_axis as _axis
 from tapegrad.numpy._arguments import shape_of as _shape
@@ -118,11 +119,124 @@ def _expand_ellipsis(subscripts: str, operands: tuple[Any, ...]) -> str:
     return ",".join(new_terms) + "->" + output
 
 
-def einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Any:
-    """Differentiable ``numpy.einsum`` (explicit or implicit output, ellipsis)."""
+def _sublist_subscripts(args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as a subscripts string."""
+
+    def letters(sublist: Any) -> str:
+        out = []
+        for item in sublist:
+            if item is Ellipsis:
+                out.append("...")
+                continue
+            index = int(item)
+            if not 0 <= index < 52:
+                raise ValueError(f"einsum: subscript {item!r} is not in [0, 52)")
+            out.append(string.ascii_letters[index])
+        return "".join(out)
+
+    operands = args[0::2][: len(args) // 2]
+    terms = [letters(sub) for sub in args[1::2][: len(args) // 2]]
+    output = "->" + letters(args[-1]) if len(args) % 2 else ""
+    return ",".join(terms) + output, tuple(operands)
+
+
+def _parse(subscripts: Any, operands: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    if isinstance(subscripts, str):
+        return subscripts, operands
+    return _sublist_subscripts((subscripts, *operands))
+
+
+def _take_diagonals(term: str, operand: Any) -> tuple[str, Any]:
+    """A term with a repeated index (``"iij"``) as its diagonal (``"ij"``), gathered so the
+    gradient lands on the diagonal elements only."""
+    unique = "".join(dict.fromkeys(term))
+    if unique == term:
+        return term, operand
+    shape = _shape(operand)
+    sizes: dict[str, int] = {}
+    for c, n in zip(term, shape, strict=True):
+        if sizes.setdefault(c, n) != n:
+            raise ValueError(
+                f"einsum: dimensions in operand for collapsing index '{c}' don't match "
+                f"({sizes[c]} != {n}, shape {shape})"
+            )
+    grids = {
+        c: np.arange(sizes[c]).reshape((-1,) + (1,) * (len(unique) - k - 1))
+        for k, c in enumerate(unique)
+    }
+    return unique, P.getitem_p(operand, index=tuple(grids[c] for c in term))
+
+
+def einsum(subscripts: Any, *operands: Any, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.einsum``.
+
+    Explicit or implicit output, ``...``, repeated indices within an operand (diagonals
+    and traces: ``"ii->i"``, ``"ii"``), and the sublist form. Pairwise contractions run on
+    ``matmul`` (BLAS) whatever ``optimize`` says.
+
+    Args:
+        subscripts: The subscripts string, or the first operand in the sublist form
+            ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
+        *operands: The arrays (alternating with sublists in the sublist form).
+        **kwargs: ``dtype`` (operands cast to it, under ``casting``), ``casting``,
+            ``order`` (memory layout: no effect on values) and ``optimize`` (accepted; the
+            contraction order is always NumPy's greedy path). ``out=`` is refused.
+
+    Returns:
+        The contraction.
+
+    Examples:
+        >>> a = np.arange(9.0).reshape(3, 3)
+        >>> einsum("ii->i", a), float(einsum("ii", a))
+        (array([0., 4., 8.]), 12.0)
+        >>> einsum(a, [0, 1], a, [1, 2], [0, 2]).tolist()[0]
+        [15.0, 18.0, 21.0]
+    """
+    unknown = set(kwargs) - {"out", "dtype", "order", "casting", "optimize"}
+    if unknown:
+        raise TypeError(f"tapegrad.numpy.einsum: unexpected keyword arguments {sorted(unknown)}")
+    if kwargs.get("out") is not None:
+        raise TypeError(
+            "tapegrad.numpy.einsum: out= is not supported (Tensors are immutable): "
+            "use the returned value"
+        )
+    subscripts, operands = _parse(subscripts, operands)
+    operands = tuple(_array(op) for op in operands)
+    dtype = kwargs.get("dtype")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        casting = kwargs.get("casting", "safe")
+        for op in operands:
+            if not np.can_cast(_dtype(op), dtype, casting=casting):
+                raise TypeError(
+                    f"tapegrad.numpy.einsum: cannot cast operand of dtype {_dtype(op)} to "
+                    f"{dtype} with casting rule {casting!r}"
+                )
+        operands = tuple(P.cast_p(op, dtype=dtype) for op in operands)
+    explicit = _expand_ellipsis(subscripts, operands)
+    inputs, output = explicit.split("->")
+    pairs = [_take_diagonals(t, op) for t, op in zip(inputs.split(","), operands, strict=True)]
+    if len(set(output)) != len(output):
+        raise ValueError(f"einsum: output subscript {output!r} repeats an index")
+    spec = ",".join(t for t, _ in pairs) + "->" + output
+    return P.einsum_p(*[op for _, op in pairs], subscripts=spec)
+
+
+def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "greedy", **kwargs: Any) -> Any:
+    """``numpy.einsum_path`` on the operands' shapes: NumPy's contraction path and its
+    description (a plan, no values computed).
+
+    Examples:
+        >>> path, text = einsum_path("ij,jk,kl->il", np.ones((2, 3)), np.ones((3, 4)),
+        ...                          np.ones((4, 5)))
+        >>> path
+        ['einsum_path', (1, 2), (0, 1)]
+    """
     if not isinstance(subscripts, str):
-        raise NotImplementedError("tapegrad.numpy.einsum: only the subscripts-string form")
-    return P.einsum_p(*operands, subscripts=_expand_ellipsis(subscripts, operands))
+        subscripts, operands = _sublist_subscripts((subscripts, *operands))
+    # Only shapes matter to the path: zeros of the operands' shapes and dtypes.
+    stand_ins = [np.zeros(_shape(op), _dtype(op)) for op in operands]
+    return np.einsum_path(subscripts, *stand_ins, optimize=optimize, **kwargs)
 
 
 def cross(
@@ -206,6 +320,7 @@ __all__ = [
     "cross",
     "dot",
     "einsum",
+    "einsum_path",
     "inner",
     "kron",
     "matmul",
