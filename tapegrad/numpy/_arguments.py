@@ -197,8 +197,10 @@ def array_like_all(args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 # Parameter names NumPy documents as ``array_like`` (a list or tuple there is one array).
+# (Not ``array``'s ``object``: array() stacks a list itself, differentiably, while a Tensor
+# given to it is copied without gradient.)
 ARRAY_PARAMETERS = frozenset(
-    """a b x y z x1 x2 a1 a2 A v m arr ary array val object condition element
+    """a b x y z x1 x2 a1 a2 A v m arr ary array val condition element
     test_elements sample start stop indices fp xp p c ar ar1 ar2 values vals mask dst src
     weights""".split()
 )
