@@ -6,6 +6,7 @@ Nothing here knows about layers or graphs.
 # `primitive` the decorator is exported by the top-level package only: here the name
 # belongs to the module tapegrad.core.primitive.
 from tapegrad.core.custom import custom_gradient, defjvp, defvjp, stop_gradient
+from tapegrad.core.foreach import foreach_assign_sub
 from tapegrad.core.forward import ForwardAccumulator
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.tape import GradientTape
@@ -35,6 +36,7 @@ __all__ = [
     "custom_gradient",
     "defjvp",
     "defvjp",
+    "foreach_assign_sub",
     "grad",
     "hessian",
     "is_traced",

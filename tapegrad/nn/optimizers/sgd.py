@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tapegrad as tg
+from tapegrad.core import foreach_assign_sub
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
 from tapegrad.nn.validation import check_bool, check_probability
 
@@ -71,6 +72,28 @@ class SGD(Optimizer):
         self.momentums = (
             self.add_optimizer_variables(var_list, "momentum") if self.momentum != 0 else []
         )
+
+    def update_variables(self, grads: list[Any], variables: list[tg.Variable]) -> None:
+        """Plain SGD (no momentum) updates every variable in one `foreach_assign_sub` call
+        (the same results as `update_step` per variable, without an op per variable);
+        otherwise as `Optimizer.update_variables`.
+
+        Args:
+            grads: Gradients with the variables' shapes and dtypes.
+            variables: The model Variables, one per gradient.
+        """
+        dtype = variables[0].dtype if variables else None
+        if (
+            self.momentum != 0
+            or type(self).update_step is not SGD.update_step  # (a subclass's own step)
+            or any(variable.dtype != dtype for variable in variables)  # (several rates)
+        ):
+            super().update_variables(grads, variables)
+            return
+        grads = self._clip_gradients(grads)
+        rate = cast_to(self.learning_rate, dtype)
+        self._apply_weight_decay(variables, {dtype: rate})
+        foreach_assign_sub(variables, grads, rate)
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one SGD step to ``variable``."""
