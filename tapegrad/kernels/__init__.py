@@ -6,12 +6,13 @@ this package registers the kernels shipped with tapegrad, one module per engine 
 * `numpy_fast`: NumPy fast paths (relu against a shared zeros array);
 * `numba_xent`: the softmax cross-entropy in one pass per row (numba, the `jit` extra;
   numba itself is imported on the first call);
+* `numba_erf`: ``erf`` (the exact GELU's) in a compiled loop (numba);
 * `numba_lstm`: the LSTM's step loops (numba, float32).
 
 Switch an engine off with `tapegrad.config.disable_engine`.
 """
 
-from tapegrad.kernels import numba_lstm, numba_xent, numpy_fast
+from tapegrad.kernels import numba_erf, numba_lstm, numba_xent, numpy_fast
 from tapegrad.kernels.registry import (
     Kernel,
     disable_engine,
@@ -31,6 +32,7 @@ __all__ = [
     "enabled_engines",
     "kernel_for",
     "kernels_of",
+    "numba_erf",
     "numba_lstm",
     "numba_xent",
     "numpy_fast",
