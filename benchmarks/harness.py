@@ -75,6 +75,19 @@ CNN_LEARNING_RATE = 0.1
 # Keys of W4's parameters in make_data, in Keras' get_weights order.
 CNN_PARAM_NAMES = ("k1", "b1", "k2", "b2", "w3", "b3")
 
+# W7: Transformer encoder training step (benchmarks/README.md, "W7"): 2 post-norm blocks
+# of MultiHeadAttention + LayerNormalization + GELU MLP + residuals, mean-pool, dense 10.
+W7_SEED = 8
+W7_BATCH, W7_STEPS, W7_WIDTH, W7_HEADS, W7_MLP, W7_BLOCKS, W7_CLASSES = 32, 128, 128, 4, 512, 2, 10
+W7_NUM_BATCHES = 4  # step i uses batch i % 4, as for the MLPs
+W7_LEARNING_RATE = 1e-3  # Adam (beta 0.9, 0.999, epsilon 1e-7: Keras' defaults)
+W7_EPSILON = 1e-5  # LayerNormalization's (torch's default, set in every framework)
+# Keys of one block's parameters in make_transformer_data, in Keras' get_weights order
+# (MultiHeadAttention, LayerNormalization, Dense 512, Dense 128, LayerNormalization).
+W7_BLOCK_PARAMS = (
+    "wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo", "g1", "be1", "w1", "b1", "w2", "b2", "g2", "be2"
+)  # fmt: skip
+
 WORKLOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "W1": ("W1", "W1-fwd", "W1-tape"),
     "W6": ("W6-revrev", "W6-fwdrev"),
@@ -258,6 +271,8 @@ def make_data(workload: str) -> dict[str, np.ndarray]:
         return make_lstm_data()
     if workload.startswith("W4"):
         return make_cnn_data()
+    if workload.startswith("W7"):
+        return make_transformer_data()
     raise ValueError(f"make_data: unknown workload {workload!r}")
 
 
@@ -363,6 +378,55 @@ def cnn_channels_last(data: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         "x": np.ascontiguousarray(data["x"].transpose(0, 1, 3, 4, 2)),
         "y": data["y"].copy(),
     }
+
+
+def make_transformer_data() -> dict[str, np.ndarray]:
+    """Draw W7's initial parameters and its bank of fixed batches (seed 8).
+
+    Parameters are named ``"{block}/{key}"`` for the keys of :data:`W7_BLOCK_PARAMS`, then
+    ``"wd"``, ``"bd"``; kernels are uniform Glorot draws in Keras' layouts (attention
+    kernels ``(width, heads, head_dim)``, output ``(heads, head_dim, width)``), biases and
+    betas zeros, gammas ones. Inputs ``"x"`` are ``(4, batch, steps, width)``, labels
+    ``"y"`` ``(4, batch)`` int32.
+
+    Examples:
+        >>> d = make_transformer_data()
+        >>> d["x"].shape, d["0/wq"].shape, d["1/wo"].shape, d["wd"].shape
+        ((4, 32, 128, 128), (128, 4, 32), (4, 32, 128), (128, 10))
+    """
+    rng = np.random.default_rng(W7_SEED)
+    width, heads, head = W7_WIDTH, W7_HEADS, W7_WIDTH // W7_HEADS
+
+    def glorot(shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+    data: dict[str, np.ndarray] = {}
+    for block in range(W7_BLOCKS):
+        shapes = {
+            "wq": (width, heads, head), "bq": (heads, head),
+            "wk": (width, heads, head), "bk": (heads, head),
+            "wv": (width, heads, head), "bv": (heads, head),
+            "wo": (heads, head, width), "bo": (width,),
+            "g1": (width,), "be1": (width,),
+            "w1": (width, W7_MLP), "b1": (W7_MLP,), "w2": (W7_MLP, width), "b2": (width,),
+            "g2": (width,), "be2": (width,),
+        }  # fmt: skip
+        for key in W7_BLOCK_PARAMS:
+            shape = shapes[key]
+            if key.startswith("w"):
+                fan_in = width if key != "w2" else W7_MLP
+                fan_out = int(np.prod(shape)) // fan_in if key != "wo" else width
+                value = glorot(shape, fan_in, fan_out)
+            else:
+                value = np.full(shape, 1.0 if key.startswith("g") else 0.0, np.float32)
+            data[f"{block}/{key}"] = value
+    data["wd"] = glorot((width, W7_CLASSES), width, W7_CLASSES)
+    data["bd"] = np.zeros(W7_CLASSES, np.float32)
+    shape = (W7_NUM_BATCHES, W7_BATCH, W7_STEPS, width)
+    data["x"] = rng.standard_normal(shape, dtype=np.float32)
+    data["y"] = rng.integers(0, W7_CLASSES, (W7_NUM_BATCHES, W7_BATCH)).astype(np.int32)
+    return data
 
 
 def make_lstm_data() -> dict[str, np.ndarray]:
