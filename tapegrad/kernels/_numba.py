@@ -1,11 +1,17 @@
 """numba, for the optional compiled kernels (the `jit` extra): imported only where it is installed.
 
 `njit` compiles with numba's disk cache (machine code reused by later processes), falling back
-to no cache where numba finds no writable location for it.
+to no cache where numba finds no writable location for it. `njit_parallel` compiles a
+``parallel=True`` twin of a loop written with ``prange``, and `threads` says how many threads
+the multi-core kernels may use; `run` picks the serial or the parallel loop for a call.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
+import types
 from typing import Any
 
 import numba
@@ -23,4 +29,75 @@ def njit(**options: Any) -> Any:
     return wrap
 
 
-__all__ = ["njit"]
+def njit_parallel(**options: Any) -> Any:
+    """`njit` with ``parallel=True`` of a copy of the function named ``<name>_parallel``.
+
+    numba's disk cache keys a function by its module and qualified name, not by its options:
+    the serial and the parallel compilation of one loop need different names, or each
+    process would overwrite the other's cache entry.
+    """
+
+    def wrap(function: Any) -> Any:
+        name = f"{function.__name__}_parallel"
+        twin = types.FunctionType(
+            function.__code__,
+            function.__globals__,
+            name,
+            function.__defaults__,
+            function.__closure__,
+        )
+        twin.__qualname__ = f"{function.__qualname__}_parallel"
+        twin.__doc__ = function.__doc__
+        return njit(parallel=True, **options)(twin)
+
+    return wrap
+
+
+@functools.cache
+def _thread_limit() -> int:
+    """The threads this process allows: its CPU affinity, capped by ``OMP_NUM_THREADS``
+    (read once: a one-thread run, such as `benchmarks.run --threads 1`, sets it at start)."""
+    limit = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return min(limit or 1, int(value))
+    return limit or 1
+
+
+def threads() -> int:
+    """How many threads a ``parallel=True`` kernel may use: numba's own setting
+    (``NUMBA_NUM_THREADS``, `numba.set_num_threads`) within `_thread_limit`."""
+    return min(numba.get_num_threads(), _thread_limit())
+
+
+def parallel(size: int, min_size: int) -> bool:
+    """Whether ``size`` elements call for the ``parallel=True`` loop: at least ``min_size``
+    of them (below it, waking the threads costs more than they give) and more than one
+    thread allowed; numba's pool is then capped at `threads`."""
+    if size < min_size:
+        return False
+    n = threads()
+    if n < 2:
+        return False
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+    return True
+
+
+# Held while a parallel loop runs: numba's workqueue threading layer (the one left where
+# neither OpenMP nor TBB loads) aborts the process on concurrent launches from two threads.
+_launch = threading.Lock()
+
+
+def run(serial: Any, parallel_loop: Any, size: int, min_size: int, *args: Any) -> Any:
+    """``parallel_loop(*args)`` where `parallel` says so and no other thread is running a
+    parallel loop, else ``serial(*args)``."""
+    if parallel(size, min_size) and _launch.acquire(blocking=False):
+        try:
+            return parallel_loop(*args)
+        finally:
+            _launch.release()
+    return serial(*args)
+
+
+__all__ = ["njit", "njit_parallel", "parallel", "run", "threads"]

@@ -14,7 +14,15 @@ import pytest
 import tapegrad as tg
 import tapegrad.config
 from tapegrad.core.primitive import PRIMITIVES, Primitive
-from tapegrad.core.prims import lstm_grad_p, lstm_p, relu_p
+from tapegrad.core.prims import (
+    conv_input_grad_p,
+    lstm_grad_p,
+    lstm_p,
+    max_pool_p,
+    pool_argmax_p,
+    pool_scatter_p,
+    relu_p,
+)
 from tapegrad.core.prims import xent as prims_xent
 from tapegrad.kernels import kernel_for, kernels_of, register_kernel
 from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE
@@ -81,8 +89,26 @@ SAMPLES[lstm_grad_p] = [
     )
     for dtype, args in ((d, _lstm_args(d)) for d in (np.float32, np.float64))
 ]
+# Pooling (2x2 windows) and the convolution's input gradient (3x3, padded), channels-last.
+_POOLED = RNG.standard_normal((2, 6, 7, 3)).round(1)  # (ties)
+SAMPLES[max_pool_p] = [(_POOLED,), (_POOLED.astype(np.float32)[:, ::-1],)]
+SAMPLES[pool_argmax_p] = SAMPLES[max_pool_p]
+SAMPLES[pool_scatter_p] = [
+    (RNG.standard_normal((2, 3, 3, 3)).astype(d), pool_argmax_p.impl(_POOLED, window=(2, 2)))
+    for d in (np.float64, np.float32)
+]
+SAMPLES[conv_input_grad_p] = [
+    (RNG.standard_normal((2, 5, 4, 3)).astype(d), RNG.standard_normal((3, 3, 2, 3)).astype(d))
+    for d in (np.float64, np.float32)
+]
 # Params of the samples' calls, by primitive.
-PARAMS: dict[Primitive, dict[str, Any]] = {lstm_grad_p: {"argnum": 1}}
+PARAMS: dict[Primitive, dict[str, Any]] = {
+    lstm_grad_p: {"argnum": 1},
+    max_pool_p: {"window": (2, 2)},
+    pool_argmax_p: {"window": (2, 2)},
+    pool_scatter_p: {"window": (2, 2), "input_shape": (6, 7)},
+    conv_input_grad_p: {"input_shape": (5, 4), "padding": ((1, 1), (1, 1))},
+}
 
 # Kernels exact to the bit, or within a few ulps (the sum of exponentials in another order).
 TOLERANCE = {"numpy": 0.0, "numba": 1e-5}

@@ -36,8 +36,13 @@ _FEW_CHANNELS = 4  # up to this many input channels, im2col copies in transposed
 _CHUNK_BYTES = 1 << 24
 
 
-def _chunks(n: int, bytes_per_image: int) -> list[slice]:
-    """Slices of the batch axis, each about `_CHUNK_BYTES` of patches."""
+def batch_chunks(n: int, bytes_per_image: int) -> list[slice]:
+    """Slices of the batch axis, each about 16 MB of patches (one image at least).
+
+    Examples:
+        >>> batch_chunks(3, 1 << 23)
+        [slice(0, 2, None), slice(2, 3, None)]
+    """
     step = max(1, _CHUNK_BYTES // max(bytes_per_image, 1))
     return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
@@ -142,7 +147,7 @@ def _correlate(
     dtype = np.result_type(x.dtype, kernel.dtype, *(() if bias is None else (bias.dtype,)))
     y = np.empty((x.shape[0], *out, c_out), dtype)
     patch_bytes = math.prod(out) * math.prod(window) * x.shape[-1] * x.itemsize
-    for part in _chunks(x.shape[0], patch_bytes):
+    for part in batch_chunks(x.shape[0], patch_bytes):
         cols = _patches(view[part], groups)
         if groups == 1:
             np.matmul(cols, weights, out=y[part].reshape(-1, c_out))
@@ -235,7 +240,7 @@ def _conv_kernel_grad_impl(
     dtype = np.result_type(x.dtype, g.dtype)
     dk = np.zeros((groups, math.prod(window) * c_group, c_out // groups), dtype)
     patch_bytes = math.prod(out) * math.prod(window) * x.shape[-1] * x.itemsize
-    for part in _chunks(x.shape[0], patch_bytes):
+    for part in batch_chunks(x.shape[0], patch_bytes):
         cols = _patches(view[part], groups)
         dk += np.matmul(np.swapaxes(cols, -1, -2), _grouped_rows(g[part], groups))
     if groups == 1:

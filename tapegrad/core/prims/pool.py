@@ -65,18 +65,13 @@ def _pool_argmax_impl(
     ``maxima``, the max pool of ``x`` when the caller has it, saves recomputing it.
     """
     x = np.asarray(x)
-    strides, padding, _, slots = _pool_geometry(
+    strides, padding, out, slots = _pool_geometry(
         "pool_argmax", x.shape[1:-1], window, strides, padding
     )
     xp = pad_spatial(x, padding, _lowest(x.dtype))
     dtype = np.uint8 if len(slots) <= 256 else np.intp
-    if len(slots) == 1:
-        return np.zeros(
-            output_shape(
-                "pool_argmax", x.shape[1:-1], window, strides, padding, (1,) * len(window)
-            ),
-            dtype,
-        )
+    if len(slots) == 1:  # (a window of one element: its only offset)
+        return np.zeros((x.shape[0], *out, x.shape[-1]), dtype)
     if maxima is None:
         maxima = _max_pool_impl(x, window, strides, padding)
     # The offset of the first maximum is the number of leading offsets whose element is

@@ -1,0 +1,193 @@
+"""The multi-core numba kernels (`numba_pool`, `numba_conv`) against the table's NumPy impls:
+float32 and float64, odd shapes, padding and strides, non-contiguous inputs, NaN and ties,
+each through its serial and its ``parallel=True`` loop; and the thread setting they obey."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from tapegrad.core.prims import (  # noqa: E402
+    conv_input_grad_p,
+    max_pool_p,
+    pool_argmax_p,
+    pool_scatter_p,
+)
+from tapegrad.kernels import _numba, numba_conv, numba_pool  # noqa: E402
+from tapegrad.kernels.registry import kernel_for  # noqa: E402
+
+RNG = np.random.default_rng(17)
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def loops(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the kernels' serial loops, or their parallel twins whatever the size."""
+    on = request.param == "parallel"
+    monkeypatch.setattr(_numba, "parallel", lambda size, min_size: on)
+    return str(request.param)
+
+
+def _noncontiguous(x: np.ndarray) -> np.ndarray:
+    """The same values in a strided view (every other element of a wider array)."""
+    wide = np.empty((*x.shape[:-1], 2 * x.shape[-1]), x.dtype)
+    wide[..., ::2] = x
+    return wide[..., ::2]
+
+
+# (input shape, window, strides, padding): the default tiling, odd sizes that leave rows
+# out, padding, strides wider than the window, a window of one element.
+POOLS = [
+    ((3, 8, 6, 5), (2, 2), None, None),
+    ((2, 7, 9, 3), (2, 3), None, ((1, 0), (0, 2))),
+    ((2, 9, 8, 4), (3, 2), (4, 3), ((1, 1), (2, 0))),
+    ((1, 5, 4, 2), (1, 1), None, None),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, window, strides, padding", POOLS)
+def test_max_pool_argmax_and_scatter_match_the_impls(
+    loops: str, dtype: Any, shape: Any, window: Any, strides: Any, padding: Any
+) -> None:
+    x = RNG.standard_normal(shape).round(1).astype(dtype)  # rounded: ties in windows
+    x[0, 0, 0, 0] = np.nan
+    x[-1, -1, -1, -1] = -np.inf
+    params = {"window": window, "strides": strides, "padding": padding}
+    for values in (x, _noncontiguous(x)):
+        maxima = numba_pool.max_pool(values, **params)
+        want = max_pool_p.impl(values, **params)
+        np.testing.assert_array_equal(maxima, want)
+        index = numba_pool.pool_argmax(values, maxima, **params)
+        np.testing.assert_array_equal(index, pool_argmax_p.impl(values, want, **params))
+        assert index.dtype == np.uint8
+        np.testing.assert_array_equal(
+            numba_pool.pool_argmax(values, **params), index
+        )  # maxima computed inside
+        g = _noncontiguous(RNG.standard_normal(maxima.shape).astype(dtype))
+        scatter = {**params, "input_shape": shape[1:3]}
+        if numba_pool.pool_scatter_applies(g, index, **scatter):
+            got = numba_pool.pool_scatter(g, index, **scatter)
+            np.testing.assert_array_equal(got, pool_scatter_p.impl(g, index, **scatter))
+            assert got.dtype == g.dtype
+
+
+def test_the_pool_kernels_are_chosen_only_where_they_apply() -> None:
+    x = RNG.standard_normal((2, 4, 4, 3)).astype(np.float32)
+    assert kernel_for(max_pool_p, x, window=(2, 2)) is numba_pool.max_pool
+    # One spatial dim, integers, cropping, overlapping windows: the impls.
+    assert kernel_for(max_pool_p, x[:, 0], window=(2,)) is max_pool_p.impl
+    assert kernel_for(max_pool_p, x.astype(np.int32), window=(2, 2)) is max_pool_p.impl
+    cropped = {"window": (2, 2), "padding": ((-1, 0), (0, 0))}
+    assert kernel_for(max_pool_p, x, **cropped) is max_pool_p.impl
+    g = np.ones((2, 3, 3, 3), np.float32)
+    index = np.zeros(g.shape, np.uint8)
+    overlapping = {"window": (2, 2), "input_shape": (4, 4), "strides": (1, 1)}
+    assert kernel_for(pool_scatter_p, g, index, **overlapping) is pool_scatter_p.impl
+
+
+def test_an_all_padding_window_picks_the_padding_as_the_impl() -> None:
+    # A window whose elements are all -inf, padding first: the first offset (in the padding).
+    x = np.full((1, 2, 2, 1), -np.inf, np.float32)
+    params = {"window": (2, 2), "strides": (2, 2), "padding": ((1, 1), (1, 1))}
+    want = pool_argmax_p.impl(x, **params)
+    np.testing.assert_array_equal(numba_pool.pool_argmax(x, **params), want)
+    g = np.ones(want.shape, np.float32)
+    scatter = {**params, "input_shape": (2, 2)}
+    np.testing.assert_array_equal(
+        numba_pool.pool_scatter(g, want, **scatter), pool_scatter_p.impl(g, want, **scatter)
+    )
+
+
+# (input shape, kernel shape, strides, padding, dilation)
+CONVS = [
+    ((3, 14, 14, 16), (3, 3, 16, 8), None, ((1, 1), (1, 1)), None),  # W4's second, smaller
+    ((2, 9, 7, 1), (3, 3, 1, 4), None, ((1, 1), (1, 1)), None),  # one input channel
+    ((2, 11, 9, 3), (3, 2, 3, 5), (2, 3), ((2, 0), (1, 3)), (2, 1)),  # strided, dilated
+    ((1, 5, 6, 2), (5, 6, 2, 3), None, None, None),  # one output pixel
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding, dilation", CONVS)
+def test_conv_input_grad_matches_the_impl(
+    loops: str, dtype: Any, x_shape: Any, k_shape: Any, strides: Any, padding: Any, dilation: Any
+) -> None:
+    from tapegrad.core.prims.windows import canonical_params, output_shape
+
+    s, p, d = canonical_params(2, strides, padding, dilation)
+    out = output_shape("test", x_shape[1:3], k_shape[:2], s, p, d)
+    kernel = RNG.standard_normal(k_shape).astype(dtype)
+    g = RNG.standard_normal((x_shape[0], *out, k_shape[-1])).astype(dtype)
+    params = {"strides": strides, "padding": padding, "dilation": dilation}
+    assert numba_conv.input_grad_applies(g, kernel, x_shape[1:3], **params)
+    want = conv_input_grad_p.impl(g, kernel, x_shape[1:3], **params)
+    # The sums run in another order than the impl's GEMM: float rounding of the terms.
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for cotangent in (g, _noncontiguous(g)):
+        got = numba_conv.conv_input_grad(cotangent, kernel, x_shape[1:3], **params)
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+def test_conv_input_grad_applies_to_one_group_and_no_cropping_only() -> None:
+    g = np.ones((1, 4, 4, 4), np.float32)
+    kernel = np.ones((3, 3, 2, 4), np.float32)
+    pads = ((1, 1), (1, 1))
+    assert kernel_for(conv_input_grad_p, g, kernel, input_shape=(4, 4), padding=pads) is (
+        numba_conv.conv_input_grad
+    )
+    grouped = {"input_shape": (4, 4), "padding": pads, "groups": 2}
+    assert kernel_for(conv_input_grad_p, g, kernel[:, :, :1], **grouped) is (conv_input_grad_p.impl)
+    mixed = kernel.astype(np.float64)
+    assert not numba_conv.input_grad_applies(g, mixed, (4, 4), padding=pads)
+    assert not numba_conv.input_grad_applies(g, kernel, (4, 4), padding=((-1, 1), (1, 1)))
+
+
+def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    numba = pytest.importorskip("numba")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _numba._thread_limit.cache_clear()
+    try:
+        assert _numba.threads() == 1
+        assert not _numba.parallel(1 << 30, 0)  # one thread: the serial loops
+    finally:
+        monkeypatch.undo()
+        _numba._thread_limit.cache_clear()
+    assert _numba.threads() <= numba.get_num_threads()
+    assert not _numba.parallel(10, 100)  # small arrays: serial, whatever the threads
+
+
+def test_a_running_parallel_loop_sends_other_threads_to_the_serial_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_numba, "parallel", lambda size, min_size: True)
+    calls: list[str] = []
+
+    def serial() -> None:
+        calls.append("serial")
+
+    def parallel() -> None:
+        calls.append("parallel")
+
+    with _numba._launch:  # (as while another thread runs a parallel loop)
+        _numba.run(serial, parallel, 1, 0)
+    _numba.run(serial, parallel, 1, 0)
+    assert calls == ["serial", "parallel"]
+
+
+def test_kernels_called_from_several_threads_at_once(loops: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = RNG.standard_normal((8, 16, 16, 8)).astype(np.float32)
+    want = max_pool_p.impl(x, window=(2, 2))
+
+    def pool(_: int) -> bool:
+        return all(np.array_equal(numba_pool.max_pool(x, window=(2, 2)), want) for _ in range(20))
+
+    with ThreadPoolExecutor(4) as workers:
+        assert all(workers.map(pool, range(8)))
