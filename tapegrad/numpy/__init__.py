@@ -22,6 +22,7 @@ Examples:
 import numpy as _np
 
 from tapegrad.numpy import linalg  # noqa: F401 - tnp.linalg
+from tapegrad.numpy._arguments import argument_preparer as _argument_preparer
 from tapegrad.numpy._covariance import *  # noqa: F403
 from tapegrad.numpy._creation import *  # noqa: F403
 from tapegrad.numpy._differences import *  # noqa: F403
@@ -59,4 +60,5 @@ finfo = _np.finfo
 iinfo = _np.iinfo
 
 # Calls on symbolic tensors (Keras' functional API) record graph nodes: see tapegrad.symbolic.
-_wrap_namespace(globals(), "tapegrad.numpy")
+# Lists holding Tensors (NumPy's array_like) are stacked differentiably on the way in.
+_wrap_namespace(globals(), "tapegrad.numpy", _argument_preparer)

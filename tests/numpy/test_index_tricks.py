@@ -1,0 +1,115 @@
+"""Grids from parameters (linspace, logspace, geomspace, arange, meshgrid) and NumPy's
+index tricks (r_, c_, s_, index_exp, mgrid, ogrid): values against NumPy, derivatives
+against finite differences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+import tapegrad.numpy as tnp
+
+F64 = np.float64
+
+
+def _t(*values: Any) -> list[tg.Tensor]:
+    return [tg.tensor(np.asarray(v, F64)) for v in values]
+
+
+GRIDS = [
+    ("linspace", (0.5, 2.0), {"num": 5}),
+    ("linspace", (0.5, 2.0), {"num": 5, "endpoint": False}),
+    ("linspace", ([0.5, 1.0], 2.0), {"num": 4, "axis": 1}),
+    ("linspace", ([[0.5], [1.0]], [2.0, 3.0, 4.0]), {"num": 3, "axis": -1}),
+    ("linspace", (0.5, 2.0), {"num": 1}),
+    ("linspace", (0.5, 2.0), {"num": 0}),
+    ("logspace", (0.5, 2.0), {"num": 5}),
+    ("logspace", ([0.5, 1.0], 2.0), {"num": 3, "base": 2.0, "axis": -1, "endpoint": False}),
+    ("geomspace", (0.5, 2.0), {"num": 5}),
+    ("geomspace", (-0.5, -2.0), {"num": 4, "endpoint": False}),
+    ("geomspace", ([0.5, 1.0], [2.0, 5.0]), {"num": 3, "axis": 1}),
+]
+
+
+@pytest.mark.parametrize(("name", "ends", "kwargs"), GRIDS)
+def test_grids_from_tensor_endpoints(name: str, ends: tuple[Any, ...], kwargs: Any) -> None:
+    f = getattr(tnp, name)
+    args = _t(*ends)
+    got = f(*args, **kwargs)
+    want = getattr(np, name)(*[np.asarray(e, F64) for e in ends], **kwargs)
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    if got.size:
+        tg.check_grads(lambda *a: f(*a, **kwargs), args, order=2)
+
+
+def test_linspace_endpoint_derivatives() -> None:
+    # y_i = start + (stop - start) * i / (num - 1): d/dstart = 1 - i/4, d/dstop = i/4.
+    ga, gb = tg.grad(lambda a, b: tnp.sum(tnp.linspace(a, b, 5) ** 1), argnums=(0, 1))(
+        *_t(0.5, 2.0)
+    )
+    assert float(ga) == 2.5
+    assert float(gb) == 2.5
+    weights = np.arange(5.0)
+    gb = tg.grad(lambda b: tnp.sum(tnp.linspace(0.0, b, 5) * weights))(*_t(2.0))
+    np.testing.assert_allclose(float(gb), np.sum(weights * np.arange(5) / 4))
+
+
+def test_linspace_retstep_and_integer_dtype() -> None:
+    a, b = _t(0.0, 3.0)
+    grid, step = tnp.linspace(a, b, 4, retstep=True)
+    np.testing.assert_allclose(step.numpy(), 1.0)
+    assert float(tg.grad(lambda b: tnp.linspace(a, b, 4, retstep=True)[1])(b)) == pytest.approx(
+        1 / 3
+    )
+    ints = tnp.linspace(a, tg.tensor(7.5, dtype=F64), 4, dtype=int)
+    np.testing.assert_array_equal(ints.numpy(), np.linspace(0.0, 7.5, 4, dtype=int))
+
+
+def test_logspace_base_is_differentiable() -> None:
+    base = tg.tensor(np.array([2.0, 3.0]))
+    got = tnp.logspace(0.0, 2.0, 3, base=base)
+    np.testing.assert_allclose(got.numpy(), np.logspace(0.0, 2.0, 3, base=[2.0, 3.0]))
+    tg.check_grads(lambda b: tnp.logspace(0.5, 2.0, 3, base=b), [base], order=2)
+
+
+def test_geomspace_refuses_zero() -> None:
+    with pytest.raises(ValueError, match="cannot include zero"):
+        tnp.geomspace(*_t(0.0, 2.0), 3)
+
+
+def test_arange_gradient_flows_to_start_and_step() -> None:
+    start, step = _t(0.25, 0.5)
+    got = tnp.arange(start, 3.0, step)
+    np.testing.assert_array_equal(got.numpy(), np.arange(0.25, 3.0, 0.5))
+    g_start, g_step = tg.grad(lambda s, d: tnp.sum(tnp.arange(s, 3.0, d)), argnums=(0, 1))(
+        start, step
+    )
+    assert float(g_start) == 6.0  # one per element
+    assert float(g_step) == 15.0  # sum of i
+    # stop only decides the length
+    assert float(tg.grad(lambda b: tnp.sum(tnp.arange(0.0, b)))(*_t(3.5))) == 0.0
+
+
+def test_grids_traced_from_parameters() -> None:
+    f = tg.function(lambda a, b: tnp.sum(tnp.linspace(a, b, 5) ** 2))
+    np.testing.assert_allclose(f(*_t(0.0, 1.0)).numpy(), np.sum(np.linspace(0, 1, 5) ** 2))
+    np.testing.assert_allclose(f(*_t(1.0, 2.0)).numpy(), np.sum(np.linspace(1, 2, 5) ** 2))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"indexing": "ij"}, {"sparse": True}, {"sparse": True, "indexing": "ij"}]
+)
+def test_meshgrid_of_tensors(kwargs: Any) -> None:
+    xs = _t([1.0, 2.0, 3.0], [10.0, 20.0], [5.0, 6.0, 7.0, 8.0])
+    for n in (1, 2, 3):
+        got = tnp.meshgrid(*xs[:n], **kwargs)
+        want = np.meshgrid(*[x.numpy() for x in xs[:n]], **kwargs)
+        assert isinstance(got, tuple)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g.numpy(), w)
+        tg.check_grads(lambda *a: tnp.meshgrid(*a, **kwargs), xs[:n], order=2)
