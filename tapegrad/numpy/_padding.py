@@ -34,6 +34,7 @@ from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import read as _read
 from tapegrad.numpy._arguments import shape_of as _shape
+from tapegrad.numpy._axes import axis_index
 from tapegrad.numpy._quantiles import median as _median
 from tapegrad.numpy._reductions import max as _max
 from tapegrad.numpy._reductions import mean as _mean
@@ -100,6 +101,11 @@ def _pairs(value: Any, ndim: int, name: str) -> list[tuple[Any, Any]]:
 
 
 def _widths(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
+    if isinstance(pad_width, dict):  # NumPy 2.3's {axis: width or (before, after)}
+        full = [(0, 0)] * ndim
+        for axis, width in pad_width.items():
+            full[axis_index(axis, ndim, "pad")] = _widths(width, 1)[0]
+        return full
     given = np.asarray(pad_width)
     if given.dtype.kind not in "iu":  # 1.5 was truncated to 1
         raise TypeError(f"pad: `pad_width` must be of integral type, got {pad_width!r}")
@@ -116,7 +122,8 @@ def pad(
 
     Args:
         array: The array to pad.
-        pad_width: Widths ``((before, after),)`` per axis, broadcast as in NumPy.
+        pad_width: Widths ``((before, after),)`` per axis, broadcast as in NumPy, or a
+            dict ``{axis: width or (before, after)}`` (other axes unpadded).
         mode: ``"constant"``, ``"edge"``, ``"linear_ramp"``, ``"maximum"``, ``"mean"``,
             ``"median"``, ``"minimum"``, ``"reflect"``, ``"symmetric"``, ``"wrap"``,
             ``"empty"`` (zeros here), or a function ``f(vector, iaxis_pad_width, iaxis,

@@ -59,6 +59,8 @@ def test_pad_on_arrays_gives_arrays_and_empty_mode_its_shape() -> None:
     assert isinstance(out, np.ndarray)
     np.testing.assert_array_equal(out, np.pad(a, 2, "reflect"))
     assert tnp.pad(tg.tensor(a), (1, 2), "empty").shape == (5, 6)
+    for widths in ({1: (1, 2)}, {-2: 3}):
+        np.testing.assert_array_equal(tnp.pad(a, widths, "edge"), np.pad(a, widths, "edge"))
 
 
 def test_pad_gradients_of_copied_elements_add_up() -> None:
