@@ -28,6 +28,7 @@ from tapegrad.numpy._creation import *  # noqa: F403
 from tapegrad.numpy._differences import *  # noqa: F403
 from tapegrad.numpy._elementwise import *  # noqa: F403
 from tapegrad.numpy._histograms import *  # noqa: F403
+from tapegrad.numpy._index_tricks import *  # noqa: F403
 from tapegrad.numpy._indexing import *  # noqa: F403
 from tapegrad.numpy._manipulation import *  # noqa: F403
 from tapegrad.numpy._math import *  # noqa: F403

@@ -113,3 +113,68 @@ def test_meshgrid_of_tensors(kwargs: Any) -> None:
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g.numpy(), w)
         tg.check_grads(lambda *a: tnp.meshgrid(*a, **kwargs), xs[:n], order=2)
+
+
+# -- index tricks ---------------------------------------------------------------------------
+CONCATENATIONS = {
+    "r_ pieces and scalars": lambda r, x, m: r.r_[x, 0.0, x * 2],
+    "r_ ranges and linspace": lambda r, x, m: r.r_[x, 0:3, 1:2:3j],
+    "r_ '0,2'": lambda r, x, m: r.r_["0,2", x, x],
+    "r_ '0,2,0'": lambda r, x, m: r.r_["0,2,0", x, x],
+    "r_ '1,2,0'": lambda r, x, m: r.r_["1,2,0", x, x],
+    "r_ '-1'": lambda r, x, m: r.r_["-1", m, m],
+    "r_ '0,3,-1'": lambda r, x, m: r.r_["0,3,-1", x, x],
+    "r_ 'r'": lambda r, x, m: r.r_["r", x, x],
+    "r_ 'c'": lambda r, x, m: r.r_["c", x, x],
+    "r_ matrices": lambda r, x, m: r.r_[m, m],
+    "r_ NumPy scalar": lambda r, x, m: r.r_[np.float32(1.0), x],
+    "c_ vectors": lambda r, x, m: r.c_[x, x * 2],
+    "c_ matrices": lambda r, x, m: r.c_[m, m],
+    "c_ range": lambda r, x, m: r.c_[x, 0:3],
+    "c_ mixed ranks": lambda r, x, m: r.c_[x[:2], m.T[:2]],
+}
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # NumPy's 'r'/'c': np.matrix
+@pytest.mark.parametrize("name", list(CONCATENATIONS))
+def test_r_and_c_concatenate_differentiably(name: str) -> None:
+    case = CONCATENATIONS[name]
+    x, m = _t([1.0, 2.0, 3.0], np.arange(6.0).reshape(2, 3))
+    want = np.asarray(case(np, x.numpy(), m.numpy()))
+    got = case(tnp, x, m)
+    assert isinstance(got, tg.Tensor)
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.numpy(), want)
+    tg.check_grads(lambda x, m: case(tnp, x, m), [x, m], order=2)
+
+
+def test_r_keeps_float32_and_numpy_results_without_tensors() -> None:
+    x = tg.tensor([1.0, 2.0])
+    assert tnp.r_[x, 1.0, 2].dtype == np.float32
+    plain = tnp.r_[1:4, 0:1:3j]
+    assert isinstance(plain, np.ndarray)
+    np.testing.assert_array_equal(plain, np.r_[1:4, 0:1:3j])
+    with pytest.raises(ValueError, match="special directive"):
+        tnp.r_["a,b", x]
+    with pytest.raises(ValueError, match="first entry"):
+        tnp.r_[x, "0,2"]
+
+
+def test_mgrid_and_ogrid_from_tensor_bounds() -> None:
+    a, b = _t(0.5, 2.0)
+    np.testing.assert_array_equal(tnp.mgrid[a:b:4j, 0:3].numpy(), np.mgrid[0.5:2.0:4j, 0:3])
+    tg.check_grads(lambda a, b: tnp.mgrid[a:b:4j, 0:3], [a, b], order=2)
+    opened = tnp.ogrid[a:b:4j, 0.2:b:0.5]
+    for got, want in zip(opened, np.ogrid[0.5:2.0:4j, 0.2:2.0:0.5], strict=True):
+        np.testing.assert_allclose(np.asarray(got), want)
+    tg.check_grads(lambda a, b: tnp.ogrid[a:b:4j, 0.2:b:0.5], [a, b], order=2)
+    np.testing.assert_array_equal(tnp.mgrid[a:b:3j].numpy(), np.linspace(0.5, 2.0, 3))
+    np.testing.assert_array_equal(tnp.mgrid[0:3, 0:2], np.mgrid[0:3, 0:2])
+
+
+def test_s_and_index_exp_are_numpys() -> None:
+    x = tg.tensor(np.arange(10.0))
+    assert tnp.s_[1:5:2] == slice(1, 5, 2)
+    assert tnp.index_exp[1:2] == (slice(1, 2),)
+    np.testing.assert_array_equal(x[tnp.s_[::3]].numpy(), np.arange(10.0)[::3])
