@@ -1971,6 +1971,38 @@ SAMPLES.extend(COMPLEX)
 DIFFERENTIABLE.extend(COMPLEX)
 
 
+def _fft_filter(xp: Any) -> Callable[..., Any]:
+    def filtered(x: Any, y: Any) -> Any:
+        spectrum = xp.fft.fft(x + 1j * y, norm="ortho")
+        return xp.fft.irfft(xp.fft.rfft(x) * spectrum[..., :2], n=3)
+
+    return filtered
+
+
+FFT = [
+    sample(
+        "fft_filter",
+        _fft_filter(tnp),
+        _fft_filter(np),
+        REAL,
+        REAL,
+        shapes=cases(((2, 3), (2, 3)), ((3,), (3,))),
+        int_inputs=False,
+        rtol=_LOOSE,
+    ),
+    sample(
+        "fft_rfft2",
+        tnp.fft.rfft2,
+        np.fft.rfft2,
+        shapes=cases(((2, 3),), ((1, 2, 2),)),
+        int_inputs=False,
+        rtol=_LOOSE,
+    ),
+]
+SAMPLES.extend(FFT)
+DIFFERENTIABLE.extend(FFT)
+
+
 # -- pad's modes and einsum's diagonals and sublists (issue 16) ---------------------------
 LINES = shapes(min_dims=1, max_dims=3, min_side=1, max_side=3)  # pad modes read the axis
 

@@ -21,7 +21,7 @@ Examples:
 
 import numpy as _np
 
-from tapegrad.numpy import linalg  # noqa: F401 - tnp.linalg
+from tapegrad.numpy import fft, linalg  # noqa: F401 - tnp.fft, tnp.linalg
 from tapegrad.numpy._arguments import argument_preparer as _argument_preparer
 from tapegrad.numpy._covariance import *  # noqa: F403
 from tapegrad.numpy._creation import *  # noqa: F403

@@ -12,6 +12,7 @@ from tapegrad.core.prims.collective import (
 )
 from tapegrad.core.prims.conv import conv_input_grad_p, conv_kernel_grad_p, conv_p
 from tapegrad.core.prims.elementwise import *  # noqa: F403
+from tapegrad.core.prims.fft import fft_p
 from tapegrad.core.prims.gather import take_add_p, take_p
 from tapegrad.core.prims.linalg import (
     cholesky_p,
