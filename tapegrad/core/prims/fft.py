@@ -27,7 +27,12 @@ from tapegrad.core.prims.elementwise import conj_p, real_part
 from tapegrad.core.prims.shape import pad_p
 from tapegrad.core.tensor import dtype_of, shape_of
 
-_IMPLS: dict[str, Any] = {"fft": np.fft.fftn, "ifft": np.fft.ifftn, "rfft": np.fft.rfftn, "irfft": np.fft.irfftn}
+_IMPLS: dict[str, Any] = {
+    "fft": np.fft.fftn,
+    "ifft": np.fft.ifftn,
+    "rfft": np.fft.rfftn,
+    "irfft": np.fft.irfftn,
+}
 # The scale that turns a norm of the inverse into the forward transform's same-scale norm.
 _DUAL = {"backward": "forward", "ortho": "ortho", "forward": "backward"}
 
