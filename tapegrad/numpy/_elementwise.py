@@ -37,6 +37,7 @@ __all__ = [
     "ldexp",
     "modf",
     "real_if_close",
+    "sort_complex",
 ]
 
 
@@ -136,6 +137,28 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
             return P.real_p(a)
         return a
     return np.real_if_close(a, tol)
+
+
+def sort_complex(a: Any) -> Any:
+    """``numpy.sort_complex``: sorted along the last axis by real part, then imaginary
+    part, as a complex array; differentiable (a gather of the sorted positions).
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad.numpy as tnp
+        >>> tnp.sort_complex(np.array([1 + 2j, 1 - 1j, -3 + 0j]))
+        array([-3.+0.j,  1.-1.j,  1.+2.j])
+    """
+    dtype = np.sort_complex(np.zeros(1, _dtype(a))).dtype  # NumPy's result dtype
+    values = _read(a)
+    if not isinstance(a, Tensor):
+        return np.sort_complex(values)
+    if _shape(a) == ():
+        return _as(a, dtype)
+    # NumPy orders complex numbers by real part, then imaginary part.
+    order = np.argsort(np.asarray(values), axis=-1, kind="stable")
+    index = tuple(np.indices(order.shape, sparse=True)[:-1]) + (order,)
+    return _as(P.getitem_p(a, index=index), dtype)
 
 
 def imag(val: Any) -> Any:

@@ -249,3 +249,63 @@ def test_reductions_products_and_linalg_equal_jax(name: str, make: Any, a: np.nd
     _close(tg.jvp(f, (tg.Tensor(a),), (direction,))[1], expected_jvp, np.complex128)
     tg.check_grads(f, (a,), order=2)
     tg.check_grads(f, (a.astype(np.complex64),), order=1)
+
+
+def _jax_eig(a: Any) -> Any:
+    return jax.lax.linalg.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
+
+
+@pytest.mark.parametrize("kind", ["complex", "real"])
+def test_eig_values_vectors_and_gradients_equal_jax(kind: str) -> None:
+    rng = np.random.default_rng(10)
+    a = _z((3, 3), np.complex128, seed=10) if kind == "complex" else rng.standard_normal((3, 3))
+    tangent = _z((3, 3), np.complex128, seed=11)
+    tangent = tangent if kind == "complex" else tangent.real
+    for part in (0, 1):
+
+        def f(a: Any, part: int = part) -> Any:
+            return tnp.linalg.eig(a)[part]
+
+        def jf(a: Any, part: int = part) -> Any:
+            return _jax_eig(a)[part]
+
+        cotangent = _z((3,) if part == 0 else (3, 3), np.complex128, seed=12 + part)
+        with jax.enable_x64(True):
+            out, back = jax.vjp(jf, jnp.asarray(a))
+            expected_vjp = back(jnp.asarray(cotangent))[0]
+            expected_jvp = jax.jvp(jf, (jnp.asarray(a),), (jnp.asarray(tangent),))[1]
+        _close(f(tg.Tensor(a)), out, np.complex128)
+        _close(tg.vjp(f, tg.Tensor(a))[1](tg.Tensor(cotangent))[0], expected_vjp, a.dtype)
+        _close(tg.jvp(f, (tg.Tensor(a),), (tangent,))[1], expected_jvp, np.complex128)
+    tg.check_grads(tnp.linalg.eigvals, (a,), order=2)
+    if kind == "complex":  # (a real eigenvector's sign is LAPACK's pick: no derivative)
+        tg.check_grads(lambda a: tnp.linalg.eig(a)[1], (a,), order=1)
+
+
+def test_eig_of_a_matrix_with_real_spectrum_is_real_as_numpy() -> None:
+    a = np.array([[2.0, 1.0], [0.5, 3.0]])
+    w, v = tnp.linalg.eig(tg.Tensor(a))
+    expected_w, expected_v = np.linalg.eig(a)
+    assert w.dtype == expected_w.dtype
+    np.testing.assert_allclose(w.numpy(), expected_w)
+    np.testing.assert_allclose(v.numpy(), expected_v)
+    g = tg.grad(lambda a: tnp.sum(tnp.linalg.eigvals(a) ** 2))(a)
+    np.testing.assert_allclose(g.numpy(), 2 * a.T)  # d trace(a @ a) / da
+
+
+def test_sort_complex_orders_by_real_then_imaginary_part() -> None:
+    a = np.array([[3 + 1j, 1 - 2j, 1 + 0j], [0, 2j, -1j]])
+    got = tnp.sort_complex(tg.Tensor(a))
+    np.testing.assert_array_equal(got.numpy(), np.sort_complex(a))
+    real = np.array([3.0, 1.0, 2.0], np.float32)
+    assert tnp.sort_complex(tg.Tensor(real)).dtype == np.sort_complex(real).dtype
+    weights = np.array([1.0, 2.0, 3.0])
+    g = tg.grad(lambda z: tnp.sum(tnp.real(tnp.sort_complex(z) * weights)))(a[0])
+    np.testing.assert_allclose(g.numpy(), [3.0, 1.0, 2.0])
+
+
+def test_numpy_eig_on_a_tensor_dispatches_to_tapegrad() -> None:
+    a = np.array([[1.0, 2.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 2.0]])
+    w, _ = np.linalg.eig(tg.Tensor(a))
+    assert isinstance(w, tg.Tensor)
+    np.testing.assert_allclose(np.sort_complex(w.numpy()), np.sort_complex(np.linalg.eigvals(a)))

@@ -17,6 +17,7 @@ from tapegrad.core.prims.gather import take_add_p, take_p
 from tapegrad.core.prims.linalg import (
     cholesky_p,
     det_p,
+    eig_p,
     eigh_p,
     inv_or_nan_p,
     pinv_p,

@@ -23,6 +23,7 @@ import numpy as np
 from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive, symbolic_recorder
 from tapegrad.core.prims.elementwise import (
+    conj_p,
     equal_p,
     imag_p,
     real_p,
@@ -313,6 +314,54 @@ eigh_p = Primitive(
 )
 eigh_p.defvjp(_eigh_vjp)
 eigh_p.defjvp(_eigh_jvp)
+
+
+# -- eig (general square matrices: complex results) ----------------------------------------
+# Nondegenerate perturbation theory (Giles 2008, sec. 3.1), as JAX's eig rules: with
+# P = inv(V) dA V, dw = diag(P) and dV = V (F * P) + V diag(c), where c keeps LAPACK's
+# normalisation (unit 2-norm, real largest-magnitude component) of every eigenvector.
+def _eig_impl(a: Any) -> tuple[Any, Any]:
+    w, v = np.linalg.eig(a)
+    dtype = np.result_type(w.dtype, np.complex64)  # always complex (NumPy casts to real)
+    return w.astype(dtype, copy=False), v.astype(dtype, copy=False)
+
+
+def _eig_largest(v: Any) -> Any:
+    """One-hot (..., n, n) masks of each eigenvector's largest-magnitude component."""
+    values = np.abs(np.asarray(_raw(v)))
+    k = np.argmax(values, axis=-2)
+    return np.arange(values.shape[-2])[:, None] == k[..., None, :]
+
+
+def _eig_jvp(t: Any, ans: Any, a: Any) -> Any:
+    w, v = ans
+    p = solve_p(v, matmul_p(t, v))
+    u = matmul_p(v, _gap_reciprocal(w) * p)
+    mask = _eig_largest(v)
+    largest = sum_p(where_p(mask, v, 0), axis=(len(_shape(v)) - 2,), keepdims=True)
+    picked = sum_p(where_p(mask, u, 0), axis=(len(_shape(v)) - 2,), keepdims=True)
+    along = sum_p(conj_p(v) * u, axis=(len(_shape(v)) - 2,), keepdims=True)
+    c = -real_p(along) - 1j * (imag_p(picked) / real_p(largest))
+    return _diagonal(p), u + v * c
+
+
+def _eig_vjp(g: Any, ans: Any, a: Any) -> Any:
+    w, v = ans
+    gw, gv = g
+    axis = (len(_shape(v)) - 2,)
+    # The transpose of _eig_jvp in JAX's pairing Re(sum(g * t)), step by step backwards.
+    s = sum_p(gv * v, axis=axis, keepdims=True)
+    mask = _eig_largest(v)
+    largest = sum_p(where_p(mask, v, 0), axis=axis, keepdims=True)
+    gu = gv - real_p(s) * conj_p(v) + where_p(mask, -1j * imag_p(s) / real_p(largest), 0)
+    inner = _diag_embed(gw) + _gap_reciprocal(w) * matmul_p(matrix_transpose(v), gu)
+    # c_A = inv(V).T inner V.T
+    return matmul_p(solve_p(matrix_transpose(v), inner), matrix_transpose(v))
+
+
+eig_p = Primitive("eig", _eig_impl, multiple_results=True, returns="fresh")
+eig_p.defvjp(_eig_vjp)
+eig_p.defjvp(_eig_jvp)
 
 
 # -- svd (reduced) -------------------------------------------------------------------------

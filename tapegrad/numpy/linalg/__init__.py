@@ -1,11 +1,11 @@
 """tapegrad.numpy.linalg: NumPy's linear algebra, differentiable to any order.
 
-``solve``, ``det``, ``slogdet``, ``cholesky``, ``eigh``, ``svd``, ``qr`` and ``pinv`` are
-primitives (``tapegrad/core/prims/linalg.py``); everything else is composed of them. All
-functions take stacks of matrices ``(..., m, n)`` like NumPy. ``eigh`` and ``cholesky``
-read only the lower triangle (as NumPy does), so their gradients are lower-triangular.
-``matrix_rank`` is not differentiable (an integer); ``eig``/``eigvals`` (complex results)
-are not provided: use ``eigh``/``eigvalsh`` for symmetric matrices.
+``solve``, ``det``, ``slogdet``, ``cholesky``, ``eig``, ``eigh``, ``svd``, ``qr`` and
+``pinv`` are primitives (``tapegrad/core/prims/linalg.py``); everything else is composed
+of them. All functions take stacks of matrices ``(..., m, n)`` like NumPy. ``eigh`` and
+``cholesky`` read only the lower triangle (as NumPy does), so their gradients are
+lower-triangular. ``matrix_rank`` is not differentiable (an integer); ``eig``/``eigvals``
+give complex results (real where NumPy's are) with JAX's gradients.
 
 One module per family: `_solvers` (solve, inv, pinv, lstsq, determinants),
 `_decompositions` (cholesky, eigh, svd, qr), `_norms` (norms, cond, matrix_rank) and
@@ -28,10 +28,13 @@ from __future__ import annotations
 from tapegrad.numpy.linalg._checks import LinAlgError
 from tapegrad.numpy.linalg._decompositions import (
     EighResult,
+    EigResult,
     QRResult,
     SVDResult,
     cholesky,
+    eig,
     eigh,
+    eigvals,
     eigvalsh,
     qr,
     svd,
@@ -65,6 +68,7 @@ from tapegrad.numpy.linalg._solvers import (
 from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
 __all__ = [
+    "EigResult",
     "EighResult",
     "LinAlgError",
     "LstsqResult",
@@ -76,7 +80,9 @@ __all__ = [
     "cross",
     "det",
     "diagonal",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "inv",
     "lstsq",

@@ -1,4 +1,5 @@
-"""Decompositions: ``cholesky``, ``eigh``, ``eigvalsh``, ``svd``, ``svdvals``, ``qr``.
+"""Decompositions: ``cholesky``, ``eig``, ``eigvals``, ``eigh``, ``eigvalsh``, ``svd``,
+``svdvals``, ``qr``.
 
 Examples:
     >>> import numpy as np
@@ -15,26 +16,38 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from tapegrad.core import prims as P
 from tapegrad.core.prims.linalg import matrix_transpose as _mT
 from tapegrad.core.prims.reduction import argsort_p
 from tapegrad.numpy import _indexing
+from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import shape_of as _shape
+from tapegrad.numpy._arguments import value_of as _value
 from tapegrad.numpy.linalg._checks import check_square as _square
 from tapegrad.numpy.linalg._checks import check_stacked as _stacked
 from tapegrad.numpy.linalg._checks import float_dtype as _float_dtype
 
 __all__ = [
+    "EigResult",
     "EighResult",
     "QRResult",
     "SVDResult",
     "cholesky",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "qr",
     "svd",
     "svdvals",
 ]
+
+
+class EigResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
 
 
 class EighResult(NamedTuple):
@@ -88,6 +101,52 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:  # noqa: N803 - NumPy's name
     """
     _square("eigh", a)
     return EighResult(*P.eigh_p(_lower(a, UPLO)))
+
+
+def eig(a: Any) -> EigResult:
+    """Eigenvalues and right eigenvectors of square matrices (``numpy.linalg.eig``).
+
+    Complex results, real (as NumPy's) where every eigenvalue of the input is real.
+    Gradients follow JAX's (nondegenerate perturbation theory); eigenvectors are
+    differentiated through LAPACK's normalisation (unit norm, real largest component),
+    as ``jax.lax.linalg.eig(..., enable_eigvec_derivs=True)``.
+
+    Args:
+        a: Matrices ``(..., n, n)``, real or complex.
+
+    Returns:
+        ``EigResult(eigenvalues, eigenvectors)``, shapes ``(..., n)`` and ``(..., n, n)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad as tg
+        >>> import tapegrad.numpy as tnp
+        >>> tnp.linalg.eig(np.array([[0.0, -1.0], [1.0, 0.0]])).eigenvalues
+        array([0.+1.j, 0.-1.j])
+        >>> a = np.array([[2.0, 1.0], [0.0, 3.0]])
+        >>> tg.grad(lambda a: tnp.sum(tnp.linalg.eigvals(a) ** 2))(a).numpy()
+        array([[4., 0.],
+               [2., 6.]])
+    """
+    _square("eig", a)
+    if _float_dtype(a) != _dtype(a):
+        a = P.cast_p(a, dtype=_float_dtype(a))
+    w, v = P.eig_p(a)
+    if _dtype(a).kind != "c" and not np.any(np.imag(_value(w))):
+        return EigResult(P.real_p(w), P.real_p(v))  # NumPy's real results
+    return EigResult(w, v)
+
+
+def eigvals(a: Any) -> Any:
+    """Eigenvalues of square matrices (``numpy.linalg.eigvals``; see `eig`).
+
+    Examples:
+        >>> import numpy as np
+        >>> import tapegrad.numpy as tnp
+        >>> tnp.linalg.eigvals(np.diag([1.0, 2.0]))
+        array([1., 2.])
+    """
+    return eig(a).eigenvalues
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Any:  # noqa: N803
