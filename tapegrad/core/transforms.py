@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core import prims
+from tapegrad.core.floatx import default_float
 from tapegrad.core.forward import ForwardAccumulator, tangents_of
 from tapegrad.core.primitive import active_recorders
 from tapegrad.core.prims.shape import identity_p
@@ -377,7 +378,7 @@ def _jacfwd_leaf(
     value = leaf._value if isinstance(leaf, Tensor) else np.asarray(leaf)
     shape, dtype = shape_of(value), dtype_of(value)
     if dtype.kind not in "fc":
-        dtype = np.dtype(np.float32)
+        dtype = default_float()  # (floatx: float64 for NumPy users)
     n = int(np.prod(shape, dtype=np.int64))
 
     def partial(x: Any) -> Any:
