@@ -30,6 +30,7 @@ from tapegrad.numpy._elementwise import *  # noqa: F403
 from tapegrad.numpy._histograms import *  # noqa: F403
 from tapegrad.numpy._index_tricks import *  # noqa: F403
 from tapegrad.numpy._indexing import *  # noqa: F403
+from tapegrad.numpy._keywords import keyword_handler as _keyword_handler
 from tapegrad.numpy._manipulation import *  # noqa: F403
 from tapegrad.numpy._math import *  # noqa: F403
 from tapegrad.numpy._nan_reductions import *  # noqa: F403
@@ -38,6 +39,7 @@ from tapegrad.numpy._quantiles import *  # noqa: F403
 from tapegrad.numpy._rearranging import *  # noqa: F403
 from tapegrad.numpy._reductions import *  # noqa: F403
 from tapegrad.numpy._signals import *  # noqa: F403
+from tapegrad.numpy._utility import *  # noqa: F403
 from tapegrad.numpy._value_only import *  # noqa: F403
 from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
@@ -61,5 +63,6 @@ finfo = _np.finfo
 iinfo = _np.iinfo
 
 # Calls on symbolic tensors (Keras' functional API) record graph nodes: see tapegrad.symbolic.
-# Lists holding Tensors (NumPy's array_like) are stacked differentiably on the way in.
-_wrap_namespace(globals(), "tapegrad.numpy", _argument_preparer)
+# Lists holding Tensors (NumPy's array_like) are stacked differentiably on the way in;
+# NumPy's keywords a function does not take itself are served or refused by name.
+_wrap_namespace(globals(), "tapegrad.numpy", _argument_preparer, _keyword_handler)

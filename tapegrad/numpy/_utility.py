@@ -63,11 +63,29 @@ __all__ = [
 
 # Queries of dtypes and type codes only: NumPy's own functions serve Tensors' dtypes as they
 # are (they never take an array).
-isdtype = np.isdtype
-issubdtype = np.issubdtype
 promote_types = np.promote_types
-mintypecode = np.mintypecode
-typename = np.typename
+
+
+def isdtype(dtype: Any, kind: Any) -> bool:
+    """``numpy.isdtype``: whether ``dtype`` is of ``kind`` (``"real floating"``, ...)."""
+    return bool(np.isdtype(dtype, kind))
+
+
+def issubdtype(arg1: Any, arg2: Any) -> bool:
+    """``numpy.issubdtype``: whether ``arg1`` is lower than ``arg2`` in the type hierarchy."""
+    return bool(np.issubdtype(arg1, arg2))
+
+
+def mintypecode(typechars: Any, typeset: str = "GDFgdf", default: str = "d") -> str:
+    """``numpy.mintypecode``: the smallest safe type character."""
+    return np.mintypecode(typechars, typeset, default)
+
+
+def typename(char: str) -> str:
+    """``numpy.typename``: the description of a type character."""
+    return np.typename(char)
+
+
 #: NumPy 2's name of ``invert``.
 bitwise_invert = invert
 
@@ -102,6 +120,7 @@ def common_type(*arrays: Any) -> type:
     """``numpy.common_type`` of arrays or Tensors (from their dtypes).
 
     Examples:
+        >>> import numpy as np
         >>> import tapegrad as tg
         >>> common_type(tg.tensor([1.0]), np.array([1], np.int8))
         <class 'numpy.float64'>
@@ -172,6 +191,7 @@ def asarray_chkfinite(a: Any, dtype: Any = None, order: Any = None) -> Any:
         ValueError: ``a`` holds an infinity or a NaN.
 
     Examples:
+        >>> import numpy as np
         >>> asarray_chkfinite([1.0, np.inf])
         Traceback (most recent call last):
         ...
@@ -223,6 +243,7 @@ def bmat(obj: Any, ldict: dict[str, Any] | None = None, gdict: dict[str, Any] | 
     up in ``ldict`` and ``gdict`` (default: the caller's variables), as NumPy does.
 
     Examples:
+        >>> import numpy as np
         >>> a = np.eye(2)
         >>> bmat("a, a; a, a").shape
         (4, 4)
