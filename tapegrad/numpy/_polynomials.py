@@ -33,7 +33,7 @@ from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import read as _read
 from tapegrad.numpy._arguments import shape_of as _shape
 from tapegrad.numpy._signals import convolve
-from tapegrad.numpy.linalg import eigvalsh, inv, lstsq, pinv
+from tapegrad.numpy.linalg import eigvals, inv, lstsq, pinv
 
 __all__ = [
     "poly",
@@ -328,7 +328,7 @@ def poly(seq_of_zeros: Any) -> Any:
     zeros = _array(seq_of_zeros)
     shape = _shape(zeros)
     if len(shape) == 2 and shape[0] == shape[1] and shape[0] != 0:
-        zeros = _eigenvalues(zeros)
+        zeros = eigvals(zeros)  # complex in general; conjugate pairs give real coefficients
     elif len(shape) in (0, 1):
         zeros = _1d(zeros)
         if _dtype(zeros).kind in "iub":  # NumPy's mintypecode: integers become float64
@@ -349,21 +349,6 @@ def poly(seq_of_zeros: Any) -> Any:
         if np.array_equal(np.sort(values), np.sort(np.conjugate(values))):
             coefficients = P.real_p(coefficients)
     return coefficients
-
-
-def _eigenvalues(a: Any) -> Any:
-    """Eigenvalues for ``poly`` and ``roots``: ``linalg.eigvals`` (complex in general);
-    a symmetric matrix takes the real, differentiable ``eigvalsh``."""
-    from tapegrad.numpy import linalg  # eigvals may arrive after this module loads
-
-    if hasattr(linalg, "eigvals"):
-        return linalg.eigvals(a)
-    values = np.asarray(_read(a))
-    if not np.allclose(values, values.T):
-        raise NotImplementedError(
-            "tapegrad.numpy: eigenvalues of a non-symmetric matrix need linalg.eigvals"
-        )
-    return eigvalsh(a)
 
 
 def roots(p: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Set operations on 1-D arrays: ``intersect1d``, ``union1d``, ``setdiff1d``, ``setxor1d``.
+"""Set operations on 1-D arrays: ``intersect1d``, ``union1d``, ``setdiff1d``, ``setxor1d``,
+and ``sort_complex`` (which orders by value, as the set operations do).
 
 Which elements a set operation keeps depends on the values (read with NumPy's own
 algorithms); the result is then gathered from the inputs, so gradients flow to the
@@ -20,9 +21,11 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.numpy._arguments import as_array as _array
+from tapegrad.numpy._arguments import dtype_of as _dtype
+from tapegrad.numpy._arguments import ndim_of as _ndim
 from tapegrad.numpy._arguments import read as _read
 
-__all__ = ["intersect1d", "setdiff1d", "setxor1d", "union1d"]
+__all__ = ["intersect1d", "setdiff1d", "setxor1d", "sort_complex", "union1d"]
 
 
 def _flat(a: Any) -> tuple[Any, np.ndarray]:
@@ -112,3 +115,27 @@ def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
     aux = values[order]
     flag = np.concatenate(([True], aux[1:] != aux[:-1], [True]))
     return P.getitem_p(both, index=(positions[order][flag[1:] & flag[:-1]],))
+
+
+def sort_complex(a: Any) -> Any:
+    """``numpy.sort_complex``: sorted along the last axis by real part, then imaginary
+    part, as complex numbers; the order is read from the values and the elements gathered,
+    so gradients return to where each element came from.
+
+    Examples:
+        >>> sort_complex(np.array([5.0, 3.0, 6.0, 2.0, 1.0]))
+        array([1.+0.j, 2.+0.j, 3.+0.j, 5.+0.j, 6.+0.j])
+    """
+    a = _array(a)
+    order = np.argsort(np.asarray(_read(a)), axis=-1, kind="stable")
+    if _ndim(a) == 0:
+        out = a
+    else:
+        grids = np.indices(order.shape, sparse=True)
+        out = P.getitem_p(a, index=(*grids[:-1], order))
+    dtype = _dtype(a)
+    if dtype.kind != "c":
+        # NumPy's choice: small integers become complex64, everything else complex128.
+        dtype = np.dtype(np.complex64 if dtype.char in "bhBH" else np.complex128)
+        out = P.cast_p(out, dtype=dtype)
+    return out
