@@ -1,7 +1,7 @@
 """Which of NumPy's public functions tapegrad.numpy differentiates.
 
 Run ``python -m tapegrad.numpy.coverage`` (``--markdown`` for a docs page). Each public
-function of ``numpy`` and ``numpy.linalg`` is one of:
+function of ``numpy``, ``numpy.linalg`` and ``numpy.fft`` is one of:
 
 * **differentiable** — gradients flow through it;
 * **pass-through** — supported on Tensors, but its result carries no gradient (indices,
@@ -43,7 +43,7 @@ PASS_THROUGH = frozenset(
     histogram_bin_edges histogram2d histogramdd bitwise_count packbits unpackbits
     min_scalar_type can_cast common_type isdtype issubdtype mintypecode promote_types typename
     mask_indices from_dlpack spacing nextafter einsum_path bartlett blackman hamming
-    hanning""".split()
+    hanning fftfreq rfftfreq""".split()
 )
 
 #: The only reasons a NumPy function may be left out: none of them computes on numbers.
@@ -100,7 +100,7 @@ UNSUPPORTED_REASONS: dict[str, str] = {
 }
 
 _KINDS = ("differentiable", "pass-through", "unsupported")
-_MODULES = ("numpy", "numpy.linalg")
+_MODULES = ("numpy", "numpy.linalg", "numpy.fft")
 
 
 def _public_functions(module: object) -> list[str]:
@@ -119,7 +119,7 @@ def classify(name: str, module: str = "numpy") -> str:
 
     Args:
         name: A public function of NumPy's ``module``.
-        module: ``"numpy"`` or ``"numpy.linalg"``.
+        module: ``"numpy"``, ``"numpy.linalg"`` or ``"numpy.fft"``.
 
     Returns:
         The kind of tapegrad.numpy's function of that name.
@@ -150,7 +150,8 @@ def reason(name: str) -> str:
 
 
 def report() -> dict[str, dict[str, str]]:
-    """Classification of every public function, by module (``numpy``, ``numpy.linalg``).
+    """Classification of every public function, by module (``numpy``, ``numpy.linalg``,
+    ``numpy.fft``).
 
     Returns:
         ``{module: {name: kind}}``, names sorted.
