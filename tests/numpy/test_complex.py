@@ -309,3 +309,59 @@ def test_numpy_eig_on_a_tensor_dispatches_to_tapegrad() -> None:
     w, _ = np.linalg.eig(tg.Tensor(a))
     assert isinstance(w, tg.Tensor)
     np.testing.assert_allclose(np.sort_complex(w.numpy()), np.sort_complex(np.linalg.eigvals(a)))
+
+
+def _hermitian(xp: Any) -> Callable[[Any], Any]:
+    return lambda b: b @ xp.conj(b.T) + 3 * xp.eye(3)
+
+
+# Functions of a complex (3, 3) matrix b through the decompositions (Hermitian ones of a
+# Hermitian matrix made from b): values, VJPs and JVPs equal JAX's, gauge included.
+DECOMPOSITIONS: list[tuple[str, Callable[[Any], Callable[..., Any]]]] = [
+    ("eigvalsh", lambda xp: lambda b: xp.linalg.eigvalsh(_hermitian(xp)(b))),
+    ("eigh_vectors", lambda xp: lambda b: xp.linalg.eigh(_hermitian(xp)(b))[1]),
+    ("cholesky", lambda xp: lambda b: xp.linalg.cholesky(_hermitian(xp)(b))),
+    ("svd_values", lambda xp: lambda b: xp.linalg.svd(b, compute_uv=False)),
+    ("svd_u", lambda xp: lambda b: xp.linalg.svd(b, full_matrices=False)[0]),
+    ("svd_vh", lambda xp: lambda b: xp.linalg.svd(b, full_matrices=False)[2]),
+    (
+        "svd_tall_u",
+        lambda xp: lambda b: xp.linalg.svd(xp.concatenate([b, b * b]), full_matrices=False)[0],
+    ),
+    (
+        "svd_wide_vh",
+        lambda xp: lambda b: xp.linalg.svd(xp.concatenate([b, b], axis=1), full_matrices=False)[2],
+    ),
+    ("norm_2", lambda xp: lambda b: xp.linalg.norm(b, 2)),
+    ("norm_nuc", lambda xp: lambda b: xp.linalg.norm(b, "nuc")),
+    ("qr_q", lambda xp: lambda b: xp.linalg.qr(b)[0]),
+    ("qr_r_tall", lambda xp: lambda b: xp.linalg.qr(xp.concatenate([b, b * b]))[1]),
+    ("pinv_tall", lambda xp: lambda b: xp.linalg.pinv(b[:, :2])),
+    ("pinv_wide", lambda xp: lambda b: xp.linalg.pinv(b[:2])),
+]
+
+
+@pytest.mark.parametrize(("name", "make"), DECOMPOSITIONS, ids=[d[0] for d in DECOMPOSITIONS])
+def test_decompositions_of_complex_matrices_equal_jax(name: str, make: Any) -> None:
+    b = _z((3, 3), np.complex128, seed=20)
+    tangent = _z((3, 3), np.complex128, seed=21)
+    f, jf = make(tnp), make(jnp)
+    with jax.enable_x64(True):
+        out, back = jax.vjp(jf, jnp.asarray(b))
+        cotangent = _z(out.shape, np.complex128, seed=22)
+        cotangent = cotangent.real if out.dtype.kind == "f" else cotangent
+        expected_vjp = back(jnp.asarray(cotangent))[0]
+        expected_jvp = jax.jvp(jf, (jnp.asarray(b),), (jnp.asarray(tangent),))[1]
+    _close(f(tg.Tensor(b)), out, np.complex128)
+    _close(tg.vjp(f, tg.Tensor(b))[1](tg.Tensor(cotangent))[0], expected_vjp, np.complex128)
+    _close(tg.jvp(f, (tg.Tensor(b),), (tangent,))[1], expected_jvp, np.complex128)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [d for d in DECOMPOSITIONS if d[0] in ("eigvalsh", "cholesky", "svd_values", "qr_r_tall")],
+    ids=["eigvalsh", "cholesky", "svd_values", "qr_r_tall"],
+)
+def test_decompositions_match_finite_differences(name: str, make: Any) -> None:
+    # (Gauge-free outputs: LAPACK's phases of eigen- and singular vectors are its own.)
+    tg.check_grads(make(tnp), (_z((3, 3), np.complex128, seed=23),), order=2)

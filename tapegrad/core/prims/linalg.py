@@ -23,6 +23,7 @@ import numpy as np
 from tapegrad.core.broadcast import unbroadcast
 from tapegrad.core.primitive import Primitive, symbolic_recorder
 from tapegrad.core.prims.elementwise import (
+    cast_p,
     conj_p,
     equal_p,
     imag_p,
@@ -59,6 +60,20 @@ def matrix_transpose(x: Any) -> Any:
     """Swap the last two axes."""
     nd = len(_shape(x))
     return transpose_p(x, axes=tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def adjoint(x: Any) -> Any:
+    """The conjugate transpose of each matrix (the transpose of real ones: no conj op)."""
+    swapped = matrix_transpose(x)
+    return conj_p(swapped) if dtype_of(x).kind == "c" else swapped
+
+
+def _conj(x: Any) -> Any:
+    return conj_p(x) if dtype_of(x).kind == "c" else x
+
+
+def _conj_all(parts: Any) -> Any:
+    return tuple(_conj(p) for p in parts)
 
 
 def _expand(x: Any, axis: int) -> Any:
@@ -106,19 +121,27 @@ def _gap_reciprocal(values: Any, squared: bool = False) -> Any:
     return _safe_reciprocal(_expand(values, -2) - _expand(values, -1))
 
 
+def _real_diagonal(x: Any) -> Any:
+    # LAPACK's Hermitian routines read only the real part of the diagonal.
+    return cast_p(real_p(x), dtype=dtype_of(x)) if dtype_of(x).kind == "c" else x
+
+
 def sym_from_lower(x: Any) -> Any:
-    """The symmetric matrix NumPy's ``eigh``/``cholesky`` see: ``tril(x) + tril(x, -1).T``."""
+    """The symmetric (Hermitian) matrix NumPy's ``eigh``/``cholesky`` see:
+    ``tril(x) + tril(x, -1).T`` (``.conj().T``, real diagonal, for complex ``x``)."""
     n = _shape(x)[-1]
-    lower = where_p(np.tri(n, dtype=bool), x, 0)
+    lower = where_p(np.eye(n, dtype=bool), _real_diagonal(x), 0)
     strict = where_p(np.tri(n, k=-1, dtype=bool), x, 0)
-    return lower + matrix_transpose(strict)
+    return lower + strict + adjoint(strict)
 
 
 def lower_adjoint(g: Any) -> Any:
-    """Transpose (adjoint) of `sym_from_lower`: ``tril(g + g.T, -1) + diag(g)``."""
+    """Transpose (adjoint) of `sym_from_lower`: ``tril(g + g.T, -1) + diag(g)`` (``g.T``
+    conjugated, the diagonal's real part, for complex ``g``: the same in JAX's pairing)."""
     n = _shape(g)[-1]
-    both = g + matrix_transpose(g)
-    return where_p(np.tri(n, k=-1, dtype=bool), both, where_p(np.eye(n, dtype=bool), g, 0))
+    both = g + adjoint(g)
+    diagonal = where_p(np.eye(n, dtype=bool), _real_diagonal(g), 0)
+    return where_p(np.tri(n, k=-1, dtype=bool), both, diagonal)
 
 
 def _inv_transpose(a: Any) -> Any:
@@ -273,20 +296,25 @@ slogdet_p.defjvp(_slogdet_jvp)
 # Murray (2016), arXiv:1602.07527: dL = L phi(L^-1 dS L^-T), phi = tril with halved diagonal.
 def _phi(x: Any) -> Any:
     n = _shape(x)[-1]
-    return x * (np.tri(n, k=-1) + 0.5 * np.eye(n)).astype(_float_dtype(x))
+    # (A complex argument is Hermitian: only the real part of its diagonal counts.)
+    return where_p(
+        np.tri(n, k=-1, dtype=bool), x, 0.5 * where_p(np.eye(n, dtype=bool), _real_diagonal(x), 0)
+    )
 
 
+# Complex matrices: the same formulas with conjugate transposes; a VJP in JAX's pairing is
+# the conjugate of the one in the Hermitian pairing Re(sum(conj(g) t)) of the conjugate g.
 def _cholesky_jvp(t: Any, ans: Any, a: Any) -> Any:
     sigma_dot = sym_from_lower(t)
-    left = solve_p(ans, matrix_transpose(solve_p(ans, matrix_transpose(sigma_dot))))
+    left = solve_p(ans, adjoint(solve_p(ans, adjoint(sigma_dot))))
     return matmul_p(ans, _phi(left))
 
 
 def _cholesky_vjp(g: Any, ans: Any, a: Any) -> Any:
-    lt = matrix_transpose(ans)
-    middle = _phi(matmul_p(lt, g))
-    sigma_bar = solve_p(lt, matrix_transpose(solve_p(lt, matrix_transpose(middle))))
-    return lower_adjoint(sigma_bar)
+    lt = adjoint(ans)
+    middle = _phi(matmul_p(lt, _conj(g)))
+    sigma_bar = solve_p(lt, adjoint(solve_p(lt, adjoint(middle))))
+    return _conj(lower_adjoint(sigma_bar))
 
 
 cholesky_p = Primitive("cholesky", np.linalg.cholesky, returns="fresh")
@@ -297,16 +325,17 @@ cholesky_p.defjvp(_cholesky_jvp)
 # -- eigh ----------------------------------------------------------------------------------
 def _eigh_jvp(t: Any, ans: Any, a: Any) -> Any:
     w, v = ans
-    rotated = matmul_p(matrix_transpose(v), matmul_p(sym_from_lower(t), v))
+    rotated = matmul_p(adjoint(v), matmul_p(sym_from_lower(t), v))
     dv = matmul_p(v, _gap_reciprocal(w) * rotated)
-    return _diagonal(rotated), dv
+    dw = _diagonal(rotated)
+    return (real_p(dw) if dtype_of(dw).kind == "c" else dw), dv
 
 
 def _eigh_vjp(g: Any, ans: Any, a: Any) -> Any:
     w, v = ans
     gw, gv = g
-    inner = _diag_embed(gw) + _gap_reciprocal(w) * matmul_p(matrix_transpose(v), gv)
-    return lower_adjoint(matmul_p(v, matmul_p(inner, matrix_transpose(v))))
+    inner = _diag_embed(real_part(gw)) + _gap_reciprocal(w) * matmul_p(adjoint(v), _conj(gv))
+    return _conj(lower_adjoint(matmul_p(v, matmul_p(inner, adjoint(v)))))
 
 
 eigh_p = Primitive(
@@ -370,45 +399,55 @@ def _svd_impl(a: Any) -> tuple[Any, ...]:
     return tuple(np.linalg.svd(a, full_matrices=False))
 
 
+# Complex matrices (JAX's rules): conjugate transposes, and the phase of each singular
+# pair moves with U (the i Im(diag(U^H dA V)) / s term).
 def _svd_jvp(t: Any, ans: Any, a: Any) -> Any:
     u, s, vt = ans
     m, n = _shape(a)[-2:]
-    v = matrix_transpose(vt)
-    ds_full = matmul_p(matrix_transpose(u), matmul_p(t, v))
+    v = adjoint(vt)
+    ds_full = matmul_p(adjoint(u), matmul_p(t, v))
     gaps = _gap_reciprocal(s, squared=True)
     s_row, s_col = _expand(s, -2), _expand(s, -1)
-    ds_t = matrix_transpose(ds_full)
+    ds_t = adjoint(ds_full)
     du = matmul_p(u, gaps * (ds_full * s_row + s_col * ds_t))
     dv = matmul_p(v, gaps * (s_col * ds_full + ds_t * s_row))
-    s_inv_row = _expand(_safe_reciprocal(s), -2)
+    s_inv = _safe_reciprocal(s)
+    s_inv_row = _expand(s_inv, -2)
+    ds = _diagonal(ds_full)
+    if dtype_of(ds).kind == "c":
+        du = du + matmul_p(u, _diag_embed(1j * imag_p(ds) * s_inv))
+        ds = real_p(ds)
     if m > n:
         tv = matmul_p(t, v)
-        du = du + (tv - matmul_p(u, matmul_p(matrix_transpose(u), tv))) * s_inv_row
+        du = du + (tv - matmul_p(u, matmul_p(adjoint(u), tv))) * s_inv_row
     if n > m:
-        ttu = matmul_p(matrix_transpose(t), u)
+        ttu = matmul_p(adjoint(t), u)
         dv = dv + (ttu - matmul_p(v, matmul_p(vt, ttu))) * s_inv_row
-    return du, _diagonal(ds_full), matrix_transpose(dv)
+    return du, ds, adjoint(dv)
 
 
 def _svd_vjp(g: Any, ans: Any, a: Any) -> Any:
     u, s, vt = ans
-    gu, gs, gvt = g
+    gu, gs, gvt = _conj_all(g)  # (the Hermitian pairing's rule, conjugated at the end)
     m, n = _shape(a)[-2:]
-    v = matrix_transpose(vt)
+    v = adjoint(vt)
     gaps = _gap_reciprocal(s, squared=True)
-    j = gaps * matmul_p(matrix_transpose(u), gu)
-    k = gaps * matmul_p(vt, matrix_transpose(gvt))
+    ugu = matmul_p(adjoint(u), gu)
+    j = gaps * ugu
+    k = gaps * matmul_p(vt, adjoint(gvt))
     s_row, s_col = _expand(s, -2), _expand(s, -1)
-    inner = _diag_embed(gs) + (j + matrix_transpose(j)) * s_row + s_col * (k + matrix_transpose(k))
-    grad = matmul_p(u, matmul_p(inner, vt))
     s_inv = _safe_reciprocal(s)
+    inner = _diag_embed(real_part(gs)) + (j + adjoint(j)) * s_row + s_col * (k + adjoint(k))
+    if dtype_of(ugu).kind == "c":
+        inner = inner + _diag_embed(1j * imag_p(_diagonal(ugu)) * s_inv)
+    grad = matmul_p(u, matmul_p(inner, vt))
     if m > n:
-        off = gu - matmul_p(u, matmul_p(matrix_transpose(u), gu))
+        off = gu - matmul_p(u, ugu)
         grad = grad + matmul_p(off * _expand(s_inv, -2), vt)
     if n > m:
         off = gvt - matmul_p(matmul_p(gvt, v), vt)
         grad = grad + matmul_p(u, _expand(s_inv, -1) * off)
-    return grad
+    return _conj(grad)
 
 
 svd_p = Primitive("svd", _svd_impl, multiple_results=True, returns="fresh")
@@ -424,20 +463,27 @@ def _right_solve(x: Any, r: Any) -> Any:
     return matrix_transpose(solve_p(matrix_transpose(r), matrix_transpose(x)))
 
 
+# Complex matrices (JAX's rules): conjugate transposes, and R's real diagonal keeps the
+# imaginary part of diag(Q^H dA R^-1) in dQ (the i Im(diag c) term); the VJP is the
+# Hermitian pairing's rule on conj(g), conjugated.
 def _qr_tall_jvp(t: Any, q: Any, r: Any) -> tuple[Any, Any]:
     t_rinv = _right_solve(t, r)
-    c = matmul_p(matrix_transpose(q), t_rinv)
-    lower = where_p(np.tri(_shape(c)[-1], k=-1, dtype=bool), c, 0)
-    omega = lower - matrix_transpose(lower)
+    c = matmul_p(adjoint(q), t_rinv)
+    n = _shape(c)[-1]
+    lower = where_p(np.tri(n, k=-1, dtype=bool), c, 0)
+    omega = lower - adjoint(lower)
+    if dtype_of(c).kind == "c":
+        omega = omega + where_p(np.eye(n, dtype=bool), 1j * imag_p(c), 0)
     return matmul_p(q, omega - c) + t_rinv, matmul_p(c - omega, r)
 
 
 def _qr_tall_vjp(gq: Any, gr: Any, q: Any, r: Any) -> Any:
-    m = matmul_p(gr, matrix_transpose(r)) - matmul_p(matrix_transpose(q), gq)
-    upper = np.tri(_shape(m)[-1], dtype=bool).T
-    copied = where_p(upper, m, matrix_transpose(m))
+    m = matmul_p(gr, adjoint(r)) - matmul_p(adjoint(q), gq)
+    n = _shape(m)[-1]
+    upper = np.tri(n, k=-1, dtype=bool).T
+    copied = where_p(upper, m, where_p(np.eye(n, dtype=bool), _real_diagonal(m), adjoint(m)))
     total = gq + matmul_p(q, copied)
-    return matrix_transpose(solve_p(r, matrix_transpose(total)))
+    return adjoint(solve_p(r, adjoint(total)))
 
 
 def _split_wide(x: Any, m: int) -> tuple[Any, Any]:
@@ -454,21 +500,21 @@ def _qr_jvp(t: Any, ans: Any, a: Any) -> Any:
     t_x, t_y = _split_wide(t, m)
     y = _split_wide(a, m)[1]
     dq, dr_x = _qr_tall_jvp(t_x, q, r_x)
-    dr_y = matmul_p(matrix_transpose(dq), y) + matmul_p(matrix_transpose(q), t_y)
+    dr_y = matmul_p(adjoint(dq), y) + matmul_p(adjoint(q), t_y)
     return dq, concatenate_p(dr_x, dr_y, axis=len(_shape(a)) - 1)
 
 
 def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
     q, r = ans
-    gq, gr = g
+    gq, gr = _conj_all(g)
     m, n = _shape(a)[-2:]
     if m >= n:
-        return _qr_tall_vjp(gq, gr, q, r)
+        return _conj(_qr_tall_vjp(gq, gr, q, r))
     r_x = _split_wide(r, m)[0]
     gr_x, gr_y = _split_wide(gr, m)
     y = _split_wide(a, m)[1]
-    g_x = _qr_tall_vjp(gq + matmul_p(y, matrix_transpose(gr_y)), gr_x, q, r_x)
-    return concatenate_p(g_x, matmul_p(q, gr_y), axis=len(_shape(a)) - 1)
+    g_x = _qr_tall_vjp(gq + matmul_p(y, adjoint(gr_y)), gr_x, q, r_x)
+    return _conj(concatenate_p(g_x, matmul_p(q, gr_y), axis=len(_shape(a)) - 1))
 
 
 qr_p = Primitive(
@@ -482,9 +528,9 @@ qr_p.defjvp(_qr_jvp)
 # A primitive (not a composite of svd) for stability: its derivative (Golub & Pereyra 1973)
 # exists at repeated singular values, where the svd rules' gap terms do not.
 def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
-    p, pt = ans, matrix_transpose(ans)
+    p, pt = ans, adjoint(ans)
     m, n = _shape(a)[-2:]
-    tt = matrix_transpose(t)
+    tt = adjoint(t)
     left = _eye(m, ans) - matmul_p(a, p)
     right = _eye(n, ans) - matmul_p(p, a)
     return (
@@ -495,12 +541,15 @@ def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = 
 
 
 def _pinv_vjp(g: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
-    p, pt = ans, matrix_transpose(ans)
+    # Conjugate transposes for complex matrices: the Hermitian pairing's rule on conj(g),
+    # conjugated (JAX's pairing).
+    p, pt = ans, adjoint(ans)
     m, n = _shape(a)[-2:]
-    gt = matrix_transpose(g)
+    g = _conj(g)
+    gt = adjoint(g)
     left = _eye(m, ans) - matmul_p(a, p)
     right = _eye(n, ans) - matmul_p(p, a)
-    return (
+    return _conj(
         -matmul_p(pt, matmul_p(g, pt))
         + matmul_p(left, matmul_p(gt, matmul_p(p, pt)))
         + matmul_p(matmul_p(pt, p), matmul_p(gt, right))
