@@ -135,6 +135,16 @@ class Tensor:
     def T(self) -> Tensor:  # noqa: N802 - NumPy's name
         return _ops.transpose_p(self, axes=None)
 
+    @property
+    def real(self) -> Tensor:
+        """The real part (differentiable; NumPy's ``ndarray.real``)."""
+        return _numpy().real(self)
+
+    @property
+    def imag(self) -> Any:
+        """The imaginary part (differentiable; NumPy's ``ndarray.imag``)."""
+        return _numpy().imag(self)
+
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (the stored array itself: do not mutate it)."""
         hook = _hook()
@@ -386,7 +396,7 @@ class Tensor:
 _METHODS = frozenset(
     """sum mean prod max min var std cumsum cumprod argmax argmin argsort sort dot clip
     squeeze flatten ravel swapaxes repeat take diagonal trace round any all conj
-    nonzero""".split()
+    conjugate nonzero""".split()
 )
 _UFUNC_REDUCTIONS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 _UFUNC_ACCUMULATIONS = {"add": "cumsum", "multiply": "cumprod"}

@@ -365,3 +365,13 @@ def test_decompositions_of_complex_matrices_equal_jax(name: str, make: Any) -> N
 def test_decompositions_match_finite_differences(name: str, make: Any) -> None:
     # (Gauge-free outputs: LAPACK's phases of eigen- and singular vectors are its own.)
     tg.check_grads(make(tnp), (_z((3, 3), np.complex128, seed=23),), order=2)
+
+
+def test_tensor_real_imag_and_conjugate_are_differentiable_as_numpy_code_uses_them() -> None:
+    z = tg.Tensor(np.array([1 + 2j, 3 - 1j]))
+    np.testing.assert_array_equal(z.real.numpy(), [1.0, 3.0])
+    np.testing.assert_array_equal(np.imag(z).numpy(), [2.0, -1.0])
+    np.testing.assert_array_equal(z.conjugate().numpy(), [1 - 2j, 3 + 1j])
+    # f = x y for z = x + iy: df = Re(c dz) with c = y - ix (JAX's convention).
+    g = tg.grad(lambda z: (z.real * z.imag).sum())(z)
+    np.testing.assert_allclose(g.numpy(), [2 - 1j, -1 - 3j])
