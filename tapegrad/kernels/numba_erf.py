@@ -1,10 +1,13 @@
-"""``erf`` as a compiled loop (engine ``"numba"``).
+"""``erf`` and the exact GELU as compiled loops (engine ``"numba"``).
 
 NumPy has no ``erf``: the table's impl maps Python's ``math.erf`` over the elements one
 object at a time, which made the exact GELU (``x / 2 * (1 + erf(x / sqrt 2))``) the most
 expensive op of a Transformer step. The kernel runs the C library's ``erf`` in float64 in a
 compiled loop (numba imported on the first call) and rounds to the input's dtype, as the
-impl does.
+impl does: bit for bit its result. The `gelu` and `gelu_grad` kernels compute each element in
+float64 and round once: within rounding of the impls for float64 (libm's exp against
+NumPy's); for float32 the float64 result rounded, closer to the exact value than the impls
+(which round each step to float32, where ``1 + erf`` cancels for negative x).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.prims.elementwise import erf_p
+from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
 from tapegrad.kernels.registry import register_kernel
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -38,6 +42,15 @@ def applies(x: Any) -> bool:
     return (_loops if _loops is not None else _import_loops()) is not False
 
 
+def _run(loop: str, x: np.ndarray) -> np.ndarray:
+    if _loops is None:
+        _import_loops()
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.shape, x.dtype)
+    getattr(_loops, loop)(flat, out)
+    return out.reshape(x.shape)
+
+
 def erf(x: np.ndarray) -> np.ndarray:
     """``erf`` elementwise, the impl's result.
 
@@ -45,15 +58,32 @@ def erf(x: np.ndarray) -> np.ndarray:
         >>> float(erf(np.array([0.5]))[0]) == __import__("math").erf(0.5)
         True
     """
-    if _loops is None:
-        _import_loops()
-    flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(flat.shape, x.dtype)
-    _loops.erf_into(flat, out)
-    return out.reshape(x.shape)
+    return _run("erf_into", x)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """The exact GELU elementwise (`gelu`'s impl, see above).
+
+    Examples:
+        >>> gelu(np.array([0.0, 1.0])).round(4)
+        array([0.    , 0.8413])
+    """
+    return _run("gelu_into", x)
+
+
+def gelu_grad(x: np.ndarray) -> np.ndarray:
+    """The exact GELU's derivative elementwise (`gelu_grad`'s impl, see above).
+
+    Examples:
+        >>> gelu_grad(np.array([0.0]))
+        array([0.5])
+    """
+    return _run("gelu_grad_into", x)
 
 
 if importlib.util.find_spec("numba") is not None:  # (the `jit` extra)
     register_kernel(erf_p, "numba", erf, applies=applies)
+    register_kernel(gelu_p, "numba", gelu, applies=applies)
+    register_kernel(gelu_grad_p, "numba", gelu_grad, applies=applies)
 
-__all__ = ["applies", "erf"]
+__all__ = ["applies", "erf", "gelu", "gelu_grad"]

@@ -136,7 +136,7 @@ def gelu(x: Any, approximate: bool = True) -> Any:
     if approximate:
         inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1 + P.tanh_p(inner))
-    return 0.5 * x * (1 + P.erf_p(x * (1 / math.sqrt(2.0))))
+    return P.gelu_p(x)  # exact: one fused op (its composite: 0.5 * x * (1 + erf(x / sqrt 2)))
 
 
 def tanh(x: Any) -> Any:

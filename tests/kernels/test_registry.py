@@ -24,6 +24,8 @@ from tapegrad.core.prims import (
     relu_p,
 )
 from tapegrad.core.prims import xent as prims_xent
+from tapegrad.core.prims.elementwise import erf_p
+from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
 from tapegrad.kernels import kernel_for, kernels_of, register_kernel
 from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE
 
@@ -101,6 +103,8 @@ SAMPLES[conv_input_grad_p] = [
     (RNG.standard_normal((2, 5, 4, 3)).astype(d), RNG.standard_normal((3, 3, 2, 3)).astype(d))
     for d in (np.float64, np.float32)
 ]
+SAMPLES[erf_p] = [(RNG.standard_normal((3, 40)) * 3,), (RNG.standard_normal(7).astype(np.float32),)]
+SAMPLES[gelu_p] = SAMPLES[gelu_grad_p] = SAMPLES[erf_p]
 # Params of the samples' calls, by primitive.
 PARAMS: dict[Primitive, dict[str, Any]] = {
     lstm_grad_p: {"argnum": 1},

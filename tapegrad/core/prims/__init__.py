@@ -14,6 +14,7 @@ from tapegrad.core.prims.conv import conv_input_grad_p, conv_kernel_grad_p, conv
 from tapegrad.core.prims.elementwise import *  # noqa: F403
 from tapegrad.core.prims.fft import fft_p
 from tapegrad.core.prims.gather import take_add_p, take_p
+from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
 from tapegrad.core.prims.linalg import (
     cholesky_p,
     det_p,
