@@ -140,18 +140,13 @@ def _sublist_subscripts(args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     return ",".join(terms) + output, tuple(operands)
 
 
-def _parse(subscripts: Any, operands: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
-    if isinstance(subscripts, str):
-        return subscripts, operands
-    return _sublist_subscripts((subscripts, *operands))
-
-
 def _take_diagonals(term: str, operand: Any) -> tuple[str, Any]:
     """A term with a repeated index (``"iij"``) as its diagonal (``"ij"``), gathered so the
     gradient lands on the diagonal elements only."""
     unique = "".join(dict.fromkeys(term))
     if unique == term:
         return term, operand
+    operand = _array(operand)
     shape = _shape(operand)
     sizes: dict[str, int] = {}
     for c, n in zip(term, shape, strict=True):
@@ -192,6 +187,26 @@ def einsum(subscripts: Any, *operands: Any, **kwargs: Any) -> Any:
         >>> einsum(a, [0, 1], a, [1, 2], [0, 2]).tolist()[0]
         [15.0, 18.0, 21.0]
     """
+    if not isinstance(subscripts, str):
+        subscripts, operands = _sublist_subscripts((subscripts, *operands))
+    if kwargs:
+        operands = _einsum_keywords(kwargs, operands)
+    explicit = _expand_ellipsis(subscripts, operands)
+    inputs, output = explicit.split("->")
+    terms = inputs.split(",")
+    if all(len(set(t)) == len(t) for t in terms):  # the common case: nothing to gather
+        if len(set(output)) != len(output):
+            raise ValueError(f"einsum: output subscript {output!r} repeats an index")
+        return P.einsum_p(*operands, subscripts=explicit)
+    pairs = [_take_diagonals(t, op) for t, op in zip(terms, operands, strict=True)]
+    if len(set(output)) != len(output):
+        raise ValueError(f"einsum: output subscript {output!r} repeats an index")
+    spec = ",".join(t for t, _ in pairs) + "->" + output
+    return P.einsum_p(*[op for _, op in pairs], subscripts=spec)
+
+
+def _einsum_keywords(kwargs: dict[str, Any], operands: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Check einsum's keywords; operands cast to ``dtype`` when it is given."""
     unknown = set(kwargs) - {"out", "dtype", "order", "casting", "optimize"}
     if unknown:
         raise TypeError(f"tapegrad.numpy.einsum: unexpected keyword arguments {sorted(unknown)}")
@@ -200,8 +215,6 @@ def einsum(subscripts: Any, *operands: Any, **kwargs: Any) -> Any:
             "tapegrad.numpy.einsum: out= is not supported (Tensors are immutable): "
             "use the returned value"
         )
-    subscripts, operands = _parse(subscripts, operands)
-    operands = tuple(_array(op) for op in operands)
     dtype = kwargs.get("dtype")
     if dtype is not None:
         dtype = np.dtype(dtype)
@@ -212,14 +225,8 @@ def einsum(subscripts: Any, *operands: Any, **kwargs: Any) -> Any:
                     f"tapegrad.numpy.einsum: cannot cast operand of dtype {_dtype(op)} to "
                     f"{dtype} with casting rule {casting!r}"
                 )
-        operands = tuple(P.cast_p(op, dtype=dtype) for op in operands)
-    explicit = _expand_ellipsis(subscripts, operands)
-    inputs, output = explicit.split("->")
-    pairs = [_take_diagonals(t, op) for t, op in zip(inputs.split(","), operands, strict=True)]
-    if len(set(output)) != len(output):
-        raise ValueError(f"einsum: output subscript {output!r} repeats an index")
-    spec = ",".join(t for t, _ in pairs) + "->" + output
-    return P.einsum_p(*[op for _, op in pairs], subscripts=spec)
+        operands = tuple(P.cast_p(_array(op), dtype=dtype) for op in operands)
+    return operands
 
 
 def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "greedy", **kwargs: Any) -> Any:
