@@ -2104,4 +2104,227 @@ PAD_EINSUM = [
 ]
 SAMPLES.extend(PAD_EINSUM)
 DIFFERENTIABLE.extend(PAD_EINSUM)
+
+# -- grids, index tricks and functional updates (issue 16) --------------------------------
+ARANGE_START = Domain("arange_start", _uniform(0.1, 0.2))  # (3 - start) / step: 4.1 to 4.7
+ARANGE_STEP = Domain("arange_step", _uniform(0.62, 0.68))
+ENDPOINTS = cases(((), ()), ((3,), (3,)), ((2, 1), (3,)))
+ALONG = np.array([[2], [0], [1]])
+
+
+def _updated(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """NumPy's in-place ``func`` as a function returning the updated copy (the reference)."""
+
+    def ref(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+        out = a.copy()
+        func(out, *[v if x is None else x for x in args], **kwargs)
+        return out
+
+    return ref
+
+
+GRIDS_AND_UPDATES = [
+    sample(
+        "linspace_endpoints",
+        lambda a, b: tnp.linspace(a, b, 5),
+        lambda a, b: np.linspace(a, b, 5),
+        REAL,
+        REAL,
+        shapes=ENDPOINTS,
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "linspace_no_endpoint_last_axis",
+        lambda a, b: tnp.linspace(a, b, 4, endpoint=False, axis=-1),
+        lambda a, b: np.linspace(a, b, 4, endpoint=False, axis=-1),
+        REAL,
+        REAL,
+        shapes=ENDPOINTS,
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "linspace_retstep",
+        lambda a, b: tnp.linspace(a, b, 4, retstep=True)[1],
+        lambda a, b: np.linspace(a, b, 4, retstep=True)[1],
+        REAL,
+        REAL,
+        shapes=cases(((), ()), ((2,), (2,))),
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "logspace_endpoints",
+        lambda a, b: tnp.logspace(a, b, 4, base=2.0),
+        lambda a, b: np.logspace(a, b, 4, base=2.0),
+        REAL,
+        REAL,
+        shapes=ENDPOINTS,
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "logspace_base",
+        lambda a, b, c: tnp.logspace(a, b, 3, base=c),
+        lambda a, b, c: np.logspace(a, b, 3, base=c),
+        REAL,
+        REAL,
+        POSITIVE,
+        shapes=cases(((), (), (2,)), ((2,), (2,), (2,))),
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "geomspace_endpoints",
+        lambda a, b: tnp.geomspace(a, b, 4, axis=-1),
+        lambda a, b: np.geomspace(a, b, 4, axis=-1),
+        POSITIVE,
+        POSITIVE,
+        shapes=ENDPOINTS,
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "geomspace_negative",
+        lambda a, b: tnp.geomspace(-a, -b, 3, endpoint=False),
+        lambda a, b: np.geomspace(-a, -b, 3, endpoint=False),
+        POSITIVE,
+        POSITIVE,
+        shapes=cases(((), ()), ((2,), (2,))),
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "arange_start_and_step",
+        lambda s, d: tnp.arange(s, 3.0, d),
+        lambda s, d: np.arange(s, 3.0, d),
+        ARANGE_START,
+        ARANGE_STEP,
+        shapes=cases(((), ())),
+        rtol=_LOOSE,
+        tensor_only=True,
+        int_inputs=False,
+    ),
+    sample(
+        "meshgrid",
+        lambda x, y: tnp.stack(tnp.meshgrid(x, y)),
+        lambda x, y: np.stack(np.meshgrid(x, y)),
+        REAL,
+        REAL,
+        shapes=cases(((3,), (2,)), ((1,), (4,)), ((0,), (2,))),
+        tensor_only=True,
+    ),
+    sample(
+        "meshgrid_ij_sparse",
+        lambda x, y: operator.mul(*tnp.meshgrid(x, y, indexing="ij", sparse=True)),
+        lambda x, y: operator.mul(*np.meshgrid(x, y, indexing="ij", sparse=True)),
+        REAL,
+        REAL,
+        shapes=cases(((3,), (2,)), ((1,), (4,))),
+        tensor_only=True,
+    ),
+    sample(
+        "r_",
+        lambda x, y: tnp.r_[x, 0.5, y],
+        lambda x, y: np.r_[x, 0.5, y],
+        REAL,
+        REAL,
+        shapes=cases(((3,), (2,)), ((0,), (1,)), ((1,), (4,))),
+        int_inputs=False,
+    ),
+    sample(
+        "r_directive",
+        lambda x, y: tnp.r_["0,2,0", x, y],
+        lambda x, y: np.r_["0,2,0", x, y],
+        REAL,
+        REAL,
+        shapes=cases(((3,), (3,)), ((2,), (4,))),
+    ),
+    sample(
+        "c_",
+        lambda x, y: tnp.c_[x, y],
+        lambda x, y: np.c_[x, y],
+        REAL,
+        REAL,
+        shapes=cases(((3,), (3,)), ((2, 2), (2, 1))),
+    ),
+    sample(
+        "mgrid_bounds",
+        lambda a, b: tnp.mgrid[a:b:4j, 0:2],
+        lambda a, b: np.mgrid[a:b:4j, 0:2],
+        REAL,
+        REAL,
+        shapes=cases(((), ())),
+        rtol=_LOOSE,
+        int_inputs=False,
+    ),
+    sample(
+        "fill_diagonal",
+        lambda a, v: tnp.fill_diagonal(a, v, inplace=False),
+        _updated(np.fill_diagonal, None),
+        REAL,
+        REAL,
+        shapes=cases(((3, 3), ()), ((4, 2), (2,)), ((2, 2, 2), (1,))),
+    ),
+    sample(
+        "fill_diagonal_wrap",
+        lambda a, v: tnp.fill_diagonal(a, v, wrap=True, inplace=False),
+        _updated(np.fill_diagonal, None, wrap=True),
+        REAL,
+        REAL,
+        shapes=cases(((5, 2), (3,)), ((7, 3), ())),
+    ),
+    sample(
+        "put",
+        lambda a, v: tnp.put(a, [0, -1, 2, 2], v, inplace=False),
+        _updated(np.put, [0, -1, 2, 2], None),
+        REAL,
+        REAL,
+        shapes=cases(((2, 3), (4,)), ((4,), (1,)), ((3,), ())),
+    ),
+    sample(
+        "put_along_axis",
+        lambda a, v: tnp.put_along_axis(a, ALONG, v, 1, inplace=False),
+        _updated(np.put_along_axis, ALONG, None, 1),
+        REAL,
+        REAL,
+        shapes=cases(((3, 3), (3, 1)), ((3, 4), ())),
+    ),
+    sample(
+        "putmask",
+        # (values cast to a's dtype: NumPy casts them only by the 'safe' rule)
+        lambda a, v: tnp.putmask(a, a > 0, tnp.astype(v, a.dtype), inplace=False),
+        lambda a, v: _updated(np.putmask, a > 0, None)(a, v.astype(a.dtype)),
+        NONZERO,
+        REAL,
+        shapes=cases(((2, 3), (2,)), ((4,), (4,)), ((3,), ())),
+    ),
+    sample(
+        "place",
+        # (values cast to a's dtype: NumPy casts them only by the 'safe' rule)
+        lambda a, v: tnp.place(a, a > 0, tnp.astype(v, a.dtype), inplace=False),
+        lambda a, v: _updated(np.place, a > 0, None)(a, v.astype(a.dtype)),
+        NONZERO,
+        REAL,
+        shapes=cases(((2, 3), (2,)), ((4,), (3,))),
+    ),
+    sample(
+        "copyto_where",
+        lambda a, v: tnp.copyto(a, v, where=a > 0, inplace=False),
+        lambda a, v: _updated(np.copyto, None, where=a > 0)(a, v),
+        NONZERO,
+        REAL,
+        shapes=cases(((2, 3), (3,)), ((4,), ()), ((2, 2), (2, 1))),
+    ),
+]
+SAMPLES.extend(GRIDS_AND_UPDATES)
+DIFFERENTIABLE.extend(GRIDS_AND_UPDATES)
 _check_unique_names()

@@ -40,6 +40,7 @@ from tapegrad.numpy._rearranging import *  # noqa: F403
 from tapegrad.numpy._reductions import *  # noqa: F403
 from tapegrad.numpy._signals import *  # noqa: F403
 from tapegrad.numpy._utility import *  # noqa: F403
+from tapegrad.numpy._updates import *  # noqa: F403
 from tapegrad.numpy._value_only import *  # noqa: F403
 from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 

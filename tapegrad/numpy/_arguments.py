@@ -203,7 +203,7 @@ ARRAY_PARAMETERS = frozenset(
     """a b x y z x1 x2 a1 a2 A v m arr ary array val condition element
     test_elements sample start stop indices fp xp p c ar ar1 ar2 values vals mask dst src
     weights aweights fweights w u seq_of_zeros a_min a_max append prepend to_begin to_end
-    fill_value choices q base default filt f""".split()
+    fill_value q base default filt f""".split()
 )
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor
-from tapegrad.numpy._arguments import array_like, dtype_of, holds_tensor, shape_of
+from tapegrad.numpy._arguments import array_like, dtype_of, holds_tensor, shape_of, unwrap
 from tapegrad.numpy._creation import arange, linspace, meshgrid
 from tapegrad.numpy._manipulation import concatenate, stack, swapaxes
 
@@ -148,6 +148,16 @@ def _directive(item: str, axis: int, ndmin: int, trans1d: int) -> tuple[int, int
     return axis, ndmin, trans1d
 
 
+def _bounds(item: slice) -> list[Any]:
+    """A slice's start, stop and step as NumPy's grids type them (Python numbers weak, a
+    complex step as its length)."""
+    step = 1 if item.step is None else item.step
+    if isinstance(step, complex | np.complexfloating):
+        step = abs(step)
+    start = 0 if item.start is None else item.start
+    return [unwrap(b) for b in (start, item.stop, step)]
+
+
 class GridMaker:
     """NumPy's ``mgrid`` (dense) and ``ogrid`` (open): grids from slices whose bounds may be
     Tensors (differentiable in them).
@@ -168,7 +178,7 @@ class GridMaker:
         ranges = [_range(item) for item in items]
         if not isinstance(key, tuple):
             return ranges[0]
-        dtype = np.result_type(*[dtype_of(r) for r in ranges])
+        dtype = np.result_type(*[b for item in items for b in _bounds(item)])
         ranges = [r if dtype_of(r) == dtype else P.cast_p(r, dtype=dtype) for r in ranges]
         grids = meshgrid(*ranges, indexing="ij", sparse=self.sparse)
         return grids if self.sparse else stack(grids)

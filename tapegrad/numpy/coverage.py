@@ -34,7 +34,7 @@ PASS_THROUGH = frozenset(
     """argmax argmin argsort argpartition nonzero argwhere flatnonzero searchsorted any all
     count_nonzero isclose allclose array_equal shape ndim size result_type indices zeros ones
     full empty zeros_like ones_like full_like empty_like eye identity
-    tri round around matrix_rank
+    tri round around matrix_rank array_equiv
     signbit isneginf isposinf iscomplex isreal iscomplexobj isrealobj isscalar iterable isin
     unique unique_all unique_counts unique_inverse unique_values lexsort ix_ unravel_index
     ravel_multi_index tril_indices triu_indices diag_indices tril_indices_from

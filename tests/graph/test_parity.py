@@ -55,6 +55,7 @@ REFUSED: dict[str, tuple[type[Exception], str]] = {
     "getitem_bool_rows": (TracerValueError, "x[row_mask]: one row per True value"),
     "getitem_bool_from_tensor": (TracerValueError, "x[x > 0]: one element per positive value"),
     "nonzero": (TracerValueError, "one index per True value"),
+    "arange_start_and_step": (TracerValueError, "arange's length depends on its bounds"),
 }
 
 SAMPLE_BY_NAME = {s.name: s for s in SAMPLES}
