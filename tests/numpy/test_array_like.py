@@ -199,3 +199,47 @@ def test_plain_lists_keep_numpy_results() -> None:
     out = tnp.mean([[1, 2], [3, 4]], axis=0)
     np.testing.assert_array_equal(np.asarray(out), [2.0, 3.0])
     assert np.asarray(out).dtype == np.float64
+
+
+def _submodule_names(module: str) -> list[str]:
+    table = report().get(module, {})
+    return sorted(f"{module}.{n}" for n, kind in table.items() if kind == "differentiable")
+
+
+def _parts(out: Any) -> Any:
+    """A real scalar from every inexact result (real and imaginary parts of complex ones)."""
+    leaves = out if isinstance(out, tuple | list) else [out]
+    total = None
+    for leaf in leaves:
+        kind = np.asarray(leaf).dtype.kind
+        if kind not in "fc":
+            continue
+        part = tnp.sum(tnp.real(leaf)) + (tnp.sum(tnp.imag(leaf)) * 0.5 if kind == "c" else 0.0)
+        total = part if total is None else total + part
+    return total
+
+
+@pytest.mark.parametrize("name", _submodule_names("numpy.linalg") + _submodule_names("numpy.fft"))
+def test_linalg_and_fft_take_lists_holding_tensors(name: str) -> None:
+    module, func = name.removeprefix("numpy.").split(".")
+    f = getattr(getattr(tnp, module), func)
+    x = tg.tensor(np.array([[2.0, 0.5], [0.3, 1.5]]))
+
+    def listed(x: Any) -> Any:
+        return f([x[0], x[1] * 2])
+
+    def stacked(x: Any) -> Any:
+        return f(tnp.stack([x[0], x[1] * 2]))
+
+    try:
+        expected = stacked(x)
+    except (TypeError, ValueError, np.linalg.LinAlgError) as err:
+        pytest.skip(f"{name} needs other arguments: {err}")
+    if _parts(expected) is None:
+        pytest.skip(f"{name} has no inexact result")
+    for a, b in zip(_floats(listed(x)), _floats(expected), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b))
+    np.testing.assert_allclose(
+        tg.grad(lambda x: _parts(listed(x)))(x).numpy(),
+        tg.grad(lambda x: _parts(stacked(x)))(x).numpy(),
+    )

@@ -27,6 +27,7 @@ import numpy as np
 
 from tapegrad.core import prims as P
 from tapegrad.core.tensor import Tensor
+from tapegrad.numpy._arguments import argument_preparer as _argument_preparer
 from tapegrad.numpy._arguments import as_array as _array
 from tapegrad.numpy._arguments import dtype_of as _dtype
 from tapegrad.numpy._arguments import ndim_of as _ndim
@@ -477,4 +478,4 @@ def _shift(x: Any, axes: Any, amount: Any) -> Any:
 
 
 # Calls on symbolic tensors record graph nodes (see tapegrad.symbolic).
-_wrap_namespace(globals(), "tapegrad.numpy.fft")
+_wrap_namespace(globals(), "tapegrad.numpy.fft", _argument_preparer)

@@ -25,6 +25,7 @@ Examples:
 
 from __future__ import annotations
 
+from tapegrad.numpy._arguments import argument_preparer as _argument_preparer
 from tapegrad.numpy.linalg._checks import LinAlgError
 from tapegrad.numpy.linalg._decompositions import (
     EighResult,
@@ -109,4 +110,4 @@ __all__ = [
 ]
 
 # Calls on symbolic tensors record graph nodes (see tapegrad.symbolic).
-_wrap_namespace(globals(), "tapegrad.numpy.linalg")
+_wrap_namespace(globals(), "tapegrad.numpy.linalg", _argument_preparer)
