@@ -145,6 +145,8 @@ def arange(
     dt = np.result_type(*[np.asarray(_value(b)) for b in (start, stop, step) if b is not None])
     i = np.arange(values.shape[0]).astype(dt)
     out = start + (i if step is None else i * step)
+    if not isinstance(out, Tensor):
+        return Tensor._wrap(values if dtype is None else values.astype(dtype))  # only stop
     out = _cast(out, dt)
     return out if dtype is None else _cast(out, np.dtype(dtype))
 
