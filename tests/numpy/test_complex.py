@@ -375,3 +375,17 @@ def test_tensor_real_imag_and_conjugate_are_differentiable_as_numpy_code_uses_th
     # f = x y for z = x + iy: df = Re(c dz) with c = y - ix (JAX's convention).
     g = tg.grad(lambda z: (z.real * z.imag).sum())(z)
     np.testing.assert_allclose(g.numpy(), [2 - 1j, -1 - 3j])
+
+
+def test_negative_real_base_to_a_complex_power_equals_jax() -> None:
+    x, y = np.array([-2.0, 1.5]), np.array([0.5 + 1j, 2 - 0.5j])
+
+    def f(xp: Any) -> Callable[..., Any]:
+        return lambda x, y: xp.sum(xp.real(xp.power(x, y) * (1 + 2j)))
+
+    gx, gy = tg.grad(f(tnp), argnums=(0, 1))(x, y)
+    with jax.enable_x64(True):
+        ex, ey = jax.grad(f(jnp), argnums=(0, 1))(x, y)
+    _close(gx, ex, np.float64)
+    _close(gy, ey, np.complex128)
+    tg.check_grads(tnp.power, (x, y), order=2)

@@ -77,8 +77,10 @@ def _power_dbase(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 def _power_dexponent(g: Any, ans: Any, x: Any, y: Any) -> Any:
     if dtype_of(ans).kind == "c":
-        # Complex powers: the principal branch x**y = exp(y log x) everywhere but x == 0.
-        return g * ans * log_p(where_p(equal_p(x, 0), 1, x))
+        # Complex powers: the principal branch x**y = exp(y log x) everywhere but x == 0
+        # (a real base in the complex dtype: the log of a negative number is complex).
+        base = x if dtype_of(x).kind == "c" else cast_p(x, dtype=dtype_of(ans))
+        return g * ans * log_p(where_p(equal_p(base, 0), 1, base))
     # x**y for x <= 0 is only real for integer y; there the exponent has no derivative.
     positive = greater_p(x, 0)
     return g * ans * log_p(where_p(positive, x, 1)) * positive
