@@ -296,8 +296,8 @@ def geomspace(
 
     Examples:
         >>> import tapegrad as tg
-        >>> geomspace(tg.tensor(1.0), 1000.0, 4)
-        Tensor([   1.,   10.,  100., 1000.], dtype=float32)
+        >>> geomspace(tg.tensor(1.0), 1000.0, 4)  # float64 at least, as NumPy's
+        Tensor([   1.,   10.,  100., 1000.], dtype=float64)
     """
     start, stop = _plain(start), _plain(stop)
     if not _any_tensor(start, stop):
