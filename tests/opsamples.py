@@ -2105,6 +2105,147 @@ PAD_EINSUM = [
 SAMPLES.extend(PAD_EINSUM)
 DIFFERENTIABLE.extend(PAD_EINSUM)
 
+# -- polynomials (issue 16; polydiv and roots trim by value: tests/numpy/test_polynomials) --
+TWO_POLYS = cases(((3,), (2,)), ((1,), (4,)), ((2,), (2,)))
+POLYNOMIALS = [
+    sample("vander", lambda x: tnp.vander(x, 3), lambda x: np.vander(x, 3), shapes=ONE_D),
+    sample(
+        "vander_increasing",
+        lambda x: tnp.vander(x, increasing=True),
+        lambda x: np.vander(x, increasing=True),
+        shapes=ONE_D,
+        rtol=_LOOSE,
+    ),
+    sample(
+        "polyval",
+        tnp.polyval,
+        np.polyval,
+        REAL,
+        REAL,
+        shapes=cases(((3,), (4,)), ((1,), (2, 3)), ((4,), ())),
+        rtol=_LOOSE,
+    ),
+    sample(
+        "polyfit",
+        lambda x, y: tnp.polyfit(x, y, 2),
+        lambda x, y: np.polyfit(x, y, 2),
+        DISTINCT,
+        REAL,
+        shapes=cases(((5,), (5,)), ((4,), (4, 2))),
+        rtol={np.float32: 2e-3, np.float64: 1e-9},
+        int_inputs=False,
+    ),
+    sample(
+        "polyfit_weighted",
+        lambda x, y, w: tnp.polyfit(x, y, 1, w=w),
+        lambda x, y, w: np.polyfit(x, y, 1, w=w),
+        DISTINCT,
+        REAL,
+        POSITIVE,
+        shapes=cases(((4,), (4,), (4,))),
+        rtol={np.float32: 2e-3, np.float64: 1e-9},
+        int_inputs=False,
+    ),
+    sample("poly", tnp.poly, np.poly, shapes=cases(((3,),), ((1,),)), rtol=_LOOSE),
+    sample("polyadd", tnp.polyadd, np.polyadd, REAL, REAL, shapes=TWO_POLYS),
+    sample("polysub", tnp.polysub, np.polysub, REAL, REAL, shapes=TWO_POLYS),
+    sample("polymul", tnp.polymul, np.polymul, REAL, REAL, shapes=TWO_POLYS, rtol=_LOOSE),
+    sample(
+        "polyder",
+        lambda p: tnp.polyder(p, 2),
+        lambda p: np.polyder(p, 2),
+        shapes=cases(((4,),), ((2,),), ((1,),)),
+    ),
+    sample(
+        "polyint",
+        lambda p, k: tnp.polyint(p, 2, k=k),
+        lambda p, k: np.polyint(p, 2, k=k),
+        REAL,
+        REAL,
+        shapes=cases(((3,), (2,)), ((1,), (1,))),
+        rtol=_LOOSE,
+    ),
+]
+SAMPLES.extend(POLYNOMIALS)
+DIFFERENTIABLE.extend(POLYNOMIALS)
+
+# -- finite differences, unwrap, i0, apply_*, kaiser (issue 16; set ops and trim_zeros
+# read values: tests/numpy/test_sets.py, test_numeric_extra.py) -------------------------
+AT_LEAST_3 = shapes(min_dims=1, max_dims=3, min_side=3, max_side=4)
+NUMERIC_EXTRA = [
+    sample("gradient", tnp.gradient, np.gradient, shapes=AT_LEAST_3, rtol=_LOOSE),
+    sample(
+        "gradient_axis_edge_order_2",
+        lambda f: tnp.gradient(f, 0.5, axis=-1, edge_order=2),
+        lambda f: np.gradient(f, 0.5, axis=-1, edge_order=2),
+        shapes=AT_LEAST_3,
+        rtol=_LOOSE,
+    ),
+    sample(
+        "gradient_coordinates",
+        lambda f, x: tnp.gradient(f, tnp.cumsum(x), edge_order=2),
+        lambda f, x: np.gradient(f, np.cumsum(x), edge_order=2),
+        REAL,
+        POSITIVE,
+        shapes=cases(((4,), (4,)), ((3,), (3,))),
+        rtol={np.float32: 1e-3, np.float64: 1e-9},
+        int_inputs=False,
+    ),
+    sample(
+        "gradient_coordinates_per_axis",
+        lambda f, x: tnp.gradient(f, tnp.cumsum(x), 2.0),
+        lambda f, x: np.gradient(f, np.cumsum(x), 2.0),
+        REAL,
+        POSITIVE,
+        shapes=cases(((3, 4), (3,))),
+        rtol={np.float32: 1e-3, np.float64: 1e-9},
+        int_inputs=False,
+    ),
+    sample(
+        "unwrap",
+        lambda p: tnp.unwrap(p * 3.0),
+        lambda p: np.unwrap(p * 3.0),
+        Domain("phase", _away_from_zero(0.2, 1.8)),
+        shapes=shapes(min_dims=1, min_side=1),
+        rtol=_LOOSE,
+    ),
+    sample(
+        "unwrap_period_axis0",
+        lambda p: tnp.unwrap(p * 3.0, axis=0, period=4.0),
+        lambda p: np.unwrap(p * 3.0, axis=0, period=4.0),
+        Domain("phase", _away_from_zero(0.2, 1.8)),
+        shapes=shapes(min_dims=1, min_side=1),
+        rtol=_LOOSE,
+    ),
+    unary("i0", tnp.i0, np.i0, NONZERO, rtol=_LOOSE),
+    unary("i0_large", lambda x: tnp.i0(x * 6.0), lambda x: np.i0(x * 6.0), NONZERO, rtol=_LOOSE),
+    sample(
+        "apply_along_axis",
+        lambda x: tnp.apply_along_axis(lambda v: tnp.stack([v[0] * v[-1], tnp.sum(v)]), 1, x),
+        lambda x: np.apply_along_axis(lambda v: np.stack([v[0] * v[-1], np.sum(v)]), 1, x),
+        shapes=cases(((2, 3),), ((2, 2, 3),), ((1, 1),)),
+        rtol=_LOOSE,
+    ),
+    sample(
+        "apply_over_axes",
+        lambda x: tnp.apply_over_axes(tnp.sum, x, [0, -1]),
+        lambda x: np.apply_over_axes(np.sum, x, [0, -1]),
+        shapes=AT_LEAST_2D,
+    ),
+    sample(
+        "kaiser_beta",
+        lambda b: tnp.kaiser(5, b),
+        lambda b: np.kaiser(5, b),
+        POSITIVE,
+        shapes=cases(((),)),
+        rtol=_LOOSE,
+        int_inputs=False,
+        tensor_only=True,
+    ),
+]
+SAMPLES.extend(NUMERIC_EXTRA)
+DIFFERENTIABLE.extend(NUMERIC_EXTRA)
+
 # -- grids, index tricks and functional updates (issue 16) --------------------------------
 ARANGE_START = Domain("arange_start", _uniform(0.1, 0.2))  # (3 - start) / step: 4.1 to 4.7
 ARANGE_STEP = Domain("arange_step", _uniform(0.62, 0.68))

@@ -22,7 +22,9 @@ Examples:
 import numpy as _np
 
 from tapegrad.numpy import fft, linalg  # noqa: F401 - tnp.fft, tnp.linalg
+from tapegrad.numpy._apply import *  # noqa: F403
 from tapegrad.numpy._arguments import argument_preparer as _argument_preparer
+from tapegrad.numpy._calculus import *  # noqa: F403
 from tapegrad.numpy._covariance import *  # noqa: F403
 from tapegrad.numpy._creation import *  # noqa: F403
 from tapegrad.numpy._differences import *  # noqa: F403
@@ -34,14 +36,17 @@ from tapegrad.numpy._keywords import keyword_handler as _keyword_handler
 from tapegrad.numpy._manipulation import *  # noqa: F403
 from tapegrad.numpy._math import *  # noqa: F403
 from tapegrad.numpy._nan_reductions import *  # noqa: F403
+from tapegrad.numpy._polynomials import *  # noqa: F403
 from tapegrad.numpy._products import *  # noqa: F403
 from tapegrad.numpy._quantiles import *  # noqa: F403
 from tapegrad.numpy._rearranging import *  # noqa: F403
 from tapegrad.numpy._reductions import *  # noqa: F403
+from tapegrad.numpy._sets import *  # noqa: F403
 from tapegrad.numpy._signals import *  # noqa: F403
-from tapegrad.numpy._utility import *  # noqa: F403
 from tapegrad.numpy._updates import *  # noqa: F403
+from tapegrad.numpy._utility import *  # noqa: F403
 from tapegrad.numpy._value_only import *  # noqa: F403
+from tapegrad.numpy._window_functions import *  # noqa: F403
 from tapegrad.symbolic import wrap_namespace as _wrap_namespace
 
 pi = _np.pi
