@@ -141,8 +141,8 @@ def _cycled(n: int, values: Any) -> np.ndarray:
 
 def _safe_values(name: str, values: Any, dtype: np.dtype) -> None:
     """NumPy's ``putmask``/``place`` cast their values only by the 'safe' rule."""
-    if isinstance(values, bool | int | float | complex):
-        return  # Python numbers are weak
+    if isinstance(values, bool | int | float | complex | list | tuple):
+        return  # Python numbers (and lists of them) are converted to the array's dtype
     if not np.can_cast(dtype_of(values), dtype, "safe"):
         raise TypeError(
             f"{name}: cannot cast array data from {dtype_of(values)} to {dtype} according "
