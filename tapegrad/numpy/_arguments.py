@@ -207,15 +207,22 @@ ARRAY_PARAMETERS = frozenset(
 )
 
 
+# Parameters NumPy documents as a sequence of ``array_like`` (each item is one array).
+SEQUENCE_PARAMETERS = frozenset("arrays tup choices condlist choicelist keys".split())
+# Functions whose sequence parameter is a structure, not a sequence of arrays.
+_STRUCTURED = frozenset({"block"})
+
+
 def argument_preparer(name: str, fn: Any) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
     """How the public function ``name`` takes ``array_like`` positional arguments.
 
     A primitive's positional arguments are all arrays; a function's are those named as
-    NumPy's array parameters (`ARRAY_PARAMETERS`) and its ``*args``. Sequences of arrays
-    (``concatenate``'s ``arrays``, ``select``'s ``condlist``) and shapes are left alone.
+    NumPy's array parameters (`ARRAY_PARAMETERS`) and its ``*args``; each item of a
+    sequence of arrays (``concatenate``'s ``arrays``, ``select``'s ``condlist``) is one
+    array too (``block``'s nesting is its structure). Shapes are left alone.
 
     Args:
-        name: The public name (for the error of a signature that cannot be read).
+        name: The public name (``block`` keeps its nested lists).
         fn: The function or primitive.
 
     Returns:
@@ -230,6 +237,8 @@ def argument_preparer(name: str, fn: Any) -> Callable[[tuple[Any, ...]], tuple[A
         >>> x = tg.tensor(1.0)
         >>> prepare(([x, x], [2, 3]))[0].shape, argument_preparer("g", lambda shape: 0)
         ((2,), None)
+        >>> argument_preparer("stack", lambda arrays: 0)(([[x, x], x],))[0][0].shape
+        (2,)
     """
     if isinstance(fn, P.Primitive):
         return array_like_all
@@ -238,24 +247,49 @@ def argument_preparer(name: str, fn: Any) -> Callable[[tuple[Any, ...]], tuple[A
     except (TypeError, ValueError):
         return None
     positions: list[int] = []
+    sequences: list[int] = []
+    rest = None
     for i, param in enumerate(parameters):
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            return _prepare_from(tuple(positions), i)
-        if param.kind is not inspect.Parameter.KEYWORD_ONLY and param.name in ARRAY_PARAMETERS:
+            rest = i
+            break
+        if param.kind is inspect.Parameter.KEYWORD_ONLY:
+            continue
+        if param.name in ARRAY_PARAMETERS:
             positions.append(i)
-    if positions == [0]:
+        elif param.name in SEQUENCE_PARAMETERS and name not in _STRUCTURED:
+            sequences.append(i)
+    if positions == [0] and not sequences and rest is None:
         return array_like_first
-    return _prepare_from(tuple(positions), None) if positions else None
+    if not (positions or sequences or rest is not None):
+        return None
+    return _prepare_from(tuple(positions), tuple(sequences), rest)
+
+
+def _each_array_like(seq: Any) -> Any:
+    """A sequence of ``array_like`` with every item as one array (the sequence itself when
+    no item changes)."""
+    if seq.__class__ not in SEQUENCES:
+        return seq
+    items = [array_like(item) for item in seq]
+    if all(new is old for new, old in zip(items, seq, strict=True)):
+        return seq
+    return type(seq)(items)
 
 
 def _prepare_from(
-    positions: tuple[int, ...], rest: int | None
+    positions: tuple[int, ...], sequences: tuple[int, ...], rest: int | None
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """A rewriter of the arguments at ``positions`` and every one from ``rest`` on."""
+    """A rewriter of the arguments at ``positions`` (each one array), at ``sequences``
+    (each item one array) and every one from ``rest`` on (each one array)."""
 
     def prepare(args: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(
-            array_like(a) if i in positions or (rest is not None and i >= rest) else a
+            array_like(a)
+            if i in positions or (rest is not None and i >= rest)
+            else _each_array_like(a)
+            if i in sequences
+            else a
             for i, a in enumerate(args)
         )
 

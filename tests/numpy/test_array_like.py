@@ -243,3 +243,29 @@ def test_linalg_and_fft_take_lists_holding_tensors(name: str) -> None:
         tg.grad(lambda x: _parts(listed(x)))(x).numpy(),
         tg.grad(lambda x: _parts(stacked(x)))(x).numpy(),
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["stack", "concatenate", "vstack", "hstack", "column_stack", "dstack"]
+)
+def test_sequences_of_array_likes(name: str) -> None:
+    # Each item of concatenate's (stack's, ...) sequence is one array_like.
+    f = getattr(tnp, name)
+    x, y = tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0])
+
+    def listed(x: Any) -> Any:
+        return tnp.sum(f([[x * 2, x], [y, x * 3]]) ** 2)
+
+    def stacked(x: Any) -> Any:
+        return tnp.sum(f([tnp.stack([x * 2, x]), tnp.stack([y, x * 3])]) ** 2)
+
+    np.testing.assert_allclose(listed(x).numpy(), stacked(x).numpy())
+    np.testing.assert_allclose(tg.grad(listed)(x).numpy(), tg.grad(stacked)(x).numpy())
+
+
+def test_choose_and_select_take_lists_of_array_likes() -> None:
+    x = tg.tensor([1.0, 2.0])
+    g = tg.grad(lambda x: tnp.sum(tnp.choose(np.array([0, 1]), [[x[0], x[1]], x * 3])))(x)
+    np.testing.assert_array_equal(g.numpy(), [1.0, 3.0])
+    g = tg.grad(lambda x: tnp.sum(tnp.select([x > 1.5], [[x[1], x[0]]])))(x)
+    np.testing.assert_array_equal(g.numpy(), [1.0, 0.0])
