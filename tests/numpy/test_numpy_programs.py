@@ -45,6 +45,30 @@ def polynomial_fit(y: Any) -> Any:
     return np.sum(coef * np.array([1.0, 0.5, -1.0, 2.0]))
 
 
+def polyfit_polyval(y: Any) -> Any:
+    """A cubic fitted with polyfit, evaluated with polyval."""
+    x = np.linspace(-1.0, 1.0, len(y))
+    coefficients = np.polyfit(x, y, 3)
+    return np.sum(np.polyval(coefficients, np.array([0.3, -0.2, 0.9])))
+
+
+def parametric_grid(p: Any) -> Any:
+    """A grid built from parameters (linspace endpoints) with meshgrid, integrated."""
+    x = np.linspace(0.0, p[0], 5)
+    y = np.linspace(-p[1], p[1], 4)
+    X, Y = np.meshgrid(x, y)
+    return np.sum(np.exp(-(X**2 + Y**2)) * X)
+
+
+def fft_low_pass(x: Any) -> Any:
+    """A low-pass filter in the frequency domain (rfft, mask, irfft) and a power spectrum."""
+    spectrum = np.fft.rfft(x)
+    keep = np.arange(len(spectrum)) < 3
+    smooth = np.fft.irfft(np.where(keep, spectrum, 0.0), n=len(x))
+    power = np.abs(np.fft.fft(x)) ** 2
+    return np.sum(smooth * np.linspace(1.0, 2.0, len(x))) + 0.01 * np.sum(power[1:4])
+
+
 def heat_equation(u0: Any) -> Any:
     """Explicit finite-difference steps of u_t = u_xx on a periodic rod."""
     u, dx, dt = u0, 0.1, 0.002
@@ -241,6 +265,9 @@ def _rng_vector(n: int, seed: int, low: float = -1.0, high: float = 1.0) -> onp.
 PROGRAMS: dict[str, tuple[Callable[[Any], Any], onp.ndarray]] = {
     "cubic spline": (cubic_spline, _rng_vector(4, 0)),
     "polynomial fit (vander + lstsq)": (polynomial_fit, _rng_vector(7, 1)),
+    "polyfit and polyval": (polyfit_polyval, _rng_vector(7, 16)),
+    "grid from linspace/meshgrid": (parametric_grid, onp.array([1.5, 0.7])),
+    "FFT low-pass filter": (fft_low_pass, _rng_vector(8, 17)),
     "heat equation step": (heat_equation, _rng_vector(8, 2)),
     "Gaussian log-likelihood": (gaussian_log_likelihood, onp.array([0.4, 0.2])),
     "logsumexp": (logsumexp, _rng_vector(5, 3, -3.0, 3.0)),
