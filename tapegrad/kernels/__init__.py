@@ -8,16 +8,14 @@ this package registers the kernels shipped with tapegrad, one module per engine 
   numba itself is imported on the first call);
 * `numba_erf`: ``erf`` (the exact GELU's) in a compiled loop (numba);
 * `numba_lstm`: the LSTM's step loops (numba, float32);
-* `numba_pool`: 2-D max pooling, its argmax and its scatter in one pass per window (numba,
-  on several threads for large arrays);
-* `numba_conv`: the 2-D convolution's input gradient as one GEMM and a one-pass col2im
-  (numba, on several threads for large arrays).
+* `numba_pool`: 2-D max pooling, its argmax and its scatter in one pass per window (numba;
+  on several threads for large arrays once `set_parallel_kernels` switches that on).
 
-Switch an engine off with `tapegrad.config.disable_engine`.
+Switch an engine off with `tapegrad.config.disable_engine`; let the kernels that have
+parallel loops run them on several threads with `set_parallel_kernels` (off by default).
 """
 
 from tapegrad.kernels import (
-    numba_conv,
     numba_erf,
     numba_lstm,
     numba_pool,
@@ -35,6 +33,7 @@ from tapegrad.kernels.registry import (
     register_kernel,
     register_operand,
 )
+from tapegrad.kernels.threads import parallel_kernels_enabled, set_parallel_kernels
 
 __all__ = [
     "Kernel",
@@ -43,13 +42,14 @@ __all__ = [
     "enabled_engines",
     "kernel_for",
     "kernels_of",
-    "numba_conv",
     "numba_erf",
     "numba_lstm",
     "numba_pool",
     "numba_xent",
     "numpy_fast",
     "operand_for",
+    "parallel_kernels_enabled",
     "register_kernel",
     "register_operand",
+    "set_parallel_kernels",
 ]

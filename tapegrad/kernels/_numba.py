@@ -16,6 +16,8 @@ from typing import Any
 
 import numba
 
+from tapegrad.kernels.threads import parallel_kernels_enabled
+
 
 def njit(**options: Any) -> Any:
     """``numba.njit(cache=True, ...)``, without the cache where no location is writable."""
@@ -71,10 +73,11 @@ def threads() -> int:
 
 
 def parallel(size: int, min_size: int) -> bool:
-    """Whether ``size`` elements call for the ``parallel=True`` loop: at least ``min_size``
-    of them (below it, waking the threads costs more than they give) and more than one
-    thread allowed; numba's pool is then capped at `threads`."""
-    if size < min_size:
+    """Whether ``size`` elements call for the ``parallel=True`` loop: parallel loops switched
+    on (`tapegrad.kernels.set_parallel_kernels`), at least ``min_size`` elements (below it,
+    waking the threads costs more than they give) and more than one thread allowed; numba's
+    pool is then capped at `threads`."""
+    if size < min_size or not parallel_kernels_enabled():
         return False
     n = threads()
     if n < 2:

@@ -7,7 +7,8 @@ overlap, as every ``MaxPooling2D`` whose strides are its pool size). The loops a
 impls' bit for bit: the same maxima, the same first-maximum offsets, and each window's
 cotangent routed to the same element.
 
-Large arrays run the ``parallel=True`` loops when more than one thread is allowed
+Once `tapegrad.kernels.set_parallel_kernels` switches them on (they are off by default),
+large arrays run the ``parallel=True`` loops where more than one thread is allowed
 (`tapegrad.kernels._numba.threads`: numba's thread count within the CPU affinity and
 ``OMP_NUM_THREADS``); a one-thread process runs the serial loops.
 """

@@ -1,4 +1,4 @@
-"""The multi-core numba kernels (`numba_pool`, `numba_conv`) against the table's NumPy impls:
+"""The multi-core numba kernels (`numba_pool`) against the table's NumPy impls:
 float32 and float64, odd shapes, padding and strides, non-contiguous inputs, NaN and ties,
 each through its serial and its ``parallel=True`` loop; and the thread setting they obey."""
 
@@ -11,13 +11,9 @@ import pytest
 
 pytest.importorskip("numba")
 
-from tapegrad.core.prims import (  # noqa: E402
-    conv_input_grad_p,
-    max_pool_p,
-    pool_argmax_p,
-    pool_scatter_p,
-)
-from tapegrad.kernels import _numba, numba_conv, numba_pool  # noqa: E402
+import tapegrad.kernels  # noqa: E402
+from tapegrad.core.prims import max_pool_p, pool_argmax_p, pool_scatter_p  # noqa: E402
+from tapegrad.kernels import _numba, numba_pool  # noqa: E402
 from tapegrad.kernels.registry import kernel_for  # noqa: E402
 
 RNG = np.random.default_rng(17)
@@ -103,53 +99,23 @@ def test_an_all_padding_window_picks_the_padding_as_the_impl() -> None:
     )
 
 
-# (input shape, kernel shape, strides, padding, dilation)
-CONVS = [
-    ((3, 14, 14, 16), (3, 3, 16, 8), None, ((1, 1), (1, 1)), None),  # W4's second, smaller
-    ((2, 9, 7, 1), (3, 3, 1, 4), None, ((1, 1), (1, 1)), None),  # one input channel
-    ((2, 11, 9, 3), (3, 2, 3, 5), (2, 3), ((2, 0), (1, 3)), (2, 1)),  # strided, dilated
-    ((1, 5, 6, 2), (5, 6, 2, 3), None, None, None),  # one output pixel
-]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("x_shape, k_shape, strides, padding, dilation", CONVS)
-def test_conv_input_grad_matches_the_impl(
-    loops: str, dtype: Any, x_shape: Any, k_shape: Any, strides: Any, padding: Any, dilation: Any
-) -> None:
-    from tapegrad.core.prims.windows import canonical_params, output_shape
-
-    s, p, d = canonical_params(2, strides, padding, dilation)
-    out = output_shape("test", x_shape[1:3], k_shape[:2], s, p, d)
-    kernel = RNG.standard_normal(k_shape).astype(dtype)
-    g = RNG.standard_normal((x_shape[0], *out, k_shape[-1])).astype(dtype)
-    params = {"strides": strides, "padding": padding, "dilation": dilation}
-    assert numba_conv.input_grad_applies(g, kernel, x_shape[1:3], **params)
-    want = conv_input_grad_p.impl(g, kernel, x_shape[1:3], **params)
-    # The sums run in another order than the impl's GEMM: float rounding of the terms.
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    for cotangent in (g, _noncontiguous(g)):
-        got = numba_conv.conv_input_grad(cotangent, kernel, x_shape[1:3], **params)
-        assert got.dtype == want.dtype
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
-
-
-def test_conv_input_grad_applies_to_one_group_and_no_cropping_only() -> None:
-    g = np.ones((1, 4, 4, 4), np.float32)
-    kernel = np.ones((3, 3, 2, 4), np.float32)
-    pads = ((1, 1), (1, 1))
-    assert kernel_for(conv_input_grad_p, g, kernel, input_shape=(4, 4), padding=pads) is (
-        numba_conv.conv_input_grad
-    )
-    grouped = {"input_shape": (4, 4), "padding": pads, "groups": 2}
-    assert kernel_for(conv_input_grad_p, g, kernel[:, :, :1], **grouped) is (conv_input_grad_p.impl)
-    mixed = kernel.astype(np.float64)
-    assert not numba_conv.input_grad_applies(g, mixed, (4, 4), padding=pads)
-    assert not numba_conv.input_grad_applies(g, kernel, (4, 4), padding=((-1, 1), (1, 1)))
+def test_parallel_loops_run_only_once_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not tapegrad.kernels.parallel_kernels_enabled()  # the default
+    assert not _numba.parallel(1 << 30, 0)
+    monkeypatch.setattr(_numba, "threads", lambda: 2)  # (whatever this machine's cores)
+    monkeypatch.setattr(_numba.numba, "get_num_threads", lambda: 2)
+    tapegrad.kernels.set_parallel_kernels(True)
+    try:
+        assert _numba.parallel(1 << 30, 0)
+        assert not _numba.parallel(10, 100)  # small arrays: serial
+    finally:
+        tapegrad.kernels.set_parallel_kernels(False)
+    assert not _numba.parallel(1 << 30, 0)
 
 
 def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     numba = pytest.importorskip("numba")
+    tapegrad.kernels.set_parallel_kernels(True)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     _numba._thread_limit.cache_clear()
     try:
@@ -158,8 +124,8 @@ def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None
     finally:
         monkeypatch.undo()
         _numba._thread_limit.cache_clear()
+        tapegrad.kernels.set_parallel_kernels(False)
     assert _numba.threads() <= numba.get_num_threads()
-    assert not _numba.parallel(10, 100)  # small arrays: serial, whatever the threads
 
 
 def test_a_running_parallel_loop_sends_other_threads_to_the_serial_loop(

@@ -15,7 +15,6 @@ import tapegrad as tg
 import tapegrad.config
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.prims import (
-    conv_input_grad_p,
     lstm_grad_p,
     lstm_p,
     max_pool_p,
@@ -91,16 +90,12 @@ SAMPLES[lstm_grad_p] = [
     )
     for dtype, args in ((d, _lstm_args(d)) for d in (np.float32, np.float64))
 ]
-# Pooling (2x2 windows) and the convolution's input gradient (3x3, padded), channels-last.
+# Max pooling (2x2 windows), channels-last.
 _POOLED = RNG.standard_normal((2, 6, 7, 3)).round(1)  # (ties)
 SAMPLES[max_pool_p] = [(_POOLED,), (_POOLED.astype(np.float32)[:, ::-1],)]
 SAMPLES[pool_argmax_p] = SAMPLES[max_pool_p]
 SAMPLES[pool_scatter_p] = [
     (RNG.standard_normal((2, 3, 3, 3)).astype(d), pool_argmax_p.impl(_POOLED, window=(2, 2)))
-    for d in (np.float64, np.float32)
-]
-SAMPLES[conv_input_grad_p] = [
-    (RNG.standard_normal((2, 5, 4, 3)).astype(d), RNG.standard_normal((3, 3, 2, 3)).astype(d))
     for d in (np.float64, np.float32)
 ]
 SAMPLES[erf_p] = [(RNG.standard_normal((3, 40)) * 3,), (RNG.standard_normal(7).astype(np.float32),)]
@@ -111,7 +106,6 @@ PARAMS: dict[Primitive, dict[str, Any]] = {
     max_pool_p: {"window": (2, 2)},
     pool_argmax_p: {"window": (2, 2)},
     pool_scatter_p: {"window": (2, 2), "input_shape": (6, 7)},
-    conv_input_grad_p: {"input_shape": (5, 4), "padding": ((1, 1), (1, 1))},
 }
 
 # Kernels exact to the bit, or within a few ulps (the sum of exponentials in another order).
