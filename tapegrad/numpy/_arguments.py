@@ -261,6 +261,8 @@ def argument_preparer(name: str, fn: Any) -> Callable[[tuple[Any, ...]], tuple[A
             sequences.append(i)
     if positions == [0] and not sequences and rest is None:
         return array_like_first
+    if sequences == [0] and not positions and rest is None:
+        return _each_first
     if not (positions or sequences or rest is not None):
         return None
     return _prepare_from(tuple(positions), tuple(sequences), rest)
@@ -271,10 +273,16 @@ def _each_array_like(seq: Any) -> Any:
     no item changes)."""
     if seq.__class__ not in SEQUENCES:
         return seq
-    items = [array_like(item) for item in seq]
-    if all(new is old for new, old in zip(items, seq, strict=True)):
-        return seq
-    return type(seq)(items)
+    for item in seq:
+        if item.__class__ in SEQUENCES:
+            return type(seq)(array_like(item) for item in seq)
+    return seq  # (the common case, a list of arrays: nothing to build)
+
+
+def _each_first(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with each item of the first (a sequence of arrays) through `array_like`."""
+    first = _each_array_like(args[0])
+    return args if first is args[0] else (first, *args[1:])
 
 
 def _prepare_from(
