@@ -183,7 +183,9 @@ class BatchTemplates:
         start = time.perf_counter()
         try:
             traced_graph = template.specialize(batched[1])
-        except NotPolymorphicError as err:
+        except Exception as err:  # noqa: BLE001 - any failure here must end in a retrace
+            # (NotPolymorphicError says why; anything else is a shape check gone wrong,
+            # which a retrace makes harmless.)
             logger.debug(
                 "tapegrad.function(%s): the trace at batch %d does not serve batch %d, "
                 "tracing again: %s",
