@@ -41,6 +41,7 @@ def apply_along_axis(
         ``arr.shape[:axis] + result.shape + arr.shape[axis + 1:]``.
 
     Examples:
+        >>> import numpy as np
         >>> apply_along_axis(np.diff, 0, np.array([[1.0, 5.0], [4.0, 6.0]]))
         array([[3., 1.]])
     """
@@ -72,6 +73,7 @@ def apply_over_axes(func: Callable[..., Any], a: Any, axes: Any) -> Any:
     a reduced axis kept with length 1.
 
     Examples:
+        >>> import numpy as np
         >>> apply_over_axes(np.sum, np.arange(6.0).reshape(2, 3), [0, 1])
         array([[15.]])
     """

@@ -54,6 +54,7 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         One array per axis (a single array for one axis), of ``f``'s float dtype.
 
     Examples:
+        >>> import numpy as np
         >>> gradient(np.array([1.0, 2.0, 4.0, 7.0]), np.array([0.0, 1.0, 1.5, 3.5]))
         array([1. , 3. , 3.5, 1.5])
     """
@@ -157,6 +158,7 @@ def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: Any = 2 * np.
     complement modulo ``period`` (whole periods added: the derivative is the identity).
 
     Examples:
+        >>> import numpy as np
         >>> unwrap(np.array([0.0, 3.0, 7.0, 10.0])).round(4).tolist()
         [0.0, 3.0, 0.7168, 3.7168]
     """
@@ -230,6 +232,7 @@ def i0(x: Any) -> Any:
     Its derivative is ``i1`` (NumPy's expansions, differentiated term by term).
 
     Examples:
+        >>> import numpy as np
         >>> i0(np.array([0.0, 1.0, 10.0])).round(4).tolist()
         [1.0, 1.2661, 2815.7166]
     """
@@ -253,6 +256,7 @@ def trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Any:
     zeros; the kept elements carry their gradients (the zeros are found from the values).
 
     Examples:
+        >>> import numpy as np
         >>> trim_zeros(np.array([0.0, 0.0, 1.0, 2.0, 0.0]), "f")
         array([1., 2., 0.])
     """
@@ -282,6 +286,7 @@ def spacing(x: Any, /) -> Any:
     """``numpy.spacing`` on the values (pass-through: the distance to the next float).
 
     Examples:
+        >>> import numpy as np
         >>> spacing(np.float32(1.0)) == np.finfo(np.float32).eps
         np.True_
     """
@@ -293,6 +298,7 @@ def nextafter(x1: Any, x2: Any, /) -> Any:
     towards ``x2``).
 
     Examples:
+        >>> import numpy as np
         >>> nextafter(np.float32(1.0), np.float32(2.0)) - 1 == np.finfo(np.float32).eps
         np.True_
     """

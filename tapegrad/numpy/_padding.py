@@ -138,6 +138,7 @@ def pad(
         elements carry theirs.
 
     Examples:
+        >>> import numpy as np
         >>> pad(np.arange(4.0), (1, 2), mode="linear_ramp", end_values=(5, -1))
         array([ 5.,  0.,  1.,  2.,  3.,  1., -1.])
         >>> pad(np.array([[1.0, 2.0], [3.0, 4.0]]), 1, mode="maximum")

@@ -71,6 +71,7 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:  # no
         The ``(len(x), N)`` Vandermonde matrix.
 
     Examples:
+        >>> import numpy as np
         >>> vander(np.array([1, 2, 3]), 3)
         array([[1, 1, 1],
                [4, 2, 1],
@@ -101,6 +102,7 @@ def polyval(p: Any, x: Any) -> Any:
     """Differentiable ``numpy.polyval`` (Horner's rule, as NumPy).
 
     Examples:
+        >>> import numpy as np
         >>> polyval([3, 0, 1], np.array([1.0, 2.0]))
         array([ 4., 13.])
     """
@@ -254,6 +256,7 @@ def polyfit(
         Gradients flow to ``x``, ``y`` and ``w`` through ``lstsq``.
 
     Examples:
+        >>> import numpy as np
         >>> x = np.array([0.0, 1.0, 2.0, 3.0])
         >>> polyfit(x, 2 * x**2 - 1, 2).round(6) + 0.0  # (+ 0.0: no -0.)
         array([ 2.,  0., -1.])
@@ -361,6 +364,7 @@ def roots(p: Any) -> Any:
     second makes second derivatives exact too. A repeated root has an infinite derivative.
 
     Examples:
+        >>> import numpy as np
         >>> np.sort(roots([1.0, -3.0, 2.0])).round(6)
         array([1., 2.])
     """

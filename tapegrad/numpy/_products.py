@@ -181,6 +181,7 @@ def einsum(subscripts: Any, *operands: Any, **kwargs: Any) -> Any:
         The contraction.
 
     Examples:
+        >>> import numpy as np
         >>> a = np.arange(9.0).reshape(3, 3)
         >>> einsum("ii->i", a), float(einsum("ii", a))
         (array([0., 4., 8.]), 12.0)
@@ -234,6 +235,7 @@ def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "greedy", **kwa
     description (a plan, no values computed).
 
     Examples:
+        >>> import numpy as np
         >>> path, text = einsum_path("ij,jk,kl->il", np.ones((2, 3)), np.ones((3, 4)),
         ...                          np.ones((4, 5)))
         >>> path

@@ -123,6 +123,7 @@ def sort_complex(a: Any) -> Any:
     so gradients return to where each element came from.
 
     Examples:
+        >>> import numpy as np
         >>> sort_complex(np.array([5.0, 3.0, 6.0, 2.0, 1.0]))
         array([1.+0.j, 2.+0.j, 3.+0.j, 5.+0.j, 6.+0.j])
     """
