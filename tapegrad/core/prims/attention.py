@@ -34,12 +34,36 @@ __all__ = ["attention_softmax_grad_p", "attention_softmax_p", "causal_keep", "ma
 
 def masked_value(dtype: Any) -> Any:
     """What a masked score becomes: finite (a fully masked row stays finite), far below
-    any real score, and representable in float16 too."""
+    any real score, and representable in float16 too.
+
+    Args:
+        dtype: The scores' float dtype.
+
+    Returns:
+        A 0-d array of that dtype.
+
+    Examples:
+        >>> masked_value(np.float16)
+        array(-4.586e+04, dtype=float16)
+    """
     return np.asarray(0.7 * np.finfo(dtype).min, dtype)
 
 
 def causal_keep(rows: int, cols: int) -> np.ndarray:
-    """``(rows, cols)`` booleans: query ``i`` sees keys ``j <= i``."""
+    """The causal mask: query ``i`` sees keys ``j <= i``.
+
+    Args:
+        rows: Query positions.
+        cols: Key positions.
+
+    Returns:
+        ``(rows, cols)`` booleans.
+
+    Examples:
+        >>> causal_keep(2, 3)
+        array([[ True, False, False],
+               [ True,  True, False]])
+    """
     return np.tri(rows, cols, dtype=bool)
 
 
