@@ -2465,6 +2465,20 @@ GRIDS_AND_UPDATES = [
         REAL,
         shapes=cases(((2, 3), (3,)), ((4,), ()), ((2, 2), (2, 1))),
     ),
+    unary("asanyarray", tnp.asanyarray, np.asanyarray, tensor_only=True),
+    sample(
+        "ascontiguousarray",
+        tnp.ascontiguousarray,
+        np.ascontiguousarray,
+        shapes=cases(((),), ((2, 3),)),
+        tensor_only=True,
+    ),
+    unary(
+        "require_float64",
+        lambda x: tnp.require(x, np.float64, "C"),
+        lambda x: np.require(x, np.float64, "C"),
+        tensor_only=True,
+    ),
 ]
 SAMPLES.extend(GRIDS_AND_UPDATES)
 DIFFERENTIABLE.extend(GRIDS_AND_UPDATES)
