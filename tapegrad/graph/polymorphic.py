@@ -28,10 +28,12 @@ size gets the traced graph *re-specialized* to the new size — without running 
 The specialized graph is optimized and compiled like a traced one (buffers and generated
 code are per size) and cached under the call's signature, so each size pays this once.
 
-What shapes cannot prove: a number written in the program that equals a batch-derived
-value above (the traced batch size, ``1 / B``, ``k * B``) is taken for one, and a
-batch-derived number of another form (``sqrt(B)``, ``3 / B`` folded into a constant) is
-not recognized. Both give wrong results at other sizes, so `tapegrad.function` keeps
+A number that fits a batch-derived form *and* is a product of fixed sizes of the graph
+(a mean over 32 time steps traced at batch 32, a count of 32 beside a 32-unit layer) is
+ambiguous: the trace is not reused for other sizes. What shapes cannot prove: a number
+written in the program that equals a batch-derived value (the traced batch size,
+``1 / B``, ``k * B``) and no fixed size is taken for one, and a batch-derived number of
+another form (``sqrt(B)``, ``3 / B`` folded into a constant) is not recognized. Both give wrong results at other sizes, so `tapegrad.function` keeps
 ``batch_polymorphic=False`` by default (as ``jax.jit`` traces per shape); the built-in
 ``fit``/``evaluate``/``predict`` steps, written with the layers' ops, turn it on.
 """
@@ -327,8 +329,11 @@ def substitute(
         for spec in graph.inputs
     ]
     one = frozenset({1})
+    # A number that is also a size of the graph's other axes may be either (a mean over
+    # 32 time steps traced at batch 32): refused, not guessed.
+    fixed = _fixed_products(plan.axes) if plan is not None else frozenset()
     constants = {
-        key: _constant(key, value, old, new, one if plan is None else multiples)
+        key: _constant(key, value, old, new, one if plan is None else multiples, fixed)
         for key, value in graph.constants.items()
     }
     nodes = []
@@ -336,7 +341,9 @@ def substitute(
         scaled = plan.params.get(index, ()) if plan is not None else ()
         counts = multiples if plan is not None and index in plan.dependent else one
         literals = tuple(
-            Literal(_number(a.value, old, new, counts)) if isinstance(a, Literal) else a
+            Literal(_number(a.value, old, new, counts, fixed=fixed))
+            if isinstance(a, Literal)
+            else a
             for a in node.inputs
         )
         params = {k: _param(v, old, new) if k in scaled else v for k, v in node.params.items()}
@@ -365,8 +372,13 @@ def _number(
     new: int,
     multiples: frozenset[int],
     numerators: tuple[float, ...] = (1.0,),
+    fixed: frozenset[int] = frozenset(),
 ) -> Any:
-    """``k * new`` for ``k * old``, ``c / (k * new)`` for ``c / (k * old)``, in its own type."""
+    """``k * new`` for ``k * old``, ``c / (k * new)`` for ``c / (k * old)``, in its own type.
+
+    Raises:
+        NotPolymorphicError: the number is also a product of fixed sizes (``fixed``).
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         return value
     if value == 0 or not math.isfinite(value):
@@ -376,9 +388,27 @@ def _number(
         if whole % old or not math.isclose(count, whole, rel_tol=1e-6):
             continue
         if whole // old in multiples:
+            if whole in fixed:
+                raise NotPolymorphicError(
+                    f"the number {value} may come from the batch size {old} or from a size "
+                    f"of {whole} elements along fixed axes: ambiguous"
+                )
             total = whole // old * new
             return type(value)(numerator / total if numerator else total)
     return value
+
+
+def _fixed_products(axes: dict[int, Axes]) -> frozenset[int]:
+    """Element counts of any subset of the fixed axes of every value."""
+    found: set[int] = set()
+    for kinds in axes.values():
+        products = {1}
+        for size in kinds:
+            if size > 0:
+                products |= {p * size for p in products}
+        found |= products
+    found.discard(1)
+    return frozenset(found)
 
 
 # A constant array with batch rows comes from derivative rules run on constants at trace
@@ -387,11 +417,18 @@ _NUMERATORS = (1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
 
 
 def _constant(
-    key: int, value: np.ndarray, old: int, new: int, multiples: frozenset[int]
+    key: int,
+    value: np.ndarray,
+    old: int,
+    new: int,
+    multiples: frozenset[int],
+    fixed: frozenset[int] = frozenset(),
 ) -> np.ndarray:
     array = np.asarray(value)
     if array.ndim == 0:
-        return np.asarray(_number(array[()], old, new, frozenset({1})), dtype=array.dtype)
+        return np.asarray(
+            _number(array[()], old, new, frozenset({1}), fixed=fixed), dtype=array.dtype
+        )
     if array.shape[0] % old:
         return value
     first = array[:1]
@@ -400,7 +437,7 @@ def _constant(
         # probe then fails where they meet the batch.
         return value
     row = np.vectorize(
-        lambda v: _number(v, old, new, multiples, _NUMERATORS), otypes=[array.dtype]
+        lambda v: _number(v, old, new, multiples, _NUMERATORS, fixed), otypes=[array.dtype]
     )(first)
     rows = array.shape[0] // old * new
     return np.ascontiguousarray(np.broadcast_to(row, (rows, *array.shape[1:])))

@@ -109,9 +109,24 @@ def test_what_cannot_be_proven_traces_again_and_says_why(
     assert "fails at batch" in reasons[0]
 
 
+def test_a_number_that_may_be_a_fixed_size_is_not_guessed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def time_mean(x: Any) -> Any:
+        return tnp.mean(x, axis=1)  # divides by 8 time steps: the batch size of the trace
+
+    f = tg.function(time_mean, batch_polymorphic=True)
+    with caplog.at_level(logging.DEBUG, logger="tapegrad.function"):
+        for size in (8, 5):
+            x = np.random.default_rng(size).standard_normal((size, 8, 2)).astype(np.float32)
+            np.testing.assert_allclose(f(x).numpy(), x.mean(axis=1), rtol=1e-6)
+    assert f.tracing_count == 2
+    assert any("ambiguous" in r.getMessage() for r in caplog.records)
+
+
 def test_a_trace_at_batch_one_is_not_reused() -> None:
     f = tg.function(_mean_of_all, batch_polymorphic=True)
-    for size in (1, 6, 9):
+    for size in (1, 5, 9):
         x = np.full((size, 6), 0.5, np.float32)
         np.testing.assert_allclose(float(f(x)), np.tanh(x @ W).mean(), rtol=1e-6)
     # Broadcasting of 1 hides the batch axis: the second size traces; the third reuses it.

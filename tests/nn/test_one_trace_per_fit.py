@@ -19,7 +19,7 @@ SIZES = (32, 7, 1, 33)
 
 def _mlp() -> models.Model:
     return models.Sequential(
-        [layers.Input((6,)), layers.Dense(32, activation="relu"), layers.Dense(3)]
+        [layers.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(3)]
     )
 
 
@@ -36,7 +36,7 @@ def _cnn() -> models.Model:
 
 
 def _lstm() -> models.Model:
-    return models.Sequential([layers.Input((5, 6)), layers.LSTM(8), layers.Dense(3)])
+    return models.Sequential([layers.Input((5, 6)), layers.LSTM(6), layers.Dense(3)])
 
 
 def _bn_dropout_mha() -> models.Model:
@@ -44,7 +44,7 @@ def _bn_dropout_mha() -> models.Model:
     h = layers.Dense(8)(inputs)
     h = layers.BatchNormalization()(h)
     h = layers.Dropout(0.25, seed=3)(h)
-    h = h + layers.MultiHeadAttention(num_heads=2, key_dim=4, seed=4)(h, h)
+    h = h + layers.MultiHeadAttention(num_heads=2, key_dim=3, seed=4)(h, h)
     h = layers.GlobalAveragePooling1D()(h)
     return models.Model(inputs, layers.Dense(3)(h))
 
