@@ -33,7 +33,8 @@ A number that fits a batch-derived form *and* is a product of fixed sizes of the
 ambiguous: the trace is not reused for other sizes. What shapes cannot prove: a number
 written in the program that equals a batch-derived value (the traced batch size,
 ``1 / B``, ``k * B``) and no fixed size is taken for one, and a batch-derived number of
-another form (``sqrt(B)``, ``3 / B`` folded into a constant) is not recognized. Both give wrong results at other sizes, so `tapegrad.function` keeps
+another form (``sqrt(B)``, ``3 / B`` folded into a constant) is not recognized. Both
+give wrong results at other sizes, so `tapegrad.function` keeps
 ``batch_polymorphic=False`` by default (as ``jax.jit`` traces per shape); the built-in
 ``fit``/``evaluate``/``predict`` steps, written with the layers' ops, turn it on.
 """
