@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import tapegrad as tg
-from tapegrad.core import foreach_assign_sub
 from tapegrad.nn.optimizers.base import Optimizer, cast_to
 from tapegrad.nn.validation import check_bool, check_probability
 
@@ -93,7 +92,7 @@ class SGD(Optimizer):
         grads = self._clip_gradients(grads)
         rate = cast_to(self.learning_rate, dtype)
         self._apply_weight_decay(variables, {dtype: rate})
-        foreach_assign_sub(variables, grads, rate)
+        tg.foreach_assign_sub(variables, grads, rate)
 
     def update_step(self, gradient: Any, variable: tg.Variable, learning_rate: Any) -> None:
         """Apply one SGD step to ``variable``."""
