@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tapegrad.backend import (
@@ -57,6 +58,39 @@ DIFFERS: dict[str, str] = {
 
 _UNSAFE_DESERIALIZATION = [False]
 _INTERACTIVE_LOGGING = [True]
+_BATCH_POLYMORPHISM = [os.environ.get("TAPEGRAD_BATCH_POLYMORPHIC", "") in ("1", "true")]
+
+
+def enable_batch_polymorphism() -> None:
+    """Compiled ``fit``/``evaluate``/``predict`` steps reuse one trace for every batch size.
+
+    A smaller last batch, or evaluation at another batch size, then re-specializes the
+    traced graph instead of running the step's Python again (one trace per model per
+    phase; `tapegrad.graph.polymorphic` says how). Off by default: the re-specialization
+    finds the batch size's traces by their values, and a number written in the program
+    that equals one (a loss divided by a hard-coded global batch size of 32, traced at
+    batch 32) would be rescaled at other sizes, a silently different result. Turn it on
+    for steps built from the layers' and losses' own ops (``TAPEGRAD_BATCH_POLYMORPHIC=1``
+    at import does the same). Steps compiled before the call keep their setting.
+
+    Examples:
+        >>> enable_batch_polymorphism()
+        >>> is_batch_polymorphism_enabled()
+        True
+        >>> disable_batch_polymorphism()
+    """
+    _BATCH_POLYMORPHISM[0] = True
+
+
+def disable_batch_polymorphism() -> None:
+    """Compiled steps trace once per batch size (the default; see
+    `enable_batch_polymorphism`)."""
+    _BATCH_POLYMORPHISM[0] = False
+
+
+def is_batch_polymorphism_enabled() -> bool:
+    """Whether compiled ``fit`` steps reuse one trace for every batch size."""
+    return _BATCH_POLYMORPHISM[0]
 
 
 def enable_interactive_logging() -> None:
@@ -144,9 +178,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "backend",
+    "disable_batch_polymorphism",
     "disable_engine",
     "disable_interactive_logging",
     "disable_traceback_filtering",
+    "enable_batch_polymorphism",
     "enable_engine",
     "enable_interactive_logging",
     "enable_traceback_filtering",
@@ -156,6 +192,7 @@ __all__ = [
     "floatx",
     "floatx_scope",
     "image_data_format",
+    "is_batch_polymorphism_enabled",
     "is_interactive_logging_enabled",
     "is_traceback_filtering_enabled",
     "is_unsafe_deserialization_enabled",

@@ -1,8 +1,11 @@
 """One trace per phase: compiled steps are polymorphic in the batch size (issue 17).
 
-Each model trains with compiled steps (traced once at batch 32, then re-specialized to
-7, 1 and 33) next to a twin that runs eagerly; losses, gradients' effect (weights after
-every step) and predictions must agree, and the compiled step must have traced once.
+Batch polymorphism is opt-in (`tapegrad.config.enable_batch_polymorphism`): these tests
+turn it on, and check that without it a number written in the program that equals the
+batch size keeps its value. Each model trains with compiled steps (traced once at batch
+32, then re-specialized to 7, 1 and 33) next to a twin that runs eagerly; losses,
+gradients' effect (weights after every step) and predictions must agree, and the compiled
+step must have traced once.
 """
 
 from collections.abc import Callable
@@ -15,6 +18,18 @@ from tapegrad import layers, losses, optimizers
 from tapegrad.nn import models
 
 SIZES = (32, 7, 1, 33)
+
+
+@pytest.fixture(autouse=True)
+def _polymorphic(request: pytest.FixtureRequest) -> object:
+    if "default_off" in request.node.name:
+        yield
+        return
+    tg.config.enable_batch_polymorphism()
+    try:
+        yield
+    finally:
+        tg.config.disable_batch_polymorphism()
 
 
 def _mlp() -> models.Model:
@@ -109,3 +124,23 @@ def test_fit_traces_each_phase_once() -> None:
     assert steps["test"].tracing_count == 1
     assert steps["predict"].tracing_count == 1
     assert steps["train"].specialization_count == 1
+
+
+def test_default_off_keeps_a_hard_coded_batch_size_in_a_loss() -> None:
+    # A loss divided by the user's global batch size (32): traced at batch 32, the last
+    # batch of 4 must still divide by 32, as eagerly (a re-specialized trace would not).
+    def loss(y_true: object, y_pred: object) -> object:
+        return tg.ops.sum(tg.ops.square(y_true - y_pred)) / 32.0
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((100, 4)).astype(np.float32)
+    y = rng.standard_normal((100, 1)).astype(np.float32)
+    histories = []
+    for jit in (False, True):
+        tg.utils.set_random_seed(0)
+        model = models.Sequential([layers.Input((4,)), layers.Dense(1)])
+        model.compile(optimizers.SGD(0.01), loss, jit_compile=jit)
+        fit = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        histories.append(fit.history["loss"])
+    assert not tg.config.is_batch_polymorphism_enabled()
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)

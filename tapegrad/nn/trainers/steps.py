@@ -106,9 +106,11 @@ class StepFunctions:
             return None
         steps = self._compiled_steps
         if kind not in steps:
-            # One trace per phase: a smaller last batch or another evaluation batch
-            # size re-specializes the trace instead of running Python again.
-            steps[kind] = tg.function(body, batch_polymorphic=True)
+            # With batch polymorphism on, one trace per phase: a smaller last batch or
+            # another evaluation batch size re-specializes the trace instead of running
+            # Python again (off by default: see tapegrad.config.enable_batch_polymorphism).
+            polymorphic = tg.config.is_batch_polymorphism_enabled()
+            steps[kind] = tg.function(body, batch_polymorphic=polymorphic)
         return steps[kind]
 
     def _run_compiled(self, kind: str, body: Any, *args: Any) -> Any:
