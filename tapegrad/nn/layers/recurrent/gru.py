@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tapegrad.nn.layers.recurrent.cells import GRUCell
-from tapegrad.nn.layers.recurrent.rnn import _BuiltinRNN
+from tapegrad.nn.layers.recurrent.rnn import BuiltinRNN
 
 
-class GRU(_BuiltinRNN):
+class GRU(BuiltinRNN):
     """Gated recurrent unit (Cho et al., 2014), Keras 3's GRU (``reset_after=True``).
 
     Gates ``z, r, h`` in Keras' order: ``kernel (features, 3*units)``,

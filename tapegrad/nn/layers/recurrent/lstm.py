@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tapegrad.nn.layers.recurrent.cells import LSTMCell
-from tapegrad.nn.layers.recurrent.rnn import _BuiltinRNN
+from tapegrad.nn.layers.recurrent.rnn import BuiltinRNN
 
 
-class LSTM(_BuiltinRNN):
+class LSTM(BuiltinRNN):
     """Long short-term memory layer (Hochreiter & Schmidhuber, 1997), Keras 3's LSTM.
 
     Gates ``i, f, c, o`` in Keras' order: ``kernel (features, 4*units)``,

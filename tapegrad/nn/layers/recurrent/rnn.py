@@ -316,7 +316,7 @@ class RNN(StatefulMixin, Layer):
         return cls(cell, **config)
 
 
-class _BuiltinRNN(RNN):
+class BuiltinRNN(RNN):
     """`SimpleRNN`, `LSTM` and `GRU`: an `RNN` owning a built-in cell, with a flat config."""
 
     _cell_class: type[_RecurrentCell] = SimpleRNNCell

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tapegrad.nn.layers.recurrent.cells import SimpleRNNCell
-from tapegrad.nn.layers.recurrent.rnn import _BuiltinRNN
+from tapegrad.nn.layers.recurrent.rnn import BuiltinRNN
 
 
-class SimpleRNN(_BuiltinRNN):
+class SimpleRNN(BuiltinRNN):
     """Fully connected RNN: ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent + b)``.
 
     Args:
