@@ -18,6 +18,8 @@ as the compiled function. What the generated code does better than `evaluate`:
   a weak Python scalar to that dtype anyway, so the result is the same and the call
   cheaper);
 * dead nodes (nothing reads them) are not run;
+* each result's name is deleted after its last reader, so its array is freed then (as
+  eager mode frees a value its tape no longer needs), not when the call returns;
 * optionally, fused kernels: groups of elementwise nodes (`passes/fusion.py`) run as one
   numba loop each (`tapegrad/graph/fused.py`, needs the ``jit`` extra).
 
@@ -40,7 +42,9 @@ Examples:
         x0, = args
         t0 = np_multiply(x0, _k0, out=_s0)  # t0:f32[3] = multiply x0 2.0
         t1 = np_tanh(t0, out=t0)  # t1:f32[3] = tanh t0
+        del t0
         t2 = np_subtract(t1, _k1)  # t2:f32[3] = subtract t1 1.0
+        del t1
         return [t2], []
     >>> outputs, updates = compiled([x], [])
     >>> outputs[0].tolist() == (np.tanh(x * 2.0) - 1.0).tolist()
@@ -234,12 +238,17 @@ class _Compiler:
         for k, (shape, dtype) in enumerate(plan.slots):
             self.namespace[f"_s{k}"] = np.empty(shape, dtype)
         self.emit_header(plan)
+        dying = self.dying_after(steps, escaping)
         descriptions = []
-        for unit in units:
+        for index, unit in enumerate(units):
             if isinstance(unit, FusionGroup):
                 descriptions.append(self.emit_kernel(unit))
             else:
                 self.emit_node(unit)
+            if index in dying:
+                # A local would keep its array alive to the end of the call: the forward
+                # activations of every layer and every VJP temporary at once.
+                self.lines.append(f"    del {', '.join(self.names[v] for v in dying[index])}")
         self.emit_return(plan)
         source = "\n".join(self.lines) + "\n"
         check_source(source)
@@ -252,6 +261,25 @@ class _Compiler:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         weakref.finalize(function, linecache.cache.pop, filename, None)
         return CompiledGraph(self.graph, source, function, descriptions, len(plan.slots))
+
+    def dying_after(self, steps: list[Step], escaping: set[int]) -> dict[int, list[int]]:
+        """Step index -> the results whose last reader it is (or that nothing reads).
+
+        Values the call returns stay; inputs and constants are the caller's or globals.
+        A view keeps its base array alive by itself, so names die by their own reads.
+        """
+        last: dict[int, int] = {}
+        for index, step in enumerate(steps):
+            for value in step.writes:
+                last[value] = index
+            for value in step.reads:
+                if value in last:  # (only values a step produced: not inputs, constants)
+                    last[value] = index
+        dying: dict[int, list[int]] = {}
+        for value, index in last.items():
+            if value not in escaping:
+                dying.setdefault(index, []).append(value)
+        return dying
 
     def step(self, unit: Unit) -> Step:
         if isinstance(unit, FusionGroup):
