@@ -170,7 +170,20 @@ def layer_normalization(
     x = float_input(x)
     ndim = len(shape_of(x))
     reduce = _axes("layer_normalization", axis, ndim)
-    eps = np.asarray(default_epsilon() if epsilon is None else epsilon, x.dtype)
+    eps_value = float(default_epsilon() if epsilon is None else epsilon)
+    trailing = len(reduce)
+    if (
+        not rms_scaling
+        and x.dtype in _FUSED_DTYPES
+        and reduce == tuple(range(ndim - trailing, ndim))
+    ):
+        # Trailing axes: one fused primitive forward and one backward.
+        features = shape_of(x)[ndim - trailing :]
+        scale = _trailing_weight(gamma, features, x.dtype, 1.0)
+        shift = _trailing_weight(beta, features, x.dtype, 0.0)
+        if scale is not None and shift is not None:
+            return P.layer_norm_p(x, scale, shift, trailing=trailing, epsilon=eps_value)[0]
+    eps = np.asarray(eps_value, x.dtype)
     mean, variance = moments(x, reduce, keepdims=True)
     inv = P.reciprocal_p(P.sqrt_p(variance + eps))
     if gamma is not None:
@@ -181,6 +194,32 @@ def layer_normalization(
     if beta is not None:
         shift = shift + _broadcast(beta, reduce, shape_of(x), x.dtype)
     return x * inv + shift
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _trailing_weight(v: Any, features: tuple[int, ...], dtype: np.dtype, absent: float) -> Any:
+    """A scale/shift for `layer_norm`: broadcasting against the normalized (trailing) axes,
+    in ``x``'s dtype (a 0-d ``absent`` where there is none); None where it cannot, which
+    leaves the op to the composed path (and its error messages)."""
+    if v is None:
+        return np.asarray(absent, dtype)
+    v = float_input(v)
+    if v.dtype != dtype:
+        v = P.cast_p(v, dtype=dtype)
+    shape = shape_of(v)
+    extra = len(shape) - len(features)
+    if extra > 0:
+        if any(n != 1 for n in shape[:extra]):
+            return None
+        v = P.reshape_p(v, shape=shape[extra:])
+        shape = shape[extra:]
+    try:
+        fits = np.broadcast_shapes(shape, features) == features
+    except ValueError:
+        return None
+    return v if fits else None
 
 
 def _broadcast(v: Any, axes: tuple[int, ...], shape: tuple[int, ...], dtype: np.dtype) -> Any:

@@ -477,9 +477,14 @@ class LayerNormalization(Layer):
         if self.rms_scaling:
             mean_square = tnp.mean(tnp.square(inputs), axis=self._axes, keepdims=True)
             return inputs * (1.0 / tnp.sqrt(mean_square + self.epsilon)) * gamma
+        beta = self._broadcast(self.beta)
+        ndim = len(self._broadcast_shape)
+        if self._axes == tuple(range(ndim - len(self._axes), ndim)):
+            # Trailing axes: the op runs them as one fused primitive (float32/64).
+            return tg.ops.layer_normalization(inputs, gamma, beta, self._axes, self.epsilon)
         mean = tnp.mean(inputs, axis=self._axes, keepdims=True)
         variance = tnp.mean(tnp.square(inputs - mean), axis=self._axes, keepdims=True)
-        return _normalize(inputs, mean, variance, gamma, self._broadcast(self.beta), self.epsilon)
+        return _normalize(inputs, mean, variance, gamma, beta, self.epsilon)
 
     def _broadcast(self, weight: Any) -> Any:
         if weight is None:
