@@ -96,6 +96,7 @@ WORKLOAD_GROUPS: dict[str, tuple[str, ...]] = {
     "W4": ("W4", "W4-nchw", "W4-ops"),
     "G0": ("G0",),
     "W5": ("W5-unrolled", "W5-layer"),
+    "W7": ("W7",),
 }
 ALL_WORKLOADS: tuple[str, ...] = tuple(w for ws in WORKLOAD_GROUPS.values() for w in ws)
 
@@ -129,6 +130,7 @@ WORKLOAD_DESCRIPTIONS: dict[str, str] = {
     "G0": "GEMM peak: 2048x2048 @ 2048x2048, float32",
     "W5-unrolled": "LSTM step, T=50 B=32 I=32 H=128, gate math in a Python loop, SGD 0.1",
     "W5-layer": "W5 with the framework's LSTM layer (tapegrad LSTM, torch nn.LSTM)",
+    "W7": "Transformer encoder step, B=32 T=128 D=128, 4 heads, GELU MLP 512, 2 blocks, Adam",
 }
 
 

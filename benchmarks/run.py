@@ -9,6 +9,11 @@ Rows are workloads, columns frameworks: ``median (min)``, W1 rows in µs per pri
 (time / 300), the others in ms per call. A second table gives each peer's median over
 tapegrad's median from the same run; a third, GFLOP/s at the median for the rows with a
 FLOP count (W2, W3: 6*B*P; G0: 2*n^3). Frameworks that are not installed are skipped.
+
+W7 (the Transformer encoder step) runs the steps of `benchmarks.transformer_w7` (its
+``run_builders``) for tapegrad, tapegrad-compiled, torch and jax-jit, timed like every other
+row; ``python -m benchmarks.transformer_w7`` adds CPU time and peak RSS per step and checks
+that the peers' first losses agree.
 """
 
 from __future__ import annotations
@@ -338,7 +343,7 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str], 
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--workloads", default="W1,W6", help="groups or workloads (W1,W6)")
+    parser.add_argument("--workloads", default="W1,W6", help="groups or workloads (W1,W7)")
     parser.add_argument(
         "--frameworks", default=",".join(FRAMEWORKS), help=f"from {', '.join(FRAMEWORKS)}"
     )

@@ -27,13 +27,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -200,6 +201,39 @@ def build_jax(data: dict[str, np.ndarray]) -> Step:
     return step
 
 
+def build(peer: str, data: dict[str, np.ndarray]) -> Step:
+    """The step of ``peer`` (one of `PEERS`) from W7's ``data``."""
+    builders: dict[str, Callable[[], Step]] = {
+        "tapegrad-eager": lambda: build_tapegrad(data, compiled=False),
+        "tapegrad-compiled": lambda: build_tapegrad(data, compiled=True),
+        "torch": lambda: build_torch(data),
+        "jax": lambda: build_jax(data),
+    }
+    return builders[peer]()
+
+
+# The frameworks of `benchmarks.run` (`harness.FRAMEWORKS`) that have a W7 row: their peer here.
+RUN_PEERS = {
+    "tapegrad": "tapegrad-eager",
+    "tapegrad-compiled": "tapegrad-compiled",
+    "torch": "torch",
+    "jax-jit": "jax",
+}
+
+
+def run_builders(framework: str) -> dict[str, H.Builder]:
+    """W7 for `benchmarks.run`'s worker: ``{"W7": builder}`` for the frameworks of
+    `RUN_PEERS`, else ``{}``. The builder's callable runs one step (batch ``i % 4`` at its
+    ``i``-th call, as here) and returns the loss as a float32 NumPy scalar array."""
+
+    def builder(data: Mapping[str, np.ndarray]) -> Callable[[], np.ndarray]:
+        step = build(RUN_PEERS[framework], dict(data))
+        calls = itertools.count()
+        return lambda: np.asarray(step(next(calls)), np.float32)
+
+    return {"W7": builder} if framework in RUN_PEERS else {}
+
+
 def _rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -207,14 +241,7 @@ def _rss_mib() -> float:
 
 def measure(peer: str, steps: int) -> dict[str, Any]:
     """Build ``peer``, run 2 checked steps, then ``steps`` timed ones (in this process)."""
-    data = H.make_transformer_data()
-    builders: dict[str, Callable[[], Step]] = {
-        "tapegrad-eager": lambda: build_tapegrad(data, compiled=False),
-        "tapegrad-compiled": lambda: build_tapegrad(data, compiled=True),
-        "torch": lambda: build_torch(data),
-        "jax": lambda: build_jax(data),
-    }
-    step = builders[peer]()
+    step = build(peer, H.make_transformer_data())
     before = _rss_mib()
     start = time.perf_counter()
     losses = [step(0)]
