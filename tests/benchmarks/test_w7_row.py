@@ -18,4 +18,3 @@ def test_w7_builders_exist_for_the_peers_that_have_the_step() -> None:
         assert framework in harness.FRAMEWORKS
         assert list(transformer_w7.run_builders(framework)) == ["W7"]
     assert transformer_w7.run_builders("numpy-hand") == {}
-
