@@ -1,16 +1,23 @@
-"""Trace and compile times, graph sizes and per-step allocations of the compiled W2-W5 steps.
+"""Trace and compile times, graph sizes and per-step allocations of the compiled W2-W7 steps.
 
 Usage::
 
-    python -m benchmarks.compile_times [--workloads W2,W3,W4,W5-unrolled,W5-layer]
+    python -m benchmarks.compile_times [--workloads W2,W3,W4,W5-unrolled,W5-layer,W7] [--warm]
 
 For each training workload of :mod:`benchmarks.impl_tapegrad_compiled` (the same
-``tapegrad.function`` train steps the ``tapegrad-compiled`` column times) this prints:
+``tapegrad.function`` train steps the ``tapegrad-compiled`` column times), and for W7
+(:mod:`benchmarks.transformer_w7`'s Keras-style model: the compiled step that
+``train_on_batch`` runs with ``jit_compile=True``), this prints:
 
 - ``trace s``: `ConcreteFunction.trace_seconds` — running the Python step on traced
   tensors, and the graph passes; ``passes s``: the passes alone (run again on the traced
   graph); ``compile s``: `ConcreteFunction.compile_seconds` (code generation);
-  ``1st run s``: the first call after that (numba compiles fused kernels lazily, there).
+  ``t+c cpu``: the CPU time (``time.process_time``) of trace and compile together (the
+  fairer figure on a busy machine; tracing runs the step once in eager mode, so it
+  includes one eager step's computation); ``1st run s``: the first call after that
+  (numba compiles fused kernels lazily, there).
+- Process-wide one-time costs (importing numba, loading its cached kernels) fall on the
+  first workload that needs them; ``--warm`` traces each workload once before measuring.
 - ``ragged s``: a batch-polymorphic twin (``tapegrad.function(batch_polymorphic=True)``,
   what ``fit`` uses) traced on the batch, then given a smaller last batch: the time to
   re-specialize its trace to that size (shape checks, passes, code generation) without
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import statistics
 import sys
 import time
@@ -40,6 +48,7 @@ from benchmarks import harness, impl_tapegrad_compiled
 from benchmarks.impl_tapegrad_compiled import TRAIN_STEPS
 
 WARMUP_STEPS = 20
+WORKLOADS = (*TRAIN_STEPS, "W7")
 
 # Primitives whose result is (usually) a view of an input: no new buffer.
 _VIEW_PRIMITIVES = frozenset(
@@ -89,17 +98,47 @@ def ragged_batch_seconds(step: Any, batch: tuple[Any, ...]) -> tuple[float, bool
     twin = tg.function(step.python_function, jit=step.jit, batch_polymorphic=True)
     twin.get_concrete_function(*batch)
     size = len(batch[0])
-    smaller = tuple(np.asarray(a)[: size - 1 - size // 4] for a in batch)
+    smaller = tuple(None if a is None else np.asarray(a)[: size - 1 - size // 4] for a in batch)
     t0 = time.perf_counter()
     twin.get_concrete_function(*smaller)
     return time.perf_counter() - t0, twin.tracing_count == 1
 
 
-def measure(workload: str) -> dict[str, Any]:
+def w7_parts() -> tuple[Any, Any]:
+    """W7's compiled train step (the `tapegrad.function` ``train_on_batch`` runs) with no
+    trace yet, and an endless iterator of its ``(x, y, sample_weight)`` batches.
+
+    The model creates that function at its first ``train_on_batch`` (which traces it):
+    the trace is cleared again, so W7's row is always measured warm."""
+    import inspect
+
+    from benchmarks.transformer_w7 import build_tapegrad
+
+    data = harness.make_transformer_data()
+    train_on_batch = build_tapegrad(data, compiled=True)
+    train_on_batch(0)
+    model = inspect.getclosurevars(train_on_batch).nonlocals["model"]
+    step = model._compiled_steps["train"]
+    step.clear_cache()
+    xs, ys = data["x"], data["y"]
+    batches = ((xs[i % len(xs)], ys[i % len(ys)], None) for i in itertools.count())
+    return step, batches
+
+
+def measure(workload: str, warm: bool = False) -> dict[str, Any]:
     """Trace, compile, warm up and measure one workload's compiled train step."""
-    step, batches = TRAIN_STEPS[workload](harness.make_data(workload))
+    if workload == "W7":
+        step, batches = w7_parts()
+    else:
+        step, batches = TRAIN_STEPS[workload](harness.make_data(workload))
     batch = next(batches)
+    if warm:
+        step(*batch)
+        step.clear_cache()
+    gc.collect()
+    cpu = time.process_time()
     concrete = step.get_concrete_function(*batch)
+    cpu = time.process_time() - cpu
     from tapegrad.graph.passes import optimize
 
     t0 = time.perf_counter()
@@ -123,6 +162,7 @@ def measure(workload: str) -> dict[str, Any]:
         "trace_s": concrete.trace_seconds,
         "passes_s": passes_s,
         "compile_s": concrete.compile_seconds,
+        "cpu_s": cpu,
         "first_run_s": first_run_s,
         "ragged_s": ragged_s,
         "ragged_reused": reused,
@@ -142,7 +182,10 @@ def _mb(n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default=",".join(TRAIN_STEPS))
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument(
+        "--warm", action="store_true", help="trace each workload once before measuring"
+    )
     parser.add_argument(
         "--threads",
         choices=("1", "default"),
@@ -155,26 +198,28 @@ def main(argv: list[str] | None = None) -> int:
 
         threadpool_limits(1)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    unknown = [w for w in workloads if w not in TRAIN_STEPS]
+    unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
-        parser.error(f"unknown workloads {unknown}; known: {', '.join(TRAIN_STEPS)}")
+        parser.error(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
     print(f"graph execution: {impl_tapegrad_compiled.info()['graph_execution']}")
     header = (
         f"{'workload':<12} {'trace s':>8} {'passes s':>9} {'compile s':>10} {'t+c s':>7}"
+        f" {'t+c cpu':>7}"
         f" {'1st run s':>9} {'ragged s':>15} {'nodes':>12} {'median ms':>9} {'peak':>10}"
         f" {'net':>18} {'fresh':>20}"
     )
     print(header)
     print("-" * len(header))
     for w in workloads:
-        r = measure(w)
+        r = measure(w, args.warm)
         nodes = f"{r['nodes_traced']} -> {r['nodes_optimized']}"
         net = f"{_mb(r['net_bytes'])}, {r['net_blocks']} blk"
         fresh = f"{_mb(r['fresh_bytes'])} in {r['fresh_count']}"
         ragged = f"{r['ragged_s']:.3f}" + ("" if r["ragged_reused"] else " (retraced)")
         print(
             f"{w:<12} {r['trace_s']:8.3f} {r['passes_s']:9.3f} {r['compile_s']:10.3f}"
-            f" {r['trace_s'] + r['compile_s']:7.3f} {r['first_run_s']:9.3f} {ragged:>15}"
+            f" {r['trace_s'] + r['compile_s']:7.3f} {r['cpu_s']:7.3f}"
+            f" {r['first_run_s']:9.3f} {ragged:>15}"
             f" {nodes:>12}"
             f" {r['step_ms']:9.3f}"
             f" {_mb(r['peak_bytes']):>10} {net:>18} {fresh:>20}",
