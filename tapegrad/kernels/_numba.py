@@ -1,26 +1,57 @@
-"""numba, for the optional compiled kernels (the `jit` extra): imported only where it is installed.
+"""numba, for the optional compiled kernels (the `jit` extra): imported on first use.
 
-`njit` compiles with numba's disk cache (machine code reused by later processes), falling back
-to no cache where numba finds no writable location for it. `njit_parallel` compiles a
-``parallel=True`` twin of a loop written with ``prange``, and `threads` says how many threads
-the multi-core kernels may use; `run` picks the serial or the parallel loop for a call.
+`import_loops` imports a kernel module's compiled loops (a ``tapegrad.kernels._*_loops``
+module, whose import compiles or loads them), or says that numba cannot be imported: the
+kernel modules call it from their ``applies`` on the first call, so `import tapegrad`
+never imports numba. `njit` compiles with numba's disk cache (machine code reused by later
+processes), falling back to no cache where numba finds no writable location for it.
+`njit_parallel` compiles a ``parallel=True`` twin of a loop written with ``prange``, and
+`threads` says how many threads the multi-core kernels may use; `run` picks the serial or
+the parallel loop for a call.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import threading
 import types
 from typing import Any
 
-import numba
-
 from tapegrad.kernels.threads import parallel_kernels_enabled
+
+
+@functools.cache
+def _numba() -> types.ModuleType:
+    import numba  # (the `jit` extra: ImportError where it is not installed)
+
+    return numba
+
+
+def __getattr__(name: str) -> Any:
+    """``numba``, the module, as an attribute of this one (imported on first access)."""
+    if name == "numba":
+        return _numba()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def import_loops(name: str) -> types.ModuleType | bool:
+    """The compiled loops ``tapegrad.kernels.<name>``, or False where numba cannot be imported.
+
+    Examples:
+        >>> import_loops("_no_such_loops")
+        False
+    """
+    try:
+        return importlib.import_module(f"tapegrad.kernels.{name}")
+    except ImportError:
+        return False
 
 
 def njit(**options: Any) -> Any:
     """``numba.njit(cache=True, ...)``, without the cache where no location is writable."""
+    numba = _numba()
 
     def wrap(function: Any) -> Any:
         try:
@@ -69,7 +100,7 @@ def _thread_limit() -> int:
 def threads() -> int:
     """How many threads a ``parallel=True`` kernel may use: numba's own setting
     (``NUMBA_NUM_THREADS``, `numba.set_num_threads`) within `_thread_limit`."""
-    return min(numba.get_num_threads(), _thread_limit())
+    return min(_numba().get_num_threads(), _thread_limit())
 
 
 def parallel(size: int, min_size: int) -> bool:
@@ -82,6 +113,7 @@ def parallel(size: int, min_size: int) -> bool:
     n = threads()
     if n < 2:
         return False
+    numba = _numba()
     if numba.get_num_threads() != n:
         numba.set_num_threads(n)
     return True
@@ -103,4 +135,4 @@ def run(serial: Any, parallel_loop: Any, size: int, min_size: int, *args: Any) -
     return serial(*args)
 
 
-__all__ = ["njit", "njit_parallel", "parallel", "run", "threads"]
+__all__ = ["import_loops", "njit", "njit_parallel", "parallel", "run", "threads"]

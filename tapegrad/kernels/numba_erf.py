@@ -28,6 +28,7 @@ import numpy as np
 
 from tapegrad.core.prims.elementwise import erf_p
 from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
+from tapegrad.kernels._numba import import_loops
 from tapegrad.kernels.registry import register_kernel
 
 _F32 = np.dtype(np.float32)
@@ -37,10 +38,7 @@ _loops: Any = None  # the compiled loop once imported; False where numba cannot 
 
 def _import_loops() -> Any:
     global _loops
-    try:
-        _loops = importlib.import_module("tapegrad.kernels._erf_loops")
-    except ImportError:
-        _loops = False
+    _loops = import_loops("_erf_loops")
     return _loops
 
 

@@ -20,6 +20,7 @@ from tapegrad.core.prims.xent import (
     sparse_softmax_cross_entropy_p,
     sparse_softmax_cross_entropy_with_delta_p,
 )
+from tapegrad.kernels._numba import import_loops
 from tapegrad.kernels.registry import register_kernel
 
 #: Logits up to this size: past it NumPy's SIMD exp outruns the loop's scalar one.
@@ -32,10 +33,7 @@ _loops: Any = None  # the compiled loops once imported; False where numba cannot
 
 def _import_loops() -> Any:
     global _loops
-    try:
-        _loops = importlib.import_module("tapegrad.kernels._xent_loops")
-    except ImportError:
-        _loops = False
+    _loops = import_loops("_xent_loops")
     return _loops
 
 
