@@ -53,6 +53,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import keyword
 import linecache
@@ -375,9 +376,7 @@ class _Compiler:
             return None
         # Only where the ufunc has a loop taking every operand in that dtype (ldexp's
         # exponent stays an integer).
-        ufunc = PRIMITIVES[node.primitive].ufunc
-        loop = dtype.char * ufunc.nin + "->"
-        return dtype if any(t.startswith(loop) for t in ufunc.types) else None
+        return dtype if _has_loop(PRIMITIVES[node.primitive].ufunc, dtype) else None
 
     def emit_scatter_add(self, index: int) -> None:
         """``out = x; out[idx] += g`` for an absorbed ``add(x, index_add(g, idx))``."""
@@ -571,6 +570,13 @@ class _Compiler:
 
 
 _compiled_ids = itertools.count()
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_loop(ufunc: np.ufunc, dtype: np.dtype) -> bool:
+    """Whether ``ufunc`` has a loop taking every operand in ``dtype``."""
+    loop = dtype.char * ufunc.nin + "->"
+    return any(t.startswith(loop) for t in ufunc.types)
 
 
 def _copy(value: Any) -> Any:

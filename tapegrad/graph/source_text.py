@@ -27,6 +27,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import re
@@ -132,8 +133,14 @@ def check_source(source: str) -> None:
 
 def aval(shape: Shape, dtype: Any) -> str:
     """``f32[2,3]``: a value's dtype and shape as the printer shows them."""
+    return f"{_short_dtype(dtype)}[{','.join(str(int(d)) for d in shape)}]"
+
+
+@functools.lru_cache(maxsize=256)
+def _short_dtype(dtype: Any) -> str:
+    # (dtype.name is computed in Python by NumPy: slow enough to matter per generated line)
     name = np.dtype(dtype).name
-    return f"{_SHORT.get(name, name)}[{','.join(str(int(d)) for d in shape)}]"
+    return _SHORT.get(name, name)
 
 
 def describe(node: Node, names: dict[int, str]) -> str:

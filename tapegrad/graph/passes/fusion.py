@@ -216,14 +216,23 @@ class _GroupDeps:
                     self.rdeps[a] |= 1 << h
 
 
+#: The set bits of each byte value.
+_BYTE_BITS = [tuple(i for i in range(8) if byte >> i & 1) for byte in range(256)]
+
+
 def _bits(mask: int) -> list[int]:
-    """Indices of the set bits of ``mask``."""
-    found = []
-    while mask:
-        low = mask & -mask
-        found.append(low.bit_length() - 1)
-        mask ^= low
-    return found
+    """Indices of the set bits of ``mask``, in increasing order."""
+    if mask.bit_count() * 32 < mask.bit_length():
+        found = []  # few bits: peel them off one by one
+        while mask:
+            low = mask & -mask
+            found.append(low.bit_length() - 1)
+            mask ^= low
+        return found
+    # Many bits (a long unrolled graph's dependency masks): a byte at a time, since each
+    # big-integer operation of the loop above costs time in the mask's length.
+    data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+    return [8 * k + i for k, byte in enumerate(data) if byte for i in _BYTE_BITS[byte]]
 
 
 def _read_outside(graph: Graph, order: Sequence[int], group_of: dict[int, int]) -> set[int]:
