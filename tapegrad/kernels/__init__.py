@@ -7,6 +7,7 @@ this package registers the kernels shipped with tapegrad, one module per engine 
 * `numba_xent`: the softmax cross-entropy in one pass per row (numba, the `jit` extra;
   numba itself is imported on the first call);
 * `numba_erf`: ``erf`` (the exact GELU's) in a compiled loop (numba);
+* `numba_layer_norm`: layer normalization and its gradient in one pass per row (numba);
 * `numba_lstm`: the LSTM's step loops (numba, float32);
 * `numba_pool`: 2-D max pooling, its argmax and its scatter in one pass per window (numba;
   on several threads for large arrays once `set_parallel_kernels` switches that on).
@@ -17,6 +18,7 @@ parallel loops run them on several threads with `set_parallel_kernels` (off by d
 
 from tapegrad.kernels import (
     numba_erf,
+    numba_layer_norm,
     numba_lstm,
     numba_pool,
     numba_xent,
@@ -43,6 +45,7 @@ __all__ = [
     "kernel_for",
     "kernels_of",
     "numba_erf",
+    "numba_layer_norm",
     "numba_lstm",
     "numba_pool",
     "numba_xent",

@@ -25,6 +25,7 @@ from tapegrad.core.prims import (
 from tapegrad.core.prims import xent as prims_xent
 from tapegrad.core.prims.elementwise import erf_p
 from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
+from tapegrad.core.prims.layer_norm import layer_norm_grad_p, layer_norm_p
 from tapegrad.kernels import kernel_for, kernels_of, register_kernel
 from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE
 
@@ -100,9 +101,24 @@ SAMPLES[pool_scatter_p] = [
 ]
 SAMPLES[erf_p] = [(RNG.standard_normal((3, 40)) * 3,), (RNG.standard_normal(7).astype(np.float32),)]
 SAMPLES[gelu_p] = SAMPLES[gelu_grad_p] = SAMPLES[erf_p]
+SAMPLES[layer_norm_p] = [
+    ((RNG.standard_normal((4, 6)) * 2 + 1).astype(d), RNG.standard_normal(6).astype(d), b)
+    for d, b in ((np.float64, np.zeros((), np.float64)), (np.float32, np.ones(6, np.float32)))
+]
+SAMPLES[layer_norm_grad_p] = [
+    (
+        RNG.standard_normal(x.shape).astype(x.dtype),
+        x,
+        gamma,
+        *layer_norm_p.impl(x, gamma, beta, trailing=1, epsilon=1e-5)[1:],
+    )
+    for x, gamma, beta in SAMPLES[layer_norm_p]
+]
 # Params of the samples' calls, by primitive.
 PARAMS: dict[Primitive, dict[str, Any]] = {
     lstm_grad_p: {"argnum": 1},
+    layer_norm_p: {"trailing": 1, "epsilon": 1e-5},
+    layer_norm_grad_p: {"trailing": 1},
     max_pool_p: {"window": (2, 2)},
     pool_argmax_p: {"window": (2, 2)},
     pool_scatter_p: {"window": (2, 2), "input_shape": (6, 7)},

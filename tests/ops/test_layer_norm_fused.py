@@ -197,3 +197,49 @@ def test_layer_against_keras_on_jax(axis: Any) -> None:
         (RNG.normal(size=(2, 3, 4)).astype(np.float32) * 3 + 1,),
     )
     harness.check_layer(case)
+
+
+# The parallel twins for float32 only: each compilation costs seconds on a cold cache.
+@pytest.mark.parametrize(
+    "dtype, parallel",
+    [(np.float32, False), (np.float64, False), (np.float32, True)],
+    ids=["float32", "float64", "float32-parallel"],
+)
+def test_numba_kernels_match_the_impls(dtype: Any, parallel: bool, monkeypatch: Any) -> None:
+    pytest.importorskip("numba")
+    from tapegrad.kernels import _numba, kernel_for, numba_layer_norm
+
+    monkeypatch.setattr(_numba, "parallel", lambda size, min_size: parallel)
+    x = (RNG.normal(size=(3, 5, 8)) * 3 + 2).astype(dtype)
+    strided = np.repeat(x, 2, axis=-1)[..., ::2]  # the same values, not contiguous
+    gamma, beta = RNG.normal(size=(1, 8)).astype(dtype), RNG.normal(size=()).astype(dtype)
+    g = RNG.normal(size=x.shape).astype(dtype)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12}
+    wide = gamma
+    for trailing in (1, 2):
+        params = {"trailing": trailing, "epsilon": 1e-5}
+        gamma = wide if trailing == 2 else wide[0]
+        assert kernel_for(P.layer_norm_p, x, gamma, beta, **params) is numba_layer_norm.layer_norm
+        for values in (x, strided):
+            got = numba_layer_norm.layer_norm(values, gamma, beta, **params)
+            want = P.layer_norm_p.impl(values, gamma, beta, **params)
+            for a, b in zip(got, want, strict=True):
+                assert a.dtype == dtype and a.shape == b.shape
+                np.testing.assert_allclose(a, b, **tol)
+            _, mean, rstd = want
+            args = (g, values, gamma, mean, rstd)
+            chosen = kernel_for(P.layer_norm_grad_p, *args, trailing=trailing)
+            assert chosen is numba_layer_norm.layer_norm_grad
+            np.testing.assert_allclose(
+                numba_layer_norm.layer_norm_grad(*args, trailing=trailing),
+                P.layer_norm_grad_p.impl(*args, trailing=trailing),
+                **tol,
+            )
+    # A NaN stays in its row; other dtypes and mismatched statistics take the impl.
+    x[0, 0, 3] = np.nan
+    y = numba_layer_norm.layer_norm(x, wide[0], beta, trailing=1, epsilon=1e-5)[0]
+    assert np.isnan(y[0, 0]).all()
+    assert np.isfinite(y[0, 1:]).all()
+    assert not numba_layer_norm.applies(x.astype(np.float16), gamma, beta, trailing=1, epsilon=0)
+    assert not numba_layer_norm.applies_grad(g, x, gamma, mean[:1], rstd, trailing=2)
+    assert not numba_layer_norm.applies(x, wide, beta, trailing=1, epsilon=0)
