@@ -106,16 +106,51 @@ def _pair(a: np.ndarray, ta: str, b: np.ndarray, tb: str, output: str) -> np.nda
     free_b = _by_stride(b, tb, [c for c in tb if c not in ta])
     a_m = _matrix(a, ta, batch, free_a, contracted)
     b_m = np.swapaxes(_matrix(b, tb, batch, free_b, contracted), -1, -2)
-    # With nothing to sum (k == 1) it is an outer product per batch element:
-    # broadcasting, not a stack of 1 x 1 products.
-    product = a_m * b_m if a_m.shape[-1] == 1 else np.matmul(a_m, b_m)
+    batch_shape = np.broadcast_shapes(a_m.shape[:-2], b_m.shape[:-2])
     shape = (
-        product.shape[: len(batch)]
+        batch_shape
         + tuple(a.shape[ta.index(c)] for c in free_a)
         + tuple(b.shape[tb.index(c)] for c in free_b)
     )
     result_term = batch + free_a + free_b
-    return product.reshape(shape).transpose([result_term.index(c) for c in output])
+    order = [result_term.index(c) for c in output]
+    if a_m.shape[-1] != 1 and order != sorted(order):
+        written = _matmul_in_layout(a_m, b_m, shape, result_term, output)
+        if written is not None:
+            return written
+    # With nothing to sum (k == 1) it is an outer product per batch element:
+    # broadcasting, not a stack of 1 x 1 products.
+    product = a_m * b_m if a_m.shape[-1] == 1 else np.matmul(a_m, b_m)
+    return product.reshape(shape).transpose(order)
+
+
+def _matmul_in_layout(
+    a_m: np.ndarray, b_m: np.ndarray, shape: tuple[int, ...], result_term: list[str], output: str
+) -> np.ndarray | None:
+    """``a_m @ b_m`` written straight into a C-ordered array of the output's index order
+    (BLAS takes the strided rows), or None where that layout is not matmul-shaped.
+
+    The alternative, a transposed view of the product, is copied by whatever reads it
+    next as a matrix (the following projection, a reshape).
+    """
+    if a_m.dtype != b_m.dtype or a_m.dtype.kind not in "fc":
+        return None
+    out = np.empty(tuple(shape[result_term.index(c)] for c in output), a_m.dtype)
+    view = out.transpose([output.index(c) for c in result_term])
+    target = view.reshape(shape[: a_m.ndim - 2] + (a_m.shape[-2], b_m.shape[-1]))
+    # A reshape that had to copy, or a result with neither rows nor columns contiguous,
+    # would not be written in place by BLAS.
+    if not np.may_share_memory(target, out):
+        return None
+    if target.strides[-1] == out.itemsize:
+        np.matmul(a_m, b_m, out=target)
+    elif target.strides[-2] == out.itemsize:  # column-major: the transposed product
+        np.matmul(
+            np.swapaxes(b_m, -1, -2), np.swapaxes(a_m, -1, -2), out=np.swapaxes(target, -1, -2)
+        )
+    else:
+        return None
+    return out
 
 
 def _by_stride(x: np.ndarray, term: str, letters: list[str]) -> list[str]:

@@ -407,7 +407,10 @@ class MultiHeadAttention(Layer):
             set_keras_mask(packed.get(name), None)
         key = value if key is None else key
         mask = self._attention_mask(query, value, attention_mask, use_causal_mask, masks)
-        q = self.query_dense(query) * (1.0 / math.sqrt(self.key_dim))
+        # Keras scales the projected query; scaling the scores instead is the same product,
+        # done inside the softmax's own pass (no pass over q forward or backward).
+        scale = 1.0 / math.sqrt(self.key_dim)
+        q = self.query_dense(query)
         k = self.key_dense(key)
         v = self.value_dense(value)
         scores = tnp.einsum(self._dot_equation, k, q)  # (batch, ..., heads, T..., S...)
@@ -418,8 +421,9 @@ class MultiHeadAttention(Layer):
                 mask = tnp.expand_dims(mask, -2 * positions - 1)  # the heads axis
         if positions == 1:
             # Mask and softmax as one fused op: one scores-sized array forward and backward.
-            probabilities = ops.attention_softmax(scores, mask)
+            probabilities = ops.attention_softmax(scores, mask, scale=scale)
         else:
+            scores = scores * scale
             if mask is not None:
                 scores = tnp.where(mask, scores, _MASKED_SCORE)
             # Several attended axes: one softmax over all their key positions.
