@@ -58,33 +58,46 @@ DIFFERS: dict[str, str] = {
 
 _UNSAFE_DESERIALIZATION = [False]
 _INTERACTIVE_LOGGING = [True]
-_BATCH_POLYMORPHISM = [os.environ.get("TAPEGRAD_BATCH_POLYMORPHIC", "") in ("1", "true")]
+_BATCH_POLYMORPHISM = [
+    os.environ.get("TAPEGRAD_BATCH_POLYMORPHIC", "1").lower() not in ("0", "false")
+]
 
 
 def enable_batch_polymorphism() -> None:
     """Compiled ``fit``/``evaluate``/``predict`` steps reuse one trace for every batch size.
 
-    A smaller last batch, or evaluation at another batch size, then re-specializes the
-    traced graph instead of running the step's Python again (one trace per model per
-    phase; `tapegrad.graph.polymorphic` says how). Off by default: the re-specialization
-    finds the batch size's traces by their values, and a number written in the program
-    that equals one (a loss divided by a hard-coded global batch size of 32, traced at
-    batch 32) would be rescaled at other sizes, a silently different result. Turn it on
-    for steps built from the layers' and losses' own ops (``TAPEGRAD_BATCH_POLYMORPHIC=1``
-    at import does the same). Steps compiled before the call keep their setting.
+    The default. A smaller last batch, or evaluation at another batch size, then
+    re-specializes the traced graph instead of compiling a new trace (one trace per
+    model per phase). The first other size proves it: the step's Python is traced once
+    more at a small probe size (not compiled), and every number that differs between
+    the two traces must follow the batch (``k * B`` or ``c / (k * B)``); a number the
+    program wrote stays as written (a loss divided by a hard-coded 32.0), and a step
+    whose traces differ otherwise (``sqrt(B)``, rows computed outside the graph) traces
+    per size. `tapegrad.graph.polymorphic` says how. Steps compiled before the call keep
+    their setting.
 
     Examples:
+        >>> disable_batch_polymorphism()
         >>> enable_batch_polymorphism()
         >>> is_batch_polymorphism_enabled()
         True
-        >>> disable_batch_polymorphism()
     """
     _BATCH_POLYMORPHISM[0] = True
 
 
 def disable_batch_polymorphism() -> None:
-    """Compiled steps trace once per batch size (the default; see
-    `enable_batch_polymorphism`)."""
+    """Compiled steps trace once per batch size, as ``jax.jit`` does.
+
+    For a step whose numbers depend on the batch size in a way two traces cannot tell
+    from a linear one (``min(B, 32)``). ``TAPEGRAD_BATCH_POLYMORPHIC=0`` at import does
+    the same. Steps compiled before the call keep their setting.
+
+    Examples:
+        >>> disable_batch_polymorphism()
+        >>> is_batch_polymorphism_enabled()
+        False
+        >>> enable_batch_polymorphism()
+    """
     _BATCH_POLYMORPHISM[0] = False
 
 

@@ -46,7 +46,7 @@ from tapegrad.core.tracing import current_tracer, is_traced, set_tracer
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.concrete import ConcreteFunction
 from tapegrad.graph.ir import Atom, Graph, Input, Literal
-from tapegrad.graph.polymorphic import BatchTemplates, batch_key
+from tapegrad.graph.polymorphic import BatchTemplates, batch_key, resized_rows
 from tapegrad.graph.trace import UntraceableError, _Tracer
 
 logger = logging.getLogger("tapegrad.function")
@@ -319,6 +319,7 @@ class Function:
                     self.optimize,
                     self.jit,
                     self._lock,
+                    functools.partial(self._probe_trace, leaves, in_tree, positions),
                 )
                 self.specialization_count += concrete is not None
             if concrete is None:
@@ -375,31 +376,7 @@ class Function:
         key: Any,
     ) -> ConcreteFunction:
         start = time.perf_counter()
-        tracer = FunctionTracer(self.name)
-        traced = list(leaves)
-        for number, k in enumerate(positions):
-            traced[k] = tracer.add_argument(leaves[k], number)
-        call_args, call_kwargs = tree_unflatten(in_tree, traced)
-        previous_tracer = set_tracer(tracer)
-        previous = set_recorders(active_recorders() + (tracer,))
-        try:
-            result = self.python_function(*call_args, **call_kwargs)
-            out_leaves, out_tree = tree_flatten(result)
-            outputs = [self._output_atom(tracer, leaf, j) for j, leaf in enumerate(out_leaves)]
-        finally:
-            set_recorders(previous)
-            set_tracer(previous_tracer)
-            tracer.restore_variables()
-        if tracer.problems:
-            raise UntraceableError(f"tapegrad.function({self.name}): {tracer.problems[0]}")
-        traced_graph = Graph(
-            tracer.inputs,
-            tracer.nodes,
-            outputs,
-            tracer.constants,
-            captured_variables=tracer.variables,
-            updates=tracer.updates(),
-        )
+        traced_graph, out_tree = self._trace_graph(leaves, in_tree, positions)
         graph = traced_graph
         if self.optimize:
             from tapegrad.graph.passes import optimize
@@ -437,6 +414,43 @@ class Function:
                 self.tracing_count,
             )
         return concrete
+
+    def _trace_graph(
+        self, leaves: list[Any], in_tree: Any, positions: list[int]
+    ) -> tuple[Graph, Any]:
+        """Run the Python function on traced ``leaves``: its graph and result structure."""
+        tracer = FunctionTracer(self.name)
+        traced = list(leaves)
+        for number, k in enumerate(positions):
+            traced[k] = tracer.add_argument(leaves[k], number)
+        call_args, call_kwargs = tree_unflatten(in_tree, traced)
+        previous_tracer = set_tracer(tracer)
+        previous = set_recorders(active_recorders() + (tracer,))
+        try:
+            result = self.python_function(*call_args, **call_kwargs)
+            out_leaves, out_tree = tree_flatten(result)
+            outputs = [self._output_atom(tracer, leaf, j) for j, leaf in enumerate(out_leaves)]
+        finally:
+            set_recorders(previous)
+            set_tracer(previous_tracer)
+            tracer.restore_variables()
+        if tracer.problems:
+            raise UntraceableError(f"tapegrad.function({self.name}): {tracer.problems[0]}")
+        graph = Graph(
+            tracer.inputs,
+            tracer.nodes,
+            outputs,
+            tracer.constants,
+            captured_variables=tracer.variables,
+            updates=tracer.updates(),
+        )
+        return graph, out_tree
+
+    def _probe_trace(
+        self, leaves: list[Any], in_tree: Any, positions: list[int], size: int
+    ) -> tuple[Graph, Any]:
+        """The trace at batch ``size`` proving batch polymorphism (not compiled, not counted)."""
+        return self._trace_graph(resized_rows(leaves, positions, size), in_tree, positions)
 
     @staticmethod
     def _output_atom(tracer: FunctionTracer, leaf: Any, j: int) -> Atom:
@@ -537,10 +551,11 @@ def function(
             folding, simplification) before compiling.
         batch_polymorphic: Reuse a trace when only the leading size of the array
             arguments changes (a smaller last batch): the graph is re-specialized to the
-            new size without running Python, and traced again where that cannot be
-            proven right (`tapegrad.graph.polymorphic`). Off by default, as in
-            ``jax.jit``: a number in the program equal to the batch size would be taken
-            for it. ``Model.fit``/``evaluate``/``predict`` turn it on.
+            new size, proven by one more trace of the Python function at a small probe
+            size (not compiled), and traced again where the two traces differ otherwise
+            than by the batch (`tapegrad.graph.polymorphic`). Off by default, as in
+            ``jax.jit``: two traces cannot prove a form such as ``min(B, 32)`` wrong.
+            ``Model.fit``/``evaluate``/``predict`` turn it on.
 
     Returns:
         A `Function` (or a decorator making one when ``func`` is omitted).

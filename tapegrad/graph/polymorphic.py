@@ -3,53 +3,52 @@
 A `tapegrad.function` created with ``batch_polymorphic=True`` (``Model.fit`` and friends
 make theirs so) traces the Python function once per signature *up to the leading axis of
 its array arguments*. A call whose arguments differ from a traced signature only in that
-size gets the traced graph *re-specialized* to the new size — without running Python:
+size gets the traced graph *re-specialized* to the new size, proven by two traces:
 
-1. **Substitution.** The batch size ``B`` of the trace can have entered the graph only
-   through the arguments' shapes and through numbers Python computed from them: the
-   leading entry of a shape-valued param (``reshape``'s ``(B, -1)`` or ``(B * 36, 4)``,
-   a ``broadcast_to`` back to the batch, a random draw's shape), a literal equal to
-   ``B`` (a count, ``x.shape[0]``) or ``1 / B``, or, in the part of the graph computed
-   from the batch or feeding it, to ``k * B`` or ``1 / (k * B)`` where ``k`` is an
-   element count of a batch value's other axes (a mean's divisor), and a constant with
-   ``k * B`` equal rows (``ones((B, 1))``; its value may be ``c / (k * B)``: the mean's
-   VJP run on constants at trace time). Those are replaced for the new size.
-2. **Verification.** The substituted graph is run once on seeded random values at a
-   small *probe* size (random draws and collectives are not run), node by node: a shape
-   param is scaled, or kept where scaling fails (a reshape of a fixed-size value), and
-   each value's axes are classified: ``k`` times the batch where the trace had ``k * B``
-   and the probe ``k * probe``, else fixed. Each new size then runs once more and every
-   node must have exactly the shapes this classification predicts. A graph whose shapes
-   do not follow (rows computed from the batch outside the graph, a Variable assigned a
-   batch-sized value, a trace at batch 1 or 2 whose broadcasting or small numbers hide
-   the batch) is not polymorphic: the call traces again, and the ``tapegrad.function``
-   logger says why at DEBUG level.
+1. **Probe trace.** The first time a second size arrives, the Python function is traced
+   once more at a small *probe* size ``P`` (3, or 5 when the first trace was at 3; its
+   arguments are rows of the call's own, repeated) — Python only: no optimization, no
+   compilation. Both traces must be the same program: the same primitives in the same
+   order reading the same values, the same Variables, the same output structure.
+2. **Two-point proof.** Everything that may differ between the two traces is compared
+   position by position: every shape, every param (all its numbers, not only a leading
+   entry), every literal and every constant. A number equal in both traces is fixed (a
+   ``/ 32.0`` the program wrote stays ``32.0``, a mean over 32 time steps too). A number
+   that differs must be ``k * B`` at the first trace's batch ``B`` and ``k * P`` at the
+   probe (a shape, a count, ``x.shape[0]``), or ``c / (k * B)`` and ``c / (k * P)`` (a
+   mean's divisor, up to float rounding): at a new size ``N`` it becomes ``k * N`` or
+   ``c / (k * N)``. A constant with batch rows must have equal rows in both traces, each
+   entry following these rules (``ones((B, 1))``, a mean's VJP run on constants at trace
+   time). Anything else — ``sqrt(B)``, ``B - 1``, rows computed from the batch outside the
+   graph (``np.arange(B)``), Python control flow that depends on the batch, a Variable
+   assigned a batch-sized value, a probe that fails — proves nothing: the function is not
+   polymorphic, each size traces as ``jax.jit`` would, and the ``tapegrad.function``
+   logger says why at DEBUG level. The probe runs once per function and signature.
+   Each node's shapes at a new size come from its shapes in both traces (no run at
+   that size: a node whose shapes are ``k * B`` and ``k * P`` and whose params are
+   extrapolated like its inputs' shapes has ``k * N``; an earlier design ran every new
+   size's graph to check this, when its probe was not a trace of the program).
 
 The specialized graph is optimized and compiled like a traced one (buffers and generated
 code are per size) and cached under the call's signature, so each size pays this once.
 
-A number that fits a batch-derived form *and* is a product of fixed sizes of the graph
-(a mean over 32 time steps traced at batch 32, a count of 32 beside a 32-unit layer) is
-ambiguous: the trace is not reused for other sizes. What shapes cannot prove: a number
-written in the program that equals a batch-derived value (the traced batch size,
-``1 / B``, ``k * B``) and no fixed size is taken for one, and a batch-derived number of
-another form (``sqrt(B)``, ``3 / B`` folded into a constant) is not recognized. Both
-give wrong results at other sizes, so `tapegrad.function` keeps
-``batch_polymorphic=False`` by default (as ``jax.jit`` traces per shape); the built-in
-``fit``/``evaluate``/``predict`` steps, written with the layers' ops, turn it on.
+Two traces cannot tell a linear form from one that is linear only at the two sizes
+(``min(B, 32)``, ``B % 29``): such a program is wrong at other sizes. That is why
+`tapegrad.function` keeps ``batch_polymorphic=False`` by default (as ``jax.jit`` traces
+per shape), while the built-in ``fit``/``evaluate``/``predict`` steps, written with the
+layers' ops, turn it on (`tapegrad.config.disable_batch_polymorphism` turns it off).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tapegrad.core.primitive import PRIMITIVES
 from tapegrad.graph.concrete import ConcreteFunction
 from tapegrad.graph.ir import Graph, Input, Literal, Node
 
@@ -57,6 +56,10 @@ logger = logging.getLogger("tapegrad.function")
 
 # Each axis of a value: a fixed size (> 0), or -k: k times the batch size.
 Axes = tuple[int, ...]
+
+# How far the two traces' forms may disagree: float rounding of c / (k * B) (float32
+# constants round to 6e-8).
+_RTOL = 1e-6
 
 
 class NotPolymorphicError(ValueError):
@@ -91,59 +94,95 @@ def batch_key(key: tuple[Any, ...]) -> tuple[tuple[Any, ...], int] | None:
     return tuple(parts), sizes.pop()
 
 
-@dataclasses.dataclass
-class _Plan:
-    """What the probe run decided: which params scale, which nodes read the batch."""
+def probe_size(size: int) -> int:
+    """The batch size of the probe trace for a trace at batch ``size``.
 
-    params: dict[int, tuple[str, ...]]  # node index -> params whose leading entry scales
-    dependent: frozenset[int]  # nodes reading values computed from the batch, or feeding them
-    axes: dict[int, Axes]  # value id -> its axes
+    Small (its trace runs the program's ops on few rows), not 1 or 2 (broadcasting and the
+    programs' small numbers would pass for the batch), never ``size`` itself.
+
+    Args:
+        size: The batch size of the first trace.
+
+    Returns:
+        3, or 5 for a first trace at 3.
+
+    Examples:
+        >>> probe_size(32), probe_size(3)
+        (3, 5)
+    """
+    return 5 if size == 3 else 3
+
+
+def resized_rows(leaves: list[Any], positions: list[int], size: int) -> list[Any]:
+    """``leaves`` with the arrays at ``positions`` cut or repeated to ``size`` rows.
+
+    The probe trace's arguments: the call's own rows (valid labels and indices, not
+    made-up values).
+
+    Args:
+        leaves: A call's flattened arguments.
+        positions: Which leaves are arrays (or Tensors).
+        size: The rows each array of rank 1 or more gets.
+
+    Returns:
+        A new list of leaves (arrays of rank 0 and other leaves as they were).
+
+    Examples:
+        >>> import numpy as np
+        >>> resized_rows([np.arange(2), "static", np.float32(1)], [0, 2], 5)[0]
+        array([0, 1, 0, 1, 0])
+    """
+    resized = list(leaves)
+    for k in positions:
+        array = np.asarray(leaves[k])
+        if array.ndim:
+            resized[k] = np.take(array, np.arange(size) % array.shape[0], axis=0)
+    return resized
 
 
 @dataclasses.dataclass
 class BatchTemplate:
-    """One trace of a function, re-specializable to other batch sizes.
+    """One trace of a function, re-specializable to other batch sizes once proven.
 
     Args:
         graph: The graph as traced (before the passes).
         size: The batch size it was traced at.
+        probe: The same function traced at `probe_size` (set by `prove`).
+        reason: Why it is not polymorphic (None: not refuted).
     """
 
     graph: Graph
     size: int
+    probe: Graph | None = None
     reason: str | None = None
-    _plan: _Plan | None = None
 
-    def __post_init__(self) -> None:
-        if self.reason is None and self.size < 3:
-            self.reason = (
-                f"it was traced with a batch of {self.size}: broadcasting (of 1) or small "
-                "numbers of the program (2) could pass for the batch"
-            )
-
-    def specialize(self, size: int) -> Graph:
-        """The traced graph for batch ``size``, shapes checked node by node.
+    def prove(self, probe: Graph) -> None:
+        """Check the two-point proof against ``probe``, the trace at `probe_size`.
 
         Raises:
-            NotPolymorphicError: the graph does not follow the batch size (the reason).
+            NotPolymorphicError: the traces differ otherwise than by the batch (the reason;
+                it is kept, and `specialize` refuses from then on).
+        """
+        size = probe_size(self.size)
+        try:
+            _Extension(self.graph, probe, self.size, size, size).graph()
+        except NotPolymorphicError as err:
+            self.reason = str(err)
+            raise
+        self.probe = probe
+
+    def specialize(self, size: int) -> Graph:
+        """The traced graph for batch ``size``: every number that differs between the two
+        traces in its form at ``size``, every node's shapes from both traces' shapes.
+
+        Raises:
+            NotPolymorphicError: not proven, or refuted (the reason).
         """
         if self.reason is not None:
             raise NotPolymorphicError(self.reason)
-        if self._plan is None:
-            try:
-                self._plan = _probe(self.graph, self.size, 3 if self.size != 3 else 5)
-            except NotPolymorphicError as err:
-                self.reason = str(err)
-                raise
-        plan = self._plan
-        graph = substitute(self.graph, self.size, size, plan, _multiples(plan.axes))
-        shapes = {key: _shape_at(axes, size) for key, axes in plan.axes.items()}
-        _run_shapes(graph, size, shapes)
-        nodes = [
-            dataclasses.replace(node, shapes=tuple(shapes[i] for i in node.outputs))
-            for node in graph.nodes
-        ]
-        return _with(graph, nodes=nodes)
+        if self.probe is None:
+            raise NotPolymorphicError("no probe trace proves it")
+        return _Extension(self.graph, self.probe, self.size, probe_size(self.size), size).graph()
 
 
 class BatchTemplates:
@@ -158,9 +197,12 @@ class BatchTemplates:
         self._found: dict[Any, tuple[BatchTemplate, Any]] = {}
 
     def keep(self, batched: tuple[Any, int], concrete: ConcreteFunction) -> None:
-        """Keep a new trace as the one other batch sizes are made from (unless one is)."""
-        found = self._found.get(batched[0])
-        if found is None or found[0].reason is not None:
+        """Keep a new trace as the one other batch sizes are made from (unless one is).
+
+        A refuted one stays: the reason is the program's, and another probe would cost a
+        trace for each size.
+        """
+        if batched[0] not in self._found:
             template = BatchTemplate(concrete.traced_graph, batched[1])
             self._found[batched[0]] = (template, concrete.out_tree)
 
@@ -177,18 +219,25 @@ class BatchTemplates:
         optimize: bool,
         jit: bool,
         lock: Any,
+        trace: Callable[[int], tuple[Graph, Any]],
     ) -> ConcreteFunction | None:
-        """A kept trace specialized to this batch size, compiled; None: trace again."""
+        """A kept trace specialized to this batch size, compiled; None: trace again.
+
+        ``trace(size)`` traces the Python function at batch ``size`` (the probe; not
+        compiled) and returns the graph and its result's structure.
+        """
         found = self._found.get(batched[0])
         if found is None:
             return None
         template, out_tree = found
         start = time.perf_counter()
         try:
+            if template.probe is None and template.reason is None:
+                self._prove(template, out_tree, trace)
             traced_graph = template.specialize(batched[1])
         except Exception as err:  # noqa: BLE001 - any failure here must end in a retrace
-            # (NotPolymorphicError says why; anything else is a shape check gone wrong,
-            # which a retrace makes harmless.)
+            # (NotPolymorphicError says why; anything else, the program failing at the
+            # probe size included, is made harmless by a retrace.)
             logger.debug(
                 "tapegrad.function(%s): the trace at batch %d does not serve batch %d, "
                 "tracing again: %s",
@@ -220,136 +269,257 @@ class BatchTemplates:
         )
         return concrete
 
-
-def _probe(graph: Graph, old: int, probe: int) -> _Plan:
-    """Run ``graph`` at batch ``probe``, deciding node by node what follows the batch."""
-    first = substitute(graph, old, probe)
-    env = _start(first)
-    traced = _traced_shapes(graph)
-    axes = {key: _axes(key, traced[key], np.shape(env[key]), old, probe) for key in env}
-    batched = {key for key, kinds in axes.items() if min(kinds, default=1) < 0}
-    reading = set(batched)  # values computed from the batch
-    params: dict[int, tuple[str, ...]] = {}
-    dependent: set[int] = set()
-    with np.errstate(all="ignore"):
-        for index, (node, plain) in enumerate(zip(graph.nodes, first.nodes, strict=True)):
-            ids = [a for a in node.inputs if not isinstance(a, Literal)]
-            scalable = tuple(k for k, v in node.params.items() if _param(v, old, probe) != v)
-            batch_in = any(a in batched for a in ids)
-            # A shape whose leading entry is a multiple of the batch follows it (also in a
-            # broadcast of a reduced value back to the batch); kept where that fails (a
-            # reshape whose element count is fixed). A wrong guess fails where its
-            # result meets the batch, and the trace is then refused.
-            choices = [scalable, ()]
-            problem = ""
-            for keys in dict.fromkeys(choices):
-                trial = dataclasses.replace(
-                    plain,
-                    params={
-                        k: _param(v, old, probe) if k in keys else v for k, v in node.params.items()
-                    },
-                )
-                try:
-                    results = _run_node(trial, env, index, probe, old if keys or batch_in else 0)
-                    found = {
-                        out: _axes(out, shape, np.shape(value), old, probe)
-                        for out, shape, value in zip(
-                            node.outputs, node.shapes, results, strict=True
-                        )
-                    }
-                except NotPolymorphicError as err:
-                    problem = str(err)
-                    continue
-                break
-            else:
-                raise NotPolymorphicError(problem)
-            env.update(zip(node.outputs, results, strict=True))
-            axes.update(found)
-            if keys:
-                params[index] = keys
-            batched.update(out for out, kinds in found.items() if min(kinds, default=1) < 0)
-            if any(a in reading for a in ids):
-                dependent.add(index)
-                reading.update(node.outputs)
-    for key, atom in graph.updates.items():
-        if not isinstance(atom, Literal) and atom in batched:
-            name = next(s.name for s in graph.inputs if s.id == key)
-            raise NotPolymorphicError(f"Variable '{name}' is assigned a batch-sized value")
-    return _Plan(params, _with_ancestors(graph, dependent), axes)
-
-
-def _with_ancestors(graph: Graph, dependent: set[int]) -> frozenset[int]:
-    """``dependent`` and the nodes feeding them (a mean's VJP divides the cotangent)."""
-    related = set(dependent)
-    needed: set[int] = set()
-    for index in range(len(graph.nodes) - 1, -1, -1):
-        node = graph.nodes[index]
-        if index in related or any(out in needed for out in node.outputs):
-            related.add(index)
-            needed.update(a for a in node.inputs if not isinstance(a, Literal))
-    return frozenset(related)
-
-
-def _axes(key: int, traced: Any, probed: Any, old: int, probe: int) -> Axes:
-    if len(traced) != len(probed):
-        raise NotPolymorphicError(f"value {key} changes rank at batch {probe}")
-    kinds: list[int] = []
-    for a, b in zip(traced, probed, strict=True):
-        if a == b:
-            kinds.append(a)
-        elif a % old == 0 and b == a // old * probe:
-            kinds.append(-(a // old))
-        else:
-            raise NotPolymorphicError(
-                f"value {key} has shape {list(traced)} at batch {old} but {list(probed)} at "
-                f"batch {probe}: a size the graph cannot follow"
+    def _prove(
+        self, template: BatchTemplate, out_tree: Any, trace: Callable[[int], tuple[Graph, Any]]
+    ) -> None:
+        size = probe_size(template.size)
+        start = time.perf_counter()
+        try:
+            graph, probe_tree = trace(size)
+            if probe_tree != out_tree:
+                raise NotPolymorphicError(f"its result has another structure at batch {size}")
+            template.prove(graph)
+        except Exception as err:
+            template.reason = template.reason or f"the probe trace at batch {size} failed: {err}"
+            logger.debug(
+                "tapegrad.function(%s): probe trace at batch %d (Python only, %.3f s): the "
+                "trace at batch %d is not batch-polymorphic: %s",
+                self.name,
+                size,
+                time.perf_counter() - start,
+                template.size,
+                template.reason,
             )
-    return tuple(kinds)
-
-
-def substitute(
-    graph: Graph,
-    old: int,
-    new: int,
-    plan: _Plan | None = None,
-    multiples: frozenset[int] = frozenset({1}),
-) -> Graph:
-    """``graph`` with the traces of batch size ``old`` replaced by ``new``.
-
-    Argument shapes' leading axis; the leading entry of the shape params ``plan`` names;
-    literals equal to ``old`` or ``1 / old``, and, in nodes reading values computed from
-    the batch (or feeding such nodes), to ``k * old`` or its reciprocal for ``k`` in
-    ``multiples`` (element counts of batch values: a mean's divisor); constants whose
-    ``k * old`` rows are all equal (values ``c / (k * old)`` too). Node shapes are left
-    as traced (`BatchTemplate.specialize` recomputes them).
-    """
-    inputs = [
-        dataclasses.replace(spec, shape=(new, *spec.shape[1:]))
-        if spec.kind == "arg" and spec.shape
-        else spec
-        for spec in graph.inputs
-    ]
-    one = frozenset({1})
-    # A number that is also a size of the graph's other axes may be either (a mean over
-    # 32 time steps traced at batch 32): refused, not guessed.
-    fixed = _fixed_products(plan.axes) if plan is not None else frozenset()
-    constants = {
-        key: _constant(key, value, old, new, one if plan is None else multiples, fixed)
-        for key, value in graph.constants.items()
-    }
-    nodes = []
-    for index, node in enumerate(graph.nodes):
-        scaled = plan.params.get(index, ()) if plan is not None else ()
-        counts = multiples if plan is not None and index in plan.dependent else one
-        literals = tuple(
-            Literal(_number(a.value, old, new, counts, fixed=fixed))
-            if isinstance(a, Literal)
-            else a
-            for a in node.inputs
+            raise NotPolymorphicError(template.reason) from err
+        logger.debug(
+            "tapegrad.function(%s): probe trace at batch %d (Python only, %.3f s): the trace "
+            "at batch %d serves every batch size",
+            self.name,
+            size,
+            time.perf_counter() - start,
+            template.size,
         )
-        params = {k: _param(v, old, new) if k in scaled else v for k, v in node.params.items()}
-        nodes.append(dataclasses.replace(node, inputs=literals, params=params))
-    return _with(graph, inputs=inputs, nodes=nodes, constants=constants)
+
+
+class _Extension:
+    """The trace at batch ``old`` carried to batch ``new`` by its twin traced at ``probe``.
+
+    Walks both graphs in step; every number that differs must be ``k * old`` against
+    ``k * probe`` or ``c / (k * old)`` against ``c / (k * probe)`` (`NotPolymorphicError`
+    otherwise).
+    """
+
+    def __init__(self, first: Graph, second: Graph, old: int, probe: int, new: int) -> None:
+        self.first, self.second = first, second
+        self.old, self.probe, self.new = old, probe, new
+        self.ids: dict[int, int] = {}  # first trace's value id -> the probe trace's
+        self.axes: dict[int, Axes] = {}  # first trace's value id -> its axes
+        self.constants: dict[int, np.ndarray] = {}
+
+    def graph(self) -> Graph:
+        first, second = self.first, self.second
+        if len(first.inputs) != len(second.inputs):
+            raise NotPolymorphicError(f"the probe trace at batch {self.probe} has other inputs")
+        inputs = [self._input(s, t) for s, t in zip(first.inputs, second.inputs, strict=True)]
+        captured = list(first.captured_variables or [])
+        if len(captured) != len(second.captured_variables or []) or any(
+            a is not b for a, b in zip(captured, second.captured_variables or [], strict=True)
+        ):
+            raise NotPolymorphicError(f"it reads other Variables at batch {self.probe}")
+        if len(first.nodes) != len(second.nodes):
+            raise NotPolymorphicError(
+                f"it records {len(first.nodes)} ops at batch {self.old} but "
+                f"{len(second.nodes)} at batch {self.probe} (Python that depends on the batch)"
+            )
+        nodes = [
+            self._node(index, s, t)
+            for index, (s, t) in enumerate(zip(first.nodes, second.nodes, strict=True))
+        ]
+        if len(first.outputs) != len(second.outputs):
+            raise NotPolymorphicError(f"it has other outputs at batch {self.probe}")
+        outputs = [
+            self._atom(a, b, f"output {j}")
+            for j, (a, b) in enumerate(zip(first.outputs, second.outputs, strict=True))
+        ]
+        if [self.ids.get(key) for key in first.updates] != list(second.updates):
+            raise NotPolymorphicError(f"it assigns other Variables at batch {self.probe}")
+        updates = {}
+        for (key, atom), other in zip(first.updates.items(), second.updates.values(), strict=True):
+            name = next(s.name for s in first.inputs if s.id == key)
+            updates[key] = self._atom(atom, other, f"the update of Variable '{name}'")
+            if not isinstance(atom, Literal) and min(self.axes[atom], default=1) < 0:
+                raise NotPolymorphicError(f"Variable '{name}' is assigned a batch-sized value")
+        constants = dict(first.constants)
+        constants.update(self.constants)
+        return _with(
+            first, inputs=inputs, nodes=nodes, outputs=outputs, constants=constants, updates=updates
+        )
+
+    def _input(self, s: Input, t: Input) -> Input:
+        where = f"input '{s.name}'"
+        if s.kind != t.kind or s.dtype != t.dtype:
+            raise NotPolymorphicError(f"{where} differs at batch {self.probe}")
+        axes = self._shape(s.shape, t.shape, where)
+        self.ids[s.id] = t.id
+        self.axes[s.id] = axes
+        return dataclasses.replace(s, shape=_shape_at(axes, self.new))
+
+    def _node(self, index: int, s: Node, t: Node) -> Node:
+        where = f"node {index} ({s.primitive})"
+        if (
+            s.primitive != t.primitive
+            or len(s.inputs) != len(t.inputs)
+            or len(s.outputs) != len(t.outputs)
+            or s.dtypes != t.dtypes
+            or s.params.keys() != t.params.keys()
+        ):
+            raise NotPolymorphicError(
+                f"{where} is a {t.primitive} node of other arguments or results at batch "
+                f"{self.probe} (Python that depends on the batch)"
+            )
+        inputs = tuple(self._atom(a, b, where) for a, b in zip(s.inputs, t.inputs, strict=True))
+        params = {
+            k: self._value(v, t.params[k], f"{where} param '{k}'") for k, v in s.params.items()
+        }
+        shapes = []
+        for out, other, a, b in zip(s.outputs, t.outputs, s.shapes, t.shapes, strict=True):
+            axes = self._shape(a, b, where)
+            self.ids[out] = other
+            self.axes[out] = axes
+            shapes.append(_shape_at(axes, self.new))
+        return dataclasses.replace(s, inputs=inputs, params=params, shapes=tuple(shapes))
+
+    def _atom(self, a: Any, b: Any, where: str) -> Any:
+        if isinstance(a, Literal) and isinstance(b, Literal):
+            return a if a.value is b.value else Literal(self._value(a.value, b.value, where))
+        if isinstance(a, Literal) or isinstance(b, Literal):
+            raise NotPolymorphicError(f"{where} reads a literal at one batch size only")
+        mapped = self.ids.get(a)
+        if mapped is None and a in self.first.constants and b in self.second.constants:
+            const = self.first.constants[a]
+            self.constants[a] = self._array(const, self.second.constants[b], f"{where}: constant")
+            self.axes[a] = self._shape(np.shape(const), np.shape(self.second.constants[b]), where)
+            self.ids[a] = mapped = b
+        if mapped != b:
+            raise NotPolymorphicError(f"{where} reads another value at batch {self.probe}")
+        return a
+
+    def _shape(self, a: tuple[int, ...], b: tuple[int, ...], where: str) -> Axes:
+        if len(a) != len(b):
+            raise NotPolymorphicError(f"{where} changes rank at batch {self.probe}")
+        kinds = []
+        for m, n in zip(a, b, strict=True):
+            if m == n:
+                kinds.append(m)
+            elif m % self.old == 0 and n * self.old == m * self.probe:
+                kinds.append(-(m // self.old))
+            else:
+                raise NotPolymorphicError(
+                    f"{where} has shape {list(a)} at batch {self.old} but {list(b)} at batch "
+                    f"{self.probe}: a size that does not follow the batch"
+                )
+        return tuple(kinds)
+
+    def _value(self, a: Any, b: Any, where: str) -> Any:
+        if a is b:
+            return a
+        if _is_number(a) and _is_number(b):
+            return self._number(a, b, where)
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+            return self._array(a, b, where)
+        if _same(a, b):
+            return a
+        if isinstance(a, tuple | list) and type(a) is type(b) and len(a) == len(b):
+            return type(a)(self._value(x, y, where) for x, y in zip(a, b, strict=True))
+        if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+            return {k: self._value(v, b[k], where) for k, v in a.items()}
+        if isinstance(a, slice) and isinstance(b, slice):
+            parts = zip((a.start, a.stop, a.step), (b.start, b.stop, b.step), strict=True)
+            return slice(*(self._value(x, y, where) for x, y in parts))
+        raise NotPolymorphicError(f"{where} is {a!r} at batch {self.old} but {b!r} at {self.probe}")
+
+    def _number(self, a: Any, b: Any, where: str) -> Any:
+        new = np.asarray(self._entries(np.asarray(a), np.asarray(b), where))
+        return type(a)(new[()])
+
+    def _array(self, a: np.ndarray, b: np.ndarray, where: str) -> np.ndarray:
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape == b.shape and a.dtype == b.dtype and _equal(a, b):
+            return a
+        if a.dtype != b.dtype:
+            raise NotPolymorphicError(
+                f"{where} has dtype {a.dtype} but {b.dtype} at batch {self.probe}"
+            )
+        axes = self._shape(a.shape, b.shape, where)
+        if min(axes[1:], default=1) < 0:
+            raise NotPolymorphicError(f"{where} has the batch along a non-leading axis")
+        if not axes or axes[0] > 0:
+            return self._entries(a, b, where)
+        # Batch rows: equal rows in both traces (ones((B, 1)), a mean's VJP run on constants
+        # at trace time); rows of other values were computed from the batch outside the graph.
+        if not (
+            _equal(a, np.broadcast_to(a[:1], a.shape))
+            and _equal(b, np.broadcast_to(b[:1], b.shape))
+        ):
+            raise NotPolymorphicError(
+                f"{where} has {a.shape[0]} rows that differ, computed from the batch outside "
+                "the graph"
+            )
+        row = self._entries(a[:1], b[:1], where)
+        return np.ascontiguousarray(np.broadcast_to(row, _shape_at(axes, self.new)))
+
+    def _entries(self, a: np.ndarray, b: np.ndarray, where: str) -> np.ndarray:
+        """Entry by entry: fixed where equal, else ``k * batch`` or ``c / (k * batch)``."""
+        if a.dtype.kind not in "iuf" or b.dtype.kind not in "iuf":
+            if _equal(a, b):
+                return a
+            raise NotPolymorphicError(f"{where} differs at batch {self.probe}")
+        old, probe, new = self.old, self.probe, self.new
+        x, y = a.astype(np.float64), b.astype(np.float64)
+        with np.errstate(all="ignore"):
+            fixed = (x == y) | (np.isnan(x) & np.isnan(y))
+            live = (x != 0) & (y != 0) & np.isfinite(x) & np.isfinite(y)
+            linear = live & np.isclose(x * probe, y * old, rtol=_RTOL, atol=0)
+            inverse = live & np.isclose(x * old, y * probe, rtol=_RTOL, atol=0)
+            if a.dtype.kind in "iu" or b.dtype.kind in "iu":
+                whole = a.astype(np.int64)
+                linear &= (whole % old == 0) & (b.astype(np.int64) % probe == 0)
+                inverse = np.zeros_like(linear)
+                result = np.where(fixed, whole, whole // old * new)
+            else:
+                result = np.where(fixed, x, np.where(linear, x / old * new, x * old / new))
+        bad = np.asarray(~(fixed | linear | inverse))
+        if bad.any():
+            first = tuple(np.argwhere(bad)[0])
+            raise NotPolymorphicError(
+                f"{where}: the number {a[first]!r} at batch {old} is {b[first]!r} at batch "
+                f"{probe}, neither k * batch nor c / (k * batch) (sqrt(batch), batch - 1, ...)"
+            )
+        return result.astype(a.dtype)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    try:
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    except TypeError:
+        return bool(np.array_equal(a, b))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays inside, or incomparable
+        return False
 
 
 def _with(graph: Graph, **changes: Any) -> Graph:
@@ -367,171 +537,15 @@ def _with(graph: Graph, **changes: Any) -> Graph:
     return Graph(**fields)
 
 
-def _number(
-    value: Any,
-    old: int,
-    new: int,
-    multiples: frozenset[int],
-    numerators: tuple[float, ...] = (1.0,),
-    fixed: frozenset[int] = frozenset(),
-) -> Any:
-    """``k * new`` for ``k * old``, ``c / (k * new)`` for ``c / (k * old)``, in its own type.
-
-    Raises:
-        NotPolymorphicError: the number is also a product of fixed sizes (``fixed``).
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        return value
-    if value == 0 or not math.isfinite(value):
-        return value
-    for count, numerator in ((value, 0.0), *((c / value, c) for c in numerators)):
-        whole = round(count)
-        if whole % old or not math.isclose(count, whole, rel_tol=1e-6):
-            continue
-        if whole // old in multiples:
-            if whole in fixed:
-                raise NotPolymorphicError(
-                    f"the number {value} may come from the batch size {old} or from a size "
-                    f"of {whole} elements along fixed axes: ambiguous"
-                )
-            total = whole // old * new
-            return type(value)(numerator / total if numerator else total)
-    return value
-
-
-def _fixed_products(axes: dict[int, Axes]) -> frozenset[int]:
-    """Element counts of any subset of the fixed axes of every value."""
-    found: set[int] = set()
-    for kinds in axes.values():
-        products = {1}
-        for size in kinds:
-            if size > 0:
-                products |= {p * size for p in products}
-        found |= products
-    found.discard(1)
-    return frozenset(found)
-
-
-# A constant array with batch rows comes from derivative rules run on constants at trace
-# time (a mean's VJP seeds 1 / N, the square's rule doubles it): its value may be c / N.
-_NUMERATORS = (1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
-
-
-def _constant(
-    key: int,
-    value: np.ndarray,
-    old: int,
-    new: int,
-    multiples: frozenset[int],
-    fixed: frozenset[int] = frozenset(),
-) -> np.ndarray:
-    array = np.asarray(value)
-    if array.ndim == 0:
-        return np.asarray(
-            _number(array[()], old, new, frozenset({1}), fixed=fixed), dtype=array.dtype
-        )
-    if array.shape[0] % old:
-        return value
-    first = array[:1]
-    if not np.array_equal(array, np.broadcast_to(first, array.shape), equal_nan=True):
-        # Data (a weight matrix), or rows computed from the batch outside the graph: the
-        # probe then fails where they meet the batch.
-        return value
-    row = np.vectorize(
-        lambda v: _number(v, old, new, multiples, _NUMERATORS, fixed), otypes=[array.dtype]
-    )(first)
-    rows = array.shape[0] // old * new
-    return np.ascontiguousarray(np.broadcast_to(row, (rows, *array.shape[1:])))
-
-
-def _traced_shapes(graph: Graph) -> dict[int, tuple[int, ...]]:
-    shapes: dict[int, tuple[int, ...]] = {s.id: tuple(s.shape) for s in graph.inputs}
-    shapes.update({key: np.shape(value) for key, value in graph.constants.items()})
-    for node in graph.nodes:
-        shapes.update({i: tuple(s) for i, s in zip(node.outputs, node.shapes, strict=True)})
-    return shapes
-
-
-def _example(spec: Input, rng: np.random.Generator) -> np.ndarray:
-    # Random floats, zero integers (valid indices and labels); zero Variables (large
-    # weights: only shapes are checked, and drawing them cost more than the run).
-    if spec.dtype.kind in "fc" and spec.kind == "arg":
-        return rng.standard_normal(spec.shape).astype(spec.dtype)
-    return np.zeros(spec.shape, spec.dtype)
-
-
-def _multiples(axes: dict[int, Axes]) -> frozenset[int]:
-    """Element counts of any subset of the axes of values with a batch axis, over ``B``."""
-    found = {1}
-    for kinds in axes.values():
-        if min(kinds, default=1) > 0:
-            continue
-        products = {1}
-        for size in kinds:
-            products |= {p * abs(size) for p in products}
-        found |= products
-    return frozenset(found)
-
-
-def _param(value: Any, old: int, new: int) -> Any:
-    # Only the leading entry of a shape (k * old rows): the batch leads the layers' layouts.
-    if (
-        isinstance(value, tuple)
-        and value
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        and value[0] > 0
-        and value[0] % old == 0
-    ):
-        return (value[0] // old * new, *value[1:])
-    return value
-
-
 def _shape_at(axes: Axes, size: int) -> tuple[int, ...]:
     return tuple(-a * size if a < 0 else a for a in axes)
 
 
-def _start(graph: Graph) -> dict[int, Any]:
-    rng = np.random.default_rng(0)
-    env: dict[int, Any] = dict(graph.constants)
-    env.update({spec.id: _example(spec, rng) for spec in graph.inputs})
-    return env
-
-
-def _run_node(node: Node, env: dict[int, Any], index: int, size: int, old: int) -> list[Any]:
-    """One node's results at batch ``size`` (``old``: its leading entries follow the batch)."""
-    prim = PRIMITIVES[node.primitive]
-    if prim.stateful:
-        # Not run (a draw would advance its generator, a collective would wait for the
-        # other processes): its shapes follow the batch where its leading entry is it.
-        return [
-            np.zeros(_param(tuple(s), old, size) if old else s, d)
-            for s, d in zip(node.shapes, node.dtypes, strict=True)
-        ]
-    operands = [a.value if isinstance(a, Literal) else env[a] for a in node.inputs]
-    try:
-        result = prim.impl(*operands, **node.params)
-    except Exception as err:
-        raise NotPolymorphicError(
-            f"node {index} ({node.primitive}) fails at batch {size}: {err}"
-        ) from err
-    return list(result) if prim.multiple_results else [result]
-
-
-def _run_shapes(graph: Graph, size: int, expected: dict[int, tuple[int, ...]]) -> None:
-    """Run ``graph`` on seeded values; every node must have its ``expected`` shapes."""
-    env = _start(graph)
-    with np.errstate(all="ignore"):
-        for index, node in enumerate(graph.nodes):
-            shapes = tuple(expected[i] for i in node.outputs)
-            results = _run_node(dataclasses.replace(node, shapes=shapes), env, index, size, 0)
-            for out_id, value, shape in zip(node.outputs, results, shapes, strict=True):
-                if np.shape(value) != shape:
-                    raise NotPolymorphicError(
-                        f"node {index} ({node.primitive}) computes shape "
-                        f"{list(np.shape(value))} at batch {size}, where its trace implies "
-                        f"{list(shape)}"
-                    )
-                env[out_id] = value
-
-
-__all__ = ["BatchTemplate", "BatchTemplates", "NotPolymorphicError", "batch_key", "substitute"]
+__all__ = [
+    "BatchTemplate",
+    "BatchTemplates",
+    "NotPolymorphicError",
+    "batch_key",
+    "probe_size",
+    "resized_rows",
+]

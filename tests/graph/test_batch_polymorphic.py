@@ -2,10 +2,12 @@
 
 Each function is compiled once polymorphically and once per signature (the reference:
 a trace at every size); both must agree at batch sizes 1, 7, 32 and 33, and the
-polymorphic one must have traced once where the batch size provably only sizes arrays.
+polymorphic one must have traced once where the batch size provably only sizes arrays
+and scales numbers (``k * B``, ``c / (k * B)``); other forms trace per size.
 """
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -106,32 +108,60 @@ def test_what_cannot_be_proven_traces_again_and_says_why(
     assert f.tracing_count == 2
     reasons = [r.getMessage() for r in caplog.records if "does not serve" in r.getMessage()]
     assert len(reasons) == 1
-    assert "fails at batch" in reasons[0]
+    assert "rows that differ" in reasons[0]
 
 
-def test_a_number_that_may_be_a_fixed_size_is_not_guessed(
-    caplog: pytest.LogCaptureFixture,
+def test_a_number_equal_to_the_batch_size_stays_fixed() -> None:
+    # Both divide by 8 at batch 8; the probe trace (batch 3) tells the mean over 8 time
+    # steps and the hard-coded 8.0 (fixed) from the count of rows (the batch).
+    def body(x: Any) -> Any:
+        return tnp.mean(x, axis=1) / 8.0 + tnp.sum(x) / x.shape[0]
+
+    f = tg.function(body, batch_polymorphic=True)
+    for size in (8, 5, 9):
+        x = np.random.default_rng(size).standard_normal((size, 8, 2)).astype(np.float32)
+        want = x.mean(axis=1) / 8.0 + x.sum() / size
+        np.testing.assert_allclose(f(x).numpy(), want, rtol=1e-5)
+    assert f.tracing_count == 1
+
+
+def _root(x: Any) -> Any:
+    return tnp.sum(x) / math.sqrt(x.shape[0])
+
+
+def _unbiased(x: Any) -> Any:
+    return tnp.sum(tnp.square(x - tnp.mean(x, axis=0))) / (x.shape[0] - 1)
+
+
+def _branch(x: Any) -> Any:
+    return tnp.sum(x) if x.shape[0] > 16 else tnp.max(x)
+
+
+@pytest.mark.parametrize("body", [_root, _unbiased, _branch], ids=lambda f: f.__name__)
+def test_other_forms_of_the_batch_trace_per_size(
+    body: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    def time_mean(x: Any) -> Any:
-        return tnp.mean(x, axis=1)  # divides by 8 time steps: the batch size of the trace
-
-    f = tg.function(time_mean, batch_polymorphic=True)
+    f = tg.function(body, batch_polymorphic=True)
+    per_size = tg.function(body)
     with caplog.at_level(logging.DEBUG, logger="tapegrad.function"):
-        for size in (8, 5):
-            x = np.random.default_rng(size).standard_normal((size, 8, 2)).astype(np.float32)
-            np.testing.assert_allclose(f(x).numpy(), x.mean(axis=1), rtol=1e-6)
-    assert f.tracing_count == 2
-    assert any("ambiguous" in r.getMessage() for r in caplog.records)
+        for size in SIZES[:3]:
+            x = np.random.default_rng(size).standard_normal((size, 6)).astype(np.float32)
+            np.testing.assert_allclose(f(x).numpy(), per_size(x).numpy(), rtol=1e-6)
+    assert f.tracing_count == 3
+    assert f.specialization_count == 0
+    probes = [r.getMessage() for r in caplog.records if "probe trace" in r.getMessage()]
+    assert len(probes) == 1  # refuted once, not probed again
+    assert "not batch-polymorphic" in probes[0]
 
 
-def test_a_trace_at_batch_one_is_not_reused() -> None:
+def test_a_trace_at_batch_one_is_reused() -> None:
+    # The probe (batch 3) tells a broadcast of 1 from the batch.
     f = tg.function(_mean_of_all, batch_polymorphic=True)
     for size in (1, 5, 9):
-        x = np.full((size, 6), 0.5, np.float32)
-        np.testing.assert_allclose(float(f(x)), np.tanh(x @ W).mean(), rtol=1e-6)
-    # Broadcasting of 1 hides the batch axis: the second size traces; the third reuses it.
-    assert f.tracing_count == 2
-    assert f.specialization_count == 1
+        x = np.random.default_rng(size).standard_normal((size, 6)).astype(np.float32)
+        np.testing.assert_allclose(float(f(x)), np.tanh(x @ W).mean(), rtol=1e-5)
+    assert f.tracing_count == 1
+    assert f.specialization_count == 2
 
 
 def test_arguments_of_different_leading_sizes_have_no_batch() -> None:

@@ -1,14 +1,17 @@
 """One trace per phase: compiled steps are polymorphic in the batch size (issue 17).
 
-Batch polymorphism is opt-in (`tapegrad.config.enable_batch_polymorphism`): these tests
-turn it on, and check that without it a number written in the program that equals the
-batch size keeps its value. Each model trains with compiled steps (traced once at batch
-32, then re-specialized to 7, 1 and 33) next to a twin that runs eagerly; losses,
-gradients' effect (weights after every step) and predictions must agree, and the compiled
-step must have traced once.
+On by default (`tapegrad.config.disable_batch_polymorphism` turns it off). Each model
+trains with compiled steps (traced once at batch 32, then re-specialized to 7, 1 and 33,
+proven by a probe trace at batch 3) next to a twin that runs eagerly; losses, gradients'
+effect (weights after every step) and predictions must agree, and the compiled step must
+have traced once. Numbers the program derives from the batch size in other forms, or
+writes itself, keep their eager values.
 """
 
+import logging
+import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,18 +21,6 @@ from tapegrad import layers, losses, optimizers
 from tapegrad.nn import models
 
 SIZES = (32, 7, 1, 33)
-
-
-@pytest.fixture(autouse=True)
-def _polymorphic(request: pytest.FixtureRequest) -> object:
-    if "default_off" in request.node.name:
-        yield
-        return
-    tg.config.enable_batch_polymorphism()
-    try:
-        yield
-    finally:
-        tg.config.disable_batch_polymorphism()
 
 
 def _mlp() -> models.Model:
@@ -126,21 +117,96 @@ def test_fit_traces_each_phase_once() -> None:
     assert steps["train"].specialization_count == 1
 
 
-def test_default_off_keeps_a_hard_coded_batch_size_in_a_loss() -> None:
-    # A loss divided by the user's global batch size (32): traced at batch 32, the last
-    # batch of 4 must still divide by 32, as eagerly (a re-specialized trace would not).
-    def loss(y_true: object, y_pred: object) -> object:
-        return tg.ops.sum(tg.ops.square(y_true - y_pred)) / 32.0
-
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((100, 4)).astype(np.float32)
-    y = rng.standard_normal((100, 1)).astype(np.float32)
-    histories = []
+def _fit_twins(
+    build: Callable[[], models.Model], loss: Any, x: np.ndarray, y: np.ndarray
+) -> tuple[list[float], models.Model]:
+    """Fit histories eagerly and compiled (batches 32, 32, 32, 4), and the compiled model."""
+    histories, model = [], None
     for jit in (False, True):
         tg.utils.set_random_seed(0)
-        model = models.Sequential([layers.Input((4,)), layers.Dense(1)])
+        model = build()
         model.compile(optimizers.SGD(0.01), loss, jit_compile=jit)
         fit = model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
         histories.append(fit.history["loss"])
-    assert not tg.config.is_batch_polymorphism_enabled()
     np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5, atol=1e-6)
+    assert model is not None
+    return histories[1], model
+
+
+def _linear() -> models.Model:
+    return models.Sequential([layers.Input((4,)), layers.Dense(1)])
+
+
+def _regression_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((100, 4)).astype(np.float32)
+    return x, rng.standard_normal((100, 1)).astype(np.float32)
+
+
+def test_a_hard_coded_batch_size_in_a_loss_stays_as_written() -> None:
+    # A loss divided by the user's global batch size (32): traced at batch 32, the last
+    # batch of 4 still divides by 32, as eagerly. The probe trace (batch 3) divides by
+    # 32.0 too: the number is fixed, so the trace is reused, and rightly.
+    def loss(y_true: object, y_pred: object) -> object:
+        return tg.ops.sum(tg.ops.square(y_true - y_pred)) / 32.0
+
+    assert tg.config.is_batch_polymorphism_enabled()
+    _, model = _fit_twins(_linear, loss, *_regression_data())
+    step = model._compiled_steps["train"]
+    assert step.tracing_count == 1
+    assert step.specialization_count == 1
+
+
+def test_a_sqrt_of_the_batch_size_traces_per_size() -> None:
+    # sqrt(B) is 5.66 at 32 and 1.73 at the probe's 3: neither k * B nor c / (k * B).
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        return tg.ops.sum(tg.ops.square(y_true - y_pred)) / math.sqrt(y_true.shape[0])
+
+    _, model = _fit_twins(_linear, loss, *_regression_data())
+    step = model._compiled_steps["train"]
+    assert step.tracing_count == 2
+    assert step.specialization_count == 0
+
+
+def _scaled_by_batch(x: Any) -> Any:
+    return x * (1.0 / x.shape[0])  # 1 / B: re-specialized
+
+
+def _scaled_by_root_of_batch(x: Any) -> Any:
+    return x / math.sqrt(x.shape[0])  # sqrt(B): traced per size
+
+
+@pytest.mark.parametrize(
+    ("body", "traces"), [(_scaled_by_batch, 1), (_scaled_by_root_of_batch, 2)], ids=["1/B", "sqrt"]
+)
+def test_a_lambda_layer_reading_the_batch_size(body: Callable[[Any], Any], traces: int) -> None:
+    def build() -> models.Model:
+        return models.Sequential([layers.Input((4,)), layers.Lambda(body), layers.Dense(1)])
+
+    _, model = _fit_twins(build, "mse", *_regression_data())
+    assert model._compiled_steps["train"].tracing_count == traces
+
+
+def test_off_traces_per_size() -> None:
+    tg.config.disable_batch_polymorphism()
+    try:
+        _, model = _fit_twins(_linear, "mse", *_regression_data())
+    finally:
+        tg.config.enable_batch_polymorphism()
+    assert model._compiled_steps["train"].tracing_count == 2
+    assert not model._compiled_steps["train"].batch_polymorphic
+
+
+def test_the_log_shows_one_trace_per_phase(caplog: pytest.LogCaptureFixture) -> None:
+    x, y = _regression_data()
+    model = _linear()
+    model.compile(optimizers.SGD(0.01), "mse", jit_compile=True)
+    with caplog.at_level(logging.DEBUG, logger="tapegrad.function"):
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # 32, 32, 32, 4
+        model.evaluate(x[:10], y[:10], batch_size=4, verbose=0)  # 4, 4, 2
+    messages = [r.getMessage() for r in caplog.records]
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert sum("trace #" in m for m in infos) == 2  # train and test
+    assert sum("specialized to batch" in m for m in infos) == 2  # train 4, test 2
+    assert sum("probe trace at batch 3" in m for m in messages) == 2
+    assert all("probe" not in m for m in infos)

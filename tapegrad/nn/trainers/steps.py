@@ -106,9 +106,9 @@ class StepFunctions:
             return None
         steps = self._compiled_steps
         if kind not in steps:
-            # With batch polymorphism on, one trace per phase: a smaller last batch or
-            # another evaluation batch size re-specializes the trace instead of running
-            # Python again (off by default: see tapegrad.config.enable_batch_polymorphism).
+            # One trace per phase: a smaller last batch or another evaluation batch size
+            # re-specializes the trace, proven by a probe trace of the step's Python
+            # (tapegrad.config.disable_batch_polymorphism turns it off).
             polymorphic = tg.config.is_batch_polymorphism_enabled()
             steps[kind] = tg.function(body, batch_polymorphic=polymorphic)
         return steps[kind]
