@@ -20,8 +20,9 @@ For each training workload of :mod:`benchmarks.impl_tapegrad_compiled` (the same
   first workload that needs them; ``--warm`` traces each workload once before measuring.
 - ``ragged s``: a batch-polymorphic twin (``tapegrad.function(batch_polymorphic=True)``,
   what ``fit`` uses) traced on the batch, then given a smaller last batch: the time to
-  re-specialize its trace to that size (shape checks, passes, code generation) without
-  running Python; ``(retraced)`` where the trace could not be reused.
+  re-specialize its trace to that size (the probe trace of the Python step at batch 3
+  that proves it, passes, code generation); ``(retraced)`` where the trace could not be
+  reused.
 - ``nodes``: graph nodes as traced, and after the passes.
 - steady-state allocations of one step after warm-up, from :mod:`tracemalloc`: ``peak``,
   the most memory the step held at once above what was live before it (the temporaries
