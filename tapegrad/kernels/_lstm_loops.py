@@ -72,10 +72,11 @@ def forward_step(a: Any, recurrent: Any, c_prev: Any, c: Any, tanh_c: Any, h: An
 
 
 @njit(error_model="numpy", nogil=True, boundscheck=False)
-def backward_step(a: Any, tanh_c: Any, c_prev: Any, dh: Any, dc: Any, d: Any) -> None:
-    """One step of BPTT: from the gates ``a`` (4H, B), ``tanh(c)`` and ``c_prev``, with ``dh``
-    and ``dc`` the cotangents of this step's h and c (``dh`` already holds the output's),
-    write the pre-activation cotangents into ``d`` (4H, B) and ``dc * f`` into ``dc``."""
+def backward_step(a: Any, tanh_c: Any, c_prev: Any, g_h: Any, dh: Any, dc: Any, d: Any) -> None:
+    """One step of BPTT: from the gates ``a`` (4H, B), ``tanh(c)`` and ``c_prev``, with
+    ``dh + g_h`` (the later steps' share and the output's) and ``dc`` the cotangents of this
+    step's h and c, write the pre-activation cotangents into ``d`` (4H, B) and ``dc * f``
+    into ``dc``."""
     u, batch = dh.shape
     one = F32(1.0)
     for k in range(u):
@@ -85,7 +86,7 @@ def backward_step(a: Any, tanh_c: Any, c_prev: Any, dh: Any, dc: Any, d: Any) ->
             g = a[2 * u + k, b]
             o = a[3 * u + k, b]
             tc = tanh_c[k, b]
-            dhv = dh[k, b]
+            dhv = dh[k, b] + g_h[k, b]
             dcv = dc[k, b] + (one - tc * tc) * o * dhv
             d[k, b] = dcv * g * (i - i * i)
             d[u + k, b] = dcv * c_prev[k, b] * (f - f * f)

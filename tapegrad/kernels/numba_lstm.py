@@ -3,8 +3,10 @@
 Registered for `lstm` and `lstm_grad` on float32 NumPy arrays: the loops of
 `tapegrad.core.prims.lstm` (`lstm_sequence`, `lstm_sequence_grad`: GEMMs, layout, chunks)
 with each step's elementwise work done by the compiled steps of `_lstm_loops` (numba is
-imported on the first call, where it is installed). The backward step gives the NumPy step's
-results bit for bit; the forward step's ``tanh`` is within a few 1e-7 of NumPy's.
+imported on the first call, where it is installed), and each step's recurrent product cut
+into row blocks that the BLAS's small-matrix kernel takes (`blocked_product`). The backward
+step gives the NumPy step's results bit for bit; the forward step's ``tanh`` is within a few
+1e-7 of NumPy's; a blocked product may differ from the whole one in the last bits.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from tapegrad.core.prims.lstm import (
     lstm_p,
     lstm_sequence,
     lstm_sequence_grad,
+    matmul_into,
 )
 from tapegrad.kernels.registry import register_kernel
 
 _F32 = np.dtype(np.float32)
+# OpenBLAS's small-matrix sgemm (SkylakeX and later) skips packing both operands for
+# products of at most 10**6 multiply-adds: the recurrent products of a few hundred units,
+# cut into that many row blocks, run faster than whole (which pack the weights every step).
+_SMALL_GEMM = 10**6
+_MAX_BLOCKS = 4  # beyond, packing pays for itself; more calls would only add their cost
+_ROW_ALIGN = 16  # block boundaries on whole AVX-512 float32 registers
 
 
 @functools.cache
@@ -45,9 +54,39 @@ def applies(*arrays: Any, **params: Any) -> bool:
     return _all_f32(arrays) and _loops() is not None
 
 
+def blocked_product(a: np.ndarray, out: np.ndarray) -> Any:
+    """A `tapegrad.core.prims.lstm.Product`: ``b -> a @ b`` into ``out``, as a few products
+    of row blocks of ``a`` where the whole is a little too large for the BLAS's small-matrix
+    kernel (see ``_SMALL_GEMM``); one product otherwise.
+
+    Examples:
+        >>> import numpy as np
+        >>> a, b = np.ones((512, 128), np.float32), np.ones((128, 32), np.float32)
+        >>> out = np.empty((512, 32), np.float32)
+        >>> _ = blocked_product(a, out)(b)  # three blocks of at most 176 rows
+        >>> float(out.min()), float(out.max())
+        (128.0, 128.0)
+    """
+    rows, inner = a.shape
+    macs = rows * inner * out.shape[1]
+    blocks = -(-macs // _SMALL_GEMM)
+    if blocks <= 1 or blocks > _MAX_BLOCKS:
+        return matmul_into(a, out)
+    size = -(-rows // blocks // _ROW_ALIGN) * _ROW_ALIGN
+    if size * inner * out.shape[1] > _SMALL_GEMM:
+        size = -(-rows // blocks)
+    parts = [(a[r : r + size], out[r : r + size]) for r in range(0, rows, size)]
+
+    def product(b: np.ndarray) -> None:
+        for a_rows, out_rows in parts:
+            np.matmul(a_rows, b, out=out_rows)
+
+    return product
+
+
 def lstm(x: np.ndarray, weights: np.ndarray, state0: np.ndarray) -> tuple[np.ndarray, ...]:
     """`lstm` with numba's forward step."""
-    return lstm_sequence(x, weights, state0, _loops().forward_step)
+    return lstm_sequence(x, weights, state0, _loops().forward_step, blocked_product)
 
 
 def lstm_grad(
@@ -63,7 +102,17 @@ def lstm_grad(
 ) -> np.ndarray:
     """`lstm_grad` with numba's backward step."""
     return lstm_sequence_grad(
-        g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum, _loops().backward_step
+        g_hs,
+        g_cs,
+        x,
+        weights,
+        state0,
+        hs,
+        cs,
+        residual,
+        argnum,
+        _loops().backward_step,
+        blocked_product,
     )
 
 

@@ -170,28 +170,50 @@ def backward_step(
     a: np.ndarray,
     tanh_c: np.ndarray,
     c_prev: np.ndarray,
+    g_h: np.ndarray,
     dh: np.ndarray,
     dc: np.ndarray,
     d: np.ndarray,
 ) -> None:
     """One step of BPTT on feature-major arrays: from the gates ``a (4H, B)``, ``tanh(c)``
-    and ``c_prev``, with ``dh``, ``dc`` the cotangents of this step's ``h`` and ``c``, write
-    the pre-activation cotangents into ``d (4H, B)`` and ``c_prev``'s into ``dc``."""
+    and ``c_prev``, with ``dh + g_h`` (the later steps' share and the output's) and ``dc``
+    the cotangents of this step's ``h`` and ``c``, write the pre-activation cotangents into
+    ``d (4H, B)`` and ``c_prev``'s into ``dc``."""
     units = dh.shape[0]
     gates = tuple(a[k * units : (k + 1) * units] for k in range(4))
-    dz, dc[...] = cell_vjp(gates, tanh_c, c_prev, dh, dc)
+    dz, dc[...] = cell_vjp(gates, tanh_c, c_prev, dh + g_h, dc)
     for k, part in enumerate(dz):
         d[k * units : (k + 1) * units] = part
 
 
 Step = Callable[..., None]
+#: ``plan(a, out)``: a function of ``b`` that writes ``a @ b`` into ``out`` (the loops'
+#: products by one fixed matrix into one fixed buffer, every step).
+Product = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], Any]]
+
+
+def matmul_into(a: np.ndarray, out: np.ndarray) -> Callable[[np.ndarray], Any]:
+    """The plain `Product`: ``b -> np.matmul(a, b, out=out)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> out = np.empty((2, 1))
+        >>> _ = matmul_into(np.eye(2), out)(np.ones((2, 1)))
+        >>> out.ravel()
+        array([1., 1.])
+    """
+    return functools.partial(np.matmul, a, out=out)
 
 
 def lstm_sequence(
-    x: Any, weights: Any, state0: Any, step: Step = forward_step
+    x: Any,
+    weights: Any,
+    state0: Any,
+    step: Step = forward_step,
+    product: Product = matmul_into,
 ) -> tuple[np.ndarray, ...]:
     """`lstm` on arrays, each step's cell update done by ``step`` (`forward_step`'s
-    signature): ``(hs, cs, residual)``."""
+    signature) and its recurrent product by ``product``: ``(hs, cs, residual)``."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
     batch, steps, features, u = _lstm_sizes(x.shape, weights.shape, state0.shape)
     dtype = np.result_type(x.dtype, weights.dtype, state0.dtype, np.float16)
@@ -200,17 +222,18 @@ def lstm_sequence(
     inputs = np.empty((steps, features + 1, batch), dtype)  # [x_t; 1] per step
     inputs[:, :features] = x.transpose(1, 2, 0)
     inputs[:, features] = 1
-    hs = np.empty((steps + 1, u, batch), dtype)
+    # One block for every step's h, c, gates and tanh(c), each step's rows contiguous.
+    block = np.empty((steps + 1, 7 * u, batch), dtype)
+    hs, cs, residual = block[:, :u], block[:, u : 2 * u], block[1:, 2 * u :]
     hs[0] = state0[:, :u].T
-    cs = np.empty((steps + 1, u, batch), dtype)
     cs[0] = state0[:, u:].T
-    residual = np.empty((steps, 5 * u, batch), dtype)
     # The input projections of all steps, each straight into its step's buffer: a batch of
     # (4H, I + 1) @ (I + 1, B) products beats one big product plus strided adds.
     np.matmul(w_in, inputs, out=residual[:, : 4 * u])
     recurrent = np.empty((4 * u, batch), dtype)
+    times_w_rec = product(w_rec, recurrent)
     for t in range(steps):
-        np.matmul(w_rec, hs[t], out=recurrent)
+        times_w_rec(hs[t])
         step(residual[t, : 4 * u], recurrent, cs[t], cs[t + 1], residual[t, 4 * u :], hs[t + 1])
     return hs[1:].transpose(2, 0, 1), cs[1:].transpose(2, 0, 1), residual
 
@@ -228,6 +251,7 @@ def _bptt(
     need_dh0: bool,
     on_chunk: Callable[[int, np.ndarray], None] | None,
     step: Step,
+    product: Product,
 ) -> tuple[Any, Any]:
     """BPTT on arrays. Every `_LSTM_CHUNK` steps (from the last), ``on_chunk(t0, dz)`` gets
     the cotangents of those steps' pre-activations ``dz (4H, k * B)`` (steps ``t0`` to
@@ -241,22 +265,21 @@ def _bptt(
     g_c = g_cs.transpose(1, 2, 0) if g_cs.any() else None
     c_t = cs.transpose(1, 2, 0)
     recurrent = weights[-u - 1 : -1]  # (H, 4H): dh_{t-1} = recurrent @ dz_t
-    # One chunk of steps' cotangents, laid out for the GEMMs of on_chunk; each step works
-    # in `d` (contiguous, for the recurrent GEMM) and stores it once.
+    # One chunk of steps' cotangents, laid out for the GEMMs of on_chunk: each step writes
+    # its own columns, which its recurrent GEMM then reads.
     chunk = np.empty((4 * u, min(steps, _LSTM_CHUNK), batch), dtype)
-    d = np.empty((4 * u, batch), dtype)
     dh, dc = np.zeros((u, batch), dtype), np.zeros((u, batch), dtype)
+    times_recurrent = product(recurrent, dh)
     for t in range(steps - 1, -1, -1):
         c_prev = c_t[t - 1] if t else state0[:, u:].T
-        dh += g_h[t]
         if g_c is not None:
             dc += g_c[t]
-        step(residual[t, : 4 * u], residual[t, 4 * u :], c_prev, dh, dc, d)
+        start = t - t % _LSTM_CHUNK
+        d = chunk[:, t - start]
+        step(residual[t, : 4 * u], residual[t, 4 * u :], c_prev, g_h[t], dh, dc, d)
         if t or need_dh0:
-            np.matmul(recurrent, d, out=dh)
+            times_recurrent(d)
         if on_chunk is not None:
-            start = t - t % _LSTM_CHUNK
-            chunk[:, t - start] = d
             if t == start:
                 k = min(_LSTM_CHUNK, steps - start)
                 on_chunk(start, chunk[:, :k].reshape(4 * u, k * batch))
@@ -274,17 +297,30 @@ def lstm_sequence_grad(
     residual: Any,
     argnum: int,
     step: Step = backward_step,
+    product: Product = matmul_into,
 ) -> np.ndarray:
     """`lstm_grad` on arrays, each step's BPTT done by ``step`` (`backward_step`'s
-    signature): the cotangent of `lstm`'s argument ``argnum``."""
+    signature) and its recurrent product by ``product``: the cotangent of `lstm`'s
+    argument ``argnum``."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
     hs, cs, residual = np.asarray(hs), np.asarray(cs), np.asarray(residual)
     g_hs, g_cs = np.asarray(g_hs), np.asarray(g_cs)
     dtype = np.result_type(hs.dtype, cs.dtype)
     batch, steps, features = x.shape
     u = hs.shape[-1]
+    loop = functools.partial(
+        _bptt,
+        g_hs,
+        g_cs,
+        cs,
+        residual,
+        weights,
+        state0,
+        step=step,
+        product=product,
+    )
     if argnum == 2:
-        dh0, dc0 = _bptt(g_hs, g_cs, cs, residual, weights, state0, True, None, step)
+        dh0, dc0 = loop(True, None)
         return np.concatenate([dh0.T, dc0.T], axis=1)
     if argnum == 0:
         dx = np.empty((features, steps, batch), dtype)
@@ -294,7 +330,7 @@ def lstm_sequence_grad(
             k = dz.shape[1] // batch
             dx[:, start : start + k] = (kernel @ dz).reshape(features, k, batch)
 
-        _bptt(g_hs, g_cs, cs, residual, weights, state0, False, input_grad, step)
+        loop(False, input_grad)
         return dx.transpose(2, 1, 0)
     # Every step's [x_t, h_{t-1}, 1] (rows) times its gate cotangents: one GEMM per chunk.
     # (Not as (dz @ rows.T).T: with the tiny cotangents of early steps, OpenBLAS runs that
@@ -314,7 +350,7 @@ def lstm_sequence_grad(
             rows[features:-1, 1:k] = h_t[:, : k - 1]
         grad[...] += rows[:, :k].reshape(len(rows), -1) @ dz.T
 
-    _bptt(g_hs, g_cs, cs, residual, weights, state0, False, weight_grad, step)
+    loop(False, weight_grad)
     return grad
 
 
