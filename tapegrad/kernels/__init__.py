@@ -13,7 +13,9 @@ this package registers the kernels shipped with tapegrad, one module per engine 
   on several threads for large arrays once `set_parallel_kernels` switches that on).
 
 Switch an engine off with `tapegrad.config.disable_engine`; let the kernels that have
-parallel loops run them on several threads with `set_parallel_kernels` (off by default).
+parallel loops run them on several threads with `set_parallel_kernels` (off by default);
+let freed large arrays' memory be reused without page faults with `keep_freed_memory`
+(glibc's thresholds, process-wide, off by default: `tapegrad.kernels.memory`).
 """
 
 from tapegrad.kernels import (
@@ -24,6 +26,7 @@ from tapegrad.kernels import (
     numba_xent,
     numpy_fast,
 )
+from tapegrad.kernels.memory import freed_memory_kept, keep_freed_memory
 from tapegrad.kernels.registry import (
     Kernel,
     disable_engine,
@@ -42,6 +45,8 @@ __all__ = [
     "disable_engine",
     "enable_engine",
     "enabled_engines",
+    "freed_memory_kept",
+    "keep_freed_memory",
     "kernel_for",
     "kernels_of",
     "numba_erf",
