@@ -31,9 +31,13 @@ def _reference_results(workloads: list[str]) -> dict[str, list[np.ndarray]]:
     """Compute numpy-hand's first two results for every workload that has one.
 
     Two calls, since a training step's second result (the loss after one update) differs
-    from its first; for the other workloads both are the same.
+    from its first; for the other workloads both are the same. W7 has no numpy-hand step:
+    its reference is tapegrad's eager step (`transformer_w7.REFERENCE`).
     """
-    ref_builders = impl_numpy_hand.builders()
+    ref_builders = {
+        **transformer_w7.run_builders(transformer_w7.REFERENCE),
+        **impl_numpy_hand.builders(),
+    }
     refs: dict[str, list[np.ndarray]] = {}
     for workload in workloads:
         source = REFERENCE_WORKLOAD.get(workload, workload)

@@ -18,3 +18,5 @@ def test_w7_builders_exist_for_the_peers_that_have_the_step() -> None:
         assert framework in harness.FRAMEWORKS
         assert list(transformer_w7.run_builders(framework)) == ["W7"]
     assert transformer_w7.run_builders("numpy-hand") == {}
+    # The worker checks W7's losses against this framework's (W7 has no numpy-hand step).
+    assert transformer_w7.REFERENCE in transformer_w7.RUN_PEERS
