@@ -16,7 +16,6 @@ allowed; a one-thread process runs the serial loops.
 from __future__ import annotations
 
 import functools
-import importlib
 import importlib.util
 import math
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.prims.layer_norm import layer_norm_grad_p, layer_norm_p
+from tapegrad.kernels._numba import import_loops, run
 from tapegrad.kernels.registry import register_kernel
 
 #: From this many elements of ``x`` on, the loops run on several threads.
@@ -34,15 +34,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 @functools.cache
 def _loops() -> Any:
     """The compiled loops, or None where numba cannot be imported."""
-    try:
-        return importlib.import_module("tapegrad.kernels._layer_norm_loops")
-    except ImportError:
-        return None
-
-
-@functools.cache
-def _numba() -> Any:
-    return importlib.import_module("tapegrad.kernels._numba")
+    return import_loops("_layer_norm_loops") or None
 
 
 def _takes(x: Any, *others: Any) -> bool:
@@ -89,7 +81,7 @@ def layer_norm(
     mean = np.empty(lead + (1,) * trailing, x.dtype)
     rstd = np.empty_like(mean)
     loops = _loops()
-    _numba().run(
+    run(
         loops.layer_norm,
         loops.layer_norm_parallel,
         x.size,
@@ -136,7 +128,7 @@ def layer_norm_grad(
     rows, n = math.prod(lead), math.prod(features)
     dx = np.empty(x.shape, x.dtype)
     loops = _loops()
-    _numba().run(
+    run(
         loops.layer_norm_grad,
         loops.layer_norm_grad_parallel,
         x.size,
