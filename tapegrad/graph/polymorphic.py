@@ -424,7 +424,7 @@ class _Extension:
         if a is b:
             return a
         if _is_number(a) and _is_number(b):
-            return self._number(a, b, where)
+            return a if a == b else self._number(a, b, where)
         if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
             return self._array(a, b, where)
         if _same(a, b):

@@ -49,7 +49,19 @@ def _gradient(x: Any) -> Any:
     return loss, tape.gradient(loss, w)
 
 
-CASES = [_mean_of_all, _reshape_by_batch, _ones_of_batch, _batch_statistics, _gradient]
+def _batch_in_a_later_entry(x: Any) -> Any:
+    y = tnp.reshape(tnp.transpose(x @ W), (2, 2 * x.shape[0]))  # (2, 2B): not leading
+    return tnp.sum(y, axis=0)
+
+
+CASES = [
+    _mean_of_all,
+    _reshape_by_batch,
+    _ones_of_batch,
+    _batch_statistics,
+    _gradient,
+    _batch_in_a_later_entry,
+]
 
 
 def _flat(result: Any) -> list[np.ndarray]:
@@ -152,6 +164,17 @@ def test_other_forms_of_the_batch_trace_per_size(
     probes = [r.getMessage() for r in caplog.records if "probe trace" in r.getMessage()]
     assert len(probes) == 1  # refuted once, not probed again
     assert "not batch-polymorphic" in probes[0]
+
+
+def test_a_probe_the_program_cannot_run_traces_per_size() -> None:
+    def groups_of_four(x: Any) -> Any:
+        return tnp.sum(tnp.reshape(x, (-1, 4, 6)), axis=1)  # needs a multiple of 4 rows
+
+    f = tg.function(groups_of_four, batch_polymorphic=True)
+    for size in (8, 12):
+        x = np.random.default_rng(size).standard_normal((size, 6)).astype(np.float32)
+        np.testing.assert_allclose(f(x).numpy(), x.reshape(-1, 4, 6).sum(axis=1), rtol=1e-6)
+    assert f.tracing_count == 2  # the probe at batch 3 failed: refuted, not an error
 
 
 def test_a_trace_at_batch_one_is_reused() -> None:
