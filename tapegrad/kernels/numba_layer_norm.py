@@ -1,16 +1,16 @@
 """Layer normalization in one pass per row (engine ``"numba"``), on one core or several.
 
-Registered for `layer_norm` and `layer_norm_grad` on float32/float64 NumPy arrays
-(``gamma``/``beta`` of the same dtype, broadcasting against the normalized axes). The loops
-are `_layer_norm_loops`; numba is imported on the first call, where it is installed. Where
-the impls make about seven NumPy passes forward and nine backward over ``x``, each loop
-reads a row from cache. Statistics accumulate in float64 and the outputs
-round once: within rounding of the impls for float64; for float32 closer to the exact
-value than the impls (whose sums round to float32).
+Registered for `layer_norm`, `layer_norm_grad` and `layer_norm_scale_grad` on float32/float64
+NumPy arrays (``gamma``/``beta`` of the same dtype, broadcasting against the normalized
+axes). The loops are `_layer_norm_loops`; numba is imported on the first call, where it is
+installed. Where the impls make about seven NumPy passes forward, nine for ``dx`` and four
+for ``dgamma`` over ``x``, each loop reads a row from cache. Sums accumulate in float64
+and the outputs round once: within rounding of the impls for float64; for float32 closer
+to the exact value than the impls (whose sums round to float32).
 
 Once `tapegrad.kernels.set_parallel_kernels` switches them on, large arrays run the
-``parallel=True`` loops (rows split over numba's threads) where more than one thread is
-allowed; a one-thread process runs the serial loops.
+``parallel=True`` loops of the first two (rows split over numba's threads) where more
+than one thread is allowed; a one-thread process runs the serial loops.
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from tapegrad.core.prims.layer_norm import layer_norm_grad_p, layer_norm_p
+from tapegrad.core.prims.layer_norm import (
+    layer_norm_grad_p,
+    layer_norm_p,
+    layer_norm_scale_grad_p,
+)
 from tapegrad.kernels._numba import import_loops, run
 from tapegrad.kernels.registry import register_kernel
 
@@ -143,8 +147,46 @@ def layer_norm_grad(
     return dx
 
 
+def applies_scale_grad(g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int) -> bool:
+    """Whether the kernel takes these `layer_norm_scale_grad` arguments."""
+    if not _takes(x, g, mean, rstd) or g.shape != x.shape or x.size == 0:
+        return False
+    stats = x.shape[: x.ndim - trailing] + (1,) * trailing
+    return mean.shape == stats and rstd.shape == stats
+
+
+def layer_norm_scale_grad(
+    g: np.ndarray, x: np.ndarray, mean: np.ndarray, rstd: np.ndarray, *, trailing: int
+) -> np.ndarray:
+    """`layer_norm_scale_grad`'s result: ``g * xhat`` summed over the leading axes.
+
+    Examples:
+        >>> layer_norm_scale_grad(np.array([[1.0, 2.0]]), np.array([[1.0, 3.0]]),
+        ...                       np.array([[2.0]]), np.array([[1.0]]), trailing=1)
+        array([-1.,  2.])
+    """
+    lead, features = _split(x, trailing)
+    rows, n = math.prod(lead), math.prod(features)
+    total = np.zeros(n, np.float64)
+    _loops().layer_norm_scale_grad(
+        g.reshape(rows, n), x.reshape(rows, n), mean.reshape(-1), rstd.reshape(-1), total
+    )
+    return total.astype(x.dtype).reshape(features)
+
+
 if importlib.util.find_spec("numba") is not None:  # (the `jit` extra)
     register_kernel(layer_norm_p, "numba", layer_norm, applies=applies)
     register_kernel(layer_norm_grad_p, "numba", layer_norm_grad, applies=applies_grad)
+    register_kernel(
+        layer_norm_scale_grad_p, "numba", layer_norm_scale_grad, applies=applies_scale_grad
+    )
 
-__all__ = ["PARALLEL_MIN_SIZE", "applies", "applies_grad", "layer_norm", "layer_norm_grad"]
+__all__ = [
+    "PARALLEL_MIN_SIZE",
+    "applies",
+    "applies_grad",
+    "applies_scale_grad",
+    "layer_norm",
+    "layer_norm_grad",
+    "layer_norm_scale_grad",
+]

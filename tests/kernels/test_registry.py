@@ -25,7 +25,11 @@ from tapegrad.core.prims import (
 from tapegrad.core.prims import xent as prims_xent
 from tapegrad.core.prims.elementwise import erf_p
 from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
-from tapegrad.core.prims.layer_norm import layer_norm_grad_p, layer_norm_p
+from tapegrad.core.prims.layer_norm import (
+    layer_norm_grad_p,
+    layer_norm_p,
+    layer_norm_scale_grad_p,
+)
 from tapegrad.kernels import kernel_for, kernels_of, register_kernel
 from tapegrad.kernels.numpy_fast import RELU_ZEROS_MIN_SIZE
 
@@ -114,11 +118,15 @@ SAMPLES[layer_norm_grad_p] = [
     )
     for x, gamma, beta in SAMPLES[layer_norm_p]
 ]
+SAMPLES[layer_norm_scale_grad_p] = [
+    (g, x, *stats) for g, x, _, *stats in SAMPLES[layer_norm_grad_p]
+]
 # Params of the samples' calls, by primitive.
 PARAMS: dict[Primitive, dict[str, Any]] = {
     lstm_grad_p: {"argnum": 1},
     layer_norm_p: {"trailing": 1, "epsilon": 1e-5},
     layer_norm_grad_p: {"trailing": 1},
+    layer_norm_scale_grad_p: {"trailing": 1},
     max_pool_p: {"window": (2, 2)},
     pool_argmax_p: {"window": (2, 2)},
     pool_scatter_p: {"window": (2, 2), "input_shape": (6, 7)},

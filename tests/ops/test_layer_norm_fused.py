@@ -1,4 +1,4 @@
-"""The fused layer normalization (`layer_norm` and `layer_norm_grad` primitives) against
+"""The fused layer normalization (`layer_norm` and its gradient primitives) against
 finite differences and against its composite (values, gradients, second order, forward
 mode, compiled), and `ops.layer_normalization` / `LayerNormalization` built on it."""
 
@@ -105,6 +105,11 @@ def test_the_primitives_against_finite_differences() -> None:
         return P.layer_norm_grad_p(g, x, gamma, mean, rstd, trailing=2)
 
     tg.check_grads(grad_p, (g, x, gamma, mean, rstd), order=2)
+
+    def scale_grad_p(g: Any, x: Any, mean: Any, rstd: Any) -> Any:
+        return P.layer_norm_scale_grad_p(g, x, mean, rstd, trailing=2)
+
+    tg.check_grads(scale_grad_p, (g, x, mean, rstd), order=2)
 
 
 def test_float32_is_computed_in_float32() -> None:
@@ -230,6 +235,17 @@ def test_numba_kernels_match_the_impls(dtype: Any, parallel: bool, monkeypatch: 
             args = (g, values, gamma, mean, rstd)
             chosen = kernel_for(P.layer_norm_grad_p, *args, trailing=trailing)
             assert chosen is numba_layer_norm.layer_norm_grad
+            scale_args = (g, values, mean, rstd)
+            chosen = kernel_for(P.layer_norm_scale_grad_p, *scale_args, trailing=trailing)
+            assert chosen is numba_layer_norm.layer_norm_scale_grad
+            got = numba_layer_norm.layer_norm_scale_grad(*scale_args, trailing=trailing)
+            assert got.dtype == dtype
+            np.testing.assert_allclose(
+                got,
+                P.layer_norm_scale_grad_p.impl(*scale_args, trailing=trailing),
+                rtol=tol["rtol"] * 10,
+                atol=tol.get("atol", 0) * 10,
+            )
             np.testing.assert_allclose(
                 numba_layer_norm.layer_norm_grad(*args, trailing=trailing),
                 P.layer_norm_grad_p.impl(*args, trailing=trailing),

@@ -15,7 +15,11 @@ from tapegrad.core.prims.elementwise import *  # noqa: F403
 from tapegrad.core.prims.fft import fft_p
 from tapegrad.core.prims.gather import take_add_p, take_p
 from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
-from tapegrad.core.prims.layer_norm import layer_norm_grad_p, layer_norm_p
+from tapegrad.core.prims.layer_norm import (
+    layer_norm_grad_p,
+    layer_norm_p,
+    layer_norm_scale_grad_p,
+)
 from tapegrad.core.prims.linalg import (
     cholesky_p,
     det_p,

@@ -1,5 +1,6 @@
 """Layer normalization as primitives: ``layer_norm`` normalizes over the trailing axes and
-scales and shifts, and ``layer_norm_grad`` is its Jacobian product with respect to ``x``.
+scales and shifts; ``layer_norm_grad`` is its Jacobian product with respect to ``x`` and
+``layer_norm_scale_grad`` the one with respect to ``gamma``.
 
 ``layer_norm(x, gamma, beta, trailing=k, epsilon=eps)`` returns three results::
 
@@ -16,12 +17,13 @@ Keras 3 (``ops.layer_normalization``) computes it.
 Backward, with ``xhat = (x - mean) * rstd`` and means over the last ``k`` axes::
 
     dx = rstd * (g gamma - mean(g gamma) - xhat * mean(g gamma xhat))   # layer_norm_grad
-    dgamma = sum over the leading axes of g * xhat;  dbeta = that of g
+    dgamma = sum over the leading axes of g * xhat             # layer_norm_scale_grad
+    dbeta = sum over the leading axes of g
 
-The rules are written with primitives (``layer_norm_grad``'s own VJP and JVP too), so
-every order of derivative works; the mean's and rstd's own cotangents (zero unless a
-second-order walk reaches them through ``layer_norm_grad``) are added where nonzero.
-Math only: `tapegrad.kernels.numba_layer_norm` registers one-pass loops for both.
+The rules are written with primitives (the gradient primitives' own VJPs and JVPs too),
+so every order of derivative works; the mean's and rstd's own cotangents (zero unless a
+second-order walk reaches them through a gradient primitive) are added where nonzero.
+Math only: `tapegrad.kernels.numba_layer_norm` registers one-pass loops for the three.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from tapegrad.core.prims.reduction import sum_p
 from tapegrad.core.prims.shape import broadcast_to_p
 from tapegrad.core.tensor import Tensor, ndim_of, shape_of
 
-__all__ = ["layer_norm_grad_p", "layer_norm_p"]
+__all__ = ["layer_norm_grad_p", "layer_norm_p", "layer_norm_scale_grad_p"]
 
 
 def _trailing_axes(x: Any, trailing: int) -> tuple[int, ...]:
@@ -121,7 +123,8 @@ def _layer_norm_vjp_gamma(
     g: Any, ans: Any, x: Any, gamma: Any, beta: Any, *, trailing: int, epsilon: float
 ) -> Any:
     _, mean, rstd = ans
-    return _leading_sum(g[0] * ((x - mean) * rstd), x, trailing, shape_of(gamma))
+    total = layer_norm_scale_grad_p(g[0], x, mean, rstd, trailing=trailing)
+    return unbroadcast(total, shape_of(gamma))
 
 
 def _layer_norm_vjp_beta(
@@ -249,6 +252,65 @@ def _grad_jvp_rstd(
     direct = t * (gg - a - u * b)
     return direct + _grad_u_tangent((x - mean) * t, g, x, gamma, mean, rstd, trailing)
 
+
+# -- layer_norm_scale_grad: sum over the leading axes of g * xhat (gamma's cotangent) -------
+def _scale_grad_impl(g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int) -> Any:
+    g, x = np.asarray(g), np.asarray(x)
+    t = x - mean
+    t *= rstd
+    t *= g
+    lead = tuple(range(x.ndim - trailing))
+    return t.sum(axis=lead) if lead else t
+
+
+def _features(x: Any, trailing: int) -> tuple[int, ...]:
+    shape = shape_of(x)
+    return tuple(shape[len(shape) - trailing :])
+
+
+def _scale_vjp_g(c: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int) -> Any:
+    return (x - mean) * rstd * c
+
+
+def _scale_vjp_x(c: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int) -> Any:
+    return c * g * rstd
+
+
+def _scale_vjp_mean(
+    c: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int
+) -> Any:
+    return unbroadcast(-_sum_trailing(c * g * rstd, trailing), shape_of(mean))
+
+
+def _scale_vjp_rstd(
+    c: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int
+) -> Any:
+    return unbroadcast(_sum_trailing(c * g * (x - mean), trailing), shape_of(rstd))
+
+
+def _scale_jvp_g(t: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int) -> Any:
+    return layer_norm_scale_grad_p(t, x, mean, rstd, trailing=trailing)
+
+
+def _scale_jvp_x(t: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int) -> Any:
+    return _leading_sum(g * t * rstd, x, trailing, _features(x, trailing))
+
+
+def _scale_jvp_mean(
+    t: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int
+) -> Any:
+    return -_leading_sum(g * t * rstd, x, trailing, _features(x, trailing))
+
+
+def _scale_jvp_rstd(
+    t: Any, ans: Any, g: Any, x: Any, mean: Any, rstd: Any, *, trailing: int
+) -> Any:
+    return _leading_sum(g * (x - mean) * t, x, trailing, _features(x, trailing))
+
+
+layer_norm_scale_grad_p = Primitive("layer_norm_scale_grad", _scale_grad_impl, returns="fresh")
+layer_norm_scale_grad_p.defvjp(_scale_vjp_g, _scale_vjp_x, _scale_vjp_mean, _scale_vjp_rstd)
+layer_norm_scale_grad_p.defjvp(_scale_jvp_g, _scale_jvp_x, _scale_jvp_mean, _scale_jvp_rstd)
 
 layer_norm_grad_p = Primitive("layer_norm_grad", _layer_norm_grad_impl, returns="fresh")
 layer_norm_grad_p.defvjp(_grad_vjp_g, _grad_vjp_x, _grad_vjp_gamma, _grad_vjp_mean, _grad_vjp_rstd)
