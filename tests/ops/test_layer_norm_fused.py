@@ -259,3 +259,29 @@ def test_numba_kernels_match_the_impls(dtype: Any, parallel: bool, monkeypatch: 
     assert not numba_layer_norm.applies(x.astype(np.float16), gamma, beta, trailing=1, epsilon=0)
     assert not numba_layer_norm.applies_grad(g, x, gamma, mean[:1], rstd, trailing=2)
     assert not numba_layer_norm.applies(x, wide, beta, trailing=1, epsilon=0)
+
+
+def test_compiled_fit_steps_are_batch_polymorphic_and_equal_eager() -> None:
+    was = tg.config.is_batch_polymorphism_enabled()
+    tg.config.enable_batch_polymorphism()
+    try:
+        twins = []
+        for jit in (False, True):
+            tg.utils.set_random_seed(0)
+            model = _model()
+            model.compile(tg.optimizers.SGD(0.05), "mse", jit_compile=jit)
+            twins.append(model)
+        eager, compiled = twins
+        compiled.set_weights(eager.get_weights())
+        for size in (8, 3, 1):
+            x = RNG.normal(size=(size, 5, 6)).astype(np.float32)
+            y = RNG.normal(size=(size, 2)).astype(np.float32)
+            np.testing.assert_allclose(
+                compiled.train_on_batch(x, y), eager.train_on_batch(x, y), rtol=1e-5
+            )
+            for a, b in zip(compiled.get_weights(), eager.get_weights(), strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        assert compiled._compiled_steps["train"].tracing_count == 1
+    finally:
+        if not was:
+            tg.config.disable_batch_polymorphism()
