@@ -7,6 +7,8 @@ this package registers the kernels shipped with tapegrad, one module per engine 
 * `numba_xent`: the softmax cross-entropy in one pass per row (numba, the `jit` extra;
   numba itself is imported on the first call);
 * `numba_erf`: ``erf`` (the exact GELU's) in a compiled loop (numba);
+* `numba_attention`: the attention softmax (unmasked) and its gradient in fewer passes
+  over the scores (numba);
 * `numba_layer_norm`: layer normalization and its gradient in one pass per row (numba);
 * `numba_lstm`: the LSTM's step loops (numba, float32);
 * `numba_pool`: 2-D max pooling, its argmax and its scatter in one pass per window (numba;
@@ -19,6 +21,7 @@ let freed large arrays' memory be reused without page faults with `keep_freed_me
 """
 
 from tapegrad.kernels import (
+    numba_attention,
     numba_erf,
     numba_layer_norm,
     numba_lstm,
@@ -49,6 +52,7 @@ __all__ = [
     "keep_freed_memory",
     "kernel_for",
     "kernels_of",
+    "numba_attention",
     "numba_erf",
     "numba_layer_norm",
     "numba_lstm",

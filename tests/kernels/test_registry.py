@@ -23,6 +23,7 @@ from tapegrad.core.prims import (
     relu_p,
 )
 from tapegrad.core.prims import xent as prims_xent
+from tapegrad.core.prims.attention import attention_softmax_grad_p, attention_softmax_p
 from tapegrad.core.prims.elementwise import erf_p
 from tapegrad.core.prims.gelu import gelu_grad_p, gelu_p
 from tapegrad.core.prims.layer_norm import (
@@ -121,8 +122,20 @@ SAMPLES[layer_norm_grad_p] = [
 SAMPLES[layer_norm_scale_grad_p] = [
     (g, x, *stats) for g, x, _, *stats in SAMPLES[layer_norm_grad_p]
 ]
+SAMPLES[attention_softmax_p] = [
+    ((RNG.standard_normal((2, 3, 4, 5)) * 3).astype(d), np.True_) for d in (np.float64, np.float32)
+] + [(RNG.standard_normal((3, 4)), RNG.random((3, 4)) > 0.3)]  # masked: the impl
+SAMPLES[attention_softmax_grad_p] = [
+    (
+        RNG.standard_normal(s.shape).astype(s.dtype),
+        attention_softmax_p.impl(s, m, scale=0.5, causal=False),
+    )
+    for s, m in SAMPLES[attention_softmax_p]
+]
 # Params of the samples' calls, by primitive.
 PARAMS: dict[Primitive, dict[str, Any]] = {
+    attention_softmax_p: {"scale": 0.5, "causal": False},
+    attention_softmax_grad_p: {"scale": 0.5},
     lstm_grad_p: {"argnum": 1},
     layer_norm_p: {"trailing": 1, "epsilon": 1e-5},
     layer_norm_grad_p: {"trailing": 1},
