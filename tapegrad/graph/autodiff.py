@@ -1,7 +1,9 @@
 """Symbolic reverse mode: `gradients`, Theano's ``T.grad`` / TF1's ``tf.gradients``.
 
 Inside a function traced by `tapegrad.function`, the tracer keeps every recorded primitive
-call. `gradients` runs the same reverse sweep a `GradientTape` runs (`core.backward.backward`)
+call (once a trace has called `gradients`: until then traces keep none, since they would
+hold every value of the trace alive, and the first call makes the function trace again).
+`gradients` runs the same reverse sweep a `GradientTape` runs (`core.backward.backward`)
 over those calls, in tensor mode: each VJP rule is itself written with primitives, so its
 calls are recorded by the tracer and become the nodes of the gradient graph. There is no
 second set of derivative rules, and gradients of gradients work the same way.
@@ -15,6 +17,7 @@ from tapegrad.core.backward import backward
 from tapegrad.core.tensor import Tensor
 from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.function import current_tracer
+from tapegrad.graph.trace import EntriesNeeded
 
 
 def gradients(ys: Any, xs: Any, grad_ys: Any = None, unconnected_gradients: str = "none") -> Any:
@@ -60,6 +63,10 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, unconnected_gradients: str 
             "function traced by tapegrad.function; in eager code use tapegrad.GradientTape "
             "(tape.gradient(y, x)) or tapegrad.grad(f)"
         )
+    if not getattr(tracer, "keep_entries", True):
+        # This trace did not keep the recorded calls (they would hold every value of the
+        # trace alive): the function traces again, keeping them.
+        raise EntriesNeeded()
     targets = list(ys) if isinstance(ys, list | tuple) else [ys]
     if grad_ys is None:
         seeds: list[Any] = [None] * len(targets)

@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from weakref import WeakValueDictionary
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from tapegrad.core.tree import tree_flatten, tree_unflatten
 from tapegrad.graph.concrete import ConcreteFunction
 from tapegrad.graph.ir import Atom, Graph, Input, Literal
 from tapegrad.graph.polymorphic import BatchTemplates, batch_key, resized_rows
-from tapegrad.graph.trace import UntraceableError, _Tracer
+from tapegrad.graph.trace import EntriesNeeded, UntraceableError, _Tracer
 
 logger = logging.getLogger("tapegrad.function")
 
@@ -65,20 +66,21 @@ class FunctionTracer(_Tracer):
 
     Unlike `trace`'s recorder (which serves Lambda saving), every Variable read — also
     non-trainable ones such as optimizer slots — is a graph input, assignments become
-    graph updates, and the recorded calls are kept as tape entries so `gradients` can
-    run the reverse sweep over them.
+    graph updates, and with ``keep_entries`` the recorded calls are kept as tape entries
+    so `gradients` can run the reverse sweep over them (they hold every value traced).
     """
 
     # The backward walk computes `where` masks as graph values when it sees this.
     symbolic = True
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, keep_entries: bool = True) -> None:
         super().__init__()
         self.name = name
+        self.keep_entries = keep_entries
         self.entries: list[tuple[Any, ...]] = []
         self._state: dict[int, int] = {}  # id(Variable) -> value id of its current value
         self._originals: dict[int, tuple[Variable, Any]] = {}
-        self._tensor_of: dict[int, Tensor] = {}  # value id -> the traced Tensor holding it
+        self._tensor_of = WeakValueDictionary[int, Tensor]()  # value id -> its live Tensor
 
     def add_argument(self, leaf: Any, position: int) -> Tensor:
         tensor = super().add_argument(leaf, position)
@@ -117,7 +119,7 @@ class FunctionTracer(_Tracer):
                 result if prim.multiple_results else (result,), self.nodes[-1].outputs, strict=True
             ):
                 self._tensor_of[value_id] = out
-            if prim.differentiable:
+            if prim.differentiable and self.keep_entries:
                 self.entries.append((prim, args, values, params, result, None))
 
     def _holds_traced_array(self, value: Any) -> bool:
@@ -259,6 +261,7 @@ class Function:
         self._fast_cache: dict[Any, ConcreteFunction] = {}
         self._last: ConcreteFunction | None = None
         self.tracing_count = 0
+        self._keep_entries = False  # (until a trace calls `gradients`: EntriesNeeded)
         # Held while tracing and while calling (see the module's notes on threads).
         self._lock = threading.RLock()
         functools.update_wrapper(self, python_function)
@@ -419,7 +422,7 @@ class Function:
         self, leaves: list[Any], in_tree: Any, positions: list[int]
     ) -> tuple[Graph, Any]:
         """Run the Python function on traced ``leaves``: its graph and result structure."""
-        tracer = FunctionTracer(self.name)
+        tracer = FunctionTracer(self.name, keep_entries=self._keep_entries)
         traced = list(leaves)
         for number, k in enumerate(positions):
             traced[k] = tracer.add_argument(leaves[k], number)
@@ -430,10 +433,14 @@ class Function:
             result = self.python_function(*call_args, **call_kwargs)
             out_leaves, out_tree = tree_flatten(result)
             outputs = [self._output_atom(tracer, leaf, j) for j, leaf in enumerate(out_leaves)]
+        except EntriesNeeded:  # `gradients` was called: trace again, keeping the calls
+            self._keep_entries = True
         finally:
             set_recorders(previous)
             set_tracer(previous_tracer)
             tracer.restore_variables()
+        if self._keep_entries and not tracer.keep_entries:
+            return self._trace_graph(leaves, in_tree, positions)
         if tracer.problems:
             raise UntraceableError(f"tapegrad.function({self.name}): {tracer.problems[0]}")
         graph = Graph(

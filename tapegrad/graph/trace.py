@@ -17,6 +17,8 @@ graph: `trace_checked` retraces on other values to refuse such functions.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +34,15 @@ from tapegrad.graph.ir import Atom, Graph, Input, Literal, Node
 
 class UntraceableError(ValueError):
     """The function cannot be represented by a graph of table primitives."""
+
+
+class EntriesNeeded(BaseException):
+    """`tapegrad.gradients` was called in a trace that does not keep its recorded calls
+    (they would hold every value of the trace alive): the function is traced again,
+    keeping them.
+
+    A BaseException, so that a user's ``except Exception`` does not swallow it.
+    """
 
 
 def trace(function: Callable[..., Any], *example_args: Any) -> Graph:
@@ -178,8 +189,12 @@ class _Tracer:
         self._constant_ids: dict[int, int] = {}  # id(array) -> constant value id
         self._variable_ids: dict[int, int] = {}  # id(Variable) -> input value id
         self._avals: dict[int, tuple[tuple[int, ...], np.dtype]] = {}
-        # Everything whose id is a key above stays alive, so no id is ever reused.
+        # No id above may be reused while it is a key: arguments, constants' sources and
+        # what cannot be weakly referenced stay alive; the results of recorded calls
+        # leave their tables when they die (`_follow`), so a trace holds no more memory
+        # than the run it observes.
         self._alive: list[Any] = []
+        self._refs: dict[int, weakref.ref[Any]] = {}
 
     def _new_id(self, shape: tuple[int, ...], dtype: np.dtype) -> int:
         value_id = len(self._avals)
@@ -215,7 +230,8 @@ class _Tracer:
             value_id = self._new_id(np.shape(raw), raw.dtype)
             self._ids[id(out)] = value_id
             self._aliases[id(raw)] = value_id
-            self._alive.append(out)
+            self._follow(out, self._ids)
+            self._follow(raw, self._aliases)
             out_ids.append(value_id)
         self.nodes.append(
             Node(
@@ -227,6 +243,14 @@ class _Tracer:
                 tuple(self._avals[i][1] for i in out_ids),
             )
         )
+
+    def _follow(self, obj: Any, table: dict[int, int]) -> None:
+        """Drop ``obj``'s id from ``table`` when ``obj`` dies (its id may then be reused)."""
+        key = id(obj)
+        try:
+            self._refs[key] = weakref.ref(obj, functools.partial(_forget, table, self._refs, key))
+        except TypeError:  # (NumPy scalars take no weak references: kept alive instead)
+            self._alive.append(obj)
 
     # -- arguments and atoms ----------------------------------------------------------------
     def add_argument(self, leaf: Any, position: int) -> Tensor:
@@ -310,6 +334,13 @@ class _Tracer:
         return found
 
 
+def _forget(table: dict[int, int], refs: dict[int, Any], key: int, ref: Any) -> None:
+    # A weak reference's callback: runs as the object dies, before its id can be reused.
+    if refs.get(key) is ref:
+        del refs[key]
+        table.pop(key, None)
+
+
 def _frozen_params(params: dict[str, Any]) -> dict[str, Any]:
     """Params with arrays copied and Tensors made arrays (later mutation cannot leak in)."""
     return {key: _freeze(value) for key, value in params.items()}
@@ -327,4 +358,4 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-__all__ = ["UntraceableError", "trace", "trace_checked"]
+__all__ = ["EntriesNeeded", "UntraceableError", "trace", "trace_checked"]
