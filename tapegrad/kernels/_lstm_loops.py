@@ -72,6 +72,27 @@ def forward_step(a: Any, recurrent: Any, c_prev: Any, c: Any, tanh_c: Any, h: An
 
 
 @njit(error_model="numpy", nogil=True, boundscheck=False)
+def forward_steps(block: Any, w_rec: Any, recurrent: Any, bounds: Any) -> None:
+    """`tapegrad.core.prims.lstm.forward_steps` with `forward_step`: every step's recurrent
+    product as row blocks ``bounds[j]:bounds[j + 1]`` of ``w_rec`` (the BLAS, through
+    numba's ``np.dot``), then its cell update, with no Python between steps."""
+    u = w_rec.shape[1]
+    for t in range(block.shape[0] - 1):
+        h = block[t, :u]
+        for j in range(len(bounds) - 1):
+            np.dot(w_rec[bounds[j] : bounds[j + 1]], h, recurrent[bounds[j] : bounds[j + 1]])
+        now = block[t + 1]
+        forward_step(
+            now[2 * u : 6 * u],
+            recurrent,
+            block[t, u : 2 * u],
+            now[u : 2 * u],
+            now[6 * u :],
+            now[:u],
+        )
+
+
+@njit(error_model="numpy", nogil=True, boundscheck=False)
 def backward_step(a: Any, tanh_c: Any, c_prev: Any, g_h: Any, dh: Any, dc: Any, d: Any) -> None:
     """One step of BPTT: from the gates ``a`` (4H, B), ``tanh(c)`` and ``c_prev``, with
     ``dh + g_h`` (the later steps' share and the output's) and ``dc`` the cotangents of this
@@ -95,4 +116,4 @@ def backward_step(a: Any, tanh_c: Any, c_prev: Any, g_h: Any, dh: Any, dc: Any, 
             dc[k, b] = dcv * f
 
 
-__all__ = ["backward_step", "forward_step", "tanh32"]
+__all__ = ["backward_step", "forward_step", "forward_steps", "tanh32"]

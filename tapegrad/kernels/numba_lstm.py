@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.prims.lstm import (
+    forward_steps,
     lstm_grad_p,
     lstm_p,
     lstm_sequence,
@@ -54,10 +55,27 @@ def applies(*arrays: Any, **params: Any) -> bool:
     return _all_f32(arrays) and _loops() is not None
 
 
+def row_bounds(rows: int, inner: int, cols: int) -> np.ndarray:
+    """Where to cut the rows of a ``(rows, inner) @ (inner, cols)`` product so that each
+    block fits the BLAS's small-matrix kernel (see ``_SMALL_GEMM``): ``[0, ..., rows]``,
+    only ``[0, rows]`` where the whole fits or needs more than ``_MAX_BLOCKS`` blocks.
+
+    Examples:
+        >>> row_bounds(512, 128, 32).tolist(), row_bounds(64, 64, 32).tolist()
+        ([0, 176, 352, 512], [0, 64])
+    """
+    blocks = -(-rows * inner * cols // _SMALL_GEMM)
+    if blocks <= 1 or blocks > _MAX_BLOCKS:
+        return np.array([0, rows], np.int64)
+    size = -(-rows // blocks // _ROW_ALIGN) * _ROW_ALIGN
+    if size * inner * cols > _SMALL_GEMM:
+        size = -(-rows // blocks)
+    return np.array([*range(0, rows, size), rows], np.int64)
+
+
 def blocked_product(a: np.ndarray, out: np.ndarray) -> Any:
-    """A `tapegrad.core.prims.lstm.Product`: ``b -> a @ b`` into ``out``, as a few products
-    of row blocks of ``a`` where the whole is a little too large for the BLAS's small-matrix
-    kernel (see ``_SMALL_GEMM``); one product otherwise.
+    """A `tapegrad.core.prims.lstm.Product`: ``b -> a @ b`` into ``out``, as products of the
+    row blocks of `row_bounds`.
 
     Examples:
         >>> import numpy as np
@@ -67,15 +85,10 @@ def blocked_product(a: np.ndarray, out: np.ndarray) -> Any:
         >>> float(out.min()), float(out.max())
         (128.0, 128.0)
     """
-    rows, inner = a.shape
-    macs = rows * inner * out.shape[1]
-    blocks = -(-macs // _SMALL_GEMM)
-    if blocks <= 1 or blocks > _MAX_BLOCKS:
+    bounds = row_bounds(*a.shape, out.shape[1]).tolist()
+    if len(bounds) == 2:
         return matmul_into(a, out)
-    size = -(-rows // blocks // _ROW_ALIGN) * _ROW_ALIGN
-    if size * inner * out.shape[1] > _SMALL_GEMM:
-        size = -(-rows // blocks)
-    parts = [(a[r : r + size], out[r : r + size]) for r in range(0, rows, size)]
+    parts = [(a[r:e], out[r:e]) for r, e in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def product(b: np.ndarray) -> None:
         for a_rows, out_rows in parts:
@@ -84,9 +97,23 @@ def blocked_product(a: np.ndarray, out: np.ndarray) -> Any:
     return product
 
 
+@functools.cache
+def numba_blas() -> bool:
+    """Whether compiled loops may call the BLAS: numba's ``np.dot`` calls SciPy's."""
+    return importlib.util.find_spec("scipy") is not None
+
+
+def _forward_steps(block: np.ndarray, w_rec: np.ndarray, recurrent: np.ndarray) -> None:
+    if numba_blas():
+        bounds = row_bounds(*w_rec.shape, recurrent.shape[1])
+        _loops().forward_steps(block, w_rec, recurrent, bounds)
+    else:  # the loop in Python around the compiled step
+        forward_steps(block, w_rec, recurrent, _loops().forward_step, blocked_product)
+
+
 def lstm(x: np.ndarray, weights: np.ndarray, state0: np.ndarray) -> tuple[np.ndarray, ...]:
-    """`lstm` with numba's forward step."""
-    return lstm_sequence(x, weights, state0, _loops().forward_step, blocked_product)
+    """`lstm` with numba's loop of steps."""
+    return lstm_sequence(x, weights, state0, _forward_steps)
 
 
 def lstm_grad(
@@ -120,4 +147,4 @@ if importlib.util.find_spec("numba") is not None:  # (the `jit` extra)
     register_kernel(lstm_p, "numba", lstm, applies=applies)
     register_kernel(lstm_grad_p, "numba", lstm_grad, applies=applies)
 
-__all__ = ["applies", "lstm", "lstm_grad"]
+__all__ = ["applies", "blocked_product", "lstm", "lstm_grad", "numba_blas", "row_bounds"]

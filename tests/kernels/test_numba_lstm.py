@@ -1,6 +1,7 @@
 """The LSTM's numba kernels at sizes where the recurrent products are cut into row blocks
-(`blocked_product`): values and every argument's gradient against the NumPy path (float32)
-and against the float64 computation, with cotangents at every step of ``h`` and ``c``."""
+(`row_bounds`, `blocked_product`): values and every argument's gradient against the NumPy
+path (float32) and against the float64 computation, with cotangents at every step of ``h``
+and ``c``; the compiled loop of steps and its fallback (a Python loop) alike."""
 
 import numpy as np
 import pytest
@@ -21,6 +22,11 @@ B, T, F, U = 32, 5, 7, 96
     [(512, 128, 32), (128, 512, 32), (384, 96, 32), (100, 50, 20), (4096, 1024, 32)],
 )
 def test_blocked_product_equals_matmul(rows, inner, cols):
+    bounds = numba_lstm.row_bounds(rows, inner, cols)
+    assert bounds[0] == 0
+    assert bounds[-1] == rows
+    if len(bounds) > 2:  # blocks: each within the small-matrix limit
+        assert max(np.diff(bounds)) * inner * cols <= 10**6
     rng = np.random.default_rng(rows + inner)
     a = rng.standard_normal((rows, inner)).astype(np.float32)
     b = rng.standard_normal((inner, cols)).astype(np.float32)
@@ -49,7 +55,10 @@ def _run(x, weights, state0, g_hs, g_cs):
     return [hs, cs, *grads]
 
 
-def test_kernels_match_the_numpy_path_and_float64():
+@pytest.mark.parametrize("compiled_loop", [True, False], ids=["numba-loop", "python-loop"])
+def test_kernels_match_the_numpy_path_and_float64(monkeypatch, compiled_loop):
+    # Without SciPy (numba's BLAS) the steps run in a Python loop around the compiled step.
+    monkeypatch.setattr(numba_lstm, "numba_blas", lambda: compiled_loop)
     args32 = _arguments(np.float32)
     assert kernel_for(lstm_p, *args32[:3]) is numba_lstm.lstm
     got = _run(*args32)

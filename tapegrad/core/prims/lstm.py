@@ -205,15 +205,42 @@ def matmul_into(a: np.ndarray, out: np.ndarray) -> Callable[[np.ndarray], Any]:
     return functools.partial(np.matmul, a, out=out)
 
 
+def forward_steps(
+    block: np.ndarray,
+    w_rec: np.ndarray,
+    recurrent: np.ndarray,
+    step: Step = forward_step,
+    product: Product = matmul_into,
+) -> None:
+    """The recurrence on arrays: ``block (steps + 1, 7H, B)`` holds per row ``t`` the state
+    ``h_t, c_t`` (rows ``:H``, ``H:2H``; row 0 the initial state) and, from row 1, the step's
+    input projection (``2H:6H``, overwritten by its gates) and ``tanh(c_t)`` (``6H:``);
+    ``w_rec (4H, H)``; ``recurrent (4H, B)`` a buffer. Each step's product by ``product``,
+    its cell update by ``step`` (`forward_step`'s signature; engines supply a compiled loop
+    with the arguments ``block, w_rec, recurrent``)."""
+    u = w_rec.shape[1]
+    times_w_rec = product(w_rec, recurrent)
+    for t in range(block.shape[0] - 1):
+        times_w_rec(block[t, :u])
+        now = block[t + 1]
+        step(
+            now[2 * u : 6 * u],
+            recurrent,
+            block[t, u : 2 * u],
+            now[u : 2 * u],
+            now[6 * u :],
+            now[:u],
+        )
+
+
 def lstm_sequence(
     x: Any,
     weights: Any,
     state0: Any,
-    step: Step = forward_step,
-    product: Product = matmul_into,
+    run_steps: Callable[[np.ndarray, np.ndarray, np.ndarray], Any] = forward_steps,
 ) -> tuple[np.ndarray, ...]:
-    """`lstm` on arrays, each step's cell update done by ``step`` (`forward_step`'s
-    signature) and its recurrent product by ``product``: ``(hs, cs, residual)``."""
+    """`lstm` on arrays, the recurrence run by ``run_steps`` (`forward_steps`'s
+    arguments): ``(hs, cs, residual)``."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
     batch, steps, features, u = _lstm_sizes(x.shape, weights.shape, state0.shape)
     dtype = np.result_type(x.dtype, weights.dtype, state0.dtype, np.float16)
@@ -230,11 +257,7 @@ def lstm_sequence(
     # The input projections of all steps, each straight into its step's buffer: a batch of
     # (4H, I + 1) @ (I + 1, B) products beats one big product plus strided adds.
     np.matmul(w_in, inputs, out=residual[:, : 4 * u])
-    recurrent = np.empty((4 * u, batch), dtype)
-    times_w_rec = product(w_rec, recurrent)
-    for t in range(steps):
-        times_w_rec(hs[t])
-        step(residual[t, : 4 * u], recurrent, cs[t], cs[t + 1], residual[t, 4 * u :], hs[t + 1])
+    run_steps(block, w_rec, np.empty((4 * u, batch), dtype))
     return hs[1:].transpose(2, 0, 1), cs[1:].transpose(2, 0, 1), residual
 
 
@@ -540,6 +563,7 @@ __all__ = [
     "cell_vjp",
     "cell_vjp_vjp",
     "forward_step",
+    "forward_steps",
     "lstm_grad_p",
     "lstm_p",
     "lstm_sequence",
