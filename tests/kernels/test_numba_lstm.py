@@ -38,12 +38,14 @@ def test_blocked_product_equals_matmul(rows, inner, cols):
     np.testing.assert_allclose(out, 2 * (a @ b), rtol=1e-5, atol=2e-4)
 
 
-def _arguments(dtype):
+def _arguments(dtype, c_used=True, batch=B, steps=T):
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((B, T, F))
+    x = rng.standard_normal((batch, steps, F))
     weights = rng.uniform(-0.3, 0.3, (F + U + 1, 4 * U))
-    state0 = rng.standard_normal((B, 2 * U))
-    g_hs, g_cs = rng.standard_normal((2, B, T, U))
+    state0 = rng.standard_normal((batch, 2 * U))
+    g_hs, g_cs = rng.standard_normal((2, batch, steps, U))
+    if not c_used:  # training: only h reaches the loss
+        g_cs[...] = 0
     return [a.astype(dtype) for a in (x, weights, state0, g_hs, g_cs)]
 
 
@@ -56,10 +58,11 @@ def _run(x, weights, state0, g_hs, g_cs):
 
 
 @pytest.mark.parametrize("compiled_loop", [True, False], ids=["numba-loop", "python-loop"])
-def test_kernels_match_the_numpy_path_and_float64(monkeypatch, compiled_loop):
+@pytest.mark.parametrize("c_used", [True, False], ids=["g_cs", "g_cs-zero"])
+def test_kernels_match_the_numpy_path_and_float64(monkeypatch, compiled_loop, c_used):
     # Without SciPy (numba's BLAS) the steps run in a Python loop around the compiled step.
     monkeypatch.setattr(numba_lstm, "numba_blas", lambda: compiled_loop)
-    args32 = _arguments(np.float32)
+    args32 = _arguments(np.float32, c_used)
     assert kernel_for(lstm_p, *args32[:3]) is numba_lstm.lstm
     got = _run(*args32)
     try:
@@ -67,9 +70,18 @@ def test_kernels_match_the_numpy_path_and_float64(monkeypatch, compiled_loop):
         numpy_path = _run(*args32)
     finally:
         config.enable_engine("numba")
-    exact = _run(*_arguments(np.float64))  # float64: the NumPy path, no kernel
+    exact = _run(*_arguments(np.float64, c_used))  # float64: the NumPy path, no kernel
     for g, n, e in zip(got, numpy_path, exact, strict=True):
         assert g.dtype == np.float32
         scale = np.abs(e).max()
         np.testing.assert_allclose(g, n, rtol=0, atol=2e-5 * scale)
         np.testing.assert_allclose(g, e, rtol=0, atol=2e-5 * scale)
+
+
+@pytest.mark.parametrize(("batch", "steps"), [(1, 3), (2, 1), (3, 9)])
+def test_small_batches_and_sequences(batch, steps):
+    args32 = _arguments(np.float32, batch=batch, steps=steps)
+    got = _run(*args32)
+    exact = _run(*_arguments(np.float64, batch=batch, steps=steps))
+    for g, e in zip(got, exact, strict=True):
+        np.testing.assert_allclose(g, e, rtol=0, atol=2e-5 * np.abs(e).max())
