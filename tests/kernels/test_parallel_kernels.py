@@ -4,6 +4,9 @@ each through its serial and its ``parallel=True`` loop; and the thread setting t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -15,6 +18,7 @@ import tapegrad.kernels  # noqa: E402
 from tapegrad.core.prims import max_pool_p, pool_argmax_p, pool_scatter_p  # noqa: E402
 from tapegrad.kernels import _numba, numba_pool  # noqa: E402
 from tapegrad.kernels.registry import kernel_for  # noqa: E402
+from tapegrad.kernels.threads import PARALLEL_KERNELS_ENV  # noqa: E402
 
 RNG = np.random.default_rng(17)
 DTYPES = [np.float32, np.float64]
@@ -100,7 +104,7 @@ def test_an_all_padding_window_picks_the_padding_as_the_impl() -> None:
 
 
 def test_parallel_loops_run_only_once_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert not tapegrad.kernels.parallel_kernels_enabled()  # the default
+    tapegrad.kernels.set_parallel_kernels(False)  # (the default, unless the environment says)
     assert not _numba.parallel(1 << 30, 0)
     monkeypatch.setattr(_numba, "threads", lambda: 2)  # (whatever this machine's cores)
     monkeypatch.setattr(_numba.numba, "get_num_threads", lambda: 2)
@@ -157,3 +161,13 @@ def test_kernels_called_from_several_threads_at_once(loops: str) -> None:
 
     with ThreadPoolExecutor(4) as workers:
         assert all(workers.map(pool, range(8)))
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", "True"), ("0", "False")])
+def test_environment_switches_parallel_loops_at_import(value: str, expected: str) -> None:
+    env = {**os.environ, PARALLEL_KERNELS_ENV: value}
+    code = "import tapegrad.kernels as k; print(k.parallel_kernels_enabled())"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == expected
