@@ -14,6 +14,9 @@ as the compiled function. What the generated code does better than `evaluate`:
   into a buffer with ``out=``; buffers are reused by liveness (`passes/buffers.py`),
   in place where an input dies at the node, so steady-state calls allocate almost
   nothing; Variable updates go into the variables' own arrays when the old value is dead;
+  after a primitive whose result layout only the run shows (a kernel's, einsum's), the
+  buffer is taken when the inputs are C-ordered then (``out=(_s0 if x.flags.c_contiguous
+  else None)``), where NumPy's own result would be C-ordered too;
 * Python-float literals are bound as NumPy scalars of the operation's dtype (NumPy casts
   a weak Python scalar to that dtype anyway, so the result is the same and the call
   cheaper);
@@ -69,6 +72,14 @@ from tapegrad.graph.codegen_analysis import (
     find_paired,
     find_scatter_adds,
     live_nodes,
+)
+from tapegrad.graph.codegen_buffers import (
+    copy_array,
+    out_text,
+    own_array,
+    return_line,
+    storage_roots,
+    unsure_arrays,
 )
 from tapegrad.graph.codegen_fused import fused_kernel_call, fused_units
 from tapegrad.graph.compiled import CompiledGraph
@@ -131,7 +142,7 @@ class _Compiler:
         self.reuse = reuse
         self.names = value_names(graph)
         self.avals = avals_of(graph)
-        self.namespace: dict[str, Any] = {"np": np, "_copy": _copy, "_own": _own}
+        self.namespace: dict[str, Any] = {"np": np, "_copy": copy_array, "_own": own_array}
         self.globals_by_key: dict[Any, str] = {}
         self.keep_alive: list[Any] = []
         self.counter = itertools.count()
@@ -139,6 +150,8 @@ class _Compiler:
         self.producer: dict[int, Node] = {}
         self.scatter_adds: dict[int, tuple[int, int]] = {}
         self.paired: dict[int, int] = {}
+        # Result -> the inputs whose C order decides at run time whether it takes its buffer.
+        self.guards: dict[int, list[int]] = {}
         for node in graph.nodes:
             for out in node.outputs:
                 self.producer[out] = node
@@ -236,6 +249,7 @@ class _Compiler:
             steps, external=external, escaping=escaping, update_targets=targets, reuse=self.reuse
         )
         self.plan = plan
+        self.unsure_shares = {("share", v) for v in unsure_arrays(plan, self.guards)}
         for k, (shape, dtype) in enumerate(plan.slots):
             self.namespace[f"_s{k}"] = np.empty(shape, dtype)
         self.emit_header(plan)
@@ -316,10 +330,17 @@ class _Compiler:
         avals = tuple(zip(node.shapes, node.dtypes, strict=True))
         # A buffer (C order) only where NumPy would lay the result out in C order too.
         c_order = all(self.layout[o] for o in node.outputs)
+        kind = self.kind(node)
+        if not c_order and kind == "out" and self.reuse:
+            # Inputs of a layout known only at run time (a kernel's or einsum's result):
+            # the buffer is used when they are all C-ordered then, where NumPy's own result
+            # would be C-ordered too, so the step still allocates nothing fresh.
+            unknown = [a for a in reads if not self.layout.get(a, False)]
+            if unknown:
+                self.guards[node.outputs[0]] = unknown
+                c_order = True
         elementwise = PRIMITIVES[node.primitive].elementwise
-        return Step(
-            reads, node.outputs, avals, self.kind(node), c_order=c_order, in_place=elementwise
-        )
+        return Step(reads, node.outputs, avals, kind, c_order=c_order, in_place=elementwise)
 
     def out_form(self, node: Node) -> str | None:
         """How a node writes into a given array: "ufunc", "reduce", "expand" or None."""
@@ -448,11 +469,7 @@ class _Compiler:
 
     def out_arg(self, value: int) -> str:
         where = self.plan.placement.get(value, ("new",))
-        if where[0] == "slot":
-            return f", out=_s{where[1]}"
-        if where[0] == "share":
-            return f", out={self.names[where[1]]}"
-        return ""
+        return out_text(where, self.guards.get(value), self.names)
 
     def emit_expansion(self, node: Node, x: str, out: str, comment: str) -> None:
         """A primitive's ``ufunc_steps`` (relu, sigmoid) as ufunc calls into one buffer."""
@@ -488,76 +505,28 @@ class _Compiler:
                 chained = call(ufunc, chained, constant, "")
             self.lines.append(f"    {name} = {chained}")
             return
-        again = out or f", out={name}"
+        # Into the first call's result (the buffer, or a fresh array where there is none
+        # or a guarded one was not taken).
+        again = f", out={name}"
         for ufunc, constant in rest:
             self.lines.append(f"    {call(ufunc, name, constant, again)}")
 
     def emit_kernel(self, group: FusionGroup) -> str:
         """One call of the fused-kernel interpreter for a group (`codegen_fused`)."""
+        placement = self.plan.placement
+        # A kernel writes its outputs flat: never in place into an array of unknown layout.
+        unsure = [v for v in group.outputs if placement.get(v, ("new",)) in self.unsure_shares]
+        if unsure:
+            placement = {**placement, **{v: ("new",) for v in unsure}}
         lines, description = fused_kernel_call(
-            self.graph, group, self.avals, self.names, self.plan.placement, self.bind, self.param
+            self.graph, group, self.avals, self.names, placement, self.bind, self.param
         )
         self.lines.extend(lines)
         return description
 
     def emit_return(self, plan: BufferPlan) -> None:
-        graph = self.graph
-        roots = self.roots()
-        claimed: set[Any] = set()
-        updates = []
-        for key, atom in graph.updates.items():
-            if isinstance(atom, Literal):
-                updates.append(self.param(atom.value))
-                continue
-            name = self.names[atom]
-            mine = roots(atom)
-            if atom == key or plan.in_place_updates.get(key) == atom:
-                claimed |= mine
-                updates.append(name)
-            elif mine & claimed or any(r[0] == "external" for r in mine):
-                updates.append(f"_copy({name})")  # the caller's or another update's array
-            else:
-                claimed |= mine
-                updates.append(name)
-        outputs = []
-        constants = {("external", c) for c in graph.constants}
-        # The Variables' input arrays (the updated ones among them).
-        variables = {("external", s.id) for s in graph.variable_inputs}
-        for atom in graph.outputs:
-            if isinstance(atom, Literal):
-                outputs.append(self.param(atom.value))
-                continue
-            name = self.names[atom]
-            mine = roots(atom)
-            # Arrays the next call writes into, our constants and the Variables' arrays
-            # (which their owners may update in place) go out as copies.
-            unsafe = mine & (claimed | constants | variables)
-            outputs.append(f"_copy({name})" if unsafe else name)
-        self.lines.append(f"    return [{', '.join(outputs)}], [{', '.join(updates)}]")
-
-    def roots(self) -> Any:
-        """value -> the set of arrays (storage keys) it may live in."""
-        storage = self.plan.storage
-        memo: dict[int, frozenset[Any]] = {}
-
-        def of(value: int) -> frozenset[Any]:
-            if value in memo:
-                return memo[value]
-            node = self.producer.get(value)
-            if value in storage:
-                found = frozenset([storage[value]])
-            elif node is None:
-                found = frozenset([("external", value)])
-            elif self.kind(node) == "alias":
-                found = frozenset().union(
-                    *(of(a) for a in node.inputs if not isinstance(a, Literal))
-                )
-            else:
-                found = frozenset([("fresh", value)])
-            memo[value] = found
-            return found
-
-        return of
+        roots = storage_roots(plan, self.producer, self.kind)
+        self.lines.append(return_line(self.graph, plan, self.names, roots, self.param))
 
     def kind(self, node: Node) -> str:
         """The buffer-planning kind of a node's step: "out", "fresh" or "alias"."""
@@ -577,18 +546,6 @@ def _has_loop(ufunc: np.ufunc, dtype: np.dtype) -> bool:
     """Whether ``ufunc`` has a loop taking every operand in ``dtype``."""
     loop = dtype.char * ufunc.nin + "->"
     return any(t.startswith(loop) for t in ufunc.types)
-
-
-def _copy(value: Any) -> Any:
-    return np.array(value, copy=True)
-
-
-def _own(array: np.ndarray) -> np.ndarray:
-    """``array`` if the compiled code may write into it, else a C-ordered copy."""
-    flags = array.flags
-    if flags.c_contiguous and flags.writeable:
-        return array
-    return np.array(array, order="C", copy=True)
 
 
 __all__ = ["CompiledGraph", "compile_graph"]
