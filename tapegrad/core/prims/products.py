@@ -32,12 +32,23 @@ def _drop_axis(x: Any, axis: int) -> Any:
     return reshape_p(x, shape=tuple(shape))
 
 
+def _rows(x: Any, n: int) -> Any:
+    """``x`` of shape ``(..., n)`` as a matrix ``(rows, n)``: every leading position a row."""
+    return x.reshape(-1, n) if type(x) is np.ndarray else reshape_p(x, shape=(-1, n))
+
+
 # The common cases use operators: on arrays (first-order walks) they are NumPy's own calls,
 # on Tensors the same primitives (matmul, transpose) as the general formulas.
 def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 2 and b_nd == 2:  # the common case, without broadcasting bookkeeping
         return g @ b.T
+    if a_nd > 2 and b_nd == 2:
+        # A stack against one matrix: one GEMM over every row, where a stacked product
+        # calls the BLAS once per leading index.
+        grad = _rows(g, shape_of(g)[-1]) @ b.T
+        shape = shape_of(a)
+        return grad.reshape(shape) if type(grad) is np.ndarray else reshape_p(grad, shape=shape)
     if b_nd == 1:
         # out[..., i] = sum_k a[..., i, k] b[k]
         grad = (_insert_axis(g, -1) if a_nd > 1 else g) * b
@@ -53,6 +64,10 @@ def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     a_nd, b_nd = ndim_of(a), ndim_of(b)
     if a_nd == 2 and b_nd <= 2:  # matrix @ matrix or matrix @ vector: a.T @ g
         return a.T @ g
+    if a_nd > 2 and b_nd == 2:
+        # The sum over the stack of a_i.T @ g_i is one GEMM over every row: no stack of
+        # products (one BLAS call each) to write and sum afterwards.
+        return _rows(a, shape_of(a)[-1]).T @ _rows(g, shape_of(g)[-1])
     if a_nd == 1:
         if b_nd == 1:
             grad = g * a
