@@ -11,6 +11,8 @@ this package registers the kernels shipped with tapegrad, one module per engine 
   over the scores (numba);
 * `numba_layer_norm`: layer normalization and its gradient in one pass per row (numba);
 * `numba_lstm`: the LSTM's step loops (numba, float32);
+* `numba_conv`: the input gradient of 2-D convolutions as one GEMM and a one-pass col2im
+  (numba; on several threads for large arrays once `set_parallel_kernels` switches that on);
 * `numba_pool`: 2-D max pooling, its argmax and its scatter in one pass per window (numba;
   on several threads for large arrays once `set_parallel_kernels` switches that on).
 
@@ -22,6 +24,7 @@ let freed large arrays' memory be reused without page faults with `keep_freed_me
 
 from tapegrad.kernels import (
     numba_attention,
+    numba_conv,
     numba_erf,
     numba_layer_norm,
     numba_lstm,
@@ -53,6 +56,7 @@ __all__ = [
     "kernel_for",
     "kernels_of",
     "numba_attention",
+    "numba_conv",
     "numba_erf",
     "numba_layer_norm",
     "numba_lstm",

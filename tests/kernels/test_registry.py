@@ -15,6 +15,7 @@ import tapegrad as tg
 import tapegrad.config
 from tapegrad.core.primitive import PRIMITIVES, Primitive
 from tapegrad.core.prims import (
+    conv_input_grad_p,
     lstm_grad_p,
     lstm_p,
     max_pool_p,
@@ -46,6 +47,14 @@ def engine_off(name: str) -> Iterator[None]:
     finally:
         if was_on:
             tapegrad.config.enable_engine(name)
+
+
+@pytest.fixture(autouse=True)
+def _freed_memory_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels that run only where freed memory is kept (`numba_conv`) take their samples
+    here, without changing this process's allocator."""
+    numba_conv = pytest.importorskip("tapegrad.kernels.numba_conv")
+    monkeypatch.setattr(numba_conv, "freed_memory_kept", lambda: True)
 
 
 def _logits(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -104,6 +113,12 @@ SAMPLES[pool_scatter_p] = [
     (RNG.standard_normal((2, 3, 3, 3)).astype(d), pool_argmax_p.impl(_POOLED, window=(2, 2)))
     for d in (np.float64, np.float32)
 ]
+# The input gradient of a 3x3 "same" convolution, 2 -> 3 channels (one sample the numba
+# kernel does not take: mixed dtypes).
+SAMPLES[conv_input_grad_p] = [
+    (RNG.standard_normal((2, 6, 7, 3)).astype(d), RNG.standard_normal((3, 3, 2, 3)).astype(k))
+    for d, k in ((np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64))
+]
 SAMPLES[erf_p] = [(RNG.standard_normal((3, 40)) * 3,), (RNG.standard_normal(7).astype(np.float32),)]
 SAMPLES[gelu_p] = SAMPLES[gelu_grad_p] = SAMPLES[erf_p]
 SAMPLES[layer_norm_p] = [
@@ -137,6 +152,7 @@ PARAMS: dict[Primitive, dict[str, Any]] = {
     attention_softmax_p: {"scale": 0.5, "causal": False},
     attention_softmax_grad_p: {"scale": 0.5},
     lstm_grad_p: {"argnum": 1},
+    conv_input_grad_p: {"input_shape": (6, 7), "padding": ((1, 1), (1, 1))},
     layer_norm_p: {"trailing": 1, "epsilon": 1e-5},
     layer_norm_grad_p: {"trailing": 1},
     layer_norm_scale_grad_p: {"trailing": 1},
