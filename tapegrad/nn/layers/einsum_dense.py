@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+import tapegrad as tg
 import tapegrad.numpy as tnp
 from tapegrad.nn import activations, constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer
@@ -84,6 +89,98 @@ def analyze_einsum(
     if not left:
         bias_shape.extend([1] * max(elided, 0))
     return kernel_shape, bias_shape, full
+
+
+@functools.lru_cache(maxsize=256)  # parsed once per equation, not per call
+def dense_form(equation: str) -> tuple[int, int] | None:
+    """How many axes an einsum contracts and adds where it is a dense layer in disguise.
+
+    A dense form contracts the inputs' last axes with the kernel's first ones, in the same
+    order, and its output is the inputs' remaining axes followed by the kernel's others
+    (``"abc,cde->abde"``, ``"abcd,cde->abe"``, ``"...b,bc->...c"``): one matrix product
+    over every row of the inputs.
+
+    Args:
+        equation: An ``EinsumDense`` equation.
+
+    Returns:
+        ``(contracted, added)`` axis counts, or None for any other equation.
+
+    Examples:
+        >>> dense_form("abc,cde->abde"), dense_form("abcd,cde->abe"), dense_form("...b,bc->...c")
+        ((1, 2), (2, 1), (1, 1))
+        >>> dense_form("abc,bcd->ad"), dense_form("abc,dc->abd"), dense_form("ab,bc->ca")
+        ((2, 1), None, None)
+    """
+    match = re.fullmatch(r"(\.\.\.)?([a-zA-Z]+),([a-zA-Z]+)->(\.\.\.)?([a-zA-Z]+)", equation)
+    if match is None or bool(match.group(1)) != bool(match.group(4)):
+        return None
+    inputs, kernel, output = match.group(2), match.group(3), match.group(5)
+    contracted = "".join(c for c in inputs if c in kernel)
+    lead, added = inputs[: len(inputs) - len(contracted)], kernel[len(contracted) :]
+    if (
+        not contracted
+        or not added
+        or not (lead or match.group(1))
+        or not inputs.endswith(contracted)
+        or not kernel.startswith(contracted)
+        or output != lead + added
+        or len(set(inputs + added)) != len(inputs) + len(added)
+    ):
+        return None
+    return len(contracted), len(added)
+
+
+def _shape(x: Any) -> tuple[Any, ...]:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def einsum_dense(equation: str, inputs: Any, kernel: Any, bias: Any = None) -> Any:
+    """``einsum(equation, inputs, kernel) + bias``, as `tapegrad.ops.nn.dense` where the
+    equation has a dense form (`dense_form`) and the bias spans the kernel's added axes.
+
+    The dense route is one GEMM over every row with the bias added into the product in
+    place (no second output-sized array) and one tape entry, where ``einsum`` + ``add``
+    writes the product and then the sum. Other equations and biases take einsum + add.
+
+    Args:
+        equation: An ``EinsumDense`` equation.
+        inputs: The layer's inputs.
+        kernel: Its kernel (the equation's second operand).
+        bias: A bias broadcasting against the output, or None.
+
+    Returns:
+        The biased product, the same values as ``einsum`` + ``add``.
+
+    Examples:
+        >>> import numpy as np
+        >>> x, k, b = np.ones((2, 3, 4)), np.ones((4, 2, 5)), np.arange(10.0).reshape(2, 5)
+        >>> out = einsum_dense("abc,cde->abde", x, k, b)
+        >>> out.shape, bool(np.allclose(out, np.einsum("abc,cde->abde", x, k) + b))
+        ((2, 3, 2, 5), True)
+    """
+    form = dense_form(equation)
+    k_shape = tuple(_shape(kernel))
+    lead = tuple(_shape(inputs))[: -form[0]] if form is not None else ()
+    if (
+        form is None
+        or (bias is not None and tuple(_shape(bias)) != k_shape[form[0] :])
+        or any(d is None for d in lead[1:])  # symbolic sizes: no reshape to spell them
+    ):
+        out = tnp.einsum(equation, inputs, kernel)
+        return out if bias is None else out + bias
+    contracted, added = form
+    rows, units = math.prod(k_shape[:contracted]), math.prod(k_shape[contracted:])
+    # -1 for the leading axis: the reshapes stay polymorphic in the batch size.
+    batch = (-1, *lead[1:]) if lead else (-1,)
+    x = inputs if contracted == 1 else tnp.reshape(inputs, (*batch, rows))
+    two_d = added == 1 and contracted == 1
+    out = tg.ops.nn.dense(
+        x,
+        kernel if two_d else tnp.reshape(kernel, (rows, units)),
+        bias if bias is None or added == 1 else tnp.reshape(bias, (units,)),
+    )
+    return out if added == 1 else tnp.reshape(out, (*batch, *k_shape[contracted:]))
 
 
 class EinsumDense(Layer):
@@ -179,9 +276,7 @@ class EinsumDense(Layer):
         )
 
     def call(self, inputs: Any) -> Any:
-        out = tnp.einsum(self.equation, inputs, self.kernel)
-        if self.bias is not None:
-            out = out + self.bias
+        out = einsum_dense(self.equation, inputs, self.kernel, self.bias)
         return self.activation(out) if self.activation is not None else out
 
     def compute_output_shape(self, input_shape: Any) -> Any:
@@ -225,4 +320,4 @@ class EinsumDense(Layer):
         return cls(**config)
 
 
-__all__ = ["EinsumDense"]
+__all__ = ["EinsumDense", "dense_form", "einsum_dense"]
