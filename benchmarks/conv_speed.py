@@ -8,12 +8,23 @@ scatter (torch: ``max_pool2d`` with indices and its backward). Prints the median
 minimum in ms per call, and each column's total against torch's. ``--threads 1`` sets
 ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS`` before NumPy loads (and
 torch's threads), as `benchmarks.run --threads 1`; without it each library takes its default.
+
+``--steps`` times W4's training step instead, tapegrad eager and the hand-written NumPy
+step (`benchmarks.impl_numpy_hand`) alternating in one process, and prints for each the
+wall time, the CPU time of the whole process (all its threads) and its CPU time divided
+by the threads it may use, per step, best and median of ``--rounds`` rounds of
+``--repeat`` steps, with the minor page faults per step. On a machine shared with other
+jobs the CPU figures say what the step costs where wall times say how long it waited.
+``--parallel-kernels`` switches the kernels' parallel loops on
+(`tapegrad.kernels.set_parallel_kernels`, as ``TAPEGRAD_PARALLEL_KERNELS=1``);
+``--keep-freed-memory`` calls `tapegrad.kernels.keep_freed_memory` first.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -133,15 +144,76 @@ def _torch_pool(torch: Any, passes: dict[str, Any], name: str, a: Any, g: Any) -
     )
 
 
+def _step_times(step: Callable[[], Any], repeat: int) -> tuple[float, float, int]:
+    """Wall ms, process CPU ms (all threads) and minor page faults per step, over
+    ``repeat`` steps."""
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(repeat):
+        step()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return wall / repeat * 1e3, cpu / repeat * 1e3, faults // repeat
+
+
+def steps(repeat: int, rounds: int) -> None:
+    """Time W4's step, tapegrad eager against the hand-written NumPy step, alternating."""
+    from benchmarks import harness, impl_numpy_hand, impl_tapegrad
+    from tapegrad.kernels import _numba, parallel_kernels_enabled
+
+    data = harness.make_cnn_data()
+    builders = {
+        "tapegrad": impl_tapegrad.builders()["W4"],
+        "numpy-hand": impl_numpy_hand.builders()["W4"],
+    }
+    calls = {name: build(data) for name, build in builders.items()}
+    for call in calls.values():  # (warm-up: numba's compilation, the allocator)
+        for _ in range(5):
+            call()
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if os.environ.get("OMP_NUM_THREADS") == "1":
+        threads = 1
+    elif parallel_kernels_enabled():
+        threads = max(1, min(threads, _numba.threads()))
+    results: dict[str, list[tuple[float, float, int]]] = {name: [] for name in calls}
+    for r in range(rounds):
+        for name in calls if r % 2 == 0 else reversed(list(calls)):
+            results[name].append(_step_times(calls[name], repeat))
+    print(
+        f"W4 step, ms per step, best / median of {rounds} x {repeat}; "
+        f"parallel kernels: {parallel_kernels_enabled()}; threads: {threads}"
+    )
+    print(f"{'':12s}{'wall':>16s}{'CPU':>16s}{'CPU / thread':>16s}{'faults':>8s}")
+    for name, rows in results.items():
+        walls, cpus = sorted(w for w, _, _ in rows), sorted(c for _, c, _ in rows)
+        per_thread = [c / threads for c in cpus]
+        cells = [f"{v[0]:7.2f} / {statistics.median(v):6.2f}" for v in (walls, cpus, per_thread)]
+        faults = statistics.median(f for _, _, f in rows)
+        print(f"{name:12s}" + "".join(f"{c:>16s}" for c in cells) + f"{faults:8.0f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", choices=["1", "default"], default="default")
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--steps", action="store_true", help="time W4's whole step")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of --steps")
+    parser.add_argument("--parallel-kernels", action="store_true")
+    parser.add_argument("--keep-freed-memory", action="store_true")
     args = parser.parse_args(argv)
     if args.threads == "1":
         if "numpy" in sys.modules:
             print("warning: NumPy already loaded; its BLAS threads stay", file=sys.stderr)
         os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
+    import tapegrad.kernels
+
+    if args.parallel_kernels:
+        tapegrad.kernels.set_parallel_kernels(True)
+    if args.keep_freed_memory:
+        tapegrad.kernels.keep_freed_memory()
+    if args.steps:
+        steps(args.repeat, args.rounds)
+        return
     passes = _passes()
     order = ["table", "kernels", "torch"]
     columns = sorted({impl for row in passes.values() for impl in row}, key=order.index)

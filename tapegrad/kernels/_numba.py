@@ -19,7 +19,7 @@ import threading
 import types
 from typing import Any
 
-from tapegrad.kernels.threads import parallel_kernels_enabled
+from tapegrad.kernels.threads import parallel_kernels_enabled, quiet_thread_pool
 
 
 @functools.cache
@@ -110,6 +110,7 @@ def parallel(size: int, min_size: int) -> bool:
     pool is then capped at `threads`."""
     if size < min_size or not parallel_kernels_enabled():
         return False
+    quiet_thread_pool()  # (before numba's pool starts: its idle threads then sleep)
     n = threads()
     if n < 2:
         return False

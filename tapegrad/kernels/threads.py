@@ -10,10 +10,17 @@ settings without changing its code. Off by default: NumPy's BLAS keeps a thread 
 own, and on a machine whose cores other processes also use, every parallel loop waits for
 its slowest thread to be scheduled; measured so, a W4 step at default threads took about
 three times as long with the parallel loops as with the serial ones (docs/performance.md).
+
+Most of that was the wait policy of numba's OpenMP thread pool: its idle threads spin for a
+while before they sleep, and beside the BLAS's threads (which spin too) on a loaded machine
+they took the cores from the threads with work. Before the parallel loops first start
+numba's pool, `quiet_thread_pool` sets ``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep),
+unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set already: the environment wins.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 #: The environment variable that switches the parallel loops on for a process.
@@ -78,9 +85,34 @@ def parallel_kernels_enabled() -> bool:
     return _enabled
 
 
+@functools.cache
+def quiet_thread_pool() -> bool:
+    """Let the OpenMP pool's idle threads sleep rather than spin: ``OMP_WAIT_POLICY=PASSIVE``
+    where neither ``OMP_WAIT_POLICY`` nor ``GOMP_SPINCOUNT`` is set (once per process).
+
+    It takes effect where the OpenMP runtime is not loaded yet (it reads the variable when it
+    loads: numba's pool starts on the parallel loops' first use); a process that loaded it
+    before (PyTorch links it) keeps its policy.
+
+    Returns:
+        Whether it set the variable.
+
+    Examples:
+        >>> quiet_thread_pool()  # doctest: +SKIP
+        True
+
+        (Skipped here: it would change the environment of the process running the doctests.)
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
+
+
 __all__ = [
     "PARALLEL_KERNELS_ENV",
     "parallel_from_environment",
     "parallel_kernels_enabled",
+    "quiet_thread_pool",
     "set_parallel_kernels",
 ]

@@ -106,6 +106,7 @@ def test_an_all_padding_window_picks_the_padding_as_the_impl() -> None:
 def test_parallel_loops_run_only_once_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
     tapegrad.kernels.set_parallel_kernels(False)  # (the default, unless the environment says)
     assert not _numba.parallel(1 << 30, 0)
+    monkeypatch.setattr(_numba, "quiet_thread_pool", lambda: False)  # (this process's env)
     monkeypatch.setattr(_numba, "threads", lambda: 2)  # (whatever this machine's cores)
     monkeypatch.setattr(_numba.numba, "get_num_threads", lambda: 2)
     tapegrad.kernels.set_parallel_kernels(True)
@@ -171,3 +172,20 @@ def test_environment_switches_parallel_loops_at_import(value: str, expected: str
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == expected
+
+
+def test_quiet_thread_pool_sets_a_passive_wait_policy_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    quiet = tapegrad.kernels.threads.quiet_thread_pool.__wrapped__
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert quiet()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert not quiet()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "1000")
+    assert not quiet()
+    assert "OMP_WAIT_POLICY" not in os.environ
