@@ -43,8 +43,8 @@ def _max_pool(
                     for c in range(channels):
                         v = x[n, h, w, c]
                         m = out[n, i, j, c]
-                        if v > m or v != v:
-                            out[n, i, j, c] = v
+                        # A select, not a conditional store: the channel loop vectorizes.
+                        out[n, i, j, c] = v if (v > m or v != v) else m
 
 
 def _pool_argmax(
