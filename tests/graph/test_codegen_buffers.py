@@ -100,6 +100,25 @@ def test_training_step_with_guarded_buffers_matches_eager() -> None:
     np.testing.assert_allclose(compiled_w, eager_w, rtol=1e-5, atol=1e-6)
 
 
+def test_variable_values_read_earlier_stay_intact() -> None:
+    x, w0 = _data(12)
+    w = tg.Variable(w0.copy())
+
+    @tg.function
+    def step(x: Any) -> Any:
+        with tg.GradientTape() as tape:
+            loss = _after_einsum(x, w)
+        w.assign_sub(0.01 * tape.gradient(loss, w))
+        return loss
+
+    step(x)
+    seen = w.numpy()
+    kept = seen.copy()
+    step(x)
+    assert seen.tobytes() == kept.tobytes()
+    assert w.numpy().tobytes() != kept.tobytes()  # (the step did update w)
+
+
 def test_fused_kernel_never_writes_into_an_array_of_unknown_layout() -> None:
     pytest.importorskip("numba")
     x, _ = _data(8, (9, 4))
