@@ -19,6 +19,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops
 from tapegrad.nn import constraints, initializers, regularizers
 from tapegrad.nn.layers.base import Layer, shape_of
+from tapegrad.nn.layers.einsum_dense import einsum_dense
 from tapegrad.nn.layers.layer_masks import input_masks, set_keras_mask
 from tapegrad.nn.validation import (
     check_bool,
@@ -129,8 +130,9 @@ class _Projection(Layer):
         )
 
     def call(self, inputs: Any) -> Any:
-        out = tnp.einsum(self.equation, inputs, self.kernel)
-        return out + self.bias if self.bias is not None else out
+        # One GEMM over every row with the bias added in place (one tape entry), where
+        # einsum + add would write the product and then the sum.
+        return einsum_dense(self.equation, inputs, self.kernel, self.bias)
 
 
 class MultiHeadAttention(Layer):
