@@ -195,9 +195,11 @@ def _walk(
             g = tuple(_take(cotangents, id(o), source_ids) for o in result)
             if all(part is None for part in g):
                 continue
-            g = tuple(
-                _zeros_for(o) if part is None else part for part, o in zip(g, result, strict=True)
-            )
+            if not prim.symbolic_zeros:  # (otherwise the rules take None for unused outputs)
+                g = tuple(
+                    _zeros_for(o) if part is None else part
+                    for part, o in zip(g, result, strict=True)
+                )
             ans = result if tensor_mode else tuple(o._value for o in result)
             incoming_mask = None
         else:

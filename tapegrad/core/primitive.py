@@ -70,6 +70,9 @@ class Primitive:
         returns, reduce_ufunc, view_method, scatter_index: Facts about the impl that the
             code generator reads (see the attributes of the same names); ``returns`` also
             sets ``may_alias``, which tells Variables about views of their arrays.
+        symbolic_zeros: With ``multiple_results``: the VJP rules take ``None`` as the
+            cotangent of an output nothing used (JAX's symbolic zeros), so the backward
+            walk allocates no zeros for it (see the attribute of the same name).
 
     Examples:
         >>> import numpy as np
@@ -102,6 +105,7 @@ class Primitive:
         "scatter_index",
         "ufunc_steps",
         "c_order",
+        "symbolic_zeros",
     )
 
     def __init__(
@@ -118,6 +122,7 @@ class Primitive:
         reduce_ufunc: Any = None,
         view_method: tuple[str, str] | None = None,
         scatter_index: str | None = None,
+        symbolic_zeros: bool = False,
     ) -> None:
         self.name = name
         self.impl = impl
@@ -177,6 +182,10 @@ class Primitive:
         # is C-ordered, where `returns` says less (a transpose is a view, C-ordered only
         # for the identity permutation; a 2-D matmul is C-ordered whatever its inputs).
         self.c_order: Rule | None = None
+        # A multiple-results op whose VJP rules take None for the cotangent of an output
+        # nothing used: the walk passes None rather than a zeros array of that output's
+        # size (auxiliary outputs, states nobody reads). Off: the rules get zeros.
+        self.symbolic_zeros = symbolic_zeros
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

@@ -47,11 +47,13 @@ def _loops() -> Any:
 
 
 def _all_f32(arrays: tuple[Any, ...]) -> bool:
-    return all(type(a) is np.ndarray and a.dtype == _F32 for a in arrays)
+    # (None: a cotangent `lstm_grad` reads as zeros)
+    return all(a is None or (type(a) is np.ndarray and a.dtype == _F32) for a in arrays)
 
 
 def applies(*arrays: Any, **params: Any) -> bool:
-    """Whether the kernels take these arguments: float32 NumPy arrays, numba importable."""
+    """Whether the kernels take these arguments: float32 NumPy arrays (or None for a zero
+    cotangent), numba importable."""
     return _all_f32(arrays) and _loops() is not None
 
 
@@ -117,8 +119,8 @@ def lstm(x: np.ndarray, weights: np.ndarray, state0: np.ndarray) -> tuple[np.nda
 
 
 def lstm_grad(
-    g_hs: np.ndarray,
-    g_cs: np.ndarray,
+    g_hs: np.ndarray | None,
+    g_cs: np.ndarray | None,
     x: np.ndarray,
     weights: np.ndarray,
     state0: np.ndarray,

@@ -18,6 +18,10 @@ batch-major transposes.
   every step. It is not differentiable: the VJP ignores its cotangent, and `tapegrad.ops.lstm`
   never returns it. Rules running on Tensors recompute the gates (differentiably) instead.
 
+`lstm` declares ``symbolic_zeros``: the backward walk hands its rules None for the cotangent
+of an output nothing used (the residual always, ``cs`` in training), and on arrays
+`lstm_grad` takes None for ``g_hs`` or ``g_cs`` as zeros it never reads.
+
 The equations are written once, in `cell` (forward), `cell_vjp`, `cell_jvp` and
 `cell_vjp_vjp` (the reverse of `cell_vjp`, for `lstm_grad`'s own VJP), with primitives and
 operators, so the same lines run on arrays (the NumPy steps below) and on Tensors
@@ -39,7 +43,7 @@ from tapegrad.core.prims.elementwise import sigmoid_p, tanh_p
 from tapegrad.core.prims.products import matmul_p
 from tapegrad.core.prims.reduction import sum_p
 from tapegrad.core.prims.shape import concatenate_p, reshape_p, stack_parts, transpose_p
-from tapegrad.core.tensor import dtype_of, shape_of
+from tapegrad.core.tensor import Tensor, dtype_of, shape_of
 
 #: The gate blocks of the weights' columns, in order: input, forget, cell candidate, output.
 GATES = ("i", "f", "g", "o")
@@ -265,8 +269,8 @@ _LSTM_CHUNK = 8  # steps per weight-gradient GEMM: the chunk's cotangents are st
 
 
 def _bptt(
-    g_hs: np.ndarray,
-    g_cs: np.ndarray,
+    g_hs: np.ndarray | None,
+    g_cs: np.ndarray | None,
     cs: np.ndarray,
     residual: np.ndarray,
     weights: np.ndarray,
@@ -279,13 +283,15 @@ def _bptt(
     """BPTT on arrays. Every `_LSTM_CHUNK` steps (from the last), ``on_chunk(t0, dz)`` gets
     the cotangents of those steps' pre-activations ``dz (4H, k * B)`` (steps ``t0`` to
     ``t0 + k - 1``, each ``B`` columns); returns the cotangents of ``h0`` (if ``need_dh0``)
-    and ``c0``, both ``(H, B)``."""
+    and ``c0``, both ``(H, B)``. A None cotangent is zeros."""
     steps, five_u, batch = residual.shape
     u = five_u // 5
-    dtype = np.result_type(residual.dtype, weights.dtype, g_hs.dtype, g_cs.dtype)
-    g_h = g_hs.transpose(1, 2, 0)
+    given = [g for g in (g_hs, g_cs) if g is not None]
+    dtype = np.result_type(residual.dtype, weights.dtype, *(g.dtype for g in given))
+    g_h = None if g_hs is None else g_hs.transpose(1, 2, 0)
+    zero_h = np.zeros((u, batch), dtype) if g_h is None else None  # (every step's, then)
     # Only h is used in training: c's cotangent is zero, and reading it once is cheaper.
-    g_c = g_cs.transpose(1, 2, 0) if g_cs.any() else None
+    g_c = g_cs.transpose(1, 2, 0) if g_cs is not None and g_cs.any() else None
     c_t = cs.transpose(1, 2, 0)
     recurrent = weights[-u - 1 : -1]  # (H, 4H): dh_{t-1} = recurrent @ dz_t
     # One chunk of steps' cotangents, laid out for the GEMMs of on_chunk: each step writes
@@ -299,7 +305,8 @@ def _bptt(
             dc += g_c[t]
         start = t - t % _LSTM_CHUNK
         d = chunk[:, t - start]
-        step(residual[t, : 4 * u], residual[t, 4 * u :], c_prev, g_h[t], dh, dc, d)
+        g_h_t = zero_h if g_h is None else g_h[t]
+        step(residual[t, : 4 * u], residual[t, 4 * u :], c_prev, g_h_t, dh, dc, d)
         if t or need_dh0:
             times_recurrent(d)
         if on_chunk is not None:
@@ -324,10 +331,11 @@ def lstm_sequence_grad(
 ) -> np.ndarray:
     """`lstm_grad` on arrays, each step's BPTT done by ``step`` (`backward_step`'s
     signature) and its recurrent product by ``product``: the cotangent of `lstm`'s
-    argument ``argnum``."""
+    argument ``argnum``. ``g_hs`` or ``g_cs`` may be None (zeros, never read)."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
     hs, cs, residual = np.asarray(hs), np.asarray(cs), np.asarray(residual)
-    g_hs, g_cs = np.asarray(g_hs), np.asarray(g_cs)
+    g_hs = None if g_hs is None else np.asarray(g_hs)
+    g_cs = None if g_cs is None else np.asarray(g_cs)
     dtype = np.result_type(hs.dtype, cs.dtype)
     batch, steps, features = x.shape
     u = hs.shape[-1]
@@ -394,7 +402,16 @@ def _lstm_vjp(
     # Each argument's rule runs the BPTT anew; the layers pass the data, all weights and
     # both states as three arguments, so training usually needs it once. The residual's
     # cotangent g[2] is ignored: an auxiliary output, not differentiable.
-    return lstm_grad_p(g[0], g[1], x, weights, state0, *ans, argnum=argnum)
+    g_hs, g_cs = g[0], g[1]
+    if g_hs is None or g_cs is None:  # (symbolic zeros: an output nothing used)
+        arguments = (g_hs, g_cs, x, weights, state0, *ans)
+        if any(isinstance(a, Tensor) for a in arguments):
+            # Recorded or traced: lstm_grad's rules and graphs take arrays, not None.
+            g_hs, g_cs = (
+                np.zeros(shape_of(out), dtype_of(out)) if part is None else part
+                for part, out in zip((g_hs, g_cs), ans, strict=False)
+            )
+    return lstm_grad_p(g_hs, g_cs, x, weights, state0, *ans, argnum=argnum)
 
 
 def _lstm_grad_vjps(
@@ -545,7 +562,9 @@ def _lstm_grad_impl(
     return lstm_sequence_grad(g_hs, g_cs, x, weights, state0, hs, cs, residual, argnum)
 
 
-lstm_p = Primitive("lstm", _lstm_impl, multiple_results=True, returns="unknown")
+lstm_p = Primitive(
+    "lstm", _lstm_impl, multiple_results=True, returns="unknown", symbolic_zeros=True
+)
 lstm_p.defvjp(*(functools.partial(_lstm_vjp, i) for i in range(3)))
 lstm_p.defjvp(*(functools.partial(_lstm_jvp, i) for i in range(3)))
 
