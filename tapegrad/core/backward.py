@@ -202,6 +202,11 @@ def _walk(
                 )
             ans = result if tensor_mode else tuple(o._value for o in result)
             incoming_mask = None
+            if prim.vjp_joint is not None and len(argnums) > 1 and in_place:
+                # Several arguments' cotangents from one computation (array mode only).
+                grads = prim.vjp_joint(argnums, g, ans, *values, **params)
+                _accumulate_joint(cotangents, masks, track_masks, args, argnums, grads)
+                continue
         else:
             rid = id(result)
             g = get(rid) if rid in source_ids else pop(rid, None)
@@ -340,6 +345,26 @@ def _accumulate_in_place(
         owned[key] = buffer
         cotangents[key] = buffer
     prim.vjp_accumulate(buffer, g, ans, *values, **params)  # type: ignore[misc]
+
+
+def _accumulate_joint(
+    cotangents: dict[int, Any],
+    masks: dict[int, Any],
+    track_masks: bool,
+    args: tuple[Any, ...],
+    argnums: tuple[int, ...],
+    grads: tuple[Any, ...],
+) -> None:
+    """Add a joint VJP's cotangents (see ``vjp_joint``) to their arguments'."""
+    for i, grad in zip(argnums, grads, strict=True):
+        if grad is None:
+            continue
+        key = id(args[i])
+        if track_masks:
+            _accumulate(cotangents, masks, key, grad, None)
+        else:
+            previous = cotangents.get(key)
+            cotangents[key] = grad if previous is None else previous + grad
 
 
 def _accumulate(

@@ -106,6 +106,7 @@ class Primitive:
         "ufunc_steps",
         "c_order",
         "symbolic_zeros",
+        "vjp_joint",
     )
 
     def __init__(
@@ -186,6 +187,11 @@ class Primitive:
         # nothing used: the walk passes None rather than a zeros array of that output's
         # size (auxiliary outputs, states nobody reads). Off: the rules get zeros.
         self.symbolic_zeros = symbolic_zeros
+        # vjp_joint(argnums, g, ans, *args, **params) -> the cotangents of the arguments
+        # ``argnums`` (in that order) from one computation, for a multiple-results op whose
+        # rules would each redo the same work (the LSTM's BPTT): a first-order walk on
+        # arrays calls it once where an entry needs several arguments' cotangents.
+        self.vjp_joint: Rule | None = None
         if register:
             if name in PRIMITIVES:
                 raise ValueError(f"a primitive named {name!r} is already registered")

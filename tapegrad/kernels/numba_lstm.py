@@ -21,9 +21,11 @@ import numpy as np
 from tapegrad.core.prims.lstm import (
     forward_steps,
     lstm_grad_p,
+    lstm_grads_p,
     lstm_p,
     lstm_sequence,
     lstm_sequence_grad,
+    lstm_sequence_grads,
     matmul_into,
 )
 from tapegrad.kernels.registry import register_kernel
@@ -145,8 +147,36 @@ def lstm_grad(
     )
 
 
+def lstm_grads(
+    g_hs: np.ndarray | None,
+    g_cs: np.ndarray | None,
+    x: np.ndarray,
+    weights: np.ndarray,
+    state0: np.ndarray,
+    hs: np.ndarray,
+    cs: np.ndarray,
+    residual: np.ndarray,
+    *,
+    argnums: tuple[int, ...],
+) -> tuple[np.ndarray, ...]:
+    """`lstm_grads` (several arguments' cotangents, one BPTT) with numba's backward step."""
+    args = (g_hs, g_cs, x, weights, state0, hs, cs, residual)
+    return lstm_sequence_grads(
+        *args, argnums=argnums, step=_loops().backward_step, product=blocked_product
+    )
+
+
 if importlib.util.find_spec("numba") is not None:  # (the `jit` extra)
     register_kernel(lstm_p, "numba", lstm, applies=applies)
     register_kernel(lstm_grad_p, "numba", lstm_grad, applies=applies)
+    register_kernel(lstm_grads_p, "numba", lstm_grads, applies=applies)
 
-__all__ = ["applies", "blocked_product", "lstm", "lstm_grad", "numba_blas", "row_bounds"]
+__all__ = [
+    "applies",
+    "blocked_product",
+    "lstm",
+    "lstm_grad",
+    "lstm_grads",
+    "numba_blas",
+    "row_bounds",
+]

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("numba")
 
 from tapegrad import config  # noqa: E402
-from tapegrad.core.prims.lstm import lstm_grad_p, lstm_p  # noqa: E402
+from tapegrad.core.prims.lstm import lstm_grad_p, lstm_grads_p, lstm_p  # noqa: E402
 from tapegrad.kernels import kernel_for, numba_lstm  # noqa: E402
 
 # 4 * 96 gate rows, 96 units, batch 32: each recurrent product has 1.2M multiply-adds, more
@@ -85,3 +85,19 @@ def test_small_batches_and_sequences(batch, steps):
     exact = _run(*_arguments(np.float64, batch=batch, steps=steps))
     for g, e in zip(got, exact, strict=True):
         np.testing.assert_allclose(g, e, rtol=0, atol=2e-5 * np.abs(e).max())
+
+
+@pytest.mark.parametrize("argnums", [(0, 1), (1, 2, 0)])
+def test_joint_grads_equal_the_separate_ones(argnums):
+    # lstm_grads: several arguments' cotangents from one BPTT, the kernel and the impl alike.
+    x, weights, state0, g_hs, g_cs = _arguments(np.float32)
+    hs, cs, residual = lstm_p(x, weights, state0)
+    args = (g_hs, g_cs, x, weights, state0, hs, cs, residual)
+    separate = [lstm_grad_p(*args, argnum=k) for k in argnums]
+    assert kernel_for(lstm_grads_p, *args, argnums=argnums) is numba_lstm.lstm_grads
+    for joint in (
+        numba_lstm.lstm_grads(*args, argnums=argnums),
+        lstm_grads_p.impl(*args, argnums=argnums),
+    ):
+        for got, want in zip(joint, separate, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())

@@ -22,12 +22,17 @@ batch-major transposes.
 of an output nothing used (the residual always, ``cs`` in training), and on arrays
 `lstm_grad` takes None for ``g_hs`` or ``g_cs`` as zeros it never reads.
 
-The equations are written once, in `cell` (forward), `cell_vjp`, `cell_jvp` and
-`cell_vjp_vjp` (the reverse of `cell_vjp`, for `lstm_grad`'s own VJP), with primitives and
-operators, so the same lines run on arrays (the NumPy steps below) and on Tensors
-(derivatives of any order). Faster engines register step loops of their own for
-`lstm` and `lstm_grad` in `tapegrad.kernels` (`numba_lstm`), on top of `lstm_sequence` and
-`lstm_sequence_grad` with their step functions.
+The equations are written once (`tapegrad.core.prims.lstm_cell`, re-exported here), in
+`cell` (forward), `cell_vjp`, `cell_jvp` and `cell_vjp_vjp` (the reverse of `cell_vjp`, for
+`lstm_grad`'s own VJP), with primitives and operators, so the same lines run on arrays (the
+NumPy steps below) and on Tensors (derivatives of any order). Faster engines register step
+loops of their own for `lstm`, `lstm_grad` and `lstm_grads` in `tapegrad.kernels`
+(`numba_lstm`), on top of `lstm_sequence` and `lstm_sequence_grads` with their step
+functions.
+
+`lstm` also declares a joint VJP (``vjp_joint``): where a first-order walk needs the
+cotangents of several of its arguments (a stacked LSTM: its data's and its weights'), one
+BPTT (`lstm_grads`) gives them all.
 """
 
 from __future__ import annotations
@@ -39,101 +44,19 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.primitive import Primitive
-from tapegrad.core.prims.elementwise import sigmoid_p, tanh_p
+from tapegrad.core.prims.elementwise import tanh_p
+from tapegrad.core.prims.lstm_cell import (
+    GATES,
+    cell,
+    cell_jvp,
+    cell_vjp,
+    cell_vjp_vjp,
+    gate_block,
+)
 from tapegrad.core.prims.products import matmul_p
 from tapegrad.core.prims.reduction import sum_p
 from tapegrad.core.prims.shape import concatenate_p, reshape_p, stack_parts, transpose_p
 from tapegrad.core.tensor import Tensor, dtype_of, shape_of
-
-#: The gate blocks of the weights' columns, in order: input, forget, cell candidate, output.
-GATES = ("i", "f", "g", "o")
-
-
-# -- the equations, once ---------------------------------------------------------------------
-def _block(z: Any, k: int, units: int, axis: int) -> Any:
-    """Gate block ``k`` (`GATES` order) of pre-activations laid out along ``axis`` (0 or -1)."""
-    part = slice(k * units, (k + 1) * units)
-    return z[part] if axis == 0 else z[..., part]
-
-
-def cell(z: Any, c_prev: Any, axis: int = -1) -> tuple[tuple[Any, ...], Any, Any, Any]:
-    """One step from its pre-activations ``z`` (the four gate blocks along ``axis``) and the
-    previous cell state: ``((i, f, g, o), c, tanh(c), h)``.
-
-    ``i, f, o = sigmoid(z_i, z_f, z_o)``, ``g = tanh(z_g)``, ``c = f * c_prev + i * g``,
-    ``h = o * tanh(c)``.
-
-    Examples:
-        >>> import numpy as np
-        >>> _, c, _, h = cell(np.zeros((1, 8)), np.ones((1, 2)))
-        >>> c, h.round(4)  # every sigmoid 0.5, g = 0: half the cell is forgotten
-        (array([[0.5, 0.5]]), array([[0.2311, 0.2311]]))
-    """
-    units = shape_of(z)[axis] // 4
-    i, f, o = (sigmoid_p(_block(z, k, units, axis)) for k in (0, 1, 3))
-    g = tanh_p(_block(z, 2, units, axis))
-    c = f * c_prev + i * g
-    tanh_c = tanh_p(c)
-    return (i, f, g, o), c, tanh_c, o * tanh_c
-
-
-def cell_vjp(
-    gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, dh: Any, dc: Any
-) -> tuple[tuple[Any, ...], Any]:
-    """The reverse of `cell`: from the cotangents ``dh``, ``dc`` of a step's ``h`` and ``c``
-    (``dc`` not yet including ``h``'s share), those of its pre-activations (the four gate
-    blocks) and of ``c_prev``. (The numba backward step computes the same float operations
-    in the same order.)"""
-    i, f, g, o = gates
-    dc = dc + (1 - tanh_c * tanh_c) * o * dh
-    dz = (
-        dc * g * (i - i * i),
-        dc * c_prev * (f - f * f),
-        dc * i * (1 - g * g),
-        dh * tanh_c * (o - o * o),
-    )
-    return dz, dc * f
-
-
-def cell_jvp(
-    gates: tuple[Any, ...], tanh_c: Any, c_prev: Any, t_z: tuple[Any, ...], t_c_prev: Any
-) -> tuple[Any, Any]:
-    """The tangents of a step's ``c`` and ``h`` from those of its pre-activations (the four
-    gate blocks) and of ``c_prev``."""
-    i, f, g, o = gates
-    t_i, t_f, t_g, t_o = t_z
-    t_c = t_f * (f - f * f) * c_prev + f * t_c_prev + t_i * (i - i * i) * g + i * t_g * (1 - g * g)
-    return t_c, t_o * (o - o * o) * tanh_c + o * (1 - tanh_c * tanh_c) * t_c
-
-
-def cell_vjp_vjp(
-    gates: tuple[Any, ...],
-    tanh_c: Any,
-    c_prev: Any,
-    dh: Any,
-    dc: Any,
-    bar_dz: tuple[Any, ...],
-    bar_dc_prev: Any,
-) -> tuple[Any, ...]:
-    """The reverse of `cell_vjp` (for second derivatives): from the cotangents of its
-    results (``dz``'s four blocks and ``c_prev``'s cotangent), those of its arguments:
-    ``((bar_i, bar_f, bar_g, bar_o), bar_tanh_c, bar_c_prev, bar_dh, bar_dc)``."""
-    i, f, g, o = gates
-    b_i, b_f, b_g, b_o = bar_dz
-    slope_c = 1 - tanh_c * tanh_c
-    dc = dc + slope_c * o * dh
-    bar_dc = (
-        b_i * g * (i - i * i) + b_f * c_prev * (f - f * f) + b_g * i * (1 - g * g) + bar_dc_prev * f
-    )
-    bar_gates = (
-        b_i * dc * g * (1 - 2 * i) + b_g * dc * (1 - g * g),
-        b_f * dc * c_prev * (1 - 2 * f) + bar_dc_prev * dc,
-        b_i * dc * (i - i * i) - 2 * b_g * dc * i * g,
-        b_o * dh * tanh_c * (1 - 2 * o) + bar_dc * slope_c * dh,
-    )
-    bar_tanh_c = b_o * dh * (o - o * o) - 2 * bar_dc * tanh_c * o * dh
-    bar_dh = b_o * tanh_c * (o - o * o) + bar_dc * slope_c * o
-    return bar_gates, bar_tanh_c, b_f * dc * (f - f * f), bar_dh, bar_dc
 
 
 # -- the loops on arrays ---------------------------------------------------------------------
@@ -332,6 +255,26 @@ def lstm_sequence_grad(
     """`lstm_grad` on arrays, each step's BPTT done by ``step`` (`backward_step`'s
     signature) and its recurrent product by ``product``: the cotangent of `lstm`'s
     argument ``argnum``. ``g_hs`` or ``g_cs`` may be None (zeros, never read)."""
+    args = (g_hs, g_cs, x, weights, state0, hs, cs, residual)
+    return lstm_sequence_grads(*args, argnums=(argnum,), step=step, product=product)[0]
+
+
+def lstm_sequence_grads(
+    g_hs: Any,
+    g_cs: Any,
+    x: Any,
+    weights: Any,
+    state0: Any,
+    hs: Any,
+    cs: Any,
+    residual: Any,
+    argnums: tuple[int, ...],
+    step: Step = backward_step,
+    product: Product = matmul_into,
+) -> tuple[np.ndarray, ...]:
+    """`lstm_sequence_grad` for several of `lstm`'s arguments from one BPTT (a stacked
+    LSTM needs its data's and its weights'): their cotangents, in the order of
+    ``argnums``."""
     x, weights, state0 = np.asarray(x), np.asarray(weights), np.asarray(state0)
     hs, cs, residual = np.asarray(hs), np.asarray(cs), np.asarray(residual)
     g_hs = None if g_hs is None else np.asarray(g_hs)
@@ -339,21 +282,8 @@ def lstm_sequence_grad(
     dtype = np.result_type(hs.dtype, cs.dtype)
     batch, steps, features = x.shape
     u = hs.shape[-1]
-    loop = functools.partial(
-        _bptt,
-        g_hs,
-        g_cs,
-        cs,
-        residual,
-        weights,
-        state0,
-        step=step,
-        product=product,
-    )
-    if argnum == 2:
-        dh0, dc0 = loop(True, None)
-        return np.concatenate([dh0.T, dc0.T], axis=1)
-    if argnum == 0:
+    on_chunks: list[Callable[[int, np.ndarray], None]] = []
+    if 0 in argnums:
         dx = np.empty((features, steps, batch), dtype)
         kernel = weights[:features]
 
@@ -361,28 +291,52 @@ def lstm_sequence_grad(
             k = dz.shape[1] // batch
             dx[:, start : start + k] = (kernel @ dz).reshape(features, k, batch)
 
-        loop(False, input_grad)
-        return dx.transpose(2, 1, 0)
-    # Every step's [x_t, h_{t-1}, 1] (rows) times its gate cotangents: one GEMM per chunk.
-    # (Not as (dz @ rows.T).T: with the tiny cotangents of early steps, OpenBLAS runs that
-    # orientation several times slower.)
-    grad = np.zeros(weights.shape, dtype)
-    rows = np.empty((features + u + 1, min(steps, _LSTM_CHUNK), batch), dtype)
-    rows[-1] = 1
-    x_t, h_t = x.transpose(2, 1, 0), hs.transpose(2, 1, 0)  # (I, T, B), (H, T, B)
+        on_chunks.append(input_grad)
+    if 1 in argnums:
+        # Every step's [x_t, h_{t-1}, 1] (rows) times its gate cotangents: one GEMM per
+        # chunk. (Not as (dz @ rows.T).T: with the tiny cotangents of early steps,
+        # OpenBLAS runs that orientation several times slower.)
+        grad = np.zeros(weights.shape, dtype)
+        rows = np.empty((features + u + 1, min(steps, _LSTM_CHUNK), batch), dtype)
+        rows[-1] = 1
+        x_t, h_t = x.transpose(2, 1, 0), hs.transpose(2, 1, 0)  # (I, T, B), (H, T, B)
 
-    def weight_grad(start: int, dz: np.ndarray) -> None:
-        k = dz.shape[1] // batch
-        rows[:features, :k] = x_t[:, start : start + k]
-        if start:
-            rows[features:-1, :k] = h_t[:, start - 1 : start + k - 1]
-        else:
-            rows[features:-1, 0] = state0[:, :u].T
-            rows[features:-1, 1:k] = h_t[:, : k - 1]
-        grad[...] += rows[:, :k].reshape(len(rows), -1) @ dz.T
+        def weight_grad(start: int, dz: np.ndarray) -> None:
+            k = dz.shape[1] // batch
+            rows[:features, :k] = x_t[:, start : start + k]
+            if start:
+                rows[features:-1, :k] = h_t[:, start - 1 : start + k - 1]
+            else:
+                rows[features:-1, 0] = state0[:, :u].T
+                rows[features:-1, 1:k] = h_t[:, : k - 1]
+            grad[...] += rows[:, :k].reshape(len(rows), -1) @ dz.T
 
-    loop(False, weight_grad)
-    return grad
+        on_chunks.append(weight_grad)
+
+    def both(start: int, dz: np.ndarray) -> None:
+        for on_chunk in on_chunks:
+            on_chunk(start, dz)
+
+    dh0, dc0 = _bptt(
+        g_hs,
+        g_cs,
+        cs,
+        residual,
+        weights,
+        state0,
+        2 in argnums,
+        (on_chunks[0] if len(on_chunks) == 1 else both) if on_chunks else None,
+        step,
+        product,
+    )
+    results: dict[int, np.ndarray] = {}
+    if 0 in argnums:
+        results[0] = dx.transpose(2, 1, 0)
+    if 1 in argnums:
+        results[1] = grad
+    if 2 in argnums:
+        results[2] = np.concatenate([dh0.T, dc0.T], axis=1)
+    return tuple(results[a] for a in argnums)
 
 
 # -- the rules, with primitives (arrays or Tensors) ------------------------------------------
@@ -467,7 +421,7 @@ def _lstm_grad_vjps(
             bar_rows = matmul_p(dz_t, transpose_p(c, axes=(1, 0)))
             bar_x[t] = bar_x[t] + bar_rows[:, :features]
             bar_h_prev[t] = bar_h_prev[t] + bar_rows[:, features:-1]
-        blocks = tuple(_block(bar_dz, k, u, -1) for k in range(4))
+        blocks = tuple(gate_block(bar_dz, k, u, -1) for k in range(4))
         bar_gates, bar_tanh_c, bar_c_prev[t], bar_dh, bar_dc = cell_vjp_vjp(
             gates, tanh_c, c_prev, big_dh, big_dc, blocks, bar_dc
         )
@@ -536,7 +490,7 @@ def _lstm_jvp(
                 + tangent[-1]
             )
         gates, _, _, _ = cell(_pre_activations(x, weights, h_prev, t, u), c_prev)
-        t_blocks = tuple(_block(t_z, k, u, -1) for k in range(4))
+        t_blocks = tuple(gate_block(t_z, k, u, -1) for k in range(4))
         t_c, t_h = cell_jvp(gates, tanh_p(cs[:, t]), c_prev, t_blocks, t_c)
         t_hs.append(t_h)
         t_cs.append(t_c)
@@ -568,10 +522,51 @@ lstm_p = Primitive(
 lstm_p.defvjp(*(functools.partial(_lstm_vjp, i) for i in range(3)))
 lstm_p.defjvp(*(functools.partial(_lstm_jvp, i) for i in range(3)))
 
+
+def _lstm_grads_impl(
+    g_hs: Any,
+    g_cs: Any,
+    x: Any,
+    weights: Any,
+    state0: Any,
+    hs: Any,
+    cs: Any,
+    residual: Any,
+    *,
+    argnums: tuple[int, ...],
+) -> tuple[np.ndarray, ...]:
+    return lstm_sequence_grads(g_hs, g_cs, x, weights, state0, hs, cs, residual, argnums)
+
+
+def _lstm_vjp_joint(
+    argnums: tuple[int, ...],
+    g: tuple[Any, ...],
+    ans: tuple[Any, ...],
+    x: Any,
+    weights: Any,
+    state0: Any,
+) -> tuple[Any, ...]:
+    # One BPTT for the data's and the weights' cotangents (a stacked LSTM's), on arrays.
+    return lstm_grads_p(g[0], g[1], x, weights, state0, *ans, argnums=argnums)
+
+
+lstm_p.vjp_joint = _lstm_vjp_joint
+
 lstm_grad_p = Primitive("lstm_grad", _lstm_grad_impl, returns="unknown")
 # The residual (argument 7) is auxiliary: the rules recompute what it holds from the others.
 lstm_grad_p.defvjp(
     *(functools.partial(_lstm_grad_vjp, k) for k in range(7)), lambda c, ans, *args, **params: None
+)
+#: `lstm_grad` for several arguments at once (``argnums``), on arrays only: `lstm`'s joint
+#: VJP in a first-order walk. Not in the table (graphs never record it): a record only so
+#: that kernels can register for it.
+lstm_grads_p = Primitive(
+    "lstm_grads",
+    _lstm_grads_impl,
+    multiple_results=True,
+    differentiable=False,
+    register=False,
+    returns="fresh",
 )
 
 __all__ = [
@@ -584,7 +579,9 @@ __all__ = [
     "forward_step",
     "forward_steps",
     "lstm_grad_p",
+    "lstm_grads_p",
     "lstm_p",
     "lstm_sequence",
     "lstm_sequence_grad",
+    "lstm_sequence_grads",
 ]
