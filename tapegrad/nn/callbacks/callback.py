@@ -11,7 +11,7 @@ from typing import Any
 Logs = dict[str, Any]
 
 
-_HOOKS = (
+CALLBACK_HOOKS = (
     "on_train_begin",
     "on_train_end",
     "on_epoch_begin",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tapegrad.nn.callbacks.callback import _HOOKS, Callback, Logs
+from tapegrad.nn.callbacks.callback import CALLBACK_HOOKS, Callback, Logs
 
 
 class LambdaCallback(Callback):
@@ -49,11 +49,11 @@ class LambdaCallback(Callback):
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        unknown = sorted(k for k in kwargs if k.startswith("on_") and k not in _HOOKS)
+        unknown = sorted(k for k in kwargs if k.startswith("on_") and k not in CALLBACK_HOOKS)
         if unknown:
             raise TypeError(
                 f"LambdaCallback: unknown hook(s) {', '.join(unknown)}; "
-                f"expected some of {', '.join(_HOOKS)}"
+                f"expected some of {', '.join(CALLBACK_HOOKS)}"
             )
         hooks = {
             "on_epoch_begin": on_epoch_begin,
@@ -64,7 +64,7 @@ class LambdaCallback(Callback):
             "on_train_batch_end": on_train_batch_end,
         }
         for name, value in kwargs.items():
-            if name in _HOOKS:
+            if name in CALLBACK_HOOKS:
                 hooks[name] = value
             else:
                 setattr(self, name, value)

@@ -16,7 +16,7 @@ import tapegrad.numpy as tnp
 from tapegrad import ops, random
 from tapegrad.nn.layers.base import Layer, shape_of
 from tapegrad.nn.layers.conv import normalize_data_format
-from tapegrad.nn.layers.image_preprocessing import _pair
+from tapegrad.nn.layers.image_preprocessing import image_pair
 from tapegrad.nn.validation import check_int, check_number, layer_owner
 
 
@@ -247,7 +247,7 @@ class RandomColorDegeneration(Layer):
     ) -> None:
         super().__init__(**kwargs)
         owner = layer_owner(self)
-        self.factor = _pair(owner, "factor", factor, (-1.0, 1.0))
+        self.factor = image_pair(owner, "factor", factor, (-1.0, 1.0))
         if not isinstance(value_range, list | tuple) or len(value_range) != 2:
             raise ValueError(f"{owner}: value_range must be (low, high), got {value_range!r}")
         self.value_range = sorted(float(v) for v in value_range)

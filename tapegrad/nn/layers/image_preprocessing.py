@@ -261,7 +261,9 @@ class RandomCrop(Layer):
         }
 
 
-def _pair(owner: str, name: str, value: Any, bounds: tuple[float, float]) -> tuple[float, float]:
+def image_pair(
+    owner: str, name: str, value: Any, bounds: tuple[float, float]
+) -> tuple[float, float]:
     """Keras' ``_set_factor``: ``f`` gives ``[max(-f, low), f]``, a pair is sorted."""
     bad = ValueError(
         f"{owner}: {name} must be a number or a pair of numbers in [{bounds[0]}, "
@@ -319,7 +321,7 @@ class RandomContrast(Layer):
         data_format = kwargs.pop("data_format", None)
         super().__init__(**kwargs)
         owner = layer_owner(self)
-        self.factor = _pair(owner, "factor", factor, (0.0, 1.0))
+        self.factor = image_pair(owner, "factor", factor, (0.0, 1.0))
         self.value_range = _value_range(owner, value_range)
         self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
         self.data_format = normalize_data_format(data_format, owner)
@@ -376,7 +378,7 @@ class RandomBrightness(Layer):
         data_format = kwargs.pop("data_format", None)
         super().__init__(**kwargs)
         owner = layer_owner(self)
-        self.factor = _pair(owner, "factor", factor, (-1.0, 1.0))
+        self.factor = image_pair(owner, "factor", factor, (-1.0, 1.0))
         self.value_range = _value_range(owner, value_range)
         self.seed = check_int(owner, "seed", seed, minimum=0, allow_none=True)
         self.data_format = normalize_data_format(data_format, owner)

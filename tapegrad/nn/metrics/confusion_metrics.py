@@ -47,7 +47,7 @@ def _filter_top_k(x: Any, k: int) -> Any:
     return tnp.where(ranks < k, x, -1e10)
 
 
-def _confusion_counts(
+def confusion_counts(
     y_true: Any,
     y_pred: Any,
     thresholds: np.ndarray,
@@ -148,7 +148,7 @@ class _ConfusionMetric(Metric):
         }
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        counts = _confusion_counts(
+        counts = confusion_counts(
             y_true,
             y_pred,
             np.asarray(self.thresholds),
@@ -387,7 +387,7 @@ class AUC(Metric):
         if not self._cells:
             self.num_labels = int(y_pred.shape[-1])
             self._build_cells()
-        counts = _confusion_counts(
+        counts = confusion_counts(
             y_true,
             y_pred,
             np.asarray(self.thresholds),

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad.numpy as tnp
-from tapegrad.nn.metrics.confusion_metrics import _confusion_counts
+from tapegrad.nn.metrics.confusion_metrics import confusion_counts
 from tapegrad.nn.metrics.metric import Metric, _divide_no_nan
 from tapegrad.nn.validation import check_non_negative_int, check_number, check_positive_int
 
@@ -54,7 +54,7 @@ class _AtConstraint(Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch's weighted counts at every threshold (``y_pred > threshold``)."""
-        counts = _confusion_counts(
+        counts = confusion_counts(
             y_true,
             y_pred,
             np.asarray(self.thresholds),
