@@ -149,11 +149,6 @@ def _dense_vjp_kernel(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
 
 
 def _dense_vjp_bias(g: Any, ans: Any, x: Any, kernel: Any, bias: Any) -> Any:
-    if type(g) is np.ndarray and g.ndim >= 2 and g.dtype.char in "fd" and g.flags.c_contiguous:
-        # The column sums as ones @ rows(g): the BLAS's GEMV reads the rows once, faster
-        # than NumPy's reduction over the leading axes (and summed in wider blocks).
-        rows = g.reshape(-1, g.shape[-1])
-        return np.ones(rows.shape[0], g.dtype) @ rows
     ndim = ndim_of(g)
     return sum_p(g, axis=(0,) if ndim == 2 else tuple(range(ndim - 1)), keepdims=False)
 
