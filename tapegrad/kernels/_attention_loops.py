@@ -15,15 +15,9 @@ from typing import Any
 
 from numba import prange
 
-from tapegrad.kernels._numba import njit, njit_parallel
+from tapegrad.kernels._numba import ROW_LOOP_OPTIONS, njit, njit_parallel
 
-# Reassociation lets the row sums and maxima vectorize.
-_OPTIONS = {
-    "error_model": "numpy",
-    "nogil": True,
-    "boundscheck": False,
-    "fastmath": {"reassoc", "contract"},
-}
+_OPTIONS = ROW_LOOP_OPTIONS
 
 
 def _shift_rows(s: Any, scale: float, out: Any) -> None:

@@ -16,15 +16,9 @@ from typing import Any
 
 from numba import prange
 
-from tapegrad.kernels._numba import njit, njit_parallel
+from tapegrad.kernels._numba import ROW_LOOP_OPTIONS, njit, njit_parallel
 
-# Reassociation lets the row sums vectorize (their order is not the impl's either).
-_OPTIONS = {
-    "error_model": "numpy",
-    "nogil": True,
-    "boundscheck": False,
-    "fastmath": {"reassoc", "contract"},
-}
+_OPTIONS = ROW_LOOP_OPTIONS
 
 
 def _layer_norm(

@@ -49,6 +49,16 @@ def import_loops(name: str) -> types.ModuleType | bool:
         return False
 
 
+#: numba options of the row loops (attention softmax, layer norm): reassociation lets row
+#: sums and maxima vectorize (their order is not the impls' either).
+ROW_LOOP_OPTIONS: dict[str, Any] = {
+    "error_model": "numpy",
+    "nogil": True,
+    "boundscheck": False,
+    "fastmath": {"reassoc", "contract"},
+}
+
+
 def njit(**options: Any) -> Any:
     """``numba.njit(cache=True, ...)``, without the cache where no location is writable."""
     numba = _numba()
