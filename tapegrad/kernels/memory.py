@@ -13,15 +13,23 @@ memory in allocators of their own.
 ``threshold`` bytes stay in the process's heap and the next array of that size reuses them
 without faults. The cost: memory freed inside the heap is not given back to the system
 (the resident size stays near the program's peak), which is why it is off by default.
-Only glibc has these settings; elsewhere (macOS, musl) it does nothing and says so.
+``TAPEGRAD_KEEP_FREED_MEMORY=1`` in the environment switches it on when tapegrad loads,
+for a program that should not change its code. Only glibc has these settings; elsewhere
+(macOS, musl) it does nothing and says so.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
 from typing import Any
+
+from tapegrad.kernels.threads import parallel_from_environment
+
+#: The environment variable that switches `keep_freed_memory` on when tapegrad loads.
+KEEP_FREED_MEMORY_ENV = "TAPEGRAD_KEEP_FREED_MEMORY"
 
 # glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -88,4 +96,8 @@ def freed_memory_kept() -> bool:
     return _enabled
 
 
-__all__ = ["freed_memory_kept", "keep_freed_memory"]
+# (The same values as TAPEGRAD_PARALLEL_KERNELS: 1/true/yes/on, or 0/false/no/off/unset.)
+if parallel_from_environment(os.environ.get(KEEP_FREED_MEMORY_ENV)):
+    keep_freed_memory()
+
+__all__ = ["KEEP_FREED_MEMORY_ENV", "freed_memory_kept", "keep_freed_memory"]
