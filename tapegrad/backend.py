@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tapegrad.core.floatx import default_float, scoped_default_float, set_default_float
+from tapegrad.core.variable import current_path, name_scope
 
 # Keras names tapegrad has, with how they differ (read by tapegrad.keras_coverage).
 DIFFERS: dict[str, str] = {
@@ -401,6 +402,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "backend",
     "clear_session",
+    "current_path",
     "epsilon",
     "floatx",
     "floatx_scope",
@@ -409,6 +411,7 @@ __all__ = [
     "is_float_dtype",
     "is_int_dtype",
     "is_keras_tensor",
+    "name_scope",
     "result_type",
     "set_epsilon",
     "set_floatx",

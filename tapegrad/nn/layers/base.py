@@ -23,7 +23,7 @@ import numpy as np
 
 import tapegrad as tg
 from tapegrad import backend
-from tapegrad.core import name_scope
+from tapegrad.backend import name_scope
 from tapegrad.nn import initializers as initializers_module
 from tapegrad.nn import regularizers as regularizers_module
 from tapegrad.nn.layers.keras_tensor import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tapegrad.core import current_path, name_scope
+from tapegrad.backend import current_path, name_scope
 
 
 def scope_name(layer: Any) -> str:
